@@ -1,0 +1,187 @@
+"""Clinics, the people who work in them, supervision, and clients.
+
+Who may see what is decided in one place per model: the `visible_to(user)`
+queryset methods in `clients/scoping.py`.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from clients.scoping import ClientQuerySet, SupervisionQuerySet, UserQuerySet
+
+
+class Clinic(models.Model):
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StaffManager(UserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
+    pass
+
+
+class User(AbstractUser):
+    """A member of a clinic's staff. One person may hold several roles."""
+
+    clinic = models.ForeignKey(
+        Clinic,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="staff",
+        help_text="Every member of staff belongs to one clinic; only superusers may have none.",
+    )
+    is_therapist = models.BooleanField("therapist", default=False)
+    is_supervisor = models.BooleanField("supervisor", default=False)
+    is_clinic_admin = models.BooleanField("clinic admin", default=False)
+
+    objects = StaffManager()
+
+    class Meta:
+        ordering = ["last_name", "first_name", "username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(clinic__isnull=False) | Q(is_superuser=True),
+                name="user_staff_belongs_to_a_clinic",
+                violation_error_message="Every member of staff must belong to a clinic.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def roles(self) -> list[str]:
+        names = []
+        if self.is_therapist:
+            names.append("therapist")
+        if self.is_supervisor:
+            names.append("supervisor")
+        if self.is_clinic_admin:
+            names.append("clinic admin")
+        return names
+
+
+class Supervision(models.Model):
+    """A supervisor oversees a therapist's caseload (read-only)."""
+
+    supervisor = models.ForeignKey(User, on_delete=models.CASCADE, related_name="supervisions")
+    therapist = models.ForeignKey(User, on_delete=models.CASCADE, related_name="supervised_by")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = SupervisionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["supervisor_id", "therapist_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["supervisor", "therapist"],
+                name="supervision_unique_pair",
+                violation_error_message="This supervisor already supervises this therapist.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(supervisor=models.F("therapist")),
+                name="supervision_not_self",
+                violation_error_message="A therapist cannot be their own supervisor.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.supervisor} supervises {self.therapist}"
+
+    def clean(self) -> None:
+        # Cross-row invariants a CHECK constraint cannot express.
+        if self.supervisor_id is None or self.therapist_id is None:
+            return
+        errors: dict[str, str] = {}
+        if not self.supervisor.is_supervisor:
+            errors["supervisor"] = f"{self.supervisor} does not hold the supervisor role."
+        if not self.therapist.is_therapist:
+            errors["therapist"] = f"{self.therapist} does not hold the therapist role."
+        if self.supervisor.clinic_id != self.therapist.clinic_id:
+            errors["therapist"] = "A supervisor can only supervise therapists of their own clinic."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Client(models.Model):
+    """A person in therapy, known to Alliance only by a pseudonym label."""
+
+    class Language(models.TextChoices):
+        ENGLISH = "en", "English"
+        SPANISH = "es", "Español"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DISCHARGED = "discharged", "Discharged"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="clients")
+    therapist = models.ForeignKey(User, on_delete=models.PROTECT, related_name="caseload")
+    label = models.CharField(
+        max_length=40,
+        help_text="A pseudonym or initials, never a legal name.",
+    )
+    external_id = models.CharField(
+        "external ID",
+        max_length=64,
+        blank=True,
+        help_text="Optional reference in the clinic's own records system.",
+    )
+    email = models.EmailField(blank=True, help_text="Optional: used only to send rating links.")
+    language = models.CharField(max_length=5, choices=Language.choices, default=Language.ENGLISH)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+    discharged_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ClientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["label", "id"]
+        indexes = [models.Index(fields=["therapist", "status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "external_id"],
+                condition=~Q(external_id=""),
+                name="client_external_id_unique_per_clinic",
+                violation_error_message="Another client of this clinic has this external ID.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "discharged"]),
+                name="client_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(language__in=["en", "es"]),
+                name="client_language_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(label=""),
+                name="client_label_not_blank",
+                violation_error_message="A client needs a label.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    def clean(self) -> None:
+        if self.therapist_id is None or self.clinic_id is None:
+            return
+        if not self.therapist.is_therapist:
+            raise ValidationError({"therapist": f"{self.therapist} does not hold the therapist role."})
+        if self.therapist.clinic_id != self.clinic_id:
+            raise ValidationError({"therapist": "The therapist must work in the client's clinic."})

@@ -1,0 +1,143 @@
+"""Writes for clinics, staff, supervision and clients.
+
+Each service checks who is acting, validates with `full_clean()` (which runs
+the model's cross-row checks and the database constraints), and writes. Views,
+admin pages and the demo seeder all come through here.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from clients.models import Client, Clinic, Supervision, User
+
+
+def clinic_create(*, name: str, slug: str) -> Clinic:
+    clinic = Clinic(name=name, slug=slug)
+    clinic.full_clean()
+    clinic.save()
+    return clinic
+
+
+def staff_create(
+    *,
+    clinic: Clinic,
+    username: str,
+    password: str | None,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    is_therapist: bool = False,
+    is_supervisor: bool = False,
+    is_clinic_admin: bool = False,
+    is_staff: bool = False,
+) -> User:
+    """Add a member of staff to a clinic; `password=None` leaves it unusable."""
+    user = User(
+        clinic=clinic,
+        username=username,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        is_therapist=is_therapist,
+        is_supervisor=is_supervisor,
+        is_clinic_admin=is_clinic_admin,
+        is_staff=is_staff,
+    )
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    return user
+
+
+def supervision_create(*, supervisor: User, therapist: User) -> Supervision:
+    """Link a supervisor to a therapist of the same clinic."""
+    supervision = Supervision(supervisor=supervisor, therapist=therapist)
+    supervision.full_clean()
+    supervision.save()
+    return supervision
+
+
+def _check_may_manage_caseload(actor: User, therapist: User) -> None:
+    """A therapist manages their own caseload; a clinic admin, any of the clinic's."""
+    if actor.clinic_id is None or actor.clinic_id != therapist.clinic_id:
+        raise PermissionDenied("You can only manage clients of your own clinic.")
+    if actor.is_clinic_admin:
+        return
+    if actor.is_therapist and actor.pk == therapist.pk:
+        return
+    raise PermissionDenied("You can only manage clients in your own caseload.")
+
+
+def client_create(
+    *,
+    actor: User,
+    therapist: User,
+    label: str,
+    external_id: str = "",
+    email: str = "",
+    language: str = Client.Language.ENGLISH,
+) -> Client:
+    """Add a client to `therapist`'s caseload in the therapist's clinic."""
+    _check_may_manage_caseload(actor, therapist)
+    client = Client(
+        clinic_id=therapist.clinic_id,
+        therapist=therapist,
+        label=label.strip(),
+        external_id=external_id.strip(),
+        email=email.strip(),
+        language=language,
+    )
+    client.full_clean()
+    client.save()
+    return client
+
+
+def client_update(
+    *,
+    actor: User,
+    client: Client,
+    label: str,
+    external_id: str = "",
+    email: str = "",
+    language: str = Client.Language.ENGLISH,
+    therapist: User | None = None,
+) -> Client:
+    """Change a client's details; only a clinic admin may move a client to another therapist."""
+    _check_may_manage_caseload(actor, client.therapist)
+    if therapist is not None and therapist.pk != client.therapist_id:
+        if not actor.is_clinic_admin:
+            raise PermissionDenied("Only a clinic admin can move a client to another therapist.")
+        _check_may_manage_caseload(actor, therapist)
+        client.therapist = therapist
+    client.label = label.strip()
+    client.external_id = external_id.strip()
+    client.email = email.strip()
+    client.language = language
+    client.full_clean()
+    client.save()
+    return client
+
+
+@transaction.atomic
+def client_discharge(*, actor: User, client: Client) -> Client:
+    _check_may_manage_caseload(actor, client.therapist)
+    if client.status == Client.Status.DISCHARGED:
+        raise ValidationError("This client is already discharged.")
+    client.status = Client.Status.DISCHARGED
+    client.discharged_at = timezone.now()
+    client.save(update_fields=["status", "discharged_at"])
+    return client
+
+
+@transaction.atomic
+def client_reopen(*, actor: User, client: Client) -> Client:
+    _check_may_manage_caseload(actor, client.therapist)
+    if client.status == Client.Status.ACTIVE:
+        raise ValidationError("This client is already active.")
+    client.status = Client.Status.ACTIVE
+    client.discharged_at = None
+    client.save(update_fields=["status", "discharged_at"])
+    return client

@@ -1,0 +1,32 @@
+"""Django admin for sessions and rating links: read-only except for superusers.
+
+Sessions are the treating therapist's record and are written through the
+session log pages, where numbering and caseload checks happen.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from clients.admin import ScopedAdmin
+from sessions.models import RatingInvitation, Session
+
+
+@admin.register(Session)
+class SessionAdmin(ScopedAdmin):
+    list_display = ["client", "number", "starts_at", "attendance", "modality", "therapist"]
+    list_filter = ["attendance", "modality"]
+    list_select_related = ["client", "therapist"]
+    date_hierarchy = "starts_at"
+    search_fields = ["client__label"]
+
+    def get_exclude(self, request, obj=None):  # type: ignore[no-untyped-def]
+        # Private notes stay with the treating therapist.
+        return [] if request.user.is_superuser else ["notes"]
+
+
+@admin.register(RatingInvitation)
+class RatingInvitationAdmin(ScopedAdmin):
+    list_display = ["session", "created_at", "expires_at", "used_at", "voided_at"]
+    list_select_related = ["session__client"]
+    exclude = ["token_hash"]

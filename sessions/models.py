@@ -1,0 +1,150 @@
+"""Therapy sessions and the invitations that let a client rate one.
+
+A session knows nothing of how it is rated: ratings live in `measures`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from clients.scoping import caseload_q, caseload_write_q
+
+
+class SessionQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> SessionQuerySet:
+        return self.filter(caseload_q(user, "client__"))
+
+    def editable_by(self, user: Any) -> SessionQuerySet:
+        """Sessions `user` may change: ones they logged, for a client they may manage."""
+        return self.filter(caseload_write_q(user, "client__"), therapist_id=getattr(user, "pk", None))
+
+    def attended(self) -> SessionQuerySet:
+        return self.filter(attendance=Session.Attendance.ATTENDED)
+
+    def in_history_order(self) -> SessionQuerySet:
+        return self.order_by("starts_at", "number")
+
+
+class Session(models.Model):
+    class Attendance(models.TextChoices):
+        ATTENDED = "attended", "Attended"
+        CANCELLED = "cancelled", "Cancelled"
+        NO_SHOW = "no_show", "No-show"
+
+    class Modality(models.TextChoices):
+        IN_PERSON = "in_person", "In person"
+        VIDEO = "video", "Video"
+        PHONE = "phone", "Phone"
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="sessions")
+    therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sessions_logged"
+    )
+    number = models.PositiveIntegerField(
+        help_text="The session's ordinal among the client's sessions, assigned when logged."
+    )
+    starts_at = models.DateTimeField("date and time")
+    duration_minutes = models.PositiveSmallIntegerField("duration (minutes)", default=50)
+    attendance = models.CharField(
+        max_length=10, choices=Attendance.choices, default=Attendance.ATTENDED
+    )
+    modality = models.CharField(max_length=10, choices=Modality.choices, default=Modality.IN_PERSON)
+    notes = models.TextField("private notes", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = SessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["client_id", "starts_at", "number"]
+        indexes = [
+            models.Index(fields=["client", "starts_at"]),
+            models.Index(fields=["therapist", "starts_at"]),
+            models.Index(fields=["updated_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "number"],
+                name="session_number_unique_per_client",
+                violation_error_message="This client already has a session with this number.",
+            ),
+            models.CheckConstraint(
+                condition=Q(number__gte=1),
+                name="session_number_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__gte=1) & Q(duration_minutes__lte=600),
+                name="session_duration_sensible",
+                violation_error_message="A session lasts between 1 and 600 minutes.",
+            ),
+            models.CheckConstraint(
+                condition=Q(attendance__in=["attended", "cancelled", "no_show"]),
+                name="session_attendance_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(modality__in=["in_person", "video", "phone"]),
+                name="session_modality_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Session {self.number} with {self.client}"
+
+    @property
+    def was_attended(self) -> bool:
+        return self.attendance == self.Attendance.ATTENDED
+
+    def clean(self) -> None:
+        if self.client_id is None or self.therapist_id is None:
+            return
+        if self.therapist.clinic_id != self.client.clinic_id:
+            raise ValidationError({"therapist": "The therapist must work in the client's clinic."})
+
+
+class RatingInvitationQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> RatingInvitationQuerySet:
+        return self.filter(caseload_q(user, "session__client__"))
+
+    def live(self) -> RatingInvitationQuerySet:
+        """Invitations a client could still answer."""
+        return self.filter(used_at__isnull=True, voided_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class RatingInvitation(models.Model):
+    """A single-use link for the client to rate one session.
+
+    Only a hash of the token is stored, so a database leak cannot be replayed
+    as links; the raw token exists only when the invitation is created.
+    """
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="invitations")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when a newer invitation replaces this one."
+    )
+
+    objects = RatingInvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One live (neither used nor voided) invitation per session.
+            models.UniqueConstraint(
+                fields=["session"],
+                condition=Q(used_at__isnull=True, voided_at__isnull=True),
+                name="invitation_one_open_per_session",
+                violation_error_message="This session already has an open rating link.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Rating link for {self.session}"

@@ -1,0 +1,101 @@
+"""Writes for therapy sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from clients.models import Client, User
+from sessions.models import Session
+
+# A session is logged after it happens; a little slack covers clock skew and
+# logging the session that is about to start.
+LOG_AHEAD_LIMIT = dt.timedelta(days=1)
+
+
+def _check_may_log_for(client: Client, therapist: User) -> None:
+    if therapist.clinic_id != client.clinic_id:
+        raise PermissionDenied("This client belongs to another clinic.")
+    if not therapist.is_therapist:
+        raise PermissionDenied("Only a therapist can log sessions.")
+    if client.therapist_id != therapist.pk:
+        raise PermissionDenied("You can only log sessions for clients in your own caseload.")
+
+
+def _check_when(starts_at: dt.datetime) -> None:
+    if starts_at > timezone.now() + LOG_AHEAD_LIMIT:
+        raise ValidationError({"starts_at": "A session can't be logged more than a day ahead."})
+
+
+@transaction.atomic
+def session_log(
+    *,
+    client: Client,
+    therapist: User,
+    starts_at: dt.datetime,
+    duration_minutes: int = 50,
+    attendance: str = Session.Attendance.ATTENDED,
+    modality: str = Session.Modality.IN_PERSON,
+    notes: str = "",
+) -> Session:
+    """Record a session for a client in `therapist`'s caseload and number it."""
+    _check_may_log_for(client, therapist)
+    # Lock the client so two sessions logged at once get distinct numbers.
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    if client.status != Client.Status.ACTIVE:
+        raise ValidationError("This client is discharged; re-open them before logging a session.")
+    _check_when(starts_at)
+    last = client.sessions.aggregate(last=Max("number"))["last"] or 0
+    session = Session(
+        client=client,
+        therapist=therapist,
+        number=last + 1,
+        starts_at=starts_at,
+        duration_minutes=duration_minutes,
+        attendance=attendance,
+        modality=modality,
+        notes=notes,
+    )
+    session.full_clean()
+    session.save()
+    return session
+
+
+def _check_is_author(actor: User, session: Session) -> None:
+    if actor.pk != session.therapist_id or actor.clinic_id != session.client.clinic_id:
+        raise PermissionDenied("Only the therapist who logged this session can change it.")
+
+
+@transaction.atomic
+def session_update(
+    *,
+    actor: User,
+    session: Session,
+    starts_at: dt.datetime,
+    duration_minutes: int,
+    attendance: str,
+    modality: str,
+    notes: str,
+) -> Session:
+    _check_is_author(actor, session)
+    _check_when(starts_at)
+    session.starts_at = starts_at
+    session.duration_minutes = duration_minutes
+    session.attendance = attendance
+    session.modality = modality
+    session.notes = notes
+    session.updated_at = timezone.now()
+    session.full_clean()
+    session.save()
+    return session
+
+
+@transaction.atomic
+def session_delete(*, actor: User, session: Session) -> None:
+    """Delete a session and everything recorded about it (ratings, flags, links)."""
+    _check_is_author(actor, session)
+    session.delete()
