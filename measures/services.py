@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 
 from clients.models import User
 from measures.models import Rating
-from measures.scoring import DIMENSIONS
+from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN
 from sessions.models import Session
 
 DUPLICATE_RATING_MESSAGE = "This session has already been rated by this rater."
@@ -29,24 +29,42 @@ def _check_rater(session: Session, rater: str, submitted_by: User | None) -> Non
         raise ValidationError({"rater": f"Unknown rater {rater!r}."})
 
 
+SCORE_MESSAGE = "Please choose a score from 0 to 10."
+
+
+def _score(value: Any) -> int | None:
+    """An answer as a whole number from 0 to 10, or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if SCORE_MIN <= number <= SCORE_MAX and str(number) == str(value).strip() else None
+
+
 def _rating_from_answers(session: Session, rater: str, answers: Mapping[str, Any]) -> Rating:
-    missing = [name for name in DIMENSIONS if answers.get(name) in (None, "")]
-    if missing:
-        raise ValidationError({name: "Please choose a score from 0 to 10." for name in missing})
+    """Build the rating, collecting every problem so a form can show them all at once."""
+    errors: dict[str, str] = {}
     rating = Rating(session=session, rater=rater)
     for name in DIMENSIONS:
-        try:
-            setattr(rating, name, int(answers[name]))
-        except (TypeError, ValueError):
-            raise ValidationError({name: "Please choose a score from 0 to 10."}) from None
+        score = _score(answers.get(name))
+        if score is None:
+            errors[name] = SCORE_MESSAGE
+        setattr(rating, name, score)
     rating.rupture = answers.get("rupture") or Rating.Rupture.NONE
     rating.rupture_resolved = answers.get("rupture_resolved") or ""
     rating.comment = (answers.get("comment") or "").strip()
-    if rating.rupture == Rating.Rupture.NONE:
+    if rating.rupture not in Rating.Rupture.values:
+        errors["rupture"] = "Please choose none, a little or a lot."
+    elif rating.rupture == Rating.Rupture.NONE:
         # The follow-up question is only asked after a rupture; drop a stray answer.
         rating.rupture_resolved = ""
-    elif rater == Rating.Rater.CLIENT and not rating.rupture_resolved:
-        raise ValidationError({"rupture_resolved": "Please say whether it was talked through."})
+    elif rating.rupture_resolved not in Rating.RuptureResolved.values:
+        if rater == Rating.Rater.CLIENT or rating.rupture_resolved:
+            errors["rupture_resolved"] = "Please say whether it was talked through."
+    if errors:
+        raise ValidationError(errors)
     return rating
 
 

@@ -1,0 +1,51 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+# Everything the project needs is installed from requirements.txt and package.json.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+ADDRESS ?= 127.0.0.1:8000
+PYTEST_ARGS ?=
+
+.PHONY: run test install lint format migrate demo messages clean
+
+## run: install, migrate, seed the demo into an empty database, serve on $(ADDRESS)
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo --if-empty
+	$(PY) manage.py runserver $(ADDRESS)
+
+## test: install what is missing, lint, run the whole suite
+test: install
+	$(BIN)/ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py seed_demo
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles

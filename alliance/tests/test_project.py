@@ -1,0 +1,117 @@
+"""The project is wired as DESIGN.md draws it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+
+from alliance.env import env_bool, env_float, env_int, env_list
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def test_our_sessions_app_installs_beside_djangos_sessions() -> None:
+    assert apps.get_app_config("sessions").name == "django.contrib.sessions"
+    assert apps.get_app_config("therapy_sessions").name == "sessions"
+
+
+def test_the_user_model_is_ours_from_the_start() -> None:
+    assert settings.AUTH_USER_MODEL == "clients.User"
+    assert get_user_model()._meta.app_label == "clients"
+
+
+@pytest.mark.django_db
+def test_no_migration_is_missing() -> None:
+    out = StringIO()
+    try:
+        call_command("makemigrations", "--check", "--dry-run", stdout=out)
+    except SystemExit as exit:  # makemigrations --check exits 1 when something is missing
+        pytest.fail(f"makemigrations --check found changes:\n{out.getvalue()} ({exit})")
+
+
+def test_env_bool_refuses_anything_but_true_or_false(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOME_FLAG", "TRUE")
+    assert env_bool("SOME_FLAG", default=False) is True
+    monkeypatch.setenv("SOME_FLAG", "false")
+    assert env_bool("SOME_FLAG", default=True) is False
+    monkeypatch.setenv("SOME_FLAG", "yes")
+    with pytest.raises(ImproperlyConfigured, match="SOME_FLAG must be true or false"):
+        env_bool("SOME_FLAG", default=False)
+    monkeypatch.delenv("SOME_FLAG")
+    assert env_bool("SOME_FLAG", default=True) is True
+
+
+def test_numeric_and_list_readers_refuse_nonsense(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("A_NUMBER", "ten")
+    with pytest.raises(ImproperlyConfigured, match="A_NUMBER must be a whole number"):
+        env_int("A_NUMBER", 1)
+    with pytest.raises(ImproperlyConfigured, match="A_NUMBER must be a number"):
+        env_float("A_NUMBER", 1.0)
+    monkeypatch.setenv("HOSTS", " a.example, ,b.example ")
+    assert env_list("HOSTS", []) == ["a.example", "b.example"]
+
+
+# Variables a production shell would not carry over from the test run.
+_PRODUCTION_OVERRIDES = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+
+
+def _run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in _PRODUCTION_OVERRIDES}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_without_a_secret_key_refuses_to_start() -> None:
+    result = _run_manage("check", env={"DEBUG": "false", "ALLOWED_HOSTS": "alliance.example"})
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is false" in result.stderr
+
+
+def test_production_without_allowed_hosts_refuses_to_start() -> None:
+    result = _run_manage("check", env={"DEBUG": "false", "SECRET_KEY": "x" * 60})
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS must be set when DEBUG is false" in result.stderr
+
+
+def test_deploy_checks_pass_with_a_production_environment() -> None:
+    env = {
+        "DEBUG": "false",
+        "SECRET_KEY": "a-long-random-production-secret-" + "q8Zr4mW2xK7pL9vB3nT6yH1" * 2,
+        "ALLOWED_HOSTS": "alliance.example",
+    }
+    result = _run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_tasks_run_in_process_when_no_broker_is_configured() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.CELERY_TASK_ALWAYS_EAGER)",
+        ],
+        cwd=PROJECT,
+        env={**{k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"},
+             "DJANGO_SETTINGS_MODULE": "alliance.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "True", result.stderr

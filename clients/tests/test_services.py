@@ -1,0 +1,152 @@
+"""Writes for clients and supervision: who may, and what is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+
+from clients import services
+from clients.models import Client, Supervision, User
+from clients.tests.factories import ClientFactory, StaffFactory, SupervisorFactory, TherapistFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_therapist_adds_a_client_to_their_own_caseload(therapist: User) -> None:
+    client = services.client_create(actor=therapist, therapist=therapist, label=" J.D. ", language="es")
+    client.refresh_from_db()
+    assert (client.label, client.therapist, client.clinic, client.language, client.status) == (
+        "J.D.",
+        therapist,
+        therapist.clinic,
+        "es",
+        "active",
+    )
+
+
+def test_a_therapist_cannot_add_to_a_colleagues_caseload(therapist: User, colleague: User) -> None:
+    with pytest.raises(PermissionDenied, match="your own caseload"):
+        services.client_create(actor=therapist, therapist=colleague, label="J.D.")
+    assert not Client.objects.exists()
+
+
+def test_a_clinic_admin_assigns_a_client_to_any_therapist_of_the_clinic(
+    clinic_admin: User, colleague: User
+) -> None:
+    client = services.client_create(actor=clinic_admin, therapist=colleague, label="J.D.")
+    assert client.therapist == colleague
+
+
+def test_nobody_adds_a_client_in_another_clinic(clinic_admin: User, outsider: User) -> None:
+    with pytest.raises(PermissionDenied, match="your own clinic"):
+        services.client_create(actor=clinic_admin, therapist=outsider, label="J.D.")
+    assert not Client.objects.exists()
+
+
+def test_a_supervisor_cannot_add_clients(supervisor: User, therapist: User) -> None:
+    with pytest.raises(PermissionDenied):
+        services.client_create(actor=supervisor, therapist=therapist, label="J.D.")
+
+
+def test_a_client_needs_a_label_and_a_valid_language(therapist: User) -> None:
+    with pytest.raises(ValidationError) as error:
+        services.client_create(actor=therapist, therapist=therapist, label="  ", language="fr")
+    assert set(error.value.message_dict) == {"label", "language"}
+    assert not Client.objects.exists()
+
+
+def test_an_external_id_is_unique_within_a_clinic(therapist: User, colleague: User) -> None:
+    services.client_create(actor=therapist, therapist=therapist, label="A", external_id="MRN-1")
+    with pytest.raises(ValidationError, match="Another client of this clinic has this external ID"):
+        services.client_create(actor=colleague, therapist=colleague, label="B", external_id="MRN-1")
+    # Blank external IDs never collide.
+    services.client_create(actor=therapist, therapist=therapist, label="C")
+    services.client_create(actor=therapist, therapist=therapist, label="D")
+    assert Client.objects.count() == 3
+
+
+def test_only_a_clinic_admin_moves_a_client_to_another_therapist(
+    therapist: User, colleague: User, clinic_admin: User, client_record: Client
+) -> None:
+    with pytest.raises(PermissionDenied, match="Only a clinic admin"):
+        services.client_update(actor=therapist, client=client_record, label="R.K.", therapist=colleague)
+    services.client_update(actor=clinic_admin, client=client_record, label="R.K.", therapist=colleague)
+    client_record.refresh_from_db()
+    assert client_record.therapist == colleague
+
+
+def test_a_client_cannot_move_to_another_clinic(clinic_admin: User, outsider: User, client_record: Client) -> None:
+    with pytest.raises(PermissionDenied):
+        services.client_update(actor=clinic_admin, client=client_record, label="R.K.", therapist=outsider)
+    client_record.refresh_from_db()
+    assert client_record.therapist.clinic == clinic_admin.clinic
+
+
+def test_discharge_and_reopen(therapist: User, client_record: Client) -> None:
+    services.client_discharge(actor=therapist, client=client_record)
+    client_record.refresh_from_db()
+    assert client_record.status == "discharged" and client_record.discharged_at is not None
+    with pytest.raises(ValidationError, match="already discharged"):
+        services.client_discharge(actor=therapist, client=client_record)
+    services.client_reopen(actor=therapist, client=client_record)
+    client_record.refresh_from_db()
+    assert client_record.status == "active" and client_record.discharged_at is None
+
+
+def test_a_supervisor_cannot_discharge(supervisor: User, client_record: Client) -> None:
+    with pytest.raises(PermissionDenied):
+        services.client_discharge(actor=supervisor, client=client_record)
+    client_record.refresh_from_db()
+    assert client_record.status == "active"
+
+
+def test_supervision_links_colleagues_of_one_clinic(clinic: Any, colleague: User) -> None:
+    supervisor = SupervisorFactory(clinic=clinic)
+    services.supervision_create(supervisor=supervisor, therapist=colleague)
+    assert Supervision.objects.filter(supervisor=supervisor, therapist=colleague).exists()
+
+
+def test_supervision_across_clinics_is_refused(clinic: Any, outsider: User) -> None:
+    supervisor = SupervisorFactory(clinic=clinic)
+    with pytest.raises(ValidationError, match="only supervise therapists of their own clinic"):
+        services.supervision_create(supervisor=supervisor, therapist=outsider)
+    assert not Supervision.objects.exists()
+
+
+def test_supervision_needs_the_roles(clinic: Any, therapist: User, colleague: User) -> None:
+    with pytest.raises(ValidationError, match="does not hold the supervisor role"):
+        services.supervision_create(supervisor=colleague, therapist=therapist)
+    plain = StaffFactory(clinic=clinic)
+    supervisor = SupervisorFactory(clinic=clinic)
+    with pytest.raises(ValidationError, match="does not hold the therapist role"):
+        services.supervision_create(supervisor=supervisor, therapist=plain)
+
+
+def test_supervision_is_unique_and_never_of_oneself(clinic: Any, therapist: User) -> None:
+    both = TherapistFactory(clinic=clinic, is_supervisor=True)
+    with pytest.raises(ValidationError, match="cannot be their own supervisor"):
+        services.supervision_create(supervisor=both, therapist=both)
+    services.supervision_create(supervisor=both, therapist=therapist)
+    with pytest.raises(ValidationError, match="already supervises"):
+        services.supervision_create(supervisor=both, therapist=therapist)
+    # The database holds the same lines against writes that skip the service.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Supervision.objects.create(supervisor=both, therapist=both)
+
+
+def test_staff_must_belong_to_a_clinic(db: None) -> None:
+    with pytest.raises(ValidationError, match="must belong to a clinic"):
+        User(username="loose").full_clean()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.create(username="loose")
+    # The people who run the installation may stand outside every clinic.
+    User.objects.create_superuser(username="root", password="x")
+
+
+def test_a_client_must_be_treated_in_their_clinic(clinic: Any, outsider: User) -> None:
+    client = ClientFactory.build(therapist=outsider, clinic=clinic, label="X")
+    with pytest.raises(ValidationError, match="must work in the client's clinic"):
+        client.full_clean()

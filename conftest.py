@@ -1,0 +1,172 @@
+"""Shared test fixtures: the cast of people, and the switches for real services.
+
+Tests that need PostgreSQL, Redis or Chromium ask for the `postgresql`,
+`redis_url` or Playwright `page` fixtures. On a laptop without them those tests
+skip with a reason; with REQUIRE_SERVICES=1 / REQUIRE_BROWSER=1 (as in CI) a
+missing service is a failure, so CI proves the real thing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread; Django's async
+# safety check would otherwise refuse ORM calls from live_server tests.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _required(variable: str) -> bool:
+    return os.environ.get(variable, "") not in ("", "0", "false")
+
+
+def services_required() -> bool:
+    return _required("REQUIRE_SERVICES")
+
+
+def missing_service(reason: str) -> None:
+    """Skip on a laptop, fail in CI."""
+    if services_required():
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Real hashing costs ~0.3 s per user; tests prove access, not key stretching."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def postgresql(db: None) -> None:
+    """For tests whose promise only PostgreSQL can prove (races, locking)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        missing_service("needs PostgreSQL: set DATABASE_URL=postgres://…")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The URL of a Redis server that answers PING."""
+    import redis
+
+    url = os.environ.get("CELERY_BROKER_URL", "") or DEFAULT_REDIS_URL
+    if not url.startswith("redis://"):
+        missing_service(f"needs Redis; CELERY_BROKER_URL is {url!r}")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.exceptions.ConnectionError as error:
+        missing_service(f"needs Redis at {url}: {error}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Drive Debian's Chromium; Playwright never downloads a browser here."""
+    if not shutil.which(CHROMIUM):
+        reason = f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
+        if _required("REQUIRE_BROWSER"):
+            pytest.fail(f"{reason} (REQUIRE_BROWSER=1)")
+        pytest.skip(reason)
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "headless": True,
+        "args": CHROMIUM_FLAGS,
+    }
+
+
+# --- The cast -------------------------------------------------------------
+# Two clinics. In "riverside": therapist (supervised by supervisor), a
+# colleague therapist nobody supervises, a clinic admin. In "hillside": an
+# outsider therapist with a client of their own.
+
+
+@pytest.fixture
+def clinic(db: None) -> Any:
+    from clients.tests.factories import ClinicFactory
+
+    return ClinicFactory(name="Riverside", slug="riverside")
+
+
+@pytest.fixture
+def other_clinic(db: None) -> Any:
+    from clients.tests.factories import ClinicFactory
+
+    return ClinicFactory(name="Hillside", slug="hillside")
+
+
+@pytest.fixture
+def therapist(clinic: Any) -> Any:
+    from clients.tests.factories import TherapistFactory
+
+    return TherapistFactory(clinic=clinic, username="tara")
+
+
+@pytest.fixture
+def colleague(clinic: Any) -> Any:
+    from clients.tests.factories import TherapistFactory
+
+    return TherapistFactory(clinic=clinic, username="colin")
+
+
+@pytest.fixture
+def supervisor(clinic: Any, therapist: Any) -> Any:
+    from clients.models import Supervision
+    from clients.tests.factories import SupervisorFactory
+
+    supervisor = SupervisorFactory(clinic=clinic, username="sue")
+    Supervision.objects.create(supervisor=supervisor, therapist=therapist)
+    return supervisor
+
+
+@pytest.fixture
+def clinic_admin(clinic: Any) -> Any:
+    from clients.tests.factories import ClinicAdminFactory
+
+    return ClinicAdminFactory(clinic=clinic, username="ada")
+
+
+@pytest.fixture
+def outsider(other_clinic: Any) -> Any:
+    from clients.tests.factories import TherapistFactory
+
+    return TherapistFactory(clinic=other_clinic, username="otto")
+
+
+@pytest.fixture
+def client_record(therapist: Any) -> Any:
+    """A client in `therapist`'s caseload (named so as not to shadow Django's test client)."""
+    from clients.tests.factories import ClientFactory
+
+    return ClientFactory(therapist=therapist, label="R.K.")
+
+
+@pytest.fixture
+def colleague_client(colleague: Any) -> Any:
+    from clients.tests.factories import ClientFactory
+
+    return ClientFactory(therapist=colleague, label="M.P.")
+
+
+@pytest.fixture
+def outsider_client(outsider: Any) -> Any:
+    from clients.tests.factories import ClientFactory
+
+    return ClientFactory(therapist=outsider, label="Z.Z.")

@@ -1,0 +1,132 @@
+"""Submitting a rating: the clinical input, and everything refused."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+
+from clients.models import User
+from measures.models import Rating
+from measures.services import rating_submit
+from sessions.models import Session
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+ANSWERS = {
+    "trust": 9,
+    "empathy": 8,
+    "collaboration": 9,
+    "boundaries": "10",
+    "growth": 7,
+    "respect": 10,
+    "rupture": "none",
+    "comment": "  Helpful today.  ",
+}
+
+
+@pytest.fixture
+def session(client_record: Any) -> Session:
+    return SessionFactory(client=client_record)
+
+
+def test_a_client_rating_is_stored_with_its_score(session: Session) -> None:
+    rating = rating_submit(session=session, rater="client", answers=ANSWERS)
+    rating.refresh_from_db()
+    assert rating.dimension_scores == {
+        "trust": 9, "empathy": 8, "collaboration": 9, "boundaries": 10, "growth": 7, "respect": 10
+    }
+    assert str(rating.alliance_score) == "8.8"
+    assert (rating.comment, rating.submitted_by) == ("Helpful today.", None)
+
+
+def test_the_therapist_rates_their_own_session(session: Session, therapist: User) -> None:
+    rating = rating_submit(session=session, rater="therapist", answers=ANSWERS, submitted_by=therapist)
+    assert rating.submitted_by == therapist
+
+
+def test_only_the_sessions_therapist_rates_as_therapist(session: Session, colleague: User, supervisor: User) -> None:
+    for someone in (colleague, supervisor, None):
+        with pytest.raises(PermissionDenied):
+            rating_submit(session=session, rater="therapist", answers=ANSWERS, submitted_by=someone)
+    assert not Rating.objects.exists()
+
+
+@pytest.mark.parametrize("value", [-1, 11, "ten", "9.5", True, None, ""])
+def test_a_score_outside_0_to_10_is_refused_with_a_clear_message(session: Session, value: Any) -> None:
+    with pytest.raises(ValidationError) as error:
+        rating_submit(session=session, rater="client", answers={**ANSWERS, "trust": value})
+    assert "trust" in error.value.message_dict
+    assert not Rating.objects.exists()
+
+
+def test_every_dimension_must_be_answered(session: Session) -> None:
+    answers = {key: value for key, value in ANSWERS.items() if key not in ("growth", "respect")}
+    with pytest.raises(ValidationError) as error:
+        rating_submit(session=session, rater="client", answers=answers)
+    assert set(error.value.message_dict) == {"growth", "respect"}
+
+
+def test_a_second_rating_by_the_same_rater_is_refused(session: Session) -> None:
+    rating_submit(session=session, rater="client", answers=ANSWERS)
+    with pytest.raises(ValidationError, match="already been rated by this rater"):
+        rating_submit(session=session, rater="client", answers={**ANSWERS, "trust": 2})
+    assert Rating.objects.get().trust == 9
+
+
+def test_a_missed_session_cannot_be_rated(client_record: Any) -> None:
+    session = SessionFactory(client=client_record, attendance=Session.Attendance.NO_SHOW)
+    with pytest.raises(ValidationError, match="Only an attended session"):
+        rating_submit(session=session, rater="client", answers=ANSWERS)
+
+
+def test_a_client_who_reports_a_rupture_says_whether_it_was_talked_through(session: Session) -> None:
+    with pytest.raises(ValidationError) as error:
+        rating_submit(session=session, rater="client", answers={**ANSWERS, "rupture": "a_lot"})
+    assert "rupture_resolved" in error.value.message_dict
+    rating = rating_submit(
+        session=session, rater="client", answers={**ANSWERS, "rupture": "a_lot", "rupture_resolved": "partly"}
+    )
+    assert (rating.rupture, rating.rupture_resolved) == ("a_lot", "partly")
+
+
+def test_a_stray_talked_through_answer_without_a_rupture_is_dropped(session: Session) -> None:
+    rating = rating_submit(session=session, rater="client", answers={**ANSWERS, "rupture_resolved": "fully"})
+    assert rating.rupture_resolved == ""
+
+
+def test_an_unknown_rupture_answer_is_refused(session: Session) -> None:
+    with pytest.raises(ValidationError) as error:
+        rating_submit(session=session, rater="client", answers={**ANSWERS, "rupture": "some"})
+    assert "rupture" in error.value.message_dict
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_submissions_store_exactly_one_rating(postgresql: None, client_record: Any) -> None:
+    """A double click or two tabs: the database keeps one, the others get a clear refusal."""
+    session = SessionFactory(client=client_record)
+    barrier = threading.Barrier(5)
+    outcomes: list[str] = []
+
+    def submit() -> None:
+        try:
+            barrier.wait()
+            rating_submit(session=session, rater="client", answers=ANSWERS)
+            outcomes.append("stored")
+        except ValidationError as error:
+            outcomes.append(" ".join(error.messages))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("stored") == 1
+    assert all("already been rated" in outcome for outcome in outcomes if outcome != "stored")
+    assert Rating.objects.filter(session=session).count() == 1
