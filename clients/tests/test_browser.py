@@ -1,0 +1,38 @@
+"""The log-in journey in a real headless Chromium."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from clients.models import Client, User
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def watch_for_problems(page: Any) -> list[str]:
+    """Collect console errors (CSP violations are reported there) and failed requests."""
+    problems: list[str] = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
+    return problems
+
+
+def test_a_therapist_logs_in_and_sees_their_clients(
+    live_server: Any, page: Any, therapist: User, client_record: Client, colleague_client: Client
+) -> None:
+    problems = watch_for_problems(page)
+    page.goto(f"{live_server.url}/")
+    assert "/accounts/login/" in page.url
+    page.get_by_label("Username").fill("tara")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/clients/")
+    assert page.get_by_role("heading", name="Clients").is_visible()
+    assert page.get_by_role("cell", name="R.K.").is_visible()
+    assert page.get_by_text("M.P.").count() == 0
+    # Bootstrap's stylesheet is served from our origin and applied.
+    assert page.evaluate("getComputedStyle(document.body).margin") == "0px"
+    assert problems == []
