@@ -50,7 +50,11 @@ class ScopedAdmin(admin.ModelAdmin):
     def _may_edit(self, request: HttpRequest) -> bool:
         if request.user.is_superuser:
             return True
-        return self.clinic_admin_may_edit and _is_clinic_member(request) and request.user.is_clinic_admin
+        return (
+            self.clinic_admin_may_edit
+            and _is_clinic_member(request)
+            and request.user.is_clinic_admin
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return self._may_edit(request)
@@ -103,18 +107,36 @@ class ClinicAdmin(admin.ModelAdmin):
 @admin.register(User)
 class UserAdmin(ScopedAdmin, DjangoUserAdmin):
     clinic_admin_may_edit = True
-    list_display = ["username", "first_name", "last_name", "clinic", "is_therapist", "is_supervisor", "is_clinic_admin", "is_active"]
+    list_display = [
+        "username",
+        "first_name",
+        "last_name",
+        "clinic",
+        "is_therapist",
+        "is_supervisor",
+        "is_clinic_admin",
+        "is_active",
+    ]
     list_filter = ["clinic", "is_therapist", "is_supervisor", "is_clinic_admin", "is_active"]
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Person", {"fields": ("first_name", "last_name", "email")}),
-        ("Clinic and roles", {"fields": ("clinic", "is_therapist", "is_supervisor", "is_clinic_admin")}),
-        ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        (
+            "Clinic and roles",
+            {"fields": ("clinic", "is_therapist", "is_supervisor", "is_clinic_admin")},
+        ),
+        (
+            "Access",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "password1", "password2")}),
-        ("Clinic and roles", {"fields": ("clinic", "is_therapist", "is_supervisor", "is_clinic_admin", "is_staff")}),
+        (
+            "Clinic and roles",
+            {"fields": ("clinic", "is_therapist", "is_supervisor", "is_clinic_admin", "is_staff")},
+        ),
     )
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:

@@ -182,6 +182,8 @@ class Client(models.Model):
         if self.therapist_id is None or self.clinic_id is None:
             return
         if not self.therapist.is_therapist:
-            raise ValidationError({"therapist": f"{self.therapist} does not hold the therapist role."})
+            raise ValidationError(
+                {"therapist": f"{self.therapist} does not hold the therapist role."}
+            )
         if self.therapist.clinic_id != self.clinic_id:
             raise ValidationError({"therapist": "The therapist must work in the client's clinic."})

@@ -31,6 +31,7 @@ MISSED_SESSION_CHANCE = 0.10
 UNRATED_CHANCE = 0.14
 THERAPIST_RATES_CHANCE = 0.5
 THANKS_CHANCE = 0.08
+MISSED_DRIFT_GAP = Decimal(2)
 MODALITY_WEIGHTS = {"in_person": 0.75, "video": 0.18, "phone": 0.07}
 
 COMMENTS = {
@@ -211,6 +212,11 @@ def _therapist_answers(rng: random.Random, beat: _Beat, client: Answers | None) 
         level = float(_score(client)) if client else beat.level
         level += rng.gauss(0, 0.3)
     scores = _dimensions(rng, level, low=max(SCORE_MIN, round(level) - 2), high=SCORE_MAX)
+    if beat.therapist_level is not None and client is not None:
+        # A drift the therapist misses should be wide enough to show as a rater discrepancy.
+        target = min(_score(client) + MISSED_DRIFT_GAP, Decimal(SCORE_MAX))
+        while alliance_score(scores) < target:
+            scores[scores.index(min(scores))] += 1
     if beat.rupture == "none":
         return _answers(scores, "none", "", "")
     return _answers(scores, "a_little", "partly", THERAPIST_RUPTURE_NOTE)

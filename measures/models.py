@@ -120,7 +120,9 @@ class Rating(models.Model):
                     )
                 ),
                 name="rating_rupture_resolved_only_after_rupture",
-                violation_error_message="'Was it talked through' applies only when there was a rupture.",
+                violation_error_message=(
+                    "'Was it talked through' applies only when there was a rupture."
+                ),
             ),
         ]
 
@@ -173,7 +175,9 @@ class Flag(models.Model):
     )
     rule = models.CharField(max_length=24, choices=Rule.choices)
     severity = models.CharField(max_length=8, choices=Severity.choices)
-    evidence = models.JSONField(default=dict, blank=True, help_text="The numbers that fired the rule.")
+    evidence = models.JSONField(
+        default=dict, blank=True, help_text="The numbers that fired the rule."
+    )
     status = models.CharField(max_length=14, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(default=timezone.now)
     acknowledged_at = models.DateTimeField(null=True, blank=True)

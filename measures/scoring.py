@@ -6,7 +6,14 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
 # The six dimensions, in the order the forms and charts show them.
-DIMENSIONS: tuple[str, ...] = ("trust", "empathy", "collaboration", "boundaries", "growth", "respect")
+DIMENSIONS: tuple[str, ...] = (
+    "trust",
+    "empathy",
+    "collaboration",
+    "boundaries",
+    "growth",
+    "respect",
+)
 SCORE_MIN = 0
 SCORE_MAX = 10
 

@@ -19,7 +19,9 @@ DUPLICATE_RATING_MESSAGE = "This session has already been rated by this rater."
 def _check_rater(session: Session, rater: str, submitted_by: User | None) -> None:
     if rater == Rating.Rater.THERAPIST:
         if submitted_by is None or submitted_by.pk != session.therapist_id:
-            raise PermissionDenied("Only the therapist who led this session can rate it as therapist.")
+            raise PermissionDenied(
+                "Only the therapist who led this session can rate it as therapist."
+            )
         if submitted_by.clinic_id != session.client.clinic_id:
             raise PermissionDenied("This session belongs to another clinic.")
     elif rater == Rating.Rater.CLIENT:
@@ -40,7 +42,9 @@ def _score(value: Any) -> int | None:
         number = int(value)
     except (TypeError, ValueError):
         return None
-    return number if SCORE_MIN <= number <= SCORE_MAX and str(number) == str(value).strip() else None
+    return (
+        number if SCORE_MIN <= number <= SCORE_MAX and str(number) == str(value).strip() else None
+    )
 
 
 def _rating_from_answers(session: Session, rater: str, answers: Mapping[str, Any]) -> Rating:
@@ -60,9 +64,11 @@ def _rating_from_answers(session: Session, rater: str, answers: Mapping[str, Any
     elif rating.rupture == Rating.Rupture.NONE:
         # The follow-up question is only asked after a rupture; drop a stray answer.
         rating.rupture_resolved = ""
-    elif rating.rupture_resolved not in Rating.RuptureResolved.values:
-        if rater == Rating.Rater.CLIENT or rating.rupture_resolved:
-            errors["rupture_resolved"] = "Please say whether it was talked through."
+    elif rating.rupture_resolved not in Rating.RuptureResolved.values and (
+        # A client is always asked; a therapist may leave it blank, but not garbled.
+        rater == Rating.Rater.CLIENT or rating.rupture_resolved
+    ):
+        errors["rupture_resolved"] = "Please say whether it was talked through."
     if errors:
         raise ValidationError(errors)
     return rating
@@ -81,7 +87,11 @@ def rating_submit(
         raise ValidationError("Only an attended session can be rated.")
     rating = _rating_from_answers(session, rater, answers)
     rating.submitted_by = submitted_by
-    rating.full_clean()
+    # The answers were checked above and the database's constraints back them
+    # up; validating each CHECK constraint here would cost a query apiece.
+    rating.full_clean(validate_constraints=False)
+    if Rating.objects.filter(session=session, rater=rater).exists():
+        raise ValidationError(DUPLICATE_RATING_MESSAGE)
     try:
         # A savepoint, so a lost race leaves the caller's transaction usable.
         with transaction.atomic():

@@ -22,7 +22,9 @@ class SessionQuerySet(models.QuerySet):
 
     def editable_by(self, user: Any) -> SessionQuerySet:
         """Sessions `user` may change: ones they logged, for a client they may manage."""
-        return self.filter(caseload_write_q(user, "client__"), therapist_id=getattr(user, "pk", None))
+        return self.filter(
+            caseload_write_q(user, "client__"), therapist_id=getattr(user, "pk", None)
+        )
 
     def attended(self) -> SessionQuerySet:
         return self.filter(attendance=Session.Attendance.ATTENDED)
@@ -113,7 +115,9 @@ class RatingInvitationQuerySet(models.QuerySet):
 
     def live(self) -> RatingInvitationQuerySet:
         """Invitations a client could still answer."""
-        return self.filter(used_at__isnull=True, voided_at__isnull=True, expires_at__gt=timezone.now())
+        return self.filter(
+            used_at__isnull=True, voided_at__isnull=True, expires_at__gt=timezone.now()
+        )
 
 
 class RatingInvitation(models.Model):

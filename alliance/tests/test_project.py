@@ -108,8 +108,10 @@ def test_tasks_run_in_process_when_no_broker_is_configured() -> None:
             "print(settings.CELERY_TASK_ALWAYS_EAGER)",
         ],
         cwd=PROJECT,
-        env={**{k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"},
-             "DJANGO_SETTINGS_MODULE": "alliance.settings"},
+        env={
+            **{k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"},
+            "DJANGO_SETTINGS_MODULE": "alliance.settings",
+        },
         capture_output=True,
         text=True,
         timeout=60,

@@ -27,10 +27,7 @@ def test_a_real_celery_task_round_trips_through_redis(redis_url: str) -> None:
     """A worker consuming from Redis runs our task and returns its result."""
     from celery.contrib.testing.worker import start_worker
 
-    previous = {
-        key: app.conf[key]
-        for key in ("broker_url", "result_backend", "task_always_eager")
-    }
+    previous = {key: app.conf[key] for key in ("broker_url", "result_backend", "task_always_eager")}
     app.conf.update(broker_url=redis_url, result_backend=redis_url, task_always_eager=False)
     try:
         # perform_ping_check=False: the ping task lives in celery.contrib.testing,

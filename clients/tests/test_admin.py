@@ -32,7 +32,11 @@ def test_anonymous_is_sent_to_the_admin_log_in(client: Any) -> None:
 
 
 def test_a_therapist_sees_only_their_caseload_read_only(
-    client: Any, therapist: User, client_record: Client, colleague_client: Client, outsider_client: Client
+    client: Any,
+    therapist: User,
+    client_record: Client,
+    colleague_client: Client,
+    outsider_client: Client,
 ) -> None:
     client.force_login(staff(therapist))
     assert changelist_labels(client, "clients_client") == {"R.K."}
@@ -43,8 +47,15 @@ def test_a_therapist_sees_only_their_caseload_read_only(
     assert client.get(reverse("admin:clients_client_add")).status_code == 403
     response = client.post(
         reverse("admin:clients_client_change", args=[client_record.pk]),
-        {"label": "Changed", "clinic": client_record.clinic_id, "therapist": therapist.pk,
-         "language": "en", "status": "active", "created_at_0": "2026-01-01", "created_at_1": "10:00"},
+        {
+            "label": "Changed",
+            "clinic": client_record.clinic_id,
+            "therapist": therapist.pk,
+            "language": "en",
+            "status": "active",
+            "created_at_0": "2026-01-01",
+            "created_at_1": "10:00",
+        },
     )
     assert response.status_code == 403
     client_record.refresh_from_db()
@@ -71,9 +82,17 @@ def test_a_clinic_admin_manages_the_clinics_clients(
     assert changelist_labels(client, "clients_client") == {"R.K."}
     response = client.post(
         reverse("admin:clients_client_change", args=[client_record.pk]),
-        {"label": "R.K.", "clinic": client_record.clinic_id, "therapist": colleague.pk,
-         "language": "es", "status": "active", "external_id": "", "email": "",
-         "created_at_0": "2026-01-01", "created_at_1": "10:00"},
+        {
+            "label": "R.K.",
+            "clinic": client_record.clinic_id,
+            "therapist": colleague.pk,
+            "language": "es",
+            "status": "active",
+            "external_id": "",
+            "email": "",
+            "created_at_0": "2026-01-01",
+            "created_at_1": "10:00",
+        },
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     client_record.refresh_from_db()
@@ -86,8 +105,15 @@ def test_a_clinic_admin_cannot_assign_to_another_clinics_therapist(
     client.force_login(clinic_admin)
     response = client.post(
         reverse("admin:clients_client_change", args=[client_record.pk]),
-        {"label": "R.K.", "clinic": client_record.clinic_id, "therapist": outsider.pk,
-         "language": "en", "status": "active", "created_at_0": "2026-01-01", "created_at_1": "10:00"},
+        {
+            "label": "R.K.",
+            "clinic": client_record.clinic_id,
+            "therapist": outsider.pk,
+            "language": "en",
+            "status": "active",
+            "created_at_0": "2026-01-01",
+            "created_at_1": "10:00",
+        },
     )
     assert response.status_code == 200
     assert "therapist" in response.context["adminform"].form.errors
@@ -108,14 +134,18 @@ def test_a_clinic_admin_cannot_reach_another_clinic(
     assert outsider.username not in changelist_labels(client, "clients_user")
 
 
-def test_a_clinic_admin_cannot_grant_superuser(client: Any, clinic_admin: User, therapist: User) -> None:
+def test_a_clinic_admin_cannot_grant_superuser(
+    client: Any, clinic_admin: User, therapist: User
+) -> None:
     client.force_login(clinic_admin)
     response = client.get(reverse("admin:clients_user_change", args=[therapist.pk]))
     assert response.status_code == 200
     assert "is_superuser" not in response.context["adminform"].form.fields
 
 
-def test_a_superuser_sees_every_clinic(client: Any, client_record: Client, outsider_client: Client) -> None:
+def test_a_superuser_sees_every_clinic(
+    client: Any, client_record: Client, outsider_client: Client
+) -> None:
     root = User.objects.create_superuser(username="root", password="x")
     client.force_login(root)
     assert changelist_labels(client, "clients_client") == {"R.K.", "Z.Z."}

@@ -27,7 +27,9 @@ def test_a_wrong_password_is_refused_with_a_message(client: Any, therapist: User
 
 
 def test_a_therapist_logs_in_and_out(client: Any, therapist: User) -> None:
-    response = client.post(reverse("login"), {"username": "tara", "password": "correct horse battery"})
+    response = client.post(
+        reverse("login"), {"username": "tara", "password": "correct horse battery"}
+    )
     assert response.status_code == 302
     assert client.session["_auth_user_id"] == str(therapist.pk)
     client.post(reverse("logout"))
@@ -37,11 +39,22 @@ def test_a_therapist_logs_in_and_out(client: Any, therapist: User) -> None:
 def test_password_change_needs_the_old_password(client: Any, therapist: User) -> None:
     client.force_login(therapist)
     url = reverse("password_change")
-    bad = client.post(url, {"old_password": "nope", "new_password1": "Quiet-river-42", "new_password2": "Quiet-river-42"})
+    bad = client.post(
+        url,
+        {
+            "old_password": "nope",
+            "new_password1": "Quiet-river-42",
+            "new_password2": "Quiet-river-42",
+        },
+    )
     assert bad.status_code == 200 and b"Your old password was entered incorrectly" in bad.content
     good = client.post(
         url,
-        {"old_password": "correct horse battery", "new_password1": "Quiet-river-42", "new_password2": "Quiet-river-42"},
+        {
+            "old_password": "correct horse battery",
+            "new_password1": "Quiet-river-42",
+            "new_password2": "Quiet-river-42",
+        },
     )
     assert good["Location"] == reverse("password_change_done")
     therapist.refresh_from_db()

@@ -26,7 +26,11 @@ def test_home_leads_to_the_client_list(client: Any, therapist: User) -> None:
 
 
 def test_a_therapist_sees_their_clients_and_not_a_colleagues(
-    client: Any, therapist: User, client_record: Client, colleague_client: Client, outsider_client: Client
+    client: Any,
+    therapist: User,
+    client_record: Client,
+    colleague_client: Client,
+    outsider_client: Client,
 ) -> None:
     client.force_login(therapist)
     response = client.get(URL)
@@ -40,10 +44,14 @@ def test_discharged_clients_are_on_their_own_filter(client: Any, therapist: User
     ClientFactory(therapist=therapist, label="Gone one", status="discharged")
     client.force_login(therapist)
     assert [c.label for c in client.get(URL).context["clients"]] == ["Active one"]
-    assert [c.label for c in client.get(URL, {"status": "discharged"}).context["clients"]] == ["Gone one"]
+    assert [c.label for c in client.get(URL, {"status": "discharged"}).context["clients"]] == [
+        "Gone one"
+    ]
 
 
-def test_an_unknown_filter_says_so_and_shows_active_clients(client: Any, therapist: User, client_record: Client) -> None:
+def test_an_unknown_filter_says_so_and_shows_active_clients(
+    client: Any, therapist: User, client_record: Client
+) -> None:
     client.force_login(therapist)
     response = client.get(URL, {"status": "<script>"})
     assert response.status_code == 200

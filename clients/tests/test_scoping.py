@@ -21,7 +21,11 @@ pytestmark = pytest.mark.django_db
 def records(client_record: Any, colleague_client: Any, outsider_client: Any) -> dict[str, Any]:
     """A session, rating, flag and rating link for each of three clients."""
     made = {}
-    for name, client in [("own", client_record), ("colleague", colleague_client), ("outsider", outsider_client)]:
+    for name, client in [
+        ("own", client_record),
+        ("colleague", colleague_client),
+        ("outsider", outsider_client),
+    ]:
         session = SessionFactory(client=client)
         RatingFactory(session=session)
         FlagFactory(session=session)
@@ -36,10 +40,14 @@ def visible_labels(user: Any) -> dict[str, set[str]]:
     return {
         "clients": set(Client.objects.visible_to(user).values_list("label", flat=True)),
         "sessions": set(Session.objects.visible_to(user).values_list("client__label", flat=True)),
-        "ratings": set(Rating.objects.visible_to(user).values_list("session__client__label", flat=True)),
+        "ratings": set(
+            Rating.objects.visible_to(user).values_list("session__client__label", flat=True)
+        ),
         "flags": set(Flag.objects.visible_to(user).values_list("client__label", flat=True)),
         "invitations": set(
-            RatingInvitation.objects.visible_to(user).values_list("session__client__label", flat=True)
+            RatingInvitation.objects.visible_to(user).values_list(
+                "session__client__label", flat=True
+            )
         ),
     }
 
@@ -56,11 +64,15 @@ def test_a_therapist_sees_only_their_own_caseload(therapist: User, records: dict
     assert visible_labels(therapist) == everywhere({"R.K."})
 
 
-def test_a_therapist_cannot_reach_a_colleagues_client(colleague: User, records: dict[str, Any]) -> None:
+def test_a_therapist_cannot_reach_a_colleagues_client(
+    colleague: User, records: dict[str, Any]
+) -> None:
     assert visible_labels(colleague) == everywhere({"M.P."})
 
 
-def test_a_supervisor_sees_their_supervisees_caseloads(supervisor: User, records: dict[str, Any]) -> None:
+def test_a_supervisor_sees_their_supervisees_caseloads(
+    supervisor: User, records: dict[str, Any]
+) -> None:
     assert visible_labels(supervisor) == everywhere({"R.K."})
 
 
@@ -92,7 +104,9 @@ def test_an_inactive_account_sees_nothing(therapist: User, records: dict[str, An
     assert visible_labels(therapist) == everywhere(set())
 
 
-def test_supervision_grants_no_writes(supervisor: User, therapist: User, records: dict[str, Any]) -> None:
+def test_supervision_grants_no_writes(
+    supervisor: User, therapist: User, records: dict[str, Any]
+) -> None:
     assert not Client.objects.editable_by(supervisor).exists()
     assert list(Client.objects.editable_by(therapist)) == [records["own"]]
 
@@ -110,5 +124,10 @@ def test_colleagues_visible_to_each_role(
 ) -> None:
     assert set(User.objects.visible_to(therapist)) == {therapist}
     assert set(User.objects.visible_to(supervisor)) == {supervisor, therapist}
-    assert set(User.objects.visible_to(clinic_admin)) == {therapist, colleague, supervisor, clinic_admin}
+    assert set(User.objects.visible_to(clinic_admin)) == {
+        therapist,
+        colleague,
+        supervisor,
+        clinic_admin,
+    }
     assert set(User.objects.visible_to(outsider)) == {outsider}

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_therapist_adds_a_client_to_their_own_caseload(therapist: User) -> None:
-    client = services.client_create(actor=therapist, therapist=therapist, label=" J.D. ", language="es")
+    client = services.client_create(
+        actor=therapist, therapist=therapist, label=" J.D. ", language="es"
+    )
     client.refresh_from_db()
     assert (client.label, client.therapist, client.clinic, client.language, client.status) == (
         "J.D.",
@@ -72,15 +74,23 @@ def test_only_a_clinic_admin_moves_a_client_to_another_therapist(
     therapist: User, colleague: User, clinic_admin: User, client_record: Client
 ) -> None:
     with pytest.raises(PermissionDenied, match="Only a clinic admin"):
-        services.client_update(actor=therapist, client=client_record, label="R.K.", therapist=colleague)
-    services.client_update(actor=clinic_admin, client=client_record, label="R.K.", therapist=colleague)
+        services.client_update(
+            actor=therapist, client=client_record, label="R.K.", therapist=colleague
+        )
+    services.client_update(
+        actor=clinic_admin, client=client_record, label="R.K.", therapist=colleague
+    )
     client_record.refresh_from_db()
     assert client_record.therapist == colleague
 
 
-def test_a_client_cannot_move_to_another_clinic(clinic_admin: User, outsider: User, client_record: Client) -> None:
+def test_a_client_cannot_move_to_another_clinic(
+    clinic_admin: User, outsider: User, client_record: Client
+) -> None:
     with pytest.raises(PermissionDenied):
-        services.client_update(actor=clinic_admin, client=client_record, label="R.K.", therapist=outsider)
+        services.client_update(
+            actor=clinic_admin, client=client_record, label="R.K.", therapist=outsider
+        )
     client_record.refresh_from_db()
     assert client_record.therapist.clinic == clinic_admin.clinic
 

@@ -13,7 +13,9 @@ from sessions.tests.factories import SessionFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("dimension", ["trust", "empathy", "collaboration", "boundaries", "growth", "respect"])
+@pytest.mark.parametrize(
+    "dimension", ["trust", "empathy", "collaboration", "boundaries", "growth", "respect"]
+)
 @pytest.mark.parametrize("value", [-1, 11])
 def test_a_score_outside_0_to_10_is_refused_by_the_database(dimension: str, value: int) -> None:
     session = SessionFactory()

@@ -38,18 +38,27 @@ def test_a_client_rating_is_stored_with_its_score(session: Session) -> None:
     rating = rating_submit(session=session, rater="client", answers=ANSWERS)
     rating.refresh_from_db()
     assert rating.dimension_scores == {
-        "trust": 9, "empathy": 8, "collaboration": 9, "boundaries": 10, "growth": 7, "respect": 10
+        "trust": 9,
+        "empathy": 8,
+        "collaboration": 9,
+        "boundaries": 10,
+        "growth": 7,
+        "respect": 10,
     }
     assert str(rating.alliance_score) == "8.8"
     assert (rating.comment, rating.submitted_by) == ("Helpful today.", None)
 
 
 def test_the_therapist_rates_their_own_session(session: Session, therapist: User) -> None:
-    rating = rating_submit(session=session, rater="therapist", answers=ANSWERS, submitted_by=therapist)
+    rating = rating_submit(
+        session=session, rater="therapist", answers=ANSWERS, submitted_by=therapist
+    )
     assert rating.submitted_by == therapist
 
 
-def test_only_the_sessions_therapist_rates_as_therapist(session: Session, colleague: User, supervisor: User) -> None:
+def test_only_the_sessions_therapist_rates_as_therapist(
+    session: Session, colleague: User, supervisor: User
+) -> None:
     for someone in (colleague, supervisor, None):
         with pytest.raises(PermissionDenied):
             rating_submit(session=session, rater="therapist", answers=ANSWERS, submitted_by=someone)
@@ -57,7 +66,9 @@ def test_only_the_sessions_therapist_rates_as_therapist(session: Session, collea
 
 
 @pytest.mark.parametrize("value", [-1, 11, "ten", "9.5", True, None, ""])
-def test_a_score_outside_0_to_10_is_refused_with_a_clear_message(session: Session, value: Any) -> None:
+def test_a_score_outside_0_to_10_is_refused_with_a_clear_message(
+    session: Session, value: Any
+) -> None:
     with pytest.raises(ValidationError) as error:
         rating_submit(session=session, rater="client", answers={**ANSWERS, "trust": value})
     assert "trust" in error.value.message_dict
@@ -84,18 +95,24 @@ def test_a_missed_session_cannot_be_rated(client_record: Any) -> None:
         rating_submit(session=session, rater="client", answers=ANSWERS)
 
 
-def test_a_client_who_reports_a_rupture_says_whether_it_was_talked_through(session: Session) -> None:
+def test_a_client_who_reports_a_rupture_says_whether_it_was_talked_through(
+    session: Session,
+) -> None:
     with pytest.raises(ValidationError) as error:
         rating_submit(session=session, rater="client", answers={**ANSWERS, "rupture": "a_lot"})
     assert "rupture_resolved" in error.value.message_dict
     rating = rating_submit(
-        session=session, rater="client", answers={**ANSWERS, "rupture": "a_lot", "rupture_resolved": "partly"}
+        session=session,
+        rater="client",
+        answers={**ANSWERS, "rupture": "a_lot", "rupture_resolved": "partly"},
     )
     assert (rating.rupture, rating.rupture_resolved) == ("a_lot", "partly")
 
 
 def test_a_stray_talked_through_answer_without_a_rupture_is_dropped(session: Session) -> None:
-    rating = rating_submit(session=session, rater="client", answers={**ANSWERS, "rupture_resolved": "fully"})
+    rating = rating_submit(
+        session=session, rater="client", answers={**ANSWERS, "rupture_resolved": "fully"}
+    )
     assert rating.rupture_resolved == ""
 
 
@@ -106,7 +123,9 @@ def test_an_unknown_rupture_answer_is_refused(session: Session) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_simultaneous_submissions_store_exactly_one_rating(postgresql: None, client_record: Any) -> None:
+def test_simultaneous_submissions_store_exactly_one_rating(
+    postgresql: None, client_record: Any
+) -> None:
     """A double click or two tabs: the database keeps one, the others get a clear refusal."""
     session = SessionFactory(client=client_record)
     barrier = threading.Barrier(5)

@@ -37,8 +37,15 @@ def test_the_database_annotation_agrees_with_python_for_every_total() -> None:
     """Every total from 0 to 60, so a rounding difference between the two cannot hide."""
     for total in range(61):
         values = [total // 6 + (1 if i < total % 6 else 0) for i in range(6)]
-        RatingFactory(session=SessionFactory(), **dict(zip(
-            ["trust", "empathy", "collaboration", "boundaries", "growth", "respect"], values, strict=True
-        )))
+        RatingFactory(
+            session=SessionFactory(),
+            **dict(
+                zip(
+                    ["trust", "empathy", "collaboration", "boundaries", "growth", "respect"],
+                    values,
+                    strict=True,
+                )
+            ),
+        )
     for rating in Rating.objects.with_alliance_score():
         assert rating.score == rating.alliance_score, rating.dimension_scores
