@@ -37,3 +37,16 @@ def test_a_real_celery_task_round_trips_through_redis(redis_url: str) -> None:
             assert result.get(timeout=20) == "pong"
     finally:
         app.conf.update(previous)
+
+
+def test_a_missing_service_fails_when_services_are_required(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from conftest import missing_service
+
+    monkeypatch.setenv("REQUIRE_SERVICES", "1")
+    with pytest.raises(pytest.fail.Exception, match="needs Redis"):
+        missing_service("needs Redis")
+    monkeypatch.setenv("REQUIRE_SERVICES", "")
+    with pytest.raises(pytest.skip.Exception, match="needs Redis"):
+        missing_service("needs Redis")
