@@ -92,7 +92,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- People ---------------------------------------------------------------
 AUTH_USER_MODEL = "clients.User"
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "measures:caseload"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -165,6 +165,8 @@ CELERY_TIMEZONE = TIME_ZONE
 
 # --- Clinical thresholds (see README "How flags are raised") --------------
 ALLIANCE_CUTOFF = env_float("ALLIANCE_CUTOFF", 9.0)
+# How long a therapist may revise their own rating before it becomes the record.
+ALLIANCE_THERAPIST_RATING_EDIT_HOURS = env_int("ALLIANCE_THERAPIST_RATING_EDIT_HOURS", 24)
 
 # --- Security -------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -5,5 +5,8 @@ from clients import views
 app_name = "clients"
 
 urlpatterns = [
-    path("", views.client_list, name="client-list"),
+    path("clients/new/", views.client_create, name="client-create"),
+    path("clients/<int:client_id>/edit/", views.client_edit, name="client-edit"),
+    path("clients/<int:client_id>/discharge/", views.client_discharge, name="client-discharge"),
+    path("clients/<int:client_id>/reopen/", views.client_reopen, name="client-reopen"),
 ]

@@ -29,3 +29,8 @@ def alliance_score(values: Iterable[int]) -> Decimal:
         raise ValueError(f"An alliance score needs {len(DIMENSIONS)} values, got {len(items)}.")
     mean = Decimal(sum(items)) / Decimal(len(items))
     return mean.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def one_decimal(value: Decimal | float) -> Decimal:
+    """A score as the database returned it (SQLite hands back floats) to one decimal."""
+    return Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from clients.models import User
 from measures.models import Rating
@@ -101,4 +104,31 @@ def rating_submit(
         if Rating.objects.filter(session=session, rater=rater).exists():
             raise ValidationError(DUPLICATE_RATING_MESSAGE) from None
         raise
+    return rating
+
+
+def therapist_rating_is_editable(rating: Rating, *, now: dt.datetime | None = None) -> bool:
+    """A therapist may revise their own rating for a while; after that it is the record."""
+    window = dt.timedelta(hours=settings.ALLIANCE_THERAPIST_RATING_EDIT_HOURS)
+    return rating.rater == Rating.Rater.THERAPIST and (now or timezone.now()) < (
+        rating.submitted_at + window
+    )
+
+
+@transaction.atomic
+def rating_update(*, rating: Rating, actor: User, answers: Mapping[str, Any]) -> Rating:
+    """Revise a therapist's own rating within the edit window; client ratings never change."""
+    if rating.rater != Rating.Rater.THERAPIST or actor.pk != rating.submitted_by_id:
+        raise PermissionDenied("Only the therapist who gave this rating can change it.")
+    if not therapist_rating_is_editable(rating):
+        hours = settings.ALLIANCE_THERAPIST_RATING_EDIT_HOURS
+        raise PermissionDenied(
+            f"A therapist rating can be changed for {hours} hours; this one is locked."
+        )
+    revised = _rating_from_answers(rating.session, rating.rater, answers)
+    for name in (*DIMENSIONS, "rupture", "rupture_resolved", "comment"):
+        setattr(rating, name, getattr(revised, name))
+    rating.updated_at = timezone.now()
+    rating.full_clean(validate_constraints=False)
+    rating.save()
     return rating

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
+from django.utils import timezone
 
 from clients.models import User
 from measures.models import Rating
-from measures.services import rating_submit
+from measures.services import rating_submit, rating_update
 from sessions.models import Session
 from sessions.tests.factories import SessionFactory
 
@@ -149,3 +151,42 @@ def test_simultaneous_submissions_store_exactly_one_rating(
     assert outcomes.count("stored") == 1
     assert all("already been rated" in outcome for outcome in outcomes if outcome != "stored")
     assert Rating.objects.filter(session=session).count() == 1
+
+
+def test_a_therapist_revises_their_own_rating_within_the_window(
+    session: Session, therapist: User
+) -> None:
+    rating = rating_submit(
+        session=session, rater="therapist", answers=ANSWERS, submitted_by=therapist
+    )
+    rating_update(rating=rating, actor=therapist, answers={**ANSWERS, "trust": 3})
+    rating.refresh_from_db()
+    assert rating.trust == 3 and rating.updated_at > rating.submitted_at
+
+
+def test_a_rating_is_locked_after_the_window(
+    session: Session, therapist: User, settings: Any
+) -> None:
+    settings.ALLIANCE_THERAPIST_RATING_EDIT_HOURS = 2
+    rating = rating_submit(
+        session=session, rater="therapist", answers=ANSWERS, submitted_by=therapist
+    )
+    Rating.objects.filter(pk=rating.pk).update(
+        submitted_at=timezone.now() - dt.timedelta(hours=2, seconds=1)
+    )
+    rating.refresh_from_db()
+    with pytest.raises(PermissionDenied, match="locked"):
+        rating_update(rating=rating, actor=therapist, answers={**ANSWERS, "trust": 3})
+    rating.refresh_from_db()
+    assert rating.trust == 9
+
+
+def test_nobody_revises_a_client_rating_or_someone_elses(
+    session: Session, therapist: User, colleague: User
+) -> None:
+    client_rating = rating_submit(session=session, rater="client", answers=ANSWERS)
+    with pytest.raises(PermissionDenied):
+        rating_update(rating=client_rating, actor=therapist, answers=ANSWERS)
+    own = rating_submit(session=session, rater="therapist", answers=ANSWERS, submitted_by=therapist)
+    with pytest.raises(PermissionDenied):
+        rating_update(rating=own, actor=colleague, answers={**ANSWERS, "trust": 1})

@@ -1,0 +1,74 @@
+"""Forms for ratings. They only parse answers; `measures.services` decides and writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from measures.items import (
+    DIMENSION_NAMES,
+    RUPTURE_RESOLVED_QUESTION,
+    THERAPIST_ITEMS,
+    THERAPIST_RUPTURE_QUESTION,
+)
+from measures.models import Rating
+from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN
+
+SCALE_CHOICES = [(str(value), str(value)) for value in range(SCORE_MIN, SCORE_MAX + 1)]
+
+
+def scale_field(label: str, help_text: str) -> forms.TypedChoiceField:
+    """A required 0–10 answer with no preselected value: no silent default counts."""
+    return forms.TypedChoiceField(
+        label=label,
+        help_text=help_text,
+        choices=SCALE_CHOICES,
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Please choose a score from 0 to 10."},
+    )
+
+
+class TherapistRatingForm(forms.Form):
+    """The therapist's own view of a session, item by item."""
+
+    rupture = forms.ChoiceField(
+        label=THERAPIST_RUPTURE_QUESTION,
+        choices=Rating.Rupture.choices,
+        widget=forms.RadioSelect,
+        initial=Rating.Rupture.NONE,
+    )
+    rupture_resolved = forms.ChoiceField(
+        label=RUPTURE_RESOLVED_QUESTION,
+        choices=[("", "—"), *Rating.RuptureResolved.choices],
+        required=False,
+        help_text="Only if there was a rupture.",
+    )
+    comment = forms.CharField(
+        label="Note",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What you noticed; the client never sees this.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in reversed(DIMENSIONS):
+            self.fields = {
+                name: scale_field(str(DIMENSION_NAMES[name]), THERAPIST_ITEMS[name]),
+                **self.fields,
+            }
+
+    def scale_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in DIMENSIONS]
+
+    @classmethod
+    def initial_from(cls, rating: Rating) -> dict[str, Any]:
+        return {
+            **{name: str(getattr(rating, name)) for name in DIMENSIONS},
+            "rupture": rating.rupture,
+            "rupture_resolved": rating.rupture_resolved,
+            "comment": rating.comment,
+        }

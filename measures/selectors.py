@@ -1,0 +1,182 @@
+"""Reads for the therapist's pages: the caseload and one client's history.
+
+Each selector costs a fixed number of queries whatever the caseload's size:
+per-client numbers are correlated subqueries, the sparklines one windowed query.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import (
+    Count,
+    DecimalField,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.expressions import Window
+from django.db.models.functions import Coalesce, RowNumber
+from django.utils import timezone
+
+from clients.models import Client
+from measures.models import Flag, Rating
+from measures.scoring import DIMENSIONS, one_decimal
+from sessions.models import Session
+
+SPARKLINE_LENGTH = 10
+
+
+def cutoff() -> Decimal:
+    return Decimal(str(settings.ALLIANCE_CUTOFF))
+
+
+def _latest_client_rating() -> QuerySet[Rating]:
+    return (
+        Rating.objects.by_client()
+        .filter(session__client=OuterRef("pk"))
+        .order_by("-session__starts_at", "-session__number")
+    )
+
+
+def caseload(
+    user: Any, *, status: str = Client.Status.ACTIVE, search: str = ""
+) -> QuerySet[Client]:
+    """The clients `user` may see, with the numbers the caseload page shows.
+
+    Clients with flags waiting for review come first, most flags first.
+    """
+    open_flags = (
+        Flag.objects.needing_review()
+        .filter(client=OuterRef("pk"))
+        .order_by()
+        .values("client")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    last_session = Session.objects.filter(client=OuterRef("pk")).order_by("-starts_at")
+    clients = (
+        Client.objects.visible_to(user)
+        .filter(status=status)
+        .select_related("therapist")
+        .annotate(
+            latest_score=Subquery(
+                _latest_client_rating().with_alliance_score().values("score")[:1],
+                output_field=DecimalField(max_digits=3, decimal_places=1),
+            ),
+            last_session_at=Subquery(last_session.values("starts_at")[:1]),
+            open_flags=Coalesce(Subquery(open_flags, output_field=IntegerField()), Value(0)),
+        )
+        .order_by(F("open_flags").desc(), "label", "id")
+    )
+    if search:
+        clients = clients.filter(label__icontains=search)
+    return clients
+
+
+def sparklines(client_ids: list[int]) -> dict[int, list[Decimal]]:
+    """Each client's last ten client scores, oldest first, in one query."""
+    rows = (
+        Rating.objects.by_client()
+        .filter(session__client_id__in=client_ids)
+        .with_alliance_score()
+        .annotate(
+            recency=Window(
+                RowNumber(),
+                partition_by=[F("session__client_id")],
+                order_by=[F("session__starts_at").desc(), F("session__number").desc()],
+            )
+        )
+        .filter(recency__lte=SPARKLINE_LENGTH)
+        .order_by("session__client_id", "session__starts_at", "session__number")
+        .values_list("session__client_id", "score")
+    )
+    series: dict[int, list[Decimal]] = defaultdict(list)
+    for client_id, score in rows:
+        series[client_id].append(one_decimal(score))
+    return series
+
+
+@dataclass
+class SessionRow:
+    """One session on the client page, with both raters' ratings if given."""
+
+    session: Session
+    client_rating: Rating | None = None
+    therapist_rating: Rating | None = None
+    flags: list[Flag] = field(default_factory=list)
+
+
+@dataclass
+class ClientHistory:
+    sessions: list[SessionRow]
+    flags: list[Flag]
+
+    def chart_data(self) -> dict[str, Any]:
+        """What the chart draws (via json_script): rated sessions in order, both raters."""
+        rated = [row for row in self.sessions if row.client_rating or row.therapist_rating]
+
+        def series(rater: str, name: str | None) -> list[float | None]:
+            values = []
+            for row in rated:
+                rating = row.client_rating if rater == "client" else row.therapist_rating
+                if rating is None:
+                    values.append(None)
+                elif name is None:
+                    values.append(float(rating.alliance_score))
+                else:
+                    values.append(getattr(rating, name))
+            return values
+
+        return {
+            "labels": [_session_label(row.session) for row in rated],
+            "cutoff": float(cutoff()),
+            "flagged": [bool(row.flags) for row in rated],
+            "client": {
+                "score": series("client", None),
+                **{d: series("client", d) for d in DIMENSIONS},
+            },
+            "therapist": {
+                "score": series("therapist", None),
+                **{d: series("therapist", d) for d in DIMENSIONS},
+            },
+        }
+
+
+def _session_label(session: Session) -> str:
+    return f"{session.number} · {timezone.localtime(session.starts_at).strftime('%-d %b')}"
+
+
+def client_history(client: Client) -> ClientHistory:
+    """Every session of one client, newest last, with ratings and flags: three queries."""
+    sessions = list(
+        client.sessions.in_history_order().prefetch_related(
+            Prefetch("ratings", queryset=Rating.objects.all()),
+            Prefetch("flags", queryset=Flag.objects.order_by("created_at")),
+        )
+    )
+    rows = []
+    for session in sessions:
+        by_rater = {rating.rater: rating for rating in session.ratings.all()}
+        for flag in session.flags.all():
+            flag.session = session  # already in hand: no query per flag in templates
+        rows.append(
+            SessionRow(
+                session=session,
+                client_rating=by_rater.get(Rating.Rater.CLIENT),
+                therapist_rating=by_rater.get(Rating.Rater.THERAPIST),
+                flags=list(session.flags.all()),
+            )
+        )
+    flags = sorted(
+        (flag for row in rows for flag in row.flags), key=lambda flag: flag.created_at, reverse=True
+    )
+    return ClientHistory(sessions=rows, flags=flags)

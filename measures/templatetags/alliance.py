@@ -1,0 +1,54 @@
+"""Small pieces repeated across pages: the score badge and the sparkline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from django import template
+
+from measures.scoring import SCORE_MAX, one_decimal
+from measures.selectors import cutoff
+
+register = template.Library()
+
+SPARK_WIDTH = 100
+SPARK_HEIGHT = 28
+SPARK_PAD = 3
+
+
+def _y(score: Decimal | float) -> float:
+    usable = SPARK_HEIGHT - 2 * SPARK_PAD
+    return round(SPARK_PAD + usable * (1 - float(score) / SCORE_MAX), 1)
+
+
+@register.inclusion_tag("measures/includes/score_badge.html")
+def score_badge(score: Decimal | None) -> dict[str, Any]:
+    """The alliance score, coloured against the cut-off (and said in words, not colour alone)."""
+    if score is not None:
+        score = one_decimal(score)
+    return {"score": score, "below": score is not None and score < cutoff(), "cutoff": cutoff()}
+
+
+@register.inclusion_tag("measures/includes/sparkline.html")
+def sparkline(scores: Sequence[Decimal]) -> dict[str, Any]:
+    """An inline SVG of recent client scores on a fixed 0–10 scale, with the cut-off dashed."""
+    scores = list(scores)
+    step = SPARK_WIDTH / max(len(scores) - 1, 1)
+    points = [(round(i * step, 1), _y(score)) for i, score in enumerate(scores)]
+    return {
+        "scores": scores,
+        "points": " ".join(f"{x},{y}" for x, y in points),
+        "last": points[-1] if points else None,
+        "cutoff_y": _y(cutoff()),
+        "width": SPARK_WIDTH,
+        "height": SPARK_HEIGHT,
+        "last_below": bool(scores) and scores[-1] < cutoff(),
+    }
+
+
+@register.filter
+def dimension(rating: Any, name: str) -> int | str:
+    """One dimension's score of a rating, or an empty string when there is no rating."""
+    return getattr(rating, name, "") if rating else ""

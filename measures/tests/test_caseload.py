@@ -1,0 +1,167 @@
+"""The caseload page: the therapist's home."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from clients.models import Client, User
+from clients.tests.factories import ClientFactory
+from measures.models import Flag
+from measures.tests.factories import FlagFactory, RatingFactory
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+URL = reverse("measures:caseload")
+
+
+def rated_session(client: Client, days_ago: int, score: int, **rating: Any) -> Any:
+    session = SessionFactory(client=client, starts_at=timezone.now() - dt.timedelta(days=days_ago))
+    values = dict.fromkeys(
+        ["trust", "empathy", "collaboration", "boundaries", "growth", "respect"], score
+    )
+    RatingFactory(session=session, **{**values, **rating})
+    return session
+
+
+def rows(response: Any) -> list[Client]:
+    return list(response.context["page"])
+
+
+def test_anonymous_is_sent_to_log_in(client: Any) -> None:
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={URL}"
+
+
+def test_a_therapist_sees_their_own_active_clients_only(
+    client: Any,
+    therapist: User,
+    client_record: Client,
+    colleague_client: Client,
+    outsider_client: Client,
+) -> None:
+    ClientFactory(therapist=therapist, label="Gone", status="discharged")
+    client.force_login(therapist)
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert rows(response) == [client_record]
+    assert b"M.P." not in response.content and b"Z.Z." not in response.content
+
+
+def test_each_row_shows_the_latest_client_score_last_session_and_sparkline(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    for days_ago, score in [(21, 10), (14, 9), (7, 8)]:
+        rated_session(client_record, days_ago, score)
+    last = rated_session(client_record, 1, 7, growth=9)  # 44/6 = 7.33 → 7.3
+    RatingFactory(
+        session=last, rater="therapist", trust=2
+    )  # the therapist's view is not the client's score
+    client.force_login(therapist)
+    response = client.get(URL)
+    [row] = rows(response)
+    assert str(row.latest_score) == "7.3"
+    assert row.last_session_at == last.starts_at
+    assert [str(score) for score in row.sparkline] == ["10.0", "9.0", "8.0", "7.3"]
+    html = response.content.decode()
+    assert "score-below" in html and "below the cut-off of 9.0" in html
+    assert 'aria-label="Last 4 client scores: 10.0, 9.0, 8.0, 7.3"' in html
+
+
+def test_the_sparkline_holds_the_last_ten_client_scores(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    for days_ago in range(12, 0, -1):
+        rated_session(client_record, days_ago, 10 if days_ago > 10 else 8)
+    client.force_login(therapist)
+    [row] = rows(client.get(URL))
+    assert [str(score) for score in row.sparkline] == ["8.0"] * 10
+
+
+def test_clients_with_flags_to_review_come_first(client: Any, therapist: User) -> None:
+    calm = ClientFactory(therapist=therapist, label="Aaron")
+    flagged = ClientFactory(therapist=therapist, label="Zoe")
+    resolved = ClientFactory(therapist=therapist, label="Bea")
+    FlagFactory(session=SessionFactory(client=flagged))
+    FlagFactory(
+        session=SessionFactory(client=flagged),
+        status=Flag.Status.ACKNOWLEDGED,
+        acknowledged_at=timezone.now(),
+    )
+    FlagFactory(
+        session=SessionFactory(client=resolved),
+        status=Flag.Status.RESOLVED,
+        resolved_at=timezone.now(),
+        note="Talked it through.",
+    )
+    client.force_login(therapist)
+    response = client.get(URL)
+    assert [(c.label, c.open_flags) for c in rows(response)] == [
+        ("Zoe", 2),
+        ("Aaron", 0),
+        ("Bea", 0),
+    ]
+    assert '2<span class="visually-hidden"> flags to review' in response.content.decode()
+    assert calm in rows(response)
+
+
+def test_search_by_label_and_the_discharged_filter(client: Any, therapist: User) -> None:
+    ClientFactory(therapist=therapist, label="Maple")
+    ClientFactory(therapist=therapist, label="Willow")
+    ClientFactory(therapist=therapist, label="Maple Two", status="discharged")
+    client.force_login(therapist)
+    assert [c.label for c in rows(client.get(URL, {"q": "map"}))] == ["Maple"]
+    assert [c.label for c in rows(client.get(URL, {"q": "map", "status": "discharged"}))] == [
+        "Maple Two"
+    ]
+    empty = client.get(URL, {"q": "nobody"})
+    assert rows(empty) == [] and "No active client" in empty.content.decode()
+
+
+def test_an_unknown_filter_or_page_says_so_and_shows_active_clients(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    client.force_login(therapist)
+    response = client.get(URL, {"status": "<script>", "page": "lots"})
+    assert response.status_code == 200
+    assert rows(response) == [client_record]
+    assert b"That filter is not one we know" in response.content
+    assert b"<script>" not in response.content
+
+
+def test_a_supervisor_sees_supervisees_clients_with_their_therapist(
+    client: Any, supervisor: User, client_record: Client, colleague_client: Client
+) -> None:
+    client.force_login(supervisor)
+    response = client.get(URL)
+    assert rows(response) == [client_record]
+    assert "Therapist" in response.content.decode() and b"Add a client" not in response.content
+
+
+@pytest.mark.parametrize("size", [5, 50])
+def test_the_caseload_costs_the_same_queries_at_any_size(
+    client: Any, therapist: User, django_assert_num_queries: Any, size: int
+) -> None:
+    for number in range(size):
+        someone = ClientFactory(therapist=therapist, label=f"Client {number:02d}")
+        rated_session(someone, 14, 9)
+        flagged = rated_session(someone, 7, 7)
+        FlagFactory(session=flagged)
+    client.force_login(therapist)
+    # session + user, page count, the page of clients, the sparklines
+    with django_assert_num_queries(5):
+        response = client.get(URL)
+    assert len(rows(response)) == size
+    assert all(len(row.sparkline) == 2 and row.open_flags == 1 for row in rows(response))
+
+
+def test_pages_carry_a_strict_content_security_policy(client: Any, therapist: User) -> None:
+    client.force_login(therapist)
+    policy = client.get(URL)["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy

@@ -1,0 +1,127 @@
+"""The therapist's own rating: give it, revise it for a day, then it is the record."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from clients.models import Client, User
+from measures.models import Rating
+from measures.tests.factories import RatingFactory
+from sessions.models import Session
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+ANSWERS = {
+    "trust": "9", "empathy": "8", "collaboration": "9",
+    "boundaries": "10", "growth": "7", "respect": "10",
+    "rupture": "a_little", "rupture_resolved": "partly", "comment": "Homework felt like pressure.",
+}  # fmt: skip
+
+
+@pytest.fixture
+def session(client_record: Client) -> Session:
+    return SessionFactory(client=client_record)
+
+
+def url(session: Session) -> str:
+    return reverse("measures:therapist-rating", args=[session.pk])
+
+
+def test_anonymous_is_sent_to_log_in(client: Any, session: Session) -> None:
+    assert client.post(url(session), ANSWERS)["Location"].startswith(reverse("login"))
+    assert not Rating.objects.exists()
+
+
+@pytest.mark.parametrize("someone", ["colleague", "outsider"])
+def test_someone_elses_session_is_not_found(
+    client: Any, session: Session, someone: str, request: Any
+) -> None:
+    client.force_login(request.getfixturevalue(someone))
+    assert client.get(url(session)).status_code == 404
+    assert client.post(url(session), ANSWERS).status_code == 404
+    assert not Rating.objects.exists()
+
+
+@pytest.mark.parametrize("reader", ["supervisor", "clinic_admin"])
+def test_read_only_roles_cannot_rate(
+    client: Any, session: Session, reader: str, request: Any
+) -> None:
+    client.force_login(request.getfixturevalue(reader))
+    assert client.get(url(session)).status_code == 403
+    assert client.post(url(session), ANSWERS).status_code == 403
+    assert not Rating.objects.exists()
+
+
+def test_the_form_starts_with_no_score_chosen(
+    client: Any, therapist: User, session: Session
+) -> None:
+    client.force_login(therapist)
+    html = client.get(url(session)).content.decode()
+    assert "The client seemed safe being open with me." in html
+    assert 'name="trust"' in html and "checked" not in html.split('name="rupture"')[0]
+
+
+def test_the_therapist_rates_the_session(client: Any, therapist: User, session: Session) -> None:
+    client.force_login(therapist)
+    response = client.post(url(session), ANSWERS)
+    assert response["Location"] == reverse("measures:session-detail", args=[session.pk])
+    rating = Rating.objects.get(session=session, rater="therapist")
+    assert (rating.trust, rating.growth, rating.rupture, rating.rupture_resolved) == (
+        9,
+        7,
+        "a_little",
+        "partly",
+    )
+    assert (rating.submitted_by, rating.comment) == (therapist, "Homework felt like pressure.")
+
+
+def test_a_missing_or_out_of_range_score_is_refused_and_nothing_saved(
+    client: Any, therapist: User, session: Session
+) -> None:
+    client.force_login(therapist)
+    response = client.post(url(session), {**ANSWERS, "trust": "11", "respect": ""})
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert set(form.errors) == {"trust", "respect"}
+    assert 'value="9" checked' in response.content.decode()  # the other answers are kept
+    assert not Rating.objects.exists()
+
+
+def test_a_missed_session_cannot_be_rated(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    missed = SessionFactory(client=client_record, attendance="cancelled")
+    client.force_login(therapist)
+    response = client.post(url(missed), ANSWERS)
+    assert response.status_code == 200
+    assert "Only an attended session can be rated." in response.content.decode()
+    assert not Rating.objects.exists()
+
+
+def test_the_therapist_revises_their_rating_within_a_day(
+    client: Any, therapist: User, session: Session
+) -> None:
+    RatingFactory(session=session, rater="therapist", submitted_by=therapist)
+    client.force_login(therapist)
+    assert 'value="9" checked' in client.get(url(session)).content.decode()
+    client.post(url(session), {**ANSWERS, "trust": "4"})
+    assert Rating.objects.get(session=session, rater="therapist").trust == 4
+    assert Rating.objects.count() == 1
+
+
+def test_after_a_day_the_rating_is_read_only(
+    client: Any, therapist: User, session: Session
+) -> None:
+    given = timezone.now() - dt.timedelta(hours=24, minutes=1)
+    RatingFactory(session=session, rater="therapist", submitted_by=therapist, submitted_at=given)
+    client.force_login(therapist)
+    response = client.get(url(session))
+    assert response["Location"] == reverse("measures:session-detail", args=[session.pk])
+    assert client.post(url(session), {**ANSWERS, "trust": "4"}).status_code == 403
+    assert Rating.objects.get(session=session, rater="therapist").trust == 9

@@ -1,0 +1,49 @@
+"""The caseload: the therapist's home page."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from clients.models import Client
+from measures import selectors
+from measures.scoring import one_decimal
+
+PAGE_SIZE = 50
+SEARCH_MAX_LENGTH = 40
+
+
+@login_required
+def caseload(request: HttpRequest) -> HttpResponse:
+    """Each client with the latest score, a sparkline and open flags; flagged clients first."""
+    status = request.GET.get("status") or Client.Status.ACTIVE
+    if status not in Client.Status.values:
+        messages.warning(request, "That filter is not one we know; showing active clients.")
+        status = Client.Status.ACTIVE
+    search = request.GET.get("q", "").strip()
+    if len(search) > SEARCH_MAX_LENGTH:
+        messages.warning(request, f"Search uses the first {SEARCH_MAX_LENGTH} characters.")
+        search = search[:SEARCH_MAX_LENGTH]
+    clients = selectors.caseload(request.user, status=status, search=search)
+    page = Paginator(clients, PAGE_SIZE).get_page(request.GET.get("page"))
+    lines = selectors.sparklines([client.pk for client in page])
+    for client in page:
+        client.sparkline = lines.get(client.pk, [])
+        if client.latest_score is not None:  # SQLite returns the float's full digits
+            client.latest_score = one_decimal(client.latest_score)
+    return render(
+        request,
+        "measures/caseload.html",
+        {
+            "page": page,
+            "status": status,
+            "statuses": Client.Status.choices,
+            "search": search,
+            "can_add": request.user.is_therapist or request.user.is_clinic_admin,
+            # Anyone who sees more than their own caseload needs to know whose client it is.
+            "shows_therapist": request.user.is_supervisor or request.user.is_clinic_admin,
+        },
+    )

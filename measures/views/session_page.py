@@ -1,0 +1,40 @@
+"""One session: its details, both raters' ratings and its flags."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from clients.access import get_visible_or_404
+from measures.items import DIMENSION_NAMES
+from measures.models import Rating
+from measures.services import therapist_rating_is_editable
+from sessions.models import Session
+
+
+@login_required
+def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
+    """After logging, the place to rate the session and (later) send the client's link."""
+    session = get_visible_or_404(
+        Session.objects.visible_to(request.user).select_related("client", "therapist"), session_id
+    )
+    ratings = {rating.rater: rating for rating in session.ratings.all()}
+    therapist_rating = ratings.get(Rating.Rater.THERAPIST)
+    is_author = session.therapist_id == request.user.pk
+    return render(
+        request,
+        "measures/session_detail.html",
+        {
+            "session": session,
+            "client": session.client,
+            "client_rating": ratings.get(Rating.Rater.CLIENT),
+            "therapist_rating": therapist_rating,
+            "flags": session.flags.select_related("session").order_by("created_at"),
+            "dimensions": list(DIMENSION_NAMES.items()),
+            "is_author": is_author,
+            "may_rate": is_author
+            and session.was_attended
+            and (therapist_rating is None or therapist_rating_is_editable(therapist_rating)),
+        },
+    )

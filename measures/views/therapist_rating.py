@@ -1,0 +1,62 @@
+"""The therapist's own rating of a session: give it, and revise it for a day."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from clients.access import get_visible_or_404
+from measures.forms import TherapistRatingForm
+from measures.models import Rating
+from measures.services import rating_submit, rating_update, therapist_rating_is_editable
+from sessions.models import Session
+
+
+@login_required
+def therapist_rating(request: HttpRequest, session_id: int) -> HttpResponse:
+    """Rate a session you led, or revise your rating while it is still open."""
+    session = get_visible_or_404(
+        Session.objects.visible_to(request.user).select_related("client"), session_id
+    )
+    if session.therapist_id != request.user.pk:
+        raise PermissionDenied("Only the therapist who led this session can rate it as therapist.")
+    rating = session.ratings.filter(rater=Rating.Rater.THERAPIST).first()
+    if rating is not None and not therapist_rating_is_editable(rating) and request.method != "POST":
+        messages.info(
+            request, "Your rating of this session is locked; it can be changed for a day."
+        )
+        return redirect("measures:session-detail", session.pk)
+    initial = TherapistRatingForm.initial_from(rating) if rating else None
+    form = TherapistRatingForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if rating is None:
+                rating_submit(
+                    session=session,
+                    rater=Rating.Rater.THERAPIST,
+                    answers=form.cleaned_data,
+                    submitted_by=request.user,
+                )
+            else:
+                rating_update(rating=rating, actor=request.user, answers=form.cleaned_data)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, f"Your rating of session {session.number} is saved.")
+            return redirect("measures:session-detail", session.pk)
+    return render(
+        request,
+        "measures/therapist_rating.html",
+        {"form": form, "session": session, "client": session.client, "rating": rating},
+    )
+
+
+def _add_errors(form: TherapistRatingForm, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, field_errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, field_errors)
+    else:
+        form.add_error(None, error)

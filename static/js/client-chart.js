@@ -1,0 +1,104 @@
+// The client page's chart: client and therapist lines for the chosen measure,
+// the cut-off as a dashed line, flagged sessions as red triangles.
+// Data comes from the page via json_script; this file is served from our origin.
+(function () {
+  "use strict";
+
+  const source = document.getElementById("alliance-chart-data");
+  const canvas = document.getElementById("alliance-chart");
+  if (!source || !canvas || typeof Chart === "undefined") {
+    return;
+  }
+  const data = JSON.parse(source.textContent);
+  const CLIENT = "#0b5ed7";
+  const THERAPIST = "#6f42c1";
+  const FLAGGED = "#b02a37";
+
+  function flaggedOr(normal, flagged) {
+    return (context) => (data.flagged[context.dataIndex] ? flagged : normal);
+  }
+
+  function datasets(measure) {
+    return [
+      {
+        label: "Client",
+        data: data.client[measure],
+        borderColor: CLIENT,
+        backgroundColor: CLIENT,
+        spanGaps: true,
+        tension: 0.2,
+        pointStyle: flaggedOr("circle", "triangle"),
+        pointRadius: flaggedOr(3, 7),
+        pointBackgroundColor: flaggedOr(CLIENT, FLAGGED),
+        pointBorderColor: flaggedOr(CLIENT, FLAGGED),
+      },
+      {
+        label: "Therapist",
+        data: data.therapist[measure],
+        borderColor: THERAPIST,
+        backgroundColor: THERAPIST,
+        borderDash: [2, 2],
+        spanGaps: true,
+        tension: 0.2,
+        pointRadius: 3,
+      },
+      {
+        label: "Cut-off (" + data.cutoff.toFixed(1) + ")",
+        data: data.labels.map(() => data.cutoff),
+        borderColor: "#6c757d",
+        borderDash: [6, 4],
+        borderWidth: 1,
+        pointRadius: 0,
+        pointHitRadius: 0,
+      },
+    ];
+  }
+
+  // Scores crowd the ceiling; start the axis just below the lowest point (or the
+  // cut-off) so that a drop is visible, and say so on the axis.
+  function axisMinimum() {
+    const values = [data.cutoff]
+      .concat(data.client.score, data.therapist.score)
+      .concat(...Object.keys(data.client).map((key) => data.client[key]))
+      .filter((value) => value !== null);
+    return Math.max(0, Math.floor(Math.min(...values)) - 1);
+  }
+
+  const chart = new Chart(canvas, {
+    type: "line",
+    data: { labels: data.labels, datasets: datasets("score") },
+    options: {
+      maintainAspectRatio: false,
+      animation: false,
+      interaction: { mode: "index", intersect: false },
+      scales: {
+        y: {
+          min: axisMinimum(),
+          max: 10,
+          ticks: { stepSize: 1 },
+          title: { display: true, text: "Score (scale 0–10)" },
+        },
+        x: { title: { display: true, text: "Session" } },
+      },
+      plugins: {
+        legend: { position: "bottom" },
+        tooltip: {
+          callbacks: {
+            afterBody: (items) =>
+              items.length && data.flagged[items[0].dataIndex] ? "Flagged session" : "",
+          },
+        },
+      },
+    },
+  });
+
+  const measure = document.getElementById("chart-measure");
+  if (measure) {
+    measure.addEventListener("change", () => {
+      const hidden = chart.data.datasets.map((_, index) => !chart.isDatasetVisible(index));
+      chart.data.datasets = datasets(measure.value);
+      hidden.forEach((isHidden, index) => chart.setDatasetVisibility(index, !isHidden));
+      chart.update();
+    });
+  }
+})();
