@@ -8,7 +8,7 @@ PY := $(BIN)/python
 ADDRESS ?= 127.0.0.1:8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint format migrate demo messages clean
+.PHONY: run test install lint format migrate demo screenshots clean
 
 ## run: install, migrate, seed the demo into an empty database, serve on $(ADDRESS)
 run: install
@@ -46,6 +46,10 @@ migrate: install
 
 demo: migrate
 	$(PY) manage.py seed_demo
+
+## screenshots: re-take the README's screenshots from the demo data (needs /usr/bin/chromium)
+screenshots: install
+	$(PY) scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles

@@ -8,7 +8,7 @@ admin pages and the demo seeder all come through here.
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clients.models import Client, Clinic, Supervision, User
@@ -71,6 +71,24 @@ def _check_may_manage_caseload(actor: User, therapist: User) -> None:
     raise PermissionDenied("You can only manage clients in your own caseload.")
 
 
+EXTERNAL_ID_TAKEN = "Another client of this clinic has this external ID."
+
+
+def _client_save(client: Client) -> Client:
+    """Validate and save; an external ID taken meanwhile is a form error, not a crash."""
+    if client.external_id:
+        taken = Client.objects.filter(clinic_id=client.clinic_id, external_id=client.external_id)
+        if taken.exclude(pk=client.pk).exists():
+            raise ValidationError({"external_id": EXTERNAL_ID_TAKEN})
+    client.full_clean()
+    try:
+        with transaction.atomic():
+            client.save()
+    except IntegrityError:
+        raise ValidationError({"external_id": EXTERNAL_ID_TAKEN}) from None
+    return client
+
+
 def client_create(
     *,
     actor: User,
@@ -90,9 +108,7 @@ def client_create(
         email=email.strip(),
         language=language,
     )
-    client.full_clean()
-    client.save()
-    return client
+    return _client_save(client)
 
 
 def client_update(
@@ -116,9 +132,7 @@ def client_update(
     client.external_id = external_id.strip()
     client.email = email.strip()
     client.language = language
-    client.full_clean()
-    client.save()
-    return client
+    return _client_save(client)
 
 
 @transaction.atomic

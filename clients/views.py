@@ -1,36 +1,153 @@
-"""Pages for clients and caseloads."""
+"""Pages for adding, editing, discharging and re-opening clients."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
-from clients.models import Client
+from clients import services
+from clients.access import get_visible_or_404, require_editable
+from clients.forms import ClientForm
+from clients.models import Client, User
+
+READ_ONLY = "You can read this client but not change them."
 
 
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    """Everyone starts at the caseload they can see."""
-    return redirect("clients:client-list")
+def _client_page(client: Client) -> str:
+    return reverse("measures:client-detail", args=[client.pk])
 
 
-@login_required
-def client_list(request: HttpRequest) -> HttpResponse:
-    """The clients the signed-in person may see, active first."""
-    status = request.GET.get("status", Client.Status.ACTIVE)
-    if status not in Client.Status.values:
-        messages.warning(request, "That filter is not one we know; showing active clients.")
-        status = Client.Status.ACTIVE
-    clients = (
-        Client.objects.visible_to(request.user)
-        .filter(status=status)
-        .select_related("therapist")
-        .order_by("label", "id")
+def _editable_client(request: HttpRequest, client_id: int) -> Client:
+    """The client if `request.user` may change it: 404 outside their scope, 403 if read-only."""
+    client = get_visible_or_404(
+        Client.objects.visible_to(request.user).select_related("therapist"), client_id
     )
-    return render(
+    require_editable(Client.objects.editable_by(request.user), client, READ_ONLY)
+    return client
+
+
+def _assignable_therapists(user: User, current: User | None = None) -> QuerySet[User] | None:
+    """The therapists a clinic admin may assign a client to; None for everyone else."""
+    if not user.is_clinic_admin:
+        return None
+    visible = User.objects.visible_to(user)
+    if current is None:
+        return visible.therapists()
+    # Keep a deactivated current therapist selectable, so editing a label never forces a move.
+    return visible.filter(Q(is_therapist=True, is_active=True) | Q(pk=current.pk))
+
+
+def _posted(request: HttpRequest) -> QueryDict | None:
+    """The submitted data, or None for a first look (so an empty POST still shows errors)."""
+    return request.POST if request.method == "POST" else None
+
+
+def _client_details(form: ClientForm) -> dict[str, str]:
+    return {name: form.cleaned_data[name] for name in ("label", "external_id", "email", "language")}
+
+
+@login_required
+def client_create(request: HttpRequest) -> HttpResponse:
+    """Add a client to your caseload, or, as a clinic admin, to any therapist's."""
+    user = request.user
+    if not (user.is_therapist or user.is_clinic_admin):
+        raise PermissionDenied("Only therapists and clinic admins can add clients.")
+    therapists = _assignable_therapists(user)
+    initial = {"therapist": user.pk} if user.is_therapist else {}
+    form = ClientForm(_posted(request), therapists=therapists, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            client = services.client_create(
+                actor=user,
+                therapist=form.cleaned_data.get("therapist", user),
+                **_client_details(form),
+            )
+        except ValidationError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, f"{client.label} added to the caseload.")
+            return redirect(_client_page(client))
+    return render(request, "clients/client_form.html", {"form": form, "client": None})
+
+
+@login_required
+def client_edit(request: HttpRequest, client_id: int) -> HttpResponse:
+    """Change a client's details; a clinic admin may also move them to another therapist."""
+    client = _editable_client(request, client_id)
+    therapists = _assignable_therapists(request.user, current=client.therapist)
+    initial = {
+        "label": client.label,
+        "external_id": client.external_id,
+        "email": client.email,
+        "language": client.language,
+        "therapist": client.therapist_id,
+    }
+    form = ClientForm(_posted(request), therapists=therapists, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.client_update(
+                actor=request.user,
+                client=client,
+                therapist=form.cleaned_data.get("therapist"),
+                **_client_details(form),
+            )
+        except ValidationError as error:
+            form.add_service_error(error)
+            # The service changed the client in memory; show the stored label, not the refused one.
+            client.refresh_from_db()
+        else:
+            messages.success(request, f"Changes to {client.label} saved.")
+            return redirect(_client_page(client))
+    return render(request, "clients/client_form.html", {"form": form, "client": client})
+
+
+def _change_status(
+    request: HttpRequest,
+    client_id: int,
+    *,
+    service: Callable[..., Client],
+    template: str,
+    done: str,
+) -> HttpResponse:
+    """Confirm on GET, change the client's status on POST; `done` is formatted with the label."""
+    client = _editable_client(request, client_id)
+    if request.method != "POST":
+        return render(request, template, {"client": client})
+    try:
+        service(actor=request.user, client=client)
+    except ValidationError as error:
+        messages.info(request, " ".join(error.messages))
+    else:
+        messages.success(request, done.format(label=client.label))
+    return redirect(_client_page(client))
+
+
+@login_required
+def client_discharge(request: HttpRequest, client_id: int) -> HttpResponse:
+    """Discharge a client, keeping their history."""
+    return _change_status(
         request,
-        "clients/client_list.html",
-        {"clients": clients, "status": status, "statuses": Client.Status.choices},
+        client_id,
+        service=services.client_discharge,
+        template="clients/client_discharge.html",
+        done="{label} discharged.",
+    )
+
+
+@login_required
+def client_reopen(request: HttpRequest, client_id: int) -> HttpResponse:
+    """Return a discharged client to the active caseload."""
+    return _change_status(
+        request,
+        client_id,
+        service=services.client_reopen,
+        template="clients/client_reopen.html",
+        done="{label} re-opened.",
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from alliance.forms import ServiceForm
 from measures.items import (
     DIMENSION_NAMES,
     RUPTURE_RESOLVED_QUESTION,
@@ -30,7 +31,7 @@ def scale_field(label: str, help_text: str) -> forms.TypedChoiceField:
     )
 
 
-class TherapistRatingForm(forms.Form):
+class TherapistRatingForm(ServiceForm):
     """The therapist's own view of a session, item by item."""
 
     rupture = forms.ChoiceField(

@@ -29,9 +29,9 @@ def test_a_therapist_logs_in_and_sees_their_clients(
     page.get_by_label("Username").fill("tara")
     page.get_by_label("Password").fill("correct horse battery")
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/clients/")
-    assert page.get_by_role("heading", name="Clients").is_visible()
-    assert page.get_by_role("cell", name="R.K.").is_visible()
+    page.wait_for_url(f"{live_server.url}/")
+    assert page.get_by_role("heading", name="Caseload").is_visible()
+    assert page.get_by_role("link", name="R.K.").is_visible()
     assert page.get_by_text("M.P.").count() == 0
     # Bootstrap's stylesheet is served from our origin and applied.
     assert page.evaluate("getComputedStyle(document.body).margin") == "0px"

@@ -43,7 +43,7 @@ def therapist_rating(request: HttpRequest, session_id: int) -> HttpResponse:
             else:
                 rating_update(rating=rating, actor=request.user, answers=form.cleaned_data)
         except ValidationError as error:
-            _add_errors(form, error)
+            form.add_service_error(error)
         else:
             messages.success(request, f"Your rating of session {session.number} is saved.")
             return redirect("measures:session-detail", session.pk)
@@ -52,11 +52,3 @@ def therapist_rating(request: HttpRequest, session_id: int) -> HttpResponse:
         "measures/therapist_rating.html",
         {"form": form, "session": session, "client": session.client, "rating": rating},
     )
-
-
-def _add_errors(form: TherapistRatingForm, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, field_errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, field_errors)
-    else:
-        form.add_error(None, error)

@@ -1,0 +1,99 @@
+"""Take the README's screenshots from the demo data in a real Chromium.
+
+    make screenshots
+
+Seeds a throw-away SQLite database, serves it with runserver on a spare port,
+signs in as the demo users and saves PNGs under docs/.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.request import urlopen
+
+from playwright.sync_api import Page, sync_playwright
+
+PROJECT = Path(__file__).resolve().parent.parent
+DOCS = PROJECT / "docs"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def manage(*args: str, env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=PROJECT, env=env, check=True)
+
+
+def wait_for(url: str) -> None:
+    for _ in range(100):
+        try:
+            urlopen(url, timeout=1)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def log_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill("alliance-demo")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+
+
+def main() -> None:
+    DOCS.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{folder}/demo.sqlite3", "DEBUG": "true"}
+        env.pop("CELERY_BROKER_URL", None)
+        manage("migrate", "-v0", env=env)
+        manage("seed_demo", env=env)
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(f"{base}/accounts/login/")
+            take(base)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def take(base: str) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS
+        )
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        log_in(page, base, "therapist1")
+        page.screenshot(path=DOCS / "caseload.png", full_page=True)
+        # The demo's drifting client is the one with the lowest latest score.
+        page.locator("table.caseload tbody tr", has=page.locator(".score-below")).first.locator(
+            "a"
+        ).first.click()
+        page.wait_for_load_state()
+        page.wait_for_timeout(300)
+        page.screenshot(path=DOCS / "client.png", full_page=True)
+        browser.close()
+    print(f"Saved {DOCS / 'caseload.png'} and {DOCS / 'client.png'}")
+
+
+if __name__ == "__main__":
+    main()

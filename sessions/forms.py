@@ -1,0 +1,63 @@
+"""Forms for the session log: plain forms, since writes go through `sessions.services`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from alliance.forms import ServiceForm
+from sessions.models import Session
+
+# The database's `session_duration_sensible` check, repeated here so a bad
+# duration is reported on its own field rather than as a form-wide error.
+MIN_DURATION_MINUTES = 1
+MAX_DURATION_MINUTES = 600
+
+
+def default_starts_at() -> dt.datetime:
+    """Now in the clinic's time zone, rounded down to five minutes."""
+    now = timezone.localtime()
+    return now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
+
+
+class SessionForm(ServiceForm):
+    """A session's date, length, attendance, modality and private notes.
+
+    Field names are the keyword arguments of `session_log` and `session_update`.
+    """
+
+    starts_at = forms.DateTimeField(
+        label="Date and time",
+        # Typed and shown in the clinic's local time; Django converts to UTC.
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    duration_minutes = forms.IntegerField(
+        label="Duration (minutes)",
+        min_value=MIN_DURATION_MINUTES,
+        max_value=MAX_DURATION_MINUTES,
+        initial=50,
+    )
+    attendance = forms.ChoiceField(
+        choices=Session.Attendance.choices,
+        initial=Session.Attendance.ATTENDED,
+        widget=forms.RadioSelect,
+    )
+    modality = forms.ChoiceField(
+        choices=Session.Modality.choices,
+        initial=Session.Modality.IN_PERSON,
+        widget=forms.RadioSelect,
+    )
+    notes = forms.CharField(
+        label="Private notes",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Only you can read these.",
+    )
+
+    @classmethod
+    def initial_for(cls, session: Session) -> dict[str, Any]:
+        """The form's values for an existing session."""
+        return {name: getattr(session, name) for name in cls.base_fields}

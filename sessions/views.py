@@ -1,0 +1,87 @@
+"""Pages for logging, editing and deleting sessions.
+
+Records are reached through the scoped querysets (outside your scope: 404;
+readable but not yours to change: 403) and written through `sessions.services`.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from clients.access import get_visible_or_404, require_editable
+from clients.models import Client
+from sessions import services
+from sessions.forms import SessionForm, default_starts_at
+from sessions.models import Session
+
+NOT_YOUR_CLIENT = "You can only log sessions for clients in your own caseload."
+NOT_YOUR_SESSION = "Only the therapist who logged this session can change it."
+
+
+def _session_to_change(request: HttpRequest, session_id: int) -> Session:
+    """The session, if the user can see it (else 404) and logged it (else 403)."""
+    session = get_visible_or_404(
+        Session.objects.visible_to(request.user).select_related("client"), session_id
+    )
+    require_editable(Session.objects.editable_by(request.user), session, NOT_YOUR_SESSION)
+    return session
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def session_log(request: HttpRequest, client_id: int) -> HttpResponse:
+    """Log a session for a client in the user's own caseload."""
+    client = get_visible_or_404(Client.objects.visible_to(request.user), client_id)
+    own_caseload = Client.objects.editable_by(request.user).filter(therapist_id=request.user.pk)
+    require_editable(own_caseload, client, NOT_YOUR_CLIENT)
+    data = request.POST if request.method == "POST" else None
+    form = SessionForm(data, initial={"starts_at": default_starts_at()})
+    if form.is_bound and form.is_valid():
+        try:
+            session = services.session_log(
+                client=client, therapist=request.user, **form.cleaned_data
+            )
+        except ValidationError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, f"Session {session.number} with {client.label} logged.")
+            return redirect("measures:session-detail", session.pk)
+    return render(request, "sessions/session_form.html", {"form": form, "client": client})
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def session_edit(request: HttpRequest, session_id: int) -> HttpResponse:
+    """Change a session the user logged."""
+    session = _session_to_change(request, session_id)
+    data = request.POST if request.method == "POST" else None
+    form = SessionForm(data, initial=SessionForm.initial_for(session))
+    if form.is_bound and form.is_valid():
+        try:
+            services.session_update(actor=request.user, session=session, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_service_error(error)
+        else:
+            label = session.client.label
+            messages.success(request, f"Session {session.number} with {label} updated.")
+            return redirect("measures:session-detail", session.pk)
+    context = {"form": form, "client": session.client, "session": session}
+    return render(request, "sessions/session_form.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def session_delete(request: HttpRequest, session_id: int) -> HttpResponse:
+    """Confirm, then delete a session the user logged, with its ratings and flags."""
+    session = _session_to_change(request, session_id)
+    if request.method == "POST":
+        client = session.client
+        services.session_delete(actor=request.user, session=session)
+        messages.success(request, f"Session {session.number} with {client.label} deleted.")
+        return redirect("measures:client-detail", client.pk)
+    return render(request, "sessions/session_confirm_delete.html", {"session": session})
