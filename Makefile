@@ -8,7 +8,7 @@ PY := $(BIN)/python
 ADDRESS ?= 127.0.0.1:8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint format migrate demo screenshots clean
+.PHONY: run test install lint format migrate demo screenshots messages clean
 
 ## run: install, migrate, seed the demo into an empty database, serve on $(ADDRESS)
 run: install
@@ -46,6 +46,12 @@ migrate: install
 
 demo: migrate
 	$(PY) manage.py seed_demo
+
+## messages: refresh the Spanish catalogue from the code and compile it (needs GNU gettext)
+messages: install
+	$(PY) manage.py makemessages -l es --ignore=.venv --ignore=node_modules --ignore=staticfiles
+	$(PY) scripts/translations_es.py
+	$(PY) manage.py compilemessages -l es --ignore=.venv --ignore=node_modules
 
 ## screenshots: re-take the README's screenshots from the demo data (needs /usr/bin/chromium)
 screenshots: install

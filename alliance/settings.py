@@ -71,6 +71,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -136,6 +137,18 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
+# --- Cache ----------------------------------------------------------------
+# Rate limits live here. One process: memory. Several web processes or hosts:
+# point CACHE_URL at Redis so they share one count.
+CACHE_URL = env_str("CACHE_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # --- E-mail ---------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -165,9 +178,24 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "send-rating-reminders": {
+        "task": "sessions.tasks.send_rating_reminders",
+        "schedule": env_int("ALLIANCE_REMINDER_SWEEP_SECONDS", 15 * 60),
+    },
+}
 
 # --- Clinical thresholds (see README "How flags are raised") --------------
 ALLIANCE_CUTOFF = env_float("ALLIANCE_CUTOFF", 9.0)
+# Client rating links: lifetime, reminder delay, and the address used in e-mails.
+ALLIANCE_INVITATION_LIFETIME_DAYS = env_int("ALLIANCE_INVITATION_LIFETIME_DAYS", 4)
+ALLIANCE_INVITATION_REMINDER_AFTER_HOURS = env_int("ALLIANCE_INVITATION_REMINDER_AFTER_HOURS", 48)
+ALLIANCE_BASE_URL = env_str("ALLIANCE_BASE_URL", "http://127.0.0.1:8000")
+# Failed rating-link look-ups allowed per client address in a window, before a pause.
+ALLIANCE_LINK_FAILURES_ALLOWED = env_int("ALLIANCE_LINK_FAILURES_ALLOWED", 10)
+ALLIANCE_LINK_FAILURE_WINDOW_SECONDS = env_int("ALLIANCE_LINK_FAILURE_WINDOW_SECONDS", 15 * 60)
+# Behind a proxy, the client address is the last X-Forwarded-For hop it added.
+USE_X_FORWARDED_FOR = env_bool("USE_X_FORWARDED_FOR", default=False)
 # How long a therapist may revise their own rating before it becomes the record.
 ALLIANCE_THERAPIST_RATING_EDIT_HOURS = env_int("ALLIANCE_THERAPIST_RATING_EDIT_HOURS", 24)
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from alliance.forms import ServiceForm
 from measures.items import (
+    CLIENT_ITEMS,
+    CLIENT_RUPTURE_QUESTION,
     DIMENSION_NAMES,
     RUPTURE_RESOLVED_QUESTION,
     THERAPIST_ITEMS,
@@ -19,7 +22,9 @@ from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN
 SCALE_CHOICES = [(str(value), str(value)) for value in range(SCORE_MIN, SCORE_MAX + 1)]
 
 
-def scale_field(label: str, help_text: str) -> forms.TypedChoiceField:
+def scale_field(
+    label: Any, help_text: Any, *, required: Any = "Please choose a score from 0 to 10."
+) -> forms.TypedChoiceField:
     """A required 0–10 answer with no preselected value: no silent default counts."""
     return forms.TypedChoiceField(
         label=label,
@@ -27,7 +32,7 @@ def scale_field(label: str, help_text: str) -> forms.TypedChoiceField:
         choices=SCALE_CHOICES,
         coerce=int,
         widget=forms.RadioSelect,
-        error_messages={"required": "Please choose a score from 0 to 10."},
+        error_messages={"required": required, "invalid_choice": required},
     )
 
 
@@ -73,3 +78,58 @@ class TherapistRatingForm(ServiceForm):
             "rupture_resolved": rating.rupture_resolved,
             "comment": rating.comment,
         }
+
+
+class ClientRatingForm(ServiceForm):
+    """The client's one-minute form: six items, the rupture questions, a comment.
+
+    Every item must be answered and nothing is preselected: a silent default
+    would count as an answer the client never gave.
+    """
+
+    rupture = forms.ChoiceField(
+        label=CLIENT_RUPTURE_QUESTION,
+        choices=[
+            (Rating.Rupture.NONE, _("No")),
+            (Rating.Rupture.A_LITTLE, _("A little")),
+            (Rating.Rupture.A_LOT, _("A lot")),
+        ],
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Please answer this question.")},
+    )
+    rupture_resolved = forms.ChoiceField(
+        label=RUPTURE_RESOLVED_QUESTION,
+        choices=[
+            (Rating.RuptureResolved.NOT_AT_ALL, _("Not at all")),
+            (Rating.RuptureResolved.PARTLY, _("Partly")),
+            (Rating.RuptureResolved.FULLY, _("Fully")),
+        ],
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    comment = forms.CharField(
+        label=_("Anything else you would like your therapist to know? (optional)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        scales = {
+            name: scale_field(
+                CLIENT_ITEMS[name], "", required=_("Please choose a number from 0 to 10.")
+            )
+            for name in DIMENSIONS
+        }
+        self.fields = {**scales, **self.fields}
+
+    def scale_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in DIMENSIONS]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        reported = data.get("rupture") not in (None, "", Rating.Rupture.NONE)
+        if reported and not data.get("rupture_resolved"):
+            self.add_error("rupture_resolved", _("Please say whether it was talked through."))
+        return data

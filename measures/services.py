@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +15,9 @@ from django.utils import timezone
 from clients.models import User
 from measures.models import Rating
 from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN
-from sessions.models import Session
+from sessions.models import RatingInvitation, Session
+
+logger = logging.getLogger(__name__)
 
 DUPLICATE_RATING_MESSAGE = "This session has already been rated by this rater."
 
@@ -132,3 +135,52 @@ def rating_update(*, rating: Rating, actor: User, answers: Mapping[str, Any]) ->
     rating.full_clean(validate_constraints=False)
     rating.save()
     return rating
+
+
+class LinkUnavailable(Exception):
+    """The rating link cannot take an answer: expired, replaced or unknown."""
+
+
+class AlreadyAnswered(LinkUnavailable):
+    """The link's one answer has been given (a double click, a second tab, a retry)."""
+
+
+@transaction.atomic
+def client_rating_submit(*, invitation: RatingInvitation, answers: Mapping[str, Any]) -> Rating:
+    """Store the client's answers through their link: exactly one rating per link and session.
+
+    The invitation row is locked, so simultaneous submissions queue here and all
+    but the first find it used.
+    """
+    invitation = RatingInvitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.used_at is not None:
+        raise AlreadyAnswered()
+    if not invitation.is_open():
+        raise LinkUnavailable()
+    session = Session.objects.select_related("client").get(pk=invitation.session_id)
+    try:
+        rating = rating_submit(session=session, rater=Rating.Rater.CLIENT, answers=answers)
+    except ValidationError as error:
+        if DUPLICATE_RATING_MESSAGE in error.messages:
+            raise AlreadyAnswered() from None
+        raise
+    invitation.used_at = rating.submitted_at
+    invitation.save(update_fields=["used_at"])
+    client_id = session.client_id
+    transaction.on_commit(lambda: enqueue_evaluation(client_id))
+    return rating
+
+
+def enqueue_evaluation(client_id: int) -> None:
+    """Ask a worker to re-evaluate a client's flags.
+
+    A broker outage must never lose or refuse a rating: the rating is already
+    committed, so the failure is logged (by id only) and the periodic sweep,
+    which re-evaluates everything that changed, picks the client up.
+    """
+    from measures.tasks import evaluate_client
+
+    try:
+        evaluate_client.delay(client_id)
+    except Exception:
+        logger.warning("Could not enqueue evaluation for client %s; the sweep will.", client_id)

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from measures.views import caseload, client_page, session_page, therapist_rating
+from measures.views import (
+    caseload,
+    client_page,
+    client_rating,
+    invitations,
+    session_page,
+    therapist_rating,
+)
 
 app_name = "measures"
 
@@ -8,6 +15,19 @@ urlpatterns = [
     path("", caseload.caseload, name="caseload"),
     path("clients/<int:client_id>/", client_page.client_detail, name="client-detail"),
     path("sessions/<int:session_id>/", session_page.session_detail, name="session-detail"),
+    path(
+        "sessions/<int:session_id>/rating-link/",
+        invitations.invitation_create,
+        name="invitation-create",
+    ),
+    path(
+        "sessions/<int:session_id>/rating-link/email/",
+        invitations.invitation_email,
+        name="invitation-email",
+    ),
+    # The client's form: "thanks" first, so it is never taken for a token.
+    path("r/thanks/", client_rating.client_rating_thanks, name="client-rating-thanks"),
+    path("r/<str:token>/", client_rating.client_rating, name="client-rating"),
     path(
         "sessions/<int:session_id>/rating/",
         therapist_rating.therapist_rating,

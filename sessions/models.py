@@ -5,6 +5,7 @@ A session knows nothing of how it is rated: ratings live in `measures`.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.conf import settings
@@ -135,11 +136,20 @@ class RatingInvitation(models.Model):
     voided_at = models.DateTimeField(
         null=True, blank=True, help_text="Set when a newer invitation replaces this one."
     )
+    emailed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the link was e-mailed to the client."
+    )
+    reminded_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the reminder went; an invitation that is a reminder is stamped too.",
+    )
 
     objects = RatingInvitationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_at"], name="invitation_created_idx")]
         constraints = [
             # One live (neither used nor voided) invitation per session.
             models.UniqueConstraint(
@@ -152,3 +162,8 @@ class RatingInvitation(models.Model):
 
     def __str__(self) -> str:
         return f"Rating link for {self.session}"
+
+    def is_open(self, now: dt.datetime | None = None) -> bool:
+        """Could the client still answer through this invitation?"""
+        now = now or timezone.now()
+        return self.used_at is None and self.voided_at is None and self.expires_at > now

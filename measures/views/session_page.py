@@ -29,6 +29,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
             "session": session,
             "client": session.client,
             "client_rating": ratings.get(Rating.Rater.CLIENT),
+            "open_invitation": session.invitations.live().first(),
             "therapist_rating": therapist_rating,
             "flags": session.flags.select_related("session").order_by("created_at"),
             "dimensions": list(DIMENSION_NAMES.items()),

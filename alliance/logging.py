@@ -1,0 +1,40 @@
+"""Keep rating-link tokens out of every log line.
+
+A client's link is `/r/<token>/`; the request line appears in Django's request
+and runserver logs and in gunicorn's access log. Redacting when each record is
+made (not in one handler) covers every logger and handler in the process,
+including gunicorn's, which runs in the same worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+TOKEN_IN_PATH = re.compile(r"(/r/)(?!thanks/)[A-Za-z0-9_\-%]{6,}")
+REDACTED = r"\1[redacted]"
+
+
+def redact(text: str) -> str:
+    return TOKEN_IN_PATH.sub(REDACTED, text)
+
+
+def install_token_redaction() -> None:
+    """Wrap the log-record factory once, so every record's message is redacted."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "redacts_tokens", False):
+        return
+
+    def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call is logging's problem to report, not ours
+            return record
+        if "/r/" in message:
+            record.msg, record.args = redact(message), ()
+        return record
+
+    make_record.redacts_tokens = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(make_record)

@@ -1,0 +1,67 @@
+"""The client's rating form, reached by a single-use link: no account, one screen.
+
+Every response here is private (no-store, no-referrer). Any link that cannot
+take an answer — unknown, malformed, expired, replaced or used — gets the same
+calm page, which names nobody.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.views.decorators.http import require_http_methods
+
+from clients.models import Client
+from measures.forms import ClientRatingForm
+from measures.public import is_paused, private_page, record_failure
+from measures.services import AlreadyAnswered, LinkUnavailable, client_rating_submit
+from sessions.invitations import invitation_find
+
+
+def _language(request: HttpRequest, default: str) -> str:
+    """The client's language unless they switched on the page (?lang= / hidden field)."""
+    chosen = request.POST.get("lang") or request.GET.get("lang")
+    return chosen if chosen in Client.Language.values else default
+
+
+def _unavailable(request: HttpRequest, status: int = 404) -> HttpResponse:
+    return render(request, "measures/client_rating/unavailable.html", status=status)
+
+
+@private_page
+@require_http_methods(["GET", "HEAD", "POST"])
+def client_rating(request: HttpRequest, token: str) -> HttpResponse:
+    """Show the form for an open link; store the answers once."""
+    if is_paused(request):
+        return _unavailable(request, status=429)
+    invitation = invitation_find(token)
+    if invitation is None:
+        record_failure(request)
+        return _unavailable(request)
+    language = _language(request, invitation.session.client.language)
+    with translation.override(language):
+        if request.method == "POST" and invitation.used_at is not None:
+            return render(request, "measures/client_rating/thanks.html", {"already": True})
+        if not invitation.is_open():
+            return _unavailable(request)
+        form = ClientRatingForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            try:
+                client_rating_submit(invitation=invitation, answers=form.cleaned_data)
+            except AlreadyAnswered:
+                return render(request, "measures/client_rating/thanks.html", {"already": True})
+            except LinkUnavailable:
+                return _unavailable(request)
+            return redirect(f"{reverse('measures:client-rating-thanks')}?lang={language}")
+        return render(
+            request, "measures/client_rating/form.html", {"form": form, "language": language}
+        )
+
+
+@private_page
+def client_rating_thanks(request: HttpRequest) -> HttpResponse:
+    """After answering: thanks, in the language the form was in."""
+    with translation.override(_language(request, translation.get_language())):
+        return render(request, "measures/client_rating/thanks.html", {"already": False})

@@ -1,0 +1,122 @@
+"""Fill locale/es/LC_MESSAGES/django.po from the table below (run by `make messages`).
+
+Keeping the Spanish here, beside the English it translates, means a new
+`makemessages` run never loses it; an untranslated string fails the tests.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+PO = Path(__file__).resolve().parent.parent / "locale" / "es" / "LC_MESSAGES" / "django.po"
+
+SPANISH = {
+    "No": "No",
+    "A little": "Un poco",
+    "A lot": "Mucho",
+    "Please answer this question.": "Por favor, responda a esta pregunta.",
+    "Not at all": "Nada",
+    "Partly": "En parte",
+    "Fully": "Del todo",
+    "Anything else you would like your therapist to know? (optional)":
+        "¿Hay algo más que le gustaría que su terapeuta supiera? (opcional)",
+    "Please choose a number from 0 to 10.": "Por favor, elija un número del 0 al 10.",
+    "Please say whether it was talked through.": "Por favor, indique si lo hablaron.",
+    "Trust and safety": "Confianza y seguridad",
+    "Empathy": "Empatía",
+    "Goals and tasks": "Objetivos y tareas",
+    "Boundaries": "Límites",
+    "Gentle challenge": "Desafío amable",
+    "Respect": "Respeto",
+    "I felt safe being open with my therapist.":
+        "Me sentí seguro/a para hablar abiertamente con mi terapeuta.",
+    "I felt heard and understood.": "Me sentí escuchado/a y comprendido/a.",
+    "We worked on what matters to me, in a way that fits me.":
+        "Trabajamos en lo que me importa, de una manera que me encaja.",
+    "I knew what to expect; the session felt respectful and well held.":
+        "Sabía qué esperar; la sesión fue respetuosa y bien llevada.",
+    "I was helped to look at things in a new way.":
+        "Me ayudaron a ver las cosas de una manera nueva.",
+    "My identity and background were welcome.": "Mi identidad y mis orígenes fueron bienvenidos.",
+    "Was there a moment today when you felt misunderstood, uncomfortable or at odds with "
+    "your therapist?":
+        "¿Hubo hoy algún momento en que se sintiera incomprendido/a, incómodo/a o en "
+        "desacuerdo con su terapeuta?",
+    "Was it talked through?": "¿Lo hablaron?",
+    "Session feedback": "Opinión sobre la sesión",
+    "Private: only your therapist sees your answers.":
+        "Privado: solo su terapeuta ve sus respuestas.",
+    "How was today's session?": "¿Cómo fue la sesión de hoy?",
+    "Language": "Idioma",
+    "About a minute. Choose a number from 0 (not at all) to 10 (completely) for each sentence.":
+        "Un minuto más o menos. Elija un número del 0 (nada) al 10 (totalmente) para cada frase.",
+    "Honest answers help most. A low score is not a complaint: it helps your therapist adjust "
+    "the sessions to you, and it will not upset anyone.":
+        "Las respuestas sinceras son las que más ayudan. Una puntuación baja no es una queja: "
+        "ayuda a su terapeuta a adaptar las sesiones a usted, y no molestará a nadie.",
+    "Some answers are missing. Please look at the questions marked below.":
+        "Faltan algunas respuestas. Por favor, revise las preguntas marcadas abajo.",
+    "0 = not at all": "0 = nada",
+    "10 = completely": "10 = totalmente",
+    "(only if you answered “a little” or “a lot”)": "(solo si respondió «un poco» o «mucho»)",
+    "Send my answers": "Enviar mis respuestas",
+    "Thank you": "Gracias",
+    "We already have your answers for this session. Thank you.":
+        "Ya tenemos sus respuestas sobre esta sesión. Gracias.",
+    "Your answers have been sent to your therapist.": "Sus respuestas se han enviado a su terapeuta.",
+    "You can close this page now.": "Ya puede cerrar esta página.",
+    "This link can't be used": "Este enlace no se puede usar",
+    "It may have expired, been used already, or been replaced by a newer link.":
+        "Puede que haya caducado, que ya se haya usado o que lo haya sustituido un enlace más "
+        "reciente.",
+    "If you would like to give feedback on a session, please ask your therapist for a new link.":
+        "Si quiere dar su opinión sobre una sesión, pida a su terapeuta un enlace nuevo.",
+    "Hello,": "Hola:",
+    "Your therapist would value a minute of feedback on your recent session. It is private, "
+    "takes about a minute, and honest answers help the most.":
+        "A su terapeuta le gustaría conocer su opinión sobre su última sesión. Es privado, "
+        "lleva un minuto y las respuestas sinceras son las que más ayudan.",
+    "The link works once and until %(date)s. If it has expired, ask your therapist for a new one.":
+        "El enlace funciona una sola vez y hasta el %(date)s. Si ha caducado, pida uno nuevo a "
+        "su terapeuta.",
+    "If this message was not meant for you, please ignore it.":
+        "Si este mensaje no era para usted, ignórelo.",
+    "A minute of feedback on your session": "Un minuto para opinar sobre su sesión",
+}  # fmt: skip
+
+ENTRY = re.compile(r'(msgid ((?:"(?:[^"\\]|\\.)*"\n)+))msgstr ((?:"(?:[^"\\]|\\.)*"\n)+)')
+
+
+def _text(quoted_lines: str) -> str:
+    return "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', quoted_lines)).replace('\\"', '"')
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '\\"') + '"\n'
+
+
+def fill(po: str) -> tuple[str, list[str]]:
+    missing: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        english = _text(match.group(2))
+        if english == "":
+            return match.group(0)  # the header
+        if english not in SPANISH:
+            missing.append(english)
+            return match.group(0)
+        return f"{match.group(1)}msgstr {_quoted(SPANISH[english])}"
+
+    filled = ENTRY.sub(replace, po)
+    filled = filled.replace('"Language: \\n"', '"Language: es\\n"').replace("#, fuzzy\n", "", 1)
+    return filled, missing
+
+
+if __name__ == "__main__":
+    text, untranslated = fill(PO.read_text())
+    PO.write_text(text)
+    if untranslated:
+        print("Untranslated:", *untranslated, sep="\n  ")
+        sys.exit(1)

@@ -1,0 +1,153 @@
+"""Rating invitations: single-use links for a client to rate one session.
+
+The raw token exists only when an invitation is created: it is returned to
+the caller (to show, encode as a QR code or e-mail) and only its SHA-256 hash
+is stored. So a reminder cannot resend the old link; it sends a fresh one that
+replaces it, keeping the original expiry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from sessions.models import RatingInvitation, Session
+
+logger = logging.getLogger(__name__)
+
+# 32 random bytes: 256 bits, far beyond guessing even without the rate limit.
+TOKEN_BYTES = 32
+# A token as it appears in a URL (base64url); anything else is malformed.
+TOKEN_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+TOKEN_MAX_LENGTH = 64
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def is_well_formed(token: str) -> bool:
+    return 0 < len(token) <= TOKEN_MAX_LENGTH and set(token) <= TOKEN_ALPHABET
+
+
+def rating_path(token: str) -> str:
+    # The form itself lives in `measures` (it stores the rating); only its URL name is used here.
+    return reverse("measures:client-rating", args=[token])
+
+
+def rating_url(token: str) -> str:
+    """The absolute link for e-mails, which have no request to build it from."""
+    return settings.ALLIANCE_BASE_URL.rstrip("/") + rating_path(token)
+
+
+@transaction.atomic
+def invitation_create(
+    *, session: Session, expires_at: dt.datetime | None = None
+) -> tuple[RatingInvitation, str]:
+    """Open a new rating link for an attended session, replacing any open one.
+
+    Returns the invitation and the raw token: the only moment it exists in clear.
+    """
+    # Lock the session so two "create link" clicks cannot both leave a live link.
+    session = Session.objects.select_for_update().select_related("client").get(pk=session.pk)
+    if not session.was_attended:
+        raise ValidationError("Only an attended session can be rated.")
+    now = timezone.now()
+    session.invitations.filter(used_at__isnull=True, voided_at__isnull=True).update(voided_at=now)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    lifetime = dt.timedelta(days=settings.ALLIANCE_INVITATION_LIFETIME_DAYS)
+    invitation = RatingInvitation.objects.create(
+        session=session,
+        token_hash=hash_token(token),
+        created_at=now,
+        expires_at=expires_at or now + lifetime,
+    )
+    return invitation, token
+
+
+def invitation_find(token: str) -> RatingInvitation | None:
+    """The invitation a token opens, whatever its state; None for unknown or malformed."""
+    if not is_well_formed(token):
+        return None
+    return (
+        RatingInvitation.objects.select_related("session__client")
+        .filter(token_hash=hash_token(token))
+        .first()
+    )
+
+
+def invitation_email(*, invitation: RatingInvitation, token: str) -> None:
+    """E-mail the link to the client, in their language.
+
+    The message names no therapist, clinic or client: only the link and when it
+    expires, so an e-mail read by someone else reveals nothing.
+    """
+    client = invitation.session.client
+    if not client.email:
+        raise ValidationError("This client has no e-mail address.")
+    context = {"url": rating_url(token), "expires_at": invitation.expires_at}
+    with translation.override(client.language):
+        subject = render_to_string("sessions/email/rating_link_subject.txt", context).strip()
+        body = render_to_string("sessions/email/rating_link.txt", context)
+    send_mail(subject, body, None, [client.email])
+    RatingInvitation.objects.filter(pk=invitation.pk).update(emailed_at=timezone.now())
+
+
+def reminders_due(now: dt.datetime) -> list[RatingInvitation]:
+    """Open, unanswered invitations past the reminder delay, not yet reminded, with an e-mail."""
+    delay = dt.timedelta(hours=settings.ALLIANCE_INVITATION_REMINDER_AFTER_HOURS)
+    return list(
+        RatingInvitation.objects.filter(
+            used_at__isnull=True,
+            voided_at__isnull=True,
+            reminded_at__isnull=True,
+            expires_at__gt=now,
+            created_at__lte=now - delay,
+        )
+        .exclude(session__client__email="")
+        .select_related("session__client")
+    )
+
+
+def invitation_remind(*, invitation: RatingInvitation, now: dt.datetime) -> bool:
+    """Send the one reminder for an unanswered invitation; False if it was already claimed.
+
+    The conditional UPDATE claims the reminder, so two sweeps never send twice.
+    """
+    # The e-mail goes inside the transaction: if it fails, the claim and the
+    # replacement roll back, the client's current link stays, and the next run retries.
+    with transaction.atomic():
+        claimed = RatingInvitation.objects.filter(
+            pk=invitation.pk, reminded_at__isnull=True, used_at__isnull=True, voided_at__isnull=True
+        ).update(reminded_at=now)
+        if not claimed:
+            return False
+        fresh, token = invitation_create(
+            session=invitation.session, expires_at=invitation.expires_at
+        )
+        RatingInvitation.objects.filter(pk=fresh.pk).update(reminded_at=now)
+        invitation_email(invitation=fresh, token=token)
+    return True
+
+
+def reminders_send(now: dt.datetime | None = None) -> int:
+    """Remind every client whose link is due a reminder; returns how many were sent."""
+    now = now or timezone.now()
+    sent = 0
+    for invitation in reminders_due(now):
+        try:
+            sent += invitation_remind(invitation=invitation, now=now)
+        except Exception:
+            # One failing mailbox must not stop the others; no client details in the log.
+            logger.exception("Rating reminder for invitation %s failed", invitation.pk)
+    return sent
