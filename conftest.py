@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -50,6 +52,41 @@ def missing_service(reason: str) -> None:
 def fast_password_hashing(settings: Any) -> None:
     """Real hashing costs ~0.3 s per user; tests prove access, not key stretching."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> Iterator[None]:
+    """Rate-limit counts must not leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@contextmanager
+def celery_broker(url: str, **conf: Any) -> Iterator[None]:
+    """Point the Celery app at another broker (tasks sent, not run in-process) for a block.
+
+    The producer pool and result backend Celery caches are dropped on the way in
+    and out, so nothing bound to the previous broker is reused.
+    """
+    from alliance.celery import app
+
+    def forget_connections() -> None:
+        app.amqp._producer_pool = None
+        app._backend_cache = None
+        app._local.__dict__.pop("backend", None)
+
+    keys = ("broker_url", "result_backend", "task_always_eager", *conf)
+    previous = {key: app.conf[key] for key in keys}
+    app.conf.update(broker_url=url, task_always_eager=False, **conf)
+    forget_connections()
+    try:
+        yield
+    finally:
+        app.conf.update(previous)
+        forget_connections()
 
 
 @pytest.fixture

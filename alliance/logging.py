@@ -12,7 +12,7 @@ import logging
 import re
 from typing import Any
 
-TOKEN_IN_PATH = re.compile(r"(/r/)(?!thanks/)[A-Za-z0-9_\-%]{6,}")
+TOKEN_IN_PATH = re.compile(r"(/r/)(?!thanks/)[^/\s'\"]+")
 REDACTED = r"\1[redacted]"
 
 

@@ -65,7 +65,8 @@ SPANISH = {
     "Thank you": "Gracias",
     "We already have your answers for this session. Thank you.":
         "Ya tenemos sus respuestas sobre esta sesión. Gracias.",
-    "Your answers have been sent to your therapist.": "Sus respuestas se han enviado a su terapeuta.",
+    "Your answers have been sent to your therapist.":
+        "Sus respuestas se han enviado a su terapeuta.",
     "You can close this page now.": "Ya puede cerrar esta página.",
     "This link can't be used": "Este enlace no se puede usar",
     "It may have expired, been used already, or been replaced by a newer link.":
@@ -74,6 +75,7 @@ SPANISH = {
     "If you would like to give feedback on a session, please ask your therapist for a new link.":
         "Si quiere dar su opinión sobre una sesión, pida a su terapeuta un enlace nuevo.",
     "Hello,": "Hola:",
+    "Skip to content": "Ir al contenido",
     "Your therapist would value a minute of feedback on your recent session. It is private, "
     "takes about a minute, and honest answers help the most.":
         "A su terapeuta le gustaría conocer su opinión sobre su última sesión. Es privado, "

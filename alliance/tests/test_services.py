@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from alliance.celery import app
-from conftest import services_required
+from conftest import celery_broker, services_required
 
 
 @pytest.mark.django_db
@@ -27,16 +27,14 @@ def test_a_real_celery_task_round_trips_through_redis(redis_url: str) -> None:
     """A worker consuming from Redis runs our task and returns its result."""
     from celery.contrib.testing.worker import start_worker
 
-    previous = {key: app.conf[key] for key in ("broker_url", "result_backend", "task_always_eager")}
-    app.conf.update(broker_url=redis_url, result_backend=redis_url, task_always_eager=False)
-    try:
-        # perform_ping_check=False: the ping task lives in celery.contrib.testing,
-        # and our own ping is what this test is about.
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            result = app.send_task("alliance.ping")
-            assert result.get(timeout=20) == "pong"
-    finally:
-        app.conf.update(previous)
+    # perform_ping_check=False: the ping task lives in celery.contrib.testing,
+    # and our own ping is what this test is about.
+    with (
+        celery_broker(redis_url, result_backend=redis_url),
+        start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10),
+    ):
+        result = app.send_task("alliance.ping")
+        assert result.get(timeout=20) == "pong"
 
 
 def test_a_missing_service_fails_when_services_are_required(

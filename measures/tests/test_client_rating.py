@@ -1,0 +1,265 @@
+"""The client's form at /r/<token>/: one answer, any language, nothing revealed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from typing import Any
+
+import pytest
+from celery.signals import task_prerun
+from django.db import connection
+from django.test import Client as Browser
+from django.urls import reverse
+from django.utils import timezone
+
+from alliance.celery import app as celery_app
+from clients.models import Client
+from conftest import celery_broker
+from measures.models import Rating
+from sessions import invitations
+from sessions.models import RatingInvitation, Session
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+ANSWERS = {
+    "trust": "9", "empathy": "8", "collaboration": "7",
+    "boundaries": "10", "growth": "6", "respect": "10",
+    "rupture": "a_little", "rupture_resolved": "partly", "comment": "Felt rushed.",
+}  # fmt: skip
+
+
+@pytest.fixture
+def session(client_record: Client) -> Session:
+    return SessionFactory(client=client_record)
+
+
+@pytest.fixture
+def link(session: Session) -> tuple[RatingInvitation, str]:
+    return invitations.invitation_create(session=session)
+
+
+def url(token: str) -> str:
+    return reverse("measures:client-rating", args=[token])
+
+
+def test_an_open_link_shows_the_form_with_nothing_preselected(client: Any, link: Any) -> None:
+    response = client.get(url(link[1]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "I felt safe being open with my therapist." in html
+    assert "Honest answers help most" in html
+    assert " checked" not in html
+    assert html.count('type="radio"') == 6 * 11 + 3 + 3
+
+
+def test_the_form_opens_in_the_clients_language_and_can_switch(
+    client: Any, link: Any, client_record: Client
+) -> None:
+    client_record.language = "es"
+    client_record.save()
+    spanish = client.get(url(link[1])).content.decode()
+    assert "Me sentí escuchado/a y comprendido/a." in spanish and '<html lang="es">' in spanish
+    english = client.get(url(link[1]), {"lang": "en"}).content.decode()
+    assert "I felt heard and understood." in english
+    unknown = client.get(url(link[1]), {"lang": "fr"}).content.decode()
+    assert "Me sentí escuchado/a" in unknown
+
+
+def test_answers_are_stored_once_and_the_client_is_thanked(
+    client: Any, link: Any, session: Session
+) -> None:
+    response = client.post(url(link[1]), {**ANSWERS, "lang": "en"})
+    assert response["Location"] == reverse("measures:client-rating-thanks") + "?lang=en"
+    rating = Rating.objects.get(session=session)
+    assert (rating.rater, rating.trust, rating.growth, rating.rupture, rating.rupture_resolved) == (
+        "client",
+        9,
+        6,
+        "a_little",
+        "partly",
+    )
+    assert rating.comment == "Felt rushed." and rating.submitted_by is None
+    link[0].refresh_from_db()
+    assert link[0].used_at is not None
+    thanks = client.get(response["Location"])
+    assert b"Your answers have been sent to your therapist." in thanks.content
+
+
+def test_every_item_must_be_answered_and_nothing_is_lost(client: Any, link: Any) -> None:
+    response = client.post(url(link[1]), {**ANSWERS, "trust": "", "rupture": ""})
+    assert response.status_code == 200
+    assert set(response.context["form"].errors) == {"trust", "rupture"}
+    html = response.content.decode()
+    assert "Some answers are missing" in html
+    assert 'value="8" checked' in html and "Felt rushed." in html
+    assert not Rating.objects.exists()
+    link[0].refresh_from_db()
+    assert link[0].used_at is None
+
+
+@pytest.mark.parametrize("bad", ["11", "-1", "ten", "9.5"])
+def test_a_score_outside_the_scale_is_refused(client: Any, link: Any, bad: str) -> None:
+    response = client.post(url(link[1]), {**ANSWERS, "empathy": bad})
+    assert "empathy" in response.context["form"].errors
+    assert not Rating.objects.exists()
+
+
+def test_a_reported_rupture_asks_whether_it_was_talked_through(client: Any, link: Any) -> None:
+    response = client.post(url(link[1]), {**ANSWERS, "rupture_resolved": ""})
+    assert "rupture_resolved" in response.context["form"].errors
+    assert not Rating.objects.exists()
+    client.post(url(link[1]), {**ANSWERS, "rupture": "none", "rupture_resolved": "fully"})
+    assert Rating.objects.get().rupture_resolved == ""
+
+
+def test_a_second_submission_gets_already_answered_and_changes_nothing(
+    client: Any, link: Any
+) -> None:
+    client.post(url(link[1]), ANSWERS)
+    again = client.post(url(link[1]), {**ANSWERS, "trust": "0"})
+    assert again.status_code == 200
+    assert b"We already have your answers for this session" in again.content
+    assert Rating.objects.get().trust == 9
+
+
+def calm_page(response: Any) -> bool:
+    return (
+        "This link can't be used" in response.content.decode()
+        and b"ask your therapist" in response.content
+    )
+
+
+def test_every_unusable_link_gets_the_same_calm_page(
+    client: Any, session: Session, client_record: Client
+) -> None:
+    _used, used_token = invitations.invitation_create(session=session)
+    client.post(url(used_token), ANSWERS)
+    expired, expired_token = invitations.invitation_create(
+        session=SessionFactory(client=client_record)
+    )
+    RatingInvitation.objects.filter(pk=expired.pk).update(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    replaced_token = invitations.invitation_create(session=SessionFactory(client=client_record))[1]
+    invitations.invitation_create(session=Session.objects.order_by("-pk").first())
+    unknown_token = "A" * 43
+    pages = [
+        client.get(url(token))
+        for token in (used_token, expired_token, replaced_token, unknown_token)
+    ]
+    pages.append(client.get("/r/%F0%9F%92%A5-not-a-token/"))
+    pages.append(client.get("/r/" + "x" * 500 + "/"))
+    for page in pages:
+        assert page.status_code == 404
+        assert calm_page(page)
+        for detail in (
+            "R.K.",
+            client_record.therapist.get_full_name(),
+            client_record.clinic.name,
+            "Traceback",
+        ):
+            assert detail.encode() not in page.content
+    bodies = {page.content for page in pages}
+    assert len(bodies) == 1  # nothing tells one kind of bad link from another
+
+
+def test_client_pages_are_never_cached_and_send_no_referrer(client: Any, link: Any) -> None:
+    for response in (
+        client.get(url(link[1])),
+        client.get(url("A" * 43)),
+        client.get(reverse("measures:client-rating-thanks")),
+    ):
+        assert "no-store" in response["Cache-Control"]
+        assert response["Referrer-Policy"] == "no-referrer"
+
+
+def test_guessing_is_paused_per_address(client: Any, link: Any, settings: Any) -> None:
+    settings.ALLIANCE_LINK_FAILURES_ALLOWED = 3
+    for number in range(3):
+        assert client.get(url(f"guess{number:040d}")).status_code == 404
+    paused = client.get(url(link[1]))
+    assert paused.status_code == 429 and calm_page(paused)
+    elsewhere = Browser(REMOTE_ADDR="10.0.0.9")
+    assert elsewhere.get(url(link[1])).status_code == 200
+
+
+def test_the_token_never_reaches_the_logs(client: Any, link: Any, caplog: Any) -> None:
+    caplog.set_level(logging.DEBUG)
+    client.get(url("B" * 43))  # a 404 Django logs with its path
+    client.post(url(link[1]), ANSWERS)
+    logging.getLogger("django.server").info('"GET %s HTTP/1.1" 200 1234', url(link[1]))
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "B" * 43 not in text and link[1] not in text
+    assert "/r/[redacted]" in text
+
+
+@pytest.fixture
+def tasks_run_in_process() -> Any:
+    """Run tasks eagerly whatever the broker, and record which ran with what."""
+    ran: list[tuple[str, tuple[Any, ...]]] = []
+
+    def record(sender: Any = None, args: Any = None, **kwargs: Any) -> None:
+        ran.append((sender.name, tuple(args or ())))
+
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    task_prerun.connect(record, weak=False)
+    yield ran
+    task_prerun.disconnect(record)
+    celery_app.conf.task_always_eager = previous
+
+
+def test_a_client_rating_enqueues_evaluation_of_that_client_on_commit(
+    client: Any,
+    link: Any,
+    session: Session,
+    tasks_run_in_process: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        client.post(url(link[1]), ANSWERS)
+    assert len(callbacks) == 1
+    assert tasks_run_in_process == [("measures.tasks.evaluate_client", (session.client_id,))]
+
+
+def test_a_rating_is_kept_when_the_broker_is_down(
+    client: Any, link: Any, session: Session, caplog: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # Nothing listens on port 1: the broker is down.
+    with (
+        celery_broker("redis://127.0.0.1:1/0", task_publish_retry=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = client.post(url(link[1]), ANSWERS)
+    assert response.status_code == 302  # the client is thanked as usual
+    assert Rating.objects.filter(session=session).exists()
+    warning = [r.getMessage() for r in caplog.records if "Could not enqueue" in r.getMessage()]
+    assert warning and "R.K." not in warning[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_posts_of_one_form_store_one_rating(
+    postgresql: None, client_record: Client
+) -> None:
+    session = SessionFactory(client=client_record)
+    _, token = invitations.invitation_create(session=session)
+    barrier = threading.Barrier(5)
+    statuses: list[int] = []
+
+    def post() -> None:
+        try:
+            barrier.wait()
+            statuses.append(Browser().post(url(token), ANSWERS).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 200, 200, 200, 302]  # one stored, four "already answered"
+    assert Rating.objects.filter(session=session).count() == 1

@@ -1,0 +1,170 @@
+"""Rating invitations: random tokens stored as hashes, one open link per session, reminders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clients.models import Client
+from sessions import invitations
+from sessions.models import RatingInvitation, Session
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def session(client_record: Client) -> Session:
+    client_record.email = "rk@example.org"
+    client_record.save()
+    return SessionFactory(client=client_record)
+
+
+def test_a_token_has_at_least_128_random_bits_and_only_its_hash_is_stored(session: Session) -> None:
+    invitation, token = invitations.invitation_create(session=session)
+    assert len(token) >= 43  # 32 bytes in base64url: 256 bits
+    stored = RatingInvitation.objects.filter(pk=invitation.pk).values().get()
+    assert stored["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
+    assert all(token not in str(value) for value in stored.values())
+    _other, other_token = invitations.invitation_create(session=session)
+    assert other_token != token
+
+
+def test_a_link_lives_four_days_by_default(session: Session) -> None:
+    invitation, _ = invitations.invitation_create(session=session)
+    assert invitation.expires_at - invitation.created_at == dt.timedelta(days=4)
+    assert settings.ALLIANCE_INVITATION_LIFETIME_DAYS == 4
+
+
+def test_a_new_link_voids_the_open_one(session: Session) -> None:
+    first, first_token = invitations.invitation_create(session=session)
+    second, _second_token = invitations.invitation_create(session=session)
+    first.refresh_from_db()
+    assert first.voided_at is not None and not first.is_open()
+    assert second.is_open()
+    assert list(RatingInvitation.objects.live()) == [second]
+    assert invitations.invitation_find(first_token) == first  # found, but closed
+
+
+def test_the_database_keeps_one_open_link_per_session(session: Session) -> None:
+    invitations.invitation_create(session=session)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RatingInvitation.objects.create(
+            session=session, token_hash="x" * 64, expires_at=timezone.now() + dt.timedelta(days=1)
+        )
+
+
+def test_a_missed_session_gets_no_link(client_record: Client) -> None:
+    missed = SessionFactory(client=client_record, attendance="no_show")
+    with pytest.raises(ValidationError, match="Only an attended session"):
+        invitations.invitation_create(session=missed)
+    assert not RatingInvitation.objects.exists()
+
+
+@pytest.mark.parametrize("token", ["", "short", "x" * 65, "has space", "../../etc", "ünïcode"])
+def test_malformed_or_unknown_tokens_find_nothing(session: Session, token: str) -> None:
+    invitations.invitation_create(session=session)
+    assert invitations.invitation_find(token) is None
+
+
+def test_the_email_holds_the_link_and_nothing_about_anyone(session: Session) -> None:
+    invitation, token = invitations.invitation_create(session=session)
+    invitations.invitation_email(invitation=invitation, token=token)
+    [message] = mail.outbox
+    assert message.to == ["rk@example.org"]
+    assert f"http://127.0.0.1:8000/r/{token}/" in message.body
+    for detail in ("R.K.", session.therapist.get_full_name(), session.client.clinic.name):
+        assert detail not in message.body and detail not in message.subject
+    invitation.refresh_from_db()
+    assert invitation.emailed_at is not None
+
+
+def test_the_email_speaks_the_clients_language(session: Session) -> None:
+    session.client.language = "es"
+    session.client.save()
+    invitation, token = invitations.invitation_create(session=session)
+    invitations.invitation_email(invitation=invitation, token=token)
+    assert mail.outbox[0].subject == "Un minuto para opinar sobre su sesión"
+    assert "El enlace funciona una sola vez" in mail.outbox[0].body
+
+
+def test_a_client_without_an_address_gets_no_email(client_record: Client) -> None:
+    invitation, token = invitations.invitation_create(session=SessionFactory(client=client_record))
+    with pytest.raises(ValidationError, match="no e-mail address"):
+        invitations.invitation_email(invitation=invitation, token=token)
+    assert mail.outbox == []
+
+
+def make_link_aged(session: Session, hours: float) -> RatingInvitation:
+    invitation, _ = invitations.invitation_create(session=session)
+    created = timezone.now() - dt.timedelta(hours=hours)
+    RatingInvitation.objects.filter(pk=invitation.pk).update(created_at=created)
+    invitation.refresh_from_db()
+    return invitation
+
+
+def test_an_unanswered_link_gets_one_reminder_after_two_days(session: Session) -> None:
+    old = make_link_aged(session, hours=49)
+    assert invitations.reminders_send() == 1
+    [reminder] = mail.outbox
+    old.refresh_from_db()
+    fresh = RatingInvitation.objects.live().get()
+    # The reminder carries a fresh link (the old token was never stored), with the old expiry.
+    assert old.voided_at is not None and old.reminded_at is not None
+    assert fresh.expires_at == old.expires_at and fresh.reminded_at is not None
+    token = reminder.body.split("/r/")[1].split("/")[0]
+    assert invitations.invitation_find(token) == fresh
+    # Running again (or twice at once) sends nothing more.
+    assert invitations.reminders_send() == 0
+    assert len(mail.outbox) == 1
+
+
+def test_no_reminder_before_the_delay(session: Session) -> None:
+    make_link_aged(session, hours=47.9)
+    assert invitations.reminders_send() == 0
+
+
+def test_no_reminder_for_an_answered_expired_or_emailless_link(
+    session: Session, client_record: Any
+) -> None:
+    answered = make_link_aged(session, hours=50)
+    RatingInvitation.objects.filter(pk=answered.pk).update(used_at=timezone.now())
+    expired = make_link_aged(SessionFactory(client=client_record), hours=50)
+    RatingInvitation.objects.filter(pk=expired.pk).update(expires_at=timezone.now())
+    client_record.email = ""
+    client_record.save()
+    make_link_aged(SessionFactory(client=client_record), hours=50)
+    assert invitations.reminders_send() == 0
+    assert mail.outbox == []
+
+
+def test_a_failed_reminder_keeps_the_clients_link_and_is_retried(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = make_link_aged(session, hours=49)
+
+    def mail_server_down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionRefusedError("SMTP down")
+
+    monkeypatch.setattr(invitations, "send_mail", mail_server_down)  # the edge: e-mail delivery
+    assert invitations.reminders_send() == 0
+    old.refresh_from_db()
+    assert old.is_open() and old.reminded_at is None
+    monkeypatch.undo()
+    assert invitations.reminders_send() == 1
+
+
+def test_beat_sends_reminders_regularly() -> None:
+    schedule = settings.CELERY_BEAT_SCHEDULE["send-rating-reminders"]
+    assert schedule["task"] == "sessions.tasks.send_rating_reminders"
+    from sessions.tasks import send_rating_reminders
+
+    assert send_rating_reminders.name == schedule["task"]
