@@ -54,6 +54,19 @@ def fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def tasks_run_in_process_by_default() -> Iterator[None]:
+    """Tests run tasks eagerly even when CI points CELERY_BROKER_URL at Redis, so no
+    stray message waits in the broker for a later test's worker. Tests about the
+    broker itself opt out with `celery_broker(...)`."""
+    from alliance.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
 @pytest.fixture(autouse=True)
 def fresh_cache() -> Iterator[None]:
     """Rate-limit counts must not leak from one test into the next."""
@@ -80,11 +93,18 @@ def celery_broker(url: str, **conf: Any) -> Iterator[None]:
 
     keys = ("broker_url", "result_backend", "task_always_eager", *conf)
     previous = {key: app.conf[key] for key in keys}
+    # Celery lets the CELERY_BROKER_URL variable override broker_url; follow suit.
+    previous_variable = os.environ.get("CELERY_BROKER_URL")
+    os.environ["CELERY_BROKER_URL"] = url
     app.conf.update(broker_url=url, task_always_eager=False, **conf)
     forget_connections()
     try:
         yield
     finally:
+        if previous_variable is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = previous_variable
         app.conf.update(previous)
         forget_connections()
 
