@@ -62,6 +62,7 @@ def main() -> None:
         env.pop("CELERY_BROKER_URL", None)
         manage("migrate", "-v0", env=env)
         manage("seed_demo", env=env)
+        token = open_rating_link(env)
         port = free_port()
         server = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
@@ -70,13 +71,27 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         try:
             wait_for(f"{base}/accounts/login/")
-            take(base)
+            take(base, token)
         finally:
             server.terminate()
             server.wait(timeout=10)
 
 
-def take(base: str) -> None:
+def open_rating_link(env: dict[str, str]) -> str:
+    """A rating link for a demo session the client has not rated yet."""
+    code = (
+        "from sessions.models import Session; from sessions.invitations import invitation_create; "
+        "s = Session.objects.filter(attendance='attended').exclude(ratings__rater='client')"
+        ".order_by('-starts_at').first(); print(invitation_create(session=s)[1])"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=PROJECT, env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return result.stdout.strip().splitlines()[-1]
+
+
+def take(base: str, token: str) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS
@@ -91,8 +106,12 @@ def take(base: str) -> None:
         page.wait_for_load_state()
         page.wait_for_timeout(300)
         page.screenshot(path=DOCS / "client.png", full_page=True)
+        phone = browser.new_page(viewport={"width": 360, "height": 740})
+        for language in ("en", "es"):
+            phone.goto(f"{base}/r/{token}/?lang={language}")
+            phone.screenshot(path=DOCS / f"client-form-{language}.png", full_page=True)
         browser.close()
-    print(f"Saved {DOCS / 'caseload.png'} and {DOCS / 'client.png'}")
+    print(f"Saved screenshots in {DOCS}")
 
 
 if __name__ == "__main__":
