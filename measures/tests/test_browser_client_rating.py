@@ -64,7 +64,9 @@ def test_a_client_answers_on_a_phone_and_the_link_then_closes(
     context.close()
 
 
-def test_the_language_switch_on_the_form(live_server: Any, browser: Any, client_record: Client) -> None:
+def test_the_language_switch_on_the_form(
+    live_server: Any, browser: Any, client_record: Client
+) -> None:
     client_record.language = "es"
     client_record.save()
     _, token = invitations.invitation_create(session=SessionFactory(client=client_record))
