@@ -99,3 +99,10 @@ def session_delete(*, actor: User, session: Session) -> None:
     """Delete a session and everything recorded about it (ratings, flags, links)."""
     _check_is_author(actor, session)
     session.delete()
+
+
+# Rating links are written by their own module; the service is named here too,
+# beside the other session writes.
+from sessions.invitations import invitation_create  # noqa: E402
+
+__all__ = ["invitation_create", "session_delete", "session_log", "session_update"]
