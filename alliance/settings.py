@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from alliance.env import env_bool, env_float, env_int, env_list, env_str
@@ -178,15 +179,28 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE = {
-    "send-rating-reminders": {
-        "task": "sessions.tasks.send_rating_reminders",
-        "schedule": env_int("ALLIANCE_REMINDER_SWEEP_SECONDS", 15 * 60),
-    },
-}
 
 # --- Clinical thresholds (see README "How flags are raised") --------------
 ALLIANCE_CUTOFF = env_float("ALLIANCE_CUTOFF", 9.0)
+# "lt": a score below the cut-off is flagged; "le": at or below it.
+ALLIANCE_CUTOFF_OPERATOR = env_str("ALLIANCE_CUTOFF_OPERATOR", "lt")
+if ALLIANCE_CUTOFF_OPERATOR not in ("lt", "le"):
+    raise ImproperlyConfigured("ALLIANCE_CUTOFF_OPERATOR must be lt or le.")
+# Reliable change: 1.96 × SD × √(2 × (1 − r)); with these defaults, 1.5 points.
+ALLIANCE_SD = env_float("ALLIANCE_SD", 1.0)
+ALLIANCE_RELIABILITY = env_float("ALLIANCE_RELIABILITY", 0.70)
+ALLIANCE_MIN_EARLIER_RATINGS = env_int("ALLIANCE_MIN_EARLIER_RATINGS", 3)
+ALLIANCE_OWN_SD_MULTIPLIER = env_float("ALLIANCE_OWN_SD_MULTIPLIER", 2.0)
+ALLIANCE_DIMENSION_DROP = env_int("ALLIANCE_DIMENSION_DROP", 3)
+ALLIANCE_TREND_LENGTH = env_int("ALLIANCE_TREND_LENGTH", 3)
+ALLIANCE_DISCREPANCY = env_float("ALLIANCE_DISCREPANCY", 2.0)
+ALLIANCE_MISSED_IN_A_ROW = env_int("ALLIANCE_MISSED_IN_A_ROW", 2)
+ALLIANCE_UNRATED_IN_A_ROW = env_int("ALLIANCE_UNRATED_IN_A_ROW", 3)
+# Notifications: the therapist's daily digest, and escalation of flags left unacknowledged.
+ALLIANCE_DIGEST_HOUR = env_int("ALLIANCE_DIGEST_HOUR", 7)
+ALLIANCE_ESCALATE_AFTER_DAYS = env_int("ALLIANCE_ESCALATE_AFTER_DAYS", 7)
+# The periodic sweep (nightly by default).
+ALLIANCE_SWEEP_HOUR = env_int("ALLIANCE_SWEEP_HOUR", 2)
 # Client rating links: lifetime, reminder delay, and the address used in e-mails.
 ALLIANCE_INVITATION_LIFETIME_DAYS = env_int("ALLIANCE_INVITATION_LIFETIME_DAYS", 4)
 ALLIANCE_INVITATION_REMINDER_AFTER_HOURS = env_int("ALLIANCE_INVITATION_REMINDER_AFTER_HOURS", 48)
@@ -198,6 +212,26 @@ ALLIANCE_LINK_FAILURE_WINDOW_SECONDS = env_int("ALLIANCE_LINK_FAILURE_WINDOW_SEC
 USE_X_FORWARDED_FOR = env_bool("USE_X_FORWARDED_FOR", default=False)
 # How long a therapist may revise their own rating before it becomes the record.
 ALLIANCE_THERAPIST_RATING_EDIT_HOURS = env_int("ALLIANCE_THERAPIST_RATING_EDIT_HOURS", 24)
+
+# --- Schedules (Celery beat) ------------------------------------------------
+CELERY_BEAT_SCHEDULE = {
+    "send-rating-reminders": {
+        "task": "sessions.tasks.send_rating_reminders",
+        "schedule": env_int("ALLIANCE_REMINDER_SWEEP_SECONDS", 15 * 60),
+    },
+    "sweep-for-alliance-drops": {
+        "task": "measures.tasks.sweep",
+        "schedule": crontab(hour=ALLIANCE_SWEEP_HOUR, minute=30),
+    },
+    "send-flag-digests": {
+        "task": "measures.tasks.send_flag_digests",
+        "schedule": crontab(hour=ALLIANCE_DIGEST_HOUR, minute=0),
+    },
+    "escalate-unacknowledged-flags": {
+        "task": "measures.tasks.escalate_unacknowledged_flags",
+        "schedule": crontab(hour=ALLIANCE_DIGEST_HOUR, minute=15),
+    },
+}
 
 # --- Security -------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

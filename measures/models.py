@@ -195,12 +195,21 @@ class Flag(models.Model):
     note = models.TextField(
         blank=True, help_text="The repair note (resolved) or the reason (dismissed)."
     )
+    notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the therapist's daily digest included it."
+    )
+    escalated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the supervisor was told it was left unacknowledged."
+    )
 
     objects = FlagQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["client", "status"])]
+        indexes = [
+            models.Index(fields=["client", "status"]),
+            models.Index(fields=["status", "created_at"]),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["session", "rule"],
@@ -239,3 +248,67 @@ class Flag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_rule_display()} — {self.client}, session {self.session.number}"
+
+    @property
+    def needs_review(self) -> bool:
+        return self.status in (self.Status.OPEN, self.Status.ACKNOWLEDGED)
+
+    @property
+    def description(self) -> str:
+        """The evidence in words: why the rule fired."""
+        from measures.evidence import describe
+
+        return describe(self.rule, self.evidence)
+
+
+class FlagEventQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> FlagEventQuerySet:
+        return self.filter(caseload_q(user, "flag__client__"))
+
+
+class FlagEvent(models.Model):
+    """One step in a flag's history: who did what, when, and what they wrote."""
+
+    # Raising is not an event: the flag's own created_at records it.
+    class Action(models.TextChoices):
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+        DISMISSED = "dismissed", "Dismissed"
+        COMMENTED = "commented", "Commented"
+
+    flag = models.ForeignKey(Flag, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=14, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty when the system raised the flag.",
+    )
+    note = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    objects = FlagEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Sweep(models.Model):
+    """One run of the periodic detection sweep; the last finished one bounds the next."""
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    clients_evaluated = models.PositiveIntegerField(default=0)
+    flags_created = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+        get_latest_by = "started_at"
+
+    def __str__(self) -> str:
+        return f"Sweep {self.started_at:%Y-%m-%d %H:%M}"

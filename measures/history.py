@@ -1,0 +1,114 @@
+"""Plain values the flag rules work on: one client's ordered history, and the thresholds.
+
+Nothing here touches the ORM, so the rules can be tested on hand-written series.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from measures.scoring import DIMENSIONS
+
+ATTENDED = "attended"
+MISSED = frozenset({"cancelled", "no_show"})
+
+
+def mean_score(values: tuple[int, ...]) -> float:
+    """The alliance score of six dimension scores, to one decimal (as `alliance_score`)."""
+    return round(sum(values) / len(values), 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One session in a client's history, with what each rater said about it."""
+
+    session_id: int
+    number: int
+    starts_at: dt.datetime
+    attendance: str = ATTENDED
+    # The client's six dimension scores in DIMENSIONS order, or None when unrated.
+    client: tuple[int, ...] | None = None
+    rupture: str = ""
+    rupture_resolved: str = ""
+    # The therapist's six dimension scores, or None.
+    therapist: tuple[int, ...] | None = None
+    client_score: float | None = field(init=False)
+    therapist_score: float | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Frozen dataclass: derived fields are set once, here.
+        object.__setattr__(self, "client_score", mean_score(self.client) if self.client else None)
+        object.__setattr__(
+            self, "therapist_score", mean_score(self.therapist) if self.therapist else None
+        )
+
+    @property
+    def attended(self) -> bool:
+        return self.attendance == ATTENDED
+
+    @property
+    def missed(self) -> bool:
+        return self.attendance in MISSED
+
+    def dimension(self, name: str) -> int:
+        assert self.client is not None
+        return self.client[DIMENSIONS.index(name)]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A rule fired at a session; becomes a Flag unless one exists for (session, rule)."""
+
+    session_id: int
+    rule: str
+    severity: str
+    evidence: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every number the rules use. Defaults are DESIGN.md's; settings override them."""
+
+    cutoff: float = 9.0
+    cutoff_operator: str = "lt"  # "lt": score < cutoff fires; "le": score <= cutoff fires
+    sd: float = 1.0  # the scale's population SD, for the reliable-change index
+    reliability: float = 0.70  # the scale's test-retest reliability r
+    min_earlier_ratings: int = 3
+    own_sd_multiplier: float = 2.0
+    dimension_drop: int = 3
+    trend_length: int = 3
+    discrepancy: float = 2.0
+    missed_in_a_row: int = 2
+    unrated_in_a_row: int = 3
+    # An attended session counts as unanswered only once its link could have expired.
+    rating_grace: dt.timedelta = dt.timedelta(days=4)
+
+    @property
+    def reliable_change(self) -> float:
+        """1.96 × SD × √(2 × (1 − r)): a drop larger than this is unlikely to be noise."""
+        return 1.96 * self.sd * math.sqrt(2 * (1 - self.reliability))
+
+    def is_below_cutoff(self, score: float) -> bool:
+        return score < self.cutoff if self.cutoff_operator == "lt" else score <= self.cutoff
+
+    @classmethod
+    def from_settings(cls) -> Thresholds:
+        from django.conf import settings
+
+        return cls(
+            cutoff=settings.ALLIANCE_CUTOFF,
+            cutoff_operator=settings.ALLIANCE_CUTOFF_OPERATOR,
+            sd=settings.ALLIANCE_SD,
+            reliability=settings.ALLIANCE_RELIABILITY,
+            min_earlier_ratings=settings.ALLIANCE_MIN_EARLIER_RATINGS,
+            own_sd_multiplier=settings.ALLIANCE_OWN_SD_MULTIPLIER,
+            dimension_drop=settings.ALLIANCE_DIMENSION_DROP,
+            trend_length=settings.ALLIANCE_TREND_LENGTH,
+            discrepancy=settings.ALLIANCE_DISCREPANCY,
+            missed_in_a_row=settings.ALLIANCE_MISSED_IN_A_ROW,
+            unrated_in_a_row=settings.ALLIANCE_UNRATED_IN_A_ROW,
+            rating_grace=dt.timedelta(days=settings.ALLIANCE_INVITATION_LIFETIME_DAYS),
+        )
