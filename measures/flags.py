@@ -96,9 +96,11 @@ def flag_dismiss(*, flag: Flag, actor: User, reason: str) -> Flag:
 def flag_comment(*, flag: Flag, actor: User, note: str) -> FlagEvent:
     """Add a comment to the flag's history (a supervisor's, or the therapist's own).
 
-    The caller has reached the flag through `Flag.objects.visible_to(actor)`.
+    Supervision is read-only for the flag's status, but a supervisor's comment
+    belongs in its history.
     """
-    if not (actor.is_supervisor or actor.pk == flag.client.therapist_id):
+    visible = Flag.objects.visible_to(actor).filter(pk=flag.pk).exists()
+    if not visible or not (actor.is_supervisor or actor.pk == flag.client.therapist_id):
         raise PermissionDenied("Only the therapist and their supervisors can comment on a flag.")
     note = _clean_note(note, field="note", required="Please write a comment.")
     return FlagEvent.objects.create(

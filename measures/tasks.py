@@ -1,18 +1,78 @@
-"""Celery tasks for the alliance measures."""
+"""Celery tasks for the alliance measures: detection and notifications.
+
+Each task takes ids or nothing, loads what it needs and calls a service, so the
+same code runs from beat, from `manage.py detect_alliance_drops` and in tests.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
-from measures.models import Rating
+# Database hiccups (a restart, a failover) are worth retrying; logic errors are not.
+RETRY_ON = (OperationalError, InterfaceError)
 
 
-@shared_task(name="measures.tasks.evaluate_client", acks_late=True)
+@shared_task(
+    name="measures.tasks.evaluate_client",
+    acks_late=True,
+    autoretry_for=RETRY_ON,
+    retry_backoff=2,
+    retry_backoff_max=120,
+    max_retries=5,
+    soft_time_limit=60,
+    time_limit=90,
+)
 def evaluate_client(client_id: int) -> int:
-    """Evaluate one client's history after a new rating.
+    """Evaluate one client after a new rating; returns how many flags were raised."""
+    from measures.detection import evaluate_clients
 
-    Enqueued on commit of every client rating. The flag rules themselves arrive
-    with alliance-drop detection; until then it reports how many ratings the
-    client has to evaluate.
-    """
-    return Rating.objects.filter(session__client_id=client_id).count()
+    return evaluate_clients([client_id])
+
+
+@shared_task(
+    name="measures.tasks.sweep",
+    acks_late=True,
+    autoretry_for=RETRY_ON,
+    retry_backoff=30,
+    max_retries=3,
+    soft_time_limit=50 * 60,
+    time_limit=55 * 60,
+)
+def sweep() -> int:
+    """Re-evaluate every client whose history changed, and the time-based rules."""
+    from measures.detection import sweep_run
+
+    return sweep_run().flags_created
+
+
+@shared_task(
+    name="measures.tasks.send_flag_digests",
+    acks_late=True,
+    autoretry_for=RETRY_ON,
+    retry_backoff=60,
+    max_retries=3,
+    soft_time_limit=10 * 60,
+    time_limit=12 * 60,
+)
+def send_flag_digests() -> int:
+    """E-mail each therapist the flags raised since their last digest."""
+    from measures.notifications import digests_send
+
+    return digests_send()
+
+
+@shared_task(
+    name="measures.tasks.escalate_unacknowledged_flags",
+    acks_late=True,
+    autoretry_for=RETRY_ON,
+    retry_backoff=60,
+    max_retries=3,
+    soft_time_limit=10 * 60,
+    time_limit=12 * 60,
+)
+def escalate_unacknowledged_flags() -> int:
+    """Tell supervisors about flags left unacknowledged too long."""
+    from measures.notifications import escalations_send
+
+    return escalations_send()
