@@ -5,6 +5,7 @@ from measures.views import (
     client_page,
     client_rating,
     invitations,
+    review,
     session_page,
     therapist_rating,
 )
@@ -33,4 +34,10 @@ urlpatterns = [
         therapist_rating.therapist_rating,
         name="therapist-rating",
     ),
+    path("review/", review.review_queue, name="review-queue"),
+    path("flags/<int:flag_id>/", review.flag_detail, name="flag-detail"),
+    path("flags/<int:flag_id>/acknowledge/", review.flag_acknowledge, name="flag-acknowledge"),
+    path("flags/<int:flag_id>/resolve/", review.flag_resolve, name="flag-resolve"),
+    path("flags/<int:flag_id>/dismiss/", review.flag_dismiss, name="flag-dismiss"),
+    path("flags/<int:flag_id>/comment/", review.flag_comment, name="flag-comment"),
 ]

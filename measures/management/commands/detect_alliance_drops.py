@@ -1,0 +1,34 @@
+"""`manage.py detect_alliance_drops [--client ID]`: detection without a worker.
+
+For the embedded mode and for people who prefer cron to Celery beat: the same
+code the tasks run, synchronously.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from clients.models import Client
+from measures.detection import evaluate_clients, sweep_run
+
+
+class Command(BaseCommand):
+    help = "Raise the flags that are missing: for one client, or a sweep of everything changed."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--client", type=int, metavar="ID", help="Evaluate this client only.")
+
+    def handle(self, *args: Any, client: int | None = None, **options: Any) -> None:
+        if client is not None:
+            if not Client.objects.filter(pk=client).exists():
+                raise CommandError(f"No client with id {client}.")
+            created = evaluate_clients([client])
+            self.stdout.write(f"Client {client} evaluated: {created} new flag(s).")
+            return
+        sweep = sweep_run()
+        self.stdout.write(
+            f"Sweep evaluated {sweep.clients_evaluated} client(s): "
+            f"{sweep.flags_created} new flag(s)."
+        )

@@ -1,0 +1,231 @@
+"""E-mails about flags: the therapist's daily digest, and escalation to supervisors.
+
+Both jobs claim their flags with a conditional UPDATE (`notified_at` / `escalated_at`
+still empty) inside the transaction that sends the mail. So a second run sends
+nothing new, two runs at once never send the same flag twice, and a failed mail
+rolls the claim back for the next run to retry ("due and not done").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import QuerySet
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from clients.models import Supervision, User
+from measures.models import Flag
+
+logger = logging.getLogger(__name__)
+
+
+def absolute_url(name: str, *args: Any) -> str:
+    """E-mails have no request to build a link from; the configured base URL stands in."""
+    return settings.ALLIANCE_BASE_URL.rstrip("/") + reverse(name, args=args)
+
+
+def flags_claim(flags: QuerySet[Flag], *, field: str, now: dt.datetime) -> set[int]:
+    """Mark `field` = now on the flags still unclaimed; returns their ids.
+
+    Call inside a transaction. On PostgreSQL the rows are locked first and rows
+    another run holds are skipped, so that run alone mails them. SQLite has no
+    row locks: there the count check refuses a claim another run got to first,
+    and the rollback leaves those flags for the next run.
+    """
+    unclaimed = flags.filter(**{f"{field}__isnull": True})
+    ids = set(unclaimed.select_for_update(skip_locked=True).values_list("pk", flat=True))
+    if unclaimed.filter(pk__in=ids).update(**{field: now}) != len(ids):
+        raise RuntimeError("Another run claimed some of these flags first.")
+    return ids
+
+
+# --- The therapist's daily digest -----------------------------------------
+
+
+def digests_send(now: dt.datetime | None = None) -> int:
+    """E-mail each therapist the flags raised on their clients since their last digest.
+
+    Returns how many e-mails were sent. A therapist with no e-mail address, or whose
+    account is inactive, is skipped and their flags stay unnotified until that changes.
+    """
+    now = now or timezone.now()
+    pending = (
+        Flag.objects.filter(
+            notified_at__isnull=True,
+            client__therapist__is_active=True,
+        )
+        .exclude(client__therapist__email="")
+        .select_related("client__therapist", "session")
+        .order_by("client__label", "client_id", "session__number", "rule")
+    )
+    by_therapist: dict[int, list[Flag]] = defaultdict(list)
+    for flag in pending:
+        by_therapist[flag.client.therapist_id].append(flag)
+    sent = 0
+    for therapist_id, flags in by_therapist.items():
+        try:
+            sent += digest_send(therapist=flags[0].client.therapist, flags=flags, now=now)
+        except Exception:
+            # One failing mailbox must not hold up the others; its flags wait for the next run.
+            logger.exception("Flag digest for therapist %s failed", therapist_id)
+    logger.info("Sent %d flag digests to %d therapists", sent, len(by_therapist))
+    return sent
+
+
+def digest_send(*, therapist: User, flags: list[Flag], now: dt.datetime) -> bool:
+    """Claim `flags` (all this therapist's) and mail the ones still needing review.
+
+    A flag resolved or dismissed before its digest is marked notified but not
+    listed: the therapist has already dealt with it. Returns whether a mail went out.
+    """
+    with transaction.atomic():
+        claimed = flags_claim(
+            Flag.objects.filter(pk__in=[flag.pk for flag in flags]), field="notified_at", now=now
+        )
+        listed = [flag for flag in flags if flag.pk in claimed and flag.needs_review]
+        if not listed:
+            return False
+        context = {
+            "therapist": therapist,
+            "flags": [digest_row(flag) for flag in listed],
+            "review_url": absolute_url("measures:review-queue"),
+        }
+        send_templated_mail("digest", context, therapist.email)
+    return True
+
+
+def digest_row(flag: Flag) -> dict[str, Any]:
+    """What the digest may say about a flag. The template gets these values and no
+    model, so no client detail beyond the pseudonym label can slip into an e-mail."""
+    return {
+        "label": flag.client.label,
+        "rule": flag.get_rule_display(),
+        "severity": flag.get_severity_display(),
+        "session_number": flag.session.number,
+        "description": flag.description,
+    }
+
+
+# --- Escalation to supervisors --------------------------------------------
+
+
+def escalations_send(now: dt.datetime | None = None) -> int:
+    """Tell supervisors about flags their supervisees have left open too long.
+
+    A flag is due when it is still open (not even acknowledged) more than
+    ALLIANCE_ESCALATE_AFTER_DAYS after it was raised. Each supervisor gets one
+    e-mail listing all their supervisees' due flags. Returns how many were sent.
+    """
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.ALLIANCE_ESCALATE_AFTER_DAYS)
+    due = list(
+        Flag.objects.filter(
+            status=Flag.Status.OPEN, escalated_at__isnull=True, created_at__lt=cutoff
+        )
+        .select_related("client__therapist")
+        .order_by("created_at", "pk")
+    )
+    if not due:
+        return 0
+    # A therapist with no (reachable) supervisor is in no team: their flags are
+    # left unmarked, so they escalate as soon as a supervisor is assigned.
+    supervisions = (
+        Supervision.objects.filter(
+            therapist_id__in={flag.client.therapist_id for flag in due},
+            supervisor__is_active=True,
+            supervisor__is_supervisor=True,
+        )
+        .exclude(supervisor__email="")
+        .select_related("supervisor")
+    )
+    sent = 0
+    for team in supervision_teams(supervisions):
+        supervisees = set().union(*team.values())
+        team_flags = [flag for flag in due if flag.client.therapist_id in supervisees]
+        try:
+            sent += escalation_send(team=team, flags=team_flags, now=now)
+        except Exception:
+            logger.exception("Flag escalation to supervisors %s failed", sorted(s.pk for s in team))
+    logger.info("Sent %d escalation e-mails about %d overdue flags", sent, len(due))
+    return sent
+
+
+def supervision_teams(supervisions: QuerySet[Supervision]) -> list[dict[User, set[int]]]:
+    """Group supervisors who share a supervisee; each maps to the therapists they supervise.
+
+    A flag is escalated once, but every supervisor of its therapist must hear of
+    it, so all those supervisors' e-mails go out in the one transaction that
+    claims it. With one supervisor per therapist (the usual case) a team is one
+    supervisor and their supervisees.
+    """
+    supervisees: dict[User, set[int]] = defaultdict(set)
+    for supervision in supervisions:
+        supervisees[supervision.supervisor].add(supervision.therapist_id)
+    teams: list[dict[User, set[int]]] = []
+    for supervisor, therapist_ids in supervisees.items():
+        team = {supervisor: therapist_ids}
+        for other in [t for t in teams if any(ids & therapist_ids for ids in t.values())]:
+            team.update(other)
+            teams.remove(other)
+        teams.append(team)
+    return teams
+
+
+def escalation_send(*, team: dict[User, set[int]], flags: list[Flag], now: dt.datetime) -> int:
+    """Claim the team's due flags and mail each supervisor theirs; returns mails sent.
+
+    If one supervisor's mail fails, the whole team's claim rolls back and is
+    retried, so a co-supervisor already mailed may hear of those flags twice:
+    better twice than never.
+    """
+    sent = 0
+    with transaction.atomic():
+        claimed = flags_claim(
+            Flag.objects.filter(pk__in=[flag.pk for flag in flags], status=Flag.Status.OPEN),
+            field="escalated_at",
+            now=now,
+        )
+        for supervisor, therapist_ids in team.items():
+            theirs = [
+                escalation_row(flag, now)
+                for flag in flags
+                if flag.pk in claimed and flag.client.therapist_id in therapist_ids
+            ]
+            if not theirs:
+                continue
+            theirs.sort(key=lambda row: (row["therapist"], -row["days_open"]))
+            context = {
+                "supervisor": supervisor,
+                "flags": theirs,
+                "days": settings.ALLIANCE_ESCALATE_AFTER_DAYS,
+            }
+            send_templated_mail("escalation", context, supervisor.email)
+            sent += 1
+    return sent
+
+
+def escalation_row(flag: Flag, now: dt.datetime) -> dict[str, Any]:
+    """What the escalation may say about a flag: no client detail beyond the label."""
+    return {
+        "therapist": str(flag.client.therapist),
+        "label": flag.client.label,
+        "rule": flag.get_rule_display(),
+        "severity": flag.get_severity_display(),
+        "days_open": (now - flag.created_at).days,
+        "url": absolute_url("measures:flag-detail", flag.pk),
+    }
+
+
+def send_templated_mail(name: str, context: dict[str, Any], to: str) -> None:
+    """Render templates/measures/email/<name>_subject.txt and <name>.txt and send them."""
+    subject = render_to_string(f"measures/email/{name}_subject.txt", context).strip()
+    body = render_to_string(f"measures/email/{name}.txt", context)
+    send_mail(subject, body, None, [to])

@@ -1,0 +1,273 @@
+"""The flag rules: pure functions of one client's ordered history.
+
+Each rule walks the history once (O(n) per client, running sums rather than
+recomputed means) and yields a Finding wherever it fires. Every number comes
+from `Thresholds`; nothing here reads settings or touches the ORM.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections import deque
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from measures.history import Finding, Point, Thresholds
+from measures.scoring import DIMENSIONS
+
+# The Flag.Rule and Flag.Severity values (measures.models), kept ORM-free here.
+BELOW_CUTOFF = "below_cutoff"
+RELIABLE_DROP = "reliable_drop"
+DIMENSION_DROP = "dimension_drop"
+DECLINING_TREND = "declining_trend"
+RUPTURE_UNRESOLVED = "rupture_unresolved"
+RATER_DISCREPANCY = "rater_discrepancy"
+DISENGAGEMENT = "disengagement"
+LOW, MEDIUM, HIGH = "low", "medium", "high"
+
+RUPTURES = frozenset({"a_little", "a_lot"})
+# Float noise (9.2 − 7.2 = 1.9999999…) must never decide a clinical flag.
+TOLERANCE = 1e-9
+
+
+def below_cutoff(history: Sequence[Point], t: Thresholds) -> Iterator[Finding]:
+    """Every client rating under the cut-off.
+
+    The brief-scale convention: below 36 of 40 on the Session Rating Scale (Duncan et al. 2003).
+    """
+    cutoff, operator_ = round(t.cutoff, 2), t.cutoff_operator
+    for point in history:
+        score = point.client_score
+        if score is not None and t.is_below_cutoff(score):
+            yield Finding(
+                point.session_id,
+                BELOW_CUTOFF,
+                LOW,
+                {"score": round(score, 1), "cutoff": cutoff, "operator": operator_},
+            )
+
+
+def reliable_drop(history: Sequence[Point], t: Thresholds) -> Iterator[Finding]:
+    """A fall below the client's own usual level by more than chance allows.
+
+    A rupture is a drop below the client's own level (Stiles et al. 2004); a sudden loss is one
+    beyond the reliable-change index (Jacobson & Truax 1991). The stricter of the two applies.
+    """
+    # Scores have one decimal, so sums are kept in whole tenths: exact, with no float drift.
+    count = total = squares = 0
+    needed = max(1, t.min_earlier_ratings)
+    reliable_change = t.reliable_change
+    for point in history:
+        score = point.client_score
+        if score is None:
+            continue
+        tenths = round(score * 10)
+        if count >= needed:
+            drop = (total - count * tenths) / (count * 10)
+            # The threshold is never below the reliable change, so most points stop here.
+            if drop > reliable_change + TOLERANCE:
+                own_sd = _sample_sd_tenths(count, total, squares) / 10
+                threshold = max(reliable_change, t.own_sd_multiplier * own_sd)
+                if drop > threshold + TOLERANCE:
+                    yield Finding(
+                        point.session_id,
+                        RELIABLE_DROP,
+                        HIGH,
+                        {
+                            "score": round(score, 1),
+                            "usual": round(total / count / 10, 2),
+                            "drop": round(drop, 2),
+                            "threshold": round(threshold, 2),
+                            "reliable_change": round(reliable_change, 2),
+                            "own_sd": round(own_sd, 2),
+                            "earlier_ratings": count,
+                        },
+                    )
+        count += 1
+        total += tenths
+        squares += tenths * tenths
+
+
+def _sample_sd_tenths(count: int, total: int, squares: int) -> float:
+    """Sample SD (n − 1) from a running sum and sum of squares; 0 for fewer than two values."""
+    if count < 2:
+        return 0.0
+    return math.sqrt(max(0, count * squares - total * total) / (count * (count - 1)))
+
+
+def dimension_drop(history: Sequence[Point], t: Thresholds) -> Iterator[Finding]:
+    """One dimension fell sharply since the client's previous rating.
+
+    A rupture is a strain in one part of the alliance — bond, tasks or goals (Safran & Muran 2000) —
+    which a mean of six dimensions can hide.
+    """
+    before: tuple[int, ...] | None = None
+    since = 0
+    for point in history:
+        after = point.client
+        if after is None:
+            continue
+        # One C-level pass finds the largest fall; the evidence is built only when it fires.
+        if before is not None and max(map(operator.sub, before, after)) >= t.dimension_drop:
+            yield Finding(
+                point.session_id,
+                DIMENSION_DROP,
+                MEDIUM,
+                {"dimensions": _fallen(before, after, t.dimension_drop), "since_session": since},
+            )
+        before, since = after, point.number
+
+
+def _fallen(before: tuple[int, ...], after: tuple[int, ...], by: int) -> list[dict[str, object]]:
+    """The dimensions that fell by at least `by`, largest fall first (ties in form order)."""
+    fallen = [
+        {"name": name, "from": was, "to": became}
+        for name, was, became in zip(DIMENSIONS, before, after, strict=True)
+        if was - became >= by
+    ]
+    fallen.sort(key=lambda dimension: dimension["to"] - dimension["from"])
+    return fallen
+
+
+def declining_trend(history: Sequence[Point], t: Thresholds) -> Iterator[Finding]:
+    """Several client ratings in a row, each lower than the one before.
+
+    The alliance predicts outcome (r ≈ .28 over 295 studies; Flückiger et al. 2018), so a steady
+    slide matters before it crosses any threshold, and near the ceiling it may be all there is.
+    """
+    length = max(2, t.trend_length)
+    recent: deque[Point] = deque(maxlen=length)
+    run = 0
+    last = math.inf
+    for point in history:
+        score = point.client_score
+        if score is None:
+            continue
+        run = run + 1 if score < last - TOLERANCE else 1
+        last = score
+        recent.append(point)
+        if run >= length:
+            yield Finding(
+                point.session_id,
+                DECLINING_TREND,
+                MEDIUM,
+                {
+                    # Point.client_score is already rounded to one decimal.
+                    "scores": [p.client_score for p in recent],
+                    "sessions": [p.number for p in recent],
+                },
+            )
+
+
+def rupture_unresolved(history: Sequence[Point], t: Thresholds) -> Iterator[Finding]:
+    """The client reported a rupture that was not fully talked through.
+
+    Repaired ruptures go with better outcomes (Eubanks, Muran & Safran 2018), unrepaired ones with
+    drop-out (Muran et al. 2009).
+    """
+    for point in history:
+        if point.client is None or point.rupture not in RUPTURES:
+            continue
+        resolved = point.rupture_resolved
+        if resolved == "fully":
+            continue
+        severe = point.rupture == "a_lot" or resolved in ("not_at_all", "")
+        yield Finding(
+            point.session_id,
+            RUPTURE_UNRESOLVED,
+            HIGH if severe else MEDIUM,
+            {"rupture": point.rupture, "talked_through": resolved or "unanswered"},
+        )
+
+
+def rater_discrepancy(history: Sequence[Point], t: Thresholds) -> Iterator[Finding]:
+    """The therapist rated the session well above the client.
+
+    Clients rate the alliance higher than therapists on average (Tryon, Blackwell & Hammel 2007)
+    and report fewer ruptures, so a client score below the therapist's is a warning.
+    """
+    for point in history:
+        client, therapist = point.client_score, point.therapist_score
+        if client is None or therapist is None:
+            continue
+        difference = round(therapist - client, 1)
+        if difference >= t.discrepancy - TOLERANCE:
+            yield Finding(
+                point.session_id,
+                RATER_DISCREPANCY,
+                MEDIUM,
+                {
+                    "therapist": round(therapist, 1),
+                    "client": round(client, 1),
+                    "difference": difference,
+                },
+            )
+
+
+def disengagement(history: Sequence[Point], t: Thresholds, now: datetime) -> Iterator[Finding]:
+    """Missed sessions in a row, or attended sessions left unrated.
+
+    Unresolved ruptures go with drop-out (Muran et al. 2009); withdrawal shows in the session log
+    — no-shows, cancellations, unanswered forms — before, or instead of, in the scores.
+    """
+    yield from _missed_in_a_row(history, t)
+    yield from _unrated_in_a_row(history, t, now)
+
+
+def _missed_in_a_row(history: Sequence[Point], t: Thresholds) -> Iterator[Finding]:
+    run: list[Point] = []
+    for point in history:
+        if point.missed:
+            run.append(point)
+            if len(run) == t.missed_in_a_row:
+                yield Finding(
+                    point.session_id,
+                    DISENGAGEMENT,
+                    MEDIUM,
+                    {
+                        "kind": "missed",
+                        "sessions": [p.number for p in run],
+                        "attendance": [p.attendance for p in run],
+                    },
+                )
+        elif point.attended:
+            run.clear()
+
+
+def _unrated_in_a_row(history: Sequence[Point], t: Thresholds, now: datetime) -> Iterator[Finding]:
+    # Missed sessions are skipped; an attended session still inside its rating window is pending.
+    run: list[Point] = []
+    for point in history:
+        if not point.attended:
+            continue
+        if point.client is not None:
+            run.clear()
+        elif point.starts_at + t.rating_grace <= now:
+            run.append(point)
+            if len(run) == t.unrated_in_a_row:
+                yield Finding(
+                    point.session_id,
+                    DISENGAGEMENT,
+                    MEDIUM,
+                    {"kind": "unrated", "sessions": [p.number for p in run]},
+                )
+
+
+SCORE_RULES = (
+    below_cutoff,
+    reliable_drop,
+    dimension_drop,
+    declining_trend,
+    rupture_unresolved,
+    rater_discrepancy,
+)
+
+
+def evaluate(history: Sequence[Point], t: Thresholds, now: datetime) -> list[Finding]:
+    """Every rule's findings for one client's ordered history (at most one per session and rule)."""
+    findings: list[Finding] = []
+    for rule in SCORE_RULES:
+        findings.extend(rule(history, t))
+    findings.extend(disengagement(history, t, now))
+    return findings

@@ -1,0 +1,198 @@
+"""Detection over the database: the right flags, never twice, and nothing lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from clients.models import Client
+from clients.tests.factories import ClientFactory
+from measures.detection import evaluate_clients, sweep_run
+from measures.models import Flag, Rating, Sweep
+from measures.scoring import DIMENSIONS
+from measures.tests.factories import RatingFactory
+from sessions.models import Session
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def week(client: Client, weeks_ago: float, score: int | None, **rating: Any) -> Session:
+    """A session `weeks_ago` with a client rating whose six dimensions are `score`."""
+    session = SessionFactory(
+        client=client, starts_at=timezone.now() - dt.timedelta(weeks=weeks_ago)
+    )
+    if score is not None:
+        RatingFactory(session=session, **{**dict.fromkeys(DIMENSIONS, score), **rating})
+    return session
+
+
+def flags(client: Client) -> set[tuple[int, str]]:
+    return set(Flag.objects.filter(client=client).values_list("session__number", "rule"))
+
+
+@pytest.fixture
+def drifting(client_record: Client) -> Client:
+    """10, 10, 10, then 9, 8, 7: a trend, a reliable drop and scores below the cut-off."""
+    for weeks_ago, score in [(6, 10), (5, 10), (4, 10), (3, 9), (2, 8), (1, 7)]:
+        week(client_record, weeks_ago, score)
+    return client_record
+
+
+def test_evaluating_a_client_raises_the_flags_its_history_calls_for(drifting: Client) -> None:
+    assert evaluate_clients([drifting.pk]) == len(flags(drifting))
+    assert flags(drifting) >= {
+        (5, "below_cutoff"),
+        (6, "below_cutoff"),
+        (6, "declining_trend"),
+        (6, "reliable_drop"),
+    }
+    assert (4, "below_cutoff") not in flags(drifting)  # 9.0 is not below 9.0
+    drop = Flag.objects.get(client=drifting, rule="reliable_drop", session__number=6)
+    assert drop.severity == "high" and drop.evidence["score"] == 7.0
+    assert drop.status == "open"
+
+
+def test_evaluating_twice_changes_nothing(drifting: Client) -> None:
+    first = evaluate_clients([drifting.pk])
+    before = list(Flag.objects.order_by("pk").values("pk", "session_id", "rule", "evidence"))
+    assert first > 0
+    assert evaluate_clients([drifting.pk]) == 0
+    assert (
+        list(Flag.objects.order_by("pk").values("pk", "session_id", "rule", "evidence")) == before
+    )
+
+
+def test_a_dismissed_flag_is_not_raised_again(drifting: Client, therapist: Any) -> None:
+    from measures.flags import flag_dismiss
+
+    evaluate_clients([drifting.pk])
+    flag = Flag.objects.filter(client=drifting).first()
+    flag_dismiss(flag=flag, actor=therapist, reason="Scored low on purpose to test the form.")
+    evaluate_clients([drifting.pk])
+    assert Flag.objects.get(pk=flag.pk).status == "dismissed"
+    assert Flag.objects.filter(session=flag.session, rule=flag.rule).count() == 1
+
+
+def test_the_sweep_evaluates_what_changed_since_the_last_sweep(
+    drifting: Client, colleague_client: Client
+) -> None:
+    week(colleague_client, 2, 10)
+    first = sweep_run()
+    assert (first.clients_evaluated, first.finished_at is not None) == (2, True)
+    assert first.flags_created == Flag.objects.count() > 0
+    second = sweep_run()
+    assert (second.clients_evaluated, second.flags_created) == (0, 0)
+    week(colleague_client, 0.5, 4)  # a new low rating
+    third = sweep_run()
+    assert third.clients_evaluated == 1
+    assert (2, "below_cutoff") in flags(colleague_client)
+
+
+def test_the_sweep_catches_a_rating_changed_since_it_last_ran(client_record: Client) -> None:
+    session = week(client_record, 2, 10)
+    sweep_run()
+    Rating.objects.filter(session=session).update(trust=2, updated_at=timezone.now())
+    assert sweep_run().clients_evaluated == 1
+
+
+def test_the_sweep_raises_disengagement_once_rating_windows_close(client_record: Client) -> None:
+    now = timezone.now()
+    for days_ago in (30, 23, 16):
+        SessionFactory(client=client_record, starts_at=now - dt.timedelta(days=days_ago))
+    recent = [
+        SessionFactory(client=client_record, starts_at=now - dt.timedelta(days=d)) for d in (9, 2)
+    ]
+    sweep_run(now=now)
+    assert ("disengagement" in {rule for _, rule in flags(client_record)}) is True
+    assert not Flag.objects.filter(session__in=recent).exists()  # 2 days: still pending
+    later = now + dt.timedelta(days=3)  # nothing changed, but a rating window closed
+    assert sweep_run(now=later).clients_evaluated == 1
+
+
+@pytest.mark.parametrize("size", [5, 50])
+def test_the_sweep_costs_the_same_statements_at_any_size(therapist: Any, size: int) -> None:
+    for _ in range(size):
+        someone = ClientFactory(therapist=therapist)
+        for weeks_ago, score in [(3, 10), (2, 10), (1, 6)]:
+            week(someone, weeks_ago, score)
+    with CaptureQueriesContext(connection) as captured:
+        sweep = sweep_run()
+    assert sweep.clients_evaluated == size
+    statements = [query["sql"] for query in captured.captured_queries]
+    inserts = [sql for sql in statements if 'INTO "measures_flag"' in sql]
+    # last sweep, new sweep, the streamed history, counts before and after the
+    # insert, the sweep's row update — whatever the number of clients
+    assert len(statements) - len(inserts) == 6
+    if connection.vendor == "postgresql":
+        assert len(inserts) == 1  # up to 2,000 flags a statement
+    else:
+        assert len(inserts) >= 1  # SQLite caps parameters per statement, so it batches smaller
+
+
+def test_the_command_runs_a_sweep_or_one_client(drifting: Client, colleague_client: Client) -> None:
+    out = StringIO()
+    call_command("detect_alliance_drops", "--client", str(drifting.pk), stdout=out)
+    assert f"Client {drifting.pk} evaluated" in out.getvalue()
+    assert Flag.objects.filter(client=drifting).exists() and not Sweep.objects.exists()
+    call_command("detect_alliance_drops", stdout=out)
+    assert Sweep.objects.get().finished_at is not None
+    with pytest.raises(CommandError, match="No client with id 999999"):
+        call_command("detect_alliance_drops", "--client", "999999")
+
+
+def test_a_rating_saved_while_the_broker_was_down_is_flagged_by_the_next_sweep(
+    client: Any, client_record: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    from conftest import celery_broker
+    from sessions.invitations import invitation_create
+
+    for weeks_ago in (4, 3, 2):
+        week(client_record, weeks_ago, 10)
+    sweep_run()
+    _, token = invitation_create(session=SessionFactory(client=client_record))
+    answers = {**dict.fromkeys(DIMENSIONS, "5"), "rupture": "none"}
+    with (
+        celery_broker("redis://127.0.0.1:1/0", task_publish_retry=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert client.post(f"/r/{token}/", answers).status_code == 302
+    assert not Flag.objects.filter(rule="reliable_drop").exists()  # the task never ran
+    sweep_run()
+    assert Flag.objects.filter(client=client_record, rule="reliable_drop").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_evaluations_at_once_raise_each_flag_once(
+    postgresql: None, client_record: Client
+) -> None:
+    for weeks_ago, score in [(6, 10), (5, 10), (4, 10), (3, 9), (2, 8), (1, 7)]:
+        week(client_record, weeks_ago, score)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def evaluate() -> None:
+        try:
+            barrier.wait()
+            evaluate_clients([client_record.pk])
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=evaluate) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    rows = list(Flag.objects.values_list("session_id", "rule"))
+    assert len(rows) == len(set(rows)) > 0

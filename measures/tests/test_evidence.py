@@ -1,0 +1,171 @@
+"""Each flag's evidence in words, and a plain fallback when the evidence is odd or old."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from measures.evidence import describe
+from measures.history import Thresholds
+from measures.rules import evaluate
+from measures.tests.test_rules import LATER, dimensions, point, with_rupture, with_therapist
+
+
+@pytest.mark.parametrize(
+    ("rule", "evidence", "words"),
+    [
+        (
+            "below_cutoff",
+            {"score": 8.5, "cutoff": 9.0, "operator": "lt"},
+            "Alliance 8.5, below the cut-off of 9.0",
+        ),
+        (
+            "below_cutoff",
+            {"score": 9.0, "cutoff": 9.0, "operator": "le"},
+            "Alliance 9.0, at or below the cut-off of 9.0",
+        ),
+        (
+            "reliable_drop",
+            {
+                "score": 6.8,
+                "usual": 8.93,
+                "drop": 2.13,
+                "threshold": 1.52,
+                "reliable_change": 1.52,
+                "own_sd": 0.12,
+                "earlier_ratings": 3,
+            },
+            "Alliance 6.8, 2.1 below this client's usual 8.9 (threshold 1.5)",
+        ),
+        (
+            "reliable_drop",
+            {"score": 7.4, "usual": 9.0, "drop": 1.6, "threshold": 1.52},
+            "Alliance 7.4, 1.6 below this client's usual 9.0 (threshold 1.5)",
+        ),
+        (
+            # At one decimal the drop would look no larger than its threshold: show two.
+            "reliable_drop",
+            {"score": 7.3, "usual": 8.83, "drop": 1.53, "threshold": 1.52},
+            "Alliance 7.3, 1.53 below this client's usual 8.8 (threshold 1.52)",
+        ),
+        (
+            "dimension_drop",
+            {"dimensions": [{"name": "trust", "from": 9, "to": 5}], "since_session": 6},
+            "Trust and safety fell from 9 to 5 since session 6",
+        ),
+        (
+            "dimension_drop",
+            {
+                "dimensions": [
+                    {"name": "empathy", "from": 9, "to": 3},
+                    {"name": "trust", "from": 9, "to": 5},
+                ],
+                "since_session": 6,
+            },
+            "Empathy fell from 9 to 3; trust and safety fell from 9 to 5 since session 6",
+        ),
+        (
+            "declining_trend",
+            {"scores": [9.5, 9.0, 8.2], "sessions": [4, 5, 6]},
+            "Alliance fell three sessions running: 9.5 → 9.0 → 8.2 (sessions 4–6)",
+        ),
+        (
+            "declining_trend",
+            {"scores": [9.5, 9.0, 8.2, 7.8], "sessions": [2, 4, 5, 7]},
+            "Alliance fell four sessions running: 9.5 → 9.0 → 8.2 → 7.8 (sessions 2, 4, 5, 7)",
+        ),
+        (
+            "rupture_unresolved",
+            {"rupture": "a_lot", "talked_through": "not_at_all"},
+            "Rupture reported (a lot); talked through: not at all",
+        ),
+        (
+            "rupture_unresolved",
+            {"rupture": "a_little", "talked_through": "unanswered"},
+            "Rupture reported (a little); talked through: unanswered",
+        ),
+        (
+            "rater_discrepancy",
+            {"therapist": 9.3, "client": 7.0, "difference": 2.3},
+            "You rated the session 9.3, the client 7.0: 2.3 higher",
+        ),
+        (
+            "disengagement",
+            {"kind": "missed", "sessions": [7, 8], "attendance": ["no_show", "cancelled"]},
+            "Two missed sessions in a row (sessions 7–8: no-show, cancelled)",
+        ),
+        (
+            "disengagement",
+            {"kind": "unrated", "sessions": [5, 6, 8]},
+            "No client rating for the last 3 attended sessions (sessions 5, 6, 8)",
+        ),
+    ],
+)
+def test_each_rule_reads_as_a_sentence(rule: str, evidence: dict[str, Any], words: str) -> None:
+    assert describe(rule, evidence) == words
+
+
+@pytest.mark.parametrize(
+    ("rule", "evidence", "fallback"),
+    [
+        ("below_cutoff", {}, "Below the cut-off"),
+        ("reliable_drop", {"score": 6.8}, "Reliable drop"),
+        ("dimension_drop", {"dimensions": [], "since_session": 6}, "Drop in one dimension"),
+        ("dimension_drop", {"dimensions": [{"name": "trust"}]}, "Drop in one dimension"),
+        ("declining_trend", {"scores": [9.5, 9.0]}, "Declining trend"),
+        ("declining_trend", {"scores": ["high"], "sessions": [1]}, "Declining trend"),
+        ("rupture_unresolved", {"talked_through": "partly"}, "Rupture not talked through"),
+        (
+            "rater_discrepancy",
+            {"therapist": None, "client": 7.0},
+            "Therapist rated higher than client",
+        ),
+        ("disengagement", {"kind": "missed", "sessions": [7, 8]}, "Disengagement"),
+        ("disengagement", {"kind": "vanished", "sessions": [7]}, "Disengagement"),
+        ("disengagement", {"sessions": []}, "Disengagement"),
+        ("disengagement", None, "Disengagement"),
+        ("disengagement", ["not", "a", "dict"], "Disengagement"),
+        ("a_rule_since_retired", {"score": 1.0}, "A rule since retired"),
+        ("", {}, "Flag"),
+    ],
+)
+def test_odd_or_old_evidence_falls_back_to_the_rules_name(
+    rule: str, evidence: Any, fallback: str
+) -> None:
+    assert describe(rule, evidence) == fallback
+
+
+def test_unknown_details_are_worded_plainly_rather_than_refused() -> None:
+    assert describe("rupture_unresolved", {"rupture": "some_new_answer"}) == (
+        "Rupture reported (some new answer); talked through: unanswered"
+    )
+    assert describe(
+        "dimension_drop",
+        {"dimensions": [{"name": "warmth", "from": 9, "to": 4}], "since_session": 2},
+    ) == ("Warmth fell from 9 to 4 since session 2")
+
+
+def test_every_finding_the_rules_make_can_be_described() -> None:
+    history = [
+        point(1, 10.0),
+        point(2, 10.0),
+        point(3, 9.8),
+        with_therapist(with_rupture(point(4, dimensions(9, trust=2)), "a_lot", ""), 10.0),
+        point(5, "no_show"),
+        point(6, "cancelled"),
+        point(7, None),
+        point(8, None),
+        point(9, None),
+    ]
+    words = {f.rule: describe(f.rule, f.evidence) for f in evaluate(history, Thresholds(), LATER)}
+    assert words == {
+        "below_cutoff": "Alliance 7.8, below the cut-off of 9.0",
+        "reliable_drop": "Alliance 7.8, 2.1 below this client's usual 9.9 (threshold 1.5)",
+        "dimension_drop": "Trust and safety fell from 10 to 2 since session 3",
+        "declining_trend": "Alliance fell three sessions running: 10.0 → 9.8 → 7.8 (sessions 2–4)",
+        "rupture_unresolved": "Rupture reported (a lot); talked through: unanswered",
+        "rater_discrepancy": "You rated the session 10.0, the client 7.8: 2.2 higher",
+        # The later of the two disengagement findings: sessions 7–9 unrated.
+        "disengagement": "No client rating for the last 3 attended sessions (sessions 7–9)",
+    }
