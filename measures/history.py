@@ -80,6 +80,8 @@ class Thresholds:
     own_sd_multiplier: float = 2.0
     dimension_drop: int = 3
     trend_length: int = 3
+    # How far the run must fall in all (first to last) to count; 0 = any decline at all.
+    trend_min_fall: float = 0.0
     discrepancy: float = 2.0
     missed_in_a_row: int = 2
     unrated_in_a_row: int = 3
@@ -107,6 +109,7 @@ class Thresholds:
             own_sd_multiplier=settings.ALLIANCE_OWN_SD_MULTIPLIER,
             dimension_drop=settings.ALLIANCE_DIMENSION_DROP,
             trend_length=settings.ALLIANCE_TREND_LENGTH,
+            trend_min_fall=settings.ALLIANCE_TREND_MIN_FALL,
             discrepancy=settings.ALLIANCE_DISCREPANCY,
             missed_in_a_row=settings.ALLIANCE_MISSED_IN_A_ROW,
             unrated_in_a_row=settings.ALLIANCE_UNRATED_IN_A_ROW,

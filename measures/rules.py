@@ -147,7 +147,8 @@ def declining_trend(history: Sequence[Point], t: Thresholds) -> Iterator[Finding
         run = run + 1 if score < last - TOLERANCE else 1
         last = score
         recent.append(point)
-        if run >= length:
+        fell = recent[0].client_score - score if run >= length else 0.0
+        if run >= length and fell >= t.trend_min_fall - TOLERANCE:
             yield Finding(
                 point.session_id,
                 DECLINING_TREND,

@@ -371,6 +371,21 @@ def test_declining_trend_respects_a_longer_trend_length() -> None:
     assert finding.evidence == {"scores": [9.5, 9.0, 8.2, 7.8], "sessions": [1, 2, 3, 4]}
 
 
+@pytest.mark.parametrize(
+    ("history", "expected"),
+    [
+        (points(9.8, 9.7, 9.5), []),  # a 0.3 slide near the ceiling: noise at this setting
+        (points(9.5, 9.2, 8.5), [3]),  # exactly the minimum fall
+        (points(9.5, 9.2, 8.7), []),  # just short of it
+    ],
+)
+def test_declining_trend_can_require_a_minimum_fall(
+    history: list[Point], expected: list[int]
+) -> None:
+    t = Thresholds(trend_min_fall=1.0)
+    assert at(score_rule(rules.declining_trend, history, t)) == expected
+
+
 # --- rupture_unresolved ----------------------------------------------------------------
 
 

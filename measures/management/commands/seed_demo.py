@@ -29,7 +29,9 @@ from clients.services import (
     supervision_create,
 )
 from measures.demo import SessionPlan, client_history
-from measures.models import Rating
+from measures.detection import evaluate_clients
+from measures.flags import flag_acknowledge, flag_resolve
+from measures.models import Flag, Rating
 from measures.services import rating_submit
 from sessions.models import Session
 from sessions.services import session_log
@@ -86,7 +88,10 @@ class Command(BaseCommand):
                 self.stdout.write("This database has clinics already; no demo data added.")
                 return
             else:
-                clinic = seed_demo_clinic(random.Random(SEED), now=timezone.now())
+                now = timezone.now()
+                clinic = seed_demo_clinic(random.Random(SEED), now=now)
+                evaluate_clients(clinic.clients.values_list("pk", flat=True), now=now)
+                review_some_flags(clinic)
                 self._write_counts(clinic, time.monotonic() - started)
         self._write_logins()
 
@@ -97,7 +102,8 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Created {clinic.name}: {clinic.staff.count()} staff, "
                 f"{clinic.clients.count()} clients, {sessions.count()} sessions, "
-                f"{ratings.count()} ratings ({seconds:.1f}s)."
+                f"{ratings.count()} ratings, {Flag.objects.filter(client__clinic=clinic).count()} "
+                f"flags ({seconds:.1f}s)."
             )
         )
 
@@ -130,6 +136,32 @@ def seed_demo_clinic(rng: random.Random, *, now: dt.datetime) -> Clinic:
         for client in finished[: 1 + index % 2]:
             client_discharge(actor=therapist, client=client)
     return clinic
+
+
+REPAIR_NOTES = (
+    "We talked about the tension over homework; agreed a slower pace.",
+    "Named the misunderstanding from last week; they felt heard and we reset the goals.",
+)
+
+
+def review_some_flags(clinic: Clinic) -> None:
+    """Show the review queue in use: ruptures the story says were repaired are resolved
+    with a repair note, and each therapist has acknowledged their oldest other flag."""
+    flags = Flag.objects.filter(client__clinic=clinic).select_related("client__therapist")
+    repaired = flags.filter(rule=Flag.Rule.RUPTURE_UNRESOLVED).order_by(
+        "client_id", "session__number"
+    )
+    for index, flag in enumerate(repaired):
+        later = flag.client.sessions.filter(number__gt=flag.session.number).count()
+        if later >= 2:  # the client has been back since, and the history shows it mended
+            flag_resolve(flag=flag, actor=flag.client.therapist, note=REPAIR_NOTES[index % 2])
+    for therapist in User.objects.filter(clinic=clinic, is_therapist=True):
+        oldest = flags.filter(client__therapist=therapist, status=Flag.Status.OPEN).order_by(
+            "session__starts_at", "pk"
+        )
+        first = oldest.first()
+        if first is not None:
+            flag_acknowledge(flag=first, actor=therapist)
 
 
 def _staff_create(clinic: Clinic, login: DemoLogin) -> User:
