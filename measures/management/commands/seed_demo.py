@@ -91,6 +91,7 @@ class Command(BaseCommand):
                 now = timezone.now()
                 clinic = seed_demo_clinic(random.Random(SEED), now=now)
                 evaluate_clients(clinic.clients.values_list("pk", flat=True), now=now)
+                date_flags_when_raised(clinic)
                 review_some_flags(clinic)
                 self._write_counts(clinic, time.monotonic() - started)
         self._write_logins()
@@ -136,6 +137,21 @@ def seed_demo_clinic(rng: random.Random, *, now: dt.datetime) -> Clinic:
         for client in finished[: 1 + index % 2]:
             client_discharge(actor=therapist, client=client)
     return clinic
+
+
+def date_flags_when_raised(clinic: Clinic) -> None:
+    """Detection ran once, just now, over weeks of history; in real use each flag is
+    raised when its rating arrives. Date them so, for a queue whose ages look real."""
+    flags = list(Flag.objects.filter(client__clinic=clinic).select_related("session"))
+    rated_at = dict(
+        Rating.objects.filter(
+            session__client__clinic=clinic, rater=Rating.Rater.CLIENT
+        ).values_list("session_id", "submitted_at")
+    )
+    for flag in flags:
+        raised = rated_at.get(flag.session_id, flag.session.starts_at + dt.timedelta(days=1))
+        flag.created_at = min(raised, flag.created_at)
+    Flag.objects.bulk_update(flags, ["created_at"])
 
 
 REPAIR_NOTES = (
