@@ -138,6 +138,16 @@ class Rating(models.Model):
         return alliance_score(self.dimension_scores.values())
 
 
+def severity_rank() -> models.Expression:
+    """0 for high, 1 for medium, 2 for low: the stored values do not sort by severity."""
+    return models.Case(
+        models.When(severity="high", then=Value(0)),
+        models.When(severity="medium", then=Value(1)),
+        default=Value(2),
+        output_field=models.IntegerField(),
+    )
+
+
 class FlagQuerySet(models.QuerySet):
     def visible_to(self, user: Any) -> FlagQuerySet:
         return self.filter(caseload_q(user, "client__"))

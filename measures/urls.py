@@ -4,6 +4,8 @@ from measures.views import (
     caseload,
     client_page,
     client_rating,
+    dashboard,
+    exports,
     invitations,
     review,
     session_page,
@@ -14,6 +16,16 @@ app_name = "measures"
 
 urlpatterns = [
     path("", caseload.caseload, name="caseload"),
+    path("dashboard/", dashboard.team_dashboard, name="dashboard"),
+    path("dashboard/export.csv", exports.dashboard_csv, name="dashboard-csv"),
+    path(
+        "dashboard/therapists/<int:therapist_id>/",
+        dashboard.therapist_caseload,
+        name="therapist-caseload",
+    ),
+    path(
+        "clients/<int:client_id>/ratings.csv", exports.client_ratings_csv, name="client-ratings-csv"
+    ),
     path("clients/<int:client_id>/", client_page.client_detail, name="client-detail"),
     path("sessions/<int:session_id>/", session_page.session_detail, name="session-detail"),
     path(

@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from measures.scoring import SCORE_MAX, one_decimal
 from measures.selectors import cutoff
@@ -52,3 +54,32 @@ def sparkline(scores: Sequence[Decimal]) -> dict[str, Any]:
 def dimension(rating: Any, name: str) -> int | str:
     """One dimension's score of a rating, or an empty string when there is no rating."""
     return getattr(rating, name, "") if rating else ""
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    """A share as a whole percentage; a dash when there is nothing to divide by."""
+    return "—" if value is None else f"{round(value * 100)}%"
+
+
+@register.simple_tag(takes_context=True)
+def sort_header(context: Any, column: str, label: str) -> str:
+    """A column heading that sorts the table by it (again to reverse), with aria-sort."""
+    request = context["request"]
+    current, descending = context.get("sort"), context.get("descending")
+    query = request.GET.copy()
+    query["sort"] = column
+    query.pop("dir", None)
+    if column == current and not descending:
+        query["dir"] = "desc"
+    state = ""
+    if column == current:
+        state = ' aria-sort="descending"' if descending else ' aria-sort="ascending"'
+    arrow = ("▼" if descending else "▲") if column == current else ""
+    return format_html(
+        '<th scope="col"{}><a href="?{}">{}</a> <span aria-hidden="true">{}</span></th>',
+        mark_safe(state),
+        query.urlencode(),
+        label,
+        arrow,
+    )

@@ -42,6 +42,9 @@ def caseload(request: HttpRequest) -> HttpResponse:
             "status": status,
             "statuses": Client.Status.choices,
             "search": search,
+            "caption": f"{status.capitalize()} clients"
+            + (f" matching “{search}”" if search else "")
+            + "; clients with flags to review first.",
             "can_add": request.user.is_therapist or request.user.is_clinic_admin,
             # Anyone who sees more than their own caseload needs to know whose client it is.
             "shows_therapist": request.user.is_supervisor or request.user.is_clinic_admin,

@@ -15,14 +15,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from clients.access import get_visible_or_404
 from measures import flags
-from measures.models import Flag, FlagQuerySet
+from measures.models import Flag, FlagQuerySet, severity_rank
 from measures.review_forms import FlagCommentForm, FlagDismissForm, FlagResolveForm, NoteForm
 
 PAGE_SIZE = 50
@@ -32,13 +31,6 @@ STATUS_FILTERS = {
     Flag.Status.OPEN: "Open",
     Flag.Status.ACKNOWLEDGED: "Acknowledged",
 }
-# The severities' stored values ("high" < "low" < "medium") do not sort by severity.
-SEVERITY_RANK = Case(
-    When(severity=Flag.Severity.HIGH, then=Value(0)),
-    When(severity=Flag.Severity.MEDIUM, then=Value(1)),
-    default=Value(2),
-    output_field=IntegerField(),
-)
 
 
 def review_queue_flags(user: Any, status: str = ALL_NEEDING_REVIEW) -> FlagQuerySet:
@@ -48,7 +40,7 @@ def review_queue_flags(user: Any, status: str = ALL_NEEDING_REVIEW) -> FlagQuery
         queue = queue.filter(status=status)
     return (
         queue.select_related("client", "client__therapist", "session")
-        .annotate(severity_rank=SEVERITY_RANK)
+        .annotate(severity_rank=severity_rank())
         .order_by("severity_rank", "created_at", "id")
     )
 

@@ -1,0 +1,227 @@
+"""Reads for the supervisor's dashboard: one row per therapist, the team's totals,
+the clients needing attention, and weekly sparklines.
+
+Every number is computed in SQL — correlated subqueries per therapist row, one
+aggregate for the totals, one grouped query for the sparklines — so the page
+costs the same handful of queries for two therapists or fifty.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import (
+    Avg,
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce, NullIf, TruncWeek
+from django.utils import timezone
+
+from clients.models import Client, Supervision, User
+from measures.models import Flag, Rating, alliance_score_expression, severity_rank
+from measures.scoring import one_decimal
+from sessions.models import Session
+
+SPARKLINE_WEEKS = 12
+ATTENTION_LIMIT = 20
+# Dashboard columns a supervisor may sort by (URL value → annotation).
+SORTS = {
+    "therapist": "last_name",
+    "active_clients": "active_clients",
+    "sessions": "sessions",
+    "response_rate": "response_rate",
+    "mean_latest": "mean_latest",
+    "open_flags": "open_flags",
+    "stale_flags": "stale_flags",
+}
+
+
+@dataclass(frozen=True)
+class Period:
+    """[start, end) in time; `days` for the 7/30/90 presets, None for a custom range."""
+
+    start: dt.datetime
+    end: dt.datetime
+    days: int | None
+
+    @property
+    def last_day(self) -> dt.date:
+        return timezone.localtime(self.end - dt.timedelta(microseconds=1)).date()
+
+
+def period_of_days(days: int, now: dt.datetime | None = None) -> Period:
+    """The last `days` days, ending at the end of today (local time)."""
+    today = timezone.localdate(now)
+    return period_between(today - dt.timedelta(days=days - 1), today, days=days)
+
+
+def period_between(first: dt.date, last: dt.date, days: int | None = None) -> Period:
+    """Whole local days from `first` to `last`, inclusive."""
+    zone = timezone.get_current_timezone()
+    start = dt.datetime.combine(first, dt.time.min, tzinfo=zone)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    return Period(start=start, end=end, days=days)
+
+
+def _count(queryset: QuerySet) -> Coalesce:
+    """A correlated COUNT(*) of `queryset` (already filtered on OuterRef) as an integer."""
+    counted = queryset.order_by().values(group=Value(1)).annotate(n=Count("*")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def _latest_client_score(client_ref: str) -> Subquery:
+    latest = (
+        Rating.objects.by_client()
+        .filter(session__client=OuterRef(client_ref))
+        .order_by("-session__starts_at", "-session__number")
+        .annotate(score=alliance_score_expression())
+        .values("score")[:1]
+    )
+    return Subquery(latest, output_field=DecimalField(max_digits=3, decimal_places=1))
+
+
+def therapists_for(user: Any) -> QuerySet[User]:
+    """The therapists whose caseloads `user` oversees: supervisees, or the clinic for an admin."""
+    if not (user.is_authenticated and user.is_active and user.clinic_id):
+        return User.objects.none()
+    therapists = User.objects.filter(clinic_id=user.clinic_id, is_therapist=True, is_active=True)
+    if user.is_clinic_admin:
+        return therapists
+    if user.is_supervisor:
+        return therapists.filter(
+            Exists(Supervision.objects.filter(supervisor_id=user.pk, therapist=OuterRef("pk")))
+        )
+    return User.objects.none()
+
+
+def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descending: bool = False):  # type: ignore[no-untyped-def]
+    """One row per overseen therapist with every column of the dashboard, sorted."""
+    now = timezone.now()
+    stale_before = now - dt.timedelta(days=settings.ALLIANCE_ESCALATE_AFTER_DAYS)
+    in_period = Q(starts_at__gte=period.start, starts_at__lt=period.end)
+    held = Session.objects.filter(in_period, therapist=OuterRef("pk"))
+    rated = Rating.objects.by_client().filter(
+        session__therapist=OuterRef("pk"),
+        session__starts_at__gte=period.start,
+        session__starts_at__lt=period.end,
+    )
+    their_flags = Flag.objects.filter(client__therapist=OuterRef("pk"))
+    latest_scores = (
+        Client.objects.filter(therapist=OuterRef("pk"), status=Client.Status.ACTIVE)
+        .annotate(latest=_latest_client_score("pk"))
+        .order_by()
+        .values("therapist")
+        .annotate(mean=Avg("latest"))
+        .values("mean")
+    )
+    rows = (
+        therapists_for(user)
+        .annotate(
+            active_clients=_count(
+                Client.objects.filter(therapist=OuterRef("pk"), status=Client.Status.ACTIVE)
+            ),
+            sessions=_count(held),
+            attended=_count(held.filter(attendance=Session.Attendance.ATTENDED)),
+            client_ratings=_count(rated),
+            mean_latest=Subquery(latest_scores, output_field=FloatField()),
+            open_flags=_count(their_flags.needing_review()),
+            stale_flags=_count(
+                their_flags.filter(status=Flag.Status.OPEN, created_at__lt=stale_before)
+            ),
+        )
+        .annotate(
+            response_rate=Cast(F("client_ratings"), FloatField())
+            / NullIf(Cast(F("attended"), FloatField()), Value(0.0)),
+        )
+    )
+    column = SORTS.get(sort, "last_name")
+    order = F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_last=True)
+    return rows.order_by(order, "last_name", "first_name", "pk")
+
+
+def team_totals(user: Any, period: Period) -> dict[str, Any]:
+    """The same columns over the whole team, in one aggregate query (not summed in Python:
+    a team's response rate and mean are over its sessions and clients, not its rows)."""
+    team = therapists_for(user).values("pk")
+    now = timezone.now()
+    stale_before = now - dt.timedelta(days=settings.ALLIANCE_ESCALATE_AFTER_DAYS)
+    clients = Client.objects.filter(therapist__in=team, status=Client.Status.ACTIVE)
+    sessions = Session.objects.filter(
+        therapist__in=team, starts_at__gte=period.start, starts_at__lt=period.end
+    )
+    flags = Flag.objects.filter(client__therapist__in=team)
+    totals = {
+        **clients.annotate(latest=_latest_client_score("pk")).aggregate(
+            active_clients=Count("pk"), mean_latest=Avg("latest")
+        ),
+        **sessions.aggregate(
+            # distinct: the join to ratings repeats a session once per rating.
+            sessions=Count("pk", distinct=True),
+            attended=Count("pk", filter=Q(attendance=Session.Attendance.ATTENDED), distinct=True),
+            client_ratings=Count("ratings", filter=Q(ratings__rater=Rating.Rater.CLIENT)),
+        ),
+        **flags.aggregate(
+            open_flags=Count("pk", filter=Q(status__in=["open", "acknowledged"])),
+            stale_flags=Count("pk", filter=Q(status="open", created_at__lt=stale_before)),
+        ),
+    }
+    attended = totals["attended"]
+    totals["response_rate"] = totals["client_ratings"] / attended if attended else None
+    totals["therapists"] = team.count()
+    return totals
+
+
+def weekly_means(
+    therapist_ids: list[int], now: dt.datetime | None = None
+) -> dict[int, list[Decimal]]:
+    """Each therapist's weekly mean client alliance over the last 12 weeks, in one query."""
+    now = now or timezone.now()
+    since = now - dt.timedelta(weeks=SPARKLINE_WEEKS)
+    rows = (
+        Rating.objects.by_client()
+        .filter(session__therapist_id__in=therapist_ids, session__starts_at__gte=since)
+        .annotate(week=TruncWeek("session__starts_at"))
+        .values("session__therapist_id", "week")
+        .annotate(mean=Avg(alliance_score_expression()))
+        .order_by("session__therapist_id", "week")
+        .values_list("session__therapist_id", "mean")
+    )
+    series: dict[int, list[Decimal]] = defaultdict(list)
+    for therapist_id, mean in rows:
+        series[therapist_id].append(one_decimal(mean))
+    return series
+
+
+def clients_needing_attention(user: Any) -> QuerySet[Client]:
+    """Clients of the overseen therapists with flags to review: most severe, then oldest."""
+    waiting = Flag.objects.needing_review().filter(client=OuterRef("pk")).order_by()
+    most_severe = waiting.annotate(rank=severity_rank()).order_by("rank").values("rank")[:1]
+    return (
+        Client.objects.filter(therapist__in=therapists_for(user).values("pk"))
+        .filter(Exists(waiting))
+        .select_related("therapist")
+        .annotate(
+            worst=Subquery(most_severe, output_field=IntegerField()),
+            worst_severity=Subquery(
+                waiting.annotate(rank=severity_rank()).order_by("rank").values("severity")[:1]
+            ),
+            oldest=Subquery(waiting.order_by("created_at").values("created_at")[:1]),
+            waiting=_count(waiting),
+        )
+        .order_by("worst", "oldest", "pk")[:ATTENTION_LIMIT]
+    )

@@ -1,0 +1,107 @@
+"""The supervisor's dashboard and the drill-down into one therapist's caseload."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from clients.access import get_visible_or_404
+from measures import dashboard, selectors
+
+PRESETS = (7, 30, 90)
+DEFAULT_DAYS = 30
+LONGEST_RANGE_DAYS = 366
+NOT_FOR_YOU = "The dashboard is for supervisors and clinic admins."
+
+
+def require_overseer(user: Any) -> None:
+    if not (user.is_supervisor or user.is_clinic_admin):
+        raise PermissionDenied(NOT_FOR_YOU)
+
+
+def _date(value: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def period_from(request: HttpRequest) -> dashboard.Period:
+    """The period asked for (7/30/90 days or from–to dates); if not valid, say so: 30 days."""
+    chosen = request.GET.get("period") or str(DEFAULT_DAYS)
+    if chosen.isdigit() and int(chosen) in PRESETS:
+        return dashboard.period_of_days(int(chosen))
+    if chosen == "custom":
+        first, last = _date(request.GET.get("from", "")), _date(request.GET.get("to", ""))
+        if first is None or last is None:
+            messages.warning(request, "Enter both dates as YYYY-MM-DD; showing the last 30 days.")
+        elif first > last:
+            messages.warning(
+                request, "The start date is after the end date; showing the last 30 days."
+            )
+        elif (last - first).days >= LONGEST_RANGE_DAYS:
+            messages.warning(request, "Choose at most a year; showing the last 30 days.")
+        else:
+            return dashboard.period_between(first, last)
+    else:
+        messages.warning(request, "That period is not one we know; showing the last 30 days.")
+    return dashboard.period_of_days(DEFAULT_DAYS)
+
+
+def sort_from(request: HttpRequest) -> tuple[str, bool]:
+    sort = request.GET.get("sort", "therapist")
+    if sort not in dashboard.SORTS:
+        messages.warning(request, "That column cannot be sorted; sorted by therapist.")
+        sort = "therapist"
+    return sort, request.GET.get("dir") == "desc"
+
+
+@login_required
+@require_safe
+def team_dashboard(request: HttpRequest) -> HttpResponse:
+    """One row per supervised therapist, the team's totals, and clients needing attention."""
+    require_overseer(request.user)
+    period = period_from(request)
+    sort, descending = sort_from(request)
+    rows = list(dashboard.dashboard_rows(request.user, period, sort, descending))
+    lines = dashboard.weekly_means([row.pk for row in rows])
+    for row in rows:
+        row.sparkline = lines.get(row.pk, [])
+    return render(
+        request,
+        "measures/dashboard.html",
+        {
+            "rows": rows,
+            "totals": dashboard.team_totals(request.user, period),
+            "attention": dashboard.clients_needing_attention(request.user),
+            "period": period,
+            "presets": PRESETS,
+            "sort": sort,
+            "descending": descending,
+            "query": request.GET.urlencode(),
+        },
+    )
+
+
+@login_required
+@require_safe
+def therapist_caseload(request: HttpRequest, therapist_id: int) -> HttpResponse:
+    """One overseen therapist's active caseload, read-only, flagged clients first."""
+    require_overseer(request.user)
+    therapist = get_visible_or_404(dashboard.therapists_for(request.user), therapist_id)
+    clients = list(selectors.caseload(request.user).filter(therapist=therapist))
+    lines = selectors.sparklines([client.pk for client in clients])
+    for client in clients:
+        client.sparkline = lines.get(client.pk, [])
+    return render(
+        request,
+        "measures/therapist_caseload.html",
+        {"therapist": therapist, "clients": clients},
+    )
