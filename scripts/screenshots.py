@@ -106,6 +106,13 @@ def take(base: str, token: str) -> None:
         page.wait_for_load_state()
         page.wait_for_timeout(300)
         page.screenshot(path=DOCS / "client.png", full_page=True)
+        supervisor = browser.new_page(viewport={"width": 1200, "height": 800})
+        log_in(supervisor, base, "supervisor")
+        supervisor.goto(f"{base}/dashboard/?sort=open_flags&dir=desc")
+        supervisor.screenshot(path=DOCS / "dashboard.png", full_page=True)
+        therapist_queue = page
+        therapist_queue.goto(f"{base}/review/")
+        therapist_queue.screenshot(path=DOCS / "review-queue.png")
         phone = browser.new_page(viewport={"width": 360, "height": 740})
         for language in ("en", "es"):
             phone.goto(f"{base}/r/{token}/?lang={language}")

@@ -30,7 +30,7 @@ from clients.services import (
 )
 from measures.demo import SessionPlan, client_history
 from measures.detection import evaluate_clients
-from measures.flags import flag_acknowledge, flag_resolve
+from measures.flags import flag_acknowledge, flag_dismiss, flag_resolve
 from measures.models import Flag, Rating
 from measures.services import rating_submit
 from sessions.models import Session
@@ -92,7 +92,7 @@ class Command(BaseCommand):
                 clinic = seed_demo_clinic(random.Random(SEED), now=now)
                 evaluate_clients(clinic.clients.values_list("pk", flat=True), now=now)
                 date_flags_when_raised(clinic)
-                review_some_flags(clinic)
+                review_some_flags(clinic, now)
                 self._write_counts(clinic, time.monotonic() - started)
         self._write_logins()
 
@@ -160,24 +160,29 @@ REPAIR_NOTES = (
 )
 
 
-def review_some_flags(clinic: Clinic) -> None:
-    """Show the review queue in use: ruptures the story says were repaired are resolved
-    with a repair note, and each therapist has acknowledged their oldest other flag."""
-    flags = Flag.objects.filter(client__clinic=clinic).select_related("client__therapist")
-    repaired = flags.filter(rule=Flag.Rule.RUPTURE_UNRESOLVED).order_by(
-        "client_id", "session__number"
+DISMISS_REASON = "Reviewed in session: a hard week outside therapy, not strain between us."
+
+
+def review_some_flags(clinic: Clinic, now: dt.datetime) -> None:
+    """Show the queue as a practice that keeps up with it: flags from more than three
+    weeks ago have been worked through (ruptures the story says were repaired resolved
+    with a repair note, the rest dismissed with a reason), the last fortnight's are
+    acknowledged or still open — and a few older ones were let slide, for the dashboard."""
+    flags = (
+        Flag.objects.filter(client__clinic=clinic)
+        .select_related("client__therapist", "session")
+        .order_by("created_at", "pk")
     )
-    for index, flag in enumerate(repaired):
-        later = flag.client.sessions.filter(number__gt=flag.session.number).count()
-        if later >= 2:  # the client has been back since, and the history shows it mended
-            flag_resolve(flag=flag, actor=flag.client.therapist, note=REPAIR_NOTES[index % 2])
-    for therapist in User.objects.filter(clinic=clinic, is_therapist=True):
-        oldest = flags.filter(client__therapist=therapist, status=Flag.Status.OPEN).order_by(
-            "session__starts_at", "pk"
-        )
-        first = oldest.first()
-        if first is not None:
-            flag_acknowledge(flag=first, actor=therapist)
+    for index, flag in enumerate(flags):
+        therapist = flag.client.therapist
+        age = now - flag.created_at
+        if age > dt.timedelta(days=21) and index % 7 != 0:
+            if flag.rule in (Flag.Rule.RUPTURE_UNRESOLVED, Flag.Rule.RELIABLE_DROP):
+                flag_resolve(flag=flag, actor=therapist, note=REPAIR_NOTES[index % 2])
+            else:
+                flag_dismiss(flag=flag, actor=therapist, reason=DISMISS_REASON)
+        elif dt.timedelta(days=3) < age <= dt.timedelta(days=21) and index % 3 != 0:
+            flag_acknowledge(flag=flag, actor=therapist)
 
 
 def _staff_create(clinic: Clinic, login: DemoLogin) -> User:
