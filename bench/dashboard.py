@@ -1,0 +1,120 @@
+"""Benchmark the supervisor's dashboard against its floor, on PostgreSQL.
+
+    .venv/bin/python bench/dashboard.py [--therapists 50] [--clients 30] [--sessions 40]
+
+Seeds therapists × clients × weekly sessions into the throw-away database
+(see bench/common.py), raises the flags, then requests the dashboard 20 times
+as a supervisor of every therapist and prints the server time (median, p95)
+and query count, next to its floor: the dashboard's main aggregate — the one
+statement that computes every per-therapist column — run alone as raw SQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    DEFAULT_URL,
+    StatementCounter,
+    create_database,
+    seed,
+    setup_django,
+)
+
+REQUESTS = 20
+
+
+def add_supervisor() -> object:
+    from clients.models import Clinic, Supervision, User
+
+    clinic = Clinic.objects.get(slug="bench")
+    supervisor = User.objects.create(username="bench-supervisor", clinic=clinic, is_supervisor=True)
+    Supervision.objects.bulk_create(
+        Supervision(supervisor=supervisor, therapist=therapist)
+        for therapist in User.objects.filter(clinic=clinic, is_therapist=True)
+    )
+    return supervisor
+
+
+def time_dashboard(supervisor: object) -> tuple[list[float], int]:
+    """Milliseconds for each of REQUESTS requests, and the queries one request makes."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    browser = Client()
+    browser.force_login(supervisor)
+    browser.get("/dashboard/")  # warm: templates compiled, connection open
+    times = []
+    for _ in range(REQUESTS):
+        started = time.perf_counter()
+        response = browser.get("/dashboard/")
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+    counter = StatementCounter()
+    with connection.execute_wrapper(counter):
+        browser.get("/dashboard/")
+    return times, counter.count
+
+
+def floor_ms(supervisor: object) -> float:
+    """The dashboard's main aggregate — every per-therapist column — run alone as raw SQL."""
+    from django.db import connection
+
+    from measures.dashboard import dashboard_rows, period_of_days
+
+    sql, params = dashboard_rows(supervisor, period_of_days(30)).query.sql_with_params()
+    times = []
+    for _ in range(REQUESTS):
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            cursor.fetchall()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--therapists", type=int, default=50)
+    parser.add_argument("--clients", type=int, default=30, help="clients per therapist")
+    parser.add_argument("--sessions", type=int, default=40)
+    parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    args = parser.parse_args()
+    if not args.database.startswith("postgres"):
+        sys.exit("The benchmark targets PostgreSQL: pass --database postgres://…")
+    create_database(args.database)
+    setup_django(args.database)
+    from measures.detection import sweep_run
+
+    started = time.perf_counter()
+    seed(args.therapists * args.clients, args.sessions, random.Random(2026), args.therapists)
+    flags = sweep_run().flags_created
+    print(
+        f"Seeded {args.therapists} therapists × {args.clients} clients × {args.sessions} sessions "
+        f"and raised {flags} flags in {time.perf_counter() - started:.1f} s"
+    )
+    supervisor = add_supervisor()
+    times, queries = time_dashboard(supervisor)
+    floor = floor_ms(supervisor)
+    median = statistics.median(times)
+    p95 = statistics.quantiles(times, n=20)[-1]
+    print(
+        f"Dashboard (server time): median {median:.0f} ms, p95 {p95:.0f} ms "
+        f"over {REQUESTS} requests; {queries} queries"
+    )
+    print(f"Floor (main aggregate as raw SQL): {floor:.0f} ms median")
+    print(f"Dashboard / floor: {median / floor:.1f}×")
+
+
+if __name__ == "__main__":
+    main()
