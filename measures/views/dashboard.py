@@ -28,15 +28,19 @@ def require_overseer(user: Any) -> None:
 
 def _date(value: str) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(value)
+        date = dt.date.fromisoformat(value)
     except ValueError:
         return None
+    # The calendar's first and last days have no whole local day around them in every
+    # time zone (the next midnight, or the UTC instant, falls off the calendar).
+    return date if dt.date.min < date < dt.date.max else None
 
 
 def period_from(request: HttpRequest) -> dashboard.Period:
     """The period asked for (7/30/90 days or from–to dates); if not valid, say so: 30 days."""
     chosen = request.GET.get("period") or str(DEFAULT_DAYS)
-    if chosen.isdigit() and int(chosen) in PRESETS:
+    # Compared as text: str.isdigit() admits "²", which int() then refuses.
+    if chosen in {str(days) for days in PRESETS}:
         return dashboard.period_of_days(int(chosen))
     if chosen == "custom":
         first, last = _date(request.GET.get("from", "")), _date(request.GET.get("to", ""))

@@ -1,13 +1,60 @@
-"""CSV exports of the dashboard and of one client's ratings. (Being written.)"""
+"""CSV exports of the dashboard and of one client's ratings, streamed.
+
+Both files hold clinical data, so they are never cached (`no-store`), and both
+are scoped exactly like the pages they come from.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_safe
+
+from clients.access import get_visible_or_404
+from clients.models import Client
+from measures import dashboard, exports
+from measures.views.dashboard import period_from, require_overseer, sort_from
 
 
-def dashboard_csv(request: HttpRequest) -> HttpResponse:
-    raise NotImplementedError
+def _csv_response(
+    filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(
+        exports.csv_lines(header, rows), content_type="text/csv; charset=utf-8"
+    )
+    # `filename` is built from ISO dates or a slug: no quotes or line breaks can reach it.
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    add_never_cache_headers(response)  # no-cache, no-store, must-revalidate, private
+    return response
 
 
-def client_ratings_csv(request: HttpRequest, client_id: int) -> HttpResponse:
-    raise NotImplementedError
+@login_required
+@require_safe
+def dashboard_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """The dashboard's rows for the same period and sort, one line per therapist."""
+    require_overseer(request.user)
+    period = period_from(request)
+    sort, descending = sort_from(request)
+    rows = dashboard.dashboard_rows(request.user, period, sort, descending)
+    return _csv_response(
+        exports.dashboard_filename(period),
+        exports.DASHBOARD_HEADER,
+        exports.dashboard_rows_for_csv(rows, period),
+    )
+
+
+@login_required
+@require_safe
+def client_ratings_csv(request: HttpRequest, client_id: int) -> StreamingHttpResponse:
+    """Every rating of one visible client, both raters, in session order."""
+    client = get_visible_or_404(Client.objects.visible_to(request.user), client_id)
+    return _csv_response(
+        exports.ratings_filename(client),
+        exports.RATINGS_HEADER,
+        exports.client_rating_rows(client, timezone.get_current_timezone()),
+    )

@@ -1,0 +1,169 @@
+"""Rows for the CSV exports: the supervisor's dashboard, and one client's ratings.
+
+The builders take querysets and yield lists of cells; `csv_lines` turns rows into
+CSV text one line at a time, so a view can stream a file of any length without
+holding it in memory (the Django documentation's "streaming large CSV files").
+
+Every text cell goes through `spreadsheet_safe`: a cell that begins with = + - @
+(or a tab or carriage return) is read as a formula by Excel and LibreOffice, and
+a client label or a therapist's name is typed by people (OWASP "CSV injection").
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.text import slugify
+
+from clients.models import Client
+from measures.dashboard import Period
+from measures.models import Rating, alliance_score_expression
+from measures.scoring import DIMENSIONS, one_decimal
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+DASHBOARD_HEADER = (
+    "therapist",
+    "active_clients",
+    "sessions",
+    "attended_sessions",
+    "client_ratings",
+    "response_rate",
+    "mean_latest_alliance",
+    "flags_to_review",
+    "unacknowledged_over_7_days",
+    "period_start",
+    "period_end",
+)
+
+# Deliberately absent: the session's private notes, the rating's free-text comment
+# and the therapist's note, and every client identifier but the label (no external
+# ID, no e-mail). Free text names people — family, employers, places — and a CSV
+# file travels by e-mail and USB stick, beyond the reach of the app's access rules.
+RATINGS_HEADER = (
+    "client",
+    "session",
+    "session_date",
+    "attendance",
+    "modality",
+    "rater",
+    *DIMENSIONS,
+    "alliance_score",
+    "rupture",
+    "rupture_resolved",
+    "submitted_at",
+)
+# The only columns read from the database, so nothing else can leak in by accident.
+RATING_FIELDS = (
+    "session__number",
+    "session__starts_at",
+    "session__attendance",
+    "session__modality",
+    "rater",
+    *DIMENSIONS,
+    "score",
+    "rupture",
+    "rupture_resolved",
+    "submitted_at",
+)
+
+
+class _Echo:
+    """A file-like object whose write() hands the line back instead of storing it."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula, with a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """The header, then each row, as CSV text, one line per step."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(header)
+    for row in rows:
+        yield writer.writerow([spreadsheet_safe(cell) for cell in row])
+
+
+def _iso_date(moment: dt.datetime, zone: dt.tzinfo) -> str:
+    return timezone.localtime(moment, zone).date().isoformat()
+
+
+def _blank_if_none(value: Any, fmt: Callable[[Any], object]) -> str:
+    return "" if value is None else str(fmt(value))
+
+
+def _period_dates(period: Period) -> tuple[str, str]:
+    """The first and last day of `period` (ISO), in the zone it was made in."""
+    zone = period.start.tzinfo or timezone.get_current_timezone()
+    return _iso_date(period.start, zone), period.last_day.isoformat()
+
+
+def dashboard_filename(period: Period) -> str:
+    start, end = _period_dates(period)
+    return f"alliance-dashboard-{start}-{end}.csv"
+
+
+def dashboard_rows_for_csv(rows: QuerySet, period: Period) -> Iterator[list[Any]]:
+    """One list per row of `dashboard_rows()`, in its order, read with one query."""
+    start, end = _period_dates(period)
+    for row in rows.iterator():
+        yield [
+            str(row),
+            row.active_clients,
+            row.sessions,
+            row.attended,
+            row.client_ratings,
+            _blank_if_none(row.response_rate, lambda rate: f"{rate:.3f}"),
+            _blank_if_none(row.mean_latest, one_decimal),
+            row.open_flags,
+            row.stale_flags,
+            start,
+            end,
+        ]
+
+
+def ratings_filename(client: Client) -> str:
+    """From the label, which is user input: slugified to [a-z0-9_-], "client" if nothing is left."""
+    return f"alliance-ratings-{slugify(client.label) or 'client'}.csv"
+
+
+def client_ratings(client: Client) -> QuerySet:
+    """Both raters' ratings of `client`'s sessions in session order, as dicts of RATING_FIELDS.
+
+    `client` must come from a `visible_to(user)` look-up.
+    """
+    return (
+        Rating.objects.filter(session__client=client)
+        .annotate(score=alliance_score_expression())
+        .order_by("session__starts_at", "session__number", "rater")
+        .values(*RATING_FIELDS)
+    )
+
+
+def client_rating_rows(client: Client, zone: dt.tzinfo) -> Iterator[list[Any]]:
+    """One list per rating of `client`, read with one query; dates in `zone`."""
+    for rating in client_ratings(client).iterator():
+        yield [
+            client.label,
+            rating["session__number"],
+            _iso_date(rating["session__starts_at"], zone),
+            rating["session__attendance"],
+            rating["session__modality"],
+            rating["rater"],
+            *(rating[name] for name in DIMENSIONS),
+            one_decimal(rating["score"]),
+            rating["rupture"],
+            rating["rupture_resolved"],
+            timezone.localtime(rating["submitted_at"], zone).isoformat(timespec="seconds"),
+        ]

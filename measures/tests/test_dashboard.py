@@ -1,0 +1,763 @@
+"""The supervisor's team dashboard: who sees which therapists, and every number on it.
+
+The numbers are checked against a small team built by hand, with the arithmetic
+written beside each assertion, so a wrong join or a wrong time zone shows up as
+a wrong number rather than as a shrug.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from clients.models import Client, Supervision, User
+from clients.tests.factories import ClientFactory, SupervisorFactory, TherapistFactory
+from measures import dashboard
+from measures.models import Flag, Rating
+from measures.tests.factories import FlagFactory, RatingFactory
+from sessions.models import Session
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = reverse("measures:dashboard")
+DIMENSIONS = ["trust", "empathy", "collaboration", "boundaries", "growth", "respect"]
+ATTENDED, CANCELLED, NO_SHOW = "attended", "cancelled", "no_show"
+
+# The hand-built period: two whole weeks just after the clocks went forward in
+# London (30 March 2025), so local midnight is 23:00 UTC the evening before and a
+# period computed in UTC would gain or lose the edge sessions.
+FIRST_DAY, LAST_DAY = dt.date(2025, 3, 31), dt.date(2025, 4, 13)
+CUSTOM = f"{URL}?period=custom&from={FIRST_DAY}&to={LAST_DAY}"
+
+
+@pytest.fixture(autouse=True)
+def clinic_time_zone(settings: Any) -> None:
+    """The clinic works in London time; pinned so the edge cases below mean what they say."""
+    settings.TIME_ZONE = "Europe/London"
+
+
+def local(day: dt.date, hour: int = 12, minute: int = 0, second: int = 0, micro: int = 0) -> Any:
+    """A moment on the clinic's wall clock."""
+    return dt.datetime.combine(
+        day, dt.time(hour, minute, second, micro), tzinfo=timezone.get_current_timezone()
+    )
+
+
+def session(
+    client: Client, starts_at: dt.datetime, attendance: str = ATTENDED, **fields: Any
+) -> Session:
+    return SessionFactory(client=client, starts_at=starts_at, attendance=attendance, **fields)
+
+
+def rate(session: Session, *scores: int, rater: str = Rating.Rater.CLIENT) -> Rating:
+    """A rating of `session`; one score for all six dimensions, or six scores."""
+    values = scores * 6 if len(scores) == 1 else scores
+    return RatingFactory(session=session, rater=rater, **dict(zip(DIMENSIONS, values, strict=True)))
+
+
+def flag(
+    session: Session,
+    rule: str,
+    *,
+    status: str = Flag.Status.OPEN,
+    days_old: float = 1,
+    severity: str = Flag.Severity.LOW,
+) -> Flag:
+    """A flag raised `days_old` days ago, carried to `status` as the lifecycle requires."""
+    created = timezone.now() - dt.timedelta(days=days_old)
+    done = {
+        Flag.Status.OPEN: {},
+        Flag.Status.ACKNOWLEDGED: {"acknowledged_at": created},
+        Flag.Status.RESOLVED: {"resolved_at": created, "note": "We talked it through."},
+        Flag.Status.DISMISSED: {"dismissed_at": created, "note": "A hard week at work."},
+    }[status]
+    return FlagFactory(
+        session=session, rule=rule, status=status, created_at=created, severity=severity, **done
+    )
+
+
+def rows_of(response: Any) -> list[User]:
+    return list(response.context["rows"])
+
+
+def row_html(response: Any, therapist: User) -> str:
+    """The table row that links to `therapist`'s caseload."""
+    link = reverse("measures:therapist-caseload", args=[therapist.pk])
+    [row] = [
+        row
+        for row in re.findall(r"<tr>.*?</tr>", response.content.decode(), flags=re.S)
+        if f'href="{link}"' in row
+    ]
+    return row
+
+
+def cells(html: str) -> list[str]:
+    """The text of each cell of a row, tags stripped."""
+    found = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", html, flags=re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in found]
+
+
+def says(response: Any, text: str) -> bool:
+    return text in response.content.decode()
+
+
+# --- Who may look -----------------------------------------------------------
+
+
+def test_anonymous_is_sent_to_log_in(client: Any) -> None:
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={URL}"
+
+
+def test_a_plain_therapist_is_refused(client: Any, therapist: User) -> None:
+    client.force_login(therapist)
+    assert client.get(URL).status_code == 403
+
+
+def test_writes_are_not_allowed(client: Any, supervisor: User) -> None:
+    client.force_login(supervisor)
+    assert client.post(URL).status_code == 405
+
+
+def test_a_supervisor_sees_only_their_supervisees(
+    client: Any,
+    supervisor: User,
+    therapist: User,
+    colleague: User,
+    outsider: User,
+    client_record: Client,
+    colleague_client: Client,
+) -> None:
+    client.force_login(supervisor)
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert rows_of(response) == [therapist]
+    assert response.context["totals"]["therapists"] == 1
+    assert response.context["totals"]["active_clients"] == 1  # R.K. only, not M.P.
+    colleague_link = reverse("measures:therapist-caseload", args=[colleague.pk])
+    assert not says(response, colleague_link)
+    assert not says(response, reverse("measures:therapist-caseload", args=[outsider.pk]))
+
+
+def test_a_clinic_admin_sees_every_active_therapist_of_the_clinic(
+    client: Any,
+    clinic_admin: User,
+    therapist: User,
+    colleague: User,
+    supervisor: User,
+    outsider: User,
+    outsider_client: Client,
+) -> None:
+    therapist.last_name, colleague.last_name = "Young", "Abbott"
+    therapist.save()
+    colleague.save()
+    TherapistFactory(clinic=therapist.clinic, username="gone", is_active=False)
+    client.force_login(clinic_admin)
+    response = client.get(URL)
+    assert response.status_code == 200
+    # Sorted by surname; the supervisor and the admin are not therapists, so no rows.
+    assert rows_of(response) == [colleague, therapist]
+    assert response.context["totals"]["therapists"] == 2
+    assert response.context["totals"]["active_clients"] == 0  # Z.Z. is the other clinic's
+
+
+def test_the_other_clinics_therapist_never_appears(
+    client: Any, outsider: User, outsider_client: Client, other_clinic: Any, clinic: Any
+) -> None:
+    linked = SupervisorFactory(clinic=clinic, username="sam")
+    # Even a (mis)linked supervision across clinics shows nothing of the other clinic.
+    Supervision.objects.bulk_create([Supervision(supervisor=linked, therapist=outsider)])
+    flag(session(outsider_client, timezone.now() - dt.timedelta(days=2)), "below_cutoff")
+    client.force_login(linked)
+    response = client.get(URL)
+    assert rows_of(response) == []
+    assert list(response.context["attention"]) == []
+    assert not says(response, "Z.Z.")
+
+
+def test_inactive_therapists_do_not_appear(
+    client: Any, supervisor: User, therapist: User, client_record: Client
+) -> None:
+    flag(session(client_record, timezone.now() - dt.timedelta(days=2)), "below_cutoff")
+    therapist.is_active = False
+    therapist.save()
+    client.force_login(supervisor)
+    response = client.get(URL)
+    assert rows_of(response) == []
+    assert response.context["totals"]["therapists"] == 0
+    assert response.context["totals"]["active_clients"] == 0
+    assert response.context["totals"]["open_flags"] == 0
+    assert list(response.context["attention"]) == []
+
+
+# --- The numbers, on a hand-built team ----------------------------------------
+
+
+@pytest.fixture
+def team(
+    supervisor: User,
+    therapist: User,
+    client_record: Client,
+    colleague: User,
+    colleague_client: Client,
+) -> SimpleNamespace:
+    """Tara (Young) and Wes (Abbott), both supervised by Sue, over 31 Mar – 13 Apr 2025.
+
+    The colleague (Colin, not supervised) has a busy caseload that must count nowhere.
+    """
+    therapist.last_name = "Young"
+    therapist.save()
+    wes = TherapistFactory(clinic=therapist.clinic, username="wes", last_name="Abbott")
+    Supervision.objects.create(supervisor=supervisor, therapist=wes)
+
+    a = client_record  # R.K., active
+    b = ClientFactory(therapist=therapist, label="B.B.")
+    c = ClientFactory(therapist=therapist, label="C.C.", status=Client.Status.DISCHARGED)
+    d = ClientFactory(therapist=therapist, label="D.D.")  # active, never rated
+    e = ClientFactory(therapist=wes, label="E.E.")
+
+    day_before = FIRST_DAY - dt.timedelta(days=1)
+    day_after = LAST_DAY + dt.timedelta(days=1)
+    # Tara's sessions. In the period: 1, 3, 5, 6, 7, 8, 9, 10.
+    s1 = session(a, local(FIRST_DAY, 0, 0))  # 00:00 on the first day: counts
+    rate(s1, 10)
+    s2 = session(a, local(day_before, 23, 59, 59, 999_999))  # a moment before: does not
+    rate(s2, 4)
+    s3 = session(a, local(LAST_DAY, 23, 59))  # late on the last day: counts
+    rate(s3, 10, 10, 10, 9, 9, 9)  # 57 / 6 = 9.5, A's latest client score
+    rate(s3, 3, rater=Rating.Rater.THERAPIST)  # the therapist's view is not the client's
+    s4 = session(a, local(day_after, 0, 0))  # 00:00 after the last day: does not
+    s5 = session(b, local(dt.date(2025, 4, 2), 10))
+    rate(s5, 7)  # 7.0, B's latest client score
+    s6 = session(b, local(dt.date(2025, 4, 5), 10))
+    rate(s6, 9, rater=Rating.Rater.THERAPIST)  # attended, rated only by the therapist
+    s7 = session(b, local(dt.date(2025, 4, 8), 10), NO_SHOW)
+    s8 = session(c, local(dt.date(2025, 4, 3), 10))  # discharged since, but held in the period
+    rate(s8, 3)  # C is discharged: not in the mean of latest scores
+    session(d, local(dt.date(2025, 4, 9), 10), CANCELLED)  # 9: cancelled
+    # Tara covers one of Wes's client's sessions: held by Tara, so hers.
+    session(e, local(dt.date(2025, 4, 10), 10), CANCELLED, therapist=therapist)  # 10
+
+    # Wes's sessions, both in the period.
+    s11 = session(e, local(dt.date(2025, 4, 1), 10))
+    rate(s11, 6)  # 6.0, E's latest client score
+    s12 = session(e, local(dt.date(2025, 4, 7), 10))
+
+    # Flags, as of now. Tara: 3 to review (two open, one acknowledged), 1 stale.
+    flag(s1, "below_cutoff", days_old=8)  # open 8 days: to review, and stale
+    flag(s3, "below_cutoff", days_old=6)  # open 6 days: to review, not yet stale
+    flag(s5, "below_cutoff", status=Flag.Status.ACKNOWLEDGED, days_old=20)  # to review only
+    flag(s6, "disengagement", status=Flag.Status.RESOLVED, days_old=30)  # done
+    flag(s7, "disengagement", status=Flag.Status.DISMISSED, days_old=30)  # done
+    # Wes: 1 to review, stale; 1 resolved.
+    flag(s11, "below_cutoff", days_old=10)
+    flag(s12, "disengagement", status=Flag.Status.RESOLVED, days_old=2)
+
+    # Colin's busy caseload (unsupervised): counts in no row and no total.
+    for day in (2, 4, 8):
+        noise = session(colleague_client, local(dt.date(2025, 4, day), 9))
+        rate(noise, 2)
+        flag(noise, "below_cutoff", days_old=30)
+
+    return SimpleNamespace(tara=therapist, wes=wes, a=a, b=b, c=c, d=d, e=e, s4=s4, s2=s2)
+
+
+def test_the_team_period_is_whole_local_days() -> None:
+    period = dashboard.period_between(FIRST_DAY, LAST_DAY)
+    # BST is UTC+1: 00:00 on 31 March in London is 23:00 UTC on the 30th.
+    assert period.start == dt.datetime(2025, 3, 30, 23, 0, tzinfo=dt.UTC)
+    assert period.end == dt.datetime(2025, 4, 13, 23, 0, tzinfo=dt.UTC)
+    assert period.last_day == LAST_DAY
+
+
+def test_each_row_counts_the_therapists_own_numbers(
+    client: Any, supervisor: User, team: SimpleNamespace
+) -> None:
+    client.force_login(supervisor)
+    response = client.get(CUSTOM)
+    assert response.status_code == 200
+    assert response.context["period"].start == local(FIRST_DAY, 0, 0)
+    wes, tara = rows_of(response)  # by surname: Abbott, Young
+
+    # Active clients: A, B, D (C is discharged) = 3; Wes: E = 1.
+    assert (tara.active_clients, wes.active_clients) == (3, 1)
+    # Sessions held by Tara in the period: 1, 3, 5, 6, 7, 8, 9 and the covered 10 = 8
+    # (2 is a microsecond before the first day, 4 starts as the period ends).
+    # Wes: 11, 12 = 2 (10 was held by Tara).
+    assert (tara.sessions, wes.sessions) == (8, 2)
+    # Attended: Tara 1, 3, 5, 6, 8 = 5 (7 no-show, 9 and 10 cancelled); client ratings
+    # of her sessions in the period: 1, 3, 5, 8 = 4 (6 has only a therapist rating,
+    # 2 is outside) → 4 / 5 = 0.8. Wes: 1 rating / 2 attended = 0.5.
+    assert (tara.attended, tara.client_ratings) == (5, 4)
+    assert tara.response_rate == pytest.approx(0.8)
+    assert wes.response_rate == pytest.approx(0.5)
+    # Mean latest client score of active clients: A 9.5, B 7.0 (D has none, C is
+    # discharged) → (9.5 + 7.0) / 2 = 8.25. Wes: E 6.0.
+    assert tara.mean_latest == pytest.approx(8.25)
+    assert wes.mean_latest == pytest.approx(6.0)
+    # To review: open 8 days, open 6 days, acknowledged = 3; stale: only the 8-day one.
+    assert (tara.open_flags, tara.stale_flags) == (3, 1)
+    assert (wes.open_flags, wes.stale_flags) == (1, 1)
+
+    # On the page: 8.25 shows to one decimal, half up → 8.3.
+    assert cells(row_html(response, tara))[1:7] == [
+        "3",
+        "8",
+        "80%",
+        "8.3 (below the cut-off of 9.0)",
+        "3",
+        "1",
+    ]
+    assert cells(row_html(response, wes))[1:7] == [
+        "1",
+        "2",
+        "50%",
+        "6.0 (below the cut-off of 9.0)",
+        "1",
+        "1",
+    ]
+
+
+def test_the_team_totals_are_over_the_team_not_the_mean_of_the_rows(
+    client: Any, supervisor: User, team: SimpleNamespace
+) -> None:
+    client.force_login(supervisor)
+    totals = client.get(CUSTOM).context["totals"]
+    assert totals["therapists"] == 2
+    assert totals["active_clients"] == 4  # 3 + 1
+    assert totals["sessions"] == 10  # 8 + 2
+    # (4 + 1) client ratings / (5 + 2) attended = 5/7 ≈ 0.714, not (0.8 + 0.5) / 2 = 0.65.
+    assert totals["attended"] == 7
+    assert totals["client_ratings"] == 5
+    assert totals["response_rate"] == pytest.approx(5 / 7)
+    # (9.5 + 7.0 + 6.0) / 3 = 7.5 over the clients, not (8.25 + 6.0) / 2 = 7.125.
+    assert float(totals["mean_latest"]) == pytest.approx(7.5)
+    assert totals["open_flags"] == 4  # 3 + 1; Colin's three do not count
+    assert totals["stale_flags"] == 2  # 1 + 1
+
+
+def test_the_totals_show_on_the_page(client: Any, supervisor: User, team: SimpleNamespace) -> None:
+    client.force_login(supervisor)
+    html = client.get(CUSTOM).content.decode()
+    [section] = re.findall(r'<section aria-labelledby="totals-heading".*?</section>', html, re.S)
+    figures = re.findall(r'<div class="fs-4">(.*?)</div>', section, re.S)
+    shown = [" ".join(re.sub(r"<[^>]+>", " ", figure).split()) for figure in figures]
+    assert shown == ["2", "4", "10", "71%", "7.5 (below the cut-off of 9.0)", "4", "2"]
+
+
+def test_the_response_rate_is_a_dash_without_attended_sessions(
+    client: Any, supervisor: User, therapist: User, client_record: Client
+) -> None:
+    session(client_record, local(dt.date(2025, 4, 2)), CANCELLED)
+    client.force_login(supervisor)
+    response = client.get(CUSTOM)
+    [row] = rows_of(response)
+    assert (row.sessions, row.attended, row.response_rate) == (1, 0, None)
+    assert response.context["totals"]["response_rate"] is None
+    assert cells(row_html(response, therapist))[3] == "—"
+
+
+def test_the_boundary_sessions_move_with_the_period(
+    client: Any, supervisor: User, team: SimpleNamespace
+) -> None:
+    """Widening by one day at each end brings in the two sessions left out before."""
+    client.force_login(supervisor)
+    wider = f"{URL}?period=custom&from=2025-03-30&to=2025-04-14"
+    wes, tara = rows_of(client.get(wider))
+    assert wes.sessions == 2  # Wes had nothing at either edge
+    assert tara.sessions == 8 + 2  # 2 (23:59:59.999999 on the 30th) and 4 (00:00 on the 14th)
+    assert tara.client_ratings == 4 + 1  # 2 was rated by the client; 4 was not
+    assert tara.attended == 5 + 2
+
+
+def test_the_stale_threshold_is_a_week_of_being_left_open(
+    supervisor: User, therapist: User, client_record: Client
+) -> None:
+    now = timezone.now()
+    s = [session(client_record, now - dt.timedelta(days=days)) for days in range(1, 6)]
+    flag(s[0], "below_cutoff", days_old=8)  # open 8 days: stale
+    flag(s[1], "below_cutoff", days_old=6)  # open 6 days: not yet
+    flag(s[2], "below_cutoff", status=Flag.Status.ACKNOWLEDGED, days_old=30)  # seen: not stale
+    flag(s[3], "below_cutoff", status=Flag.Status.RESOLVED, days_old=30)
+    flag(s[4], "below_cutoff", status=Flag.Status.DISMISSED, days_old=30)
+    [row] = dashboard.dashboard_rows(supervisor, dashboard.period_of_days(30))
+    assert (row.open_flags, row.stale_flags) == (3, 1)
+    totals = dashboard.team_totals(supervisor, dashboard.period_of_days(30))
+    assert (totals["open_flags"], totals["stale_flags"]) == (3, 1)
+
+
+# --- Weekly sparkline -----------------------------------------------------------
+
+
+def test_the_sparkline_has_one_value_per_local_week_with_client_ratings(
+    therapist: User, client_record: Client, colleague: User, colleague_client: Client
+) -> None:
+    now = local(dt.date(2025, 4, 24), 12)  # a Thursday; 12 weeks back is 30 Jan
+    # Week of Mon 31 Mar: Tue 10 and Sun 8 → (10 + 8) / 2 = 9.0. Sunday 23:30 BST is
+    # 22:30 UTC, Monday 00:30 BST is Sunday 23:30 UTC: by UTC weeks all three would
+    # fall in one week.
+    rate(session(client_record, local(dt.date(2025, 4, 1), 10)), 10)
+    rate(session(client_record, local(dt.date(2025, 4, 6), 23, 30)), 8)
+    # Week of Mon 7 Apr: 6.0, and the therapist's own rating does not count.
+    monday = session(client_record, local(dt.date(2025, 4, 7), 0, 30))
+    rate(monday, 6)
+    rate(monday, 10, rater=Rating.Rater.THERAPIST)
+    # Week of 14 Apr: no ratings, so no value. Week of 21 Apr: 9, 9, 9, 9, 10, 10 = 56/6 → 9.3.
+    rate(session(client_record, local(dt.date(2025, 4, 14), 10), NO_SHOW), 1, rater="therapist")
+    rate(session(client_record, local(dt.date(2025, 4, 22), 10)), 9, 9, 9, 9, 10, 10)
+    # More than 12 weeks before `now`: left out.
+    rate(session(client_record, local(dt.date(2025, 1, 20), 10)), 2)
+    # Another therapist's ratings are theirs.
+    rate(session(colleague_client, local(dt.date(2025, 4, 2), 10)), 3)
+
+    lines = dashboard.weekly_means([therapist.pk, colleague.pk], now=now)
+    assert lines[therapist.pk] == [Decimal("9.0"), Decimal("6.0"), Decimal("9.3")]
+    assert lines[colleague.pk] == [Decimal("3.0")]
+
+
+def test_the_sparkline_shows_on_the_dashboard(
+    client: Any, supervisor: User, therapist: User, client_record: Client
+) -> None:
+    today = timezone.localdate()
+    this_monday = today - dt.timedelta(days=today.weekday())
+    rate(session(client_record, local(this_monday - dt.timedelta(weeks=2), 12)), 10)
+    rate(session(client_record, local(this_monday - dt.timedelta(weeks=1), 12)), 8)
+    client.force_login(supervisor)
+    response = client.get(URL)
+    [row] = rows_of(response)
+    assert row.sparkline == [Decimal("10.0"), Decimal("8.0")]
+    assert 'aria-label="Last 2 client scores: 10.0, 8.0"' in row_html(response, therapist)
+
+
+# --- Clients needing attention --------------------------------------------------
+
+
+def test_clients_needing_attention_come_most_severe_first_then_oldest(
+    client: Any,
+    supervisor: User,
+    therapist: User,
+    colleague_client: Client,
+) -> None:
+    def client_with(label: str, *flags: tuple[str, str, float]) -> Client:
+        record = ClientFactory(therapist=therapist, label=label)
+        for rule, (severity, status, days_old) in zip(Flag.Rule.values, flags, strict=False):
+            flag(
+                session(record, timezone.now() - dt.timedelta(days=days_old)),
+                rule,
+                severity=severity,
+                status=status,
+                days_old=days_old,
+            )
+        return record
+
+    open_, seen = Flag.Status.OPEN, Flag.Status.ACKNOWLEDGED
+    lowly = client_with("Lowly", ("low", open_, 40))
+    recent_medium = client_with("Recent medium", ("medium", open_, 10))
+    old_medium = client_with("Old medium", ("medium", seen, 20), ("low", open_, 5))
+    newest_high = client_with("Newest high", ("high", open_, 1), ("low", open_, 3))
+    client_with(
+        "All done", ("high", Flag.Status.RESOLVED, 50), ("medium", Flag.Status.DISMISSED, 60)
+    )
+    flag(session(colleague_client, timezone.now()), "below_cutoff", severity="high", days_old=90)
+
+    client.force_login(supervisor)
+    response = client.get(URL)
+    attention = list(response.context["attention"])
+    # High before medium even though newer; within medium, 20 days before 10; low last.
+    # "All done" has only resolved/dismissed flags; Colin's client is not Sue's to see.
+    assert attention == [newest_high, old_medium, recent_medium, lowly]
+    assert [(c.worst_severity, c.waiting) for c in attention] == [
+        ("high", 2),
+        ("medium", 2),
+        ("medium", 1),
+        ("low", 1),
+    ]
+    html = response.content.decode()
+    positions = [html.index(f">{c.label}</a>") for c in attention]
+    assert positions == sorted(positions)
+    assert "All done" not in html and "M.P." not in html
+
+
+def test_with_nothing_waiting_the_attention_list_says_so(
+    client: Any, supervisor: User, therapist: User, client_record: Client
+) -> None:
+    flag(
+        session(client_record, timezone.now()),
+        "below_cutoff",
+        status=Flag.Status.RESOLVED,
+    )
+    client.force_login(supervisor)
+    response = client.get(URL)
+    assert list(response.context["attention"]) == []
+    assert says(response, "No client of your team has a flag waiting for review.")
+
+
+# --- Sorting and periods ----------------------------------------------------------
+
+
+def test_rows_sort_by_a_column_either_way(
+    client: Any, supervisor: User, team: SimpleNamespace
+) -> None:
+    client.force_login(supervisor)
+    # Flags to review: Tara 3, Wes 1.
+    response = client.get(f"{CUSTOM}&sort=open_flags&dir=desc")
+    assert rows_of(response) == [team.tara, team.wes]
+    assert 'aria-sort="descending"' in response.content.decode()
+    assert rows_of(client.get(f"{CUSTOM}&sort=open_flags")) == [team.wes, team.tara]
+    # Sessions: Tara 8, Wes 2; mean latest: Tara 8.25, Wes 6.0; response: 0.8, 0.5.
+    for column in ("sessions", "mean_latest", "response_rate", "active_clients"):
+        assert rows_of(client.get(f"{CUSTOM}&sort={column}&dir=desc")) == [team.tara, team.wes]
+    # By surname: Abbott, Young; reversed.
+    assert rows_of(client.get(f"{CUSTOM}&sort=therapist&dir=desc")) == [team.tara, team.wes]
+
+
+def test_rows_without_a_value_sort_last_either_way(
+    client: Any, supervisor: User, therapist: User, client_record: Client
+) -> None:
+    rate(session(client_record, local(dt.date(2025, 4, 2))), 9)
+    unrated = TherapistFactory(clinic=therapist.clinic, username="una")
+    Supervision.objects.create(supervisor=supervisor, therapist=unrated)
+    client.force_login(supervisor)
+    for direction in ("asc", "desc"):
+        response = client.get(f"{CUSTOM}&sort=mean_latest&dir={direction}")
+        assert rows_of(response) == [therapist, unrated]
+
+
+def test_an_unknown_sort_column_falls_back_to_the_therapist(
+    client: Any, supervisor: User, team: SimpleNamespace
+) -> None:
+    client.force_login(supervisor)
+    response = client.get(f"{URL}?sort=password")
+    assert response.status_code == 200
+    assert response.context["sort"] == "therapist"
+    assert rows_of(response) == [team.wes, team.tara]
+    assert says(response, "That column cannot be sorted; sorted by therapist.")
+
+
+@pytest.mark.parametrize("days", [7, 30, 90])
+def test_a_preset_period_is_the_last_days_up_to_today(
+    client: Any, supervisor: User, days: int
+) -> None:
+    client.force_login(supervisor)
+    response = client.get(f"{URL}?period={days}")
+    period = response.context["period"]
+    assert (period.days, period.last_day) == (days, timezone.localdate())
+    assert period.start == local(timezone.localdate() - dt.timedelta(days=days - 1), 0, 0)
+    assert not response.context["messages"]
+
+
+def test_a_preset_period_counts_sessions_up_to_now(
+    client: Any, supervisor: User, therapist: User, client_record: Client
+) -> None:
+    today = timezone.localdate()
+    session(client_record, local(today - dt.timedelta(days=6), 0, 0))  # first day of 7: in
+    session(client_record, local(today - dt.timedelta(days=7), 23, 59))  # the day before: out
+    session(client_record, local(today - dt.timedelta(days=20)))  # in 30, not 7
+    client.force_login(supervisor)
+    [row] = rows_of(client.get(f"{URL}?period=7"))
+    assert row.sessions == 1
+    [row] = rows_of(client.get(f"{URL}?period=30"))
+    assert row.sessions == 3
+
+
+@pytest.mark.parametrize("period", ["365", "0", "-7", "week", "²", "٣٠", "30.0", "custom2"])
+def test_an_unknown_period_falls_back_to_30_days(
+    client: Any, supervisor: User, period: str
+) -> None:
+    client.force_login(supervisor)
+    response = client.get(URL, {"period": period})
+    assert response.status_code == 200
+    assert response.context["period"].days == 30
+    assert response.context["period"].last_day == timezone.localdate()
+    assert says(response, "That period is not one we know; showing the last 30 days.")
+
+
+def test_a_custom_period_is_shown_and_kept_in_the_form(client: Any, supervisor: User) -> None:
+    client.force_login(supervisor)
+    response = client.get(CUSTOM)
+    period = response.context["period"]
+    assert period.days is None
+    assert (period.start, period.last_day) == (local(FIRST_DAY, 0, 0), LAST_DAY)
+    html = response.content.decode()
+    assert 'value="2025-03-31"' in html and 'value="2025-04-13"' in html
+    assert '<option value="custom" selected>' in html
+    assert "31 Mar 2025 – 13 Apr 2025" in html
+    assert not response.context["messages"]
+
+
+def test_a_custom_period_of_a_full_year_is_allowed(client: Any, supervisor: User) -> None:
+    client.force_login(supervisor)
+    # 2024 is a leap year: 366 days, first to last.
+    response = client.get(f"{URL}?period=custom&from=2024-01-01&to=2024-12-31")
+    assert (response.context["period"].days, response.context["period"].last_day) == (
+        None,
+        dt.date(2024, 12, 31),
+    )
+    one_day = client.get(f"{URL}?period=custom&from=2024-02-29&to=2024-02-29")
+    assert one_day.context["period"].last_day == dt.date(2024, 2, 29)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("from=2025-04-13&to=2025-03-31", "The start date is after the end date"),
+        ("from=2025-03-31", "Enter both dates as YYYY-MM-DD"),
+        ("to=2025-03-31", "Enter both dates as YYYY-MM-DD"),
+        ("from=&to=", "Enter both dates as YYYY-MM-DD"),
+        ("from=2024-01-01&to=2025-01-01", "Choose at most a year"),
+        ("from=2000-01-01&to=2025-01-01", "Choose at most a year"),
+        ("from=2025-02-30&to=2025-03-31", "Enter both dates as YYYY-MM-DD"),
+        ("from=yesterday&to=today", "Enter both dates as YYYY-MM-DD"),
+        ("from=31/03/2025&to=13/04/2025", "Enter both dates as YYYY-MM-DD"),
+        ("from=2025-03-31%00&to=2025-04-13", "Enter both dates as YYYY-MM-DD"),
+        ("from=%F0%9F%93%85&to=2025-04-13", "Enter both dates as YYYY-MM-DD"),
+        # The ends of the calendar: no whole local day can be built around them.
+        ("from=9999-12-31&to=9999-12-31", "Enter both dates as YYYY-MM-DD"),
+        ("from=0001-01-01&to=0001-01-01", "Enter both dates as YYYY-MM-DD"),
+    ],
+)
+def test_a_bad_custom_period_says_so_and_shows_30_days(
+    client: Any, supervisor: User, therapist: User, client_record: Client, query: str, message: str
+) -> None:
+    client.force_login(supervisor)
+    response = client.get(f"{URL}?period=custom&{query}")
+    assert response.status_code == 200
+    period = response.context["period"]
+    assert (period.days, period.last_day) == (30, timezone.localdate())
+    assert says(response, message)
+    assert "showing the last 30 days" in response.content.decode()
+
+
+@pytest.mark.parametrize("zone", ["Europe/London", "Asia/Tokyo", "America/Los_Angeles"])
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_the_ends_of_the_calendar_are_refused_in_any_time_zone(
+    client: Any, supervisor: User, settings: Any, zone: str, day: str
+) -> None:
+    settings.TIME_ZONE = zone
+    client.force_login(supervisor)
+    response = client.get(f"{URL}?period=custom&from={day}&to={day}")
+    assert response.status_code == 200
+    assert response.context["period"].days == 30
+    assert says(response, "Enter both dates as YYYY-MM-DD")
+
+
+# --- Empty states ---------------------------------------------------------------
+
+
+def test_a_supervisor_with_no_supervisees_is_told_how_to_get_some(
+    client: Any, clinic: Any, therapist: User
+) -> None:
+    lonely = SupervisorFactory(clinic=clinic, username="lonely")
+    client.force_login(lonely)
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert rows_of(response) == []
+    assert says(response, "You supervise nobody yet.")
+    assert not says(response, "team-totals")
+
+
+def test_a_clinic_admin_of_a_clinic_without_therapists_is_told_where_to_add_them(
+    client: Any, clinic_admin: User, outsider: User
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert rows_of(response) == []
+    assert says(response, "Therapists appear here once they have the therapist role")
+    assert not says(response, "You supervise nobody yet")
+
+
+# --- Cost ---------------------------------------------------------------------------
+
+
+def build_clinic(clinic: Any, therapists: int, clients_each: int) -> None:
+    """`therapists` × `clients_each` clients, each with three sessions (two attended, one
+    rated recently), a client and a therapist rating, and flags of every status."""
+    now = timezone.now()
+    staff = User.objects.bulk_create(
+        [
+            User(
+                clinic=clinic,
+                username=f"load-{clinic.pk}-{n}",
+                last_name=f"Load{n:03}",
+                is_therapist=True,
+            )
+            for n in range(therapists)
+        ]
+    )
+    records = Client.objects.bulk_create(
+        [
+            Client(clinic=clinic, therapist=t, label=f"L{t.pk}-{n}")
+            for t in staff
+            for n in range(clients_each)
+        ]
+    )
+    sessions = Session.objects.bulk_create(
+        [
+            Session(
+                client=record,
+                therapist=record.therapist,
+                number=number,
+                starts_at=now - dt.timedelta(days=days),
+                attendance=attendance,
+            )
+            for record in records
+            for number, days, attendance in [(1, 40, ATTENDED), (2, 12, NO_SHOW), (3, 5, ATTENDED)]
+        ]
+    )
+    ratings, flags = [], []
+    for n, s in enumerate(sessions):
+        if s.attendance == ATTENDED:
+            ratings.append(
+                Rating(session=s, rater="client", **dict.fromkeys(DIMENSIONS, 5 + n % 6))
+            )
+        if s.number == 3:
+            ratings.append(Rating(session=s, rater="therapist", **dict.fromkeys(DIMENSIONS, 9)))
+        status = [Flag.Status.OPEN, Flag.Status.ACKNOWLEDGED, Flag.Status.RESOLVED][n % 3]
+        flags.append(
+            Flag(
+                client=s.client,
+                session=s,
+                rule="below_cutoff",
+                severity=["low", "medium", "high"][n % 3],
+                status=status,
+                created_at=now - dt.timedelta(days=n % 12),
+                acknowledged_at=now if status == Flag.Status.ACKNOWLEDGED else None,
+                resolved_at=now if status == Flag.Status.RESOLVED else None,
+                note="Talked through." if status == Flag.Status.RESOLVED else "",
+            )
+        )
+    Rating.objects.bulk_create(ratings)
+    Flag.objects.bulk_create(flags)
+
+
+# Measured at the small size: the session and user, the rows, the sparklines, three
+# totals aggregates and the team count, the clients needing attention.
+DASHBOARD_QUERIES = 9
+
+
+@pytest.mark.parametrize(("therapists", "clients_each"), [(2, 5), (20, 30)])
+def test_the_dashboard_costs_the_same_queries_at_any_size(
+    client: Any,
+    clinic_admin: User,
+    django_assert_num_queries: Any,
+    therapists: int,
+    clients_each: int,
+) -> None:
+    build_clinic(clinic_admin.clinic, therapists, clients_each)
+    client.force_login(clinic_admin)
+    with django_assert_num_queries(DASHBOARD_QUERIES):
+        response = client.get(f"{URL}?sort=open_flags&dir=desc")
+    assert len(response.context["rows"]) == therapists
+    assert response.context["totals"]["active_clients"] == therapists * clients_each
+    assert all(row.sparkline for row in response.context["rows"])
+    assert len(response.context["attention"]) == min(therapists * clients_each, 20)

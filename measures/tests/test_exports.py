@@ -1,0 +1,431 @@
+"""The CSV exports: scoped like their pages, the dashboard's numbers, nothing identifying."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from clients.models import Client, User
+from clients.tests.factories import ClientFactory
+from measures.exports import spreadsheet_safe
+from measures.tests.factories import FlagFactory, RatingFactory
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+DASHBOARD = reverse("measures:dashboard-csv")
+RATINGS_HEADER = (
+    "client,session,session_date,attendance,modality,rater,"
+    "trust,empathy,collaboration,boundaries,growth,respect,"
+    "alliance_score,rupture,rupture_resolved,submitted_at"
+)
+
+
+def ratings_url(client: Client) -> str:
+    return reverse("measures:client-ratings-csv", args=[client.pk])
+
+
+def text(response: Any) -> str:
+    assert response.status_code == 200
+    return b"".join(response.streaming_content).decode("utf-8")
+
+
+def table(response: Any) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text(response))))
+
+
+def scores(value: int) -> dict[str, int]:
+    return dict.fromkeys(
+        ("trust", "empathy", "collaboration", "boundaries", "growth", "respect"), value
+    )
+
+
+def days_ago(days: int) -> dt.datetime:
+    return timezone.now() - dt.timedelta(days=days)
+
+
+@pytest.fixture
+def caseload(therapist: User, colleague: User, client_record: Client) -> dict[str, Any]:
+    """Tara's month: 3 attended sessions and 1 no-show, 2 client ratings (latest 7.0),
+    and a rated session 60 days ago, outside the default 30-day period."""
+    ClientFactory(therapist=therapist, label="A.B.")  # active, never rated
+    ClientFactory(therapist=therapist, label="D.C.", status=Client.Status.DISCHARGED)
+    old = SessionFactory(client=client_record, starts_at=days_ago(60))
+    RatingFactory(session=old, **scores(10))
+    first = SessionFactory(client=client_record, starts_at=days_ago(20))
+    RatingFactory(session=first, **scores(9))
+    RatingFactory(session=first, rater="therapist", **scores(9))  # not a client rating
+    SessionFactory(client=client_record, starts_at=days_ago(10), attendance="no_show")
+    latest = SessionFactory(client=client_record, starts_at=days_ago(5))
+    RatingFactory(session=latest, **scores(7))
+    SessionFactory(client=client_record, starts_at=days_ago(2))
+    FlagFactory(session=latest, created_at=days_ago(10))  # open for 10 days
+    FlagFactory(
+        session=first,
+        rule="rupture_unresolved",
+        status="acknowledged",
+        acknowledged_at=days_ago(1),
+        created_at=days_ago(19),
+    )
+    colleague_client = ClientFactory(therapist=colleague, label="M.P.")
+    SessionFactory(client=colleague_client, starts_at=days_ago(3))
+    return {"first": first}
+
+
+# --- Access -------------------------------------------------------------------
+
+
+def test_anonymous_is_sent_to_log_in_from_both_exports(client: Any, client_record: Client) -> None:
+    for url in (DASHBOARD, ratings_url(client_record)):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("someone", ["outsider", "colleague"])
+def test_someone_elses_client_export_is_not_found(
+    client: Any, client_record: Client, someone: str, request: Any
+) -> None:
+    client.force_login(request.getfixturevalue(someone))
+    assert client.get(ratings_url(client_record)).status_code == 404
+
+
+def test_an_unknown_client_export_is_not_found(client: Any, therapist: User) -> None:
+    client.force_login(therapist)
+    assert client.get("/clients/999999/ratings.csv").status_code == 404
+
+
+@pytest.mark.parametrize("someone", ["therapist", "outsider"])
+def test_a_plain_therapist_is_refused_the_dashboard_export(
+    client: Any, someone: str, request: Any
+) -> None:
+    client.force_login(request.getfixturevalue(someone))
+    assert client.get(DASHBOARD).status_code == 403
+
+
+@pytest.mark.parametrize("someone", ["therapist", "supervisor", "clinic_admin"])
+def test_everyone_who_sees_the_client_may_export_their_ratings(
+    client: Any, client_record: Client, someone: str, request: Any
+) -> None:
+    client.force_login(request.getfixturevalue(someone))
+    assert text(client.get(ratings_url(client_record))).splitlines() == [RATINGS_HEADER]
+
+
+def test_the_exports_only_answer_reads(
+    client: Any, supervisor: User, client_record: Client
+) -> None:
+    client.force_login(supervisor)
+    assert client.post(DASHBOARD).status_code == 405
+    assert client.post(ratings_url(client_record)).status_code == 405
+
+
+def test_a_supervisor_gets_only_their_supervisees(
+    client: Any, supervisor: User, therapist: User, colleague: User, caseload: Any
+) -> None:
+    client.force_login(supervisor)
+    assert [row["therapist"] for row in table(client.get(DASHBOARD))] == [str(therapist)]
+
+
+def test_a_clinic_admin_gets_every_therapist_of_the_clinic(
+    client: Any, clinic_admin: User, therapist: User, colleague: User, outsider: User, caseload: Any
+) -> None:
+    client.force_login(clinic_admin)
+    names = {row["therapist"] for row in table(client.get(DASHBOARD))}
+    assert names == {str(therapist), str(colleague)}
+
+
+# --- The dashboard export -----------------------------------------------------
+
+
+def test_the_dashboard_export_has_the_hand_counted_numbers(
+    client: Any, supervisor: User, caseload: Any
+) -> None:
+    client.force_login(supervisor)
+    [row] = table(client.get(DASHBOARD))
+    today = timezone.localdate()
+    assert row == {
+        "therapist": row["therapist"],
+        "active_clients": "2",
+        "sessions": "4",
+        "attended_sessions": "3",
+        "client_ratings": "2",
+        "response_rate": "0.667",
+        "mean_latest_alliance": "7.0",
+        "flags_to_review": "2",
+        "unacknowledged_over_7_days": "1",
+        "period_start": (today - dt.timedelta(days=29)).isoformat(),
+        "period_end": today.isoformat(),
+    }
+
+
+def test_the_dashboard_export_equals_the_dashboard_page(
+    client: Any, clinic_admin: User, caseload: Any
+) -> None:
+    client.force_login(clinic_admin)
+    page = {str(row): row for row in client.get(reverse("measures:dashboard")).context["rows"]}
+    exported = table(client.get(DASHBOARD))
+    assert [row["therapist"] for row in exported] == list(page)
+    for line in exported:
+        row = page[line["therapist"]]
+        assert line["active_clients"] == str(row.active_clients)
+        assert line["sessions"] == str(row.sessions)
+        assert line["attended_sessions"] == str(row.attended)
+        assert line["client_ratings"] == str(row.client_ratings)
+        rate = "" if row.response_rate is None else f"{row.response_rate:.3f}"
+        assert line["response_rate"] == rate
+        mean = "" if row.mean_latest is None else f"{row.mean_latest:.1f}"
+        assert line["mean_latest_alliance"] == mean
+        assert line["flags_to_review"] == str(row.open_flags)
+        assert line["unacknowledged_over_7_days"] == str(row.stale_flags)
+
+
+def test_a_therapist_with_no_attended_sessions_has_empty_rate_and_mean(
+    client: Any, supervisor: User, therapist: User
+) -> None:
+    client.force_login(supervisor)
+    [row] = table(client.get(DASHBOARD))
+    assert (row["sessions"], row["response_rate"], row["mean_latest_alliance"]) == ("0", "", "")
+
+
+def test_the_period_changes_the_counts(client: Any, supervisor: User, caseload: Any) -> None:
+    client.force_login(supervisor)
+    [row] = table(client.get(DASHBOARD, {"period": "90"}))
+    assert (row["sessions"], row["attended_sessions"], row["client_ratings"]) == ("5", "4", "3")
+    assert row["response_rate"] == "0.750"
+    day = timezone.localtime(caseload["first"].starts_at).date().isoformat()
+    response = client.get(DASHBOARD, {"period": "custom", "from": day, "to": day})
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="alliance-dashboard-{day}-{day}.csv"'
+    )
+    [row] = table(response)
+    assert (row["sessions"], row["client_ratings"], row["response_rate"]) == ("1", "1", "1.000")
+    assert (row["period_start"], row["period_end"]) == (day, day)
+
+
+def test_the_dashboard_export_follows_the_sort(
+    client: Any, clinic_admin: User, therapist: User, colleague: User, caseload: Any
+) -> None:
+    client.force_login(clinic_admin)
+    by_sessions = table(client.get(DASHBOARD, {"sort": "sessions", "dir": "desc"}))
+    assert [row["therapist"] for row in by_sessions] == [str(therapist), str(colleague)]
+    by_sessions = table(client.get(DASHBOARD, {"sort": "sessions"}))
+    assert [row["therapist"] for row in by_sessions] == [str(colleague), str(therapist)]
+
+
+def test_the_dashboard_export_is_an_uncached_attachment(client: Any, supervisor: User) -> None:
+    client.force_login(supervisor)
+    response = client.get(DASHBOARD)
+    today = timezone.localdate()
+    start = (today - dt.timedelta(days=29)).isoformat()
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="alliance-dashboard-{start}-{today.isoformat()}.csv"'
+    )
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_a_therapist_name_cannot_become_a_formula(
+    client: Any, supervisor: User, therapist: User
+) -> None:
+    therapist.first_name, therapist.last_name = "@SUM(A1:A9)", ""
+    therapist.save()
+    client.force_login(supervisor)
+    [row] = table(client.get(DASHBOARD))
+    assert row["therapist"] == "'@SUM(A1:A9)"
+
+
+# --- The client's ratings -----------------------------------------------------
+
+
+@pytest.fixture
+def rated(client_record: Client) -> Client:
+    """Two sessions logged out of date order; the second carries both raters' views."""
+    client_record.external_id = "MRN-4471"
+    client_record.email = "rk@example.org"
+    client_record.save()
+    # 23:30 UTC on 1 June is 00:30 on 2 June in London (summer time).
+    later = SessionFactory(
+        client=client_record,
+        number=2,
+        starts_at=dt.datetime(2024, 6, 1, 23, 30, tzinfo=dt.UTC),
+        modality="video",
+        notes="Talked about her brother Daniel's arrest.",
+    )
+    earlier = SessionFactory(
+        client=client_record,
+        number=1,
+        starts_at=dt.datetime(2024, 5, 25, 10, 0, tzinfo=dt.UTC),
+        notes="First meeting at St Mary's.",
+    )
+    RatingFactory(session=earlier, **scores(10), comment="Lovely, thank you Dr Okafor")
+    RatingFactory(
+        session=later,
+        trust=5,
+        empathy=7,
+        collaboration=7,
+        boundaries=7,
+        growth=7,
+        respect=7,
+        rupture="a_little",
+        rupture_resolved="partly",
+        comment="My manager Priya at Acme keeps calling.",
+        submitted_at=dt.datetime(2024, 6, 1, 23, 45, tzinfo=dt.UTC),
+    )
+    RatingFactory(session=later, rater="therapist", **scores(9), comment="Missed the tension.")
+    SessionFactory(client=client_record, number=3, attendance="no_show")  # no ratings
+    return client_record
+
+
+def test_the_ratings_export_has_both_raters_in_session_order(
+    client: Any, therapist: User, rated: Client
+) -> None:
+    client.force_login(therapist)
+    rows = table(client.get(ratings_url(rated)))
+    assert [(row["session"], row["rater"]) for row in rows] == [
+        ("1", "client"),
+        ("2", "client"),
+        ("2", "therapist"),
+    ]
+    assert rows[1] == {
+        "client": "R.K.",
+        "session": "2",
+        "session_date": "2024-06-02",
+        "attendance": "attended",
+        "modality": "video",
+        "rater": "client",
+        "trust": "5",
+        "empathy": "7",
+        "collaboration": "7",
+        "boundaries": "7",
+        "growth": "7",
+        "respect": "7",
+        "alliance_score": "6.7",
+        "rupture": "a_little",
+        "rupture_resolved": "partly",
+        "submitted_at": "2024-06-02T00:45:00+01:00",
+    }
+    assert (rows[0]["alliance_score"], rows[2]["alliance_score"]) == ("10.0", "9.0")
+
+
+def test_the_ratings_export_holds_no_notes_comments_or_identifiers(
+    client: Any, therapist: User, rated: Client
+) -> None:
+    client.force_login(therapist)
+    content = text(client.get(ratings_url(rated)))
+    for secret in (
+        "Daniel",
+        "St Mary",
+        "Okafor",
+        "Priya",
+        "Acme",
+        "tension",
+        "MRN-4471",
+        "rk@example.org",
+        "example.org",
+    ):
+        assert secret not in content
+    assert "comment" not in content.splitlines()[0]
+    assert "notes" not in content.splitlines()[0]
+
+
+def test_the_ratings_export_is_an_uncached_attachment_named_by_the_slugified_label(
+    client: Any, therapist: User, rated: Client
+) -> None:
+    client.force_login(therapist)
+    response = client.get(ratings_url(rated))
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="alliance-ratings-rk.csv"'
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_a_formula_label_is_neutralised_in_the_file_and_the_filename(
+    client: Any, therapist: User, rated: Client
+) -> None:
+    rated.label = '=HYPERLINK("http://x.io","hi")'
+    rated.save()
+    client.force_login(therapist)
+    response = client.get(ratings_url(rated))
+    assert response["Content-Disposition"] == (
+        'attachment; filename="alliance-ratings-hyperlinkhttpxiohi.csv"'
+    )
+    assert {row["client"] for row in table(response)} == {"'" + rated.label}
+
+
+def test_a_label_with_nothing_to_slugify_falls_back_to_client(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    client_record.label = '=+"@"'
+    client_record.save()
+    client.force_login(therapist)
+    response = client.get(ratings_url(client_record))
+    assert response["Content-Disposition"] == 'attachment; filename="alliance-ratings-client.csv"'
+    assert text(response).splitlines() == [RATINGS_HEADER]
+
+
+@pytest.mark.parametrize("ratings", [5, 50])
+def test_the_ratings_export_costs_the_same_queries_at_any_size(
+    client: Any,
+    therapist: User,
+    client_record: Client,
+    ratings: int,
+    django_assert_num_queries: Any,
+) -> None:
+    for week in range(ratings):
+        RatingFactory(session=SessionFactory(client=client_record, starts_at=days_ago(week + 1)))
+    client.force_login(therapist)
+    # The session, the user, the client, the ratings.
+    with django_assert_num_queries(4):
+        lines = text(client.get(ratings_url(client_record))).splitlines()
+    assert len(lines) == ratings + 1
+
+
+@pytest.mark.parametrize("therapists", [2, 12])
+def test_the_dashboard_export_costs_the_same_queries_at_any_size(
+    client: Any,
+    clinic_admin: User,
+    therapists: int,
+    django_assert_num_queries: Any,
+) -> None:
+    from clients.tests.factories import TherapistFactory
+
+    for _ in range(therapists):
+        session = SessionFactory(client__therapist=TherapistFactory(clinic=clinic_admin.clinic))
+        RatingFactory(session=session)
+    client.force_login(clinic_admin)
+    # The session, the user, the rows.
+    with django_assert_num_queries(3):
+        lines = text(client.get(DASHBOARD)).splitlines()
+    assert len(lines) == therapists + 1
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("R.K.", "R.K."),
+        ("a=b", "a=b"),
+        (-1, -1),
+        ("", ""),
+    ],
+)
+def test_spreadsheet_safe_prefixes_only_formula_text(value: Any, expected: Any) -> None:
+    assert spreadsheet_safe(value) == expected
+
+
+def test_the_client_page_links_to_the_ratings_export(
+    client: Any, supervisor: User, rated: Client
+) -> None:
+    client.force_login(supervisor)
+    page = client.get(reverse("measures:client-detail", args=[rated.pk])).content.decode()
+    assert f'href="{ratings_url(rated)}">Export ratings (CSV)</a>' in page
