@@ -155,8 +155,9 @@ def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descendin
 
 
 def team_totals(user: Any, period: Period) -> dict[str, Any]:
-    """The same columns over the whole team, in one aggregate query (not summed in Python:
-    a team's response rate and mean are over its sessions and clients, not its rows)."""
+    """The same columns over the whole team: one aggregate query each over its clients,
+    sessions and flags (not summed from the rows in Python: a team's response rate and
+    mean are over its sessions and clients, not over its therapists)."""
     team = therapists_for(user).values("pk")
     now = timezone.now()
     stale_before = now - dt.timedelta(days=settings.ALLIANCE_ESCALATE_AFTER_DAYS)
