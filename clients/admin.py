@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from clients.models import Client, Clinic, Supervision, User
 
 
-def _is_clinic_member(request: HttpRequest) -> bool:
+def is_clinic_member(request: HttpRequest) -> bool:
     user = request.user
     return bool(user.is_active and user.is_staff and getattr(user, "clinic_id", None))
 
@@ -42,17 +42,17 @@ class ScopedAdmin(admin.ModelAdmin):
         return queryset.visible_to(request.user)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser or _is_clinic_member(request)
+        return request.user.is_superuser or is_clinic_member(request)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_superuser or _is_clinic_member(request)
+        return request.user.is_superuser or is_clinic_member(request)
 
     def _may_edit(self, request: HttpRequest) -> bool:
         if request.user.is_superuser:
             return True
         return (
             self.clinic_admin_may_edit
-            and _is_clinic_member(request)
+            and is_clinic_member(request)
             and request.user.is_clinic_admin
         )
 
@@ -87,17 +87,17 @@ class ClinicAdmin(admin.ModelAdmin):
         return queryset.filter(pk=request.user.clinic_id)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser or _is_clinic_member(request)
+        return request.user.is_superuser or is_clinic_member(request)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_superuser or _is_clinic_member(request)
+        return request.user.is_superuser or is_clinic_member(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.is_superuser or (
-            _is_clinic_member(request) and request.user.is_clinic_admin
+            is_clinic_member(request) and request.user.is_clinic_admin
         )
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:

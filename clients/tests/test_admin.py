@@ -149,3 +149,20 @@ def test_a_superuser_sees_every_clinic(
     root = User.objects.create_superuser(username="root", password="x")
     client.force_login(root)
     assert changelist_labels(client, "clients_client") == {"R.K.", "Z.Z."}
+
+
+def test_flag_history_shows_in_the_admin_and_sweeps_only_to_superusers(
+    client: Any, clinic_admin: User, client_record: Client
+) -> None:
+    from measures.models import FlagEvent, Sweep
+
+    flag = FlagFactory(session=SessionFactory(client=client_record))
+    FlagEvent.objects.create(flag=flag, action="commented", note="Seen in supervision.")
+    Sweep.objects.create()
+    client.force_login(clinic_admin)
+    page = client.get(reverse("admin:measures_flag_change", args=[flag.pk]))
+    assert page.status_code == 200 and b"Seen in supervision." in page.content
+    assert client.get(reverse("admin:measures_sweep_changelist")).status_code == 403
+    root = User.objects.create_superuser(username="root", password="x")
+    client.force_login(root)
+    assert client.get(reverse("admin:measures_sweep_changelist")).status_code == 200
