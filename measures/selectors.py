@@ -7,6 +7,7 @@ per-client numbers are correlated subqueries, the sparklines one windowed query.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -103,6 +104,18 @@ def sparklines(client_ids: list[int]) -> dict[int, list[Decimal]]:
     for client_id, score in rows:
         series[client_id].append(one_decimal(score))
     return series
+
+
+def with_sparklines(clients: Iterable[Client]) -> list[Client]:
+    """The caseload rows ready to show: each client's sparkline (one query for them all),
+    and the latest score to one decimal (SQLite hands back the float's full digits)."""
+    clients = list(clients)
+    lines = sparklines([client.pk for client in clients])
+    for client in clients:
+        client.sparkline = lines.get(client.pk, [])
+        if client.latest_score is not None:
+            client.latest_score = one_decimal(client.latest_score)
+    return clients
 
 
 @dataclass

@@ -15,6 +15,7 @@ from django.utils import timezone
 from clients.models import User
 from measures.models import Rating
 from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN
+from measures.tasks import evaluate_client
 from sessions.models import RatingInvitation, Session
 
 logger = logging.getLogger(__name__)
@@ -178,8 +179,6 @@ def enqueue_evaluation(client_id: int) -> None:
     committed, so the failure is logged (by id only) and the periodic sweep,
     which re-evaluates everything that changed, picks the client up.
     """
-    from measures.tasks import evaluate_client
-
     try:
         evaluate_client.delay(client_id)
     except Exception:

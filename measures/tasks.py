@@ -11,6 +11,15 @@ from django.db import InterfaceError, OperationalError
 
 # Database hiccups (a restart, a failover) are worth retrying; logic errors are not.
 RETRY_ON = (OperationalError, InterfaceError)
+# The morning e-mails: a few minutes' work, retried a little later if the database blinks.
+NOTIFICATION_TASK = {
+    "acks_late": True,
+    "autoretry_for": RETRY_ON,
+    "retry_backoff": 60,
+    "max_retries": 3,
+    "soft_time_limit": 10 * 60,
+    "time_limit": 12 * 60,
+}
 
 
 @shared_task(
@@ -46,15 +55,7 @@ def sweep() -> int:
     return sweep_run().flags_created
 
 
-@shared_task(
-    name="measures.tasks.send_flag_digests",
-    acks_late=True,
-    autoretry_for=RETRY_ON,
-    retry_backoff=60,
-    max_retries=3,
-    soft_time_limit=10 * 60,
-    time_limit=12 * 60,
-)
+@shared_task(name="measures.tasks.send_flag_digests", **NOTIFICATION_TASK)
 def send_flag_digests() -> int:
     """E-mail each therapist the flags raised since their last digest."""
     from measures.notifications import digests_send
@@ -62,15 +63,7 @@ def send_flag_digests() -> int:
     return digests_send()
 
 
-@shared_task(
-    name="measures.tasks.escalate_unacknowledged_flags",
-    acks_late=True,
-    autoretry_for=RETRY_ON,
-    retry_backoff=60,
-    max_retries=3,
-    soft_time_limit=10 * 60,
-    time_limit=12 * 60,
-)
+@shared_task(name="measures.tasks.escalate_unacknowledged_flags", **NOTIFICATION_TASK)
 def escalate_unacknowledged_flags() -> int:
     """Tell supervisors about flags left unacknowledged too long."""
     from measures.notifications import escalations_send

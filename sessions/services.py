@@ -10,7 +10,13 @@ from django.db.models import Max
 from django.utils import timezone
 
 from clients.models import Client, User
+
+# Rating links are written in their own module; the service is named here too,
+# beside the other session writes.
+from sessions.invitations import invitation_create
 from sessions.models import Session
+
+__all__ = ["invitation_create", "session_delete", "session_log", "session_update"]
 
 # A session is logged after it happens; a little slack covers clock skew and
 # logging the session that is about to start.
@@ -99,10 +105,3 @@ def session_delete(*, actor: User, session: Session) -> None:
     """Delete a session and everything recorded about it (ratings, flags, links)."""
     _check_is_author(actor, session)
     session.delete()
-
-
-# Rating links are written by their own module; the service is named here too,
-# beside the other session writes.
-from sessions.invitations import invitation_create  # noqa: E402
-
-__all__ = ["invitation_create", "session_delete", "session_log", "session_update"]

@@ -10,7 +10,6 @@ from django.shortcuts import render
 
 from clients.models import Client
 from measures import selectors
-from measures.scoring import one_decimal
 
 PAGE_SIZE = 50
 SEARCH_MAX_LENGTH = 40
@@ -29,11 +28,7 @@ def caseload(request: HttpRequest) -> HttpResponse:
         search = search[:SEARCH_MAX_LENGTH]
     clients = selectors.caseload(request.user, status=status, search=search)
     page = Paginator(clients, PAGE_SIZE).get_page(request.GET.get("page"))
-    lines = selectors.sparklines([client.pk for client in page])
-    for client in page:
-        client.sparkline = lines.get(client.pk, [])
-        if client.latest_score is not None:  # SQLite returns the float's full digits
-            client.latest_score = one_decimal(client.latest_score)
+    page.object_list = selectors.with_sparklines(page)
     return render(
         request,
         "measures/caseload.html",

@@ -100,10 +100,9 @@ def therapist_caseload(request: HttpRequest, therapist_id: int) -> HttpResponse:
     """One overseen therapist's active caseload, read-only, flagged clients first."""
     require_overseer(request.user)
     therapist = get_visible_or_404(dashboard.therapists_for(request.user), therapist_id)
-    clients = list(selectors.caseload(request.user).filter(therapist=therapist))
-    lines = selectors.sparklines([client.pk for client in clients])
-    for client in clients:
-        client.sparkline = lines.get(client.pk, [])
+    clients = selectors.with_sparklines(
+        selectors.caseload(request.user).filter(therapist=therapist)
+    )
     return render(
         request,
         "measures/therapist_caseload.html",
