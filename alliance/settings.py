@@ -189,15 +189,34 @@ if ALLIANCE_CUTOFF_OPERATOR not in ("lt", "le"):
 # Reliable change: 1.96 × SD × √(2 × (1 − r)); with these defaults, 1.5 points.
 ALLIANCE_SD = env_float("ALLIANCE_SD", 1.0)
 ALLIANCE_RELIABILITY = env_float("ALLIANCE_RELIABILITY", 0.70)
-ALLIANCE_MIN_EARLIER_RATINGS = env_int("ALLIANCE_MIN_EARLIER_RATINGS", 3)
+# The defaults below are tuned on the signal benchmark (bench/signal.py); README says why.
+ALLIANCE_MIN_EARLIER_RATINGS = env_int("ALLIANCE_MIN_EARLIER_RATINGS", 4)
 ALLIANCE_OWN_SD_MULTIPLIER = env_float("ALLIANCE_OWN_SD_MULTIPLIER", 2.0)
-ALLIANCE_DIMENSION_DROP = env_int("ALLIANCE_DIMENSION_DROP", 3)
+ALLIANCE_DIMENSION_DROP = env_int("ALLIANCE_DIMENSION_DROP", 4)
 ALLIANCE_TREND_LENGTH = env_int("ALLIANCE_TREND_LENGTH", 3)
-ALLIANCE_TREND_MIN_FALL = env_float("ALLIANCE_TREND_MIN_FALL", 0.0)
-ALLIANCE_DISCREPANCY = env_float("ALLIANCE_DISCREPANCY", 2.0)
+ALLIANCE_TREND_MIN_FALL = env_float("ALLIANCE_TREND_MIN_FALL", 2.0)
+ALLIANCE_TREND_BELOW_USUAL = env_float("ALLIANCE_TREND_BELOW_USUAL", 1.0)
+ALLIANCE_DISCREPANCY = env_float("ALLIANCE_DISCREPANCY", 1.5)
 ALLIANCE_MISSED_IN_A_ROW = env_int("ALLIANCE_MISSED_IN_A_ROW", 2)
-ALLIANCE_UNRATED_IN_A_ROW = env_int("ALLIANCE_UNRATED_IN_A_ROW", 3)
-# Notifications: the therapist's daily digest, and escalation of flags left unacknowledged.
+ALLIANCE_UNRATED_IN_A_ROW = env_int("ALLIANCE_UNRATED_IN_A_ROW", 4)
+# Context rules are shown (on the chart, the caseload, inside a concern) but never open a
+# concern by themselves; every other rule alerts. See README "Signals and concerns".
+ALLIANCE_CONTEXT_RULES = env_list("ALLIANCE_CONTEXT_RULES", ["below_cutoff"])
+_RULES = {
+    "below_cutoff",
+    "reliable_drop",
+    "dimension_drop",
+    "declining_trend",
+    "rupture_unresolved",
+    "rater_discrepancy",
+    "disengagement",
+}
+if not set(ALLIANCE_CONTEXT_RULES) <= _RULES:
+    unknown = ", ".join(sorted(set(ALLIANCE_CONTEXT_RULES) - _RULES))
+    raise ImproperlyConfigured(f"ALLIANCE_CONTEXT_RULES names unknown rules: {unknown}.")
+# Whether a small rupture ("a little"), partly talked through, opens a concern.
+ALLIANCE_MINOR_RUPTURE_ALERTS = env_bool("ALLIANCE_MINOR_RUPTURE_ALERTS", default=False)
+# Notifications: the therapist's daily digest, and escalation of concerns left unacknowledged.
 ALLIANCE_DIGEST_HOUR = env_int("ALLIANCE_DIGEST_HOUR", 7)
 ALLIANCE_ESCALATE_AFTER_DAYS = env_int("ALLIANCE_ESCALATE_AFTER_DAYS", 7)
 # The periodic sweep (nightly by default).
@@ -224,12 +243,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "measures.tasks.sweep",
         "schedule": crontab(hour=ALLIANCE_SWEEP_HOUR, minute=30),
     },
-    "send-flag-digests": {
-        "task": "measures.tasks.send_flag_digests",
+    "send-concern-digests": {
+        "task": "measures.tasks.send_concern_digests",
         "schedule": crontab(hour=ALLIANCE_DIGEST_HOUR, minute=0),
     },
-    "escalate-unacknowledged-flags": {
-        "task": "measures.tasks.escalate_unacknowledged_flags",
+    "escalate-unacknowledged-concerns": {
+        "task": "measures.tasks.escalate_unacknowledged_concerns",
         "schedule": crontab(hour=ALLIANCE_DIGEST_HOUR, minute=15),
     },
 }

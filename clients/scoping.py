@@ -57,6 +57,14 @@ def caseload_q(user: Any, path: str = "") -> Q:
     return same_clinic & reach
 
 
+def clinic_admin_q(user: Any, path: str = "") -> Q:
+    """Rows of a clinic (reached through `path`) that `user` administers: their own clinic,
+    for a clinic admin; nothing for anyone else."""
+    if not _is_staff_member(user) or not user.is_clinic_admin:
+        return NOTHING
+    return Q(**{f"{path}clinic_id": user.clinic_id})
+
+
 def caseload_write_q(user: Any, path: str = "") -> Q:
     """Rows whose client (reached through `path`) `user` may change."""
     if not _is_staff_member(user):
@@ -67,6 +75,32 @@ def caseload_write_q(user: Any, path: str = "") -> Q:
     if user.is_therapist:
         return same_clinic & Q(**{f"{path}therapist_id": user.pk})
     return NOTHING
+
+
+def is_clinic_admin_of(user: Any, clinic_id: int) -> bool:
+    """Clinic-wide settings (thresholds, calibration) are for that clinic's admins."""
+    return _is_staff_member(user) and user.is_clinic_admin and user.clinic_id == clinic_id
+
+
+def is_treating_therapist(user: Any, client: Any) -> bool:
+    """Only the client's own therapist reviews what Alliance raises about them."""
+    return (
+        _is_staff_member(user)
+        and user.is_therapist
+        and user.pk == client.therapist_id
+        and user.clinic_id == client.clinic_id
+    )
+
+
+def may_comment_on(user: Any, client: Any) -> bool:
+    """The therapist, and the supervisors who see the client, may add to a concern's history."""
+    if is_treating_therapist(user, client):
+        return True
+    from clients.models import Client
+
+    return bool(user.is_supervisor) and (
+        Client.objects.filter(caseload_q(user), pk=client.pk).exists()
+    )
 
 
 class ClientQuerySet(models.QuerySet):

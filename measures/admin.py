@@ -1,6 +1,9 @@
-"""Django admin for ratings, flags and sweeps: read-only except for superusers.
+"""Django admin for ratings, signals, concerns, sweeps and thresholds: read-only for everyone.
 
-Flags move through the review queue's services, which keep who did what and when.
+Concerns move through the review services (acknowledge, resolve, dismiss), which
+keep who did what and when; thresholds change through the calibration page,
+which keeps who changed them. So the admin only shows them — to superusers
+everything, to other staff what the app's scoping lets them see.
 """
 
 from __future__ import annotations
@@ -11,7 +14,29 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from clients.admin import ScopedAdmin, is_clinic_member
-from measures.models import Flag, FlagEvent, Rating, Sweep
+from measures.models import (
+    Calibration,
+    ClinicThresholds,
+    Concern,
+    ConcernEvent,
+    Flag,
+    Rating,
+    Sweep,
+    ThresholdChange,
+)
+
+
+class ReadOnlyScopedAdmin(ScopedAdmin):
+    """Scoped like every admin page, and never written through."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Rating)
@@ -21,14 +46,21 @@ class RatingAdmin(ScopedAdmin):
     list_select_related = ["session__client"]
 
 
-class FlagEventInline(admin.TabularInline):
-    model = FlagEvent
+@admin.register(Flag)
+class FlagAdmin(ReadOnlyScopedAdmin):
+    list_display = ["client", "session", "rule", "severity", "concern", "created_at"]
+    list_filter = ["rule", "severity"]
+    list_select_related = ["client", "session", "concern"]
+
+
+class ConcernEventInline(admin.TabularInline):
+    model = ConcernEvent
     extra = 0
-    fields = ["at", "action", "actor", "note"]
+    fields = ["at", "action", "severity", "actor", "note"]
     readonly_fields = fields
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # The flag itself was reached through the scoped FlagAdmin; its history goes with it.
+        # The concern was reached through the scoped ConcernAdmin; its history goes with it.
         return request.user.is_superuser or is_clinic_member(request)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -41,19 +73,16 @@ class FlagEventInline(admin.TabularInline):
         return False
 
 
-@admin.register(Flag)
-class FlagAdmin(ScopedAdmin):
-    list_display = ["client", "session", "rule", "severity", "status", "created_at"]
-    list_filter = ["rule", "severity", "status"]
-    list_select_related = ["client", "session"]
-    inlines = [FlagEventInline]
+@admin.register(Concern)
+class ConcernAdmin(ReadOnlyScopedAdmin):
+    list_display = ["client", "status", "severity", "opened_at", "closed_at"]
+    list_filter = ["status", "severity"]
+    list_select_related = ["client"]
+    inlines = [ConcernEventInline]
 
 
-@admin.register(Sweep)
-class SweepAdmin(admin.ModelAdmin):
-    """The detection sweeps' log, for the people who run the installation."""
-
-    list_display = ["started_at", "finished_at", "clients_evaluated", "flags_created"]
+class SuperuserOnlyAdmin(admin.ModelAdmin):
+    """For the people who run the installation: read-only logs and settings."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser
@@ -66,3 +95,34 @@ class SweepAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Sweep)
+class SweepAdmin(SuperuserOnlyAdmin):
+    """The detection sweeps' log."""
+
+    list_display = [
+        "started_at",
+        "finished_at",
+        "clients_evaluated",
+        "flags_created",
+        "concerns_opened",
+    ]
+
+
+@admin.register(ClinicThresholds)
+class ClinicThresholdsAdmin(SuperuserOnlyAdmin):
+    list_display = ["clinic", "sd", "reliability", "dimension_drop", "trend_min_fall", "updated_at"]
+
+
+@admin.register(Calibration)
+class CalibrationAdmin(SuperuserOnlyAdmin):
+    list_display = ["clinic", "created_at", "created_by", "applied_at", "applied_by"]
+
+
+@admin.register(ThresholdChange)
+class ThresholdChangeAdmin(SuperuserOnlyAdmin):
+    list_display = ["clinic", "changed_at", "changed_by", "calibration"]

@@ -1,5 +1,5 @@
 """Reads for the supervisor's dashboard: one row per therapist, the team's totals,
-the clients needing attention, and weekly sparklines.
+the clients needing attention, weekly sparklines, and how concerns were closed.
 
 Every number is computed in SQL — correlated subqueries per therapist row, one
 aggregate for the totals, one grouped query for the sparklines — so the page
@@ -33,7 +33,7 @@ from django.db.models.functions import Cast, Coalesce, NullIf, TruncWeek
 from django.utils import timezone
 
 from clients.models import Client, Supervision, User
-from measures.models import Flag, Rating, alliance_score_expression, severity_rank
+from measures.models import Concern, Rating, alliance_score_expression, severity_rank
 from measures.scoring import one_decimal
 from sessions.models import Session
 
@@ -46,8 +46,8 @@ SORTS = {
     "sessions": "sessions",
     "response_rate": "response_rate",
     "mean_latest": "mean_latest",
-    "open_flags": "open_flags",
-    "stale_flags": "stale_flags",
+    "open_concerns": "open_concerns",
+    "stale_concerns": "stale_concerns",
 }
 
 
@@ -120,7 +120,7 @@ def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descendin
         session__starts_at__gte=period.start,
         session__starts_at__lt=period.end,
     )
-    their_flags = Flag.objects.filter(client__therapist=OuterRef("pk"))
+    their_concerns = Concern.objects.filter(client__therapist=OuterRef("pk"))
     latest_scores = (
         Client.objects.filter(therapist=OuterRef("pk"), status=Client.Status.ACTIVE)
         .annotate(latest=_latest_client_score("pk"))
@@ -139,9 +139,9 @@ def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descendin
             attended=_count(held.filter(attendance=Session.Attendance.ATTENDED)),
             client_ratings=_count(rated),
             mean_latest=Subquery(latest_scores, output_field=FloatField()),
-            open_flags=_count(their_flags.needing_review()),
-            stale_flags=_count(
-                their_flags.filter(status=Flag.Status.OPEN, created_at__lt=stale_before)
+            open_concerns=_count(their_concerns.needing_review()),
+            stale_concerns=_count(
+                their_concerns.filter(status=Concern.Status.OPEN, opened_at__lt=stale_before)
             ),
         )
         .annotate(
@@ -156,7 +156,7 @@ def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descendin
 
 def team_totals(user: Any, period: Period) -> dict[str, Any]:
     """The same columns over the whole team: one aggregate query each over its clients,
-    sessions and flags (not summed from the rows in Python: a team's response rate and
+    sessions and concerns (not summed from the rows in Python: a team's response rate and
     mean are over its sessions and clients, not over its therapists)."""
     team = therapists_for(user).values("pk")
     now = timezone.now()
@@ -165,7 +165,7 @@ def team_totals(user: Any, period: Period) -> dict[str, Any]:
     sessions = Session.objects.filter(
         therapist__in=team, starts_at__gte=period.start, starts_at__lt=period.end
     )
-    flags = Flag.objects.filter(client__therapist__in=team)
+    concerns = Concern.objects.filter(client__therapist__in=team)
     totals = {
         **clients.annotate(latest=_latest_client_score("pk")).aggregate(
             active_clients=Count("pk"), mean_latest=Avg("latest")
@@ -176,9 +176,11 @@ def team_totals(user: Any, period: Period) -> dict[str, Any]:
             attended=Count("pk", filter=Q(attendance=Session.Attendance.ATTENDED), distinct=True),
             client_ratings=Count("ratings", filter=Q(ratings__rater=Rating.Rater.CLIENT)),
         ),
-        **flags.aggregate(
-            open_flags=Count("pk", filter=Q(status__in=["open", "acknowledged"])),
-            stale_flags=Count("pk", filter=Q(status="open", created_at__lt=stale_before)),
+        **concerns.aggregate(
+            open_concerns=Count("pk", filter=Q(status__in=Concern.REVIEWABLE)),
+            stale_concerns=Count(
+                "pk", filter=Q(status=Concern.Status.OPEN, opened_at__lt=stale_before)
+            ),
         ),
     }
     attended = totals["attended"]
@@ -208,21 +210,68 @@ def weekly_means(
     return series
 
 
-def clients_needing_attention(user: Any) -> QuerySet[Client]:
-    """Clients of the overseen therapists with flags to review: most severe, then oldest."""
-    waiting = Flag.objects.needing_review().filter(client=OuterRef("pk")).order_by()
-    most_severe = waiting.annotate(rank=severity_rank()).order_by("rank").values("rank")[:1]
+def clients_needing_attention(user: Any) -> QuerySet[Concern]:
+    """The team's concerns waiting for review, one per client: most severe, then oldest."""
     return (
-        Client.objects.filter(therapist__in=therapists_for(user).values("pk"))
-        .filter(Exists(waiting))
-        .select_related("therapist")
-        .annotate(
-            worst=Subquery(most_severe, output_field=IntegerField()),
-            worst_severity=Subquery(
-                waiting.annotate(rank=severity_rank()).order_by("rank").values("severity")[:1]
-            ),
-            oldest=Subquery(waiting.order_by("created_at").values("created_at")[:1]),
-            waiting=_count(waiting),
-        )
-        .order_by("worst", "oldest", "pk")[:ATTENTION_LIMIT]
+        Concern.objects.needing_review()
+        .filter(client__therapist__in=therapists_for(user).values("pk"))
+        .select_related("client", "client__therapist")
+        .annotate(rank=severity_rank())
+        .order_by("rank", "opened_at", "pk")[:ATTENTION_LIMIT]
     )
+
+
+@dataclass
+class ReviewOutcomes:
+    """How concerns closed in a period were closed: resolved with a repair, or dismissed."""
+
+    label: str
+    resolved: int
+    dismissed: int
+
+    @property
+    def closed(self) -> int:
+        return self.resolved + self.dismissed
+
+    @property
+    def repair_share(self) -> float | None:
+        return self.resolved / self.closed if self.closed else None
+
+
+def _outcomes(rows: QuerySet) -> QuerySet:
+    return rows.annotate(
+        resolved=Count("pk", filter=Q(status=Concern.Status.RESOLVED)),
+        dismissed=Count("pk", filter=Q(status=Concern.Status.DISMISSED)),
+    )
+
+
+def review_outcomes(user: Any, period: Period) -> dict[str, list[ReviewOutcomes]]:
+    """Concerns closed in `period` on the overseen therapists' clients, by the rule that opened
+    them and by therapist: the live measure of whether the alerts are worth their time."""
+    from measures.evidence import rule_name
+
+    team = therapists_for(user)
+    closed = Concern.objects.closed().filter(
+        client__therapist__in=team.values("pk"),
+        closed_at__gte=period.start,
+        closed_at__lt=period.end,
+    )
+    by_rule = _outcomes(closed.order_by().values("opening_rule")).order_by("opening_rule")
+    names = {therapist.pk: str(therapist) for therapist in team}
+    by_therapist = _outcomes(closed.order_by().values("client__therapist")).order_by()
+    therapists = [
+        ReviewOutcomes(names.get(row["client__therapist"], "—"), row["resolved"], row["dismissed"])
+        for row in by_therapist
+    ]
+    totals = closed.aggregate(
+        resolved=Count("pk", filter=Q(status=Concern.Status.RESOLVED)),
+        dismissed=Count("pk", filter=Q(status=Concern.Status.DISMISSED)),
+    )
+    return {
+        "rules": [
+            ReviewOutcomes(rule_name(row["opening_rule"]), row["resolved"], row["dismissed"])
+            for row in by_rule
+        ],
+        "therapists": sorted(therapists, key=lambda row: row.label),
+        "total": [ReviewOutcomes("All concerns", totals["resolved"], totals["dismissed"])],
+    }

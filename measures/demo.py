@@ -119,7 +119,9 @@ def _stable_beats(rng: random.Random, count: int) -> list[_Beat]:
 def _repaired_beats(rng: random.Random, count: int) -> list[_Beat]:
     """A rupture mid-treatment, talked through, then a stronger alliance than before."""
     beats = _stable_beats(rng, count)
-    at = rng.randint(2, count - 3)
+    # Ruptures come once there is an alliance to strain: from the fifth session when the
+    # treatment is long enough (and with four ratings before it, a fall can be judged).
+    at = rng.randint(min(4, count - 3), count - 3)
     beats[at] = _Beat(
         level=rng.uniform(6.2, 7.0),
         low=5,

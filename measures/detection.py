@@ -1,11 +1,13 @@
-"""Detection: run the flag rules over clients' histories and store what is missing.
+"""Detection: run the rules over clients' histories, store the new signals, group them.
 
 The same code serves one client after a new rating (`evaluate_clients([id])`)
 and the periodic sweep (`sweep_run()`). Both are set-based: one streamed query
 reads every session of the clients in question with both raters' ratings
-joined, the pure rules in `measures.rules` judge each history in turn, and the
-findings are inserted in batches with ON CONFLICT DO NOTHING — so running
-twice, or twice at once, never duplicates a flag (unique per session and rule).
+joined, the pure rules in `measures.rules` judge each history by its clinic's
+thresholds, and the findings are inserted in batches with ON CONFLICT DO NOTHING
+— so running twice, or twice at once, never duplicates a signal (unique per
+session and rule). Each batch's new signals are then placed into concerns
+(`measures.concerns`) in the same transaction, so no signal is left unplaced.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from django.db.models import Exists, FilteredRelation, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from clients.models import Client
+from measures.concerns import concerns_update
 from measures.history import Point, Thresholds
-from measures.models import Flag, Rating, Sweep
+from measures.models import Concern, Flag, Rating, Sweep
 from measures.rules import evaluate
 from measures.scoring import DIMENSIONS
+from measures.thresholds import thresholds_for_clinics
 from sessions.models import Session
 
 logger = logging.getLogger(__name__)
@@ -45,6 +49,9 @@ _COLUMNS = [
     "client_rating__rupture",
     "client_rating__rupture_resolved",
     *_THERAPIST_COLUMNS,
+    "therapist_rating__rupture",
+    "therapist_rating__rupture_resolved",
+    "client__clinic_id",
 ]
 _N = len(DIMENSIONS)
 
@@ -79,45 +86,77 @@ def _point(row: tuple) -> Point:
         rupture=row[5 + _N] or "",
         rupture_resolved=row[6 + _N] or "",
         therapist=therapist if therapist[0] is not None else None,
+        therapist_rupture=row[7 + 2 * _N] or "",
+        therapist_rupture_resolved=row[8 + 2 * _N] or "",
     )
 
 
-def histories(clients: QuerySet | Iterable[int]) -> Iterator[tuple[int, list[Point]]]:
-    """(client id, ordered history) for each client that has sessions, streamed."""
+def histories(clients: QuerySet | Iterable[int]) -> Iterator[tuple[int, int, list[Point]]]:
+    """(client id, clinic id, ordered history) for each client that has sessions, streamed."""
     for client_id, rows in itertools.groupby(_history_rows(clients), key=lambda row: row[0]):
-        yield client_id, [_point(row) for row in rows]
+        rows = list(rows)
+        yield client_id, rows[0][-1], [_point(row) for row in rows]
 
 
 @dataclass
 class Outcome:
     clients_evaluated: int = 0
-    flags_created: int = 0
+    flags_created: int = 0  # signals raised, or updated with new evidence
+    concerns_opened: int = 0
+
+
+@dataclass
+class _Batch:
+    """Findings waiting to be stored, and what grouping needs of their clients."""
+
+    rows: list[tuple[int, int, str, str, str]]
+    thresholds: dict[int, Thresholds]
+    scores: dict[int, dict[int, float | None]]
 
 
 def _evaluate(clients: QuerySet | Iterable[int], now: dt.datetime) -> Outcome:
-    thresholds = Thresholds.from_settings()
+    by_clinic: dict[int, Thresholds] = {}
     outcome = Outcome()
-    pending: list[tuple[int, int, str, str, str]] = []
-    for client_id, history in histories(clients):
+    batch = _Batch([], {}, {})
+    for client_id, clinic_id, history in histories(clients):
         outcome.clients_evaluated += 1
-        pending.extend(
-            (client_id, f.session_id, f.rule, f.severity, json.dumps(f.evidence))
-            for f in evaluate(history, thresholds, now)
+        if clinic_id not in by_clinic:
+            by_clinic.update(thresholds_for_clinics([clinic_id]))
+        thresholds = by_clinic[clinic_id]
+        findings = evaluate(history, thresholds, now)
+        batch.rows.extend(
+            (client_id, f.session_id, f.rule, f.severity, json.dumps(f.evidence)) for f in findings
         )
-        if len(pending) >= INSERT_BATCH:
-            outcome.flags_created += _insert(pending, now)
-            pending = []
-    outcome.flags_created += _insert(pending, now)
+        if findings:
+            batch.thresholds[client_id] = thresholds
+            batch.scores[client_id] = {p.number: p.client_score for p in history}
+        if len(batch.rows) >= INSERT_BATCH:
+            _store(batch, now, outcome)
+            batch = _Batch([], {}, {})
+    _store(batch, now, outcome)
     return outcome
 
 
-def _insert(rows: list[tuple[int, int, str, str, str]], now: dt.datetime) -> int:
-    """Insert the flags that do not exist yet; returns how many were new.
+@transaction.atomic
+def _store(batch: _Batch, now: dt.datetime, outcome: Outcome) -> None:
+    """Insert the batch's new signals and place them into concerns, all or nothing."""
+    outcome.flags_created += _insert(batch.rows, now)
+    outcome.concerns_opened += concerns_update(batch.thresholds, now, batch.scores)
 
-    Plain SQL rather than bulk_create: building and adapting a model instance
-    per finding cost ten times the rules themselves. ON CONFLICT DO NOTHING on
-    (session, rule) makes it safe to run twice, or twice at once, and the
-    statement's row count is the number of flags actually raised.
+
+def _insert(rows: list[tuple[int, int, str, str, str]], now: dt.datetime) -> int:
+    """Store the findings: insert the new ones, update the ones whose evidence changed;
+    returns how many rows were written.
+
+    A signal is unique per (session, rule), but what fired it can change after it was
+    stored: the therapist rates a session before the client does, or revises their
+    rating within its window. A signal still open to review (outside any concern, or in
+    an open one) then takes the new evidence and severity and is placed again; one in a
+    closed concern stays as the therapist saw it — that is the record.
+
+    Plain SQL rather than bulk_create: building and adapting a model instance per
+    finding cost ten times the rules themselves. ON CONFLICT on (session, rule) makes it
+    safe to run twice, or twice at once; an unchanged finding writes nothing.
     """
     if not rows:
         return 0
@@ -128,19 +167,32 @@ def _insert(rows: list[tuple[int, int, str, str, str]], now: dt.datetime) -> int
     before = connection.connection.total_changes
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"INSERT OR IGNORE INTO {table} ({_FLAG_COLUMNS}) "
-            "VALUES (%s, %s, %s, %s, %s, 'open', %s, '')",
+            f"INSERT INTO {table} ({_FLAG_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s) "
+            + _on_conflict(table, distinct="IS NOT"),
             [(*row, created_at) for row in rows],
         )
     return connection.connection.total_changes - before
 
 
-_FLAG_COLUMNS = "client_id, session_id, rule, severity, evidence, status, created_at, note"
+_FLAG_COLUMNS = "client_id, session_id, rule, severity, evidence, created_at"
+
+
+def _on_conflict(table: str, *, distinct: str) -> str:
+    """The upsert clause both databases share (they spell "is distinct from" differently)."""
+    concerns = connection.ops.quote_name(Concern._meta.db_table)
+    return (
+        "ON CONFLICT (session_id, rule) DO UPDATE SET evidence = excluded.evidence, "
+        "severity = excluded.severity, grouped_at = NULL "
+        f"WHERE ({table}.evidence {distinct} excluded.evidence "
+        f"OR {table}.severity <> excluded.severity) "
+        f"AND ({table}.concern_id IS NULL OR {table}.concern_id IN "
+        f"(SELECT id FROM {concerns} WHERE status IN ('open', 'acknowledged')))"
+    )
 
 
 @transaction.atomic
 def _insert_postgresql(rows: list[tuple[int, int, str, str, str]], now: dt.datetime) -> int:
-    """COPY the findings into a scratch table, then insert the new ones in one statement."""
+    """COPY the findings into a scratch table, then upsert them in one statement."""
     table = connection.ops.quote_name(Flag._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -151,21 +203,19 @@ def _insert_postgresql(rows: list[tuple[int, int, str, str, str]], now: dt.datet
             for row in rows:
                 copy.write_row(row)
         cursor.execute(
-            f"INSERT INTO {table} ({_FLAG_COLUMNS}) SELECT c, s, r, v, e, 'open', %s, '' "
-            "FROM found ON CONFLICT (session_id, rule) DO NOTHING",
+            f"INSERT INTO {table} ({_FLAG_COLUMNS}) SELECT c, s, r, v, e, %s FROM found "
+            + _on_conflict(table, distinct="IS DISTINCT FROM"),
             [now],
         )
-        created = cursor.rowcount
+        written = cursor.rowcount
         # Dropped here, not ON COMMIT: the caller's transaction may go on.
         cursor.execute("DROP TABLE found")
-    return created
+    return written
 
 
-def evaluate_clients(client_ids: Iterable[int], now: dt.datetime | None = None) -> int:
-    """Evaluate these clients now; returns the number of new flags."""
-    ids = list(client_ids)
-    outcome = _evaluate(ids, now or timezone.now())
-    return outcome.flags_created
+def evaluate_clients(client_ids: Iterable[int], now: dt.datetime | None = None) -> Outcome:
+    """Evaluate these clients now: their new signals, and the concerns those opened."""
+    return _evaluate(list(client_ids), now or timezone.now())
 
 
 def clients_to_sweep(since: dt.datetime | None, now: dt.datetime, grace: dt.timedelta) -> QuerySet:
@@ -191,16 +241,21 @@ def sweep_run(now: dt.datetime | None = None) -> Sweep:
     now = now or timezone.now()
     last = Sweep.objects.filter(finished_at__isnull=False).order_by("-started_at").first()
     sweep = Sweep.objects.create(started_at=now)
+    # The longest rating window any clinic could have: the setting (clinics do not change it).
     grace = Thresholds.from_settings().rating_grace
     clients = clients_to_sweep(last.started_at if last else None, now, grace)
     outcome = _evaluate(clients, now)
     sweep.clients_evaluated = outcome.clients_evaluated
     sweep.flags_created = outcome.flags_created
+    sweep.concerns_opened = outcome.concerns_opened
     sweep.finished_at = timezone.now()
-    sweep.save(update_fields=["clients_evaluated", "flags_created", "finished_at"])
+    sweep.save(
+        update_fields=["clients_evaluated", "flags_created", "concerns_opened", "finished_at"]
+    )
     logger.info(
-        "Sweep evaluated %s clients and raised %s flags",
+        "Sweep evaluated %s clients: %s new signals, %s new concerns",
         outcome.clients_evaluated,
         outcome.flags_created,
+        outcome.concerns_opened,
     )
     return sweep

@@ -24,6 +24,7 @@ from clients.models import Client
 from measures.dashboard import Period
 from measures.models import Rating, alliance_score_expression
 from measures.scoring import DIMENSIONS, one_decimal
+from sessions.models import Session
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -35,7 +36,7 @@ DASHBOARD_HEADER = (
     "client_ratings",
     "response_rate",
     "mean_latest_alliance",
-    "flags_to_review",
+    "concerns_to_review",
     "unacknowledged_over_7_days",
     "period_start",
     "period_end",
@@ -126,8 +127,8 @@ def dashboard_rows_for_csv(rows: QuerySet, period: Period) -> Iterator[list[Any]
             row.client_ratings,
             _blank_if_none(row.response_rate, lambda rate: f"{rate:.3f}"),
             _blank_if_none(row.mean_latest, one_decimal),
-            row.open_flags,
-            row.stale_flags,
+            row.open_concerns,
+            row.stale_concerns,
             start,
             end,
         ]
@@ -151,19 +152,25 @@ def client_ratings(client: Client) -> QuerySet:
     )
 
 
+def _words(choices: Any, value: str) -> str:
+    """A stored choice as people read it ("a_lot" → "A lot"); blank stays blank."""
+    return str(choices(value).label) if value else ""
+
+
 def client_rating_rows(client: Client, zone: dt.tzinfo) -> Iterator[list[Any]]:
-    """One list per rating of `client`, read with one query; dates in `zone`."""
+    """One list per rating of `client`, read with one query; dates in `zone`. Choices are
+    written as the pages say them, never as stored codes."""
     for rating in client_ratings(client).iterator():
         yield [
             client.label,
             rating["session__number"],
             _iso_date(rating["session__starts_at"], zone),
-            rating["session__attendance"],
-            rating["session__modality"],
-            rating["rater"],
+            _words(Session.Attendance, rating["session__attendance"]),
+            _words(Session.Modality, rating["session__modality"]),
+            _words(Rating.Rater, rating["rater"]),
             *(rating[name] for name in DIMENSIONS),
             one_decimal(rating["score"]),
-            rating["rupture"],
-            rating["rupture_resolved"],
+            _words(Rating.Rupture, rating["rupture"]),
+            _words(Rating.RuptureResolved, rating["rupture_resolved"]),
             timezone.localtime(rating["submitted_at"], zone).isoformat(timespec="seconds"),
         ]

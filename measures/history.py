@@ -35,6 +35,9 @@ class Point:
     rupture_resolved: str = ""
     # The therapist's six dimension scores, or None.
     therapist: tuple[int, ...] | None = None
+    # What the therapist said of a rupture ("" when they did not rate the session).
+    therapist_rupture: str = ""
+    therapist_rupture_resolved: str = ""
     client_score: float | None = field(init=False)
     therapist_score: float | None = field(init=False)
 
@@ -70,23 +73,31 @@ class Finding:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Every number the rules use. Defaults are DESIGN.md's; settings override them."""
+    """Every number the rules use. The defaults are tuned on the signal benchmark
+    (bench/signal.py; README "Signals and concerns"); settings, then each clinic's own
+    values, override them."""
 
     cutoff: float = 9.0
     cutoff_operator: str = "lt"  # "lt": score < cutoff fires; "le": score <= cutoff fires
     sd: float = 1.0  # the scale's population SD, for the reliable-change index
     reliability: float = 0.70  # the scale's test-retest reliability r
-    min_earlier_ratings: int = 3
+    min_earlier_ratings: int = 4
     own_sd_multiplier: float = 2.0
-    dimension_drop: int = 3
+    dimension_drop: int = 4
     trend_length: int = 3
-    # How far the run must fall in all (first to last) to count; 0 = any decline at all.
-    trend_min_fall: float = 0.0
-    discrepancy: float = 2.0
+    # How far the run must fall in all (first to last) to count.
+    trend_min_fall: float = 2.0
+    # How far below the client's usual level (mean of the ratings before the run) it must end.
+    trend_below_usual: float = 1.0
+    discrepancy: float = 1.5
     missed_in_a_row: int = 2
-    unrated_in_a_row: int = 3
+    unrated_in_a_row: int = 4
     # An attended session counts as unanswered only once its link could have expired.
     rating_grace: dt.timedelta = dt.timedelta(days=4)
+    # Rules that are context: shown beside a concern, never opening one on their own.
+    context_rules: frozenset[str] = frozenset({"below_cutoff"})
+    # Whether a rupture of "a little", partly talked through, alerts (else it is context).
+    minor_rupture_alerts: bool = False
 
     @property
     def reliable_change(self) -> float:
@@ -95,6 +106,10 @@ class Thresholds:
 
     def is_below_cutoff(self, score: float) -> bool:
         return score < self.cutoff if self.cutoff_operator == "lt" else score <= self.cutoff
+
+    def alerts(self, rule: str, severity: str) -> bool:
+        """Whether a signal may open a concern: low severity and context rules never do."""
+        return severity != "low" and rule not in self.context_rules
 
     @classmethod
     def from_settings(cls) -> Thresholds:
@@ -110,8 +125,11 @@ class Thresholds:
             dimension_drop=settings.ALLIANCE_DIMENSION_DROP,
             trend_length=settings.ALLIANCE_TREND_LENGTH,
             trend_min_fall=settings.ALLIANCE_TREND_MIN_FALL,
+            trend_below_usual=settings.ALLIANCE_TREND_BELOW_USUAL,
             discrepancy=settings.ALLIANCE_DISCREPANCY,
             missed_in_a_row=settings.ALLIANCE_MISSED_IN_A_ROW,
             unrated_in_a_row=settings.ALLIANCE_UNRATED_IN_A_ROW,
             rating_grace=dt.timedelta(days=settings.ALLIANCE_INVITATION_LIFETIME_DAYS),
+            context_rules=frozenset(settings.ALLIANCE_CONTEXT_RULES),
+            minor_rupture_alerts=settings.ALLIANCE_MINOR_RUPTURE_ALERTS,
         )

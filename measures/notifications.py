@@ -1,9 +1,11 @@
-"""E-mails about flags: the therapist's daily digest, and escalation to supervisors.
+"""E-mails about concerns: the therapist's daily digest, and escalation to supervisors.
 
-Both jobs claim their flags with a conditional UPDATE (`notified_at` / `escalated_at`
-still empty) inside the transaction that sends the mail. So a second run sends
-nothing new, two runs at once never send the same flag twice, and a failed mail
-rolls the claim back for the next run to retry ("due and not done").
+Both jobs claim their concerns with a conditional UPDATE (`notified_at` /
+`escalated_at` still empty) inside the transaction that sends the mail. So a second
+run sends nothing new, two runs at once never send the same concern twice, and a
+failed mail rolls the claim back for the next run to retry ("due and not done").
+A concern that grows more severe is due again in the digest (grouping clears its
+`notified_at`), so the therapist hears that it got worse.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clients.models import Supervision, User
-from measures.models import Flag
+from measures.concern_selectors import with_stories
+from measures.models import Concern
 
 logger = logging.getLogger(__name__)
 
@@ -32,18 +35,18 @@ def absolute_url(name: str, *args: Any) -> str:
     return settings.ALLIANCE_BASE_URL.rstrip("/") + reverse(name, args=args)
 
 
-def flags_claim(flags: QuerySet[Flag], *, field: str, now: dt.datetime) -> set[int]:
-    """Mark `field` = now on the flags still unclaimed; returns their ids.
+def concerns_claim(concerns: QuerySet[Concern], *, field: str, now: dt.datetime) -> set[int]:
+    """Mark `field` = now on the concerns still unclaimed; returns their ids.
 
     Call inside a transaction. On PostgreSQL the rows are locked first and rows
     another run holds are skipped, so that run alone mails them. SQLite has no
     row locks: there the count check refuses a claim another run got to first,
-    and the rollback leaves those flags for the next run.
+    and the rollback leaves those concerns for the next run.
     """
-    unclaimed = flags.filter(**{f"{field}__isnull": True})
+    unclaimed = concerns.filter(**{f"{field}__isnull": True})
     ids = set(unclaimed.select_for_update(skip_locked=True).values_list("pk", flat=True))
     if unclaimed.filter(pk__in=ids).update(**{field: now}) != len(ids):
-        raise RuntimeError("Another run claimed some of these flags first.")
+        raise RuntimeError("Another run claimed some of these concerns first.")
     return ids
 
 
@@ -51,66 +54,63 @@ def flags_claim(flags: QuerySet[Flag], *, field: str, now: dt.datetime) -> set[i
 
 
 def digests_send(now: dt.datetime | None = None) -> int:
-    """E-mail each therapist the flags raised on their clients since their last digest.
+    """E-mail each therapist the concerns opened (or grown more severe) on their clients
+    since their last digest.
 
     Returns how many e-mails were sent. A therapist with no e-mail address, or whose
-    account is inactive, is skipped and their flags stay unnotified until that changes.
+    account is inactive, is skipped and their concerns stay due until that changes.
     """
     now = now or timezone.now()
     pending = (
-        Flag.objects.filter(
-            notified_at__isnull=True,
-            client__therapist__is_active=True,
-        )
+        Concern.objects.filter(notified_at__isnull=True, client__therapist__is_active=True)
         .exclude(client__therapist__email="")
-        .select_related("client__therapist", "session")
-        .order_by("client__label", "client_id", "session__number", "rule")
+        .select_related("client__therapist")
+        .order_by("client__label", "client_id", "opened_at")
     )
-    by_therapist: dict[int, list[Flag]] = defaultdict(list)
-    for flag in pending:
-        by_therapist[flag.client.therapist_id].append(flag)
+    by_therapist: dict[int, list[Concern]] = defaultdict(list)
+    for concern in pending:
+        by_therapist[concern.client.therapist_id].append(concern)
     sent = 0
-    for therapist_id, flags in by_therapist.items():
+    for therapist_id, concerns in by_therapist.items():
         try:
-            sent += digest_send(therapist=flags[0].client.therapist, flags=flags, now=now)
+            sent += digest_send(therapist=concerns[0].client.therapist, concerns=concerns, now=now)
         except Exception:
-            # One failing mailbox must not hold up the others; its flags wait for the next run.
-            logger.exception("Flag digest for therapist %s failed", therapist_id)
-    logger.info("Sent %d flag digests to %d therapists", sent, len(by_therapist))
+            # One failing mailbox must not hold up the others; its concerns wait for the next run.
+            logger.exception("Concern digest for therapist %s failed", therapist_id)
+    logger.info("Sent %d concern digests to %d therapists", sent, len(by_therapist))
     return sent
 
 
-def digest_send(*, therapist: User, flags: list[Flag], now: dt.datetime) -> bool:
-    """Claim `flags` (all this therapist's) and mail the ones still needing review.
+def digest_send(*, therapist: User, concerns: list[Concern], now: dt.datetime) -> bool:
+    """Claim `concerns` (all this therapist's) and mail the ones still needing review.
 
-    A flag resolved or dismissed before its digest is marked notified but not
-    listed: the therapist has already dealt with it. Returns whether a mail went out.
+    A concern closed before its digest is marked notified but not listed: the
+    therapist has already dealt with it. Returns whether a mail went out.
     """
     with transaction.atomic():
-        claimed = flags_claim(
-            Flag.objects.filter(pk__in=[flag.pk for flag in flags]), field="notified_at", now=now
+        claimed = concerns_claim(
+            Concern.objects.filter(pk__in=[c.pk for c in concerns]), field="notified_at", now=now
         )
-        listed = [flag for flag in flags if flag.pk in claimed and flag.needs_review]
+        listed = [c for c in concerns if c.pk in claimed and c.needs_review]
         if not listed:
             return False
         context = {
             "therapist": therapist,
-            "flags": [digest_row(flag) for flag in listed],
+            "concerns": [digest_row(concern) for concern in with_stories(listed, therapist)],
             "review_url": absolute_url("measures:review-queue"),
         }
         send_templated_mail("digest", context, therapist.email)
     return True
 
 
-def digest_row(flag: Flag) -> dict[str, Any]:
-    """What the digest may say about a flag. The template gets these values and no
+def digest_row(concern: Concern) -> dict[str, Any]:
+    """What the digest may say about a concern. The template gets these values and no
     model, so no client detail beyond the pseudonym label can slip into an e-mail."""
     return {
-        "label": flag.client.label,
-        "rule": flag.get_rule_display(),
-        "severity": flag.get_severity_display(),
-        "session_number": flag.session.number,
-        "description": flag.description,
+        "label": concern.client.label,
+        "severity": concern.get_severity_display(),
+        "story": concern.story,
+        "url": absolute_url("measures:concern-detail", concern.pk),
     }
 
 
@@ -118,28 +118,28 @@ def digest_row(flag: Flag) -> dict[str, Any]:
 
 
 def escalations_send(now: dt.datetime | None = None) -> int:
-    """Tell supervisors about flags their supervisees have left open too long.
+    """Tell supervisors about concerns their supervisees have left open too long.
 
-    A flag is due when it is still open (not even acknowledged) more than
-    ALLIANCE_ESCALATE_AFTER_DAYS after it was raised. Each supervisor gets one
-    e-mail listing all their supervisees' due flags. Returns how many were sent.
+    A concern is due when it is still open (not even acknowledged) more than
+    ALLIANCE_ESCALATE_AFTER_DAYS after it opened. Each supervisor gets one e-mail
+    listing all their supervisees' due concerns. Returns how many were sent.
     """
     now = now or timezone.now()
     cutoff = now - dt.timedelta(days=settings.ALLIANCE_ESCALATE_AFTER_DAYS)
     due = list(
-        Flag.objects.filter(
-            status=Flag.Status.OPEN, escalated_at__isnull=True, created_at__lt=cutoff
+        Concern.objects.filter(
+            status=Concern.Status.OPEN, escalated_at__isnull=True, opened_at__lt=cutoff
         )
         .select_related("client__therapist")
-        .order_by("created_at", "pk")
+        .order_by("opened_at", "pk")
     )
     if not due:
         return 0
-    # A therapist with no (reachable) supervisor is in no team: their flags are
+    # A therapist with no (reachable) supervisor is in no team: their concerns are
     # left unmarked, so they escalate as soon as a supervisor is assigned.
     supervisions = (
         Supervision.objects.filter(
-            therapist_id__in={flag.client.therapist_id for flag in due},
+            therapist_id__in={concern.client.therapist_id for concern in due},
             supervisor__is_active=True,
             supervisor__is_supervisor=True,
         )
@@ -149,19 +149,21 @@ def escalations_send(now: dt.datetime | None = None) -> int:
     sent = 0
     for team in supervision_teams(supervisions):
         supervisees = set().union(*team.values())
-        team_flags = [flag for flag in due if flag.client.therapist_id in supervisees]
+        team_concerns = [c for c in due if c.client.therapist_id in supervisees]
         try:
-            sent += escalation_send(team=team, flags=team_flags, now=now)
+            sent += escalation_send(team=team, concerns=team_concerns, now=now)
         except Exception:
-            logger.exception("Flag escalation to supervisors %s failed", sorted(s.pk for s in team))
-    logger.info("Sent %d escalation e-mails about %d overdue flags", sent, len(due))
+            logger.exception(
+                "Concern escalation to supervisors %s failed", sorted(s.pk for s in team)
+            )
+    logger.info("Sent %d escalation e-mails about %d overdue concerns", sent, len(due))
     return sent
 
 
 def supervision_teams(supervisions: QuerySet[Supervision]) -> list[dict[User, set[int]]]:
     """Group supervisors who share a supervisee; each maps to the therapists they supervise.
 
-    A flag is escalated once, but every supervisor of its therapist must hear of
+    A concern is escalated once, but every supervisor of its therapist must hear of
     it, so all those supervisors' e-mails go out in the one transaction that
     claims it. With one supervisor per therapist (the usual case) a team is one
     supervisor and their supervisees.
@@ -179,32 +181,34 @@ def supervision_teams(supervisions: QuerySet[Supervision]) -> list[dict[User, se
     return teams
 
 
-def escalation_send(*, team: dict[User, set[int]], flags: list[Flag], now: dt.datetime) -> int:
-    """Claim the team's due flags and mail each supervisor theirs; returns mails sent.
+def escalation_send(
+    *, team: dict[User, set[int]], concerns: list[Concern], now: dt.datetime
+) -> int:
+    """Claim the team's due concerns and mail each supervisor theirs; returns mails sent.
 
     If one supervisor's mail fails, the whole team's claim rolls back and is
-    retried, so a co-supervisor already mailed may hear of those flags twice:
+    retried, so a co-supervisor already mailed may hear of those concerns twice:
     better twice than never.
     """
     sent = 0
     with transaction.atomic():
-        claimed = flags_claim(
-            Flag.objects.filter(pk__in=[flag.pk for flag in flags], status=Flag.Status.OPEN),
+        claimed = concerns_claim(
+            Concern.objects.filter(pk__in=[c.pk for c in concerns], status=Concern.Status.OPEN),
             field="escalated_at",
             now=now,
         )
         for supervisor, therapist_ids in team.items():
             theirs = [
-                escalation_row(flag, now)
-                for flag in flags
-                if flag.pk in claimed and flag.client.therapist_id in therapist_ids
+                escalation_row(concern, now)
+                for concern in concerns
+                if concern.pk in claimed and concern.client.therapist_id in therapist_ids
             ]
             if not theirs:
                 continue
             theirs.sort(key=lambda row: (row["therapist"], -row["days_open"]))
             context = {
                 "supervisor": supervisor,
-                "flags": theirs,
+                "concerns": theirs,
                 "days": settings.ALLIANCE_ESCALATE_AFTER_DAYS,
             }
             send_templated_mail("escalation", context, supervisor.email)
@@ -212,15 +216,14 @@ def escalation_send(*, team: dict[User, set[int]], flags: list[Flag], now: dt.da
     return sent
 
 
-def escalation_row(flag: Flag, now: dt.datetime) -> dict[str, Any]:
-    """What the escalation may say about a flag: no client detail beyond the label."""
+def escalation_row(concern: Concern, now: dt.datetime) -> dict[str, Any]:
+    """What the escalation may say about a concern: no client detail beyond the label."""
     return {
-        "therapist": str(flag.client.therapist),
-        "label": flag.client.label,
-        "rule": flag.get_rule_display(),
-        "severity": flag.get_severity_display(),
-        "days_open": (now - flag.created_at).days,
-        "url": absolute_url("measures:flag-detail", flag.pk),
+        "therapist": str(concern.client.therapist),
+        "label": concern.client.label,
+        "severity": concern.get_severity_display(),
+        "days_open": (now - concern.opened_at).days,
+        "url": absolute_url("measures:concern-detail", concern.pk),
     }
 
 

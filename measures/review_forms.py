@@ -1,4 +1,4 @@
-"""Forms for reviewing a flag. They parse the note; `measures.flags` judges it and writes.
+"""Forms for reviewing a concern. They parse the note; `measures.review` judges it and writes.
 
 The note fields are not `required` here on purpose: the review services check
 who may act before they check the note, so a supervisor posting an empty note
@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from django import forms
 
 from alliance.forms import ServiceForm
-from measures.flags import NOTE_MAX_LENGTH
+from measures.review import NOTE_MAX_LENGTH
 
 
 def note_field(label: str, help_text: str) -> forms.CharField:
@@ -27,7 +27,7 @@ def note_field(label: str, help_text: str) -> forms.CharField:
 
 
 class NoteForm(ServiceForm):
-    """One note for one review service. Several sit on the flag page, so ids are prefixed."""
+    """One note for one review service. Several sit on the concern page, so ids are prefixed."""
 
     field_name: ClassVar[str] = "note"
     id_prefix: ClassVar[str] = "note"
@@ -42,7 +42,7 @@ class NoteForm(ServiceForm):
         return self.cleaned_data.get(self.field_name, "")
 
 
-class FlagResolveForm(NoteForm):
+class ConcernResolveForm(NoteForm):
     id_prefix = "resolve"
 
     note = note_field(
@@ -52,18 +52,18 @@ class FlagResolveForm(NoteForm):
     )
 
 
-class FlagDismissForm(NoteForm):
+class ConcernDismissForm(NoteForm):
     field_name = "reason"
     id_prefix = "dismiss"
 
     reason = note_field(
         "Reason for dismissing",
-        "Why does this flag need no repair? e.g. “Low score reflects a hard week at work, "
+        "Why does this concern need no repair? e.g. “Low score reflects a hard week at work, "
         "not our work together; we checked in about it.”",
     )
 
 
-class FlagCommentForm(NoteForm):
+class ConcernCommentForm(NoteForm):
     id_prefix = "comment"
 
-    note = note_field("Comment", "Added to the flag's history, with your name and the time.")
+    note = note_field("Comment", "Added to the concern's history, with your name and the time.")

@@ -131,24 +131,38 @@ def _fallen(before: tuple[int, ...], after: tuple[int, ...], by: int) -> list[di
 
 
 def declining_trend(history: Sequence[Point], t: Thresholds) -> Iterator[Finding]:
-    """Several client ratings in a row, each lower than the one before.
+    """Several client ratings in a row, each lower than the one before, adding up to a real fall
+    that ends below the client's own usual level.
 
     The alliance predicts outcome (r ≈ .28 over 295 studies; Flückiger et al. 2018), so a steady
-    slide matters before it crosses any threshold, and near the ceiling it may be all there is.
+    slide matters before it crosses any threshold. Near the ceiling, though, three small falls in
+    a row are common chance (9.8 → 9.7 → 9.5), so the run must fall by `trend_min_fall` in all
+    and end `trend_below_usual` under the mean of the client's ratings before it.
     """
     length = max(2, t.trend_length)
     recent: deque[Point] = deque(maxlen=length)
     run = 0
     last = math.inf
+    # Earlier ratings (before the run's window), summed in tenths: exact, with no float drift.
+    earlier_count = earlier_tenths = 0
     for point in history:
         score = point.client_score
         if score is None:
             continue
         run = run + 1 if score < last - TOLERANCE else 1
         last = score
+        if len(recent) == length:
+            earlier_count += 1
+            earlier_tenths += round(recent[0].client_score * 10)
         recent.append(point)
-        fell = recent[0].client_score - score if run >= length else 0.0
-        if run >= length and fell >= t.trend_min_fall - TOLERANCE:
+        if run < length or not earlier_count:
+            continue
+        fell = recent[0].client_score - score
+        usual = earlier_tenths / earlier_count / 10
+        if (
+            fell >= t.trend_min_fall - TOLERANCE
+            and usual - score >= t.trend_below_usual - TOLERANCE
+        ):
             yield Finding(
                 point.session_id,
                 DECLINING_TREND,
@@ -157,29 +171,87 @@ def declining_trend(history: Sequence[Point], t: Thresholds) -> Iterator[Finding
                     # Point.client_score is already rounded to one decimal.
                     "scores": [p.client_score for p in recent],
                     "sessions": [p.number for p in recent],
+                    "fall": round(fell, 1),
+                    "usual": round(usual, 2),
                 },
             )
 
 
-def rupture_unresolved(history: Sequence[Point], t: Thresholds) -> Iterator[Finding]:
-    """The client reported a rupture that was not fully talked through.
+def rupture_unresolved(
+    history: Sequence[Point], t: Thresholds, now: datetime | None = None
+) -> Iterator[Finding]:
+    """A rupture, reported by the client or noticed by the therapist, not fully talked through.
 
     Repaired ruptures go with better outcomes (Eubanks, Muran & Safran 2018), unrepaired ones with
-    drop-out (Muran et al. 2009).
+    drop-out (Muran et al. 2009). Clients report fewer ruptures than observers see (Eubanks et al.
+    2018), so a rupture the therapist noticed and the client did not report is worth a look too.
+    A rupture the client says was fully talked through is a repair: kept and shown, never raised.
+    The client has the last word, so a rupture only the therapist saw waits for the client's
+    answer, or for their rating window to close unanswered (always closed when `now` is None).
     """
     for point in history:
-        if point.client is None or point.rupture not in RUPTURES:
+        reports = rupture_reports(point)
+        if point.client is None and now is not None and point.starts_at + t.rating_grace > now:
             continue
-        resolved = point.rupture_resolved
-        if resolved == "fully":
+        client = reports.get("client")
+        if client is not None and client.get("talked_through") == "fully":
+            continue  # the client's word on the repair is the one that counts
+        unresolved = {
+            who: report
+            for who, report in reports.items()
+            if report["rupture"] in RUPTURES and report["talked_through"] != "fully"
+        }
+        if not unresolved:
             continue
-        severe = point.rupture == "a_lot" or resolved in ("not_at_all", "")
         yield Finding(
-            point.session_id,
-            RUPTURE_UNRESOLVED,
-            HIGH if severe else MEDIUM,
-            {"rupture": point.rupture, "talked_through": resolved or "unanswered"},
+            point.session_id, RUPTURE_UNRESOLVED, _rupture_severity(unresolved, t), reports
         )
+
+
+def rupture_reports(point: Point) -> dict[str, dict[str, str]]:
+    """What each rater said of a rupture at this session, in the evidence's words.
+
+    The client's answer is kept even when it is "none", so the evidence can say the
+    therapist saw a rupture the client did not report. A therapist's rating without a
+    rupture, or an unrated session, says nothing.
+    """
+    reports: dict[str, dict[str, str]] = {}
+    if point.client is not None:
+        reports["client"] = {
+            "rupture": point.rupture or "none",
+            "talked_through": point.rupture_resolved or "unanswered",
+        }
+        if reports["client"]["rupture"] == "none":
+            reports["client"] = {"rupture": "none"}
+    if point.therapist is not None and point.therapist_rupture in RUPTURES:
+        reports["therapist"] = {
+            "rupture": point.therapist_rupture,
+            "talked_through": point.therapist_rupture_resolved or "unanswered",
+        }
+    return reports
+
+
+def _rupture_severity(unresolved: dict[str, dict[str, str]], t: Thresholds) -> str:
+    """High for a rupture of "a lot"; a rupture of "a little" is medium (high if not talked
+    through at all) when the clinic lets small ruptures alert, else low: context, shown in a
+    concern but never opening one."""
+    if any(r["rupture"] == "a_lot" for r in unresolved.values()):
+        return HIGH
+    if not t.minor_rupture_alerts:
+        return LOW
+    if any(r["talked_through"] == "not_at_all" for r in unresolved.values()):
+        return HIGH
+    return MEDIUM
+
+
+def repaired(point: Point) -> bool:
+    """A rupture reported as fully talked through: a repair, marked on the chart."""
+    reports = rupture_reports(point)
+    client = reports.get("client")
+    if client is not None and client["rupture"] in RUPTURES:
+        return client["talked_through"] == "fully"
+    therapist = reports.get("therapist")
+    return therapist is not None and therapist["talked_through"] == "fully"
 
 
 def rater_discrepancy(history: Sequence[Point], t: Thresholds) -> Iterator[Finding]:
@@ -260,7 +332,6 @@ SCORE_RULES = (
     reliable_drop,
     dimension_drop,
     declining_trend,
-    rupture_unresolved,
     rater_discrepancy,
 )
 
@@ -270,5 +341,6 @@ def evaluate(history: Sequence[Point], t: Thresholds, now: datetime) -> list[Fin
     findings: list[Finding] = []
     for rule in SCORE_RULES:
         findings.extend(rule(history, t))
+    findings.extend(rupture_unresolved(history, t, now))
     findings.extend(disengagement(history, t, now))
     return findings

@@ -14,7 +14,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import (
-    Count,
     DecimalField,
     F,
     IntegerField,
@@ -29,7 +28,9 @@ from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from clients.models import Client
-from measures.models import Flag, Rating
+from measures.history import Point
+from measures.models import Concern, Flag, Rating, severity_rank
+from measures.rules import repaired
 from measures.scoring import DIMENSIONS, one_decimal
 from sessions.models import Session
 
@@ -53,16 +54,9 @@ def caseload(
 ) -> QuerySet[Client]:
     """The clients `user` may see, with the numbers the caseload page shows.
 
-    Clients with flags waiting for review come first, most flags first.
+    Clients with a concern waiting for review come first, the most severe first.
     """
-    open_flags = (
-        Flag.objects.needing_review()
-        .filter(client=OuterRef("pk"))
-        .order_by()
-        .values("client")
-        .annotate(count=Count("pk"))
-        .values("count")
-    )
+    open_concern = Concern.objects.needing_review().filter(client=OuterRef("pk"))
     last_session = Session.objects.filter(client=OuterRef("pk")).order_by("-starts_at")
     clients = (
         Client.objects.visible_to(user)
@@ -74,9 +68,19 @@ def caseload(
                 output_field=DecimalField(max_digits=3, decimal_places=1),
             ),
             last_session_at=Subquery(last_session.values("starts_at")[:1]),
-            open_flags=Coalesce(Subquery(open_flags, output_field=IntegerField()), Value(0)),
+            # At most one concern per client is open (a database constraint).
+            concern_id=Subquery(open_concern.values("pk")[:1]),
+            concern_severity=Subquery(open_concern.values("severity")[:1]),
+            concern_status=Subquery(open_concern.values("status")[:1]),
+            concern_rank=Coalesce(
+                Subquery(
+                    open_concern.annotate(rank=severity_rank()).values("rank")[:1],
+                    output_field=IntegerField(),
+                ),
+                Value(3),
+            ),
         )
-        .order_by(F("open_flags").desc(), "label", "id")
+        .order_by("concern_rank", "label", "id")
     )
     if search:
         clients = clients.filter(label__icontains=search)
@@ -127,11 +131,37 @@ class SessionRow:
     therapist_rating: Rating | None = None
     flags: list[Flag] = field(default_factory=list)
 
+    @property
+    def alerting(self) -> bool:
+        """A signal here belongs to a concern (context alone draws no triangle)."""
+        return any(flag.concern_id is not None for flag in self.flags)
+
+    @property
+    def repaired(self) -> bool:
+        """A rupture reported as fully talked through: kept and shown, never raised."""
+        return repaired(_point(self))
+
+
+def _point(row: SessionRow) -> Point:
+    client, therapist = row.client_rating, row.therapist_rating
+    return Point(
+        session_id=row.session.pk,
+        number=row.session.number,
+        starts_at=row.session.starts_at,
+        attendance=row.session.attendance,
+        client=tuple(client.dimension_scores.values()) if client else None,
+        rupture=client.rupture if client else "",
+        rupture_resolved=client.rupture_resolved if client else "",
+        therapist=tuple(therapist.dimension_scores.values()) if therapist else None,
+        therapist_rupture=therapist.rupture if therapist else "",
+        therapist_rupture_resolved=therapist.rupture_resolved if therapist else "",
+    )
+
 
 @dataclass
 class ClientHistory:
     sessions: list[SessionRow]
-    flags: list[Flag]
+    concerns: list[Concern]
 
     def chart_data(self) -> dict[str, Any]:
         """What the chart draws (via json_script): rated sessions in order, both raters."""
@@ -152,7 +182,8 @@ class ClientHistory:
         return {
             "labels": [_session_label(row.session) for row in rated],
             "cutoff": float(cutoff()),
-            "flagged": [bool(row.flags) for row in rated],
+            "flagged": [row.alerting for row in rated],
+            "repaired": [row.repaired for row in rated],
             "client": {
                 "score": series("client", None),
                 **{d: series("client", d) for d in DIMENSIONS},
@@ -169,7 +200,8 @@ def _session_label(session: Session) -> str:
 
 
 def client_history(client: Client) -> ClientHistory:
-    """Every session of one client, newest last, with ratings and flags: three queries."""
+    """Every session of one client, newest last, with ratings, signals and the client's
+    concerns: four queries."""
     sessions = list(
         client.sessions.in_history_order().prefetch_related(
             Prefetch("ratings", queryset=Rating.objects.all()),
@@ -189,7 +221,9 @@ def client_history(client: Client) -> ClientHistory:
                 flags=list(session.flags.all()),
             )
         )
-    flags = sorted(
-        (flag for row in rows for flag in row.flags), key=lambda flag: flag.created_at, reverse=True
+    concerns = list(
+        Concern.objects.filter(client=client)
+        .select_related("first_session", "last_session")
+        .order_by("-opened_at", "-pk")
     )
-    return ClientHistory(sessions=rows, flags=flags)
+    return ClientHistory(sessions=rows, concerns=concerns)

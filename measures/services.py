@@ -87,8 +87,14 @@ def rating_submit(
     rater: str,
     answers: Mapping[str, Any],
     submitted_by: User | None = None,
+    evaluate: bool = True,
 ) -> Rating:
-    """Store one rater's rating of an attended session; a second one is refused."""
+    """Store one rater's rating of an attended session; a second one is refused.
+
+    Either rater's rating can change what Alliance raises (a discrepancy needs both), so
+    each queues an evaluation of the client once it is committed. `evaluate=False` is for
+    bulk loads that run detection themselves (the demo seeder replays it week by week).
+    """
     _check_rater(session, rater, submitted_by)
     if not session.was_attended:
         raise ValidationError("Only an attended session can be rated.")
@@ -108,6 +114,8 @@ def rating_submit(
         if Rating.objects.filter(session=session, rater=rater).exists():
             raise ValidationError(DUPLICATE_RATING_MESSAGE) from None
         raise
+    if evaluate:
+        evaluate_on_commit(session.client_id)
     return rating
 
 
@@ -135,6 +143,7 @@ def rating_update(*, rating: Rating, actor: User, answers: Mapping[str, Any]) ->
     rating.updated_at = timezone.now()
     rating.full_clean(validate_constraints=False)
     rating.save()
+    evaluate_on_commit(rating.session.client_id)
     return rating
 
 
@@ -167,13 +176,17 @@ def client_rating_submit(*, invitation: RatingInvitation, answers: Mapping[str, 
         raise
     invitation.used_at = rating.submitted_at
     invitation.save(update_fields=["used_at"])
-    client_id = session.client_id
-    transaction.on_commit(lambda: enqueue_evaluation(client_id))
     return rating
 
 
+def evaluate_on_commit(client_id: int) -> None:
+    """Queue the client's evaluation for when the current transaction commits (at once if
+    there is none), so the worker never looks before the rating exists."""
+    transaction.on_commit(lambda: enqueue_evaluation(client_id))
+
+
 def enqueue_evaluation(client_id: int) -> None:
-    """Ask a worker to re-evaluate a client's flags.
+    """Ask a worker to re-evaluate a client: new signals, and the concerns they open.
 
     A broker outage must never lose or refuse a rating: the rating is already
     committed, so the failure is logged (by id only) and the periodic sweep,

@@ -33,10 +33,10 @@ NOTIFICATION_TASK = {
     time_limit=90,
 )
 def evaluate_client(client_id: int) -> int:
-    """Evaluate one client after a new rating; returns how many flags were raised."""
+    """Evaluate one client after a new rating; returns how many concerns were opened."""
     from measures.detection import evaluate_clients
 
-    return evaluate_clients([client_id])
+    return evaluate_clients([client_id]).concerns_opened
 
 
 @shared_task(
@@ -52,20 +52,20 @@ def sweep() -> int:
     """Re-evaluate every client whose history changed, and the time-based rules."""
     from measures.detection import sweep_run
 
-    return sweep_run().flags_created
+    return sweep_run().concerns_opened
 
 
-@shared_task(name="measures.tasks.send_flag_digests", **NOTIFICATION_TASK)
-def send_flag_digests() -> int:
-    """E-mail each therapist the flags raised since their last digest."""
+@shared_task(name="measures.tasks.send_concern_digests", **NOTIFICATION_TASK)
+def send_concern_digests() -> int:
+    """E-mail each therapist the concerns opened (or grown more severe) since their last digest."""
     from measures.notifications import digests_send
 
     return digests_send()
 
 
-@shared_task(name="measures.tasks.escalate_unacknowledged_flags", **NOTIFICATION_TASK)
-def escalate_unacknowledged_flags() -> int:
-    """Tell supervisors about flags left unacknowledged too long."""
+@shared_task(name="measures.tasks.escalate_unacknowledged_concerns", **NOTIFICATION_TASK)
+def escalate_unacknowledged_concerns() -> int:
+    """Tell supervisors about concerns left unacknowledged too long."""
     from measures.notifications import escalations_send
 
     return escalations_send()

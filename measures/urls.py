@@ -10,6 +10,7 @@ from measures.views import (
     review,
     session_page,
     therapist_rating,
+    thresholds,
 )
 
 app_name = "measures"
@@ -47,9 +48,24 @@ urlpatterns = [
         name="therapist-rating",
     ),
     path("review/", review.review_queue, name="review-queue"),
+    path("concerns/<int:concern_id>/", review.concern_detail, name="concern-detail"),
+    path(
+        "concerns/<int:concern_id>/acknowledge/",
+        review.concern_acknowledge,
+        name="concern-acknowledge",
+    ),
+    path("concerns/<int:concern_id>/resolve/", review.concern_resolve, name="concern-resolve"),
+    path("concerns/<int:concern_id>/dismiss/", review.concern_dismiss, name="concern-dismiss"),
+    path("concerns/<int:concern_id>/comment/", review.concern_comment, name="concern-comment"),
+    # A signal's old address, from links in earlier e-mails: redirects to its concern.
     path("flags/<int:flag_id>/", review.flag_detail, name="flag-detail"),
-    path("flags/<int:flag_id>/acknowledge/", review.flag_acknowledge, name="flag-acknowledge"),
-    path("flags/<int:flag_id>/resolve/", review.flag_resolve, name="flag-resolve"),
-    path("flags/<int:flag_id>/dismiss/", review.flag_dismiss, name="flag-dismiss"),
-    path("flags/<int:flag_id>/comment/", review.flag_comment, name="flag-comment"),
+    path("thresholds/", thresholds.thresholds_page, name="thresholds"),
+    path("thresholds/calibrate/", thresholds.calibrate, name="thresholds-calibrate"),
+    path(
+        "thresholds/calibrations/<int:calibration_id>/apply/",
+        thresholds.apply_proposal,
+        name="thresholds-apply",
+    ),
+    path("thresholds/reset/", thresholds.reset, name="thresholds-reset"),
+    path("dashboard/precision/", dashboard.precision, name="precision"),
 ]

@@ -10,6 +10,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from measures.models import Concern, Severity
 from measures.scoring import SCORE_MAX, one_decimal
 from measures.selectors import cutoff
 
@@ -54,6 +55,25 @@ def sparkline(scores: Sequence[Decimal]) -> dict[str, Any]:
 def dimension(rating: Any, name: str) -> int | str:
     """One dimension's score of a rating, or an empty string when there is no rating."""
     return getattr(rating, name, "") if rating else ""
+
+
+@register.filter
+def severity_label(value: str) -> str:
+    """A stored severity ("high") as the pages say it ("High")."""
+    return _label(Severity, value)
+
+
+@register.filter
+def concern_status_label(value: str) -> str:
+    """A stored concern status ("acknowledged") as the pages say it."""
+    return _label(Concern.Status, value)
+
+
+def _label(choices: Any, value: str) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value).replace("_", " ").capitalize()
 
 
 @register.filter

@@ -17,7 +17,7 @@ SEARCH_MAX_LENGTH = 40
 
 @login_required
 def caseload(request: HttpRequest) -> HttpResponse:
-    """Each client with the latest score, a sparkline and open flags; flagged clients first."""
+    """Each client with the latest score, a sparkline and any concern; those with one first."""
     status = request.GET.get("status") or Client.Status.ACTIVE
     if status not in Client.Status.values:
         messages.warning(request, "That filter is not one we know; showing active clients.")
@@ -39,7 +39,7 @@ def caseload(request: HttpRequest) -> HttpResponse:
             "search": search,
             "caption": f"{status.capitalize()} clients"
             + (f" matching “{search}”" if search else "")
-            + "; clients with flags to review first.",
+            + "; clients with a concern to review first.",
             "can_add": request.user.is_therapist or request.user.is_clinic_admin,
             # Anyone who sees more than their own caseload needs to know whose client it is.
             "shows_therapist": request.user.is_supervisor or request.user.is_clinic_admin,

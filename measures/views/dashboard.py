@@ -108,3 +108,22 @@ def therapist_caseload(request: HttpRequest, therapist_id: int) -> HttpResponse:
         "measures/therapist_caseload.html",
         {"therapist": therapist, "clients": clients},
     )
+
+
+@login_required
+@require_safe
+def precision(request: HttpRequest) -> HttpResponse:
+    """How the team's concerns were closed in the period: repaired, or dismissed."""
+    require_overseer(request.user)
+    period = period_from(request)
+    outcomes = dashboard.review_outcomes(request.user, period)
+    tables = [
+        ("All concerns", outcomes["total"] if outcomes["total"][0].closed else [], "Concerns"),
+        ("By the rule that opened them", outcomes["rules"], "Rule"),
+        ("By therapist", outcomes["therapists"], "Therapist"),
+    ]
+    return render(
+        request,
+        "measures/precision.html",
+        {"tables": tables, "period": period, "presets": PRESETS},
+    )

@@ -1,7 +1,7 @@
-"""The review queue and the flag page: acknowledge, resolve, dismiss, comment.
+"""The review queue and the concern page: acknowledge, resolve, dismiss, comment.
 
-Every look-up goes through `Flag.objects.visible_to(user)` (404 outside it);
-`measures.flags` decides who may move a flag on (403 for supervisors and
+Every look-up goes through `Concern.objects.visible_to(user)` (404 outside it);
+`measures.review` decides who may move a concern on (403 for supervisors and
 clinic admins) and whether the note will do (a form error, nothing saved).
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,43 +19,38 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from clients.access import get_visible_or_404
-from measures import flags
-from measures.models import Flag, FlagQuerySet, severity_rank
-from measures.review_forms import FlagCommentForm, FlagDismissForm, FlagResolveForm, NoteForm
+from clients.scoping import is_treating_therapist, may_comment_on
+from measures import concern_selectors, review
+from measures.concern_selectors import ALL_NEEDING_REVIEW
+from measures.models import Concern, Flag
+from measures.review_forms import (
+    ConcernCommentForm,
+    ConcernDismissForm,
+    ConcernResolveForm,
+    NoteForm,
+)
 
 PAGE_SIZE = 50
-ALL_NEEDING_REVIEW = "all"
 STATUS_FILTERS = {
     ALL_NEEDING_REVIEW: "All needing review",
-    Flag.Status.OPEN: "Open",
-    Flag.Status.ACKNOWLEDGED: "Acknowledged",
+    Concern.Status.OPEN: "Open",
+    Concern.Status.ACKNOWLEDGED: "Acknowledged",
 }
-
-
-def review_queue_flags(user: Any, status: str = ALL_NEEDING_REVIEW) -> FlagQuerySet:
-    """Flags `user` may see that still need review: most severe first, then oldest first."""
-    queue = Flag.objects.visible_to(user).needing_review()
-    if status != ALL_NEEDING_REVIEW:
-        queue = queue.filter(status=status)
-    return (
-        queue.select_related("client", "client__therapist", "session")
-        .annotate(severity_rank=severity_rank())
-        .order_by("severity_rank", "created_at", "id")
-    )
 
 
 @login_required
 @require_safe
 def review_queue(request: HttpRequest) -> HttpResponse:
-    """Flags waiting for review across the user's caseload, most severe and oldest first."""
+    """Concerns waiting for review across the user's caseload, most severe and oldest first."""
     status = request.GET.get("status") or ALL_NEEDING_REVIEW
     if status not in STATUS_FILTERS:
         messages.warning(
-            request, "That filter is not one we know; showing every flag that needs review."
+            request, "That filter is not one we know; showing every concern that needs review."
         )
         status = ALL_NEEDING_REVIEW
-    queue = review_queue_flags(request.user, status)
+    queue = concern_selectors.review_queue(request.user, status)
     page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = concern_selectors.with_stories(page, request.user)
     return render(
         request,
         "measures/review/queue.html",
@@ -70,105 +64,112 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _visible_flag(request: HttpRequest, flag_id: int) -> Flag:
+def _visible_concern(request: HttpRequest, concern_id: int) -> Concern:
     return get_visible_or_404(
-        Flag.objects.visible_to(request.user).select_related(
-            "client", "client__therapist", "session"
+        Concern.objects.visible_to(request.user).select_related(
+            "client", "client__therapist", "first_session", "last_session"
         ),
-        flag_id,
+        concern_id,
     )
 
 
-def _flag_page(request: HttpRequest, flag: Flag, **forms: NoteForm) -> HttpResponse:
-    """The flag page; a bound form passed in replaces its blank one and shows its errors."""
+def _concern_page(request: HttpRequest, concern: Concern, **forms: NoteForm) -> HttpResponse:
+    """The concern page; a bound form passed in replaces its blank one and shows its errors."""
     user = request.user
-    # These only decide which forms to show; the services decide what is allowed.
-    may_review = flag.client.therapist_id == user.pk
-    evidence = flag.evidence if isinstance(flag.evidence, dict) else {}
+    may_review = is_treating_therapist(user, concern.client)
     context = {
-        "flag": flag,
-        "client": flag.client,
-        "session": flag.session,
-        "evidence": [(key.replace("_", " "), value) for key, value in evidence.items()],
-        "events": flag.events.select_related("actor"),
+        "concern": concern,
+        "client": concern.client,
+        "page": concern_selectors.concern_page(concern, user),
         "may_review": may_review,
-        "may_comment": may_review or user.is_supervisor,
-        "resolve_form": FlagResolveForm(),
-        "dismiss_form": FlagDismissForm(),
-        "comment_form": FlagCommentForm(),
+        "may_comment": may_comment_on(user, concern.client),
+        "resolve_form": ConcernResolveForm(),
+        "dismiss_form": ConcernDismissForm(),
+        "comment_form": ConcernCommentForm(),
         **forms,
     }
-    return render(request, "measures/review/flag_detail.html", context)
+    return render(request, "measures/review/concern_detail.html", context)
 
 
 def _review_step(
     request: HttpRequest,
-    flag: Flag,
+    concern: Concern,
     step: Callable[[], object],
     *,
     done: str,
     form_name: str = "",
     form: NoteForm | None = None,
 ) -> HttpResponse:
-    """Run one review service: back to the flag page on success, or show why not."""
+    """Run one review service: back to the concern page on success, or show why not."""
     try:
         step()
     except ValidationError as error:
         if form is not None and hasattr(error, "error_dict"):
             form.add_service_error(error)
-            return _flag_page(request, flag, **{form_name: form})
-        # The flag moved on meanwhile ("already resolved"): say so above the page.
+            return _concern_page(request, concern, **{form_name: form})
+        # The concern moved on meanwhile ("already resolved"): say so above the page.
         messages.error(request, " ".join(error.messages))
-        flag.refresh_from_db()
-        return _flag_page(request, flag)
+        concern.refresh_from_db()
+        return _concern_page(request, concern)
     messages.success(request, done)
-    return redirect("measures:flag-detail", flag.pk)
+    return redirect("measures:concern-detail", concern.pk)
+
+
+@login_required
+@require_safe
+def concern_detail(request: HttpRequest, concern_id: int) -> HttpResponse:
+    """One concern: its story, each signal's numbers, its history, the review actions."""
+    return _concern_page(request, _visible_concern(request, concern_id))
+
+
+@login_required
+@require_POST
+def concern_acknowledge(request: HttpRequest, concern_id: int) -> HttpResponse:
+    """The therapist has seen the concern and will look into it."""
+    concern = _visible_concern(request, concern_id)
+    step = partial(review.concern_acknowledge, concern=concern, actor=request.user)
+    return _review_step(request, concern, step, done="Concern acknowledged.")
+
+
+@login_required
+@require_POST
+def concern_resolve(request: HttpRequest, concern_id: int) -> HttpResponse:
+    """Close the concern with a repair note: what was talked through or changed."""
+    concern = _visible_concern(request, concern_id)
+    form = ConcernResolveForm(request.POST)
+    step = partial(review.concern_resolve, concern=concern, actor=request.user, note=form.text())
+    done = "Concern resolved; your repair note is in its history."
+    return _review_step(request, concern, step, done=done, form_name="resolve_form", form=form)
+
+
+@login_required
+@require_POST
+def concern_dismiss(request: HttpRequest, concern_id: int) -> HttpResponse:
+    """Close the concern as needing no repair, with the reason why."""
+    concern = _visible_concern(request, concern_id)
+    form = ConcernDismissForm(request.POST)
+    step = partial(review.concern_dismiss, concern=concern, actor=request.user, reason=form.text())
+    done = "Concern dismissed; your reason is in its history."
+    return _review_step(request, concern, step, done=done, form_name="dismiss_form", form=form)
+
+
+@login_required
+@require_POST
+def concern_comment(request: HttpRequest, concern_id: int) -> HttpResponse:
+    """Add a comment to the concern's history (the therapist's, or a supervisor's)."""
+    concern = _visible_concern(request, concern_id)
+    form = ConcernCommentForm(request.POST)
+    step = partial(review.concern_comment, concern=concern, actor=request.user, note=form.text())
+    return _review_step(
+        request, concern, step, done="Comment added.", form_name="comment_form", form=form
+    )
 
 
 @login_required
 @require_safe
 def flag_detail(request: HttpRequest, flag_id: int) -> HttpResponse:
-    """One flag: why it fired, its history, and the review actions the user may take."""
-    return _flag_page(request, _visible_flag(request, flag_id))
-
-
-@login_required
-@require_POST
-def flag_acknowledge(request: HttpRequest, flag_id: int) -> HttpResponse:
-    """The therapist has seen the flag and will look into it."""
-    flag = _visible_flag(request, flag_id)
-    step = partial(flags.flag_acknowledge, flag=flag, actor=request.user)
-    return _review_step(request, flag, step, done="Flag acknowledged.")
-
-
-@login_required
-@require_POST
-def flag_resolve(request: HttpRequest, flag_id: int) -> HttpResponse:
-    """Close the flag with a repair note: what was talked through or changed."""
-    flag = _visible_flag(request, flag_id)
-    form = FlagResolveForm(request.POST)
-    step = partial(flags.flag_resolve, flag=flag, actor=request.user, note=form.text())
-    done = "Flag resolved; your repair note is in its history."
-    return _review_step(request, flag, step, done=done, form_name="resolve_form", form=form)
-
-
-@login_required
-@require_POST
-def flag_dismiss(request: HttpRequest, flag_id: int) -> HttpResponse:
-    """Close the flag as needing no repair, with the reason why."""
-    flag = _visible_flag(request, flag_id)
-    form = FlagDismissForm(request.POST)
-    step = partial(flags.flag_dismiss, flag=flag, actor=request.user, reason=form.text())
-    done = "Flag dismissed; your reason is in its history."
-    return _review_step(request, flag, step, done=done, form_name="dismiss_form", form=form)
-
-
-@login_required
-@require_POST
-def flag_comment(request: HttpRequest, flag_id: int) -> HttpResponse:
-    """Add a comment to the flag's history (the therapist's, or a supervisor's)."""
-    flag = _visible_flag(request, flag_id)
-    form = FlagCommentForm(request.POST)
-    step = partial(flags.flag_comment, flag=flag, actor=request.user, note=form.text())
-    done = "Comment added."
-    return _review_step(request, flag, step, done=done, form_name="comment_form", form=form)
+    """A signal's old address (links in earlier e-mails): its concern, or else its session."""
+    flag = get_visible_or_404(Flag.objects.visible_to(request.user), flag_id)
+    if flag.concern_id is not None:
+        return redirect("measures:concern-detail", flag.concern_id)
+    return redirect("measures:session-detail", flag.session_id)

@@ -1,4 +1,4 @@
-"""One session: its details, both raters' ratings and its flags."""
+"""One session: its details, both raters' ratings and its signals."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 // The client page's chart: client and therapist lines for the chosen measure,
-// the cut-off as a dashed line, flagged sessions as red triangles.
+// the cut-off as a dashed line, sessions with a signal in a concern as red triangles,
+// repairs (a rupture fully talked through) as green stars.
 // Data comes from the page via json_script; this file is served from our origin.
 (function () {
   "use strict";
@@ -13,9 +14,16 @@
   const CLIENT = "#0b5ed7";
   const THERAPIST = "#6f42c1";
   const FLAGGED = "#b02a37";
+  const REPAIRED = "#198754";
 
-  function flaggedOr(normal, flagged) {
-    return (context) => (data.flagged[context.dataIndex] ? flagged : normal);
+  // A session in a concern is marked first; a repair second; otherwise a plain point.
+  function marked(normal, flagged, repaired) {
+    return (context) => {
+      if (data.flagged[context.dataIndex]) {
+        return flagged;
+      }
+      return data.repaired[context.dataIndex] ? repaired : normal;
+    };
   }
 
   function datasets(measure) {
@@ -27,10 +35,10 @@
         backgroundColor: CLIENT,
         spanGaps: true,
         tension: 0.2,
-        pointStyle: flaggedOr("circle", "triangle"),
-        pointRadius: flaggedOr(3, 7),
-        pointBackgroundColor: flaggedOr(CLIENT, FLAGGED),
-        pointBorderColor: flaggedOr(CLIENT, FLAGGED),
+        pointStyle: marked("circle", "triangle", "star"),
+        pointRadius: marked(3, 7, 8),
+        pointBackgroundColor: marked(CLIENT, FLAGGED, REPAIRED),
+        pointBorderColor: marked(CLIENT, FLAGGED, REPAIRED),
       },
       {
         label: "Therapist",
@@ -84,8 +92,20 @@
         legend: { position: "bottom" },
         tooltip: {
           callbacks: {
-            afterBody: (items) =>
-              items.length && data.flagged[items[0].dataIndex] ? "Flagged session" : "",
+            afterBody: (items) => {
+              if (!items.length) {
+                return "";
+              }
+              const index = items[0].dataIndex;
+              const notes = [];
+              if (data.flagged[index]) {
+                notes.push("In a concern");
+              }
+              if (data.repaired[index]) {
+                notes.push("Repair: a rupture fully talked through");
+              }
+              return notes.join("\n");
+            },
           },
         },
       },

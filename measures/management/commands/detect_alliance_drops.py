@@ -15,7 +15,7 @@ from measures.detection import evaluate_clients, sweep_run
 
 
 class Command(BaseCommand):
-    help = "Raise the flags that are missing: for one client, or a sweep of everything changed."
+    help = "Raise the missing signals and concerns: for one client, or a sweep of what changed."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--client", type=int, metavar="ID", help="Evaluate this client only.")
@@ -24,11 +24,14 @@ class Command(BaseCommand):
         if client is not None:
             if not Client.objects.filter(pk=client).exists():
                 raise CommandError(f"No client with id {client}.")
-            created = evaluate_clients([client])
-            self.stdout.write(f"Client {client} evaluated: {created} new flag(s).")
+            outcome = evaluate_clients([client])
+            self.stdout.write(
+                f"Client {client} evaluated: {outcome.flags_created} new signal(s), "
+                f"{outcome.concerns_opened} new concern(s)."
+            )
             return
         sweep = sweep_run()
         self.stdout.write(
             f"Sweep evaluated {sweep.clients_evaluated} client(s): "
-            f"{sweep.flags_created} new flag(s)."
+            f"{sweep.flags_created} new signal(s), {sweep.concerns_opened} new concern(s)."
         )

@@ -1,0 +1,342 @@
+"""Calibrating a clinic's thresholds on its own ratings.
+
+The reliable-change index needs the scale's spread (SD) and reliability (r); the
+settings borrow 1.0 and 0.70 from other scales until a clinic has data of its own.
+From the clinic's client ratings this estimates:
+
+- the spread of scores between clients: the SD of every client rating (one
+  observation of a client is one draw from the clinic's population of scores);
+- the session-to-session reliability of stable clients: the correlation between a
+  client's successive scores, over clients with no reported rupture and no concern
+  resolved with a repair (test-retest reliability, Jacobson & Truax 1991);
+- the reliable change, 1.96 × SD × √(2 × (1 − r)), that these give;
+- the size of a fall in one dimension, and of a therapist-over-client difference,
+  that stable clients reach by chance in fewer than 1 in 100 sessions.
+
+Then it replays detection (rules and concern grouping, `simulate_concerns`) over
+the last 12 weeks with the current and the proposed thresholds, and for the main
+thresholds over a range of values, counting concerns per therapist per week.
+Pure functions on plain values at the core; `calibration_run` reads the database
+and stores a `Calibration` for the clinic admin to look at and apply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+import math
+import statistics
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from clients.models import Client, Clinic, User
+from clients.scoping import is_clinic_admin_of
+from measures.grouping import simulate_concerns
+from measures.history import Point, Thresholds
+from measures.models import Calibration, Concern, Rating
+from measures.rules import RUPTURES
+from measures.thresholds import clinic_thresholds, current_values
+
+WINDOW_WEEKS = 12
+# Enough to estimate an SD and a correlation: at least 20 stable clients, 100 successive pairs.
+MIN_STABLE_CLIENTS = 20
+MIN_PAIRS = 100
+# A fall or a difference stable clients reach by chance in under 1 in 100 sessions.
+CHANCE = 0.01
+DIMENSION_DROP_RANGE = (3, 6)
+DISCREPANCY_RANGE = (1.0, 3.0)
+
+
+@dataclass(frozen=True)
+class ClientHistory:
+    client_id: int
+    therapist_id: int
+    stable: bool
+    history: list[Point]
+
+
+@dataclass
+class Estimates:
+    clients: int = 0
+    stable_clients: int = 0
+    ratings: int = 0
+    pairs: int = 0
+    sd: float | None = None
+    reliability: float | None = None
+    reliable_change: float | None = None
+    dimension_drop: int | None = None
+    discrepancy: float | None = None
+    enough_data: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def estimate(clients: Sequence[ClientHistory]) -> Estimates:
+    """The scale's spread and reliability, and chance-level falls, from these histories."""
+    scores = [p.client_score for c in clients for p in c.history if p.client_score is not None]
+    stable = [c for c in clients if c.stable]
+    pairs = [pair for c in stable for pair in _successive(c.history)]
+    found = Estimates(
+        clients=len(clients),
+        stable_clients=len(stable),
+        ratings=len(scores),
+        pairs=len(pairs),
+    )
+    if len(stable) < MIN_STABLE_CLIENTS or len(pairs) < MIN_PAIRS:
+        found.notes.append(
+            f"Too few ratings to calibrate: {len(stable)} stable clients and {len(pairs)} pairs "
+            f"of successive ratings; at least {MIN_STABLE_CLIENTS} and {MIN_PAIRS} are needed."
+        )
+        return found
+    found.sd = round(statistics.stdev(scores), 2)
+    correlation = _correlation(
+        [a.client_score for a, _ in pairs], [b.client_score for _, b in pairs]
+    )
+    if found.sd <= 0 or correlation is None:
+        found.notes.append("Every score is the same, so no spread or reliability can be estimated.")
+        return found
+    found.reliability = round(min(max(correlation, 0.0), 0.95), 2)
+    found.reliable_change = round(1.96 * found.sd * math.sqrt(2 * (1 - found.reliability)), 2)
+    found.dimension_drop = _chance_dimension_drop(pairs)
+    found.discrepancy = _chance_discrepancy([p for c in stable for p in c.history])
+    found.enough_data = True
+    return found
+
+
+def _successive(history: Sequence[Point]) -> list[tuple[Point, Point]]:
+    rated = [p for p in history if p.client is not None]
+    return list(itertools.pairwise(rated))
+
+
+def _correlation(first: list[float], second: list[float]) -> float | None:
+    try:
+        return statistics.correlation(first, second)
+    except statistics.StatisticsError:
+        return None
+
+
+def _chance_dimension_drop(pairs: Sequence[tuple[Point, Point]]) -> int:
+    """The smallest fall in one dimension that stable clients reach in under 1 % of pairs."""
+    falls = Counter(
+        max(before - after for before, after in zip(a.client, b.client, strict=True))
+        for a, b in pairs
+    )
+    low, high = DIMENSION_DROP_RANGE
+    for size in range(low, high + 1):
+        reached = sum(count for fall, count in falls.items() if fall >= size)
+        if reached / len(pairs) < CHANCE:
+            return size
+    return high
+
+
+def _chance_discrepancy(points: Sequence[Point]) -> float | None:
+    """The therapist-over-client difference stable clients pass in under 1 % of sessions,
+    rounded up to half a point; None when too few sessions were rated by both."""
+    differences = sorted(
+        p.therapist_score - p.client_score
+        for p in points
+        if p.therapist_score is not None and p.client_score is not None
+    )
+    low, high = DISCREPANCY_RANGE
+    if len(differences) < MIN_PAIRS:
+        return None
+    quantile = differences[min(len(differences) - 1, math.ceil((1 - CHANCE) * len(differences)))]
+    return max(low, min(high, math.ceil(quantile * 2 + 1e-9) / 2))
+
+
+def proposal(current: Thresholds, found: Estimates) -> Thresholds:
+    """The thresholds the estimates call for (the current ones when there is too little data)."""
+    if not found.enough_data:
+        return current
+    return dataclasses.replace(
+        current,
+        sd=found.sd,
+        reliability=found.reliability,
+        dimension_drop=found.dimension_drop or current.dimension_drop,
+        discrepancy=found.discrepancy or current.discrepancy,
+    )
+
+
+# --- What the thresholds would have raised -----------------------------------------------
+
+
+def concern_rates(
+    clients: Sequence[ClientHistory], t: Thresholds, since: dt.datetime, now: dt.datetime
+) -> dict[str, float]:
+    """Concerns per therapist per week opened since `since`, by opening rule and in all."""
+    therapists = {c.therapist_id for c in clients if any(p.starts_at >= since for p in c.history)}
+    weeks = max((now - since).days / 7, 1)
+    therapist_weeks = max(len(therapists), 1) * weeks
+    opened: Counter[str] = Counter()
+    for client in clients:
+        starts = {p.session_id: p.starts_at for p in client.history}
+        for concern in simulate_concerns(client.history, t, now):
+            if starts[concern.opened_session_id] >= since:
+                opened[concern.opening_rule] += 1
+    rates = {rule: round(count / therapist_weeks, 3) for rule, count in opened.items()}
+    rates["all"] = round(sum(opened.values()) / therapist_weeks, 3)
+    return rates
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One main threshold: its name, how to set it, and the values to try."""
+
+    name: str
+    label: str
+    values: tuple[float, ...]
+    value_of: Callable[[Thresholds], float]
+    set_to: Callable[[Thresholds, float], Thresholds]
+
+
+def _with_reliable_change(t: Thresholds, change: float) -> Thresholds:
+    # The reliable change moves with the SD at the proposed reliability.
+    return dataclasses.replace(t, sd=change / (1.96 * math.sqrt(2 * (1 - t.reliability))))
+
+
+CURVES = (
+    Curve(
+        "reliable_change",
+        "Reliable change (points)",
+        (0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.2, 2.4),
+        lambda t: round(t.reliable_change, 2),
+        _with_reliable_change,
+    ),
+    Curve(
+        "dimension_drop",
+        "Fall in one dimension (points)",
+        (2, 3, 4, 5, 6, 7),
+        lambda t: t.dimension_drop,
+        lambda t, v: dataclasses.replace(t, dimension_drop=int(v)),
+    ),
+    Curve(
+        "trend_min_fall",
+        "Total fall of a slide (points)",
+        (1.0, 1.5, 2.0, 2.5, 3.0),
+        lambda t: t.trend_min_fall,
+        lambda t, v: dataclasses.replace(t, trend_min_fall=v),
+    ),
+    Curve(
+        "discrepancy",
+        "Therapist above client by (points)",
+        (1.0, 1.5, 2.0, 2.5, 3.0),
+        lambda t: t.discrepancy,
+        lambda t, v: dataclasses.replace(t, discrepancy=v),
+    ),
+)
+
+
+def curves(
+    clients: Sequence[ClientHistory],
+    current: Thresholds,
+    proposed: Thresholds,
+    since: dt.datetime,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """For each main threshold: concerns per therapist-week at each value (the others as
+    proposed), and where the current and proposed values fall."""
+    drawn = []
+    for curve in CURVES:
+        values = sorted({*curve.values, curve.value_of(current), curve.value_of(proposed)})
+        points = [
+            {
+                "value": value,
+                "rate": concern_rates(clients, curve.set_to(proposed, value), since, now)["all"],
+            }
+            for value in values
+        ]
+        drawn.append(
+            {
+                "name": curve.name,
+                "label": curve.label,
+                "points": points,
+                "current": curve.value_of(current),
+                "proposed": curve.value_of(proposed),
+            }
+        )
+    return drawn
+
+
+# --- Reading the clinic and storing the result ------------------------------------------
+
+
+def clinic_histories(clinic: Clinic) -> list[ClientHistory]:
+    """Every client's history in the clinic, marked stable or not, for calibration."""
+    from measures.detection import histories  # detection imports thresholds, as we do
+
+    clients = Client.objects.filter(clinic=clinic)
+    repaired = Concern.objects.filter(client=OuterRef("pk"), status=Concern.Status.RESOLVED)
+    ruptured = Rating.objects.filter(
+        session__client=OuterRef("pk"), rupture__in=list(RUPTURES)
+    ).filter(Q(rater=Rating.Rater.CLIENT) | Q(rater=Rating.Rater.THERAPIST))
+    facts = dict(
+        (row[0], row[1:])
+        for row in clients.annotate(unstable=Exists(repaired) | Exists(ruptured)).values_list(
+            "pk", "therapist_id", "unstable"
+        )
+    )
+    return [
+        ClientHistory(
+            client_id=client_id,
+            therapist_id=facts[client_id][0],
+            stable=not facts[client_id][1],
+            history=history,
+        )
+        for client_id, _clinic_id, history in histories(clients.values("pk"))
+    ]
+
+
+def calibration_result(
+    clients: Sequence[ClientHistory], current: Thresholds, now: dt.datetime
+) -> dict[str, Any]:
+    """Everything a calibration shows, as plain JSON-able values."""
+    since = now - dt.timedelta(weeks=WINDOW_WEEKS)
+    found = estimate(clients)
+    proposed = proposal(current, found)
+    result: dict[str, Any] = {
+        "window_weeks": WINDOW_WEEKS,
+        "estimates": dataclasses.asdict(found),
+        "enough_data": found.enough_data,
+        "current": current_values(current) | {"reliable_change": round(current.reliable_change, 2)},
+        "proposed": current_values(proposed) if found.enough_data else {},
+        "rates": {"current": concern_rates(clients, current, since, now)},
+    }
+    if found.discrepancy is None and found.enough_data:
+        found.notes.append(
+            "Too few sessions rated by both client and therapist to calibrate the "
+            "difference between them; the current value is kept."
+        )
+        result["estimates"] = dataclasses.asdict(found)
+    if found.enough_data:
+        result["proposed_reliable_change"] = round(proposed.reliable_change, 2)
+        result["rates"]["proposed"] = concern_rates(clients, proposed, since, now)
+        result["curves"] = curves(clients, current, proposed, since, now)
+    return result
+
+
+def calibration_run(
+    *, clinic: Clinic, actor: User | None = None, now: dt.datetime | None = None
+) -> Calibration:
+    """Calibrate `clinic` on its own ratings and keep the result for its admins to review.
+
+    `actor` is the clinic admin who asked (None from the command line)."""
+    if actor is not None and not is_clinic_admin_of(actor, clinic.pk):
+        raise PermissionDenied("Only a clinic admin of this clinic can calibrate its thresholds.")
+    now = now or timezone.now()
+    current = clinic_thresholds(clinic)
+    result = calibration_result(clinic_histories(clinic), current, now)
+    return Calibration.objects.create(
+        clinic=clinic, created_by=actor, created_at=now, result=result
+    )
+
+
+def rules_in(rates: Iterable[dict[str, float]]) -> list[str]:
+    """The rules any of these rate tables mention, in a stable order, "all" last."""
+    names = sorted({rule for table in rates for rule in table if rule != "all"})
+    return [*names, "all"]

@@ -1,0 +1,97 @@
+"""Reads for concerns: the review queue, one concern's page, and their stories.
+
+Each costs a fixed number of queries whatever the queue's length: the
+concerns, then their signals and their clients' scores in one query each.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, QuerySet
+
+from measures.concerns import client_scores
+from measures.grouping import RULE_ORDER
+from measures.models import Concern, ConcernEvent, ConcernQuerySet, Flag, severity_rank
+from measures.story import StorySignal, concern_story
+
+ALL_NEEDING_REVIEW = "all"
+
+
+def review_queue(user: Any, status: str = ALL_NEEDING_REVIEW) -> ConcernQuerySet:
+    """Concerns `user` may see that still need review: most severe first, then oldest first."""
+    queue = Concern.objects.visible_to(user).needing_review()
+    if status != ALL_NEEDING_REVIEW:
+        queue = queue.filter(status=status)
+    return (
+        queue.select_related("client", "client__therapist", "first_session", "last_session")
+        .annotate(severity_rank=severity_rank(), signal_count=Count("signals"))
+        .order_by("severity_rank", "opened_at", "id")
+    )
+
+
+def with_stories(concerns: Iterable[Concern], reader: Any) -> list[Concern]:
+    """The concerns, each with `story` told for `reader` (two queries for them all)."""
+    concerns = list(concerns)
+    signals: dict[int, list[StorySignal]] = defaultdict(list)
+    rows = Flag.objects.filter(concern__in=[c.pk for c in concerns]).values_list(
+        "concern_id", "session__number", "rule", "evidence"
+    )
+    for concern_id, number, rule, evidence in rows:
+        signals[concern_id].append(StorySignal(number, rule, _evidence(evidence)))
+    scores = client_scores({concern.client_id for concern in concerns})
+    for concern in concerns:
+        concern.story = concern_story(
+            signals[concern.pk],
+            scores.get(concern.client_id, {}),
+            reader_is_therapist=reader.pk == concern.client.therapist_id,
+        )
+    return concerns
+
+
+def _evidence(evidence: Any) -> dict[str, Any]:
+    return evidence if isinstance(evidence, dict) else {}
+
+
+@dataclass
+class ConcernPage:
+    concern: Concern
+    story: str
+    signals: list[Flag]
+    events: QuerySet[ConcernEvent]
+    earlier: list[Concern]
+
+
+def concern_page(concern: Concern, reader: Any) -> ConcernPage:
+    """Everything the concern's page shows: the story, each signal with its figures, the
+    history, and the client's other concerns."""
+    signals = sorted(
+        concern.signals.select_related("session"),
+        key=lambda flag: (
+            flag.session.starts_at,
+            flag.session.number,
+            RULE_ORDER.get(flag.rule, len(RULE_ORDER)),
+        ),
+    )
+    scores = client_scores([concern.client_id]).get(concern.client_id, {})
+    story = concern_story(
+        [StorySignal(f.session.number, f.rule, _evidence(f.evidence)) for f in signals],
+        scores,
+        reader_is_therapist=reader.pk == concern.client.therapist_id,
+    )
+    earlier = list(
+        Concern.objects.filter(client_id=concern.client_id)
+        .exclude(pk=concern.pk)
+        .select_related("first_session", "last_session")
+        .order_by("-opened_at")[:10]
+    )
+    return ConcernPage(
+        concern=concern,
+        story=story,
+        signals=signals,
+        events=concern.events.select_related("actor"),
+        earlier=earlier,
+    )

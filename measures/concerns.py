@@ -1,0 +1,214 @@
+"""Grouping signals into concerns, in the database.
+
+After detection stores new signals, `concerns_update` places each one: into the
+client's open concern, into a new concern, or outside (context with nothing to
+join, or the same stretch the therapist has already reviewed). The decisions are
+`measures.grouping.group`'s; this module reads what it needs and writes them in a
+fixed handful of statements per batch of clients, whatever the batch's size.
+
+Grouping for a client is serialised by locking the client's row (PostgreSQL), so a
+per-rating task and the sweep meeting here cannot open two concerns; the database's
+"one open concern per client" constraint is the backstop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+
+from clients.models import Client
+from measures.grouping import Closed, Grouping, Signal, group
+from measures.history import Thresholds
+from measures.models import Concern, ConcernEvent, Flag, Rating, alliance_score_expression
+from sessions.models import Session
+
+UPDATE_CHUNK = 5000
+
+Scores = Mapping[int, float | None]
+
+
+@dataclass
+class _Pending:
+    flag_id: int
+    session_id: int
+    number: int
+    rule: str
+    severity: str
+
+
+def concerns_update(
+    thresholds: Mapping[int, Thresholds],
+    now: dt.datetime,
+    scores: Mapping[int, Scores] | None = None,
+) -> int:
+    """Place the ungrouped signals of these clients (the keys of `thresholds`); returns how
+    many concerns were opened. `scores` (client → session number → client score) saves
+    reading the histories again when the caller has them."""
+    client_ids = sorted(thresholds)
+    if not client_ids:
+        return 0
+    with transaction.atomic():
+        _lock(client_ids)
+        pending = _ungrouped(client_ids)
+        if not pending:
+            return 0
+        open_concerns = _open_concerns(pending)
+        closed = _last_closed(set(pending) - set(open_concerns))
+        if scores is None or not set(pending) <= set(scores):
+            scores = client_scores(pending)
+        placements = {
+            client_id: group(
+                [Signal(p.flag_id, p.number, p.rule, p.severity) for p in signals],
+                open_severity=open_concerns[client_id].severity
+                if client_id in open_concerns
+                else None,
+                closed=closed.get(client_id),
+                scores=scores[client_id],
+                t=thresholds[client_id],
+            )
+            for client_id, signals in pending.items()
+        }
+        return _write(placements, pending, open_concerns, now)
+
+
+def _lock(client_ids: list[int]) -> None:
+    """Hold the clients' rows until commit, in id order so two batches cannot deadlock."""
+    for start in range(0, len(client_ids), UPDATE_CHUNK):
+        chunk = client_ids[start : start + UPDATE_CHUNK]
+        list(Client.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values("pk"))
+
+
+def _ungrouped(client_ids: list[int]) -> dict[int, list[_Pending]]:
+    pending: dict[int, list[_Pending]] = defaultdict(list)
+    for start in range(0, len(client_ids), UPDATE_CHUNK):
+        rows = Flag.objects.filter(
+            client_id__in=client_ids[start : start + UPDATE_CHUNK], grouped_at__isnull=True
+        ).values_list("client_id", "pk", "session_id", "session__number", "rule", "severity")
+        for client_id, *signal in rows:
+            pending[client_id].append(_Pending(*signal))
+    return pending
+
+
+def _open_concerns(pending: Mapping[int, list[_Pending]]) -> dict[int, Concern]:
+    concerns = (
+        Concern.objects.select_for_update(of=("self",))
+        .filter(client_id__in=list(pending), status__in=Concern.REVIEWABLE)
+        .select_related("first_session", "last_session")
+    )
+    return {concern.client_id: concern for concern in concerns}
+
+
+def _last_closed(client_ids: set[int]) -> dict[int, Closed]:
+    """Each client's most recently closed concern, as the stretch already reviewed."""
+    if not client_ids:
+        return {}
+    latest = (
+        Concern.objects.closed()
+        .filter(client_id=OuterRef("client_id"))
+        .order_by("-closed_at", "-pk")
+        .values("pk")[:1]
+    )
+    rows = Concern.objects.filter(client_id__in=client_ids, pk=Subquery(latest)).values_list(
+        "client_id", "reviewed_through", "level_at_closing"
+    )
+    return {
+        client_id: Closed(through=through or 0, level=float(level) if level is not None else None)
+        for client_id, through, level in rows
+    }
+
+
+def client_scores(client_ids: Iterable[int]) -> dict[int, dict[int, float | None]]:
+    """Each client's alliance score by session number (client ratings only)."""
+    scores: dict[int, dict[int, float | None]] = defaultdict(dict)
+    rows = (
+        Rating.objects.by_client()
+        .filter(session__client_id__in=list(client_ids))
+        .annotate(score=alliance_score_expression())
+        .values_list("session__client_id", "session__number", "score")
+    )
+    for client_id, number, score in rows:
+        scores[client_id][number] = float(score)
+    return scores
+
+
+def _write(
+    placements: Mapping[int, Grouping],
+    pending: Mapping[int, list[_Pending]],
+    open_concerns: dict[int, Concern],
+    now: dt.datetime,
+) -> int:
+    by_flag = {p.flag_id: p for signals in pending.values() for p in signals}
+    opened: list[Concern] = []
+    changed: list[Concern] = []
+    raised: list[ConcernEvent] = []
+    for client_id, placement in placements.items():
+        if not placement.joined:
+            continue
+        joined = [by_flag[signal.key] for signal in placement.joined]  # type: ignore[index]
+        first = min(joined, key=lambda p: p.number)
+        last = max(joined, key=lambda p: p.number)
+        if placement.opens:
+            opened.append(
+                Concern(
+                    client_id=client_id,
+                    severity=placement.severity,
+                    opening_rule=placement.joined[0].rule,
+                    opened_at=now,
+                    first_session_id=first.session_id,
+                    last_session_id=last.session_id,
+                    updated_at=now,
+                )
+            )
+            continue
+        concern = open_concerns[client_id]
+        _extend(concern, first, last)
+        # group() starts from the concern's severity, so a difference is always a rise.
+        if placement.severity is not None and placement.severity != concern.severity:
+            concern.severity = placement.severity
+            # The therapist hears of it again in the next digest.
+            concern.notified_at = None
+            raised.append(
+                ConcernEvent(
+                    concern=concern,
+                    action=ConcernEvent.Action.SEVERITY_RAISED,
+                    severity=placement.severity,
+                    at=now,
+                )
+            )
+        concern.updated_at = now
+        changed.append(concern)
+    Concern.objects.bulk_create(opened)
+    Concern.objects.bulk_update(
+        changed, ["severity", "first_session", "last_session", "notified_at", "updated_at"]
+    )
+    ConcernEvent.objects.bulk_create(raised)
+    _place_flags(placements, now)
+    return len(opened)
+
+
+def _extend(concern: Concern, first: _Pending, last: _Pending) -> None:
+    """Widen the concern's span of sessions to take in new signals."""
+    if concern.first_session is None or first.number < concern.first_session.number:
+        concern.first_session = Session(pk=first.session_id, number=first.number)
+    if concern.last_session is None or last.number > concern.last_session.number:
+        concern.last_session = Session(pk=last.session_id, number=last.number)
+
+
+def _place_flags(placements: Mapping[int, Grouping], now: dt.datetime) -> None:
+    """Point the joined signals at their client's open concern; mark every one grouped."""
+    joined = [signal.key for p in placements.values() for signal in p.joined]
+    outside = [signal.key for p in placements.values() for signal in p.outside]
+    open_concern = Concern.objects.filter(
+        client_id=OuterRef("client_id"), status__in=Concern.REVIEWABLE
+    ).values("pk")[:1]
+    for start in range(0, len(joined), UPDATE_CHUNK):
+        Flag.objects.filter(pk__in=joined[start : start + UPDATE_CHUNK]).update(
+            concern=Subquery(open_concern), grouped_at=now
+        )
+    for start in range(0, len(outside), UPDATE_CHUNK):
+        Flag.objects.filter(pk__in=outside[start : start + UPDATE_CHUNK]).update(grouped_at=now)

@@ -1,0 +1,39 @@
+"""The measures app's models: ratings, signals and concerns, and each clinic's thresholds."""
+
+from measures.models.ratings import Rating, RatingQuerySet, alliance_score_expression
+from measures.models.signals import (
+    Concern,
+    ConcernEvent,
+    ConcernQuerySet,
+    Flag,
+    FlagQuerySet,
+    Rule,
+    Severity,
+    Sweep,
+    severity_rank,
+)
+from measures.models.thresholds import (
+    CLINIC_THRESHOLDS,
+    Calibration,
+    ClinicThresholds,
+    ThresholdChange,
+)
+
+__all__ = [
+    "CLINIC_THRESHOLDS",
+    "Calibration",
+    "ClinicThresholds",
+    "Concern",
+    "ConcernEvent",
+    "ConcernQuerySet",
+    "Flag",
+    "FlagQuerySet",
+    "Rating",
+    "RatingQuerySet",
+    "Rule",
+    "Severity",
+    "Sweep",
+    "ThresholdChange",
+    "alliance_score_expression",
+    "severity_rank",
+]

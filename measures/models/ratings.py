@@ -1,0 +1,138 @@
+"""Ratings of the alliance: one rater's view of one session."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q, Value
+from django.db.models.functions import Cast, Round
+from django.utils import timezone
+
+from clients.scoping import caseload_q
+from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN, alliance_score
+
+
+def alliance_score_expression() -> models.Expression:
+    """SQL for the alliance score: the six dimensions' mean, to one decimal."""
+    total = F(DIMENSIONS[0])
+    for name in DIMENSIONS[1:]:
+        total = total + F(name)
+    mean = Cast(total, models.FloatField()) / Value(float(len(DIMENSIONS)))
+    return Round(mean, 1, output_field=models.DecimalField(max_digits=3, decimal_places=1))
+
+
+class RatingQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> RatingQuerySet:
+        return self.filter(caseload_q(user, "session__client__"))
+
+    def with_alliance_score(self) -> RatingQuerySet:
+        return self.annotate(score=alliance_score_expression())
+
+    def by_client(self) -> RatingQuerySet:
+        return self.filter(rater=Rating.Rater.CLIENT)
+
+    def by_therapist(self) -> RatingQuerySet:
+        return self.filter(rater=Rating.Rater.THERAPIST)
+
+
+def _dimension_field(verbose_name: str) -> models.PositiveSmallIntegerField:
+    return models.PositiveSmallIntegerField(verbose_name, help_text="0 to 10; 10 is best.")
+
+
+class Rating(models.Model):
+    """One rater's view of one session: six 0–10 dimensions and the rupture items."""
+
+    class Rater(models.TextChoices):
+        CLIENT = "client", "Client"
+        THERAPIST = "therapist", "Therapist"
+
+    class Rupture(models.TextChoices):
+        NONE = "none", "None"
+        A_LITTLE = "a_little", "A little"
+        A_LOT = "a_lot", "A lot"
+
+    class RuptureResolved(models.TextChoices):
+        NOT_AT_ALL = "not_at_all", "Not at all"
+        PARTLY = "partly", "Partly"
+        FULLY = "fully", "Fully"
+
+    session = models.ForeignKey(
+        "therapy_sessions.Session", on_delete=models.CASCADE, related_name="ratings"
+    )
+    rater = models.CharField(max_length=10, choices=Rater.choices)
+    trust = _dimension_field("trust and safety")
+    empathy = _dimension_field("empathy")
+    collaboration = _dimension_field("goals, tasks and tailoring")
+    boundaries = _dimension_field("boundaries and predictability")
+    growth = _dimension_field("gentle challenge")
+    respect = _dimension_field("cultural respect and humility")
+    rupture = models.CharField(max_length=10, choices=Rupture.choices, default=Rupture.NONE)
+    rupture_resolved = models.CharField(
+        "was it talked through", max_length=10, choices=RuptureResolved.choices, blank=True
+    )
+    comment = models.TextField(blank=True)
+    submitted_at = models.DateTimeField(default=timezone.now)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="ratings_given",
+        help_text="The therapist, for a therapist rating; empty for a client's own rating.",
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = RatingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["session_id", "rater"]
+        indexes = [models.Index(fields=["updated_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "rater"],
+                name="rating_one_per_session_and_rater",
+                violation_error_message="This session has already been rated by this rater.",
+            ),
+            models.CheckConstraint(
+                condition=Q(rater__in=["client", "therapist"]), name="rating_rater_valid"
+            ),
+            *[
+                models.CheckConstraint(
+                    condition=Q(**{f"{name}__gte": SCORE_MIN, f"{name}__lte": SCORE_MAX}),
+                    name=f"rating_{name}_0_to_10",
+                    violation_error_message=f"{name.capitalize()} must be between 0 and 10.",
+                )
+                for name in DIMENSIONS
+            ],
+            models.CheckConstraint(
+                condition=Q(rupture__in=["none", "a_little", "a_lot"]), name="rating_rupture_valid"
+            ),
+            # "Was it talked through" is only asked when there was a rupture.
+            models.CheckConstraint(
+                condition=(
+                    Q(rupture="none", rupture_resolved="")
+                    | (
+                        ~Q(rupture="none")
+                        & Q(rupture_resolved__in=["", "not_at_all", "partly", "fully"])
+                    )
+                ),
+                name="rating_rupture_resolved_only_after_rupture",
+                violation_error_message=(
+                    "'Was it talked through' applies only when there was a rupture."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_rater_display()} rating of {self.session}"
+
+    @property
+    def dimension_scores(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in DIMENSIONS}
+
+    @property
+    def alliance_score(self) -> Decimal:
+        return alliance_score(self.dimension_scores.values())

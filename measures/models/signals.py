@@ -1,0 +1,320 @@
+"""Signals (a rule fired at a session) and concerns (the episode a clinician reviews).
+
+A `Flag` is a signal: unique per session and rule, with the numbers that fired
+it. A `Concern` is one episode for one client, made of signals: the first
+alerting signal opens it, later ones join it, and the client's therapist closes
+it — resolved with a repair note or dismissed with a reason. `measures.grouping`
+decides which signal goes where; `measures.concerns` writes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q, Value
+from django.utils import timezone
+
+from clients.scoping import caseload_q
+
+
+def severity_rank(field: str = "severity") -> models.Expression:
+    """0 for high, 1 for medium, 2 for low: the stored values do not sort by severity."""
+    return models.Case(
+        models.When(**{field: "high"}, then=Value(0)),
+        models.When(**{field: "medium"}, then=Value(1)),
+        default=Value(2),
+        output_field=models.IntegerField(),
+    )
+
+
+# Choices live at module level so each model's Meta can build its CHECK constraints
+# from them (a class body's names are not visible inside its nested Meta).
+class Severity(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+class Rule(models.TextChoices):
+    BELOW_CUTOFF = "below_cutoff", "Below the cut-off"
+    RELIABLE_DROP = "reliable_drop", "Reliable drop"
+    DIMENSION_DROP = "dimension_drop", "Drop in one dimension"
+    DECLINING_TREND = "declining_trend", "Declining trend"
+    RUPTURE_UNRESOLVED = "rupture_unresolved", "Rupture not talked through"
+    RATER_DISCREPANCY = "rater_discrepancy", "Therapist rated higher than client"
+    DISENGAGEMENT = "disengagement", "Disengagement"
+
+
+class ConcernStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved with a repair"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class ConcernAction(models.TextChoices):
+    SEVERITY_RAISED = "severity_raised", "Severity raised"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved with a repair"
+    DISMISSED = "dismissed", "Dismissed"
+    COMMENTED = "commented", "Commented"
+
+
+class FlagQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> FlagQuerySet:
+        return self.filter(caseload_q(user, "client__"))
+
+
+class Flag(models.Model):
+    """A signal: one rule fired at one session. Reviewed as part of its concern."""
+
+    Rule = Rule
+    Severity = Severity
+
+    client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="flags")
+    session = models.ForeignKey(
+        "therapy_sessions.Session", on_delete=models.CASCADE, related_name="flags"
+    )
+    rule = models.CharField(max_length=24, choices=Rule.choices)
+    severity = models.CharField(max_length=8, choices=Severity.choices)
+    evidence = models.JSONField(
+        default=dict, blank=True, help_text="The numbers that fired the rule."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    concern = models.ForeignKey(
+        "measures.Concern",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="signals",
+        help_text="The concern it belongs to; empty for context that no concern took up.",
+    )
+    grouped_at = models.DateTimeField(
+        null=True, blank=True, help_text="When grouping placed it (in a concern or outside)."
+    )
+
+    objects = FlagQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["client", "created_at"]),
+            models.Index(
+                fields=["client"], condition=Q(grouped_at__isnull=True), name="flag_ungrouped_idx"
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "rule"],
+                name="flag_one_per_session_and_rule",
+                violation_error_message="This rule has already flagged this session.",
+            ),
+            models.CheckConstraint(condition=Q(rule__in=Rule.values), name="flag_rule_valid"),
+            models.CheckConstraint(
+                condition=Q(severity__in=Severity.values), name="flag_severity_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_rule_display()} — {self.client}, session {self.session.number}"
+
+    @property
+    def description(self) -> str:
+        """The evidence in a sentence: why the rule fired."""
+        from measures.evidence import describe
+
+        return describe(self.rule, self.evidence)
+
+    @property
+    def numbers(self) -> list[tuple[str, str]]:
+        """The evidence as (name, value) pairs in words, for the page beneath the sentence."""
+        from measures.evidence import numbers
+
+        return numbers(self.rule, self.evidence)
+
+
+class ConcernQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> ConcernQuerySet:
+        return self.filter(caseload_q(user, "client__"))
+
+    def needing_review(self) -> ConcernQuerySet:
+        return self.filter(status__in=Concern.REVIEWABLE)
+
+    def closed(self) -> ConcernQuerySet:
+        return self.filter(status__in=Concern.CLOSED)
+
+
+class Concern(models.Model):
+    """One episode of a weakening alliance for one client: the unit a clinician reviews."""
+
+    Status = ConcernStatus
+    Severity = Severity
+    REVIEWABLE = (Status.OPEN, Status.ACKNOWLEDGED)
+    CLOSED = (Status.RESOLVED, Status.DISMISSED)
+
+    client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="concerns")
+    status = models.CharField(max_length=14, choices=Status.choices, default=Status.OPEN)
+    severity = models.CharField(max_length=8, choices=Severity.choices)
+    opening_rule = models.CharField(
+        max_length=24, choices=Rule.choices, help_text="The rule whose signal opened it."
+    )
+    opened_at = models.DateTimeField(default=timezone.now)
+    first_session = models.ForeignKey(
+        "therapy_sessions.Session",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    last_session = models.ForeignKey(
+        "therapy_sessions.Session",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(
+        blank=True, help_text="The repair note (resolved) or the reason (dismissed)."
+    )
+    # The stretch reviewed at closing: a later signal opens a new concern only for
+    # something new (measures.grouping.is_new).
+    reviewed_through = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The client's latest session number when it was closed."
+    )
+    level_at_closing = models.DecimalField(
+        max_digits=3,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        help_text="The client's latest alliance score when it was closed.",
+    )
+    notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the therapist's daily digest last listed it."
+    )
+    escalated_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the supervisors were told it was left unacknowledged.",
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = ConcernQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-opened_at"]
+        indexes = [
+            models.Index(fields=["client", "status"]),
+            models.Index(fields=["status", "opened_at"]),
+            models.Index(fields=["closed_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client"],
+                condition=Q(status__in=[ConcernStatus.OPEN, ConcernStatus.ACKNOWLEDGED]),
+                name="concern_one_open_per_client",
+                violation_error_message="This client already has an open concern.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ConcernStatus.values), name="concern_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(severity__in=Severity.values), name="concern_severity_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(opening_rule__in=Rule.values), name="concern_opening_rule_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open")
+                | Q(status="acknowledged", acknowledged_at__isnull=False)
+                | (Q(status__in=["resolved", "dismissed"], closed_at__isnull=False) & ~Q(note="")),
+                name="concern_status_has_its_record",
+                violation_error_message=(
+                    "A concern's status needs its record: when it was acknowledged, "
+                    "or a note when it is resolved or dismissed."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Concern for {self.client} ({self.get_status_display().lower()})"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("measures:concern-detail", args=[self.pk])
+
+    @property
+    def needs_review(self) -> bool:
+        return self.status in self.REVIEWABLE
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in self.CLOSED
+
+
+class ConcernEventQuerySet(models.QuerySet):
+    def visible_to(self, user: Any) -> ConcernEventQuerySet:
+        return self.filter(caseload_q(user, "concern__client__"))
+
+
+class ConcernEvent(models.Model):
+    """One step in a concern's history: who did what, when, and what they wrote."""
+
+    # Opening is not an event: the concern's own opened_at records it.
+    Action = ConcernAction
+
+    concern = models.ForeignKey(Concern, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty when Alliance itself recorded the step.",
+    )
+    severity = models.CharField(
+        max_length=8, choices=Severity.choices, blank=True, help_text="The new severity, if raised."
+    )
+    note = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    objects = ConcernEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=ConcernAction.values), name="concern_event_action_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Sweep(models.Model):
+    """One run of the periodic detection sweep; the last finished one bounds the next."""
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    clients_evaluated = models.PositiveIntegerField(default=0)
+    flags_created = models.PositiveIntegerField(default=0)
+    concerns_opened = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+        get_latest_by = "started_at"
+
+    def __str__(self) -> str:
+        return f"Sweep {self.started_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,158 @@
+"""The review of a concern: acknowledge, then resolve with a repair note or dismiss with a reason.
+
+Only the client's treating therapist moves a concern on; supervisors and clinic
+admins read it (and supervisors may comment). Each step is a conditional UPDATE on
+the concern's current status, so two clicks or two tabs cannot both succeed, and
+each step is kept as a ConcernEvent: who, what, when, and what they wrote.
+
+Closing records the stretch the therapist reviewed — the client's latest session
+and score at that moment — so a later signal opens a new concern only for
+something new (`measures.grouping.is_new`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from clients.models import User
+from clients.scoping import is_treating_therapist, may_comment_on
+from measures.models import Concern, ConcernEvent, Rating, alliance_score_expression
+from sessions.models import Session
+
+NOTE_MAX_LENGTH = 4000
+
+
+def _check_is_treating_therapist(actor: User, concern: Concern) -> None:
+    if not is_treating_therapist(actor, concern.client):
+        raise PermissionDenied("Only the client's therapist can review this concern.")
+
+
+def _clean_note(note: str, *, field: str, required: str) -> str:
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({field: required})
+    if len(note) > NOTE_MAX_LENGTH:
+        raise ValidationError({field: f"Please keep it under {NOTE_MAX_LENGTH} characters."})
+    return note
+
+
+def _move(concern: Concern, *, allowed_from: tuple[str, ...], **changes: object) -> Concern:
+    """Change the concern only if it is still in one of `allowed_from`; refuse otherwise."""
+    moved = Concern.objects.filter(pk=concern.pk, status__in=allowed_from).update(**changes)
+    if not moved:
+        concern.refresh_from_db(fields=["status"])
+        raise ValidationError(f"This concern is already {concern.get_status_display().lower()}.")
+    concern.refresh_from_db()
+    return concern
+
+
+@transaction.atomic
+def concern_acknowledge(
+    *, concern: Concern, actor: User, now: dt.datetime | None = None
+) -> Concern:
+    """The therapist has seen the concern and will look into it with the client."""
+    _check_is_treating_therapist(actor, concern)
+    now = now or timezone.now()
+    concern = _move(
+        concern,
+        allowed_from=(Concern.Status.OPEN,),
+        status=Concern.Status.ACKNOWLEDGED,
+        acknowledged_at=now,
+        acknowledged_by=actor,
+        updated_at=now,
+    )
+    ConcernEvent.objects.create(
+        concern=concern, action=ConcernEvent.Action.ACKNOWLEDGED, actor=actor, at=now
+    )
+    return concern
+
+
+def reviewed_stretch(client_id: int) -> tuple[int | None, Decimal | None]:
+    """The client's latest session number and latest client alliance score, now."""
+    latest_number = Session.objects.filter(client_id=client_id).aggregate(n=Max("number"))["n"]
+    latest_score = (
+        Rating.objects.by_client()
+        .filter(session__client_id=client_id)
+        .order_by("-session__starts_at", "-session__number")
+        .annotate(score=alliance_score_expression())
+        .values_list("score", flat=True)
+        .first()
+    )
+    return latest_number, latest_score
+
+
+def _close(
+    concern: Concern, actor: User, *, status: str, note: str, action: str, now: dt.datetime
+) -> Concern:
+    through, level = reviewed_stretch(concern.client_id)
+    changes: dict[str, object] = {
+        "status": status,
+        "note": note,
+        "closed_at": now,
+        "closed_by": actor,
+        "reviewed_through": through,
+        "level_at_closing": level,
+        "updated_at": now,
+    }
+    if concern.acknowledged_at is None:
+        # Closing a concern straight from "open" acknowledges it on the way.
+        changes.update(acknowledged_at=now, acknowledged_by=actor)
+    concern = _move(concern, allowed_from=Concern.REVIEWABLE, **changes)
+    ConcernEvent.objects.create(concern=concern, action=action, actor=actor, note=note, at=now)
+    return concern
+
+
+@transaction.atomic
+def concern_resolve(
+    *, concern: Concern, actor: User, note: str, now: dt.datetime | None = None
+) -> Concern:
+    """Close the concern with a repair note: what was talked through or changed."""
+    _check_is_treating_therapist(actor, concern)
+    note = _clean_note(note, field="note", required="A repair note is needed to resolve a concern.")
+    return _close(
+        concern,
+        actor,
+        status=Concern.Status.RESOLVED,
+        note=note,
+        action=ConcernEvent.Action.RESOLVED,
+        now=now or timezone.now(),
+    )
+
+
+@transaction.atomic
+def concern_dismiss(
+    *, concern: Concern, actor: User, reason: str, now: dt.datetime | None = None
+) -> Concern:
+    """Close the concern as needing no repair, saying why."""
+    _check_is_treating_therapist(actor, concern)
+    reason = _clean_note(
+        reason, field="reason", required="A reason is needed to dismiss a concern."
+    )
+    return _close(
+        concern,
+        actor,
+        status=Concern.Status.DISMISSED,
+        note=reason,
+        action=ConcernEvent.Action.DISMISSED,
+        now=now or timezone.now(),
+    )
+
+
+def concern_comment(*, concern: Concern, actor: User, note: str) -> ConcernEvent:
+    """Add a comment to the concern's history (a supervisor's, or the therapist's own).
+
+    Supervision is read-only for the concern's status, but a supervisor's comment
+    belongs in its history.
+    """
+    if not may_comment_on(actor, concern.client):
+        raise PermissionDenied("Only the therapist and their supervisors can comment on a concern.")
+    note = _clean_note(note, field="note", required="Please write a comment.")
+    return ConcernEvent.objects.create(
+        concern=concern, action=ConcernEvent.Action.COMMENTED, actor=actor, note=note
+    )

@@ -1,0 +1,134 @@
+"""The clinic's thresholds: see them, calibrate them on the clinic's own ratings, apply a
+proposal, or go back to the installation's settings. For clinic admins only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST, require_safe
+
+from clients.access import get_visible_or_404
+from clients.scoping import is_clinic_admin_of
+from measures import calibration, thresholds
+from measures.models import Calibration, ThresholdChange
+
+NOT_FOR_YOU = "The clinic's thresholds are for its clinic admins."
+# How each threshold is named and shown on the page, in the order it is shown.
+LABELS = {
+    "sd": ("Spread of scores between clients (SD)", 2),
+    "reliability": ("Session-to-session reliability (r)", 2),
+    "reliable_change": ("Reliable change: a fall larger than this is unlikely to be chance", 2),
+    "dimension_drop": ("Fall in one dimension since the last rating", 0),
+    "trend_min_fall": ("Total fall of a slide", 1),
+    "discrepancy": ("Therapist above the client by at least", 1),
+}
+
+
+def _require_clinic_admin(user: Any) -> None:
+    if not is_clinic_admin_of(user, user.clinic_id):
+        raise PermissionDenied(NOT_FOR_YOU)
+
+
+def _shown(values: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(name, label, value in words) for each threshold present."""
+    rows = []
+    for name, (label, places) in LABELS.items():
+        if values.get(name) is not None:
+            rows.append((name, label, f"{float(values[name]):.{places}f}"))
+    return rows
+
+
+def _rate_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per rule: concerns per therapist-week with the current and proposed values."""
+    from measures.evidence import rule_name
+
+    rates = result.get("rates", {})
+    current, proposed = rates.get("current", {}), rates.get("proposed")
+    rows = []
+    for rule in calibration.rules_in(filter(None, [current, proposed])):
+        rows.append(
+            {
+                "rule": "All concerns" if rule == "all" else rule_name(rule),
+                "current": current.get(rule, 0.0),
+                "proposed": None if proposed is None else proposed.get(rule, 0.0),
+                "total": rule == "all",
+            }
+        )
+    return rows
+
+
+@login_required
+@require_safe
+def thresholds_page(request: HttpRequest) -> HttpResponse:
+    """The clinic's thresholds now, the latest calibration, and the history of changes."""
+    _require_clinic_admin(request.user)
+    clinic = request.user.clinic
+    current = thresholds.current_values(thresholds.clinic_thresholds(clinic))
+    current["reliable_change"] = thresholds.clinic_thresholds(clinic).reliable_change
+    latest = Calibration.objects.visible_to(request.user).select_related("created_by").first()
+    result = latest.result if latest else {}
+    proposed = dict(result.get("proposed") or {})
+    if proposed:
+        proposed["reliable_change"] = result.get("proposed_reliable_change")
+    return render(
+        request,
+        "measures/thresholds.html",
+        {
+            "clinic": clinic,
+            "current": _shown(current),
+            "calibration": latest,
+            "estimates": result.get("estimates", {}),
+            "proposed": _shown(proposed),
+            "rate_rows": _rate_rows(result) if result else [],
+            "curves": result.get("curves", []),
+            "changes": ThresholdChange.objects.visible_to(request.user).select_related(
+                "changed_by"
+            )[:20],
+            "labels": {name: label for name, (label, _places) in LABELS.items()},
+        },
+    )
+
+
+@login_required
+@require_POST
+def calibrate(request: HttpRequest) -> HttpResponse:
+    """Estimate the thresholds from the clinic's own ratings (no change until applied)."""
+    _require_clinic_admin(request.user)
+    run = calibration.calibration_run(clinic=request.user.clinic, actor=request.user)
+    if run.result.get("enough_data"):
+        messages.success(request, "Calibrated on your clinic's ratings; review the proposal below.")
+    else:
+        messages.warning(request, " ".join(run.result["estimates"]["notes"]))
+    return redirect("measures:thresholds")
+
+
+@login_required
+@require_POST
+def apply_proposal(request: HttpRequest, calibration_id: int) -> HttpResponse:
+    """Make a calibration's proposal the clinic's thresholds (one click, recorded)."""
+    _require_clinic_admin(request.user)
+    run = get_visible_or_404(Calibration.objects.visible_to(request.user), calibration_id)
+    try:
+        thresholds.thresholds_apply(calibration=run, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request, "The proposed thresholds now apply to every new evaluation in your clinic."
+        )
+    return redirect("measures:thresholds")
+
+
+@login_required
+@require_POST
+def reset(request: HttpRequest) -> HttpResponse:
+    """Go back to the installation's settings."""
+    _require_clinic_admin(request.user)
+    thresholds.thresholds_reset(clinic=request.user.clinic, actor=request.user)
+    messages.success(request, "Your clinic now follows the installation's default thresholds.")
+    return redirect("measures:thresholds")
