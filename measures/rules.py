@@ -155,26 +155,23 @@ def declining_trend(history: Sequence[Point], t: Thresholds) -> Iterator[Finding
             earlier_count += 1
             earlier_tenths += round(recent[0].client_score * 10)
         recent.append(point)
-        if run < length or not earlier_count:
+        if run < length:
             continue
         fell = recent[0].client_score - score
-        usual = earlier_tenths / earlier_count / 10
-        if (
-            fell >= t.trend_min_fall - TOLERANCE
-            and usual - score >= t.trend_below_usual - TOLERANCE
-        ):
-            yield Finding(
-                point.session_id,
-                DECLINING_TREND,
-                MEDIUM,
-                {
-                    # Point.client_score is already rounded to one decimal.
-                    "scores": [p.client_score for p in recent],
-                    "sessions": [p.number for p in recent],
-                    "fall": round(fell, 1),
-                    "usual": round(usual, 2),
-                },
-            )
+        usual = earlier_tenths / earlier_count / 10 if earlier_count else None
+        below_usual = t.trend_below_usual <= 0 or (
+            usual is not None and usual - score >= t.trend_below_usual - TOLERANCE
+        )
+        if fell >= t.trend_min_fall - TOLERANCE and below_usual:
+            evidence = {
+                # Point.client_score is already rounded to one decimal.
+                "scores": [p.client_score for p in recent],
+                "sessions": [p.number for p in recent],
+                "fall": round(fell, 1),
+            }
+            if usual is not None:
+                evidence["usual"] = round(usual, 2)
+            yield Finding(point.session_id, DECLINING_TREND, MEDIUM, evidence)
 
 
 def rupture_unresolved(
@@ -239,7 +236,9 @@ def _rupture_severity(unresolved: dict[str, dict[str, str]], t: Thresholds) -> s
         return HIGH
     if not t.minor_rupture_alerts:
         return LOW
-    if any(r["talked_through"] == "not_at_all" for r in unresolved.values()):
+    # The client is always asked; an empty answer (old data) counts as not talked through.
+    client_unanswered = unresolved.get("client", {}).get("talked_through") == "unanswered"
+    if client_unanswered or any(r["talked_through"] == "not_at_all" for r in unresolved.values()):
         return HIGH
     return MEDIUM
 

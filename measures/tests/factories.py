@@ -1,8 +1,14 @@
+"""Test data for ratings, signals and concerns. Factories write rows directly; the
+services that normally write them (detection, grouping, review) have their own tests."""
+
 from __future__ import annotations
 
-import factory
+import datetime as dt
 
-from measures.models import Flag, Rating
+import factory
+from django.utils import timezone
+
+from measures.models import Concern, ConcernEvent, Flag, Rating
 from sessions.tests.factories import SessionFactory
 
 
@@ -20,7 +26,25 @@ class RatingFactory(factory.django.DjangoModelFactory):
     respect = 9
 
 
+class ConcernFactory(factory.django.DjangoModelFactory):
+    """An open concern on a new session of a new client (pass `client=` or `session=`)."""
+
+    class Meta:
+        model = Concern
+        exclude = ("session",)
+
+    session = factory.SubFactory(SessionFactory)
+    client = factory.LazyAttribute(lambda o: o.session.client)
+    first_session = factory.LazyAttribute(lambda o: o.session)
+    last_session = factory.LazyAttribute(lambda o: o.session)
+    severity = Concern.Severity.HIGH
+    opening_rule = Flag.Rule.RELIABLE_DROP
+    opened_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=3))
+
+
 class FlagFactory(factory.django.DjangoModelFactory):
+    """A signal; in a concern when `concern=` is given, else context outside any."""
+
     class Meta:
         model = Flag
 
@@ -28,4 +52,42 @@ class FlagFactory(factory.django.DjangoModelFactory):
     client = factory.LazyAttribute(lambda o: o.session.client)
     rule = Flag.Rule.BELOW_CUTOFF
     severity = Flag.Severity.LOW
-    evidence = factory.LazyFunction(lambda: {"score": "8.5", "cutoff": "9.0"})
+    evidence = factory.LazyFunction(lambda: {"score": 8.5, "cutoff": 9.0, "operator": "lt"})
+    grouped_at = factory.LazyFunction(timezone.now)
+
+
+RELIABLE_DROP_EVIDENCE = {
+    "score": 6.8,
+    "usual": 9.9,
+    "drop": 3.1,
+    "threshold": 1.52,
+    "reliable_change": 1.52,
+    "own_sd": 0.2,
+    "earlier_ratings": 5,
+}
+
+
+def concern_with_signal(client: object = None, *, days_ago: float = 3, **fields: object) -> Concern:
+    """An open concern holding one reliable-drop signal on a new session of `client`."""
+    session = SessionFactory(**({"client": client} if client is not None else {}))
+    concern = ConcernFactory(
+        session=session, opened_at=timezone.now() - dt.timedelta(days=days_ago), **fields
+    )
+    FlagFactory(
+        session=session,
+        concern=concern,
+        rule=Flag.Rule.RELIABLE_DROP,
+        severity=Flag.Severity.HIGH,
+        evidence=RELIABLE_DROP_EVIDENCE,
+        created_at=concern.opened_at,
+    )
+    return concern
+
+
+class ConcernEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConcernEvent
+
+    concern = factory.SubFactory(ConcernFactory)
+    action = ConcernEvent.Action.COMMENTED
+    note = "A comment."

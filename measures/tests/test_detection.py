@@ -1,4 +1,4 @@
-"""Detection over the database: the right flags, never twice, and nothing lost."""
+"""Detection over the database: the right signals, never twice, and nothing lost."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from django.utils import timezone
 from clients.models import Client
 from clients.tests.factories import ClientFactory
 from measures.detection import evaluate_clients, sweep_run
-from measures.models import Flag, Rating, Sweep
+from measures.models import Concern, Flag, Rating, Sweep
 from measures.scoring import DIMENSIONS
 from measures.tests.factories import RatingFactory
 from sessions.models import Session
@@ -47,39 +47,65 @@ def drifting(client_record: Client) -> Client:
     return client_record
 
 
-def test_evaluating_a_client_raises_the_flags_its_history_calls_for(drifting: Client) -> None:
-    assert evaluate_clients([drifting.pk]) == len(flags(drifting))
-    assert flags(drifting) >= {
+def test_evaluating_a_client_raises_the_signals_its_history_calls_for(drifting: Client) -> None:
+    outcome = evaluate_clients([drifting.pk])
+    assert outcome.flags_created == len(flags(drifting))
+    assert flags(drifting) == {
         (5, "below_cutoff"),
         (6, "below_cutoff"),
+        (5, "declining_trend"),
         (6, "declining_trend"),
+        (5, "reliable_drop"),
         (6, "reliable_drop"),
     }
     assert (4, "below_cutoff") not in flags(drifting)  # 9.0 is not below 9.0
     drop = Flag.objects.get(client=drifting, rule="reliable_drop", session__number=6)
     assert drop.severity == "high" and drop.evidence["score"] == 7.0
-    assert drop.status == "open"
+
+
+def test_the_slide_is_one_concern_holding_every_signal(drifting: Client) -> None:
+    assert evaluate_clients([drifting.pk]).concerns_opened == 1
+    concern = Concern.objects.get(client=drifting)
+    assert (concern.status, concern.severity, concern.opening_rule) == (
+        "open",
+        "high",
+        "reliable_drop",
+    )
+    assert (concern.first_session.number, concern.last_session.number) == (5, 6)
+    assert set(concern.signals.values_list("session__number", "rule")) == flags(drifting)
+    assert not Flag.objects.filter(grouped_at__isnull=True).exists()
 
 
 def test_evaluating_twice_changes_nothing(drifting: Client) -> None:
     first = evaluate_clients([drifting.pk])
-    before = list(Flag.objects.order_by("pk").values("pk", "session_id", "rule", "evidence"))
-    assert first > 0
-    assert evaluate_clients([drifting.pk]) == 0
-    assert (
-        list(Flag.objects.order_by("pk").values("pk", "session_id", "rule", "evidence")) == before
+    before = list(
+        Flag.objects.order_by("pk").values("pk", "session_id", "rule", "evidence", "concern")
     )
+    concerns = list(Concern.objects.values())
+    assert first.flags_created > 0
+    again = evaluate_clients([drifting.pk])
+    assert (again.flags_created, again.concerns_opened) == (0, 0)
+    assert (
+        list(
+            Flag.objects.order_by("pk").values("pk", "session_id", "rule", "evidence", "concern")
+        )
+        == before
+    )
+    assert list(Concern.objects.values()) == concerns
 
 
-def test_a_dismissed_flag_is_not_raised_again(drifting: Client, therapist: Any) -> None:
-    from measures.flags import flag_dismiss
+def test_a_dismissed_concern_is_not_opened_again_by_the_same_signals(
+    drifting: Client, therapist: Any
+) -> None:
+    from measures.review import concern_dismiss
 
     evaluate_clients([drifting.pk])
-    flag = Flag.objects.filter(client=drifting).first()
-    flag_dismiss(flag=flag, actor=therapist, reason="Scored low on purpose to test the form.")
-    evaluate_clients([drifting.pk])
-    assert Flag.objects.get(pk=flag.pk).status == "dismissed"
-    assert Flag.objects.filter(session=flag.session, rule=flag.rule).count() == 1
+    concern = Concern.objects.get(client=drifting)
+    concern_dismiss(concern=concern, actor=therapist, reason="Scored low to test the form.")
+    outcome = evaluate_clients([drifting.pk])
+    assert (outcome.flags_created, outcome.concerns_opened) == (0, 0)
+    assert Concern.objects.get().status == "dismissed"
+    assert Flag.objects.filter(client=drifting).count() == len(flags(drifting))
 
 
 def test_the_sweep_evaluates_what_changed_since_the_last_sweep(
@@ -89,6 +115,7 @@ def test_the_sweep_evaluates_what_changed_since_the_last_sweep(
     first = sweep_run()
     assert (first.clients_evaluated, first.finished_at is not None) == (2, True)
     assert first.flags_created == Flag.objects.count() > 0
+    assert first.concerns_opened == Concern.objects.count() == 1
     second = sweep_run()
     assert (second.clients_evaluated, second.flags_created) == (0, 0)
     week(colleague_client, 0.5, 4)  # a new low rating
@@ -106,13 +133,14 @@ def test_the_sweep_catches_a_rating_changed_since_it_last_ran(client_record: Cli
 
 def test_the_sweep_raises_disengagement_once_rating_windows_close(client_record: Client) -> None:
     now = timezone.now()
-    for days_ago in (30, 23, 16):
+    for days_ago in (37, 30, 23, 16):
         SessionFactory(client=client_record, starts_at=now - dt.timedelta(days=days_ago))
     recent = [
         SessionFactory(client=client_record, starts_at=now - dt.timedelta(days=d)) for d in (9, 2)
     ]
     sweep_run(now=now)
     assert ("disengagement" in {rule for _, rule in flags(client_record)}) is True
+    assert Concern.objects.get(client=client_record).opening_rule == "disengagement"
     assert not Flag.objects.filter(session__in=recent).exists()  # 2 days: still pending
     later = now + dt.timedelta(days=3)  # nothing changed, but a rating window closed
     assert sweep_run(now=later).clients_evaluated == 1
@@ -121,6 +149,7 @@ def test_the_sweep_raises_disengagement_once_rating_windows_close(client_record:
 def sweep_statements() -> tuple[int, int]:
     """Run a full sweep from scratch; (SQL statements, clients evaluated)."""
     Flag.objects.all().delete()
+    Concern.objects.all().delete()
     Sweep.objects.all().delete()
     with CaptureQueriesContext(connection) as captured:
         sweep = sweep_run()
@@ -130,7 +159,7 @@ def sweep_statements() -> tuple[int, int]:
 def add_clients(therapist: Any, count: int) -> None:
     for _ in range(count):
         someone = ClientFactory(therapist=therapist)
-        for weeks_ago, score in [(3, 10), (2, 10), (1, 6)]:
+        for weeks_ago, score in [(5, 10), (4, 10), (3, 10), (2, 10), (1, 6)]:
             week(someone, weeks_ago, score)
 
 
@@ -141,9 +170,10 @@ def test_the_sweep_costs_the_same_statements_at_any_size(therapist: Any) -> None
     add_clients(therapist, 45)
     large, evaluated = sweep_statements()
     assert evaluated == 50
-    # One streamed read and one insert of every flag found (up to 10,000 a batch),
-    # whatever the number of clients: no query per client.
+    # One streamed read, one upsert of every signal found (up to 10,000 a batch) and the
+    # grouping's fixed handful, whatever the number of clients: no query per client.
     assert small == large
+    assert Concern.objects.count() == 50
 
 
 def test_the_command_runs_a_sweep_or_one_client(drifting: Client, colleague_client: Client) -> None:
@@ -163,7 +193,7 @@ def test_a_rating_saved_while_the_broker_was_down_is_flagged_by_the_next_sweep(
     from conftest import celery_broker
     from sessions.invitations import invitation_create
 
-    for weeks_ago in (4, 3, 2):
+    for weeks_ago in (5, 4, 3, 2):
         week(client_record, weeks_ago, 10)
     sweep_run()
     _, token = invitation_create(session=SessionFactory(client=client_record))
@@ -176,6 +206,7 @@ def test_a_rating_saved_while_the_broker_was_down_is_flagged_by_the_next_sweep(
     assert not Flag.objects.filter(rule="reliable_drop").exists()  # the task never ran
     sweep_run()
     assert Flag.objects.filter(client=client_record, rule="reliable_drop").count() == 1
+    assert Concern.objects.filter(client=client_record).count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -204,3 +235,6 @@ def test_two_evaluations_at_once_raise_each_flag_once(
     assert errors == []
     rows = list(Flag.objects.values_list("session_id", "rule"))
     assert len(rows) == len(set(rows)) > 0
+    # And one concern, holding them all: the client's row serialises grouping.
+    assert Concern.objects.count() == 1
+    assert not Flag.objects.filter(concern__isnull=True, rule="reliable_drop").exists()

@@ -1,4 +1,4 @@
-"""Each flag's evidence in words, and a plain fallback when the evidence is odd or old."""
+"""Each signal's evidence in words, and a plain fallback when the evidence is odd or old."""
 
 from __future__ import annotations
 
@@ -6,10 +6,16 @@ from typing import Any
 
 import pytest
 
-from measures.evidence import describe
-from measures.history import Thresholds
+from measures.evidence import describe, numbers
 from measures.rules import evaluate
-from measures.tests.test_rules import LATER, dimensions, point, with_rupture, with_therapist
+from measures.tests.test_rules import (
+    CLASSIC,
+    LATER,
+    dimensions,
+    point,
+    with_rupture,
+    with_therapist,
+)
 
 
 @pytest.mark.parametrize(
@@ -78,22 +84,22 @@ from measures.tests.test_rules import LATER, dimensions, point, with_rupture, wi
         (
             "rupture_unresolved",
             {"rupture": "a_lot", "talked_through": "not_at_all"},
-            "Rupture reported (a lot); talked through: not at all",
+            "The client reported a rupture (a lot); talked through: not at all",
         ),
         (
             "rupture_unresolved",
             {"rupture": "a_little", "talked_through": "unanswered"},
-            "Rupture reported (a little); talked through: unanswered",
+            "The client reported a rupture (a little); talked through: not answered",
         ),
         (
             "rater_discrepancy",
             {"therapist": 9.3, "client": 7.0, "difference": 2.3},
-            "You rated the session 9.3, the client 7.0: 2.3 higher",
+            "The therapist rated the session 9.3, the client 7.0: 2.3 higher",
         ),
         (
             "disengagement",
             {"kind": "missed", "sessions": [7, 8], "attendance": ["no_show", "cancelled"]},
-            "Two missed sessions in a row (sessions 7–8: no-show, cancelled)",
+            "Two missed sessions in a row (sessions 7 and 8: no-show, cancelled)",
         ),
         (
             "disengagement",
@@ -127,7 +133,7 @@ def test_each_rule_reads_as_a_sentence(rule: str, evidence: dict[str, Any], word
         ("disengagement", None, "Disengagement"),
         ("disengagement", ["not", "a", "dict"], "Disengagement"),
         ("a_rule_since_retired", {"score": 1.0}, "A rule since retired"),
-        ("", {}, "Flag"),
+        ("", {}, "Signal"),
     ],
 )
 def test_odd_or_old_evidence_falls_back_to_the_rules_name(
@@ -138,7 +144,7 @@ def test_odd_or_old_evidence_falls_back_to_the_rules_name(
 
 def test_unknown_details_are_worded_plainly_rather_than_refused() -> None:
     assert describe("rupture_unresolved", {"rupture": "some_new_answer"}) == (
-        "Rupture reported (some new answer); talked through: unanswered"
+        "The client reported a rupture (some new answer); talked through: not answered"
     )
     assert describe(
         "dimension_drop",
@@ -158,14 +164,150 @@ def test_every_finding_the_rules_make_can_be_described() -> None:
         point(8, None),
         point(9, None),
     ]
-    words = {f.rule: describe(f.rule, f.evidence) for f in evaluate(history, Thresholds(), LATER)}
+    words = {f.rule: describe(f.rule, f.evidence) for f in evaluate(history, CLASSIC, LATER)}
     assert words == {
         "below_cutoff": "Alliance 7.8, below the cut-off of 9.0",
         "reliable_drop": "Alliance 7.8, 2.1 below this client's usual 9.9 (threshold 1.5)",
         "dimension_drop": "Trust and safety fell from 10 to 2 since session 3",
         "declining_trend": "Alliance fell three sessions running: 10.0 → 9.8 → 7.8 (sessions 2–4)",
-        "rupture_unresolved": "Rupture reported (a lot); talked through: unanswered",
-        "rater_discrepancy": "You rated the session 10.0, the client 7.8: 2.2 higher",
+        "rupture_unresolved": (
+            "The client reported a rupture (a lot); talked through: not answered"
+        ),
+        "rater_discrepancy": "The therapist rated the session 10.0, the client 7.8: 2.2 higher",
         # The later of the two disengagement findings: sessions 7–9 unrated.
         "disengagement": "No client rating for the last 3 attended sessions (sessions 7–9)",
     }
+
+
+# --- Ruptures from both chairs ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("evidence", "words"),
+    [
+        (
+            {"client": {"rupture": "a_lot", "talked_through": "partly"}},
+            "The client reported a rupture (a lot); talked through: partly",
+        ),
+        (
+            {
+                "client": {"rupture": "none"},
+                "therapist": {"rupture": "a_little", "talked_through": "not_at_all"},
+            },
+            "The therapist noticed a rupture (a little; talked through: not at all) "
+            "that the client did not report",
+        ),
+        (
+            {"therapist": {"rupture": "a_lot", "talked_through": "unanswered"}},
+            "The therapist noticed a rupture (a lot; talked through: not answered)",
+        ),
+        (
+            {
+                "client": {"rupture": "a_lot", "talked_through": "not_at_all"},
+                "therapist": {"rupture": "a_little", "talked_through": "partly"},
+            },
+            "The client reported a rupture (a lot); talked through: not at all; "
+            "the therapist noticed it too (a little; talked through: partly)",
+        ),
+    ],
+)
+def test_a_rupture_says_who_saw_it(evidence: dict[str, Any], words: str) -> None:
+    assert describe("rupture_unresolved", evidence) == words
+
+
+# --- The figures beneath the sentence ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rule", "evidence", "figures"),
+    [
+        (
+            "below_cutoff",
+            {"score": 8.5, "cutoff": 9.0, "operator": "lt"},
+            [("Client's score", "8.5"), ("Cut-off", "below 9.0")],
+        ),
+        (
+            "reliable_drop",
+            {
+                "score": 6.8,
+                "usual": 9.9,
+                "drop": 3.1,
+                "threshold": 1.52,
+                "reliable_change": 1.52,
+                "own_sd": 0.2,
+                "earlier_ratings": 5,
+            },
+            [
+                ("Client's score", "6.8"),
+                ("Client's usual level", "9.9 (the mean of 5 earlier ratings)"),
+                ("Fall", "3.1"),
+                ("Threshold", "1.5"),
+                (
+                    "Threshold from",
+                    "the larger of the reliable change (1.52) and twice the spread of this "
+                    "client's earlier scores (0.40)",
+                ),
+            ],
+        ),
+        (
+            "dimension_drop",
+            {"dimensions": [{"name": "trust", "from": 10, "to": 5}], "since_session": 4},
+            [("Trust and safety", "10 → 5"), ("Compared with", "session 4")],
+        ),
+        (
+            "declining_trend",
+            {"scores": [9.6, 8.7, 7.5], "sessions": [3, 4, 5], "fall": 2.1, "usual": 9.6},
+            [
+                ("Scores", "9.6 → 8.7 → 7.5"),
+                ("Sessions", "sessions 3–5"),
+                ("Total fall", "2.1"),
+                ("Client's usual level before the slide", "9.6"),
+            ],
+        ),
+        (
+            "rupture_unresolved",
+            {
+                "client": {"rupture": "none"},
+                "therapist": {"rupture": "a_lot", "talked_through": "not_at_all"},
+            },
+            [
+                ("Client", "no rupture reported"),
+                ("Therapist", "rupture: a lot; talked through: not at all"),
+            ],
+        ),
+        (
+            "rater_discrepancy",
+            {"therapist": 9.3, "client": 7.0, "difference": 2.3},
+            [
+                ("Therapist's score", "9.3"),
+                ("Client's score", "7.0"),
+                ("Therapist higher by", "2.3"),
+            ],
+        ),
+        (
+            "disengagement",
+            {"kind": "missed", "sessions": [7, 8], "attendance": ["no_show", "cancelled"]},
+            [("Sessions", "sessions 7 and 8"), ("Attendance", "no-show, cancelled")],
+        ),
+    ],
+)
+def test_each_signals_figures_are_named_and_in_words(
+    rule: str, evidence: dict[str, Any], figures: list[tuple[str, str]]
+) -> None:
+    found = numbers(rule, evidence)
+    assert found == figures
+    for name, value in found:
+        assert not any(code in value.lower() for code in ("a_lot", "not_at_all", "no_show", "["))
+
+
+@pytest.mark.parametrize(
+    ("rule", "evidence"),
+    [
+        ("reliable_drop", {"score": 6.8}),
+        ("disengagement", {"kind": "vanished", "sessions": [1]}),
+        ("no_such_rule", {"score": 1}),
+        ("below_cutoff", None),
+    ],
+)
+def test_odd_evidence_has_no_figures_rather_than_an_error(rule: str, evidence: Any) -> None:
+    assert numbers(rule, evidence) == []

@@ -1,0 +1,129 @@
+"""A concern's story: one sentence a clinician would say, from its signals and the scores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from measures.story import StorySignal, concern_story
+
+DROP = {"score": 6.7, "usual": 9.4, "drop": 2.7, "threshold": 1.52}
+
+
+def story(signals: list[StorySignal], scores: dict[int, float | None], you: bool = True) -> str:
+    return concern_story(signals, scores, reader_is_therapist=you)
+
+
+def discrepancy(number: int) -> StorySignal:
+    return StorySignal(
+        number, "rater_discrepancy", {"therapist": 9.2, "client": 6.9, "difference": 2.3}
+    )
+
+
+def test_the_issues_example_reads_as_the_issue_wrote_it() -> None:
+    scores = {1: 9.5, 2: 9.4, 3: 9.4, 4: 8.8, 5: 7.4, 6: 7.0, 7: 6.7}
+    signals = [
+        StorySignal(
+            7,
+            "declining_trend",
+            {"scores": [7.4, 7.0, 6.7], "sessions": [5, 6, 7], "fall": 0.7},
+        ),
+        StorySignal(5, "reliable_drop", DROP),
+        discrepancy(6),
+        discrepancy(7),
+        StorySignal(4, "below_cutoff", {"score": 8.8, "cutoff": 9.0, "operator": "lt"}),
+    ]
+    assert story(signals, scores) == (
+        "Alliance slid from 9.4 to 6.7 over sessions 3–7: a reliable drop at session 5; "
+        "you rated sessions 6 and 7 higher than the client did; "
+        "under the cut-off at session 4."
+    )
+
+
+def test_a_supervisor_reads_the_therapist_not_you() -> None:
+    scores = {1: 9.5, 2: 7.0}
+    told = story([discrepancy(2)], scores, you=False)
+    assert "the therapist rated session 2 higher than the client did" in told
+    assert "you" not in told
+
+
+def test_one_session_is_a_fall_from_the_last_score_before_it() -> None:
+    scores = {1: 9.8, 2: 9.8, 3: None, 4: 6.7}
+    assert story([StorySignal(4, "reliable_drop", DROP)], scores) == (
+        "Alliance fell from 9.8 to 6.7 at session 4: a reliable drop at session 4."
+    )
+
+
+def test_a_recovery_inside_the_concern_is_told() -> None:
+    scores = {1: 9.8, 2: 6.0, 3: 9.6}
+    rupture = {"client": {"rupture": "a_lot", "talked_through": "not_at_all"}}
+    told = story(
+        [StorySignal(2, "rupture_unresolved", rupture), StorySignal(3, "below_cutoff", {})], scores
+    )
+    assert told.startswith(
+        "Alliance fell from 9.8 to 6.0 at session 2, then rose to 9.6 at session 3:"
+    )
+    assert "the client reported a rupture at session 2 that was not fully talked through" in told
+
+
+def test_a_rupture_the_client_did_not_report() -> None:
+    seen = {"client": {"rupture": "none"}, "therapist": {"rupture": "a_lot", "talked_through": ""}}
+    told = story([StorySignal(3, "rupture_unresolved", seen)], {3: 9.5})
+    assert told == "You noticed a rupture at session 3 that the client did not report."
+
+
+def test_disengagement_has_no_scores_to_tell() -> None:
+    missed = {"kind": "missed", "sessions": [7, 8], "attendance": ["no_show", "no_show"]}
+    unrated = {"kind": "unrated", "sessions": [3, 4, 5, 6]}
+    assert story([StorySignal(8, "disengagement", missed)], {1: 9.0}) == (
+        "Two missed sessions in a row (sessions 7 and 8)."
+    )
+    assert story([StorySignal(6, "disengagement", unrated)], {}) == (
+        "No client rating for four attended sessions in a row (sessions 3–6)."
+    )
+
+
+def test_a_slide_with_no_other_signal_tells_the_trend() -> None:
+    trend = {"scores": [9.0, 8.0, 7.0], "sessions": [4, 5, 6], "fall": 2.0}
+    # No score before the trend and no fall: the movement cannot be told, the trend is.
+    assert story([StorySignal(6, "declining_trend", trend)], {}) == (
+        "Alliance fell three sessions running (9.0 → 8.0 → 7.0)."
+    )
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    [{}, {"dimensions": []}, {"dimensions": [{"name": "trust"}]}, None],
+    ids=["empty", "no-dimensions", "no-numbers", "none"],
+)
+def test_odd_evidence_leaves_its_clause_out_but_never_fails(evidence: Any) -> None:
+    told = story(
+        [StorySignal(2, "dimension_drop", evidence or {}), StorySignal(2, "reliable_drop", DROP)],
+        {1: 9.5, 2: 6.7},
+    )
+    assert told == "Alliance fell from 9.5 to 6.7 at session 2: a reliable drop at session 2."
+
+
+def test_a_concern_whose_signals_are_gone_says_so() -> None:
+    assert story([], {}) == "No signals remain in this concern."
+
+
+def test_no_stored_code_reaches_the_story() -> None:
+    signals = [
+        StorySignal(2, "rupture_unresolved", {"rupture": "a_lot", "talked_through": "not_at_all"}),
+        StorySignal(
+            2,
+            "dimension_drop",
+            {"dimensions": [{"name": "collaboration", "from": 9, "to": 4}], "since_session": 1},
+        ),
+        StorySignal(
+            3,
+            "disengagement",
+            {"kind": "missed", "sessions": [3, 4], "attendance": ["no_show", "cancelled"]},
+        ),
+    ]
+    told = story(signals, {1: 9.6, 2: 6.5})
+    for code in ("a_lot", "not_at_all", "no_show", "collaboration", "rupture_unresolved", "["):
+        assert code not in told
+    assert "goals and tasks fell from 9 to 4 at session 2" in told
