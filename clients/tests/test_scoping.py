@@ -9,8 +9,13 @@ from django.contrib.auth.models import AnonymousUser
 
 from clients.models import Client, Supervision, User
 from clients.tests.factories import ClientFactory, SupervisorFactory
-from measures.models import Flag, Rating
-from measures.tests.factories import FlagFactory, RatingFactory
+from measures.models import Concern, ConcernEvent, Flag, Rating
+from measures.tests.factories import (
+    ConcernEventFactory,
+    ConcernFactory,
+    FlagFactory,
+    RatingFactory,
+)
 from sessions.models import RatingInvitation, Session
 from sessions.tests.factories import SessionFactory
 
@@ -19,7 +24,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def records(client_record: Any, colleague_client: Any, outsider_client: Any) -> dict[str, Any]:
-    """A session, rating, flag and rating link for each of three clients."""
+    """For each of three clients: a session with a rating, a concern holding a signal (with
+    a comment in its history), a context signal outside any concern, and a rating link."""
     made = {}
     for name, client in [
         ("own", client_record),
@@ -28,7 +34,10 @@ def records(client_record: Any, colleague_client: Any, outsider_client: Any) -> 
     ]:
         session = SessionFactory(client=client)
         RatingFactory(session=session)
-        FlagFactory(session=session)
+        concern = ConcernFactory(session=session)
+        FlagFactory(session=session, concern=concern, rule=Flag.Rule.RELIABLE_DROP)
+        FlagFactory(session=session)  # context: no concern took it up
+        ConcernEventFactory(concern=concern)
         RatingInvitation.objects.create(
             session=session, token_hash=f"{name:0>64}", expires_at=session.starts_at
         )
@@ -44,6 +53,10 @@ def visible_labels(user: Any) -> dict[str, set[str]]:
             Rating.objects.visible_to(user).values_list("session__client__label", flat=True)
         ),
         "flags": set(Flag.objects.visible_to(user).values_list("client__label", flat=True)),
+        "concerns": set(Concern.objects.visible_to(user).values_list("client__label", flat=True)),
+        "concern events": set(
+            ConcernEvent.objects.visible_to(user).values_list("concern__client__label", flat=True)
+        ),
         "invitations": set(
             RatingInvitation.objects.visible_to(user).values_list(
                 "session__client__label", flat=True
@@ -52,8 +65,11 @@ def visible_labels(user: Any) -> dict[str, set[str]]:
     }
 
 
+KINDS = ("clients", "sessions", "ratings", "flags", "concerns", "concern events", "invitations")
+
+
 def everywhere(labels: set[str]) -> dict[str, set[str]]:
-    return {kind: labels for kind in ("clients", "sessions", "ratings", "flags", "invitations")}
+    return {kind: labels for kind in KINDS}
 
 
 def test_anonymous_sees_nothing(records: dict[str, Any]) -> None:
@@ -131,3 +147,32 @@ def test_colleagues_visible_to_each_role(
         clinic_admin,
     }
     assert set(User.objects.visible_to(outsider)) == {outsider}
+
+
+def test_concerns_follow_the_same_scope_as_their_signals(
+    therapist: User,
+    colleague: User,
+    supervisor: User,
+    clinic_admin: User,
+    outsider: User,
+    records: dict[str, Any],
+) -> None:
+    # A closed concern is still the client's: scope is about whose client, not status.
+    closed = ConcernFactory(
+        session=SessionFactory(client=records["own"]),
+        status=Concern.Status.DISMISSED,
+        closed_at=records["own"].created_at,
+        note="A hard week at work.",
+    )
+    for user, expected in [
+        (therapist, {"R.K."}),
+        (colleague, {"M.P."}),
+        (supervisor, {"R.K."}),
+        (clinic_admin, {"R.K.", "M.P."}),
+        (outsider, {"Z.Z."}),  # their own client, and nothing of Riverside's
+    ]:
+        labels = visible_labels(user)
+        assert labels["concerns"] == labels["flags"] == expected, user
+    assert closed in Concern.objects.visible_to(therapist)
+    assert closed in Concern.objects.visible_to(supervisor)
+    assert not Concern.objects.visible_to(outsider).filter(client=records["own"]).exists()

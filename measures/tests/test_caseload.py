@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from clients.models import Client, User
 from clients.tests.factories import ClientFactory
-from measures.models import Flag
-from measures.tests.factories import FlagFactory, RatingFactory
+from measures.models import Concern
+from measures.tests.factories import RatingFactory, concern_with_signal
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -83,31 +83,66 @@ def test_the_sparkline_holds_the_last_ten_client_scores(
     assert [str(score) for score in row.sparkline] == ["8.0"] * 10
 
 
-def test_clients_with_flags_to_review_come_first(client: Any, therapist: User) -> None:
+def concern_for(record: Client, severity: str, status: str = Concern.Status.OPEN) -> Concern:
+    """A concern of `severity` for `record`, in `status` (with the record that status needs)."""
+    now = timezone.now()
+    done = {
+        Concern.Status.OPEN: {},
+        Concern.Status.ACKNOWLEDGED: {"acknowledged_at": now},
+        Concern.Status.RESOLVED: {"closed_at": now, "note": "We talked it through."},
+        Concern.Status.DISMISSED: {"closed_at": now, "note": "A hard week at work."},
+    }[status]
+    return concern_with_signal(record, severity=severity, status=status, **done)
+
+
+def test_clients_with_a_concern_to_review_come_first_the_most_severe_first(
+    client: Any, therapist: User
+) -> None:
     calm = ClientFactory(therapist=therapist, label="Aaron")
-    flagged = ClientFactory(therapist=therapist, label="Zoe")
-    resolved = ClientFactory(therapist=therapist, label="Bea")
-    FlagFactory(session=SessionFactory(client=flagged))
-    FlagFactory(
-        session=SessionFactory(client=flagged),
-        status=Flag.Status.ACKNOWLEDGED,
-        acknowledged_at=timezone.now(),
-    )
-    FlagFactory(
-        session=SessionFactory(client=resolved),
-        status=Flag.Status.RESOLVED,
-        resolved_at=timezone.now(),
-        note="Talked it through.",
-    )
+    low = ClientFactory(therapist=therapist, label="Abe")
+    high = ClientFactory(therapist=therapist, label="Zoe")
+    medium = ClientFactory(therapist=therapist, label="Mia")
+    repaired = ClientFactory(therapist=therapist, label="Bea")
+    dismissed = ClientFactory(therapist=therapist, label="Cy")
+    low_concern = concern_for(low, "low")
+    high_concern = concern_for(high, "high")
+    medium_concern = concern_for(medium, "medium", Concern.Status.ACKNOWLEDGED)
+    concern_for(repaired, "high", Concern.Status.RESOLVED)  # closed: nothing to review
+    concern_for(dismissed, "high", Concern.Status.DISMISSED)
+    concern_for(high, "medium", Concern.Status.RESOLVED)  # an earlier, closed episode
     client.force_login(therapist)
     response = client.get(URL)
-    assert [(c.label, c.open_flags) for c in rows(response)] == [
-        ("Zoe", 2),
-        ("Aaron", 0),
-        ("Bea", 0),
+    assert [
+        (c.label, c.concern_id, c.concern_severity, c.concern_status) for c in rows(response)
+    ] == [
+        ("Zoe", high_concern.pk, "high", "open"),
+        ("Mia", medium_concern.pk, "medium", "acknowledged"),
+        ("Abe", low_concern.pk, "low", "open"),
+        ("Aaron", None, None, None),
+        ("Bea", None, None, None),
+        ("Cy", None, None, None),
     ]
-    assert '2<span class="visually-hidden"> flags to review' in response.content.decode()
     assert calm in rows(response)
+    html = response.content.decode()
+    assert '<th scope="col">Concern to review</th>' in html
+    # Each concern is a severity badge, in words, linking to the concern's page.
+    for concern in (high_concern, medium_concern, low_concern):
+        assert reverse("measures:concern-detail", args=[concern.pk]) in html
+    assert "High<span class=\"visually-hidden\"> severity" in html
+    assert "Acknowledged" in html
+    assert html.index("Zoe") < html.index("Mia") < html.index("Abe") < html.index("Aaron")
+    assert "reliable_drop" not in html and ">acknowledged<" not in html  # words, never codes
+
+
+def test_a_concern_on_a_discharged_client_does_not_reach_the_active_caseload(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    gone = ClientFactory(therapist=therapist, label="Gone", status="discharged")
+    concern = concern_for(gone, "high")
+    client.force_login(therapist)
+    assert rows(client.get(URL)) == [client_record]
+    [row] = rows(client.get(URL, {"status": "discharged"}))
+    assert (row.label, row.concern_id) == ("Gone", concern.pk)
 
 
 def test_search_by_label_and_the_discharged_filter(client: Any, therapist: User) -> None:
@@ -150,14 +185,17 @@ def test_the_caseload_costs_the_same_queries_at_any_size(
     for number in range(size):
         someone = ClientFactory(therapist=therapist, label=f"Client {number:02d}")
         rated_session(someone, 14, 9)
-        flagged = rated_session(someone, 7, 7)
-        FlagFactory(session=flagged)
+        rated_session(someone, 7, 7)
+        concern_for(someone, ["low", "medium", "high"][number % 3])
+        concern_for(someone, "high", Concern.Status.RESOLVED)  # an earlier episode
     client.force_login(therapist)
-    # session + user, page count, the page of clients, the sparklines
+    # session + user, page count, the page of clients (concerns as subqueries), the sparklines
     with django_assert_num_queries(5):
         response = client.get(URL)
     assert len(rows(response)) == size
-    assert all(len(row.sparkline) == 2 and row.open_flags == 1 for row in rows(response))
+    assert all(len(row.sparkline) == 2 for row in rows(response))
+    assert all(row.concern_id is not None for row in rows(response))
+    assert [row.concern_severity for row in rows(response)][:1] == ["high"]
 
 
 def test_pages_carry_a_strict_content_security_policy(client: Any, therapist: User) -> None:

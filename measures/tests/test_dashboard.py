@@ -20,8 +20,8 @@ from django.utils import timezone
 from clients.models import Client, Supervision, User
 from clients.tests.factories import ClientFactory, SupervisorFactory, TherapistFactory
 from measures import dashboard
-from measures.models import Flag, Rating
-from measures.tests.factories import FlagFactory, RatingFactory
+from measures.models import Concern, Flag, Rating
+from measures.tests.factories import ConcernFactory, RatingFactory
 from sessions.models import Session
 from sessions.tests.factories import SessionFactory
 
@@ -63,24 +63,30 @@ def rate(session: Session, *scores: int, rater: str = Rating.Rater.CLIENT) -> Ra
     return RatingFactory(session=session, rater=rater, **dict(zip(DIMENSIONS, values, strict=True)))
 
 
-def flag(
+def concern(
     session: Session,
-    rule: str,
     *,
-    status: str = Flag.Status.OPEN,
+    status: str = Concern.Status.OPEN,
     days_old: float = 1,
-    severity: str = Flag.Severity.LOW,
-) -> Flag:
-    """A flag raised `days_old` days ago, carried to `status` as the lifecycle requires."""
-    created = timezone.now() - dt.timedelta(days=days_old)
-    done = {
-        Flag.Status.OPEN: {},
-        Flag.Status.ACKNOWLEDGED: {"acknowledged_at": created},
-        Flag.Status.RESOLVED: {"resolved_at": created, "note": "We talked it through."},
-        Flag.Status.DISMISSED: {"dismissed_at": created, "note": "A hard week at work."},
+    severity: str = Concern.Severity.LOW,
+    rule: str = Flag.Rule.BELOW_CUTOFF,
+) -> Concern:
+    """A concern opened at `session` `days_old` days ago, carried to `status` with the
+    record the database asks of it (when acknowledged; when closed, and the note)."""
+    opened = timezone.now() - dt.timedelta(days=days_old)
+    record = {
+        Concern.Status.OPEN: {},
+        Concern.Status.ACKNOWLEDGED: {"acknowledged_at": opened},
+        Concern.Status.RESOLVED: {"closed_at": opened, "note": "We talked it through."},
+        Concern.Status.DISMISSED: {"closed_at": opened, "note": "A hard week at work."},
     }[status]
-    return FlagFactory(
-        session=session, rule=rule, status=status, created_at=created, severity=severity, **done
+    return ConcernFactory(
+        session=session,
+        status=status,
+        opened_at=opened,
+        severity=severity,
+        opening_rule=rule,
+        **record,
     )
 
 
@@ -176,7 +182,7 @@ def test_the_other_clinics_therapist_never_appears(
     linked = SupervisorFactory(clinic=clinic, username="sam")
     # Even a (mis)linked supervision across clinics shows nothing of the other clinic.
     Supervision.objects.bulk_create([Supervision(supervisor=linked, therapist=outsider)])
-    flag(session(outsider_client, timezone.now() - dt.timedelta(days=2)), "below_cutoff")
+    concern(session(outsider_client, timezone.now() - dt.timedelta(days=2)), days_old=10)
     client.force_login(linked)
     response = client.get(URL)
     assert rows_of(response) == []
@@ -187,7 +193,7 @@ def test_the_other_clinics_therapist_never_appears(
 def test_inactive_therapists_do_not_appear(
     client: Any, supervisor: User, therapist: User, client_record: Client
 ) -> None:
-    flag(session(client_record, timezone.now() - dt.timedelta(days=2)), "below_cutoff")
+    concern(session(client_record, timezone.now() - dt.timedelta(days=2)), days_old=10)
     therapist.is_active = False
     therapist.save()
     client.force_login(supervisor)
@@ -195,7 +201,8 @@ def test_inactive_therapists_do_not_appear(
     assert rows_of(response) == []
     assert response.context["totals"]["therapists"] == 0
     assert response.context["totals"]["active_clients"] == 0
-    assert response.context["totals"]["open_flags"] == 0
+    assert response.context["totals"]["open_concerns"] == 0
+    assert response.context["totals"]["stale_concerns"] == 0
     assert list(response.context["attention"]) == []
 
 
@@ -243,7 +250,7 @@ def team(
     s7 = session(b, local(dt.date(2025, 4, 8), 10), NO_SHOW)
     s8 = session(c, local(dt.date(2025, 4, 3), 10))  # discharged since, but held in the period
     rate(s8, 3)  # C is discharged: not in the mean of latest scores
-    session(d, local(dt.date(2025, 4, 9), 10), CANCELLED)  # 9: cancelled
+    s9 = session(d, local(dt.date(2025, 4, 9), 10), CANCELLED)  # 9: cancelled
     # Tara covers one of Wes's client's sessions: held by Tara, so hers.
     session(e, local(dt.date(2025, 4, 10), 10), CANCELLED, therapist=therapist)  # 10
 
@@ -252,21 +259,26 @@ def team(
     rate(s11, 6)  # 6.0, E's latest client score
     s12 = session(e, local(dt.date(2025, 4, 7), 10))
 
-    # Flags, as of now. Tara: 3 to review (two open, one acknowledged), 1 stale.
-    flag(s1, "below_cutoff", days_old=8)  # open 8 days: to review, and stale
-    flag(s3, "below_cutoff", days_old=6)  # open 6 days: to review, not yet stale
-    flag(s5, "below_cutoff", status=Flag.Status.ACKNOWLEDGED, days_old=20)  # to review only
-    flag(s6, "disengagement", status=Flag.Status.RESOLVED, days_old=30)  # done
-    flag(s7, "disengagement", status=Flag.Status.DISMISSED, days_old=30)  # done
-    # Wes: 1 to review, stale; 1 resolved.
-    flag(s11, "below_cutoff", days_old=10)
-    flag(s12, "disengagement", status=Flag.Status.RESOLVED, days_old=2)
+    # Concerns, as of now (at most one waiting per client). Tara: 3 to review (two open,
+    # one acknowledged), 1 stale; the closed ones count nowhere.
+    concern(s1, days_old=8)  # A, open 8 days: to review, and stale
+    concern(s9, days_old=6)  # D, open 6 days: to review, not yet stale
+    concern(s5, status=Concern.Status.ACKNOWLEDGED, days_old=20)  # B: to review only
+    concern(s6, status=Concern.Status.RESOLVED, days_old=30)  # B's earlier one: done
+    concern(s7, status=Concern.Status.DISMISSED, days_old=25)  # and another: done
+    concern(s8, status=Concern.Status.DISMISSED, days_old=30)  # C: done
+    concern(s2, status=Concern.Status.RESOLVED, days_old=40)  # A's earlier one: done
+    # Wes: 1 to review, stale; 1 resolved. (Session 10 of E was held by Tara, but E is
+    # Wes's client: a concern is the client's therapist's.)
+    concern(s11, days_old=10)
+    concern(s12, status=Concern.Status.RESOLVED, days_old=2)
 
     # Colin's busy caseload (unsupervised): counts in no row and no total.
     for day in (2, 4, 8):
         noise = session(colleague_client, local(dt.date(2025, 4, day), 9))
         rate(noise, 2)
-        flag(noise, "below_cutoff", days_old=30)
+        concern(noise, status=Concern.Status.DISMISSED, days_old=30)
+    concern(noise, days_old=30)  # open a month: would be stale, were it Sue's to see
 
     return SimpleNamespace(tara=therapist, wes=wes, a=a, b=b, c=c, d=d, e=e, s4=s4, s2=s2)
 
@@ -305,8 +317,8 @@ def test_each_row_counts_the_therapists_own_numbers(
     assert tara.mean_latest == pytest.approx(8.25)
     assert wes.mean_latest == pytest.approx(6.0)
     # To review: open 8 days, open 6 days, acknowledged = 3; stale: only the 8-day one.
-    assert (tara.open_flags, tara.stale_flags) == (3, 1)
-    assert (wes.open_flags, wes.stale_flags) == (1, 1)
+    assert (tara.open_concerns, tara.stale_concerns) == (3, 1)
+    assert (wes.open_concerns, wes.stale_concerns) == (1, 1)
 
     # On the page: 8.25 shows to one decimal, half up → 8.3.
     assert cells(row_html(response, tara))[1:7] == [
@@ -341,8 +353,8 @@ def test_the_team_totals_are_over_the_team_not_the_mean_of_the_rows(
     assert totals["response_rate"] == pytest.approx(5 / 7)
     # (9.5 + 7.0 + 6.0) / 3 = 7.5 over the clients, not (8.25 + 6.0) / 2 = 7.125.
     assert float(totals["mean_latest"]) == pytest.approx(7.5)
-    assert totals["open_flags"] == 4  # 3 + 1; Colin's three do not count
-    assert totals["stale_flags"] == 2  # 1 + 1
+    assert totals["open_concerns"] == 4  # 3 + 1; Colin's does not count
+    assert totals["stale_concerns"] == 2  # 1 + 1
 
 
 def test_the_totals_show_on_the_page(client: Any, supervisor: User, team: SimpleNamespace) -> None:
@@ -379,20 +391,42 @@ def test_the_boundary_sessions_move_with_the_period(
     assert tara.attended == 5 + 2
 
 
-def test_the_stale_threshold_is_a_week_of_being_left_open(
-    supervisor: User, therapist: User, client_record: Client
-) -> None:
+def concerns_of_every_age_and_status(therapist: User) -> None:
+    """Five of `therapist`'s clients, each with one concern (one waiting per client)."""
     now = timezone.now()
-    s = [session(client_record, now - dt.timedelta(days=days)) for days in range(1, 6)]
-    flag(s[0], "below_cutoff", days_old=8)  # open 8 days: stale
-    flag(s[1], "below_cutoff", days_old=6)  # open 6 days: not yet
-    flag(s[2], "below_cutoff", status=Flag.Status.ACKNOWLEDGED, days_old=30)  # seen: not stale
-    flag(s[3], "below_cutoff", status=Flag.Status.RESOLVED, days_old=30)
-    flag(s[4], "below_cutoff", status=Flag.Status.DISMISSED, days_old=30)
+    for days, status in [
+        (8, Concern.Status.OPEN),
+        (6, Concern.Status.OPEN),
+        (30, Concern.Status.ACKNOWLEDGED),
+        (30, Concern.Status.RESOLVED),
+        (30, Concern.Status.DISMISSED),
+    ]:
+        record = ClientFactory(therapist=therapist)
+        concern(session(record, now - dt.timedelta(days=days)), status=status, days_old=days)
+
+
+def test_the_stale_threshold_is_a_week_of_being_left_open(
+    supervisor: User, therapist: User
+) -> None:
+    # Open 8 days: stale. Open 6 days: not yet. Acknowledged 30 days: seen, so not
+    # stale. Resolved and dismissed: neither to review nor stale.
+    concerns_of_every_age_and_status(therapist)
     [row] = dashboard.dashboard_rows(supervisor, dashboard.period_of_days(30))
-    assert (row.open_flags, row.stale_flags) == (3, 1)
+    assert (row.open_concerns, row.stale_concerns) == (3, 1)
     totals = dashboard.team_totals(supervisor, dashboard.period_of_days(30))
-    assert (totals["open_flags"], totals["stale_flags"]) == (3, 1)
+    assert (totals["open_concerns"], totals["stale_concerns"]) == (3, 1)
+
+
+def test_the_stale_threshold_follows_the_escalation_setting(
+    supervisor: User, therapist: User, settings: Any
+) -> None:
+    settings.ALLIANCE_ESCALATE_AFTER_DAYS = 5
+    concerns_of_every_age_and_status(therapist)
+    # Now the 6-day one is stale too; the acknowledged one still is not.
+    [row] = dashboard.dashboard_rows(supervisor, dashboard.period_of_days(30))
+    assert (row.open_concerns, row.stale_concerns) == (3, 2)
+    totals = dashboard.team_totals(supervisor, dashboard.period_of_days(30))
+    assert (totals["open_concerns"], totals["stale_concerns"]) == (3, 2)
 
 
 # --- Weekly sparkline -----------------------------------------------------------
@@ -441,64 +475,80 @@ def test_the_sparkline_shows_on_the_dashboard(
 # --- Clients needing attention --------------------------------------------------
 
 
-def test_clients_needing_attention_come_most_severe_first_then_oldest(
+def test_clients_needing_attention_are_their_concerns_most_severe_first_then_oldest(
     client: Any,
     supervisor: User,
     therapist: User,
     colleague_client: Client,
 ) -> None:
-    def client_with(label: str, *flags: tuple[str, str, float]) -> Client:
+    def client_with(label: str, *concerns: tuple[str, str, float]) -> Client:
         record = ClientFactory(therapist=therapist, label=label)
-        for rule, (severity, status, days_old) in zip(Flag.Rule.values, flags, strict=False):
-            flag(
+        for severity, status, days_old in concerns:
+            concern(
                 session(record, timezone.now() - dt.timedelta(days=days_old)),
-                rule,
                 severity=severity,
                 status=status,
                 days_old=days_old,
             )
         return record
 
-    open_, seen = Flag.Status.OPEN, Flag.Status.ACKNOWLEDGED
+    open_, seen = Concern.Status.OPEN, Concern.Status.ACKNOWLEDGED
+    resolved, dismissed = Concern.Status.RESOLVED, Concern.Status.DISMISSED
     lowly = client_with("Lowly", ("low", open_, 40))
     recent_medium = client_with("Recent medium", ("medium", open_, 10))
-    old_medium = client_with("Old medium", ("medium", seen, 20), ("low", open_, 5))
-    newest_high = client_with("Newest high", ("high", open_, 1), ("low", open_, 3))
-    client_with(
-        "All done", ("high", Flag.Status.RESOLVED, 50), ("medium", Flag.Status.DISMISSED, 60)
-    )
-    flag(session(colleague_client, timezone.now()), "below_cutoff", severity="high", days_old=90)
+    # An older high concern, closed: only the one waiting counts, and the client once.
+    old_medium = client_with("Old medium", ("high", resolved, 60), ("medium", seen, 20))
+    newest_high = client_with("Newest high", ("low", dismissed, 30), ("high", open_, 1))
+    client_with("All done", ("high", resolved, 50), ("medium", dismissed, 60))
+    concern(session(colleague_client, timezone.now()), severity="high", days_old=90)
 
     client.force_login(supervisor)
     response = client.get(URL)
     attention = list(response.context["attention"])
     # High before medium even though newer; within medium, 20 days before 10; low last.
-    # "All done" has only resolved/dismissed flags; Colin's client is not Sue's to see.
-    assert attention == [newest_high, old_medium, recent_medium, lowly]
-    assert [(c.worst_severity, c.waiting) for c in attention] == [
-        ("high", 2),
-        ("medium", 2),
-        ("medium", 1),
-        ("low", 1),
+    # "All done" has only closed concerns; Colin's client is not Sue's to see.
+    assert all(isinstance(item, Concern) for item in attention)
+    assert [item.client for item in attention] == [newest_high, old_medium, recent_medium, lowly]
+    assert [(item.severity, item.status) for item in attention] == [
+        ("high", "open"),
+        ("medium", "acknowledged"),
+        ("medium", "open"),
+        ("low", "open"),
     ]
     html = response.content.decode()
-    positions = [html.index(f">{c.label}</a>") for c in attention]
+    positions = [html.index(f">{item.client.label}</a>") for item in attention]
     assert positions == sorted(positions)
+    for item in attention:
+        assert f'href="{reverse("measures:concern-detail", args=[item.pk])}"' in html
     assert "All done" not in html and "M.P." not in html
+
+
+def test_the_attention_list_stops_at_twenty_keeping_the_most_severe_and_oldest(
+    client: Any, supervisor: User, therapist: User
+) -> None:
+    def waiting(days_old: float, severity: str) -> Concern:
+        record = ClientFactory(therapist=therapist)
+        when = timezone.now() - dt.timedelta(days=days_old)
+        return concern(session(record, when), severity=severity, days_old=days_old)
+
+    lows = {days: waiting(days, "low") for days in range(1, 22)}  # 21 low, 1 to 21 days old
+    high = waiting(0.5, "high")  # the newest of all, and the most severe
+    client.force_login(supervisor)
+    attention = list(client.get(URL).context["attention"])
+    # 22 waiting: the high one first, then the lows oldest first; the two newest lows
+    # (1 and 2 days old) fall past the twentieth place.
+    assert len(attention) == dashboard.ATTENTION_LIMIT == 20
+    assert attention == [high, *(lows[days] for days in range(21, 2, -1))]
 
 
 def test_with_nothing_waiting_the_attention_list_says_so(
     client: Any, supervisor: User, therapist: User, client_record: Client
 ) -> None:
-    flag(
-        session(client_record, timezone.now()),
-        "below_cutoff",
-        status=Flag.Status.RESOLVED,
-    )
+    concern(session(client_record, timezone.now()), status=Concern.Status.RESOLVED)
     client.force_login(supervisor)
     response = client.get(URL)
     assert list(response.context["attention"]) == []
-    assert says(response, "No client of your team has a flag waiting for review.")
+    assert says(response, "No client of your team has a concern waiting for review.")
 
 
 # --- Sorting and periods ----------------------------------------------------------
@@ -508,16 +558,32 @@ def test_rows_sort_by_a_column_either_way(
     client: Any, supervisor: User, team: SimpleNamespace
 ) -> None:
     client.force_login(supervisor)
-    # Flags to review: Tara 3, Wes 1.
-    response = client.get(f"{CUSTOM}&sort=open_flags&dir=desc")
+    # Concerns to review: Tara 3, Wes 1.
+    response = client.get(f"{CUSTOM}&sort=open_concerns&dir=desc")
     assert rows_of(response) == [team.tara, team.wes]
     assert 'aria-sort="descending"' in response.content.decode()
-    assert rows_of(client.get(f"{CUSTOM}&sort=open_flags")) == [team.wes, team.tara]
+    assert rows_of(client.get(f"{CUSTOM}&sort=open_concerns")) == [team.wes, team.tara]
     # Sessions: Tara 8, Wes 2; mean latest: Tara 8.25, Wes 6.0; response: 0.8, 0.5.
     for column in ("sessions", "mean_latest", "response_rate", "active_clients"):
         assert rows_of(client.get(f"{CUSTOM}&sort={column}&dir=desc")) == [team.tara, team.wes]
     # By surname: Abbott, Young; reversed.
     assert rows_of(client.get(f"{CUSTOM}&sort=therapist&dir=desc")) == [team.tara, team.wes]
+
+
+def test_rows_sort_by_unacknowledged_concerns(
+    client: Any, supervisor: User, team: SimpleNamespace
+) -> None:
+    client.force_login(supervisor)
+    # One stale each: tied, so by surname either way (Abbott, Young).
+    for direction in ("asc", "desc"):
+        response = client.get(f"{CUSTOM}&sort=stale_concerns&dir={direction}")
+        assert rows_of(response) == [team.wes, team.tara]
+    # A second client of Tara's left open nine days: Tara 2, Wes 1.
+    concern(session(ClientFactory(therapist=team.tara), timezone.now()), days_old=9)
+    response = client.get(f"{CUSTOM}&sort=stale_concerns&dir=desc")
+    assert [row.stale_concerns for row in rows_of(response)] == [2, 1]
+    assert rows_of(response) == [team.tara, team.wes]
+    assert rows_of(client.get(f"{CUSTOM}&sort=stale_concerns")) == [team.wes, team.tara]
 
 
 def test_rows_without_a_value_sort_last_either_way(
@@ -532,14 +598,16 @@ def test_rows_without_a_value_sort_last_either_way(
         assert rows_of(response) == [therapist, unrated]
 
 
+@pytest.mark.parametrize("column", ["password", "open_flags", "stale_flags"])
 def test_an_unknown_sort_column_falls_back_to_the_therapist(
-    client: Any, supervisor: User, team: SimpleNamespace
+    client: Any, supervisor: User, team: SimpleNamespace, column: str
 ) -> None:
+    """The old flag columns are gone: a bookmark that sorts by them is told so."""
     client.force_login(supervisor)
-    response = client.get(f"{URL}?sort=password")
+    response = client.get(f"{URL}?sort={column}")
     assert response.status_code == 200
     assert response.context["sort"] == "therapist"
-    assert rows_of(response) == [team.wes, team.tara]
+    assert rows_of(response) == [team.wes, team.tara]  # by surname: Abbott, Young
     assert says(response, "That column cannot be sorted; sorted by therapist.")
 
 
@@ -681,7 +749,7 @@ def test_a_clinic_admin_of_a_clinic_without_therapists_is_told_where_to_add_them
 
 def build_clinic(clinic: Any, therapists: int, clients_each: int) -> None:
     """`therapists` × `clients_each` clients, each with three sessions (two attended, one
-    rated recently), a client and a therapist rating, and flags of every status."""
+    rated recently), a client and a therapist rating, a closed concern and one waiting."""
     now = timezone.now()
     staff = User.objects.bulk_create(
         [
@@ -714,30 +782,44 @@ def build_clinic(clinic: Any, therapists: int, clients_each: int) -> None:
             for number, days, attendance in [(1, 40, ATTENDED), (2, 12, NO_SHOW), (3, 5, ATTENDED)]
         ]
     )
-    ratings, flags = [], []
+    ratings, concerns = [], []
     for n, s in enumerate(sessions):
         if s.attendance == ATTENDED:
             ratings.append(
                 Rating(session=s, rater="client", **dict.fromkeys(DIMENSIONS, 5 + n % 6))
             )
+        if s.number == 1:  # an earlier concern, closed
+            concerns.append(
+                Concern(
+                    client=s.client,
+                    first_session=s,
+                    last_session=s,
+                    opening_rule="below_cutoff",
+                    severity="low",
+                    status=Concern.Status.RESOLVED,
+                    opened_at=now - dt.timedelta(days=38),
+                    closed_at=now - dt.timedelta(days=30),
+                    note="Talked through.",
+                )
+            )
         if s.number == 3:
             ratings.append(Rating(session=s, rater="therapist", **dict.fromkeys(DIMENSIONS, 9)))
-        status = [Flag.Status.OPEN, Flag.Status.ACKNOWLEDGED, Flag.Status.RESOLVED][n % 3]
-        flags.append(
-            Flag(
-                client=s.client,
-                session=s,
-                rule="below_cutoff",
-                severity=["low", "medium", "high"][n % 3],
-                status=status,
-                created_at=now - dt.timedelta(days=n % 12),
-                acknowledged_at=now if status == Flag.Status.ACKNOWLEDGED else None,
-                resolved_at=now if status == Flag.Status.RESOLVED else None,
-                note="Talked through." if status == Flag.Status.RESOLVED else "",
+            # The concern waiting now: open or acknowledged, of every severity and age.
+            status = [Concern.Status.OPEN, Concern.Status.ACKNOWLEDGED][n % 2]
+            concerns.append(
+                Concern(
+                    client=s.client,
+                    first_session=s,
+                    last_session=s,
+                    opening_rule="reliable_drop",
+                    severity=["low", "medium", "high"][n % 3],
+                    status=status,
+                    opened_at=now - dt.timedelta(days=n % 12),
+                    acknowledged_at=now if status == Concern.Status.ACKNOWLEDGED else None,
+                )
             )
-        )
     Rating.objects.bulk_create(ratings)
-    Flag.objects.bulk_create(flags)
+    Concern.objects.bulk_create(concerns)
 
 
 # Measured at the small size: the session and user, the rows, the sparklines, three
@@ -756,8 +838,10 @@ def test_the_dashboard_costs_the_same_queries_at_any_size(
     build_clinic(clinic_admin.clinic, therapists, clients_each)
     client.force_login(clinic_admin)
     with django_assert_num_queries(DASHBOARD_QUERIES):
-        response = client.get(f"{URL}?sort=open_flags&dir=desc")
+        response = client.get(f"{URL}?sort=open_concerns&dir=desc")
     assert len(response.context["rows"]) == therapists
     assert response.context["totals"]["active_clients"] == therapists * clients_each
+    # One concern waiting per client; the closed ones count nowhere.
+    assert response.context["totals"]["open_concerns"] == therapists * clients_each
     assert all(row.sparkline for row in response.context["rows"])
     assert len(response.context["attention"]) == min(therapists * clients_each, 20)

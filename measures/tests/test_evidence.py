@@ -296,7 +296,7 @@ def test_each_signals_figures_are_named_and_in_words(
 ) -> None:
     found = numbers(rule, evidence)
     assert found == figures
-    for name, value in found:
+    for _name, value in found:
         assert not any(code in value.lower() for code in ("a_lot", "not_at_all", "no_show", "["))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from typing import Any
 
 import pytest
@@ -14,12 +15,17 @@ from django.utils import timezone
 from clients.models import Client, User
 from clients.tests.factories import ClientFactory
 from measures.exports import spreadsheet_safe
-from measures.tests.factories import FlagFactory, RatingFactory
+from measures.models import Concern, Flag
+from measures.tests.factories import ConcernFactory, RatingFactory
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
 
 DASHBOARD = reverse("measures:dashboard-csv")
+DASHBOARD_HEADER = (
+    "therapist,active_clients,sessions,attended_sessions,client_ratings,response_rate,"
+    "mean_latest_alliance,concerns_to_review,unacknowledged_over_7_days,period_start,period_end"
+)
 RATINGS_HEADER = (
     "client,session,session_date,attendance,modality,rater,"
     "trust,empathy,collaboration,boundaries,growth,respect,"
@@ -53,8 +59,9 @@ def days_ago(days: int) -> dt.datetime:
 @pytest.fixture
 def caseload(therapist: User, colleague: User, client_record: Client) -> dict[str, Any]:
     """Tara's month: 3 attended sessions and 1 no-show, 2 client ratings (latest 7.0),
-    and a rated session 60 days ago, outside the default 30-day period."""
-    ClientFactory(therapist=therapist, label="A.B.")  # active, never rated
+    and a rated session 60 days ago, outside the default 30-day period. Two concerns
+    to review (one open 10 days, one acknowledged) and one closed."""
+    never_rated = ClientFactory(therapist=therapist, label="A.B.")  # active, never rated
     ClientFactory(therapist=therapist, label="D.C.", status=Client.Status.DISCHARGED)
     old = SessionFactory(client=client_record, starts_at=days_ago(60))
     RatingFactory(session=old, **scores(10))
@@ -65,14 +72,22 @@ def caseload(therapist: User, colleague: User, client_record: Client) -> dict[st
     latest = SessionFactory(client=client_record, starts_at=days_ago(5))
     RatingFactory(session=latest, **scores(7))
     SessionFactory(client=client_record, starts_at=days_ago(2))
-    FlagFactory(session=latest, created_at=days_ago(10))  # open for 10 days
-    FlagFactory(
-        session=first,
-        rule="rupture_unresolved",
-        status="acknowledged",
+    ConcernFactory(session=latest, opened_at=days_ago(10))  # open for 10 days: stale
+    ConcernFactory(
+        session=old,
+        status=Concern.Status.RESOLVED,
+        opened_at=days_ago(60),
+        closed_at=days_ago(50),
+        note="We talked it through.",
+    )  # closed: counts nowhere
+    # A.B.'s concern opened at a session long before any period the tests ask for.
+    ConcernFactory(
+        session=SessionFactory(client=never_rated, starts_at=days_ago(200)),
+        opening_rule="rupture_unresolved",
+        status=Concern.Status.ACKNOWLEDGED,
         acknowledged_at=days_ago(1),
-        created_at=days_ago(19),
-    )
+        opened_at=days_ago(19),
+    )  # seen: to review, not stale
     colleague_client = ClientFactory(therapist=colleague, label="M.P.")
     SessionFactory(client=colleague_client, starts_at=days_ago(3))
     return {"first": first}
@@ -143,6 +158,11 @@ def test_a_clinic_admin_gets_every_therapist_of_the_clinic(
 # --- The dashboard export -----------------------------------------------------
 
 
+def test_the_dashboard_export_names_its_columns_in_order(client: Any, supervisor: User) -> None:
+    client.force_login(supervisor)
+    assert text(client.get(DASHBOARD)).splitlines()[0] == DASHBOARD_HEADER
+
+
 def test_the_dashboard_export_has_the_hand_counted_numbers(
     client: Any, supervisor: User, caseload: Any
 ) -> None:
@@ -157,7 +177,7 @@ def test_the_dashboard_export_has_the_hand_counted_numbers(
         "client_ratings": "2",
         "response_rate": "0.667",
         "mean_latest_alliance": "7.0",
-        "flags_to_review": "2",
+        "concerns_to_review": "2",
         "unacknowledged_over_7_days": "1",
         "period_start": (today - dt.timedelta(days=29)).isoformat(),
         "period_end": today.isoformat(),
@@ -181,8 +201,8 @@ def test_the_dashboard_export_equals_the_dashboard_page(
         assert line["response_rate"] == rate
         mean = "" if row.mean_latest is None else f"{row.mean_latest:.1f}"
         assert line["mean_latest_alliance"] == mean
-        assert line["flags_to_review"] == str(row.open_flags)
-        assert line["unacknowledged_over_7_days"] == str(row.stale_flags)
+        assert line["concerns_to_review"] == str(row.open_concerns)
+        assert line["unacknowledged_over_7_days"] == str(row.stale_concerns)
 
 
 def test_a_therapist_with_no_attended_sessions_has_empty_rate_and_mean(
@@ -288,17 +308,17 @@ def test_the_ratings_export_has_both_raters_in_session_order(
     client.force_login(therapist)
     rows = table(client.get(ratings_url(rated)))
     assert [(row["session"], row["rater"]) for row in rows] == [
-        ("1", "client"),
-        ("2", "client"),
-        ("2", "therapist"),
+        ("1", "Client"),
+        ("2", "Client"),
+        ("2", "Therapist"),
     ]
     assert rows[1] == {
         "client": "R.K.",
         "session": "2",
         "session_date": "2024-06-02",
-        "attendance": "attended",
-        "modality": "video",
-        "rater": "client",
+        "attendance": "Attended",
+        "modality": "Video",
+        "rater": "Client",
         "trust": "5",
         "empathy": "7",
         "collaboration": "7",
@@ -306,11 +326,116 @@ def test_the_ratings_export_has_both_raters_in_session_order(
         "growth": "7",
         "respect": "7",
         "alliance_score": "6.7",
-        "rupture": "a_little",
-        "rupture_resolved": "partly",
+        "rupture": "A little",
+        "rupture_resolved": "Partly",
         "submitted_at": "2024-06-02T00:45:00+01:00",
     }
     assert (rows[0]["alliance_score"], rows[2]["alliance_score"]) == ("10.0", "9.0")
+    # No rupture: "None", and the question that follows it left blank.
+    assert (rows[0]["rupture"], rows[0]["rupture_resolved"]) == ("None", "")
+    assert rows[0]["modality"] == "In person"
+
+
+# Every stored code of every choice the ratings export writes, and the words it
+# writes instead (as the pages say them).
+CHOICE_WORDS = {
+    "attendance": {"attended": "Attended", "cancelled": "Cancelled", "no_show": "No-show"},
+    "modality": {"in_person": "In person", "video": "Video", "phone": "Phone"},
+    "rater": {"client": "Client", "therapist": "Therapist"},
+    "rupture": {"none": "None", "a_little": "A little", "a_lot": "A lot"},
+    "rupture_resolved": {
+        "": "",
+        "not_at_all": "Not at all",
+        "partly": "Partly",
+        "fully": "Fully",
+    },
+}
+
+
+@pytest.fixture
+def every_choice(client_record: Client) -> Client:
+    """Ratings covering every attendance, modality, rater, rupture and talked-through answer."""
+    ruptures = [
+        ("none", ""),
+        ("a_little", ""),
+        ("a_little", "not_at_all"),
+        ("a_lot", "partly"),
+        ("a_lot", "fully"),
+        ("a_lot", "not_at_all"),
+    ]
+    attendances = list(CHOICE_WORDS["attendance"])
+    modalities = list(CHOICE_WORDS["modality"])
+    for n, (rupture, resolved) in enumerate(ruptures):
+        session = SessionFactory(
+            client=client_record,
+            starts_at=days_ago(30 - n),
+            attendance=attendances[n % 3],
+            modality=modalities[n % 3],
+        )
+        RatingFactory(session=session, rupture=rupture, rupture_resolved=resolved)
+        RatingFactory(session=session, rater="therapist", rupture=rupture, rupture_resolved="")
+    return client_record
+
+
+def test_the_ratings_export_writes_every_choice_in_words_never_as_a_stored_code(
+    client: Any, therapist: User, every_choice: Client
+) -> None:
+    client.force_login(therapist)
+    content = text(client.get(ratings_url(every_choice)))
+    rows = list(csv.DictReader(io.StringIO(content)))
+    assert len(rows) == 12
+    for column, words in CHOICE_WORDS.items():
+        written = {row[column] for row in rows}
+        # Every answer was given, and each is written as its words.
+        assert written == set(words.values()), column
+        assert not any("_" in cell for cell in written), column
+    # "a_lot" itself, or any other code with an underscore, appears nowhere in the file.
+    for code in ("a_lot", "a_little", "not_at_all", "no_show", "in_person"):
+        assert code not in content, code
+
+
+def test_neither_export_holds_a_stored_code(
+    client: Any, supervisor: User, therapist: User, every_choice: Client
+) -> None:
+    """Stored codes never reach a file: the dashboard's cells are counts, rates, dates and
+    names; the ratings' choices are words."""
+    for days, status, extra in [
+        (10, Concern.Status.OPEN, {}),
+        (40, Concern.Status.DISMISSED, {"closed_at": days_ago(35), "note": "A hard week."}),
+        (60, Concern.Status.RESOLVED, {"closed_at": days_ago(55), "note": "Talked through."}),
+    ]:
+        ConcernFactory(
+            session=SessionFactory(client=every_choice, starts_at=days_ago(days)),
+            status=status,
+            opened_at=days_ago(days),
+            opening_rule="below_cutoff",
+            **extra,
+        )
+    client.force_login(supervisor)
+    dashboard_text = text(client.get(DASHBOARD))
+    client.force_login(therapist)
+    ratings_text = text(client.get(ratings_url(every_choice)))
+    stored = {code for words in CHOICE_WORDS.values() for code in words if code} | {
+        *Concern.Status.values,
+        *Concern.Severity.values,
+        *Flag.Rule.values,
+    }
+    number_or_date = re.compile(r"\d+(\.\d+)?|\d{4}-\d\d-\d\d")
+    for name, content in (("dashboard", dashboard_text), ("ratings", ratings_text)):
+        [header, *lines] = csv.reader(io.StringIO(content))
+        assert lines, name
+        for code in ("a_lot", "a_little", "not_at_all", "no_show", "in_person", "below_cutoff"):
+            assert code not in content, (name, code)
+        for line in lines:
+            for column, cell in zip(header, line, strict=True):
+                if column in ("therapist", "client", "submitted_at"):
+                    continue  # a typed name or label, and an ISO time
+                assert cell not in stored, (name, column, cell)
+                assert "_" not in cell, (name, column, cell)
+                if column in CHOICE_WORDS:
+                    assert cell in CHOICE_WORDS[column].values(), (name, column, cell)
+                else:
+                    assert cell == "" or number_or_date.fullmatch(cell), (name, column, cell)
 
 
 def test_the_ratings_export_holds_no_notes_comments_or_identifiers(

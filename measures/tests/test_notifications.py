@@ -1,4 +1,4 @@
-"""E-mails about flags: the therapist's daily digest and the escalation to supervisors."""
+"""E-mails about concerns: the therapist's daily digest and the escalation to supervisors."""
 
 from __future__ import annotations
 
@@ -18,18 +18,30 @@ from django.utils import timezone
 from clients.models import Client, Supervision, User
 from clients.tests.factories import ClientFactory, SupervisorFactory
 from measures import notifications, tasks
-from measures.models import Flag
-from measures.tests.factories import FlagFactory, RatingFactory
+from measures.concerns import concerns_update
+from measures.history import Thresholds
+from measures.models import Concern, Flag
+from measures.tests.factories import (
+    RELIABLE_DROP_EVIDENCE,
+    ConcernEventFactory,
+    ConcernFactory,
+    FlagFactory,
+    RatingFactory,
+)
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2025, 3, 10, 7, 0, tzinfo=dt.UTC)
+BASE = "https://alliance.example.org"
+# Stored values that must never reach a reader: choice codes, rule codes, evidence keys
+# and Python's rendering of a list.
+STORED_CODES = ["a_lot", "not_at_all", "reliable_drop", "no_show", "Operator", "[", "]"]
 
 
 @pytest.fixture(autouse=True)
 def base_url(settings: Any) -> None:
-    settings.ALLIANCE_BASE_URL = "https://alliance.example.org/"
+    settings.ALLIANCE_BASE_URL = BASE + "/"
     settings.ALLIANCE_ESCALATE_AFTER_DAYS = 7
 
 
@@ -54,12 +66,46 @@ def supervisor(supervisor: User) -> User:
     return supervisor
 
 
-def flag_for(client: Client, **fields: Any) -> Flag:
-    return FlagFactory(session=SessionFactory(client=client), **fields)
+def concern_for(
+    client: Client,
+    *,
+    opened_at: dt.datetime = NOW - dt.timedelta(days=1),
+    severity: str = Concern.Severity.HIGH,
+    **fields: Any,
+) -> Concern:
+    """A concern opened by one reliable-drop signal at a new session of `client`.
+
+    Its story, with no ratings on record, reads "A reliable drop at session N."
+    """
+    session = SessionFactory(client=client)
+    concern = ConcernFactory(
+        session=session,
+        opened_at=opened_at,
+        severity=severity,
+        opening_rule=Flag.Rule.RELIABLE_DROP,
+        **fields,
+    )
+    FlagFactory(
+        session=session,
+        concern=concern,
+        rule=Flag.Rule.RELIABLE_DROP,
+        severity=severity,
+        evidence=RELIABLE_DROP_EVIDENCE,
+        created_at=opened_at,
+    )
+    return concern
 
 
-def raised_ago(client: Client, age: dt.timedelta, **fields: Any) -> Flag:
-    return flag_for(client, created_at=NOW - age, **fields)
+def opened_ago(client: Client, age: dt.timedelta, **fields: Any) -> Concern:
+    return concern_for(client, opened_at=NOW - age, **fields)
+
+
+def story_of(concern: Concern) -> str:
+    return f"A reliable drop at session {concern.first_session.number}."
+
+
+def link_to(concern: Concern) -> str:
+    return f"{BASE}/concerns/{concern.pk}/"
 
 
 def mails_to(address: str) -> list[mail.EmailMessage]:
@@ -70,60 +116,101 @@ def mail_server_down(*args: Any, **kwargs: Any) -> None:
     raise ConnectionRefusedError("SMTP down")
 
 
+def signal_joins(concern: Concern, *, severity: str, now: dt.datetime) -> None:
+    """A new signal at a new session of the concern's client, placed by grouping itself."""
+    FlagFactory(
+        session=SessionFactory(client=concern.client),
+        rule=Flag.Rule.RUPTURE_UNRESOLVED,
+        severity=severity,
+        evidence={"client": {"rupture": "a_lot", "talked_through": "not_at_all"}},
+        grouped_at=None,
+    )
+    concerns_update({concern.client_id: Thresholds()}, now)
+
+
 # --- The digest --------------------------------------------------------------
 
 
-def test_each_therapist_gets_one_digest_with_their_own_flags_only(
+def test_each_therapist_gets_one_digest_with_their_own_concerns_only(
     client_record: Client, colleague_client: Client, therapist: User, colleague: User
 ) -> None:
-    low = flag_for(client_record)
-    high = flag_for(client_record, rule=Flag.Rule.RELIABLE_DROP, severity=Flag.Severity.HIGH)
-    flag_for(colleague_client)
+    high = concern_for(client_record)
+    medium = concern_for(
+        ClientFactory(therapist=therapist, label="A.B."), severity=Concern.Severity.MEDIUM
+    )
+    colleagues = concern_for(colleague_client, severity=Concern.Severity.LOW)
     assert notifications.digests_send(NOW) == 2
     [digest] = mails_to("tara@example.org")
-    assert digest.subject == "Alliance: 2 new flags to review"
-    assert "R.K." in digest.body and "M.P." not in digest.body
-    assert "Below the cut-off (low severity)" in digest.body
-    assert "Reliable drop (high severity)" in digest.body
-    assert f"session {low.session.number}:" in digest.body
-    assert f"session {high.session.number}:" in digest.body
-    assert low.description in digest.body
-    assert "https://alliance.example.org/review/" in digest.body
+    assert digest.subject == "Alliance: 2 concerns to review"
+    assert "M.P." not in digest.body
+    assert f"- R.K. (high severity): {story_of(high)}\n  {link_to(high)}\n" in digest.body
+    assert f"- A.B. (medium severity): {story_of(medium)}\n  {link_to(medium)}\n" in digest.body
+    assert f"{BASE}/review/" in digest.body
     [other] = mails_to("colin@example.org")
-    assert other.subject == "Alliance: 1 new flag to review"
-    assert "M.P." in other.body and "R.K." not in other.body
-    assert not Flag.objects.filter(notified_at__isnull=True).exists()
-    assert set(Flag.objects.values_list("notified_at", flat=True)) == {NOW}
+    assert other.subject == "Alliance: 1 concern to review"
+    assert f"- M.P. (low severity): {story_of(colleagues)}\n  {link_to(colleagues)}\n" in other.body
+    assert "R.K." not in other.body and "A.B." not in other.body
+    assert set(Concern.objects.values_list("notified_at", flat=True)) == {NOW}
 
 
-def test_no_digest_without_new_flags(client_record: Client, therapist: User) -> None:
+def test_no_digest_without_concerns_due(client_record: Client, therapist: User) -> None:
     assert notifications.digests_send(NOW) == 0
-    flag_for(client_record, notified_at=NOW - dt.timedelta(days=1))
+    concern_for(client_record, notified_at=NOW - dt.timedelta(days=1))
     assert notifications.digests_send(NOW) == 0
     assert mail.outbox == []
 
 
-def test_a_second_run_sends_nothing_new(client_record: Client, therapist: User) -> None:
-    flag_for(client_record)
+def test_a_second_run_the_same_day_sends_nothing(client_record: Client, therapist: User) -> None:
+    concern_for(client_record)
     assert notifications.digests_send(NOW) == 1
     assert notifications.digests_send(NOW + dt.timedelta(hours=1)) == 0
     assert len(mail.outbox) == 1
 
 
-def test_a_flag_raised_after_a_digest_is_in_the_next_one_only(
+def test_a_concern_opened_after_a_digest_is_in_the_next_one_only(
     client_record: Client, therapist: User
 ) -> None:
-    first = flag_for(client_record)
+    first = concern_for(client_record)
     notifications.digests_send(NOW)
-    later = flag_for(client_record, rule=Flag.Rule.DECLINING_TREND, severity=Flag.Severity.MEDIUM)
+    later = concern_for(ClientFactory(therapist=therapist, label="A.B."))
     assert notifications.digests_send(NOW + dt.timedelta(days=1)) == 1
     _, second_digest = mail.outbox
-    assert second_digest.subject == "Alliance: 1 new flag to review"
-    assert f"session {later.session.number}:" in second_digest.body
-    assert f"session {first.session.number}:" not in second_digest.body
+    assert second_digest.subject == "Alliance: 1 concern to review"
+    assert link_to(later) in second_digest.body
+    assert link_to(first) not in second_digest.body and "R.K." not in second_digest.body
 
 
-def test_a_failed_digest_leaves_its_flags_for_the_next_run(
+def test_a_concern_whose_severity_was_raised_is_listed_again(
+    client_record: Client, therapist: User
+) -> None:
+    concern = concern_for(client_record, severity=Concern.Severity.MEDIUM)
+    assert notifications.digests_send(NOW) == 1
+    signal_joins(concern, severity=Flag.Severity.HIGH, now=NOW + dt.timedelta(hours=12))
+    concern.refresh_from_db()
+    assert (concern.severity, concern.notified_at) == (Concern.Severity.HIGH, None)
+    assert notifications.digests_send(NOW + dt.timedelta(days=1)) == 1
+    first, second = mail.outbox
+    assert "R.K. (medium severity)" in first.body
+    assert second.subject == "Alliance: 1 concern to review"
+    assert "R.K. (high severity)" in second.body
+    assert "the client reported a rupture at session 2 that was not fully talked" in second.body
+    assert link_to(concern) in second.body
+    concern.refresh_from_db()
+    assert concern.notified_at == NOW + dt.timedelta(days=1)
+
+
+def test_a_signal_that_joins_without_raising_the_severity_is_not_mailed_again(
+    client_record: Client, therapist: User
+) -> None:
+    concern = concern_for(client_record, severity=Concern.Severity.HIGH)
+    notifications.digests_send(NOW)
+    signal_joins(concern, severity=Flag.Severity.HIGH, now=NOW + dt.timedelta(hours=12))
+    assert concern.signals.count() == 2
+    assert notifications.digests_send(NOW + dt.timedelta(days=1)) == 0
+    assert len(mail.outbox) == 1
+
+
+def test_a_failed_digest_leaves_its_concerns_for_the_next_run(
     client_record: Client,
     colleague_client: Client,
     therapist: User,
@@ -131,8 +218,8 @@ def test_a_failed_digest_leaves_its_flags_for_the_next_run(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    flag_for(client_record)
-    flag_for(colleague_client)
+    taras = concern_for(client_record)
+    colins = concern_for(colleague_client)
     real_send_mail = notifications.send_mail
 
     def tara_unreachable(subject: str, body: str, sender: Any, to: list[str]) -> Any:
@@ -142,8 +229,10 @@ def test_a_failed_digest_leaves_its_flags_for_the_next_run(
 
     monkeypatch.setattr(notifications, "send_mail", tara_unreachable)  # the edge: delivery
     assert notifications.digests_send(NOW) == 1  # one failing mailbox holds up no one else
-    assert Flag.objects.get(client=client_record).notified_at is None
-    assert Flag.objects.get(client=colleague_client).notified_at == NOW
+    taras.refresh_from_db()
+    colins.refresh_from_db()
+    assert taras.notified_at is None
+    assert colins.notified_at == NOW
     assert "R.K." not in caplog.text and "M.P." not in caplog.text
     monkeypatch.undo()
     assert notifications.digests_send(NOW + dt.timedelta(days=1)) == 1
@@ -152,72 +241,139 @@ def test_a_failed_digest_leaves_its_flags_for_the_next_run(
     assert len(mails_to("colin@example.org")) == 1
 
 
-def test_the_digest_names_the_client_by_label_and_nothing_else(
-    client_record: Client, therapist: User
+def test_the_mails_name_the_client_by_label_and_nothing_else(
+    client_record: Client, therapist: User, supervisor: User
 ) -> None:
     client_record.email = "private.person@example.org"
     client_record.external_id = "MRN-99417"
     client_record.save()
-    flag = flag_for(client_record)
-    flag.session.notes = "Talked about the divorce."
-    flag.session.save()
-    RatingFactory(session=flag.session, comment="I felt judged about my drinking.")
-    notifications.digests_send(NOW)
-    [digest] = mail.outbox
-    text = digest.subject + digest.body
-    assert "R.K." in text
-    for secret in ["private.person", "MRN-99417", "divorce", "drinking"]:
-        assert secret not in text
+    concern = opened_ago(client_record, dt.timedelta(days=8), note="Her mother's illness.")
+    session = concern.first_session
+    session.notes = "Talked about the divorce."
+    session.save()
+    RatingFactory(session=session, comment="I felt judged about my drinking.")
+    ConcernEventFactory(concern=concern, note="Ask about the custody hearing.")
+    assert notifications.digests_send(NOW) == 1
+    assert notifications.escalations_send(NOW) == 1
+    for message in mail.outbox:
+        text = message.subject + message.body
+        assert "R.K." in text
+        for secret in [
+            "private.person",
+            "MRN-99417",
+            "divorce",
+            "drinking",
+            "mother",
+            "custody",
+        ]:
+            assert secret not in text
+
+
+def test_no_stored_code_reaches_a_mail(
+    client_record: Client, therapist: User, supervisor: User
+) -> None:
+    """Every rule's evidence as detection stores it, codes and lists included."""
+    concern = opened_ago(client_record, dt.timedelta(days=8))
+    signals = [
+        (
+            Flag.Rule.RUPTURE_UNRESOLVED,
+            {
+                "client": {"rupture": "a_lot", "talked_through": "not_at_all"},
+                "therapist": {"rupture": "a_little", "talked_through": "partly"},
+            },
+        ),
+        (Flag.Rule.RATER_DISCREPANCY, {"therapist": 9.5, "client": 7.5, "difference": 2.0}),
+        (Flag.Rule.DECLINING_TREND, {"scores": [9.5, 9.0, 8.0], "sessions": [2, 3, 4]}),
+        (
+            Flag.Rule.DISENGAGEMENT,
+            {"kind": "missed", "sessions": [4, 5], "attendance": ["no_show", "no_show"]},
+        ),
+        (Flag.Rule.BELOW_CUTOFF, {"score": 8.5, "cutoff": 9.0, "operator": "lt"}),
+    ]
+    for rule, evidence in signals:
+        FlagFactory(
+            session=SessionFactory(client=client_record),
+            concern=concern,
+            rule=rule,
+            severity=Flag.Severity.MEDIUM,
+            evidence=evidence,
+        )
+    assert notifications.digests_send(NOW) == 1
+    assert notifications.escalations_send(NOW) == 1
+    digest, escalation = mail.outbox
+    # The story is told to the treating therapist, in words.
+    assert "the client reported a rupture at session 2 that was not fully talked" in digest.body
+    assert "you rated session 3 higher than the client did" in digest.body
+    assert "two missed sessions in a row (sessions 4 and 5)" in digest.body
+    for message in [digest, escalation]:
+        text = message.subject + message.body
+        for code in STORED_CODES:
+            assert code not in text, f"{code!r} in {message.subject!r}"
 
 
 def test_the_digest_is_plain_text_not_html_escaped(therapist: User) -> None:
-    client = ClientFactory(therapist=therapist, label="O'N & J")
-    flag_for(client)
+    concern_for(ClientFactory(therapist=therapist, label="O'N & J"))
     notifications.digests_send(NOW)
     assert "O'N & J" in mail.outbox[0].body
 
 
-def test_a_therapist_without_an_email_address_or_account_is_skipped_and_their_flags_wait(
+def test_a_therapist_without_an_email_address_or_account_is_skipped_and_their_concerns_wait(
     client_record: Client, colleague_client: Client, therapist: User, colleague: User
 ) -> None:
     therapist.email = ""
     therapist.save()
     colleague.is_active = False
     colleague.save()
-    flag_for(client_record)
-    flag_for(colleague_client)
+    concern_for(client_record)
+    concern_for(colleague_client)
     assert notifications.digests_send(NOW) == 0
     assert mail.outbox == []
-    assert Flag.objects.filter(notified_at__isnull=True).count() == 2
+    assert Concern.objects.filter(notified_at__isnull=True).count() == 2
     therapist.email = "tara@example.org"
     therapist.save()
     assert notifications.digests_send(NOW) == 1
+    assert [message.to for message in mail.outbox] == [["tara@example.org"]]
 
 
-def test_flags_closed_before_the_digest_are_marked_but_not_listed(
+def test_concerns_closed_before_the_digest_are_marked_but_not_listed(
     client_record: Client, therapist: User
 ) -> None:
-    resolved = flag_for(client_record, status="resolved", resolved_at=NOW, note="We talked.")
-    dismissed = flag_for(client_record, status="dismissed", dismissed_at=NOW, note="Noise.")
+    resolved = concern_for(
+        client_record, status=Concern.Status.RESOLVED, closed_at=NOW, note="We talked."
+    )
+    dismissed = concern_for(
+        client_record, status=Concern.Status.DISMISSED, closed_at=NOW, note="Noise."
+    )
     assert notifications.digests_send(NOW) == 0  # nothing left worth a mail
     assert mail.outbox == []
-    acknowledged = flag_for(client_record, status="acknowledged", acknowledged_at=NOW)
-    open_flag = flag_for(client_record)
+    for concern in [resolved, dismissed]:
+        concern.refresh_from_db()
+        assert concern.notified_at == NOW
+    acknowledged = concern_for(
+        client_record, status=Concern.Status.ACKNOWLEDGED, acknowledged_at=NOW
+    )
+    open_concern = concern_for(ClientFactory(therapist=therapist, label="A.B."))
+    closed_later = concern_for(
+        ClientFactory(therapist=therapist, label="C.D."),
+        status=Concern.Status.DISMISSED,
+        closed_at=NOW,
+        note="Noise.",
+    )
     assert notifications.digests_send(NOW) == 1
     [digest] = mail.outbox
-    assert digest.subject == "Alliance: 2 new flags to review"
-    for flag in [acknowledged, open_flag]:
-        assert f"session {flag.session.number}:" in digest.body
-    for flag in [resolved, dismissed]:
-        assert f"session {flag.session.number}:" not in digest.body
-        flag.refresh_from_db()
-        assert flag.notified_at == NOW
+    assert digest.subject == "Alliance: 2 concerns to review"
+    for concern in [acknowledged, open_concern]:
+        assert link_to(concern) in digest.body
+    for concern in [resolved, dismissed, closed_later]:
+        assert link_to(concern) not in digest.body
+    assert "C.D." not in digest.body
+    assert not Concern.objects.filter(notified_at__isnull=True).exists()
 
 
-def test_a_clients_flags_go_to_their_current_therapist(
+def test_a_clients_concerns_go_to_their_current_therapist(
     client_record: Client, therapist: User, colleague: User
 ) -> None:
-    flag_for(client_record)
+    concern_for(client_record)
     client_record.therapist = colleague
     client_record.save()
     notifications.digests_send(NOW)
@@ -225,12 +381,10 @@ def test_a_clients_flags_go_to_their_current_therapist(
     assert mails_to("tara@example.org") == []
 
 
-def test_the_digest_costs_the_same_queries_for_one_flag_or_many(
-    client_record: Client, therapist: User
-) -> None:
-    def queries_for(flag_count: int, now: dt.datetime) -> int:
-        for _ in range(flag_count):
-            flag_for(client_record)
+def test_the_digest_costs_the_same_queries_for_one_concern_or_many(therapist: User) -> None:
+    def queries_for(concern_count: int, now: dt.datetime) -> int:
+        for _ in range(concern_count):
+            concern_for(ClientFactory(therapist=therapist))
         with CaptureQueriesContext(connection) as queries:
             assert notifications.digests_send(now) == 1
         return len(queries)
@@ -239,10 +393,10 @@ def test_the_digest_costs_the_same_queries_for_one_flag_or_many(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_digests_run_at_once_send_each_flag_once(
-    postgresql: None, client_record: Client, therapist: User, monkeypatch: pytest.MonkeyPatch
+def test_digests_run_at_once_send_each_concern_once(
+    postgresql: None, therapist: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    flags = [flag_for(client_record) for _ in range(3)]
+    concerns = [concern_for(ClientFactory(therapist=therapist)) for _ in range(3)]
     real_send_mail = notifications.send_mail
 
     def slow_send_mail(*args: Any) -> Any:
@@ -251,9 +405,12 @@ def test_digests_run_at_once_send_each_flag_once(
 
     monkeypatch.setattr(notifications, "send_mail", slow_send_mail)
     assert run_at_once(notifications.digests_send, times=4) == []
-    [digest] = mail.outbox
-    for flag in flags:
-        assert digest.body.count(f"session {flag.session.number}:") == 1
+    # Runs that lock rows at the same instant may split them between two mails; what
+    # must never happen is a concern mailed twice (or not at all).
+    bodies = "".join(message.body for message in mail.outbox)
+    for concern in concerns:
+        assert bodies.count(link_to(concern)) == 1
+    assert not Concern.objects.filter(notified_at__isnull=True).exists()
 
 
 def run_at_once(job: Any, times: int) -> list[BaseException]:
@@ -289,43 +446,58 @@ def run_at_once(job: Any, times: int) -> list[BaseException]:
         (dt.timedelta(days=7, minutes=1), True),
     ],
 )
-def test_an_open_flag_escalates_after_seven_days(
+def test_an_open_concern_escalates_after_seven_days(
     client_record: Client, supervisor: User, age: dt.timedelta, escalated: bool
 ) -> None:
-    flag = raised_ago(client_record, age)
+    concern = opened_ago(client_record, age)
     assert notifications.escalations_send(NOW) == int(escalated)
-    flag.refresh_from_db()
-    assert (flag.escalated_at == NOW) is escalated
+    concern.refresh_from_db()
+    assert (concern.escalated_at == NOW) is escalated
 
 
-def test_the_escalation_lists_the_flags_with_a_link_to_each(
+def test_the_escalation_waits_as_long_as_the_setting_says(
+    client_record: Client, supervisor: User, settings: Any
+) -> None:
+    settings.ALLIANCE_ESCALATE_AFTER_DAYS = 3
+    concern = opened_ago(client_record, dt.timedelta(days=3, minutes=1))
+    opened_ago(ClientFactory(therapist=client_record.therapist), dt.timedelta(days=2))
+    assert notifications.escalations_send(NOW) == 1
+    [message] = mail.outbox
+    assert message.subject == "Alliance: 1 concern left unacknowledged in your team"
+    assert link_to(concern) in message.body
+    assert "more than 3 days" in message.body
+
+
+def test_the_escalation_lists_the_concerns_with_a_link_to_each(
     client_record: Client, therapist: User, supervisor: User
 ) -> None:
     therapist.first_name, therapist.last_name = "Tara", "Quinn"
     therapist.save()
-    old = raised_ago(client_record, dt.timedelta(days=12), severity=Flag.Severity.MEDIUM)
-    newer = raised_ago(client_record, dt.timedelta(days=8), rule=Flag.Rule.RUPTURE_UNRESOLVED)
+    old = opened_ago(client_record, dt.timedelta(days=12), severity=Concern.Severity.MEDIUM)
+    newer = opened_ago(
+        ClientFactory(therapist=therapist, label="A.B."),
+        dt.timedelta(days=8),
+        severity=Concern.Severity.LOW,
+    )
     assert notifications.escalations_send(NOW) == 1
     [message] = mail.outbox
     assert message.to == ["sue@example.org"]
-    assert message.subject == "Alliance: 2 flags left unacknowledged in your team"
-    assert "Tara Quinn: R.K., Below the cut-off (medium severity), open 12 days" in message.body
-    assert "Rupture not talked through (low severity), open 8 days" in message.body
-    assert f"https://alliance.example.org/flags/{old.pk}/" in message.body
-    assert f"https://alliance.example.org/flags/{newer.pk}/" in message.body
+    assert message.subject == "Alliance: 2 concerns left unacknowledged in your team"
+    assert f"- Tara Quinn: R.K. (medium severity), open 12 days\n  {link_to(old)}\n" in message.body
+    assert f"- Tara Quinn: A.B. (low severity), open 8 days\n  {link_to(newer)}\n" in message.body
     assert "more than 7 days" in message.body
 
 
-def test_acknowledged_or_closed_flags_never_escalate(
+def test_acknowledged_or_closed_concerns_never_escalate(
     client_record: Client, supervisor: User
 ) -> None:
     old = dt.timedelta(days=30)
-    raised_ago(client_record, old, status="acknowledged", acknowledged_at=NOW - old)
-    raised_ago(client_record, old, status="resolved", resolved_at=NOW, note="Repaired.")
-    raised_ago(client_record, old, status="dismissed", dismissed_at=NOW, note="Noise.")
+    opened_ago(client_record, old, status=Concern.Status.ACKNOWLEDGED, acknowledged_at=NOW - old)
+    opened_ago(client_record, old, status=Concern.Status.RESOLVED, closed_at=NOW, note="Repaired.")
+    opened_ago(client_record, old, status=Concern.Status.DISMISSED, closed_at=NOW, note="Noise.")
     assert notifications.escalations_send(NOW) == 0
     assert mail.outbox == []
-    assert not Flag.objects.filter(escalated_at__isnull=False).exists()
+    assert not Concern.objects.filter(escalated_at__isnull=False).exists()
 
 
 def test_only_the_therapists_own_supervisors_hear_of_it(
@@ -333,8 +505,8 @@ def test_only_the_therapists_own_supervisors_hear_of_it(
 ) -> None:
     colleagues_supervisor = SupervisorFactory(clinic=colleague.clinic, email="sam@example.org")
     Supervision.objects.create(supervisor=colleagues_supervisor, therapist=colleague)
-    raised_ago(client_record, dt.timedelta(days=8))
-    raised_ago(colleague_client, dt.timedelta(days=8))
+    opened_ago(client_record, dt.timedelta(days=8))
+    opened_ago(colleague_client, dt.timedelta(days=8))
     assert notifications.escalations_send(NOW) == 2
     [to_sue] = mails_to("sue@example.org")
     assert "R.K." in to_sue.body and "M.P." not in to_sue.body
@@ -352,30 +524,32 @@ def test_every_supervisor_of_a_therapist_hears_once_of_all_their_supervisees(
     co_supervisor = SupervisorFactory(clinic=therapist.clinic, email="sam@example.org")
     Supervision.objects.create(supervisor=co_supervisor, therapist=therapist)
     Supervision.objects.create(supervisor=co_supervisor, therapist=colleague)
-    raised_ago(client_record, dt.timedelta(days=8))
-    raised_ago(colleague_client, dt.timedelta(days=9))
+    taras = opened_ago(client_record, dt.timedelta(days=8))
+    colins = opened_ago(colleague_client, dt.timedelta(days=9))
     assert notifications.escalations_send(NOW) == 2
     [to_sue] = mails_to("sue@example.org")
     assert "R.K." in to_sue.body and "M.P." not in to_sue.body
+    assert to_sue.body.count(link_to(taras)) == 1
     [to_sam] = mails_to("sam@example.org")
     assert "R.K." in to_sam.body and "M.P." in to_sam.body
-    assert not Flag.objects.filter(escalated_at__isnull=True).exists()
+    assert to_sam.body.count(link_to(taras)) == 1 and to_sam.body.count(link_to(colins)) == 1
+    assert not Concern.objects.filter(escalated_at__isnull=True).exists()
 
 
 def test_a_second_escalation_run_sends_nothing_new(client_record: Client, supervisor: User) -> None:
-    raised_ago(client_record, dt.timedelta(days=8))
+    opened_ago(client_record, dt.timedelta(days=8))
     assert notifications.escalations_send(NOW) == 1
     assert notifications.escalations_send(NOW + dt.timedelta(days=1)) == 0
     assert len(mail.outbox) == 1
 
 
-def test_flags_of_an_unsupervised_therapist_wait_for_a_supervisor(
+def test_concerns_of_an_unsupervised_therapist_wait_for_a_supervisor(
     client_record: Client, therapist: User
 ) -> None:
-    flag = raised_ago(client_record, dt.timedelta(days=8))
+    concern = opened_ago(client_record, dt.timedelta(days=8))
     assert notifications.escalations_send(NOW) == 0
-    flag.refresh_from_db()
-    assert flag.escalated_at is None
+    concern.refresh_from_db()
+    assert concern.escalated_at is None
     supervisor = SupervisorFactory(clinic=therapist.clinic, email="sue@example.org")
     Supervision.objects.create(supervisor=supervisor, therapist=therapist)
     assert notifications.escalations_send(NOW) == 1
@@ -387,32 +561,33 @@ def test_a_supervisor_without_an_email_address_or_account_is_not_written_to(
 ) -> None:
     supervisor.email = ""
     supervisor.save()
-    raised_ago(client_record, dt.timedelta(days=8))
+    opened_ago(client_record, dt.timedelta(days=8))
     assert notifications.escalations_send(NOW) == 0
     supervisor.email, supervisor.is_active = "sue@example.org", False
     supervisor.save()
     assert notifications.escalations_send(NOW) == 0
-    assert not Flag.objects.filter(escalated_at__isnull=False).exists()
+    assert mail.outbox == []
+    assert not Concern.objects.filter(escalated_at__isnull=False).exists()
 
 
-def test_a_failed_escalation_leaves_its_flags_for_the_next_run(
+def test_a_failed_escalation_leaves_its_concerns_for_the_next_run(
     client_record: Client, supervisor: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    flag = raised_ago(client_record, dt.timedelta(days=8))
+    concern = opened_ago(client_record, dt.timedelta(days=8))
     monkeypatch.setattr(notifications, "send_mail", mail_server_down)  # the edge: delivery
     assert notifications.escalations_send(NOW) == 0
-    flag.refresh_from_db()
-    assert flag.escalated_at is None
+    concern.refresh_from_db()
+    assert concern.escalated_at is None
     monkeypatch.undo()
     assert notifications.escalations_send(NOW) == 1
 
 
-def test_the_escalation_costs_the_same_queries_for_one_flag_or_many(
-    client_record: Client, supervisor: User
+def test_the_escalation_costs_the_same_queries_for_one_concern_or_many(
+    therapist: User, supervisor: User
 ) -> None:
-    def queries_for(flag_count: int, now: dt.datetime) -> int:
-        for _ in range(flag_count):
-            raised_ago(client_record, dt.timedelta(days=8))
+    def queries_for(concern_count: int, now: dt.datetime) -> int:
+        for _ in range(concern_count):
+            opened_ago(ClientFactory(therapist=therapist), dt.timedelta(days=8))
         with CaptureQueriesContext(connection) as queries:
             assert notifications.escalations_send(now) == 1
         return len(queries)
@@ -421,10 +596,10 @@ def test_the_escalation_costs_the_same_queries_for_one_flag_or_many(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_escalations_run_at_once_send_each_flag_once(
+def test_escalations_run_at_once_send_each_concern_once(
     postgresql: None, client_record: Client, supervisor: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    flag = raised_ago(client_record, dt.timedelta(days=8))
+    concern = opened_ago(client_record, dt.timedelta(days=8))
     real_send_mail = notifications.send_mail
 
     def slow_send_mail(*args: Any) -> Any:
@@ -434,7 +609,7 @@ def test_escalations_run_at_once_send_each_flag_once(
     monkeypatch.setattr(notifications, "send_mail", slow_send_mail)
     assert run_at_once(lambda: notifications.escalations_send(NOW), times=4) == []
     [message] = mail.outbox
-    assert message.body.count(f"/flags/{flag.pk}/") == 1
+    assert message.body.count(link_to(concern)) == 1
 
 
 # --- Wiring ------------------------------------------------------------------
@@ -443,8 +618,8 @@ def test_escalations_run_at_once_send_each_flag_once(
 @pytest.mark.parametrize(
     ("entry", "task"),
     [
-        ("send-flag-digests", tasks.send_flag_digests),
-        ("escalate-unacknowledged-flags", tasks.escalate_unacknowledged_flags),
+        ("send-concern-digests", tasks.send_concern_digests),
+        ("escalate-unacknowledged-concerns", tasks.escalate_unacknowledged_concerns),
     ],
 )
 def test_beat_runs_both_jobs(entry: str, task: Any) -> None:
@@ -452,22 +627,23 @@ def test_beat_runs_both_jobs(entry: str, task: Any) -> None:
 
 
 def test_the_tasks_send_when_called_directly(client_record: Client, supervisor: User) -> None:
-    flag_for(client_record, created_at=timezone.now() - dt.timedelta(days=8))
-    assert tasks.send_flag_digests() == 1
-    assert tasks.escalate_unacknowledged_flags() == 1
+    concern_for(client_record, opened_at=timezone.now() - dt.timedelta(days=8))
+    assert tasks.send_concern_digests() == 1
+    assert tasks.escalate_unacknowledged_concerns() == 1
     assert [message.to for message in mail.outbox] == [["tara@example.org"], ["sue@example.org"]]
 
 
-def test_the_links_open_the_review_queue_and_the_flag(
+def test_the_links_open_the_review_queue_and_the_concern(
     client_record: Client, supervisor: User
 ) -> None:
-    flag = raised_ago(client_record, dt.timedelta(days=8))
+    concern = opened_ago(client_record, dt.timedelta(days=8))
     notifications.digests_send(NOW)
     notifications.escalations_send(NOW)
-    assert [resolve(path).url_name for path in ["/review/", f"/flags/{flag.pk}/"]] == [
+    assert [resolve(path).url_name for path in ["/review/", f"/concerns/{concern.pk}/"]] == [
         "review-queue",
-        "flag-detail",
+        "concern-detail",
     ]
     digest, escalation = mail.outbox
-    assert "https://alliance.example.org/review/\n" in digest.body
-    assert f"https://alliance.example.org/flags/{flag.pk}/\n" in escalation.body
+    assert f"{BASE}/review/\n" in digest.body
+    assert f"{link_to(concern)}\n" in digest.body
+    assert f"{link_to(concern)}\n" in escalation.body

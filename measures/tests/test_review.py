@@ -1,4 +1,5 @@
-"""The review queue and the flag page: who sees and who may act, and what each step writes."""
+"""The review queue, and a signal's old address: which concerns each person sees, in what order,
+told how. The concern page and the review steps are in test_concern_page.py."""
 
 from __future__ import annotations
 
@@ -11,391 +12,286 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from clients.models import Client, User
-from clients.tests.factories import ClientFactory
-from measures.models import Flag, FlagEvent
-from measures.tests.factories import FlagFactory
+from clients.tests.factories import ClientFactory, SupervisorFactory
+from measures.models import Concern, Flag
+from measures.tests.factories import FlagFactory, RatingFactory, concern_with_signal
+from sessions.models import Session
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
 
 QUEUE = reverse("measures:review-queue")
-ACTIONS = ["flag-acknowledge", "flag-resolve", "flag-dismiss", "flag-comment"]
-STATUS_CHANGES = ["flag-acknowledge", "flag-resolve", "flag-dismiss"]
-NOTE = "We talked about the tension over homework; agreed a slower pace."
+DIMENSIONS = ["trust", "empathy", "collaboration", "boundaries", "growth", "respect"]
+# Stored values that must never reach a page: the page says them in words.
+CODES = [
+    "reliable_drop",
+    "rater_discrepancy",
+    "rupture_unresolved",
+    "declining_trend",
+    "below_cutoff",
+    "disengagement",
+    "a_lot",
+    "not_at_all",
+    "no_show",
+    "Operator",
+    "operator",
+    "[9.5",
+    "{&#x27;",
+    "{'",
+]
 
 
-def flag_for(client: Client, *, days_ago: int = 3, **fields: Any) -> Flag:
-    """A flag on a new session of `client`, raised `days_ago` days ago."""
-    return FlagFactory(
-        session=SessionFactory(client=client),
-        created_at=timezone.now() - dt.timedelta(days=days_ago),
-        **fields,
+def concern_for(
+    record: Client,
+    *,
+    days_ago: float = 3,
+    severity: str = "high",
+    status: str = Concern.Status.OPEN,
+    **fields: Any,
+) -> Concern:
+    """A concern of `record` opened `days_ago` days ago, holding one reliable-drop signal,
+    in `status` with the record that status needs."""
+    now = timezone.now()
+    done = {
+        Concern.Status.OPEN: {},
+        Concern.Status.ACKNOWLEDGED: {"acknowledged_at": now},
+        Concern.Status.RESOLVED: {"closed_at": now, "note": "We talked it through."},
+        Concern.Status.DISMISSED: {"closed_at": now, "note": "A hard week at work."},
+    }[status]
+    return concern_with_signal(
+        record, days_ago=days_ago, severity=severity, status=status, **{**done, **fields}
     )
 
 
-def url(name: str, flag: Flag) -> str:
-    return reverse(f"measures:{name}", args=[flag.pk])
+def rate(session: Session, score: int) -> None:
+    RatingFactory(session=session, **dict.fromkeys(DIMENSIONS, score))
 
 
-# Valid input for each action, so a refusal is about who acts, not what they wrote.
-VALID = {
-    "flag-acknowledge": {},
-    "flag-resolve": {"note": NOTE},
-    "flag-dismiss": {"reason": "A hard week at work."},
-    "flag-comment": {"note": "Worth raising in supervision."},
-}
+def concern_with_a_fall(record: Client) -> Concern:
+    """R.K. rated session 1 at 10.0 and session 2 at 7.0; the concern holds a reliable drop and
+    the therapist rating session 2 higher than the client, both at session 2."""
+    rate(SessionFactory(client=record, starts_at=timezone.now() - dt.timedelta(days=14)), 10)
+    concern = concern_with_signal(record)
+    rate(concern.last_session, 7)
+    FlagFactory(
+        session=concern.last_session,
+        concern=concern,
+        rule=Flag.Rule.RATER_DISCREPANCY,
+        severity=Flag.Severity.MEDIUM,
+        evidence={"therapist": 9.0, "client": 7.0, "difference": 2.0},
+    )
+    return concern
 
 
-def queue_rows(response: Any) -> list[Flag]:
+def queue_rows(response: Any) -> list[Concern]:
     return list(response.context["page"])
 
 
-def unchanged(flag: Flag) -> bool:
-    before = (flag.status, flag.note, flag.acknowledged_at, flag.resolved_at, flag.dismissed_at)
-    flag.refresh_from_db()
-    after = (flag.status, flag.note, flag.acknowledged_at, flag.resolved_at, flag.dismissed_at)
-    return before == after and not flag.events.exists()
-
-
 @pytest.fixture
-def flag(client_record: Client) -> Flag:
-    return flag_for(client_record, evidence={"score": "8.5", "cutoff": "9.0"})
+def concern(client_record: Client) -> Concern:
+    return concern_for(client_record)
 
 
 # --- Who may come in ------------------------------------------------------
 
 
-def test_anonymous_is_sent_to_log_in_from_every_route(client: Any, flag: Flag) -> None:
-    login = reverse("login")
-    for target in [QUEUE, url("flag-detail", flag)]:
-        response = client.get(target)
-        assert response.status_code == 302
-        assert response["Location"] == f"{login}?next={target}"
-    for name in ACTIONS:
-        response = client.post(url(name, flag), VALID[name])
-        assert response.status_code == 302
-        assert response["Location"].startswith(f"{login}?next=")
-    assert unchanged(flag)
+def test_anonymous_is_sent_to_log_in(client: Any) -> None:
+    response = client.get(QUEUE)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={QUEUE}"
 
 
 @pytest.mark.parametrize("someone", ["outsider", "colleague"])
-def test_someone_elses_flag_is_not_found_on_any_route(
-    client: Any, flag: Flag, someone: str, request: Any
+def test_someone_elses_concerns_are_not_in_their_queue(
+    client: Any, concern: Concern, someone: str, request: Any
 ) -> None:
     client.force_login(request.getfixturevalue(someone))
-    assert client.get(url("flag-detail", flag)).status_code == 404
-    for name in ACTIONS:
-        assert client.post(url(name, flag), VALID[name]).status_code == 404
+    response = client.get(QUEUE)
+    assert response.status_code == 200
+    assert queue_rows(response) == []
+    assert b"R.K." not in response.content
+
+
+def test_a_supervisor_sees_only_their_supervisees_concerns(
+    client: Any, clinic: Any, concern: Concern, colleague_client: Client, supervisor: User
+) -> None:
+    concern_for(colleague_client)
+    client.force_login(supervisor)
+    assert queue_rows(client.get(QUEUE)) == [concern]
+    # A supervisor of nobody sees nothing.
+    client.force_login(SupervisorFactory(clinic=clinic, username="sam"))
     assert queue_rows(client.get(QUEUE)) == []
-    assert unchanged(flag)
 
 
-def test_an_unknown_flag_is_not_found(client: Any, therapist: User) -> None:
-    client.force_login(therapist)
-    assert client.get(reverse("measures:flag-detail", args=[999999])).status_code == 404
-
-
-@pytest.mark.parametrize("reader", ["supervisor", "clinic_admin"])
-@pytest.mark.parametrize("name", STATUS_CHANGES)
-def test_supervisors_and_clinic_admins_may_not_change_a_flags_status(
-    client: Any, flag: Flag, reader: str, name: str, request: Any
-) -> None:
-    client.force_login(request.getfixturevalue(reader))
-    assert client.post(url(name, flag), VALID[name]).status_code == 403
-    assert client.post(url(name, flag), {}).status_code == 403  # not a form error: a refusal
-    assert unchanged(flag)
-
-
-def test_a_clinic_admin_who_is_not_a_supervisor_may_not_comment(
-    client: Any, flag: Flag, clinic_admin: User
-) -> None:
-    client.force_login(clinic_admin)
-    assert client.post(url("flag-comment", flag), VALID["flag-comment"]).status_code == 403
-    assert not flag.events.exists()
-
-
-def test_a_supervisor_reads_the_queue_and_the_flag_page_without_the_review_actions(
-    client: Any, flag: Flag, supervisor: User, therapist: User
-) -> None:
-    client.force_login(supervisor)
-    queue = client.get(QUEUE)
-    assert queue_rows(queue) == [flag]
-    assert "Therapist" in queue.content.decode() and str(therapist) in queue.content.decode()
-    page = client.get(url("flag-detail", flag))
-    html = page.content.decode()
-    assert page.status_code == 200
-    assert url("flag-comment", flag) in html
-    for name in STATUS_CHANGES:
-        assert url(name, flag) not in html
-    assert "can acknowledge, resolve or dismiss this flag" in html
-
-
-def test_a_supervisor_can_comment_on_a_supervisees_flag(
-    client: Any, flag: Flag, supervisor: User
-) -> None:
-    client.force_login(supervisor)
-    response = client.post(url("flag-comment", flag), {"note": "  Worth raising in supervision. "})
-    assert response.status_code == 302 and response["Location"] == url("flag-detail", flag)
-    [event] = flag.events.all()
-    assert (event.action, event.actor, event.note) == (
-        FlagEvent.Action.COMMENTED,
-        supervisor,
-        "Worth raising in supervision.",
-    )
-    flag.refresh_from_db()
-    assert flag.status == Flag.Status.OPEN
-    assert "Worth raising in supervision." in client.get(url("flag-detail", flag)).content.decode()
-
-
-@pytest.mark.parametrize("name", ACTIONS)
-def test_the_actions_answer_only_to_post(
-    client: Any, flag: Flag, therapist: User, name: str
-) -> None:
-    client.force_login(therapist)
-    assert client.get(url(name, flag)).status_code == 405
-    assert unchanged(flag)
-
-
-def test_the_pages_answer_only_to_get(client: Any, flag: Flag, therapist: User) -> None:
+def test_the_queue_answers_only_to_get(client: Any, therapist: User) -> None:
     client.force_login(therapist)
     assert client.post(QUEUE).status_code == 405
-    assert client.post(url("flag-detail", flag)).status_code == 405
 
 
-# --- The therapist reviews -------------------------------------------------
+# --- What each row says ------------------------------------------------------
 
 
-def test_the_therapist_sees_why_the_flag_was_raised_and_every_action(
-    client: Any, flag: Flag, therapist: User
+def test_each_row_tells_the_concern_in_words_and_links_to_it(
+    client: Any, therapist: User, client_record: Client
 ) -> None:
+    concern = concern_with_a_fall(client_record)
     client.force_login(therapist)
-    html = client.get(url("flag-detail", flag)).content.decode()
-    assert "Below the cut-off" in html and escape(flag.description) in html
-    assert "<dt" in html and "8.5" in html and "Cutoff" in html
-    assert reverse("measures:session-detail", args=[flag.session_id]) in html
-    assert reverse("measures:client-detail", args=[flag.client_id]) in html
-    assert "Raised" in html
-    for name in ACTIONS:
-        assert url(name, flag) in html
-    assert "What did you talk through or change?" in html
-    assert "<script" not in html.split("</footer>")[0] and 'style="' not in html
-
-
-def test_acknowledging_records_who_when_and_an_event(
-    client: Any, flag: Flag, therapist: User
-) -> None:
-    client.force_login(therapist)
-    response = client.post(url("flag-acknowledge", flag))
-    assert response.status_code == 302 and response["Location"] == url("flag-detail", flag)
-    flag.refresh_from_db()
-    assert flag.status == Flag.Status.ACKNOWLEDGED
-    assert flag.acknowledged_by == therapist and flag.acknowledged_at is not None
-    [event] = flag.events.all()
-    assert (event.action, event.actor) == (FlagEvent.Action.ACKNOWLEDGED, therapist)
-    html = client.get(response["Location"]).content.decode()
-    assert "Flag acknowledged." in html
-    assert url("flag-acknowledge", flag) not in html  # only an open flag can be acknowledged
-    assert url("flag-resolve", flag) in html
-
-
-def test_resolving_with_a_repair_note_closes_the_flag(
-    client: Any, flag: Flag, therapist: User
-) -> None:
-    client.force_login(therapist)
-    client.post(url("flag-acknowledge", flag))
-    response = client.post(url("flag-resolve", flag), {"note": f"  {NOTE}\n"})
-    assert response.status_code == 302 and response["Location"] == url("flag-detail", flag)
-    flag.refresh_from_db()
-    assert (flag.status, flag.note, flag.resolved_by) == (Flag.Status.RESOLVED, NOTE, therapist)
-    assert flag.resolved_at is not None
-    assert [(e.action, e.note) for e in flag.events.all()] == [
-        (FlagEvent.Action.ACKNOWLEDGED, ""),
-        (FlagEvent.Action.RESOLVED, NOTE),
-    ]
-    html = client.get(url("flag-detail", flag)).content.decode()
-    assert "Flag resolved" in html and "This flag is resolved" in html
-    assert url("flag-resolve", flag) not in html
-
-
-def test_dismissing_with_a_reason_closes_the_flag(client: Any, flag: Flag, therapist: User) -> None:
-    client.force_login(therapist)
-    response = client.post(url("flag-dismiss", flag), {"reason": "A hard week at work."})
-    assert response.status_code == 302
-    flag.refresh_from_db()
-    assert (flag.status, flag.note, flag.dismissed_by) == (
-        Flag.Status.DISMISSED,
-        "A hard week at work.",
-        therapist,
+    response = client.get(QUEUE)
+    [row] = queue_rows(response)
+    assert row == concern
+    story = (
+        "Alliance fell from 10.0 to 7.0 at session 2: a reliable drop at session 2; "
+        "you rated session 2 higher than the client did."
     )
-    assert flag.acknowledged_at is not None  # closing straight from open acknowledges it
-    [event] = flag.events.all()
-    assert (event.action, event.note) == (FlagEvent.Action.DISMISSED, "A hard week at work.")
+    assert row.story == story
+    assert row.signal_count == 2
+    html = response.content.decode()
+    assert escape(story) in html and "2 signals" in html
+    assert "R.K." in html and reverse("measures:client-detail", args=[client_record.pk]) in html
+    assert reverse("measures:concern-detail", args=[concern.pk]) in html
+    assert 'High<span class="visually-hidden"> severity' in html and "<td>Open</td>" in html
+    assert '<th scope="col">Therapist</th>' not in html  # a therapist's own caseload
 
 
-def test_the_therapist_can_comment_on_their_own_clients_flag(
-    client: Any, flag: Flag, therapist: User
+def test_a_supervisor_reads_the_story_about_the_therapist_with_a_therapist_column(
+    client: Any, supervisor: User, therapist: User, client_record: Client
 ) -> None:
-    client.force_login(therapist)
-    client.post(url("flag-comment", flag), {"note": "Will raise it next week."})
-    [event] = flag.events.all()
-    assert (event.action, event.actor) == (FlagEvent.Action.COMMENTED, therapist)
+    concern_with_a_fall(client_record)
+    client.force_login(supervisor)
+    response = client.get(QUEUE)
+    [row] = queue_rows(response)
+    assert "the therapist rated session 2 higher than the client did" in row.story
+    assert "you rated" not in row.story
+    html = response.content.decode()
+    assert response.context["shows_therapist"] is True
+    assert '<th scope="col">Therapist</th>' in html and f"<td>{therapist}</td>" in html
+    assert "you can add a comment" in html
 
 
-# --- Bad input and flags that have moved on -----------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "data", "form", "field", "message"),
-    [
-        ("flag-resolve", {}, "resolve_form", "note", "A repair note is needed"),
-        ("flag-resolve", {"note": "  \n\t "}, "resolve_form", "note", "A repair note is needed"),
-        ("flag-dismiss", {"reason": ""}, "dismiss_form", "reason", "A reason is needed"),
-        ("flag-dismiss", {"reason": "x" * 4001}, "dismiss_form", "reason", "under 4000"),
-        ("flag-comment", {"note": " "}, "comment_form", "note", "Please write a comment"),
-    ],
-)
-def test_a_missing_note_is_a_form_error_and_nothing_changes(
+def test_a_clinic_admin_sees_the_clinics_concerns_with_their_therapists(
     client: Any,
-    flag: Flag,
-    therapist: User,
-    name: str,
-    data: dict[str, str],
-    form: str,
-    field: str,
-    message: str,
+    clinic_admin: User,
+    concern: Concern,
+    colleague: User,
+    colleague_client: Client,
+    outsider_client: Client,
 ) -> None:
-    client.force_login(therapist)
-    response = client.post(url(name, flag), data)
-    assert response.status_code == 200
-    [error] = response.context[form].errors[field]
-    assert message in error
-    assert message in response.content.decode()
-    assert unchanged(flag)
+    colleagues = concern_for(colleague_client, days_ago=1)
+    concern_for(outsider_client)
+    client.force_login(clinic_admin)
+    response = client.get(QUEUE)
+    assert queue_rows(response) == [concern, colleagues]
+    html = response.content.decode()
+    assert '<th scope="col">Therapist</th>' in html and f"<td>{colleague}</td>" in html
+    assert "Z.Z." not in html
 
 
-def test_acknowledging_twice_says_so_and_changes_nothing(
-    client: Any, flag: Flag, therapist: User
+def test_no_stored_code_reaches_the_queue(
+    client: Any, therapist: User, client_record: Client
 ) -> None:
+    concern = concern_for(client_record)
+    session = concern.last_session
+    for rule, evidence in [
+        (Flag.Rule.RUPTURE_UNRESOLVED, {"client": {"rupture": "a_lot", "talked_through": "not_at_all"}}),
+        (Flag.Rule.BELOW_CUTOFF, {"score": 8.5, "cutoff": 9.0, "operator": "lt"}),
+        (Flag.Rule.DECLINING_TREND, {"scores": [9.5, 9.0, 8.5], "sessions": [1, 1, 1]}),
+        (
+            Flag.Rule.DISENGAGEMENT,
+            {"kind": "missed", "sessions": [1], "attendance": ["no_show"]},
+        ),
+    ]:
+        FlagFactory(session=session, concern=concern, rule=rule, evidence=evidence)
     client.force_login(therapist)
-    client.post(url("flag-acknowledge", flag))
-    flag.refresh_from_db()
-    first = flag.acknowledged_at
-    response = client.post(url("flag-acknowledge", flag))
-    assert response.status_code == 200
-    assert "This flag is already acknowledged." in response.content.decode()
-    flag.refresh_from_db()
-    assert flag.acknowledged_at == first
-    assert flag.events.count() == 1
+    html = client.get(QUEUE).content.decode()
+    assert "5 signals" in html
+    assert "the client reported a rupture at session 1 that was not fully talked through" in html
+    for code in CODES:
+        assert code not in html, code
 
 
-@pytest.mark.parametrize(
-    ("name", "data"), [("flag-resolve", {"note": "Again."}), ("flag-dismiss", {"reason": "No."})]
-)
-def test_closing_a_resolved_flag_says_so_and_changes_nothing(
-    client: Any, flag: Flag, therapist: User, name: str, data: dict[str, str]
-) -> None:
-    client.force_login(therapist)
-    client.post(url("flag-resolve", flag), {"note": NOTE})
-    response = client.post(url(name, flag), data)
-    assert response.status_code == 200
-    assert "This flag is already resolved." in response.content.decode()
-    flag.refresh_from_db()
-    assert (flag.status, flag.note) == (Flag.Status.RESOLVED, NOTE)
-    assert flag.events.count() == 1
-
-
-def test_acknowledging_a_dismissed_flag_says_so(client: Any, flag: Flag, therapist: User) -> None:
-    client.force_login(therapist)
-    client.post(url("flag-dismiss", flag), {"reason": "Not about us."})
-    response = client.post(url("flag-acknowledge", flag))
-    assert "This flag is already dismissed." in response.content.decode()
-    flag.refresh_from_db()
-    assert flag.status == Flag.Status.DISMISSED and flag.events.count() == 1
-
-
-# --- The queue ------------------------------------------------------------
+# --- Which concerns, in what order ------------------------------------------------
 
 
 def test_the_queue_puts_the_most_severe_first_then_the_oldest(
-    client: Any, therapist: User, client_record: Client
+    client: Any, therapist: User
 ) -> None:
-    low_old = flag_for(client_record, days_ago=9, severity="low")
-    medium_new = flag_for(client_record, days_ago=1, severity="medium", rule="declining_trend")
-    high_new = flag_for(client_record, days_ago=2, severity="high", rule="reliable_drop")
-    medium_old = flag_for(client_record, days_ago=5, severity="medium", rule="dimension_drop")
-    high_old = flag_for(client_record, days_ago=8, severity="high", rule="rupture_unresolved")
+    def concern_of(label: str, **fields: Any) -> Concern:
+        return concern_for(ClientFactory(therapist=therapist, label=label), **fields)
+
+    low_old = concern_of("A", days_ago=9, severity="low")
+    medium_new = concern_of("B", days_ago=1, severity="medium")
+    high_new = concern_of("C", days_ago=2, severity="high")
+    medium_old = concern_of("D", days_ago=5, severity="medium", status="acknowledged")
+    high_old = concern_of("E", days_ago=8, severity="high", status="acknowledged")
     client.force_login(therapist)
     assert queue_rows(client.get(QUEUE)) == [high_old, high_new, medium_old, medium_new, low_old]
 
 
-def test_each_queue_row_links_the_client_session_and_flag(
-    client: Any, flag: Flag, therapist: User
-) -> None:
-    client.force_login(therapist)
-    html = client.get(QUEUE).content.decode()
-    assert "R.K." in html and reverse("measures:client-detail", args=[flag.client_id]) in html
-    assert f"Session {flag.session.number}" in html
-    assert reverse("measures:session-detail", args=[flag.session_id]) in html
-    assert url("flag-detail", flag) in html
-    assert "Below the cut-off" in html and escape(flag.description) in html and "Open" in html
-    assert '<th scope="col">Therapist</th>' not in html  # a therapist's own caseload
-
-
-def test_resolved_and_dismissed_flags_leave_the_queue(
+def test_resolved_and_dismissed_concerns_leave_the_queue(
     client: Any, therapist: User, client_record: Client
 ) -> None:
-    waiting = flag_for(client_record)
-    now = timezone.now()
-    flag_for(client_record, status="resolved", resolved_at=now, note="Repaired.")
-    flag_for(client_record, status="dismissed", dismissed_at=now, note="Not about us.")
+    concern_for(client_record, days_ago=30, status="resolved")
+    concern_for(client_record, days_ago=20, status="dismissed")
+    waiting = concern_for(client_record, days_ago=3)
     client.force_login(therapist)
     assert queue_rows(client.get(QUEUE)) == [waiting]
 
 
-def test_the_queue_filters_by_status(client: Any, therapist: User, client_record: Client) -> None:
-    opened = flag_for(client_record, days_ago=5)
-    seen = flag_for(
-        client_record, days_ago=4, status="acknowledged", acknowledged_at=timezone.now()
-    )
+def test_the_queue_filters_by_status(client: Any, therapist: User, colleague: User) -> None:
+    opened = concern_for(ClientFactory(therapist=therapist), days_ago=5)
+    seen = concern_for(ClientFactory(therapist=therapist), days_ago=4, status="acknowledged")
+    concern_for(ClientFactory(therapist=therapist), status="resolved")
     client.force_login(therapist)
     assert queue_rows(client.get(QUEUE, {"status": "open"})) == [opened]
     assert queue_rows(client.get(QUEUE, {"status": "acknowledged"})) == [seen]
     assert queue_rows(client.get(QUEUE, {"status": "all"})) == [opened, seen]
+    assert queue_rows(client.get(QUEUE)) == [opened, seen]
+    response = client.get(QUEUE, {"status": "open"})
+    assert response.context["status"] == "open"
+    assert '<option value="open" selected>' in response.content.decode()
 
 
+@pytest.mark.parametrize("status", ["<script>resolved", "resolved", "dismissed", "flagged"])
 def test_an_unknown_status_filter_says_so_and_shows_everything_needing_review(
-    client: Any, flag: Flag, therapist: User
+    client: Any, concern: Concern, therapist: User, client_record: Client, status: str
 ) -> None:
     client.force_login(therapist)
-    response = client.get(QUEUE, {"status": "<script>resolved", "page": "lots"})
+    response = client.get(QUEUE, {"status": status, "page": "lots"})
     assert response.status_code == 200
-    assert queue_rows(response) == [flag]
-    assert b"That filter is not one we know" in response.content
-    assert b"<script>resolved" not in response.content
+    assert queue_rows(response) == [concern]
+    assert response.context["status"] == "all"
+    html = response.content.decode()
+    assert "That filter is not one we know; showing every concern that needs review." in html
+    assert "<script>resolved" not in html
 
 
 def test_an_empty_queue_says_what_it_means(client: Any, therapist: User) -> None:
     client.force_login(therapist)
     html = client.get(QUEUE).content.decode()
-    assert "No flags to review." in html
-    assert (
-        "Flags appear here when a client's ratings suggest the alliance may be weakening." in html
+    assert "No concerns to review." in html
+    assert "A concern opens when a client's ratings or attendance suggest" in html.replace(
+        "&#x27;", "'"
     )
 
 
-def test_a_filter_with_nothing_in_it_says_so(client: Any, flag: Flag, therapist: User) -> None:
+def test_a_filter_with_nothing_in_it_says_so(
+    client: Any, concern: Concern, therapist: User
+) -> None:
     client.force_login(therapist)
     html = client.get(QUEUE, {"status": "acknowledged"}).content.decode()
-    assert "No acknowledged flags." in html
+    assert "No acknowledged concerns." in html
+    assert "Show every concern that needs review" in html
 
 
-def test_the_queue_pages_at_fifty(client: Any, therapist: User, client_record: Client) -> None:
-    sessions = [SessionFactory(client=client_record) for _ in range(51)]
-    for number, session in enumerate(sessions):
-        FlagFactory(session=session, created_at=timezone.now() - dt.timedelta(hours=number))
+def test_the_queue_pages_at_fifty(client: Any, therapist: User) -> None:
+    for number in range(51):
+        concern_for(ClientFactory(therapist=therapist), days_ago=1 + number / 24)
     client.force_login(therapist)
-    assert len(queue_rows(client.get(QUEUE))) == 50
+    first = client.get(QUEUE)
+    assert len(queue_rows(first)) == 50
+    assert "?status=all&amp;page=2" in first.content.decode()
     assert len(queue_rows(client.get(QUEUE, {"page": 2}))) == 1
+    assert len(queue_rows(client.get(QUEUE, {"page": 99}))) == 1  # past the end: the last page
 
 
 def test_the_navigation_offers_the_queue_to_therapists_and_supervisors(
@@ -406,18 +302,88 @@ def test_the_navigation_offers_the_queue_to_therapists_and_supervisors(
         assert (QUEUE in client.get(reverse("measures:caseload")).content.decode()) is shown
 
 
-@pytest.mark.parametrize("size", [5, 50])
-@pytest.mark.parametrize("reader", ["therapist", "supervisor"])
+# --- Cost ------------------------------------------------------------------------
+
+
+def build_queue(therapist: User, size: int) -> None:
+    """`size` clients, each with a rated history, an open concern of two signals and an
+    earlier, closed concern (which the queue does not show)."""
+    for number in range(size):
+        record = ClientFactory(therapist=therapist, label=f"Client {number:02d}")
+        concern_for(record, days_ago=40, status="resolved")
+        rate(SessionFactory(client=record), 9)
+        concern = concern_for(record, severity=["low", "medium", "high"][number % 3])
+        rate(concern.last_session, 6)
+        FlagFactory(session=concern.last_session, concern=concern)
+
+
+# Measured: the session, the user, the count for the pager, the page of concerns, their
+# signals and their clients' scores (for the stories).
+QUEUE_QUERIES = 6
+
+
+@pytest.mark.parametrize("size", [2, 12])
+@pytest.mark.parametrize("reader", ["therapist", "supervisor", "clinic_admin"])
 def test_the_queue_costs_the_same_queries_at_any_size(
     client: Any, django_assert_num_queries: Any, size: int, reader: str, request: Any
 ) -> None:
-    user = request.getfixturevalue(reader)
-    therapist = request.getfixturevalue("therapist")
-    for number in range(size):
-        someone = ClientFactory(therapist=therapist, label=f"Client {number:02d}")
-        flag_for(someone, severity=["low", "medium", "high"][number % 3])
-    client.force_login(user)
-    # session + user, the count for the pager, the page of flags
-    with django_assert_num_queries(4):
+    build_queue(request.getfixturevalue("therapist"), size)
+    client.force_login(request.getfixturevalue(reader))
+    with django_assert_num_queries(QUEUE_QUERIES):
         response = client.get(QUEUE)
-    assert len(queue_rows(response)) == size
+    rows = queue_rows(response)
+    assert len(rows) == size
+    assert all(row.signal_count == 2 and row.story for row in rows)
+
+
+# --- A signal's old address ---------------------------------------------------------
+# Links in e-mails sent before concerns existed point at /flags/<id>/.
+
+
+def test_a_signals_old_address_needs_a_log_in(client: Any, concern: Concern) -> None:
+    [signal] = concern.signals.all()
+    target = reverse("measures:flag-detail", args=[signal.pk])
+    response = client.get(target)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={target}"
+
+
+@pytest.mark.parametrize("reader", ["therapist", "supervisor", "clinic_admin"])
+def test_a_signals_old_address_leads_to_its_concern(
+    client: Any, concern: Concern, reader: str, request: Any
+) -> None:
+    [signal] = concern.signals.all()
+    client.force_login(request.getfixturevalue(reader))
+    response = client.get(reverse("measures:flag-detail", args=[signal.pk]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("measures:concern-detail", args=[concern.pk])
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_a_signal_in_no_concern_leads_to_its_session(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    signal = FlagFactory(session=SessionFactory(client=client_record))
+    assert signal.concern_id is None
+    client.force_login(therapist)
+    response = client.get(reverse("measures:flag-detail", args=[signal.pk]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("measures:session-detail", args=[signal.session_id])
+
+
+@pytest.mark.parametrize("someone", ["outsider", "colleague"])
+def test_someone_elses_signal_is_not_found_at_its_old_address(
+    client: Any, concern: Concern, someone: str, request: Any
+) -> None:
+    [signal] = concern.signals.all()
+    client.force_login(request.getfixturevalue(someone))
+    assert client.get(reverse("measures:flag-detail", args=[signal.pk])).status_code == 404
+
+
+def test_an_unknown_signal_is_not_found_and_the_old_address_only_reads(
+    client: Any, concern: Concern, therapist: User
+) -> None:
+    [signal] = concern.signals.all()
+    client.force_login(therapist)
+    assert client.get(reverse("measures:flag-detail", args=[999_999])).status_code == 404
+    assert client.post(reverse("measures:flag-detail", args=[signal.pk])).status_code == 405

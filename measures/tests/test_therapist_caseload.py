@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from clients.models import Client, Supervision, User
 from clients.tests.factories import ClientFactory, SupervisorFactory, TherapistFactory
-from measures.models import Flag, Rating
-from measures.tests.factories import FlagFactory, RatingFactory
+from measures.models import Concern, Flag, Rating
+from measures.tests.factories import RatingFactory, concern_with_signal
 from sessions.models import Session
 from sessions.tests.factories import SessionFactory
 
@@ -33,17 +33,18 @@ def rated_session(record: Client, days_ago: int, *scores: int, rater: str = "cli
     return session
 
 
-def flag_on(
-    session: Session, *, status: str = Flag.Status.OPEN, rule: str = "below_cutoff"
-) -> Flag:
+def concern_for(
+    record: Client, *, severity: str = "high", status: str = Concern.Status.OPEN
+) -> Concern:
+    """A concern of `severity` for `record`, in `status` (with the record that status needs)."""
     now = timezone.now()
     done = {
-        Flag.Status.OPEN: {},
-        Flag.Status.ACKNOWLEDGED: {"acknowledged_at": now},
-        Flag.Status.RESOLVED: {"resolved_at": now, "note": "We talked it through."},
-        Flag.Status.DISMISSED: {"dismissed_at": now, "note": "A hard week at work."},
+        Concern.Status.OPEN: {},
+        Concern.Status.ACKNOWLEDGED: {"acknowledged_at": now},
+        Concern.Status.RESOLVED: {"closed_at": now, "note": "We talked it through."},
+        Concern.Status.DISMISSED: {"closed_at": now, "note": "A hard week at work."},
     }[status]
-    return FlagFactory(session=session, rule=rule, status=status, **done)
+    return concern_with_signal(record, severity=severity, status=status, **done)
 
 
 def rows(response: Any) -> list[Client]:
@@ -140,28 +141,33 @@ def test_a_clinic_admin_drills_into_any_therapist_of_the_clinic(
 # --- What it shows ----------------------------------------------------------------
 
 
-def test_flagged_clients_come_first_with_their_latest_client_score(
+def test_clients_with_a_concern_come_first_with_their_latest_client_score(
     client: Any, supervisor: User, therapist: User, client_record: Client
 ) -> None:
-    quiet = ClientFactory(therapist=therapist, label="A.A.")  # first by label, no flags
+    quiet = ClientFactory(therapist=therapist, label="A.A.")  # first by label, no concern
     worried = ClientFactory(therapist=therapist, label="Z.A.")
     # R.K.: 10.0 then 57 / 6 = 9.5 (latest); the therapist's later 3.0 is not the client's.
     rated_session(client_record, 14, 10)
     latest = rated_session(client_record, 7, 10, 10, 10, 9, 9, 9)
     RatingFactory(session=latest, rater=Rating.Rater.THERAPIST, **dict.fromkeys(DIMENSIONS, 3))
-    flag_on(latest)  # 1 to review
-    flag_on(latest, status=Flag.Status.RESOLVED, rule="reliable_drop")  # done: not counted
-    # Z.A.: open + acknowledged = 2 to review; latest 7.0.
-    worried_session = rated_session(worried, 3, 7)
-    flag_on(worried_session)
-    flag_on(worried_session, status=Flag.Status.ACKNOWLEDGED, rule="declining_trend")
-    flag_on(worried_session, status=Flag.Status.DISMISSED, rule="dimension_drop")
+    concern_for(client_record, severity="high", status=Concern.Status.RESOLVED)  # done
+    watched = concern_for(client_record, severity="medium", status=Concern.Status.ACKNOWLEDGED)
+    # Z.A.: a high concern still open; latest 7.0.
+    rated_session(worried, 3, 7)
+    concern_for(worried, severity="low", status=Concern.Status.DISMISSED)  # done
+    urgent = concern_for(worried, severity="high")
+    # A.A.: only a closed concern, so nothing to review.
+    concern_for(quiet, severity="high", status=Concern.Status.RESOLVED)
 
     client.force_login(supervisor)
     response = client.get(url(therapist))
     found = rows(response)
-    assert found == [worried, client_record, quiet]  # 2 flags, 1 flag, then none
-    assert [row.open_flags for row in found] == [2, 1, 0]
+    assert found == [worried, client_record, quiet]  # high, medium, then none
+    assert [(row.concern_id, row.concern_severity, row.concern_status) for row in found] == [
+        (urgent.pk, "high", "open"),
+        (watched.pk, "medium", "acknowledged"),
+        (None, None, None),
+    ]
     assert [row.latest_score for row in found] == [
         pytest.approx(7.0),
         pytest.approx(9.5),
@@ -174,6 +180,19 @@ def test_flagged_clients_come_first_with_their_latest_client_score(
     ]
     html = response.content.decode()
     assert html.index("Z.A.") < html.index("R.K.") < html.index("A.A.")
+    assert '<th scope="col">Concern to review</th>' in html
+    assert reverse("measures:concern-detail", args=[urgent.pk]) in html
+    assert reverse("measures:concern-detail", args=[watched.pk]) in html
+    assert "Medium" in html and "Acknowledged" in html
+
+
+def test_a_clinic_admin_sees_the_concern_of_a_therapists_client(
+    client: Any, clinic_admin: User, colleague: User, colleague_client: Client
+) -> None:
+    concern = concern_for(colleague_client, severity="low")
+    client.force_login(clinic_admin)
+    [row] = rows(client.get(url(colleague)))
+    assert (row.concern_id, row.concern_severity, row.concern_status) == (concern.pk, "low", "open")
 
 
 def test_a_therapist_without_active_clients_says_so(
@@ -192,7 +211,8 @@ def test_a_therapist_without_active_clients_says_so(
 
 def build_caseload(therapist: User, size: int) -> None:
     """`size` active clients, each with three sessions, two client ratings, a therapist
-    rating and flags to review; and a discharged client, who is not shown."""
+    rating, an open concern holding a signal, an earlier closed concern and a context
+    signal outside any; and a discharged client, who is not shown."""
     now = timezone.now()
     records = Client.objects.bulk_create(
         [
@@ -214,7 +234,7 @@ def build_caseload(therapist: User, size: int) -> None:
             for number in (1, 2, 3)
         ]
     )
-    ratings, flags = [], []
+    ratings = []
     for n, session in enumerate(sessions):
         if session.attendance == "attended":
             ratings.append(
@@ -223,12 +243,53 @@ def build_caseload(therapist: User, size: int) -> None:
             ratings.append(
                 Rating(session=session, rater="therapist", **dict.fromkeys(DIMENSIONS, 9))
             )
-        if n % 2:
-            flags.append(
-                Flag(client=session.client, session=session, rule="below_cutoff", severity="low")
-            )
     Rating.objects.bulk_create(ratings)
-    Flag.objects.bulk_create(flags)
+    first, last = sessions[0::3], sessions[2::3]
+    closed = Concern.objects.bulk_create(
+        [
+            Concern(
+                client=session.client,
+                status=Concern.Status.RESOLVED,
+                severity="high",
+                opening_rule="reliable_drop",
+                first_session=session,
+                last_session=session,
+                closed_at=now,
+                note="We talked it through.",
+            )
+            for session in first
+        ]
+    )
+    open_ = Concern.objects.bulk_create(
+        [
+            Concern(
+                client=session.client,
+                severity=["low", "medium", "high"][n % 3],
+                opening_rule="reliable_drop",
+                first_session=session,
+                last_session=session,
+            )
+            for n, session in enumerate(last)
+        ]
+    )
+    Flag.objects.bulk_create(
+        [
+            *(
+                Flag(
+                    client=c.client,
+                    session=c.first_session,
+                    rule="reliable_drop",
+                    severity=c.severity,
+                    concern=c,
+                )
+                for c in [*closed, *open_]
+            ),
+            *(
+                Flag(client=c.client, session=c.last_session, rule="below_cutoff", severity="low")
+                for c in open_
+            ),
+        ]
+    )
 
 
 # Measured at 5 clients: the session and user, the therapist, the clients, the sparklines.
@@ -250,6 +311,8 @@ def test_the_drill_down_costs_the_same_queries_at_any_size(
     assert response.status_code == 200
     assert len(rows(response)) == size
     assert all(len(row.sparkline) == 2 for row in rows(response))
+    assert all(row.concern_status == "open" for row in rows(response))
+    assert [row.concern_severity for row in rows(response)][:1] == ["high"]
 
 
 def test_a_supervisor_of_one_therapist_is_not_shown_anothers_clients(
