@@ -226,4 +226,6 @@ def client_history(client: Client) -> ClientHistory:
         .select_related("first_session", "last_session")
         .order_by("-opened_at", "-pk")
     )
+    for concern in concerns:
+        concern.client = client  # already in hand: no query per concern for its stories
     return ClientHistory(sessions=rows, concerns=concerns)

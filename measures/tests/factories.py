@@ -27,7 +27,8 @@ class RatingFactory(factory.django.DjangoModelFactory):
 
 
 class ConcernFactory(factory.django.DjangoModelFactory):
-    """An open concern on a new session of a new client (pass `client=` or `session=`)."""
+    """An open concern on a new session of a new client. Pass `session=` to place it: the
+    client is always the session's (`concern_with_signal(client)` builds both for a client)."""
 
     class Meta:
         model = Concern

@@ -101,11 +101,13 @@ def test_clients_with_a_concern_to_review_come_first_the_most_severe_first(
     calm = ClientFactory(therapist=therapist, label="Aaron")
     low = ClientFactory(therapist=therapist, label="Abe")
     high = ClientFactory(therapist=therapist, label="Zoe")
+    also_high = ClientFactory(therapist=therapist, label="Ann")  # same severity: by label
     medium = ClientFactory(therapist=therapist, label="Mia")
     repaired = ClientFactory(therapist=therapist, label="Bea")
     dismissed = ClientFactory(therapist=therapist, label="Cy")
     low_concern = concern_for(low, "low")
     high_concern = concern_for(high, "high")
+    also_high_concern = concern_for(also_high, "high", Concern.Status.ACKNOWLEDGED)
     medium_concern = concern_for(medium, "medium", Concern.Status.ACKNOWLEDGED)
     concern_for(repaired, "high", Concern.Status.RESOLVED)  # closed: nothing to review
     concern_for(dismissed, "high", Concern.Status.DISMISSED)
@@ -115,6 +117,7 @@ def test_clients_with_a_concern_to_review_come_first_the_most_severe_first(
     assert [
         (c.label, c.concern_id, c.concern_severity, c.concern_status) for c in rows(response)
     ] == [
+        ("Ann", also_high_concern.pk, "high", "acknowledged"),
         ("Zoe", high_concern.pk, "high", "open"),
         ("Mia", medium_concern.pk, "medium", "acknowledged"),
         ("Abe", low_concern.pk, "low", "open"),
@@ -128,7 +131,7 @@ def test_clients_with_a_concern_to_review_come_first_the_most_severe_first(
     # Each concern is a severity badge, in words, linking to the concern's page.
     for concern in (high_concern, medium_concern, low_concern):
         assert reverse("measures:concern-detail", args=[concern.pk]) in html
-    assert "High<span class=\"visually-hidden\"> severity" in html
+    assert 'High<span class="visually-hidden"> severity' in html
     assert "Acknowledged" in html
     assert html.index("Zoe") < html.index("Mia") < html.index("Abe") < html.index("Aaron")
     assert "reliable_drop" not in html and ">acknowledged<" not in html  # words, never codes

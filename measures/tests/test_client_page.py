@@ -1,4 +1,4 @@
-"""The client page: chart data, sessions, flags; scoped like everything else."""
+"""The client page: chart data, sessions, signals and concerns; scoped like everything else."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clients.models import Client, User
-from measures.tests.factories import FlagFactory, RatingFactory
+from measures.tests.factories import ConcernFactory, FlagFactory, RatingFactory
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -46,14 +46,23 @@ def test_a_malformed_or_unknown_id_is_not_found(client: Any, therapist: User) ->
     assert client.get("/clients/999999/").status_code == 404
 
 
-def test_the_chart_has_both_raters_the_cutoff_and_the_flagged_sessions(
+def test_the_chart_has_both_raters_the_cutoff_the_concerns_and_the_repairs(
     client: Any, therapist: User, client_record: Client
 ) -> None:
     start = timezone.now() - dt.timedelta(days=30)
     first = SessionFactory(client=client_record, starts_at=start)
     RatingFactory(
-        session=first, trust=10, empathy=10, collaboration=10, boundaries=10, growth=10, respect=10
+        session=first,
+        trust=10,
+        empathy=10,
+        collaboration=10,
+        boundaries=10,
+        growth=10,
+        respect=10,
+        rupture="a_little",
+        rupture_resolved="fully",  # a repair: marked, never raised
     )
+    FlagFactory(session=first)  # context outside any concern: no triangle
     SessionFactory(
         client=client_record, starts_at=start + dt.timedelta(days=7), attendance="no_show"
     )
@@ -71,7 +80,8 @@ def test_the_chart_has_both_raters_the_cutoff_and_the_flagged_sessions(
         growth=9,
         respect=9,
     )
-    FlagFactory(session=third, rule="dimension_drop", severity="medium")
+    concern = ConcernFactory(session=third, severity="medium", opening_rule="dimension_drop")
+    FlagFactory(session=third, rule="dimension_drop", severity="medium", concern=concern)
     client.force_login(therapist)
     response = client.get(url(client_record))
     assert response.status_code == 200
@@ -84,10 +94,13 @@ def test_the_chart_has_both_raters_the_cutoff_and_the_flagged_sessions(
     assert data["client"]["trust"] == [10, 5]
     assert data["therapist"]["score"] == [None, 9.0]
     assert data["flagged"] == [False, True]
+    assert data["repaired"] == [True, False]
     assert data["cutoff"] == 9.0
     html = response.content.decode()
     assert "vendor/chart.js/chart.umd.js" in html and "js/client-chart.js" in html
-    assert "Drop in one dimension" in html and "No-show" in html
+    assert "Drop in one dimension" in html and "No-show" in html and "Repair" in html
+    assert response.context["history"].concerns == [concern]
+    assert reverse("measures:concern-detail", args=[concern.pk]) in html
 
 
 def test_a_client_with_no_ratings_gets_no_chart_but_a_hint(
@@ -120,9 +133,13 @@ def test_the_page_costs_the_same_queries_at_any_size(
         )
         RatingFactory(session=session)
         RatingFactory(session=session, rater="therapist")
-        FlagFactory(session=session)
+        concern = ConcernFactory(
+            session=session, status="dismissed", closed_at=timezone.now(), note="Fine."
+        )
+        FlagFactory(session=session, concern=concern)
     client.force_login(therapist)
-    # session + user, the client, sessions, their ratings, their flags
-    with django_assert_num_queries(6):
+    # session + user, the client, sessions, their ratings, their signals, the client's
+    # concerns, and for their stories the concerns' signals and the client's scores
+    with django_assert_num_queries(9):
         response = client.get(url(client_record))
     assert len(chart(response)["labels"]) == size

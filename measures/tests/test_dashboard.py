@@ -252,7 +252,7 @@ def team(
     rate(s8, 3)  # C is discharged: not in the mean of latest scores
     s9 = session(d, local(dt.date(2025, 4, 9), 10), CANCELLED)  # 9: cancelled
     # Tara covers one of Wes's client's sessions: held by Tara, so hers.
-    session(e, local(dt.date(2025, 4, 10), 10), CANCELLED, therapist=therapist)  # 10
+    s10 = session(e, local(dt.date(2025, 4, 10), 10), CANCELLED, therapist=therapist)
 
     # Wes's sessions, both in the period.
     s11 = session(e, local(dt.date(2025, 4, 1), 10))
@@ -268,9 +268,9 @@ def team(
     concern(s7, status=Concern.Status.DISMISSED, days_old=25)  # and another: done
     concern(s8, status=Concern.Status.DISMISSED, days_old=30)  # C: done
     concern(s2, status=Concern.Status.RESOLVED, days_old=40)  # A's earlier one: done
-    # Wes: 1 to review, stale; 1 resolved. (Session 10 of E was held by Tara, but E is
-    # Wes's client: a concern is the client's therapist's.)
-    concern(s11, days_old=10)
+    # Wes: 1 to review, stale; 1 resolved. The open one opened at session 10, which Tara
+    # held: E is Wes's client, and a concern is the client's therapist's to review.
+    concern(s10, days_old=10)
     concern(s12, status=Concern.Status.RESOLVED, days_old=2)
 
     # Colin's busy caseload (unsupervised): counts in no row and no total.

@@ -192,7 +192,10 @@ def test_no_stored_code_reaches_the_queue(
     concern = concern_for(client_record)
     session = concern.last_session
     for rule, evidence in [
-        (Flag.Rule.RUPTURE_UNRESOLVED, {"client": {"rupture": "a_lot", "talked_through": "not_at_all"}}),
+        (
+            Flag.Rule.RUPTURE_UNRESOLVED,
+            {"client": {"rupture": "a_lot", "talked_through": "not_at_all"}},
+        ),
         (Flag.Rule.BELOW_CUTOFF, {"score": 8.5, "cutoff": 9.0, "operator": "lt"}),
         (Flag.Rule.DECLINING_TREND, {"scores": [9.5, 9.0, 8.5], "sessions": [1, 1, 1]}),
         (
@@ -212,9 +215,7 @@ def test_no_stored_code_reaches_the_queue(
 # --- Which concerns, in what order ------------------------------------------------
 
 
-def test_the_queue_puts_the_most_severe_first_then_the_oldest(
-    client: Any, therapist: User
-) -> None:
+def test_the_queue_puts_the_most_severe_first_then_the_oldest(client: Any, therapist: User) -> None:
     def concern_of(label: str, **fields: Any) -> Concern:
         return concern_for(ClientFactory(therapist=therapist, label=label), **fields)
 
@@ -237,7 +238,7 @@ def test_resolved_and_dismissed_concerns_leave_the_queue(
     assert queue_rows(client.get(QUEUE)) == [waiting]
 
 
-def test_the_queue_filters_by_status(client: Any, therapist: User, colleague: User) -> None:
+def test_the_queue_filters_by_status(client: Any, therapist: User) -> None:
     opened = concern_for(ClientFactory(therapist=therapist), days_ago=5)
     seen = concern_for(ClientFactory(therapist=therapist), days_ago=4, status="acknowledged")
     concern_for(ClientFactory(therapist=therapist), status="resolved")
@@ -253,7 +254,7 @@ def test_the_queue_filters_by_status(client: Any, therapist: User, colleague: Us
 
 @pytest.mark.parametrize("status", ["<script>resolved", "resolved", "dismissed", "flagged"])
 def test_an_unknown_status_filter_says_so_and_shows_everything_needing_review(
-    client: Any, concern: Concern, therapist: User, client_record: Client, status: str
+    client: Any, concern: Concern, therapist: User, status: str
 ) -> None:
     client.force_login(therapist)
     response = client.get(QUEUE, {"status": status, "page": "lots"})

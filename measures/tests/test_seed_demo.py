@@ -18,7 +18,7 @@ from django.utils import timezone
 from clients.models import Client, Clinic, Supervision, User
 from clients.services import clinic_create
 from measures.demo import MAX_SESSIONS, MIN_SESSIONS, PROFILES, SessionPlan, client_history
-from measures.models import Rating
+from measures.models import Concern, Flag, Rating
 from measures.scoring import DIMENSIONS, alliance_score
 from sessions.models import Session
 
@@ -75,6 +75,7 @@ def test_it_seeds_an_empty_database_with_staff_and_prints_the_log_ins() -> None:
     ]
     assert "therapist1" in output and "alliance-demo" in output
     assert "http://127.0.0.1:8000/admin/" in output and "30 clients" in output
+    assert "concerns" in output
     for label, external_id in Client.objects.values_list("label", "external_id"):
         assert f" {label} " not in output and external_id not in output
 
@@ -121,6 +122,32 @@ def test_it_gives_each_therapist_ten_weekly_histories_of_the_promised_kinds() ->
         assert set(Rating.objects.values_list(name, flat=True)) <= set(range(11))
     for rating in Rating.objects.select_related("session"):
         assert rating.session.starts_at < rating.submitted_at <= timezone.now()
+
+
+@pytest.mark.django_db
+def test_the_demo_tells_one_concern_per_story_worked_through_as_a_practice_would() -> None:
+    seed()
+
+    concerns = Concern.objects.select_related("client__therapist")
+    # Each therapist has four clients with a story (two ruptures, a drift, a drop-out);
+    # their calm clients raise none, and no slide is told twelve times over.
+    per_therapist = Counter(concern.client.therapist.username for concern in concerns)
+    assert set(per_therapist) == {"therapist1", "therapist2", "therapist3"}
+    assert all(3 <= count <= 5 for count in per_therapist.values()), per_therapist
+    assert max(Counter(concern.client_id for concern in concerns).values()) <= 2
+    assert {"reliable_drop", "disengagement"} <= {c.opening_rule for c in concerns}
+    # Every kind of review is on show: worked through, being looked at, and let slide.
+    statuses = Counter(concern.status for concern in concerns)
+    assert statuses["resolved"] and statuses["dismissed"] and statuses["open"]
+    for concern in concerns:
+        assert concern.signals.exists()
+        assert concern.opened_at < timezone.now() - dt.timedelta(hours=1)  # when rated
+        if concern.is_closed:
+            assert concern.note and concern.closed_at > concern.opened_at
+    stale = timezone.now() - dt.timedelta(days=7)
+    assert concerns.filter(status="open", opened_at__lt=stale).exists()  # for the dashboard
+    # Scores under the cut-off on their own stay context.
+    assert Flag.objects.filter(rule="below_cutoff", concern__isnull=True).exists()
 
 
 @pytest.mark.django_db

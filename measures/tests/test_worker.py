@@ -10,7 +10,7 @@ import pytest
 from alliance.celery import app
 from clients.models import Client
 from conftest import celery_broker
-from measures.models import Flag
+from measures.models import Concern, Flag
 from measures.scoring import DIMENSIONS
 from measures.services import client_rating_submit
 from measures.tests.factories import RatingFactory
@@ -24,7 +24,7 @@ def test_a_client_rating_is_evaluated_by_a_real_worker(
 ) -> None:
     from celery.contrib.testing.worker import start_worker
 
-    for _ in range(3):
+    for _ in range(4):
         RatingFactory(session=SessionFactory(client=client_record), **dict.fromkeys(DIMENSIONS, 10))
     invitation, _ = invitation_create(session=SessionFactory(client=client_record))
     answers: dict[str, Any] = {
@@ -40,9 +40,13 @@ def test_a_client_rating_is_evaluated_by_a_real_worker(
         client_rating_submit(invitation=invitation, answers=answers)
         deadline = time.monotonic() + 20
         while (
-            time.monotonic() < deadline and not Flag.objects.filter(client=client_record).exists()
+            time.monotonic() < deadline
+            and not Concern.objects.filter(client=client_record).exists()
         ):
             time.sleep(0.1)
         time.sleep(0.3)  # let the worker finish its insert batch
     rules = set(Flag.objects.filter(client=client_record).values_list("rule", flat=True))
     assert {"reliable_drop", "rupture_unresolved", "below_cutoff"} <= rules
+    # Grouped in the same task: one concern holding them.
+    concern = Concern.objects.get(client=client_record)
+    assert concern.signals.count() == len(rules)

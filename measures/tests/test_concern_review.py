@@ -1,0 +1,324 @@
+"""The review steps on a concern: what acknowledging, resolving, dismissing and commenting
+write, and how a bad note or a concern that has moved on is answered.
+
+Who may reach each step (log-in, 404, 403, 405) is in test_concern_page.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from clients.models import Client, User
+from measures.models import Concern, ConcernEvent
+from measures.tests.factories import RatingFactory, concern_with_signal
+from sessions.models import Session
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+DIMENSIONS = ["trust", "empathy", "collaboration", "boundaries", "growth", "respect"]
+STATUS_CHANGES = ["concern-acknowledge", "concern-resolve", "concern-dismiss"]
+NOTE = "We talked about the tension over homework; agreed a slower pace."
+REASON = "A hard week at work."
+COMMENT = "Worth raising in supervision."
+
+# Valid input for each step.
+VALID = {
+    "concern-acknowledge": {},
+    "concern-resolve": {"note": NOTE},
+    "concern-dismiss": {"reason": REASON},
+    "concern-comment": {"note": COMMENT},
+}
+
+
+def url(name: str, concern: Concern) -> str:
+    return reverse(f"measures:{name}", args=[concern.pk])
+
+
+def page_of(concern: Concern) -> str:
+    return url("concern-detail", concern)
+
+
+def rate(session: Session, score: int) -> None:
+    RatingFactory(session=session, **dict.fromkeys(DIMENSIONS, score))
+
+
+def unchanged(concern: Concern) -> bool:
+    """The concern and its history are as they were before the refused step."""
+
+    def state() -> tuple[Any, ...]:
+        return (
+            concern.status,
+            concern.note,
+            concern.acknowledged_at,
+            concern.acknowledged_by_id,
+            concern.closed_at,
+            concern.closed_by_id,
+            concern.reviewed_through,
+            concern.level_at_closing,
+        )
+
+    before = state()
+    concern.refresh_from_db()
+    return before == state() and not concern.events.exists()
+
+
+@pytest.fixture
+def concern(client_record: Client) -> Concern:
+    """R.K. rated session 1 at 10.0; the concern opened on session 2 (rated 7.0) with a
+    reliable drop."""
+    rate(SessionFactory(client=client_record, starts_at=timezone.now() - dt.timedelta(days=14)), 10)
+    concern = concern_with_signal(client_record)
+    rate(concern.last_session, 7)
+    return concern
+
+
+def post(client: Any, name: str, concern: Concern, data: dict[str, str] | None = None) -> Any:
+    return client.post(url(name, concern), VALID[name] if data is None else data)
+
+
+# --- The therapist reviews -------------------------------------------------
+
+
+def test_acknowledging_records_who_when_and_an_event(
+    client: Any, concern: Concern, therapist: User
+) -> None:
+    client.force_login(therapist)
+    response = post(client, "concern-acknowledge", concern)
+    assert response.status_code == 302 and response["Location"] == page_of(concern)
+    concern.refresh_from_db()
+    assert concern.status == Concern.Status.ACKNOWLEDGED
+    assert concern.acknowledged_by == therapist and concern.acknowledged_at is not None
+    assert concern.closed_at is None and concern.note == ""
+    [event] = concern.events.all()
+    assert (event.action, event.actor, event.note) == (
+        ConcernEvent.Action.ACKNOWLEDGED,
+        therapist,
+        "",
+    )
+    html = client.get(response["Location"]).content.decode()
+    assert "Concern acknowledged." in html
+    assert url("concern-acknowledge", concern) not in html  # only an open concern
+    assert url("concern-resolve", concern) in html and url("concern-dismiss", concern) in html
+
+
+def test_resolving_with_a_repair_note_closes_the_concern(
+    client: Any, concern: Concern, therapist: User
+) -> None:
+    client.force_login(therapist)
+    post(client, "concern-acknowledge", concern)
+    response = post(client, "concern-resolve", concern, {"note": f"  {NOTE}\n"})
+    assert response.status_code == 302 and response["Location"] == page_of(concern)
+    concern.refresh_from_db()
+    assert (concern.status, concern.note, concern.closed_by) == (
+        Concern.Status.RESOLVED,
+        NOTE,
+        therapist,
+    )
+    assert concern.closed_at is not None
+    # The stretch reviewed: the client's latest session and score when it was closed.
+    assert (concern.reviewed_through, concern.level_at_closing) == (2, Decimal("7.0"))
+    assert [(e.action, e.actor, e.note) for e in concern.events.all()] == [
+        (ConcernEvent.Action.ACKNOWLEDGED, therapist, ""),
+        (ConcernEvent.Action.RESOLVED, therapist, NOTE),
+    ]
+    html = client.get(page_of(concern)).content.decode()
+    assert "Concern resolved; your repair note is in its history." in html
+    assert "This concern is resolved with a repair" in html and NOTE in html
+    for name in STATUS_CHANGES:
+        assert url(name, concern) not in html
+
+
+def test_dismissing_with_a_reason_closes_the_concern_and_acknowledges_it_on_the_way(
+    client: Any, concern: Concern, therapist: User
+) -> None:
+    client.force_login(therapist)
+    response = post(client, "concern-dismiss", concern, {"reason": REASON})
+    assert response.status_code == 302 and response["Location"] == page_of(concern)
+    concern.refresh_from_db()
+    assert (concern.status, concern.note, concern.closed_by) == (
+        Concern.Status.DISMISSED,
+        REASON,
+        therapist,
+    )
+    assert concern.closed_at is not None
+    assert concern.acknowledged_at is not None and concern.acknowledged_by == therapist
+    [event] = concern.events.all()
+    assert (event.action, event.actor, event.note) == (
+        ConcernEvent.Action.DISMISSED,
+        therapist,
+        REASON,
+    )
+    html = client.get(page_of(concern)).content.decode()
+    assert "Concern dismissed; your reason is in its history." in html
+    assert "This concern is dismissed" in html
+
+
+def test_a_note_of_exactly_the_limit_is_kept(
+    client: Any, concern: Concern, therapist: User
+) -> None:
+    client.force_login(therapist)
+    response = post(client, "concern-resolve", concern, {"note": "x" * 4000})
+    assert response.status_code == 302
+    concern.refresh_from_db()
+    assert concern.status == Concern.Status.RESOLVED and len(concern.note) == 4000
+
+
+def test_the_therapist_can_comment_on_their_own_clients_concern(
+    client: Any, concern: Concern, therapist: User
+) -> None:
+    client.force_login(therapist)
+    response = post(client, "concern-comment", concern, {"note": "Will raise it next week."})
+    assert response.status_code == 302 and response["Location"] == page_of(concern)
+    [event] = concern.events.all()
+    assert (event.action, event.actor, event.note) == (
+        ConcernEvent.Action.COMMENTED,
+        therapist,
+        "Will raise it next week.",
+    )
+    concern.refresh_from_db()
+    assert concern.status == Concern.Status.OPEN
+
+
+def test_a_supervisor_can_comment_on_a_supervisees_concern(
+    client: Any, concern: Concern, supervisor: User
+) -> None:
+    client.force_login(supervisor)
+    response = post(client, "concern-comment", concern, {"note": f"  {COMMENT} "})
+    assert response.status_code == 302 and response["Location"] == page_of(concern)
+    [event] = concern.events.all()
+    assert (event.action, event.actor, event.note) == (
+        ConcernEvent.Action.COMMENTED,
+        supervisor,
+        COMMENT,
+    )
+    concern.refresh_from_db()
+    assert concern.status == Concern.Status.OPEN and concern.acknowledged_at is None
+    html = client.get(page_of(concern)).content.decode()
+    assert "Comment added." in html and COMMENT in html and f"by {supervisor}" in html
+
+
+# --- Bad input, and concerns that have moved on -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "form", "field", "message"),
+    [
+        ("concern-resolve", {}, "resolve_form", "note", "A repair note is needed"),
+        ("concern-resolve", {"note": " \n\t "}, "resolve_form", "note", "A repair note is needed"),
+        ("concern-resolve", {"note": "x" * 4001}, "resolve_form", "note", "under 4000"),
+        ("concern-dismiss", {"reason": ""}, "dismiss_form", "reason", "A reason is needed"),
+        ("concern-dismiss", {"reason": "x" * 4001}, "dismiss_form", "reason", "under 4000"),
+        ("concern-comment", {"note": " "}, "comment_form", "note", "Please write a comment"),
+        ("concern-comment", {"note": "x" * 4001}, "comment_form", "note", "under 4000"),
+    ],
+)
+def test_a_missing_or_overlong_note_is_a_form_error_and_nothing_changes(
+    client: Any,
+    concern: Concern,
+    therapist: User,
+    name: str,
+    data: dict[str, str],
+    form: str,
+    field: str,
+    message: str,
+) -> None:
+    client.force_login(therapist)
+    response = post(client, name, concern, data)
+    assert response.status_code == 200
+    [error] = response.context[form].errors[field]
+    assert message in error
+    assert message in response.content.decode()
+    assert unchanged(concern)
+
+
+def test_a_supervisors_empty_comment_is_a_form_error(
+    client: Any, concern: Concern, supervisor: User
+) -> None:
+    client.force_login(supervisor)
+    response = post(client, "concern-comment", concern, {"note": ""})
+    assert response.status_code == 200
+    assert "Please write a comment" in response.context["comment_form"].errors["note"][0]
+    assert unchanged(concern)
+
+
+def test_acknowledging_twice_says_so_and_changes_nothing(
+    client: Any, concern: Concern, therapist: User
+) -> None:
+    client.force_login(therapist)
+    post(client, "concern-acknowledge", concern)
+    concern.refresh_from_db()
+    first = concern.acknowledged_at
+    response = post(client, "concern-acknowledge", concern)
+    assert response.status_code == 200
+    assert "This concern is already acknowledged." in response.content.decode()
+    concern.refresh_from_db()
+    assert concern.acknowledged_at == first
+    assert concern.events.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [("concern-resolve", {"note": "Again."}), ("concern-dismiss", {"reason": "No."})],
+)
+def test_closing_a_resolved_concern_says_so_and_changes_nothing(
+    client: Any, concern: Concern, therapist: User, name: str, data: dict[str, str]
+) -> None:
+    client.force_login(therapist)
+    post(client, "concern-resolve", concern, {"note": NOTE})
+    concern.refresh_from_db()
+    closed_at = concern.closed_at
+    response = post(client, name, concern, data)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "This concern is already resolved with a repair." in html
+    assert "This concern is resolved with a repair" in html  # the page as it now stands
+    concern.refresh_from_db()
+    assert (concern.status, concern.note, concern.closed_at) == (
+        Concern.Status.RESOLVED,
+        NOTE,
+        closed_at,
+    )
+    assert concern.events.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("concern-acknowledge", {}),
+        ("concern-resolve", {"note": NOTE}),
+        ("concern-dismiss", {"reason": "Again."}),
+    ],
+)
+def test_a_dismissed_concern_says_so_and_changes_nothing(
+    client: Any, concern: Concern, therapist: User, name: str, data: dict[str, str]
+) -> None:
+    client.force_login(therapist)
+    post(client, "concern-dismiss", concern, {"reason": REASON})
+    response = post(client, name, concern, data)
+    assert response.status_code == 200
+    assert "This concern is already dismissed." in response.content.decode()
+    concern.refresh_from_db()
+    assert (concern.status, concern.note) == (Concern.Status.DISMISSED, REASON)
+    assert concern.events.count() == 1
+
+
+def test_a_comment_on_a_closed_concern_is_still_kept(
+    client: Any, concern: Concern, therapist: User, supervisor: User
+) -> None:
+    client.force_login(therapist)
+    post(client, "concern-resolve", concern, {"note": NOTE})
+    client.force_login(supervisor)
+    assert post(client, "concern-comment", concern).status_code == 302
+    assert [e.action for e in concern.events.all()] == [
+        ConcernEvent.Action.RESOLVED,
+        ConcernEvent.Action.COMMENTED,
+    ]
+    concern.refresh_from_db()
+    assert concern.status == Concern.Status.RESOLVED

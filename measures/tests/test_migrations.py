@@ -1,0 +1,132 @@
+"""The migration that turns existing flags into concerns, run on a database of flags."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+BEFORE = [("measures", "0002_flag_history_and_sweeps")]
+AFTER = [("measures", "0005_flag_review_moves_to_concerns")]
+
+
+def migrate(to: list[tuple[str, str]]) -> Any:
+    """Migrate the test database to `to`; returns the historical apps there."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(to)
+    executor.loader.build_graph()
+    return executor.loader.project_state(to).apps
+
+
+@pytest.fixture
+def old_apps(transactional_db: None) -> Any:
+    apps = migrate(BEFORE)
+    yield apps
+    migrate(executor_leaf_nodes())
+
+
+def executor_leaf_nodes() -> list[tuple[str, str]]:
+    return MigrationExecutor(connection).loader.graph.leaf_nodes()
+
+
+def test_flags_become_concerns_and_their_reviews_are_kept(old_apps: Any) -> None:
+    Clinic = old_apps.get_model("clients", "Clinic")
+    User = old_apps.get_model("clients", "User")
+    Client = old_apps.get_model("clients", "Client")
+    Session = old_apps.get_model("therapy_sessions", "Session")
+    Flag = old_apps.get_model("measures", "Flag")
+    FlagEvent = old_apps.get_model("measures", "FlagEvent")
+    now = timezone.now()
+    clinic = Clinic.objects.create(name="Riverside", slug="riverside")
+    tara = User.objects.create(username="tara", clinic=clinic, is_therapist=True)
+    client = Client.objects.create(clinic=clinic, therapist=tara, label="R.K.")
+    calm = Client.objects.create(clinic=clinic, therapist=tara, label="M.P.")
+
+    def session(person: Any, number: int) -> Any:
+        return Session.objects.create(
+            client=person,
+            therapist=tara,
+            number=number,
+            starts_at=now - dt.timedelta(weeks=10 - number),
+        )
+
+    def flag(person: Any, number: int, rule: str, severity: str, **fields: Any) -> Any:
+        return Flag.objects.create(
+            client=person,
+            session=session(person, number),
+            rule=rule,
+            severity=severity,
+            evidence={"score": 6.0},
+            created_at=now - dt.timedelta(days=70 - 7 * number),
+            **fields,
+        )
+
+    # R.K.: one flag dismissed long ago, then three waiting (one of them acknowledged).
+    dismissed = flag(
+        client,
+        2,
+        "declining_trend",
+        "medium",
+        status="dismissed",
+        acknowledged_at=now - dt.timedelta(days=50),
+        acknowledged_by=tara,
+        dismissed_at=now - dt.timedelta(days=49),
+        dismissed_by=tara,
+        note="A hard week at work.",
+        notified_at=now - dt.timedelta(days=55),
+    )
+    FlagEvent.objects.create(flag=dismissed, action="dismissed", actor=tara, note="A hard week.")
+    cutoff = flag(client, 5, "below_cutoff", "low")
+    drop = flag(
+        client,
+        6,
+        "reliable_drop",
+        "high",
+        status="acknowledged",
+        acknowledged_at=now - dt.timedelta(days=5),
+        acknowledged_by=tara,
+        notified_at=now - dt.timedelta(days=6),
+    )
+    FlagEvent.objects.create(flag=drop, action="acknowledged", actor=tara)
+    FlagEvent.objects.create(flag=drop, action="commented", actor=tara, note="Raise it next time.")
+    discrepancy = flag(client, 7, "rater_discrepancy", "medium")
+    # M.P.: only context waiting — no concern of its own.
+    flag(calm, 3, "below_cutoff", "low")
+
+    apps = migrate(AFTER)
+    Concern = apps.get_model("measures", "Concern")
+    NewFlag = apps.get_model("measures", "Flag")
+    ConcernEvent = apps.get_model("measures", "ConcernEvent")
+
+    closed = Concern.objects.get(client_id=client.pk, status="dismissed")
+    assert (closed.note, closed.closed_by_id, closed.opening_rule) == (
+        "A hard week at work.",
+        tara.pk,
+        "declining_trend",
+    )
+    assert closed.closed_at == dismissed.dismissed_at
+    assert closed.reviewed_through == 2
+    assert [e.action for e in ConcernEvent.objects.filter(concern=closed)] == ["dismissed"]
+
+    waiting = Concern.objects.get(client_id=client.pk, status="acknowledged")
+    assert (waiting.severity, waiting.opening_rule) == ("high", "reliable_drop")
+    assert waiting.acknowledged_by_id == tara.pk
+    assert (waiting.first_session.number, waiting.last_session.number) == (5, 7)
+    assert waiting.notified_at is None  # the discrepancy was never in a digest
+    assert set(NewFlag.objects.filter(concern=waiting).values_list("pk", flat=True)) == {
+        cutoff.pk,
+        drop.pk,
+        discrepancy.pk,
+    }
+    assert [(e.action, e.note) for e in ConcernEvent.objects.filter(concern=waiting)] == [
+        ("acknowledged", ""),
+        ("commented", "Raise it next time."),
+    ]
+
+    assert not Concern.objects.filter(client_id=calm.pk).exists()
+    assert NewFlag.objects.get(client_id=calm.pk).concern_id is None
+    assert not NewFlag.objects.filter(grouped_at__isnull=True).exists()
