@@ -86,9 +86,7 @@ def test_evaluating_twice_changes_nothing(drifting: Client) -> None:
     again = evaluate_clients([drifting.pk])
     assert (again.flags_created, again.concerns_opened) == (0, 0)
     assert (
-        list(
-            Flag.objects.order_by("pk").values("pk", "session_id", "rule", "evidence", "concern")
-        )
+        list(Flag.objects.order_by("pk").values("pk", "session_id", "rule", "evidence", "concern"))
         == before
     )
     assert list(Concern.objects.values()) == concerns

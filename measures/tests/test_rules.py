@@ -43,6 +43,7 @@ CLASSIC = Thresholds(
 def classic(**changes: object) -> Thresholds:
     return dataclasses.replace(CLASSIC, **changes)
 
+
 Entry = float | str | tuple[int, ...] | None
 ScoreRule = Callable[[Sequence[Point], Thresholds], Iterator[Finding]]
 
