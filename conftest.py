@@ -227,3 +227,12 @@ def outsider_client(outsider: Any) -> Any:
     from clients.tests.factories import ClientFactory
 
     return ClientFactory(therapist=outsider, label="Z.Z.")
+
+
+def visible_text(html: str) -> str:
+    """What a reader sees of a page: its text, without tags, scripts or attribute values."""
+    import re
+    from html import unescape
+
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.DOTALL | re.IGNORECASE)
+    return unescape(re.sub(r"<[^>]+>", " ", html))
