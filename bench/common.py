@@ -71,7 +71,8 @@ def seed(clients: int, sessions: int, rng: random.Random, therapists: int | None
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE measures_flagevent, measures_flag, measures_rating, measures_sweep, "
+            "TRUNCATE measures_concernevent, measures_flag, measures_concern, measures_rating, "
+            "measures_sweep, "
             "therapy_sessions_ratinginvitation, therapy_sessions_session, clients_client, "
             "clients_supervision, clients_user, clients_clinic RESTART IDENTITY CASCADE"
         )

@@ -3,7 +3,7 @@
     .venv/bin/python bench/dashboard.py [--therapists 50] [--clients 30] [--sessions 40]
 
 Seeds therapists × clients × weekly sessions into the throw-away database
-(see bench/common.py), raises the flags, then requests the dashboard 20 times
+(see bench/common.py), raises the signals and concerns, then requests the dashboard 20 times
 as a supervisor of every therapist and prints the server time (median, p95)
 and query count, next to its floor: the dashboard's main aggregate — the one
 statement that computes every per-therapist column — run alone as raw SQL.
@@ -98,10 +98,11 @@ def main() -> None:
 
     started = time.perf_counter()
     seed(args.therapists * args.clients, args.sessions, random.Random(2026), args.therapists)
-    flags = sweep_run().flags_created
+    sweep = sweep_run()
     print(
         f"Seeded {args.therapists} therapists × {args.clients} clients × {args.sessions} sessions "
-        f"and raised {flags} flags in {time.perf_counter() - started:.1f} s"
+        f"and raised {sweep.flags_created} signals in {sweep.concerns_opened} concerns in "
+        f"{time.perf_counter() - started:.1f} s"
     )
     supervisor = add_supervisor()
     times, queries = time_dashboard(supervisor)

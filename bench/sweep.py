@@ -73,7 +73,9 @@ def run_sweep() -> dict[str, float]:
     from measures.detection import sweep_run
 
     with connection.cursor() as cursor:  # a clean slate, without loading rows to delete them
-        cursor.execute("TRUNCATE measures_flagevent, measures_flag, measures_sweep")
+        cursor.execute(
+            "TRUNCATE measures_concernevent, measures_flag, measures_concern, measures_sweep"
+        )
     counter = StatementCounter()
     baseline_mb = peak_rss_mb()
     with connection.execute_wrapper(counter):
@@ -85,6 +87,7 @@ def run_sweep() -> dict[str, float]:
         "statements": counter.count,
         "clients": sweep.clients_evaluated,
         "flags": sweep.flags_created,
+        "concerns": sweep.concerns_opened,
         "peak_mb": peak_rss_mb(),
         "baseline_mb": baseline_mb,
     }
@@ -148,7 +151,7 @@ def main() -> None:
     one = one_client_after_one_rating(rng)
     print(
         f"Full sweep:            {result['seconds']:.2f} s for {result['clients']} clients, "
-        f"{result['flags']} flags raised"
+        f"{result['flags']} signals raised, {result['concerns']} concerns opened"
     )
     print(f"Ratings per second:    {client_ratings / result['seconds']:,.0f}")
     print(

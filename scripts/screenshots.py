@@ -108,7 +108,7 @@ def take(base: str, token: str) -> None:
         page.screenshot(path=DOCS / "client.png", full_page=True)
         supervisor = browser.new_page(viewport={"width": 1200, "height": 800})
         log_in(supervisor, base, "supervisor")
-        supervisor.goto(f"{base}/dashboard/?sort=open_flags&dir=desc")
+        supervisor.goto(f"{base}/dashboard/?sort=open_concerns&dir=desc")
         supervisor.screenshot(path=DOCS / "dashboard.png", full_page=True)
         therapist_queue = page
         therapist_queue.goto(f"{base}/review/")
