@@ -13,7 +13,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/alliance_bench"
 sys.path.insert(0, str(PROJECT))
 
-from measures.scoring import DIMENSIONS  # noqa: E402  (needs sys.path above)
+from measures.scoring import DIMENSIONS  # needs sys.path above
 
 
 def setup_django(url: str) -> None:

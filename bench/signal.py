@@ -87,22 +87,22 @@ PROJECT = os.path.dirname(BENCH)
 sys.path[:] = [path for path in sys.path if os.path.realpath(path or os.curdir) != BENCH]
 sys.path.insert(0, PROJECT)
 
-import argparse  # noqa: E402
-import dataclasses  # noqa: E402
-import datetime as dt  # noqa: E402
-import itertools  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import random  # noqa: E402
-import time  # noqa: E402
-from collections import Counter, defaultdict  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from typing import Any, Protocol  # noqa: E402
+import argparse
+import dataclasses
+import datetime as dt
+import itertools
+import json
+import math
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from measures import rules  # noqa: E402
-from measures.history import Point, Thresholds  # noqa: E402
-from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN  # noqa: E402
+from measures import rules
+from measures.history import Point, Thresholds
+from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN
 
 try:
     from measures.grouping import simulate_concerns  # being written by another engineer

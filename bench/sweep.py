@@ -13,19 +13,24 @@ one new rating.
 
 from __future__ import annotations
 
+import os
+import sys
+
+# bench/signal.py would shadow the standard library's signal module (subprocess and Celery
+# import it) if this folder stayed first on sys.path, where Python puts a script's folder:
+# before any other import, look from the project instead.
+BENCH = os.path.dirname(os.path.realpath(__file__))
+sys.path[:] = [path for path in sys.path if os.path.realpath(path or os.curdir) != BENCH]
+sys.path.insert(0, os.path.dirname(BENCH))
+
 import argparse
 import json
-import os
 import random
 import statistics
 import subprocess
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (
+from bench.common import (
     DEFAULT_URL,
     DIMENSIONS,
     StatementCounter,

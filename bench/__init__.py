@@ -1,0 +1,1 @@
+"""Benchmarks that print numbers against their floors (see each script's docstring)."""
