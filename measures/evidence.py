@@ -237,11 +237,7 @@ def _reliable_drop_figures(evidence: dict[str, Any]) -> list[tuple[str, str]]:
     if "earlier_ratings" in evidence:
         figures[1] = (
             figures[1][0],
-            ngettext(
-                "%(usual)s (the mean of %(count)s earlier rating)",
-                "%(usual)s (the mean of %(count)s earlier ratings)",
-                int(evidence["earlier_ratings"]),
-            )
+            _("%(usual)s (the mean of the earlier ratings: %(count)s)")
             % {"usual": one(evidence["usual"]), "count": int(evidence["earlier_ratings"])},
         )
     if "reliable_change" in evidence and "own_sd" in evidence:

@@ -86,6 +86,165 @@ SPANISH = {
     "If this message was not meant for you, please ignore it.":
         "Si este mensaje no era para usted, ignórelo.",
     "A minute of feedback on your session": "Un minuto para opinar sobre su sesión",
+    # Signals and concerns, in the clinician's words (measures/evidence.py, measures/story.py).
+    'zero':
+        'cero',
+    'one':
+        'una',
+    'two':
+        'dos',
+    'three':
+        'tres',
+    'four':
+        'cuatro',
+    'five':
+        'cinco',
+    'six':
+        'seis',
+    'seven':
+        'siete',
+    'eight':
+        'ocho',
+    'nine':
+        'nueve',
+    'a little':
+        'un poco',
+    'a lot':
+        'mucho',
+    'none':
+        'ninguna',
+    'not at all':
+        'nada',
+    'partly':
+        'en parte',
+    'fully':
+        'del todo',
+    'not answered':
+        'sin respuesta',
+    'cancelled':
+        'cancelada',
+    'no-show':
+        'no se presentó',
+    'attended':
+        'asistió',
+    'Signal':
+        'Señal',
+    'Alliance %(score)s, at or below the cut-off of %(cutoff)s':
+        'Alianza %(score)s, igual o por debajo del punto de corte de %(cutoff)s',
+    'Alliance %(score)s, below the cut-off of %(cutoff)s':
+        'Alianza %(score)s, por debajo del punto de corte de %(cutoff)s',
+    "Alliance %(score)s, %(drop)s below this client's usual %(usual)s (threshold %(threshold)s)":
+        'Alianza %(score)s, %(drop)s por debajo del nivel habitual de este cliente, %(usual)s (umbral %(threshold)s)',
+    '%(dimension)s fell from %(from)s to %(to)s':
+        '%(dimension)s bajó de %(from)s a %(to)s',
+    '%(falls)s since session %(session)s':
+        '%(falls)s desde la sesión %(session)s',
+    'Alliance fell %(count)s sessions running: %(scores)s (%(sessions)s)':
+        'La alianza bajó %(count)s sesiones seguidas: %(scores)s (%(sessions)s)',
+    'The client reported a rupture (%(size)s); talked through: %(talked)s':
+        'El cliente señaló una ruptura (%(size)s); se habló: %(talked)s',
+    'the therapist noticed it too (%(size)s; talked through: %(talked)s)':
+        'el terapeuta también la notó (%(size)s; se habló: %(talked)s)',
+    'The therapist noticed a rupture (%(size)s; talked through: %(talked)s) that the client did not report':
+        'El terapeuta notó una ruptura (%(size)s; se habló: %(talked)s) que el cliente no señaló',
+    'The therapist noticed a rupture (%(size)s; talked through: %(talked)s)':
+        'El terapeuta notó una ruptura (%(size)s; se habló: %(talked)s)',
+    'The therapist rated the session %(therapist)s, the client %(client)s: %(difference)s higher':
+        'El terapeuta valoró la sesión con %(therapist)s, el cliente con %(client)s: %(difference)s más',
+    '%(count)s missed sessions in a row (%(sessions)s: %(attendance)s)':
+        '%(count)s sesiones perdidas seguidas (%(sessions)s: %(attendance)s)',
+    'No client rating for the last %(count)s attended sessions (%(sessions)s)':
+        'Sin valoración del cliente en las últimas %(count)s sesiones a las que asistió (%(sessions)s)',
+    'at or below':
+        'igual o por debajo de',
+    'below':
+        'por debajo de',
+    "Client's score":
+        'Puntuación del cliente',
+    'Cut-off':
+        'Punto de corte',
+    "Client's usual level":
+        'Nivel habitual del cliente',
+    'Fall':
+        'Caída',
+    'Threshold':
+        'Umbral',
+    'Threshold from':
+        'Origen del umbral',
+    '%(usual)s (the mean of the earlier ratings: %(count)s)':
+        '%(usual)s (la media de las valoraciones anteriores: %(count)s)',
+    "the larger of the reliable change (%(change)s) and twice the spread of this client's earlier scores (%(spread)s)":
+        'el mayor entre el cambio fiable (%(change)s) y el doble de la dispersión de las puntuaciones anteriores de este cliente (%(spread)s)',
+    'Compared with':
+        'Comparado con',
+    'session %(number)s':
+        'sesión %(number)s',
+    'Scores':
+        'Puntuaciones',
+    'Sessions':
+        'Sesiones',
+    'Total fall':
+        'Caída total',
+    "Client's usual level before the slide":
+        'Nivel habitual del cliente antes del descenso',
+    'Client':
+        'Cliente',
+    'Therapist':
+        'Terapeuta',
+    'no rupture reported':
+        'no señaló ninguna ruptura',
+    'rupture: %(size)s; talked through: %(talked)s':
+        'ruptura: %(size)s; se habló: %(talked)s',
+    "Therapist's score":
+        'Puntuación del terapeuta',
+    'Therapist higher by':
+        'El terapeuta por encima en',
+    'Attendance':
+        'Asistencia',
+    'Client rating':
+        'Valoración del cliente',
+    'none, though each session was attended':
+        'ninguna, aunque asistió a cada sesión',
+    'sessions %(first)s and %(second)s':
+        'sesiones %(first)s y %(second)s',
+    'sessions %(first)s–%(last)s':
+        'sesiones %(first)s–%(last)s',
+    'sessions %(list)s':
+        'sesiones %(list)s',
+    'No signals remain in this concern.':
+        'No quedan señales en esta preocupación.',
+    'Signals at %(sessions)s':
+        'Señales en %(sessions)s',
+    'Alliance fell from %(from)s to %(to)s at %(session)s':
+        'La alianza bajó de %(from)s a %(to)s en %(session)s',
+    'Alliance slid from %(from)s to %(to)s over %(sessions)s':
+        'La alianza descendió de %(from)s a %(to)s a lo largo de %(sessions)s',
+    ', then rose to %(score)s at %(session)s':
+        ' y luego subió a %(score)s en %(session)s',
+    'a reliable drop at %(sessions)s':
+        'una caída fiable en %(sessions)s',
+    'reliable drops at %(sessions)s':
+        'caídas fiables en %(sessions)s',
+    '%(dimension)s fell from %(from)s to %(to)s at %(session)s':
+        '%(dimension)s bajó de %(from)s a %(to)s en %(session)s',
+    'the client reported a rupture at %(sessions)s that was not fully talked through':
+        'el cliente señaló una ruptura en %(sessions)s que no se habló del todo',
+    'you noticed a rupture at %(sessions)s that the client did not report':
+        'usted notó una ruptura en %(sessions)s que el cliente no señaló',
+    'the therapist noticed a rupture at %(sessions)s that the client did not report':
+        'el terapeuta notó una ruptura en %(sessions)s que el cliente no señaló',
+    'you rated %(sessions)s higher than the client did':
+        'usted valoró %(sessions)s más alto que el cliente',
+    'the therapist rated %(sessions)s higher than the client did':
+        'el terapeuta valoró %(sessions)s más alto que el cliente',
+    'alliance fell %(count)s sessions running (%(scores)s)':
+        'la alianza bajó %(count)s sesiones seguidas (%(scores)s)',
+    '%(count)s missed sessions in a row (%(sessions)s)':
+        '%(count)s sesiones perdidas seguidas (%(sessions)s)',
+    'no client rating for %(count)s attended sessions in a row (%(sessions)s)':
+        'sin valoración del cliente en %(count)s sesiones seguidas a las que asistió (%(sessions)s)',
+    'under the cut-off at %(sessions)s':
+        'por debajo del punto de corte en %(sessions)s',
 }  # fmt: skip
 
 ENTRY = re.compile(r'(msgid ((?:"(?:[^"\\]|\\.)*"\n)+))msgstr ((?:"(?:[^"\\]|\\.)*"\n)+)')
@@ -112,7 +271,11 @@ def fill(po: str) -> tuple[str, list[str]]:
         return f"{match.group(1)}msgstr {_quoted(SPANISH[english])}"
 
     filled = ENTRY.sub(replace, po)
-    filled = filled.replace('"Language: \\n"', '"Language: es\\n"').replace("#, fuzzy\n", "", 1)
+    filled = filled.replace('"Language: \\n"', '"Language: es\\n"')
+    # Every translation comes from the table above, so makemessages' guesses ("fuzzy", with
+    # the earlier msgid it resembled) are dropped: a fuzzy entry would not be compiled.
+    filled = re.sub(r"^#, fuzzy\n|^#\| .*\n", "", filled, flags=re.MULTILINE)
+    filled = re.sub(r"^#, fuzzy, ", "#, ", filled, flags=re.MULTILINE)
     return filled, missing
 
 

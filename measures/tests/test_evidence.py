@@ -239,7 +239,7 @@ def test_a_rupture_says_who_saw_it(evidence: dict[str, Any], words: str) -> None
             },
             [
                 ("Client's score", "6.8"),
-                ("Client's usual level", "9.9 (the mean of 5 earlier ratings)"),
+                ("Client's usual level", "9.9 (the mean of the earlier ratings: 5)"),
                 ("Fall", "3.1"),
                 ("Threshold", "1.5"),
                 (

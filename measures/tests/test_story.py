@@ -127,3 +127,32 @@ def test_no_stored_code_reaches_the_story() -> None:
     for code in ("a_lot", "not_at_all", "no_show", "collaboration", "rupture_unresolved", "["):
         assert code not in told
     assert "goals and tasks fell from 9 to 4 at session 2" in told
+
+
+def test_the_story_is_told_in_the_pages_language() -> None:
+    from django.utils import translation
+
+    scores = {1: 9.8, 2: 9.8, 3: 6.7}
+    rupture = {"client": {"rupture": "a_lot", "talked_through": "not_at_all"}}
+    signals = [StorySignal(3, "reliable_drop", DROP), StorySignal(3, "rupture_unresolved", rupture)]
+    with translation.override("es"):
+        told = story(signals, scores)
+    assert told == (
+        "La alianza bajó de 9.8 a 6.7 en sesión 3: una caída fiable en sesión 3; "
+        "el cliente señaló una ruptura en sesión 3 que no se habló del todo."
+    )
+
+
+def test_each_signals_words_are_in_the_pages_language() -> None:
+    from django.utils import translation
+
+    from measures.evidence import describe, numbers
+
+    evidence = {"client": {"rupture": "a_lot", "talked_through": "not_at_all"}}
+    with translation.override("es"):
+        assert describe("rupture_unresolved", evidence) == (
+            "El cliente señaló una ruptura (mucho); se habló: nada"
+        )
+        assert numbers("rupture_unresolved", evidence) == [
+            ("Cliente", "ruptura: mucho; se habló: nada")
+        ]
