@@ -134,7 +134,8 @@ SPANISH = {
     'Alliance %(score)s, below the cut-off of %(cutoff)s':
         'Alianza %(score)s, por debajo del punto de corte de %(cutoff)s',
     "Alliance %(score)s, %(drop)s below this client's usual %(usual)s (threshold %(threshold)s)":
-        'Alianza %(score)s, %(drop)s por debajo del nivel habitual de este cliente, %(usual)s (umbral %(threshold)s)',
+        'Alianza %(score)s, %(drop)s por debajo del nivel habitual de este cliente, %(usual)s '
+        '(umbral %(threshold)s)',
     '%(dimension)s fell from %(from)s to %(to)s':
         '%(dimension)s bajó de %(from)s a %(to)s',
     '%(falls)s since session %(session)s':
@@ -145,16 +146,19 @@ SPANISH = {
         'El cliente señaló una ruptura (%(size)s); se habló: %(talked)s',
     'the therapist noticed it too (%(size)s; talked through: %(talked)s)':
         'el terapeuta también la notó (%(size)s; se habló: %(talked)s)',
-    'The therapist noticed a rupture (%(size)s; talked through: %(talked)s) that the client did not report':
+    'The therapist noticed a rupture (%(size)s; talked through: %(talked)s) that the client did '
+    'not report':
         'El terapeuta notó una ruptura (%(size)s; se habló: %(talked)s) que el cliente no señaló',
     'The therapist noticed a rupture (%(size)s; talked through: %(talked)s)':
         'El terapeuta notó una ruptura (%(size)s; se habló: %(talked)s)',
     'The therapist rated the session %(therapist)s, the client %(client)s: %(difference)s higher':
-        'El terapeuta valoró la sesión con %(therapist)s, el cliente con %(client)s: %(difference)s más',
+        'El terapeuta valoró la sesión con %(therapist)s, el cliente con %(client)s: '
+        '%(difference)s más',
     '%(count)s missed sessions in a row (%(sessions)s: %(attendance)s)':
         '%(count)s sesiones perdidas seguidas (%(sessions)s: %(attendance)s)',
     'No client rating for the last %(count)s attended sessions (%(sessions)s)':
-        'Sin valoración del cliente en las últimas %(count)s sesiones a las que asistió (%(sessions)s)',
+        'Sin valoración del cliente en las últimas %(count)s sesiones a las que asistió '
+        '(%(sessions)s)',
     'at or below':
         'igual o por debajo de',
     'below':
@@ -173,8 +177,10 @@ SPANISH = {
         'Origen del umbral',
     '%(usual)s (the mean of the earlier ratings: %(count)s)':
         '%(usual)s (la media de las valoraciones anteriores: %(count)s)',
-    "the larger of the reliable change (%(change)s) and twice the spread of this client's earlier scores (%(spread)s)":
-        'el mayor entre el cambio fiable (%(change)s) y el doble de la dispersión de las puntuaciones anteriores de este cliente (%(spread)s)',
+    "the larger of the reliable change (%(change)s) and twice the spread of this client's "
+    "earlier scores (%(spread)s)":
+        'el mayor entre el cambio fiable (%(change)s) y el doble de la dispersión de las '
+        'puntuaciones anteriores de este cliente (%(spread)s)',
     'Compared with':
         'Comparado con',
     'session %(number)s':
@@ -242,7 +248,8 @@ SPANISH = {
     '%(count)s missed sessions in a row (%(sessions)s)':
         '%(count)s sesiones perdidas seguidas (%(sessions)s)',
     'no client rating for %(count)s attended sessions in a row (%(sessions)s)':
-        'sin valoración del cliente en %(count)s sesiones seguidas a las que asistió (%(sessions)s)',
+        'sin valoración del cliente en %(count)s sesiones seguidas a las que asistió '
+        '(%(sessions)s)',
     'under the cut-off at %(sessions)s':
         'por debajo del punto de corte en %(sessions)s',
 }  # fmt: skip
