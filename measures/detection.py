@@ -190,10 +190,24 @@ def _on_conflict(table: str, *, distinct: str) -> str:
     )
 
 
+# Below this many findings (one client after one rating), a plain multi-row upsert beats
+# creating a scratch table for COPY.
+COPY_FROM = 500
+
+
 @transaction.atomic
 def _insert_postgresql(rows: list[tuple[int, int, str, str, str]], now: dt.datetime) -> int:
     """COPY the findings into a scratch table, then upsert them in one statement."""
     table = connection.ops.quote_name(Flag._meta.db_table)
+    if len(rows) < COPY_FROM:
+        values = ", ".join(["(%s, %s, %s, %s, %s::jsonb, %s)"] * len(rows))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({_FLAG_COLUMNS}) VALUES {values} "
+                + _on_conflict(table, distinct="IS DISTINCT FROM"),
+                [value for row in rows for value in (*row, now)],
+            )
+            return cursor.rowcount
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMPORARY TABLE found (c bigint, s bigint, r varchar(24), v varchar(8), "

@@ -110,9 +110,20 @@ def take(base: str, token: str) -> None:
         log_in(supervisor, base, "supervisor")
         supervisor.goto(f"{base}/dashboard/?sort=open_concerns&dir=desc")
         supervisor.screenshot(path=DOCS / "dashboard.png", full_page=True)
+        # The drifting client's concern: one slide told as one story.
+        page.locator("section[aria-labelledby=concerns-heading] a").first.click()
+        page.wait_for_load_state()
+        page.screenshot(path=DOCS / "concern.png", full_page=True)
         therapist_queue = page
         therapist_queue.goto(f"{base}/review/")
         therapist_queue.screenshot(path=DOCS / "review-queue.png")
+        admin = browser.new_page(viewport={"width": 1200, "height": 800})
+        log_in(admin, base, "clinicadmin")
+        admin.goto(f"{base}/thresholds/")
+        admin.get_by_role("button", name="Calibrate now").click()
+        admin.wait_for_load_state()
+        admin.wait_for_timeout(500)  # the charts draw
+        admin.screenshot(path=DOCS / "thresholds.png", full_page=True)
         phone = browser.new_page(viewport={"width": 360, "height": 740})
         for language in ("en", "es"):
             phone.goto(f"{base}/r/{token}/?lang={language}")

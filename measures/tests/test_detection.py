@@ -236,3 +236,22 @@ def test_two_evaluations_at_once_raise_each_flag_once(
     # And one concern, holding them all: the client's row serialises grouping.
     assert Concern.objects.count() == 1
     assert not Flag.objects.filter(concern__isnull=True, rule="reliable_drop").exists()
+
+
+@pytest.mark.parametrize("copy_from", [0, 10_000], ids=["copy", "multi-row"])
+def test_both_ways_of_storing_signals_write_and_update_alike(
+    monkeypatch: Any, drifting: Client, copy_from: int
+) -> None:
+    """PostgreSQL stores a large batch through COPY and a small one in one statement; SQLite
+    has one way. Whichever runs, a finding is stored once and changed evidence is updated."""
+    import measures.detection
+
+    monkeypatch.setattr(measures.detection, "COPY_FROM", copy_from)
+    first = evaluate_clients([drifting.pk])
+    assert first.flags_created == 6 and first.concerns_opened == 1
+    assert evaluate_clients([drifting.pk]).flags_created == 0
+    Rating.objects.filter(session__client=drifting, session__number=6).update(trust=2)
+    assert evaluate_clients([drifting.pk]).flags_created > 0  # the score at 6 fell further
+    drop = Flag.objects.get(client=drifting, rule="reliable_drop", session__number=6)
+    assert drop.evidence["score"] == 6.2  # (2 + 5 × 7) / 6
+    assert Flag.objects.filter(client=drifting).count() >= 6

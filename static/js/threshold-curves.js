@@ -57,7 +57,7 @@
         animation: false,
         scales: {
           x: { title: { display: true, text: curve.label } },
-          y: { beginAtZero: true, title: { display: true, text: "Concerns per therapist-week" } },
+          y: { beginAtZero: true, title: { display: true, text: "Per therapist-week" } },
         },
         plugins: { legend: { position: "bottom", labels: { boxWidth: 10 } } },
       },
