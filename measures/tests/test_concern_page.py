@@ -16,31 +16,26 @@ from django.utils.html import escape
 from clients.models import Client, Supervision, User
 from clients.tests.factories import SupervisorFactory
 from measures.models import Concern, ConcernEvent, Flag
+from measures.tests.concern_steps import (
+    COMMENT,
+    STATUS_CHANGES,
+    page_of,
+    post,
+    rate,
+    unchanged,
+    url,
+)
 from measures.tests.factories import (
     ConcernEventFactory,
     FlagFactory,
-    RatingFactory,
     concern_with_signal,
 )
-from sessions.models import Session
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
 
-DIMENSIONS = ["trust", "empathy", "collaboration", "boundaries", "growth", "respect"]
 ACTIONS = ["concern-acknowledge", "concern-resolve", "concern-dismiss", "concern-comment"]
-STATUS_CHANGES = ["concern-acknowledge", "concern-resolve", "concern-dismiss"]
-NOTE = "We talked about the tension over homework; agreed a slower pace."
-REASON = "A hard week at work."
-COMMENT = "Worth raising in supervision."
 
-# Valid input for each step, so a refusal is about who acts, not what they wrote.
-VALID = {
-    "concern-acknowledge": {},
-    "concern-resolve": {"note": NOTE},
-    "concern-dismiss": {"reason": REASON},
-    "concern-comment": {"note": COMMENT},
-}
 # Stored values that must never reach a page: the page says them in words.
 CODES = [
     "reliable_drop",
@@ -57,52 +52,6 @@ CODES = [
     "{&#x27;",
     "{'",
 ]
-
-
-def url(name: str, concern: Concern) -> str:
-    return reverse(f"measures:{name}", args=[concern.pk])
-
-
-def page_of(concern: Concern) -> str:
-    return url("concern-detail", concern)
-
-
-def rate(session: Session, score: int) -> None:
-    RatingFactory(session=session, **dict.fromkeys(DIMENSIONS, score))
-
-
-def unchanged(concern: Concern) -> bool:
-    """The concern and its history are as they were before the refused step."""
-
-    def state() -> tuple[Any, ...]:
-        return (
-            concern.status,
-            concern.note,
-            concern.acknowledged_at,
-            concern.acknowledged_by_id,
-            concern.closed_at,
-            concern.closed_by_id,
-            concern.reviewed_through,
-            concern.level_at_closing,
-        )
-
-    before = state()
-    concern.refresh_from_db()
-    return before == state() and not concern.events.exists()
-
-
-@pytest.fixture
-def concern(client_record: Client) -> Concern:
-    """R.K. rated session 1 at 10.0; the concern opened on session 2 (rated 7.0) with a
-    reliable drop."""
-    rate(SessionFactory(client=client_record, starts_at=timezone.now() - dt.timedelta(days=14)), 10)
-    concern = concern_with_signal(client_record)
-    rate(concern.last_session, 7)
-    return concern
-
-
-def post(client: Any, name: str, concern: Concern, data: dict[str, str] | None = None) -> Any:
-    return client.post(url(name, concern), VALID[name] if data is None else data)
 
 
 # --- Who may come in ------------------------------------------------------
@@ -213,7 +162,7 @@ def test_the_therapist_reads_what_happened_each_signal_and_every_action(
     assert escape("Alliance 6.8, 3.1 below this client's usual 9.9 (threshold 1.5)") in html
     for name, value in [
         ("Client's score", "6.8"),
-        ("Client's usual level", "9.9 (the mean of 5 earlier ratings)"),
+        ("Client's usual level", "9.9 (the mean of the earlier ratings: 5)"),
         ("Fall", "3.1"),
         ("Threshold", "1.5"),
         ("Threshold from", "the larger of the reliable change (1.52) and twice the spread"),

@@ -6,82 +6,25 @@ Who may reach each step (log-in, 404, 403, 405) is in test_concern_page.py.
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.urls import reverse
-from django.utils import timezone
 
-from clients.models import Client, User
+from clients.models import User
 from measures.models import Concern, ConcernEvent
-from measures.tests.factories import RatingFactory, concern_with_signal
-from sessions.models import Session
-from sessions.tests.factories import SessionFactory
+from measures.tests.concern_steps import (
+    COMMENT,
+    NOTE,
+    REASON,
+    STATUS_CHANGES,
+    page_of,
+    post,
+    unchanged,
+    url,
+)
 
 pytestmark = pytest.mark.django_db
-
-DIMENSIONS = ["trust", "empathy", "collaboration", "boundaries", "growth", "respect"]
-STATUS_CHANGES = ["concern-acknowledge", "concern-resolve", "concern-dismiss"]
-NOTE = "We talked about the tension over homework; agreed a slower pace."
-REASON = "A hard week at work."
-COMMENT = "Worth raising in supervision."
-
-# Valid input for each step.
-VALID = {
-    "concern-acknowledge": {},
-    "concern-resolve": {"note": NOTE},
-    "concern-dismiss": {"reason": REASON},
-    "concern-comment": {"note": COMMENT},
-}
-
-
-def url(name: str, concern: Concern) -> str:
-    return reverse(f"measures:{name}", args=[concern.pk])
-
-
-def page_of(concern: Concern) -> str:
-    return url("concern-detail", concern)
-
-
-def rate(session: Session, score: int) -> None:
-    RatingFactory(session=session, **dict.fromkeys(DIMENSIONS, score))
-
-
-def unchanged(concern: Concern) -> bool:
-    """The concern and its history are as they were before the refused step."""
-
-    def state() -> tuple[Any, ...]:
-        return (
-            concern.status,
-            concern.note,
-            concern.acknowledged_at,
-            concern.acknowledged_by_id,
-            concern.closed_at,
-            concern.closed_by_id,
-            concern.reviewed_through,
-            concern.level_at_closing,
-        )
-
-    before = state()
-    concern.refresh_from_db()
-    return before == state() and not concern.events.exists()
-
-
-@pytest.fixture
-def concern(client_record: Client) -> Concern:
-    """R.K. rated session 1 at 10.0; the concern opened on session 2 (rated 7.0) with a
-    reliable drop."""
-    rate(SessionFactory(client=client_record, starts_at=timezone.now() - dt.timedelta(days=14)), 10)
-    concern = concern_with_signal(client_record)
-    rate(concern.last_session, 7)
-    return concern
-
-
-def post(client: Any, name: str, concern: Concern, data: dict[str, str] | None = None) -> Any:
-    return client.post(url(name, concern), VALID[name] if data is None else data)
-
 
 # --- The therapist reviews -------------------------------------------------
 

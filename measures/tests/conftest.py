@@ -1,0 +1,24 @@
+"""Fixtures the measures tests share."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from clients.models import Client
+from measures.models import Concern
+from measures.tests.concern_steps import rate
+from measures.tests.factories import concern_with_signal
+from sessions.tests.factories import SessionFactory
+
+
+@pytest.fixture
+def concern(client_record: Client) -> Concern:
+    """R.K. rated session 1 at 10.0; the concern opened on session 2 (rated 7.0) with a
+    reliable drop."""
+    rate(SessionFactory(client=client_record, starts_at=timezone.now() - dt.timedelta(days=14)), 10)
+    concern = concern_with_signal(client_record)
+    rate(concern.last_session, 7)
+    return concern
