@@ -102,7 +102,6 @@ class _Replay:
 
     sessions: dict[tuple[int, dt.datetime], Session] = field(default_factory=dict)
     seen_concerns: dict[int, int] = field(default_factory=dict)  # concern id → order opened
-    reviewed_on: dt.date | None = None  # therapists look at their queue once a day
 
 
 def seed_demo_clinic(rng: random.Random, *, now: dt.datetime) -> Clinic:
@@ -204,18 +203,23 @@ def _events(
 
 
 def _replay(events: list[_Event], now: dt.datetime) -> None:
+    """Each day of the demo's past in turn: the morning's review, then the day's sessions and
+    ratings, then one evaluation of the clients they touched (set-based, as the sweep is)."""
     state = _Replay()
-    for event in events:
-        if state.reviewed_on != event.at.date():
-            state.reviewed_on = event.at.date()
-            _review_due(event.client.clinic_id, event.at, state)
-        if event.kind == "session":
-            session = state.sessions[(event.client.pk, event.starts_at)] = _log(event)
-            if session.was_attended:
-                continue  # nothing to judge until its ratings arrive (or the sweep runs)
-        else:
-            _rate(event, state.sessions[(event.client.pk, event.starts_at)])
-        evaluate_clients([event.client.pk], now=event.at)
+    for _day, todays in itertools.groupby(events, key=lambda event: event.at.date()):
+        todays = list(todays)
+        _review_due(todays[0].client.clinic_id, todays[0].at, state)
+        touched: set[int] = set()
+        for event in todays:
+            if event.kind == "session":
+                session = state.sessions[(event.client.pk, event.starts_at)] = _log(event)
+                if session.was_attended:
+                    continue  # nothing to judge until its ratings arrive (or the sweep runs)
+            else:
+                _rate(event, state.sessions[(event.client.pk, event.starts_at)])
+            touched.add(event.client.pk)
+        if touched:
+            evaluate_clients(touched, now=todays[-1].at)
     if events:
         _review_due(events[0].client.clinic_id, now, state)
 
