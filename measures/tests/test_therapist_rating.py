@@ -125,3 +125,36 @@ def test_after_a_day_the_rating_is_read_only(
     assert response["Location"] == reverse("measures:session-detail", args=[session.pk])
     assert client.post(url(session), {**ANSWERS, "trust": "4"}).status_code == 403
     assert Rating.objects.get(session=session, rater="therapist").trust == 9
+
+
+def test_saving_a_rating_evaluates_the_client_at_once(
+    client: Any,
+    therapist: User,
+    client_record: Client,
+    session: Session,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The therapist's rating alone can show a discrepancy: it is judged when saved, not at
+    night. (The client rated this session 6.0 after four sessions at 10.)"""
+    from measures.models import Concern
+
+    for weeks in range(5, 1, -1):
+        RatingFactory(
+            session=SessionFactory(
+                client=client_record, starts_at=timezone.now() - dt.timedelta(weeks=weeks)
+            ),
+            **dict.fromkeys(
+                ["trust", "empathy", "collaboration", "boundaries", "growth", "respect"], 10
+            ),
+        )
+    RatingFactory(
+        session=session,
+        **dict.fromkeys(
+            ["trust", "empathy", "collaboration", "boundaries", "growth", "respect"], 6
+        ),
+    )
+    client.force_login(therapist)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url(session), {**ANSWERS, "rupture": "none", "rupture_resolved": ""})
+    concern = Concern.objects.get(client=client_record)
+    assert concern.signals.filter(rule="rater_discrepancy", session=session).exists()
