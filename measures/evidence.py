@@ -219,11 +219,10 @@ def _disengagement(evidence: dict[str, Any]) -> str:
 
 
 def _below_cutoff_figures(evidence: dict[str, Any]) -> list[tuple[str, str]]:
-    where = _("at or below") if evidence["operator"] == "le" else _("below")
-    return [
-        (_("Client's score"), one(evidence["score"])),
-        (_("Cut-off"), f"{where} {one(evidence['cutoff'])}"),
-    ]
+    cutoff = one(evidence["cutoff"])
+    if evidence["operator"] == "le":
+        cutoff = _("%(cutoff)s (a score equal to it counts as under)") % {"cutoff": cutoff}
+    return [(_("Client's score"), one(evidence["score"])), (_("Cut-off"), cutoff)]
 
 
 def _reliable_drop_figures(evidence: dict[str, Any]) -> list[tuple[str, str]]:
@@ -237,7 +236,7 @@ def _reliable_drop_figures(evidence: dict[str, Any]) -> list[tuple[str, str]]:
     if "earlier_ratings" in evidence:
         figures[1] = (
             figures[1][0],
-            _("%(usual)s (the mean of the earlier ratings: %(count)s)")
+            _("%(usual)s (the mean of %(count)s earlier ratings)")
             % {"usual": one(evidence["usual"]), "count": int(evidence["earlier_ratings"])},
         )
     if "reliable_change" in evidence and "own_sd" in evidence:

@@ -140,16 +140,29 @@ def _reliable_drop(signals: list[StorySignal], you: bool) -> str:
 
 
 def _dimension_drop(signals: list[StorySignal], you: bool) -> str:
+    """Each fall in words: the largest two dimensions of a session (the signal lists all)."""
     falls = []
     for signal in signals[:2]:
-        fallen = signal.evidence["dimensions"][0]
+        fallen = signal.evidence["dimensions"][:2]
+        values = {
+            "dimension": dimension_name(fallen[0]["name"]),
+            "from": int(fallen[0]["from"]),
+            "to": int(fallen[0]["to"]),
+            "session": session_list([signal.number]),
+        }
+        if len(fallen) == 1:
+            falls.append(_("%(dimension)s fell from %(from)s to %(to)s at %(session)s") % values)
+            continue
         falls.append(
-            _("%(dimension)s fell from %(from)s to %(to)s at %(session)s")
+            _(
+                "%(dimension)s fell from %(from)s to %(to)s and %(other)s from %(other_from)s "
+                "to %(other_to)s at %(session)s"
+            )
             % {
-                "dimension": dimension_name(fallen["name"]),
-                "from": int(fallen["from"]),
-                "to": int(fallen["to"]),
-                "session": session_list([signal.number]),
+                **values,
+                "other": dimension_name(fallen[1]["name"]),
+                "other_from": int(fallen[1]["from"]),
+                "other_to": int(fallen[1]["to"]),
             }
         )
     return "; ".join(falls)

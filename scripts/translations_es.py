@@ -175,8 +175,14 @@ SPANISH = {
         'Umbral',
     'Threshold from':
         'Origen del umbral',
-    '%(usual)s (the mean of the earlier ratings: %(count)s)':
-        '%(usual)s (la media de las valoraciones anteriores: %(count)s)',
+    '%(usual)s (the mean of %(count)s earlier ratings)':
+        '%(usual)s (la media de %(count)s valoraciones anteriores)',
+    '%(cutoff)s (a score equal to it counts as under)':
+        '%(cutoff)s (una puntuación igual cuenta como por debajo)',
+    '%(dimension)s fell from %(from)s to %(to)s and %(other)s from %(other_from)s '
+    'to %(other_to)s at %(session)s':
+        '%(dimension)s bajó de %(from)s a %(to)s y %(other)s de %(other_from)s a %(other_to)s en '
+        '%(session)s',
     "the larger of the reliable change (%(change)s) and twice the spread of this client's "
     "earlier scores (%(spread)s)":
         'el mayor entre el cambio fiable (%(change)s) y el doble de la dispersión de las '

@@ -156,3 +156,19 @@ def test_each_signals_words_are_in_the_pages_language() -> None:
         assert numbers("rupture_unresolved", evidence) == [
             ("Cliente", "ruptura: mucho; se habló: nada")
         ]
+
+
+def test_a_fall_in_two_dimensions_names_both() -> None:
+    fall = {
+        "dimensions": [
+            {"name": "boundaries", "from": 10, "to": 5},
+            {"name": "respect", "from": 10, "to": 6},
+            {"name": "trust", "from": 9, "to": 5},
+        ],
+        "since_session": 3,
+    }
+    told = story([StorySignal(4, "dimension_drop", fall)], {3: 9.8, 4: 7.0})
+    assert told == (
+        "Alliance fell from 9.8 to 7.0 at session 4: boundaries fell from 10 to 5 and respect "
+        "from 10 to 6 at session 4."
+    )

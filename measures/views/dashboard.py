@@ -36,8 +36,10 @@ def _date(value: str) -> dt.date | None:
     return date if dt.date.min < date < dt.date.max else None
 
 
-def period_from(request: HttpRequest) -> dashboard.Period:
-    """The period asked for (7/30/90 days or from–to dates); if not valid, say so: 30 days."""
+def period_from(request: HttpRequest, *, warn: bool = True) -> dashboard.Period:
+    """The period asked for (7/30/90 days or from–to dates); if not valid, say so (unless
+    `warn` is off: a download has no page to say it on): the last 30 days."""
+    say = messages.warning if warn else _silent
     chosen = request.GET.get("period") or str(DEFAULT_DAYS)
     # Compared as text: str.isdigit() admits "²", which int() then refuses.
     if chosen in {str(days) for days in PRESETS}:
@@ -45,24 +47,27 @@ def period_from(request: HttpRequest) -> dashboard.Period:
     if chosen == "custom":
         first, last = _date(request.GET.get("from", "")), _date(request.GET.get("to", ""))
         if first is None or last is None:
-            messages.warning(request, "Enter both dates as YYYY-MM-DD; showing the last 30 days.")
+            say(request, "Enter both dates as YYYY-MM-DD; showing the last 30 days.")
         elif first > last:
-            messages.warning(
-                request, "The start date is after the end date; showing the last 30 days."
-            )
+            say(request, "The start date is after the end date; showing the last 30 days.")
         elif (last - first).days >= LONGEST_RANGE_DAYS:
-            messages.warning(request, "Choose at most a year; showing the last 30 days.")
+            say(request, "Choose at most a year; showing the last 30 days.")
         else:
             return dashboard.period_between(first, last)
     else:
-        messages.warning(request, "That period is not one we know; showing the last 30 days.")
+        say(request, "That period is not one we know; showing the last 30 days.")
     return dashboard.period_of_days(DEFAULT_DAYS)
 
 
-def sort_from(request: HttpRequest) -> tuple[str, bool]:
+def _silent(request: HttpRequest, message: str) -> None:
+    """A warning nobody will see is not stored for a later page."""
+
+
+def sort_from(request: HttpRequest, *, warn: bool = True) -> tuple[str, bool]:
     sort = request.GET.get("sort", "therapist")
     if sort not in dashboard.SORTS:
-        messages.warning(request, "That column cannot be sorted; sorted by therapist.")
+        if warn:
+            messages.warning(request, "That column cannot be sorted; sorted by therapist.")
         sort = "therapist"
     return sort, request.GET.get("dir") == "desc"
 
