@@ -554,3 +554,16 @@ def test_the_client_page_links_to_the_ratings_export(
     client.force_login(supervisor)
     page = client.get(reverse("measures:client-detail", args=[rated.pk])).content.decode()
     assert f'href="{ratings_url(rated)}">Export ratings (CSV)</a>' in page
+
+
+def test_a_download_with_odd_parameters_leaves_no_warning_for_the_next_page(
+    client: Any, supervisor: User
+) -> None:
+    """The export falls back to 30 days and the therapist sort, as the page does, but a file
+    has nowhere to say so: the warning must not wait for whatever page comes next."""
+    client.force_login(supervisor)
+    response = client.get(f"{reverse('measures:dashboard-csv')}?period=foo&sort=xx")
+    assert response.status_code == 200
+    b"".join(response.streaming_content)
+    page = client.get(reverse("measures:caseload"))
+    assert list(page.context["messages"]) == []
