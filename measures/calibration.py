@@ -7,8 +7,9 @@ From the clinic's client ratings this estimates:
 - the spread of scores between clients: the SD of every client rating (one
   observation of a client is one draw from the clinic's population of scores);
 - the session-to-session reliability of stable clients: the correlation between a
-  client's successive scores, over clients with no reported rupture and no concern
-  resolved with a repair (test-retest reliability, Jacobson & Truax 1991);
+  client's successive scores, over clients with no reported rupture and no concern other
+  than ones dismissed as needing no repair (test-retest reliability, Jacobson & Truax
+  1991);
 - the reliable change, 1.96 × SD × √(2 × (1 − r)), that these give;
 - the size of a fall in one dimension, and of a therapist-over-client difference,
   that stable clients reach by chance in fewer than 1 in 100 sessions.
@@ -52,6 +53,10 @@ MIN_PAIRS = 100
 CHANCE = 0.01
 DIMENSION_DROP_RANGE = (3, 6)
 DISCREPANCY_RANGE = (1.0, 3.0)
+NOTE_NAMES = {
+    "dimension_drop": "fall in one dimension",
+    "discrepancy": "margin of the therapist over the client",
+}
 
 
 @dataclass(frozen=True)
@@ -271,7 +276,11 @@ def clinic_histories(clinic: Clinic) -> list[ClientHistory]:
     from measures.detection import histories  # detection imports thresholds, as we do
 
     clients = Client.objects.filter(clinic=clinic)
-    repaired = Concern.objects.filter(client=OuterRef("pk"), status=Concern.Status.RESOLVED)
+    # A concern open, being looked at, or resolved with a repair marks a client whose scores
+    # moved for a reason; one dismissed as needing no repair does not.
+    repaired = Concern.objects.filter(client=OuterRef("pk")).exclude(
+        status=Concern.Status.DISMISSED
+    )
     ruptured = Rating.objects.filter(
         session__client=OuterRef("pk"), rupture__in=list(RUPTURES)
     ).filter(Q(rater=Rating.Rater.CLIENT) | Q(rater=Rating.Rater.THERAPIST))
@@ -313,6 +322,17 @@ def calibration_result(
             "difference between them; the current value is kept."
         )
         result["estimates"] = dataclasses.asdict(found)
+    for name, top in (
+        ("dimension_drop", DIMENSION_DROP_RANGE[1]),
+        ("discrepancy", DISCREPANCY_RANGE[1]),
+    ):
+        if found.enough_data and getattr(found, name) == top:
+            found.notes.append(
+                f"The proposed {NOTE_NAMES[name]} is at the top of its range ({top}): the "
+                "clinic's stable clients pass the usual values often. Look at who they are "
+                "before applying it."
+            )
+            result["estimates"] = dataclasses.asdict(found)
     if found.enough_data:
         result["proposed_reliable_change"] = round(proposed.reliable_change, 2)
         result["rates"]["proposed"] = concern_rates(clients, proposed, since, now)

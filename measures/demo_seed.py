@@ -53,10 +53,11 @@ LABELS = (
     "Alder", "Sage", "Fern", "Heron", "Wren", "Lark", "Finch", "A.K.", "J.M.", "R.T.",
     "L.B.", "S.O.", "M.C.", "D.V.", "E.P.", "N.G.", "T.H.", "C.R.", "F.D.",
 )  # fmt: skip
-# How the demo's therapists work their queue: seen after two days, closed after eight,
-# except every fifth concern, left to slide (so the dashboard has something to escalate).
+# How the demo's therapists work their queue: seen after two days, closed after ten (so the
+# last fortnight's concerns are still being looked at), except every fifth concern, left to
+# slide (so the dashboard has something to escalate).
 ACKNOWLEDGE_AFTER = dt.timedelta(days=2)
-CLOSE_AFTER = dt.timedelta(days=8)
+CLOSE_AFTER = dt.timedelta(days=10)
 LET_SLIDE_EVERY = 5
 REPAIR_NOTES = (
     "We talked about the tension over homework; agreed a slower pace.",

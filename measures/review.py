@@ -38,7 +38,9 @@ def _clean_note(note: str, *, field: str, required: str) -> str:
     if not note:
         raise ValidationError({field: required})
     if len(note) > NOTE_MAX_LENGTH:
-        raise ValidationError({field: f"Please keep it under {NOTE_MAX_LENGTH} characters."})
+        raise ValidationError(
+            {field: f"Please keep it to {NOTE_MAX_LENGTH:,} characters or fewer."}
+        )
     return note
 
 

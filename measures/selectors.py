@@ -32,6 +32,7 @@ from measures.history import Point
 from measures.models import Concern, Flag, Rating, severity_rank
 from measures.rules import repaired
 from measures.scoring import DIMENSIONS, one_decimal
+from measures.thresholds import clinic_thresholds
 from sessions.models import Session
 
 SPARKLINE_LENGTH = 10
@@ -208,11 +209,14 @@ def client_history(client: Client) -> ClientHistory:
             Prefetch("flags", queryset=Flag.objects.order_by("created_at")),
         )
     )
+    thresholds = clinic_thresholds(client.clinic_id)
     rows = []
     for session in sessions:
         by_rater = {rating.rater: rating for rating in session.ratings.all()}
         for flag in session.flags.all():
             flag.session = session  # already in hand: no query per flag in templates
+            # Outside any concern: context, or an alert in a stretch already reviewed.
+            flag.is_context = not thresholds.alerts(flag.rule, flag.severity)
         rows.append(
             SessionRow(
                 session=session,

@@ -288,3 +288,18 @@ def test_the_command_says_when_there_is_too_little_data(therapist: User) -> None
 def test_the_command_refuses_an_unknown_clinic() -> None:
     with pytest.raises(CommandError, match="No clinic with id 999999"):
         call_command("calibrate_thresholds", "--clinic", "999999")
+
+
+def test_a_proposal_at_the_top_of_its_range_says_so() -> None:
+    clients = []
+    for n in range(120):
+        level = [5.0, 6.0, 7.0][n % 3]
+        above = 3.0 if n < 5 else 0.2  # the therapist often rates far above: over 1 in 100
+        history = [
+            with_therapist(point(1, level), level),
+            with_therapist(point(2, level), level + above),
+        ]
+        clients.append(ClientHistory(n, 1, True, history))
+    result = calibration.calibration_result(clients, Thresholds(), NOW)
+    assert result["proposed"]["discrepancy"] == 3.0
+    assert any("top of its range (3.0)" in note for note in result["estimates"]["notes"])

@@ -138,8 +138,29 @@ def test_the_page_costs_the_same_queries_at_any_size(
         )
         FlagFactory(session=session, concern=concern)
     client.force_login(therapist)
-    # session + user, the client, sessions, their ratings, their signals, the client's
-    # concerns, and for their stories the concerns' signals and the client's scores
-    with django_assert_num_queries(9):
+    # session + user, the client, sessions, their ratings, their signals, the clinic's
+    # thresholds (which signals are context), the client's concerns, and for their stories
+    # the concerns' signals and the client's scores
+    with django_assert_num_queries(10):
         response = client.get(url(client_record))
     assert len(chart(response)["labels"]) == size
+
+
+def test_a_signal_outside_any_concern_says_why(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    context = FlagFactory(session=SessionFactory(client=client_record))  # under the cut-off
+    repeat = FlagFactory(
+        session=SessionFactory(client=client_record),
+        rule="rater_discrepancy",
+        severity="medium",
+        evidence={"therapist": 9.0, "client": 7.0, "difference": 2.0},
+    )
+    client.force_login(therapist)
+    html = client.get(url(client_record)).content.decode()
+    assert 'title="Context: shown, never raised on its own">Below the cut-off' in html
+    assert (
+        'title="Not raised again: the same stretch as a concern already reviewed">'
+        "Therapist rated higher than client" in html
+    )
+    assert context.concern is None and repeat.concern is None

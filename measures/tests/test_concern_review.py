@@ -155,11 +155,29 @@ def test_a_supervisor_can_comment_on_a_supervisees_concern(
     [
         ("concern-resolve", {}, "resolve_form", "note", "A repair note is needed"),
         ("concern-resolve", {"note": " \n\t "}, "resolve_form", "note", "A repair note is needed"),
-        ("concern-resolve", {"note": "x" * 4001}, "resolve_form", "note", "under 4000"),
+        (
+            "concern-resolve",
+            {"note": "x" * 4001},
+            "resolve_form",
+            "note",
+            "4,000 characters or fewer",
+        ),
         ("concern-dismiss", {"reason": ""}, "dismiss_form", "reason", "A reason is needed"),
-        ("concern-dismiss", {"reason": "x" * 4001}, "dismiss_form", "reason", "under 4000"),
+        (
+            "concern-dismiss",
+            {"reason": "x" * 4001},
+            "dismiss_form",
+            "reason",
+            "4,000 characters or fewer",
+        ),
         ("concern-comment", {"note": " "}, "comment_form", "note", "Please write a comment"),
-        ("concern-comment", {"note": "x" * 4001}, "comment_form", "note", "under 4000"),
+        (
+            "concern-comment",
+            {"note": "x" * 4001},
+            "comment_form",
+            "note",
+            "4,000 characters or fewer",
+        ),
     ],
 )
 def test_a_missing_or_overlong_note_is_a_form_error_and_nothing_changes(

@@ -60,6 +60,7 @@ def test_the_page_shows_the_thresholds_in_use_and_no_calibration_yet(
     assert response.status_code == 200
     html = response.content.decode()
     assert "Thresholds for Riverside" in html and "No calibration yet" in html
+    assert "These are the installation" in html and "Go back to the defaults" not in html
     assert "Reliable change" in html and "1.52" in html  # 1.96 × 1.0 × √0.6
     assert "Thresholds" in html  # in the navigation, for clinic admins
 

@@ -15,7 +15,10 @@ from django.views.decorators.http import require_POST, require_safe
 from clients.access import get_visible_or_404
 from clients.scoping import is_clinic_admin_of
 from measures import calibration, thresholds
-from measures.models import Calibration, ThresholdChange
+from measures.models import CLINIC_THRESHOLDS, Calibration, ClinicThresholds, ThresholdChange
+
+# A clinic with every threshold empty follows the settings: nothing to go back from.
+CLINIC_THRESHOLDS_NULL = [f"{name}__isnull" for name in CLINIC_THRESHOLDS]
 
 NOT_FOR_YOU = "The clinic's thresholds are for its clinic admins."
 # How each threshold is named and shown on the page, in the order it is shown.
@@ -90,6 +93,9 @@ def thresholds_page(request: HttpRequest) -> HttpResponse:
                 "changed_by"
             )[:20],
             "labels": {name: label for name, (label, _places) in LABELS.items()},
+            "has_own_values": ClinicThresholds.objects.filter(clinic=clinic)
+            .exclude(**dict.fromkeys(CLINIC_THRESHOLDS_NULL, True))
+            .exists(),
         },
     )
 
