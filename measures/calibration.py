@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from clients.models import Client, Clinic, User
@@ -281,9 +281,8 @@ def clinic_histories(clinic: Clinic) -> list[ClientHistory]:
     repaired = Concern.objects.filter(client=OuterRef("pk")).exclude(
         status=Concern.Status.DISMISSED
     )
-    ruptured = Rating.objects.filter(
-        session__client=OuterRef("pk"), rupture__in=list(RUPTURES)
-    ).filter(Q(rater=Rating.Rater.CLIENT) | Q(rater=Rating.Rater.THERAPIST))
+    # A rupture reported by either rater.
+    ruptured = Rating.objects.filter(session__client=OuterRef("pk"), rupture__in=list(RUPTURES))
     facts = dict(
         (row[0], row[1:])
         for row in clients.annotate(unstable=Exists(repaired) | Exists(ruptured)).values_list(

@@ -284,8 +284,9 @@ def _declining_trend_figures(evidence: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _rupture_figures(evidence: dict[str, Any]) -> list[tuple[str, str]]:
     figures = []
+    reports = rupture_report(evidence)
     for who, label in (("client", _("Client")), ("therapist", _("Therapist"))):
-        report = rupture_report(evidence).get(who)
+        report = reports.get(who)
         if report is None:
             continue
         if report.get("rupture", "none") == "none":

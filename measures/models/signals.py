@@ -19,11 +19,11 @@ from django.utils import timezone
 from clients.scoping import caseload_q
 
 
-def severity_rank(field: str = "severity") -> models.Expression:
+def severity_rank() -> models.Expression:
     """0 for high, 1 for medium, 2 for low: the stored values do not sort by severity."""
     return models.Case(
-        models.When(**{field: "high"}, then=Value(0)),
-        models.When(**{field: "medium"}, then=Value(1)),
+        models.When(severity="high", then=Value(0)),
+        models.When(severity="medium", then=Value(1)),
         default=Value(2),
         output_field=models.IntegerField(),
     )

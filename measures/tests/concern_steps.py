@@ -60,3 +60,22 @@ def unchanged(concern: Concern) -> bool:
 
 def post(client: Any, name: str, concern: Concern, data: dict[str, str] | None = None) -> Any:
     return client.post(url(name, concern), VALID[name] if data is None else data)
+
+
+# Stored values that must never reach a page: the page says them in words.
+CODES = [
+    "reliable_drop",
+    "rater_discrepancy",
+    "rupture_unresolved",
+    "below_cutoff",
+    "declining_trend",
+    "disengagement",
+    "a_lot",
+    "not_at_all",
+    "no_show",
+    "Operator",
+    "operator",
+    "[9.5",
+    "{&#x27;",
+    "{'",
+]

@@ -17,6 +17,7 @@ from clients.models import Client, Supervision, User
 from clients.tests.factories import SupervisorFactory
 from measures.models import Concern, ConcernEvent, Flag
 from measures.tests.concern_steps import (
+    CODES,
     COMMENT,
     STATUS_CHANGES,
     page_of,
@@ -35,23 +36,6 @@ from sessions.tests.factories import SessionFactory
 pytestmark = pytest.mark.django_db
 
 ACTIONS = ["concern-acknowledge", "concern-resolve", "concern-dismiss", "concern-comment"]
-
-# Stored values that must never reach a page: the page says them in words.
-CODES = [
-    "reliable_drop",
-    "rupture_unresolved",
-    "below_cutoff",
-    "declining_trend",
-    "disengagement",
-    "a_lot",
-    "not_at_all",
-    "no_show",
-    "Operator",
-    "operator",
-    "[9.5",
-    "{&#x27;",
-    "{'",
-]
 
 
 # --- Who may come in ------------------------------------------------------

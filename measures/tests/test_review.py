@@ -14,6 +14,7 @@ from django.utils.html import escape
 from clients.models import Client, User
 from clients.tests.factories import ClientFactory, SupervisorFactory
 from measures.models import Concern, Flag
+from measures.tests.concern_steps import CODES
 from measures.tests.factories import FlagFactory, RatingFactory, concern_with_signal
 from sessions.models import Session
 from sessions.tests.factories import SessionFactory
@@ -22,23 +23,6 @@ pytestmark = pytest.mark.django_db
 
 QUEUE = reverse("measures:review-queue")
 DIMENSIONS = ["trust", "empathy", "collaboration", "boundaries", "growth", "respect"]
-# Stored values that must never reach a page: the page says them in words.
-CODES = [
-    "reliable_drop",
-    "rater_discrepancy",
-    "rupture_unresolved",
-    "declining_trend",
-    "below_cutoff",
-    "disengagement",
-    "a_lot",
-    "not_at_all",
-    "no_show",
-    "Operator",
-    "operator",
-    "[9.5",
-    "{&#x27;",
-    "{'",
-]
 
 
 def concern_for(

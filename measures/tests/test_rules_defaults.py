@@ -16,6 +16,7 @@ from measures import rules
 from measures.history import Point, Thresholds
 from measures.tests.test_rules import (
     LATER,
+    ScoreRule,
     at,
     dimensions,
     forced,
@@ -28,7 +29,7 @@ from measures.tests.test_rules import (
 DEFAULT = Thresholds()
 
 
-def fired(rule: rules.Callable, history: list[Point], t: Thresholds = DEFAULT) -> list[int]:  # type: ignore[name-defined]
+def fired(rule: ScoreRule, history: list[Point], t: Thresholds = DEFAULT) -> list[int]:
     return at(rule(history, t))
 
 

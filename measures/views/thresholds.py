@@ -15,10 +15,7 @@ from django.views.decorators.http import require_POST, require_safe
 from clients.access import get_visible_or_404
 from clients.scoping import is_clinic_admin_of
 from measures import calibration, thresholds
-from measures.models import CLINIC_THRESHOLDS, Calibration, ClinicThresholds, ThresholdChange
-
-# A clinic with every threshold empty follows the settings: nothing to go back from.
-CLINIC_THRESHOLDS_NULL = [f"{name}__isnull" for name in CLINIC_THRESHOLDS]
+from measures.models import Calibration, ClinicThresholds, ThresholdChange
 
 NOT_FOR_YOU = "The clinic's thresholds are for its clinic admins."
 # How each threshold is named and shown on the page, in the order it is shown.
@@ -71,8 +68,9 @@ def thresholds_page(request: HttpRequest) -> HttpResponse:
     """The clinic's thresholds now, the latest calibration, and the history of changes."""
     _require_clinic_admin(request.user)
     clinic = request.user.clinic
-    current = thresholds.current_values(thresholds.clinic_thresholds(clinic))
-    current["reliable_change"] = thresholds.clinic_thresholds(clinic).reliable_change
+    in_use = thresholds.clinic_thresholds(clinic)
+    current = thresholds.current_values(in_use) | {"reliable_change": in_use.reliable_change}
+    own = ClinicThresholds.objects.filter(clinic=clinic).first()
     latest = Calibration.objects.visible_to(request.user).select_related("created_by").first()
     result = latest.result if latest else {}
     proposed = dict(result.get("proposed") or {})
@@ -93,9 +91,8 @@ def thresholds_page(request: HttpRequest) -> HttpResponse:
                 "changed_by"
             )[:20],
             "labels": {name: label for name, (label, _places) in LABELS.items()},
-            "has_own_values": ClinicThresholds.objects.filter(clinic=clinic)
-            .exclude(**dict.fromkeys(CLINIC_THRESHOLDS_NULL, True))
-            .exists(),
+            # With nothing of its own set, the clinic follows the settings: nothing to reset.
+            "has_own_values": bool(own and own.overrides()),
         },
     )
 
