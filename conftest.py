@@ -54,6 +54,34 @@ def fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def force_login_gives_the_second_factor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`force_login` skips the log-in form; for staff who must use two-factor it also
+    skips the code step, as if they had typed one (a confirmed authenticator is made for
+    them). accounts/tests sign in through the real forms and prove the step itself."""
+    from django.test import Client
+
+    original = Client.force_login
+
+    def force_login(self: Client, user: Any, backend: str | None = None) -> None:
+        original(self, user, backend)
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from accounts import two_factor
+
+        if not two_factor.is_required(user):
+            return
+        device, _ = TOTPDevice.objects.get_or_create(
+            user=user, name=two_factor.AUTHENTICATOR, defaults={"confirmed": True}
+        )
+        session = self.session
+        session[two_factor.VERIFIED] = device.persistent_id
+        session.pop(two_factor.PENDING, None)
+        session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def tasks_run_in_process_by_default() -> Iterator[None]:
     """Tests run tasks eagerly even when CI points CELERY_BROKER_URL at Redis, so no

@@ -1,9 +1,11 @@
-"""Keep rating-link tokens out of every log line.
+"""Keep secrets and search terms out of every log line.
 
-A client's link is `/r/<token>/`; the request line appears in Django's request
-and runserver logs and in gunicorn's access log. Redacting when each record is
-made (not in one handler) covers every logger and handler in the process,
-including gunicorn's, which runs in the same worker.
+A client's link is `/r/<token>/`, a password-reset link carries a token too, and
+the query strings of clinical pages carry search terms (`?q=…`) and filters. The
+request line appears in Django's request and runserver logs and in gunicorn's
+access log. Redacting when each record is made (not in one handler) covers every
+logger and handler in the process, including gunicorn's, which runs in the same
+worker.
 """
 
 from __future__ import annotations
@@ -12,12 +14,19 @@ import logging
 import re
 from typing import Any
 
-TOKEN_IN_PATH = re.compile(r"(/r/)(?!thanks/)[^/\s'\"]+")
+TOKEN_IN_PATH = re.compile(r"(/r/)(?!thanks/)[^/\s'\"?]+")
+RESET_TOKEN_IN_PATH = re.compile(
+    r"(/accounts/password/reset/[^/\s'\"?]+/)(?!set-password/)[^/\s'\"?]+"
+)
+QUERY_STRING = re.compile(r"(/[^\s'\"?]*)\?[^\s'\"]+")
 REDACTED = r"\1[redacted]"
+MARKERS = ("/r/", "/reset/", "?")
 
 
 def redact(text: str) -> str:
-    return TOKEN_IN_PATH.sub(REDACTED, text)
+    text = TOKEN_IN_PATH.sub(REDACTED, text)
+    text = RESET_TOKEN_IN_PATH.sub(REDACTED, text)
+    return QUERY_STRING.sub(r"\1?[redacted]", text)
 
 
 def install_token_redaction() -> None:
@@ -32,7 +41,7 @@ def install_token_redaction() -> None:
             message = record.getMessage()
         except Exception:  # a malformed call is logging's problem to report, not ours
             return record
-        if "/r/" in message:
+        if any(marker in message for marker in MARKERS):
             record.msg, record.args = redact(message), ()
         return record
 

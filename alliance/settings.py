@@ -7,6 +7,7 @@ must then provide SECRET_KEY and ALLOWED_HOSTS, or start-up fails loudly.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -41,23 +42,37 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # Our apps, in layer order: a lower app never imports a higher one.
     "clients",
     "sessions.apps.TherapySessionsConfig",
     "measures",
+    "accounts",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "alliance.middleware.ContentSecurityPolicyMiddleware",
+    # Refuses what no page here can use (NUL bytes, other charsets, big bodies) before
+    # anything reads it.
+    "alliance.middleware.RequestGuardMiddleware",
+    "alliance.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise, so it marks every page built here (not the static files) no-store.
+    "alliance.middleware.PrivatePagesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.IdleSessionMiddleware",
+    "accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers for a locked-out log-in.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "alliance.urls"
@@ -96,12 +111,44 @@ AUTH_USER_MODEL = "clients.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "measures:caseload"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes sees every password check first, so a locked-out user and address pair
+# is refused before their password is even tried.
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.ThrottledBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Sign-in: throttling, two-factor, sessions (see SECURITY.md) -----------
+# After this many wrong passwords in a row for one username from one address, that
+# pair is locked out until the time below passes or a clinic admin unlocks it.
+AXES_FAILURE_LIMIT = env_int("ALLIANCE_LOGIN_FAILURES_ALLOWED", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ALLIANCE_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "alliance.net.client_address"
+AXES_USERNAME_FORM_FIELD = "username"
+# Staff who must confirm a code from an authenticator app after their password:
+# "admins" (clinic admins and superusers; others may opt in) or "all".
+ALLIANCE_TWO_FACTOR = env_str("ALLIANCE_TWO_FACTOR", "admins")
+if ALLIANCE_TWO_FACTOR not in ("admins", "all"):
+    raise ImproperlyConfigured("ALLIANCE_TWO_FACTOR must be admins or all.")
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Alliance")
+# A signed-in session ends after this many idle minutes, and its cookie ends with the browser.
+ALLIANCE_IDLE_MINUTES = env_int("ALLIANCE_IDLE_MINUTES", 30)
+SESSION_COOKIE_AGE = ALLIANCE_IDLE_MINUTES * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Changing one's e-mail or two-factor needs the password again if the last one is older.
+ALLIANCE_REAUTHENTICATE_MINUTES = env_int("ALLIANCE_REAUTHENTICATE_MINUTES", 10)
+# How long an e-mailed password-reset link stays valid.
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_HOURS", 24) * 60 * 60
 
 # --- Languages and time ---------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -228,8 +275,16 @@ ALLIANCE_BASE_URL = env_str("ALLIANCE_BASE_URL", "http://127.0.0.1:8000")
 # Failed rating-link look-ups allowed per client address in a window, before a pause.
 ALLIANCE_LINK_FAILURES_ALLOWED = env_int("ALLIANCE_LINK_FAILURES_ALLOWED", 10)
 ALLIANCE_LINK_FAILURE_WINDOW_SECONDS = env_int("ALLIANCE_LINK_FAILURE_WINDOW_SECONDS", 15 * 60)
-# Behind a proxy, the client address is the last X-Forwarded-For hop it added.
-USE_X_FORWARDED_FOR = env_bool("USE_X_FORWARDED_FOR", default=False)
+# How many proxies in front of Alliance append the address they saw to X-Forwarded-For
+# (0: none, the connection's address is the client's). Each counts rate limits and
+# lock-outs per real client address; trusting more hops than exist lets a client choose
+# its own address, fewer puts everyone behind the proxy under one address.
+ALLIANCE_TRUSTED_PROXY_HOPS = env_int("ALLIANCE_TRUSTED_PROXY_HOPS", 0)
+if env_str("USE_X_FORWARDED_FOR"):
+    raise ImproperlyConfigured(
+        "USE_X_FORWARDED_FOR is replaced by ALLIANCE_TRUSTED_PROXY_HOPS: the number of "
+        "proxies in front of Alliance that append to X-Forwarded-For (1 for one proxy)."
+    )
 # How long a therapist may revise their own rating before it becomes the record.
 ALLIANCE_THERAPIST_RATING_EDIT_HOURS = env_int("ALLIANCE_THERAPIST_RATING_EDIT_HOURS", 24)
 
@@ -259,6 +314,11 @@ CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# No page here takes files, and no form is bigger than a few kilobytes: anything larger
+# is refused (413) before it is read. Files inside a small body are refused too.
+ALLIANCE_MAX_REQUEST_BYTES = env_int("ALLIANCE_MAX_REQUEST_BYTES", 256 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = ALLIANCE_MAX_REQUEST_BYTES
+FILE_UPLOAD_HANDLERS = ["alliance.middleware.RefuseFilesHandler"]
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -278,6 +338,11 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+# Nothing here uses the camera, the microphone, location, payments or other devices.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
+    "magnetometer=(), microphone=(), midi=(), payment=(), usb=(), browsing-topics=()"
+)
 
 # --- Logging --------------------------------------------------------------
 # Plain lines on stderr. Nothing here logs request bodies or client details.
@@ -287,4 +352,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "{asctime} {levelname} {name}: {message}", "style": "{"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # django-axes narrates every sign-in at INFO; the attempts are in its tables already.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

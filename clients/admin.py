@@ -1,9 +1,14 @@
-"""Django admin for clinics, staff, supervision and clients.
+"""Django admin for clinics, supervision and clients (staff accounts: accounts/admin.py).
 
 Superusers (the people who run the installation) see everything. Every other
 member of staff sees the admin through the same `visible_to(user)` scoping as
 the app's pages; only a clinic admin may change anything, and only the
 clinic's people, supervision links and client assignment.
+
+Filters are an allow-list: a changelist answers only the filters it shows
+(`list_filter`, `date_hierarchy`), never a lookup typed into the address, so no
+one can probe a field the page does not show (a note, a comment) through
+"1 result" / "0 results". Clinical free text is shown nowhere in the admin.
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
 from django.http import HttpRequest
 
-from clients.models import Client, Clinic, Supervision, User
+from clients.models import Client, Clinic, Supervision
+
+# What a filter shown on a changelist may add to its own field's name.
+FILTER_SUFFIXES = frozenset({"exact", "isnull", "in", "id__exact", "year", "month", "day"})
 
 
 def is_clinic_member(request: HttpRequest) -> bool:
@@ -23,7 +30,33 @@ def is_clinic_member(request: HttpRequest) -> bool:
     return bool(user.is_active and user.is_staff and getattr(user, "clinic_id", None))
 
 
-class ScopedAdmin(admin.ModelAdmin):
+def filter_names(model_admin: admin.ModelAdmin) -> set[str]:
+    """The fields a changelist offers filters on: `list_filter` and `date_hierarchy`."""
+    names = {entry[0] if isinstance(entry, tuple) else entry for entry in model_admin.list_filter}
+    names = {name for name in names if isinstance(name, str)}
+    if model_admin.date_hierarchy:
+        names.add(model_admin.date_hierarchy)
+    return names
+
+
+def lookup_is_offered(model_admin: admin.ModelAdmin, lookup: str) -> bool:
+    """Whether `lookup` is one the changelist's own filters make (allow-list, not deny-list)."""
+    for name in filter_names(model_admin):
+        if lookup == name or (
+            lookup.startswith(f"{name}__") and lookup[len(name) + 2 :] in FILTER_SUFFIXES
+        ):
+            return True
+    return False
+
+
+class AllowListedFiltersMixin:
+    """Refuse (400) any changelist lookup that is not one of the page's own filters."""
+
+    def lookup_allowed(self, lookup: str, value: Any, request: HttpRequest) -> bool:
+        return lookup_is_offered(self, lookup)  # type: ignore[arg-type]
+
+
+class ScopedAdmin(AllowListedFiltersMixin, admin.ModelAdmin):
     """Limit a model's admin to what the signed-in person may see.
 
     `clinic_admin_may_edit` opens writes to clinic admins; the rows they reach
@@ -75,7 +108,7 @@ class ScopedAdmin(admin.ModelAdmin):
 
 
 @admin.register(Clinic)
-class ClinicAdmin(admin.ModelAdmin):
+class ClinicAdmin(AllowListedFiltersMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "created_at"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name"]
@@ -102,59 +135,6 @@ class ClinicAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.is_superuser
-
-
-@admin.register(User)
-class UserAdmin(ScopedAdmin, DjangoUserAdmin):
-    clinic_admin_may_edit = True
-    list_display = [
-        "username",
-        "first_name",
-        "last_name",
-        "clinic",
-        "is_therapist",
-        "is_supervisor",
-        "is_clinic_admin",
-        "is_active",
-    ]
-    list_filter = ["clinic", "is_therapist", "is_supervisor", "is_clinic_admin", "is_active"]
-    fieldsets = (
-        (None, {"fields": ("username", "password")}),
-        ("Person", {"fields": ("first_name", "last_name", "email")}),
-        (
-            "Clinic and roles",
-            {"fields": ("clinic", "is_therapist", "is_supervisor", "is_clinic_admin")},
-        ),
-        (
-            "Access",
-            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
-        ),
-        ("Dates", {"fields": ("last_login", "date_joined")}),
-    )
-    add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("username", "password1", "password2")}),
-        (
-            "Clinic and roles",
-            {"fields": ("clinic", "is_therapist", "is_supervisor", "is_clinic_admin", "is_staff")},
-        ),
-    )
-
-    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(is_superuser=False)
-
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        fieldsets = super().get_fieldsets(request, obj)
-        if request.user.is_superuser:
-            return fieldsets
-        # A clinic admin manages the clinic's people, never installation-wide powers.
-        hidden = {"is_superuser", "groups", "user_permissions"}
-        return [
-            (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
-            for name, options in fieldsets
-        ]
 
 
 @admin.register(Supervision)

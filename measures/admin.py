@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from clients.admin import ScopedAdmin, is_clinic_member
+from clients.admin import AllowListedFiltersMixin, ScopedAdmin, is_clinic_member
 from measures.models import (
     Calibration,
     ClinicThresholds,
@@ -44,6 +44,8 @@ class RatingAdmin(ScopedAdmin):
     list_display = ["session", "rater", "alliance_score", "rupture", "submitted_at"]
     list_filter = ["rater", "rupture"]
     list_select_related = ["session__client"]
+    # The client's own words stay on the pages of those who treat and supervise them.
+    exclude = ["comment"]
 
 
 @admin.register(Flag)
@@ -56,7 +58,8 @@ class FlagAdmin(ReadOnlyScopedAdmin):
 class ConcernEventInline(admin.TabularInline):
     model = ConcernEvent
     extra = 0
-    fields = ["at", "action", "severity", "actor", "note"]
+    # The review notes are clinical free text: the concern page shows them, the admin not.
+    fields = ["at", "action", "severity", "actor"]
     readonly_fields = fields
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -79,9 +82,10 @@ class ConcernAdmin(ReadOnlyScopedAdmin):
     list_filter = ["status", "severity"]
     list_select_related = ["client"]
     inlines = [ConcernEventInline]
+    exclude = ["note"]
 
 
-class SuperuserOnlyAdmin(admin.ModelAdmin):
+class SuperuserOnlyAdmin(AllowListedFiltersMixin, admin.ModelAdmin):
     """For the people who run the installation: read-only logs and settings."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:

@@ -19,10 +19,9 @@ class SessionAdmin(ScopedAdmin):
     list_select_related = ["client", "therapist"]
     date_hierarchy = "starts_at"
     search_fields = ["client__label"]
-
-    def get_exclude(self, request, obj=None):  # type: ignore[no-untyped-def]
-        # Private notes stay with the treating therapist.
-        return [] if request.user.is_superuser else ["notes"]
+    # Private notes are the therapist's alone: shown only on their own session pages,
+    # to nobody in the admin (superusers included).
+    exclude = ["notes"]
 
 
 @admin.register(RatingInvitation)

@@ -11,6 +11,7 @@ import pytest
 from celery.signals import task_prerun
 from django.db import connection
 from django.test import Client as Browser
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -180,10 +181,78 @@ def test_guessing_is_paused_per_address(client: Any, link: Any, settings: Any) -
     settings.ALLIANCE_LINK_FAILURES_ALLOWED = 3
     for number in range(3):
         assert client.get(url(f"guess{number:040d}")).status_code == 404
-    paused = client.get(url(link[1]))
+    paused = client.get(url("guess" + "9" * 40))
     assert paused.status_code == 429 and calm_page(paused)
     elsewhere = Browser(REMOTE_ADDR="10.0.0.9")
-    assert elsewhere.get(url(link[1])).status_code == 200
+    assert elsewhere.get(url("guess" + "9" * 40)).status_code == 404
+
+
+def test_others_failures_never_block_a_valid_link(client: Any, link: Any, settings: Any) -> None:
+    """Behind one clinic or phone-network address, a guesser must not lock clients out."""
+    settings.ALLIANCE_LINK_FAILURES_ALLOWED = 3
+    for number in range(20):
+        client.get(url(f"guess{number:040d}"))
+    assert client.get(url("guess" + "9" * 40)).status_code == 429
+    assert client.get(url(link[1])).status_code == 200
+    assert client.post(url(link[1]), ANSWERS).status_code == 302
+    assert Rating.objects.filter(session=link[0].session, rater="client").count() == 1
+
+
+PROXY = {"REMOTE_ADDR": "10.0.0.1"}  # the proxy's own address, the same for every client
+
+
+@pytest.mark.parametrize("hops", [1, 2])
+def test_behind_proxies_failures_count_per_real_client(link: Any, settings: Any, hops: int) -> None:
+    settings.ALLIANCE_LINK_FAILURES_ALLOWED = 3
+    settings.ALLIANCE_TRUSTED_PROXY_HOPS = hops
+    inner = ", 10.0.0.2" if hops == 2 else ""
+    guesser = Browser(**PROXY, HTTP_X_FORWARDED_FOR=f"203.0.113.7{inner}")
+    for number in range(3):
+        guesser.get(url(f"guess{number:040d}"))
+    assert guesser.get(url("guess" + "9" * 40)).status_code == 429
+    neighbour = Browser(**PROXY, HTTP_X_FORWARDED_FOR=f"198.51.100.4{inner}")
+    assert neighbour.get(url("guess" + "9" * 40)).status_code == 404
+
+
+def test_a_rotated_forwarded_header_does_not_escape_the_limit(link: Any, settings: Any) -> None:
+    """Only the hops our own proxies add are believed; what the client writes is not."""
+    settings.ALLIANCE_LINK_FAILURES_ALLOWED = 3
+    settings.ALLIANCE_TRUSTED_PROXY_HOPS = 1
+    statuses = []
+    for number in range(6):
+        # The client sends its own X-Forwarded-For; the proxy appends the real address.
+        forged = f"192.0.2.{number}, 203.0.113.7"
+        browser = Browser(**PROXY, HTTP_X_FORWARDED_FOR=forged)
+        statuses.append(browser.get(url(f"guess{number:040d}")).status_code)
+    assert statuses == [404, 404, 404, 429, 429, 429]
+
+
+def test_without_trusted_proxies_the_header_is_ignored(link: Any, settings: Any) -> None:
+    settings.ALLIANCE_LINK_FAILURES_ALLOWED = 3
+    statuses = []
+    for number in range(5):
+        browser = Browser(REMOTE_ADDR="203.0.113.7", HTTP_X_FORWARDED_FOR=f"192.0.2.{number}")
+        statuses.append(browser.get(url(f"guess{number:040d}")).status_code)
+    assert statuses == [404, 404, 404, 429, 429]
+
+
+CACHE_DOWN = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens on the discard port
+    }
+}
+
+
+def test_with_the_cache_down_a_valid_link_still_stores_the_rating(
+    client: Any, link: Any, caplog: Any
+) -> None:
+    with override_settings(CACHES=CACHE_DOWN):
+        assert client.get(url(link[1])).status_code == 200
+        assert client.post(url(link[1]), ANSWERS).status_code == 302
+        assert client.get(url("C" * 43)).status_code == 404
+    assert Rating.objects.filter(session=link[0].session, rater="client").count() == 1
+    assert "cache down" in caplog.text
 
 
 def test_the_token_never_reaches_the_logs(client: Any, link: Any, caplog: Any) -> None:

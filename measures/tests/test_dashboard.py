@@ -686,7 +686,6 @@ def test_a_custom_period_of_a_full_year_is_allowed(client: Any, supervisor: User
         ("from=2025-02-30&to=2025-03-31", "Enter both dates as YYYY-MM-DD"),
         ("from=yesterday&to=today", "Enter both dates as YYYY-MM-DD"),
         ("from=31/03/2025&to=13/04/2025", "Enter both dates as YYYY-MM-DD"),
-        ("from=2025-03-31%00&to=2025-04-13", "Enter both dates as YYYY-MM-DD"),
         ("from=%F0%9F%93%85&to=2025-04-13", "Enter both dates as YYYY-MM-DD"),
         # The ends of the calendar: no whole local day can be built around them.
         ("from=9999-12-31&to=9999-12-31", "Enter both dates as YYYY-MM-DD"),

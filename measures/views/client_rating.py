@@ -34,10 +34,11 @@ def _unavailable(request: HttpRequest, status: int = 404) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def client_rating(request: HttpRequest, token: str) -> HttpResponse:
     """Show the form for an open link; store the answers once."""
-    if is_paused(request):
-        return _unavailable(request, status=429)
+    # The token first: a valid link works even from an address others have failed from.
     invitation = invitation_find(token)
     if invitation is None:
+        if is_paused(request):
+            return _unavailable(request, status=429)
         record_failure(request)
         return _unavailable(request)
     language = _language(request, invitation.session.client.language)

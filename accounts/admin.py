@@ -1,0 +1,158 @@
+"""Staff accounts in the Django admin, for superusers and clinic admins.
+
+Nobody sets another person's password here: the password page is gone, a new
+colleague is created without one, and a clinic admin sends a link with which
+the colleague chooses their own (a reset link does the same for someone who
+forgot theirs). A colleague's e-mail address, once they have signed in, is
+theirs to change on their own account page, after giving their password again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
+from django.db.models import Exists, OuterRef
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
+
+from accounts import services
+from clients.admin import ScopedAdmin
+from clients.models import User
+
+
+@admin.register(User)
+class UserAdmin(ScopedAdmin, DjangoUserAdmin):
+    clinic_admin_may_edit = True
+    list_display = [
+        "username",
+        "first_name",
+        "last_name",
+        "clinic",
+        "is_therapist",
+        "is_supervisor",
+        "is_clinic_admin",
+        "is_active",
+        "locked_out",
+    ]
+    # Only the clinics the viewer can see rows of (their own, for a clinic admin).
+    list_filter = [
+        ("clinic", admin.RelatedOnlyFieldListFilter),
+        "is_therapist",
+        "is_supervisor",
+        "is_clinic_admin",
+        "is_active",
+    ]
+    fieldsets = (
+        (None, {"fields": ("username",)}),
+        ("Person", {"fields": ("first_name", "last_name", "email")}),
+        (
+            "Clinic and roles",
+            {"fields": ("clinic", "is_therapist", "is_supervisor", "is_clinic_admin")},
+        ),
+        (
+            "Access",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "first_name", "last_name", "email")}),
+        (
+            "Clinic and roles",
+            {"fields": ("clinic", "is_therapist", "is_supervisor", "is_clinic_admin", "is_staff")},
+        ),
+    )
+    readonly_fields = ["last_login", "date_joined"]
+    actions = ["send_password_links", "unlock_sign_in"]
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        queryset = super().get_queryset(request)
+        cutoff = timezone.now() - settings.AXES_COOLOFF_TIME
+        queryset = queryset.annotate(
+            _locked_out=Exists(
+                AccessAttempt.objects.filter(
+                    username=OuterRef("username"),
+                    failures_since_start__gte=settings.AXES_FAILURE_LIMIT,
+                    attempt_time__gte=cutoff,
+                )
+            )
+        )
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(is_superuser=False)
+
+    @admin.display(boolean=True, description="Locked out")
+    def locked_out(self, user: User) -> bool:
+        return bool(getattr(user, "_locked_out", False))
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        if obj is None:
+            # The add form names the person; a password is theirs to choose, by e-mailed link.
+            kwargs["form"] = admin.ModelAdmin.form
+            return admin.ModelAdmin.get_form(self, request, obj, **kwargs)
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not request.user.is_superuser and obj.pk != request.user.pk:
+            # Changing a colleague's address would let the changer receive their reset link.
+            fields.append("email")
+        return fields
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        # A clinic admin manages the clinic's people, never installation-wide powers.
+        hidden = {"is_superuser", "groups", "user_permissions"}
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+            for name, options in fieldsets
+        ]
+
+    def get_urls(self) -> list[Any]:
+        # No page sets another person's password (DjangoUserAdmin adds `<id>/password/`).
+        return [url for url in super().get_urls() if url.name != "auth_user_password_change"]
+
+    def user_change_password(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        raise Http404("Nobody sets another person's password.")
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        if not change:
+            obj.set_unusable_password()
+        super().save_model(request, obj, form, change)
+
+    def response_add(
+        self, request: HttpRequest, obj: User, post_url_continue: Any = None
+    ) -> HttpResponse:
+        self._send_link(request, obj)
+        return super().response_add(request, obj, post_url_continue)
+
+    def _send_link(self, request: HttpRequest, user: User) -> bool:
+        try:
+            services.send_password_link(user, sent_by=request.user)
+        except services.NoEmailAddress:
+            self.message_user(
+                request,
+                f"{user} has no e-mail address: add one, then send a link to set a password.",
+                messages.WARNING,
+            )
+            return False
+        self.message_user(request, f"A link to set a password was e-mailed to {user}.")
+        return True
+
+    @admin.action(description="E-mail a link to set a new password")
+    def send_password_links(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        for user in queryset:
+            self._send_link(request, user)
+
+    @admin.action(description="Unlock sign-in after too many failed attempts")
+    def unlock_sign_in(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        for user in queryset:
+            services.unlock_sign_in(user)
+        self.message_user(request, f"Sign-in unlocked for {queryset.count()} colleague(s).")

@@ -1,0 +1,133 @@
+"""Two-factor sign-in: a code from an authenticator app (TOTP), or a one-time recovery code.
+
+Who must use it: clinic admins and superusers always, everyone when
+ALLIANCE_TWO_FACTOR is "all"; anyone else may turn it on. A session that has
+given its second factor carries the device in `otp_device_id` (django-otp's
+key); one that still owes it carries `PENDING`. Checking either costs no query.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_otp
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+PENDING = "alliance_two_factor_pending"
+VERIFIED = django_otp.DEVICE_ID_SESSION_KEY
+RECOVERY_CODE_COUNT = 10
+AUTHENTICATOR = "Authenticator app"
+RECOVERY = "Recovery codes"
+
+
+def is_required(user: Any) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return settings.ALLIANCE_TWO_FACTOR == "all" or user.is_superuser or user.is_clinic_admin
+
+
+def has_authenticator(user: Any) -> bool:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def authenticator(user: Any) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("-pk").first()
+
+
+def is_verified(request: HttpRequest) -> bool:
+    return bool(request.session.get(VERIFIED))
+
+
+def step_owed(request: HttpRequest) -> str | None:
+    """ "verify" or "setup" when this signed-in session owes a second factor, else None."""
+    if is_verified(request):
+        return None
+    if request.session.get(PENDING) or is_required(request.user):
+        return "verify" if has_authenticator(request.user) else "setup"
+    return None
+
+
+def start_setup(user: Any) -> TOTPDevice:
+    """A new, unconfirmed authenticator (the one shown as a QR code until confirmed)."""
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name=AUTHENTICATOR, confirmed=False)
+
+
+def pending_setup(user: Any) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
+
+
+def new_recovery_codes(user: Any) -> list[str]:
+    """Replace the user's recovery codes; each works once. Shown once, never stored readable
+    anywhere but in the device table."""
+    device, _ = StaticDevice.objects.get_or_create(user=user, name=RECOVERY)
+    device.token_set.all().delete()
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return codes
+
+
+def recovery_codes_left(user: Any) -> int:
+    return StaticToken.objects.filter(device__user=user, device__name=RECOVERY).count()
+
+
+def _normalise(code: str) -> str:
+    return "".join(code.split()).replace("-", "").lower()
+
+
+@transaction.atomic
+def confirm_setup(request: HttpRequest, device: TOTPDevice, code: str) -> list[str] | None:
+    """Confirm a new authenticator with its first code: it replaces any earlier one, the
+    session counts as verified, and fresh recovery codes are returned. None if the code
+    is wrong."""
+    device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+    if not device.verify_token(_normalise(code)):
+        return None
+    TOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    _mark_verified(request, device)
+    return new_recovery_codes(device.user)
+
+
+def verify(request: HttpRequest, code: str) -> bool:
+    """Check a code from the authenticator, or a recovery code (used up on success).
+
+    django-otp throttles each device: after a failure the next try must wait, and
+    the wait doubles with each further failure.
+    """
+    user = request.user
+    code = _normalise(code)
+    devices: list[Any] = []
+    if code.isdigit():
+        devices = list(TOTPDevice.objects.filter(user=user, confirmed=True))
+    else:
+        devices = list(StaticDevice.objects.filter(user=user, name=RECOVERY))
+    for device in devices:
+        verified = django_otp.verify_token(user, device.persistent_id, code)
+        if verified is not None:
+            _mark_verified(request, verified)
+            return True
+    return False
+
+
+def turn_off(request: HttpRequest) -> None:
+    """Remove every second factor of the signed-in user (not allowed where it is required)."""
+    user = request.user
+    if is_required(user):
+        raise PermissionError("Two-factor sign-in is required for this account.")
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    request.session.pop(VERIFIED, None)
+    request.session.pop(PENDING, None)
+
+
+def _mark_verified(request: HttpRequest, device: Any) -> None:
+    # A new session key once the second factor is given, as at any change of privilege.
+    request.session.cycle_key()
+    django_otp.login(request, device)
+    request.session.pop(PENDING, None)

@@ -1,0 +1,178 @@
+"""Signing in and one's own account: two-factor, the password again, the e-mail address."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+import segno
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import sessions, two_factor
+from accounts.forms import CodeForm, ConfirmPasswordForm, EmailForm
+
+SHOW_CODES = "alliance_recovery_codes_to_show"
+
+
+def _next(request: HttpRequest, default: str = "measures:caseload") -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return reverse(default)
+
+
+def _go(name: str, next_url: str) -> HttpResponseRedirect:
+    """Redirect to the page `name`, which returns to `next_url` when done."""
+    return HttpResponseRedirect(f"{reverse(name)}?{urlencode({'next': next_url})}")
+
+
+def password_recently_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Ask for the password again first, unless it was given in the last few minutes."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not sessions.password_recently_given(request):
+            # After the password, come back here; a POST-only action comes back to the account.
+            back = request.get_full_path() if request.method == "GET" else reverse("account")
+            return _go("reauthenticate", back)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    return render(
+        request,
+        "accounts/account.html",
+        {
+            "authenticator": two_factor.authenticator(user),
+            "required": two_factor.is_required(user),
+            "codes_left": two_factor.recovery_codes_left(user),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def reauthenticate(request: HttpRequest) -> HttpResponse:
+    form = ConfirmPasswordForm(request, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        sessions.password_given(request)
+        return redirect(_next(request, "account"))
+    return render(
+        request, "accounts/reauthenticate.html", {"form": form, "next": _next(request, "account")}
+    )
+
+
+@login_required
+@password_recently_required
+@require_http_methods(["GET", "POST"])
+def email_change(request: HttpRequest) -> HttpResponse:
+    form = EmailForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Your e-mail address is saved."))
+        return redirect("account")
+    return render(request, "accounts/email_form.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    if two_factor.is_verified(request) or two_factor.step_owed(request) is None:
+        return redirect(_next(request))
+    if not two_factor.has_authenticator(request.user):
+        return _go("two-factor-setup", _next(request))
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if two_factor.verify(request, form.cleaned_data["code"]):
+            return redirect(_next(request))
+        form.add_error("code", _("That code did not work. Wait for a new one and try again."))
+    return render(
+        request, "accounts/two_factor_verify.html", {"form": form, "next": _next(request)}
+    )
+
+
+def _setup_allowed(request: HttpRequest) -> bool:
+    """Setting up needs the password recently given; a fresh sign-in counts."""
+    return sessions.password_recently_given(request)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    if two_factor.step_owed(request) == "verify":
+        # Replacing an authenticator takes the current one first.
+        return _go("two-factor-verify", request.get_full_path())
+    if not _setup_allowed(request):
+        return _go("reauthenticate", request.get_full_path())
+    device = two_factor.pending_setup(request.user)
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and device is not None and form.is_valid():
+        codes = two_factor.confirm_setup(request, device, form.cleaned_data["code"])
+        if codes is not None:
+            request.session[SHOW_CODES] = codes
+            messages.success(request, _("Two-factor sign-in is on."))
+            return _go("two-factor-recovery-codes", _next(request, "account"))
+        form.add_error(
+            "code",
+            _("That code did not match. Check the time on your phone and try the next code."),
+        )
+    if device is None or request.method == "GET":
+        device = two_factor.start_setup(request.user)
+    qr = segno.make(device.config_url, error="m").svg_inline(scale=4, dark="#111", light="#fff")
+    return render(
+        request,
+        "accounts/two_factor_setup.html",
+        {"form": form, "qr": qr, "secret": _grouped(device.key), "next": _next(request, "account")},
+    )
+
+
+def _grouped(hex_key: str) -> str:
+    """The key as an app expects it typed: base32, in groups of four."""
+    from base64 import b32encode
+
+    text = b32encode(bytes.fromhex(hex_key)).decode().rstrip("=")
+    return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def recovery_codes(request: HttpRequest) -> HttpResponse:
+    """Show freshly made recovery codes once; POST makes a new set (password needed)."""
+    if request.method == "POST":
+        if not sessions.password_recently_given(request):
+            return _go("reauthenticate", reverse("account"))
+        if two_factor.authenticator(request.user) is None:
+            return redirect("account")
+        request.session[SHOW_CODES] = two_factor.new_recovery_codes(request.user)
+        return redirect("two-factor-recovery-codes")
+    codes = request.session.pop(SHOW_CODES, None)
+    if codes is None:
+        return redirect("account")
+    return render(
+        request, "accounts/recovery_codes.html", {"codes": codes, "next": _next(request, "account")}
+    )
+
+
+@login_required
+@password_recently_required
+@require_POST
+def two_factor_off(request: HttpRequest) -> HttpResponse:
+    if two_factor.is_required(request.user):
+        messages.error(request, _("Your role requires two-factor sign-in; it stays on."))
+        return redirect("account")
+    two_factor.turn_off(request)
+    messages.success(request, _("Two-factor sign-in is off."))
+    return redirect("account")
