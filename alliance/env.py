@@ -6,7 +6,9 @@ silently fall back to a development default.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -54,3 +56,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None or raw.strip() == "":
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_date(name: str, default: dt.date) -> dt.date:
+    """A calendar date written YYYY-MM-DD in the digits 0–9; anything else is a
+    configuration error."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw.strip()):
+            raise ValueError
+        return dt.date.fromisoformat(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a date as YYYY-MM-DD, not {raw!r}.") from None

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
+from alliance.fields import RecordChoiceField, SingleLineField
 from alliance.forms import ServiceForm
 from clients.models import Client, User
 
@@ -14,11 +15,11 @@ from clients.models import Client, User
 class ClientForm(ServiceForm):
     """A client's details; the therapist select is added only for clinic admins."""
 
-    label = forms.CharField(
+    label = SingleLineField(
         max_length=40,
         help_text="A pseudonym or initials, never a legal name.",
     )
-    external_id = forms.CharField(
+    external_id = SingleLineField(
         label="External ID",
         max_length=64,
         required=False,
@@ -38,7 +39,7 @@ class ClientForm(ServiceForm):
     def __init__(self, *args: Any, therapists: QuerySet[User] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         if therapists is not None:
-            self.fields["therapist"] = forms.ModelChoiceField(
+            self.fields["therapist"] = RecordChoiceField(
                 queryset=therapists,
                 empty_label="Choose a therapist",
                 help_text="The therapist whose caseload the client joins.",

@@ -8,7 +8,9 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from alliance.fields import DateTimeField, WholeNumberField
 from alliance.forms import ServiceForm
+from sessions.dates import session_date_bounds
 from sessions.models import Session
 
 # The database's `session_duration_sensible` check, repeated here so a bad
@@ -29,12 +31,18 @@ class SessionForm(ServiceForm):
     Field names are the keyword arguments of `session_log` and `session_update`.
     """
 
-    starts_at = forms.DateTimeField(
+    starts_at = DateTimeField(
         label="Date and time",
         # Typed and shown in the clinic's local time; Django converts to UTC.
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        earliest=lambda: session_date_bounds().earliest,
+        latest=lambda: session_date_bounds().latest,
+        error_messages={
+            "too_early": "A session can't be dated before %(earliest)s.",
+            "too_late": "A session can't be dated after %(latest)s.",
+        },
     )
-    duration_minutes = forms.IntegerField(
+    duration_minutes = WholeNumberField(
         label="Duration (minutes)",
         min_value=MIN_DURATION_MINUTES,
         max_value=MAX_DURATION_MINUTES,

@@ -9,7 +9,9 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from alliance.fields import spoken_date
 from clients.models import Client, User
+from sessions.dates import earliest_session_date
 
 # Rating links are written in their own module; the service is named here too,
 # beside the other session writes.
@@ -33,6 +35,11 @@ def _check_may_log_for(client: Client, therapist: User) -> None:
 
 
 def _check_when(starts_at: dt.datetime) -> None:
+    earliest = earliest_session_date()
+    # Compared as instants: turning an extreme date into local time could overflow.
+    if starts_at < dt.datetime.combine(earliest, dt.time.min, timezone.get_current_timezone()):
+        message = f"A session can't be dated before {spoken_date(earliest)}."
+        raise ValidationError({"starts_at": message})
     if starts_at > timezone.now() + LOG_AHEAD_LIMIT:
         raise ValidationError({"starts_at": "A session can't be logged more than a day ahead."})
 

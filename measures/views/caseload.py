@@ -10,24 +10,20 @@ from django.shortcuts import render
 
 from clients.models import Client
 from measures import selectors
+from measures.filter_forms import CaseloadFilterForm
 
 PAGE_SIZE = 50
-SEARCH_MAX_LENGTH = 40
 
 
 @login_required
 def caseload(request: HttpRequest) -> HttpResponse:
     """Each client with the latest score, a sparkline and any concern; those with one first."""
-    status = request.GET.get("status") or Client.Status.ACTIVE
-    if status not in Client.Status.values:
-        messages.warning(request, "That filter is not one we know; showing active clients.")
-        status = Client.Status.ACTIVE
-    search = request.GET.get("q", "").strip()
-    if len(search) > SEARCH_MAX_LENGTH:
-        messages.warning(request, f"Search uses the first {SEARCH_MAX_LENGTH} characters.")
-        search = search[:SEARCH_MAX_LENGTH]
+    filters = CaseloadFilterForm(request.GET)
+    status, search, problems = filters.chosen()
+    for problem in problems:
+        messages.warning(request, problem)
     clients = selectors.caseload(request.user, status=status, search=search)
-    page = Paginator(clients, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(clients, PAGE_SIZE).get_page(filters.number())
     page.object_list = selectors.with_sparklines(page)
     return render(
         request,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -14,10 +13,8 @@ from django.views.decorators.http import require_safe
 
 from clients.access import get_visible_or_404
 from measures import dashboard, selectors
+from measures.filter_forms import DEFAULT_DAYS, PRESETS, PeriodForm, SortForm
 
-PRESETS = (7, 30, 90)
-DEFAULT_DAYS = 30
-LONGEST_RANGE_DAYS = 366
 NOT_FOR_YOU = "The dashboard is for supervisors and clinic admins."
 
 
@@ -26,50 +23,20 @@ def require_overseer(user: Any) -> None:
         raise PermissionDenied(NOT_FOR_YOU)
 
 
-def _date(value: str) -> dt.date | None:
-    try:
-        date = dt.date.fromisoformat(value)
-    except ValueError:
-        return None
-    # The calendar's first and last days have no whole local day around them in every
-    # time zone (the next midnight, or the UTC instant, falls off the calendar).
-    return date if dt.date.min < date < dt.date.max else None
-
-
 def period_from(request: HttpRequest, *, warn: bool = True) -> dashboard.Period:
     """The period asked for (7/30/90 days or from–to dates); if not valid, say so (unless
     `warn` is off: a download has no page to say it on): the last 30 days."""
-    say = messages.warning if warn else _silent
-    chosen = request.GET.get("period") or str(DEFAULT_DAYS)
-    # Compared as text: str.isdigit() admits "²", which int() then refuses.
-    if chosen in {str(days) for days in PRESETS}:
-        return dashboard.period_of_days(int(chosen))
-    if chosen == "custom":
-        first, last = _date(request.GET.get("from", "")), _date(request.GET.get("to", ""))
-        if first is None or last is None:
-            say(request, "Enter both dates as YYYY-MM-DD; showing the last 30 days.")
-        elif first > last:
-            say(request, "The start date is after the end date; showing the last 30 days.")
-        elif (last - first).days >= LONGEST_RANGE_DAYS:
-            say(request, "Choose at most a year; showing the last 30 days.")
-        else:
-            return dashboard.period_between(first, last)
-    else:
-        say(request, "That period is not one we know; showing the last 30 days.")
-    return dashboard.period_of_days(DEFAULT_DAYS)
-
-
-def _silent(request: HttpRequest, message: str) -> None:
-    """A warning nobody will see is not stored for a later page."""
+    period, problem = PeriodForm(request.GET).chosen()
+    if problem and warn:
+        messages.warning(request, f"{problem}; showing the last {DEFAULT_DAYS} days.")
+    return period
 
 
 def sort_from(request: HttpRequest, *, warn: bool = True) -> tuple[str, bool]:
-    sort = request.GET.get("sort", "therapist")
-    if sort not in dashboard.SORTS:
-        if warn:
-            messages.warning(request, "That column cannot be sorted; sorted by therapist.")
-        sort = "therapist"
-    return sort, request.GET.get("dir") == "desc"
+    sort, descending, problem = SortForm(request.GET).chosen()
+    if problem and warn:
+        messages.warning(request, problem)
+    return sort, descending
 
 
 @login_required

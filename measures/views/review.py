@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST, require_safe
 from clients.access import get_visible_or_404
 from clients.scoping import is_treating_therapist, may_comment_on
 from measures import concern_selectors, review
-from measures.concern_selectors import ALL_NEEDING_REVIEW
+from measures.filter_forms import REVIEW_STATUSES, ReviewFilterForm
 from measures.models import Concern, Flag
 from measures.review_forms import (
     ConcernCommentForm,
@@ -31,25 +31,18 @@ from measures.review_forms import (
 )
 
 PAGE_SIZE = 50
-STATUS_FILTERS = {
-    ALL_NEEDING_REVIEW: "All needing review",
-    Concern.Status.OPEN: "Open",
-    Concern.Status.ACKNOWLEDGED: "Acknowledged",
-}
 
 
 @login_required
 @require_safe
 def review_queue(request: HttpRequest) -> HttpResponse:
     """Concerns waiting for review across the user's caseload, most severe and oldest first."""
-    status = request.GET.get("status") or ALL_NEEDING_REVIEW
-    if status not in STATUS_FILTERS:
-        messages.warning(
-            request, "That filter is not one we know; showing every concern that needs review."
-        )
-        status = ALL_NEEDING_REVIEW
+    filters = ReviewFilterForm(request.GET)
+    status, problem = filters.chosen()
+    if problem:
+        messages.warning(request, problem)
     queue = concern_selectors.review_queue(request.user, status)
-    page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(queue, PAGE_SIZE).get_page(filters.number())
     page.object_list = concern_selectors.with_stories(page, request.user)
     return render(
         request,
@@ -57,7 +50,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "status": status,
-            "statuses": STATUS_FILTERS.items(),
+            "statuses": REVIEW_STATUSES.items(),
             # Anyone who sees more than their own caseload needs to know whose client it is.
             "shows_therapist": request.user.is_supervisor or request.user.is_clinic_admin,
         },

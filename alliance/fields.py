@@ -1,0 +1,186 @@
+"""Form fields for numbers, dates and records read only from the digits 0–9, and for
+single lines of text.
+
+Python reads the digits of every script: `int("٥٠")` is 50, and so are Django's number
+fields and its ISO date-time parser ("٢٠٢٥-٠٣-٠١T١٠:٠٠" is a session time). A value typed
+that way is stored as something the page, the CSV and a colleague's screen show
+differently from what was sent, and every later check written for 0–9 (a pattern, a
+spreadsheet) reads it another way. These fields refuse such digits with a clear message
+before parsing. Every form of the project that takes a number, a date or a record's id
+uses them; admin pages and model forms can use `FORMFIELD_OVERRIDES` or
+`formfield_for`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.dateformat import format as format_date
+
+OTHER_DIGITS = "Use the digits 0–9."
+CONTROL_CHARACTERS = "Use one line of text, without control characters."
+ASCII_DIGITS = frozenset("0123456789")
+
+# The widest whole number every integer column Django makes can hold (a 32-bit
+# INTEGER). A number field given no bounds of its own is held to it, so a huge number
+# is a form error rather than an overflow in the database.
+INTEGER_MIN = -(2**31)
+INTEGER_MAX = 2**31 - 1
+
+DateBound = Callable[[], dt.date]
+
+
+def has_other_digits(text: str) -> bool:
+    """Whether `text` holds a digit or numeral other than 0–9 ("٥", "５", "²", "Ⅻ")."""
+    return any(character.isnumeric() and character not in ASCII_DIGITS for character in text)
+
+
+def refuse_other_digits(value: Any) -> None:
+    if isinstance(value, str) and has_other_digits(value):
+        raise ValidationError(OTHER_DIGITS, code="digits")
+
+
+def spoken_date(day: dt.date) -> str:
+    """A date as the pages write it in prose: "1 January 2000"."""
+    return format_date(day, "j F Y")
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether `text` holds a control character (line breaks, tabs, NUL, escape…)."""
+    return any(unicodedata.category(character) == "Cc" for character in text)
+
+
+class SingleLineField(forms.CharField):
+    """A line of text (a label, a search) with no control characters.
+
+    A browser's one-line input never sends them; a crafted request can, and a line
+    break or an escape sequence in a label would reach CSV files, logs and e-mails.
+    Other scripts, emoji and joiners are welcome: they are how names are written.
+    """
+
+    default_error_messages = {"control": CONTROL_CHARACTERS}
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value and has_control_characters(value):
+            raise ValidationError(self.error_messages["control"], code="control")
+
+
+class AsciiDigitsMixin:
+    """Refuses other scripts' digits before the field's own parsing can read them."""
+
+    def to_python(self, value: Any) -> Any:
+        refuse_other_digits(value)
+        return super().to_python(value)  # type: ignore[misc]
+
+
+class WholeNumberField(AsciiDigitsMixin, forms.IntegerField):
+    """A whole number in 0–9, within the field's bounds (by default an INTEGER column's)."""
+
+    def __init__(
+        self, *, min_value: int | None = None, max_value: int | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(
+            min_value=INTEGER_MIN if min_value is None else min_value,
+            max_value=INTEGER_MAX if max_value is None else max_value,
+            **kwargs,
+        )
+
+
+class NumberField(AsciiDigitsMixin, forms.FloatField):
+    """A number with a fraction, in 0–9 (Django already refuses "nan" and "inf")."""
+
+
+class DecimalNumberField(AsciiDigitsMixin, forms.DecimalField):
+    """A decimal number in 0–9."""
+
+
+class RecordChoiceField(AsciiDigitsMixin, forms.ModelChoiceField):
+    """One record chosen by its id: "٣" is not record 3, whatever `int()` thinks."""
+
+
+class DateBoundsMixin:
+    """Keeps a date within `earliest()`…`latest()` (both included), naming the bound it
+    crossed. The bounds are callables, read when the form is checked, since "a year from
+    today" moves. The calendar's first and last days are always refused: no whole local
+    day surrounds them in every time zone, so they overflow on the way to UTC."""
+
+    default_error_messages = {
+        "too_early": "Enter a date on or after %(earliest)s.",
+        "too_late": "Enter a date on or before %(latest)s.",
+    }
+
+    def __init__(
+        self,
+        *,
+        earliest: DateBound | None = None,
+        latest: DateBound | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.earliest, self.latest = earliest, latest
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        value = super().to_python(value)  # type: ignore[misc]
+        if value is not None and _day(value) in (dt.date.min, dt.date.max):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")  # type: ignore[attr-defined]
+        return value
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)  # type: ignore[misc]
+        if value in self.empty_values:  # type: ignore[attr-defined]
+            return
+        messages = self.error_messages  # type: ignore[attr-defined]
+        if self.earliest is not None and _day(value) < (earliest := self.earliest()):
+            params = {"earliest": spoken_date(earliest)}
+            raise ValidationError(messages["too_early"], code="too_early", params=params)
+        if self.latest is not None and _day(value) > (latest := self.latest()):
+            params = {"latest": spoken_date(latest)}
+            raise ValidationError(messages["too_late"], code="too_late", params=params)
+
+
+def _day(value: dt.date) -> dt.date:
+    """The calendar day of a date, or of a date-time in the zone it was given in."""
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+class DateField(AsciiDigitsMixin, DateBoundsMixin, forms.DateField):
+    """A date as YYYY-MM-DD (what `<input type="date">` sends), within its bounds."""
+
+    input_formats = ["%Y-%m-%d"]
+
+
+class DateTimeField(AsciiDigitsMixin, DateBoundsMixin, forms.DateTimeField):
+    """A date and time (what `<input type="datetime-local">` sends), within its bounds."""
+
+
+# For a ModelAdmin's `formfield_overrides`: the same fields for every model number and
+# record (each integer column's own bounds still apply). The admin's dates need nothing:
+# its split date and time fields read 0–9 only already.
+FORMFIELD_OVERRIDES: dict[type[models.Field], dict[str, Any]] = {
+    models.IntegerField: {"form_class": WholeNumberField},
+    models.FloatField: {"form_class": NumberField},
+    models.DecimalField: {"form_class": DecimalNumberField},
+    models.ForeignKey: {"form_class": RecordChoiceField},
+}
+# A plain model form's dates go through Django's ISO parser, which reads any digits.
+# Date-times first: a DateTimeField is a DateField too.
+_MODEL_FORM_FIELDS: list[tuple[type[models.Field], type[forms.Field]]] = [
+    (models.DateTimeField, DateTimeField),
+    (models.DateField, DateField),
+    *((model_field, options["form_class"]) for model_field, options in FORMFIELD_OVERRIDES.items()),
+]
+
+
+def formfield_for(db_field: models.Field, **kwargs: Any) -> forms.Field | None:
+    """A model form's `formfield_callback`: model numbers, dates and records as above."""
+    for model_field, form_class in _MODEL_FORM_FIELDS:
+        if isinstance(db_field, model_field):
+            return db_field.formfield(**{"form_class": form_class, **kwargs})
+    return db_field.formfield(**kwargs)

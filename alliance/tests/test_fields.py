@@ -1,0 +1,159 @@
+"""The shared form fields: numbers and dates in the digits 0–9, single lines of text."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django import forms
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import models
+from django.utils import timezone
+
+from alliance.env import env_date
+from alliance.fields import (
+    INTEGER_MAX,
+    DateField,
+    DateTimeField,
+    DecimalNumberField,
+    NumberField,
+    RecordChoiceField,
+    SingleLineField,
+    WholeNumberField,
+    formfield_for,
+)
+from clients.models import Client
+
+OTHER_DIGITS = ["٥٠", "۵۰", "५०", "５０", "𝟓𝟎", "5٠", "²", "½", "Ⅻ"]
+
+
+@pytest.mark.parametrize("typed", OTHER_DIGITS)
+@pytest.mark.parametrize("field", [WholeNumberField(), NumberField(), DecimalNumberField()])
+def test_a_number_in_another_script_is_refused_with_a_clear_message(
+    field: forms.Field, typed: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        field.clean(typed)
+    assert refused.value.messages == ["Use the digits 0–9."]
+
+
+@pytest.mark.parametrize(
+    ("field", "typed", "value"),
+    [
+        (WholeNumberField(), " 50 ", 50),
+        (WholeNumberField(), "-3", -3),
+        (NumberField(), "2.5", 2.5),
+        (DecimalNumberField(), "1.50", __import__("decimal").Decimal("1.50")),
+    ],
+)
+def test_numbers_in_the_digits_0_to_9_are_read_as_before(
+    field: forms.Field, typed: str, value: object
+) -> None:
+    assert field.clean(typed) == value
+
+
+def test_a_whole_number_without_bounds_of_its_own_fits_an_integer_column() -> None:
+    field = WholeNumberField()
+    assert field.clean(str(INTEGER_MAX)) == INTEGER_MAX
+    for typed in (str(INTEGER_MAX + 1), str(-INTEGER_MAX - 2), "9" * 5000):
+        with pytest.raises(ValidationError):
+            field.clean(typed)
+
+
+@pytest.mark.parametrize("typed", ["nan", "inf", "-Infinity"])
+def test_a_number_must_be_finite(typed: str) -> None:
+    for field in (NumberField(), DecimalNumberField()):
+        with pytest.raises(ValidationError):
+            field.clean(typed)
+    with pytest.raises(ValidationError):
+        NumberField().clean("1e400")  # beyond a float: infinity
+
+
+@pytest.mark.parametrize(
+    "typed", ["٢٠٢٥-٠٣-٠١T١٠:٠٠", "2025-03-01T١٠:00", "２０２５-03-01T10:00", "2025-03-01T10:0٠"]
+)
+def test_a_date_and_time_in_another_script_is_refused(typed: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        DateTimeField().clean(typed)
+    assert refused.value.messages == ["Use the digits 0–9."]
+
+
+@pytest.mark.parametrize("typed", ["٢٠٢٥-٠٣-٠١", "2025-03-0١", "２０２５-03-01"])
+def test_a_date_in_another_script_is_refused(typed: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        DateField().clean(typed)
+    assert refused.value.messages == ["Use the digits 0–9."]
+
+
+@pytest.mark.parametrize("typed", ["20250301", "2025-W09-6", "03/01/2025", "1 March 2025"])
+def test_a_date_is_written_yyyy_mm_dd(typed: str) -> None:
+    assert DateField().clean("2025-03-01") == dt.date(2025, 3, 1)
+    with pytest.raises(ValidationError):
+        DateField().clean(typed)
+
+
+def test_a_date_outside_its_bounds_names_the_bound() -> None:
+    field = DateField(earliest=lambda: dt.date(2000, 1, 1), latest=lambda: dt.date(2026, 5, 31))
+    assert field.clean("2000-01-01") == dt.date(2000, 1, 1)
+    assert field.clean("2026-05-31") == dt.date(2026, 5, 31)
+    with pytest.raises(ValidationError) as refused:
+        field.clean("1999-12-31")
+    assert refused.value.messages == ["Enter a date on or after 1 January 2000."]
+    with pytest.raises(ValidationError) as refused:
+        field.clean("2026-06-01")
+    assert refused.value.messages == ["Enter a date on or before 31 May 2026."]
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "America/Los_Angeles"])
+@pytest.mark.parametrize("typed", ["0001-01-01T00:00", "9999-12-31T23:59"])
+def test_the_calendars_ends_are_no_date_and_time_in_any_zone(zone: str, typed: str) -> None:
+    with timezone.override(zone), pytest.raises(ValidationError) as refused:
+        DateTimeField().clean(typed)
+    assert refused.value.code == "invalid"
+
+
+@pytest.mark.parametrize("typed", ["M.\x00K.", "R.\nK.", "R.\tK.", "R.\x1b[31mK.", "R.\x85K."])
+def test_a_single_line_has_no_control_characters(typed: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        SingleLineField().clean(typed)
+    assert refused.value.messages == ["Use one line of text, without control characters."]
+
+
+@pytest.mark.parametrize("typed", ["李 明", "م.ك.", "R.K. 👩‍⚕️", "می‌خواهم", "<b>R.K.</b>"])
+def test_a_single_line_takes_any_script(typed: str) -> None:
+    assert SingleLineField().clean(f"  {typed}\n") == typed
+
+
+@pytest.mark.django_db
+def test_a_record_is_chosen_by_its_id_in_the_digits_0_to_9(client_record: Client) -> None:
+    field = RecordChoiceField(queryset=Client.objects.all())
+    assert field.clean(str(client_record.pk)) == client_record
+    arabic = str(client_record.pk).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    with pytest.raises(ValidationError) as refused:
+        field.clean(arabic)
+    assert refused.value.messages == ["Use the digits 0–9."]
+
+
+def test_model_forms_get_the_same_fields() -> None:
+    class Form(forms.ModelForm):
+        class Meta:
+            model = Client
+            fields = ["label", "therapist", "created_at"]
+            formfield_callback = formfield_for
+
+    form = Form()
+    assert isinstance(form.fields["therapist"], RecordChoiceField)
+    assert isinstance(form.fields["created_at"], DateTimeField)
+    number = formfield_for(models.PositiveSmallIntegerField())
+    assert isinstance(number, WholeNumberField) and number.min_value == 0
+
+
+def test_env_date_reads_yyyy_mm_dd_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    default = dt.date(2000, 1, 1)
+    assert env_date("EARLIEST", default) == default
+    monkeypatch.setenv("EARLIEST", " 2010-06-01 ")
+    assert env_date("EARLIEST", default) == dt.date(2010, 6, 1)
+    for raw in ("2010-6-1", "20100601", "٢٠١٠-٠٦-٠١", "2010-02-30", "yesterday"):
+        monkeypatch.setenv("EARLIEST", raw)
+        with pytest.raises(ImproperlyConfigured, match="EARLIEST must be a date as YYYY-MM-DD"):
+            env_date("EARLIEST", default)

@@ -1,0 +1,147 @@
+"""Forms for the filters in a page's address: the dashboard's period and sort, the
+caseload's status and search, the review queue's status, and the page number.
+
+Addresses are typed, bookmarked and shared, so no filter is ever an error page: each
+form says in one sentence what it could not use (`problem`), the view shows that above
+the page and falls back to its default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from alliance.fields import DateField, SingleLineField, WholeNumberField
+from clients.models import Client
+from measures import dashboard
+from measures.concern_selectors import ALL_NEEDING_REVIEW
+from measures.models import Concern
+from sessions.dates import session_date_bounds
+
+PRESETS = (7, 30, 90)
+DEFAULT_DAYS = 30
+CUSTOM = "custom"
+LONGEST_RANGE_DAYS = 366
+SEARCH_MAX_LENGTH = 40
+REVIEW_STATUSES = {
+    ALL_NEEDING_REVIEW: "All needing review",
+    Concern.Status.OPEN: "Open",
+    Concern.Status.ACKNOWLEDGED: "Acknowledged",
+}
+
+
+def _first_error(form: forms.Form, name: str) -> forms.ValidationError | None:
+    errors = form.errors.as_data().get(name)
+    return errors[0] if errors else None
+
+
+class PageForm(forms.Form):
+    """`?page=`: a whole number from 1; anything else is the first page. (The paginator
+    turns a page past the end into the last one.)"""
+
+    page = WholeNumberField(min_value=1, required=False)
+
+    def number(self) -> int:
+        return (self.cleaned_data.get("page") if self.is_valid() else None) or 1
+
+
+class PeriodForm(forms.Form):
+    """`?period=7|30|90|custom&from=YYYY-MM-DD&to=YYYY-MM-DD`: the dashboard's period."""
+
+    period = forms.ChoiceField(
+        required=False,
+        choices=[*((str(days), f"Last {days} days") for days in PRESETS), (CUSTOM, "From – to")],
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bounds = session_date_bounds()
+        # "from" is a Python keyword, so the two dates are added here, not declared above.
+        for name in ("from", "to"):
+            self.fields[name] = DateField(
+                required=False,
+                earliest=lambda: self.bounds.earliest,
+                latest=lambda: self.bounds.latest,
+            )
+
+    def chosen(self) -> tuple[dashboard.Period, str]:
+        """The period asked for and "" — or the default period and what was wrong."""
+        self.is_valid()
+        if _first_error(self, "period"):
+            return self._default(), "That period is not one we know"
+        chosen = self.cleaned_data["period"] or str(DEFAULT_DAYS)
+        if chosen != CUSTOM:
+            return dashboard.period_of_days(int(chosen)), ""
+        first, last = self.cleaned_data.get("from"), self.cleaned_data.get("to")
+        errors = [_first_error(self, name) for name in ("from", "to")]
+        codes = {error.code for error in errors if error is not None}
+        if "digits" in codes:
+            problem = "Enter both dates as YYYY-MM-DD, in the digits 0–9"
+        elif codes & {"too_early", "too_late"}:
+            problem = f"Choose dates {self.bounds}"
+        elif first is None or last is None:
+            problem = "Enter both dates as YYYY-MM-DD"
+        elif first > last:
+            problem = "The start date is after the end date"
+        elif (last - first).days >= LONGEST_RANGE_DAYS:
+            problem = "Choose at most a year"
+        else:
+            return dashboard.period_between(first, last), ""
+        return self._default(), problem
+
+    @staticmethod
+    def _default() -> dashboard.Period:
+        return dashboard.period_of_days(DEFAULT_DAYS)
+
+
+class SortForm(forms.Form):
+    """`?sort=<column>&dir=desc`: the dashboard's order. An unknown `dir` is ascending."""
+
+    sort = forms.ChoiceField(
+        required=False, choices=[(column, column) for column in dashboard.SORTS]
+    )
+    dir = forms.ChoiceField(required=False, choices=[("asc", "asc"), ("desc", "desc")])
+
+    def chosen(self) -> tuple[str, bool, str]:
+        """The column, whether descending, and what was wrong ("" when nothing)."""
+        self.is_valid()
+        descending = self.cleaned_data.get("dir") == "desc"
+        if _first_error(self, "sort"):
+            return "therapist", descending, "That column cannot be sorted; sorted by therapist."
+        return self.cleaned_data["sort"] or "therapist", descending, ""
+
+
+class CaseloadFilterForm(PageForm):
+    """`?status=active|discharged&q=<part of a label>&page=N`."""
+
+    status = forms.ChoiceField(required=False, choices=Client.Status.choices)
+    q = SingleLineField(required=False)
+
+    def chosen(self) -> tuple[str, str, list[str]]:
+        """The status, the search, and what was wrong with them (one sentence each)."""
+        self.is_valid()
+        problems = []
+        status = self.cleaned_data.get("status") or Client.Status.ACTIVE
+        if _first_error(self, "status"):
+            problems.append("That filter is not one we know; showing active clients.")
+        search = self.cleaned_data.get("q", "")
+        if _first_error(self, "q"):
+            problems.append("Search for one line of text, without control characters.")
+        elif len(search) > SEARCH_MAX_LENGTH:
+            problems.append(f"Search uses the first {SEARCH_MAX_LENGTH} characters.")
+            search = search[:SEARCH_MAX_LENGTH]
+        return status, search, problems
+
+
+class ReviewFilterForm(PageForm):
+    """`?status=all|open|acknowledged&page=N`: the review queue's filter."""
+
+    status = forms.ChoiceField(required=False, choices=list(REVIEW_STATUSES.items()))
+
+    def chosen(self) -> tuple[str, str]:
+        self.is_valid()
+        if _first_error(self, "status"):
+            problem = "That filter is not one we know; showing every concern that needs review."
+            return ALL_NEEDING_REVIEW, problem
+        return self.cleaned_data.get("status") or ALL_NEEDING_REVIEW, ""

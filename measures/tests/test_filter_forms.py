@@ -1,0 +1,128 @@
+"""The filters in a page's address go through forms: digits 0–9, dates within the
+session bounds, one line of search; anything else is said above the page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from clients.models import Client, User
+from clients.tests.factories import ClientFactory
+from measures.tests.factories import concern_with_signal
+from sessions.dates import session_date_bounds
+
+pytestmark = pytest.mark.django_db
+
+DASHBOARD = reverse("measures:dashboard")
+PRECISION = reverse("measures:precision")
+CASELOAD = reverse("measures:caseload")
+QUEUE = reverse("measures:review-queue")
+
+
+def warnings_of(response: Any) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+@pytest.mark.parametrize("url", [DASHBOARD, PRECISION])
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [("1900-01-01", "1900-01-31"), ("1999-12-01", "2000-01-31"), ("9998-01-01", "9998-01-31")],
+)
+def test_a_custom_period_outside_the_session_dates_names_the_bounds(
+    client: Any, supervisor: User, url: str, first: str, last: str
+) -> None:
+    client.force_login(supervisor)
+    response = client.get(url, {"period": "custom", "from": first, "to": last})
+    assert response.status_code == 200
+    assert response.context["period"].days == 30
+    bounds = session_date_bounds()
+    assert warnings_of(response) == [f"Choose dates {bounds}; showing the last 30 days."]
+
+
+def test_a_custom_period_up_to_a_year_ahead_is_shown(client: Any, supervisor: User) -> None:
+    client.force_login(supervisor)
+    latest = session_date_bounds().latest
+    first = latest - dt.timedelta(days=10)
+    response = client.get(DASHBOARD, {"period": "custom", "from": first, "to": latest})
+    assert response.context["period"].last_day == latest
+    assert warnings_of(response) == []
+
+
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [("٢٠٢٥-٠٣-٣١", "2025-04-13"), ("2025-03-31", "２０２５-04-13"), ("2025-03-31", "2025-04-1٣")],
+)
+def test_a_custom_period_in_other_digits_asks_for_0_to_9(
+    client: Any, supervisor: User, first: str, last: str
+) -> None:
+    client.force_login(supervisor)
+    response = client.get(DASHBOARD, {"period": "custom", "from": first, "to": last})
+    assert response.context["period"].days == 30
+    assert warnings_of(response) == [
+        "Enter both dates as YYYY-MM-DD, in the digits 0–9; showing the last 30 days."
+    ]
+
+
+def test_dates_beside_a_preset_period_are_not_read(client: Any, supervisor: User) -> None:
+    client.force_login(supervisor)
+    response = client.get(DASHBOARD, {"period": "7", "from": "0001-01-01", "to": "garbage"})
+    assert response.context["period"].days == 7
+    assert warnings_of(response) == []
+
+
+def test_the_sort_direction_is_desc_or_else_ascending(client: Any, supervisor: User) -> None:
+    client.force_login(supervisor)
+    for direction, descending in [("desc", True), ("asc", False), ("DESC", False), ("", False)]:
+        response = client.get(DASHBOARD, {"sort": "sessions", "dir": direction})
+        assert (response.context["sort"], response.context["descending"]) == (
+            "sessions",
+            descending,
+        )
+        assert warnings_of(response) == []
+
+
+@pytest.mark.parametrize("search", ["R.\x00K.", "R.\nK.", "\x1b[31m"])
+def test_a_search_with_control_characters_says_so_and_shows_every_client(
+    client: Any, therapist: User, client_record: Client, search: str
+) -> None:
+    client.force_login(therapist)
+    response = client.get(CASELOAD, {"q": search})
+    assert response.status_code == 200
+    assert list(response.context["page"]) == [client_record]
+    assert warnings_of(response) == ["Search for one line of text, without control characters."]
+
+
+def test_a_long_search_uses_its_first_40_characters(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    client.force_login(therapist)
+    response = client.get(CASELOAD, {"q": "R.K." + "x" * 100})
+    assert response.context["search"] == "R.K." + "x" * 36
+    assert warnings_of(response) == ["Search uses the first 40 characters."]
+
+
+@pytest.mark.parametrize(
+    ("page", "shown"), [("2", 2), ("٢", 1), ("2.0", 2), ("-1", 1), ("9" * 30, 1), ("99", 2)]
+)
+def test_the_page_number_is_read_in_the_digits_0_to_9(
+    client: Any, therapist: User, page: str, shown: int
+) -> None:
+    for number in range(51):
+        concern_with_signal(ClientFactory(therapist=therapist), days_ago=1 + number / 24)
+    client.force_login(therapist)
+    for url in (CASELOAD, QUEUE):
+        response = client.get(url, {"page": page})
+        assert response.status_code == 200
+        assert response.context["page"].number == shown, url
+
+
+def test_the_review_queue_filter_takes_only_its_statuses(client: Any, therapist: User) -> None:
+    concern = concern_with_signal(ClientFactory(therapist=therapist))
+    client.force_login(therapist)
+    response = client.get(QUEUE, {"status": "open\x00"})
+    assert list(response.context["page"]) == [concern]
+    assert response.context["status"] == "all"
