@@ -1,0 +1,193 @@
+"""Passwords are chosen only by their holder; sessions end when left idle."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.test import Client as Browser
+from django.urls import reverse
+
+from accounts.tests.steps import log_in, signed_in_as
+from clients.models import User
+
+pytestmark = pytest.mark.django_db
+
+NEW_PASSWORD = "Quiet-river-4242"
+
+
+def _link(message: Any) -> str:
+    return re.search(r"https?://[^/\s]+(/accounts/password/reset/\S+/)", message.body).group(1)
+
+
+def test_a_reset_gives_the_same_answer_whether_or_not_the_address_exists(
+    client: Any, therapist: User
+) -> None:
+    therapist.email = "tara@clinic.example"
+    therapist.save()
+    known = client.post(reverse("password_reset"), {"email": "tara@clinic.example"})
+    unknown = client.post(reverse("password_reset"), {"email": "nobody@clinic.example"})
+    assert known.status_code == unknown.status_code == 302
+    assert known["Location"] == unknown["Location"] == reverse("password_reset_done")
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["tara@clinic.example"]
+    assert "R.K." not in mail.outbox[0].body
+
+
+def test_the_e_mailed_link_sets_a_new_password_once(client: Any, therapist: User) -> None:
+    therapist.email = "tara@clinic.example"
+    therapist.save()
+    client.post(reverse("password_reset"), {"email": "tara@clinic.example"})
+    link = _link(mail.outbox[0])
+    form = client.get(link, follow=True)
+    assert form.status_code == 200 and b"Choose a new password" in form.content
+    saved = client.post(
+        form.redirect_chain[-1][0], {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    )
+    assert saved["Location"] == reverse("password_reset_complete")
+    assert log_in(Browser(), "tara", NEW_PASSWORD).status_code == 302
+    used = Browser().get(link, follow=True)
+    assert b"This link no longer works" in used.content
+
+
+def test_a_clinic_admin_sends_a_colleague_a_link_but_cannot_set_the_password(
+    client: Any, therapist: User, clinic_admin: User
+) -> None:
+    therapist.email = "tara@clinic.example"
+    therapist.save()
+    client.force_login(clinic_admin)
+    password_page = f"/admin/clients/user/{therapist.pk}/password/"
+    assert b'name="password1"' not in client.get(password_page, follow=True).content
+    client.post(password_page, {"password1": "Taken-over-123", "password2": "Taken-over-123"})
+    therapist.refresh_from_db()
+    assert therapist.check_password("correct horse battery")
+    change = client.get(reverse("admin:clients_user_change", args=[therapist.pk]))
+    assert b"password/" not in change.content and b'name="email"' not in change.content
+    client.post(
+        reverse("admin:clients_user_changelist"),
+        {"action": "send_password_links", "_selected_action": [therapist.pk]},
+    )
+    assert mail.outbox[-1].to == ["tara@clinic.example"]
+    assert (
+        "Staff" in mail.outbox[-1].body
+        and "asked Alliance to send you this link" in mail.outbox[-1].body
+    )
+
+
+def test_a_new_colleague_is_created_without_a_password_and_sent_a_link(
+    client: Any, clinic_admin: User, clinic: Any
+) -> None:
+    client.force_login(clinic_admin)
+    add = reverse("admin:clients_user_add")
+    page = client.get(add)
+    assert b'name="password1"' not in page.content
+    response = client.post(
+        add,
+        {
+            "username": "nina",
+            "first_name": "Nina",
+            "last_name": "Okafor",
+            "email": "nina@clinic.example",
+            "clinic": clinic.pk,
+            "is_therapist": "on",
+            "password1": "Chosen-by-admin-1",
+            "password2": "Chosen-by-admin-1",
+        },
+    )
+    assert response.status_code == 302
+    nina = User.objects.get(username="nina")
+    assert not nina.has_usable_password() and nina.clinic == clinic and nina.is_therapist
+    assert mail.outbox[-1].to == ["nina@clinic.example"]
+    link = _link(mail.outbox[-1])
+    form = Browser().get(link, follow=True)
+    assert b"Choose a new password" in form.content
+
+
+def test_a_clinic_admin_cannot_redirect_a_colleagues_links_to_themselves(
+    client: Any, therapist: User, clinic_admin: User
+) -> None:
+    therapist.email = "tara@clinic.example"
+    therapist.save()
+    client.force_login(clinic_admin)
+    change = reverse("admin:clients_user_change", args=[therapist.pk])
+    client.post(
+        change,
+        {
+            "username": "tara",
+            "first_name": "Tara",
+            "last_name": "T",
+            "email": "ada@attacker.example",
+            "clinic": therapist.clinic_id,
+            "is_therapist": "on",
+            "is_active": "on",
+        },
+    )
+    therapist.refresh_from_db()
+    assert therapist.email == "tara@clinic.example"
+
+
+def test_changing_ones_own_e_mail_needs_the_password_again(client: Any, therapist: User) -> None:
+    log_in(client, "tara")
+    session = client.session
+    session["alliance_password_given"] -= 3600
+    session.save()
+    asked = client.get(reverse("account-email"))
+    assert asked["Location"].startswith(reverse("reauthenticate"))
+    assert client.post(reverse("account-email"), {"email": "new@clinic.example"})[
+        "Location"
+    ].startswith(reverse("reauthenticate"))
+    therapist.refresh_from_db()
+    assert therapist.email == ""
+    client.post(
+        reverse("reauthenticate"),
+        {"password": "correct horse battery", "next": reverse("account-email")},
+    )
+    bad = client.post(reverse("account-email"), {"email": "not an address"})
+    assert bad.status_code == 200 and b"valid email" in bad.content
+    client.post(reverse("account-email"), {"email": "new@clinic.example"})
+    therapist.refresh_from_db()
+    assert therapist.email == "new@clinic.example"
+
+
+def test_re_authentication_only_returns_to_our_own_pages(client: Any, therapist: User) -> None:
+    client.force_login(therapist)
+    response = client.post(
+        reverse("reauthenticate"),
+        {"password": "correct horse battery", "next": "https://evil.example/"},
+    )
+    assert response["Location"] == reverse("account")
+
+
+def test_an_idle_session_ends(client: Any, therapist: User, settings: Any) -> None:
+    settings.ALLIANCE_IDLE_MINUTES = 30
+    log_in(client, "tara")
+    assert client.get("/").status_code == 200
+    session = client.session
+    session["alliance_last_seen"] = time.time() - 31 * 60
+    session.save()
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    assert signed_in_as(client) is None
+    page = client.get(response["Location"])
+    assert b"signed out after a while without activity" in page.content
+
+
+def test_an_active_session_continues(client: Any, therapist: User) -> None:
+    log_in(client, "tara")
+    session = client.session
+    session["alliance_last_seen"] = time.time() - 29 * 60
+    session.save()
+    assert client.get("/").status_code == 200
+    assert time.time() - client.session["alliance_last_seen"] < 5
+
+
+def test_the_session_cookie_ends_with_the_browser_and_the_server_expires_it(
+    client: Any, therapist: User, settings: Any
+) -> None:
+    response = log_in(client, "tara")
+    cookie = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert cookie["max-age"] == "" and cookie["expires"] == ""
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    assert client.session.get_expiry_age() == 30 * 60

@@ -1,0 +1,184 @@
+"""Two-factor sign-in: required for clinic admins and superusers, optional for others."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts import two_factor
+from accounts.tests.steps import authenticator_for, current_code, log_in
+from clients.models import User
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_clinic_admin_without_an_authenticator_must_set_one_up_first(
+    client: Any, clinic_admin: User
+) -> None:
+    response = log_in(client, "ada")
+    assert response.status_code == 302
+    for page in ("/", "/admin/", reverse("measures:dashboard"), reverse("measures:thresholds")):
+        answer = client.get(page)
+        assert answer.status_code == 302, page
+        assert answer["Location"].startswith(reverse("two-factor-setup")), page
+    # A write is stopped too, before it reaches the view.
+    assert client.post(reverse("measures:thresholds-reset")).status_code == 302
+
+
+def test_setting_up_shows_a_qr_code_and_a_key_then_gives_recovery_codes(
+    client: Any, clinic_admin: User
+) -> None:
+    log_in(client, "ada")
+    page = client.get(reverse("two-factor-setup"))
+    assert page.status_code == 200 and b"<svg" in page.content
+    key = re.search(r'id="secret">([A-Z2-7 ]+)<', page.content.decode()).group(1)
+    device = TOTPDevice.objects.get(user=clinic_admin, confirmed=False)
+    assert key.replace(" ", "") in device.config_url
+    wrong = client.post(reverse("two-factor-setup"), {"code": "000000"})
+    assert wrong.status_code == 200 and b"did not match" in wrong.content
+    # After a wrong code django-otp makes the next try wait; let the wait pass.
+    TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0)
+    done = client.post(reverse("two-factor-setup"), {"code": current_code(device)})
+    assert done.status_code == 302
+    codes_page = client.get(done["Location"])
+    codes = re.findall(r"<li>([a-z2-7]+)</li>", codes_page.content.decode())
+    assert len(codes) == two_factor.RECOVERY_CODE_COUNT
+    assert client.get(reverse("two-factor-recovery-codes")).status_code == 302  # shown once
+    assert client.get("/").status_code == 200
+    assert TOTPDevice.objects.get(user=clinic_admin).confirmed
+
+
+def test_next_time_the_code_is_asked_after_the_password(client: Any, clinic_admin: User) -> None:
+    device = authenticator_for(clinic_admin)
+    log_in(client, "ada")
+    page = client.get("/admin/")
+    assert page["Location"].startswith(reverse("two-factor-verify"))
+    assert client.get(page["Location"]).status_code == 200
+    session_before = client.session.session_key
+    wrong = client.post(reverse("two-factor-verify"), {"code": "123456", "next": "/admin/"})
+    assert wrong.status_code == 200 and b"did not work" in wrong.content
+    assert client.get("/admin/").status_code == 302
+    TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0)
+    right = client.post(
+        reverse("two-factor-verify"), {"code": current_code(device), "next": "/admin/"}
+    )
+    assert right.status_code == 302 and right["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+    assert client.session.session_key != session_before  # a new session once verified
+
+
+def test_repeated_wrong_codes_are_throttled(client: Any, clinic_admin: User) -> None:
+    device = authenticator_for(clinic_admin)
+    log_in(client, "ada")
+    for _ in range(3):
+        client.post(reverse("two-factor-verify"), {"code": "000000"})
+    # Even the right code waits while the device is throttled.
+    late = client.post(reverse("two-factor-verify"), {"code": current_code(device)})
+    assert late.status_code == 200 and client.get("/").status_code == 302
+
+
+def test_a_recovery_code_signs_in_once(client: Any, clinic_admin: User) -> None:
+    authenticator_for(clinic_admin)
+    codes = two_factor.new_recovery_codes(clinic_admin)
+    log_in(client, "ada")
+    spaced = f"{codes[0][:4]} {codes[0][4:]}".upper()
+    assert client.post(reverse("two-factor-verify"), {"code": spaced}).status_code == 302
+    assert client.get("/").status_code == 200
+    assert StaticToken.objects.filter(device__user=clinic_admin).count() == len(codes) - 1
+    client.post(reverse("logout"))
+    log_in(client, "ada")
+    again = client.post(reverse("two-factor-verify"), {"code": codes[0]})
+    assert again.status_code == 200 and client.get("/").status_code == 302
+
+
+def test_a_therapist_need_not_use_it(client: Any, therapist: User) -> None:
+    log_in(client, "tara")
+    assert client.get("/").status_code == 200
+
+
+def test_the_setting_requires_it_of_everyone(client: Any, therapist: User, settings: Any) -> None:
+    settings.ALLIANCE_TWO_FACTOR = "all"
+    log_in(client, "tara")
+    assert client.get("/")["Location"].startswith(reverse("two-factor-setup"))
+
+
+def test_a_therapist_who_turned_it_on_is_asked_for_the_code(client: Any, therapist: User) -> None:
+    device = authenticator_for(therapist)
+    log_in(client, "tara")
+    assert client.get("/")["Location"].startswith(reverse("two-factor-verify"))
+    client.post(reverse("two-factor-verify"), {"code": current_code(device)})
+    assert client.get("/").status_code == 200
+
+
+def test_a_therapist_turns_it_off_after_giving_the_password_again(
+    client: Any, therapist: User
+) -> None:
+    device = authenticator_for(therapist)
+    log_in(client, "tara")
+    client.post(reverse("two-factor-verify"), {"code": current_code(device)})
+    session = client.session
+    session["alliance_password_given"] -= 3600
+    session.save()
+    asked = client.post(reverse("two-factor-off"))
+    assert asked["Location"].startswith(reverse("reauthenticate"))
+    assert TOTPDevice.objects.filter(user=therapist).exists()
+    wrong = client.post(reverse("reauthenticate"), {"password": "nope", "next": "/accounts/"})
+    assert wrong.status_code == 200 and b"not your password" in wrong.content
+    client.post(reverse("reauthenticate"), {"password": "correct horse battery"})
+    assert client.post(reverse("two-factor-off")).status_code == 302
+    assert not TOTPDevice.objects.filter(user=therapist).exists()
+
+
+def test_a_clinic_admin_cannot_turn_it_off(client: Any, clinic_admin: User) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(reverse("two-factor-off"), follow=True)
+    assert b"requires two-factor" in response.content
+    assert TOTPDevice.objects.filter(user=clinic_admin, confirmed=True).exists()
+
+
+def test_replacing_the_authenticator_needs_the_current_one_and_the_password(
+    client: Any, therapist: User
+) -> None:
+    old = authenticator_for(therapist)
+    log_in(client, "tara")
+    # Before the code: setup sends to the code page, not to a new QR code.
+    assert client.get(reverse("two-factor-setup"))["Location"].startswith(
+        reverse("two-factor-verify")
+    )
+    client.post(reverse("two-factor-verify"), {"code": current_code(old)})
+    session = client.session
+    session["alliance_password_given"] -= 3600
+    session.save()
+    assert client.get(reverse("two-factor-setup"))["Location"].startswith(reverse("reauthenticate"))
+    client.post(reverse("reauthenticate"), {"password": "correct horse battery"})
+    assert client.get(reverse("two-factor-setup")).status_code == 200
+    new = TOTPDevice.objects.get(user=therapist, confirmed=False)
+    client.post(reverse("two-factor-setup"), {"code": current_code(new)})
+    assert list(TOTPDevice.objects.filter(user=therapist)) == [new]
+
+
+def test_wrong_passwords_when_confirming_count_towards_the_lock(
+    client: Any, therapist: User, settings: Any
+) -> None:
+    settings.AXES_FAILURE_LIMIT = 3
+    client.force_login(therapist)
+    statuses = [
+        client.post(reverse("reauthenticate"), {"password": f"guess-{n}"}).status_code
+        for n in range(4)
+    ]
+    assert statuses[-1] == 429
+
+
+def test_the_account_page_says_where_two_factor_stands(client: Any, therapist: User) -> None:
+    client.force_login(therapist)
+    page = client.get(reverse("account")).content.decode()
+    assert "Turn on two-factor sign-in" in page
+    authenticator_for(therapist)
+    two_factor.new_recovery_codes(therapist)
+    page = client.get(reverse("account")).content.decode()
+    assert "10 recovery codes left" in page and "Turn off" in page

@@ -1,0 +1,198 @@
+"""What every request and response goes through: refusals, private pages, headers, logs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from django.test import Client as Browser
+from django.urls import reverse
+
+from clients.models import Client, User
+from measures.models import Rating
+from measures.tests.factories import concern_with_signal
+from sessions import invitations
+from sessions.models import Session
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+ANSWERS = {
+    "trust": "9", "empathy": "8", "collaboration": "7", "boundaries": "10", "growth": "6",
+    "respect": "10", "rupture": "none", "rupture_resolved": "", "comment": "",
+}  # fmt: skip
+
+
+@pytest.fixture
+def session(client_record: Client) -> Session:
+    return SessionFactory(client=client_record)
+
+
+@pytest.fixture
+def token(session: Session) -> str:
+    return invitations.invitation_create(session=session)[1]
+
+
+def refused(response: Any, status: int = 400) -> bool:
+    return response.status_code == status and b"Nothing was saved" in response.content
+
+
+# --- NUL bytes -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/?q=%00",
+        "/?q=R.K.%00",
+        "/dashboard/?period=custom&from=2025-03-31%00&to=2025-04-13",
+        "/admin/sessions/session/?attendance__exact=%00",
+        "/admin/clients/client/?q=%00",
+        "/r/abc%00def/",
+        "/clients/%00/",
+    ],
+)
+def test_a_nul_byte_anywhere_in_the_address_is_a_clean_400(
+    client: Any, clinic_admin: User, path: str
+) -> None:
+    client.force_login(clinic_admin)
+    assert refused(client.get(path))
+
+
+def test_a_nul_byte_in_a_form_is_refused_before_anything_is_stored(
+    client: Any, token: str, session: Session
+) -> None:
+    response = client.post(f"/r/{token}/", {**ANSWERS, "comment": "fine\x00"})
+    assert refused(response)
+    assert not Rating.objects.filter(session=session).exists()
+    login = client.post(reverse("login"), {"username": "ta\x00ra", "password": "x"})
+    assert refused(login)
+
+
+# --- charsets and sizes ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "UTF-16LE", "utf-32", "cp500", "nonsense"])
+def test_a_form_in_another_charset_is_a_clean_400(
+    client: Any, token: str, session: Session, therapist: User, charset: str
+) -> None:
+    content_type = f"application/x-www-form-urlencoded; charset={charset}"
+    body = "username=tara&password=correct+horse+battery".encode("utf-16")
+    assert refused(client.generic("POST", reverse("login"), body, content_type))
+    assert "_auth_user_id" not in client.session
+    rating = "&".join(f"{k}={v}" for k, v in ANSWERS.items()).encode("utf-16")
+    assert refused(client.generic("POST", f"/r/{token}/", rating, content_type))
+    assert not Rating.objects.filter(session=session).exists()
+
+
+def test_utf_8_declared_explicitly_is_accepted(client: Any, therapist: User) -> None:
+    body = b"username=tara&password=correct+horse+battery"
+    response = client.generic(
+        "POST", reverse("login"), body, "application/x-www-form-urlencoded; charset=UTF-8"
+    )
+    assert response.status_code == 302
+
+
+def test_a_body_larger_than_any_form_is_refused_unread(client: Any, settings: Any) -> None:
+    body = b"x" * (settings.ALLIANCE_MAX_REQUEST_BYTES + 1)
+    response = client.generic("POST", reverse("login"), body, "multipart/form-data; boundary=b")
+    assert refused(response, 413)
+
+
+def test_a_thirty_megabyte_upload_to_the_log_in_page_is_refused(client: Any) -> None:
+    response = client.generic(
+        "POST",
+        reverse("login"),
+        b"",
+        "multipart/form-data; boundary=b",
+        CONTENT_LENGTH=str(30 * 1024 * 1024),
+    )
+    assert refused(response, 413)
+
+
+def test_a_file_in_a_small_form_is_refused(client: Any, therapist: User) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("notes.txt", b"hello")
+    response = client.post(reverse("login"), {"username": "tara", "password": "x", "f": upload})
+    assert response.status_code == 400 and "_auth_user_id" not in client.session
+
+
+# --- private pages and headers ----------------------------------------------------
+
+
+def test_every_clinical_page_is_no_store(
+    client: Any, clinic_admin: User, therapist: User, client_record: Client
+) -> None:
+    concern = concern_with_signal(client_record)
+    session = concern.last_session
+    client.force_login(therapist)
+    pages = [
+        reverse("measures:caseload"),
+        reverse("measures:client-detail", args=[client_record.pk]),
+        reverse("measures:session-detail", args=[session.pk]),
+        reverse("measures:review-queue"),
+        reverse("measures:concern-detail", args=[concern.pk]),
+        reverse("measures:client-ratings-csv", args=[client_record.pk]),
+        reverse("account"),
+    ]
+    admin = Browser()
+    admin.force_login(clinic_admin)
+    for browser, path in [(client, page) for page in pages] + [
+        (admin, reverse("measures:dashboard")),
+        (admin, reverse("measures:dashboard-csv")),
+        (admin, reverse("measures:thresholds")),
+        (admin, "/admin/"),
+    ]:
+        response = browser.get(path)
+        assert response.status_code == 200, path
+        assert "no-store" in response["Cache-Control"], path
+        assert "private" in response["Cache-Control"], path
+
+
+def test_every_response_carries_the_permissions_policy_and_csp(client: Any) -> None:
+    for path in (reverse("login"), "/no-such-page/", reverse("password_reset")):
+        response = client.get(path)
+        assert "camera=()" in response["Permissions-Policy"]
+        assert "microphone=()" in response["Permissions-Policy"]
+        assert "script-src 'self';" in response["Content-Security-Policy"]
+
+
+def test_the_link_page_sends_no_referrer_anywhere(client: Any, token: str) -> None:
+    response = client.get(f"/r/{token}/")
+    assert response["Referrer-Policy"] == "no-referrer"
+    # No <meta name="referrer"> may relax the header for the page's own requests.
+    assert b'name="referrer"' not in response.content
+
+
+def test_djangos_debug_pages_may_use_their_inline_styles_and_ours_may_not(
+    client: Any, settings: Any, therapist: User
+) -> None:
+    settings.DEBUG = True
+    debug_404 = client.get("/no-such-page/")
+    assert debug_404.status_code == 404 and b"NONE,NOARCHIVE" in debug_404.content
+    assert "style-src 'self' 'unsafe-inline'" in debug_404["Content-Security-Policy"]
+    client.force_login(therapist)
+    ours = client.get(reverse("measures:client-detail", args=[999999]))
+    own_policy = client.get(reverse("measures:caseload"))["Content-Security-Policy"]
+    assert "unsafe-inline" not in own_policy
+    settings.DEBUG = False
+    production_404 = client.get("/no-such-page/")
+    assert "unsafe-inline" not in production_404["Content-Security-Policy"]
+    assert ours.status_code == 404
+
+
+# --- logs --------------------------------------------------------------------------
+
+
+def test_search_terms_and_reset_tokens_stay_out_of_the_logs(caplog: Any) -> None:
+    caplog.set_level(logging.INFO)
+    server = logging.getLogger("django.server")
+    server.info('"GET %s HTTP/1.1" 200 1234', "/?q=R.K.&sort=label")
+    server.info('"GET %s HTTP/1.1" 302 0', "/accounts/password/reset/MQ/cx1-abc123def456/")
+    server.info('"GET %s HTTP/1.1" 200 99', "/accounts/password/reset/MQ/set-password/")
+    text = caplog.text
+    assert "R.K." not in text and "sort=label" not in text and "/?[redacted]" in text
+    assert "cx1-abc123def456" not in text
+    assert "/accounts/password/reset/MQ/set-password/" in text
