@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from axes.models import AccessAttempt
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -21,7 +22,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 
 from accounts import services
-from clients.admin import ScopedAdmin
+from clients.admin import AllowListedFiltersMixin, ScopedAdmin
 from clients.models import User
 
 
@@ -156,3 +157,34 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
         for user in queryset:
             services.unlock_sign_in(user)
         self.message_user(request, f"Sign-in unlocked for {queryset.count()} colleague(s).")
+
+
+# django-axes' own screens (AXES_ENABLE_ADMIN is off so that these replace them), for
+# superusers: the same filter allow-list as every admin page, and without the submitted
+# form data, whose `next` address could carry a search term.
+FORM_DATA = {"get_data", "post_data"}
+
+
+def _without_form_data(fieldsets: Any) -> tuple[Any, ...]:
+    return tuple(
+        (name, {**options, "fields": [f for f in options["fields"] if f not in FORM_DATA]})
+        for name, options in fieldsets
+        if set(options["fields"]) - FORM_DATA
+    )
+
+
+@admin.register(AccessAttempt)
+class LockOutAdmin(AllowListedFiltersMixin, AccessAttemptAdmin):
+    fieldsets = _without_form_data(AccessAttemptAdmin.fieldsets)
+    readonly_fields = [f for f in AccessAttemptAdmin.readonly_fields if f not in FORM_DATA]
+
+
+@admin.register(AccessFailureLog)
+class FailedSignInAdmin(AllowListedFiltersMixin, AccessFailureLogAdmin):
+    fieldsets = _without_form_data(AccessFailureLogAdmin.fieldsets)
+    readonly_fields = [f for f in AccessFailureLogAdmin.readonly_fields if f not in FORM_DATA]
+
+
+@admin.register(AccessLog)
+class SignInLogAdmin(AllowListedFiltersMixin, AccessLogAdmin):
+    pass

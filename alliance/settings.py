@@ -135,6 +135,7 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "alliance.net.client_address"
 AXES_USERNAME_FORM_FIELD = "username"
+AXES_ENABLE_ADMIN = False  # accounts/admin.py registers its screens, without form data
 # Staff who must confirm a code from an authenticator app after their password:
 # "admins" (clinic admins and superusers; others may opt in) or "all".
 ALLIANCE_TWO_FACTOR = env_str("ALLIANCE_TWO_FACTOR", "admins")
