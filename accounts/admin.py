@@ -20,6 +20,8 @@ from django.db import models
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from clients.admin import AllowListedFiltersMixin, ScopedAdmin
@@ -69,7 +71,7 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
         ),
     )
     readonly_fields = ["last_login", "date_joined"]
-    actions = ["send_password_links", "unlock_sign_in"]
+    actions = ["send_password_links", "unlock_sign_in", "remove_two_factor"]
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
         queryset = super().get_queryset(request)
@@ -157,6 +159,23 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
         for user in queryset:
             services.unlock_sign_in(user)
         self.message_user(request, f"Sign-in unlocked for {queryset.count()} colleague(s).")
+
+    @admin.action(description="Remove two-factor (lost phone and recovery codes)")
+    def remove_two_factor(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        for user in queryset:
+            services.remove_two_factor(user)
+        self.message_user(
+            request,
+            f"Two-factor removed for {queryset.count()} colleague(s); those whose role requires "
+            "it set it up again at their next sign-in.",
+        )
+
+
+# django-otp's screens would show each person's authenticator key and QR code: people set
+# up their own on their account page, and a lost phone is handled by the action above.
+for device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(device_model):
+        admin.site.unregister(device_model)
 
 
 # django-axes' own screens (AXES_ENABLE_ADMIN is off so that these replace them), for

@@ -9,8 +9,11 @@ from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 SUBJECT_TEMPLATE = "registration/password_reset_subject.txt"
 BODY_TEMPLATE = "registration/password_reset_email.txt"
@@ -43,6 +46,27 @@ def send_password_link(user: Any, *, sent_by: Any) -> None:
     PasswordResetForm().send_mail(
         SUBJECT_TEMPLATE, BODY_TEMPLATE, context, settings.DEFAULT_FROM_EMAIL, user.email
     )
+
+
+def remove_two_factor(user: Any) -> None:
+    """For a colleague who lost their phone and recovery codes: remove their authenticator.
+
+    It grants nobody access (the password is still needed, and only its holder has it);
+    whoever must use two-factor is asked to set it up again when they next sign in.
+    Their signed-in sessions end, so none carries on as verified.
+    """
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    end_sessions(user)
+
+
+def end_sessions(user: Any) -> None:
+    from django.contrib.sessions.models import Session
+
+    user_id = str(user.pk)
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if session.get_decoded().get("_auth_user_id") == user_id:
+            session.delete()
 
 
 def unlock_sign_in(user: Any) -> int:

@@ -182,3 +182,35 @@ def test_the_account_page_says_where_two_factor_stands(client: Any, therapist: U
     two_factor.new_recovery_codes(therapist)
     page = client.get(reverse("account")).content.decode()
     assert "10 recovery codes left" in page and "Turn off" in page
+
+
+def test_a_colleague_who_lost_their_phone_sets_up_again_after_an_admin_removes_it(
+    client: Any, clinic_admin: User, clinic: Any
+) -> None:
+    from django.test import Client as Browser
+
+    from clients.tests.factories import ClinicAdminFactory
+
+    colleague = ClinicAdminFactory(clinic=clinic, username="cora")
+    device = authenticator_for(colleague)
+    signed_in = Browser()
+    log_in(signed_in, "cora")
+    signed_in.post(reverse("two-factor-verify"), {"code": current_code(device)})
+    assert signed_in.get("/").status_code == 200
+    client.force_login(clinic_admin)
+    client.post(
+        reverse("admin:clients_user_changelist"),
+        {"action": "remove_two_factor", "_selected_action": [colleague.pk]},
+    )
+    assert not TOTPDevice.objects.filter(user=colleague).exists()
+    assert signed_in.get("/")["Location"].startswith(reverse("login"))
+    log_in(signed_in, "cora")
+    assert signed_in.get("/")["Location"].startswith(reverse("two-factor-setup"))
+
+
+def test_nobody_sees_an_authenticator_key_in_the_admin(client: Any, clinic_admin: User) -> None:
+    root = User.objects.create_superuser(username="root", password="x")
+    authenticator_for(clinic_admin)
+    client.force_login(root)
+    assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
+    assert b"otp_totp" not in client.get("/admin/").content
