@@ -168,6 +168,9 @@ def client_rating_submit(*, invitation: RatingInvitation, answers: Mapping[str, 
     if not invitation.is_open():
         raise LinkUnavailable()
     session = Session.objects.select_related("client").get(pk=invitation.session_id)
+    if not session.was_attended:
+        # Marked cancelled or a no-show after the link went out: nothing the client can fix.
+        raise LinkUnavailable()
     try:
         rating = rating_submit(session=session, rater=Rating.Rater.CLIENT, answers=answers)
     except ValidationError as error:

@@ -104,6 +104,12 @@ def session_update(
     session.updated_at = timezone.now()
     session.full_clean()
     session.save()
+    if not session.was_attended:
+        # Only an attended session can be rated: close its link, so neither the client nor
+        # a reminder reaches a form whose answer would be refused.
+        session.invitations.filter(used_at__isnull=True, voided_at__isnull=True).update(
+            voided_at=session.updated_at
+        )
     return session
 
 
