@@ -56,6 +56,15 @@ def _has_nul(data: QueryDict) -> bool:
     return any(NUL in key or any(NUL in value for value in values) for key, values in data.lists())
 
 
+def _headers_have_nul(request: HttpRequest) -> bool:
+    """Headers (the user agent is stored with failed sign-ins) and cookies (the session key
+    is looked up), including cookie values whose quoting decodes to a NUL."""
+    headers = (v for k, v in request.META.items() if k.startswith("HTTP_") and isinstance(v, str))
+    return any(NUL in value for value in headers) or any(
+        NUL in key or NUL in value for key, value in request.COOKIES.items()
+    )
+
+
 def _declared_length(request: HttpRequest) -> int:
     try:
         return int(request.META.get("CONTENT_LENGTH") or 0)
@@ -83,6 +92,8 @@ class RequestGuardMiddleware:
             return _refuse(request, 400, _("Forms must be sent as UTF-8."))
         if NUL in request.path or _has_nul(request.GET):
             return _refuse(request, 400, _("The address contains a character that is not allowed."))
+        if _headers_have_nul(request):
+            return _refuse(request, 400, _("A header contains a character that is not allowed."))
         if request.method == "POST" and _has_nul(request.POST):
             return _refuse(request, 400, _("The form contains a character that is not allowed."))
         return None

@@ -70,6 +70,26 @@ def test_a_nul_byte_in_a_form_is_refused_before_anything_is_stored(
     assert refused(login)
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"HTTP_COOKIE": "sessionid=abcdefgh\x00ijk"},
+        {"HTTP_COOKIE": 'sessionid="abcdefgh\\000ijk"'},
+        {"HTTP_USER_AGENT": "Mozilla\x00"},
+        {"HTTP_ACCEPT_LANGUAGE": "es\x00"},
+    ],
+)
+def test_a_nul_byte_in_a_header_or_cookie_is_a_clean_400(
+    client: Any, therapist: User, header: dict[str, str]
+) -> None:
+    browser = Browser(**header)
+    for response in (
+        browser.get("/"),
+        browser.post(reverse("login"), {"username": "tara", "password": "wrong"}),
+    ):
+        assert refused(response)
+
+
 # --- charsets and sizes ---------------------------------------------------------------
 
 
