@@ -71,3 +71,7 @@ class Command(BaseCommand):
         self.stdout.write(
             "Sign in at http://127.0.0.1:8000/ (Django admin: http://127.0.0.1:8000/admin/)."
         )
+        self.stdout.write(
+            "Clinic admins must use two-factor sign-in: at the first sign-in, scan the QR code "
+            "with an authenticator app (or `oathtool --totp -b KEY` with the key shown)."
+        )
