@@ -303,6 +303,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "measures.tasks.send_concern_digests",
         "schedule": crontab(hour=ALLIANCE_DIGEST_HOUR, minute=0),
     },
+    "clear-expired-sessions": {
+        "task": "accounts.tasks.clear_expired_sessions",
+        "schedule": crontab(minute=45),
+    },
     "escalate-unacknowledged-concerns": {
         "task": "measures.tasks.escalate_unacknowledged_concerns",
         "schedule": crontab(hour=ALLIANCE_DIGEST_HOUR, minute=15),

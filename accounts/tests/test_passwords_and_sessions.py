@@ -191,3 +191,24 @@ def test_the_session_cookie_ends_with_the_browser_and_the_server_expires_it(
     assert cookie["max-age"] == "" and cookie["expires"] == ""
     assert cookie["httponly"] and cookie["samesite"] == "Lax"
     assert client.session.get_expiry_age() == 30 * 60
+
+
+def test_expired_sessions_are_cleared_hourly(client: Any, therapist: User) -> None:
+    import datetime as dt
+
+    from django.conf import settings
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    from accounts.tasks import clear_expired_sessions
+
+    log_in(client, "tara")
+    idle = Browser()
+    log_in(idle, "tara")
+    Session.objects.filter(session_key=idle.session.session_key).update(
+        expire_date=timezone.now() - dt.timedelta(minutes=1)
+    )
+    assert clear_expired_sessions() == 1
+    assert Session.objects.filter(session_key=client.session.session_key).exists()
+    schedule = settings.CELERY_BEAT_SCHEDULE["clear-expired-sessions"]
+    assert schedule["task"] == "accounts.tasks.clear_expired_sessions"
