@@ -1,0 +1,762 @@
+"""The access matrix: every named URL × nine roles × GET and POST, against a table of answers.
+
+The URL names come from the URL conf itself (the admin's included ones too), so a URL
+added without a row in `EXPECTED`, or a row left behind by a removed URL, fails here.
+
+Each row says what each role must get, from the rules — `clients/scoping.py`, the
+views' decorators and the admin classes' permission methods — never from what the app
+happens to answer today. Object arguments are filled with therapist A's records ("A's")
+and, for every URL that takes one, with another clinic's ("another clinic's"): a record
+outside your scope is a 404, as if it did not exist. The admin answers "does not exist"
+with a redirect to its index and a message; that is its 404 here (`ADMIN_NOT_FOUND`).
+
+A row is one line: `name: {variant: (GET, POST)}`, each a role → outcome mapping built
+with the helpers below (`SEES_CLIENT`, `TREATING_ONLY`, `done(...)`…). The admin's
+per-model rows come from `ADMIN_MODELS`, which names each registered model's permission
+class. Leaks the app has today sit in `KNOWN_LEAKS`, under xfail(strict=True).
+
+POSTs carry an empty body (the test client skips the CSRF check): enough to show who
+may write. Each request runs in a savepoint that is rolled back, so every cell sees
+the same records. No cell may answer 500.
+
+Every member of staff here has `is_staff`, as in the demo: the strictest case for the
+admin, which then relies on its scoping alone. Without `is_staff` the admin sends them
+to its log-in page, like the anonymous column.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import django.test.client
+import pytest
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
+from django.db import models, transaction
+from django.http import HttpResponse
+from django.shortcuts import resolve_url
+from django.test import Client as Browser
+from django.urls import NoReverseMatch, URLResolver, get_resolver, reverse
+
+from clients.models import Client, Clinic, Supervision, User
+from clients.tests.factories import ClinicAdminFactory, SupervisorFactory
+from measures.calibration import calibration_run
+from measures.models import Calibration, ClinicThresholds, Concern, Flag, Sweep, ThresholdChange
+from measures.tests.factories import RatingFactory, concern_with_signal
+from measures.thresholds import thresholds_reset
+from sessions import invitations
+from sessions.models import RatingInvitation, Session
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+# --- Outcomes ----------------------------------------------------------------------------
+
+OK = "200"
+DENIED = "403"
+NOT_FOUND = "404"
+NOT_ALLOWED = "405"
+LOGIN = "302 to the log-in page"
+ADMIN_LOGIN = "302 to the admin's log-in page"
+ADMIN_INDEX = "302 to the admin's index"
+# The admin's "doesn't exist, perhaps it was deleted": its answer for a record out of scope.
+ADMIN_NOT_FOUND = ADMIN_INDEX
+REDIRECT = "302 elsewhere"  # done (a write, a log-in), or sent on to the right page
+SUCCESS = {OK, REDIRECT}
+
+# --- Roles -------------------------------------------------------------------------------
+
+ROLES = (
+    "anonymous",
+    "link_holder",  # an anonymous browser that has opened a rating link for A's session
+    "therapist",  # A: owns the client
+    "colleague",  # B: same clinic, not A's supervisor
+    "supervisor",  # supervises A: reads A's caseload; writes only comments on concerns
+    "idle_supervisor",  # same clinic, holds the supervisor role, supervises nobody
+    "clinic_admin",
+    "other_admin",  # the admin of another clinic
+    "superuser",  # runs the installation; belongs to no clinic
+)
+ANONYMOUS = ("anonymous", "link_holder")
+SIGNED_IN = ROLES[2:]
+
+Expect = dict[str, str]
+
+
+def everyone(outcome: str) -> Expect:
+    return dict.fromkeys(ROLES, outcome)
+
+
+def signed_in(default: str, **roles: str) -> Expect:
+    """An app page: anonymous browsers go to log in; signed-in roles get `default` unless named."""
+    return dict.fromkeys(ANONYMOUS, LOGIN) | dict.fromkeys(SIGNED_IN, default) | roles
+
+
+def in_admin(default: str, **roles: str) -> Expect:
+    """An admin page: the same, but the admin has its own log-in page."""
+    return dict.fromkeys(ANONYMOUS, ADMIN_LOGIN) | dict.fromkeys(SIGNED_IN, default) | roles
+
+
+def done(row: Expect) -> Expect:
+    """The same row for a write that answers with a redirect once done."""
+    return {role: REDIRECT if outcome == OK else outcome for role, outcome in row.items()}
+
+
+# Variants: which records fill a URL's arguments.
+OWN = "A's"  # therapist A's records (and, for a URL without arguments, just the URL)
+OTHER = "another clinic's"
+UNKNOWN = "unknown"
+
+# --- The app's rows ----------------------------------------------------------------------
+
+ANY_STAFF = signed_in(OK)
+GET_ONLY = signed_in(NOT_ALLOWED)  # a POST to a read-only page
+POST_ONLY = signed_in(NOT_ALLOWED)  # a GET to a write
+# A's client (or their session, concern…): readable by whoever's caseload holds it.
+SEES_CLIENT = signed_in(NOT_FOUND, therapist=OK, supervisor=OK, clinic_admin=OK)
+# Changed by A or the clinic admin; the supervisor reads but may not write (403).
+MANAGES_CLIENT = signed_in(NOT_FOUND, therapist=OK, supervisor=DENIED, clinic_admin=OK)
+# Only A, who treats the client (sessions, ratings, links, reviews); other readers 403.
+TREATING_ONLY = signed_in(NOT_FOUND, therapist=OK, supervisor=DENIED, clinic_admin=DENIED)
+# Another clinic's record: nobody here sees it; only that clinic's admin.
+OTHER_CLINICS = signed_in(NOT_FOUND, other_admin=OK)
+# Another clinic's record for its treating therapist only: its admin reads it, 403.
+OTHER_CLINICS_TREATING = signed_in(NOT_FOUND, other_admin=DENIED)
+OVERSEERS = signed_in(DENIED, supervisor=OK, idle_supervisor=OK, clinic_admin=OK, other_admin=OK)
+CLINIC_ADMINS = signed_in(DENIED, clinic_admin=OK, other_admin=OK)
+# The log-in page: the form for anonymous browsers, straight on for anyone signed in.
+LOG_IN_PAGE = everyone(REDIRECT) | dict.fromkeys(ANONYMOUS, OK)
+
+# name → {variant: (GET, POST)}. The superuser belongs to no clinic, so the app's scoping
+# shows them no records (404) and no clinic roles (403); they work in the admin.
+EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
+    "login": {OWN: (LOG_IN_PAGE, LOG_IN_PAGE)},
+    "logout": {OWN: (everyone(NOT_ALLOWED), everyone(LOGIN))},
+    "password_change": {OWN: (ANY_STAFF, ANY_STAFF)},
+    "password_change_done": {OWN: (ANY_STAFF, GET_ONLY)},
+    # clients
+    "clients:client-create": {
+        OWN: (signed_in(DENIED, therapist=OK, colleague=OK, clinic_admin=OK, other_admin=OK),) * 2
+    },
+    "clients:client-edit": {
+        OWN: (MANAGES_CLIENT, MANAGES_CLIENT),
+        OTHER: (OTHER_CLINICS, OTHER_CLINICS),
+    },
+    "clients:client-discharge": {
+        OWN: (MANAGES_CLIENT, done(MANAGES_CLIENT)),
+        OTHER: (OTHER_CLINICS, done(OTHER_CLINICS)),
+    },
+    "clients:client-reopen": {
+        OWN: (MANAGES_CLIENT, done(MANAGES_CLIENT)),
+        OTHER: (OTHER_CLINICS, done(OTHER_CLINICS)),
+    },
+    # sessions
+    "sessions:session-log": {
+        OWN: (TREATING_ONLY, TREATING_ONLY),
+        OTHER: (OTHER_CLINICS_TREATING, OTHER_CLINICS_TREATING),
+    },
+    "sessions:session-edit": {
+        OWN: (TREATING_ONLY, TREATING_ONLY),
+        OTHER: (OTHER_CLINICS_TREATING, OTHER_CLINICS_TREATING),
+    },
+    "sessions:session-delete": {
+        OWN: (TREATING_ONLY, done(TREATING_ONLY)),
+        OTHER: (OTHER_CLINICS_TREATING, OTHER_CLINICS_TREATING),
+    },
+    # measures: pages any member of staff has (scoped to what they see)
+    "measures:caseload": {OWN: (ANY_STAFF, ANY_STAFF)},
+    "measures:review-queue": {OWN: (ANY_STAFF, GET_ONLY)},
+    "measures:client-detail": {
+        OWN: (SEES_CLIENT, SEES_CLIENT),
+        OTHER: (OTHER_CLINICS, OTHER_CLINICS),
+    },
+    "measures:client-ratings-csv": {
+        OWN: (SEES_CLIENT, GET_ONLY),
+        OTHER: (OTHER_CLINICS, GET_ONLY),
+    },
+    "measures:session-detail": {
+        OWN: (SEES_CLIENT, SEES_CLIENT),
+        OTHER: (OTHER_CLINICS, OTHER_CLINICS),
+    },
+    "measures:therapist-rating": {
+        OWN: (TREATING_ONLY, TREATING_ONLY),
+        OTHER: (OTHER_CLINICS_TREATING, OTHER_CLINICS_TREATING),
+    },
+    "measures:invitation-create": {
+        OWN: (POST_ONLY, TREATING_ONLY),  # 200: the new link, shown once
+        OTHER: (POST_ONLY, OTHER_CLINICS_TREATING),
+    },
+    "measures:invitation-email": {
+        OWN: (POST_ONLY, done(TREATING_ONLY)),
+        OTHER: (POST_ONLY, OTHER_CLINICS_TREATING),
+    },
+    # The client's form: the link is the credential, whoever holds it; no account needed.
+    "measures:client-rating": {
+        OWN: (everyone(OK), everyone(OK)),
+        UNKNOWN: (everyone(NOT_FOUND), everyone(NOT_FOUND)),
+    },
+    "measures:client-rating-thanks": {OWN: (everyone(OK), everyone(OK))},
+    # concerns: read by whoever sees the client, moved on by A alone, commented on by A
+    # and A's supervisor
+    "measures:concern-detail": {
+        OWN: (SEES_CLIENT, GET_ONLY),
+        OTHER: (OTHER_CLINICS, GET_ONLY),
+    },
+    "measures:concern-acknowledge": {
+        OWN: (POST_ONLY, done(TREATING_ONLY)),
+        OTHER: (POST_ONLY, OTHER_CLINICS_TREATING),
+    },
+    "measures:concern-resolve": {
+        OWN: (POST_ONLY, TREATING_ONLY),  # 200: the page, asking for the repair note
+        OTHER: (POST_ONLY, OTHER_CLINICS_TREATING),
+    },
+    "measures:concern-dismiss": {
+        OWN: (POST_ONLY, TREATING_ONLY),  # 200: the page, asking for the reason
+        OTHER: (POST_ONLY, OTHER_CLINICS_TREATING),
+    },
+    "measures:concern-comment": {
+        OWN: (POST_ONLY, signed_in(NOT_FOUND, therapist=OK, supervisor=OK, clinic_admin=DENIED)),
+        OTHER: (POST_ONLY, OTHER_CLINICS_TREATING),
+    },
+    "measures:flag-detail": {
+        OWN: (done(SEES_CLIENT), GET_ONLY),  # on to its concern
+        OTHER: (done(OTHER_CLINICS), GET_ONLY),
+    },
+    # oversight: supervisors and clinic admins
+    "measures:dashboard": {OWN: (OVERSEERS, GET_ONLY)},
+    "measures:dashboard-csv": {OWN: (OVERSEERS, GET_ONLY)},
+    "measures:precision": {OWN: (OVERSEERS, GET_ONLY)},
+    "measures:therapist-caseload": {
+        OWN: (
+            signed_in(DENIED, supervisor=OK, idle_supervisor=NOT_FOUND, clinic_admin=OK)
+            | {"other_admin": NOT_FOUND},
+            GET_ONLY,
+        ),
+        OTHER: (
+            signed_in(DENIED, supervisor=NOT_FOUND, idle_supervisor=NOT_FOUND)
+            | {"clinic_admin": NOT_FOUND, "other_admin": OK},
+            GET_ONLY,
+        ),
+    },
+    # the clinic's thresholds: its clinic admins
+    "measures:thresholds": {OWN: (CLINIC_ADMINS, GET_ONLY)},
+    "measures:thresholds-calibrate": {OWN: (POST_ONLY, done(CLINIC_ADMINS))},
+    "measures:thresholds-reset": {OWN: (POST_ONLY, done(CLINIC_ADMINS))},
+    "measures:thresholds-apply": {
+        OWN: (POST_ONLY, signed_in(DENIED, clinic_admin=REDIRECT, other_admin=NOT_FOUND)),
+        OTHER: (POST_ONLY, signed_in(DENIED, clinic_admin=NOT_FOUND, other_admin=REDIRECT)),
+    },
+}
+
+# --- The admin's rows --------------------------------------------------------------------
+
+ADMIN_STAFF = in_admin(OK)
+SUPERUSER = in_admin(DENIED, superuser=OK)
+NOBODY = in_admin(DENIED)
+# A's record (client, session, concern… or A, or A's supervision) for whoever sees it.
+ADMIN_SEES_A = in_admin(ADMIN_NOT_FOUND, therapist=OK, supervisor=OK, clinic_admin=OK, superuser=OK)
+ADMIN_SEES_OTHER = in_admin(ADMIN_NOT_FOUND, other_admin=OK, superuser=OK)
+# Written by the clinic admin (their clinic's records) and superusers; everyone else 403.
+ADMIN_WRITES_A = in_admin(DENIED, clinic_admin=OK, other_admin=ADMIN_NOT_FOUND, superuser=OK)
+ADMIN_WRITES_OTHER = in_admin(DENIED, clinic_admin=ADMIN_NOT_FOUND, other_admin=OK, superuser=OK)
+CLINIC_ADMINS_ADD = in_admin(DENIED, clinic_admin=OK, other_admin=OK, superuser=OK)
+# Their own clinic, for every member of its staff.
+ADMIN_OWN_CLINIC = in_admin(OK, other_admin=ADMIN_NOT_FOUND)
+
+# Per permission class: admin view → {variant: (GET, POST)}.
+# People, supervision and clients: scoped reads; the clinic admin and superusers write.
+CLINIC_ADMIN_EDITS = {
+    "changelist": {OWN: (ADMIN_STAFF, ADMIN_STAFF)},
+    "add": {OWN: (CLINIC_ADMINS_ADD, CLINIC_ADMINS_ADD)},
+    "change": {OWN: (ADMIN_SEES_A, ADMIN_WRITES_A), OTHER: (ADMIN_SEES_OTHER, ADMIN_WRITES_OTHER)},
+    "delete": {OWN: (ADMIN_WRITES_A,) * 2, OTHER: (ADMIN_WRITES_OTHER,) * 2},
+    "history": {OWN: (ADMIN_SEES_A,) * 2, OTHER: (ADMIN_SEES_OTHER,) * 2},
+}
+# Sessions, rating links and ratings: scoped reads; only superusers write.
+SUPERUSER_EDITS = {
+    "changelist": {OWN: (ADMIN_STAFF, ADMIN_STAFF)},
+    "add": {OWN: (SUPERUSER, SUPERUSER)},
+    "change": {OWN: (ADMIN_SEES_A, SUPERUSER), OTHER: (ADMIN_SEES_OTHER, SUPERUSER)},
+    "delete": {OWN: (SUPERUSER, SUPERUSER), OTHER: (SUPERUSER, SUPERUSER)},
+    "history": {OWN: (ADMIN_SEES_A,) * 2, OTHER: (ADMIN_SEES_OTHER,) * 2},
+}
+# Signals and concerns: scoped reads; nobody writes (the review services keep the history).
+READ_ONLY = {
+    "changelist": {OWN: (ADMIN_STAFF, ADMIN_STAFF)},
+    "add": {OWN: (NOBODY, NOBODY)},
+    "change": {OWN: (ADMIN_SEES_A, NOBODY), OTHER: (ADMIN_SEES_OTHER, NOBODY)},
+    "delete": {OWN: (NOBODY, NOBODY), OTHER: (NOBODY, NOBODY)},
+    "history": {OWN: (ADMIN_SEES_A,) * 2, OTHER: (ADMIN_SEES_OTHER,) * 2},
+}
+# Sweeps and thresholds: read by superusers alone, written by nobody.
+SUPERUSER_READS = {
+    "changelist": {OWN: (SUPERUSER, SUPERUSER)},
+    "add": {OWN: (NOBODY, NOBODY)},
+    "change": {OWN: (SUPERUSER, NOBODY), OTHER: (SUPERUSER, NOBODY)},
+    "delete": {OWN: (NOBODY, NOBODY), OTHER: (NOBODY, NOBODY)},
+    "history": {OWN: (SUPERUSER, SUPERUSER), OTHER: (SUPERUSER, SUPERUSER)},
+}
+# The clinic itself: its staff read it, its clinic admin changes it, superusers add and delete.
+CLINIC_RECORD = {
+    "changelist": {OWN: (ADMIN_STAFF, ADMIN_STAFF)},
+    "add": {OWN: (SUPERUSER, SUPERUSER)},
+    "change": {
+        OWN: (ADMIN_OWN_CLINIC, ADMIN_WRITES_A),
+        OTHER: (ADMIN_SEES_OTHER, ADMIN_WRITES_OTHER),
+    },
+    "delete": {OWN: (SUPERUSER, SUPERUSER), OTHER: (SUPERUSER, SUPERUSER)},
+    "history": {OWN: (ADMIN_OWN_CLINIC,) * 2, OTHER: (ADMIN_SEES_OTHER,) * 2},
+}
+# Django's own groups: by model permission, which no member of staff holds.
+PERMISSION_BASED = {view: {OWN: (SUPERUSER, SUPERUSER)} for view in CLINIC_RECORD}
+
+ADMIN_MODELS = {
+    "auth.group": PERMISSION_BASED,
+    "clients.clinic": CLINIC_RECORD,
+    "clients.user": CLINIC_ADMIN_EDITS,
+    "clients.supervision": CLINIC_ADMIN_EDITS,
+    "clients.client": CLINIC_ADMIN_EDITS,
+    "therapy_sessions.session": SUPERUSER_EDITS,
+    "therapy_sessions.ratinginvitation": SUPERUSER_EDITS,
+    "measures.rating": SUPERUSER_EDITS,
+    "measures.flag": READ_ONLY,
+    "measures.concern": READ_ONLY,
+    "measures.sweep": SUPERUSER_READS,
+    "measures.clinicthresholds": SUPERUSER_READS,
+    "measures.calibration": SUPERUSER_READS,
+    "measures.thresholdchange": SUPERUSER_READS,
+}
+# Records that belong to no clinic: there is no other clinic's to try.
+NO_CLINIC = {"auth.group", "measures.sweep"}
+
+
+def admin_model_rows() -> dict[str, dict[str, tuple[Expect, Expect]]]:
+    """A row per admin view of each model, from its permission class."""
+    rows = {}
+    for label, views in ADMIN_MODELS.items():
+        for view, variants in views.items():
+            if label in NO_CLINIC:
+                variants = {OWN: variants[OWN]}
+            rows[f"admin:{label.replace('.', '_')}_{view}"] = variants
+    return rows
+
+
+EXPECTED |= admin_model_rows()
+
+EXPECTED |= {
+    "admin:index": {OWN: (ADMIN_STAFF, ADMIN_STAFF)},
+    "admin:app_list": {OWN: (ADMIN_STAFF, ADMIN_STAFF)},  # the clients app
+    "admin:login": {OWN: (in_admin(ADMIN_INDEX) | dict.fromkeys(ANONYMOUS, OK), everyone(OK))},
+    # Anonymous browsers are sent to the admin's index (and so to its log-in page).
+    "admin:logout": {
+        OWN: (
+            dict.fromkeys(ANONYMOUS, ADMIN_INDEX) | dict.fromkeys(SIGNED_IN, NOT_ALLOWED),
+            dict.fromkeys(ANONYMOUS, ADMIN_INDEX) | dict.fromkeys(SIGNED_IN, LOGIN),
+        )
+    },
+    "admin:password_change": {OWN: (ADMIN_STAFF, ADMIN_STAFF)},  # one's own password
+    "admin:password_change_done": {OWN: (ADMIN_STAFF, in_admin(NOT_ALLOWED))},
+    "admin:jsi18n": {OWN: (ADMIN_STAFF, in_admin(NOT_ALLOWED))},
+    # Suggestions for the client form's therapist field: users, as UserAdmin scopes them.
+    "admin:autocomplete": {OWN: (ADMIN_STAFF, in_admin(NOT_ALLOWED))},
+    # Setting a member of staff's password: the clinic admin, for their clinic's people.
+    "admin:auth_user_password_change": {
+        OWN: (in_admin(DENIED, clinic_admin=OK, other_admin=NOT_FOUND, superuser=OK),) * 2,
+        OTHER: (in_admin(DENIED, clinic_admin=NOT_FOUND, other_admin=OK, superuser=OK),) * 2,
+    },
+    # "View on site" for a concern: on to its page for whoever sees it.
+    "admin:view_on_site": {
+        OWN: (
+            done(in_admin(NOT_FOUND, therapist=OK, supervisor=OK, clinic_admin=OK, superuser=OK)),
+        )
+        * 2,
+        OTHER: (done(in_admin(NOT_FOUND, other_admin=OK, superuser=OK)),) * 2,
+    },
+}
+
+# Leaks the app has today, each a bug to fix: URL name → (why, its cells as (variant,
+# method, role)). The table keeps the safe answer; the main test skips these cells and
+# `test_a_known_leak_answers_safely` expects the safe answer under xfail(strict=True), so
+# once a leak is closed that test fails until its line here is deleted.
+KNOWN_LEAKS: dict[str, tuple[str, set[tuple[str, str, str]]]] = {
+    "admin:view_on_site": (
+        "Django's contenttypes shortcut behind the admin's 'view on site' finds the record "
+        "unscoped: any member of staff gets 302 for a concern outside their scope and 404 for "
+        "one that does not exist, so concern ids can be probed across caseloads and clinics",
+        {
+            (variant, method, role)
+            for variant, roles in {
+                OWN: ("colleague", "idle_supervisor", "other_admin"),
+                OTHER: ("therapist", "colleague", "supervisor", "idle_supervisor", "clinic_admin"),
+            }.items()
+            for role in roles
+            for method in ("GET", "POST")
+        },
+    ),
+}
+
+# Query strings some URLs need to reach their view's checks.
+QUERIES = {"admin:autocomplete": "?app_label=clients&model_name=client&field_name=therapist"}
+
+# --- Walking the URL conf ----------------------------------------------------------------
+
+
+@functools.cache
+def named_urls() -> dict[str, tuple[str, ...]]:
+    """Every named URL, namespaced ("measures:client-detail"), with its arguments' names."""
+    found: dict[str, tuple[str, ...]] = {}
+
+    def walk(patterns: list[Any], namespace: str, params: tuple[str, ...]) -> None:
+        for entry in patterns:
+            names = params + tuple(entry.pattern.regex.groupindex)
+            if isinstance(entry, URLResolver):
+                inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+                walk(entry.url_patterns, inner, names)
+            elif entry.name:
+                # Like reverse(), the first pattern of a name wins.
+                found.setdefault(f"{namespace}{entry.name}", names)
+
+    walk(get_resolver().url_patterns, "", ())
+    return found
+
+
+@functools.cache
+def admin_url_models() -> dict[str, str]:
+    """The model (app_label.model_name) whose record an admin URL's object id names."""
+    models_by_url = {
+        "admin:auth_user_password_change": "clients.user",
+        "admin:view_on_site": "measures.concern",
+    }
+    for model in admin.site._registry:
+        for view in ("change", "delete", "history"):
+            url_name = f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}"
+            models_by_url[url_name] = model._meta.label_lower
+    return models_by_url
+
+
+# --- The records and the people ----------------------------------------------------------
+
+
+class Records:
+    """One clinic's records, to fill URL arguments with; each is made when first needed."""
+
+    def __init__(self, client: Client, *, supervision: Supervision, clinic_admin: User) -> None:
+        self.client = client
+        self.therapist = client.therapist
+        self.supervision = supervision
+        self.clinic_admin = clinic_admin
+
+    @functools.cached_property
+    def concern(self) -> Concern:
+        """Open, holding one signal, on a session the client has not rated yet."""
+        return concern_with_signal(self.client)
+
+    @functools.cached_property
+    def session(self) -> Session:
+        return self.concern.last_session
+
+    @functools.cached_property
+    def invitation(self) -> tuple[RatingInvitation, str]:
+        """The session's live rating link, and its token."""
+        return invitations.invitation_create(session=self.session)
+
+    @property
+    def token(self) -> str:
+        return self.invitation[1]
+
+    @functools.cached_property
+    def flag(self) -> Flag:
+        return self.concern.signals.get()
+
+    @functools.cached_property
+    def calibration(self) -> Calibration:
+        return calibration_run(clinic=self.client.clinic, actor=self.clinic_admin)
+
+    @functools.cached_property
+    def threshold_change(self) -> ThresholdChange:
+        return thresholds_reset(clinic=self.client.clinic, actor=self.clinic_admin)
+
+    def of_model(self, label: str) -> models.Model:
+        """The record an admin URL for `label` names."""
+        makers = {
+            "clients.clinic": lambda: self.client.clinic,
+            "clients.user": lambda: self.therapist,
+            "clients.supervision": lambda: self.supervision,
+            "clients.client": lambda: self.client,
+            "therapy_sessions.session": lambda: self.session,
+            "therapy_sessions.ratinginvitation": lambda: self.invitation[0],
+            "measures.rating": lambda: RatingFactory(session=SessionFactory(client=self.client)),
+            "measures.flag": lambda: self.flag,
+            "measures.concern": lambda: self.concern,
+            "measures.clinicthresholds": lambda: ClinicThresholds.objects.get(
+                clinic_id=self.threshold_change.clinic_id
+            ),
+            "measures.calibration": lambda: self.calibration,
+            "measures.thresholdchange": lambda: self.threshold_change,
+            # Records of no clinic.
+            "auth.group": lambda: Group.objects.create(name="Auditors"),
+            "measures.sweep": lambda: Sweep.objects.create(),
+        }
+        return makers[label]()
+
+
+@dataclass
+class World:
+    users: dict[str, User | None]
+    own: Records
+    other: Records
+
+
+@pytest.fixture
+def world(
+    clinic: Clinic,
+    other_clinic: Clinic,
+    therapist: User,
+    colleague: User,
+    supervisor: User,
+    clinic_admin: User,
+    outsider: User,
+    client_record: Client,
+    outsider_client: Client,
+) -> World:
+    idle_supervisor = SupervisorFactory(clinic=clinic, username="ivy")
+    other_admin = ClinicAdminFactory(clinic=other_clinic, username="olga")
+    superuser = User.objects.create_superuser(username="root", password="x")
+    for member in (therapist, colleague, supervisor, idle_supervisor):
+        member.is_staff = True
+        member.save(update_fields=["is_staff"])
+    client_record.email = "rk@example.org"  # so A's "e-mail the link" really sends one
+    client_record.save(update_fields=["email"])
+    other_supervision = Supervision.objects.create(
+        supervisor=SupervisorFactory(clinic=other_clinic, username="oscar"), therapist=outsider
+    )
+    own_supervision = Supervision.objects.get(supervisor=supervisor, therapist=therapist)
+    users = {
+        "anonymous": None,
+        "link_holder": None,
+        "therapist": therapist,
+        "colleague": colleague,
+        "supervisor": supervisor,
+        "idle_supervisor": idle_supervisor,
+        "clinic_admin": clinic_admin,
+        "other_admin": other_admin,
+        "superuser": superuser,
+    }
+    return World(
+        users=users,
+        own=Records(client_record, supervision=own_supervision, clinic_admin=clinic_admin),
+        other=Records(outsider_client, supervision=other_supervision, clinic_admin=other_admin),
+    )
+
+
+def browser_for(role: str, world: World) -> Browser:
+    """A browser signed in as `role`; a 500 comes back as a response, not an exception."""
+    browser = Browser(raise_request_exception=False)
+    user = world.users[role]
+    if user is not None:
+        browser.force_login(user)
+    if role == "link_holder":
+        link = browser.get(invitations.rating_path(world.own.token))
+        assert link.status_code == 200, "the link holder's link should open"
+    return browser
+
+
+# --- Asking ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def status_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The matrix reads status codes and redirects, never what a template was given: skip
+    the test client's copy of every context it renders, about a fifth of the run."""
+    monkeypatch.setattr(
+        django.test.client, "store_rendered_templates", lambda *args, **kwargs: None
+    )
+
+
+def argument(name: str, param: str, variant: str, records: Records) -> Any:
+    if param == "token":
+        return "no-such-link" if variant == UNKNOWN else records.token
+    if param == "app_label":
+        return "clients"
+    if param == "content_type_id":
+        return ContentType.objects.get_for_model(Concern).pk
+    if param in ("object_id", "id"):
+        return records.of_model(admin_url_models()[name]).pk
+    by_param = {
+        "client_id": records.client,
+        "session_id": records.session,
+        "concern_id": records.concern,
+        "flag_id": records.flag,
+        "calibration_id": records.calibration,
+        "therapist_id": records.therapist,
+    }
+    if param not in by_param:
+        pytest.fail(f"{name}: no record to fill <{param}> with; add one to argument()")
+    return by_param[param].pk
+
+
+def url_for(name: str, variant: str, world: World) -> str:
+    records = world.other if variant == OTHER else world.own
+    kwargs = {param: argument(name, param, variant, records) for param in named_urls()[name]}
+    return reverse(name, kwargs=kwargs) + QUERIES.get(name, "")
+
+
+def path_of(name: str) -> str | None:
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None
+
+
+def outcome(response: HttpResponse) -> str:
+    if response.status_code in (301, 302, 303, 307, 308):
+        path = urlsplit(response["Location"]).path
+        if path == resolve_url(settings.LOGIN_URL):
+            return LOGIN
+        if path == path_of("admin:login"):
+            return ADMIN_LOGIN
+        if path == path_of("admin:index"):
+            return ADMIN_INDEX
+        return REDIRECT
+    return str(response.status_code)
+
+
+def answer(browser: Browser, method: str, url: str) -> str:
+    """What `browser` gets for `method url` (an empty POST), with nothing kept afterwards."""
+    cache.clear()  # rate limits count per test; here every cell starts afresh
+    with transaction.atomic():
+        try:
+            response = browser.get(url) if method == "GET" else browser.post(url, {})
+            if getattr(response, "streaming", False):
+                b"".join(response.streaming_content)
+        except Exception as error:  # e.g. a download failing half-way: a 500 all the same
+            return f"500 ({error!r})"
+        finally:
+            transaction.set_rollback(True)
+    return outcome(response)
+
+
+def cells(name: str) -> Iterator[tuple[str, str, str, str]]:
+    """(variant, method, role, expected) for every cell of a row, role by role."""
+    for role in ROLES:
+        for variant, (on_get, on_post) in EXPECTED[name].items():
+            yield variant, "GET", role, on_get[role]
+            yield variant, "POST", role, on_post[role]
+
+
+def mismatches(name: str, world: World, *, leaks: bool = False) -> list[str]:
+    """Ask every cell of `name`'s row (or, with `leaks`, only its known leaks); say which
+    answered otherwise."""
+    leaky = KNOWN_LEAKS.get(name, ("", set()))[1]
+    urls = {variant: url_for(name, variant, world) for variant in EXPECTED[name]}
+    browsers: dict[str, Browser] = {}
+    found = []
+    for variant, method, role, expected in cells(name):
+        if ((variant, method, role) in leaky) != leaks:
+            continue
+        if role not in browsers:
+            browsers[role] = browser_for(role, world)
+        actual = answer(browsers[role], method, urls[variant])
+        if actual != expected:
+            found.append(mismatch((name, variant, method, role), expected, actual))
+    return found
+
+
+def mismatch(cell: tuple[str, str, str, str], expected: str, actual: str) -> str:
+    name, variant, method, role = cell
+    line = f"{name} [{variant}] {method} as {role}: expected {expected}, got {actual}"
+    if actual.startswith("500"):
+        return line + "  <- SERVER ERROR"
+    if actual in SUCCESS and expected not in SUCCESS:
+        return line + "  <- LEAK: a refusal became a success"
+    return line
+
+
+# --- The table against the URL conf ------------------------------------------------------
+
+
+def test_every_named_url_has_a_row() -> None:
+    missing = sorted(set(named_urls()) - set(EXPECTED))
+    assert not missing, f"URL added without a row in EXPECTED: {missing}"
+
+
+def test_every_row_names_a_url_that_still_exists() -> None:
+    gone = sorted(set(EXPECTED) - set(named_urls()))
+    assert not gone, f"Rows for URLs that no longer exist: {gone}"
+
+
+def test_every_registered_model_admin_has_a_permission_class() -> None:
+    registered = {model._meta.label_lower for model in admin.site._registry}
+    assert not registered - set(ADMIN_MODELS), "ModelAdmins missing from ADMIN_MODELS"
+    assert not set(ADMIN_MODELS) - registered, "ADMIN_MODELS names models no longer registered"
+
+
+def test_every_row_answers_for_every_role() -> None:
+    outcomes = {OK, DENIED, NOT_FOUND, NOT_ALLOWED, LOGIN, ADMIN_LOGIN, ADMIN_INDEX, REDIRECT}
+    for name, variants in EXPECTED.items():
+        assert variants, name
+        for variant, row in variants.items():
+            assert variant in (OWN, OTHER, UNKNOWN), (name, variant)
+            for expect in row:
+                assert set(expect) == set(ROLES), (name, variant)
+                assert set(expect.values()) <= outcomes, (name, variant)
+
+
+def test_every_url_for_a_record_is_also_tried_with_another_clinics() -> None:
+    """The 404 for outsiders is proved on every page that names a record."""
+    records = {"client_id", "session_id", "concern_id", "flag_id", "calibration_id"}
+    records |= {"therapist_id", "object_id", "id"}
+    models_by_url = admin_url_models()
+    untried = [
+        name
+        for name, params in named_urls().items()
+        if records & set(params)
+        and models_by_url.get(name) not in NO_CLINIC
+        and OTHER not in EXPECTED.get(name, {OTHER: None})
+    ]
+    assert not untried, f"No row for another clinic's record: {untried}"
+
+
+def test_nobody_reaches_another_clinics_record_in_the_table() -> None:
+    """Guards the table itself: no row may write down a leak across clinics as expected."""
+    here = {"therapist", "colleague", "supervisor", "idle_supervisor", "clinic_admin"}
+    leaks = []
+    for name, variants in EXPECTED.items():
+        if OTHER not in variants:
+            continue
+        for method, expect in zip(("GET", "POST"), variants[OTHER], strict=True):
+            leaks += [(name, method, role) for role in here if expect[role] in SUCCESS]
+        for method, expect in zip(("GET", "POST"), variants[OWN], strict=True):
+            if expect["other_admin"] in SUCCESS:
+                leaks.append((name, method, "other_admin"))
+    assert not leaks
+
+
+# --- The matrix --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_role_gets_the_expected_answer(name: str, world: World, status_only: None) -> None:
+    if name not in named_urls():
+        pytest.fail(f"{name} is no longer in the URL conf; remove its row")
+    found = mismatches(name, world)
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason))
+        for name, (reason, _cells) in KNOWN_LEAKS.items()
+    ],
+)
+def test_a_known_leak_answers_safely(name: str, world: World, status_only: None) -> None:
+    found = mismatches(name, world, leaks=True)
+    assert not found, "\n".join(found)
