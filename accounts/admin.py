@@ -179,8 +179,9 @@ for device_model in (TOTPDevice, StaticDevice):
 
 
 # django-axes' own screens (AXES_ENABLE_ADMIN is off so that these replace them), for
-# superusers: the same filter allow-list as every admin page, and without the submitted
-# form data, whose `next` address could carry a search term.
+# superusers: read-only (deleting an attempt unlocks it), with the same filter allow-list
+# as every admin page, and without the submitted form data, whose `next` address could
+# carry a search term.
 FORM_DATA = {"get_data", "post_data"}
 
 
@@ -192,18 +193,23 @@ def _without_form_data(fieldsets: Any) -> tuple[Any, ...]:
     )
 
 
+class ReadOnlyLogMixin:
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(AccessAttempt)
-class LockOutAdmin(AllowListedFiltersMixin, AccessAttemptAdmin):
+class LockOutAdmin(ReadOnlyLogMixin, AllowListedFiltersMixin, AccessAttemptAdmin):
     fieldsets = _without_form_data(AccessAttemptAdmin.fieldsets)
     readonly_fields = [f for f in AccessAttemptAdmin.readonly_fields if f not in FORM_DATA]
 
 
 @admin.register(AccessFailureLog)
-class FailedSignInAdmin(AllowListedFiltersMixin, AccessFailureLogAdmin):
+class FailedSignInAdmin(ReadOnlyLogMixin, AllowListedFiltersMixin, AccessFailureLogAdmin):
     fieldsets = _without_form_data(AccessFailureLogAdmin.fieldsets)
     readonly_fields = [f for f in AccessFailureLogAdmin.readonly_fields if f not in FORM_DATA]
 
 
 @admin.register(AccessLog)
-class SignInLogAdmin(AllowListedFiltersMixin, AccessLogAdmin):
+class SignInLogAdmin(ReadOnlyLogMixin, AllowListedFiltersMixin, AccessLogAdmin):
     pass

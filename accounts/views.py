@@ -30,6 +30,11 @@ def _next(request: HttpRequest, default: str = "measures:caseload") -> str:
     return reverse(default)
 
 
+def _posted(request: HttpRequest) -> Any:
+    """The form's data on a POST (even an empty one, so missing fields are reported)."""
+    return request.POST if request.method == "POST" else None
+
+
 def _go(name: str, next_url: str) -> HttpResponseRedirect:
     """Redirect to the page `name`, which returns to `next_url` when done."""
     return HttpResponseRedirect(f"{reverse(name)}?{urlencode({'next': next_url})}")
@@ -50,6 +55,7 @@ def password_recently_required(view: Callable[..., HttpResponse]) -> Callable[..
 
 
 @login_required
+@require_http_methods(["GET", "HEAD"])
 def account(request: HttpRequest) -> HttpResponse:
     user = request.user
     return render(
@@ -66,7 +72,7 @@ def account(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def reauthenticate(request: HttpRequest) -> HttpResponse:
-    form = ConfirmPasswordForm(request, request.POST or None)
+    form = ConfirmPasswordForm(request, _posted(request))
     if request.method == "POST" and form.is_valid():
         sessions.password_given(request)
         return redirect(_next(request, "account"))
@@ -79,7 +85,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
 @password_recently_required
 @require_http_methods(["GET", "POST"])
 def email_change(request: HttpRequest) -> HttpResponse:
-    form = EmailForm(request.POST or None, instance=request.user)
+    form = EmailForm(_posted(request), instance=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, _("Your e-mail address is saved."))
@@ -94,7 +100,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         return redirect(_next(request))
     if not two_factor.has_authenticator(request.user):
         return _go("two-factor-setup", _next(request))
-    form = CodeForm(request.POST or None)
+    form = CodeForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         if two_factor.verify(request, form.cleaned_data["code"]):
             return redirect(_next(request))
@@ -118,7 +124,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     if not _setup_allowed(request):
         return _go("reauthenticate", request.get_full_path())
     device = two_factor.pending_setup(request.user)
-    form = CodeForm(request.POST or None)
+    form = CodeForm(_posted(request))
     if request.method == "POST" and device is not None and form.is_valid():
         codes = two_factor.confirm_setup(request, device, form.cleaned_data["code"])
         if codes is not None:

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from clients.admin import view_on_site
+
 urlpatterns = [
     path("accounts/", include("accounts.urls")),
     # One log-in page for everyone, with its throttle and two-factor step: the admin's
@@ -11,6 +13,8 @@ urlpatterns = [
         RedirectView.as_view(pattern_name="login", query_string=True),
         name="admin-login",
     ),
+    # The admin's "view on site", scoped like its pages (it replaces Django's unscoped one).
+    path("admin/r/<int:content_type_id>/<path:object_id>/", admin.site.admin_view(view_on_site)),
     path("admin/", admin.site.urls),
     # The apps share the clients/… and sessions/… URL space; each names its own.
     path("", include("clients.urls")),

@@ -13,7 +13,7 @@ with a redirect to its index and a message; that is its 404 here (`ADMIN_NOT_FOU
 A row is one line: `name: {variant: (GET, POST)}`, each a role → outcome mapping built
 with the helpers below (`SEES_CLIENT`, `TREATING_ONLY`, `done(...)`…). The admin's
 per-model rows come from `ADMIN_MODELS`, which names each registered model's permission
-class. Leaks the app has today sit in `KNOWN_LEAKS`, under xfail(strict=True).
+class.
 
 POSTs carry an empty body (the test client skips the CSRF check): enough to show who
 may write. Each request runs in a savepoint that is rolled back, so every cell sees
@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 import django.test.client
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import Group
@@ -44,6 +45,8 @@ from django.http import HttpResponse
 from django.shortcuts import resolve_url
 from django.test import Client as Browser
 from django.urls import NoReverseMatch, URLResolver, get_resolver, reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from clients.models import Client, Clinic, Supervision, User
 from clients.tests.factories import ClinicAdminFactory, SupervisorFactory
@@ -139,8 +142,27 @@ LOG_IN_PAGE = everyone(REDIRECT) | dict.fromkeys(ANONYMOUS, OK)
 EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
     "login": {OWN: (LOG_IN_PAGE, LOG_IN_PAGE)},
     "logout": {OWN: (everyone(NOT_ALLOWED), everyone(LOGIN))},
+    # The admin's log-in form is ours: one page, with the throttle and the second factor.
+    "admin-login": {OWN: (everyone(LOGIN), everyone(LOGIN))},
     "password_change": {OWN: (ANY_STAFF, ANY_STAFF)},
     "password_change_done": {OWN: (ANY_STAFF, GET_ONLY)},
+    # Forgotten passwords: the same pages for anyone; an unknown link says it no longer works.
+    "password_reset": {OWN: (everyone(OK), everyone(OK))},
+    "password_reset_done": {OWN: (everyone(OK), everyone(NOT_ALLOWED))},
+    "password_reset_confirm": {OWN: (everyone(OK), everyone(OK))},
+    "password_reset_complete": {OWN: (everyone(OK), everyone(NOT_ALLOWED))},
+    # One's own account. A fresh sign-in counts as the password just given, so the pages
+    # that ask for it again open at once; an empty e-mail address is a valid choice.
+    "account": {OWN: (ANY_STAFF, GET_ONLY)},
+    "account-email": {OWN: (ANY_STAFF, done(ANY_STAFF))},
+    "reauthenticate": {OWN: (ANY_STAFF, ANY_STAFF)},
+    # Nobody here owes a second factor (force_login gives it to those who must), so the
+    # code page sends them on; set-up shows a new key to anyone; recovery codes are shown
+    # once, after they are made; turning off is refused (with a message) where required.
+    "two-factor-verify": {OWN: (signed_in(REDIRECT), signed_in(REDIRECT))},
+    "two-factor-setup": {OWN: (ANY_STAFF, ANY_STAFF)},
+    "two-factor-recovery-codes": {OWN: (signed_in(REDIRECT), signed_in(REDIRECT))},
+    "two-factor-off": {OWN: (POST_ONLY, signed_in(REDIRECT))},
     # clients
     "clients:client-create": {
         OWN: (signed_in(DENIED, therapist=OK, colleague=OK, clinic_admin=OK, other_admin=OK),) * 2
@@ -316,6 +338,14 @@ CLINIC_RECORD = {
 }
 # Django's own groups: by model permission, which no member of staff holds.
 PERMISSION_BASED = {view: {OWN: (SUPERUSER, SUPERUSER)} for view in CLINIC_RECORD}
+# django-axes' sign-in records: superusers read them and may delete (unlock); nobody edits.
+SIGN_IN_RECORDS = {
+    "changelist": {OWN: (SUPERUSER, SUPERUSER)},
+    "add": {OWN: (NOBODY, NOBODY)},
+    "change": {OWN: (SUPERUSER, NOBODY)},
+    "delete": {OWN: (SUPERUSER, SUPERUSER)},  # POST without confirming: the question again
+    "history": {OWN: (SUPERUSER, SUPERUSER)},
+}
 
 ADMIN_MODELS = {
     "auth.group": PERMISSION_BASED,
@@ -332,9 +362,18 @@ ADMIN_MODELS = {
     "measures.clinicthresholds": SUPERUSER_READS,
     "measures.calibration": SUPERUSER_READS,
     "measures.thresholdchange": SUPERUSER_READS,
+    "axes.accessattempt": SIGN_IN_RECORDS,
+    "axes.accesslog": SIGN_IN_RECORDS,
+    "axes.accessfailurelog": SIGN_IN_RECORDS,
 }
 # Records that belong to no clinic: there is no other clinic's to try.
-NO_CLINIC = {"auth.group", "measures.sweep"}
+NO_CLINIC = {
+    "auth.group",
+    "measures.sweep",
+    "axes.accessattempt",
+    "axes.accesslog",
+    "axes.accessfailurelog",
+}
 
 
 def admin_model_rows() -> dict[str, dict[str, tuple[Expect, Expect]]]:
@@ -353,7 +392,7 @@ EXPECTED |= admin_model_rows()
 EXPECTED |= {
     "admin:index": {OWN: (ADMIN_STAFF, ADMIN_STAFF)},
     "admin:app_list": {OWN: (ADMIN_STAFF, ADMIN_STAFF)},  # the clients app
-    "admin:login": {OWN: (in_admin(ADMIN_INDEX) | dict.fromkeys(ANONYMOUS, OK), everyone(OK))},
+    "admin:login": {OWN: (everyone(LOGIN), everyone(LOGIN))},  # on to our log-in page
     # Anonymous browsers are sent to the admin's index (and so to its log-in page).
     "admin:logout": {
         OWN: (
@@ -366,12 +405,8 @@ EXPECTED |= {
     "admin:jsi18n": {OWN: (ADMIN_STAFF, in_admin(NOT_ALLOWED))},
     # Suggestions for the client form's therapist field: users, as UserAdmin scopes them.
     "admin:autocomplete": {OWN: (ADMIN_STAFF, in_admin(NOT_ALLOWED))},
-    # Setting a member of staff's password: the clinic admin, for their clinic's people.
-    "admin:auth_user_password_change": {
-        OWN: (in_admin(DENIED, clinic_admin=OK, other_admin=NOT_FOUND, superuser=OK),) * 2,
-        OTHER: (in_admin(DENIED, clinic_admin=NOT_FOUND, other_admin=OK, superuser=OK),) * 2,
-    },
-    # "View on site" for a concern: on to its page for whoever sees it.
+    # "View on site" for a concern: on to its page for whoever sees it; for anyone else the
+    # same 404 as for a concern that does not exist.
     "admin:view_on_site": {
         OWN: (
             done(in_admin(NOT_FOUND, therapist=OK, supervisor=OK, clinic_admin=OK, superuser=OK)),
@@ -379,27 +414,6 @@ EXPECTED |= {
         * 2,
         OTHER: (done(in_admin(NOT_FOUND, other_admin=OK, superuser=OK)),) * 2,
     },
-}
-
-# Leaks the app has today, each a bug to fix: URL name → (why, its cells as (variant,
-# method, role)). The table keeps the safe answer; the main test skips these cells and
-# `test_a_known_leak_answers_safely` expects the safe answer under xfail(strict=True), so
-# once a leak is closed that test fails until its line here is deleted.
-KNOWN_LEAKS: dict[str, tuple[str, set[tuple[str, str, str]]]] = {
-    "admin:view_on_site": (
-        "Django's contenttypes shortcut behind the admin's 'view on site' finds the record "
-        "unscoped: any member of staff gets 302 for a concern outside their scope and 404 for "
-        "one that does not exist, so concern ids can be probed across caseloads and clinics",
-        {
-            (variant, method, role)
-            for variant, roles in {
-                OWN: ("colleague", "idle_supervisor", "other_admin"),
-                OTHER: ("therapist", "colleague", "supervisor", "idle_supervisor", "clinic_admin"),
-            }.items()
-            for role in roles
-            for method in ("GET", "POST")
-        },
-    ),
 }
 
 # Query strings some URLs need to reach their view's checks.
@@ -430,10 +444,7 @@ def named_urls() -> dict[str, tuple[str, ...]]:
 @functools.cache
 def admin_url_models() -> dict[str, str]:
     """The model (app_label.model_name) whose record an admin URL's object id names."""
-    models_by_url = {
-        "admin:auth_user_password_change": "clients.user",
-        "admin:view_on_site": "measures.concern",
-    }
+    models_by_url = {"admin:view_on_site": "measures.concern"}
     for model in admin.site._registry:
         for view in ("change", "delete", "history"):
             url_name = f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}"
@@ -503,6 +514,15 @@ class Records:
             # Records of no clinic.
             "auth.group": lambda: Group.objects.create(name="Auditors"),
             "measures.sweep": lambda: Sweep.objects.create(),
+            "axes.accessattempt": lambda: AccessAttempt.objects.create(
+                username="tara", ip_address="203.0.113.9", failures_since_start=1
+            ),
+            "axes.accesslog": lambda: AccessLog.objects.create(
+                username="tara", ip_address="203.0.113.9"
+            ),
+            "axes.accessfailurelog": lambda: AccessFailureLog.objects.create(
+                username="tara", ip_address="203.0.113.9"
+            ),
         }
         return makers[label]()
 
@@ -583,6 +603,8 @@ def status_only(monkeypatch: pytest.MonkeyPatch) -> None:
 def argument(name: str, param: str, variant: str, records: Records) -> Any:
     if param == "token":
         return "no-such-link" if variant == UNKNOWN else records.token
+    if param == "uidb64":
+        return urlsafe_base64_encode(force_bytes(records.therapist.pk))
     if param == "app_label":
         return "clients"
     if param == "content_type_id":
@@ -651,16 +673,12 @@ def cells(name: str) -> Iterator[tuple[str, str, str, str]]:
             yield variant, "POST", role, on_post[role]
 
 
-def mismatches(name: str, world: World, *, leaks: bool = False) -> list[str]:
-    """Ask every cell of `name`'s row (or, with `leaks`, only its known leaks); say which
-    answered otherwise."""
-    leaky = KNOWN_LEAKS.get(name, ("", set()))[1]
+def mismatches(name: str, world: World) -> list[str]:
+    """Ask every cell of `name`'s row; say which answered otherwise."""
     urls = {variant: url_for(name, variant, world) for variant in EXPECTED[name]}
     browsers: dict[str, Browser] = {}
     found = []
     for variant, method, role, expected in cells(name):
-        if ((variant, method, role) in leaky) != leaks:
-            continue
         if role not in browsers:
             browsers[role] = browser_for(role, world)
         actual = answer(browsers[role], method, urls[variant])
@@ -747,16 +765,4 @@ def test_each_role_gets_the_expected_answer(name: str, world: World, status_only
     if name not in named_urls():
         pytest.fail(f"{name} is no longer in the URL conf; remove its row")
     found = mismatches(name, world)
-    assert not found, "\n".join(found)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason))
-        for name, (reason, _cells) in KNOWN_LEAKS.items()
-    ],
-)
-def test_a_known_leak_answers_safely(name: str, world: World, status_only: None) -> None:
-    found = mismatches(name, world, leaks=True)
     assert not found, "\n".join(found)
