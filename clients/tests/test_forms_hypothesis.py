@@ -61,6 +61,12 @@ CLIENT_CASES = {
     "language": ["EN", "fr", "en\x00", None],
 }
 
+EDIT_CASES = {
+    "label": ["<script>alert(1)</script>", "", "R.\nK.", "x" * 41],
+    "external_id": ["a\x00b", "\u202eevil"],
+    "language": ["fr", None],
+}
+
 
 class ClientFormTestCase(HostileInputTestCase):
     @classmethod
@@ -137,7 +143,7 @@ class ClientFormTestCase(HostileInputTestCase):
         self.assert_client_pages_show(client)
 
     @given(data=submission(CLIENT_FIELDS, HOSTILE_CLIENT_FIELDS))
-    @with_examples(VALID_CLIENT, CLIENT_CASES)
+    @with_examples(VALID_CLIENT, EDIT_CASES)
     def test_editing_a_client_changes_all_of_it_or_nothing(self, data: dict[str, Any]) -> None:
         self.client.force_login(self.tara)
         before = row_counts()

@@ -81,6 +81,26 @@ def test_logging_refuses_an_impossible_date_naming_the_bound(
     assert not Session.objects.exists()
 
 
+@pytest.mark.parametrize("zone", ["Europe/Paris", "Asia/Tokyo", "America/Los_Angeles"])
+@pytest.mark.parametrize("starts_at", ["0001-01-01T00:00", "9999-12-31T23:00"])
+def test_the_calendars_ends_are_a_form_error_in_any_time_zone(
+    client: HttpClient,
+    therapist: User,
+    client_record: Client,
+    settings: Any,
+    zone: str,
+    starts_at: str,
+) -> None:
+    """Regression: east of Greenwich, 0001-01-01T00:00 overflowed on its way to UTC (500)."""
+    settings.TIME_ZONE = zone
+    client.force_login(therapist)
+    url = reverse("sessions:session-log", args=[client_record.pk])
+    response = client.post(url, form_data(starts_at))
+    assert response.status_code == 200
+    assert errors_of(response)["starts_at"] == ["Enter a valid date/time."]
+    assert not Session.objects.exists()
+
+
 def test_the_first_day_of_the_bound_is_allowed(
     client: HttpClient, therapist: User, client_record: Client, settings: Any
 ) -> None:
