@@ -332,3 +332,13 @@ def test_simultaneous_posts_of_one_form_store_one_rating(
         thread.join()
     assert sorted(statuses) == [200, 200, 200, 200, 302]  # one stored, four "already answered"
     assert Rating.objects.filter(session=session).count() == 1
+
+
+def test_a_phone_gets_no_cookie_and_its_answers_count_with_origin_null(link: Any) -> None:
+    """A page with no Referer makes browsers send `Origin: null` with its form; the link's
+    token, not a cookie, is what makes the answer the client's."""
+    phone = Browser(enforce_csrf_checks=True, HTTP_ORIGIN="null")
+    page = phone.get(url(link[1]))
+    assert page.status_code == 200 and not page.cookies
+    assert phone.post(url(link[1]), ANSWERS).status_code == 302
+    assert Rating.objects.filter(session=link[0].session, rater="client").count() == 1

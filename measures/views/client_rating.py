@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from clients.models import Client
@@ -30,6 +31,12 @@ def _unavailable(request: HttpRequest, status: int = 404) -> HttpResponse:
     return render(request, "measures/client_rating/unavailable.html", status=status)
 
 
+# No CSRF token: a link page sends no Referer, so browsers send `Origin: null` with its
+# form, which Django's CSRF check would refuse. Nor is one needed: CSRF abuses a credential
+# the browser adds by itself (a cookie), and this form's only credential is the 256-bit
+# token in its own address, which a forging site would have to know. So the client's
+# phone gets no cookie from us at all.
+@csrf_exempt
 @private_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def client_rating(request: HttpRequest, token: str) -> HttpResponse:
