@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from django.apps import apps
 from django.core.cache import cache
 from django.test import Client as HttpClient
+from django.test import override_settings
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.text import normalize_newlines
@@ -363,6 +364,9 @@ def assert_shown_escaped(html: str, text: str, *, linebreaks: bool = False) -> N
             assert payload not in html, f"{payload!r} shown unescaped"
 
 
+# The cast is made once per class, before the function-scoped fixtures (conftest's fast
+# hashing among them) apply: without this, each member of staff costs a real key stretch.
+@override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
 class HostileInputTestCase(TestCase):
     """Each example runs in its own transaction, rolled back after it, with a fresh
     test client and an empty cache (rate limits must not leak between examples)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django import forms
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from alliance.env import env_date
 from alliance.fields import (
+    FORMFIELD_OVERRIDES,
     INTEGER_MAX,
     DateField,
     DateTimeField,
@@ -157,3 +159,31 @@ def test_env_date_reads_yyyy_mm_dd_only(monkeypatch: pytest.MonkeyPatch) -> None
         monkeypatch.setenv("EARLIEST", raw)
         with pytest.raises(ImproperlyConfigured, match="EARLIEST must be a date as YYYY-MM-DD"):
             env_date("EARLIEST", default)
+
+
+@pytest.mark.django_db
+def test_an_admin_with_the_overrides_reads_numbers_and_records_in_0_to_9(
+    rf: Any, clinic_admin: Any
+) -> None:
+    """What the admin modules get from `formfield_overrides = FORMFIELD_OVERRIDES`."""
+    from django.contrib import admin
+
+    from sessions.models import Session
+
+    class SessionAdmin(admin.ModelAdmin):
+        formfield_overrides = FORMFIELD_OVERRIDES
+
+    request = rf.get("/admin/")
+    request.user = clinic_admin
+    request.user.is_superuser = True
+    form_class = SessionAdmin(Session, admin.site).get_form(request)
+    fields = form_class.base_fields
+    assert isinstance(fields["duration_minutes"], WholeNumberField)
+    assert isinstance(fields["number"], WholeNumberField)
+    assert isinstance(fields["client"], RecordChoiceField)
+    # The admin's own split date and time fields already read 0–9 only.
+    assert isinstance(fields["starts_at"], forms.SplitDateTimeField)
+    form = form_class({"duration_minutes": "٥٠", "number": "١", "starts_at_0": "٢٠٢٥-٠٣-٠١"})
+    assert form.errors["duration_minutes"] == ["Use the digits 0–9."]
+    assert form.errors["number"] == ["Use the digits 0–9."]
+    assert "starts_at" in form.errors

@@ -195,13 +195,14 @@ class EveryAddressTestCase(HostileInputTestCase):
     @given(
         index=st.integers(0, 44),
         raw=st.binary(max_size=40),
-        where=st.sampled_from(["path", "query", "key", "body"]),
+        where=st.sampled_from(["path", "query", "key", "body", "headers"]),
         method=st.sampled_from(["GET", "POST"]),
     )
     def test_any_bytes_anywhere_are_no_server_error(
         self, index: int, raw: bytes, where: str, method: str
     ) -> None:
-        """Bytes that are not UTF-8, percent-encoded or raw, in any part of a request."""
+        """Bytes that are not UTF-8, percent-encoded or raw, in any part of a request
+        (a NUL anywhere is the guard's 400)."""
         addresses = self.addresses()
         address = addresses[index % len(addresses)]
         self.as_(address.who)
@@ -212,10 +213,16 @@ class EveryAddressTestCase(HostileInputTestCase):
             "query": f"{address.url}?q={escaped}&status={escaped}&page={escaped}",
             "key": f"{address.url}?{escaped}=1",
             "body": address.url,
+            "headers": address.url,
         }[where]
         if where == "body":
             content_type = "application/x-www-form-urlencoded"
             response = self.client.generic(method, url, b"note=" + raw, content_type)
+        elif where == "headers":
+            # A WSGI server hands headers over as Latin-1 text, whatever the bytes were.
+            text = raw.decode("latin-1")
+            headers = {"HTTP_USER_AGENT": text, "HTTP_ACCEPT_LANGUAGE": text, "HTTP_REFERER": text}
+            response = self.client.generic(method, url, **headers)
         else:
             response = self.client.generic(method, url)
         assert_no_server_error(response)
