@@ -1,14 +1,13 @@
 """Form fields for numbers, dates and records read only from the digits 0–9, and for
 single lines of text.
 
-Python reads the digits of every script: `int("٥٠")` is 50, and so are Django's number
-fields and its ISO date-time parser ("٢٠٢٥-٠٣-٠١T١٠:٠٠" is a session time). A value typed
-that way is stored as something the page, the CSV and a colleague's screen show
-differently from what was sent, and every later check written for 0–9 (a pattern, a
-spreadsheet) reads it another way. These fields refuse such digits with a clear message
-before parsing. Every form of the project that takes a number, a date or a record's id
-uses them; admin pages and model forms can use `FORMFIELD_OVERRIDES` or
-`formfield_for`.
+Python reads the digits of every script: `int("٥٠")` is 50, and so do Django's number
+fields and its ISO date-time parser ("٢٠٢٥-٠٣-٠١T١٠:٠٠" is a session time). What was
+stored is then not what was sent, and every later check written for 0–9 (a pattern, a
+spreadsheet opening the CSV) reads the two differently. These fields refuse such digits
+with a clear message before parsing. Every form of the project that takes a number, a
+date or a record's id uses them; admin pages and model forms can take them through
+`FORMFIELD_OVERRIDES` and `formfield_for`.
 """
 
 from __future__ import annotations
@@ -27,9 +26,9 @@ OTHER_DIGITS = "Use the digits 0–9."
 CONTROL_CHARACTERS = "Use one line of text, without control characters."
 ASCII_DIGITS = frozenset("0123456789")
 
-# The widest whole number every integer column Django makes can hold (a 32-bit
-# INTEGER). A number field given no bounds of its own is held to it, so a huge number
-# is a form error rather than an overflow in the database.
+# The range of an INTEGER column (32 bits), what Django makes for an IntegerField. A
+# whole number field given no bounds of its own is held to it, so a huge number is a
+# form error rather than an overflow in the database.
 INTEGER_MIN = -(2**31)
 INTEGER_MAX = 2**31 - 1
 
