@@ -24,7 +24,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
-from clients.admin import AllowListedFiltersMixin, ScopedAdmin
+from clients.admin import HardenedAdminMixin, ScopedAdmin
 from clients.models import User
 
 
@@ -199,17 +199,17 @@ class ReadOnlyLogMixin:
 
 
 @admin.register(AccessAttempt)
-class LockOutAdmin(ReadOnlyLogMixin, AllowListedFiltersMixin, AccessAttemptAdmin):
+class LockOutAdmin(ReadOnlyLogMixin, HardenedAdminMixin, AccessAttemptAdmin):
     fieldsets = _without_form_data(AccessAttemptAdmin.fieldsets)
     readonly_fields = [f for f in AccessAttemptAdmin.readonly_fields if f not in FORM_DATA]
 
 
 @admin.register(AccessFailureLog)
-class FailedSignInAdmin(ReadOnlyLogMixin, AllowListedFiltersMixin, AccessFailureLogAdmin):
+class FailedSignInAdmin(ReadOnlyLogMixin, HardenedAdminMixin, AccessFailureLogAdmin):
     fieldsets = _without_form_data(AccessFailureLogAdmin.fieldsets)
     readonly_fields = [f for f in AccessFailureLogAdmin.readonly_fields if f not in FORM_DATA]
 
 
 @admin.register(AccessLog)
-class SignInLogAdmin(ReadOnlyLogMixin, AllowListedFiltersMixin, AccessLogAdmin):
+class SignInLogAdmin(ReadOnlyLogMixin, HardenedAdminMixin, AccessLogAdmin):
     pass

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from alliance.fields import refuse_other_digits
 from clients.models import User
 
 
@@ -17,6 +18,7 @@ class CodeForm(forms.Form):
     code = forms.CharField(
         label=_("Code"),
         max_length=40,
+        validators=[refuse_other_digits],
         help_text=_(
             "The 6 digits your authenticator app shows now, or one of your recovery codes."
         ),

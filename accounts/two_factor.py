@@ -103,7 +103,7 @@ def verify(request: HttpRequest, code: str) -> bool:
     user = request.user
     code = _normalise(code)
     devices: list[Any] = []
-    if code.isdigit():
+    if code.isascii() and code.isdigit():
         devices = list(TOTPDevice.objects.filter(user=user, confirmed=True))
     else:
         devices = list(StaticDevice.objects.filter(user=user, name=RECOVERY))

@@ -35,6 +35,8 @@ def env_int(name: str, default: int) -> int:
     if raw is None or raw == "":
         return default
     try:
+        if not raw.strip().isascii():  # int() reads every script's digits
+            raise ValueError
         return int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
@@ -45,6 +47,8 @@ def env_float(name: str, default: float) -> float:
     if raw is None or raw == "":
         return default
     try:
+        if not raw.strip().isascii():
+            raise ValueError
         return float(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}.") from None

@@ -7,14 +7,14 @@ must then provide SECRET_KEY and ALLOWED_HOSTS, or start-up fails loudly.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import datetime as dt
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from alliance.env import env_bool, env_float, env_int, env_list, env_str
+from alliance.env import env_bool, env_date, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -128,7 +128,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # After this many wrong passwords in a row for one username from one address, that
 # pair is locked out until the time below passes or a clinic admin unlocks it.
 AXES_FAILURE_LIMIT = env_int("ALLIANCE_LOGIN_FAILURES_ALLOWED", 5)
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("ALLIANCE_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("ALLIANCE_LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
@@ -286,6 +286,9 @@ if env_str("USE_X_FORWARDED_FOR"):
         "USE_X_FORWARDED_FOR is replaced by ALLIANCE_TRUSTED_PROXY_HOPS: the number of "
         "proxies in front of Alliance that append to X-Forwarded-For (1 for one proxy)."
     )
+# The first date a session (or a dashboard period) may fall on: older dates are typing
+# slips ("0025" for "2025"); the last is a year from today.
+ALLIANCE_EARLIEST_SESSION_DATE = env_date("ALLIANCE_EARLIEST_SESSION_DATE", dt.date(2000, 1, 1))
 # How long a therapist may revise their own rating before it becomes the record.
 ALLIANCE_THERAPIST_RATING_EDIT_HOURS = env_int("ALLIANCE_THERAPIST_RATING_EDIT_HOURS", 24)
 

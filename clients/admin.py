@@ -20,6 +20,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 
+from alliance.fields import FORMFIELD_OVERRIDES
 from clients.models import Client, Clinic, Supervision
 
 # What a filter shown on a changelist may add to its own field's name.
@@ -50,14 +51,17 @@ def lookup_is_offered(model_admin: admin.ModelAdmin, lookup: str) -> bool:
     return False
 
 
-class AllowListedFiltersMixin:
-    """Refuse (400) any changelist lookup that is not one of the page's own filters."""
+class HardenedAdminMixin:
+    """Refuse (400) any changelist lookup that is not one of the page's own filters; read
+    numbers, dates and records in the digits 0–9 only, as every form here does."""
+
+    formfield_overrides = FORMFIELD_OVERRIDES
 
     def lookup_allowed(self, lookup: str, value: Any, request: HttpRequest) -> bool:
         return lookup_is_offered(self, lookup)  # type: ignore[arg-type]
 
 
-class ScopedAdmin(AllowListedFiltersMixin, admin.ModelAdmin):
+class ScopedAdmin(HardenedAdminMixin, admin.ModelAdmin):
     """Limit a model's admin to what the signed-in person may see.
 
     `clinic_admin_may_edit` opens writes to clinic admins; the rows they reach
@@ -109,7 +113,7 @@ class ScopedAdmin(AllowListedFiltersMixin, admin.ModelAdmin):
 
 
 @admin.register(Clinic)
-class ClinicAdmin(AllowListedFiltersMixin, admin.ModelAdmin):
+class ClinicAdmin(HardenedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "created_at"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name"]

@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from clients.admin import AllowListedFiltersMixin, ScopedAdmin, is_clinic_member
+from clients.admin import HardenedAdminMixin, ScopedAdmin, is_clinic_member
 from measures.models import (
     Calibration,
     ClinicThresholds,
@@ -85,7 +85,7 @@ class ConcernAdmin(ReadOnlyScopedAdmin):
     exclude = ["note"]
 
 
-class SuperuserOnlyAdmin(AllowListedFiltersMixin, admin.ModelAdmin):
+class SuperuserOnlyAdmin(HardenedAdminMixin, admin.ModelAdmin):
     """For the people who run the installation: read-only logs and settings."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:

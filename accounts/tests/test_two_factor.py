@@ -214,3 +214,14 @@ def test_nobody_sees_an_authenticator_key_in_the_admin(client: Any, clinic_admin
     client.force_login(root)
     assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
     assert b"otp_totp" not in client.get("/admin/").content
+
+
+def test_a_code_in_other_digits_is_refused_not_read_as_0_to_9(
+    client: Any, clinic_admin: User
+) -> None:
+    device = authenticator_for(clinic_admin)
+    log_in(client, "ada")
+    code = current_code(device).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    response = client.post(reverse("two-factor-verify"), {"code": code})
+    assert response.status_code == 200 and "Use the digits 0–9." in response.content.decode()
+    assert client.get("/").status_code == 302

@@ -51,6 +51,16 @@ def test_env_bool_refuses_anything_but_true_or_false(monkeypatch: pytest.MonkeyP
     assert env_bool("SOME_FLAG", default=True) is True
 
 
+def test_numbers_in_the_environment_are_read_in_the_digits_0_to_9_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MINUTES", "٣٠")
+    with pytest.raises(ImproperlyConfigured):
+        env_int("MINUTES", 30)
+    with pytest.raises(ImproperlyConfigured):
+        env_float("MINUTES", 30.0)
+
+
 def test_numeric_and_list_readers_refuse_nonsense(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("A_NUMBER", "ten")
     with pytest.raises(ImproperlyConfigured, match="A_NUMBER must be a whole number"):
