@@ -163,7 +163,7 @@ USE_TZ = True
 # Front-end packages come from npm (package.json) and are served from our own
 # origin: the distribution folders are mounted as static directories.
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/bootstrap", BASE_DIR / "node_modules" / "bootstrap" / "dist"),
