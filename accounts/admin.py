@@ -102,8 +102,10 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))
-        if obj is not None and not request.user.is_superuser and obj.pk != request.user.pk:
-            # Changing a colleague's address would let the changer receive their reset link.
+        if obj is not None and (obj.has_usable_password() or obj.pk == request.user.pk):
+            # An address is its owner's, changed on their account page after their password:
+            # changing it here would send their next reset link to whoever changed it. Only a
+            # colleague who has not yet chosen a password can have a mistyped address fixed.
             fields.append("email")
         return fields
 
@@ -149,19 +151,25 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
         self.message_user(request, f"A link to set a password was e-mailed to {user}.")
         return True
 
-    @admin.action(description="E-mail a link to set a new password")
+    @admin.action(description="E-mail a link to set a new password", permissions=["change"])
     def send_password_links(self, request: HttpRequest, queryset: models.QuerySet) -> None:
         for user in queryset:
             self._send_link(request, user)
 
-    @admin.action(description="Unlock sign-in after too many failed attempts")
+    @admin.action(
+        description="Unlock sign-in after too many failed attempts", permissions=["change"]
+    )
     def unlock_sign_in(self, request: HttpRequest, queryset: models.QuerySet) -> None:
         for user in queryset:
             services.unlock_sign_in(user)
         self.message_user(request, f"Sign-in unlocked for {queryset.count()} colleague(s).")
 
-    @admin.action(description="Remove two-factor (lost phone and recovery codes)")
+    @admin.action(
+        description="Remove two-factor (lost phone and recovery codes)", permissions=["change"]
+    )
     def remove_two_factor(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        # One's own second factor changes on the account page, after the password.
+        queryset = queryset.exclude(pk=request.user.pk)
         for user in queryset:
             services.remove_two_factor(user)
         self.message_user(

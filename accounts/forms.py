@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import authenticate
+from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -59,3 +60,23 @@ class EmailForm(forms.ModelForm):
         if email and User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
             raise ValidationError(_("Another account uses this address."), code="taken")
         return email
+
+
+class ThrottledPasswordChangeForm(PasswordChangeForm):
+    """The old password is checked through the log-in throttle, so a borrowed session
+    cannot guess it here without limit."""
+
+    def __init__(self, user: Any, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
+        checked = authenticate(
+            self.request, username=self.user.get_username(), password=old_password
+        )
+        if checked is None or checked.pk != self.user.pk:
+            raise ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old_password

@@ -19,6 +19,12 @@ SUBJECT_TEMPLATE = "registration/password_reset_subject.txt"
 BODY_TEMPLATE = "registration/password_reset_email.txt"
 
 
+def base_url_parts() -> tuple[str, str]:
+    """The scheme and host of links in e-mails, from ALLIANCE_BASE_URL."""
+    base = urlsplit(settings.ALLIANCE_BASE_URL)
+    return base.scheme or "https", base.netloc
+
+
 class NoEmailAddress(Exception):
     """The colleague has no e-mail address to send a link to."""
 
@@ -32,15 +38,15 @@ def send_password_link(user: Any, *, sent_by: Any) -> None:
     """
     if not user.email:
         raise NoEmailAddress()
-    base = urlsplit(settings.ALLIANCE_BASE_URL)
+    scheme, domain = base_url_parts()
     context = {
         "email": user.email,
-        "domain": base.netloc,
+        "domain": domain,
         "site_name": "Alliance",
         "uid": urlsafe_base64_encode(force_bytes(user.pk)),
         "user": user,
         "token": default_token_generator.make_token(user),
-        "protocol": base.scheme or "https",
+        "protocol": scheme,
         "sent_by": sent_by,
     }
     PasswordResetForm().send_mail(

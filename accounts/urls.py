@@ -15,7 +15,7 @@ urlpatterns = [
     path("", views.account, name="account"),
     path("confirm-password/", views.reauthenticate, name="reauthenticate"),
     path("email/", views.email_change, name="account-email"),
-    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("password/", views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password/done/",
         auth_views.PasswordChangeDoneView.as_view(),
@@ -23,11 +23,7 @@ urlpatterns = [
     ),
     path(
         "password/reset/",
-        auth_views.PasswordResetView.as_view(
-            email_template_name="registration/password_reset_email.txt",
-            subject_template_name="registration/password_reset_subject.txt",
-            success_url=reverse_lazy("password_reset_done"),
-        ),
+        views.PasswordResetView.as_view(success_url=reverse_lazy("password_reset_done")),
         name="password_reset",
     ),
     path(

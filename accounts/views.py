@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import segno
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -18,7 +19,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import sessions, two_factor
-from accounts.forms import CodeForm, ConfirmPasswordForm, EmailForm
+from accounts.forms import CodeForm, ConfirmPasswordForm, EmailForm, ThrottledPasswordChangeForm
+from accounts.services import base_url_parts
 
 SHOW_CODES = "alliance_recovery_codes_to_show"
 
@@ -182,3 +184,25 @@ def two_factor_off(request: HttpRequest) -> HttpResponse:
     two_factor.turn_off(request)
     messages.success(request, _("Two-factor sign-in is off."))
     return redirect("account")
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's, with the old password counted by the log-in throttle."""
+
+    form_class = ThrottledPasswordChangeForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "request": self.request}
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's, with the link in the e-mail built on ALLIANCE_BASE_URL, never on the
+    Host header the request happened to carry."""
+
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        scheme, domain = base_url_parts()
+        self.extra_email_context = {"protocol": scheme, "domain": domain, "site_name": "Alliance"}
+        return super().form_valid(form)

@@ -80,7 +80,14 @@ class AsciiDigitsMixin:
 
 
 class WholeNumberField(AsciiDigitsMixin, forms.IntegerField):
-    """A whole number in 0–9, within the field's bounds (by default an INTEGER column's)."""
+    """A whole number in 0–9, within the field's bounds (by default an INTEGER column's).
+
+    Only digits and a sign: `int()` would also read "5_0" as 50."""
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and "_" in value:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
 
     def __init__(
         self, *, min_value: int | None = None, max_value: int | None = None, **kwargs: Any

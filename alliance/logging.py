@@ -14,11 +14,11 @@ import logging
 import re
 from typing import Any
 
-TOKEN_IN_PATH = re.compile(r"(/r/)(?!thanks/)[^/\s'\"?]+")
-RESET_TOKEN_IN_PATH = re.compile(
-    r"(/accounts/password/reset/[^/\s'\"?]+/)(?!set-password/)[^/\s'\"?]+"
-)
-QUERY_STRING = re.compile(r"(/[^\s'\"?]*)\?[^\s'\"]+")
+TOKEN_IN_PATH = re.compile(r"(/r/)(?!thanks/)[^/\s?]+")
+RESET_TOKEN_IN_PATH = re.compile(r"(/accounts/password/reset/[^/\s?]+/)(?!set-password/)[^/\s?]+")
+# A query string runs to the next space, quotes inside it included, short of a closing
+# quote that ends a quoted request line or address.
+QUERY_STRING = re.compile(r"(/[^\s'\"?]*)\?\S+?(?=[\"']?(?:\s|$))")
 REDACTED = r"\1[redacted]"
 MARKERS = ("/r/", "/reset/", "?")
 

@@ -49,7 +49,13 @@ class RefuseFilesHandler(FileUploadHandler):
 
 
 def _refuse(request: HttpRequest, status: int, reason: str) -> HttpResponse:
-    return render(request, "400.html", {"reason": reason}, status=status)
+    """The refusal page: private, unframeable, and sending no Referer (it may answer a
+    link's address, token and all)."""
+    response = render(request, "400.html", {"reason": reason}, status=status)
+    add_never_cache_headers(response)
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Frame-Options"] = "DENY"
+    return response
 
 
 def _has_nul(data: QueryDict) -> bool:

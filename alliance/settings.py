@@ -55,10 +55,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Refuses what no page here can use (NUL bytes, other charsets, big bodies) before
-    # anything reads it.
-    "alliance.middleware.RequestGuardMiddleware",
     "alliance.middleware.SecurityHeadersMiddleware",
+    # Refuses what no page here can use (NUL bytes, other charsets, big bodies) before
+    # anything reads it; its answers still get the headers above.
+    "alliance.middleware.RequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Below WhiteNoise, so it marks every page built here (not the static files) no-store.
     "alliance.middleware.PrivatePagesMiddleware",

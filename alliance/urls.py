@@ -13,6 +13,12 @@ urlpatterns = [
         RedirectView.as_view(pattern_name="login", query_string=True),
         name="admin-login",
     ),
+    # Changing one's password: our page, whose old-password check the throttle counts.
+    path(
+        "admin/password_change/",
+        RedirectView.as_view(pattern_name="password_change"),
+        name="admin-password-change",
+    ),
     # The admin's "view on site", scoped like its pages (it replaces Django's unscoped one).
     path("admin/r/<int:content_type_id>/<path:object_id>/", admin.site.admin_view(view_on_site)),
     path("admin/", admin.site.urls),

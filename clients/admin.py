@@ -17,6 +17,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import BadRequest
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 
@@ -25,6 +26,8 @@ from clients.models import Client, Clinic, Supervision
 
 # What a filter shown on a changelist may add to its own field's name.
 FILTER_SUFFIXES = frozenset({"exact", "isnull", "in", "id__exact", "year", "month", "day"})
+# The date hierarchy's parts, and the numbers each may be (Django would overflow on more).
+DATE_PARTS = {"year": range(1, 10000), "month": range(1, 13), "day": range(1, 32)}
 
 
 def is_clinic_member(request: HttpRequest) -> bool:
@@ -51,14 +54,38 @@ def lookup_is_offered(model_admin: admin.ModelAdmin, lookup: str) -> bool:
     return False
 
 
+def is_whole_number(value: Any) -> bool:
+    return isinstance(value, str) and value.isascii() and value.isdigit()
+
+
+def date_part_is_valid(lookup: str, value: Any) -> bool:
+    """A date-hierarchy part (`starts_at__year=2025`) must be a real year, month or day."""
+    part = lookup.rsplit("__", 1)[-1]
+    if part not in DATE_PARTS:
+        return True
+    return is_whole_number(value) and int(value) in DATE_PARTS[part]
+
+
 class HardenedAdminMixin:
-    """Refuse (400) any changelist lookup that is not one of the page's own filters; read
-    numbers, dates and records in the digits 0–9 only, as every form here does."""
+    """Refuse (400) any changelist lookup that is not one of the page's own filters, or
+    whose date part is no real date; read numbers, dates and record ids in the digits 0–9
+    only, as every form here does."""
 
     formfield_overrides = FORMFIELD_OVERRIDES
 
     def lookup_allowed(self, lookup: str, value: Any, request: HttpRequest) -> bool:
-        return lookup_is_offered(self, lookup)  # type: ignore[arg-type]
+        return lookup_is_offered(self, lookup) and date_part_is_valid(lookup, value)  # type: ignore[arg-type]
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
+        if from_field is None and not is_whole_number(object_id):
+            return None  # "٥" is not record 5: the admin's "does not exist"
+        return super().get_object(request, object_id, from_field)  # type: ignore[misc]
+
+    def response_action(self, request: HttpRequest, queryset: models.QuerySet) -> Any:
+        selected = request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)
+        if not all(is_whole_number(value) for value in selected):
+            raise BadRequest("Select records by ticking them in the list.")
+        return super().response_action(request, queryset)  # type: ignore[misc]
 
 
 class ScopedAdmin(HardenedAdminMixin, admin.ModelAdmin):

@@ -144,6 +144,7 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
     "logout": {OWN: (everyone(NOT_ALLOWED), everyone(LOGIN))},
     # The admin's log-in form is ours: one page, with the throttle and the second factor.
     "admin-login": {OWN: (everyone(LOGIN), everyone(LOGIN))},
+    "admin-password-change": {OWN: (everyone(REDIRECT), everyone(REDIRECT))},
     "password_change": {OWN: (ANY_STAFF, ANY_STAFF)},
     "password_change_done": {OWN: (ANY_STAFF, GET_ONLY)},
     # Forgotten passwords: the same pages for anyone; an unknown link says it no longer works.
@@ -400,7 +401,9 @@ EXPECTED |= {
             dict.fromkeys(ANONYMOUS, ADMIN_INDEX) | dict.fromkeys(SIGNED_IN, LOGIN),
         )
     },
-    "admin:password_change": {OWN: (ADMIN_STAFF, ADMIN_STAFF)},  # one's own password
+    # One's own password: on to our page, whose old-password check the throttle counts
+    # (which then asks anonymous browsers to log in).
+    "admin:password_change": {OWN: (everyone(REDIRECT), everyone(REDIRECT))},
     "admin:password_change_done": {OWN: (ADMIN_STAFF, in_admin(NOT_ALLOWED))},
     "admin:jsi18n": {OWN: (ADMIN_STAFF, in_admin(NOT_ALLOWED))},
     # Suggestions for the client form's therapist field: users, as UserAdmin scopes them.

@@ -187,3 +187,12 @@ def test_an_admin_with_the_overrides_reads_numbers_and_records_in_0_to_9(
     assert form.errors["duration_minutes"] == ["Use the digits 0–9."]
     assert form.errors["number"] == ["Use the digits 0–9."]
     assert "starts_at" in form.errors
+
+
+def test_a_whole_number_is_digits_not_pythons_underscored_literal() -> None:
+    from alliance.fields import WholeNumberField
+
+    field = WholeNumberField()
+    assert field.clean("50") == 50
+    with pytest.raises(ValidationError):
+        field.clean("5_0")

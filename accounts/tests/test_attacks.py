@@ -1,0 +1,172 @@
+"""Regression tests for what an attacker tried against the first version of this app's
+sign-in and admin hardening (each test names the attack)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from axes.models import AccessAttempt
+from django.core import mail
+from django.test import Client as Browser
+from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.tests.steps import authenticator_for, log_in
+from clients.models import User
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+ACTIONS = ("remove_two_factor", "unlock_sign_in", "send_password_links")
+
+
+@pytest.mark.parametrize("who", ["supervisor", "therapist"])
+@pytest.mark.parametrize("action", ACTIONS)
+def test_read_only_staff_cannot_run_the_account_actions(
+    client: Any, therapist: User, supervisor: User, who: str, action: str, request: Any
+) -> None:
+    actor = request.getfixturevalue(who)
+    actor.is_staff = True
+    actor.save()
+    therapist.email = "tara@clinic.example"
+    therapist.save()
+    authenticator_for(therapist)
+    for n in range(5):
+        log_in(Browser(), "tara", f"guess-{n}")
+    client.force_login(actor)
+    changelist = reverse("admin:clients_user_changelist")
+    assert action.encode() not in client.get(changelist).content
+    client.post(changelist, {"action": action, "_selected_action": [therapist.pk]})
+    assert TOTPDevice.objects.filter(user=therapist).exists()
+    assert AccessAttempt.objects.filter(username="tara").exists()
+    assert mail.outbox == []
+
+
+def test_a_clinic_admin_cannot_remove_their_own_second_factor_in_the_admin(
+    client: Any, clinic_admin: User
+) -> None:
+    client.force_login(clinic_admin)
+    client.post(
+        reverse("admin:clients_user_changelist"),
+        {"action": "remove_two_factor", "_selected_action": [clinic_admin.pk]},
+    )
+    assert TOTPDevice.objects.filter(user=clinic_admin, confirmed=True).exists()
+
+
+def test_nobody_changes_an_address_in_the_admin_that_their_password_links_go_to(
+    client: Any, clinic_admin: User, therapist: User, clinic: Any
+) -> None:
+    """A stolen admin session must not become a permanent takeover via a reset link."""
+    root = User.objects.create_superuser(username="root", password="x", email="root@x.example")
+    for actor, target in (
+        (clinic_admin, clinic_admin),
+        (clinic_admin, therapist),
+        (root, therapist),
+    ):
+        browser = Browser()
+        browser.force_login(actor)
+        page = browser.get(reverse("admin:clients_user_change", args=[target.pk]))
+        assert "email" not in page.context["adminform"].form.fields, (actor, target)
+    invited = User.objects.create(username="nina", clinic=clinic, is_therapist=True)
+    invited.set_unusable_password()
+    invited.save()
+    client.force_login(clinic_admin)
+    page = client.get(reverse("admin:clients_user_change", args=[invited.pk]))
+    assert "email" in page.context["adminform"].form.fields  # a mistyped invitation is fixed
+
+
+def test_the_old_password_on_the_change_forms_counts_towards_the_lock(
+    client: Any, therapist: User, settings: Any
+) -> None:
+    settings.AXES_FAILURE_LIMIT = 5
+    client.force_login(therapist)
+    form = {"new_password1": "Quiet-river-4242", "new_password2": "Quiet-river-4242"}
+    statuses = [
+        client.post(reverse("password_change"), {**form, "old_password": f"g{n}"}).status_code
+        for n in range(6)
+    ]
+    assert statuses[:4] == [200] * 4 and statuses[4:] == [429, 429]
+    right = client.post(
+        reverse("password_change"), {**form, "old_password": "correct horse battery"}
+    )
+    assert right.status_code == 429
+    therapist.refresh_from_db()
+    assert therapist.check_password("correct horse battery")
+    assert client.get("/admin/password_change/")["Location"] == reverse("password_change")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "starts_at__year=99999999999999",
+        "starts_at__year=2025&starts_at__month=99999999999999999999",
+        "starts_at__year=2025&starts_at__month=1&starts_at__day=99999999999",
+        "starts_at__year=٢٠٢٥",
+        "starts_at__year=0",
+    ],
+)
+def test_impossible_date_filters_in_the_admin_are_a_clean_400(
+    client: Any, clinic_admin: User, client_record: Any, query: str
+) -> None:
+    SessionFactory(client=client_record)
+    client.force_login(clinic_admin)
+    response = client.get(f"/admin/therapy_sessions/session/?{query}")
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("selected", [["x"], ["1,2"], [""], ["٣"]])
+def test_a_hand_made_selection_for_an_admin_action_is_a_clean_400(
+    client: Any, clinic_admin: User, therapist: User, selected: list[str]
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(
+        reverse("admin:clients_user_changelist"),
+        {"action": "unlock_sign_in", "_selected_action": selected},
+    )
+    assert response.status_code == 400
+
+
+def test_a_record_id_in_other_digits_is_no_record(
+    client: Any, clinic_admin: User, client_record: Any
+) -> None:
+    client.force_login(clinic_admin)
+    other_digits = str(client_record.pk).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    response = client.get(f"/admin/clients/client/{other_digits}/change/")
+    assert response.status_code == 302 and response["Location"] == reverse("admin:index")
+
+
+def test_a_refusal_carries_every_security_header(client: Any) -> None:
+    response = client.get("/r/abcdefgh/?x=%00")
+    assert response.status_code == 400
+    assert "no-store" in response["Cache-Control"]
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["X-Frame-Options"] == "DENY"
+    assert "script-src 'self';" in response["Content-Security-Policy"]
+    assert "camera=()" in response["Permissions-Policy"]
+
+
+def test_quotes_in_an_address_do_not_end_its_redaction(caplog: Any) -> None:
+    caplog.set_level(logging.INFO)
+    server = logging.getLogger("django.server")
+    server.info('"GET %s HTTP/1.1" 200 1', "/admin/clients/client/?q=O'APOSLEAK1")
+    server.info('"GET %s HTTP/1.1" 200 1', '/?q=a"QUOTELEAK2')
+    server.info('"GET %s HTTP/1.1" 302 0', "/accounts/password/reset/MQ/abc'LEAK9/")
+    for leak in ("APOSLEAK1", "QUOTELEAK2", "LEAK9"):
+        assert leak not in caplog.text
+    assert '?[redacted] HTTP/1.1"' in caplog.text
+
+
+def test_a_reset_link_follows_the_base_url_not_the_host_header(
+    client: Any, therapist: User, settings: Any
+) -> None:
+    settings.ALLIANCE_BASE_URL = "https://alliance.clinic.example"
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "alliance.clinic.example"]
+    therapist.email = "tara@clinic.example"
+    therapist.save()
+    client.post(
+        reverse("password_reset"), {"email": "tara@clinic.example"}, HTTP_HOST="127.0.0.1:6666"
+    )
+    assert "https://alliance.clinic.example/accounts/password/reset/" in mail.outbox[0].body
+    assert "6666" not in mail.outbox[0].body
