@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -9,14 +11,34 @@ from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
+from django.core.cache import cache
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+logger = logging.getLogger(__name__)
 SUBJECT_TEMPLATE = "registration/password_reset_subject.txt"
 BODY_TEMPLATE = "registration/password_reset_email.txt"
+
+
+RESET_MAILS_PER_HOUR = 3
+
+
+def reset_mail_allowed(email: str) -> bool:
+    """Count a password-reset request for `email`; False past RESET_MAILS_PER_HOUR.
+
+    Keyed by a hash of the address (the cache holds no addresses). If the cache is down
+    the request is allowed: a person locked out of their account matters more."""
+    key = "password-reset:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    try:
+        if cache.add(key, 1, timeout=60 * 60):
+            return True
+        return cache.incr(key) <= RESET_MAILS_PER_HOUR
+    except Exception:
+        logger.warning("Password-reset requests could not be counted (cache down).")
+        return True
 
 
 def base_url_parts() -> tuple[str, str]:

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import sessions, two_factor
 from accounts.forms import CodeForm, ConfirmPasswordForm, EmailForm, ThrottledPasswordChangeForm
-from accounts.services import base_url_parts
+from accounts.services import base_url_parts, reset_mail_allowed
 
 SHOW_CODES = "alliance_recovery_codes_to_show"
 
@@ -197,12 +197,15 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 class PasswordResetView(auth_views.PasswordResetView):
     """Django's, with the link in the e-mail built on ALLIANCE_BASE_URL, never on the
-    Host header the request happened to carry."""
+    Host header the request happened to carry, and at most a few e-mails an hour to one
+    address (past that, the same answer and no e-mail, so no inbox is flooded)."""
 
     email_template_name = "registration/password_reset_email.txt"
     subject_template_name = "registration/password_reset_subject.txt"
 
     def form_valid(self, form: Any) -> HttpResponse:
+        if not reset_mail_allowed(form.cleaned_data["email"]):
+            return HttpResponseRedirect(self.get_success_url())
         scheme, domain = base_url_parts()
         self.extra_email_context = {"protocol": scheme, "domain": domain, "site_name": "Alliance"}
         return super().form_valid(form)

@@ -170,3 +170,14 @@ def test_a_reset_link_follows_the_base_url_not_the_host_header(
     )
     assert "https://alliance.clinic.example/accounts/password/reset/" in mail.outbox[0].body
     assert "6666" not in mail.outbox[0].body
+
+
+def test_the_reset_form_cannot_flood_an_inbox(client: Any, therapist: User) -> None:
+    therapist.email = "tara@clinic.example"
+    therapist.save()
+    answers = {
+        client.post(reverse("password_reset"), {"email": "Tara@clinic.example"})["Location"]
+        for _ in range(10)
+    }
+    assert answers == {reverse("password_reset_done")}  # the same answer every time
+    assert len(mail.outbox) == 3
