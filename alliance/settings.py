@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "sessions.apps.TherapySessionsConfig",
     "measures",
     "accounts",
+    "demo",
 ]
 
 MIDDLEWARE = [

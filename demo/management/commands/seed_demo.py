@@ -1,6 +1,6 @@
 """`manage.py seed_demo`: a demo clinic whose caseloads look like real practice.
 
-The writing is in `measures.demo_seed`: every row through the services, weeks of
+The writing is in `demo.seed`: every row through the services, weeks of
 practice replayed in time order so each concern opens, grows and is closed as it
 would have been.
 """
@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clients.models import Clinic
-from measures.demo_seed import (
+from demo.seed import (
     DEMO_CLINIC_SLUG,
     DEMO_PASSWORD,
     STAFF,

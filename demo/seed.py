@@ -32,7 +32,7 @@ from clients.services import (
     staff_create,
     supervision_create,
 )
-from measures.demo import SessionPlan, client_history
+from demo.histories import SessionPlan, client_history
 from measures.detection import evaluate_clients
 from measures.models import Concern, Rating
 from measures.review import concern_acknowledge, concern_dismiss, concern_resolve

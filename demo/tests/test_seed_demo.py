@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from clients.models import Client, Clinic, Supervision, User
 from clients.services import clinic_create
-from measures.demo import MAX_SESSIONS, MIN_SESSIONS, PROFILES, SessionPlan, client_history
+from demo.histories import MAX_SESSIONS, MIN_SESSIONS, PROFILES, SessionPlan, client_history
 from measures.models import Concern, Flag, Rating
 from measures.scoring import DIMENSIONS, alliance_score
 from sessions.models import Session
