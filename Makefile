@@ -47,10 +47,10 @@ migrate: install
 demo: migrate
 	$(PY) manage.py seed_demo
 
-## messages: refresh the Spanish catalogue from the code and compile it (needs GNU gettext)
+## messages: add new strings to the Spanish catalogue and compile it (needs GNU gettext);
+## translate them in locale/es/LC_MESSAGES/django.po with any PO editor, then run it again
 messages: install
 	$(PY) manage.py makemessages -l es --ignore=.venv --ignore=node_modules --ignore=staticfiles
-	$(PY) scripts/translations_es.py
 	$(PY) manage.py compilemessages -l es --ignore=.venv --ignore=node_modules
 
 ## screenshots: re-take the README's screenshots from the demo data (needs /usr/bin/chromium)

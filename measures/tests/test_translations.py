@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polib
 from django.utils import translation
-
-from scripts.translations_es import ENTRY, _text
 
 PO = Path(__file__).resolve().parents[2] / "locale" / "es" / "LC_MESSAGES" / "django.po"
 
 
 def test_every_string_has_a_spanish_translation_and_the_catalogue_is_compiled() -> None:
-    entries = [(_text(m.group(2)), _text(m.group(3))) for m in ENTRY.finditer(PO.read_text())]
-    entries = [(english, spanish) for english, spanish in entries if english]
+    catalogue = polib.pofile(str(PO))
+    entries = [entry for entry in catalogue if not entry.obsolete]
     assert len(entries) > 40
-    untranslated = [english for english, spanish in entries if not spanish]
-    assert untranslated == []
+    assert [entry.msgid for entry in entries if not entry.translated()] == []
+    assert [entry.msgid for entry in entries if "fuzzy" in entry.flags] == []
     with translation.override("es"):
-        stale = [english for english, spanish in entries if translation.gettext(english) != spanish]
+        stale = [
+            entry.msgid
+            for entry in entries
+            if not entry.msgid_plural and translation.gettext(entry.msgid) != entry.msgstr
+        ]
     assert stale == [], "run `make messages` to compile the catalogue"
