@@ -127,3 +127,14 @@ def test_tasks_run_in_process_when_no_broker_is_configured() -> None:
         timeout=60,
     )
     assert result.stdout.strip() == "True", result.stderr
+
+
+def test_every_folder_of_tests_is_collected() -> None:
+    """An app added without its tests in pytest.ini's testpaths would pass CI untested."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(PROJECT / "pytest.ini")
+    collected = set(config["pytest"]["testpaths"].split())
+    with_tests = {path.parent.parent.name for path in PROJECT.glob("*/tests/__init__.py")}
+    assert with_tests <= collected, sorted(with_tests - collected)
