@@ -351,6 +351,20 @@ def added_rows(before: dict[str, int]) -> dict[str, int]:
     return {label: after[label] - count for label, count in before.items() if after[label] != count}
 
 
+def stored_whole_or_not_at_all(
+    client: HttpClient, url: str, data: dict[str, Any], encoding: str, *, adds: dict[str, int]
+) -> bool:
+    """POST `data`: a refusal stores nothing, an acceptance (302) adds exactly `adds`.
+    Says whether it was accepted."""
+    before = row_counts()
+    response = post(client, url, data, encoding)
+    if response.status_code != 302:
+        assert row_counts() == before
+        return False
+    assert added_rows(before) == adds
+    return True
+
+
 def assert_shown_escaped(html: str, text: str, *, linebreaks: bool = False) -> None:
     """`text` is on the page exactly as Django escapes it, and never as raw markup."""
     if not text:
