@@ -21,15 +21,17 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import sessions, two_factor
 from accounts.forms import CodeForm, ConfirmPasswordForm, EmailForm, ThrottledPasswordChangeForm
 from accounts.services import base_url_parts, reset_mail_allowed
+from alliance import links
 
 SHOW_CODES = "alliance_recovery_codes_to_show"
 
 
-def _next(request: HttpRequest, default: str = "measures:caseload") -> str:
+def _next(request: HttpRequest, default: str = "") -> str:
+    """The page to go on to: a safe `next`, else the named page `default`, else home."""
     target = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         return target
-    return reverse(default)
+    return reverse(default) if default else links.home()
 
 
 def _posted(request: HttpRequest) -> Any:

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "clients",
     "sessions.apps.TherapySessionsConfig",
     "measures",
+    "reports",
     "accounts",
     "demo",
 ]
@@ -91,6 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "alliance.context_processors.home",
             ],
         },
     },
@@ -110,7 +112,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- People ---------------------------------------------------------------
 AUTH_USER_MODEL = "clients.User"
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "measures:caseload"
+LOGIN_REDIRECT_URL = "reports:caseload"
 LOGOUT_REDIRECT_URL = "login"
 # django-axes sees every password check first, so a locked-out user and address pair
 # is refused before their password is even tried.

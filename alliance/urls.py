@@ -22,8 +22,11 @@ urlpatterns = [
     # The admin's "view on site", scoped like its pages (it replaces Django's unscoped one).
     path("admin/r/<int:content_type_id>/<path:object_id>/", admin.site.admin_view(view_on_site)),
     path("admin/", admin.site.urls),
-    # The apps share the clients/… and sessions/… URL space; each names its own.
+    # The apps share the clients/… and sessions/… URL space; each names its own. The pages
+    # that read (reports) sit above the apps that write, which link to them through
+    # `get_absolute_url` and `home_url`, never by a reports URL name.
     path("", include("clients.urls")),
     path("", include("sessions.urls")),
     path("", include("measures.urls")),
+    path("", include("reports.urls")),
 ]

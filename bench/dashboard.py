@@ -75,7 +75,7 @@ def floor_ms(supervisor: object) -> float:
     """The dashboard's main aggregate — every per-therapist column — run alone as raw SQL."""
     from django.db import connection
 
-    from measures.dashboard import dashboard_rows, period_of_days
+    from reports.dashboard import dashboard_rows, period_of_days
 
     sql, params = dashboard_rows(supervisor, period_of_days(30)).query.sql_with_params()
     times = []

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from alliance import links
 from clients.scoping import ClientQuerySet, SupervisionQuerySet, UserQuerySet
 
 
@@ -173,6 +174,10 @@ class Client(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    def get_absolute_url(self) -> str:
+        """The client's page, on the read side (see `alliance.links`)."""
+        return links.client_page(self.pk)
 
     @property
     def is_active(self) -> bool:

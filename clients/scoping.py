@@ -1,27 +1,31 @@
 """Who may see and change what: the one place access is decided.
 
-Every view, admin page and export reaches records through a `visible_to(user)`
-queryset method built on `caseload_q` below, so the rules live here once:
+Every view, admin page, export and e-mail reaches records through a `visible_to(user)`
+or `editable_by(user)` queryset method built on the rules below, and every yes-or-no
+question about one person and one record ("may she change this client?", "did he lead
+this session?") is one of the functions below, so the rules live here once:
 
 - a therapist sees their own caseload;
 - a supervisor also sees the caseloads of the therapists they supervise,
-  read-only;
-- a clinic admin sees every client of their clinic;
+  read-only, and may comment on their concerns;
+- a clinic admin sees every client of their clinic, changes any of them, and alone
+  sets the clinic's thresholds;
+- only the therapist who treats a client rates their sessions, sends their links and
+  reviews their concerns;
 - nobody sees another clinic, and an anonymous or inactive user sees nothing.
 
 Writes use `caseload_write_q`: a therapist's own caseload, or the whole clinic
 for a clinic admin. Supervision never grants a write.
+
+This module imports no model: the models import their querysets from here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Self
 
 from django.db import models
 from django.db.models import Q
-
-if TYPE_CHECKING:
-    from clients.models import User
 
 NOTHING = Q(pk__in=[])
 
@@ -35,11 +39,9 @@ def _is_staff_member(user: Any) -> bool:
     )
 
 
-def supervisee_ids(user: User) -> models.QuerySet:
+def supervisee_ids(user: Any) -> models.QuerySet:
     """The ids of the therapists `user` supervises, as a subquery."""
-    from clients.models import Supervision
-
-    return Supervision.objects.filter(supervisor_id=user.pk).values("therapist_id")
+    return user.supervisions.values("therapist_id")
 
 
 def caseload_q(user: Any, path: str = "") -> Q:
@@ -92,48 +94,148 @@ def is_treating_therapist(user: Any, client: Any) -> bool:
     )
 
 
-def may_comment_on(user: Any, client: Any) -> bool:
-    """The therapist, and the supervisors who see the client, may add to a concern's history."""
-    if is_treating_therapist(user, client):
-        return True
-    from clients.models import Client
-
-    return bool(user.is_supervisor) and (
-        Client.objects.filter(caseload_q(user), pk=client.pk).exists()
+def supervises_therapist_of(user: Any, client: Any) -> bool:
+    """`user` supervises the therapist of `client` (and so reads the client's record)."""
+    return (
+        _is_staff_member(user)
+        and user.is_supervisor
+        and user.clinic_id == client.clinic_id
+        and user.supervisions.filter(therapist_id=client.therapist_id).exists()
     )
 
 
-class ClientQuerySet(models.QuerySet):
+def may_comment_on(user: Any, client: Any) -> bool:
+    """The therapist, and the supervisors who see the client, may add to a concern's history."""
+    return is_treating_therapist(user, client) or supervises_therapist_of(user, client)
+
+
+def is_overseer(user: Any) -> bool:
+    """Supervisors and clinic admins see more than their own caseload: they have the team
+    dashboard, and lists they read name each client's therapist."""
+    return _is_staff_member(user) and (user.is_supervisor or user.is_clinic_admin)
+
+
+def may_add_clients(user: Any) -> bool:
+    """Therapists add clients to their own caseload; clinic admins to anyone's."""
+    return _is_staff_member(user) and (user.is_therapist or user.is_clinic_admin)
+
+
+def may_manage_caseload_of(user: Any, therapist: Any) -> bool:
+    """`user` may add, change and discharge the clients of `therapist`: their own, or any
+    therapist's of the clinic for a clinic admin (`caseload_write_q` for one caseload)."""
+    if not _is_staff_member(user) or user.clinic_id != therapist.clinic_id:
+        return False
+    return user.is_clinic_admin or (user.is_therapist and user.pk == therapist.pk)
+
+
+def may_move_clients(user: Any) -> bool:
+    """Moving a client to another therapist is a clinic admin's decision."""
+    return _is_staff_member(user) and user.is_clinic_admin
+
+
+def may_change_client(user: Any, client: Any) -> bool:
+    """`user` may edit, discharge or reopen `client` (`caseload_write_q` for one record)."""
+    if not _is_staff_member(user) or user.clinic_id != client.clinic_id:
+        return False
+    return user.is_clinic_admin or (user.is_therapist and user.pk == client.therapist_id)
+
+
+def may_log_session(user: Any, client: Any) -> bool:
+    """Sessions are logged by the client's own therapist, while the client is active."""
+    return is_treating_therapist(user, client) and client.is_active
+
+
+def led_session(user: Any, session: Any) -> bool:
+    """`user` is the therapist who led `session`: only they rate it and send its link,
+    and only they read its private note."""
+    return _is_staff_member(user) and user.pk == session.therapist_id
+
+
+class ScopedQuerySet(models.QuerySet):
+    """A queryset narrowed by the rules above through `scoped(rule)`.
+
+    Narrowing also marks the SQL query (`query.scoped`); Django copies the mark to every
+    queryset chained from this one. Nothing in the app reads it: the test that walks the
+    URL conf does, to tell a page that reached its records through `visible_to` or
+    `editable_by` from one that did not.
+    """
+
+    def scoped(self, rule: Q) -> Self:
+        narrowed = self.filter(rule)
+        narrowed.query.scoped = True
+        return narrowed
+
+
+class ClientQuerySet(ScopedQuerySet):
     def visible_to(self, user: Any) -> ClientQuerySet:
-        return self.filter(caseload_q(user))
+        return self.scoped(caseload_q(user))
 
     def editable_by(self, user: Any) -> ClientQuerySet:
-        return self.filter(caseload_write_q(user))
+        return self.scoped(caseload_write_q(user))
+
+    def treated_by(self, user: Any) -> ClientQuerySet:
+        """The clients `user` treats as their therapist: whose sessions they log."""
+        return self.scoped(caseload_write_q(user) & Q(therapist_id=getattr(user, "pk", None)))
 
     def active(self) -> ClientQuerySet:
         return self.filter(status="active")
 
 
-class UserQuerySet(models.QuerySet):
+def colleagues_q(user: Any) -> Q:
+    """Colleagues `user` may see: the clinic for an admin, else self and supervisees."""
+    if not _is_staff_member(user):
+        return NOTHING
+    same_clinic = Q(clinic_id=user.clinic_id)
+    if user.is_clinic_admin:
+        return same_clinic
+    return same_clinic & (Q(pk=user.pk) | Q(pk__in=supervisee_ids(user)))
+
+
+def overseen_therapists_q(user: Any) -> Q:
+    """The active therapists whose caseloads `user` oversees on the dashboard: those they
+    supervise, or the whole clinic's for a clinic admin."""
+    if not is_overseer(user):
+        return NOTHING
+    therapists = Q(clinic_id=user.clinic_id, is_therapist=True, is_active=True)
+    if user.is_clinic_admin:
+        return therapists
+    return therapists & Q(pk__in=supervisee_ids(user))
+
+
+class UserQuerySet(ScopedQuerySet):
     def visible_to(self, user: Any) -> UserQuerySet:
-        """Colleagues `user` may see: the clinic for an admin, else self and supervisees."""
-        if not _is_staff_member(user):
+        return self.scoped(colleagues_q(user))
+
+    def overseen_by(self, user: Any) -> UserQuerySet:
+        return self.scoped(overseen_therapists_q(user))
+
+    def assignable_by(self, user: Any, current: Any = None) -> UserQuerySet:
+        """The therapists a clinic admin may give a client to: the clinic's active
+        therapists, and the client's `current` one even if no longer active (so editing a
+        label never forces a move). Nobody else chooses a client's therapist."""
+        if not may_move_clients(user):
             return self.none()
-        if user.is_clinic_admin:
-            return self.filter(clinic_id=user.clinic_id)
-        return self.filter(clinic_id=user.clinic_id).filter(
-            Q(pk=user.pk) | Q(pk__in=supervisee_ids(user))
-        )
+        keep = Q(pk=current.pk) if current is not None else NOTHING
+        return self.visible_to(user).filter(Q(is_therapist=True, is_active=True) | keep)
 
     def therapists(self) -> UserQuerySet:
         return self.filter(is_therapist=True, is_active=True)
 
 
-class SupervisionQuerySet(models.QuerySet):
+class SupervisionQuerySet(ScopedQuerySet):
     def visible_to(self, user: Any) -> SupervisionQuerySet:
         if not _is_staff_member(user):
-            return self.none()
-        same_clinic = self.filter(supervisor__clinic_id=user.clinic_id)
+            return self.scoped(NOTHING)
+        same_clinic = Q(supervisor__clinic_id=user.clinic_id)
         if user.is_clinic_admin:
-            return same_clinic
-        return same_clinic.filter(Q(supervisor_id=user.pk) | Q(therapist_id=user.pk))
+            return self.scoped(same_clinic)
+        return self.scoped(same_clinic & (Q(supervisor_id=user.pk) | Q(therapist_id=user.pk)))
+
+    def reaching(self, therapist_ids: set[int]) -> SupervisionQuerySet:
+        """Who hears about these therapists' overdue concerns: their active supervisors
+        with an e-mail address (the supervisors who read those clients' records)."""
+        return self.filter(
+            therapist_id__in=therapist_ids,
+            supervisor__is_active=True,
+            supervisor__is_supervisor=True,
+        ).exclude(supervisor__email="")

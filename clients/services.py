@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clients.models import Client, Clinic, Supervision, User
+from clients.scoping import may_manage_caseload_of, may_move_clients
 
 
 def clinic_create(*, name: str, slug: str) -> Clinic:
@@ -64,11 +65,8 @@ def _check_may_manage_caseload(actor: User, therapist: User) -> None:
     """A therapist manages their own caseload; a clinic admin, any of the clinic's."""
     if actor.clinic_id is None or actor.clinic_id != therapist.clinic_id:
         raise PermissionDenied("You can only manage clients of your own clinic.")
-    if actor.is_clinic_admin:
-        return
-    if actor.is_therapist and actor.pk == therapist.pk:
-        return
-    raise PermissionDenied("You can only manage clients in your own caseload.")
+    if not may_manage_caseload_of(actor, therapist):
+        raise PermissionDenied("You can only manage clients in your own caseload.")
 
 
 EXTERNAL_ID_TAKEN = "Another client of this clinic has this external ID."
@@ -124,7 +122,7 @@ def client_update(
     """Change a client's details; only a clinic admin may move a client to another therapist."""
     _check_may_manage_caseload(actor, client.therapist)
     if therapist is not None and therapist.pk != client.therapist_id:
-        if not actor.is_clinic_admin:
+        if not may_move_clients(actor):
             raise PermissionDenied("Only a clinic admin can move a client to another therapist.")
         _check_may_manage_caseload(actor, therapist)
         client.therapist = therapist

@@ -7,21 +7,21 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.urls import reverse
 
 from clients import services
 from clients.access import get_visible_or_404, require_editable
 from clients.forms import ClientForm
 from clients.models import Client, User
+from clients.scoping import may_add_clients, may_move_clients
 
 READ_ONLY = "You can read this client but not change them."
 
 
 def _client_page(client: Client) -> str:
-    return reverse("measures:client-detail", args=[client.pk])
+    return client.get_absolute_url()
 
 
 def _editable_client(request: HttpRequest, client_id: int) -> Client:
@@ -34,14 +34,8 @@ def _editable_client(request: HttpRequest, client_id: int) -> Client:
 
 
 def _assignable_therapists(user: User, current: User | None = None) -> QuerySet[User] | None:
-    """The therapists a clinic admin may assign a client to; None for everyone else."""
-    if not user.is_clinic_admin:
-        return None
-    visible = User.objects.visible_to(user)
-    if current is None:
-        return visible.therapists()
-    # Keep a deactivated current therapist selectable, so editing a label never forces a move.
-    return visible.filter(Q(is_therapist=True, is_active=True) | Q(pk=current.pk))
+    """The therapists `user` may give the client to; None when they choose no therapist."""
+    return User.objects.assignable_by(user, current) if may_move_clients(user) else None
 
 
 def _posted(request: HttpRequest) -> QueryDict | None:
@@ -57,7 +51,7 @@ def _client_details(form: ClientForm) -> dict[str, str]:
 def client_create(request: HttpRequest) -> HttpResponse:
     """Add a client to your caseload, or, as a clinic admin, to any therapist's."""
     user = request.user
-    if not (user.is_therapist or user.is_clinic_admin):
+    if not may_add_clients(user):
         raise PermissionDenied("Only therapists and clinic admins can add clients.")
     therapists = _assignable_therapists(user)
     initial = {"therapist": user.pk} if user.is_therapist else {}

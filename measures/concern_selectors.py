@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 
+from clients.scoping import is_treating_therapist
 from measures.concerns import client_scores
 from measures.grouping import RULE_ORDER
 from measures.models import Concern, ConcernEvent, ConcernQuerySet, Flag, severity_rank
@@ -47,7 +48,7 @@ def with_stories(concerns: Iterable[Concern], reader: Any) -> list[Concern]:
         concern.story = concern_story(
             signals[concern.pk],
             scores.get(concern.client_id, {}),
-            reader_is_therapist=reader.pk == concern.client.therapist_id,
+            reader_is_therapist=is_treating_therapist(reader, concern.client),
         )
     return concerns
 
@@ -80,7 +81,7 @@ def concern_page(concern: Concern, reader: Any) -> ConcernPage:
     story = concern_story(
         [StorySignal(f.session.number, f.rule, _evidence(f.evidence)) for f in signals],
         scores,
-        reader_is_therapist=reader.pk == concern.client.therapist_id,
+        reader_is_therapist=is_treating_therapist(reader, concern.client),
     )
     earlier = list(
         Concern.objects.filter(client_id=concern.client_id)

@@ -137,15 +137,9 @@ def escalations_send(now: dt.datetime | None = None) -> int:
         return 0
     # A therapist with no (reachable) supervisor is in no team: their concerns are
     # left unmarked, so they escalate as soon as a supervisor is assigned.
-    supervisions = (
-        Supervision.objects.filter(
-            therapist_id__in={concern.client.therapist_id for concern in due},
-            supervisor__is_active=True,
-            supervisor__is_supervisor=True,
-        )
-        .exclude(supervisor__email="")
-        .select_related("supervisor")
-    )
+    supervisions = Supervision.objects.reaching(
+        {concern.client.therapist_id for concern in due}
+    ).select_related("supervisor")
     sent = 0
     for team in supervision_teams(supervisions):
         supervisees = set().union(*team.values())

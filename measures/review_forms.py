@@ -12,7 +12,9 @@ from typing import Any, ClassVar
 
 from django import forms
 
-from alliance.forms import ServiceForm
+from alliance.forms import PageForm, ServiceForm, first_error
+from measures.concern_selectors import ALL_NEEDING_REVIEW
+from measures.models import Concern
 from measures.review import NOTE_MAX_LENGTH
 
 
@@ -67,3 +69,24 @@ class ConcernCommentForm(NoteForm):
     id_prefix = "comment"
 
     note = note_field("Comment", "Added to the concern's history, with your name and the time.")
+
+
+# The review queue's filter: every concern still to review, or those in one state.
+REVIEW_STATUSES = {
+    ALL_NEEDING_REVIEW: "All needing review",
+    **{status.value: status.label for status in Concern.REVIEWABLE},
+}
+
+
+class ReviewFilterForm(PageForm):
+    """`?status=all|open|acknowledged&page=N`: the review queue's filter."""
+
+    status = forms.ChoiceField(required=False, choices=list(REVIEW_STATUSES.items()))
+
+    def chosen(self) -> tuple[str, str]:
+        """The status asked for and "" — or every concern needing review and what was wrong."""
+        self.is_valid()
+        if first_error(self, "status"):
+            problem = "That filter is not one we know; showing every concern that needs review."
+            return ALL_NEEDING_REVIEW, problem
+        return self.cleaned_data.get("status") or ALL_NEEDING_REVIEW, ""

@@ -1,14 +1,9 @@
 from django.urls import path
 
 from measures.views import (
-    caseload,
-    client_page,
     client_rating,
-    dashboard,
-    exports,
     invitations,
     review,
-    session_page,
     therapist_rating,
     thresholds,
 )
@@ -16,19 +11,6 @@ from measures.views import (
 app_name = "measures"
 
 urlpatterns = [
-    path("", caseload.caseload, name="caseload"),
-    path("dashboard/", dashboard.team_dashboard, name="dashboard"),
-    path("dashboard/export.csv", exports.dashboard_csv, name="dashboard-csv"),
-    path(
-        "dashboard/therapists/<int:therapist_id>/",
-        dashboard.therapist_caseload,
-        name="therapist-caseload",
-    ),
-    path(
-        "clients/<int:client_id>/ratings.csv", exports.client_ratings_csv, name="client-ratings-csv"
-    ),
-    path("clients/<int:client_id>/", client_page.client_detail, name="client-detail"),
-    path("sessions/<int:session_id>/", session_page.session_detail, name="session-detail"),
     path(
         "sessions/<int:session_id>/rating-link/",
         invitations.invitation_create,
@@ -67,5 +49,4 @@ urlpatterns = [
         name="thresholds-apply",
     ),
     path("thresholds/reset/", thresholds.reset, name="thresholds-reset"),
-    path("dashboard/precision/", dashboard.precision, name="precision"),
 ]

@@ -14,17 +14,18 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from clients.scoping import caseload_q, caseload_write_q
+from alliance import links
+from clients.scoping import ScopedQuerySet, caseload_q, caseload_write_q
 
 
-class SessionQuerySet(models.QuerySet):
+class SessionQuerySet(ScopedQuerySet):
     def visible_to(self, user: Any) -> SessionQuerySet:
-        return self.filter(caseload_q(user, "client__"))
+        return self.scoped(caseload_q(user, "client__"))
 
     def editable_by(self, user: Any) -> SessionQuerySet:
         """Sessions `user` may change: ones they logged, for a client they may manage."""
-        return self.filter(
-            caseload_write_q(user, "client__"), therapist_id=getattr(user, "pk", None)
+        return self.scoped(
+            caseload_write_q(user, "client__") & Q(therapist_id=getattr(user, "pk", None))
         )
 
     def attended(self) -> SessionQuerySet:
@@ -99,6 +100,10 @@ class Session(models.Model):
     def __str__(self) -> str:
         return f"Session {self.number} with {self.client}"
 
+    def get_absolute_url(self) -> str:
+        """The session's page, on the read side (see `alliance.links`)."""
+        return links.session_page(self.pk)
+
     @property
     def was_attended(self) -> bool:
         return self.attendance == self.Attendance.ATTENDED
@@ -110,9 +115,9 @@ class Session(models.Model):
             raise ValidationError({"therapist": "The therapist must work in the client's clinic."})
 
 
-class RatingInvitationQuerySet(models.QuerySet):
+class RatingInvitationQuerySet(ScopedQuerySet):
     def visible_to(self, user: Any) -> RatingInvitationQuerySet:
-        return self.filter(caseload_q(user, "session__client__"))
+        return self.scoped(caseload_q(user, "session__client__"))
 
     def live(self) -> RatingInvitationQuerySet:
         """Invitations a client could still answer."""

@@ -37,8 +37,7 @@ def _session_to_change(request: HttpRequest, session_id: int) -> Session:
 def session_log(request: HttpRequest, client_id: int) -> HttpResponse:
     """Log a session for a client in the user's own caseload."""
     client = get_visible_or_404(Client.objects.visible_to(request.user), client_id)
-    own_caseload = Client.objects.editable_by(request.user).filter(therapist_id=request.user.pk)
-    require_editable(own_caseload, client, NOT_YOUR_CLIENT)
+    require_editable(Client.objects.treated_by(request.user), client, NOT_YOUR_CLIENT)
     data = request.POST if request.method == "POST" else None
     form = SessionForm(data, initial={"starts_at": default_starts_at()})
     if form.is_bound and form.is_valid():
@@ -50,7 +49,7 @@ def session_log(request: HttpRequest, client_id: int) -> HttpResponse:
             form.add_service_error(error)
         else:
             messages.success(request, f"Session {session.number} with {client.label} logged.")
-            return redirect("measures:session-detail", session.pk)
+            return redirect(session)
     return render(request, "sessions/session_form.html", {"form": form, "client": client})
 
 
@@ -69,7 +68,7 @@ def session_edit(request: HttpRequest, session_id: int) -> HttpResponse:
         else:
             label = session.client.label
             messages.success(request, f"Session {session.number} with {label} updated.")
-            return redirect("measures:session-detail", session.pk)
+            return redirect(session)
     context = {"form": form, "client": session.client, "session": session}
     return render(request, "sessions/session_form.html", context)
 
@@ -83,5 +82,5 @@ def session_delete(request: HttpRequest, session_id: int) -> HttpResponse:
         client = session.client
         services.session_delete(actor=request.user, session=session)
         messages.success(request, f"Session {session.number} with {client.label} deleted.")
-        return redirect("measures:client-detail", client.pk)
+        return redirect(client)
     return render(request, "sessions/session_confirm_delete.html", {"session": session})

@@ -22,7 +22,7 @@ def test_a_clinic_admin_without_an_authenticator_must_set_one_up_first(
 ) -> None:
     response = log_in(client, "ada")
     assert response.status_code == 302
-    for page in ("/", "/admin/", reverse("measures:dashboard"), reverse("measures:thresholds")):
+    for page in ("/", "/admin/", reverse("reports:dashboard"), reverse("measures:thresholds")):
         answer = client.get(page)
         assert answer.status_code == 302, page
         assert answer["Location"].startswith(reverse("two-factor-setup")), page

@@ -194,17 +194,17 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
         OTHER: (OTHER_CLINICS_TREATING, OTHER_CLINICS_TREATING),
     },
     # measures: pages any member of staff has (scoped to what they see)
-    "measures:caseload": {OWN: (ANY_STAFF, ANY_STAFF)},
+    "reports:caseload": {OWN: (ANY_STAFF, ANY_STAFF)},
     "measures:review-queue": {OWN: (ANY_STAFF, GET_ONLY)},
-    "measures:client-detail": {
+    "reports:client-detail": {
         OWN: (SEES_CLIENT, SEES_CLIENT),
         OTHER: (OTHER_CLINICS, OTHER_CLINICS),
     },
-    "measures:client-ratings-csv": {
+    "reports:client-ratings-csv": {
         OWN: (SEES_CLIENT, GET_ONLY),
         OTHER: (OTHER_CLINICS, GET_ONLY),
     },
-    "measures:session-detail": {
+    "reports:session-detail": {
         OWN: (SEES_CLIENT, SEES_CLIENT),
         OTHER: (OTHER_CLINICS, OTHER_CLINICS),
     },
@@ -253,10 +253,10 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
         OTHER: (done(OTHER_CLINICS), GET_ONLY),
     },
     # oversight: supervisors and clinic admins
-    "measures:dashboard": {OWN: (OVERSEERS, GET_ONLY)},
-    "measures:dashboard-csv": {OWN: (OVERSEERS, GET_ONLY)},
-    "measures:precision": {OWN: (OVERSEERS, GET_ONLY)},
-    "measures:therapist-caseload": {
+    "reports:dashboard": {OWN: (OVERSEERS, GET_ONLY)},
+    "reports:dashboard-csv": {OWN: (OVERSEERS, GET_ONLY)},
+    "reports:precision": {OWN: (OVERSEERS, GET_ONLY)},
+    "reports:therapist-caseload": {
         OWN: (
             signed_in(DENIED, supervisor=OK, idle_supervisor=NOT_FOUND, clinic_admin=OK)
             | {"other_admin": NOT_FOUND},
@@ -427,7 +427,7 @@ QUERIES = {"admin:autocomplete": "?app_label=clients&model_name=client&field_nam
 
 @functools.cache
 def named_urls() -> dict[str, tuple[str, ...]]:
-    """Every named URL, namespaced ("measures:client-detail"), with its arguments' names."""
+    """Every named URL, namespaced ("reports:client-detail"), with its arguments' names."""
     found: dict[str, tuple[str, ...]] = {}
 
     def walk(patterns: list[Any], namespace: str, params: tuple[str, ...]) -> None:

@@ -149,19 +149,19 @@ def test_every_clinical_page_is_no_store(
     session = concern.last_session
     client.force_login(therapist)
     pages = [
-        reverse("measures:caseload"),
-        reverse("measures:client-detail", args=[client_record.pk]),
-        reverse("measures:session-detail", args=[session.pk]),
+        reverse("reports:caseload"),
+        reverse("reports:client-detail", args=[client_record.pk]),
+        reverse("reports:session-detail", args=[session.pk]),
         reverse("measures:review-queue"),
         reverse("measures:concern-detail", args=[concern.pk]),
-        reverse("measures:client-ratings-csv", args=[client_record.pk]),
+        reverse("reports:client-ratings-csv", args=[client_record.pk]),
         reverse("account"),
     ]
     admin = Browser()
     admin.force_login(clinic_admin)
     for browser, path in [(client, page) for page in pages] + [
-        (admin, reverse("measures:dashboard")),
-        (admin, reverse("measures:dashboard-csv")),
+        (admin, reverse("reports:dashboard")),
+        (admin, reverse("reports:dashboard-csv")),
         (admin, reverse("measures:thresholds")),
         (admin, "/admin/"),
     ]:
@@ -194,8 +194,8 @@ def test_djangos_debug_pages_may_use_their_inline_styles_and_ours_may_not(
     assert debug_404.status_code == 404 and b"NONE,NOARCHIVE" in debug_404.content
     assert "style-src 'self' 'unsafe-inline'" in debug_404["Content-Security-Policy"]
     client.force_login(therapist)
-    ours = client.get(reverse("measures:client-detail", args=[999999]))
-    own_policy = client.get(reverse("measures:caseload"))["Content-Security-Policy"]
+    ours = client.get(reverse("reports:client-detail", args=[999999]))
+    own_policy = client.get(reverse("reports:caseload"))["Content-Security-Policy"]
     assert "unsafe-inline" not in own_policy
     settings.DEBUG = False
     production_404 = client.get("/no-such-page/")

@@ -70,14 +70,14 @@ class EveryAddressTestCase(HostileInputTestCase):
         record, session, concern = self.record.pk, self.session.pk, self.concern.pk
         flag = self.concern.signals.first().pk
         named = [
-            ("measures:caseload", [], "tara"),
-            ("measures:dashboard", [], "sue"),
-            ("measures:dashboard-csv", [], "sue"),
-            ("measures:precision", [], "sue"),
-            ("measures:therapist-caseload", [self.tara.pk], "sue"),
-            ("measures:client-ratings-csv", [record], "tara"),
-            ("measures:client-detail", [record], "tara"),
-            ("measures:session-detail", [session], "tara"),
+            ("reports:caseload", [], "tara"),
+            ("reports:dashboard", [], "sue"),
+            ("reports:dashboard-csv", [], "sue"),
+            ("reports:precision", [], "sue"),
+            ("reports:therapist-caseload", [self.tara.pk], "sue"),
+            ("reports:client-ratings-csv", [record], "tara"),
+            ("reports:client-detail", [record], "tara"),
+            ("reports:session-detail", [session], "tara"),
             ("measures:invitation-create", [session], "tara"),
             ("measures:invitation-email", [session], "tara"),
             ("measures:client-rating", [self.token], None),

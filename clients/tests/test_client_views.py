@@ -25,7 +25,7 @@ def send(client: Any, method: str, url: str, data: dict[str, Any]) -> Any:
 
 
 def client_page(client: Client) -> str:
-    return reverse("measures:client-detail", args=[client.pk])
+    return reverse("reports:client-detail", args=[client.pk])
 
 
 def messages_of(response: Any) -> list[str]:

@@ -83,11 +83,11 @@ class ClientFormTestCase(HostileInputTestCase):
     def assert_client_pages_show(self, client: Client) -> None:
         """The stored label and reference come back escaped on the client's page and
         the caseload."""
-        page = get(self.client, reverse("measures:client-detail", args=[client.pk]))
+        page = get(self.client, reverse("reports:client-detail", args=[client.pk]))
         html = page.content.decode()
         assert_shown_escaped(html, client.label)
         assert_shown_escaped(html, client.external_id)
-        caseload = get(self.client, reverse("measures:caseload"), {"q": client.label[:40]})
+        caseload = get(self.client, reverse("reports:caseload"), {"q": client.label[:40]})
         assert_shown_escaped(caseload.content.decode(), client.label)
 
     @given(

@@ -11,7 +11,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Cast, Round
 from django.utils import timezone
 
-from clients.scoping import caseload_q
+from clients.scoping import ScopedQuerySet, caseload_q
 from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN, alliance_score
 
 
@@ -24,9 +24,9 @@ def alliance_score_expression() -> models.Expression:
     return Round(mean, 1, output_field=models.DecimalField(max_digits=3, decimal_places=1))
 
 
-class RatingQuerySet(models.QuerySet):
+class RatingQuerySet(ScopedQuerySet):
     def visible_to(self, user: Any) -> RatingQuerySet:
-        return self.filter(caseload_q(user, "session__client__"))
+        return self.scoped(caseload_q(user, "session__client__"))
 
     def with_alliance_score(self) -> RatingQuerySet:
         return self.annotate(score=alliance_score_expression())

@@ -14,9 +14,10 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q, Value
+from django.urls import reverse
 from django.utils import timezone
 
-from clients.scoping import caseload_q
+from clients.scoping import ScopedQuerySet, caseload_q
 
 
 def severity_rank() -> models.Expression:
@@ -62,9 +63,9 @@ class ConcernAction(models.TextChoices):
     COMMENTED = "commented", "Commented"
 
 
-class FlagQuerySet(models.QuerySet):
+class FlagQuerySet(ScopedQuerySet):
     def visible_to(self, user: Any) -> FlagQuerySet:
-        return self.filter(caseload_q(user, "client__"))
+        return self.scoped(caseload_q(user, "client__"))
 
 
 class Flag(models.Model):
@@ -135,9 +136,9 @@ class Flag(models.Model):
         return numbers(self.rule, self.evidence)
 
 
-class ConcernQuerySet(models.QuerySet):
+class ConcernQuerySet(ScopedQuerySet):
     def visible_to(self, user: Any) -> ConcernQuerySet:
-        return self.filter(caseload_q(user, "client__"))
+        return self.scoped(caseload_q(user, "client__"))
 
     def needing_review(self) -> ConcernQuerySet:
         return self.filter(status__in=Concern.REVIEWABLE)
@@ -249,8 +250,6 @@ class Concern(models.Model):
         return f"Concern for {self.client} ({self.get_status_display().lower()})"
 
     def get_absolute_url(self) -> str:
-        from django.urls import reverse
-
         return reverse("measures:concern-detail", args=[self.pk])
 
     @property
@@ -262,9 +261,9 @@ class Concern(models.Model):
         return self.status in self.CLOSED
 
 
-class ConcernEventQuerySet(models.QuerySet):
+class ConcernEventQuerySet(ScopedQuerySet):
     def visible_to(self, user: Any) -> ConcernEventQuerySet:
-        return self.filter(caseload_q(user, "concern__client__"))
+        return self.scoped(caseload_q(user, "concern__client__"))
 
 
 class ConcernEvent(models.Model):

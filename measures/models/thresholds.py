@@ -15,15 +15,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from clients.scoping import ScopedQuerySet, clinic_admin_q
+
 # The thresholds a clinic may set for itself; everything else comes from the settings.
 CLINIC_THRESHOLDS = ("sd", "reliability", "dimension_drop", "trend_min_fall", "discrepancy")
 
 
-class ClinicThresholdsQuerySet(models.QuerySet):
+class ClinicThresholdsQuerySet(ScopedQuerySet):
     def visible_to(self, user: Any) -> ClinicThresholdsQuerySet:
-        from clients.scoping import clinic_admin_q
-
-        return self.filter(clinic_admin_q(user))
+        return self.scoped(clinic_admin_q(user))
 
 
 class ClinicThresholds(models.Model):
@@ -88,11 +88,9 @@ class ClinicThresholds(models.Model):
         return {name: value for name, value in values.items() if value is not None}
 
 
-class CalibrationQuerySet(models.QuerySet):
+class CalibrationQuerySet(ScopedQuerySet):
     def visible_to(self, user: Any) -> CalibrationQuerySet:
-        from clients.scoping import clinic_admin_q
-
-        return self.filter(clinic_admin_q(user))
+        return self.scoped(clinic_admin_q(user))
 
 
 class Calibration(models.Model):
@@ -128,11 +126,9 @@ class Calibration(models.Model):
         return f"Calibration of {self.clinic} on {self.created_at:%Y-%m-%d}"
 
 
-class ThresholdChangeQuerySet(models.QuerySet):
+class ThresholdChangeQuerySet(ScopedQuerySet):
     def visible_to(self, user: Any) -> ThresholdChangeQuerySet:
-        from clients.scoping import clinic_admin_q
-
-        return self.filter(clinic_admin_q(user))
+        return self.scoped(clinic_admin_q(user))
 
 
 class ThresholdChange(models.Model):

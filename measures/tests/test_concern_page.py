@@ -152,8 +152,8 @@ def test_the_therapist_reads_what_happened_each_signal_and_every_action(
         ("Threshold from", "the larger of the reliable change (1.52) and twice the spread"),
     ]:
         assert f">{escape(name)}</dt>" in html and escape(value) in html
-    assert reverse("measures:session-detail", args=[signal.session_id]) in html
-    assert reverse("measures:client-detail", args=[client_record.pk]) in html
+    assert reverse("reports:session-detail", args=[signal.session_id]) in html
+    assert reverse("reports:client-detail", args=[client_record.pk]) in html
     assert "History" in html and "Opened" in html
     for name in ACTIONS:
         assert url(name, concern) in html

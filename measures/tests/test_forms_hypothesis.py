@@ -96,7 +96,7 @@ class RatingFormsTestCase(HostileInputTestCase):
             assert not has_other_digits(last(data[name]))
             assert str(getattr(rating, name)) == last(data[name]).strip()
         self.client.force_login(self.tara)
-        page = get(self.client, reverse("measures:session-detail", args=[self.session.pk]))
+        page = get(self.client, reverse("reports:session-detail", args=[self.session.pk]))
         assert_shown_escaped(page.content.decode(), rating.comment)
 
     @given(

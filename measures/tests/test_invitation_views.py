@@ -78,7 +78,7 @@ def test_the_therapist_gets_the_link_and_its_qr_code_once(
         f'value="{url}"' in html and '<svg width="' in html and "Send this link by e-mail" in html
     )
     # The session page afterwards shows the link is open, but never the token again.
-    page = client.get(reverse("measures:session-detail", args=[session.pk])).content.decode()
+    page = client.get(reverse("reports:session-detail", args=[session.pk])).content.decode()
     assert "Their link is open until" in page and token not in page
 
 
@@ -101,7 +101,7 @@ def test_the_link_shown_is_the_link_emailed(client: Any, therapist: User, sessio
     url = client.post(create_url(session)).context["url"]
     token = url.split("/r/")[1].rstrip("/")
     response = client.post(email_url(session), {"token": token})
-    assert response["Location"] == reverse("measures:session-detail", args=[session.pk])
+    assert response["Location"] == reverse("reports:session-detail", args=[session.pk])
     [message] = mail.outbox
     assert f"/r/{token}/" in message.body and "R.K." not in message.body
     invitation = RatingInvitation.objects.get()

@@ -131,7 +131,7 @@ def test_each_row_tells_the_concern_in_words_and_links_to_it(
     assert row.signal_count == 2
     html = response.content.decode()
     assert escape(story) in html and "2 signals" in html
-    assert "R.K." in html and reverse("measures:client-detail", args=[client_record.pk]) in html
+    assert "R.K." in html and reverse("reports:client-detail", args=[client_record.pk]) in html
     assert reverse("measures:concern-detail", args=[concern.pk]) in html
     assert 'High<span class="visually-hidden"> severity' in html and "<td>Open</td>" in html
     assert '<th scope="col">Therapist</th>' not in html  # a therapist's own caseload
@@ -285,7 +285,7 @@ def test_the_navigation_offers_the_queue_to_everyone_who_has_one(
     # A clinic admin's queue is the whole clinic's, read-only, as the page itself is.
     for user in (therapist, supervisor, clinic_admin):
         client.force_login(user)
-        assert QUEUE in client.get(reverse("measures:caseload")).content.decode()
+        assert QUEUE in client.get(reverse("reports:caseload")).content.decode()
 
 
 # --- Cost ------------------------------------------------------------------------
@@ -354,7 +354,7 @@ def test_a_signal_in_no_concern_leads_to_its_session(
     client.force_login(therapist)
     response = client.get(reverse("measures:flag-detail", args=[signal.pk]))
     assert response.status_code == 302
-    assert response["Location"] == reverse("measures:session-detail", args=[signal.session_id])
+    assert response["Location"] == reverse("reports:session-detail", args=[signal.session_id])
 
 
 @pytest.mark.parametrize("someone", ["outsider", "colleague"])

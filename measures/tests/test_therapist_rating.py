@@ -70,7 +70,7 @@ def test_the_form_starts_with_no_score_chosen(
 def test_the_therapist_rates_the_session(client: Any, therapist: User, session: Session) -> None:
     client.force_login(therapist)
     response = client.post(url(session), ANSWERS)
-    assert response["Location"] == reverse("measures:session-detail", args=[session.pk])
+    assert response["Location"] == reverse("reports:session-detail", args=[session.pk])
     rating = Rating.objects.get(session=session, rater="therapist")
     assert (rating.trust, rating.growth, rating.rupture, rating.rupture_resolved) == (
         9,
@@ -122,7 +122,7 @@ def test_after_a_day_the_rating_is_read_only(
     RatingFactory(session=session, rater="therapist", submitted_by=therapist, submitted_at=given)
     client.force_login(therapist)
     response = client.get(url(session))
-    assert response["Location"] == reverse("measures:session-detail", args=[session.pk])
+    assert response["Location"] == reverse("reports:session-detail", args=[session.pk])
     assert client.post(url(session), {**ANSWERS, "trust": "4"}).status_code == 403
     assert Rating.objects.get(session=session, rater="therapist").trust == 9
 

@@ -44,12 +44,12 @@ def urls_for(user: Any) -> list[str]:
     clients = Client.objects.visible_to(user)
     sessions = Session.objects.visible_to(user).filter(ratings__isnull=False).distinct()[:40]
     urls = [
-        reverse("measures:caseload"),
-        f"{reverse('measures:caseload')}?status=discharged",
+        reverse("reports:caseload"),
+        f"{reverse('reports:caseload')}?status=discharged",
         reverse("measures:review-queue"),
-        *[reverse("measures:client-detail", args=[c.pk]) for c in clients],
-        *[reverse("measures:client-ratings-csv", args=[c.pk]) for c in clients],
-        *[reverse("measures:session-detail", args=[s.pk]) for s in sessions],
+        *[reverse("reports:client-detail", args=[c.pk]) for c in clients],
+        *[reverse("reports:client-ratings-csv", args=[c.pk]) for c in clients],
+        *[reverse("reports:session-detail", args=[s.pk]) for s in sessions],
         *[
             reverse("measures:concern-detail", args=[c.pk])
             for c in Concern.objects.visible_to(user)
@@ -58,10 +58,10 @@ def urls_for(user: Any) -> list[str]:
     if username != "therapist1":
         therapists = Client.objects.values_list("therapist_id", flat=True).distinct()
         urls += [
-            reverse("measures:dashboard"),
-            reverse("measures:dashboard-csv"),
-            f"{reverse('measures:precision')}?period=90",
-            *[reverse("measures:therapist-caseload", args=[pk]) for pk in therapists],
+            reverse("reports:dashboard"),
+            reverse("reports:dashboard-csv"),
+            f"{reverse('reports:precision')}?period=90",
+            *[reverse("reports:therapist-caseload", args=[pk]) for pk in therapists],
         ]
     if username == "clinicadmin":
         urls.append(reverse("measures:thresholds"))

@@ -15,7 +15,9 @@ from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from alliance import links
 from clients.access import get_visible_or_404
+from clients.scoping import led_session
 from measures.models import Rating
 from measures.public import private_page
 from sessions import invitations
@@ -27,7 +29,7 @@ def _session_to_invite(request: HttpRequest, session_id: int) -> Session:
     session = get_visible_or_404(
         Session.objects.visible_to(request.user).select_related("client"), session_id
     )
-    if session.therapist_id != request.user.pk:
+    if not led_session(request.user, session):
         raise PermissionDenied("Only the therapist who led this session can send its rating link.")
     if session.ratings.filter(rater=Rating.Rater.CLIENT).exists():
         raise ValidationError("The client has already rated this session.")
@@ -44,7 +46,7 @@ def invitation_create(request: HttpRequest, session_id: int) -> HttpResponse:
         invitation, token = invitations.invitation_create(session=session)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
-        return redirect("measures:session-detail", session_id)
+        return redirect(links.session_page(session_id))
     url = request.build_absolute_uri(invitations.rating_path(token))
     qr_svg = segno.make(url, error="m").svg_inline(scale=4, title="QR code of the rating link")
     return render(
@@ -76,4 +78,4 @@ def invitation_email(request: HttpRequest, session_id: int) -> HttpResponse:
         messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, f"Rating link e-mailed to {session.client.label}.")
-    return redirect("measures:session-detail", session_id)
+    return redirect(links.session_page(session_id))

@@ -18,16 +18,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
+from alliance import links
 from clients.access import get_visible_or_404
-from clients.scoping import is_treating_therapist, may_comment_on
+from clients.scoping import is_overseer, is_treating_therapist, may_comment_on
 from measures import concern_selectors, review
-from measures.filter_forms import REVIEW_STATUSES, ReviewFilterForm
 from measures.models import Concern, Flag
 from measures.review_forms import (
+    REVIEW_STATUSES,
     ConcernCommentForm,
     ConcernDismissForm,
     ConcernResolveForm,
     NoteForm,
+    ReviewFilterForm,
 )
 
 PAGE_SIZE = 50
@@ -52,7 +54,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             "status": status,
             "statuses": REVIEW_STATUSES.items(),
             # Anyone who sees more than their own caseload needs to know whose client it is.
-            "shows_therapist": request.user.is_supervisor or request.user.is_clinic_admin,
+            "shows_therapist": is_overseer(request.user),
         },
     )
 
@@ -165,4 +167,4 @@ def flag_detail(request: HttpRequest, flag_id: int) -> HttpResponse:
     flag = get_visible_or_404(Flag.objects.visible_to(request.user), flag_id)
     if flag.concern_id is not None:
         return redirect("measures:concern-detail", flag.concern_id)
-    return redirect("measures:session-detail", flag.session_id)
+    return redirect(links.session_page(flag.session_id))

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from clients.access import get_visible_or_404
+from clients.scoping import led_session
 from measures.forms import TherapistRatingForm
 from measures.models import Rating
 from measures.services import rating_submit, rating_update, therapist_rating_is_editable
@@ -21,14 +22,14 @@ def therapist_rating(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_visible_or_404(
         Session.objects.visible_to(request.user).select_related("client"), session_id
     )
-    if session.therapist_id != request.user.pk:
+    if not led_session(request.user, session):
         raise PermissionDenied("Only the therapist who led this session can rate it as therapist.")
     rating = session.ratings.filter(rater=Rating.Rater.THERAPIST).first()
     if rating is not None and not therapist_rating_is_editable(rating) and request.method != "POST":
         messages.info(
             request, "Your rating of this session is locked; it can be changed for a day."
         )
-        return redirect("measures:session-detail", session.pk)
+        return redirect(session)
     initial = TherapistRatingForm.initial_from(rating) if rating else None
     form = TherapistRatingForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -46,7 +47,7 @@ def therapist_rating(request: HttpRequest, session_id: int) -> HttpResponse:
             form.add_service_error(error)
         else:
             messages.success(request, f"Your rating of session {session.number} is saved.")
-            return redirect("measures:session-detail", session.pk)
+            return redirect(session)
     return render(
         request,
         "measures/therapist_rating.html",

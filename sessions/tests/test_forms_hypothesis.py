@@ -105,7 +105,7 @@ class SessionFormTestCase(HostileInputTestCase):
         day = timezone.localtime(session.starts_at).date()
         assert bounds.earliest <= day <= bounds.latest
         assert session.starts_at <= timezone.now() + dt.timedelta(days=1)
-        page = get(self.client, reverse("measures:session-detail", args=[session.pk]))
+        page = get(self.client, reverse("reports:session-detail", args=[session.pk]))
         assert_shown_escaped(page.content.decode(), session.notes, linebreaks=True)
 
     @given(

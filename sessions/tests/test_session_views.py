@@ -165,7 +165,7 @@ def test_the_log_form_offers_sensible_defaults(
     assert re.search(r'value="in_person"[^>]*checked', html)
     assert re.search(r'<textarea[^>]*name="notes"[^>]*>\s*</textarea>', html)
     assert "Only you can read these." in html
-    assert reverse("measures:client-detail", args=[client_record.pk]) in html
+    assert reverse("reports:client-detail", args=[client_record.pk]) in html
 
 
 def test_logging_a_session_numbers_it_and_opens_the_session_page(
@@ -184,7 +184,7 @@ def test_logging_a_session_numbers_it_and_opens_the_session_page(
     )
     session = Session.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == reverse("measures:session-detail", args=[session.pk])
+    assert response["Location"] == reverse("reports:session-detail", args=[session.pk])
     assert messages_of(response) == ["Session 1 with R.K. logged."]
     assert (session.client, session.therapist, session.number) == (client_record, therapist, 1)
     # Typed in the clinic's local time (BST in July), stored as the same instant.
@@ -204,7 +204,7 @@ def test_each_session_logged_gets_the_next_number(
     client.post(log_url(client_record), session_data())
     response = client.post(log_url(client_record), session_data(attendance="no_show"))
     second = Session.objects.get(number=2)
-    assert response["Location"] == reverse("measures:session-detail", args=[second.pk])
+    assert response["Location"] == reverse("reports:session-detail", args=[second.pk])
     # The first redirect was not followed, so its message is still waiting too.
     assert messages_of(response)[-1] == "Session 2 with R.K. logged."
     assert list(client_record.sessions.order_by("number").values_list("number", "attendance")) == [
@@ -350,7 +350,7 @@ def test_the_edit_form_shows_the_session_in_the_clinics_local_time(
     assert 'value="2025-07-01T10:00"' in html
     assert re.search(r'name="duration_minutes"[^>]*value="50"', html)
     assert "Talked about the move." in html
-    assert reverse("measures:session-detail", args=[session.pk]) in html
+    assert reverse("reports:session-detail", args=[session.pk]) in html
 
 
 def test_editing_a_session_changes_it_and_keeps_its_number(
@@ -367,7 +367,7 @@ def test_editing_a_session_changes_it_and_keeps_its_number(
         },
     )
     assert response.status_code == 302
-    assert response["Location"] == reverse("measures:session-detail", args=[session.pk])
+    assert response["Location"] == reverse("reports:session-detail", args=[session.pk])
     assert messages_of(response) == ["Session 1 with R.K. updated."]
     assert snapshot(session) == (
         dt.datetime(2025, 11, 12, 11, 30, tzinfo=dt.UTC),  # GMT in November
@@ -476,7 +476,7 @@ def test_the_delete_page_says_plainly_what_goes_with_the_session(
         "This cannot be undone."
     ) in html
     assert re.search(r'<button type="submit" class="btn btn-danger">', html)
-    assert f'href="{reverse("measures:session-detail", args=[session.pk])}"' in html
+    assert f'href="{reverse("reports:session-detail", args=[session.pk])}"' in html
     assert Session.objects.filter(pk=session.pk).exists()
 
 
@@ -489,7 +489,7 @@ def test_deleting_a_session_removes_it_and_its_rating_links(
     later = SessionFactory(client=client_record)
     response = as_user(client, therapist).post(delete_url(session))
     assert response.status_code == 302
-    assert response["Location"] == reverse("measures:client-detail", args=[client_record.pk])
+    assert response["Location"] == reverse("reports:client-detail", args=[client_record.pk])
     assert messages_of(response) == ["Session 1 with R.K. deleted."]
     assert list(Session.objects.all()) == [later]
     assert not RatingInvitation.objects.exists()

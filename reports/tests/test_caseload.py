@@ -16,7 +16,7 @@ from measures.tests.factories import RatingFactory, concern_with_signal
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
-URL = reverse("measures:caseload")
+URL = reverse("reports:caseload")
 
 
 def rated_session(client: Client, days_ago: int, score: int, **rating: Any) -> Any:

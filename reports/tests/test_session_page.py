@@ -21,7 +21,7 @@ def session(client_record: Client) -> Session:
 
 
 def url(session: Session) -> str:
-    return reverse("measures:session-detail", args=[session.pk])
+    return reverse("reports:session-detail", args=[session.pk])
 
 
 def test_anonymous_is_sent_to_log_in(client: Any, session: Session) -> None:

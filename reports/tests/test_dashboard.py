@@ -19,15 +19,15 @@ from django.utils import timezone
 
 from clients.models import Client, Supervision, User
 from clients.tests.factories import ClientFactory, SupervisorFactory, TherapistFactory
-from measures import dashboard
 from measures.models import Concern, Flag, Rating
 from measures.tests.factories import ConcernFactory, RatingFactory
+from reports import dashboard
 from sessions.models import Session
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
 
-URL = reverse("measures:dashboard")
+URL = reverse("reports:dashboard")
 DIMENSIONS = ["trust", "empathy", "collaboration", "boundaries", "growth", "respect"]
 ATTENDED, CANCELLED, NO_SHOW = "attended", "cancelled", "no_show"
 
@@ -96,7 +96,7 @@ def rows_of(response: Any) -> list[User]:
 
 def row_html(response: Any, therapist: User) -> str:
     """The table row that links to `therapist`'s caseload."""
-    link = reverse("measures:therapist-caseload", args=[therapist.pk])
+    link = reverse("reports:therapist-caseload", args=[therapist.pk])
     [row] = [
         row
         for row in re.findall(r"<tr>.*?</tr>", response.content.decode(), flags=re.S)
@@ -149,9 +149,9 @@ def test_a_supervisor_sees_only_their_supervisees(
     assert rows_of(response) == [therapist]
     assert response.context["totals"]["therapists"] == 1
     assert response.context["totals"]["active_clients"] == 1  # R.K. only, not M.P.
-    colleague_link = reverse("measures:therapist-caseload", args=[colleague.pk])
+    colleague_link = reverse("reports:therapist-caseload", args=[colleague.pk])
     assert not says(response, colleague_link)
-    assert not says(response, reverse("measures:therapist-caseload", args=[outsider.pk]))
+    assert not says(response, reverse("reports:therapist-caseload", args=[outsider.pk]))
 
 
 def test_a_clinic_admin_sees_every_active_therapist_of_the_clinic(

@@ -21,9 +21,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from clients.models import Client
-from measures.dashboard import Period
 from measures.models import Rating, alliance_score_expression
 from measures.scoring import DIMENSIONS, one_decimal
+from reports.dashboard import Period
 from sessions.models import Session
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")

@@ -39,10 +39,11 @@ from clients.tests.factories import (
     SupervisorFactory,
     TherapistFactory,
 )
-from measures import dashboard
-from measures.filter_forms import CUSTOM, PRESETS, REVIEW_STATUSES
+from measures.review_forms import REVIEW_STATUSES
 from measures.scoring import DIMENSIONS
 from measures.tests.factories import RatingFactory, concern_with_signal
+from reports import dashboard
+from reports.forms import CUSTOM, PRESETS
 from sessions.dates import session_date_bounds
 from sessions.tests.factories import SessionFactory
 
@@ -126,7 +127,7 @@ class QueryParametersTestCase(HostileInputTestCase):
     ) -> None:
         self.as_(who)
         before = row_counts()
-        response = get(self.client, reverse("measures:caseload"), {**junk, **data})
+        response = get(self.client, reverse("reports:caseload"), {**junk, **data})
         assert row_counts() == before
         if response.status_code != 200:
             return
@@ -165,23 +166,21 @@ class QueryParametersTestCase(HostileInputTestCase):
         data=submission(PERIOD_QUERY, HOSTILE_PERIOD_QUERY),
         junk=JUNK,
         who=st.sampled_from(["sue", "ada"]),
-        page=st.sampled_from(
-            ["measures:dashboard", "measures:precision", "measures:dashboard-csv"]
-        ),
+        page=st.sampled_from(["reports:dashboard", "reports:precision", "reports:dashboard-csv"]),
     )
-    @with_examples(VALID_PERIOD, PERIOD_CASES, junk={}, who="sue", page="measures:dashboard")
+    @with_examples(VALID_PERIOD, PERIOD_CASES, junk={}, who="sue", page="reports:dashboard")
     # Whole periods outside the session dates, each shorter than a year.
     @example(
         data={"period": CUSTOM, "from": "1900-01-01", "to": "1900-01-31"},
         junk={},
         who="sue",
-        page="measures:dashboard",
+        page="reports:dashboard",
     )
     @example(
         data={"period": CUSTOM, "from": "9998-01-01", "to": "9998-01-31"},
         junk={},
         who="ada",
-        page="measures:precision",
+        page="reports:precision",
     )
     def test_the_dashboard_reads_any_period_and_sort(
         self, data: dict[str, Any], junk: dict[str, str], who: str, page: str
@@ -207,12 +206,12 @@ class QueryParametersTestCase(HostileInputTestCase):
     @given(
         page=st.sampled_from(
             [
-                ("measures:client-detail", "record"),
-                ("measures:session-detail", "session"),
+                ("reports:client-detail", "record"),
+                ("reports:session-detail", "session"),
                 ("measures:concern-detail", "concern"),
                 ("measures:flag-detail", "flag"),
-                ("measures:therapist-caseload", "tara"),
-                ("measures:client-ratings-csv", "record"),
+                ("reports:therapist-caseload", "tara"),
+                ("reports:client-ratings-csv", "record"),
                 ("measures:thresholds", None),
                 ("clients:client-create", None),
                 ("clients:client-edit", "record"),

@@ -9,8 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from clients.models import Client
-from measures import selectors
-from measures.filter_forms import CaseloadFilterForm
+from clients.scoping import is_overseer, may_add_clients
+from reports import selectors
+from reports.forms import CaseloadFilterForm
 
 PAGE_SIZE = 50
 
@@ -27,7 +28,7 @@ def caseload(request: HttpRequest) -> HttpResponse:
     page.object_list = selectors.with_sparklines(page)
     return render(
         request,
-        "measures/caseload.html",
+        "reports/caseload.html",
         {
             "page": page,
             "status": status,
@@ -36,8 +37,8 @@ def caseload(request: HttpRequest) -> HttpResponse:
             "caption": f"{status.capitalize()} clients"
             + (f" matching “{search}”" if search else "")
             + "; clients with a concern to review first.",
-            "can_add": request.user.is_therapist or request.user.is_clinic_admin,
+            "can_add": may_add_clients(request.user),
             # Anyone who sees more than their own caseload needs to know whose client it is.
-            "shows_therapist": request.user.is_supervisor or request.user.is_clinic_admin,
+            "shows_therapist": is_overseer(request.user),
         },
     )

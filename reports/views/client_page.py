@@ -8,8 +8,10 @@ from django.shortcuts import render
 
 from clients.access import get_visible_or_404
 from clients.models import Client
-from measures import concern_selectors, selectors
+from clients.scoping import may_change_client, may_log_session
+from measures import concern_selectors
 from measures.items import DIMENSION_NAMES
+from reports import selectors
 
 
 @login_required
@@ -21,17 +23,16 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
     history = selectors.client_history(client)
     user = request.user
     history.concerns = concern_selectors.with_stories(history.concerns, user)
-    may_edit = user.is_clinic_admin or client.therapist_id == user.pk
     return render(
         request,
-        "measures/client_detail.html",
+        "reports/client_detail.html",
         {
             "client": client,
             "history": history,
             "chart_data": history.chart_data(),
             "dimensions": list(DIMENSION_NAMES.items()),
             "cutoff": selectors.cutoff(),
-            "may_edit": may_edit,
-            "may_log": client.therapist_id == user.pk and client.is_active,
+            "may_edit": may_change_client(user, client),
+            "may_log": may_log_session(user, client),
         },
     )

@@ -12,7 +12,7 @@ from django.utils.safestring import mark_safe
 
 from measures.models import Concern, Severity
 from measures.scoring import SCORE_MAX, one_decimal
-from measures.selectors import cutoff
+from reports.selectors import cutoff
 
 register = template.Library()
 
@@ -26,7 +26,7 @@ def _y(score: Decimal | float) -> float:
     return round(SPARK_PAD + usable * (1 - float(score) / SCORE_MAX), 1)
 
 
-@register.inclusion_tag("measures/includes/score_badge.html")
+@register.inclusion_tag("reports/includes/score_badge.html")
 def score_badge(score: Decimal | None) -> dict[str, Any]:
     """The alliance score, coloured against the cut-off (and said in words, not colour alone)."""
     if score is not None:
@@ -34,7 +34,7 @@ def score_badge(score: Decimal | None) -> dict[str, Any]:
     return {"score": score, "below": score is not None and score < cutoff(), "cutoff": cutoff()}
 
 
-@register.inclusion_tag("measures/includes/sparkline.html")
+@register.inclusion_tag("reports/includes/sparkline.html")
 def sparkline(scores: Sequence[Decimal]) -> dict[str, Any]:
     """An inline SVG of recent client scores on a fixed 0–10 scale, with the cut-off dashed."""
     scores = list(scores)

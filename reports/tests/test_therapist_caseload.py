@@ -23,7 +23,7 @@ DIMENSIONS = ["trust", "empathy", "collaboration", "boundaries", "growth", "resp
 
 def url(therapist: User | int) -> str:
     pk = therapist if isinstance(therapist, int) else therapist.pk
-    return reverse("measures:therapist-caseload", args=[pk])
+    return reverse("reports:therapist-caseload", args=[pk])
 
 
 def rated_session(record: Client, days_ago: int, *scores: int, rater: str = "client") -> Session:
@@ -126,7 +126,7 @@ def test_a_supervisor_sees_their_supervisees_active_clients(
     assert rows(response) == [client_record]
     html = response.content.decode()
     assert "R.K." in html and "Gone" not in html and "M.P." not in html
-    assert f'href="{reverse("measures:dashboard")}"' in html  # the way back
+    assert f'href="{reverse("reports:dashboard")}"' in html  # the way back
 
 
 def test_a_clinic_admin_drills_into_any_therapist_of_the_clinic(

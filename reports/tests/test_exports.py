@@ -14,14 +14,14 @@ from django.utils import timezone
 
 from clients.models import Client, User
 from clients.tests.factories import ClientFactory
-from measures.exports import spreadsheet_safe
 from measures.models import Concern, Flag
 from measures.tests.factories import ConcernFactory, RatingFactory
+from reports.exports import spreadsheet_safe
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
 
-DASHBOARD = reverse("measures:dashboard-csv")
+DASHBOARD = reverse("reports:dashboard-csv")
 DASHBOARD_HEADER = (
     "therapist,active_clients,sessions,attended_sessions,client_ratings,response_rate,"
     "mean_latest_alliance,concerns_to_review,unacknowledged_over_7_days,period_start,period_end"
@@ -34,7 +34,7 @@ RATINGS_HEADER = (
 
 
 def ratings_url(client: Client) -> str:
-    return reverse("measures:client-ratings-csv", args=[client.pk])
+    return reverse("reports:client-ratings-csv", args=[client.pk])
 
 
 def text(response: Any) -> str:
@@ -188,7 +188,7 @@ def test_the_dashboard_export_equals_the_dashboard_page(
     client: Any, clinic_admin: User, caseload: Any
 ) -> None:
     client.force_login(clinic_admin)
-    page = {str(row): row for row in client.get(reverse("measures:dashboard")).context["rows"]}
+    page = {str(row): row for row in client.get(reverse("reports:dashboard")).context["rows"]}
     exported = table(client.get(DASHBOARD))
     assert [row["therapist"] for row in exported] == list(page)
     for line in exported:
@@ -552,7 +552,7 @@ def test_the_client_page_links_to_the_ratings_export(
     client: Any, supervisor: User, rated: Client
 ) -> None:
     client.force_login(supervisor)
-    page = client.get(reverse("measures:client-detail", args=[rated.pk])).content.decode()
+    page = client.get(reverse("reports:client-detail", args=[rated.pk])).content.decode()
     assert f'href="{ratings_url(rated)}">Export ratings (CSV)</a>' in page
 
 
@@ -562,8 +562,8 @@ def test_a_download_with_odd_parameters_leaves_no_warning_for_the_next_page(
     """The export falls back to 30 days and the therapist sort, as the page does, but a file
     has nowhere to say so: the warning must not wait for whatever page comes next."""
     client.force_login(supervisor)
-    response = client.get(f"{reverse('measures:dashboard-csv')}?period=foo&sort=xx")
+    response = client.get(f"{reverse('reports:dashboard-csv')}?period=foo&sort=xx")
     assert response.status_code == 200
     b"".join(response.streaming_content)
-    page = client.get(reverse("measures:caseload"))
+    page = client.get(reverse("reports:caseload"))
     assert list(page.context["messages"]) == []

@@ -17,8 +17,8 @@ from django.views.decorators.http import require_safe
 
 from clients.access import get_visible_or_404
 from clients.models import Client
-from measures import dashboard, exports
-from measures.views.dashboard import period_from, require_overseer, sort_from
+from reports import dashboard, exports
+from reports.views.dashboard import period_from, require_overseer, sort_from
 
 
 def _csv_response(

@@ -24,14 +24,14 @@ from clients.tests.factories import (
     SupervisorFactory,
     TherapistFactory,
 )
-from measures import dashboard
 from measures.models import Concern, Flag
 from measures.tests.factories import ConcernFactory
+from reports import dashboard
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
 
-URL = reverse("measures:precision")
+URL = reverse("reports:precision")
 RESOLVED, DISMISSED = Concern.Status.RESOLVED, Concern.Status.DISMISSED
 RELIABLE_DROP, BELOW_CUTOFF = Flag.Rule.RELIABLE_DROP, Flag.Rule.BELOW_CUTOFF
 NOTHING_CLOSED = "No concern was closed in this period."
@@ -462,7 +462,7 @@ def test_a_bad_period_gives_the_dashboards_warning_and_shows_30_days(
     assert warnings == [message]
     assert says(response, message)
     # Word for word what the dashboard says to the same address.
-    on_dashboard = client.get(reverse("measures:dashboard"), query)
+    on_dashboard = client.get(reverse("reports:dashboard"), query)
     assert [str(m) for m in on_dashboard.context["messages"]] == warnings
 
 
@@ -478,7 +478,7 @@ def test_a_custom_period_is_kept_in_the_form(client: Any, supervisor: User) -> N
 
 def test_the_dashboard_links_here_with_its_period(client: Any, supervisor: User) -> None:
     client.force_login(supervisor)
-    dashboard_url = reverse("measures:dashboard")
+    dashboard_url = reverse("reports:dashboard")
     html = client.get(f"{dashboard_url}?period=custom&from={FIRST_DAY}&to={LAST_DAY}")
     link = f"{URL}?period=custom&amp;from={FIRST_DAY}&amp;to={LAST_DAY}"
     assert f'href="{link}">How concerns were closed</a>' in html.content.decode()

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def url(client: Client) -> str:
-    return reverse("measures:client-detail", args=[client.pk])
+    return reverse("reports:client-detail", args=[client.pk])
 
 
 def chart(response: Any) -> dict[str, Any]:

@@ -12,15 +12,15 @@ from django.urls import reverse
 
 from clients.models import Client, User
 from clients.tests.factories import ClientFactory
-from measures.filter_forms import CaseloadFilterForm
 from measures.tests.factories import concern_with_signal
+from reports.forms import CaseloadFilterForm
 from sessions.dates import session_date_bounds
 
 pytestmark = pytest.mark.django_db
 
-DASHBOARD = reverse("measures:dashboard")
-PRECISION = reverse("measures:precision")
-CASELOAD = reverse("measures:caseload")
+DASHBOARD = reverse("reports:dashboard")
+PRECISION = reverse("reports:precision")
+CASELOAD = reverse("reports:caseload")
 QUEUE = reverse("measures:review-queue")
 
 

@@ -12,14 +12,16 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from clients.access import get_visible_or_404
-from measures import dashboard, selectors
-from measures.filter_forms import DEFAULT_DAYS, PRESETS, PeriodForm, SortForm
+from clients.models import User
+from clients.scoping import is_overseer
+from reports import dashboard, selectors
+from reports.forms import DEFAULT_DAYS, PRESETS, PeriodForm, SortForm
 
 NOT_FOR_YOU = "The dashboard is for supervisors and clinic admins."
 
 
 def require_overseer(user: Any) -> None:
-    if not (user.is_supervisor or user.is_clinic_admin):
+    if not is_overseer(user):
         raise PermissionDenied(NOT_FOR_YOU)
 
 
@@ -52,7 +54,7 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
         row.sparkline = lines.get(row.pk, [])
     return render(
         request,
-        "measures/dashboard.html",
+        "reports/dashboard.html",
         {
             "rows": rows,
             "totals": dashboard.team_totals(request.user, period),
@@ -71,13 +73,13 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
 def therapist_caseload(request: HttpRequest, therapist_id: int) -> HttpResponse:
     """One overseen therapist's active caseload, read-only, flagged clients first."""
     require_overseer(request.user)
-    therapist = get_visible_or_404(dashboard.therapists_for(request.user), therapist_id)
+    therapist = get_visible_or_404(User.objects.overseen_by(request.user), therapist_id)
     clients = selectors.with_sparklines(
         selectors.caseload(request.user).filter(therapist=therapist)
     )
     return render(
         request,
-        "measures/therapist_caseload.html",
+        "reports/therapist_caseload.html",
         {"therapist": therapist, "clients": clients},
     )
 
@@ -96,6 +98,6 @@ def precision(request: HttpRequest) -> HttpResponse:
     ]
     return render(
         request,
-        "measures/precision.html",
+        "reports/precision.html",
         {"tables": tables, "period": period, "presets": PRESETS},
     )

@@ -1,5 +1,5 @@
-"""Forms for the filters in a page's address: the dashboard's period and sort, the
-caseload's status and search, the review queue's status, and the page number.
+"""Forms for the filters in a page's address: the dashboard's period and sort (shared by
+the page, the precision page and the CSV export), and the caseload's status and search.
 
 Addresses are typed, bookmarked and shared, so no filter is ever an error page: each
 form says in one sentence what it could not use (`problem`), the view shows that above
@@ -12,11 +12,10 @@ from typing import Any
 
 from django import forms
 
-from alliance.fields import DateField, SingleLineField, WholeNumberField
+from alliance.fields import DateField, SingleLineField
+from alliance.forms import PageForm, first_error
 from clients.models import Client
-from measures import dashboard
-from measures.concern_selectors import ALL_NEEDING_REVIEW
-from measures.models import Concern
+from reports import dashboard
 from sessions.dates import session_date_bounds
 
 PRESETS = (7, 30, 90)
@@ -24,26 +23,6 @@ DEFAULT_DAYS = 30
 CUSTOM = "custom"
 LONGEST_RANGE_DAYS = 366
 SEARCH_MAX_LENGTH = 40
-REVIEW_STATUSES = {
-    ALL_NEEDING_REVIEW: "All needing review",
-    Concern.Status.OPEN: "Open",
-    Concern.Status.ACKNOWLEDGED: "Acknowledged",
-}
-
-
-def _first_error(form: forms.Form, name: str) -> forms.ValidationError | None:
-    errors = form.errors.as_data().get(name)
-    return errors[0] if errors else None
-
-
-class PageForm(forms.Form):
-    """`?page=`: a whole number from 1; anything else is the first page. (The paginator
-    turns a page past the end into the last one.)"""
-
-    page = WholeNumberField(min_value=1, required=False)
-
-    def number(self) -> int:
-        return (self.cleaned_data.get("page") if self.is_valid() else None) or 1
 
 
 class PeriodForm(forms.Form):
@@ -68,13 +47,13 @@ class PeriodForm(forms.Form):
     def chosen(self) -> tuple[dashboard.Period, str]:
         """The period asked for and "" — or the default period and what was wrong."""
         self.is_valid()
-        if _first_error(self, "period"):
+        if first_error(self, "period"):
             return self._default(), "That period is not one we know"
         chosen = self.cleaned_data["period"] or str(DEFAULT_DAYS)
         if chosen != CUSTOM:
             return dashboard.period_of_days(int(chosen)), ""
         first, last = self.cleaned_data.get("from"), self.cleaned_data.get("to")
-        errors = [_first_error(self, name) for name in ("from", "to")]
+        errors = [first_error(self, name) for name in ("from", "to")]
         codes = {error.code for error in errors if error is not None}
         if "digits" in codes:
             problem = "Enter both dates as YYYY-MM-DD, in the digits 0–9"
@@ -107,7 +86,7 @@ class SortForm(forms.Form):
         """The column, whether descending, and what was wrong ("" when nothing)."""
         self.is_valid()
         descending = self.cleaned_data.get("dir") == "desc"
-        if _first_error(self, "sort"):
+        if first_error(self, "sort"):
             return "therapist", descending, "That column cannot be sorted; sorted by therapist."
         return self.cleaned_data["sort"] or "therapist", descending, ""
 
@@ -123,25 +102,12 @@ class CaseloadFilterForm(PageForm):
         self.is_valid()
         problems = []
         status = self.cleaned_data.get("status") or Client.Status.ACTIVE
-        if _first_error(self, "status"):
+        if first_error(self, "status"):
             problems.append("That filter is not one we know; showing active clients.")
         search = self.cleaned_data.get("q", "")
-        if _first_error(self, "q"):
+        if first_error(self, "q"):
             problems.append("Search for one line of text, without control characters.")
         elif len(search) > SEARCH_MAX_LENGTH:
             problems.append(f"Search uses the first {SEARCH_MAX_LENGTH} characters.")
             search = search[:SEARCH_MAX_LENGTH]
         return status, search, problems
-
-
-class ReviewFilterForm(PageForm):
-    """`?status=all|open|acknowledged&page=N`: the review queue's filter."""
-
-    status = forms.ChoiceField(required=False, choices=list(REVIEW_STATUSES.items()))
-
-    def chosen(self) -> tuple[str, str]:
-        self.is_valid()
-        if _first_error(self, "status"):
-            problem = "That filter is not one we know; showing every concern that needs review."
-            return ALL_NEEDING_REVIEW, problem
-        return self.cleaned_data.get("status") or ALL_NEEDING_REVIEW, ""

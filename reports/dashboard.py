@@ -19,7 +19,6 @@ from django.db.models import (
     Avg,
     Count,
     DecimalField,
-    Exists,
     F,
     FloatField,
     IntegerField,
@@ -32,7 +31,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, NullIf, TruncWeek
 from django.utils import timezone
 
-from clients.models import Client, Supervision, User
+from clients.models import Client, User
 from measures.models import Concern, Rating, alliance_score_expression, severity_rank
 from measures.scoring import one_decimal
 from sessions.models import Session
@@ -95,20 +94,6 @@ def _latest_client_score(client_ref: str) -> Subquery:
     return Subquery(latest, output_field=DecimalField(max_digits=3, decimal_places=1))
 
 
-def therapists_for(user: Any) -> QuerySet[User]:
-    """The therapists whose caseloads `user` oversees: supervisees, or the clinic for an admin."""
-    if not (user.is_authenticated and user.is_active and user.clinic_id):
-        return User.objects.none()
-    therapists = User.objects.filter(clinic_id=user.clinic_id, is_therapist=True, is_active=True)
-    if user.is_clinic_admin:
-        return therapists
-    if user.is_supervisor:
-        return therapists.filter(
-            Exists(Supervision.objects.filter(supervisor_id=user.pk, therapist=OuterRef("pk")))
-        )
-    return User.objects.none()
-
-
 def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descending: bool = False):  # type: ignore[no-untyped-def]
     """One row per overseen therapist with every column of the dashboard, sorted."""
     now = timezone.now()
@@ -130,7 +115,7 @@ def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descendin
         .values("mean")
     )
     rows = (
-        therapists_for(user)
+        User.objects.overseen_by(user)
         .annotate(
             active_clients=_count(
                 Client.objects.filter(therapist=OuterRef("pk"), status=Client.Status.ACTIVE)
@@ -158,7 +143,7 @@ def team_totals(user: Any, period: Period) -> dict[str, Any]:
     """The same columns over the whole team: one aggregate query each over its clients,
     sessions and concerns (not summed from the rows in Python: a team's response rate and
     mean are over its sessions and clients, not over its therapists)."""
-    team = therapists_for(user).values("pk")
+    team = User.objects.overseen_by(user).values("pk")
     now = timezone.now()
     stale_before = now - dt.timedelta(days=settings.ALLIANCE_ESCALATE_AFTER_DAYS)
     clients = Client.objects.filter(therapist__in=team, status=Client.Status.ACTIVE)
@@ -214,7 +199,7 @@ def clients_needing_attention(user: Any) -> QuerySet[Concern]:
     """The team's concerns waiting for review, one per client: most severe, then oldest."""
     return (
         Concern.objects.needing_review()
-        .filter(client__therapist__in=therapists_for(user).values("pk"))
+        .filter(client__therapist__in=User.objects.overseen_by(user).values("pk"))
         .select_related("client", "client__therapist")
         .annotate(rank=severity_rank())
         .order_by("rank", "opened_at", "pk")[:ATTENTION_LIMIT]
@@ -250,7 +235,7 @@ def review_outcomes(user: Any, period: Period) -> dict[str, list[ReviewOutcomes]
     them and by therapist: the live measure of whether the alerts are worth their time."""
     from measures.evidence import rule_name
 
-    team = therapists_for(user)
+    team = User.objects.overseen_by(user)
     closed = Concern.objects.closed().filter(
         client__therapist__in=team.values("pk"),
         closed_at__gte=period.start,

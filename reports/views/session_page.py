@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from clients.access import get_visible_or_404
+from clients.scoping import led_session
 from measures.items import DIMENSION_NAMES
 from measures.models import Rating
 from measures.services import therapist_rating_is_editable
@@ -21,10 +22,10 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     )
     ratings = {rating.rater: rating for rating in session.ratings.all()}
     therapist_rating = ratings.get(Rating.Rater.THERAPIST)
-    is_author = session.therapist_id == request.user.pk
+    is_author = led_session(request.user, session)
     return render(
         request,
-        "measures/session_detail.html",
+        "reports/session_detail.html",
         {
             "session": session,
             "client": session.client,

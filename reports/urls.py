@@ -1,0 +1,25 @@
+"""The read side's pages: the caseload, one client, one session, the supervisor's
+dashboard with its drill-down and precision page, and the CSV exports."""
+
+from django.urls import path
+
+from reports.views import caseload, client_page, dashboard, exports, session_page
+
+app_name = "reports"
+
+urlpatterns = [
+    path("", caseload.caseload, name="caseload"),
+    path("clients/<int:client_id>/", client_page.client_detail, name="client-detail"),
+    path(
+        "clients/<int:client_id>/ratings.csv", exports.client_ratings_csv, name="client-ratings-csv"
+    ),
+    path("sessions/<int:session_id>/", session_page.session_detail, name="session-detail"),
+    path("dashboard/", dashboard.team_dashboard, name="dashboard"),
+    path("dashboard/export.csv", exports.dashboard_csv, name="dashboard-csv"),
+    path(
+        "dashboard/therapists/<int:therapist_id>/",
+        dashboard.therapist_caseload,
+        name="therapist-caseload",
+    ),
+    path("dashboard/precision/", dashboard.precision, name="precision"),
+]
