@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 
 from clients.admin import HardenedAdminMixin, ScopedAdmin, is_clinic_member
@@ -87,6 +88,11 @@ class ConcernAdmin(ReadOnlyScopedAdmin):
 
 class SuperuserOnlyAdmin(HardenedAdminMixin, admin.ModelAdmin):
     """For the people who run the installation: read-only logs and settings."""
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        queryset = super().get_queryset(request)
+        # Nobody else reaches these rows, not even by an id typed into the address.
+        return queryset if request.user.is_superuser else queryset.none()
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser

@@ -26,37 +26,29 @@ to its log-in page, like the anonymous column.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
-import django.test.client
 import pytest
-from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth.models import Group
-from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
-from django.db import models, transaction
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import resolve_url
 from django.test import Client as Browser
-from django.urls import NoReverseMatch, URLResolver, get_resolver, reverse
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
+from django.urls import NoReverseMatch, reverse
 
-from clients.models import Client, Clinic, Supervision, User
-from clients.tests.factories import ClinicAdminFactory, SupervisorFactory
-from measures.calibration import calibration_run
-from measures.models import Calibration, ClinicThresholds, Concern, Flag, Sweep, ThresholdChange
-from measures.tests.factories import RatingFactory, concern_with_signal
-from measures.thresholds import thresholds_reset
-from sessions import invitations
-from sessions.models import RatingInvitation, Session
-from sessions.tests.factories import SessionFactory
+from alliance.tests.urlconf_walk import (
+    OTHER,
+    OWN,
+    UNKNOWN,
+    World,
+    admin_url_models,
+    browser_for,
+    named_urls,
+    url_for,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -111,11 +103,6 @@ def done(row: Expect) -> Expect:
     """The same row for a write that answers with a redirect once done."""
     return {role: REDIRECT if outcome == OK else outcome for role, outcome in row.items()}
 
-
-# Variants: which records fill a URL's arguments.
-OWN = "A's"  # therapist A's records (and, for a URL without arguments, just the URL)
-OTHER = "another clinic's"
-UNKNOWN = "unknown"
 
 # --- The app's rows ----------------------------------------------------------------------
 
@@ -419,218 +406,7 @@ EXPECTED |= {
     },
 }
 
-# Query strings some URLs need to reach their view's checks.
-QUERIES = {"admin:autocomplete": "?app_label=clients&model_name=client&field_name=therapist"}
-
-# --- Walking the URL conf ----------------------------------------------------------------
-
-
-@functools.cache
-def named_urls() -> dict[str, tuple[str, ...]]:
-    """Every named URL, namespaced ("reports:client-detail"), with its arguments' names."""
-    found: dict[str, tuple[str, ...]] = {}
-
-    def walk(patterns: list[Any], namespace: str, params: tuple[str, ...]) -> None:
-        for entry in patterns:
-            names = params + tuple(entry.pattern.regex.groupindex)
-            if isinstance(entry, URLResolver):
-                inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-                walk(entry.url_patterns, inner, names)
-            elif entry.name:
-                # Like reverse(), the first pattern of a name wins.
-                found.setdefault(f"{namespace}{entry.name}", names)
-
-    walk(get_resolver().url_patterns, "", ())
-    return found
-
-
-@functools.cache
-def admin_url_models() -> dict[str, str]:
-    """The model (app_label.model_name) whose record an admin URL's object id names."""
-    models_by_url = {"admin:view_on_site": "measures.concern"}
-    for model in admin.site._registry:
-        for view in ("change", "delete", "history"):
-            url_name = f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}"
-            models_by_url[url_name] = model._meta.label_lower
-    return models_by_url
-
-
-# --- The records and the people ----------------------------------------------------------
-
-
-class Records:
-    """One clinic's records, to fill URL arguments with; each is made when first needed."""
-
-    def __init__(self, client: Client, *, supervision: Supervision, clinic_admin: User) -> None:
-        self.client = client
-        self.therapist = client.therapist
-        self.supervision = supervision
-        self.clinic_admin = clinic_admin
-
-    @functools.cached_property
-    def concern(self) -> Concern:
-        """Open, holding one signal, on a session the client has not rated yet."""
-        return concern_with_signal(self.client)
-
-    @functools.cached_property
-    def session(self) -> Session:
-        return self.concern.last_session
-
-    @functools.cached_property
-    def invitation(self) -> tuple[RatingInvitation, str]:
-        """The session's live rating link, and its token."""
-        return invitations.invitation_create(session=self.session)
-
-    @property
-    def token(self) -> str:
-        return self.invitation[1]
-
-    @functools.cached_property
-    def flag(self) -> Flag:
-        return self.concern.signals.get()
-
-    @functools.cached_property
-    def calibration(self) -> Calibration:
-        return calibration_run(clinic=self.client.clinic, actor=self.clinic_admin)
-
-    @functools.cached_property
-    def threshold_change(self) -> ThresholdChange:
-        return thresholds_reset(clinic=self.client.clinic, actor=self.clinic_admin)
-
-    def of_model(self, label: str) -> models.Model:
-        """The record an admin URL for `label` names."""
-        makers = {
-            "clients.clinic": lambda: self.client.clinic,
-            "clients.user": lambda: self.therapist,
-            "clients.supervision": lambda: self.supervision,
-            "clients.client": lambda: self.client,
-            "therapy_sessions.session": lambda: self.session,
-            "therapy_sessions.ratinginvitation": lambda: self.invitation[0],
-            "measures.rating": lambda: RatingFactory(session=SessionFactory(client=self.client)),
-            "measures.flag": lambda: self.flag,
-            "measures.concern": lambda: self.concern,
-            "measures.clinicthresholds": lambda: ClinicThresholds.objects.get(
-                clinic_id=self.threshold_change.clinic_id
-            ),
-            "measures.calibration": lambda: self.calibration,
-            "measures.thresholdchange": lambda: self.threshold_change,
-            # Records of no clinic.
-            "auth.group": lambda: Group.objects.create(name="Auditors"),
-            "measures.sweep": lambda: Sweep.objects.create(),
-            "axes.accessattempt": lambda: AccessAttempt.objects.create(
-                username="tara", ip_address="203.0.113.9", failures_since_start=1
-            ),
-            "axes.accesslog": lambda: AccessLog.objects.create(
-                username="tara", ip_address="203.0.113.9"
-            ),
-            "axes.accessfailurelog": lambda: AccessFailureLog.objects.create(
-                username="tara", ip_address="203.0.113.9"
-            ),
-        }
-        return makers[label]()
-
-
-@dataclass
-class World:
-    users: dict[str, User | None]
-    own: Records
-    other: Records
-
-
-@pytest.fixture
-def world(
-    clinic: Clinic,
-    other_clinic: Clinic,
-    therapist: User,
-    colleague: User,
-    supervisor: User,
-    clinic_admin: User,
-    outsider: User,
-    client_record: Client,
-    outsider_client: Client,
-) -> World:
-    idle_supervisor = SupervisorFactory(clinic=clinic, username="ivy")
-    other_admin = ClinicAdminFactory(clinic=other_clinic, username="olga")
-    superuser = User.objects.create_superuser(username="root", password="x")
-    for member in (therapist, colleague, supervisor, idle_supervisor):
-        member.is_staff = True
-        member.save(update_fields=["is_staff"])
-    client_record.email = "rk@example.org"  # so A's "e-mail the link" really sends one
-    client_record.save(update_fields=["email"])
-    other_supervision = Supervision.objects.create(
-        supervisor=SupervisorFactory(clinic=other_clinic, username="oscar"), therapist=outsider
-    )
-    own_supervision = Supervision.objects.get(supervisor=supervisor, therapist=therapist)
-    users = {
-        "anonymous": None,
-        "link_holder": None,
-        "therapist": therapist,
-        "colleague": colleague,
-        "supervisor": supervisor,
-        "idle_supervisor": idle_supervisor,
-        "clinic_admin": clinic_admin,
-        "other_admin": other_admin,
-        "superuser": superuser,
-    }
-    return World(
-        users=users,
-        own=Records(client_record, supervision=own_supervision, clinic_admin=clinic_admin),
-        other=Records(outsider_client, supervision=other_supervision, clinic_admin=other_admin),
-    )
-
-
-def browser_for(role: str, world: World) -> Browser:
-    """A browser signed in as `role`; a 500 comes back as a response, not an exception."""
-    browser = Browser(raise_request_exception=False)
-    user = world.users[role]
-    if user is not None:
-        browser.force_login(user)
-    if role == "link_holder":
-        link = browser.get(invitations.rating_path(world.own.token))
-        assert link.status_code == 200, "the link holder's link should open"
-    return browser
-
-
 # --- Asking ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def status_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The matrix reads status codes and redirects, never what a template was given: skip
-    the test client's copy of every context it renders, about a fifth of the run."""
-    monkeypatch.setattr(
-        django.test.client, "store_rendered_templates", lambda *args, **kwargs: None
-    )
-
-
-def argument(name: str, param: str, variant: str, records: Records) -> Any:
-    if param == "token":
-        return "no-such-link" if variant == UNKNOWN else records.token
-    if param == "uidb64":
-        return urlsafe_base64_encode(force_bytes(records.therapist.pk))
-    if param == "app_label":
-        return "clients"
-    if param == "content_type_id":
-        return ContentType.objects.get_for_model(Concern).pk
-    if param in ("object_id", "id"):
-        return records.of_model(admin_url_models()[name]).pk
-    by_param = {
-        "client_id": records.client,
-        "session_id": records.session,
-        "concern_id": records.concern,
-        "flag_id": records.flag,
-        "calibration_id": records.calibration,
-        "therapist_id": records.therapist,
-    }
-    if param not in by_param:
-        pytest.fail(f"{name}: no record to fill <{param}> with; add one to argument()")
-    return by_param[param].pk
-
-
-def url_for(name: str, variant: str, world: World) -> str:
-    records = world.other if variant == OTHER else world.own
-    kwargs = {param: argument(name, param, variant, records) for param in named_urls()[name]}
-    return reverse(name, kwargs=kwargs) + QUERIES.get(name, "")
 
 
 def path_of(name: str) -> str | None:
