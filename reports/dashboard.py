@@ -77,6 +77,18 @@ def period_between(first: dt.date, last: dt.date, days: int | None = None) -> Pe
     return Period(start=start, end=end, days=days)
 
 
+def stale_days() -> int:
+    """A concern left open this many days is stale: it is escalated to the supervisor
+    (`ALLIANCE_ESCALATE_AFTER_DAYS`), and the dashboard counts it."""
+    return settings.ALLIANCE_ESCALATE_AFTER_DAYS
+
+
+def stale_label() -> str:
+    """The stale column's name on the page ("Unacknowledged > 7 days")."""
+    days = stale_days()
+    return f"Unacknowledged > {days} day{'' if days == 1 else 's'}"
+
+
 def _count(queryset: QuerySet) -> Coalesce:
     """A correlated COUNT(*) of `queryset` (already filtered on OuterRef) as an integer."""
     counted = queryset.order_by().values(group=Value(1)).annotate(n=Count("*")).values("n")
@@ -97,7 +109,7 @@ def _latest_client_score(client_ref: str) -> Subquery:
 def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descending: bool = False):  # type: ignore[no-untyped-def]
     """One row per overseen therapist with every column of the dashboard, sorted."""
     now = timezone.now()
-    stale_before = now - dt.timedelta(days=settings.ALLIANCE_ESCALATE_AFTER_DAYS)
+    stale_before = now - dt.timedelta(days=stale_days())
     in_period = Q(starts_at__gte=period.start, starts_at__lt=period.end)
     held = Session.objects.filter(in_period, therapist=OuterRef("pk"))
     rated = Rating.objects.by_client().filter(
@@ -145,7 +157,7 @@ def team_totals(user: Any, period: Period) -> dict[str, Any]:
     mean are over its sessions and clients, not over its therapists)."""
     team = User.objects.overseen_by(user).values("pk")
     now = timezone.now()
-    stale_before = now - dt.timedelta(days=settings.ALLIANCE_ESCALATE_AFTER_DAYS)
+    stale_before = now - dt.timedelta(days=stale_days())
     clients = Client.objects.filter(therapist__in=team, status=Client.Status.ACTIVE)
     sessions = Session.objects.filter(
         therapist__in=team, starts_at__gte=period.start, starts_at__lt=period.end

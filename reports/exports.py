@@ -23,24 +23,28 @@ from django.utils.text import slugify
 from clients.models import Client
 from measures.models import Rating, alliance_score_expression
 from measures.scoring import DIMENSIONS, one_decimal
-from reports.dashboard import Period
+from reports.dashboard import Period, stale_days
 from sessions.models import Session
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
-DASHBOARD_HEADER = (
-    "therapist",
-    "active_clients",
-    "sessions",
-    "attended_sessions",
-    "client_ratings",
-    "response_rate",
-    "mean_latest_alliance",
-    "concerns_to_review",
-    "unacknowledged_over_7_days",
-    "period_start",
-    "period_end",
-)
+
+def dashboard_header() -> tuple[str, ...]:
+    """The dashboard CSV's columns; the stale one is named after the escalation delay."""
+    return (
+        "therapist",
+        "active_clients",
+        "sessions",
+        "attended_sessions",
+        "client_ratings",
+        "response_rate",
+        "mean_latest_alliance",
+        "concerns_to_review",
+        f"unacknowledged_over_{stale_days()}_days",
+        "period_start",
+        "period_end",
+    )
+
 
 # Deliberately absent: the session's private notes, the rating's free-text comment
 # and the therapist's note, and every client identifier but the label (no external

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from clients.models import Client, Supervision, User
 from clients.tests.factories import ClientFactory, SupervisorFactory, TherapistFactory
@@ -427,6 +428,19 @@ def test_the_stale_threshold_follows_the_escalation_setting(
     assert (row.open_concerns, row.stale_concerns) == (3, 2)
     totals = dashboard.team_totals(supervisor, dashboard.period_of_days(30))
     assert (totals["open_concerns"], totals["stale_concerns"]) == (3, 2)
+
+
+@pytest.mark.parametrize(
+    ("days", "label"), [(7, "Unacknowledged > 7 days"), (1, "Unacknowledged > 1 day")]
+)
+def test_the_page_names_the_stale_column_after_the_escalation_setting(
+    client: Any, supervisor: User, settings: Any, days: int, label: str
+) -> None:
+    settings.ALLIANCE_ESCALATE_AFTER_DAYS = days
+    client.force_login(supervisor)
+    page = client.get(reverse("reports:dashboard")).content.decode()
+    # The team's total and the table's sortable heading.
+    assert page.count(escape(label)) == 2
 
 
 # --- Weekly sparkline -----------------------------------------------------------

@@ -163,6 +163,16 @@ def test_the_dashboard_export_names_its_columns_in_order(client: Any, supervisor
     assert text(client.get(DASHBOARD)).splitlines()[0] == DASHBOARD_HEADER
 
 
+def test_the_stale_column_is_named_after_the_escalation_delay(
+    client: Any, supervisor: User, settings: Any
+) -> None:
+    settings.ALLIANCE_ESCALATE_AFTER_DAYS = 10
+    client.force_login(supervisor)
+    header = text(client.get(DASHBOARD)).splitlines()[0].split(",")
+    assert "unacknowledged_over_10_days" in header
+    assert "unacknowledged_over_7_days" not in header
+
+
 def test_the_dashboard_export_has_the_hand_counted_numbers(
     client: Any, supervisor: User, caseload: Any
 ) -> None:

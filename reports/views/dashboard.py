@@ -59,6 +59,7 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "totals": dashboard.team_totals(request.user, period),
             "attention": dashboard.clients_needing_attention(request.user),
+            "stale_label": dashboard.stale_label(),
             "period": period,
             "presets": PRESETS,
             "sort": sort,

@@ -44,7 +44,7 @@ def dashboard_csv(request: HttpRequest) -> StreamingHttpResponse:
     rows = dashboard.dashboard_rows(request.user, period, sort, descending)
     return _csv_response(
         exports.dashboard_filename(period),
-        exports.DASHBOARD_HEADER,
+        exports.dashboard_header(),
         exports.dashboard_rows_for_csv(rows, period),
     )
 
