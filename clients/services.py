@@ -7,12 +7,14 @@ admin pages and the demo seeder all come through here.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clients.models import Client, Clinic, Supervision, User
-from clients.scoping import may_manage_caseload_of, may_move_clients
+from clients.scoping import is_clinic_admin_of, may_manage_caseload_of, may_move_clients
 
 
 def clinic_create(*, name: str, slug: str) -> Clinic:
@@ -53,12 +55,73 @@ def staff_create(
     return user
 
 
+# What a colleague's details may change to, here; the password is theirs to choose, by link.
+STAFF_FIELDS = frozenset(
+    {
+        "username",
+        "first_name",
+        "last_name",
+        "email",
+        "clinic",
+        "is_therapist",
+        "is_supervisor",
+        "is_clinic_admin",
+        "is_active",
+        "is_staff",
+    }
+)
+SUPERUSER_ONLY_FIELDS = frozenset({"is_superuser"})
+EMAIL_IS_THE_OWNERS = (
+    "An e-mail address is its owner's to change, on their account page, once they have "
+    "chosen a password."
+)
+
+
+def _check_may_manage_staff(actor: User, member: User) -> None:
+    """A superuser manages anyone; a clinic admin, the people of their clinic (no superuser)."""
+    if actor.is_superuser:
+        return
+    if member.is_superuser or not is_clinic_admin_of(actor, member.clinic_id):
+        raise PermissionDenied("Only the clinic's admins manage its people.")
+
+
+def staff_update(*, actor: User, member: User, data: dict[str, Any]) -> User:
+    """Change a colleague's name, clinic, roles or access (`data`: field name → new value).
+
+    A clinic admin keeps the colleague in their own clinic and never grants superuser
+    powers; an address is changed here only for a colleague who has not yet chosen a
+    password (else it is its owner's, and their next reset link would go elsewhere)."""
+    _check_may_manage_staff(actor, member)
+    allowed = STAFF_FIELDS | (SUPERUSER_ONLY_FIELDS if actor.is_superuser else frozenset())
+    if set(data) - allowed:
+        raise PermissionDenied(f"You cannot change {', '.join(sorted(set(data) - allowed))}.")
+    clinic = data.get("clinic", member.clinic)
+    if not actor.is_superuser and getattr(clinic, "pk", None) != member.clinic_id:
+        raise PermissionDenied("You cannot move a colleague to another clinic.")
+    if data.get("email", member.email) != member.email and (
+        member.pk == actor.pk or member.has_usable_password()
+    ):
+        raise ValidationError({"email": EMAIL_IS_THE_OWNERS})
+    for name, value in data.items():
+        setattr(member, name, value)
+    member.full_clean()
+    member.save()
+    return member
+
+
 def supervision_create(*, supervisor: User, therapist: User) -> Supervision:
     """Link a supervisor to a therapist of the same clinic."""
     supervision = Supervision(supervisor=supervisor, therapist=therapist)
     supervision.full_clean()
     supervision.save()
     return supervision
+
+
+def supervision_end(*, actor: User, supervision: Supervision) -> None:
+    """End a supervision link: the supervisor no longer reads the therapist's caseload."""
+    if not (actor.is_superuser or is_clinic_admin_of(actor, supervision.supervisor.clinic_id)):
+        raise PermissionDenied("Only the clinic's admins end its supervision links.")
+    supervision.delete()
 
 
 def _check_may_manage_caseload(actor: User, therapist: User) -> None:

@@ -160,3 +160,69 @@ def test_a_client_must_be_treated_in_their_clinic(clinic: Any, outsider: User) -
     client = ClientFactory.build(therapist=outsider, clinic=clinic, label="X")
     with pytest.raises(ValidationError, match="must work in the client's clinic"):
         client.full_clean()
+
+
+# --- Staff and supervision links, as the admin changes them ----------------------------
+
+
+def test_a_clinic_admin_changes_a_colleagues_roles_and_access(
+    clinic_admin: User, colleague: User
+) -> None:
+    services.staff_update(
+        actor=clinic_admin, member=colleague, data={"is_supervisor": True, "is_active": False}
+    )
+    colleague.refresh_from_db()
+    assert (colleague.is_supervisor, colleague.is_active) == (True, False)
+
+
+def test_a_clinic_admin_manages_only_their_own_clinics_people(
+    clinic_admin: User, outsider: User
+) -> None:
+    with pytest.raises(PermissionDenied, match="clinic's admins"):
+        services.staff_update(actor=clinic_admin, member=outsider, data={"first_name": "X"})
+    outsider.refresh_from_db()
+    assert outsider.first_name != "X"
+
+
+def test_a_therapist_changes_nobody(therapist: User, colleague: User) -> None:
+    with pytest.raises(PermissionDenied):
+        services.staff_update(actor=therapist, member=colleague, data={"is_active": False})
+    colleague.refresh_from_db()
+    assert colleague.is_active
+
+
+def test_a_clinic_admin_never_grants_superuser_nor_moves_a_colleague_away(
+    clinic_admin: User, colleague: User, other_clinic: Any
+) -> None:
+    with pytest.raises(PermissionDenied, match="is_superuser"):
+        services.staff_update(actor=clinic_admin, member=colleague, data={"is_superuser": True})
+    with pytest.raises(PermissionDenied, match="another clinic"):
+        services.staff_update(actor=clinic_admin, member=colleague, data={"clinic": other_clinic})
+    colleague.refresh_from_db()
+    assert not colleague.is_superuser and colleague.clinic_id == clinic_admin.clinic_id
+
+
+def test_an_address_is_its_owners_once_they_have_a_password(
+    clinic_admin: User, colleague: User
+) -> None:
+    with pytest.raises(ValidationError) as error:
+        services.staff_update(actor=clinic_admin, member=colleague, data={"email": "x@example.org"})
+    assert error.value.message_dict == {"email": [services.EMAIL_IS_THE_OWNERS]}
+    colleague.set_unusable_password()
+    colleague.save()
+    services.staff_update(actor=clinic_admin, member=colleague, data={"email": "x@example.org"})
+    colleague.refresh_from_db()
+    assert colleague.email == "x@example.org"
+
+
+def test_only_the_clinics_admins_end_its_supervision_links(
+    supervisor: User, therapist: User, clinic_admin: User, other_clinic: Any
+) -> None:
+    link = Supervision.objects.get()
+    other_admin = StaffFactory(clinic=other_clinic, is_clinic_admin=True)
+    for someone in (supervisor, therapist, other_admin):
+        with pytest.raises(PermissionDenied):
+            services.supervision_end(actor=someone, supervision=link)
+    assert Supervision.objects.exists()
+    services.supervision_end(actor=clinic_admin, supervision=link)
+    assert not Supervision.objects.exists()
