@@ -5,6 +5,11 @@ colleague is created without one, and a clinic admin sends a link with which
 the colleague chooses their own (a reset link does the same for someone who
 forgot theirs). A colleague's e-mail address, once they have signed in, is
 theirs to change on their own account page, after giving their password again.
+
+A colleague is added with `staff_create` and changed with `staff_update`
+(clients/services.py), which hold these rules; the list's actions call
+accounts/services.py. Nobody is deleted: a colleague who leaves is made inactive,
+and their sessions, ratings and reviews keep their name.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
@@ -24,8 +30,22 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
-from clients.admin import HardenedAdminMixin, ScopedAdmin
+from clients import services as clients_services
+from clients.admin import HardenedAdminMixin, ScopedAdmin, ServiceRefused, same_record
 from clients.models import User
+
+NEW_COLLEAGUE_FIELDS = (
+    "clinic",
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "is_therapist",
+    "is_supervisor",
+    "is_clinic_admin",
+    "is_staff",
+)
+MANY_TO_MANY = {"groups", "user_permissions"}
 
 
 @admin.register(User)
@@ -97,8 +117,11 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
         if obj is None:
             # The add form names the person; a password is theirs to choose, by e-mailed link.
             kwargs["form"] = admin.ModelAdmin.form
-            return admin.ModelAdmin.get_form(self, request, obj, **kwargs)
         return super().get_form(request, obj, **kwargs)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A colleague who leaves is made inactive: their sessions and reviews keep their name.
+        return False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))
@@ -128,9 +151,23 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
         raise Http404("Nobody sets another person's password.")
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
-        if not change:
-            obj.set_unusable_password()
-        super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        try:
+            if change:
+                # Groups and permissions (superusers only) are saved with the form's relations.
+                changed = [name for name in form.changed_data if name not in MANY_TO_MANY]
+                member = clients_services.staff_update(
+                    actor=request.user,
+                    member=User.objects.get(pk=obj.pk),
+                    data={name: data[name] for name in changed},
+                )
+            else:
+                member = clients_services.staff_create(
+                    password=None, **{name: data[name] for name in NEW_COLLEAGUE_FIELDS}
+                )
+        except (ValidationError, PermissionDenied) as error:
+            raise ServiceRefused(error) from error
+        same_record(obj, member)
 
     def response_add(
         self, request: HttpRequest, obj: User, post_url_continue: Any = None
@@ -187,7 +224,8 @@ for device_model in (TOTPDevice, StaticDevice):
 
 
 # django-axes' own screens (AXES_ENABLE_ADMIN is off so that these replace them), for
-# superusers: read-only (deleting an attempt unlocks it), with the same filter allow-list
+# superusers: read-only (deleting an attempt unlocks it, as axes' own reset does; the logs
+# of sign-ins and failures are the record and are never deleted), with the same filter allow-list
 # as every admin page, and without the submitted form data, whose `next` address could
 # carry a search term.
 FORM_DATA = {"get_data", "post_data"}
@@ -212,12 +250,17 @@ class LockOutAdmin(ReadOnlyLogMixin, HardenedAdminMixin, AccessAttemptAdmin):
     readonly_fields = [f for f in AccessAttemptAdmin.readonly_fields if f not in FORM_DATA]
 
 
+class KeptLogMixin(ReadOnlyLogMixin):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(AccessFailureLog)
-class FailedSignInAdmin(ReadOnlyLogMixin, HardenedAdminMixin, AccessFailureLogAdmin):
+class FailedSignInAdmin(KeptLogMixin, HardenedAdminMixin, AccessFailureLogAdmin):
     fieldsets = _without_form_data(AccessFailureLogAdmin.fieldsets)
     readonly_fields = [f for f in AccessFailureLogAdmin.readonly_fields if f not in FORM_DATA]
 
 
 @admin.register(AccessLog)
-class SignInLogAdmin(ReadOnlyLogMixin, HardenedAdminMixin, AccessLogAdmin):
+class SignInLogAdmin(KeptLogMixin, HardenedAdminMixin, AccessLogAdmin):
     pass

@@ -5,6 +5,11 @@ member of staff sees the admin through the same `visible_to(user)` scoping as
 the app's pages; only a clinic admin may change anything, and only the
 clinic's people, supervision links and client assignment.
 
+Every write here calls the service the app's pages call (`clients.services`),
+so the admin keeps the same rules and leaves the same traces; what has no
+service is read-only. A service's refusal is shown on the form, and nothing is
+saved. Clinical records are never deleted.
+
 Filters are an allow-list: a changelist answers only the filters it shows
 (`list_filter`, `date_hierarchy`), never a lookup typed into the address, so no
 one can probe a field the page does not show (a note, a comment) through
@@ -15,13 +20,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import BadRequest
-from django.db import models
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
+from django.db import models, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 
 from alliance.fields import FORMFIELD_OVERRIDES
+from clients import services
 from clients.models import Client, Clinic, Supervision
 
 # What a filter shown on a changelist may add to its own field's name.
@@ -88,7 +95,69 @@ class HardenedAdminMixin:
         return super().response_action(request, queryset)  # type: ignore[misc]
 
 
-class ScopedAdmin(HardenedAdminMixin, admin.ModelAdmin):
+class ServiceRefused(Exception):
+    """A service refused an admin write (`error`: its ValidationError or PermissionDenied)."""
+
+    def __init__(self, error: ValidationError | PermissionDenied) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def add_service_error(form: forms.BaseForm, error: ValidationError | PermissionDenied) -> None:
+    """Put a service's refusal on the field it names, or above the form."""
+    if isinstance(error, PermissionDenied):
+        form.add_error(None, str(error) or "You may not make this change.")
+    elif hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+class ServiceWritesMixin:
+    """Admin writes go through the services (`save_model` calls one and raises
+    `ServiceRefused` when it refuses). A refusal rolls back the whole save — the change
+    form runs in one transaction — and the form is shown again, as submitted, with the
+    service's reason on it: a form error, never a 500."""
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        except ServiceRefused as refused:
+            # Nothing was saved; ask again, and the form answers with the refusal.
+            request.service_refusal = refused.error  # type: ignore[attr-defined]
+            return super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        form_class = super().get_form(request, obj, **kwargs)  # type: ignore[misc]
+        refusal = getattr(request, "service_refusal", None)
+        if refusal is None:
+            return form_class
+
+        class RefusedForm(form_class):  # type: ignore[misc, valid-type]
+            def clean(self) -> Any:
+                cleaned = super().clean()
+                add_service_error(self, refusal)
+                return cleaned
+
+        return RefusedForm
+
+
+def same_record(obj: models.Model, saved: models.Model) -> None:
+    """Make the admin's `obj` the record a service saved: the admin goes on with `obj`
+    (its history entry, the page it shows next)."""
+    obj.pk = saved.pk
+    obj.refresh_from_db()
+    obj._state.adding = False
+
+
+class ScopedAdmin(ServiceWritesMixin, HardenedAdminMixin, admin.ModelAdmin):
     """Limit a model's admin to what the signed-in person may see.
 
     `clinic_admin_may_edit` opens writes to clinic admins; the rows they reach
@@ -139,8 +208,25 @@ class ScopedAdmin(HardenedAdminMixin, admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class ReadOnlyScopedAdmin(ScopedAdmin):
+    """Scoped like every admin page, and never written through: these records are
+    written by the app's own services (for the treating therapist), not here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Clinic)
-class ClinicAdmin(HardenedAdminMixin, admin.ModelAdmin):
+class ClinicAdmin(ServiceWritesMixin, HardenedAdminMixin, admin.ModelAdmin):
+    """Superusers add a clinic (`clinic_create`). There is no service to rename or remove
+    one, so nobody changes or deletes a clinic here."""
+
     list_display = ["name", "slug", "created_at"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name"]
@@ -161,29 +247,118 @@ class ClinicAdmin(HardenedAdminMixin, admin.ModelAdmin):
         return request.user.is_superuser
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_superuser or (
-            is_clinic_member(request) and request.user.is_clinic_admin
-        )
+        return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_superuser
+        return False
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ["name", "slug"] if obj is None else ["name", "slug", "created_at"]
+
+    def save_model(self, request: HttpRequest, obj: Clinic, form: Any, change: bool) -> None:
+        try:
+            clinic = services.clinic_create(
+                name=form.cleaned_data["name"], slug=form.cleaned_data["slug"]
+            )
+        except ValidationError as error:
+            raise ServiceRefused(error) from error
+        same_record(obj, clinic)
 
 
 @admin.register(Supervision)
 class SupervisionAdmin(ScopedAdmin):
+    """Added (`supervision_create`) and ended (`supervision_end`), never edited: a link to
+    another person is a new link."""
+
     clinic_admin_may_edit = True
     list_display = ["supervisor", "therapist", "created_at"]
     list_select_related = ["supervisor", "therapist"]
+    fields = ["supervisor", "therapist"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Supervision, form: Any, change: bool) -> None:
+        try:
+            supervision = services.supervision_create(
+                supervisor=form.cleaned_data["supervisor"], therapist=form.cleaned_data["therapist"]
+            )
+        except ValidationError as error:
+            raise ServiceRefused(error) from error
+        same_record(obj, supervision)
+
+    def delete_model(self, request: HttpRequest, obj: Supervision) -> None:
+        services.supervision_end(actor=request.user, supervision=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        with transaction.atomic():
+            for supervision in queryset.select_related("supervisor"):
+                services.supervision_end(actor=request.user, supervision=supervision)
+
+
+CLIENT_DETAILS = ("label", "external_id", "email", "language")
 
 
 @admin.register(Client)
 class ClientAdmin(ScopedAdmin):
+    """A clinic admin adds a client (`client_create`), changes their details or therapist
+    (`client_update`), and discharges or re-opens them by their status (`client_discharge`,
+    `client_reopen`, which keep the discharge date). Those services act for a clinic's
+    staff, so a superuser, of no clinic, only reads; and nobody deletes a client."""
+
     clinic_admin_may_edit = True
     list_display = ["label", "therapist", "clinic", "language", "status", "created_at"]
     list_filter = ["status", "language"]
     list_select_related = ["therapist", "clinic"]
     search_fields = ["label", "external_id"]
-    readonly_fields = ["created_at", "discharged_at"]
+    fields = [
+        "label",
+        "therapist",
+        "clinic",
+        "external_id",
+        "email",
+        "language",
+        "status",
+        "created_at",
+        "discharged_at",
+    ]
+    readonly_fields = ["clinic", "created_at", "discharged_at"]
+
+    def _may_edit(self, request: HttpRequest) -> bool:
+        return is_clinic_member(request) and request.user.is_clinic_admin
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A client's sessions and ratings are clinical records: a client leaves by discharge.
+        return False
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A new client joins the therapist's clinic, active, today (client_create's rules).
+        return ["therapist", *CLIENT_DETAILS] if obj is None else self.fields
+
+    def save_model(self, request: HttpRequest, obj: Client, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        details = {name: data[name] for name in CLIENT_DETAILS}
+        try:
+            if not change:
+                client = services.client_create(
+                    actor=request.user, therapist=data["therapist"], **details
+                )
+            else:
+                # The stored client, not the form's edited copy: who may change it is decided
+                # by the therapist it has now.
+                client = Client.objects.select_related("therapist").get(pk=obj.pk)
+                if {"therapist", *CLIENT_DETAILS} & set(form.changed_data):
+                    services.client_update(
+                        actor=request.user, client=client, therapist=data["therapist"], **details
+                    )
+                if "status" in form.changed_data:
+                    if data["status"] == Client.Status.DISCHARGED:
+                        services.client_discharge(actor=request.user, client=client)
+                    else:
+                        services.client_reopen(actor=request.user, client=client)
+        except (ValidationError, PermissionDenied) as error:
+            raise ServiceRefused(error) from error
+        same_record(obj, client)
 
 
 def view_on_site(request: HttpRequest, content_type_id: int, object_id: str) -> HttpResponse:

@@ -1,4 +1,5 @@
-"""Django admin for ratings, signals, concerns, sweeps and thresholds: read-only for everyone.
+"""Django admin for ratings, signals, concerns, sweeps and thresholds: read-only for everyone,
+superusers included.
 
 Concerns move through the review services (acknowledge, resolve, dismiss), which
 keep who did what and when; thresholds change through the calibration page,
@@ -14,7 +15,7 @@ from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
 
-from clients.admin import HardenedAdminMixin, ScopedAdmin, is_clinic_member
+from clients.admin import HardenedAdminMixin, ReadOnlyScopedAdmin, is_clinic_member
 from measures.models import (
     Calibration,
     ClinicThresholds,
@@ -27,21 +28,11 @@ from measures.models import (
 )
 
 
-class ReadOnlyScopedAdmin(ScopedAdmin):
-    """Scoped like every admin page, and never written through."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Rating)
-class RatingAdmin(ScopedAdmin):
+class RatingAdmin(ReadOnlyScopedAdmin):
+    """Ratings are submitted by the client's link and the therapist's page (measures/services.py),
+    once each; their history is never rewritten."""
+
     list_display = ["session", "rater", "alliance_score", "rupture", "submitted_at"]
     list_filter = ["rater", "rupture"]
     list_select_related = ["session__client"]
@@ -53,7 +44,8 @@ class RatingAdmin(ScopedAdmin):
 class FlagAdmin(ReadOnlyScopedAdmin):
     list_display = ["client", "session", "rule", "severity", "concern", "created_at"]
     list_filter = ["rule", "severity"]
-    list_select_related = ["client", "session", "concern"]
+    # Each row names its session and concern, and each of those names the client.
+    list_select_related = ["client", "session__client", "concern__client"]
 
 
 class ConcernEventInline(admin.TabularInline):
@@ -126,13 +118,16 @@ class SweepAdmin(SuperuserOnlyAdmin):
 @admin.register(ClinicThresholds)
 class ClinicThresholdsAdmin(SuperuserOnlyAdmin):
     list_display = ["clinic", "sd", "reliability", "dimension_drop", "trend_min_fall", "updated_at"]
+    list_select_related = ["clinic"]
 
 
 @admin.register(Calibration)
 class CalibrationAdmin(SuperuserOnlyAdmin):
     list_display = ["clinic", "created_at", "created_by", "applied_at", "applied_by"]
+    list_select_related = ["clinic", "created_by", "applied_by"]
 
 
 @admin.register(ThresholdChange)
 class ThresholdChangeAdmin(SuperuserOnlyAdmin):
     list_display = ["clinic", "changed_at", "changed_by", "calibration"]
+    list_select_related = ["clinic", "changed_by", "calibration__clinic"]

@@ -1,19 +1,20 @@
-"""Django admin for sessions and rating links: read-only except for superusers.
+"""Django admin for sessions and rating links: read-only for everyone, superusers included.
 
 Sessions are the treating therapist's record and are written through the
-session log pages, where numbering and caseload checks happen.
+session log pages (sessions/services.py), where numbering and caseload checks
+happen; rating links are made, sent and voided there too (sessions/invitations.py).
 """
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from clients.admin import ScopedAdmin
+from clients.admin import ReadOnlyScopedAdmin
 from sessions.models import RatingInvitation, Session
 
 
 @admin.register(Session)
-class SessionAdmin(ScopedAdmin):
+class SessionAdmin(ReadOnlyScopedAdmin):
     list_display = ["client", "number", "starts_at", "attendance", "modality", "therapist"]
     list_filter = ["attendance", "modality"]
     list_select_related = ["client", "therapist"]
@@ -25,7 +26,7 @@ class SessionAdmin(ScopedAdmin):
 
 
 @admin.register(RatingInvitation)
-class RatingInvitationAdmin(ScopedAdmin):
+class RatingInvitationAdmin(ReadOnlyScopedAdmin):
     list_display = ["session", "created_at", "expires_at", "used_at", "voided_at"]
     list_select_related = ["session__client"]
     exclude = ["token_hash"]

@@ -289,15 +289,27 @@ CLINIC_ADMIN_EDITS = {
     "delete": {OWN: (ADMIN_WRITES_A,) * 2, OTHER: (ADMIN_WRITES_OTHER,) * 2},
     "history": {OWN: (ADMIN_SEES_A,) * 2, OTHER: (ADMIN_SEES_OTHER,) * 2},
 }
-# Sessions, rating links and ratings: scoped reads; only superusers write.
-SUPERUSER_EDITS = {
-    "changelist": {OWN: (ADMIN_STAFF, ADMIN_STAFF)},
-    "add": {OWN: (SUPERUSER, SUPERUSER)},
-    "change": {OWN: (ADMIN_SEES_A, SUPERUSER), OTHER: (ADMIN_SEES_OTHER, SUPERUSER)},
-    "delete": {OWN: (SUPERUSER, SUPERUSER), OTHER: (SUPERUSER, SUPERUSER)},
-    "history": {OWN: (ADMIN_SEES_A,) * 2, OTHER: (ADMIN_SEES_OTHER,) * 2},
+# People: scoped reads; the clinic admin and superusers add and change; nobody deletes
+# (a colleague who leaves is made inactive).
+PEOPLE = CLINIC_ADMIN_EDITS | {
+    "delete": {OWN: (NOBODY, NOBODY), OTHER: (NOBODY, NOBODY)},
 }
-# Signals and concerns: scoped reads; nobody writes (the review services keep the history).
+# Supervision links: added and ended (deleted), never edited.
+SUPERVISION_LINKS = CLINIC_ADMIN_EDITS | {
+    "change": {OWN: (ADMIN_SEES_A, NOBODY), OTHER: (ADMIN_SEES_OTHER, NOBODY)},
+}
+# Clients: written by the clinic's admin through the client services, which act for a
+# clinic's staff (a superuser reads); never deleted.
+CLIENTS = CLINIC_ADMIN_EDITS | {
+    "add": {OWN: (in_admin(DENIED, clinic_admin=OK, other_admin=OK),) * 2},
+    "change": {
+        OWN: (ADMIN_SEES_A, in_admin(DENIED, clinic_admin=OK, other_admin=ADMIN_NOT_FOUND)),
+        OTHER: (ADMIN_SEES_OTHER, in_admin(DENIED, clinic_admin=ADMIN_NOT_FOUND, other_admin=OK)),
+    },
+    "delete": {OWN: (NOBODY, NOBODY), OTHER: (NOBODY, NOBODY)},
+}
+# Sessions, rating links, ratings, signals and concerns: scoped reads; nobody writes (the
+# app's services number sessions, keep ratings once and each concern's history).
 READ_ONLY = {
     "changelist": {OWN: (ADMIN_STAFF, ADMIN_STAFF)},
     "add": {OWN: (NOBODY, NOBODY)},
@@ -313,15 +325,13 @@ SUPERUSER_READS = {
     "delete": {OWN: (NOBODY, NOBODY), OTHER: (NOBODY, NOBODY)},
     "history": {OWN: (SUPERUSER, SUPERUSER), OTHER: (SUPERUSER, SUPERUSER)},
 }
-# The clinic itself: its staff read it, its clinic admin changes it, superusers add and delete.
+# The clinic itself: its staff read it, superusers add it (clinic_create); no service
+# renames or removes one, so nobody changes or deletes it.
 CLINIC_RECORD = {
     "changelist": {OWN: (ADMIN_STAFF, ADMIN_STAFF)},
     "add": {OWN: (SUPERUSER, SUPERUSER)},
-    "change": {
-        OWN: (ADMIN_OWN_CLINIC, ADMIN_WRITES_A),
-        OTHER: (ADMIN_SEES_OTHER, ADMIN_WRITES_OTHER),
-    },
-    "delete": {OWN: (SUPERUSER, SUPERUSER), OTHER: (SUPERUSER, SUPERUSER)},
+    "change": {OWN: (ADMIN_OWN_CLINIC, NOBODY), OTHER: (ADMIN_SEES_OTHER, NOBODY)},
+    "delete": {OWN: (NOBODY, NOBODY), OTHER: (NOBODY, NOBODY)},
     "history": {OWN: (ADMIN_OWN_CLINIC,) * 2, OTHER: (ADMIN_SEES_OTHER,) * 2},
 }
 # Django's own groups: by model permission, which no member of staff holds.
@@ -334,16 +344,18 @@ SIGN_IN_RECORDS = {
     "delete": {OWN: (SUPERUSER, SUPERUSER)},  # POST without confirming: the question again
     "history": {OWN: (SUPERUSER, SUPERUSER)},
 }
+# The logs of sign-ins and failures: superusers read them; nobody edits or deletes them.
+SIGN_IN_LOGS = SIGN_IN_RECORDS | {"delete": {OWN: (NOBODY, NOBODY)}}
 
 ADMIN_MODELS = {
     "auth.group": PERMISSION_BASED,
     "clients.clinic": CLINIC_RECORD,
-    "clients.user": CLINIC_ADMIN_EDITS,
-    "clients.supervision": CLINIC_ADMIN_EDITS,
-    "clients.client": CLINIC_ADMIN_EDITS,
-    "therapy_sessions.session": SUPERUSER_EDITS,
-    "therapy_sessions.ratinginvitation": SUPERUSER_EDITS,
-    "measures.rating": SUPERUSER_EDITS,
+    "clients.user": PEOPLE,
+    "clients.supervision": SUPERVISION_LINKS,
+    "clients.client": CLIENTS,
+    "therapy_sessions.session": READ_ONLY,
+    "therapy_sessions.ratinginvitation": READ_ONLY,
+    "measures.rating": READ_ONLY,
     "measures.flag": READ_ONLY,
     "measures.concern": READ_ONLY,
     "measures.sweep": SUPERUSER_READS,
@@ -351,8 +363,8 @@ ADMIN_MODELS = {
     "measures.calibration": SUPERUSER_READS,
     "measures.thresholdchange": SUPERUSER_READS,
     "axes.accessattempt": SIGN_IN_RECORDS,
-    "axes.accesslog": SIGN_IN_RECORDS,
-    "axes.accessfailurelog": SIGN_IN_RECORDS,
+    "axes.accesslog": SIGN_IN_LOGS,
+    "axes.accessfailurelog": SIGN_IN_LOGS,
 }
 # Records that belong to no clinic: there is no other clinic's to try.
 NO_CLINIC = {

@@ -1,0 +1,363 @@
+"""The admin writes through the services the app's pages use, or not at all.
+
+Each write is posted to the real admin page and checked in the database: the
+service's effect (a discharge date, a client in the therapist's clinic, a link
+ended), its refusals shown on the form with nothing saved, and the writes that
+have no service refused with 403.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.urls import reverse
+from django.utils import timezone
+
+from clients.models import Client, Clinic, Supervision, User
+from clients.tests.factories import SupervisorFactory, TherapistFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def superuser(db: None) -> User:
+    return User.objects.create_superuser(username="root", password="x")
+
+
+def change_url(record: Any) -> str:
+    return reverse(
+        f"admin:{record._meta.app_label}_{record._meta.model_name}_change", args=[record.pk]
+    )
+
+
+def client_form(client_record: Client, **changes: Any) -> dict[str, Any]:
+    """The client's change form as stored, with `changes`."""
+    return {
+        "label": client_record.label,
+        "therapist": client_record.therapist_id,
+        "external_id": client_record.external_id,
+        "email": client_record.email,
+        "language": client_record.language,
+        "status": client_record.status,
+        **changes,
+    }
+
+
+def form_errors(response: Any) -> dict[str, list[str]]:
+    assert response.status_code == 200, "the form, shown again"
+    form = response.context["adminform"].form
+    return {field: list(errors) for field, errors in form.errors.items()}
+
+
+def stored(record: Any) -> dict[str, Any]:
+    return type(record).objects.filter(pk=record.pk).values().get()
+
+
+# --- Clients ---------------------------------------------------------------------------
+
+
+def test_discharging_a_client_in_the_admin_records_the_discharge_date(
+    client: Any, clinic_admin: User, client_record: Client
+) -> None:
+    client.force_login(clinic_admin)
+    before = timezone.now()
+    response = client.post(
+        change_url(client_record), client_form(client_record, status="discharged")
+    )
+    assert response.status_code == 302
+    client_record.refresh_from_db()
+    assert client_record.status == "discharged"
+    assert before <= client_record.discharged_at <= timezone.now()
+
+
+def test_re_opening_a_client_in_the_admin_clears_the_discharge_date(
+    client: Any, clinic_admin: User, client_record: Client
+) -> None:
+    client_record.status = "discharged"
+    client_record.discharged_at = timezone.now() - dt.timedelta(days=30)
+    client_record.save()
+    client.force_login(clinic_admin)
+    response = client.post(change_url(client_record), client_form(client_record, status="active"))
+    assert response.status_code == 302
+    client_record.refresh_from_db()
+    assert (client_record.status, client_record.discharged_at) == ("active", None)
+
+
+def test_a_client_added_in_the_admin_joins_the_therapists_clinic_active(
+    client: Any, clinic_admin: User, therapist: User
+) -> None:
+    client.force_login(clinic_admin)
+    add = reverse("admin:clients_client_add")
+    page = client.get(add)
+    # client_create's rules: the clinic is the therapist's, the status active, the date today.
+    assert set(page.context["adminform"].form.fields) == {
+        "therapist",
+        "label",
+        "external_id",
+        "email",
+        "language",
+    }
+    response = client.post(
+        add, {"therapist": therapist.pk, "label": "J.D.", "language": "es", "external_id": "A-7"}
+    )
+    assert response.status_code == 302
+    added = Client.objects.get(label="J.D.")
+    assert (added.clinic, added.therapist, added.status, added.language, added.external_id) == (
+        therapist.clinic,
+        therapist,
+        "active",
+        "es",
+        "A-7",
+    )
+
+
+def test_a_client_added_for_someone_who_is_not_a_therapist_is_refused_on_the_form(
+    client: Any, clinic_admin: User
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(
+        reverse("admin:clients_client_add"),
+        {"therapist": clinic_admin.pk, "label": "J.D.", "language": "en"},
+    )
+    assert "does not hold the therapist role" in " ".join(form_errors(response)["therapist"])
+    assert not Client.objects.exists()
+
+
+def test_a_refused_change_saves_nothing_not_even_the_discharge(
+    client: Any, clinic_admin: User, client_record: Client, colleague_client: Client
+) -> None:
+    colleague_client.external_id = "A-7"
+    colleague_client.save()
+    before = stored(client_record)
+    client.force_login(clinic_admin)
+    response = client.post(
+        change_url(client_record),
+        client_form(client_record, label="R.K.2", external_id="A-7", status="discharged"),
+    )
+    assert form_errors(response) == {
+        "external_id": ["Another client of this clinic has this external ID."]
+    }
+    assert 'value="R.K.2"' in response.content.decode()  # the form as submitted
+    assert stored(client_record) == before
+
+
+def test_a_client_is_moved_to_another_therapist_through_client_update(
+    client: Any, clinic_admin: User, colleague: User, client_record: Client
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(
+        change_url(client_record),
+        client_form(client_record, therapist=colleague.pk, label=" R.K. "),
+    )
+    assert response.status_code == 302
+    client_record.refresh_from_db()
+    assert (client_record.therapist, client_record.label, client_record.status) == (
+        colleague,
+        "R.K.",
+        "active",
+    )
+
+
+@pytest.mark.parametrize("who", ["clinic_admin", "superuser"])
+def test_nobody_deletes_a_client_in_the_admin(
+    client: Any, client_record: Client, who: str, request: Any
+) -> None:
+    """Not even a client with no sessions yet, whom nothing else protects."""
+    client.force_login(request.getfixturevalue(who))
+    delete = reverse("admin:clients_client_delete", args=[client_record.pk])
+    assert client.get(delete).status_code == 403
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    changelist = reverse("admin:clients_client_changelist")
+    assert "delete_selected" not in client.get(changelist).content.decode()
+    client.post(
+        changelist,
+        {"action": "delete_selected", ACTION_CHECKBOX_NAME: [client_record.pk], "post": "yes"},
+    )
+    assert Client.objects.filter(pk=client_record.pk).exists()
+
+
+def test_a_superuser_reads_clients_but_the_client_services_are_the_clinics(
+    client: Any, superuser: User, therapist: User, client_record: Client
+) -> None:
+    before = stored(client_record)
+    client.force_login(superuser)
+    page = client.get(change_url(client_record))
+    assert page.status_code == 200 and page.context["has_change_permission"] is False
+    discharge = client.post(
+        change_url(client_record), client_form(client_record, status="discharged")
+    )
+    assert discharge.status_code == 403
+    add = client.post(
+        reverse("admin:clients_client_add"), {"therapist": therapist.pk, "label": "J.D."}
+    )
+    assert add.status_code == 403
+    assert stored(client_record) == before and Client.objects.count() == 1
+
+
+# --- People ----------------------------------------------------------------------------
+
+
+def user_form(member: User, **changes: Any) -> dict[str, Any]:
+    fields = ["username", "first_name", "last_name", "clinic"]
+    roles = ["is_therapist", "is_supervisor", "is_clinic_admin", "is_active", "is_staff"]
+    form = {name: getattr(member, name) for name in fields}
+    form["clinic"] = member.clinic_id
+    form |= {name: "on" for name in roles if getattr(member, name)}
+    for name, value in changes.items():
+        if value is False:
+            form.pop(name, None)
+        else:
+            form[name] = "on" if value is True else value
+    return form
+
+
+def test_a_clinic_admin_changes_a_colleagues_roles_and_deactivates_them(
+    client: Any, clinic_admin: User, colleague: User
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(
+        change_url(colleague),
+        user_form(colleague, is_supervisor=True, is_active=False, last_name="Okafor"),
+    )
+    assert response.status_code == 302
+    colleague.refresh_from_db()
+    assert (colleague.is_supervisor, colleague.is_active, colleague.last_name) == (
+        True,
+        False,
+        "Okafor",
+    )
+
+
+def test_a_clinic_admin_fixes_the_address_of_a_colleague_who_has_no_password_yet(
+    client: Any, clinic_admin: User, clinic: Clinic
+) -> None:
+    invited = User.objects.create(username="nina", clinic=clinic, is_therapist=True)
+    invited.set_unusable_password()
+    invited.save()
+    client.force_login(clinic_admin)
+    response = client.post(change_url(invited), user_form(invited, email="nina@clinic.example"))
+    assert response.status_code == 302
+    invited.refresh_from_db()
+    assert invited.email == "nina@clinic.example"
+
+
+def test_a_colleague_added_without_a_clinic_is_refused_on_the_form(
+    client: Any, superuser: User
+) -> None:
+    client.force_login(superuser)
+    response = client.post(
+        reverse("admin:clients_user_add"), {"username": "nina", "is_therapist": "on"}
+    )
+    assert form_errors(response) == {"__all__": ["Every member of staff must belong to a clinic."]}
+    assert not User.objects.filter(username="nina").exists()
+
+
+@pytest.mark.parametrize("who", ["clinic_admin", "superuser"])
+def test_nobody_deletes_a_colleague_in_the_admin(
+    client: Any, colleague: User, who: str, request: Any
+) -> None:
+    client.force_login(request.getfixturevalue(who))
+    delete = reverse("admin:clients_user_delete", args=[colleague.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    changelist = reverse("admin:clients_user_changelist")
+    assert "delete_selected" not in client.get(changelist).content.decode()
+    client.post(
+        changelist,
+        {"action": "delete_selected", ACTION_CHECKBOX_NAME: [colleague.pk], "post": "yes"},
+    )
+    assert User.objects.filter(pk=colleague.pk).exists()
+
+
+# --- Supervision -----------------------------------------------------------------------
+
+
+def test_a_clinic_admin_links_a_supervisor_to_a_therapist(
+    client: Any, clinic_admin: User, clinic: Clinic, colleague: User
+) -> None:
+    mentor = SupervisorFactory(clinic=clinic, username="mina")
+    client.force_login(clinic_admin)
+    response = client.post(
+        reverse("admin:clients_supervision_add"),
+        {"supervisor": mentor.pk, "therapist": colleague.pk},
+    )
+    assert response.status_code == 302
+    assert Supervision.objects.filter(supervisor=mentor, therapist=colleague).exists()
+
+
+def test_a_supervision_without_the_roles_is_refused_on_the_form(
+    client: Any, clinic_admin: User, therapist: User, colleague: User
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(
+        reverse("admin:clients_supervision_add"),
+        {"supervisor": colleague.pk, "therapist": therapist.pk},
+    )
+    assert "does not hold the supervisor role" in " ".join(form_errors(response)["supervisor"])
+    assert not Supervision.objects.exists()
+
+
+def test_a_supervision_is_never_edited_into_another(
+    client: Any, clinic_admin: User, supervisor: User, therapist: User, colleague: User
+) -> None:
+    link = Supervision.objects.get()
+    client.force_login(clinic_admin)
+    response = client.post(
+        change_url(link), {"supervisor": supervisor.pk, "therapist": colleague.pk}
+    )
+    assert response.status_code == 403
+    link.refresh_from_db()
+    assert link.therapist == therapist
+
+
+def test_a_clinic_admin_ends_supervision_links_one_by_one_or_several(
+    client: Any, clinic_admin: User, supervisor: User, clinic: Clinic
+) -> None:
+    first = Supervision.objects.get()
+    others = [
+        Supervision.objects.create(supervisor=supervisor, therapist=TherapistFactory(clinic=clinic))
+        for _ in range(2)
+    ]
+    client.force_login(clinic_admin)
+    response = client.post(
+        reverse("admin:clients_supervision_delete", args=[first.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    response = client.post(
+        reverse("admin:clients_supervision_changelist"),
+        {
+            "action": "delete_selected",
+            ACTION_CHECKBOX_NAME: [link.pk for link in others],
+            "post": "yes",
+        },
+    )
+    assert response.status_code == 302
+    assert not Supervision.objects.exists()
+
+
+# --- Clinics ---------------------------------------------------------------------------
+
+
+def test_a_superuser_adds_a_clinic(client: Any, superuser: User) -> None:
+    client.force_login(superuser)
+    response = client.post(
+        reverse("admin:clients_clinic_add"), {"name": "Lakeside", "slug": "lakeside"}
+    )
+    assert response.status_code == 302
+    assert Clinic.objects.filter(name="Lakeside", slug="lakeside").exists()
+
+
+@pytest.mark.parametrize("who", ["clinic_admin", "superuser"])
+def test_nobody_renames_or_deletes_a_clinic(
+    client: Any, clinic: Clinic, clinic_admin: User, who: str, request: Any
+) -> None:
+    client.force_login(request.getfixturevalue(who))
+    assert (
+        client.post(change_url(clinic), {"name": "Renamed", "slug": "renamed"}).status_code == 403
+    )
+    delete = reverse("admin:clients_clinic_delete", args=[clinic.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    clinic.refresh_from_db()
+    assert (clinic.name, clinic.slug) == ("Riverside", "riverside")
