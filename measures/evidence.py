@@ -16,6 +16,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from measures.choices import Rule
 from measures.items import DIMENSION_NAMES
 
 NUMBER_WORDS = (
@@ -67,10 +68,8 @@ def numbers(rule: str, evidence: dict[str, Any]) -> list[tuple[str, str]]:
 def rule_name(rule: object) -> str:
     """The rule's name, as the pages label it."""
     try:
-        from measures.models import Flag  # Lazy: measures.models imports this module.
-
-        return str(Flag.Rule(rule).label)
-    except Exception:  # An unknown rule, or Django not set up: a plain name will do.
+        return str(Rule(rule).label)
+    except ValueError:  # A rule no longer known (signals outlive code): a plain name will do.
         return str(rule).replace("_", " ").capitalize() or _("Signal")
 
 

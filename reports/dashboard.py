@@ -32,6 +32,7 @@ from django.db.models.functions import Cast, Coalesce, NullIf, TruncWeek
 from django.utils import timezone
 
 from clients.models import Client, User
+from measures.evidence import rule_name
 from measures.models import Concern, Rating, alliance_score_expression, severity_rank
 from measures.scoring import one_decimal
 from sessions.models import Session
@@ -245,8 +246,6 @@ def _outcomes(rows: QuerySet) -> QuerySet:
 def review_outcomes(user: Any, period: Period) -> dict[str, list[ReviewOutcomes]]:
     """Concerns closed in `period` on the overseen therapists' clients, by the rule that opened
     them and by therapist: the live measure of whether the alerts are worth their time."""
-    from measures.evidence import rule_name
-
     team = User.objects.overseen_by(user)
     closed = Concern.objects.closed().filter(
         client__therapist__in=team.values("pk"),

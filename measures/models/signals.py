@@ -18,6 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clients.scoping import ScopedQuerySet, caseload_q
+from measures import evidence
+from measures.choices import ConcernAction, ConcernStatus, Rule, Severity
 
 
 def severity_rank() -> models.Expression:
@@ -28,39 +30,6 @@ def severity_rank() -> models.Expression:
         default=Value(2),
         output_field=models.IntegerField(),
     )
-
-
-# Choices live at module level so each model's Meta can build its CHECK constraints
-# from them (a class body's names are not visible inside its nested Meta).
-class Severity(models.TextChoices):
-    LOW = "low", "Low"
-    MEDIUM = "medium", "Medium"
-    HIGH = "high", "High"
-
-
-class Rule(models.TextChoices):
-    BELOW_CUTOFF = "below_cutoff", "Below the cut-off"
-    RELIABLE_DROP = "reliable_drop", "Reliable drop"
-    DIMENSION_DROP = "dimension_drop", "Drop in one dimension"
-    DECLINING_TREND = "declining_trend", "Declining trend"
-    RUPTURE_UNRESOLVED = "rupture_unresolved", "Rupture not talked through"
-    RATER_DISCREPANCY = "rater_discrepancy", "Therapist rated higher than client"
-    DISENGAGEMENT = "disengagement", "Disengagement"
-
-
-class ConcernStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    ACKNOWLEDGED = "acknowledged", "Acknowledged"
-    RESOLVED = "resolved", "Resolved with a repair"
-    DISMISSED = "dismissed", "Dismissed"
-
-
-class ConcernAction(models.TextChoices):
-    SEVERITY_RAISED = "severity_raised", "Severity raised"
-    ACKNOWLEDGED = "acknowledged", "Acknowledged"
-    RESOLVED = "resolved", "Resolved with a repair"
-    DISMISSED = "dismissed", "Dismissed"
-    COMMENTED = "commented", "Commented"
 
 
 class FlagQuerySet(ScopedQuerySet):
@@ -124,16 +93,12 @@ class Flag(models.Model):
     @property
     def description(self) -> str:
         """The evidence in a sentence: why the rule fired."""
-        from measures.evidence import describe
-
-        return describe(self.rule, self.evidence)
+        return evidence.describe(self.rule, self.evidence)
 
     @property
     def numbers(self) -> list[tuple[str, str]]:
         """The evidence as (name, value) pairs in words, for the page beneath the sentence."""
-        from measures.evidence import numbers
-
-        return numbers(self.rule, self.evidence)
+        return evidence.numbers(self.rule, self.evidence)
 
 
 class ConcernQuerySet(ScopedQuerySet):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -311,3 +313,36 @@ def test_each_signals_figures_are_named_and_in_words(
 )
 def test_odd_evidence_has_no_figures_rather_than_an_error(rule: str, evidence: Any) -> None:
     assert numbers(rule, evidence) == []
+
+
+def _project_imports(module: str) -> set[str]:
+    """The project modules `module` imports, anywhere in its body (function-level too)."""
+    root = Path(__file__).resolve().parents[2]
+    path = root.joinpath(*module.split("."))
+    source = (path / "__init__.py") if path.is_dir() else path.with_suffix(".py")
+    found = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        for name in names:
+            parts = name.split(".")
+            if (root / parts[0]).is_dir() and (
+                root.joinpath(*parts).is_dir() or root.joinpath(*parts).with_suffix(".py").exists()
+            ):
+                found.add(name)
+    return found
+
+
+def test_the_wording_never_imports_the_models_that_use_it() -> None:
+    # measures.models words each Flag through this module; importing the models back
+    # (even inside a function) would be a cycle.
+    seen, todo = set(), ["measures.evidence"]
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo.extend(_project_imports(module))
+    assert not any(module.startswith("measures.models") for module in seen), sorted(seen)

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST, require_safe
 from clients.access import get_visible_or_404
 from clients.scoping import is_clinic_admin_of
 from measures import calibration, thresholds
+from measures.evidence import rule_name
 from measures.models import Calibration, ClinicThresholds, ThresholdChange
 
 NOT_FOR_YOU = "The clinic's thresholds are for its clinic admins."
@@ -45,8 +46,6 @@ def _shown(values: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def _rate_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per rule: concerns per therapist-week with the current and proposed values."""
-    from measures.evidence import rule_name
-
     rates = result.get("rates", {})
     current, proposed = rates.get("current", {}), rates.get("proposed")
     rows = []

@@ -1,0 +1,41 @@
+"""The vocabularies of signals and concerns: rules, severities, statuses, review steps.
+
+They live apart from the models so that pure code which words them for people
+(`measures.evidence`) can read their labels without importing the models, and the
+models can use that wording without an import cycle.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Severity(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+class Rule(models.TextChoices):
+    BELOW_CUTOFF = "below_cutoff", "Below the cut-off"
+    RELIABLE_DROP = "reliable_drop", "Reliable drop"
+    DIMENSION_DROP = "dimension_drop", "Drop in one dimension"
+    DECLINING_TREND = "declining_trend", "Declining trend"
+    RUPTURE_UNRESOLVED = "rupture_unresolved", "Rupture not talked through"
+    RATER_DISCREPANCY = "rater_discrepancy", "Therapist rated higher than client"
+    DISENGAGEMENT = "disengagement", "Disengagement"
+
+
+class ConcernStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved with a repair"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class ConcernAction(models.TextChoices):
+    SEVERITY_RAISED = "severity_raised", "Severity raised"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved with a repair"
+    DISMISSED = "dismissed", "Dismissed"
+    COMMENTED = "commented", "Commented"
