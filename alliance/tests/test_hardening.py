@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.views import LoginView
 from django.test import Client as Browser
 from django.urls import reverse
 
@@ -201,6 +205,51 @@ def test_djangos_debug_pages_may_use_their_inline_styles_and_ours_may_not(
     production_404 = client.get("/no-such-page/")
     assert "unsafe-inline" not in production_404["Content-Security-Policy"]
     assert ours.status_code == 404
+
+
+# The strict CSP (style-src 'self', no 'unsafe-inline') blocks a style attribute or a
+# <style> element, and any inline script or event handler: each would silently not apply.
+INLINE_STYLE_OR_SCRIPT = re.compile(
+    r"<style\b|\sstyle\s*=|<script(?![^>]*\ssrc=)|\son[a-z]+\s*=", re.I
+)
+
+
+def test_the_500_page_is_styled_within_the_csp_it_is_sent_with(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.DEBUG = False
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(LoginView, "get", fail)
+    response = Browser(raise_request_exception=False).get(reverse("login"))
+    assert response.status_code == 500
+    html = response.content.decode()
+    assert not INLINE_STYLE_OR_SCRIPT.search(html), INLINE_STYLE_OR_SCRIPT.search(html)
+    assert "style-src 'self';" in response["Content-Security-Policy"]
+    assert "Something went wrong" in html and "bootstrap.min.css" in html
+
+
+def test_no_template_carries_inline_style_or_script_that_the_csp_blocks() -> None:
+    offenders = [
+        f"{path.relative_to(django_settings.BASE_DIR)}:{text.count(chr(10), 0, found.start()) + 1}:"
+        f" {found.group()}"
+        for directory in _template_directories()
+        for path in sorted(directory.rglob("*.html"))
+        for text in [path.read_text()]
+        for found in INLINE_STYLE_OR_SCRIPT.finditer(text)
+    ]
+    assert offenders == []
+
+
+def _template_directories() -> list[Path]:
+    """The project's templates/ and every app of ours that has its own."""
+    base = Path(django_settings.BASE_DIR)
+    directories = [base / "templates"]
+    directories += [path for path in base.glob("*/templates") if path.is_dir()]
+    assert directories[0].is_dir() and any(directories[0].rglob("500.html"))
+    return directories
 
 
 # --- logs --------------------------------------------------------------------------
