@@ -2,8 +2,9 @@
 
 The raw token exists only when an invitation is created: it is returned to
 the caller (to show, encode as a QR code or e-mail) and only its SHA-256 hash
-is stored. So a reminder cannot resend the old link; it sends a fresh one that
-replaces it, keeping the original expiry.
+is stored. So neither a reminder nor an e-mail the therapist asks for can resend
+the old link: a worker sends a fresh one that replaces it, keeping the original
+expiry. (Passing the raw token to the worker would leave the secret in the broker.)
 """
 
 from __future__ import annotations
@@ -103,6 +104,51 @@ def invitation_email(*, invitation: RatingInvitation, token: str) -> None:
     RatingInvitation.objects.filter(pk=invitation.pk).update(emailed_at=timezone.now())
 
 
+def invitation_for_email(*, session: Session) -> RatingInvitation:
+    """The session's open link, to be e-mailed by a worker (`invitation_send`); opened now
+    if there is none. Checked here, in the request, so the therapist hears at once when
+    there is nowhere to send it."""
+    if not session.client.email:
+        raise ValidationError("This client has no e-mail address.")
+    invitation = session.invitations.live().first()
+    if invitation is None:
+        # Its token is not needed: the e-mail carries the replacement the worker makes.
+        invitation, _token = invitation_create(session=session)
+    return invitation
+
+
+def invitation_send(*, invitation_id: int, now: dt.datetime | None = None) -> bool:
+    """E-mail the client a fresh link in place of an open one; False if it is no longer open.
+
+    Runs in a worker, which is given the invitation's id, never a token. The conditional
+    UPDATE claims the open link, so a task delivered twice sends once, and a link answered,
+    replaced or expired meanwhile sends nothing.
+    """
+    now = now or timezone.now()
+    # As for reminders, the e-mail goes inside the transaction: if it fails, the claim and
+    # the replacement roll back and the client's current link stays open.
+    with transaction.atomic():
+        claimed = RatingInvitation.objects.filter(
+            pk=invitation_id, used_at__isnull=True, voided_at__isnull=True, expires_at__gt=now
+        ).update(voided_at=now)
+        if not claimed:
+            return False
+        invitation = RatingInvitation.objects.select_related("session").get(pk=invitation_id)
+        _email_a_replacement(invitation, reminded_at=invitation.reminded_at)
+    return True
+
+
+def _email_a_replacement(invitation: RatingInvitation, *, reminded_at: dt.datetime | None) -> None:
+    """Open a fresh link in place of `invitation`, with its expiry, and e-mail it.
+
+    A link that was already reminded about stays reminded: one reminder per session's link.
+    """
+    fresh, token = invitation_create(session=invitation.session, expires_at=invitation.expires_at)
+    if reminded_at is not None:
+        RatingInvitation.objects.filter(pk=fresh.pk).update(reminded_at=reminded_at)
+    invitation_email(invitation=fresh, token=token)
+
+
 def reminders_due(now: dt.datetime) -> list[RatingInvitation]:
     """Open, unanswered invitations past the reminder delay, not yet reminded, with an e-mail."""
     delay = dt.timedelta(hours=settings.ALLIANCE_INVITATION_REMINDER_AFTER_HOURS)
@@ -132,11 +178,7 @@ def invitation_remind(*, invitation: RatingInvitation, now: dt.datetime) -> bool
         ).update(reminded_at=now)
         if not claimed:
             return False
-        fresh, token = invitation_create(
-            session=invitation.session, expires_at=invitation.expires_at
-        )
-        RatingInvitation.objects.filter(pk=fresh.pk).update(reminded_at=now)
-        invitation_email(invitation=fresh, token=token)
+        _email_a_replacement(invitation, reminded_at=now)
     return True
 
 

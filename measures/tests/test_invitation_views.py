@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from celery.signals import before_task_publish, task_prerun
 from django.core import mail
 from django.urls import reverse
 
+from alliance.celery import app as celery_app
 from clients.models import Client, User
+from conftest import celery_broker
 from measures.tests.factories import RatingFactory
 from sessions import invitations
 from sessions.models import RatingInvitation, Session
 from sessions.tests.factories import SessionFactory
+
+EMAIL_TASK = "sessions.tasks.email_rating_link"
 
 pytestmark = pytest.mark.django_db
 
@@ -74,9 +81,8 @@ def test_the_therapist_gets_the_link_and_its_qr_code_once(
     assert url == f"http://testserver/r/{token}/"
     assert invitations.invitation_find(token) == RatingInvitation.objects.get()
     html = response.content.decode()
-    assert (
-        f'value="{url}"' in html and '<svg width="' in html and "Send this link by e-mail" in html
-    )
+    assert f'value="{url}"' in html and '<svg width="' in html and "Send a link by e-mail" in html
+    assert 'name="token"' not in html  # the e-mail button never posts the secret back
     # The session page afterwards shows the link is open, but never the token again.
     page = client.get(reverse("reports:session-detail", args=[session.pk])).content.decode()
     assert "Their link is open until" in page and token not in page
@@ -96,16 +102,99 @@ def test_no_link_for_a_missed_or_already_rated_session(
     assert not RatingInvitation.objects.exists()
 
 
-def test_the_link_shown_is_the_link_emailed(client: Any, therapist: User, session: Session) -> None:
+@pytest.fixture
+def tasks_ran() -> Iterator[list[tuple[str, tuple[Any, ...]]]]:
+    """The tasks run, with their arguments, as the tests' Celery settings run them."""
+    ran: list[tuple[str, tuple[Any, ...]]] = []
+
+    def record(sender: Any = None, args: Any = None, **kwargs: Any) -> None:
+        ran.append((sender.name, tuple(args or ())))
+
+    task_prerun.connect(record, weak=False)
+    yield ran
+    task_prerun.disconnect(record)
+
+
+def token_in(body: str) -> str:
+    return body.split("/r/")[1].split("/")[0]
+
+
+def test_the_email_goes_from_a_task_given_the_links_id_and_its_link_works(
+    client: Any, therapist: User, session: Session, tasks_ran: list[Any]
+) -> None:
     client.force_login(therapist)
-    url = client.post(create_url(session)).context["url"]
-    token = url.split("/r/")[1].rstrip("/")
-    response = client.post(email_url(session), {"token": token})
-    assert response["Location"] == reverse("reports:session-detail", args=[session.pk])
+    shown_url = client.post(create_url(session)).context["url"]
+    shown = RatingInvitation.objects.get()
+    response = client.post(email_url(session), follow=True)
+    assert response.redirect_chain == [(reverse("reports:session-detail", args=[session.pk]), 302)]
+    assert "A rating link is on its way to R.K. by e-mail." in response.content.decode()
+    # The task is handed the invitation's id alone: no token waits in the broker.
+    assert tasks_ran == [(EMAIL_TASK, (shown.pk,))]
     [message] = mail.outbox
-    assert f"/r/{token}/" in message.body and "R.K." not in message.body
-    invitation = RatingInvitation.objects.get()
-    assert invitation.is_open() and invitation.emailed_at is not None
+    assert message.to == ["rk@example.org"] and "R.K." not in message.body
+    # The e-mailed link is a fresh one that works; the one shown is replaced; same expiry.
+    fresh = invitations.invitation_find(token_in(message.body))
+    shown.refresh_from_db()
+    assert fresh is not None and fresh.is_open() and fresh.emailed_at is not None
+    assert fresh.expires_at == shown.expires_at and shown.voided_at is not None
+    assert client.get(f"/r/{token_in(message.body)}/").status_code == 200
+    assert client.get(shown_url).status_code == 404
+
+
+def test_a_broker_outage_tells_the_therapist_and_loses_nothing(
+    client: Any, therapist: User, session: Session, caplog: Any
+) -> None:
+    client.force_login(therapist)
+    shown, token = invitations.invitation_create(session=session)
+    # Nothing listens on port 1: the broker is down.
+    with celery_broker("redis://127.0.0.1:1/0", task_publish_retry=False):
+        response = client.post(email_url(session), follow=True)
+    assert response.status_code == 200
+    assert "The e-mail could not be sent: the background service is not answering." in (
+        response.content.decode()
+    )
+    assert mail.outbox == []
+    # The client's link still works, and no other was opened.
+    assert list(RatingInvitation.objects.live()) == [shown]
+    assert invitations.invitation_find(token) == shown
+    warning = [r.getMessage() for r in caplog.records if "Could not queue" in r.getMessage()]
+    assert warning and "R.K." not in warning[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_through_the_real_broker_only_the_id_travels_and_a_worker_sends_the_email(
+    client: Any, therapist: User, session: Session, redis_url: str
+) -> None:
+    from celery.contrib.testing.worker import start_worker
+
+    published: list[Any] = []
+
+    def record(sender: Any = None, body: Any = None, **kwargs: Any) -> None:
+        if sender == EMAIL_TASK:
+            published.append(body)
+
+    client.force_login(therapist)
+    shown_url = client.post(create_url(session)).context["url"]
+    shown = RatingInvitation.objects.get()
+    before_task_publish.connect(record, weak=False)
+    try:
+        with (
+            celery_broker(redis_url),
+            start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10),
+        ):
+            response = client.post(email_url(session))
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not mail.outbox:
+                time.sleep(0.1)
+    finally:
+        before_task_publish.disconnect(record)
+    assert response.status_code == 302
+    [body] = published
+    assert list(body[0]) == [shown.pk] and token_in(shown_url) not in repr(body)
+    [message] = mail.outbox
+    assert (
+        invitations.invitation_find(token_in(message.body)) == RatingInvitation.objects.live().get()
+    )
 
 
 def test_emailing_without_a_shown_link_makes_a_new_one(
@@ -113,7 +202,7 @@ def test_emailing_without_a_shown_link_makes_a_new_one(
 ) -> None:
     client.force_login(therapist)
     old, _ = invitations.invitation_create(session=session)
-    client.post(email_url(session), {"token": "not-this-sessions-token"})
+    client.post(email_url(session), {"token": "not-this-sessions-token"})  # ignored
     old.refresh_from_db()
     fresh = RatingInvitation.objects.live().get()
     assert old.voided_at is not None and fresh != old

@@ -1,10 +1,13 @@
 """The therapist's side of client rating links: create one, show it, e-mail it.
 
 The raw token exists only in the response that creates the link (served
-no-store) and in the e-mail; only its hash is kept.
+no-store) and in the e-mail; only its hash is kept. The e-mail is sent by a
+worker, which makes its own fresh link (see sessions.tasks.email_rating_link).
 """
 
 from __future__ import annotations
+
+import logging
 
 import segno
 from django.contrib import messages
@@ -14,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from alliance import links
 from clients.access import get_visible_or_404
@@ -22,6 +26,15 @@ from measures.models import Rating
 from measures.public import private_page
 from sessions import invitations
 from sessions.models import Session
+from sessions.tasks import email_rating_link
+
+logger = logging.getLogger(__name__)
+
+QUEUE_DOWN = (
+    "The e-mail could not be sent: the background service is not answering. Nothing was "
+    "sent, and any link the client already has still works. Try again in a few minutes, "
+    "or give them a link from this page."
+)
 
 
 def _session_to_invite(request: HttpRequest, session_id: int) -> Session:
@@ -57,7 +70,6 @@ def invitation_create(request: HttpRequest, session_id: int) -> HttpResponse:
             "client": session.client,
             "invitation": invitation,
             "url": url,
-            "token": token,
             "qr_svg": mark_safe(qr_svg),  # generated here from our own URL, not user input
         },
     )
@@ -66,16 +78,22 @@ def invitation_create(request: HttpRequest, session_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def invitation_email(request: HttpRequest, session_id: int) -> HttpResponse:
-    """E-mail the link just shown (its token posted back), or a new one."""
+    """Have a worker e-mail the client a fresh link (it replaces the open one)."""
     try:
         session = _session_to_invite(request, session_id)
-        token = request.POST.get("token", "")
-        invitation = invitations.invitation_find(token) if token else None
-        if invitation is None or invitation.session_id != session.pk or not invitation.is_open():
-            invitation, token = invitations.invitation_create(session=session)
-        invitations.invitation_email(invitation=invitation, token=token)
+        invitation = invitations.invitation_for_email(session=session)
+        # Queued at once, not on commit: invitation_for_email has committed and no request
+        # transaction is open (no ATOMIC_REQUESTS), and so a broker outage is heard here.
+        email_rating_link.delay(invitation.pk)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
+    except BrokerUnreachable:
+        logger.warning("Could not queue the rating-link e-mail for session %s", session_id)
+        messages.error(request, QUEUE_DOWN)
     else:
-        messages.success(request, f"Rating link e-mailed to {session.client.label}.")
+        messages.success(
+            request,
+            f"A rating link is on its way to {session.client.label} by e-mail. "
+            "It replaces any link given before and keeps its expiry.",
+        )
     return redirect(links.session_page(session_id))

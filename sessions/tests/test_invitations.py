@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import smtplib
 from typing import Any
 
 import pytest
@@ -160,6 +161,60 @@ def test_a_failed_reminder_keeps_the_clients_link_and_is_retried(
     assert old.is_open() and old.reminded_at is None
     monkeypatch.undo()
     assert invitations.reminders_send() == 1
+
+
+def test_an_emailed_link_replaces_the_open_one_once(session: Session) -> None:
+    old, _ = invitations.invitation_create(session=session)
+    assert invitations.invitation_send(invitation_id=old.pk) is True
+    # A task delivered twice sends nothing more: the old link is no longer open.
+    assert invitations.invitation_send(invitation_id=old.pk) is False
+    [message] = mail.outbox
+    old.refresh_from_db()
+    fresh = RatingInvitation.objects.live().get()
+    assert old.voided_at is not None and fresh.expires_at == old.expires_at
+    assert invitations.invitation_find(message.body.split("/r/")[1].split("/")[0]) == fresh
+    assert fresh.emailed_at is not None and fresh.reminded_at is None
+
+
+def test_an_emailed_link_that_was_reminded_about_is_not_reminded_again(session: Session) -> None:
+    old = make_link_aged(session, hours=49)
+    assert invitations.reminders_send() == 1
+    reminded = RatingInvitation.objects.live().get()
+    assert invitations.invitation_send(invitation_id=reminded.pk) is True
+    assert RatingInvitation.objects.live().get().reminded_at == reminded.reminded_at
+    assert invitations.reminders_send() == 0
+    assert len(mail.outbox) == 2 and old.pk != reminded.pk
+
+
+@pytest.mark.parametrize("meanwhile", ["used_at", "voided_at", "expires_at"])
+def test_no_email_for_a_link_answered_replaced_or_expired_meanwhile(
+    session: Session, meanwhile: str
+) -> None:
+    old, _ = invitations.invitation_create(session=session)
+    RatingInvitation.objects.filter(pk=old.pk).update(**{meanwhile: timezone.now()})
+    assert invitations.invitation_send(invitation_id=old.pk) is False
+    assert mail.outbox == [] and RatingInvitation.objects.count() == 1
+
+
+def test_a_failed_email_keeps_the_clients_link_and_the_task_retries(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sessions.tasks import email_rating_link
+
+    old, token = invitations.invitation_create(session=session)
+
+    def mail_server_down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionRefusedError("SMTP down")
+
+    monkeypatch.setattr(invitations, "send_mail", mail_server_down)  # the edge: e-mail delivery
+    with pytest.raises(ConnectionRefusedError):
+        invitations.invitation_send(invitation_id=old.pk)
+    assert invitations.invitation_find(token) == RatingInvitation.objects.live().get() == old
+    # The task tries again later for a mail server down (or refusing), a database blink.
+    assert issubclass(ConnectionRefusedError, email_rating_link.autoretry_for)
+    assert issubclass(smtplib.SMTPServerDisconnected, email_rating_link.autoretry_for)
+    monkeypatch.undo()
+    assert invitations.invitation_send(invitation_id=old.pk) is True
 
 
 def test_beat_sends_reminders_regularly() -> None:
