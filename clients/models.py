@@ -116,16 +116,23 @@ class Supervision(models.Model):
             raise ValidationError(errors)
 
 
+# Choices live at module level so the model's Meta can build its CHECK constraints from
+# them (a class body's names are not visible inside its nested Meta).
+class ClientLanguage(models.TextChoices):
+    ENGLISH = "en", "English"
+    SPANISH = "es", "Español"
+
+
+class ClientStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    DISCHARGED = "discharged", "Discharged"
+
+
 class Client(models.Model):
     """A person in therapy, known to Alliance only by a pseudonym label."""
 
-    class Language(models.TextChoices):
-        ENGLISH = "en", "English"
-        SPANISH = "es", "Español"
-
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        DISCHARGED = "discharged", "Discharged"
+    Language = ClientLanguage
+    Status = ClientStatus
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="clients")
     therapist = models.ForeignKey(User, on_delete=models.PROTECT, related_name="caseload")
@@ -158,11 +165,11 @@ class Client(models.Model):
                 violation_error_message="Another client of this clinic has this external ID.",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["active", "discharged"]),
+                condition=Q(status__in=ClientStatus.values),
                 name="client_status_valid",
             ),
             models.CheckConstraint(
-                condition=Q(language__in=["en", "es"]),
+                condition=Q(language__in=ClientLanguage.values),
                 name="client_language_valid",
             ),
             models.CheckConstraint(

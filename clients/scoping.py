@@ -178,7 +178,7 @@ class ClientQuerySet(ScopedQuerySet):
         return self.scoped(caseload_write_q(user) & Q(therapist_id=getattr(user, "pk", None)))
 
     def active(self) -> ClientQuerySet:
-        return self.filter(status="active")
+        return self.filter(status=self.model.Status.ACTIVE)
 
 
 def colleagues_q(user: Any) -> Q:

@@ -33,6 +33,11 @@ class ConcernStatus(models.TextChoices):
     DISMISSED = "dismissed", "Dismissed"
 
 
+# A concern waiting for its therapist, and one they have closed.
+REVIEWABLE = (ConcernStatus.OPEN, ConcernStatus.ACKNOWLEDGED)
+CLOSED = (ConcernStatus.RESOLVED, ConcernStatus.DISMISSED)
+
+
 class ConcernAction(models.TextChoices):
     SEVERITY_RAISED = "severity_raised", "Severity raised"
     ACKNOWLEDGED = "acknowledged", "Acknowledged"

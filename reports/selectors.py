@@ -171,7 +171,8 @@ class ClientHistory:
         def series(rater: str, name: str | None) -> list[float | None]:
             values = []
             for row in rated:
-                rating = row.client_rating if rater == "client" else row.therapist_rating
+                by_client = rater == Rating.Rater.CLIENT
+                rating = row.client_rating if by_client else row.therapist_rating
                 if rating is None:
                     values.append(None)
                 elif name is None:
@@ -186,12 +187,12 @@ class ClientHistory:
             "flagged": [row.alerting for row in rated],
             "repaired": [row.repaired for row in rated],
             "client": {
-                "score": series("client", None),
-                **{d: series("client", d) for d in DIMENSIONS},
+                "score": series(Rating.Rater.CLIENT, None),
+                **{d: series(Rating.Rater.CLIENT, d) for d in DIMENSIONS},
             },
             "therapist": {
-                "score": series("therapist", None),
-                **{d: series("therapist", d) for d in DIMENSIONS},
+                "score": series(Rating.Rater.THERAPIST, None),
+                **{d: series(Rating.Rater.THERAPIST, d) for d in DIMENSIONS},
             },
         }
 

@@ -35,16 +35,23 @@ class SessionQuerySet(ScopedQuerySet):
         return self.order_by("starts_at", "number")
 
 
-class Session(models.Model):
-    class Attendance(models.TextChoices):
-        ATTENDED = "attended", "Attended"
-        CANCELLED = "cancelled", "Cancelled"
-        NO_SHOW = "no_show", "No-show"
+# Choices live at module level so the model's Meta can build its CHECK constraints from
+# them (a class body's names are not visible inside its nested Meta).
+class Attendance(models.TextChoices):
+    ATTENDED = "attended", "Attended"
+    CANCELLED = "cancelled", "Cancelled"
+    NO_SHOW = "no_show", "No-show"
 
-    class Modality(models.TextChoices):
-        IN_PERSON = "in_person", "In person"
-        VIDEO = "video", "Video"
-        PHONE = "phone", "Phone"
+
+class Modality(models.TextChoices):
+    IN_PERSON = "in_person", "In person"
+    VIDEO = "video", "Video"
+    PHONE = "phone", "Phone"
+
+
+class Session(models.Model):
+    Attendance = Attendance
+    Modality = Modality
 
     client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="sessions")
     therapist = models.ForeignKey(
@@ -88,11 +95,11 @@ class Session(models.Model):
                 violation_error_message="A session lasts between 1 and 600 minutes.",
             ),
             models.CheckConstraint(
-                condition=Q(attendance__in=["attended", "cancelled", "no_show"]),
+                condition=Q(attendance__in=Attendance.values),
                 name="session_attendance_valid",
             ),
             models.CheckConstraint(
-                condition=Q(modality__in=["in_person", "video", "phone"]),
+                condition=Q(modality__in=Modality.values),
                 name="session_modality_valid",
             ),
         ]

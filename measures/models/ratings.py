@@ -42,22 +42,31 @@ def _dimension_field(verbose_name: str) -> models.PositiveSmallIntegerField:
     return models.PositiveSmallIntegerField(verbose_name, help_text="0 to 10; 10 is best.")
 
 
+# Choices live at module level so the model's Meta can build its CHECK constraints from
+# them (a class body's names are not visible inside its nested Meta).
+class Rater(models.TextChoices):
+    CLIENT = "client", "Client"
+    THERAPIST = "therapist", "Therapist"
+
+
+class Rupture(models.TextChoices):
+    NONE = "none", "None"
+    A_LITTLE = "a_little", "A little"
+    A_LOT = "a_lot", "A lot"
+
+
+class RuptureResolved(models.TextChoices):
+    NOT_AT_ALL = "not_at_all", "Not at all"
+    PARTLY = "partly", "Partly"
+    FULLY = "fully", "Fully"
+
+
 class Rating(models.Model):
     """One rater's view of one session: six 0–10 dimensions and the rupture items."""
 
-    class Rater(models.TextChoices):
-        CLIENT = "client", "Client"
-        THERAPIST = "therapist", "Therapist"
-
-    class Rupture(models.TextChoices):
-        NONE = "none", "None"
-        A_LITTLE = "a_little", "A little"
-        A_LOT = "a_lot", "A lot"
-
-    class RuptureResolved(models.TextChoices):
-        NOT_AT_ALL = "not_at_all", "Not at all"
-        PARTLY = "partly", "Partly"
-        FULLY = "fully", "Fully"
+    Rater = Rater
+    Rupture = Rupture
+    RuptureResolved = RuptureResolved
 
     session = models.ForeignKey(
         "therapy_sessions.Session", on_delete=models.CASCADE, related_name="ratings"
@@ -96,9 +105,7 @@ class Rating(models.Model):
                 name="rating_one_per_session_and_rater",
                 violation_error_message="This session has already been rated by this rater.",
             ),
-            models.CheckConstraint(
-                condition=Q(rater__in=["client", "therapist"]), name="rating_rater_valid"
-            ),
+            models.CheckConstraint(condition=Q(rater__in=Rater.values), name="rating_rater_valid"),
             *[
                 models.CheckConstraint(
                     condition=Q(**{f"{name}__gte": SCORE_MIN, f"{name}__lte": SCORE_MAX}),
@@ -108,15 +115,15 @@ class Rating(models.Model):
                 for name in DIMENSIONS
             ],
             models.CheckConstraint(
-                condition=Q(rupture__in=["none", "a_little", "a_lot"]), name="rating_rupture_valid"
+                condition=Q(rupture__in=Rupture.values), name="rating_rupture_valid"
             ),
             # "Was it talked through" is only asked when there was a rupture.
             models.CheckConstraint(
                 condition=(
-                    Q(rupture="none", rupture_resolved="")
+                    Q(rupture=Rupture.NONE, rupture_resolved="")
                     | (
-                        ~Q(rupture="none")
-                        & Q(rupture_resolved__in=["", "not_at_all", "partly", "fully"])
+                        ~Q(rupture=Rupture.NONE)
+                        & Q(rupture_resolved__in=["", *RuptureResolved.values])
                     )
                 ),
                 name="rating_rupture_resolved_only_after_rupture",

@@ -19,14 +19,14 @@ from django.utils import timezone
 
 from clients.scoping import ScopedQuerySet, caseload_q
 from measures import evidence
-from measures.choices import ConcernAction, ConcernStatus, Rule, Severity
+from measures.choices import CLOSED, REVIEWABLE, ConcernAction, ConcernStatus, Rule, Severity
 
 
 def severity_rank() -> models.Expression:
     """0 for high, 1 for medium, 2 for low: the stored values do not sort by severity."""
     return models.Case(
-        models.When(severity="high", then=Value(0)),
-        models.When(severity="medium", then=Value(1)),
+        models.When(severity=Severity.HIGH, then=Value(0)),
+        models.When(severity=Severity.MEDIUM, then=Value(1)),
         default=Value(2),
         output_field=models.IntegerField(),
     )
@@ -117,8 +117,8 @@ class Concern(models.Model):
 
     Status = ConcernStatus
     Severity = Severity
-    REVIEWABLE = (Status.OPEN, Status.ACKNOWLEDGED)
-    CLOSED = (Status.RESOLVED, Status.DISMISSED)
+    REVIEWABLE = REVIEWABLE
+    CLOSED = CLOSED
 
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="concerns")
     status = models.CharField(max_length=14, choices=Status.choices, default=Status.OPEN)
@@ -183,10 +183,12 @@ class Concern(models.Model):
             models.Index(fields=["status", "opened_at"]),
             models.Index(fields=["closed_at"]),
         ]
+        # Status lists as list(): the migrations recorded lists, and a tuple would read to
+        # makemigrations as a changed constraint.
         constraints = [
             models.UniqueConstraint(
                 fields=["client"],
-                condition=Q(status__in=[ConcernStatus.OPEN, ConcernStatus.ACKNOWLEDGED]),
+                condition=Q(status__in=list(REVIEWABLE)),
                 name="concern_one_open_per_client",
                 violation_error_message="This client already has an open concern.",
             ),
@@ -200,9 +202,9 @@ class Concern(models.Model):
                 condition=Q(opening_rule__in=Rule.values), name="concern_opening_rule_valid"
             ),
             models.CheckConstraint(
-                condition=Q(status="open")
-                | Q(status="acknowledged", acknowledged_at__isnull=False)
-                | (Q(status__in=["resolved", "dismissed"], closed_at__isnull=False) & ~Q(note="")),
+                condition=Q(status=ConcernStatus.OPEN)
+                | Q(status=ConcernStatus.ACKNOWLEDGED, acknowledged_at__isnull=False)
+                | (Q(status__in=list(CLOSED), closed_at__isnull=False) & ~Q(note="")),
                 name="concern_status_has_its_record",
                 violation_error_message=(
                     "A concern's status needs its record: when it was acknowledged, "

@@ -19,10 +19,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import pytest
 
-from measures import rules
+from measures import evidence, history, rules
 from measures.history import Finding, Point, Thresholds, mean_score
-from measures.models import Flag
+from measures.models import Flag, Rating
 from measures.scoring import DIMENSIONS
+from sessions.models import Session
 
 START = dt.datetime(2025, 1, 6, 9, 0, tzinfo=dt.UTC)
 WEEK = dt.timedelta(days=7)
@@ -145,6 +146,18 @@ def test_rule_names_and_severities_are_the_flag_model_values() -> None:
         rules.DISENGAGEMENT,
     } == set(Flag.Rule.values)
     assert {rules.LOW, rules.MEDIUM, rules.HIGH} == set(Flag.Severity.values)
+
+
+def test_the_pure_rules_and_their_wording_know_every_stored_answer() -> None:
+    # The rules and evidence stay free of the ORM, so they spell the stored values
+    # themselves; this holds them to the models' choices.
+    attendance = Session.Attendance
+    assert history.ATTENDED == attendance.ATTENDED
+    assert {attendance.CANCELLED, attendance.NO_SHOW} == history.MISSED
+    assert set(evidence.ATTENDANCE_WORDS) == set(attendance.values)
+    assert set(Rating.Rupture.values) - {Rating.Rupture.NONE} == rules.RUPTURES
+    assert set(evidence.RUPTURE_WORDS) == set(Rating.Rupture.values)
+    assert set(evidence.TALKED_THROUGH_WORDS) == {*Rating.RuptureResolved.values, "unanswered"}
 
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda rule: rule.__name__)
