@@ -318,12 +318,15 @@ READ_ONLY = {
     "history": {OWN: (ADMIN_SEES_A,) * 2, OTHER: (ADMIN_SEES_OTHER,) * 2},
 }
 # Sweeps and thresholds: read by superusers alone, written by nobody.
+# Nobody else reaches their rows at all: a record's history, which Django looks up before
+# asking who may see it, answers as for a record that does not exist.
+SUPERUSER_HISTORY = in_admin(ADMIN_NOT_FOUND, superuser=OK)
 SUPERUSER_READS = {
     "changelist": {OWN: (SUPERUSER, SUPERUSER)},
     "add": {OWN: (NOBODY, NOBODY)},
     "change": {OWN: (SUPERUSER, NOBODY), OTHER: (SUPERUSER, NOBODY)},
     "delete": {OWN: (NOBODY, NOBODY), OTHER: (NOBODY, NOBODY)},
-    "history": {OWN: (SUPERUSER, SUPERUSER), OTHER: (SUPERUSER, SUPERUSER)},
+    "history": {OWN: (SUPERUSER_HISTORY,) * 2, OTHER: (SUPERUSER_HISTORY,) * 2},
 }
 # The clinic itself: its staff read it, superusers add it (clinic_create); no service
 # renames or removes one, so nobody changes or deletes it.
