@@ -224,8 +224,8 @@ class ReadOnlyScopedAdmin(ScopedAdmin):
 
 @admin.register(Clinic)
 class ClinicAdmin(ServiceWritesMixin, HardenedAdminMixin, admin.ModelAdmin):
-    """Superusers add a clinic (`clinic_create`). There is no service to rename or remove
-    one, so nobody changes or deletes a clinic here."""
+    """Superusers add a clinic (`clinic_create`); its clinic admins (and superusers) rename
+    it (`clinic_rename`). Its slug stays, and nobody deletes a clinic."""
 
     list_display = ["name", "slug", "created_at"]
     prepopulated_fields = {"slug": ["name"]}
@@ -247,7 +247,9 @@ class ClinicAdmin(ServiceWritesMixin, HardenedAdminMixin, admin.ModelAdmin):
         return request.user.is_superuser
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+        return request.user.is_superuser or (
+            is_clinic_member(request) and request.user.is_clinic_admin
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -255,12 +257,21 @@ class ClinicAdmin(ServiceWritesMixin, HardenedAdminMixin, admin.ModelAdmin):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ["name", "slug"] if obj is None else ["name", "slug", "created_at"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [] if obj is None else ["slug", "created_at"]
+
+    def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.prepopulated_fields if obj is None else {}
+
     def save_model(self, request: HttpRequest, obj: Clinic, form: Any, change: bool) -> None:
+        name = form.cleaned_data["name"]
         try:
-            clinic = services.clinic_create(
-                name=form.cleaned_data["name"], slug=form.cleaned_data["slug"]
-            )
-        except ValidationError as error:
+            if change:
+                clinic = Clinic.objects.get(pk=obj.pk)
+                clinic = services.clinic_rename(actor=request.user, clinic=clinic, name=name)
+            else:
+                clinic = services.clinic_create(name=name, slug=form.cleaned_data["slug"])
+        except (ValidationError, PermissionDenied) as error:
             raise ServiceRefused(error) from error
         same_record(obj, clinic)
 

@@ -24,6 +24,16 @@ def clinic_create(*, name: str, slug: str) -> Clinic:
     return clinic
 
 
+def clinic_rename(*, actor: User, clinic: Clinic, name: str) -> Clinic:
+    """A clinic's admins (and superusers) rename it; its slug, which addresses it, stays."""
+    if not (actor.is_superuser or is_clinic_admin_of(actor, clinic.pk)):
+        raise PermissionDenied("Only a clinic admin of this clinic can rename it.")
+    clinic.name = name.strip()
+    clinic.full_clean()
+    clinic.save(update_fields=["name"])
+    return clinic
+
+
 def staff_create(
     *,
     clinic: Clinic,

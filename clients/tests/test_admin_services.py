@@ -350,13 +350,41 @@ def test_a_superuser_adds_a_clinic(client: Any, superuser: User) -> None:
 
 
 @pytest.mark.parametrize("who", ["clinic_admin", "superuser"])
-def test_nobody_renames_or_deletes_a_clinic(
+def test_a_clinic_is_renamed_through_clinic_rename_and_keeps_its_slug(
     client: Any, clinic: Clinic, clinic_admin: User, who: str, request: Any
 ) -> None:
     client.force_login(request.getfixturevalue(who))
-    assert (
-        client.post(change_url(clinic), {"name": "Renamed", "slug": "renamed"}).status_code == 403
-    )
+    response = client.post(change_url(clinic), {"name": "  Riverside East ", "slug": "east"})
+    assert response.status_code == 302
+    clinic.refresh_from_db()
+    assert (clinic.name, clinic.slug) == ("Riverside East", "riverside")
+
+
+def test_a_clinic_renamed_to_nothing_is_refused_on_the_form(
+    client: Any, clinic: Clinic, clinic_admin: User
+) -> None:
+    client.force_login(clinic_admin)
+    errors = form_errors(client.post(change_url(clinic), {"name": "   "}))
+    assert errors == {"name": ["This field is required."]}
+    clinic.refresh_from_db()
+    assert clinic.name == "Riverside"
+
+
+def test_another_clinics_admin_renames_nothing(
+    client: Any, clinic: Clinic, other_clinic: Clinic, clinic_admin: User
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(change_url(other_clinic), {"name": "Taken over"})
+    assert response.status_code == 302  # "does not exist", to the admin's index
+    other_clinic.refresh_from_db()
+    assert other_clinic.name != "Taken over"
+
+
+@pytest.mark.parametrize("who", ["clinic_admin", "superuser"])
+def test_nobody_deletes_a_clinic(
+    client: Any, clinic: Clinic, clinic_admin: User, who: str, request: Any
+) -> None:
+    client.force_login(request.getfixturevalue(who))
     delete = reverse("admin:clients_clinic_delete", args=[clinic.pk])
     assert client.post(delete, {"post": "yes"}).status_code == 403
     clinic.refresh_from_db()

@@ -226,3 +226,16 @@ def test_only_the_clinics_admins_end_its_supervision_links(
     assert Supervision.objects.exists()
     services.supervision_end(actor=clinic_admin, supervision=link)
     assert not Supervision.objects.exists()
+
+
+def test_a_clinic_is_renamed_by_its_own_admins_only(
+    clinic: Any, other_clinic: Any, clinic_admin: User, therapist: User
+) -> None:
+    services.clinic_rename(actor=clinic_admin, clinic=clinic, name=" Riverside East ")
+    clinic.refresh_from_db()
+    assert (clinic.name, clinic.slug) == ("Riverside East", "riverside")
+    for actor, target in ((therapist, clinic), (clinic_admin, other_clinic)):
+        with pytest.raises(PermissionDenied):
+            services.clinic_rename(actor=actor, clinic=target, name="Taken over")
+    with pytest.raises(ValidationError):
+        services.clinic_rename(actor=clinic_admin, clinic=clinic, name="  ")

@@ -59,7 +59,10 @@ def test_a_therapist_adds_a_client_logs_a_session_rates_it_and_sees_the_chart(
     assert Rating.objects.get(session=session, rater="therapist").alliance_score == 8
 
     page.get_by_role("link", name="J.T.").click()
-    page.locator("#alliance-chart").wait_for()
+    # The chart is drawn by deferred scripts, after the canvas is in the page.
+    page.wait_for_function(
+        "window.Chart && Chart.getChart(document.getElementById('alliance-chart'))"
+    )
     therapist_points = page.evaluate(
         "Chart.getChart(document.getElementById('alliance-chart')).data.datasets"
         ".find((set) => set.label === 'Therapist').data"
