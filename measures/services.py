@@ -127,6 +127,15 @@ def therapist_rating_is_editable(rating: Rating, *, now: dt.datetime | None = No
     )
 
 
+def therapist_rating_edit_window() -> str:
+    """How long a therapist may revise their rating, in words: "a day", "12 hours"."""
+    hours = settings.ALLIANCE_THERAPIST_RATING_EDIT_HOURS
+    if hours % 24 == 0:
+        days = hours // 24
+        return "a day" if days == 1 else f"{days} days"
+    return "an hour" if hours == 1 else f"{hours} hours"
+
+
 @transaction.atomic
 def rating_update(*, rating: Rating, actor: User, answers: Mapping[str, Any]) -> Rating:
     """Revise a therapist's own rating within the edit window; client ratings never change."""

@@ -127,6 +127,22 @@ def test_after_a_day_the_rating_is_read_only(
     assert Rating.objects.get(session=session, rater="therapist").trust == 9
 
 
+@pytest.mark.parametrize(
+    ("hours", "words"), [(24, "a day"), (48, "2 days"), (12, "12 hours"), (1, "an hour")]
+)
+def test_the_lock_says_how_long_the_setting_allows(
+    client: Any, therapist: User, session: Session, settings: Any, hours: int, words: str
+) -> None:
+    settings.ALLIANCE_THERAPIST_RATING_EDIT_HOURS = hours
+    given = timezone.now() - dt.timedelta(hours=hours, minutes=1)
+    RatingFactory(session=session, rater="therapist", submitted_by=therapist, submitted_at=given)
+    client.force_login(therapist)
+    page = client.get(url(session), follow=True).content.decode()
+    said = f"can be changed for {words} after it is given."
+    # Once in the message above the session page, once beside the locked rating.
+    assert page.count(said) == 2
+
+
 def test_saving_a_rating_evaluates_the_client_at_once(
     client: Any,
     therapist: User,

@@ -1,4 +1,5 @@
-"""The therapist's own rating of a session: give it, and revise it for a day."""
+"""The therapist's own rating of a session: give it, and revise it for a while
+(`ALLIANCE_THERAPIST_RATING_EDIT_HOURS`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from clients.access import get_visible_or_404
 from clients.scoping import led_session
 from measures.forms import TherapistRatingForm
 from measures.models import Rating
-from measures.services import rating_submit, rating_update, therapist_rating_is_editable
+from measures.services import (
+    rating_submit,
+    rating_update,
+    therapist_rating_edit_window,
+    therapist_rating_is_editable,
+)
 from sessions.models import Session
 
 
@@ -27,7 +33,9 @@ def therapist_rating(request: HttpRequest, session_id: int) -> HttpResponse:
     rating = session.ratings.filter(rater=Rating.Rater.THERAPIST).first()
     if rating is not None and not therapist_rating_is_editable(rating) and request.method != "POST":
         messages.info(
-            request, "Your rating of this session is locked; it can be changed for a day."
+            request,
+            "Your rating of this session is locked; it can be changed for "
+            f"{therapist_rating_edit_window()} after it is given.",
         )
         return redirect(session)
     initial = TherapistRatingForm.initial_from(rating) if rating else None

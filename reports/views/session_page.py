@@ -10,7 +10,7 @@ from clients.access import get_visible_or_404
 from clients.scoping import led_session
 from measures.items import DIMENSION_NAMES
 from measures.models import Rating
-from measures.services import therapist_rating_is_editable
+from measures.services import therapist_rating_edit_window, therapist_rating_is_editable
 from sessions.models import Session
 
 
@@ -35,6 +35,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
             "flags": session.flags.select_related("session").order_by("created_at"),
             "dimensions": list(DIMENSION_NAMES.items()),
             "is_author": is_author,
+            "edit_window": therapist_rating_edit_window(),
             "may_rate": is_author
             and session.was_attended
             and (therapist_rating is None or therapist_rating_is_editable(therapist_rating)),
