@@ -229,6 +229,24 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker that is down must not hold up a page. Queuing a task (a rating's evaluation,
+# on commit) gives up within about a second when the broker refuses, or a few seconds when
+# it does not answer at all; the caller logs it and the sweep catches up. Every publish
+# first connects with the broker transport's own retry options, whether or not publishing
+# itself retries (celery/celery#6046); without them Kombu retries for six seconds.
+# Workers connect with broker_connection_max_retries (unchanged), not with these.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **CELERY_TASK_PUBLISH_RETRY_POLICY,
+    "socket_connect_timeout": 2,  # Redis: a broker host that drops the connection attempt
+}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2  # the same for a Redis result backend, if one is set
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- Clinical thresholds (see README "How flags are raised") --------------

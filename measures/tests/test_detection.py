@@ -197,7 +197,7 @@ def test_a_rating_saved_while_the_broker_was_down_is_flagged_by_the_next_sweep(
     _, token = invitation_create(session=SessionFactory(client=client_record))
     answers = {**dict.fromkeys(DIMENSIONS, "5"), "rupture": "none"}
     with (
-        celery_broker("redis://127.0.0.1:1/0", task_publish_retry=False),
+        celery_broker("redis://127.0.0.1:1/0"),
         django_capture_on_commit_callbacks(execute=True),
     ):
         assert client.post(f"/r/{token}/", answers).status_code == 302
