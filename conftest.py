@@ -48,6 +48,26 @@ def missing_service(reason: str) -> None:
     pytest.skip(reason)
 
 
+BROWSER_FIXTURES = {"page", "context", "new_context", "browser", "live_server"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that drives Chromium or serves a live server must carry the `browser` marker,
+    so `pytest -m "not browser"` is the quick run it promises (README, Tests)."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if BROWSER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("browser") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "Mark these with @pytest.mark.browser (they use a browser or a live server), or "
+            f"rename a parameter that takes the name of {sorted(BROWSER_FIXTURES)}:\n  "
+            + "\n  ".join(unmarked)
+        )
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings: Any) -> None:
     """Real hashing costs ~0.3 s per user; tests prove access, not key stretching."""

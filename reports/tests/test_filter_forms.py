@@ -113,17 +113,18 @@ def test_a_long_search_uses_its_first_40_characters(
     assert warnings_of(response) == ["Search uses the first 40 characters."]
 
 
+# Not named `page`: that is Playwright's fixture, and would make this a browser test.
 @pytest.mark.parametrize(
-    ("page", "shown"), [("2", 2), ("٢", 1), ("2.0", 2), ("-1", 1), ("9" * 30, 1), ("99", 2)]
+    ("asked", "shown"), [("2", 2), ("٢", 1), ("2.0", 2), ("-1", 1), ("9" * 30, 1), ("99", 2)]
 )
 def test_the_page_number_is_read_in_the_digits_0_to_9(
-    client: Any, therapist: User, page: str, shown: int
+    client: Any, therapist: User, asked: str, shown: int
 ) -> None:
     for number in range(51):
         concern_with_signal(ClientFactory(therapist=therapist), days_ago=1 + number / 24)
     client.force_login(therapist)
     for url in (CASELOAD, QUEUE):
-        response = client.get(url, {"page": page})
+        response = client.get(url, {"page": asked})
         assert response.status_code == 200
         assert response.context["page"].number == shown, url
 
