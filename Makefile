@@ -19,6 +19,7 @@ run: install
 ## test: install what is missing, lint, run the whole suite
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/djlint templates --lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed node_modules/.installed
@@ -36,6 +37,7 @@ node_modules/.installed: package.json package-lock.json
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/djlint templates --lint
 
 format: install
 	$(BIN)/ruff check --fix .
