@@ -328,12 +328,15 @@ SUPERUSER_READS = {
     "delete": {OWN: (NOBODY, NOBODY), OTHER: (NOBODY, NOBODY)},
     "history": {OWN: (SUPERUSER_HISTORY,) * 2, OTHER: (SUPERUSER_HISTORY,) * 2},
 }
-# The clinic itself: its staff read it, superusers add it (clinic_create); no service
-# renames or removes one, so nobody changes or deletes it.
+# The clinic itself: its staff read it, superusers add it (clinic_create), its clinic
+# admin and superusers rename it (clinic_rename); nobody deletes it.
 CLINIC_RECORD = {
     "changelist": {OWN: (ADMIN_STAFF, ADMIN_STAFF)},
     "add": {OWN: (SUPERUSER, SUPERUSER)},
-    "change": {OWN: (ADMIN_OWN_CLINIC, NOBODY), OTHER: (ADMIN_SEES_OTHER, NOBODY)},
+    "change": {
+        OWN: (ADMIN_OWN_CLINIC, ADMIN_WRITES_A),
+        OTHER: (ADMIN_SEES_OTHER, ADMIN_WRITES_OTHER),
+    },
     "delete": {OWN: (NOBODY, NOBODY), OTHER: (NOBODY, NOBODY)},
     "history": {OWN: (ADMIN_OWN_CLINIC,) * 2, OTHER: (ADMIN_SEES_OTHER,) * 2},
 }
