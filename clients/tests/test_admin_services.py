@@ -28,9 +28,26 @@ def superuser(db: None) -> User:
 
 
 def change_url(record: Any) -> str:
-    return reverse(
-        f"admin:{record._meta.app_label}_{record._meta.model_name}_change", args=[record.pk]
+    return admin_url(record, "change")
+
+
+def admin_url(record: Any, view: str) -> str:
+    meta = record._meta
+    return reverse(f"admin:{meta.app_label}_{meta.model_name}_{view}", args=[record.pk])
+
+
+def assert_not_deleted(client: Any, record: Any) -> None:
+    """Neither the delete page nor the list's bulk delete (which it does not offer) removes
+    `record`."""
+    assert client.post(admin_url(record, "delete"), {"post": "yes"}).status_code == 403
+    meta = record._meta
+    changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+    assert "delete_selected" not in client.get(changelist).content.decode()
+    client.post(
+        changelist,
+        {"action": "delete_selected", ACTION_CHECKBOX_NAME: [record.pk], "post": "yes"},
     )
+    assert type(record).objects.filter(pk=record.pk).exists()
 
 
 def client_form(client_record: Client, **changes: Any) -> dict[str, Any]:
@@ -167,16 +184,8 @@ def test_nobody_deletes_a_client_in_the_admin(
 ) -> None:
     """Not even a client with no sessions yet, whom nothing else protects."""
     client.force_login(request.getfixturevalue(who))
-    delete = reverse("admin:clients_client_delete", args=[client_record.pk])
-    assert client.get(delete).status_code == 403
-    assert client.post(delete, {"post": "yes"}).status_code == 403
-    changelist = reverse("admin:clients_client_changelist")
-    assert "delete_selected" not in client.get(changelist).content.decode()
-    client.post(
-        changelist,
-        {"action": "delete_selected", ACTION_CHECKBOX_NAME: [client_record.pk], "post": "yes"},
-    )
-    assert Client.objects.filter(pk=client_record.pk).exists()
+    assert client.get(admin_url(client_record, "delete")).status_code == 403
+    assert_not_deleted(client, client_record)
 
 
 def test_a_superuser_reads_clients_but_the_client_services_are_the_clinics(
@@ -260,15 +269,7 @@ def test_nobody_deletes_a_colleague_in_the_admin(
     client: Any, colleague: User, who: str, request: Any
 ) -> None:
     client.force_login(request.getfixturevalue(who))
-    delete = reverse("admin:clients_user_delete", args=[colleague.pk])
-    assert client.post(delete, {"post": "yes"}).status_code == 403
-    changelist = reverse("admin:clients_user_changelist")
-    assert "delete_selected" not in client.get(changelist).content.decode()
-    client.post(
-        changelist,
-        {"action": "delete_selected", ACTION_CHECKBOX_NAME: [colleague.pk], "post": "yes"},
-    )
-    assert User.objects.filter(pk=colleague.pk).exists()
+    assert_not_deleted(client, colleague)
 
 
 # --- Supervision -----------------------------------------------------------------------
