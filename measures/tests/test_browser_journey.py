@@ -59,10 +59,8 @@ def test_a_therapist_adds_a_client_logs_a_session_rates_it_and_sees_the_chart(
     assert Rating.objects.get(session=session, rater="therapist").alliance_score == 8
 
     page.get_by_role("link", name="J.T.").click()
-    # The chart is drawn by deferred scripts, after the canvas is in the page.
-    page.wait_for_function(
-        "window.Chart && Chart.getChart(document.getElementById('alliance-chart'))"
-    )
+    # The chart is drawn by deferred scripts, which have run once the page has loaded.
+    page.wait_for_url(f"**/clients/{client.pk}/", wait_until="load")
     therapist_points = page.evaluate(
         "Chart.getChart(document.getElementById('alliance-chart')).data.datasets"
         ".find((set) => set.label === 'Therapist').data"
