@@ -1,9 +1,10 @@
-"""Addresses of the read side's pages, for the apps below it.
+"""Addresses of pages owned by a higher app, for the apps below it.
 
-`reports` (the caseload, client and session pages) sits above `clients`, `sessions`
-and `measures`, which never import it or name its URLs; when one of them must send
-someone to a client's or a session's page, or home, it asks here. So the read side's
-URL names are written in one place (besides its own templates).
+The apps are layered `clients` ← `sessions` ← `measures` ← `reports`, and a lower app
+never imports a higher one or names its URLs. When one must send someone up — to a
+client's or a session's page or home (the read side, `reports`), or a client to the
+form that rates a session (`measures`) — it asks here, so those URL names are written
+in one place besides their own app.
 """
 
 from __future__ import annotations
@@ -24,3 +25,8 @@ def client_page(client_id: int) -> str:
 
 def session_page(session_id: int) -> str:
     return reverse("reports:session-detail", args=[session_id])
+
+
+def rating_form(token: str) -> str:
+    """The client's form for one session, at their link's token."""
+    return reverse("measures:client-rating", args=[token])

@@ -19,9 +19,9 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone, translation
 
+from alliance import links
 from sessions.models import RatingInvitation, Session
 
 logger = logging.getLogger(__name__)
@@ -42,8 +42,8 @@ def is_well_formed(token: str) -> bool:
 
 
 def rating_path(token: str) -> str:
-    # The form itself lives in `measures` (it stores the rating); only its URL name is used here.
-    return reverse("measures:client-rating", args=[token])
+    # The form itself lives in `measures` (it stores the rating), a layer above this one.
+    return links.rating_form(token)
 
 
 def rating_url(token: str) -> str:

@@ -146,22 +146,39 @@ def test_no_module_imports_itself_in_a_circle() -> None:
     assert not cycles(graph)
 
 
-LOWER_TEMPLATES = ("clients", "sessions", "measures", "accounts", "registration")
-REPORTS_URL = re.compile(r"""["']reports:[a-z-]+["']""")
+URL_NAME = re.compile(r"""["'](clients|sessions|measures|reports):[a-z-]+["']""")
 
 
-def test_the_apps_below_the_read_side_link_to_it_without_its_url_names() -> None:
-    """They use `client.get_absolute_url`, `session.get_absolute_url` and `home_url`."""
+def named_urls_in(path: Path) -> set[str]:
+    """The apps whose URL names `path` writes out ("measures:client-rating" → measures)."""
+    return {match.group(1) for match in URL_NAME.finditer(path.read_text())}
+
+
+@pytest.mark.parametrize("app", CHAIN[:-1])
+def test_no_app_names_a_higher_apps_urls(app: str) -> None:
+    """A lower app sends people up through `get_absolute_url` and `alliance.links`
+    (`home_url` in templates), never by a higher app's URL name."""
+    higher = set(CHAIN[CHAIN.index(app) + 1 :])
+    templates = [path for path in (ROOT / "templates" / app).rglob("*") if path.is_file()]
+    wrong = [
+        f"{path.relative_to(ROOT)} names {sorted(named_urls_in(path) & higher)}"
+        for path in [*source_files(app), *templates]
+        if named_urls_in(path) & higher
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_signing_in_names_no_read_side_url() -> None:
+    """Sign-in pages send people home through `alliance.links`, whatever home is."""
+    pages = [
+        path
+        for folder in ("accounts", "registration")
+        for path in (ROOT / "templates" / folder).rglob("*")
+        if path.is_file()
+    ]
     wrong = [
         str(path.relative_to(ROOT))
-        for folder in LOWER_TEMPLATES
-        for path in (ROOT / "templates" / folder).rglob("*")
-        if path.is_file() and REPORTS_URL.search(path.read_text())
-    ]
-    wrong += [
-        str(path.relative_to(ROOT))
-        for app in ("clients", "sessions", "measures", "accounts")
-        for path in source_files(app)
-        if REPORTS_URL.search(path.read_text())
+        for path in [*source_files("accounts"), *pages]
+        if "reports" in named_urls_in(path)
     ]
     assert not wrong
