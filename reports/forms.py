@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from alliance.fields import DateField, SingleLineField
 from alliance.forms import PageForm, first_error
@@ -29,20 +30,40 @@ class PeriodForm(forms.Form):
     """`?period=7|30|90|custom&from=YYYY-MM-DD&to=YYYY-MM-DD`: the dashboard's period."""
 
     period = forms.ChoiceField(
+        label="Period",
         required=False,
         choices=[*((str(days), f"Last {days} days") for days in PRESETS), (CUSTOM, "From – to")],
+        widget=forms.Select(attrs={"class": "form-select"}),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # The page's ids are the parameters' names: `<label for="from">`.
+        kwargs.setdefault("auto_id", "%s")
         super().__init__(*args, **kwargs)
         self.bounds = session_date_bounds()
         # "from" is a Python keyword, so the two dates are added here, not declared above.
         for name in ("from", "to"):
             self.fields[name] = DateField(
+                label=name.capitalize(),
                 required=False,
                 earliest=lambda: self.bounds.earliest,
                 latest=lambda: self.bounds.latest,
+                widget=forms.DateInput(
+                    format="%Y-%m-%d", attrs={"type": "date", "class": "form-control"}
+                ),
             )
+
+    @classmethod
+    def showing(cls, period: dashboard.Period) -> PeriodForm:
+        """The form as the page shows it: filled in with the period in use (after a
+        refusal, the default one), so what is on screen is what the numbers are for."""
+        return cls(
+            initial={
+                "period": str(period.days) if period.days else CUSTOM,
+                "from": timezone.localtime(period.start).date(),
+                "to": period.last_day,
+            }
+        )
 
     def chosen(self) -> tuple[dashboard.Period, str]:
         """The period asked for and "" — or the default period and what was wrong."""

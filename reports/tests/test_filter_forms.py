@@ -4,11 +4,13 @@ session bounds, one line of search; anything else is said above the page."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils import timezone
 
 from clients.models import Client, User
 from clients.tests.factories import ClientFactory
@@ -73,6 +75,40 @@ def test_dates_beside_a_preset_period_are_not_read(client: Any, supervisor: User
     response = client.get(DASHBOARD, {"period": "7", "from": "0001-01-01", "to": "garbage"})
     assert response.context["period"].days == 7
     assert warnings_of(response) == []
+
+
+def shown_period(response: Any) -> tuple[str, str, str]:
+    """What the page's period form shows: the chosen option, and the two dates."""
+    html = response.content.decode()
+    chosen = re.search(r'<option value="([^"]+)" selected>', html)
+    dates = [
+        re.search(rf'id="{name}"[^>]*value="([^"]*)"|value="([^"]*)"[^>]*id="{name}"', html)
+        for name in ("from", "to")
+    ]
+    values = [
+        next(group for group in match.groups() if group is not None) for match in dates if match
+    ]
+    assert chosen is not None and len(values) == 2, html
+    return chosen.group(1), values[0], values[1]
+
+
+@pytest.mark.parametrize("url", [DASHBOARD, PRECISION])
+def test_the_period_form_shows_the_period_in_use(client: Any, supervisor: User, url: str) -> None:
+    client.force_login(supervisor)
+    latest = session_date_bounds().latest
+    first = latest - dt.timedelta(days=10)
+    custom = client.get(url, {"period": "custom", "from": first, "to": latest})
+    assert shown_period(custom) == ("custom", first.isoformat(), latest.isoformat())
+    preset = client.get(url, {"period": "7"}).context["period"]
+    start = timezone.localtime(preset.start).date().isoformat()
+    assert shown_period(client.get(url, {"period": "7"})) == (
+        "7",
+        start,
+        preset.last_day.isoformat(),
+    )
+    # A refused period shows what the numbers are for: the last 30 days.
+    refused = client.get(url, {"period": "custom", "from": "1900-01-01", "to": "1900-01-31"})
+    assert shown_period(refused)[0] == "30"
 
 
 def test_the_sort_direction_is_desc_or_else_ascending(client: Any, supervisor: User) -> None:

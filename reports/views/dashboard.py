@@ -15,7 +15,7 @@ from clients.access import get_visible_or_404
 from clients.models import User
 from clients.scoping import is_overseer
 from reports import dashboard, selectors
-from reports.forms import DEFAULT_DAYS, PRESETS, PeriodForm, SortForm
+from reports.forms import DEFAULT_DAYS, PeriodForm, SortForm
 
 NOT_FOR_YOU = "The dashboard is for supervisors and clinic admins."
 
@@ -61,7 +61,7 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
             "attention": dashboard.clients_needing_attention(request.user),
             "stale_label": dashboard.stale_label(),
             "period": period,
-            "presets": PRESETS,
+            "period_form": PeriodForm.showing(period),
             "sort": sort,
             "descending": descending,
             "query": request.GET.urlencode(),
@@ -100,5 +100,5 @@ def precision(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "reports/precision.html",
-        {"tables": tables, "period": period, "presets": PRESETS},
+        {"tables": tables, "period": period, "period_form": PeriodForm.showing(period)},
     )
