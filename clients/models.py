@@ -13,7 +13,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from alliance import links
-from clients.scoping import ClientQuerySet, SupervisionQuerySet, UserQuerySet
+from clients.scoping import (
+    AuditEntryQuerySet,
+    AuditIsAppendOnly,
+    ClientQuerySet,
+    SupervisionQuerySet,
+    UserQuerySet,
+)
 
 
 class Clinic(models.Model):
@@ -199,3 +205,70 @@ class Client(models.Model):
             )
         if self.therapist.clinic_id != self.clinic_id:
             raise ValidationError({"therapist": "The therapist must work in the client's clinic."})
+
+
+class AuditAction(models.TextChoices):
+    VIEWED = "viewed", "Viewed"
+    EXPORTED = "exported", "Exported"
+    CREATED = "created", "Created"
+    CHANGED = "changed", "Changed"
+    VOIDED = "voided", "Voided"
+    ERASED = "erased", "Erased"
+
+
+class AuditEntry(models.Model):
+    """One read or write of a clinical record: who, when, from where, what — never the
+    values. Append-only: written by `clients.audit`, never changed or deleted (the model,
+    its queryset and, on PostgreSQL, a trigger refuse it).
+
+    The record is named by its model and id; `client`, `clinic` and `actor` are foreign
+    keys without a database constraint (`db_constraint=False`), for the clinic admin's
+    filters and names, so the trail never holds up anything else.
+    """
+
+    Action = AuditAction
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    actor = models.ForeignKey(
+        User, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    # The actor's username as it was, or who acted without an account ("client link",
+    # "system" for tasks and commands).
+    actor_name = models.CharField(max_length=150)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=20, choices=AuditAction.choices)
+    model = models.CharField(max_length=60)  # "clients.client", "therapy_sessions.session"
+    object_id = models.CharField(max_length=40)
+    client = models.ForeignKey(
+        "Client", on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    # Which fields a write changed: their names only.
+    fields = models.JSONField(default=list, blank=True)
+    # Where it happened: "client page", "ratings CSV", "admin", "seed_demo"…
+    place = models.CharField(max_length=80, blank=True)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["clinic", "-at"], name="audit_clinic_at")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=AuditAction.values), name="audit_action_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.model} {self.object_id}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise AuditIsAppendOnly("An audit entry is never changed.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise AuditIsAppendOnly("An audit entry is never deleted.")

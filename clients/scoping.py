@@ -222,6 +222,25 @@ class UserQuerySet(ScopedQuerySet):
         return self.filter(is_therapist=True, is_active=True)
 
 
+class AuditIsAppendOnly(Exception):
+    """An audit entry was to be changed or deleted: the trail only grows."""
+
+
+class AuditEntryQuerySet(ScopedQuerySet):
+    def visible_to(self, user: Any) -> AuditEntryQuerySet:
+        """A clinic's trail is for its clinic admins; nobody else reads it."""
+        return self.scoped(clinic_admin_q(user))
+
+    def update(self, **kwargs: Any) -> int:
+        raise AuditIsAppendOnly("Audit entries are never changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditIsAppendOnly("Audit entries are never deleted.")
+
+    # QuerySet.delete is also reached as _raw_delete by cascades; nothing cascades here
+    # (no foreign key points at an entry), so refusing delete() covers every path.
+
+
 class SupervisionQuerySet(ScopedQuerySet):
     def visible_to(self, user: Any) -> SupervisionQuerySet:
         if not _is_staff_member(user):

@@ -1,0 +1,142 @@
+"""The audit trail: who read or changed which clinical record, when and from where.
+
+Views record reads (`viewed(request, record)`, `exported(request, record)`); services
+record writes (`written(actor, action, record, fields=[…])`), wherever they are called
+from — a page, the admin, a command or a task. Neither ever stores a value: a write
+names the fields it changed, never what they held or now hold.
+
+The address and the place a write came from are those of the request being served,
+kept for its duration by `AuditMiddleware` (in a context variable, so threads and async
+tasks never see each other's); outside a request (commands, Celery tasks) there is no
+address, and the actor is "system" unless a service is told who acted.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+from django.http import HttpRequest, HttpResponse
+
+from alliance.net import client_address
+from clients.models import AuditAction, AuditEntry, Client
+
+SYSTEM = "system"
+CLIENT_LINK = "client link"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where the current request came from: the address, and the page or tool."""
+
+    address: str | None
+    place: str
+
+
+_origin: contextvars.ContextVar[Origin | None] = contextvars.ContextVar(
+    "alliance_audit_origin", default=None
+)
+
+
+class AuditMiddleware:
+    """Keeps the request's address and page for the writes it causes."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = _origin.set(Origin(address=client_address(request) or None, place=""))
+        try:
+            return self.get_response(request)
+        finally:
+            _origin.reset(token)
+
+    def process_view(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> None:
+        match = request.resolver_match
+        place = (
+            "admin" if match and match.namespace == "admin" else (match.view_name if match else "")
+        )
+        current = _origin.get()
+        _origin.set(Origin(address=current.address if current else None, place=place or ""))
+
+
+def _client_id(record: models.Model) -> int | None:
+    """The client a record is about: itself, or the one it belongs to."""
+    if isinstance(record, Client):
+        return record.pk
+    for path in ("client_id", "session.client_id", "concern.client_id"):
+        value: Any = record
+        for part in path.split("."):
+            value = getattr(value, part, None)
+            if value is None:
+                break
+        if value is not None:
+            return value
+    return None
+
+
+def _clinic_id(record: models.Model, client_id: int | None, actor: Any) -> int | None:
+    clinic_id = getattr(record, "clinic_id", None)
+    if clinic_id is None and client_id is not None:
+        clinic_id = Client.objects.filter(pk=client_id).values_list("clinic_id", flat=True).first()
+    return clinic_id if clinic_id is not None else getattr(actor, "clinic_id", None)
+
+
+def _record(
+    *,
+    actor: Any,
+    action: str,
+    record: models.Model,
+    fields: Iterable[str] = (),
+    place: str = "",
+    client_id: int | None = None,
+) -> AuditEntry:
+    origin = _origin.get()
+    signed_in = actor is not None and getattr(actor, "is_authenticated", False)
+    client_id = client_id if client_id is not None else _client_id(record)
+    return AuditEntry.objects.create(
+        clinic_id=_clinic_id(record, client_id, actor if signed_in else None),
+        actor=actor if signed_in else None,
+        actor_name=actor.get_username() if signed_in else (actor or SYSTEM),
+        address=origin.address if origin else None,
+        action=action,
+        model=record._meta.label_lower,
+        object_id=str(record.pk),
+        client_id=client_id,
+        fields=sorted(set(fields)),
+        place=place or (origin.place if origin else ""),
+    )
+
+
+def viewed(request: HttpRequest, record: models.Model, *, place: str = "") -> AuditEntry:
+    """`request.user` opened a page showing `record`."""
+    return _record(actor=request.user, action=AuditAction.VIEWED, record=record, place=place)
+
+
+def exported(request: HttpRequest, record: models.Model, *, place: str = "") -> AuditEntry:
+    """`request.user` downloaded `record`'s data (a CSV, an export)."""
+    return _record(actor=request.user, action=AuditAction.EXPORTED, record=record, place=place)
+
+
+def written(
+    actor: Any,
+    action: str,
+    record: models.Model,
+    *,
+    fields: Iterable[str] = (),
+    place: str = "",
+    client_id: int | None = None,
+) -> AuditEntry:
+    """A service created, changed, voided or erased `record`. `actor` is a member of
+    staff, or a word for who acted without an account (`CLIENT_LINK`, `SYSTEM`)."""
+    return _record(
+        actor=actor, action=action, record=record, fields=fields, place=place, client_id=client_id
+    )
+
+
+def changed_fields(before: dict[str, Any], after: models.Model) -> list[str]:
+    """The names of the fields whose values differ between `before` and `after`."""
+    return [name for name, value in before.items() if getattr(after, name) != value]
