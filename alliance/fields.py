@@ -50,9 +50,23 @@ def spoken_date(day: dt.date) -> str:
     return format_date(day, "j F Y")
 
 
-def has_control_characters(text: str) -> bool:
-    """Whether `text` holds a control character (line breaks, tabs, NUL, escape…)."""
-    return any(unicodedata.category(character) == "Cc" for character in text)
+def has_control_characters(text: str, *, allowed: frozenset[str] = frozenset()) -> bool:
+    """Whether `text` holds a control character (line breaks, tabs, NUL, escape…) other
+    than the `allowed` ones."""
+    return any(
+        unicodedata.category(character) == "Cc" and character not in allowed for character in text
+    )
+
+
+LINE_BREAKS = frozenset("\r\n")
+PARAGRAPH_CONTROL_CHARACTERS = (
+    "Use plain text: line breaks are fine, other control characters are not."
+)
+
+
+def has_control_characters_in_paragraphs(text: str) -> bool:
+    """Whether multi-line `text` holds a control character other than a line break."""
+    return has_control_characters(text, allowed=LINE_BREAKS)
 
 
 class SingleLineField(forms.CharField):
@@ -68,6 +82,20 @@ class SingleLineField(forms.CharField):
     def validate(self, value: Any) -> None:
         super().validate(value)
         if value and has_control_characters(value):
+            raise ValidationError(self.error_messages["control"], code="control")
+
+
+class ParagraphsField(forms.CharField):
+    """Paragraphs of text (a notice, a note): line breaks, but no other control characters.
+
+    A textarea sends line breaks; a tab, NUL or escape sequence comes only from a crafted
+    request or a careless paste, and would reach pages, e-mails and logs as it is."""
+
+    default_error_messages = {"control": PARAGRAPH_CONTROL_CHARACTERS}
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value and has_control_characters_in_paragraphs(value):
             raise ValidationError(self.error_messages["control"], code="control")
 
 

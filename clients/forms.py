@@ -7,9 +7,9 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
-from alliance.fields import RecordChoiceField, SingleLineField
+from alliance.fields import ParagraphsField, RecordChoiceField, SingleLineField
 from alliance.forms import ServiceForm
-from clients.models import Client, User
+from clients.models import NOTICE_MAX_LENGTH, Client, User
 
 
 class ClientForm(ServiceForm):
@@ -45,3 +45,22 @@ class ClientForm(ServiceForm):
                 help_text="The therapist whose caseload the client joins.",
             )
             self.order_fields(["therapist"])
+
+
+class ClinicNoticeForm(ServiceForm):
+    """The clinic's own wording of the client form's privacy notice; blank keeps the default."""
+
+    notice_en = ParagraphsField(
+        label="Notice in English",
+        max_length=NOTICE_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Leave blank to show the default wording above.",
+    )
+    notice_es = ParagraphsField(
+        label="Notice in Spanish",
+        max_length=NOTICE_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Shown to clients whose form is in Spanish. Leave blank for the default.",
+    )

@@ -21,11 +21,25 @@ from clients.scoping import (
     UserQuerySet,
 )
 
+NOTICE_MAX_LENGTH = 1000
+
 
 class Clinic(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=60, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The privacy notice on the client's rating form, in the clinic's own words; blank
+    # shows the default (`clients.notice`). Changed only through `clinic_notice_update`,
+    # which bumps the version, so a client's rating can name the wording it was shown.
+    notice_en = models.TextField(
+        "notice in English", max_length=NOTICE_MAX_LENGTH, blank=True, default=""
+    )
+    notice_es = models.TextField(
+        "notice in Spanish", max_length=NOTICE_MAX_LENGTH, blank=True, default=""
+    )
+    notice_version = models.PositiveIntegerField(
+        default=1, help_text="Goes up by one whenever the notice's wording changes."
+    )
 
     class Meta:
         ordering = ["name"]

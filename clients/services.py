@@ -13,7 +13,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from clients.models import Client, Clinic, Supervision, User
+from alliance.fields import PARAGRAPH_CONTROL_CHARACTERS, has_control_characters_in_paragraphs
+from clients import audit
+from clients.models import NOTICE_MAX_LENGTH, AuditAction, Client, Clinic, Supervision, User
 from clients.scoping import is_clinic_admin_of, may_manage_caseload_of, may_move_clients
 
 
@@ -31,6 +33,51 @@ def clinic_rename(*, actor: User, clinic: Clinic, name: str) -> Clinic:
     clinic.name = name.strip()
     clinic.full_clean()
     clinic.save(update_fields=["name"])
+    return clinic
+
+
+NOTICE_NOT_FOR_YOU = "Only a clinic admin of this clinic can change its notice."
+NOTICE_TOO_LONG = f"Keep the notice to {NOTICE_MAX_LENGTH} characters."
+
+
+def _paragraphs(text: str) -> str:
+    """One kind of line break (browsers send CRLF), no space around the whole."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def _notice_problem(text: str) -> str:
+    """What is wrong with a notice's wording, or "" (a text column keeps any length)."""
+    if len(text) > NOTICE_MAX_LENGTH:
+        return NOTICE_TOO_LONG
+    if has_control_characters_in_paragraphs(text):
+        return PARAGRAPH_CONTROL_CHARACTERS
+    return ""
+
+
+@transaction.atomic
+def clinic_notice_update(*, actor: User, clinic: Clinic, notice_en: str, notice_es: str) -> Clinic:
+    """A clinic's admins set its own wording of the client form's privacy notice (blank
+    means the default). A change of wording bumps `notice_version`, so each client rating
+    can name the wording it was shown; saving the same words changes nothing."""
+    if not is_clinic_admin_of(actor, clinic.pk):
+        raise PermissionDenied(NOTICE_NOT_FOR_YOU)
+    # Locked, so two admins saving at once get two versions, not one number for both.
+    clinic = Clinic.objects.select_for_update().get(pk=clinic.pk)
+    wording = {"notice_en": _paragraphs(notice_en), "notice_es": _paragraphs(notice_es)}
+    errors = {
+        name: _notice_problem(text) for name, text in wording.items() if _notice_problem(text)
+    }
+    if errors:
+        raise ValidationError(errors)
+    fields = [name for name, text in wording.items() if getattr(clinic, name) != text]
+    if not fields:
+        return clinic
+    for name, text in wording.items():
+        setattr(clinic, name, text)
+    clinic.notice_version += 1
+    clinic.full_clean()
+    clinic.save(update_fields=[*fields, "notice_version"])
+    audit.written(actor, AuditAction.CHANGED, clinic, fields=[*fields, "notice_version"])
     return clinic
 
 

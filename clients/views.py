@@ -10,14 +10,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.utils import translation
 
 from clients import services
 from clients.access import get_visible_or_404, require_editable
-from clients.forms import ClientForm
+from clients.forms import ClientForm, ClinicNoticeForm
 from clients.models import Client, User
-from clients.scoping import may_add_clients, may_move_clients
+from clients.notice import default_notice
+from clients.scoping import is_clinic_admin_of, may_add_clients, may_move_clients
 
 READ_ONLY = "You can read this client but not change them."
+SETTINGS_NOT_FOR_YOU = "The clinic's settings are for its clinic admins."
 
 
 def _client_page(client: Client) -> str:
@@ -145,3 +148,33 @@ def client_reopen(request: HttpRequest, client_id: int) -> HttpResponse:
         template="clients/client_reopen.html",
         done="{label} re-opened.",
     )
+
+
+@login_required
+def clinic_settings(request: HttpRequest) -> HttpResponse:
+    """The clinic's own wording of the privacy notice on the client's rating form."""
+    user = request.user
+    if not is_clinic_admin_of(user, user.clinic_id):
+        raise PermissionDenied(SETTINGS_NOT_FOR_YOU)
+    clinic = user.clinic
+    initial = {"notice_en": clinic.notice_en, "notice_es": clinic.notice_es}
+    form = ClinicNoticeForm(_posted(request), initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.clinic_notice_update(actor=user, clinic=clinic, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_service_error(error)
+        else:
+            if saved.notice_version == clinic.notice_version:
+                messages.info(request, "The notice's wording is unchanged.")
+            else:
+                messages.success(
+                    request, f"Notice saved: clients now see version {saved.notice_version}."
+                )
+            return redirect("clients:clinic-settings")
+    with translation.override("en"):
+        default_en = default_notice(clinic.name)
+    with translation.override("es"):
+        default_es = default_notice(clinic.name)
+    context = {"form": form, "clinic": clinic, "default_en": default_en, "default_es": default_es}
+    return render(request, "clients/clinic_settings.html", context)

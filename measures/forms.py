@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from alliance.fields import WholeNumberField
 from alliance.forms import ServiceForm
 from measures.items import (
     CLIENT_ITEMS,
@@ -18,6 +19,7 @@ from measures.items import (
 )
 from measures.models import Rating
 from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN
+from measures.services import UNKNOWN_NOTICE
 
 SCALE_CHOICES = [(str(value), str(value)) for value in range(SCORE_MIN, SCORE_MAX + 1)]
 
@@ -113,6 +115,15 @@ class ClientRatingForm(ServiceForm):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    # Which version of the clinic's privacy notice the page showed: the service checks it
+    # against the clinic's versions and records it with the rating.
+    notice_version = WholeNumberField(
+        min_value=1,
+        widget=forms.HiddenInput,
+        error_messages={
+            code: UNKNOWN_NOTICE for code in ("required", "invalid", "min_value", "max_value")
+        },
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -126,6 +137,15 @@ class ClientRatingForm(ServiceForm):
 
     def scale_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in DIMENSIONS]
+
+    def answers_missing(self) -> bool:
+        """Whether an answer needs the client's attention (the notice has its own message)."""
+        return any(name != "notice_version" for name in self.errors)
+
+    def answers(self) -> dict[str, Any]:
+        return {
+            name: value for name, value in self.cleaned_data.items() if name != "notice_version"
+        }
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -11,8 +11,10 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
-from clients.models import User
+from clients.models import ClientLanguage, User
+from clients.notice import is_known_version
 from measures.models import Rating
 from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN
 from measures.tasks import evaluate_client
@@ -21,6 +23,11 @@ from sessions.models import RatingInvitation, Session
 logger = logging.getLogger(__name__)
 
 DUPLICATE_RATING_MESSAGE = "This session has already been rated by this rater."
+# Shown to the client, in their language, above their answers, which are all kept.
+UNKNOWN_NOTICE = gettext_lazy(
+    "This page showed a privacy notice we do not recognise. Please read the notice above "
+    "and send your answers again: nothing you entered is lost."
+)
 
 
 def _check_rater(session: Session, rater: str, submitted_by: User | None) -> None:
@@ -88,18 +95,23 @@ def rating_submit(
     answers: Mapping[str, Any],
     submitted_by: User | None = None,
     evaluate: bool = True,
+    notice: tuple[int, str] | None = None,
 ) -> Rating:
     """Store one rater's rating of an attended session; a second one is refused.
 
     Either rater's rating can change what Alliance raises (a discrepancy needs both), so
     each queues an evaluation of the client once it is committed. `evaluate=False` is for
     bulk loads that run detection themselves (the demo seeder replays it week by week).
+    `notice` is the client's consent record, (version, language), from `client_rating_submit`.
     """
     _check_rater(session, rater, submitted_by)
     if not session.was_attended:
         raise ValidationError("Only an attended session can be rated.")
     rating = _rating_from_answers(session, rater, answers)
     rating.submitted_by = submitted_by
+    if notice is not None:
+        rating.notice_version, rating.notice_language = notice
+        rating.notice_shown_at = rating.submitted_at
     # The answers were checked above and the database's constraints back them
     # up; validating each CHECK constraint here would cost a query apiece.
     rating.full_clean(validate_constraints=False)
@@ -165,8 +177,20 @@ class AlreadyAnswered(LinkUnavailable):
 
 
 @transaction.atomic
-def client_rating_submit(*, invitation: RatingInvitation, answers: Mapping[str, Any]) -> Rating:
-    """Store the client's answers through their link: exactly one rating per link and session.
+def client_rating_submit(
+    *,
+    invitation: RatingInvitation,
+    answers: Mapping[str, Any],
+    notice_version: int | None,
+    notice_language: str,
+) -> Rating:
+    """Store the client's answers through their link: exactly one rating per link and session,
+    with the consent record: the version of the clinic's privacy notice the form showed, in
+    which language, and when the answers were sent under it.
+
+    The version is the one the page was drawn with, not the clinic's current one, so a
+    notice changed while the form was open is recorded truthfully. A version the clinic
+    never had (a forged or stale page from before the notice) is refused.
 
     The invitation row is locked, so simultaneous submissions queue here and all
     but the first find it used.
@@ -176,12 +200,21 @@ def client_rating_submit(*, invitation: RatingInvitation, answers: Mapping[str, 
         raise AlreadyAnswered()
     if not invitation.is_open():
         raise LinkUnavailable()
-    session = Session.objects.select_related("client").get(pk=invitation.session_id)
+    session = Session.objects.select_related("client__clinic").get(pk=invitation.session_id)
     if not session.was_attended:
         # Marked cancelled or a no-show after the link went out: nothing the client can fix.
         raise LinkUnavailable()
+    if notice_version is None or not is_known_version(session.client.clinic, notice_version):
+        raise ValidationError({"notice_version": UNKNOWN_NOTICE}, code="unknown_notice")
+    if notice_language not in ClientLanguage.values:
+        raise ValidationError({"notice_version": UNKNOWN_NOTICE}, code="unknown_notice")
     try:
-        rating = rating_submit(session=session, rater=Rating.Rater.CLIENT, answers=answers)
+        rating = rating_submit(
+            session=session,
+            rater=Rating.Rater.CLIENT,
+            answers=answers,
+            notice=(notice_version, notice_language),
+        )
     except ValidationError as error:
         if DUPLICATE_RATING_MESSAGE in error.messages:
             raise AlreadyAnswered() from None

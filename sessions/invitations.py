@@ -81,7 +81,7 @@ def invitation_find(token: str) -> RatingInvitation | None:
     if not is_well_formed(token):
         return None
     return (
-        RatingInvitation.objects.select_related("session__client")
+        RatingInvitation.objects.select_related("session__client__clinic")
         .filter(token_hash=hash_token(token))
         .first()
     )

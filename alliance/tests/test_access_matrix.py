@@ -167,6 +167,9 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
         OWN: (MANAGES_CLIENT, done(MANAGES_CLIENT)),
         OTHER: (OTHER_CLINICS, done(OTHER_CLINICS)),
     },
+    # the clinic's settings (the client form's privacy notice): its clinic admins; an
+    # empty form keeps the default wording and is saved
+    "clients:clinic-settings": {OWN: (CLINIC_ADMINS, done(CLINIC_ADMINS))},
     # sessions
     "sessions:session-log": {
         OWN: (TREATING_ONLY, TREATING_ONLY),

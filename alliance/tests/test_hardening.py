@@ -25,6 +25,7 @@ pytestmark = pytest.mark.django_db
 ANSWERS = {
     "trust": "9", "empathy": "8", "collaboration": "7", "boundaries": "10", "growth": "6",
     "respect": "10", "rupture": "none", "rupture_resolved": "", "comment": "",
+    "notice_version": "1",
 }  # fmt: skip
 
 

@@ -11,8 +11,12 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Cast, Round
 from django.utils import timezone
 
+from clients.models import ClientLanguage
 from clients.scoping import ScopedQuerySet, caseload_q
 from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN, alliance_score
+
+# The languages a client's form, and so its notice, can be shown in.
+NOTICE_LANGUAGES = ClientLanguage.values
 
 
 def alliance_score_expression() -> models.Expression:
@@ -93,6 +97,14 @@ class Rating(models.Model):
         help_text="The therapist, for a therapist rating; empty for a client's own rating.",
     )
     updated_at = models.DateTimeField(default=timezone.now)
+    # The consent record of a client's rating: which version of the clinic's privacy
+    # notice stood above the questions, in which language, and when the answers were
+    # sent under it. Kept on every client rating, not only the first: the wording can
+    # change between sessions, and each answer was given under the words it was shown.
+    # Empty for therapist ratings, and for client ratings from before the notice.
+    notice_version = models.PositiveIntegerField(null=True, blank=True)
+    notice_language = models.CharField(max_length=5, blank=True, default="")
+    notice_shown_at = models.DateTimeField(null=True, blank=True)
 
     objects = RatingQuerySet.as_manager()
 
@@ -130,6 +142,21 @@ class Rating(models.Model):
                 violation_error_message=(
                     "'Was it talked through' applies only when there was a rupture."
                 ),
+            ),
+            # The notice is shown to clients; a therapist's rating records none. A client's
+            # record is whole or absent (ratings from before the notice have none).
+            models.CheckConstraint(
+                condition=(
+                    Q(notice_version__isnull=True, notice_shown_at__isnull=True, notice_language="")
+                    | Q(
+                        rater=Rater.CLIENT,
+                        notice_version__gte=1,
+                        notice_shown_at__isnull=False,
+                        notice_language__in=NOTICE_LANGUAGES,
+                    )
+                ),
+                name="rating_notice_record_whole_and_only_for_clients",
+                violation_error_message="Only a client's rating records the notice it was shown.",
             ),
         ]
 

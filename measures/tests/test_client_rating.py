@@ -30,6 +30,7 @@ ANSWERS = {
     "trust": "9", "empathy": "8", "collaboration": "7",
     "boundaries": "10", "growth": "6", "respect": "10",
     "rupture": "a_little", "rupture_resolved": "partly", "comment": "Felt rushed.",
+    "notice_version": "1",
 }  # fmt: skip
 
 

@@ -126,8 +126,12 @@ class RatingFormsTestCase(HostileInputTestCase):
         encoding=st.sampled_from(ENCODINGS),
     )
     @with_examples(
-        VALID_RATING,
-        {**RATING_CASES, "lang": ["fr", "ES", "es\x00", "<script>", ["es", "xx"]]},
+        {**VALID_RATING, "notice_version": "1"},
+        {
+            **RATING_CASES,
+            "lang": ["fr", "ES", "es\x00", "<script>", ["es", "xx"]],
+            "notice_version": ["0", "2", "١", "1\x00", "-1", None],
+        },
         query_lang=None,
         encoding="urlencoded",
     )

@@ -37,7 +37,9 @@ def test_a_client_rating_is_evaluated_by_a_real_worker(
         start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10),
     ):
         # Committed at once (no test transaction), so on_commit enqueues for real.
-        client_rating_submit(invitation=invitation, answers=answers)
+        client_rating_submit(
+            invitation=invitation, answers=answers, notice_version=1, notice_language="en"
+        )
         deadline = time.monotonic() + 20
         while (
             time.monotonic() < deadline

@@ -7,6 +7,7 @@ calm page, which names nobody.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from clients.models import Client
+from clients.notice import clinic_notice
 from measures.forms import ClientRatingForm
 from measures.public import is_paused, private_page, record_failure
 from measures.services import AlreadyAnswered, LinkUnavailable, client_rating_submit
@@ -57,15 +59,29 @@ def client_rating(request: HttpRequest, token: str) -> HttpResponse:
         form = ClientRatingForm(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
             try:
-                client_rating_submit(invitation=invitation, answers=form.cleaned_data)
+                client_rating_submit(
+                    invitation=invitation,
+                    answers=form.answers(),
+                    notice_version=form.cleaned_data["notice_version"],
+                    notice_language=language,
+                )
             except AlreadyAnswered:
                 return render(request, "measures/client_rating/thanks.html", {"already": True})
             except LinkUnavailable:
                 return _unavailable(request)
-            return redirect(f"{reverse('measures:client-rating-thanks')}?lang={language}")
-        return render(
-            request, "measures/client_rating/form.html", {"form": form, "language": language}
-        )
+            except ValidationError as error:
+                form.add_service_error(error)
+            else:
+                return redirect(f"{reverse('measures:client-rating-thanks')}?lang={language}")
+        # The notice as it reads now; a refused page is drawn again with it and its version.
+        clinic = invitation.session.client.clinic
+        context = {
+            "form": form,
+            "language": language,
+            "notice": clinic_notice(clinic, language),
+            "notice_version": clinic.notice_version,
+        }
+        return render(request, "measures/client_rating/form.html", context)
 
 
 @private_page
