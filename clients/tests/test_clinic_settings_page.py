@@ -1,0 +1,80 @@
+"""/clinic/settings/: the clinic's admins word the client form's privacy notice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from clients.models import Clinic, User
+
+pytestmark = pytest.mark.django_db
+
+URL = "/clinic/settings/"
+
+
+def test_the_address_is_named() -> None:
+    assert reverse("clients:clinic-settings") == URL
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client: Any) -> None:
+    response = client.get(URL)
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("who", ["therapist", "supervisor", "outsider"])
+def test_it_refuses_everyone_but_clinic_admins(
+    client: Any, clinic: Clinic, who: str, request: pytest.FixtureRequest
+) -> None:
+    client.force_login(request.getfixturevalue(who))
+    assert client.get(URL).status_code == 403
+    assert client.post(URL, {"notice_en": "Nobody sees them."}).status_code == 403
+    clinic.refresh_from_db()
+    assert (clinic.notice_en, clinic.notice_version) == ("", 1)
+
+
+def test_a_clinic_admin_sees_the_defaults_and_the_version(client: Any, clinic_admin: User) -> None:
+    client.force_login(clinic_admin)
+    html = client.get(URL).content.decode()
+    assert "Your therapist sees your answers. At Riverside" in html
+    assert "Su terapeuta ve sus respuestas. En Riverside" in html
+    assert "You are on version 1." in html
+    assert 'href="/clinic/settings/"' in html  # in the navigation
+
+
+def test_the_navigation_offers_it_to_clinic_admins_only(client: Any, therapist: User) -> None:
+    client.force_login(therapist)
+    assert (
+        'href="/clinic/settings/"' not in client.get(reverse("reports:caseload")).content.decode()
+    )
+
+
+def test_a_clinic_admin_saves_the_clinics_own_wording(
+    client: Any, clinic: Clinic, clinic_admin: User
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(URL, {"notice_en": "Read by your therapist.", "notice_es": ""})
+    assert response.status_code == 302 and response["Location"] == URL
+    clinic.refresh_from_db()
+    assert (clinic.notice_en, clinic.notice_es, clinic.notice_version) == (
+        "Read by your therapist.",
+        "",
+        2,
+    )
+    assert "clients now see version 2" in client.get(URL).content.decode()
+
+
+def test_bad_input_is_shown_with_what_was_typed_and_nothing_is_saved(
+    client: Any, clinic: Clinic, clinic_admin: User
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(URL, {"notice_en": "Kept words.", "notice_es": "Mal\x07texto"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "line breaks are fine, other control characters are not" in html
+    assert "Kept words." in html
+    too_long = client.post(URL, {"notice_en": "y" * 1001, "notice_es": ""}).content.decode()
+    assert "at most 1000 characters" in too_long and "y" * 1001 in too_long
+    clinic.refresh_from_db()
+    assert (clinic.notice_en, clinic.notice_es, clinic.notice_version) == ("", "", 1)
