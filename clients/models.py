@@ -31,14 +31,16 @@ class Clinic(models.Model):
     # The privacy notice on the client's rating form, in the clinic's own words; blank
     # shows the default (`clients.notice`). Changed only through `clinic_notice_update`,
     # which bumps the version, so a client's rating can name the wording it was shown.
+    # Defaults in the database too, so code that predates them (a migration's historical
+    # models, a server mid-deploy) can still add a clinic.
     notice_en = models.TextField(
-        "notice in English", max_length=NOTICE_MAX_LENGTH, blank=True, default=""
+        "notice in English", max_length=NOTICE_MAX_LENGTH, blank=True, default="", db_default=""
     )
     notice_es = models.TextField(
-        "notice in Spanish", max_length=NOTICE_MAX_LENGTH, blank=True, default=""
+        "notice in Spanish", max_length=NOTICE_MAX_LENGTH, blank=True, default="", db_default=""
     )
     notice_version = models.PositiveIntegerField(
-        default=1, help_text="Goes up by one whenever the notice's wording changes."
+        default=1, db_default=1, help_text="Goes up by one whenever the notice's wording changes."
     )
 
     class Meta:

@@ -103,7 +103,7 @@ class Rating(models.Model):
     # change between sessions, and each answer was given under the words it was shown.
     # Empty for therapist ratings, and for client ratings from before the notice.
     notice_version = models.PositiveIntegerField(null=True, blank=True)
-    notice_language = models.CharField(max_length=5, blank=True, default="")
+    notice_language = models.CharField(max_length=5, blank=True, default="", db_default="")
     notice_shown_at = models.DateTimeField(null=True, blank=True)
 
     objects = RatingQuerySet.as_manager()
