@@ -337,6 +337,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "measures.tasks.escalate_unacknowledged_concerns",
         "schedule": crontab(hour=ALLIANCE_DIGEST_HOUR, minute=15),
     },
+    # The client's rights: discharged clients past their clinic's retention period.
+    "erase-past-retention": {
+        "task": "measures.tasks.erase_past_retention",
+        "schedule": crontab(hour=ALLIANCE_SWEEP_HOUR, minute=50),
+    },
 }
 
 # --- Security -------------------------------------------------------------

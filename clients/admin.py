@@ -222,6 +222,10 @@ class ReadOnlyScopedAdmin(ScopedAdmin):
         return False
 
 
+# The client's rights: how long records are kept after discharge (README).
+RETENTION_FIELDS = ("retention_days_after_discharge", "keep_numbers_after_erasure")
+
+
 @admin.register(Clinic)
 class ClinicAdmin(ServiceWritesMixin, HardenedAdminMixin, admin.ModelAdmin):
     """Superusers add a clinic (`clinic_create`); its clinic admins (and superusers) rename
@@ -255,7 +259,9 @@ class ClinicAdmin(ServiceWritesMixin, HardenedAdminMixin, admin.ModelAdmin):
         return False
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return ["name", "slug"] if obj is None else ["name", "slug", "created_at"]
+        if obj is None:
+            return ["name", "slug"]
+        return ["name", "slug", "created_at", *RETENTION_FIELDS]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return [] if obj is None else ["slug", "created_at"]
@@ -269,6 +275,11 @@ class ClinicAdmin(ServiceWritesMixin, HardenedAdminMixin, admin.ModelAdmin):
             if change:
                 clinic = Clinic.objects.get(pk=obj.pk)
                 clinic = services.clinic_rename(actor=request.user, clinic=clinic, name=name)
+                clinic = services.clinic_retention_set(
+                    actor=request.user,
+                    clinic=clinic,
+                    **{field: form.cleaned_data[field] for field in RETENTION_FIELDS},
+                )
             else:
                 clinic = services.clinic_create(name=name, slug=form.cleaned_data["slug"])
         except (ValidationError, PermissionDenied) as error:

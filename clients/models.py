@@ -42,6 +42,21 @@ class Clinic(models.Model):
     notice_version = models.PositiveIntegerField(
         default=1, db_default=1, help_text="Goes up by one whenever the notice's wording changes."
     )
+    # The client's rights (README "The client's rights"): how long a discharged client's
+    # record is kept before it is anonymised, and whether its numbers still count.
+    retention_days_after_discharge = models.PositiveIntegerField(
+        "keep records after discharge (days)",
+        null=True,
+        blank=True,
+        help_text="After this many days a discharged client is anonymised; empty keeps "
+        "records until someone erases them.",
+    )
+    keep_numbers_after_erasure = models.BooleanField(
+        "keep numbers after erasure",
+        default=True,
+        help_text="An erased client's scores and dates still count in the clinic's "
+        "statistics, without anything that names them.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -173,6 +188,14 @@ class Client(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now)
     discharged_at = models.DateTimeField(null=True, blank=True)
+    # Set when the client's personal data was erased (`measures.rights.client_erase`);
+    # the rows stay, so nothing clinical is ever hard-deleted.
+    erased_at = models.DateTimeField(null=True, blank=True)
+    excluded_from_statistics = models.BooleanField(
+        default=False,
+        help_text="Erased in a clinic that keeps no numbers: the client's scores no longer "
+        "count in calibration or dashboards.",
+    )
 
     objects = ClientQuerySet.as_manager()
 
@@ -211,6 +234,10 @@ class Client(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
 
     def clean(self) -> None:
         if self.therapist_id is None or self.clinic_id is None:

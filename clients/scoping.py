@@ -84,6 +84,12 @@ def is_clinic_admin_of(user: Any, clinic_id: int) -> bool:
     return _is_staff_member(user) and user.is_clinic_admin and user.clinic_id == clinic_id
 
 
+def may_exercise_rights_of(user: Any, client: Any) -> bool:
+    """The client's rights (export everything held, erase) are exercised through the
+    clinic's admins; a therapist or supervisor who reads the record does not."""
+    return is_clinic_admin_of(user, client.clinic_id)
+
+
 def is_treating_therapist(user: Any, client: Any) -> bool:
     """Only the client's own therapist reviews what Alliance raises about them."""
     return (
@@ -179,6 +185,10 @@ class ClientQuerySet(ScopedQuerySet):
 
     def active(self) -> ClientQuerySet:
         return self.filter(status=self.model.Status.ACTIVE)
+
+    def counted_in_statistics(self) -> ClientQuerySet:
+        """Clients whose numbers count: all but the erased of clinics that keep none."""
+        return self.filter(excluded_from_statistics=False)
 
 
 def colleagues_q(user: Any) -> Q:

@@ -81,6 +81,24 @@ def clinic_notice_update(*, actor: User, clinic: Clinic, notice_en: str, notice_
     return clinic
 
 
+def clinic_retention_set(
+    *,
+    actor: User,
+    clinic: Clinic,
+    retention_days_after_discharge: int | None,
+    keep_numbers_after_erasure: bool,
+) -> Clinic:
+    """How long a discharged client's record is kept, and whether an erased client's numbers
+    still count: the clinic's admins (and superusers) decide."""
+    if not (actor.is_superuser or is_clinic_admin_of(actor, clinic.pk)):
+        raise PermissionDenied("Only a clinic admin of this clinic sets how long records are kept.")
+    clinic.retention_days_after_discharge = retention_days_after_discharge
+    clinic.keep_numbers_after_erasure = keep_numbers_after_erasure
+    clinic.full_clean()
+    clinic.save(update_fields=["retention_days_after_discharge", "keep_numbers_after_erasure"])
+    return clinic
+
+
 def staff_create(
     *,
     clinic: Clinic,
@@ -269,6 +287,8 @@ def client_reopen(*, actor: User, client: Client) -> Client:
     _check_may_manage_caseload(actor, client.therapist)
     if client.status == Client.Status.ACTIVE:
         raise ValidationError("This client is already active.")
+    if client.is_erased:
+        raise ValidationError("An erased client cannot be re-opened: add them as a new client.")
     client.status = Client.Status.ACTIVE
     client.discharged_at = None
     client.save(update_fields=["status", "discharged_at"])

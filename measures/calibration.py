@@ -275,7 +275,9 @@ def clinic_histories(clinic: Clinic) -> list[ClientHistory]:
     """Every client's history in the clinic, marked stable or not, for calibration."""
     from measures.detection import histories  # detection imports thresholds, as we do
 
-    clients = Client.objects.filter(clinic=clinic)
+    # An erased client of a clinic that keeps no numbers no longer counts (README "The
+    # client's rights"): their rows stay, but not in the clinic's statistics.
+    clients = Client.objects.filter(clinic=clinic).counted_in_statistics()
     # A concern open, being looked at, or resolved with a repair marks a client whose scores
     # moved for a reason; one dismissed as needing no repair does not.
     repaired = Concern.objects.filter(client=OuterRef("pk")).exclude(

@@ -69,3 +69,19 @@ def escalate_unacknowledged_concerns() -> int:
     from measures.notifications import escalations_send
 
     return escalations_send()
+
+
+@shared_task(
+    name="measures.tasks.erase_past_retention",
+    acks_late=True,
+    autoretry_for=RETRY_ON,
+    retry_backoff=60,
+    max_retries=3,
+    soft_time_limit=30 * 60,
+    time_limit=35 * 60,
+)
+def erase_past_retention() -> dict[str, int]:
+    """Anonymise discharged clients past their clinic's retention period; how many, per clinic."""
+    from measures.retention import retention_erase
+
+    return retention_erase()

@@ -4,6 +4,7 @@ from measures.views import (
     client_rating,
     invitations,
     review,
+    rights,
     therapist_rating,
     thresholds,
 )
@@ -41,6 +42,9 @@ urlpatterns = [
     path("concerns/<int:concern_id>/comment/", review.concern_comment, name="concern-comment"),
     # A signal's old address, from links in earlier e-mails: redirects to its concern.
     path("flags/<int:flag_id>/", review.flag_detail, name="flag-detail"),
+    # The client's rights: the clinic admin exports everything held, or erases.
+    path("clients/<int:client_id>/export/", rights.client_export_view, name="client-export"),
+    path("clients/<int:client_id>/erase/", rights.client_erase_view, name="client-erase"),
     path("thresholds/", thresholds.thresholds_page, name="thresholds"),
     path("thresholds/calibrate/", thresholds.calibrate, name="thresholds-calibrate"),
     path(

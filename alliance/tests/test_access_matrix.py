@@ -121,6 +121,8 @@ OTHER_CLINICS = signed_in(NOT_FOUND, other_admin=OK)
 OTHER_CLINICS_TREATING = signed_in(NOT_FOUND, other_admin=DENIED)
 OVERSEERS = signed_in(DENIED, supervisor=OK, idle_supervisor=OK, clinic_admin=OK, other_admin=OK)
 CLINIC_ADMINS = signed_in(DENIED, clinic_admin=OK, other_admin=OK)
+# The client's rights (export, erase): the client's clinic admin; other readers 403.
+CLIENTS_CLINIC_ADMIN = signed_in(NOT_FOUND, therapist=DENIED, supervisor=DENIED, clinic_admin=OK)
 # The log-in page: the form for anonymous browsers, straight on for anyone signed in.
 LOG_IN_PAGE = everyone(REDIRECT) | dict.fromkeys(ANONYMOUS, OK)
 
@@ -257,6 +259,16 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
             | {"clinic_admin": NOT_FOUND, "other_admin": OK},
             GET_ONLY,
         ),
+    },
+    # the client's rights: an empty POST downloads the export (200), or asks again for
+    # the label before an erasure (200, a form error)
+    "measures:client-export": {
+        OWN: (CLIENTS_CLINIC_ADMIN, CLIENTS_CLINIC_ADMIN),
+        OTHER: (OTHER_CLINICS, OTHER_CLINICS),
+    },
+    "measures:client-erase": {
+        OWN: (CLIENTS_CLINIC_ADMIN, CLIENTS_CLINIC_ADMIN),
+        OTHER: (OTHER_CLINICS, OTHER_CLINICS),
     },
     # the clinic's thresholds: its clinic admins
     "measures:thresholds": {OWN: (CLINIC_ADMINS, GET_ONLY)},
