@@ -17,6 +17,7 @@ from measures.rights import client_erase
 
 
 class Command(BaseCommand):
+    stealth_options = ("stdin",)  # the answer to the question, in tests
     help = "Erase (anonymise) a discharged client's personal data; nothing is deleted."
 
     def add_arguments(self, parser: CommandParser) -> None:

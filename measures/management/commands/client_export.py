@@ -18,6 +18,7 @@ from measures.rights import client_export, client_summary_html
 
 
 class Command(BaseCommand):
+    stealth_options = ("stdin",)  # the answer to the question, in tests
     help = "Export everything held about one client as JSON and a readable HTML summary."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -1,0 +1,377 @@
+"""The client's rights on PostgreSQL: export everything held, erase a discharged client,
+the commands that ask first, and retention that erases what is past the clinic's period."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from clients.audit import SYSTEM
+from clients.models import AuditAction, AuditEntry, Client, Clinic, User
+from clients.tests.factories import ClientFactory, ClinicAdminFactory, TherapistFactory
+from measures import rights
+from measures.models import Concern, ConcernEvent, Flag, Rating
+from measures.retention import retention_erase
+from measures.tasks import erase_past_retention
+from measures.tests.factories import ConcernEventFactory, RatingFactory, concern_with_signal
+from sessions.invitations import invitation_create
+from sessions.models import RatingInvitation, Session
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.usefixtures("postgresql")
+
+COMMENT = "The homework felt like too much this week."
+NOTE = "Talked about the tension over homework; agreed a slower pace."
+PRIVATE = "Private: mentions her sister's illness."
+
+
+@pytest.fixture
+def record(client_record: Client, therapist: User) -> Client:
+    """R.K. with every part: sessions with notes, both raters' ratings with comments, a
+    concern closed with a repair note and a comment, a signal, a rating link."""
+    client_record.external_id = "RK-0042"
+    client_record.email = "rk@example.org"
+    client_record.save()
+    first = SessionFactory(client=client_record, notes=PRIVATE)
+    RatingFactory(session=first, comment=COMMENT)
+    RatingFactory(
+        session=first, rater=Rating.Rater.THERAPIST, submitted_by=therapist, comment="Tense."
+    )
+    concern = concern_with_signal(client_record)
+    Concern.objects.filter(pk=concern.pk).update(
+        status=Concern.Status.RESOLVED, closed_at=timezone.now(), closed_by=therapist, note=NOTE
+    )
+    ConcernEventFactory(concern=concern, actor=therapist, note="We will check in next week.")
+    invitation_create(session=first)
+    return client_record
+
+
+def discharge(client: Client, days_ago: float = 1) -> Client:
+    client.status = Client.Status.DISCHARGED
+    client.discharged_at = timezone.now() - dt.timedelta(days=days_ago)
+    client.save()
+    return client
+
+
+def everything_in(document: dict[str, Any]) -> str:
+    return json.dumps(document)
+
+
+# --- Export --------------------------------------------------------------------------------
+
+
+def test_the_export_holds_every_part_of_the_record(record: Client, clinic_admin: User) -> None:
+    document = rights.client_export(actor=clinic_admin, client=record)
+    assert document["schema"] == rights.SCHEMA
+    assert document["schema_version"] == rights.SCHEMA_VERSION
+    assert document["generated_at"]
+    assert document["client"]["label"] == "R.K."
+    assert document["client"]["external_id"] == "RK-0042"
+    assert document["client"]["email"] == "rk@example.org"
+    assert document["client"]["therapist"] == str(record.therapist)
+    assert len(document["sessions"]) == Session.objects.filter(client=record).count() == 2
+    assert {r["rater"] for r in document["ratings"]} == {"client", "therapist"}
+    assert COMMENT in {r["comment"] for r in document["ratings"]}
+    assert [s["rule"] for s in document["signals"]] == [Flag.Rule.RELIABLE_DROP]
+    assert document["signals"][0]["description"]
+    (concern,) = document["concerns"]
+    assert concern["note"] == NOTE
+    assert concern["closed_by"] == str(record.therapist)
+    assert [e["note"] for e in concern["events"]] == ["We will check in next week."]
+    assert document["audit"] == [] or all("address" not in e for e in document["audit"])
+    json.dumps(document)  # serialisable as it stands
+
+
+def test_the_export_holds_nothing_of_other_clients_tokens_or_private_notes(
+    record: Client, colleague_client: Client, clinic_admin: User
+) -> None:
+    other = SessionFactory(client=colleague_client, notes="Colleague's note.")
+    RatingFactory(session=other, comment="Another client's comment.")
+    text = everything_in(rights.client_export(actor=clinic_admin, client=record))
+    assert "M.P." not in text
+    assert "Another client's comment." not in text
+    assert "Colleague's note." not in text
+    assert PRIVATE not in text
+    for token_hash in RatingInvitation.objects.values_list("token_hash", flat=True):
+        assert token_hash not in text
+    assert "token" not in text
+    assert record.therapist.username not in text  # a name, never a log-in
+    sessions = rights.client_export(actor=clinic_admin, client=record)["sessions"]
+    assert any(s["private_notes_held"] for s in sessions)
+
+
+def test_every_field_of_an_exported_model_is_exported_or_withheld_on_purpose() -> None:
+    for model, exported in rights.EXPORTED.items():
+        names = {field.name for field in model._meta.concrete_fields}
+        decided = set(exported) | rights.WITHHELD[model]
+        assert names <= decided, f"{model.__name__}: decide about {sorted(names - decided)}"
+
+
+def test_the_export_is_recorded_without_values(record: Client, clinic_admin: User) -> None:
+    rights.client_export(actor=clinic_admin, client=record, place="test")
+    entry = AuditEntry.objects.get(action=AuditAction.EXPORTED)
+    assert (entry.client_id, entry.actor_id, entry.fields) == (record.pk, clinic_admin.pk, [])
+
+
+def test_the_summary_is_a_readable_page(record: Client, clinic_admin: User) -> None:
+    page = rights.client_summary_html(rights.client_export(actor=clinic_admin, client=record))
+    assert "Everything held about R.K." in page
+    assert "Reliable drop" in page or "reliable" in page.lower()
+    assert NOTE in page and COMMENT in page
+    assert "a_lot" not in page and "reliable_drop" not in page
+
+
+@pytest.mark.parametrize("who", ["therapist", "supervisor", "outsider"])
+def test_only_the_clients_clinic_admin_may_export_or_erase(
+    record: Client, who: str, request: pytest.FixtureRequest
+) -> None:
+    actor = request.getfixturevalue(who)
+    discharge(record)
+    with pytest.raises(PermissionDenied):
+        rights.client_export(actor=actor, client=record)
+    with pytest.raises(PermissionDenied):
+        rights.client_erase(actor=actor, client=record)
+    other_admin = ClinicAdminFactory(clinic=Clinic.objects.create(name="Far", slug="far"))
+    with pytest.raises(PermissionDenied):
+        rights.client_erase(actor=other_admin, client=record)
+    record.refresh_from_db()
+    assert record.label == "R.K." and not record.is_erased
+    assert not AuditEntry.objects.filter(action__in=[AuditAction.EXPORTED, AuditAction.ERASED])
+
+
+# --- Erasure -------------------------------------------------------------------------------
+
+
+def test_an_active_client_is_never_erased(record: Client, clinic_admin: User) -> None:
+    with pytest.raises(ValidationError, match="discharged"):
+        rights.client_erase(actor=clinic_admin, client=record)
+    record.refresh_from_db()
+    assert record.label == "R.K." and record.email
+
+
+@pytest.mark.parametrize("keep_numbers", [True, False])
+def test_export_erase_export_round_trips(
+    record: Client, clinic_admin: User, keep_numbers: bool
+) -> None:
+    Clinic.objects.filter(pk=record.clinic_id).update(keep_numbers_after_erasure=keep_numbers)
+    discharge(record)
+    before = rights.client_export(actor=clinic_admin, client=record)
+    rows = _row_counts(record)
+    entries_before = list(AuditEntry.objects.values_list("pk", "action", "fields"))
+
+    erased = rights.client_erase(actor=clinic_admin, client=record)
+    after = rights.client_export(actor=clinic_admin, client=erased)
+
+    client = after["client"]
+    assert client["label"] == f"Erased {timezone.localdate():%Y-%m-%d} #{record.pk}"
+    assert client["external_id"] == client["email"] == ""
+    assert client["erased_at"]
+    assert {r["comment"] for r in after["ratings"]} == {""}
+    assert not any(s["private_notes_held"] for s in after["sessions"])
+    assert after["concerns"][0]["note"] == rights.ERASED_NOTE
+    assert {e["note"] for e in after["concerns"][0]["events"]} == {""}
+    text = everything_in(after)
+    for erased in ("R.K.", "RK-0042", "rk@example.org", COMMENT, NOTE, PRIVATE):
+        assert erased not in text
+    # Nothing was deleted: the same rows, the same numbers.
+    assert _row_counts(record) == rows
+    scores = [(r["session"], r["rater"], r["alliance_score"]) for r in before["ratings"]]
+    assert [(r["session"], r["rater"], r["alliance_score"]) for r in after["ratings"]] == scores
+    assert [s["starts_at"] for s in after["sessions"]] == [
+        s["starts_at"] for s in before["sessions"]
+    ]
+    record.refresh_from_db()
+    assert record.excluded_from_statistics is (not keep_numbers)
+    assert Client.objects.counted_in_statistics().filter(pk=record.pk).exists() is keep_numbers
+    # The trail only grew; the erasure names fields, never what they held.
+    assert (
+        list(
+            AuditEntry.objects.filter(pk__in=[e[0] for e in entries_before]).values_list(
+                "pk", "action", "fields"
+            )
+        )
+        == entries_before
+    )
+    erasure = AuditEntry.objects.get(action=AuditAction.ERASED)
+    assert "label" in erasure.fields and "measures.rating.comment" in erasure.fields
+    recorded = json.dumps(list(AuditEntry.objects.values()), default=str)
+    for erased in ("R.K.", "RK-0042", "rk@example.org", COMMENT, NOTE):
+        assert erased not in recorded
+    assert not RatingInvitation.objects.filter(session__client=record).live().exists()
+
+
+def _row_counts(client: Client) -> tuple[int, ...]:
+    return (
+        Session.objects.filter(client=client).count(),
+        Rating.objects.filter(session__client=client).count(),
+        Flag.objects.filter(client=client).count(),
+        Concern.objects.filter(client=client).count(),
+        ConcernEvent.objects.filter(concern__client=client).count(),
+        RatingInvitation.objects.filter(session__client=client).count(),
+    )
+
+
+def test_an_erased_client_is_not_erased_twice_nor_reopened(
+    record: Client, clinic_admin: User
+) -> None:
+    from clients.services import client_reopen
+
+    discharge(record)
+    rights.client_erase(actor=clinic_admin, client=record)
+    with pytest.raises(ValidationError, match="already"):
+        rights.client_erase(actor=clinic_admin, client=record)
+    record.refresh_from_db()
+    with pytest.raises(ValidationError, match="erased"):
+        client_reopen(actor=clinic_admin, client=record)
+    assert AuditEntry.objects.filter(action=AuditAction.ERASED).count() == 1
+
+
+# --- The commands ----------------------------------------------------------------------------
+
+
+def test_client_export_writes_both_files_after_confirmation(
+    record: Client, clinic_admin: User, tmp_path: Path
+) -> None:
+    out = io.StringIO()
+    call_command(
+        "client_export",
+        str(record.pk),
+        "--as",
+        "ada",
+        "--out",
+        str(tmp_path),
+        stdin=io.StringIO(f"{record.pk}\n"),
+        stdout=out,
+    )
+    document = json.loads((tmp_path / f"client-{record.pk}.json").read_text())
+    assert document["client"]["label"] == "R.K."
+    assert "Everything held about R.K." in (tmp_path / f"client-{record.pk}.html").read_text()
+    assert f"client-{record.pk}.json" in out.getvalue()
+    assert f"client-{record.pk}.html" in out.getvalue()
+
+
+def test_client_erase_asks_and_stops_on_a_wrong_answer(record: Client, clinic_admin: User) -> None:
+    discharge(record)
+    with pytest.raises(CommandError, match="Not confirmed"):
+        call_command(
+            "client_erase",
+            str(record.pk),
+            "--as",
+            "ada",
+            stdin=io.StringIO("no\n"),
+            stdout=io.StringIO(),
+        )
+    record.refresh_from_db()
+    assert record.label == "R.K."
+    call_command(
+        "client_erase",
+        str(record.pk),
+        "--as",
+        "ada",
+        stdin=io.StringIO("R.K.\n"),
+        stdout=io.StringIO(),
+    )
+    record.refresh_from_db()
+    assert record.is_erased
+
+
+def test_client_erase_with_yes_does_not_ask(record: Client, clinic_admin: User) -> None:
+    discharge(record)
+    out = io.StringIO()
+    call_command("client_erase", str(record.pk), "--as", "ada", "--yes", stdout=out)
+    assert "Erased client" in out.getvalue()
+    assert "R.K." not in out.getvalue()
+
+
+def test_client_erase_refuses_an_active_client(record: Client, clinic_admin: User) -> None:
+    with pytest.raises(CommandError, match="discharged"):
+        call_command("client_erase", str(record.pk), "--as", "ada", "--yes")
+
+
+@pytest.mark.parametrize("command", ["client_export", "client_erase"])
+def test_the_commands_are_for_the_clients_clinic_admins(
+    record: Client, therapist: User, outsider: User, command: str, tmp_path: Path
+) -> None:
+    discharge(record)
+    ClinicAdminFactory(clinic=outsider.clinic, username="far-admin")
+    for username in ("tara", "far-admin"):
+        with pytest.raises(CommandError, match="not a clinic admin"):
+            call_command(command, str(record.pk), "--as", username, "--yes")
+    with pytest.raises(CommandError, match="No member of staff"):
+        call_command(command, str(record.pk), "--as", "nobody", "--yes")
+    assert list(tmp_path.iterdir()) == []
+    record.refresh_from_db()
+    assert not record.is_erased
+
+
+# --- Retention -----------------------------------------------------------------------------
+
+
+def test_retention_erases_only_discharged_clients_past_their_clinics_period(
+    clinic: Clinic, therapist: User, outsider: User
+) -> None:
+    Clinic.objects.filter(pk=clinic.pk).update(retention_days_after_discharge=30)
+    past = discharge(ClientFactory(therapist=therapist, label="Past"), days_ago=31)
+    recent = discharge(ClientFactory(therapist=therapist, label="Recent"), days_ago=29)
+    active = ClientFactory(therapist=therapist, label="Active")
+    # A clinic without a retention period keeps everything.
+    kept = discharge(ClientFactory(therapist=outsider, label="Kept"), days_ago=3000)
+
+    assert retention_erase() == {clinic.slug: 1}
+
+    statuses = {c.pk: c.is_erased for c in Client.objects.all()}
+    assert statuses == {past.pk: True, recent.pk: False, active.pk: False, kept.pk: False}
+    entry = AuditEntry.objects.get(action=AuditAction.ERASED)
+    assert (entry.actor_name, entry.place, entry.client_id) == (SYSTEM, "retention", past.pk)
+    # Running again finds nothing left to do.
+    assert retention_erase() == {clinic.slug: 0}
+
+
+def test_the_retention_task_and_command_say_what_they_did(
+    clinic: Clinic, therapist: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    Clinic.objects.filter(pk=clinic.pk).update(retention_days_after_discharge=0)
+    discharge(ClientFactory(therapist=therapist, label="Gone"), days_ago=1)
+    with caplog.at_level("INFO", logger="measures.retention"):
+        assert erase_past_retention.delay().get() == {clinic.slug: 1}
+    assert "1 client(s) of clinic riverside erased" in caplog.text
+    assert "Gone" not in caplog.text
+    out = io.StringIO()
+    call_command("erase_past_retention", stdout=out)
+    assert out.getvalue() == "riverside: 0 client(s) erased.\n"
+
+
+def test_the_retention_task_is_scheduled(settings: Any) -> None:
+    entry = settings.CELERY_BEAT_SCHEDULE["erase-past-retention"]
+    assert entry["task"] == erase_past_retention.name
+
+
+def test_a_clinic_admin_sets_the_retention(clinic: Clinic, clinic_admin: User) -> None:
+    from clients.services import clinic_retention_set
+
+    clinic_retention_set(
+        actor=clinic_admin,
+        clinic=clinic,
+        retention_days_after_discharge=365,
+        keep_numbers_after_erasure=False,
+    )
+    clinic.refresh_from_db()
+    assert (clinic.retention_days_after_discharge, clinic.keep_numbers_after_erasure) == (
+        365,
+        False,
+    )
+    with pytest.raises(PermissionDenied):
+        clinic_retention_set(
+            actor=TherapistFactory(clinic=clinic),
+            clinic=clinic,
+            retention_days_after_discharge=1,
+            keep_numbers_after_erasure=True,
+        )
