@@ -54,6 +54,9 @@ class Clinic(models.Model):
     keep_numbers_after_erasure = models.BooleanField(
         "keep numbers after erasure",
         default=True,
+        # In the database too, so rows written by code that predates the field (older
+        # migrations' historical models, other programs) get it.
+        db_default=True,
         help_text="An erased client's scores and dates still count in the clinic's "
         "statistics, without anything that names them.",
     )
@@ -193,8 +196,9 @@ class Client(models.Model):
     erased_at = models.DateTimeField(null=True, blank=True)
     excluded_from_statistics = models.BooleanField(
         default=False,
+        db_default=False,
         help_text="Erased in a clinic that keeps no numbers: the client's scores no longer "
-        "count in calibration or dashboards.",
+        "count in the clinic's calibration.",
     )
 
     objects = ClientQuerySet.as_manager()
