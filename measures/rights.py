@@ -80,6 +80,10 @@ RATING_FIELDS = (
     "comment",
     "submitted_at",
     "updated_at",
+    # The consent record: which wording of the privacy notice the client was shown.
+    "notice_version",
+    "notice_language",
+    "notice_shown_at",
 )
 SIGNAL_FIELDS = ("rule", "severity", "evidence", "created_at", "grouped_at")
 CONCERN_FIELDS = (
