@@ -28,7 +28,7 @@ from django.db import models, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 
 from alliance.fields import FORMFIELD_OVERRIDES
-from clients import services
+from clients import audit, services
 from clients.models import Client, Clinic, Supervision
 
 # What a filter shown on a changelist may add to its own field's name.
@@ -168,6 +168,34 @@ class ScopedAdmin(ServiceWritesMixin, HardenedAdminMixin, admin.ModelAdmin):
     clinic_admin_may_edit = False
     # Foreign keys whose choices are limited to what the user may see.
     scoped_choices: dict[str, Any] = {}
+    # Opening one record's page is recorded in the audit trail: these are clinical records
+    # (a client, their sessions, links, ratings, signals, concerns). Supervision is not.
+    audits_reads = True
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        # The page shows the record only once the scoped `get_object` found it: a record out
+        # of scope is a redirect to the index and reads nothing, so it records nothing.
+        self._record_read(request, response, "original")
+        return response
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().history_view(request, object_id, extra_context)
+        self._record_read(request, response, "object")
+        return response
+
+    def _record_read(self, request: HttpRequest, response: HttpResponse, name: str) -> None:
+        record = (getattr(response, "context_data", None) or {}).get(name)
+        if self.audits_reads and request.method == "GET" and record is not None:
+            audit.viewed(request, record, place="admin")
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
         queryset = super().get_queryset(request)
@@ -291,6 +319,8 @@ class ClinicAdmin(ServiceWritesMixin, HardenedAdminMixin, admin.ModelAdmin):
 class SupervisionAdmin(ScopedAdmin):
     """Added (`supervision_create`) and ended (`supervision_end`), never edited: a link to
     another person is a new link."""
+
+    audits_reads = False  # who supervises whom: the clinic's organisation, not a record
 
     clinic_admin_may_edit = True
     list_display = ["supervisor", "therapist", "created_at"]

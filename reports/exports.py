@@ -108,20 +108,20 @@ def _blank_if_none(value: Any, fmt: Callable[[Any], object]) -> str:
     return "" if value is None else str(fmt(value))
 
 
-def _period_dates(period: Period) -> tuple[str, str]:
+def period_dates(period: Period) -> tuple[str, str]:
     """The first and last day of `period` (ISO), in the zone it was made in."""
     zone = period.start.tzinfo or timezone.get_current_timezone()
     return _iso_date(period.start, zone), period.last_day.isoformat()
 
 
 def dashboard_filename(period: Period) -> str:
-    start, end = _period_dates(period)
+    start, end = period_dates(period)
     return f"alliance-dashboard-{start}-{end}.csv"
 
 
 def dashboard_rows_for_csv(rows: QuerySet, period: Period) -> Iterator[list[Any]]:
     """One list per row of `dashboard_rows()`, in its order, read with one query."""
-    start, end = _period_dates(period)
+    start, end = period_dates(period)
     for row in rows.iterator():
         yield [
             str(row),

@@ -19,6 +19,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from alliance import links
+from clients import audit
 from clients.access import get_visible_or_404
 from clients.scoping import is_overseer, is_treating_therapist, may_comment_on
 from measures import concern_selectors, review
@@ -114,7 +115,9 @@ def _review_step(
 @require_safe
 def concern_detail(request: HttpRequest, concern_id: int) -> HttpResponse:
     """One concern: its story, each signal's numbers, its history, the review actions."""
-    return _concern_page(request, _visible_concern(request, concern_id))
+    concern = _visible_concern(request, concern_id)
+    audit.viewed(request, concern, place="concern page")
+    return _concern_page(request, concern)
 
 
 @login_required

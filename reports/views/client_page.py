@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from clients import audit
 from clients.access import get_visible_or_404
 from clients.models import Client
 from clients.scoping import may_change_client, may_exercise_rights_of, may_log_session
@@ -20,6 +21,7 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
     client = get_visible_or_404(
         Client.objects.visible_to(request.user).select_related("therapist"), client_id
     )
+    audit.viewed(request, client, place="client page")
     history = selectors.client_history(client)
     user = request.user
     history.concerns = concern_selectors.with_stories(history.concerns, user)

@@ -15,13 +15,14 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_safe
 
+from clients import audit
 from clients.access import get_visible_or_404
 from clients.models import Client
 from reports import dashboard, exports
 from reports.views.dashboard import period_from, require_overseer, sort_from
 
 
-def _csv_response(
+def csv_response(
     filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> StreamingHttpResponse:
     response = StreamingHttpResponse(
@@ -42,7 +43,10 @@ def dashboard_csv(request: HttpRequest) -> StreamingHttpResponse:
     period = period_from(request, warn=False)
     sort, descending = sort_from(request, warn=False)
     rows = dashboard.dashboard_rows(request.user, period, sort, descending)
-    return _csv_response(
+    # The file names therapists, not clients (counts and means per caseload); it is still
+    # the clinic's data leaving the app, so the export is recorded against the clinic.
+    audit.exported(request, request.user.clinic, place="dashboard CSV")
+    return csv_response(
         exports.dashboard_filename(period),
         exports.dashboard_header(),
         exports.dashboard_rows_for_csv(rows, period),
@@ -54,7 +58,8 @@ def dashboard_csv(request: HttpRequest) -> StreamingHttpResponse:
 def client_ratings_csv(request: HttpRequest, client_id: int) -> StreamingHttpResponse:
     """Every rating of one visible client, both raters, in session order."""
     client = get_visible_or_404(Client.objects.visible_to(request.user), client_id)
-    return _csv_response(
+    audit.exported(request, client, place="ratings CSV")
+    return csv_response(
         exports.ratings_filename(client),
         exports.RATINGS_HEADER,
         exports.client_rating_rows(client, timezone.get_current_timezone()),

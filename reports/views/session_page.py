@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from clients import audit
 from clients.access import get_visible_or_404
 from clients.scoping import led_session
 from measures.items import DIMENSION_NAMES
@@ -20,6 +21,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_visible_or_404(
         Session.objects.visible_to(request.user).select_related("client", "therapist"), session_id
     )
+    audit.viewed(request, session, place="session page")
     ratings = {rating.rater: rating for rating in session.ratings.all()}
     therapist_rating = ratings.get(Rating.Rater.THERAPIST)
     is_author = led_session(request.user, session)
