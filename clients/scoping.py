@@ -90,6 +90,12 @@ def may_exercise_rights_of(user: Any, client: Any) -> bool:
     return is_clinic_admin_of(user, client.clinic_id)
 
 
+def may_read_audit_trail(user: Any) -> bool:
+    """A clinic's audit trail is for its clinic admins (`AuditEntry.objects.visible_to`
+    gives them their own clinic's entries, and nobody else any)."""
+    return _is_staff_member(user) and user.is_clinic_admin
+
+
 def is_treating_therapist(user: Any, client: Any) -> bool:
     """Only the client's own therapist reviews what Alliance raises about them."""
     return (

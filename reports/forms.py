@@ -1,5 +1,6 @@
 """Forms for the filters in a page's address: the dashboard's period and sort (shared by
-the page, the precision page and the CSV export), and the caseload's status and search.
+the page, the precision page and the CSV export), the caseload's status and search, and
+the audit trail's colleague, client, action and period.
 
 Addresses are typed, bookmarked and shared, so no filter is ever an error page: each
 form says in one sentence what it could not use (`problem`), the view shows that above
@@ -13,10 +14,11 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from alliance.fields import DateField, SingleLineField
+from alliance.fields import DateField, RecordChoiceField, SingleLineField
 from alliance.forms import PageForm, first_error
-from clients.models import Client
+from clients.models import AuditAction, Client, User
 from reports import dashboard
+from reports.audit_trail import AuditFilters
 from sessions.dates import session_date_bounds
 
 PRESETS = (7, 30, 90)
@@ -132,3 +134,63 @@ class CaseloadFilterForm(PageForm):
             problems.append(f"Search uses the first {SEARCH_MAX_LENGTH} characters.")
             search = search[:SEARCH_MAX_LENGTH]
         return status, search, problems
+
+
+class AuditFilterForm(PageForm):
+    """`?user=<id>&client=<id>&action=<action>&page=N`, and the period as PeriodForm reads
+    it (`period`, `from`, `to`). Colleagues and clients are those `viewer` sees: anyone
+    else's id is refused like one that does not exist."""
+
+    user = RecordChoiceField(
+        label="Who",
+        queryset=User.objects.none(),
+        required=False,
+        empty_label="Anyone",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    # Chosen by following "Audit of this client" from a client's page, so not a list of
+    # every client of the clinic: it rides along in the address.
+    client = RecordChoiceField(
+        queryset=Client.objects.none(), required=False, widget=forms.HiddenInput
+    )
+    action = forms.ChoiceField(
+        label="Action",
+        required=False,
+        choices=[("", "Any action"), *AuditAction.choices],
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+
+    def __init__(self, *args: Any, viewer: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "%s")
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = User.objects.visible_to(viewer).order_by("username")
+        self.fields["client"].queryset = Client.objects.visible_to(viewer)
+        self.period_form = PeriodForm(*args)
+
+    @classmethod
+    def showing(cls, filters: AuditFilters, viewer: Any) -> AuditFilterForm:
+        """The form filled in with the filters in use (a refused one left out)."""
+        initial = {"user": filters.actor, "client": filters.client, "action": filters.action}
+        return cls(viewer=viewer, initial=initial)
+
+    def chosen(self) -> tuple[AuditFilters, list[str]]:
+        """The filters asked for, and what was wrong with any (one sentence each); a
+        refused filter is left out."""
+        self.is_valid()
+        problems = []
+        if first_error(self, "user"):
+            problems.append("That colleague is not one we know; showing everyone's entries.")
+        if first_error(self, "client"):
+            problems.append("That client is not one we know; showing every client's entries.")
+        if first_error(self, "action"):
+            problems.append("That action is not one we know; showing every action.")
+        period, problem = self.period_form.chosen()
+        if problem:
+            problems.append(f"{problem}; showing the last {DEFAULT_DAYS} days.")
+        filters = AuditFilters(
+            period=period,
+            actor=self.cleaned_data.get("user"),
+            client=self.cleaned_data.get("client"),
+            action=self.cleaned_data.get("action", ""),
+        )
+        return filters, problems

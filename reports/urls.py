@@ -1,9 +1,10 @@
 """The read side's pages: the caseload, one client, one session, the supervisor's
-dashboard with its drill-down and precision page, and the CSV exports."""
+dashboard with its drill-down and precision page, the CSV exports, and the clinic admin's
+audit trail."""
 
 from django.urls import path
 
-from reports.views import caseload, client_page, dashboard, exports, session_page
+from reports.views import audit, caseload, client_page, dashboard, exports, session_page
 
 app_name = "reports"
 
@@ -22,4 +23,6 @@ urlpatterns = [
         name="therapist-caseload",
     ),
     path("dashboard/precision/", dashboard.precision, name="precision"),
+    path("audit/", audit.audit_page, name="audit"),
+    path("audit/export.csv", audit.audit_csv, name="audit-csv"),
 ]

@@ -270,6 +270,9 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
         OWN: (CLIENTS_CLINIC_ADMIN, CLIENTS_CLINIC_ADMIN),
         OTHER: (OTHER_CLINICS, OTHER_CLINICS),
     },
+    # the clinic's audit trail and its export: its clinic admins
+    "reports:audit": {OWN: (CLINIC_ADMINS, GET_ONLY)},
+    "reports:audit-csv": {OWN: (CLINIC_ADMINS, GET_ONLY)},
     # the clinic's thresholds: its clinic admins
     "measures:thresholds": {OWN: (CLINIC_ADMINS, GET_ONLY)},
     "measures:thresholds-calibrate": {OWN: (POST_ONLY, done(CLINIC_ADMINS))},

@@ -9,7 +9,12 @@ from django.shortcuts import render
 from clients import audit
 from clients.access import get_visible_or_404
 from clients.models import Client
-from clients.scoping import may_change_client, may_exercise_rights_of, may_log_session
+from clients.scoping import (
+    may_change_client,
+    may_exercise_rights_of,
+    may_log_session,
+    may_read_audit_trail,
+)
 from measures import concern_selectors
 from measures.items import DIMENSION_NAMES
 from reports import selectors
@@ -37,5 +42,6 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
             "may_edit": may_change_client(user, client),
             "may_log": may_log_session(user, client),
             "may_exercise_rights": may_exercise_rights_of(user, client),
+            "may_audit": may_read_audit_trail(user),
         },
     )

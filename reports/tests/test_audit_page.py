@@ -1,0 +1,254 @@
+"""The audit page and its CSV: a clinic's trail for its clinic admins, filtered by
+colleague, client, action and period; bad filters said and left out; nobody else's."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Any
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+from django.utils import timezone
+
+from clients import audit
+from clients.models import AuditAction, AuditEntry, Client, User
+from clients.tests.factories import ClientFactory, TherapistFactory
+
+pytestmark = pytest.mark.django_db
+
+PAGE = reverse("reports:audit")
+CSV = reverse("reports:audit-csv")
+
+
+def entry(
+    actor: User, action: str, record: Any, *, days_ago: float = 0, place: str = "client page"
+) -> AuditEntry:
+    """An entry as the app writes it, `days_ago` back (written whole: entries never change)."""
+    return AuditEntry.objects.create(
+        at=timezone.now() - dt.timedelta(days=days_ago),
+        clinic_id=actor.clinic_id,
+        actor=actor,
+        actor_name=actor.username,
+        address="203.0.113.9",
+        action=action,
+        model=record._meta.label_lower,
+        object_id=str(record.pk),
+        client_id=record.pk if isinstance(record, Client) else None,
+        fields=["label"] if action == AuditAction.CHANGED else [],
+        place=place,
+    )
+
+
+def shown(response: Any) -> list[AuditEntry]:
+    assert response.status_code == 200
+    return list(response.context["page"].object_list)
+
+
+def warnings(response: Any) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+@pytest.fixture
+def trail(
+    supervisor: User,
+    therapist: User,
+    client_record: Client,
+    colleague_client: Client,
+    outsider: User,
+    outsider_client: Client,
+) -> dict[str, AuditEntry]:
+    return {
+        "supervisor_viewed": entry(supervisor, AuditAction.VIEWED, client_record, days_ago=1),
+        "supervisor_exported": entry(
+            supervisor, AuditAction.EXPORTED, client_record, place="ratings CSV"
+        ),
+        "therapist_changed": entry(therapist, AuditAction.CHANGED, colleague_client, days_ago=2),
+        "old": entry(therapist, AuditAction.VIEWED, client_record, days_ago=60),
+        "other_clinic": entry(outsider, AuditAction.VIEWED, outsider_client),
+    }
+
+
+# --- Who may open it ---------------------------------------------------------------------
+
+
+def test_anonymous_is_sent_to_log_in(client: Any) -> None:
+    for url in (PAGE, CSV):
+        response = client.get(url)
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("role", ["therapist", "supervisor", "outsider"])
+def test_anyone_but_a_clinic_admin_is_refused(client: Any, role: str, request: Any) -> None:
+    client.force_login(request.getfixturevalue(role))
+    assert client.get(PAGE).status_code == 403
+    assert client.get(CSV).status_code == 403
+    assert not AuditEntry.objects.exists()  # a refused export is not one
+
+
+def test_the_clinic_admin_sees_the_clinics_entries_newest_first(
+    client: Any, clinic_admin: User, trail: dict[str, AuditEntry]
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.get(PAGE)
+    # The last 30 days by default: the 60-day-old entry and the other clinic's are not here.
+    assert shown(response) == [
+        trail["supervisor_exported"],
+        trail["supervisor_viewed"],
+        trail["therapist_changed"],
+    ]
+    html = response.content.decode()
+    assert "203.0.113.9" in html and "ratings CSV" in html and "R.K." in html
+    assert ">otto<" not in html and "Z.Z." not in html
+    link = reverse("reports:client-detail", args=[trail["supervisor_viewed"].client_id])
+    assert f'href="{link}"' in html
+
+
+def test_another_clinics_admin_sees_only_their_own(
+    client: Any, other_clinic: Any, trail: dict[str, AuditEntry]
+) -> None:
+    from clients.tests.factories import ClinicAdminFactory
+
+    client.force_login(ClinicAdminFactory(clinic=other_clinic))
+    assert shown(client.get(PAGE)) == [trail["other_clinic"]]
+
+
+# --- Filters -----------------------------------------------------------------------------
+
+
+def test_it_filters_by_colleague(
+    client: Any, clinic_admin: User, supervisor: User, trail: dict[str, AuditEntry]
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.get(PAGE, {"user": supervisor.pk})
+    assert shown(response) == [trail["supervisor_exported"], trail["supervisor_viewed"]]
+    assert warnings(response) == []
+
+
+def test_it_filters_by_client(
+    client: Any, clinic_admin: User, colleague_client: Client, trail: dict[str, AuditEntry]
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.get(PAGE, {"client": colleague_client.pk})
+    assert shown(response) == [trail["therapist_changed"]]
+    assert "client M.P. only" in response.content.decode()
+
+
+def test_it_filters_by_action(
+    client: Any, clinic_admin: User, trail: dict[str, AuditEntry]
+) -> None:
+    client.force_login(clinic_admin)
+    assert shown(client.get(PAGE, {"action": "exported"})) == [trail["supervisor_exported"]]
+
+
+def test_it_filters_by_period(
+    client: Any, clinic_admin: User, trail: dict[str, AuditEntry]
+) -> None:
+    client.force_login(clinic_admin)
+    assert trail["old"] in shown(client.get(PAGE, {"period": "90"}))
+    day = timezone.localdate() - dt.timedelta(days=60)
+    response = client.get(PAGE, {"period": "custom", "from": day, "to": day})
+    assert shown(response) == [trail["old"]]
+
+
+@pytest.mark.parametrize(
+    ("params", "said"),
+    [
+        ({"user": "99999"}, "That colleague is not one we know; showing everyone's entries."),
+        ({"user": "٣"}, "That colleague is not one we know; showing everyone's entries."),
+        ({"client": "abc"}, "That client is not one we know; showing every client's entries."),
+        ({"action": "deleted"}, "That action is not one we know; showing every action."),
+        ({"period": "12"}, "That period is not one we know; showing the last 30 days."),
+        (
+            {"period": "custom", "from": "2025-13-01", "to": "2025-01-01"},
+            "Enter both dates as YYYY-MM-DD; showing the last 30 days.",
+        ),
+    ],
+)
+def test_a_bad_filter_is_said_and_left_out(
+    client: Any, clinic_admin: User, trail: dict[str, AuditEntry], params: dict, said: str
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.get(PAGE, params)
+    assert warnings(response) == [said]
+    assert len(shown(response)) == 3
+
+
+def test_another_clinics_colleague_or_client_is_refused_like_an_unknown_one(
+    client: Any,
+    clinic_admin: User,
+    outsider: User,
+    outsider_client: Client,
+    trail: dict[str, AuditEntry],
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.get(PAGE, {"user": outsider.pk, "client": outsider_client.pk})
+    assert len(warnings(response)) == 2
+    assert trail["other_clinic"] not in shown(response)
+
+
+# --- The export --------------------------------------------------------------------------
+
+
+def test_the_export_holds_the_filtered_rows_and_is_itself_recorded(
+    client: Any,
+    clinic_admin: User,
+    supervisor: User,
+    client_record: Client,
+    trail: dict[str, AuditEntry],
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.get(CSV, {"user": supervisor.pk}, REMOTE_ADDR="192.0.2.4")
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert response["Content-Disposition"].startswith('attachment; filename="alliance-audit-')
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(row["who"], row["action"], row["place"]) for row in rows] == [
+        ("sue", "Exported", "ratings CSV"),
+        ("sue", "Viewed", "client page"),
+    ]
+    assert rows[0]["client"] == "R.K." and rows[0]["client_id"] == str(client_record.pk)
+    assert rows[0]["record_type"] == "clients.client" and rows[0]["address"] == "203.0.113.9"
+    export = AuditEntry.objects.filter(actor=clinic_admin).get()
+    assert (export.action, export.place, export.address) == (
+        AuditAction.EXPORTED,
+        "audit CSV",
+        "192.0.2.4",
+    )
+    assert (export.model, export.clinic_id) == ("clients.clinic", clinic_admin.clinic_id)
+
+
+# --- The client page's link, the page's cost --------------------------------------------
+
+
+def test_the_client_page_links_clinic_admins_to_that_clients_audit(
+    client: Any, clinic_admin: User, supervisor: User, client_record: Client
+) -> None:
+    link = f"{PAGE}?client={client_record.pk}"
+    client.force_login(clinic_admin)
+    page = reverse("reports:client-detail", args=[client_record.pk])
+    assert link in client.get(page).content.decode()
+    client.force_login(supervisor)
+    assert PAGE not in client.get(page).content.decode()
+
+
+@pytest.mark.parametrize("size", [5, 60])
+def test_the_page_costs_the_same_queries_at_any_size(
+    client: Any, clinic_admin: User, django_assert_num_queries: Any, size: int
+) -> None:
+    for number in range(size):
+        someone = ClientFactory(
+            therapist=TherapistFactory(clinic=clinic_admin.clinic), label=f"C{number:02d}"
+        )
+        audit.written(someone.therapist, AuditAction.CREATED, someone)
+    client.force_login(clinic_admin)
+    # session + user, the colleague and the client asked for, the count, the page of
+    # entries (with their clients), the colleagues for the filter
+    with django_assert_num_queries(7):
+        response = client.get(PAGE, {"user": someone.therapist_id, "client": someone.pk})
+    assert len(shown(response)) == 1
+    with django_assert_num_queries(5):
+        response = client.get(PAGE)
+    assert len(shown(response)) == min(size, 50)
