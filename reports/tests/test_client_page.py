@@ -140,8 +140,8 @@ def test_the_page_costs_the_same_queries_at_any_size(
     client.force_login(therapist)
     # session + user, the client, sessions, their ratings, their signals, the clinic's
     # thresholds (which signals are context), the client's concerns, and for their stories
-    # the concerns' signals and the client's scores
-    with django_assert_num_queries(10):
+    # the concerns' signals and the client's scores; the audit entry for the read
+    with django_assert_num_queries(11):
         response = client.get(url(client_record))
     assert len(chart(response)["labels"]) == size
 

@@ -514,8 +514,8 @@ def test_the_ratings_export_costs_the_same_queries_at_any_size(
     for week in range(ratings):
         RatingFactory(session=SessionFactory(client=client_record, starts_at=days_ago(week + 1)))
     client.force_login(therapist)
-    # The session, the user, the client, the ratings.
-    with django_assert_num_queries(4):
+    # The session, the user, the client, the audit entry, the ratings.
+    with django_assert_num_queries(5):
         lines = text(client.get(ratings_url(client_record))).splitlines()
     assert len(lines) == ratings + 1
 
@@ -533,8 +533,8 @@ def test_the_dashboard_export_costs_the_same_queries_at_any_size(
         session = SessionFactory(client__therapist=TherapistFactory(clinic=clinic_admin.clinic))
         RatingFactory(session=session)
     client.force_login(clinic_admin)
-    # The session, the user, the rows.
-    with django_assert_num_queries(3):
+    # The session, the user, the clinic and its audit entry, the rows.
+    with django_assert_num_queries(5):
         lines = text(client.get(DASHBOARD)).splitlines()
     assert len(lines) == therapists + 1
 
