@@ -78,8 +78,21 @@ def _client_id(record: models.Model) -> int | None:
     return None
 
 
+def _cached_client(record: models.Model) -> Client | None:
+    """The record's client if already loaded with it (select_related): no query."""
+    for path in (("client",), ("session", "client"), ("concern", "client")):
+        value: Any = record
+        for name in path:
+            value = value._state.fields_cache.get(name) if isinstance(value, models.Model) else None
+        if isinstance(value, Client):
+            return value
+    return None
+
+
 def _clinic_id(record: models.Model, client_id: int | None, actor: Any) -> int | None:
     clinic_id = getattr(record, "clinic_id", None)
+    if clinic_id is None and (client := _cached_client(record)) is not None:
+        clinic_id = client.clinic_id
     if clinic_id is None and client_id is not None:
         clinic_id = Client.objects.filter(pk=client_id).values_list("clinic_id", flat=True).first()
     return clinic_id if clinic_id is not None else getattr(actor, "clinic_id", None)
