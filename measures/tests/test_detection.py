@@ -195,7 +195,8 @@ def test_a_rating_saved_while_the_broker_was_down_is_flagged_by_the_next_sweep(
         week(client_record, weeks_ago, 10)
     sweep_run()
     _, token = invitation_create(session=SessionFactory(client=client_record))
-    answers = {**dict.fromkeys(DIMENSIONS, "5"), "rupture": "none"}
+    # The form as shown: the answers and the version of the privacy notice it carried.
+    answers = {**dict.fromkeys(DIMENSIONS, "5"), "rupture": "none", "notice_version": "1"}
     with (
         celery_broker("redis://127.0.0.1:1/0"),
         django_capture_on_commit_callbacks(execute=True),
