@@ -163,7 +163,9 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
                 )
             else:
                 member = clients_services.staff_create(
-                    password=None, **{name: data[name] for name in NEW_COLLEAGUE_FIELDS}
+                    password=None,
+                    actor=request.user,
+                    **{name: data[name] for name in NEW_COLLEAGUE_FIELDS},
                 )
         except (ValidationError, PermissionDenied) as error:
             raise ServiceRefused(error) from error
@@ -198,7 +200,7 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
     )
     def unlock_sign_in(self, request: HttpRequest, queryset: models.QuerySet) -> None:
         for user in queryset:
-            services.unlock_sign_in(user)
+            services.unlock_sign_in(user, actor=request.user)
         self.message_user(request, f"Sign-in unlocked for {queryset.count()} colleague(s).")
 
     @admin.action(
@@ -208,7 +210,7 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
         # One's own second factor changes on the account page, after the password.
         queryset = queryset.exclude(pk=request.user.pk)
         for user in queryset:
-            services.remove_two_factor(user)
+            services.remove_two_factor(user, actor=request.user)
         self.message_user(
             request,
             f"Two-factor removed for {queryset.count()} colleague(s); those whose role requires "

@@ -12,11 +12,15 @@ from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
 from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from clients import audit
+from clients.models import AuditAction
 
 logger = logging.getLogger(__name__)
 SUBJECT_TEMPLATE = "registration/password_reset_subject.txt"
@@ -76,27 +80,48 @@ def send_password_link(user: Any, *, sent_by: Any) -> None:
     )
 
 
-def remove_two_factor(user: Any) -> None:
+@transaction.atomic
+def remove_two_factor(user: Any, *, actor: Any = None) -> None:
     """For a colleague who lost their phone and recovery codes: remove their authenticator.
 
     It grants nobody access (the password is still needed, and only its holder has it);
     whoever must use two-factor is asked to set it up again when they next sign in.
-    Their signed-in sessions end, so none carries on as verified.
+    Their signed-in sessions end, so none carries on as verified. `actor` is the
+    colleague who did it, for the audit trail (None: a command, recorded as "system").
     """
-    TOTPDevice.objects.filter(user=user).delete()
-    StaticDevice.objects.filter(user=user).delete()
-    end_sessions(user)
+    removed = TOTPDevice.objects.filter(user=user).delete()[0]
+    removed += StaticDevice.objects.filter(user=user).delete()[0]
+    fields = ["two_factor"] if removed else []
+    if _end_sessions(user):
+        fields.append("sessions")
+    if fields:
+        audit.written(actor, AuditAction.CHANGED, user, fields=fields)
 
 
-def end_sessions(user: Any) -> None:
+def end_sessions(user: Any, *, actor: Any = None) -> None:
+    """Sign `user` out everywhere."""
+    with transaction.atomic():
+        if _end_sessions(user):
+            audit.written(actor, AuditAction.CHANGED, user, fields=["sessions"])
+
+
+def _end_sessions(user: Any) -> int:
     from django.contrib.sessions.models import Session
 
     user_id = str(user.pk)
+    ended = 0
     for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
         if session.get_decoded().get("_auth_user_id") == user_id:
             session.delete()
+            ended += 1
+    return ended
 
 
-def unlock_sign_in(user: Any) -> int:
-    """Lift a log-in lock-out on this colleague's username (from every address)."""
-    return axes_reset(username=user.get_username())
+def unlock_sign_in(user: Any, *, actor: Any = None) -> int:
+    """Lift a log-in lock-out on this colleague's username (from every address); recorded
+    in the audit trail when there was one to lift."""
+    with transaction.atomic():
+        lifted = axes_reset(username=user.get_username())
+        if lifted:
+            audit.written(actor, AuditAction.CHANGED, user, fields=["sign_in_lock"])
+    return lifted

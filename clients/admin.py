@@ -309,7 +309,9 @@ class ClinicAdmin(ServiceWritesMixin, HardenedAdminMixin, admin.ModelAdmin):
                     **{field: form.cleaned_data[field] for field in RETENTION_FIELDS},
                 )
             else:
-                clinic = services.clinic_create(name=name, slug=form.cleaned_data["slug"])
+                clinic = services.clinic_create(
+                    name=name, slug=form.cleaned_data["slug"], actor=request.user
+                )
         except (ValidationError, PermissionDenied) as error:
             raise ServiceRefused(error) from error
         same_record(obj, clinic)
@@ -333,7 +335,9 @@ class SupervisionAdmin(ScopedAdmin):
     def save_model(self, request: HttpRequest, obj: Supervision, form: Any, change: bool) -> None:
         try:
             supervision = services.supervision_create(
-                supervisor=form.cleaned_data["supervisor"], therapist=form.cleaned_data["therapist"]
+                supervisor=form.cleaned_data["supervisor"],
+                therapist=form.cleaned_data["therapist"],
+                actor=request.user,
             )
         except ValidationError as error:
             raise ServiceRefused(error) from error

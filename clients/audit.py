@@ -14,7 +14,7 @@ address, and the actor is "system" unless a service is told who acted.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from django.db import models
 from django.http import HttpRequest, HttpResponse
 
 from alliance.net import client_address
-from clients.models import AuditAction, AuditEntry, Client
+from clients.models import AuditAction, AuditEntry, Client, Clinic
 
 SYSTEM = "system"
 CLIENT_LINK = "client link"
@@ -91,6 +91,8 @@ def _cached_client(record: models.Model) -> Client | None:
 
 def _clinic_id(record: models.Model, client_id: int | None, actor: Any) -> int | None:
     clinic_id = getattr(record, "clinic_id", None)
+    if clinic_id is None and isinstance(record, Clinic):
+        clinic_id = record.pk
     if clinic_id is None and (client := _cached_client(record)) is not None:
         clinic_id = client.clinic_id
     if clinic_id is None and client_id is not None:
@@ -98,7 +100,7 @@ def _clinic_id(record: models.Model, client_id: int | None, actor: Any) -> int |
     return clinic_id if clinic_id is not None else getattr(actor, "clinic_id", None)
 
 
-def _record(
+def _entry(
     *,
     actor: Any,
     action: str,
@@ -106,12 +108,16 @@ def _record(
     fields: Iterable[str] = (),
     place: str = "",
     client_id: int | None = None,
+    clinic_id: int | None = None,
 ) -> AuditEntry:
+    """The entry for one record, not yet saved."""
     origin = _origin.get()
     signed_in = actor is not None and getattr(actor, "is_authenticated", False)
     client_id = client_id if client_id is not None else _client_id(record)
-    return AuditEntry.objects.create(
-        clinic_id=_clinic_id(record, client_id, actor if signed_in else None),
+    if clinic_id is None:
+        clinic_id = _clinic_id(record, client_id, actor if signed_in else None)
+    return AuditEntry(
+        clinic_id=clinic_id,
         actor=actor if signed_in else None,
         actor_name=actor.get_username() if signed_in else (actor or SYSTEM),
         address=origin.address if origin else None,
@@ -122,6 +128,12 @@ def _record(
         fields=sorted(set(fields)),
         place=place or (origin.place if origin else ""),
     )
+
+
+def _record(**entry: Any) -> AuditEntry:
+    saved = _entry(**entry)
+    saved.save()
+    return saved
 
 
 def viewed(request: HttpRequest, record: models.Model, *, place: str = "") -> AuditEntry:
@@ -142,11 +154,40 @@ def written(
     fields: Iterable[str] = (),
     place: str = "",
     client_id: int | None = None,
+    clinic_id: int | None = None,
 ) -> AuditEntry:
     """A service created, changed, voided or erased `record`. `actor` is a member of
-    staff, or a word for who acted without an account (`CLIENT_LINK`, `SYSTEM`)."""
+    staff, or a word for who acted without an account (`CLIENT_LINK`, `SYSTEM`).
+
+    `clinic_id` is for a record that names no clinic or client of its own (a
+    supervision link), or to save the query that would look it up."""
     return _record(
-        actor=actor, action=action, record=record, fields=fields, place=place, client_id=client_id
+        actor=actor,
+        action=action,
+        record=record,
+        fields=fields,
+        place=place,
+        client_id=client_id,
+        clinic_id=clinic_id,
+    )
+
+
+def created_in_bulk(
+    actor: Any, records: Sequence[models.Model], *, clinic_ids: Mapping[int, int]
+) -> list[AuditEntry]:
+    """`records` (saved, each with a `client_id`) were created together: one entry each,
+    in one INSERT. `clinic_ids` maps each client to its clinic, so nothing is looked up."""
+    return AuditEntry.objects.bulk_create(
+        [
+            _entry(
+                actor=actor,
+                action=AuditAction.CREATED,
+                record=record,
+                client_id=record.client_id,  # type: ignore[attr-defined]
+                clinic_id=clinic_ids[record.client_id],  # type: ignore[attr-defined]
+            )
+            for record in records
+        ]
     )
 
 

@@ -1,7 +1,8 @@
 """Writes for clinics, staff, supervision and clients.
 
 Each service checks who is acting, validates with `full_clean()` (which runs
-the model's cross-row checks and the database constraints), and writes. Views,
+the model's cross-row checks and the database constraints), writes, and records the
+write in the audit trail (the names of the fields changed, never their values). Views,
 admin pages and the demo seeder all come through here.
 """
 
@@ -19,10 +20,13 @@ from clients.models import NOTICE_MAX_LENGTH, AuditAction, Client, Clinic, Super
 from clients.scoping import is_clinic_admin_of, may_manage_caseload_of, may_move_clients
 
 
-def clinic_create(*, name: str, slug: str) -> Clinic:
+@transaction.atomic
+def clinic_create(*, name: str, slug: str, actor: User | None = None) -> Clinic:
+    """Add a clinic; `actor` is the superuser who did (None from the demo seeder)."""
     clinic = Clinic(name=name, slug=slug)
     clinic.full_clean()
     clinic.save()
+    audit.written(actor, AuditAction.CREATED, clinic)
     return clinic
 
 
@@ -30,9 +34,12 @@ def clinic_rename(*, actor: User, clinic: Clinic, name: str) -> Clinic:
     """A clinic's admins (and superusers) rename it; its slug, which addresses it, stays."""
     if not (actor.is_superuser or is_clinic_admin_of(actor, clinic.pk)):
         raise PermissionDenied("Only a clinic admin of this clinic can rename it.")
+    before = {"name": clinic.name}
     clinic.name = name.strip()
     clinic.full_clean()
-    clinic.save(update_fields=["name"])
+    with transaction.atomic():
+        clinic.save(update_fields=["name"])
+        _changed(actor, clinic, before)
     return clinic
 
 
@@ -111,8 +118,10 @@ def staff_create(
     is_supervisor: bool = False,
     is_clinic_admin: bool = False,
     is_staff: bool = False,
+    actor: User | None = None,
 ) -> User:
-    """Add a member of staff to a clinic; `password=None` leaves it unusable."""
+    """Add a member of staff to a clinic; `password=None` leaves it unusable. `actor` is
+    who added them (None from the demo seeder)."""
     user = User(
         clinic=clinic,
         username=username,
@@ -126,7 +135,9 @@ def staff_create(
     )
     user.set_password(password)
     user.full_clean()
-    user.save()
+    with transaction.atomic():
+        user.save()
+        audit.written(actor, AuditAction.CREATED, user)
     return user
 
 
@@ -177,18 +188,26 @@ def staff_update(*, actor: User, member: User, data: dict[str, Any]) -> User:
         member.pk == actor.pk or member.has_usable_password()
     ):
         raise ValidationError({"email": EMAIL_IS_THE_OWNERS})
+    before = {name: getattr(member, name) for name in data}
     for name, value in data.items():
         setattr(member, name, value)
     member.full_clean()
-    member.save()
+    with transaction.atomic():
+        member.save()
+        _changed(actor, member, before)
     return member
 
 
-def supervision_create(*, supervisor: User, therapist: User) -> Supervision:
-    """Link a supervisor to a therapist of the same clinic."""
+@transaction.atomic
+def supervision_create(
+    *, supervisor: User, therapist: User, actor: User | None = None
+) -> Supervision:
+    """Link a supervisor to a therapist of the same clinic; `actor` is who did (None from
+    the demo seeder)."""
     supervision = Supervision(supervisor=supervisor, therapist=therapist)
     supervision.full_clean()
     supervision.save()
+    audit.written(actor, AuditAction.CREATED, supervision, clinic_id=therapist.clinic_id)
     return supervision
 
 
@@ -196,7 +215,20 @@ def supervision_end(*, actor: User, supervision: Supervision) -> None:
     """End a supervision link: the supervisor no longer reads the therapist's caseload."""
     if not (actor.is_superuser or is_clinic_admin_of(actor, supervision.supervisor.clinic_id)):
         raise PermissionDenied("Only the clinic's admins end its supervision links.")
-    supervision.delete()
+    # Ending a link deletes it (nothing of it is left), so the trail says "erased" rather
+    # than inventing an "ended" action and a migration for it.
+    ended = Supervision(pk=supervision.pk)
+    with transaction.atomic():
+        supervision.delete()
+        audit.written(actor, AuditAction.ERASED, ended, clinic_id=supervision.supervisor.clinic_id)
+
+
+def _changed(actor: User, record: Any, before: dict[str, Any]) -> None:
+    """Record which of `before`'s fields now differ on `record`; a save that changed
+    nothing records nothing."""
+    fields = audit.changed_fields(before, record)
+    if fields:
+        audit.written(actor, AuditAction.CHANGED, record, fields=fields)
 
 
 def _check_may_manage_caseload(actor: User, therapist: User) -> None:
@@ -208,10 +240,13 @@ def _check_may_manage_caseload(actor: User, therapist: User) -> None:
 
 
 EXTERNAL_ID_TAKEN = "Another client of this clinic has this external ID."
+# What `client_update` may change; the audit names the ones that did ("therapist": moved).
+CLIENT_DETAILS = ("label", "external_id", "email", "language", "therapist")
 
 
 def _client_save(client: Client) -> Client:
-    """Validate and save; an external ID taken meanwhile is a form error, not a crash."""
+    """Validate and save; an external ID taken meanwhile is a form error, not a crash.
+    The caller records the write, in the same transaction."""
     if client.external_id:
         taken = Client.objects.filter(clinic_id=client.clinic_id, external_id=client.external_id)
         if taken.exclude(pk=client.pk).exists():
@@ -244,7 +279,10 @@ def client_create(
         email=email.strip(),
         language=language,
     )
-    return _client_save(client)
+    with transaction.atomic():
+        _client_save(client)
+        audit.written(actor, AuditAction.CREATED, client)
+    return client
 
 
 def client_update(
@@ -259,6 +297,7 @@ def client_update(
 ) -> Client:
     """Change a client's details; only a clinic admin may move a client to another therapist."""
     _check_may_manage_caseload(actor, client.therapist)
+    before = {name: getattr(client, name) for name in CLIENT_DETAILS}
     if therapist is not None and therapist.pk != client.therapist_id:
         if not may_move_clients(actor):
             raise PermissionDenied("Only a clinic admin can move a client to another therapist.")
@@ -268,7 +307,10 @@ def client_update(
     client.external_id = external_id.strip()
     client.email = email.strip()
     client.language = language
-    return _client_save(client)
+    with transaction.atomic():
+        _client_save(client)
+        _changed(actor, client, before)
+    return client
 
 
 @transaction.atomic
@@ -279,6 +321,7 @@ def client_discharge(*, actor: User, client: Client) -> Client:
     client.status = Client.Status.DISCHARGED
     client.discharged_at = timezone.now()
     client.save(update_fields=["status", "discharged_at"])
+    audit.written(actor, AuditAction.CHANGED, client, fields=["status", "discharged_at"])
     return client
 
 
@@ -292,4 +335,5 @@ def client_reopen(*, actor: User, client: Client) -> Client:
     client.status = Client.Status.ACTIVE
     client.discharged_at = None
     client.save(update_fields=["status", "discharged_at"])
+    audit.written(actor, AuditAction.CHANGED, client, fields=["status", "discharged_at"])
     return client

@@ -337,8 +337,8 @@ def assert_no_server_error(response: Any) -> None:
 PROJECT_APPS = ("clients", "therapy_sessions", "measures")
 
 
-# The audit trail records every read of a record by design (its own tests check what and
-# when), so a page that only reads still adds an entry: counted apart from "nothing stored".
+# The audit trail grows with every read and accepted write by design; what it holds (and
+# that a refused write adds nothing to it) is tested in clients/tests/test_audit*.py.
 NOT_COUNTED = {"clients.AuditEntry"}
 
 
