@@ -34,10 +34,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from clients.models import Client, Clinic, User
+from clients import audit
+from clients.models import AuditAction, Client, Clinic, User
 from clients.scoping import is_clinic_admin_of
 from measures.grouping import simulate_concerns
 from measures.history import Point, Thresholds
@@ -352,9 +354,12 @@ def calibration_run(
     now = now or timezone.now()
     current = clinic_thresholds(clinic)
     result = calibration_result(clinic_histories(clinic), current, now)
-    return Calibration.objects.create(
-        clinic=clinic, created_by=actor, created_at=now, result=result
-    )
+    with transaction.atomic():
+        run = Calibration.objects.create(
+            clinic=clinic, created_by=actor, created_at=now, result=result
+        )
+        audit.written(actor, AuditAction.CREATED, run)
+    return run
 
 
 def rules_in(rates: Iterable[dict[str, float]]) -> list[str]:

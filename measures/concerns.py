@@ -9,6 +9,8 @@ fixed handful of statements per batch of clients, whatever the batch's size.
 Grouping for a client is serialised by locking the client's row (PostgreSQL), so a
 per-rating task and the sweep meeting here cannot open two concerns; the database's
 "one open concern per client" constraint is the backstop.
+
+Each concern opened is recorded in the audit trail (by "system"), all in one INSERT.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 
+from clients import audit
 from clients.models import Client
 from measures.grouping import Closed, Grouping, Signal, group
 from measures.history import Thresholds
@@ -53,7 +56,7 @@ def concerns_update(
     if not client_ids:
         return 0
     with transaction.atomic():
-        _lock(client_ids)
+        clinic_ids = _lock(client_ids)
         pending = _ungrouped(client_ids)
         if not pending:
             return 0
@@ -73,14 +76,18 @@ def concerns_update(
             )
             for client_id, signals in pending.items()
         }
-        return _write(placements, pending, open_concerns, now)
+        return _write(placements, pending, open_concerns, now, clinic_ids)
 
 
-def _lock(client_ids: list[int]) -> None:
-    """Hold the clients' rows until commit, in id order so two batches cannot deadlock."""
+def _lock(client_ids: list[int]) -> dict[int, int]:
+    """Hold the clients' rows until commit, in id order so two batches cannot deadlock;
+    returns each client's clinic (for the audit trail, at no extra query)."""
+    clinic_ids: dict[int, int] = {}
     for start in range(0, len(client_ids), UPDATE_CHUNK):
         chunk = client_ids[start : start + UPDATE_CHUNK]
-        list(Client.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values("pk"))
+        locked = Client.objects.select_for_update().filter(pk__in=chunk).order_by("pk")
+        clinic_ids.update(locked.values_list("pk", "clinic_id"))
+    return clinic_ids
 
 
 def _ungrouped(client_ids: list[int]) -> dict[int, list[_Pending]]:
@@ -141,6 +148,7 @@ def _write(
     pending: Mapping[int, list[_Pending]],
     open_concerns: dict[int, Concern],
     now: dt.datetime,
+    clinic_ids: Mapping[int, int],
 ) -> int:
     by_flag = {p.flag_id: p for signals in pending.values() for p in signals}
     opened: list[Concern] = []
@@ -183,6 +191,7 @@ def _write(
         concern.updated_at = now
         changed.append(concern)
     Concern.objects.bulk_create(opened)
+    audit.created_in_bulk(audit.SYSTEM, opened, clinic_ids=clinic_ids)
     Concern.objects.bulk_update(
         changed, ["severity", "first_session", "last_session", "notified_at", "updated_at"]
     )

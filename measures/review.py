@@ -3,7 +3,8 @@
 Only the client's treating therapist moves a concern on; supervisors and clinic
 admins read it (and supervisors may comment). Each step is a conditional UPDATE on
 the concern's current status, so two clicks or two tabs cannot both succeed, and
-each step is kept as a ConcernEvent: who, what, when, and what they wrote.
+each step is kept as a ConcernEvent: who, what, when, and what they wrote. The audit
+trail names the step's fields ("status", "note", "comment"), never what was written.
 
 Closing records the stretch the therapist reviewed — the client's latest session
 and score at that moment — so a later signal opens a new concern only for
@@ -20,7 +21,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from clients.models import User
+from clients import audit
+from clients.models import AuditAction, User
 from clients.scoping import is_treating_therapist, may_comment_on
 from measures.models import Concern, ConcernEvent, Rating, alliance_score_expression
 from sessions.models import Session
@@ -60,6 +62,7 @@ def concern_acknowledge(
 ) -> Concern:
     """The therapist has seen the concern and will look into it with the client."""
     _check_is_treating_therapist(actor, concern)
+    clinic_id = concern.client.clinic_id  # before _move's refresh forgets the client
     now = now or timezone.now()
     concern = _move(
         concern,
@@ -72,7 +75,12 @@ def concern_acknowledge(
     ConcernEvent.objects.create(
         concern=concern, action=ConcernEvent.Action.ACKNOWLEDGED, actor=actor, at=now
     )
+    _audit(actor, concern, ["status"], clinic_id)
     return concern
+
+
+def _audit(actor: User, concern: Concern, fields: list[str], clinic_id: int) -> None:
+    audit.written(actor, AuditAction.CHANGED, concern, fields=fields, clinic_id=clinic_id)
 
 
 def reviewed_stretch(client_id: int) -> tuple[int | None, Decimal | None]:
@@ -92,6 +100,7 @@ def reviewed_stretch(client_id: int) -> tuple[int | None, Decimal | None]:
 def _close(
     concern: Concern, actor: User, *, status: str, note: str, action: str, now: dt.datetime
 ) -> Concern:
+    clinic_id = concern.client.clinic_id  # before _move's refresh forgets the client
     through, level = reviewed_stretch(concern.client_id)
     changes: dict[str, object] = {
         "status": status,
@@ -107,6 +116,7 @@ def _close(
         changes.update(acknowledged_at=now, acknowledged_by=actor)
     concern = _move(concern, allowed_from=Concern.REVIEWABLE, **changes)
     ConcernEvent.objects.create(concern=concern, action=action, actor=actor, note=note, at=now)
+    _audit(actor, concern, ["status", "note"], clinic_id)
     return concern
 
 
@@ -146,6 +156,7 @@ def concern_dismiss(
     )
 
 
+@transaction.atomic
 def concern_comment(*, concern: Concern, actor: User, note: str) -> ConcernEvent:
     """Add a comment to the concern's history (a supervisor's, or the therapist's own).
 
@@ -155,6 +166,8 @@ def concern_comment(*, concern: Concern, actor: User, note: str) -> ConcernEvent
     if not may_comment_on(actor, concern.client):
         raise PermissionDenied("Only the therapist and their supervisors can comment on a concern.")
     note = _clean_note(note, field="note", required="Please write a comment.")
-    return ConcernEvent.objects.create(
+    event = ConcernEvent.objects.create(
         concern=concern, action=ConcernEvent.Action.COMMENTED, actor=actor, note=note
     )
+    _audit(actor, concern, ["comment"], concern.client.clinic_id)
+    return event

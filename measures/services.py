@@ -13,7 +13,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from clients.models import ClientLanguage, User
+from clients import audit
+from clients.models import AuditAction, ClientLanguage, User
 from clients.notice import is_known_version
 from measures.models import Rating
 from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN
@@ -102,8 +103,43 @@ def rating_submit(
     Either rater's rating can change what Alliance raises (a discrepancy needs both), so
     each queues an evaluation of the client once it is committed. `evaluate=False` is for
     bulk loads that run detection themselves (the demo seeder replays it week by week).
-    `notice` is the client's consent record, (version, language), from `client_rating_submit`.
+    `notice` is a client's consent record, (version, language), as `client_rating_submit`
+    gives it. The audit trail names `submitted_by` (or "system": a client's rating through
+    their link is `client_rating_submit`'s, which names the link).
     """
+    with transaction.atomic():
+        rating = _rating_save(
+            session=session,
+            rater=rater,
+            answers=answers,
+            submitted_by=submitted_by,
+            evaluate=evaluate,
+            notice=notice,
+        )
+        _rating_created(submitted_by, rating)
+    return rating
+
+
+def _rating_created(actor: Any, rating: Rating) -> None:
+    session = rating.session
+    audit.written(
+        actor,
+        AuditAction.CREATED,
+        rating,
+        client_id=session.client_id,
+        clinic_id=session.client.clinic_id,
+    )
+
+
+def _rating_save(
+    *,
+    session: Session,
+    rater: str,
+    answers: Mapping[str, Any],
+    submitted_by: User | None,
+    evaluate: bool,
+    notice: tuple[int, str] | None = None,
+) -> Rating:
     _check_rater(session, rater, submitted_by)
     if not session.was_attended:
         raise ValidationError("Only an attended session can be rated.")
@@ -148,6 +184,10 @@ def therapist_rating_edit_window() -> str:
     return "an hour" if hours == 1 else f"{hours} hours"
 
 
+# What a therapist may revise; the audit names the ones that changed.
+RATING_ANSWERS = (*DIMENSIONS, "rupture", "rupture_resolved", "comment")
+
+
 @transaction.atomic
 def rating_update(*, rating: Rating, actor: User, answers: Mapping[str, Any]) -> Rating:
     """Revise a therapist's own rating within the edit window; client ratings never change."""
@@ -159,11 +199,22 @@ def rating_update(*, rating: Rating, actor: User, answers: Mapping[str, Any]) ->
             f"A therapist rating can be changed for {hours} hours; this one is locked."
         )
     revised = _rating_from_answers(rating.session, rating.rater, answers)
-    for name in (*DIMENSIONS, "rupture", "rupture_resolved", "comment"):
+    before = {name: getattr(rating, name) for name in RATING_ANSWERS}
+    for name in RATING_ANSWERS:
         setattr(rating, name, getattr(revised, name))
     rating.updated_at = timezone.now()
     rating.full_clean(validate_constraints=False)
     rating.save()
+    changed = audit.changed_fields(before, rating)
+    if changed:
+        audit.written(
+            actor,
+            AuditAction.CHANGED,
+            rating,
+            fields=changed,
+            client_id=rating.session.client_id,
+            clinic_id=rating.session.client.clinic_id,
+        )
     evaluate_on_commit(rating.session.client_id)
     return rating
 
@@ -209,10 +260,12 @@ def client_rating_submit(
     if notice_language not in ClientLanguage.values:
         raise ValidationError({"notice_version": UNKNOWN_NOTICE}, code="unknown_notice")
     try:
-        rating = rating_submit(
+        rating = _rating_save(
             session=session,
             rater=Rating.Rater.CLIENT,
             answers=answers,
+            submitted_by=None,
+            evaluate=True,
             notice=(notice_version, notice_language),
         )
     except ValidationError as error:
@@ -221,6 +274,7 @@ def client_rating_submit(
         raise
     invitation.used_at = rating.submitted_at
     invitation.save(update_fields=["used_at"])
+    _rating_created(audit.CLIENT_LINK, rating)
     return rating
 
 

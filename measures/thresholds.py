@@ -3,7 +3,8 @@
 Detection judges a client by their clinic's thresholds. A clinic that has set
 nothing follows the installation's settings; a value it has set wins. Applying a
 calibration's proposal is the one way a clinic admin changes them, and each change
-is kept (`ThresholdChange`) with who, when, and the values before and after.
+is kept (`ThresholdChange`) with who, when, and the values before and after; the audit
+trail names the thresholds that changed, not their values.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from clients.models import Clinic, User
+from clients import audit
+from clients.models import AuditAction, Clinic, User
 from clients.scoping import is_clinic_admin_of
 from measures.history import Thresholds
 from measures.models import CLINIC_THRESHOLDS, Calibration, ClinicThresholds, ThresholdChange
@@ -96,6 +98,10 @@ def _thresholds_set(
     row.full_clean()
     row.save()
     after = current_values(clinic_thresholds(clinic_id))
+    # Recorded even when no value moved: applying or resetting is a decision, kept as a
+    # ThresholdChange either way.
+    changed = [name for name in CLINIC_THRESHOLDS if before[name] != after[name]]
+    audit.written(actor, AuditAction.CHANGED, row, fields=changed, clinic_id=clinic_id)
     return ThresholdChange.objects.create(
         clinic_id=clinic_id, changed_at=now, changed_by=actor, before=before, after=after
     )

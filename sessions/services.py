@@ -10,7 +10,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from alliance.fields import spoken_date
-from clients.models import Client, User
+from clients import audit
+from clients.models import AuditAction, Client, User
 from sessions.dates import earliest_session_date
 
 # Rating links are written in their own module; the service is named here too,
@@ -75,7 +76,12 @@ def session_log(
     )
     session.full_clean()
     session.save()
+    audit.written(therapist, AuditAction.CREATED, session, clinic_id=client.clinic_id)
     return session
+
+
+# What `session_update` may change; the audit names the ones that did.
+SESSION_DETAILS = ("starts_at", "duration_minutes", "attendance", "modality", "notes")
 
 
 def _check_is_author(actor: User, session: Session) -> None:
@@ -96,6 +102,7 @@ def session_update(
 ) -> Session:
     _check_is_author(actor, session)
     _check_when(starts_at)
+    before = {name: getattr(session, name) for name in SESSION_DETAILS}
     session.starts_at = starts_at
     session.duration_minutes = duration_minutes
     session.attendance = attendance
@@ -104,6 +111,11 @@ def session_update(
     session.updated_at = timezone.now()
     session.full_clean()
     session.save()
+    changed = audit.changed_fields(before, session)
+    if changed:
+        audit.written(
+            actor, AuditAction.CHANGED, session, fields=changed, clinic_id=session.client.clinic_id
+        )
     if not session.was_attended:
         # Only an attended session can be rated: close its link, so neither the client nor
         # a reminder reaches a form whose answer would be refused.
