@@ -63,9 +63,10 @@ def test_a_clients_rating_through_their_link_is_recorded_once_as_the_link(
     client_record: Client,
 ) -> None:
     invitation, _token = invitation_create(session=SessionFactory(client=client_record))
-    rating = client_rating_submit(invitation=invitation, answers=ANSWERS)
+    shown = {"notice_version": 1, "notice_language": "en"}  # the notice the form showed
+    rating = client_rating_submit(invitation=invitation, answers=ANSWERS, **shown)
     with pytest.raises(AlreadyAnswered):
-        client_rating_submit(invitation=invitation, answers=ANSWERS)
+        client_rating_submit(invitation=invitation, answers=ANSWERS, **shown)
     assert entries() == [
         (
             "client link",
