@@ -163,6 +163,12 @@ def led_session(user: Any, session: Any) -> bool:
     return _is_staff_member(user) and user.pk == session.therapist_id
 
 
+def may_change_session(user: Any, session: Any) -> bool:
+    """Only the therapist who led a session edits, voids or rates it, and only while it is
+    not voided: a voided session is kept as it was, for the record."""
+    return led_session(user, session) and session.voided_at is None
+
+
 class ScopedQuerySet(models.QuerySet):
     """A queryset narrowed by the rules above through `scoped(rule)`.
 

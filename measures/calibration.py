@@ -286,7 +286,9 @@ def clinic_histories(clinic: Clinic) -> list[ClientHistory]:
         status=Concern.Status.DISMISSED
     )
     # A rupture reported by either rater.
-    ruptured = Rating.objects.filter(session__client=OuterRef("pk"), rupture__in=list(RUPTURES))
+    ruptured = Rating.objects.of_current_sessions().filter(
+        session__client=OuterRef("pk"), rupture__in=list(RUPTURES)
+    )
     facts = dict(
         (row[0], row[1:])
         for row in clients.annotate(unstable=Exists(repaired) | Exists(ruptured)).values_list(

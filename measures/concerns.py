@@ -93,8 +93,11 @@ def _lock(client_ids: list[int]) -> dict[int, int]:
 def _ungrouped(client_ids: list[int]) -> dict[int, list[_Pending]]:
     pending: dict[int, list[_Pending]] = defaultdict(list)
     for start in range(0, len(client_ids), UPDATE_CHUNK):
+        # A voided session's signals stay as they are, outside anything new.
         rows = Flag.objects.filter(
-            client_id__in=client_ids[start : start + UPDATE_CHUNK], grouped_at__isnull=True
+            client_id__in=client_ids[start : start + UPDATE_CHUNK],
+            grouped_at__isnull=True,
+            session__voided_at__isnull=True,
         ).values_list("client_id", "pk", "session_id", "session__number", "rule", "severity")
         for client_id, *signal in rows:
             pending[client_id].append(_Pending(*signal))
@@ -134,6 +137,7 @@ def client_scores(client_ids: Iterable[int]) -> dict[int, dict[int, float | None
     scores: dict[int, dict[int, float | None]] = defaultdict(dict)
     rows = (
         Rating.objects.by_client()
+        .of_current_sessions()
         .filter(session__client_id__in=list(client_ids))
         .annotate(score=alliance_score_expression())
         .values_list("session__client_id", "session__number", "score")

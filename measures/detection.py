@@ -57,9 +57,11 @@ _N = len(DIMENSIONS)
 
 
 def _history_rows(clients: QuerySet | Iterable[int]) -> Iterator[tuple]:
-    """Every session of `clients`, in history order, with both raters' answers: one query."""
+    """Every current session of `clients` (voided ones are out of the history), in history
+    order, with both raters' answers: one query."""
     return (
-        Session.objects.filter(client_id__in=clients)
+        Session.objects.current()
+        .filter(client_id__in=clients)
         .annotate(
             client_rating=FilteredRelation(
                 "ratings", condition=Q(ratings__rater=Rating.Rater.CLIENT)
@@ -237,9 +239,10 @@ def clients_to_sweep(since: dt.datetime | None, now: dt.datetime, grace: dt.time
     rules may have changed: an attended session's rating window closed since then."""
     if since is None:
         return Client.objects.values("pk")
+    # Voided sessions included: voiding one changes the history the rules read.
     changed_session = Session.objects.filter(client=OuterRef("pk"), updated_at__gte=since)
     changed_rating = Rating.objects.filter(session__client=OuterRef("pk"), updated_at__gte=since)
-    window_closed = Session.objects.filter(
+    window_closed = Session.objects.current().filter(
         client=OuterRef("pk"),
         attendance=Session.Attendance.ATTENDED,
         starts_at__gt=since - grace,

@@ -85,9 +85,12 @@ def _audit(actor: User, concern: Concern, fields: list[str], clinic_id: int) -> 
 
 def reviewed_stretch(client_id: int) -> tuple[int | None, Decimal | None]:
     """The client's latest session number and latest client alliance score, now."""
-    latest_number = Session.objects.filter(client_id=client_id).aggregate(n=Max("number"))["n"]
+    latest_number = (
+        Session.objects.current().filter(client_id=client_id).aggregate(n=Max("number"))["n"]
+    )
     latest_score = (
         Rating.objects.by_client()
+        .of_current_sessions()
         .filter(session__client_id=client_id)
         .order_by("-session__starts_at", "-session__number")
         .annotate(score=alliance_score_expression())

@@ -29,6 +29,7 @@ UNKNOWN_NOTICE = gettext_lazy(
     "This page showed a privacy notice we do not recognise. Please read the notice above "
     "and send your answers again: nothing you entered is lost."
 )
+VOIDED_MESSAGE = "This session was voided; it can no longer be rated."
 
 
 def _check_rater(session: Session, rater: str, submitted_by: User | None) -> None:
@@ -141,6 +142,8 @@ def _rating_save(
     notice: tuple[int, str] | None = None,
 ) -> Rating:
     _check_rater(session, rater, submitted_by)
+    if session.is_voided:
+        raise ValidationError(VOIDED_MESSAGE)
     if not session.was_attended:
         raise ValidationError("Only an attended session can be rated.")
     rating = _rating_from_answers(session, rater, answers)
@@ -193,6 +196,8 @@ def rating_update(*, rating: Rating, actor: User, answers: Mapping[str, Any]) ->
     """Revise a therapist's own rating within the edit window; client ratings never change."""
     if rating.rater != Rating.Rater.THERAPIST or actor.pk != rating.submitted_by_id:
         raise PermissionDenied("Only the therapist who gave this rating can change it.")
+    if rating.session.is_voided:
+        raise ValidationError(VOIDED_MESSAGE)
     if not therapist_rating_is_editable(rating):
         hours = settings.ALLIANCE_THERAPIST_RATING_EDIT_HOURS
         raise PermissionDenied(
@@ -252,8 +257,9 @@ def client_rating_submit(
     if not invitation.is_open():
         raise LinkUnavailable()
     session = Session.objects.select_related("client__clinic").get(pk=invitation.session_id)
-    if not session.was_attended:
-        # Marked cancelled or a no-show after the link went out: nothing the client can fix.
+    if session.is_voided or not session.was_attended:
+        # Voided, or marked cancelled or a no-show after the link went out: nothing the
+        # client can fix.
         raise LinkUnavailable()
     if notice_version is None or not is_known_version(session.client.clinic, notice_version):
         raise ValidationError({"notice_version": UNKNOWN_NOTICE}, code="unknown_notice")

@@ -99,6 +99,7 @@ def _count(queryset: QuerySet) -> Coalesce:
 def _latest_client_score(client_ref: str) -> Subquery:
     latest = (
         Rating.objects.by_client()
+        .of_current_sessions()
         .filter(session__client=OuterRef(client_ref))
         .order_by("-session__starts_at", "-session__number")
         .annotate(score=alliance_score_expression())
@@ -112,11 +113,15 @@ def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descendin
     now = timezone.now()
     stale_before = now - dt.timedelta(days=stale_days())
     in_period = Q(starts_at__gte=period.start, starts_at__lt=period.end)
-    held = Session.objects.filter(in_period, therapist=OuterRef("pk"))
-    rated = Rating.objects.by_client().filter(
-        session__therapist=OuterRef("pk"),
-        session__starts_at__gte=period.start,
-        session__starts_at__lt=period.end,
+    held = Session.objects.current().filter(in_period, therapist=OuterRef("pk"))
+    rated = (
+        Rating.objects.by_client()
+        .of_current_sessions()
+        .filter(
+            session__therapist=OuterRef("pk"),
+            session__starts_at__gte=period.start,
+            session__starts_at__lt=period.end,
+        )
     )
     their_concerns = Concern.objects.filter(client__therapist=OuterRef("pk"))
     latest_scores = (
@@ -160,7 +165,7 @@ def team_totals(user: Any, period: Period) -> dict[str, Any]:
     now = timezone.now()
     stale_before = now - dt.timedelta(days=stale_days())
     clients = Client.objects.filter(therapist__in=team, status=Client.Status.ACTIVE)
-    sessions = Session.objects.filter(
+    sessions = Session.objects.current().filter(
         therapist__in=team, starts_at__gte=period.start, starts_at__lt=period.end
     )
     concerns = Concern.objects.filter(client__therapist__in=team)
@@ -195,6 +200,7 @@ def weekly_means(
     since = now - dt.timedelta(weeks=SPARKLINE_WEEKS)
     rows = (
         Rating.objects.by_client()
+        .of_current_sessions()
         .filter(session__therapist_id__in=therapist_ids, session__starts_at__gte=since)
         .annotate(week=TruncWeek("session__starts_at"))
         .values("session__therapist_id", "week")

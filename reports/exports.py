@@ -144,12 +144,14 @@ def ratings_filename(client: Client) -> str:
 
 
 def client_ratings(client: Client) -> QuerySet:
-    """Both raters' ratings of `client`'s sessions in session order, as dicts of RATING_FIELDS.
+    """Both raters' ratings of `client`'s sessions in session order, as dicts of RATING_FIELDS;
+    a voided session's ratings stay out.
 
     `client` must come from a `visible_to(user)` look-up.
     """
     return (
-        Rating.objects.filter(session__client=client)
+        Rating.objects.of_current_sessions()
+        .filter(session__client=client)
         .annotate(score=alliance_score_expression())
         .order_by("session__starts_at", "session__number", "rater")
         .values(*RATING_FIELDS)

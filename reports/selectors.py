@@ -6,6 +6,7 @@ per-client numbers are correlated subqueries, the sparklines one windowed query.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import Window
 from django.db.models.functions import Coalesce, RowNumber
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from clients.models import Client
 from measures.history import Point
@@ -33,7 +34,7 @@ from measures.models import Concern, Flag, Rating, severity_rank
 from measures.rules import repaired
 from measures.scoring import DIMENSIONS, one_decimal
 from measures.thresholds import clinic_thresholds
-from sessions.models import Session
+from sessions.models import Session, SessionRevision
 
 SPARKLINE_LENGTH = 10
 
@@ -45,6 +46,7 @@ def cutoff() -> Decimal:
 def _latest_client_rating() -> QuerySet[Rating]:
     return (
         Rating.objects.by_client()
+        .of_current_sessions()
         .filter(session__client=OuterRef("pk"))
         .order_by("-session__starts_at", "-session__number")
     )
@@ -58,7 +60,7 @@ def caseload(
     Clients with a concern waiting for review come first, the most severe first.
     """
     open_concern = Concern.objects.needing_review().filter(client=OuterRef("pk"))
-    last_session = Session.objects.filter(client=OuterRef("pk")).order_by("-starts_at")
+    last_session = Session.objects.current().filter(client=OuterRef("pk")).order_by("-starts_at")
     clients = (
         Client.objects.visible_to(user)
         .filter(status=status)
@@ -92,6 +94,7 @@ def sparklines(client_ids: list[int]) -> dict[int, list[Decimal]]:
     """Each client's last ten client scores, oldest first, in one query."""
     rows = (
         Rating.objects.by_client()
+        .of_current_sessions()
         .filter(session__client_id__in=client_ids)
         .with_alliance_score()
         .annotate(
@@ -163,6 +166,8 @@ def _point(row: SessionRow) -> Point:
 class ClientHistory:
     sessions: list[SessionRow]
     concerns: list[Concern]
+    # Voided sessions, listed apart: out of the chart, the table and the scores.
+    voided: list[Session] = field(default_factory=list)
 
     def chart_data(self) -> dict[str, Any]:
         """What the chart draws (via json_script): rated sessions in order, both raters."""
@@ -203,16 +208,22 @@ def _session_label(session: Session) -> str:
 
 def client_history(client: Client) -> ClientHistory:
     """Every session of one client, newest last, with ratings, signals and the client's
-    concerns: four queries."""
+    concerns, the voided sessions apart: four queries."""
     sessions = list(
-        client.sessions.in_history_order().prefetch_related(
+        client.sessions.in_history_order()
+        .select_related("voided_by")
+        .prefetch_related(
             Prefetch("ratings", queryset=Rating.objects.all()),
             Prefetch("flags", queryset=Flag.objects.order_by("created_at")),
         )
     )
     thresholds = clinic_thresholds(client.clinic_id)
     rows = []
+    voided = []
     for session in sessions:
+        if session.is_voided:
+            voided.append(session)
+            continue
         by_rater = {rating.rater: rating for rating in session.ratings.all()}
         for flag in session.flags.all():
             flag.session = session  # already in hand: no query per flag in templates
@@ -233,4 +244,60 @@ def client_history(client: Client) -> ClientHistory:
     )
     for concern in concerns:
         concern.client = client  # already in hand: no query per concern for its stories
-    return ClientHistory(sessions=rows, concerns=concerns)
+    return ClientHistory(sessions=rows, concerns=concerns, voided=voided)
+
+
+# --- One session's history -------------------------------------------------------------
+
+REVISED_FIELD_NAMES = {
+    "starts_at": "date and time",
+    "duration_minutes": "duration",
+    "attendance": "attendance",
+    "modality": "modality",
+    "notes": "private notes",
+}
+
+
+@dataclass
+class Change:
+    """One edit of a session as the page tells it: when, by whom, what it held before."""
+
+    revised_at: Any
+    revised_by: Any
+    # (field as people say it, its previous value in words)
+    previous: list[tuple[str, str]]
+
+
+def _previous_in_words(name: str, value: Any) -> str:
+    if name == "starts_at":
+        moment = dt.datetime.fromisoformat(value)
+        return formats.date_format(timezone.localtime(moment), "j M Y, H:i")
+    if name == "duration_minutes":
+        return f"{value} minutes"
+    if name == "attendance":
+        return str(Session.Attendance(value).label)
+    if name == "modality":
+        return str(Session.Modality(value).label)
+    return str(value) if value else "(none)"
+
+
+def session_changes(user: Any, session: Session, *, with_notes: bool) -> list[Change]:
+    """Each edit of `session`, oldest first, in one query. Private notes' earlier text only
+    `with_notes` (for the session's therapist); an edit of the notes alone is then left out."""
+    changes = []
+    revisions = (
+        SessionRevision.objects.visible_to(user)
+        .filter(session=session)
+        .select_related("revised_by")
+        .order_by("revised_at", "pk")
+    )
+    for revision in revisions:
+        # In the form's order (PostgreSQL's jsonb keeps keys in an order of its own).
+        previous = [
+            (label, _previous_in_words(name, revision.previous[name]))
+            for name, label in REVISED_FIELD_NAMES.items()
+            if name in revision.previous and (with_notes or name != "notes")
+        ]
+        if previous:
+            changes.append(Change(revision.revised_at, revision.revised_by, previous))
+    return changes

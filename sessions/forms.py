@@ -12,6 +12,7 @@ from alliance.fields import DateTimeField, WholeNumberField
 from alliance.forms import ServiceForm
 from sessions.dates import session_date_bounds
 from sessions.models import Session
+from sessions.services import VOID_REASON_MAX_LENGTH
 
 # The database's `session_duration_sensible` check, repeated here so a bad
 # duration is reported on its own field rather than as a form-wide error.
@@ -69,3 +70,21 @@ class SessionForm(ServiceForm):
     def initial_for(cls, session: Session) -> dict[str, Any]:
         """The form's values for an existing session."""
         return {name: getattr(session, name) for name in cls.base_fields}
+
+
+class SessionVoidForm(ServiceForm):
+    """Why a session is voided; the field name is `session_void`'s keyword argument."""
+
+    reason = forms.CharField(
+        label="Reason",
+        max_length=VOID_REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=(
+            "For example: logged for the wrong client, or logged twice. Kept with the session, "
+            "for those who may see it."
+        ),
+        error_messages={
+            "required": "Say why this session is voided.",
+            "max_length": f"Keep the reason to {VOID_REASON_MAX_LENGTH} characters or fewer.",
+        },
+    )

@@ -61,6 +61,8 @@ def invitation_create(
     """
     # Lock the session so two "create link" clicks cannot both leave a live link.
     session = Session.objects.select_for_update().select_related("client").get(pk=session.pk)
+    if session.is_voided:
+        raise ValidationError("This session was voided; it can no longer be rated.")
     if not session.was_attended:
         raise ValidationError("Only an attended session can be rated.")
     now = timezone.now()

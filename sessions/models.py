@@ -28,6 +28,14 @@ class SessionQuerySet(ScopedQuerySet):
             caseload_write_q(user, "client__") & Q(therapist_id=getattr(user, "pk", None))
         )
 
+    def current(self) -> SessionQuerySet:
+        """Sessions that count: not voided. A voided session stays, with its ratings and
+        signals, for the history; it leaves the pages' numbers, the charts and detection."""
+        return self.filter(voided_at__isnull=True)
+
+    def voided(self) -> SessionQuerySet:
+        return self.filter(voided_at__isnull=False)
+
     def attended(self) -> SessionQuerySet:
         return self.filter(attendance=Session.Attendance.ATTENDED)
 
@@ -69,6 +77,17 @@ class Session(models.Model):
     notes = models.TextField("private notes", blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Nothing clinical is deleted: a session logged in error is voided with a reason.
+    voided_at = models.DateTimeField(null=True, blank=True, editable=False)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    void_reason = models.TextField("reason for voiding", blank=True, editable=False)
 
     objects = SessionQuerySet.as_manager()
 
@@ -102,6 +121,14 @@ class Session(models.Model):
                 condition=Q(modality__in=Modality.values),
                 name="session_modality_valid",
             ),
+            # Voided means when, by whom and why; a current session has none of the three.
+            models.CheckConstraint(
+                condition=(
+                    Q(voided_at__isnull=True, voided_by__isnull=True, void_reason="")
+                    | (Q(voided_at__isnull=False, voided_by__isnull=False) & ~Q(void_reason=""))
+                ),
+                name="session_void_complete",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -115,11 +142,49 @@ class Session(models.Model):
     def was_attended(self) -> bool:
         return self.attendance == self.Attendance.ATTENDED
 
+    @property
+    def is_voided(self) -> bool:
+        return self.voided_at is not None
+
     def clean(self) -> None:
         if self.client_id is None or self.therapist_id is None:
             return
         if self.therapist.clinic_id != self.client.clinic_id:
             raise ValidationError({"therapist": "The therapist must work in the client's clinic."})
+
+
+class SessionRevisionQuerySet(ScopedQuerySet):
+    def visible_to(self, user: Any) -> SessionRevisionQuerySet:
+        return self.scoped(caseload_q(user, "session__client__"))
+
+
+class SessionRevision(models.Model):
+    """One edit of a session: who changed it, when, and what the changed fields held before.
+
+    Clinical history, shown on the session page to those who may see the session; the
+    previous private notes only to the session's therapist (`led_session`).
+    """
+
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="revisions")
+    revised_at = models.DateTimeField(default=timezone.now)
+    revised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    # Field name → the value before the edit, as text a page can show (see services).
+    previous = models.JSONField(default=dict)
+
+    objects = SessionRevisionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["session_id", "revised_at", "pk"]
+        indexes = [models.Index(fields=["session", "revised_at"], name="session_revision_at_idx")]
+
+    def __str__(self) -> str:
+        return f"Change to {self.session} on {self.revised_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def changed_fields(self) -> list[str]:
+        return list(self.previous)
 
 
 class RatingInvitationQuerySet(ScopedQuerySet):

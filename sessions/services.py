@@ -17,13 +17,20 @@ from sessions.dates import earliest_session_date
 # Rating links are written in their own module; the service is named here too,
 # beside the other session writes.
 from sessions.invitations import invitation_create
-from sessions.models import Session
+from sessions.models import Session, SessionRevision
 
-__all__ = ["invitation_create", "session_delete", "session_log", "session_update"]
+__all__ = ["invitation_create", "session_log", "session_update", "session_void"]
 
 # A session is logged after it happens; a little slack covers clock skew and
 # logging the session that is about to start.
 LOG_AHEAD_LIMIT = dt.timedelta(days=1)
+
+# The fields an edit can change, in the order a page lists them; each revision keeps the
+# previous values of those that changed.
+REVISED_FIELDS = ("starts_at", "duration_minutes", "attendance", "modality", "notes")
+# A reason says why in a sentence or a short paragraph, not a case note.
+VOID_REASON_MAX_LENGTH = 500
+VOIDED_MESSAGE = "This session was voided; it can no longer be changed or rated."
 
 
 def _check_may_log_for(client: Client, therapist: User) -> None:
@@ -63,6 +70,7 @@ def session_log(
     if client.status != Client.Status.ACTIVE:
         raise ValidationError("This client is discharged; re-open them before logging a session.")
     _check_when(starts_at)
+    # Voided sessions included: a voided session keeps its number and none is reused.
     last = client.sessions.aggregate(last=Max("number"))["last"] or 0
     session = Session(
         client=client,
@@ -80,13 +88,14 @@ def session_log(
     return session
 
 
-# What `session_update` may change; the audit names the ones that did.
-SESSION_DETAILS = ("starts_at", "duration_minutes", "attendance", "modality", "notes")
-
-
 def _check_is_author(actor: User, session: Session) -> None:
     if actor.pk != session.therapist_id or actor.clinic_id != session.client.clinic_id:
         raise PermissionDenied("Only the therapist who logged this session can change it.")
+
+
+def _stored(name: str, value: object) -> object:
+    """A field's value as a revision keeps it (JSON): instants as ISO 8601 text."""
+    return value.isoformat() if isinstance(value, dt.datetime) else value
 
 
 @transaction.atomic
@@ -100,33 +109,78 @@ def session_update(
     modality: str,
     notes: str,
 ) -> Session:
+    """Change a session the actor logged, keeping what the changed fields held before."""
     _check_is_author(actor, session)
+    # Locked and read again, so two edits at once each keep the values they replaced.
+    session = Session.objects.select_for_update().select_related("client").get(pk=session.pk)
+    if session.is_voided:
+        raise ValidationError(VOIDED_MESSAGE)
     _check_when(starts_at)
-    before = {name: getattr(session, name) for name in SESSION_DETAILS}
+    before = {name: getattr(session, name) for name in REVISED_FIELDS}
     session.starts_at = starts_at
     session.duration_minutes = duration_minutes
     session.attendance = attendance
     session.modality = modality
     session.notes = notes
+    changed = audit.changed_fields(before, session)
+    if not changed:
+        return session
     session.updated_at = timezone.now()
     session.full_clean()
     session.save()
-    changed = audit.changed_fields(before, session)
-    if changed:
-        audit.written(
-            actor, AuditAction.CHANGED, session, fields=changed, clinic_id=session.client.clinic_id
-        )
+    SessionRevision.objects.create(
+        session=session,
+        revised_at=session.updated_at,
+        revised_by=actor,
+        previous={name: _stored(name, before[name]) for name in changed},
+    )
+    audit.written(
+        actor, AuditAction.CHANGED, session, fields=changed, clinic_id=session.client.clinic_id
+    )
     if not session.was_attended:
         # Only an attended session can be rated: close its link, so neither the client nor
         # a reminder reaches a form whose answer would be refused.
-        session.invitations.filter(used_at__isnull=True, voided_at__isnull=True).update(
-            voided_at=session.updated_at
-        )
+        _close_links(session)
     return session
 
 
+def _close_links(session: Session) -> None:
+    session.invitations.filter(used_at__isnull=True, voided_at__isnull=True).update(
+        voided_at=session.updated_at
+    )
+
+
+def _clean_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why this session is voided."})
+    if len(reason) > VOID_REASON_MAX_LENGTH:
+        raise ValidationError(
+            {"reason": f"Keep the reason to {VOID_REASON_MAX_LENGTH} characters or fewer."}
+        )
+    return reason
+
+
 @transaction.atomic
-def session_delete(*, actor: User, session: Session) -> None:
-    """Delete a session and everything recorded about it (ratings, flags, links)."""
+def session_void(*, actor: User, session: Session, reason: str) -> Session:
+    """Void a session logged in error: it leaves the pages' numbers, the charts and
+    detection, and keeps its number, ratings, signals and concern history for the record.
+
+    Its open rating link stops working. The audit entry names the fields, never the reason.
+    """
     _check_is_author(actor, session)
-    session.delete()
+    reason = _clean_reason(reason)
+    # Locked, so two voids at once find the first one done.
+    session = Session.objects.select_for_update().select_related("client").get(pk=session.pk)
+    if session.is_voided:
+        raise ValidationError("This session is already voided.")
+    now = timezone.now()
+    session.voided_at = now
+    session.voided_by = actor
+    session.void_reason = reason
+    # The sweep re-evaluates clients whose sessions changed since it last ran.
+    session.updated_at = now
+    session.save(update_fields=["voided_at", "voided_by", "void_reason", "updated_at"])
+    _close_links(session)
+    audit.written(actor, AuditAction.VOIDED, session, fields=["voided_at", "void_reason"])
+    return session

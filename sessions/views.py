@@ -1,4 +1,4 @@
-"""Pages for logging, editing and deleting sessions.
+"""Pages for logging, editing and voiding sessions.
 
 Records are reached through the scoped querysets (outside your scope: 404;
 readable but not yours to change: 403) and written through `sessions.services`.
@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 from clients.access import get_visible_or_404, require_editable
 from clients.models import Client
 from sessions import services
-from sessions.forms import SessionForm, default_starts_at
+from sessions.forms import SessionForm, SessionVoidForm, default_starts_at
 from sessions.models import Session
 
 NOT_YOUR_CLIENT = "You can only log sessions for clients in your own caseload."
@@ -26,10 +26,19 @@ NOT_YOUR_SESSION = "Only the therapist who logged this session can change it."
 def _session_to_change(request: HttpRequest, session_id: int) -> Session:
     """The session, if the user can see it (else 404) and logged it (else 403)."""
     session = get_visible_or_404(
-        Session.objects.visible_to(request.user).select_related("client"), session_id
+        Session.objects.visible_to(request.user).select_related("client", "voided_by"),
+        session_id,
     )
     require_editable(Session.objects.editable_by(request.user), session, NOT_YOUR_SESSION)
     return session
+
+
+def _voided(request: HttpRequest, session: Session) -> HttpResponse | None:
+    """Back to the session's page, with a word, if it was voided: it stays as it was."""
+    if not session.is_voided:
+        return None
+    messages.info(request, services.VOIDED_MESSAGE)
+    return redirect(session)
 
 
 @login_required
@@ -58,6 +67,8 @@ def session_log(request: HttpRequest, client_id: int) -> HttpResponse:
 def session_edit(request: HttpRequest, session_id: int) -> HttpResponse:
     """Change a session the user logged."""
     session = _session_to_change(request, session_id)
+    if (back := _voided(request, session)) is not None:
+        return back
     data = request.POST if request.method == "POST" else None
     form = SessionForm(data, initial=SessionForm.initial_for(session))
     if form.is_bound and form.is_valid():
@@ -75,12 +86,19 @@ def session_edit(request: HttpRequest, session_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
-def session_delete(request: HttpRequest, session_id: int) -> HttpResponse:
-    """Confirm, then delete a session the user logged, with its ratings and flags."""
+def session_void(request: HttpRequest, session_id: int) -> HttpResponse:
+    """Void a session the user logged, with a reason; its history stays."""
     session = _session_to_change(request, session_id)
-    if request.method == "POST":
-        client = session.client
-        services.session_delete(actor=request.user, session=session)
-        messages.success(request, f"Session {session.number} with {client.label} deleted.")
-        return redirect(client)
-    return render(request, "sessions/session_confirm_delete.html", {"session": session})
+    if (back := _voided(request, session)) is not None:
+        return back
+    form = SessionVoidForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
+        try:
+            services.session_void(actor=request.user, session=session, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_service_error(error)
+        else:
+            label = session.client.label
+            messages.success(request, f"Session {session.number} with {label} voided.")
+            return redirect(session)
+    return render(request, "sessions/session_void.html", {"session": session, "form": form})

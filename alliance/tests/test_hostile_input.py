@@ -100,7 +100,7 @@ class EveryAddressTestCase(HostileInputTestCase):
             ("clients:client-reopen", [record], "tara"),
             ("sessions:session-log", [record], "tara"),
             ("sessions:session-edit", [session], "tara"),
-            ("sessions:session-delete", [session], "tara"),
+            ("sessions:session-void", [session], "tara"),
             ("login", [], None),
             ("logout", [], "tara"),
             ("account", [], "tara"),

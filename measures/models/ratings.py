@@ -41,6 +41,10 @@ class RatingQuerySet(ScopedQuerySet):
     def by_therapist(self) -> RatingQuerySet:
         return self.filter(rater=Rating.Rater.THERAPIST)
 
+    def of_current_sessions(self) -> RatingQuerySet:
+        """Ratings that count: those of sessions not voided (see `SessionQuerySet.current`)."""
+        return self.filter(session__voided_at__isnull=True)
+
 
 def _dimension_field(verbose_name: str) -> models.PositiveSmallIntegerField:
     return models.PositiveSmallIntegerField(verbose_name, help_text="0 to 10; 10 is best.")

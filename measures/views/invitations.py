@@ -24,6 +24,7 @@ from clients.access import get_visible_or_404
 from clients.scoping import led_session
 from measures.models import Rating
 from measures.public import private_page
+from measures.services import VOIDED_MESSAGE
 from sessions import invitations
 from sessions.models import Session
 from sessions.tasks import email_rating_link
@@ -44,6 +45,8 @@ def _session_to_invite(request: HttpRequest, session_id: int) -> Session:
     )
     if not led_session(request.user, session):
         raise PermissionDenied("Only the therapist who led this session can send its rating link.")
+    if session.is_voided:
+        raise ValidationError(VOIDED_MESSAGE)
     if session.ratings.filter(rater=Rating.Rater.CLIENT).exists():
         raise ValidationError("The client has already rated this session.")
     return session

@@ -14,6 +14,7 @@ from clients.scoping import led_session
 from measures.forms import TherapistRatingForm
 from measures.models import Rating
 from measures.services import (
+    VOIDED_MESSAGE,
     rating_submit,
     rating_update,
     therapist_rating_edit_window,
@@ -30,6 +31,9 @@ def therapist_rating(request: HttpRequest, session_id: int) -> HttpResponse:
     )
     if not led_session(request.user, session):
         raise PermissionDenied("Only the therapist who led this session can rate it as therapist.")
+    if session.is_voided:
+        messages.info(request, VOIDED_MESSAGE)
+        return redirect(session)
     rating = session.ratings.filter(rater=Rating.Rater.THERAPIST).first()
     if rating is not None and not therapist_rating_is_editable(rating) and request.method != "POST":
         messages.info(

@@ -8,23 +8,28 @@ from django.shortcuts import render
 
 from clients import audit
 from clients.access import get_visible_or_404
-from clients.scoping import led_session
+from clients.scoping import led_session, may_change_session
 from measures.items import DIMENSION_NAMES
 from measures.models import Rating
 from measures.services import therapist_rating_edit_window, therapist_rating_is_editable
+from reports.selectors import session_changes
 from sessions.models import Session
 
 
 @login_required
 def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
-    """After logging, the place to rate the session and (later) send the client's link."""
+    """After logging, the place to rate the session and (later) send the client's link.
+
+    A voided session's page still opens, for its history, with no way to change it."""
     session = get_visible_or_404(
-        Session.objects.visible_to(request.user).select_related("client", "therapist"), session_id
+        Session.objects.visible_to(request.user).select_related("client", "therapist", "voided_by"),
+        session_id,
     )
     audit.viewed(request, session, place="session page")
     ratings = {rating.rater: rating for rating in session.ratings.all()}
     therapist_rating = ratings.get(Rating.Rater.THERAPIST)
     is_author = led_session(request.user, session)
+    may_change = may_change_session(request.user, session)
     return render(
         request,
         "reports/session_detail.html",
@@ -32,13 +37,15 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
             "session": session,
             "client": session.client,
             "client_rating": ratings.get(Rating.Rater.CLIENT),
-            "open_invitation": session.invitations.live().first(),
+            "open_invitation": None if session.is_voided else session.invitations.live().first(),
             "therapist_rating": therapist_rating,
             "flags": session.flags.select_related("session").order_by("created_at"),
             "dimensions": list(DIMENSION_NAMES.items()),
             "is_author": is_author,
+            "may_change": may_change,
+            "changes": session_changes(request.user, session, with_notes=is_author),
             "edit_window": therapist_rating_edit_window(),
-            "may_rate": is_author
+            "may_rate": may_change
             and session.was_attended
             and (therapist_rating is None or therapist_rating_is_editable(therapist_rating)),
         },

@@ -153,7 +153,7 @@ class SessionFormTestCase(HostileInputTestCase):
         for url in (
             reverse("sessions:session-log", args=[self.record.pk]),
             reverse("sessions:session-edit", args=[self.session.pk]),
-            reverse("sessions:session-delete", args=[self.session.pk]),
+            reverse("sessions:session-void", args=[self.session.pk]),
         ):
             assert post(self.client, url, data).status_code in {400, 403, 404, 413}
         assert row_counts() == before
