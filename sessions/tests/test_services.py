@@ -1,4 +1,4 @@
-"""Logging, changing and deleting sessions."""
+"""Logging, changing and voiding sessions."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from clients.models import Client, User
+from clients.models import AuditAction, AuditEntry, Client, User
 from clients.services import client_discharge
-from sessions.models import Session
-from sessions.services import session_delete, session_log, session_update
+from sessions.invitations import invitation_create
+from sessions.models import RatingInvitation, Session, SessionRevision
+from sessions.services import session_log, session_update, session_void
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -133,14 +134,152 @@ def test_only_the_author_changes_a_session(
     )
 
 
-def test_only_the_author_deletes_a_session(
-    therapist: User, colleague: User, client_record: Client
+def test_only_the_author_voids_a_session(
+    therapist: User, colleague: User, clinic_admin: User, client_record: Client
 ) -> None:
     session = session_log(client=client_record, therapist=therapist, starts_at=an_hour_ago())
-    with pytest.raises(PermissionDenied):
-        session_delete(actor=colleague, session=session)
-    session_delete(actor=therapist, session=session)
-    assert not Session.objects.exists()
+    for someone in (colleague, clinic_admin):
+        with pytest.raises(PermissionDenied):
+            session_void(actor=someone, session=session, reason="Wrong client")
+    session_void(actor=therapist, session=session, reason="  Wrong client \n")
+    session.refresh_from_db()
+    assert session.voided_at is not None
+    assert (session.voided_by, session.void_reason) == (therapist, "Wrong client")
+    assert list(Session.objects.all()) == [session]
+    assert not Session.objects.current().exists()
+
+
+@pytest.mark.parametrize("reason", ["", "  \t ", "x" * 501])
+def test_voiding_needs_a_reason_of_sensible_length(
+    therapist: User, client_record: Client, reason: str
+) -> None:
+    session = session_log(client=client_record, therapist=therapist, starts_at=an_hour_ago())
+    with pytest.raises(ValidationError) as refused:
+        session_void(actor=therapist, session=session, reason=reason)
+    assert set(refused.value.error_dict) == {"reason"}
+    session.refresh_from_db()
+    assert (session.voided_at, session.void_reason) == (None, "")
+
+
+def test_voiding_twice_is_refused_and_keeps_the_first_reason(
+    therapist: User, client_record: Client
+) -> None:
+    session = session_log(client=client_record, therapist=therapist, starts_at=an_hour_ago())
+    session_void(actor=therapist, session=session, reason="Logged twice")
+    with pytest.raises(ValidationError, match="already voided"):
+        session_void(actor=therapist, session=session, reason="Something else")
+    session.refresh_from_db()
+    assert session.void_reason == "Logged twice"
+
+
+def test_voiding_is_audited_by_field_without_the_reason(
+    therapist: User, client_record: Client
+) -> None:
+    session = session_log(client=client_record, therapist=therapist, starts_at=an_hour_ago())
+    session_void(actor=therapist, session=session, reason="Secret-ish clinical words")
+    entry = AuditEntry.objects.get(action=AuditAction.VOIDED)
+    assert (entry.actor, entry.model, entry.object_id, entry.client_id) == (
+        therapist,
+        "therapy_sessions.session",
+        str(session.pk),
+        client_record.pk,
+    )
+    assert entry.fields == ["void_reason", "voided_at"]
+    stored = " ".join(str(value) for value in AuditEntry.objects.values_list().get())
+    assert "Secret-ish" not in stored
+
+
+def test_a_voided_session_keeps_its_number_and_the_next_one_does_not_reuse_it(
+    therapist: User, client_record: Client
+) -> None:
+    first = session_log(client=client_record, therapist=therapist, starts_at=an_hour_ago())
+    second = session_log(client=client_record, therapist=therapist, starts_at=an_hour_ago())
+    session_void(actor=therapist, session=second, reason="Logged twice")
+    third = session_log(client=client_record, therapist=therapist, starts_at=an_hour_ago())
+    second.refresh_from_db()
+    assert (first.number, second.number, third.number) == (1, 2, 3)
+
+
+def test_voiding_closes_the_open_rating_link_and_no_new_one_opens(
+    therapist: User, client_record: Client
+) -> None:
+    session = session_log(client=client_record, therapist=therapist, starts_at=an_hour_ago())
+    invitation, _token = invitation_create(session=session)
+    session_void(actor=therapist, session=session, reason="Wrong client")
+    invitation.refresh_from_db()
+    assert not invitation.is_open()
+    assert not RatingInvitation.objects.live().exists()
+    with pytest.raises(ValidationError, match="voided"):
+        invitation_create(session=session)
+
+
+def test_a_voided_session_cannot_be_edited(therapist: User, client_record: Client) -> None:
+    session = session_log(client=client_record, therapist=therapist, starts_at=an_hour_ago())
+    session_void(actor=therapist, session=session, reason="Wrong client")
+    with pytest.raises(ValidationError, match="voided"):
+        session_update(
+            actor=therapist,
+            session=session,
+            starts_at=session.starts_at,
+            duration_minutes=30,
+            attendance="attended",
+            modality="in_person",
+            notes="",
+        )
+    session.refresh_from_db()
+    assert session.duration_minutes == 50
+    assert not SessionRevision.objects.exists()
+
+
+# --- Editing keeps the history ------------------------------------------------
+
+
+def test_editing_keeps_the_previous_values_of_the_changed_fields(
+    therapist: User, client_record: Client
+) -> None:
+    starts_at = an_hour_ago().replace(microsecond=0)
+    session = session_log(
+        client=client_record, therapist=therapist, starts_at=starts_at, notes="First thoughts"
+    )
+    later = starts_at + dt.timedelta(minutes=30)
+    session_update(
+        actor=therapist,
+        session=session,
+        starts_at=later,
+        duration_minutes=45,
+        attendance="attended",
+        modality="in_person",
+        notes="Second thoughts",
+    )
+    revision = SessionRevision.objects.get()
+    assert (revision.session, revision.revised_by) == (session, therapist)
+    assert revision.previous == {
+        "starts_at": starts_at.isoformat(),
+        "duration_minutes": 50,
+        "notes": "First thoughts",
+    }
+    session.refresh_from_db()
+    assert (session.starts_at, session.duration_minutes, session.notes) == (
+        later,
+        45,
+        "Second thoughts",
+    )
+
+
+def test_saving_a_session_unchanged_writes_no_revision(
+    therapist: User, client_record: Client
+) -> None:
+    session = session_log(client=client_record, therapist=therapist, starts_at=an_hour_ago())
+    session_update(
+        actor=therapist,
+        session=session,
+        starts_at=session.starts_at,
+        duration_minutes=50,
+        attendance="attended",
+        modality="in_person",
+        notes="",
+    )
+    assert not SessionRevision.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)

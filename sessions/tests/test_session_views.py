@@ -1,4 +1,4 @@
-"""The pages for logging, editing and deleting a session.
+"""The pages for logging, editing and voiding a session.
 
 Each page in the order anonymous → outsider → colleague → read-only roles →
 bad input → the happy path. The session page and the client page are built
@@ -53,8 +53,8 @@ def edit_url(session: Session) -> str:
     return reverse("sessions:session-edit", args=[session.pk])
 
 
-def delete_url(session: Session) -> str:
-    return reverse("sessions:session-delete", args=[session.pk])
+def void_url(session: Session) -> str:
+    return reverse("sessions:session-void", args=[session.pk])
 
 
 def local_input(moment: dt.datetime) -> str:
@@ -416,83 +416,126 @@ def test_editing_refuses_to_move_a_session_three_days_ahead(
     assert snapshot(session) == before
 
 
-# --- Deleting a session ------------------------------------------------------
+# --- Voiding a session ------------------------------------------------------
 
 
-def test_deleting_sends_anonymous_visitors_to_log_in(client: HttpClient, session: Session) -> None:
-    url = delete_url(session)
-    for response in (client.get(url), client.post(url)):
+def void_state(session: Session) -> tuple[Any, ...]:
+    session.refresh_from_db()
+    return (session.voided_at, session.voided_by_id, session.void_reason)
+
+
+NOT_VOIDED = (None, None, "")
+
+
+def test_voiding_sends_anonymous_visitors_to_log_in(client: HttpClient, session: Session) -> None:
+    url = void_url(session)
+    for response in (client.get(url), client.post(url, {"reason": "Wrong client"})):
         assert response.status_code == 302
         assert response["Location"] == login_redirect(url)
-    assert Session.objects.filter(pk=session.pk).exists()
+    assert void_state(session) == NOT_VOIDED
 
 
-def test_deleting_another_clinics_session_is_not_found(
+def test_voiding_another_clinics_session_is_not_found(
     client: HttpClient, outsider: User, session: Session
 ) -> None:
     as_user(client, outsider)
-    assert client.get(delete_url(session)).status_code == 404
-    assert client.post(delete_url(session)).status_code == 404
-    assert Session.objects.filter(pk=session.pk).exists()
+    assert client.get(void_url(session)).status_code == 404
+    assert client.post(void_url(session), {"reason": "Wrong client"}).status_code == 404
+    assert void_state(session) == NOT_VOIDED
 
 
-def test_deleting_a_colleagues_session_is_not_found(
+def test_voiding_a_colleagues_session_is_not_found(
     client: HttpClient, colleague: User, session: Session
 ) -> None:
     as_user(client, colleague)
-    assert client.get(delete_url(session)).status_code == 404
-    assert client.post(delete_url(session)).status_code == 404
-    assert Session.objects.filter(pk=session.pk).exists()
+    assert client.get(void_url(session)).status_code == 404
+    assert client.post(void_url(session), {"reason": "Wrong client"}).status_code == 404
+    assert void_state(session) == NOT_VOIDED
 
 
 @pytest.mark.parametrize("role", READ_ONLY_ROLES)
-def test_a_supervisor_or_clinic_admin_cannot_delete_a_session(
+def test_a_supervisor_or_clinic_admin_cannot_void_a_session(
     client: HttpClient, request: pytest.FixtureRequest, role: str, session: Session
 ) -> None:
     as_user(client, request.getfixturevalue(role))
-    assert client.get(delete_url(session)).status_code == 403
-    assert client.post(delete_url(session)).status_code == 403
-    assert Session.objects.filter(pk=session.pk).exists()
+    assert client.get(void_url(session)).status_code == 403
+    assert client.post(void_url(session), {"reason": "Wrong client"}).status_code == 403
+    assert void_state(session) == NOT_VOIDED
 
 
-def test_a_therapist_cannot_delete_a_session_a_covering_colleague_logged_for_their_client(
+def test_a_therapist_cannot_void_a_session_a_covering_colleague_logged_for_their_client(
     client: HttpClient, therapist: User, colleague: User, client_record: Client
 ) -> None:
     covered = SessionFactory(client=client_record, therapist=colleague)
     as_user(client, therapist)
-    assert client.get(delete_url(covered)).status_code == 403
-    assert client.post(delete_url(covered)).status_code == 403
-    assert Session.objects.filter(pk=covered.pk).exists()
+    assert client.get(void_url(covered)).status_code == 403
+    assert client.post(void_url(covered), {"reason": "Wrong client"}).status_code == 403
+    assert void_state(covered) == NOT_VOIDED
 
 
-def test_the_delete_page_says_plainly_what_goes_with_the_session(
+def test_the_void_page_says_plainly_what_happens_to_the_session(
     client: HttpClient, therapist: User, session: Session
 ) -> None:
-    response = as_user(client, therapist).get(delete_url(session))
+    response = as_user(client, therapist).get(void_url(session))
     assert response.status_code == 200
-    html = response.content.decode()
-    assert (
-        "Delete session 1 with R.K. on 12 Nov 2025? Its ratings and flags are deleted too. "
-        "This cannot be undone."
-    ) in html
+    html = " ".join(response.content.decode().split())
+    assert "Void session 1 on 12 Nov 2025?" in html
+    assert "Nothing is deleted" in html
+    assert 'name="reason"' in html
     assert re.search(r'<button type="submit" class="btn btn-danger">', html)
     assert f'href="{reverse("reports:session-detail", args=[session.pk])}"' in html
-    assert Session.objects.filter(pk=session.pk).exists()
+    assert void_state(session) == NOT_VOIDED
 
 
-def test_deleting_a_session_removes_it_and_its_rating_links(
+@pytest.mark.parametrize("reason", ["", "   \n  ", "x" * 501])
+def test_voiding_without_a_sensible_reason_is_a_form_error_and_keeps_what_was_typed(
+    client: HttpClient, therapist: User, session: Session, reason: str
+) -> None:
+    response = as_user(client, therapist).post(void_url(session), {"reason": reason})
+    assert response.status_code == 200
+    assert field_errors(response) == {"reason"}
+    if reason.strip():
+        assert reason in response.content.decode()
+    assert void_state(session) == NOT_VOIDED
+
+
+def test_voiding_a_session_keeps_it_and_closes_its_rating_link(
     client: HttpClient, therapist: User, client_record: Client, session: Session
 ) -> None:
-    RatingInvitation.objects.create(
+    link = RatingInvitation.objects.create(
         session=session, token_hash="0" * 64, expires_at=timezone.now() + dt.timedelta(days=2)
     )
     later = SessionFactory(client=client_record)
-    response = as_user(client, therapist).post(delete_url(session))
+    response = as_user(client, therapist).post(
+        void_url(session), {"reason": "  Logged for the wrong client.  "}
+    )
     assert response.status_code == 302
-    assert response["Location"] == reverse("reports:client-detail", args=[client_record.pk])
-    assert messages_of(response) == ["Session 1 with R.K. deleted."]
-    assert list(Session.objects.all()) == [later]
-    assert not RatingInvitation.objects.exists()
+    assert response["Location"] == reverse("reports:session-detail", args=[session.pk])
+    assert messages_of(response) == ["Session 1 with R.K. voided."]
+    voided_at, voided_by, reason = void_state(session)
+    assert voided_at is not None
+    assert (voided_by, reason) == (therapist.pk, "Logged for the wrong client.")
+    assert set(Session.objects.all()) == {session, later}
+    assert list(Session.objects.current()) == [later]
+    link.refresh_from_db()
+    assert link.voided_at is not None and not link.is_open()
+
+
+def test_a_voided_session_cannot_be_voided_again_or_edited(
+    client: HttpClient, therapist: User, session: Session
+) -> None:
+    as_user(client, therapist)
+    client.post(void_url(session), {"reason": "Logged twice"})
+    before = void_state(session), snapshot(session)
+    for response in (
+        client.get(void_url(session)),
+        client.post(void_url(session), {"reason": "Again"}),
+        client.get(edit_url(session)),
+        client.post(edit_url(session), session_data(duration_minutes="30")),
+    ):
+        assert response.status_code == 302
+        assert response["Location"] == reverse("reports:session-detail", args=[session.pk])
+    assert (void_state(session), snapshot(session)) == before
 
 
 # --- All three pages ----------------------------------------------------------
@@ -503,7 +546,7 @@ def test_the_pages_carry_no_inline_script_or_style(
 ) -> None:
     """A strict Content-Security-Policy would block them."""
     as_user(client, therapist)
-    for url in (log_url(client_record), edit_url(session), delete_url(session)):
+    for url in (log_url(client_record), edit_url(session), void_url(session)):
         html = client.get(url).content.decode()
         assert "style=" not in html
         assert all("src=" in tag for tag in re.findall(r"<script[^>]*>", html))
