@@ -59,7 +59,7 @@ def test_private_notes_stay_with_their_author(
         response = client.get(url(session))
         assert response.status_code == 200
         assert b"Spoke about her sister." not in response.content
-        assert b"Rate this session" not in response.content and b"Delete" not in response.content
+        assert b"Rate this session" not in response.content and b"Void" not in response.content
 
 
 def test_a_missed_session_has_nothing_to_rate(
