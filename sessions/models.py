@@ -87,7 +87,10 @@ class Session(models.Model):
         editable=False,
         related_name="+",
     )
-    void_reason = models.TextField("reason for voiding", blank=True, editable=False)
+    # A database default too, so rows written by code that predates voiding still insert.
+    void_reason = models.TextField(
+        "reason for voiding", blank=True, default="", db_default="", editable=False
+    )
 
     objects = SessionQuerySet.as_manager()
 
