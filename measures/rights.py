@@ -114,7 +114,7 @@ AUDIT_FIELDS = ("at", "actor_name", "action", "model", "object_id", "fields", "p
 # Fields each exported model holds that the document leaves out, with the reason above.
 WITHHELD = {
     Client: {"clinic", "therapist", "excluded_from_statistics"},  # clinic, therapist: by name
-    Session: {"id", "client", "therapist", "notes"},
+    Session: {"id", "client", "therapist", "notes", "voided_by"},  # staff: not the client's data
     Rating: {"id", "session", "submitted_by"},
     Flag: {"id", "client", "session", "concern"},
     Concern: {"client", "first_session", "last_session", "acknowledged_by", "closed_by"},
