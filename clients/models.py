@@ -261,6 +261,8 @@ class AuditAction(models.TextChoices):
     CHANGED = "changed", "Changed"
     VOIDED = "voided", "Voided"
     ERASED = "erased", "Erased"
+    # A link between two people (a supervision) that stopped: not clinical data erased.
+    ENDED = "ended", "Ended"
 
 
 class AuditEntry(models.Model):

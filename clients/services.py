@@ -220,7 +220,7 @@ def supervision_end(*, actor: User, supervision: Supervision) -> None:
     ended = Supervision(pk=supervision.pk)
     with transaction.atomic():
         supervision.delete()
-        audit.written(actor, AuditAction.ERASED, ended, clinic_id=supervision.supervisor.clinic_id)
+        audit.written(actor, AuditAction.ENDED, ended, clinic_id=supervision.supervisor.clinic_id)
 
 
 def _changed(actor: User, record: Any, before: dict[str, Any]) -> None:

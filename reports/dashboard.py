@@ -90,6 +90,12 @@ def stale_label() -> str:
     return f"Unacknowledged > {days} day{'' if days == 1 else 's'}"
 
 
+# An erased client of a clinic that keeps no numbers after erasure counts in no statistic
+# (README "The client's rights"); these conditions keep them out, by the path to the client.
+def _counted(path: str) -> Q:
+    return Q(**{f"{path}excluded_from_statistics": False})
+
+
 def _count(queryset: QuerySet) -> Coalesce:
     """A correlated COUNT(*) of `queryset` (already filtered on OuterRef) as an integer."""
     counted = queryset.order_by().values(group=Value(1)).annotate(n=Count("*")).values("n")
@@ -113,17 +119,20 @@ def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descendin
     now = timezone.now()
     stale_before = now - dt.timedelta(days=stale_days())
     in_period = Q(starts_at__gte=period.start, starts_at__lt=period.end)
-    held = Session.objects.current().filter(in_period, therapist=OuterRef("pk"))
+    held = Session.objects.current().filter(
+        in_period, _counted("client__"), therapist=OuterRef("pk")
+    )
     rated = (
         Rating.objects.by_client()
         .of_current_sessions()
         .filter(
+            _counted("session__client__"),
             session__therapist=OuterRef("pk"),
             session__starts_at__gte=period.start,
             session__starts_at__lt=period.end,
         )
     )
-    their_concerns = Concern.objects.filter(client__therapist=OuterRef("pk"))
+    their_concerns = Concern.objects.filter(_counted("client__"), client__therapist=OuterRef("pk"))
     latest_scores = (
         Client.objects.filter(therapist=OuterRef("pk"), status=Client.Status.ACTIVE)
         .annotate(latest=_latest_client_score("pk"))
@@ -166,9 +175,12 @@ def team_totals(user: Any, period: Period) -> dict[str, Any]:
     stale_before = now - dt.timedelta(days=stale_days())
     clients = Client.objects.filter(therapist__in=team, status=Client.Status.ACTIVE)
     sessions = Session.objects.current().filter(
-        therapist__in=team, starts_at__gte=period.start, starts_at__lt=period.end
+        _counted("client__"),
+        therapist__in=team,
+        starts_at__gte=period.start,
+        starts_at__lt=period.end,
     )
-    concerns = Concern.objects.filter(client__therapist__in=team)
+    concerns = Concern.objects.filter(_counted("client__"), client__therapist__in=team)
     totals = {
         **clients.annotate(latest=_latest_client_score("pk")).aggregate(
             active_clients=Count("pk"), mean_latest=Avg("latest")
@@ -201,7 +213,11 @@ def weekly_means(
     rows = (
         Rating.objects.by_client()
         .of_current_sessions()
-        .filter(session__therapist_id__in=therapist_ids, session__starts_at__gte=since)
+        .filter(
+            _counted("session__client__"),
+            session__therapist_id__in=therapist_ids,
+            session__starts_at__gte=since,
+        )
         .annotate(week=TruncWeek("session__starts_at"))
         .values("session__therapist_id", "week")
         .annotate(mean=Avg(alliance_score_expression()))
@@ -254,6 +270,7 @@ def review_outcomes(user: Any, period: Period) -> dict[str, list[ReviewOutcomes]
     them and by therapist: the live measure of whether the alerts are worth their time."""
     team = User.objects.overseen_by(user)
     closed = Concern.objects.closed().filter(
+        _counted("client__"),
         client__therapist__in=team.values("pk"),
         closed_at__gte=period.start,
         closed_at__lt=period.end,

@@ -196,8 +196,8 @@ def test_linking_and_ending_supervision_are_recorded_in_the_clinic(
     link_id = str(link.pk)
     services.supervision_end(actor=clinic_admin, supervision=link)
     row = ("clients.supervision", link_id, None, clinic.pk, [])
-    # Ending deletes the link: "erased" says nothing of it is left.
-    assert entries() == [("ada", "created", *row), ("ada", "erased", *row)]
+    # Ending deletes the link (between two colleagues; nothing clinical): "ended".
+    assert entries() == [("ada", "created", *row), ("ada", "ended", *row)]
 
 
 def test_the_demo_seeder_and_commands_are_recorded_as_the_system(clinic: Clinic) -> None:

@@ -858,3 +858,28 @@ def test_the_dashboard_costs_the_same_queries_at_any_size(
     assert response.context["totals"]["open_concerns"] == therapists * clients_each
     assert all(row.sparkline for row in response.context["rows"])
     assert len(response.context["attention"]) == min(therapists * clients_each, 20)
+
+
+# --- Erased clients ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("counted", [True, False])
+def test_an_erased_clients_numbers_count_only_if_the_clinic_keeps_them(
+    supervisor: User, therapist: User, client_record: Client, counted: bool
+) -> None:
+    """An erased client is discharged; whether their sessions, ratings and concerns still
+    count in the team's numbers is the clinic's setting (keep_numbers_after_erasure)."""
+    session = SessionFactory(client=client_record, starts_at=timezone.now() - dt.timedelta(days=3))
+    rate(session, 8)
+    ConcernFactory(client=client_record)
+    Client.objects.filter(pk=client_record.pk).update(
+        status=Client.Status.DISCHARGED, excluded_from_statistics=not counted
+    )
+    period = dashboard.period_of_days(30)
+    [row] = dashboard.dashboard_rows(supervisor, period)
+    totals = dashboard.team_totals(supervisor, period)
+    expected = (1, 1, 1) if counted else (0, 0, 0)
+    assert (row.sessions, row.client_ratings, row.open_concerns) == expected
+    assert (totals["sessions"], totals["client_ratings"], totals["open_concerns"]) == expected
+    weeks = dashboard.weekly_means([therapist.pk])
+    assert bool(weeks.get(therapist.pk)) is counted
