@@ -7,9 +7,12 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
-from alliance.fields import ParagraphsField, RecordChoiceField, SingleLineField
+from alliance.fields import ParagraphsField, RecordChoiceField, SingleLineField, WholeNumberField
 from alliance.forms import ServiceForm
 from clients.models import NOTICE_MAX_LENGTH, Client, User
+
+# A hundred years: a clinic keeping records longer keeps them until someone erases them.
+RETENTION_MAX_DAYS = 36_500
 
 
 class ClientForm(ServiceForm):
@@ -45,6 +48,25 @@ class ClientForm(ServiceForm):
                 help_text="The therapist whose caseload the client joins.",
             )
             self.order_fields(["therapist"])
+
+
+class ClinicRetentionForm(ServiceForm):
+    """How long a discharged client's record is kept, and whether an erased client's
+    numbers still count (README "The client's rights")."""
+
+    retention_days_after_discharge = WholeNumberField(
+        label="Keep records after discharge (days)",
+        min_value=1,
+        max_value=RETENTION_MAX_DAYS,
+        required=False,
+        help_text="After this many days a discharged client is anonymised by the nightly "
+        "task. Leave empty to keep records until someone erases them.",
+    )
+    keep_numbers_after_erasure = forms.BooleanField(
+        label="Keep an erased client's numbers in the clinic's statistics",
+        required=False,
+        help_text="Scores and dates stay, without anything that names the client.",
+    )
 
 
 class ClinicNoticeForm(ServiceForm):

@@ -99,10 +99,18 @@ def clinic_retention_set(
     still count: the clinic's admins (and superusers) decide."""
     if not (actor.is_superuser or is_clinic_admin_of(actor, clinic.pk)):
         raise PermissionDenied("Only a clinic admin of this clinic sets how long records are kept.")
+    before = {
+        "retention_days_after_discharge": clinic.retention_days_after_discharge,
+        "keep_numbers_after_erasure": clinic.keep_numbers_after_erasure,
+    }
     clinic.retention_days_after_discharge = retention_days_after_discharge
     clinic.keep_numbers_after_erasure = keep_numbers_after_erasure
+    changed = audit.changed_fields(before, clinic)
+    if not changed:
+        return clinic
     clinic.full_clean()
-    clinic.save(update_fields=["retention_days_after_discharge", "keep_numbers_after_erasure"])
+    clinic.save(update_fields=changed)
+    audit.written(actor, AuditAction.CHANGED, clinic, fields=changed)
     return clinic
 
 

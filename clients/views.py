@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,7 +15,7 @@ from django.utils import translation
 
 from clients import services
 from clients.access import get_visible_or_404, require_editable
-from clients.forms import ClientForm, ClinicNoticeForm
+from clients.forms import ClientForm, ClinicNoticeForm, ClinicRetentionForm
 from clients.models import Client, User
 from clients.notice import default_notice
 from clients.scoping import is_clinic_admin_of, may_add_clients, may_move_clients
@@ -150,31 +151,68 @@ def client_reopen(request: HttpRequest, client_id: int) -> HttpResponse:
     )
 
 
+SETTINGS_PARTS = ("notice", "retention")
+
+
 @login_required
 def clinic_settings(request: HttpRequest) -> HttpResponse:
-    """The clinic's own wording of the privacy notice on the client's rating form."""
+    """The clinic's own wording of the privacy notice on the client's rating form, and how
+    long its records are kept after discharge. Each part is its own form; a post names it."""
     user = request.user
     if not is_clinic_admin_of(user, user.clinic_id):
         raise PermissionDenied(SETTINGS_NOT_FOR_YOU)
     clinic = user.clinic
-    initial = {"notice_en": clinic.notice_en, "notice_es": clinic.notice_es}
-    form = ClinicNoticeForm(_posted(request), initial=initial)
-    if request.method == "POST" and form.is_valid():
+    posted = _posted(request)
+    part = request.POST.get("part", "notice") if posted is not None else ""
+    notice_form = ClinicNoticeForm(
+        posted if part == "notice" else None,
+        initial={"notice_en": clinic.notice_en, "notice_es": clinic.notice_es},
+    )
+    retention_form = ClinicRetentionForm(
+        posted if part == "retention" else None,
+        initial={
+            "retention_days_after_discharge": clinic.retention_days_after_discharge,
+            "keep_numbers_after_erasure": clinic.keep_numbers_after_erasure,
+        },
+    )
+    if posted is not None and part not in SETTINGS_PARTS:
+        messages.error(request, "That is not a part of the clinic's settings; nothing was saved.")
+    elif part == "notice" and notice_form.is_valid():
+        if (done := _save_notice(request, clinic, notice_form)) is not None:
+            return done
+    elif part == "retention" and retention_form.is_valid():
         try:
-            saved = services.clinic_notice_update(actor=user, clinic=clinic, **form.cleaned_data)
+            services.clinic_retention_set(actor=user, clinic=clinic, **retention_form.cleaned_data)
         except ValidationError as error:
-            form.add_service_error(error)
+            retention_form.add_service_error(error)
         else:
-            if saved.notice_version == clinic.notice_version:
-                messages.info(request, "The notice's wording is unchanged.")
-            else:
-                messages.success(
-                    request, f"Notice saved: clients now see version {saved.notice_version}."
-                )
+            messages.success(request, "How long records are kept is saved.")
             return redirect("clients:clinic-settings")
     with translation.override("en"):
         default_en = default_notice(clinic.name)
     with translation.override("es"):
         default_es = default_notice(clinic.name)
-    context = {"form": form, "clinic": clinic, "default_en": default_en, "default_es": default_es}
+    context = {
+        "form": notice_form,
+        "retention_form": retention_form,
+        "clinic": clinic,
+        "default_en": default_en,
+        "default_es": default_es,
+    }
     return render(request, "clients/clinic_settings.html", context)
+
+
+def _save_notice(request: HttpRequest, clinic: Any, form: ClinicNoticeForm) -> HttpResponse | None:
+    """Save the notice's wording; back to the page, or None to show the form's errors."""
+    try:
+        saved = services.clinic_notice_update(
+            actor=request.user, clinic=clinic, **form.cleaned_data
+        )
+    except ValidationError as error:
+        form.add_service_error(error)
+        return None
+    if saved.notice_version == clinic.notice_version:
+        messages.info(request, "The notice's wording is unchanged.")
+    else:
+        messages.success(request, f"Notice saved: clients now see version {saved.notice_version}.")
+    return redirect("clients:clinic-settings")

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from clients.models import Clinic, User
+from clients.models import AuditAction, AuditEntry, Clinic, User
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +78,51 @@ def test_bad_input_is_shown_with_what_was_typed_and_nothing_is_saved(
     assert "at most 1000 characters" in too_long and "y" * 1001 in too_long
     clinic.refresh_from_db()
     assert (clinic.notice_en, clinic.notice_es, clinic.notice_version) == ("", "", 1)
+
+
+# --- How long records are kept ------------------------------------------------------------
+
+
+def test_a_clinic_admin_sets_how_long_records_are_kept(client: Any, clinic_admin: User) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(
+        URL,
+        {"part": "retention", "retention_days_after_discharge": "365"},
+        follow=True,
+    )
+    assert "How long records are kept is saved." in response.content.decode()
+    clinic = Clinic.objects.get(pk=clinic_admin.clinic_id)
+    # An unticked box is "no": the numbers of an erased client no longer count.
+    assert (clinic.retention_days_after_discharge, clinic.keep_numbers_after_erasure) == (
+        365,
+        False,
+    )
+    entry = AuditEntry.objects.get(model="clients.clinic", action=AuditAction.CHANGED)
+    assert entry.fields == ["keep_numbers_after_erasure", "retention_days_after_discharge"]
+    assert "365" not in repr(AuditEntry.objects.values())
+
+
+@pytest.mark.parametrize("days", ["0", "-5", "٣٠", "36501", "a year"])
+def test_a_retention_that_is_not_a_number_of_days_is_refused_and_nothing_saved(
+    client: Any, clinic_admin: User, days: str
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(
+        URL,
+        {
+            "part": "retention",
+            "retention_days_after_discharge": days,
+            "keep_numbers_after_erasure": "on",
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["retention_form"].errors["retention_days_after_discharge"]
+    clinic = Clinic.objects.get(pk=clinic_admin.clinic_id)
+    assert clinic.retention_days_after_discharge is None
+
+
+def test_an_unknown_part_of_the_settings_saves_nothing(client: Any, clinic_admin: User) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(URL, {"part": "everything", "notice_en": "Hello"}, follow=True)
+    assert "nothing was saved" in response.content.decode()
+    assert Clinic.objects.get(pk=clinic_admin.clinic_id).notice_en == ""
