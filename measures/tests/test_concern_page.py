@@ -327,3 +327,16 @@ def test_the_page_costs_the_same_queries_at_any_size(
         response = client.get(page_of(concern))
     page = response.context["page"]
     assert (len(page.signals), len(page.events), len(page.earlier)) == (size + 1, size, size)
+
+
+def test_a_signal_on_a_voided_session_stays_in_the_concern_marked_voided(
+    client: Any, therapist: User, concern: Concern
+) -> None:
+    from sessions.services import session_void
+
+    session_void(actor=therapist, session=concern.last_session, reason="Logged twice")
+    client.force_login(therapist)
+    page = client.get(reverse("measures:concern-detail", args=[concern.pk])).content.decode()
+    signal = page.split('id="signals-heading"')[1].split("</section>")[0]
+    assert f"session {concern.last_session.number}</a>" in signal
+    assert "voided</span>" in signal
