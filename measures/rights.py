@@ -35,7 +35,7 @@ from clients.models import AuditAction, AuditEntry, Client, User
 from clients.scoping import may_exercise_rights_of
 from measures import evidence
 from measures.models import Concern, ConcernEvent, Flag, Rating
-from sessions.models import RatingInvitation, Session
+from sessions.models import RatingInvitation, Session, SessionRevision
 
 SCHEMA = "alliance.client-export"
 SCHEMA_VERSION = 1
@@ -274,9 +274,16 @@ def client_erase(*, actor: Any, client: Client, place: str = "") -> Client:
     sessions = Session.objects.filter(client=client)
     sessions.exclude(notes="").update(notes="")
     erased.append("therapy_sessions.session.notes")
-    if _has_field(Session, "void_reason"):
-        sessions.exclude(void_reason="").update(void_reason=ERASED_NOTE)
-        erased.append("therapy_sessions.session.void_reason")
+    sessions.exclude(void_reason="").update(void_reason=ERASED_NOTE)
+    erased.append("therapy_sessions.session.void_reason")
+    # An edit kept the notes it replaced: those are erased too (the other fields' earlier
+    # values, dates and durations, are numbers like the session's own).
+    for revision in SessionRevision.objects.filter(
+        session__client=client, previous__has_key="notes"
+    ):
+        revision.previous = {**revision.previous, "notes": ""}
+        revision.save(update_fields=["previous"])
+    erased.append("therapy_sessions.sessionrevision.previous.notes")
     Rating.objects.filter(session__client=client).exclude(comment="").update(comment="")
     # A closed concern must keep a note (its CHECK constraint): it says "(erased)".
     Concern.objects.filter(client=client).exclude(note="").update(note=ERASED_NOTE)
@@ -292,11 +299,3 @@ def client_erase(*, actor: Any, client: Client, place: str = "") -> Client:
     ]
     audit.written(actor, AuditAction.ERASED, client, fields=erased, place=place)
     return client
-
-
-def _has_field(model: type[models.Model], name: str) -> bool:
-    try:
-        model._meta.get_field(name)
-    except FieldDoesNotExist:
-        return False
-    return True

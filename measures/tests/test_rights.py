@@ -375,3 +375,28 @@ def test_a_clinic_admin_sets_the_retention(clinic: Clinic, clinic_admin: User) -
             retention_days_after_discharge=1,
             keep_numbers_after_erasure=True,
         )
+
+
+def test_erasure_also_erases_the_notes_an_edit_kept(
+    record: Client, therapist: User, clinic_admin: User
+) -> None:
+    from sessions.models import SessionRevision
+    from sessions.services import session_update
+
+    session = Session.objects.get(client=record, notes=PRIVATE)
+    session_update(
+        actor=therapist,
+        session=session,
+        starts_at=session.starts_at,
+        duration_minutes=session.duration_minutes + 5,
+        attendance=session.attendance,
+        modality=session.modality,
+        notes="Rewritten after supervision.",
+    )
+    [revision] = SessionRevision.objects.filter(session=session)
+    assert revision.previous["notes"] == PRIVATE
+    rights.client_erase(actor=clinic_admin, client=discharge(record))
+    revision.refresh_from_db()
+    # The earlier notes are gone; the earlier duration, a number, stays.
+    assert revision.previous == {"notes": "", "duration_minutes": session.duration_minutes}
+    assert PRIVATE not in repr(list(SessionRevision.objects.values()))
