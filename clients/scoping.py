@@ -106,6 +106,12 @@ def is_treating_therapist(user: Any, client: Any) -> bool:
     )
 
 
+def may_review_with_client(user: Any, client: Any) -> bool:
+    """The chart shown to the client in the room is for their own therapist, who sits
+    with them; supervisors and clinic admins read the record but are not in the room."""
+    return is_treating_therapist(user, client)
+
+
 def supervises_therapist_of(user: Any, client: Any) -> bool:
     """`user` supervises the therapist of `client` (and so reads the client's record)."""
     return (

@@ -4,13 +4,26 @@ audit trail."""
 
 from django.urls import path
 
-from reports.views import audit, caseload, client_page, dashboard, exports, session_page
+from reports.views import (
+    audit,
+    caseload,
+    client_page,
+    dashboard,
+    exports,
+    review_with_client,
+    session_page,
+)
 
 app_name = "reports"
 
 urlpatterns = [
     path("", caseload.caseload, name="caseload"),
     path("clients/<int:client_id>/", client_page.client_detail, name="client-detail"),
+    path(
+        "clients/<int:client_id>/review/",
+        review_with_client.review_with_client,
+        name="review-with-client",
+    ),
     path(
         "clients/<int:client_id>/ratings.csv", exports.client_ratings_csv, name="client-ratings-csv"
     ),

@@ -193,6 +193,12 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
         OWN: (SEES_CLIENT, SEES_CLIENT),
         OTHER: (OTHER_CLINICS, OTHER_CLINICS),
     },
+    # The chart shown to the client in the room: their own therapist sits with them;
+    # the record's other readers are not in the room (403).
+    "reports:review-with-client": {
+        OWN: (TREATING_ONLY, GET_ONLY),
+        OTHER: (OTHER_CLINICS_TREATING, GET_ONLY),
+    },
     "reports:client-ratings-csv": {
         OWN: (SEES_CLIENT, GET_ONLY),
         OTHER: (OTHER_CLINICS, GET_ONLY),

@@ -14,6 +14,7 @@ from clients.scoping import (
     may_exercise_rights_of,
     may_log_session,
     may_read_audit_trail,
+    may_review_with_client,
 )
 from measures import concern_selectors
 from measures.items import DIMENSION_NAMES
@@ -43,5 +44,6 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
             "may_log": may_log_session(user, client),
             "may_exercise_rights": may_exercise_rights_of(user, client),
             "may_audit": may_read_audit_trail(user),
+            "may_review_with_client": may_review_with_client(user, client),
         },
     )
