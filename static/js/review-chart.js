@@ -33,6 +33,8 @@
     options: {
       maintainAspectRatio: false,
       animation: false,
+      // Room for the last session's name at the right edge of a phone.
+      layout: { padding: { right: 20 } },
       scales: {
         // The whole scale, 0 to 10: the client sees their ratings as they gave them.
         y: {
