@@ -19,7 +19,7 @@ from measures.items import (
 )
 from measures.models import Rating
 from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN
-from measures.services import UNKNOWN_NOTICE
+from measures.services import GUESS_MESSAGE, GUESS_QUESTION, UNKNOWN_NOTICE
 
 SCALE_CHOICES = [(str(value), str(value)) for value in range(SCORE_MIN, SCORE_MAX + 1)]
 
@@ -61,6 +61,18 @@ class TherapistRatingForm(ServiceForm):
         help_text="What you noticed; the client never sees this.",
     )
 
+    # Optional, so a rating given without it is still whole; a blank answer is no guess.
+    guessed_client_score = forms.TypedChoiceField(
+        label=GUESS_QUESTION,
+        help_text="Your estimate of the client's own score for today, 0 to 10 (optional).",
+        choices=SCALE_CHOICES,
+        coerce=int,
+        empty_value=None,
+        required=False,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": GUESS_MESSAGE},
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in reversed(DIMENSIONS):
@@ -79,6 +91,9 @@ class TherapistRatingForm(ServiceForm):
             "rupture": rating.rupture,
             "rupture_resolved": rating.rupture_resolved,
             "comment": rating.comment,
+            "guessed_client_score": (
+                "" if rating.guessed_client_score is None else str(rating.guessed_client_score)
+            ),
         }
 
 

@@ -48,6 +48,8 @@ def _check_rater(session: Session, rater: str, submitted_by: User | None) -> Non
 
 
 SCORE_MESSAGE = "Please choose a score from 0 to 10."
+GUESS_QUESTION = "How do you think the client rated today?"
+GUESS_MESSAGE = "Please choose a score from 0 to 10 for your guess, or leave it blank."
 
 
 def _score(value: Any) -> int | None:
@@ -75,6 +77,12 @@ def _rating_from_answers(session: Session, rater: str, answers: Mapping[str, Any
     rating.rupture = answers.get("rupture") or Rating.Rupture.NONE
     rating.rupture_resolved = answers.get("rupture_resolved") or ""
     rating.comment = (answers.get("comment") or "").strip()
+    # Only the therapist is asked to guess the client's score; it may be left blank.
+    guess = answers.get("guessed_client_score") if rater == Rating.Rater.THERAPIST else None
+    if guess is not None and str(guess).strip() != "":
+        rating.guessed_client_score = _score(guess)
+        if rating.guessed_client_score is None:
+            errors["guessed_client_score"] = GUESS_MESSAGE
     if rating.rupture not in Rating.Rupture.values:
         errors["rupture"] = "Please choose none, a little or a lot."
     elif rating.rupture == Rating.Rupture.NONE:
@@ -188,7 +196,7 @@ def therapist_rating_edit_window() -> str:
 
 
 # What a therapist may revise; the audit names the ones that changed.
-RATING_ANSWERS = (*DIMENSIONS, "rupture", "rupture_resolved", "comment")
+RATING_ANSWERS = (*DIMENSIONS, "rupture", "rupture_resolved", "comment", "guessed_client_score")
 
 
 @transaction.atomic

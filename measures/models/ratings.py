@@ -91,6 +91,15 @@ class Rating(models.Model):
         "was it talked through", max_length=10, choices=RuptureResolved.choices, blank=True
     )
     comment = models.TextField(blank=True)
+    # The therapist's estimate of the client's alliance score for the same session, so each
+    # therapist can learn how well they read their clients (reports' "How well I read my
+    # clients"). Optional: a rating given without it is still whole.
+    guessed_client_score = models.PositiveSmallIntegerField(
+        "how the therapist thinks the client rated",
+        null=True,
+        blank=True,
+        help_text="0 to 10; only on a therapist's rating.",
+    )
     submitted_at = models.DateTimeField(default=timezone.now)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -145,6 +154,21 @@ class Rating(models.Model):
                 name="rating_rupture_resolved_only_after_rupture",
                 violation_error_message=(
                     "'Was it talked through' applies only when there was a rupture."
+                ),
+            ),
+            # Only the therapist guesses the client's score, and only on the 0–10 scale.
+            models.CheckConstraint(
+                condition=(
+                    Q(guessed_client_score__isnull=True)
+                    | Q(
+                        rater=Rater.THERAPIST,
+                        guessed_client_score__gte=SCORE_MIN,
+                        guessed_client_score__lte=SCORE_MAX,
+                    )
+                ),
+                name="rating_guess_0_to_10_and_only_for_therapists",
+                violation_error_message=(
+                    "Only a therapist's rating holds a guess of the client's score, from 0 to 10."
                 ),
             ),
             # The notice is shown to clients; a therapist's rating records none. A client's
