@@ -133,6 +133,12 @@ def is_overseer(user: Any) -> bool:
     return _is_staff_member(user) and (user.is_supervisor or user.is_clinic_admin)
 
 
+def is_practising_therapist(user: Any) -> bool:
+    """`user` sees clients of their own, so has pages about their own practice (how well
+    they read their clients); those pages are theirs and their supervisors' alone."""
+    return _is_staff_member(user) and user.is_therapist
+
+
 def may_add_clients(user: Any) -> bool:
     """Therapists add clients to their own caseload; clinic admins to anyone's."""
     return _is_staff_member(user) and (user.is_therapist or user.is_clinic_admin)

@@ -1,6 +1,6 @@
 """The read side's pages: the caseload, one client, one session, the supervisor's
-dashboard with its drill-down and precision page, the CSV exports, and the clinic admin's
-audit trail."""
+dashboard with its drill-down and precision page, how well a therapist reads their
+clients, the CSV exports, and the clinic admin's audit trail."""
 
 from django.urls import path
 
@@ -10,6 +10,7 @@ from reports.views import (
     client_page,
     dashboard,
     exports,
+    reading,
     review_with_client,
     session_page,
 )
@@ -35,6 +36,12 @@ urlpatterns = [
         dashboard.therapist_caseload,
         name="therapist-caseload",
     ),
+    path(
+        "dashboard/therapists/<int:therapist_id>/reading/",
+        reading.therapist_reading,
+        name="therapist-reading",
+    ),
+    path("me/reading/", reading.my_reading, name="reading"),
     path("dashboard/precision/", dashboard.precision, name="precision"),
     path("audit/", audit.audit_page, name="audit"),
     path("audit/export.csv", audit.audit_csv, name="audit-csv"),

@@ -267,6 +267,21 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
             GET_ONLY,
         ),
     },
+    # how well a therapist reads their clients: their own page (therapists only), and the
+    # same page for the therapists one oversees, as the drill-down above
+    "reports:reading": {OWN: (signed_in(DENIED, therapist=OK, colleague=OK), GET_ONLY)},
+    "reports:therapist-reading": {
+        OWN: (
+            signed_in(DENIED, supervisor=OK, idle_supervisor=NOT_FOUND, clinic_admin=OK)
+            | {"other_admin": NOT_FOUND},
+            GET_ONLY,
+        ),
+        OTHER: (
+            signed_in(DENIED, supervisor=NOT_FOUND, idle_supervisor=NOT_FOUND)
+            | {"clinic_admin": NOT_FOUND, "other_admin": OK},
+            GET_ONLY,
+        ),
+    },
     # the client's rights: an empty POST downloads the export (200), or asks again for
     # the label before an erasure (200, a form error)
     "measures:client-export": {
