@@ -78,6 +78,9 @@ RATING_FIELDS = (
     "rupture",
     "rupture_resolved",
     "comment",
+    # The therapist's guess of the client's score: an opinion about the client, so theirs
+    # to see, as the therapist's own scores are.
+    "guessed_client_score",
     "submitted_at",
     "updated_at",
     # The consent record: which wording of the privacy notice the client was shown.

@@ -50,6 +50,8 @@ def dashboard_header() -> tuple[str, ...]:
 # and the therapist's note, and every client identifier but the label (no external
 # ID, no e-mail). Free text names people — family, employers, places — and a CSV
 # file travels by e-mail and USB stick, beyond the reach of the app's access rules.
+# The therapist's guess of the client's score is absent too: it is feedback for the
+# therapist and their supervisors ("How well I read my clients"), not part of the record.
 RATINGS_HEADER = (
     "client",
     "session",
