@@ -20,11 +20,14 @@ def watch_for_problems(page: Any) -> list[str]:
     problems: list[str] = []
     page.on("console", lambda message: message.type == "error" and problems.append(message.text))
     page.on("pageerror", lambda error: problems.append(str(error)))
-    # A download ends its navigation: Chromium reports the CSV as an aborted request.
-    page.on(
-        "requestfailed",
-        lambda request: request.url.endswith(".csv") or problems.append(f"failed: {request.url}"),
-    )
+
+    # A download ends its navigation, and a page left at once cancels what it was still
+    # fetching (its favicon): Chromium reports both as aborted. Anything else is a failure.
+    def failed(request: Any) -> None:
+        if request.failure != "net::ERR_ABORTED":
+            problems.append(f"failed: {request.url} ({request.failure})")
+
+    page.on("requestfailed", failed)
     return problems
 
 
