@@ -44,3 +44,16 @@ class ConcernAction(models.TextChoices):
     RESOLVED = "resolved", "Resolved with a repair"
     DISMISSED = "dismissed", "Dismissed"
     COMMENTED = "commented", "Commented"
+    # Alliance's own steps in following up a repair (measures.follow_up); no actor, no note.
+    RECOVERED = "recovered", "Recovered after the repair"
+    REOPENED = "reopened", "Did not recover: re-opened"
+    NOT_RECOVERED = "not_recovered", "Did not recover"
+
+
+class Recovery(models.TextChoices):
+    """Whether the alliance came back after a concern was resolved with a repair."""
+
+    WATCHING = "watching", "Not yet recovered"
+    RECOVERED = "recovered", "Recovered"
+    NOT_RECOVERED = "not_recovered", "Did not recover"
+    NO_BASELINE = "no_baseline", "No earlier ratings to compare with"

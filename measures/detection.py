@@ -24,6 +24,7 @@ from django.db.models import Exists, FilteredRelation, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from clients.models import Client
+from measures import follow_up
 from measures.concerns import concerns_update
 from measures.history import Point, Thresholds
 from measures.models import Concern, Flag, Rating, Sweep
@@ -105,6 +106,7 @@ class Outcome:
     clients_evaluated: int = 0
     flags_created: int = 0  # signals raised, or updated with new evidence
     concerns_opened: int = 0
+    repairs_followed_up: int = 0  # repairs whose follow-up finished (measures.follow_up)
 
 
 @dataclass
@@ -120,12 +122,20 @@ def _evaluate(clients: QuerySet | Iterable[int], now: dt.datetime) -> Outcome:
     by_clinic: dict[int, Thresholds] = {}
     outcome = Outcome()
     batch = _Batch([], {}, {})
+    # Repairs followed up on the same histories; judged after this batch's concerns are placed.
+    repairs = follow_up.watched(clients)
+    followed: list[tuple[int, follow_up.Watched, follow_up.rules.Recovery]] = []
     for client_id, clinic_id, history in histories(clients):
         outcome.clients_evaluated += 1
         if clinic_id not in by_clinic:
             by_clinic.update(thresholds_for_clinics([clinic_id]))
         thresholds = by_clinic[clinic_id]
         findings = evaluate(history, thresholds, now)
+        if client_id in repairs:
+            followed.extend(
+                (client_id, repair, result)
+                for repair, result in follow_up.judge(repairs[client_id], history, thresholds)
+            )
         batch.rows.extend(
             (client_id, f.session_id, f.rule, f.severity, json.dumps(f.evidence)) for f in findings
         )
@@ -136,6 +146,8 @@ def _evaluate(clients: QuerySet | Iterable[int], now: dt.datetime) -> Outcome:
             _store(batch, now, outcome)
             batch = _Batch([], {}, {})
     _store(batch, now, outcome)
+    if followed:
+        outcome.repairs_followed_up = follow_up.repairs_record(followed, now)
     return outcome
 
 

@@ -112,6 +112,9 @@ def _close(
         "closed_by": actor,
         "reviewed_through": through,
         "level_at_closing": level,
+        # A repair is followed up over the client's next ratings (measures.follow_up).
+        "recovery": Concern.Recovery.WATCHING if status == Concern.Status.RESOLVED else "",
+        "recovered_at_session": None,
         "updated_at": now,
     }
     if concern.acknowledged_at is None:

@@ -100,11 +100,13 @@ CONCERN_FIELDS = (
     "note",
     "reviewed_through",
     "level_at_closing",
+    "recovery",
+    "recovered_at_session",
     "notified_at",
     "escalated_at",
     "updated_at",
 )
-CONCERN_EVENT_FIELDS = ("action", "severity", "note", "at")
+CONCERN_EVENT_FIELDS = ("action", "severity", "note", "evidence", "at")
 RATING_LINK_FIELDS = (
     "created_at",
     "expires_at",

@@ -19,7 +19,15 @@ from django.utils import timezone
 
 from clients.scoping import ScopedQuerySet, caseload_q
 from measures import evidence
-from measures.choices import CLOSED, REVIEWABLE, ConcernAction, ConcernStatus, Rule, Severity
+from measures.choices import (
+    CLOSED,
+    REVIEWABLE,
+    ConcernAction,
+    ConcernStatus,
+    Recovery,
+    Rule,
+    Severity,
+)
 
 
 def severity_rank() -> models.Expression:
@@ -117,6 +125,7 @@ class Concern(models.Model):
 
     Status = ConcernStatus
     Severity = Severity
+    Recovery = Recovery
     REVIEWABLE = REVIEWABLE
     CLOSED = CLOSED
 
@@ -164,6 +173,12 @@ class Concern(models.Model):
         blank=True,
         help_text="The client's latest alliance score when it was closed.",
     )
+    # A repair is followed up over the client's next ratings (measures.follow_up); blank
+    # for a concern that was never resolved with a repair.
+    recovery = models.CharField(max_length=14, choices=Recovery.choices, blank=True)
+    recovered_at_session = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The session at which the alliance was back."
+    )
     notified_at = models.DateTimeField(
         null=True, blank=True, help_text="When the therapist's daily digest last listed it."
     )
@@ -200,6 +215,10 @@ class Concern(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(opening_rule__in=Rule.values), name="concern_opening_rule_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(recovery="") | Q(recovery__in=Recovery.values),
+                name="concern_recovery_valid",
             ),
             models.CheckConstraint(
                 condition=Q(status=ConcernStatus.OPEN)
@@ -253,6 +272,9 @@ class ConcernEvent(models.Model):
         max_length=8, choices=Severity.choices, blank=True, help_text="The new severity, if raised."
     )
     note = models.TextField(blank=True)
+    evidence = models.JSONField(
+        default=dict, blank=True, help_text="The numbers behind a step Alliance recorded."
+    )
     at = models.DateTimeField(default=timezone.now)
 
     objects = ConcernEventQuerySet.as_manager()

@@ -1,0 +1,115 @@
+"""Repairs followed up: record whether the alliance came back after a repair.
+
+Detection calls this for the clients it evaluates, with the histories it has already
+read. A concern resolved with a repair is watched (`Concern.recovery` "watching") over
+the client's next two ratings; the pure judgement is `measures.recovery.recovery`. Each
+outcome is claimed with a conditional UPDATE on "still watching", so running detection
+twice records it once. A repair that did not hold re-opens its concern, with the numbers
+as evidence, so the therapist looks again — unless the client already has an open
+concern (one per client), which then carries the review and the outcome is only recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+
+from measures import recovery as rules
+from measures.history import Point, Thresholds
+from measures.models import Concern, ConcernEvent
+
+
+@dataclass(frozen=True)
+class Watched:
+    """A repair being followed up: its concern, where it began and what was reviewed."""
+
+    concern_id: int
+    began: int
+    through: int
+
+
+def watched(clients: QuerySet | Iterable[int]) -> dict[int, list[Watched]]:
+    """The repairs still being followed up for these clients, by client: one query."""
+    rows = Concern.objects.filter(
+        client_id__in=clients, status=Concern.Status.RESOLVED, recovery=Concern.Recovery.WATCHING
+    ).values_list("client_id", "pk", "first_session__number", "reviewed_through")
+    found: dict[int, list[Watched]] = {}
+    for client_id, pk, began, through in rows:
+        found.setdefault(client_id, []).append(Watched(pk, began or 1, through or 0))
+    return found
+
+
+def judge(
+    repairs: Iterable[Watched], history: list[Point], t: Thresholds
+) -> list[tuple[Watched, rules.Recovery]]:
+    """Each repair's follow-up that has finished (recovered, not, or with no usual level)."""
+    judged = [
+        (
+            repair,
+            rules.recovery(
+                history, concern_began=repair.began, reviewed_through=repair.through, t=t
+            ),
+        )
+        for repair in repairs
+    ]
+    return [(repair, result) for repair, result in judged if result.finished]
+
+
+@transaction.atomic
+def repairs_record(
+    outcomes: Iterable[tuple[int, Watched, rules.Recovery]], now: dt.datetime
+) -> int:
+    """Store each finished follow-up (client id, repair, outcome); returns how many changed."""
+    changed = 0
+    for client_id, repair, outcome in outcomes:
+        still_watching = Concern.objects.filter(
+            pk=repair.concern_id,
+            status=Concern.Status.RESOLVED,
+            recovery=Concern.Recovery.WATCHING,
+        )
+        if outcome.state == rules.RECOVERED:
+            claimed = still_watching.update(
+                recovery=Concern.Recovery.RECOVERED,
+                recovered_at_session=outcome.at_session,
+                updated_at=now,
+            )
+            action = ConcernEvent.Action.RECOVERED
+        elif outcome.state == rules.NOT_RECOVERED:
+            claimed, action = _reopen(still_watching, client_id, now)
+        else:
+            claimed = still_watching.update(recovery=outcome.state, updated_at=now)
+            action = None
+        if claimed and action:
+            ConcernEvent.objects.create(
+                concern_id=repair.concern_id, action=action, evidence=outcome.evidence, at=now
+            )
+        changed += claimed
+    return changed
+
+
+def _reopen(still_watching: QuerySet, client_id: int, now: dt.datetime) -> tuple[int, str]:
+    """Re-open a repair that did not hold, unless the client has an open concern already.
+
+    The digest lists it again (`notified_at` cleared); its first opening stays its `opened_at`.
+    """
+    outcome = {"recovery": Concern.Recovery.NOT_RECOVERED, "updated_at": now}
+    if not Concern.objects.needing_review().filter(client_id=client_id).exists():
+        try:
+            with transaction.atomic():
+                reopened = still_watching.update(
+                    **outcome,
+                    status=Concern.Status.OPEN,
+                    acknowledged_at=None,
+                    acknowledged_by=None,
+                    closed_at=None,
+                    closed_by=None,
+                    notified_at=None,
+                )
+            return reopened, ConcernEvent.Action.REOPENED
+        except IntegrityError:
+            pass  # a concern opened for the client meanwhile: it carries the review
+    return still_watching.update(**outcome), ConcernEvent.Action.NOT_RECOVERED
