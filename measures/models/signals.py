@@ -246,6 +246,21 @@ class Concern(models.Model):
     def is_closed(self) -> bool:
         return self.status in self.CLOSED
 
+    @property
+    def recovery_words(self) -> str:
+        """How the follow-up of its repair stands, in words (empty when none was made)."""
+        if self.recovery == Recovery.RECOVERED:
+            return f"Recovered by session {self.recovered_at_session}"
+        if self.recovery == Recovery.WATCHING:
+            return "Not yet recovered (watching the next 2 ratings)"
+        if self.recovery == Recovery.NOT_RECOVERED:
+            if self.needs_review:
+                return "Did not recover: re-opened"
+            return "Did not recover (the client's open concern carries the review)"
+        if self.recovery == Recovery.NO_BASELINE:
+            return "Not followed up: no ratings before the concern to compare with"
+        return ""
+
 
 class ConcernEventQuerySet(ScopedQuerySet):
     def visible_to(self, user: Any) -> ConcernEventQuerySet:
@@ -289,6 +304,22 @@ class ConcernEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def numbers(self) -> list[tuple[str, str]]:
+        """A repair's follow-up evidence as (name, value) pairs in words."""
+        found = self.evidence
+        if not found or "usual" not in found:
+            return []
+        ratings = ", ".join(
+            f"{score:.1f} (session {number})"
+            for score, number in zip(found["scores"], found["sessions"], strict=True)
+        )
+        return [
+            ("Usual level before the concern", f"{found['usual']:.2f}"),
+            ("Back means within", f"{found['margin']:.2f} of it (reliable change)"),
+            ("Client's ratings after the repair", ratings or "none yet"),
+        ]
 
 
 class Sweep(models.Model):

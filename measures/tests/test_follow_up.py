@@ -109,3 +109,52 @@ def test_a_dismissed_concern_is_not_followed_up(drifting: Client, therapist: Any
     concern.refresh_from_db()
     assert (concern.status, concern.recovery) == ("dismissed", "")
     assert not events(concern)
+
+
+# --- What the concern page says ---------------------------------------------
+
+
+def page(client: Any, therapist: Any, concern: Concern) -> str:
+    client.force_login(therapist)
+    return client.get(concern.get_absolute_url()).content.decode()
+
+
+def test_the_page_says_it_is_watching_the_next_ratings(
+    client: Any, therapist: Any, repaired: Concern
+) -> None:
+    assert "Not yet recovered (watching the next 2 ratings)" in page(client, therapist, repaired)
+
+
+def test_the_page_says_when_the_alliance_recovered(
+    client: Any, therapist: Any, repaired: Concern
+) -> None:
+    week(repaired.client, 0.5, 9)
+    evaluate_clients([repaired.client_id])
+    html = page(client, therapist, repaired)
+    assert "Recovered by session 7" in html
+    assert "Recovered after the repair" in html  # the history's step, with its numbers
+    assert "9.75" in html and "9.0 (session 7)" in html
+
+
+def test_the_page_says_a_repair_that_did_not_hold_was_reopened(
+    client: Any, therapist: Any, repaired: Concern
+) -> None:
+    week(repaired.client, 0.6, 7)
+    week(repaired.client, 0.3, 7)
+    evaluate_clients([repaired.client_id])
+    html = page(client, therapist, repaired)
+    assert "Did not recover: re-opened" in html
+    assert "7.0 (session 7), 7.0 (session 8)" in html
+    assert "not_recovered" not in html and "reopened" not in html  # words, never codes
+
+
+def test_a_dismissed_concern_says_nothing_of_recovery(
+    client: Any,
+    therapist: Any,
+    drifting: Client,  # noqa: F811
+) -> None:
+    evaluate_clients([drifting.pk])
+    concern = concern_dismiss(
+        concern=Concern.objects.get(client=drifting), actor=therapist, reason="Test scores."
+    )
+    assert "After the repair" not in page(client, therapist, concern)
