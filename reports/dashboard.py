@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from clients.models import Client, User
 from measures.evidence import rule_name
-from measures.models import Concern, Rating, alliance_score_expression, severity_rank
+from measures.models import Concern, ConcernEvent, Rating, alliance_score_expression, severity_rank
 from measures.scoring import one_decimal
 from sessions.models import Session
 
@@ -48,7 +48,11 @@ SORTS = {
     "mean_latest": "mean_latest",
     "open_concerns": "open_concerns",
     "stale_concerns": "stale_concerns",
+    "repair_follow_through": "repair_follow_through",
 }
+# A repair's follow-up finished: the alliance came back, or it did not (measures.follow_up).
+RECOVERED = (ConcernEvent.Action.RECOVERED,)
+NOT_RECOVERED = (ConcernEvent.Action.REOPENED, ConcernEvent.Action.NOT_RECOVERED)
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,12 @@ def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descendin
         )
     )
     their_concerns = Concern.objects.filter(_counted("client__"), client__therapist=OuterRef("pk"))
+    followed_up = ConcernEvent.objects.filter(
+        _counted("concern__client__"),
+        concern__client__therapist=OuterRef("pk"),
+        at__gte=period.start,
+        at__lt=period.end,
+    )
     latest_scores = (
         Client.objects.filter(therapist=OuterRef("pk"), status=Client.Status.ACTIVE)
         .annotate(latest=_latest_client_score("pk"))
@@ -155,10 +165,18 @@ def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descendin
             stale_concerns=_count(
                 their_concerns.filter(status=Concern.Status.OPEN, opened_at__lt=stale_before)
             ),
+            repairs_recovered=_count(followed_up.filter(action__in=RECOVERED)),
+            repairs_not_recovered=_count(followed_up.filter(action__in=NOT_RECOVERED)),
         )
         .annotate(
             response_rate=Cast(F("client_ratings"), FloatField())
             / NullIf(Cast(F("attended"), FloatField()), Value(0.0)),
+            # Repairs that held, of those whose follow-up finished in the period.
+            repair_follow_through=Cast(F("repairs_recovered"), FloatField())
+            / NullIf(
+                Cast(F("repairs_recovered") + F("repairs_not_recovered"), FloatField()),
+                Value(0.0),
+            ),
         )
     )
     column = SORTS.get(sort, "last_name")
@@ -181,6 +199,7 @@ def team_totals(user: Any, period: Period) -> dict[str, Any]:
         starts_at__lt=period.end,
     )
     concerns = Concern.objects.filter(_counted("client__"), client__therapist__in=team)
+    followed_up = Q(events__at__gte=period.start, events__at__lt=period.end)
     totals = {
         **clients.annotate(latest=_latest_client_score("pk")).aggregate(
             active_clients=Count("pk"), mean_latest=Avg("latest")
@@ -192,14 +211,23 @@ def team_totals(user: Any, period: Period) -> dict[str, Any]:
             client_ratings=Count("ratings", filter=Q(ratings__rater=Rating.Rater.CLIENT)),
         ),
         **concerns.aggregate(
-            open_concerns=Count("pk", filter=Q(status__in=Concern.REVIEWABLE)),
+            # distinct: the join to the follow-up events repeats a concern once per event.
+            open_concerns=Count("pk", filter=Q(status__in=Concern.REVIEWABLE), distinct=True),
             stale_concerns=Count(
-                "pk", filter=Q(status=Concern.Status.OPEN, opened_at__lt=stale_before)
+                "pk",
+                filter=Q(status=Concern.Status.OPEN, opened_at__lt=stale_before),
+                distinct=True,
+            ),
+            repairs_recovered=Count("events", filter=followed_up & Q(events__action__in=RECOVERED)),
+            repairs_not_recovered=Count(
+                "events", filter=followed_up & Q(events__action__in=NOT_RECOVERED)
             ),
         ),
     }
     attended = totals["attended"]
     totals["response_rate"] = totals["client_ratings"] / attended if attended else None
+    finished = totals["repairs_recovered"] + totals["repairs_not_recovered"]
+    totals["repair_follow_through"] = totals["repairs_recovered"] / finished if finished else None
     totals["therapists"] = team.count()
     return totals
 

@@ -41,6 +41,9 @@ def dashboard_header() -> tuple[str, ...]:
         "mean_latest_alliance",
         "concerns_to_review",
         f"unacknowledged_over_{stale_days()}_days",
+        "repairs_recovered",
+        "repairs_not_recovered",
+        "repair_follow_through",
         "period_start",
         "period_end",
     )
@@ -135,6 +138,9 @@ def dashboard_rows_for_csv(rows: QuerySet, period: Period) -> Iterator[list[Any]
             _blank_if_none(row.mean_latest, one_decimal),
             row.open_concerns,
             row.stale_concerns,
+            row.repairs_recovered,
+            row.repairs_not_recovered,
+            _blank_if_none(row.repair_follow_through, lambda rate: f"{rate:.3f}"),
             start,
             end,
         ]

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.django_db
 DASHBOARD = reverse("reports:dashboard-csv")
 DASHBOARD_HEADER = (
     "therapist,active_clients,sessions,attended_sessions,client_ratings,response_rate,"
-    "mean_latest_alliance,concerns_to_review,unacknowledged_over_7_days,period_start,period_end"
+    "mean_latest_alliance,concerns_to_review,unacknowledged_over_7_days,"
+    "repairs_recovered,repairs_not_recovered,repair_follow_through,period_start,period_end"
 )
 RATINGS_HEADER = (
     "client,session,session_date,attendance,modality,rater,"
@@ -189,6 +190,10 @@ def test_the_dashboard_export_has_the_hand_counted_numbers(
         "mean_latest_alliance": "7.0",
         "concerns_to_review": "2",
         "unacknowledged_over_7_days": "1",
+        # No repair's follow-up finished: nothing to divide by.
+        "repairs_recovered": "0",
+        "repairs_not_recovered": "0",
+        "repair_follow_through": "",
         "period_start": (today - dt.timedelta(days=29)).isoformat(),
         "period_end": today.isoformat(),
     }
@@ -213,6 +218,10 @@ def test_the_dashboard_export_equals_the_dashboard_page(
         assert line["mean_latest_alliance"] == mean
         assert line["concerns_to_review"] == str(row.open_concerns)
         assert line["unacknowledged_over_7_days"] == str(row.stale_concerns)
+        assert line["repairs_recovered"] == str(row.repairs_recovered)
+        assert line["repairs_not_recovered"] == str(row.repairs_not_recovered)
+        share = row.repair_follow_through
+        assert line["repair_follow_through"] == ("" if share is None else f"{share:.3f}")
 
 
 def test_a_therapist_with_no_attended_sessions_has_empty_rate_and_mean(
