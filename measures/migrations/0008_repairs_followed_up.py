@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('clients', '0005_audit_action_ended'),
-        ('measures', '0006_rating_notice_record'),
+        ('measures', '0007_therapist_guess'),
         ('therapy_sessions', '0003_void_and_revisions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
