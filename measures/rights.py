@@ -283,11 +283,12 @@ def client_erase(*, actor: Any, client: Client, place: str = "") -> Client:
     erased.append("therapy_sessions.session.void_reason")
     # An edit kept the notes it replaced: those are erased too (the other fields' earlier
     # values, dates and durations, are numbers like the session's own).
-    for revision in SessionRevision.objects.filter(
-        session__client=client, previous__has_key="notes"
-    ):
+    revisions = list(
+        SessionRevision.objects.filter(session__client=client, previous__has_key="notes")
+    )
+    for revision in revisions:
         revision.previous = {**revision.previous, "notes": ""}
-        revision.save(update_fields=["previous"])
+    SessionRevision.objects.bulk_update(revisions, ["previous"])
     erased.append("therapy_sessions.sessionrevision.previous.notes")
     Rating.objects.filter(session__client=client).exclude(comment="").update(comment="")
     # A closed concern must keep a note (its CHECK constraint): it says "(erased)".
