@@ -200,6 +200,22 @@ class Client(models.Model):
         help_text="Erased in a clinic that keeps no numbers: the client's scores no longer "
         "count in the clinic's calibration.",
     )
+    # Per client, because the therapist knows when a question would not fit (a client in
+    # crisis, one for whom life questions every week feel intrusive).
+    asks_outcome = models.BooleanField(
+        "ask the outcome check",
+        default=True,
+        db_default=True,
+        help_text="Before the alliance questions, the client's link asks how life has been "
+        "since the last session.",
+    )
+    shows_own_chart = models.BooleanField(
+        "show the client their own chart after rating",
+        default=False,
+        db_default=False,
+        help_text="After answering, the client sees their own alliance and outcome over time "
+        "on their phone. Off unless you turn it on.",
+    )
 
     objects = ClientQuerySet.as_manager()
 

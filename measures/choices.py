@@ -24,6 +24,8 @@ class Rule(models.TextChoices):
     RUPTURE_UNRESOLVED = "rupture_unresolved", "Rupture not talked through"
     RATER_DISCREPANCY = "rater_discrepancy", "Therapist rated higher than client"
     DISENGAGEMENT = "disengagement", "Disengagement"
+    # Outcome beside the alliance (measures.tracking): the client newly not on track.
+    NOT_ON_TRACK = "not_on_track", "Not on track (outcome)"
 
 
 class ConcernStatus(models.TextChoices):

@@ -1,5 +1,11 @@
 """The measures app's models: ratings, signals and concerns, and each clinic's thresholds."""
 
+from measures.models.outcomes import (
+    ExpectedCourse,
+    Instrument,
+    OutcomeAnswer,
+    instrument_for,
+)
 from measures.models.ratings import Rating, RatingQuerySet, alliance_score_expression
 from measures.models.signals import (
     Concern,
@@ -24,6 +30,9 @@ __all__ = [
     "Calibration",
     "ClinicThresholds",
     "Concern",
+    "ExpectedCourse",
+    "Instrument",
+    "OutcomeAnswer",
     "ConcernEvent",
     "ConcernQuerySet",
     "Flag",
@@ -35,5 +44,6 @@ __all__ = [
     "Sweep",
     "ThresholdChange",
     "alliance_score_expression",
+    "instrument_for",
     "severity_rank",
 ]

@@ -179,6 +179,14 @@ class Concern(models.Model):
     recovered_at_session = models.PositiveIntegerField(
         null=True, blank=True, help_text="The session at which the alliance was back."
     )
+    # A not-on-track client's alliance concern is raised one level (measures.tracking):
+    # the severity its alliance signals alone would give, when it was raised.
+    raised_from = models.CharField(
+        max_length=8,
+        choices=Severity.choices,
+        blank=True,
+        help_text="The severity before it was raised because the client is not on track.",
+    )
     notified_at = models.DateTimeField(
         null=True, blank=True, help_text="When the therapist's daily digest last listed it."
     )

@@ -1,0 +1,223 @@
+"""Outcome beside the alliance: the instruments a clinic asks, and each client's answers.
+
+An instrument is data, not code: its items in each language, the answer range, how it is
+scored, its cut-off and its reliable-change margin. Alliance ships one (the outcome
+check, `clinic` empty, offered to every clinic); a clinic may add others it holds a
+licence for and choose which one its clients answer. Each answer is kept with the
+session it was given at, and judged on track or not by `measures.tracking`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from clients.scoping import ScopedQuerySet, caseload_q
+from measures import tracking
+
+
+class Scoring(models.TextChoices):
+    SUM = tracking.SUM, "Sum of the items"
+    MEAN = tracking.MEAN, "Mean of the items"
+
+
+class Track(models.TextChoices):
+    STARTING = tracking.STARTING, "First answer"
+    ON_TRACK = tracking.ON_TRACK, "On track"
+    NOT_ON_TRACK = tracking.NOT_ON_TRACK, "Not on track"
+
+
+class InstrumentQuerySet(ScopedQuerySet):
+    def visible_to(self, user: Any) -> InstrumentQuerySet:
+        """The built-in instruments and those of the user's own clinic."""
+        if not getattr(user, "is_authenticated", False) or not getattr(user, "clinic_id", None):
+            return self.scoped(Q(pk__in=[]))
+        return self.scoped(Q(clinic__isnull=True) | Q(clinic_id=user.clinic_id))
+
+    def offered_to(self, clinic_id: int) -> InstrumentQuerySet:
+        return self.filter(Q(clinic__isnull=True) | Q(clinic_id=clinic_id), retired_at=None)
+
+
+class Instrument(models.Model):
+    """An outcome measure as data. `text` holds, per language code, the question that
+    introduces the items, the items in order and the labels of the range's two ends:
+    {"en": {"intro": …, "items": […], "low": …, "high": …}, "es": {…}}. English is
+    required; another language falls back to it."""
+
+    Scoring = Scoring
+
+    clinic = models.ForeignKey(
+        "clients.Clinic",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="instruments",
+        help_text="Empty for an instrument built into Alliance, offered to every clinic.",
+    )
+    name = models.CharField(max_length=120)
+    text = models.JSONField()
+    minimum = models.SmallIntegerField("lowest answer", default=0)
+    maximum = models.SmallIntegerField("highest answer", default=10)
+    scoring = models.CharField(max_length=8, choices=Scoring.choices, default=Scoring.MEAN)
+    higher_is_better = models.BooleanField(default=True)
+    cutoff = models.DecimalField(
+        "clinical cut-off", max_digits=7, decimal_places=2, help_text="In total-score units."
+    )
+    reliable_change = models.DecimalField(
+        "reliable change", max_digits=7, decimal_places=2, help_text="In total-score units."
+    )
+    licence = models.TextField(
+        blank=True, help_text="Who holds the licence to use it, and on what terms."
+    )
+    in_use = models.BooleanField(
+        default=False,
+        help_text="The instrument this clinic's clients answer (else the built-in check).",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InstrumentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["clinic_id", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic"],
+                condition=Q(in_use=True),
+                name="instrument_one_in_use_per_clinic",
+                violation_error_message="A clinic uses one outcome instrument at a time.",
+            ),
+            models.CheckConstraint(
+                condition=Q(maximum__gt=models.F("minimum")), name="instrument_range_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(scoring__in=Scoring.values), name="instrument_scoring_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(reliable_change__gt=0), name="instrument_reliable_change_positive"
+            ),
+            # The built-in check is never "in use" by a clinic: it is what a clinic without
+            # one of its own uses.
+            models.CheckConstraint(
+                condition=Q(clinic__isnull=False) | Q(in_use=False),
+                name="instrument_built_in_not_in_use",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_built_in(self) -> bool:
+        return self.clinic_id is None
+
+    def wording(self, language: str) -> dict[str, Any]:
+        """The instrument's words in `language`, or in English when it has none."""
+        return self.text.get(language) or self.text["en"]
+
+    @property
+    def item_count(self) -> int:
+        return len(self.text["en"]["items"])
+
+    @property
+    def score_range(self) -> tuple[float, float]:
+        if self.scoring == Scoring.SUM:
+            return self.minimum * self.item_count, self.maximum * self.item_count
+        return float(self.minimum), float(self.maximum)
+
+    def scale(self) -> tracking.Scale:
+        low, high = self.score_range
+        return tracking.Scale(
+            minimum=low,
+            maximum=high,
+            higher_is_better=self.higher_is_better,
+            cutoff=float(self.cutoff),
+            reliable_change=float(self.reliable_change),
+        )
+
+    def score(self, answers: list[int]) -> float:
+        return tracking.instrument_score(answers, self.scoring)
+
+
+def instrument_for(clinic_id: int) -> Instrument | None:
+    """The instrument this clinic's clients answer: its own in use, else the built-in."""
+    chosen = (
+        Instrument.objects.offered_to(clinic_id)
+        .filter(Q(clinic_id=clinic_id, in_use=True) | Q(clinic__isnull=True))
+        .order_by(models.F("clinic_id").asc(nulls_last=True), "pk")
+        .first()
+    )
+    return chosen
+
+
+class OutcomeAnswerQuerySet(ScopedQuerySet):
+    def visible_to(self, user: Any) -> OutcomeAnswerQuerySet:
+        return self.scoped(caseload_q(user, "session__client__"))
+
+    def of_current_sessions(self) -> OutcomeAnswerQuerySet:
+        return self.filter(session__voided_at__isnull=True)
+
+
+class OutcomeAnswer(models.Model):
+    """A client's answers to the outcome instrument at one session, about the time since
+    the last; judged on track or not by detection (measures.tracking)."""
+
+    Track = Track
+
+    session = models.OneToOneField(
+        "therapy_sessions.Session", on_delete=models.PROTECT, related_name="outcome"
+    )
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="answers")
+    answers = models.JSONField(help_text="The item answers, in the instrument's order.")
+    score = models.DecimalField(max_digits=7, decimal_places=2)
+    submitted_at = models.DateTimeField(default=timezone.now)
+    # Written by detection, from the client's answers and the clinic's expected course.
+    track = models.CharField(max_length=14, choices=Track.choices, blank=True)
+    expected = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    lowest_on_track = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    judged_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OutcomeAnswerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["session_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(track__in=["", *Track.values]), name="outcome_track_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Outcome answer for {self.session}"
+
+
+class ExpectedCourse(models.Model):
+    """The clinic's experience: for clients who started in `band`, the median improvement
+    on this instrument by their `index`-th answer, and how many clients it rests on.
+    Only numbers: no client, no score of anyone's."""
+
+    clinic = models.ForeignKey("clients.Clinic", on_delete=models.CASCADE, related_name="+")
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="+")
+    band = models.CharField(max_length=10)
+    index = models.PositiveSmallIntegerField()
+    improvement = models.FloatField()
+    clients = models.PositiveIntegerField()
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["clinic_id", "instrument_id", "band", "index"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "instrument", "band", "index"], name="course_one_per_point"
+            ),
+            models.CheckConstraint(
+                condition=Q(band__in=list(tracking.BANDS)), name="course_band_valid"
+            ),
+        ]
