@@ -173,9 +173,12 @@ def judge(
         expected = lowest = None
         below = False
         if point is not None:
-            expected = round(scale.moved(first, point.improvement), 2)
-            lowest = round(scale.moved(first, point.improvement - margin), 2)
-            below = improvement < point.improvement - margin - TOLERANCE
+            # The margin is taken from the expected score kept inside the scale: a course
+            # beyond the best score expects the best score, never more.
+            usual = scale.moved(first, point.improvement)
+            expected = round(usual, 2)
+            lowest = round(scale.moved(usual, -margin), 2)
+            below = scale.improvement(usual, score) < -margin - TOLERANCE
         judgements.append(
             Judgement(
                 number,
@@ -228,11 +231,12 @@ def expected_band(
         point = expected_at(first, index, scale, course, min_clients)
         if point is None:
             continue
+        usual = scale.moved(first, point.improvement)
         points.append(
             BandPoint(
                 index,
-                round(scale.moved(first, point.improvement), 2),
-                round(scale.moved(first, point.improvement - scale.reliable_change), 2),
+                round(usual, 2),
+                round(scale.moved(usual, -scale.reliable_change), 2),
                 point.clients,
             )
         )
