@@ -19,6 +19,7 @@ are stored as *improvement* (positive = better), so one rule fits every instrume
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -200,7 +201,7 @@ def newly_not_on_track(judgements: Sequence[Judgement]) -> list[Judgement]:
     """The answers at which the client went from on track (or starting) to not on track."""
     return [
         current
-        for previous, current in zip(judgements, judgements[1:])
+        for previous, current in itertools.pairwise(judgements)
         if current.not_on_track and not previous.not_on_track
     ]
 
