@@ -38,6 +38,19 @@ class ClientForm(ServiceForm):
         initial=Client.Language.ENGLISH,
         help_text="The language of the client's rating form.",
     )
+    asks_outcome = forms.BooleanField(
+        label="Ask the outcome check on the rating link",
+        required=False,
+        initial=True,
+        help_text="A few questions on how life has been since the last session, before the "
+        "alliance questions. Turn off when they would not fit this client.",
+    )
+    shows_own_chart = forms.BooleanField(
+        label="After rating, show the client their own chart",
+        required=False,
+        initial=False,
+        help_text="Their alliance and outcome over time, on their phone, in plain words.",
+    )
 
     def __init__(self, *args: Any, therapists: QuerySet[User] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -249,7 +249,15 @@ def _check_may_manage_caseload(actor: User, therapist: User) -> None:
 
 EXTERNAL_ID_TAKEN = "Another client of this clinic has this external ID."
 # What `client_update` may change; the audit names the ones that did ("therapist": moved).
-CLIENT_DETAILS = ("label", "external_id", "email", "language", "therapist")
+CLIENT_DETAILS = (
+    "label",
+    "external_id",
+    "email",
+    "language",
+    "therapist",
+    "asks_outcome",
+    "shows_own_chart",
+)
 
 
 def _client_save(client: Client) -> Client:
@@ -276,6 +284,8 @@ def client_create(
     external_id: str = "",
     email: str = "",
     language: str = Client.Language.ENGLISH,
+    asks_outcome: bool = True,
+    shows_own_chart: bool = False,
 ) -> Client:
     """Add a client to `therapist`'s caseload in the therapist's clinic."""
     _check_may_manage_caseload(actor, therapist)
@@ -286,6 +296,8 @@ def client_create(
         external_id=external_id.strip(),
         email=email.strip(),
         language=language,
+        asks_outcome=asks_outcome,
+        shows_own_chart=shows_own_chart,
     )
     with transaction.atomic():
         _client_save(client)
@@ -302,8 +314,11 @@ def client_update(
     email: str = "",
     language: str = Client.Language.ENGLISH,
     therapist: User | None = None,
+    asks_outcome: bool | None = None,
+    shows_own_chart: bool | None = None,
 ) -> Client:
-    """Change a client's details; only a clinic admin may move a client to another therapist."""
+    """Change a client's details; only a clinic admin may move a client to another therapist.
+    The outcome switches stay as they are unless given."""
     _check_may_manage_caseload(actor, client.therapist)
     before = {name: getattr(client, name) for name in CLIENT_DETAILS}
     if therapist is not None and therapist.pk != client.therapist_id:
@@ -315,6 +330,10 @@ def client_update(
     client.external_id = external_id.strip()
     client.email = email.strip()
     client.language = language
+    if asks_outcome is not None:
+        client.asks_outcome = asks_outcome
+    if shows_own_chart is not None:
+        client.shows_own_chart = shows_own_chart
     with transaction.atomic():
         _client_save(client)
         _changed(actor, client, before)

@@ -47,8 +47,18 @@ def _posted(request: HttpRequest) -> QueryDict | None:
     return request.POST if request.method == "POST" else None
 
 
-def _client_details(form: ClientForm) -> dict[str, str]:
-    return {name: form.cleaned_data[name] for name in ("label", "external_id", "email", "language")}
+CLIENT_FORM_FIELDS = (
+    "label",
+    "external_id",
+    "email",
+    "language",
+    "asks_outcome",
+    "shows_own_chart",
+)
+
+
+def _client_details(form: ClientForm) -> dict[str, Any]:
+    return {name: form.cleaned_data[name] for name in CLIENT_FORM_FIELDS}
 
 
 @login_required
@@ -81,10 +91,7 @@ def client_edit(request: HttpRequest, client_id: int) -> HttpResponse:
     client = _editable_client(request, client_id)
     therapists = _assignable_therapists(request.user, current=client.therapist)
     initial = {
-        "label": client.label,
-        "external_id": client.external_id,
-        "email": client.email,
-        "language": client.language,
+        **{name: getattr(client, name) for name in CLIENT_FORM_FIELDS},
         "therapist": client.therapist_id,
     }
     form = ClientForm(_posted(request), therapists=therapists, initial=initial)

@@ -17,7 +17,8 @@ from measures.items import (
     THERAPIST_ITEMS,
     THERAPIST_RUPTURE_QUESTION,
 )
-from measures.models import Rating
+from measures.models import Instrument, Rating
+from measures.outcomes import UNKNOWN_INSTRUMENT
 from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN
 from measures.services import GUESS_MESSAGE, GUESS_QUESTION, UNKNOWN_NOTICE
 
@@ -140,7 +141,9 @@ class ClientRatingForm(ServiceForm):
         },
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, instrument: Instrument | None = None, language: str = "en", **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         scales = {
             name: scale_field(
@@ -148,19 +151,65 @@ class ClientRatingForm(ServiceForm):
             )
             for name in DIMENSIONS
         }
-        self.fields = {**scales, **self.fields}
+        # The outcome check comes first on the page: how life has been since last time,
+        # before how today's session was.
+        self.outcome_instrument = instrument
+        self.outcome_words = instrument.wording(language) if instrument else {}
+        self.fields = {**self._outcome_fields(), **scales, **self.fields}
+
+    def _outcome_fields(self) -> dict[str, forms.Field]:
+        if self.outcome_instrument is None:
+            return {}
+        low, high = self.outcome_instrument.minimum, self.outcome_instrument.maximum
+        message = _("Please choose a number from %(low)s to %(high)s.") % {
+            "low": low,
+            "high": high,
+        }
+        choices = [(str(value), str(value)) for value in range(low, high + 1)]
+        fields: dict[str, forms.Field] = {
+            f"outcome_{number}": forms.TypedChoiceField(
+                label=item,
+                choices=choices,
+                coerce=int,
+                widget=forms.RadioSelect,
+                error_messages={"required": message, "invalid_choice": message},
+            )
+            for number, item in enumerate(self.outcome_words["items"], start=1)
+        }
+        # Which instrument the page showed: the service checks it belongs to the clinic.
+        fields["instrument"] = WholeNumberField(
+            min_value=1,
+            widget=forms.HiddenInput,
+            initial=self.outcome_instrument.pk,
+            error_messages={
+                code: UNKNOWN_INSTRUMENT for code in ("required", "invalid", "min_value")
+            },
+        )
+        return fields
 
     def scale_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in DIMENSIONS]
 
+    def outcome_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if name.startswith("outcome_")]
+
     def answers_missing(self) -> bool:
         """Whether an answer needs the client's attention (the notice has its own message)."""
-        return any(name != "notice_version" for name in self.errors)
+        return any(name not in ("notice_version", "instrument") for name in self.errors)
 
     def answers(self) -> dict[str, Any]:
         return {
-            name: value for name, value in self.cleaned_data.items() if name != "notice_version"
+            name: value
+            for name, value in self.cleaned_data.items()
+            if name not in ("notice_version", "instrument") and not name.startswith("outcome_")
         }
+
+    def outcome(self) -> tuple[int | None, list[int]] | None:
+        """(the instrument shown, its answers in order), or None when it was not asked."""
+        if self.outcome_instrument is None:
+            return None
+        answers = [self.cleaned_data[field.name] for field in self.outcome_fields()]
+        return self.cleaned_data.get("instrument"), answers
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

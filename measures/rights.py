@@ -34,11 +34,12 @@ from clients import audit
 from clients.models import AuditAction, AuditEntry, Client, User
 from clients.scoping import may_exercise_rights_of
 from measures import evidence
-from measures.models import Concern, ConcernEvent, Flag, Rating
+from measures.models import Concern, ConcernEvent, Flag, OutcomeAnswer, Rating
 from sessions.models import RatingInvitation, Session, SessionRevision
 
 SCHEMA = "alliance.client-export"
-SCHEMA_VERSION = 1
+# 2: outcome answers, the client's outcome switches, a concern's raised_from.
+SCHEMA_VERSION = 2
 
 # What each record gives the document. Left out on purpose: ids of other people's
 # accounts (a person appears by name only, and only as the therapist or a reviewer),
@@ -55,6 +56,8 @@ CLIENT_FIELDS = (
     "created_at",
     "discharged_at",
     "erased_at",
+    "asks_outcome",
+    "shows_own_chart",
 )
 SESSION_FIELDS = (
     "number",
@@ -88,6 +91,16 @@ RATING_FIELDS = (
     "notice_language",
     "notice_shown_at",
 )
+# The outcome check's answers, and how Alliance judged them against the clinic's course.
+OUTCOME_FIELDS = (
+    "answers",
+    "score",
+    "submitted_at",
+    "track",
+    "expected",
+    "lowest_on_track",
+    "judged_at",
+)
 SIGNAL_FIELDS = ("rule", "severity", "evidence", "created_at", "grouped_at")
 CONCERN_FIELDS = (
     "id",
@@ -102,6 +115,7 @@ CONCERN_FIELDS = (
     "level_at_closing",
     "recovery",
     "recovered_at_session",
+    "raised_from",
     "notified_at",
     "escalated_at",
     "updated_at",
@@ -121,6 +135,7 @@ WITHHELD = {
     Client: {"clinic", "therapist", "excluded_from_statistics"},  # clinic, therapist: by name
     Session: {"id", "client", "therapist", "notes", "voided_by"},  # staff: not the client's data
     Rating: {"id", "session", "submitted_by"},
+    OutcomeAnswer: {"id", "session", "instrument"},  # the session by number, instrument by name
     Flag: {"id", "client", "session", "concern"},
     Concern: {"client", "first_session", "last_session", "acknowledged_by", "closed_by"},
     ConcernEvent: {"id", "concern", "actor"},
@@ -131,6 +146,7 @@ EXPORTED = {
     Client: CLIENT_FIELDS,
     Session: SESSION_FIELDS,
     Rating: RATING_FIELDS,
+    OutcomeAnswer: OUTCOME_FIELDS,
     Flag: SIGNAL_FIELDS,
     Concern: CONCERN_FIELDS,
     ConcernEvent: CONCERN_EVENT_FIELDS,
@@ -189,6 +205,11 @@ def client_export(*, actor: Any, client: Client, place: str = "") -> dict[str, A
     sessions = list(Session.objects.filter(client=client).select_related("therapist"))
     numbers = {session.pk: session.number for session in sessions}
     ratings = Rating.objects.filter(session__client=client).order_by("session__starts_at", "rater")
+    outcomes = (
+        OutcomeAnswer.objects.filter(session__client=client)
+        .select_related("instrument")
+        .order_by("session__starts_at")
+    )
     signals = Flag.objects.filter(client=client).order_by("created_at", "pk")
     concerns = (
         Concern.objects.filter(client=client)
@@ -215,6 +236,11 @@ def client_export(*, actor: Any, client: Client, place: str = "") -> dict[str, A
             | _row(rating, RATING_FIELDS)
             | {"alliance_score": float(rating.alliance_score)}
             for rating in ratings
+        ],
+        "outcome_answers": [
+            {"session": numbers[answer.session_id], "instrument": answer.instrument.name}
+            | _row(answer, OUTCOME_FIELDS)
+            for answer in outcomes
         ],
         "signals": [
             {"session": numbers[signal.session_id], "concern": signal.concern_id}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +17,7 @@ from clients import audit
 from clients.models import AuditAction, ClientLanguage, User
 from clients.notice import is_known_version
 from measures.models import Rating
+from measures.outcomes import outcome_answer_save
 from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN
 from measures.tasks import evaluate_client
 from sessions.models import RatingInvitation, Session
@@ -247,6 +248,7 @@ def client_rating_submit(
     answers: Mapping[str, Any],
     notice_version: int | None,
     notice_language: str,
+    outcome: tuple[int | None, Sequence[object]] | None = None,
 ) -> Rating:
     """Store the client's answers through their link: exactly one rating per link and session,
     with the consent record: the version of the clinic's privacy notice the form showed, in
@@ -255,6 +257,9 @@ def client_rating_submit(
     The version is the one the page was drawn with, not the clinic's current one, so a
     notice changed while the form was open is recorded truthfully. A version the clinic
     never had (a forged or stale page from before the notice) is refused.
+
+    `outcome` is (the instrument the page showed, the answers in its order) when the page
+    asked the outcome check: stored in the same transaction, so both or neither are kept.
 
     The invitation row is locked, so simultaneous submissions queue here and all
     but the first find it used.
@@ -286,6 +291,11 @@ def client_rating_submit(
         if DUPLICATE_RATING_MESSAGE in error.messages:
             raise AlreadyAnswered() from None
         raise
+    if outcome is not None:
+        instrument_id, answers = outcome
+        outcome_answer_save(
+            session=session, instrument_id=instrument_id, answers=answers, actor=audit.CLIENT_LINK
+        )
     invitation.used_at = rating.submitted_at
     invitation.save(update_fields=["used_at"])
     _rating_created(audit.CLIENT_LINK, rating)

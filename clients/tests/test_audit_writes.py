@@ -128,7 +128,12 @@ def test_the_edit_page_records_the_requests_address_and_page(
     client.force_login(therapist)
     response = client.post(
         reverse("clients:client-edit", args=[client_record.pk]),
-        {"label": "R.K.", "email": "rk@example.org", "language": client_record.language},
+        {
+            "label": "R.K.",
+            "email": "rk@example.org",
+            "language": client_record.language,
+            "asks_outcome": "on",  # as the form shows it: left on
+        },
         REMOTE_ADDR="198.51.100.23",
     )
     assert response.status_code == 302

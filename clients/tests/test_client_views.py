@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -487,3 +488,33 @@ def test_re_opening_an_active_client_says_so_and_changes_nothing(
     assert response["Location"] == client_page(client_record)
     assert messages_of(response) == ["This client is already active."]
     assert snapshot(client_record) == before
+
+
+def test_a_new_clients_form_has_the_outcome_check_on_and_the_chart_off(
+    client: Any, therapist: User
+) -> None:
+    client.force_login(therapist)
+    html = client.get(reverse("clients:client-create")).content.decode()
+    inputs = {
+        name: re.search(rf'<input[^>]*name="{name}"[^>]*>', html).group(0)  # type: ignore[union-attr]
+        for name in ("asks_outcome", "shows_own_chart")
+    }
+    assert " checked" in inputs["asks_outcome"]
+    assert " checked" not in inputs["shows_own_chart"]
+
+
+def test_the_therapist_switches_the_outcome_check_and_the_clients_chart(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    from clients.models import AuditEntry
+
+    client.force_login(therapist)
+    response = client.post(
+        reverse("clients:client-edit", args=[client_record.pk]),
+        {"label": "R.K.", "language": "en", "shows_own_chart": "on"},  # outcome check unticked
+    )
+    assert response.status_code == 302
+    client_record.refresh_from_db()
+    assert (client_record.asks_outcome, client_record.shows_own_chart) == (False, True)
+    entry = AuditEntry.objects.get(action="changed", client_id=client_record.pk)
+    assert entry.fields == ["asks_outcome", "shows_own_chart"]

@@ -221,3 +221,6 @@ class ExpectedCourse(models.Model):
                 condition=Q(band__in=list(tracking.BANDS)), name="course_band_valid"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"Expected course, {self.band} start, answer {self.index}"

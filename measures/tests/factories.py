@@ -8,7 +8,7 @@ import datetime as dt
 import factory
 from django.utils import timezone
 
-from measures.models import Concern, ConcernEvent, Flag, Rating
+from measures.models import Concern, ConcernEvent, Flag, Instrument, OutcomeAnswer, Rating
 from sessions.tests.factories import SessionFactory
 
 
@@ -24,6 +24,34 @@ class RatingFactory(factory.django.DjangoModelFactory):
     boundaries = 9
     growth = 9
     respect = 9
+
+
+def built_in_check() -> Instrument:
+    """The outcome check every clinic has (made by migration measures 0010)."""
+    return Instrument.objects.get(clinic__isnull=True)
+
+
+def outcome_form_answers(*scores: int) -> dict[str, str]:
+    """The outcome check as the client's form posts it: the instrument shown and one
+    answer per item (6 each unless given)."""
+    instrument = built_in_check()
+    scores = scores or (6,) * instrument.item_count
+    return {
+        "instrument": str(instrument.pk),
+        **{f"outcome_{number}": str(score) for number, score in enumerate(scores, start=1)},
+    }
+
+
+class OutcomeAnswerFactory(factory.django.DjangoModelFactory):
+    """The built-in check answered at a session; `score` follows `answers`."""
+
+    class Meta:
+        model = OutcomeAnswer
+
+    session = factory.SubFactory(SessionFactory)
+    instrument = factory.LazyFunction(built_in_check)
+    answers = (6, 6, 6, 6)
+    score = factory.LazyAttribute(lambda answer: answer.instrument.score(list(answer.answers)))
 
 
 class ConcernFactory(factory.django.DjangoModelFactory):

@@ -26,6 +26,14 @@ from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def alliance_questions_only(client_record: Client) -> None:
+    """These tests are about the alliance questions; the outcome check before them has its
+    own (test_client_outcome.py)."""
+    Client.objects.filter(pk=client_record.pk).update(asks_outcome=False)
+
+
 ANSWERS = {
     "trust": "9", "empathy": "8", "collaboration": "7",
     "boundaries": "10", "growth": "6", "respect": "10",

@@ -18,6 +18,14 @@ from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def alliance_questions_only(client_record: Client) -> None:
+    """These tests are about the alliance questions; the outcome check before them has its
+    own (test_client_outcome.py)."""
+    Client.objects.filter(pk=client_record.pk).update(asks_outcome=False)
+
+
 DEFAULT_EN = "Your therapist sees your answers. At Riverside, your therapist's supervisor"
 DEFAULT_ES = "Su terapeuta ve sus respuestas. En Riverside, también pueden verlas"
 REFUSED = "This page showed a privacy notice we do not recognise."

@@ -189,6 +189,7 @@ def test_a_rating_saved_while_the_broker_was_down_is_flagged_by_the_next_sweep(
     client: Any, client_record: Client, django_capture_on_commit_callbacks: Any
 ) -> None:
     from conftest import celery_broker
+    from measures.tests.factories import outcome_form_answers
     from sessions.invitations import invitation_create
 
     for weeks_ago in (5, 4, 3, 2):
@@ -196,7 +197,12 @@ def test_a_rating_saved_while_the_broker_was_down_is_flagged_by_the_next_sweep(
     sweep_run()
     _, token = invitation_create(session=SessionFactory(client=client_record))
     # The form as shown: the answers and the version of the privacy notice it carried.
-    answers = {**dict.fromkeys(DIMENSIONS, "5"), "rupture": "none", "notice_version": "1"}
+    answers = {
+        **dict.fromkeys(DIMENSIONS, "5"),
+        "rupture": "none",
+        "notice_version": "1",
+        **outcome_form_answers(),
+    }
     with (
         celery_broker("redis://127.0.0.1:1/0"),
         django_capture_on_commit_callbacks(execute=True),

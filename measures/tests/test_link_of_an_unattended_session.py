@@ -30,6 +30,12 @@ ANSWERS = {
 }  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def alliance_questions_only(client_record: Client) -> None:
+    """The alliance questions alone: the outcome check has its own tests."""
+    Client.objects.filter(pk=client_record.pk).update(asks_outcome=False)
+
+
 def update(session: Session, therapist: User, attendance: str) -> None:
     session_update(
         actor=therapist,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import pytest
 
-from measures import evidence, history, rules
+from measures import evidence, history, rules, tracking
 from measures.history import Finding, Point, Thresholds, mean_score
 from measures.models import Flag, Rating
 from measures.scoring import DIMENSIONS
@@ -144,6 +144,7 @@ def test_rule_names_and_severities_are_the_flag_model_values() -> None:
         rules.RUPTURE_UNRESOLVED,
         rules.RATER_DISCREPANCY,
         rules.DISENGAGEMENT,
+        tracking.NOT_ON_TRACK,
     } == set(Flag.Rule.values)
     assert {rules.LOW, rules.MEDIUM, rules.HIGH} == set(Flag.Severity.values)
 
@@ -625,7 +626,8 @@ def test_evaluate_returns_findings_from_every_rule() -> None:
         ("reliable_drop", 4),
         ("rupture_unresolved", 4),
     ]
-    assert {f.rule for f in findings} == set(Flag.Rule.values)
+    # Every alliance rule; "not on track" is the outcome's, from measures.tracking.
+    assert {f.rule for f in findings} == set(Flag.Rule.values) - {tracking.NOT_ON_TRACK}
 
 
 def test_evaluate_of_a_steady_high_history_finds_nothing() -> None:

@@ -18,15 +18,28 @@ from django.views.decorators.http import require_http_methods
 from clients.models import Client
 from clients.notice import clinic_notice
 from measures.forms import ClientRatingForm
+from measures.models import Instrument, instrument_for
 from measures.public import is_paused, private_page, record_failure
 from measures.services import AlreadyAnswered, LinkUnavailable, client_rating_submit
 from sessions.invitations import invitation_find
+from sessions.models import Session
 
 
 def _language(request: HttpRequest, default: str) -> str:
     """The client's language unless they switched on the page (?lang= / hidden field)."""
     chosen = request.POST.get("lang") or request.GET.get("lang")
     return chosen if chosen in Client.Language.values else default
+
+
+def _outcome_instrument(request: HttpRequest, session: Session) -> Instrument | None:
+    """The outcome instrument this page asks: on a sent form, the one the page showed (so
+    the answers meet the questions the client read), else the clinic's current one, if
+    the therapist has left the check on for this client."""
+    offered = Instrument.objects.offered_to(session.client.clinic_id)
+    shown = request.POST.get("instrument", "")
+    if request.method == "POST" and shown.isascii() and shown.isdigit():
+        return offered.filter(pk=int(shown)).first() or instrument_for(session.client.clinic_id)
+    return instrument_for(session.client.clinic_id) if session.client.asks_outcome else None
 
 
 def _unavailable(request: HttpRequest, status: int = 404) -> HttpResponse:
@@ -56,7 +69,11 @@ def client_rating(request: HttpRequest, token: str) -> HttpResponse:
             return render(request, "measures/client_rating/thanks.html", {"already": True})
         if not invitation.is_open():
             return _unavailable(request)
-        form = ClientRatingForm(request.POST if request.method == "POST" else None)
+        form = ClientRatingForm(
+            request.POST if request.method == "POST" else None,
+            instrument=_outcome_instrument(request, invitation.session),
+            language=language,
+        )
         if form.is_bound and form.is_valid():
             try:
                 client_rating_submit(
@@ -64,6 +81,7 @@ def client_rating(request: HttpRequest, token: str) -> HttpResponse:
                     answers=form.answers(),
                     notice_version=form.cleaned_data["notice_version"],
                     notice_language=language,
+                    outcome=form.outcome(),
                 )
             except AlreadyAnswered:
                 return render(request, "measures/client_rating/thanks.html", {"already": True})

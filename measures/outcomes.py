@@ -1,0 +1,80 @@
+"""Writes for outcome answers: the client's outcome check, stored with their rating.
+
+The answers arrive with the alliance questions on the same link and are stored in the
+same transaction as the rating, so a submission is whole or absent. The page says which
+instrument it showed (as it says which privacy notice): answers are kept against the
+questions the client actually read, even if the clinic changed instrument meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils.translation import gettext_lazy
+
+from clients import audit
+from clients.models import AuditAction
+from measures.models import Instrument, OutcomeAnswer
+from sessions.models import Session
+
+# Shown to the client above their answers, which are all kept.
+UNKNOWN_INSTRUMENT = gettext_lazy(
+    "This page showed questions we do not recognise. Please answer the questions above "
+    "and send your answers again: nothing you entered is lost."
+)
+
+
+def instrument_shown(session: Session, instrument_id: int | None) -> Instrument:
+    """The instrument the client's page showed, if it is one their clinic offers."""
+    found = (
+        Instrument.objects.filter(
+            Q(clinic__isnull=True) | Q(clinic_id=session.client.clinic_id), pk=instrument_id
+        ).first()
+        if instrument_id
+        else None
+    )
+    if found is None:
+        raise ValidationError({"instrument": UNKNOWN_INSTRUMENT}, code="unknown_instrument")
+    return found
+
+
+def answers_check(instrument: Instrument, answers: Sequence[object]) -> list[int]:
+    """The answers as whole numbers in the instrument's range, one per item."""
+    low, high = instrument.minimum, instrument.maximum
+    message = gettext_lazy("Please choose a number from %(low)s to %(high)s.") % {
+        "low": low,
+        "high": high,
+    }
+    if len(answers) != instrument.item_count:
+        raise ValidationError({"instrument": UNKNOWN_INSTRUMENT}, code="wrong_item_count")
+    checked: list[int] = []
+    for value in answers:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValidationError(message, code="out_of_range")
+        checked.append(value)
+    return checked
+
+
+def outcome_answer_save(
+    *, session: Session, instrument_id: int | None, answers: Sequence[object], actor: str
+) -> OutcomeAnswer:
+    """Store one session's outcome answers (inside the caller's transaction), with the
+    score the instrument's own scoring gives."""
+    instrument = instrument_shown(session, instrument_id)
+    checked = answers_check(instrument, answers)
+    answer = OutcomeAnswer.objects.create(
+        session=session,
+        instrument=instrument,
+        answers=checked,
+        score=round(instrument.score(checked), 2),
+    )
+    audit.written(
+        actor,
+        AuditAction.CREATED,
+        answer,
+        client_id=session.client_id,
+        clinic_id=session.client.clinic_id,
+    )
+    return answer

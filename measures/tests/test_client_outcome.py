@@ -1,0 +1,209 @@
+"""The outcome check on the client's link: before the alliance questions, stored with them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from clients.models import AuditEntry, Client, User
+from clients.tests.factories import ClinicFactory
+from measures.models import Instrument, OutcomeAnswer, Rating
+from measures.tests.factories import built_in_check, outcome_form_answers
+from measures.tests.test_client_rating import ANSWERS
+from sessions import invitations
+from sessions.models import Session
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def session(client_record: Client) -> Session:
+    return SessionFactory(client=client_record)
+
+
+@pytest.fixture
+def token(session: Session) -> str:
+    return invitations.invitation_create(session=session)[1]
+
+
+def url(token: str) -> str:
+    return reverse("measures:client-rating", args=[token])
+
+
+def own_instrument(clinic: Any, *, in_use: bool = True, items: int = 2) -> Instrument:
+    return Instrument.objects.create(
+        clinic=clinic,
+        name="Clinic's licensed measure",
+        text={
+            "en": {
+                "intro": "Over the last week:",
+                "items": [f"Licensed item {n}" for n in range(1, items + 1)],
+                "low": "1 = never",
+                "high": "5 = always",
+            }
+        },
+        minimum=1,
+        maximum=5,
+        scoring="sum",
+        higher_is_better=False,
+        cutoff=6,
+        reliable_change=2,
+        licence="Held by the clinic.",
+        in_use=in_use,
+    )
+
+
+def test_the_outcome_check_comes_first_with_nothing_preselected(client: Any, token: str) -> None:
+    html = client.get(url(token)).content.decode()
+    outcome, alliance = html.index('id="outcome-check"'), html.index("I felt safe being open")
+    assert outcome < alliance
+    assert "Since your last session" in html and "Close relationships" in html
+    assert html.count('name="outcome_') == 4 * 11
+    assert " checked" not in html
+
+
+def test_it_is_asked_in_the_clients_language(
+    client: Any, client_record: Client, token: str
+) -> None:
+    Client.objects.filter(pk=client_record.pk).update(language="es")
+    html = client.get(url(token)).content.decode()
+    assert "Desde su última sesión" in html and "Relaciones cercanas" in html
+    english = client.get(url(token) + "?lang=en").content.decode()
+    assert "Close relationships" in english and "Relaciones cercanas" not in english
+
+
+def test_answers_are_stored_with_the_rating_scored_and_recorded(
+    client: Any, session: Session, token: str
+) -> None:
+    response = client.post(url(token), {**ANSWERS, **outcome_form_answers(3, 5, 6, 4)})
+    assert response.status_code == 302
+    answer = OutcomeAnswer.objects.get(session=session)
+    assert (answer.instrument, answer.answers, float(answer.score)) == (
+        built_in_check(),
+        [3, 5, 6, 4],
+        4.5,
+    )
+    assert Rating.objects.filter(session=session, rater="client").exists()
+    entry = AuditEntry.objects.get(model="measures.outcomeanswer")
+    assert (entry.action, entry.actor_name, entry.client_id) == (
+        "created",
+        "client link",
+        session.client_id,
+    )
+
+
+@pytest.mark.parametrize("bad", ["", "11", "-1", "5.5", "٥"])
+def test_a_missing_or_impossible_answer_is_refused_and_nothing_is_lost(
+    client: Any, session: Session, token: str, bad: str
+) -> None:
+    answers = {**ANSWERS, **outcome_form_answers(), "outcome_2": bad}
+    response = client.post(url(token), answers)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Please choose a number from 0 to 10." in html
+    assert not OutcomeAnswer.objects.exists() and not Rating.objects.exists()
+    # Every other answer is still chosen on the page drawn again.
+    assert 'name="outcome_1" id="id_outcome_1_6" value="6" checked' in html
+    assert 'name="trust" id="id_trust_9" value="9" checked' in html
+
+
+def test_switched_off_for_a_client_the_link_asks_only_about_the_session(
+    client: Any, client_record: Client, session: Session, token: str
+) -> None:
+    Client.objects.filter(pk=client_record.pk).update(asks_outcome=False)
+    html = client.get(url(token)).content.decode()
+    assert 'id="outcome-check"' not in html and 'name="outcome_' not in html
+    assert client.post(url(token), ANSWERS).status_code == 302
+    assert Rating.objects.filter(session=session).exists()
+    assert not OutcomeAnswer.objects.exists()
+
+
+def test_the_clinics_own_instrument_is_asked_in_its_range(
+    client: Any, client_record: Client, session: Session, token: str
+) -> None:
+    instrument = own_instrument(client_record.clinic)
+    html = client.get(url(token)).content.decode()
+    assert "Licensed item 2" in html and "Close relationships" not in html
+    assert html.count('name="outcome_') == 2 * 5
+    posted = {**ANSWERS, "instrument": str(instrument.pk), "outcome_1": "5", "outcome_2": "4"}
+    assert client.post(url(token), posted).status_code == 302
+    answer = OutcomeAnswer.objects.get(session=session)
+    assert (answer.instrument, float(answer.score)) == (instrument, 9.0)
+
+
+def test_answers_to_a_page_drawn_before_the_clinic_changed_instrument_keep_the_one_shown(
+    client: Any, client_record: Client, session: Session, token: str
+) -> None:
+    html = client.get(url(token)).content.decode()
+    assert "Close relationships" in html
+    own_instrument(client_record.clinic)  # chosen while the client's page was open
+    assert client.post(url(token), {**ANSWERS, **outcome_form_answers()}).status_code == 302
+    assert OutcomeAnswer.objects.get(session=session).instrument == built_in_check()
+
+
+def test_another_clinics_instrument_is_refused_and_nothing_is_lost(
+    client: Any, session: Session, token: str
+) -> None:
+    foreign = own_instrument(ClinicFactory(), items=4)
+    posted = {**ANSWERS, **outcome_form_answers(), "instrument": str(foreign.pk)}
+    response = client.post(url(token), posted)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "This page showed questions we do not recognise" in html
+    assert not OutcomeAnswer.objects.exists() and not Rating.objects.exists()
+    # Drawn again with the clinic's own questions and the answers still chosen: sent
+    # again as shown, it is kept.
+    assert f'name="instrument" value="{built_in_check().pk}"' in html
+    assert 'value="6" checked' in html
+    assert client.post(url(token), {**ANSWERS, **outcome_form_answers()}).status_code == 302
+    assert OutcomeAnswer.objects.get(session=session).instrument == built_in_check()
+
+
+def test_the_service_refuses_an_instrument_the_clinic_does_not_offer(session: Session) -> None:
+    from django.core.exceptions import ValidationError
+
+    from measures.outcomes import outcome_answer_save
+
+    foreign = own_instrument(ClinicFactory(), items=4)
+    with pytest.raises(ValidationError, match="questions we do not recognise"):
+        outcome_answer_save(
+            session=session, instrument_id=foreign.pk, answers=[1, 2, 3, 4], actor="test"
+        )
+    with pytest.raises(ValidationError, match="questions we do not recognise"):
+        outcome_answer_save(
+            session=session, instrument_id=built_in_check().pk, answers=[1, 2], actor="test"
+        )
+    with pytest.raises(ValidationError, match="from 0 to 10"):
+        outcome_answer_save(
+            session=session,
+            instrument_id=built_in_check().pk,
+            answers=[1, 2, 3, True],
+            actor="test",
+        )
+    assert not OutcomeAnswer.objects.exists()
+
+
+def test_a_second_submission_stores_no_second_answer(
+    client: Any, session: Session, token: str
+) -> None:
+    client.post(url(token), {**ANSWERS, **outcome_form_answers(1, 1, 1, 1)})
+    again = client.post(url(token), {**ANSWERS, **outcome_form_answers(9, 9, 9, 9)})
+    assert again.status_code == 200
+    assert OutcomeAnswer.objects.get(session=session).answers == [1, 1, 1, 1]
+
+
+def test_the_clients_export_holds_the_outcome_answers(
+    client: Any, session: Session, token: str, clinic_admin: User
+) -> None:
+    from measures import rights
+
+    client.post(url(token), {**ANSWERS, **outcome_form_answers(2, 4, 6, 8)})
+    document = rights.client_export(actor=clinic_admin, client=session.client)
+    (answer,) = document["outcome_answers"]
+    assert answer["session"] == session.number
+    assert answer["answers"] == [2, 4, 6, 8] and answer["score"] == 5.0
+    assert answer["instrument"] == built_in_check().name
+    assert document["client"]["asks_outcome"] is True
