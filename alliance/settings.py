@@ -285,6 +285,11 @@ _RULES = {
 if not set(ALLIANCE_CONTEXT_RULES) <= _RULES:
     unknown = ", ".join(sorted(set(ALLIANCE_CONTEXT_RULES) - _RULES))
     raise ImproperlyConfigured(f"ALLIANCE_CONTEXT_RULES names unknown rules: {unknown}.")
+# Outcome beside the alliance (README "On track or not"): how many of the clinic's clients
+# an expected course must rest on, per starting band and answer, before it is used; and
+# how many answers it follows.
+ALLIANCE_OUTCOME_MIN_CLIENTS = env_int("ALLIANCE_OUTCOME_MIN_CLIENTS", 20)
+ALLIANCE_OUTCOME_COURSE_LENGTH = env_int("ALLIANCE_OUTCOME_COURSE_LENGTH", 20)
 # Whether a small rupture ("a little"), partly talked through, opens a concern.
 ALLIANCE_MINOR_RUPTURE_ALERTS = env_bool("ALLIANCE_MINOR_RUPTURE_ALERTS", default=False)
 # Notifications: the therapist's daily digest, and escalation of concerns left unacknowledged.

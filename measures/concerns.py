@@ -25,9 +25,10 @@ from django.db.models import OuterRef, Subquery
 
 from clients import audit
 from clients.models import Client
-from measures.grouping import Closed, Grouping, Signal, group
+from measures.grouping import Closed, Grouping, Signal, group, outcome_raise
 from measures.history import Thresholds
 from measures.models import Concern, ConcernEvent, Flag, Rating, alliance_score_expression
+from measures.rules import NOT_ON_TRACK
 from sessions.models import Session
 
 UPDATE_CHUNK = 5000
@@ -48,10 +49,12 @@ def concerns_update(
     thresholds: Mapping[int, Thresholds],
     now: dt.datetime,
     scores: Mapping[int, Scores] | None = None,
+    not_on_track: Mapping[int, bool] | None = None,
 ) -> int:
     """Place the ungrouped signals of these clients (the keys of `thresholds`); returns how
     many concerns were opened. `scores` (client → session number → client score) saves
-    reading the histories again when the caller has them."""
+    reading the histories again when the caller has them; `not_on_track` says which
+    clients' latest outcome answer is off track (their alliance concerns are raised)."""
     client_ids = sorted(thresholds)
     if not client_ids:
         return 0
@@ -67,7 +70,8 @@ def concerns_update(
         placements = {
             client_id: group(
                 [Signal(p.flag_id, p.number, p.rule, p.severity) for p in signals],
-                open_severity=open_concerns[client_id].severity
+                # Grouping works on the alliance's own severity; the outcome raises it after.
+                open_severity=_base_severity(open_concerns[client_id])
                 if client_id in open_concerns
                 else None,
                 closed=closed.get(client_id),
@@ -76,7 +80,7 @@ def concerns_update(
             )
             for client_id, signals in pending.items()
         }
-        return _write(placements, pending, open_concerns, now, clinic_ids)
+        return _write(placements, pending, open_concerns, now, clinic_ids, not_on_track or {})
 
 
 def _lock(client_ids: list[int]) -> dict[int, int]:
@@ -147,12 +151,35 @@ def client_scores(client_ids: Iterable[int]) -> dict[int, dict[int, float | None
     return scores
 
 
+def _base_severity(concern: Concern) -> str:
+    return concern.raised_from or concern.severity
+
+
+def _raise(
+    placement: Grouping, concern: Concern | None, not_on_track: bool
+) -> tuple[str | None, str]:
+    """The concern's severity after the outcome is taken into account, and what it was
+    raised from ("" when not raised)."""
+    if placement.severity is None:
+        return None, ""
+    alliance = any(signal.rule != NOT_ON_TRACK for signal in placement.joined) or (
+        concern is not None and (concern.opening_rule != NOT_ON_TRACK or bool(concern.raised_from))
+    )
+    return outcome_raise(
+        placement.severity,
+        alliance=alliance,
+        not_on_track=not_on_track,
+        already_raised=concern is not None and bool(concern.raised_from),
+    )
+
+
 def _write(
     placements: Mapping[int, Grouping],
     pending: Mapping[int, list[_Pending]],
     open_concerns: dict[int, Concern],
     now: dt.datetime,
     clinic_ids: Mapping[int, int],
+    not_on_track: Mapping[int, bool],
 ) -> int:
     by_flag = {p.flag_id: p for signals in pending.values() for p in signals}
     opened: list[Concern] = []
@@ -164,11 +191,14 @@ def _write(
         joined = [by_flag[signal.key] for signal in placement.joined]  # type: ignore[index]
         first = min(joined, key=lambda p: p.number)
         last = max(joined, key=lambda p: p.number)
-        if placement.opens:
+        concern = None if placement.opens else open_concerns[client_id]
+        severity, raised_from = _raise(placement, concern, not_on_track.get(client_id, False))
+        if concern is None:
             opened.append(
                 Concern(
                     client_id=client_id,
-                    severity=placement.severity,
+                    severity=severity,
+                    raised_from=raised_from,
                     opening_rule=placement.joined[0].rule,
                     opened_at=now,
                     first_session_id=first.session_id,
@@ -177,18 +207,20 @@ def _write(
                 )
             )
             continue
-        concern = open_concerns[client_id]
         _extend(concern, first, last)
-        # group() starts from the concern's severity, so a difference is always a rise.
-        if placement.severity is not None and placement.severity != concern.severity:
-            concern.severity = placement.severity
+        # group() starts from the concern's severity and the raise never lowers it, so a
+        # difference is always a rise.
+        if severity is not None and severity != concern.severity:
+            newly_raised = raised_from and not concern.raised_from
+            concern.severity, concern.raised_from = severity, raised_from
             # The therapist hears of it again in the next digest.
             concern.notified_at = None
             raised.append(
                 ConcernEvent(
                     concern=concern,
                     action=ConcernEvent.Action.SEVERITY_RAISED,
-                    severity=placement.severity,
+                    severity=severity,
+                    evidence={"not_on_track": True, "from": raised_from} if newly_raised else {},
                     at=now,
                 )
             )
@@ -197,7 +229,8 @@ def _write(
     Concern.objects.bulk_create(opened)
     audit.created_in_bulk(audit.SYSTEM, opened, clinic_ids=clinic_ids)
     Concern.objects.bulk_update(
-        changed, ["severity", "first_session", "last_session", "notified_at", "updated_at"]
+        changed,
+        ["severity", "raised_from", "first_session", "last_session", "notified_at", "updated_at"],
     )
     ConcernEvent.objects.bulk_create(raised)
     _place_flags(placements, now)

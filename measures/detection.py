@@ -17,8 +17,10 @@ import itertools
 import json
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, FilteredRelation, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -26,11 +28,13 @@ from django.utils import timezone
 from clients.models import Client
 from measures import follow_up
 from measures.concerns import concerns_update
+from measures.courses import course_for, courses_refresh
 from measures.history import Point, Thresholds
-from measures.models import Concern, Flag, Rating, Sweep
-from measures.rules import evaluate
+from measures.models import Concern, Flag, Instrument, OutcomeAnswer, Rating, Sweep, instrument_for
+from measures.rules import MEDIUM, NOT_ON_TRACK, evaluate
 from measures.scoring import DIMENSIONS
 from measures.thresholds import thresholds_for_clinics
+from measures.tracking import Course, judge, newly_not_on_track
 from sessions.models import Session
 
 logger = logging.getLogger(__name__)
@@ -52,8 +56,16 @@ _COLUMNS = [
     *_THERAPIST_COLUMNS,
     "therapist_rating__rupture",
     "therapist_rating__rupture_resolved",
+    # The outcome answer given at the session, and how it was last judged.
+    "outcome__id",
+    "outcome__score",
+    "outcome__instrument_id",
+    "outcome__track",
+    "outcome__expected",
+    "outcome__lowest_on_track",
     "client__clinic_id",
 ]
+_OUTCOME = _COLUMNS.index("outcome__id")
 _N = len(DIMENSIONS)
 
 
@@ -94,11 +106,38 @@ def _point(row: tuple) -> Point:
     )
 
 
-def histories(clients: QuerySet | Iterable[int]) -> Iterator[tuple[int, int, list[Point]]]:
-    """(client id, clinic id, ordered history) for each client that has sessions, streamed."""
+@dataclass(frozen=True)
+class _Answer:
+    """An outcome answer in a client's history, with how it was last judged."""
+
+    pk: int
+    session_id: int
+    number: int
+    score: float
+    instrument_id: int
+    judged: tuple[str, Decimal | None, Decimal | None]  # track, expected, lowest on track
+
+
+def _answer(row: tuple) -> _Answer | None:
+    pk, score, instrument_id, track, expected, lowest = row[_OUTCOME : _OUTCOME + 6]
+    if pk is None:
+        return None
+    return _Answer(pk, row[1], row[2], float(score), instrument_id, (track, expected, lowest))
+
+
+def _client_histories(
+    clients: QuerySet | Iterable[int],
+) -> Iterator[tuple[int, int, list[Point], list[_Answer]]]:
     for client_id, rows in itertools.groupby(_history_rows(clients), key=lambda row: row[0]):
         rows = list(rows)
-        yield client_id, rows[0][-1], [_point(row) for row in rows]
+        answers = [answer for answer in map(_answer, rows) if answer is not None]
+        yield client_id, rows[0][-1], [_point(row) for row in rows], answers
+
+
+def histories(clients: QuerySet | Iterable[int]) -> Iterator[tuple[int, int, list[Point]]]:
+    """(client id, clinic id, ordered history) for each client that has sessions, streamed."""
+    for client_id, clinic_id, history, _answers in _client_histories(clients):
+        yield client_id, clinic_id, history
 
 
 @dataclass
@@ -116,16 +155,79 @@ class _Batch:
     rows: list[tuple[int, int, str, str, str]]
     thresholds: dict[int, Thresholds]
     scores: dict[int, dict[int, float | None]]
+    not_on_track: dict[int, bool] = field(default_factory=dict)
+    judged: list[OutcomeAnswer] = field(default_factory=list)  # answers judged anew
+
+
+class _Tracks:
+    """Each clinic's instrument and expected course, read once per evaluation."""
+
+    def __init__(self) -> None:
+        self._clinics: dict[int, tuple[Instrument | None, Course]] = {}
+        self.min_clients = settings.ALLIANCE_OUTCOME_MIN_CLIENTS
+
+    def of(self, clinic_id: int) -> tuple[Instrument | None, Course]:
+        if clinic_id not in self._clinics:
+            instrument = instrument_for(clinic_id)
+            course = course_for(clinic_id, instrument.pk) if instrument else {}
+            self._clinics[clinic_id] = (instrument, course)
+        return self._clinics[clinic_id]
+
+
+def _judge_outcome(
+    client_id: int, clinic_id: int, answers: list[_Answer], tracks: _Tracks, now: dt.datetime
+) -> tuple[list[tuple[int, int, str, str, str]], bool, list[OutcomeAnswer]]:
+    """Judge one client's answers to their clinic's instrument: the "not on track" findings
+    to store, whether the latest answer is off track, and the answers judged anew."""
+    instrument, course = tracks.of(clinic_id)
+    if instrument is None:
+        return [], False, []
+    mine = [answer for answer in answers if answer.instrument_id == instrument.pk]
+    scale = instrument.scale()
+    judgements = judge(
+        [(answer.number, answer.score) for answer in mine],
+        scale,
+        course,
+        min_clients=tracks.min_clients,
+    )
+    sessions = {answer.number: answer.session_id for answer in mine}
+    findings = [
+        (
+            client_id,
+            sessions[j.session_number],
+            NOT_ON_TRACK,
+            MEDIUM,
+            json.dumps(j.evidence(mine[0].score, scale)),
+        )
+        for j in newly_not_on_track(judgements)
+    ]
+    rejudged = [
+        OutcomeAnswer(
+            pk=answer.pk,
+            track=j.status,
+            expected=_decimal(j.expected),
+            lowest_on_track=_decimal(j.lowest_on_track),
+            judged_at=now,
+        )
+        for answer, j in zip(mine, judgements, strict=True)
+        if answer.judged != (j.status, _decimal(j.expected), _decimal(j.lowest_on_track))
+    ]
+    return findings, bool(judgements) and judgements[-1].not_on_track, rejudged
+
+
+def _decimal(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(str(round(value, 2))).quantize(Decimal("0.01"))
 
 
 def _evaluate(clients: QuerySet | Iterable[int], now: dt.datetime) -> Outcome:
     by_clinic: dict[int, Thresholds] = {}
+    tracks = _Tracks()
     outcome = Outcome()
     batch = _Batch([], {}, {})
     # Repairs followed up on the same histories; judged after this batch's concerns are placed.
     repairs = follow_up.watched(clients)
     followed: list[tuple[int, follow_up.Watched, follow_up.rules.Recovery]] = []
-    for client_id, clinic_id, history in histories(clients):
+    for client_id, clinic_id, history, answers in _client_histories(clients):
         outcome.clients_evaluated += 1
         if clinic_id not in by_clinic:
             by_clinic.update(thresholds_for_clinics([clinic_id]))
@@ -139,10 +241,14 @@ def _evaluate(clients: QuerySet | Iterable[int], now: dt.datetime) -> Outcome:
         batch.rows.extend(
             (client_id, f.session_id, f.rule, f.severity, json.dumps(f.evidence)) for f in findings
         )
-        if findings:
+        off_track, not_on_track, judged = _judge_outcome(client_id, clinic_id, answers, tracks, now)
+        batch.rows.extend(off_track)
+        batch.judged.extend(judged)
+        if findings or off_track:
             batch.thresholds[client_id] = thresholds
             batch.scores[client_id] = {p.number: p.client_score for p in history}
-        if len(batch.rows) >= INSERT_BATCH:
+            batch.not_on_track[client_id] = not_on_track
+        if len(batch.rows) + len(batch.judged) >= INSERT_BATCH:
             _store(batch, now, outcome)
             batch = _Batch([], {}, {})
     _store(batch, now, outcome)
@@ -155,7 +261,12 @@ def _evaluate(clients: QuerySet | Iterable[int], now: dt.datetime) -> Outcome:
 def _store(batch: _Batch, now: dt.datetime, outcome: Outcome) -> None:
     """Insert the batch's new signals and place them into concerns, all or nothing."""
     outcome.flags_created += _insert(batch.rows, now)
-    outcome.concerns_opened += concerns_update(batch.thresholds, now, batch.scores)
+    OutcomeAnswer.objects.bulk_update(
+        batch.judged, ["track", "expected", "lowest_on_track", "judged_at"], batch_size=2000
+    )
+    outcome.concerns_opened += concerns_update(
+        batch.thresholds, now, batch.scores, batch.not_on_track
+    )
 
 
 def _insert(rows: list[tuple[int, int, str, str, str]], now: dt.datetime) -> int:
@@ -273,6 +384,13 @@ def sweep_run(now: dt.datetime | None = None) -> Sweep:
     # The longest rating window any clinic could have: the setting (clinics do not change it).
     grace = Thresholds.from_settings().rating_grace
     clients = clients_to_sweep(last.started_at if last else None, now, grace)
+    # The clinics' own experience first: where it moved, every answer is judged again.
+    rejudge = courses_refresh(now)
+    if rejudge:
+        answered = OutcomeAnswer.objects.filter(session__client_id=OuterRef("pk"))
+        clients = Client.objects.filter(
+            Q(pk__in=clients) | (Q(clinic_id__in=rejudge) & Exists(answered))
+        ).values("pk")
     outcome = _evaluate(clients, now)
     sweep.clients_evaluated = outcome.clients_evaluated
     sweep.flags_created = outcome.flags_created

@@ -214,6 +214,31 @@ def _disengagement(evidence: dict[str, Any]) -> str:
     raise ValueError(f"unknown kind {evidence['kind']!r}")
 
 
+def _not_on_track(evidence: dict[str, Any]) -> str:
+    values = {
+        "score": score(evidence["score"]),
+        "first": score(evidence["first"]),
+        "margin": score(evidence["margin"]),
+    }
+    if evidence["deteriorated"] and evidence["below_expected"]:
+        return (
+            _(
+                "Outcome %(score)s: worse than the first score of %(first)s by more than "
+                "%(margin)s, and below the course expected of similar clients"
+            )
+            % values
+        )
+    if evidence["deteriorated"]:
+        return (
+            _("Outcome %(score)s: worse than the first score of %(first)s by %(margin)s or more")
+            % values
+        )
+    return _(
+        "Outcome %(score)s: more than %(margin)s below the %(expected)s expected by now "
+        "of clients who started like this one"
+    ) % {**values, "expected": score(evidence["expected"])}
+
+
 # --- Figures ------------------------------------------------------------------------
 
 
@@ -321,7 +346,31 @@ def _disengagement_figures(evidence: dict[str, Any]) -> list[tuple[str, str]]:
     return figures
 
 
+def _not_on_track_figures(evidence: dict[str, Any]) -> list[tuple[str, str]]:
+    figures = [
+        (_("Outcome score"), score(evidence["score"])),
+        (_("First outcome score"), score(evidence["first"])),
+        (_("Reliable change"), score(evidence["margin"])),
+    ]
+    if evidence["expected"] is not None:
+        figures.append(
+            (
+                _("Expected by now"),
+                _("%(expected)s (median of %(clients)s clients of this clinic)")
+                % {"expected": score(evidence["expected"]), "clients": evidence["clients"]},
+            )
+        )
+    direction = _("higher is better") if evidence["higher_is_better"] else _("lower is better")
+    figures.append((_("Scale"), direction))
+    return figures
+
+
 # --- Words shared with the concern's story -------------------------------------------
+
+
+def score(value: Any) -> str:
+    """An outcome score: as many decimals as it has, up to two (sums are whole)."""
+    return f"{float(value):.2f}".rstrip("0").rstrip(".")
 
 
 def one(value: Any) -> str:
@@ -362,6 +411,7 @@ DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "rupture_unresolved": _rupture_unresolved,
     "rater_discrepancy": _rater_discrepancy,
     "disengagement": _disengagement,
+    "not_on_track": _not_on_track,
 }
 FIGURES: dict[str, Callable[[dict[str, Any]], list[tuple[str, str]]]] = {
     "below_cutoff": _below_cutoff_figures,
@@ -371,4 +421,5 @@ FIGURES: dict[str, Callable[[dict[str, Any]], list[tuple[str, str]]]] = {
     "rupture_unresolved": _rupture_figures,
     "rater_discrepancy": _rater_discrepancy_figures,
     "disengagement": _disengagement_figures,
+    "not_on_track": _not_on_track_figures,
 }

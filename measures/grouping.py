@@ -38,6 +38,7 @@ from measures.rules import (
     HIGH,
     LOW,
     MEDIUM,
+    NOT_ON_TRACK,
     RATER_DISCREPANCY,
     RELIABLE_DROP,
     RUPTURE_UNRESOLVED,
@@ -46,7 +47,8 @@ from measures.rules import (
 )
 
 # Signals that are new each time they fire; every other rule is judged by the level.
-EVENT_RULES = frozenset({RUPTURE_UNRESOLVED, DISENGAGEMENT})
+# Going off track is an event too: each time is a new fall away from the expected course.
+EVENT_RULES = frozenset({RUPTURE_UNRESOLVED, DISENGAGEMENT, NOT_ON_TRACK})
 SEVERITY_ORDER = {LOW: 0, MEDIUM: 1, HIGH: 2}
 # Within a session, the most specific account of what happened opens the concern.
 RULE_ORDER = {
@@ -59,6 +61,9 @@ RULE_ORDER = {
             RATER_DISCREPANCY,
             DECLINING_TREND,
             DISENGAGEMENT,
+            # After the alliance's own signals: at a session where both fire, the alliance
+            # concern opens and the outcome raises it (outcome_raise).
+            NOT_ON_TRACK,
             BELOW_CUTOFF,
         )
     )
@@ -72,6 +77,24 @@ def more_severe(first: str | None, second: str | None) -> str | None:
     if second is None:
         return first
     return first if SEVERITY_ORDER[first] >= SEVERITY_ORDER[second] else second
+
+
+def one_level_up(severity: str) -> str:
+    """The next severity up; high stays high."""
+    return {LOW: MEDIUM, MEDIUM: HIGH}.get(severity, HIGH)
+
+
+def outcome_raise(
+    severity: str, *, alliance: bool, not_on_track: bool, already_raised: bool
+) -> tuple[str, str]:
+    """(severity, raised from) of a concern: an alliance concern of a client who is not on
+    track on their outcome is raised one level, since feedback matters most for clients who
+    are not improving as expected (Lambert et al. 2018). Once raised it stays raised: the
+    therapist reviews it as it was raised. A concern about the outcome alone is not raised.
+    """
+    if alliance and (not_on_track or already_raised):
+        return one_level_up(severity), severity
+    return severity, ""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,9 @@ DECLINING_TREND = "declining_trend"
 RUPTURE_UNRESOLVED = "rupture_unresolved"
 RATER_DISCREPANCY = "rater_discrepancy"
 DISENGAGEMENT = "disengagement"
+# Not a rule of this module: measures.tracking fires it when the client's outcome goes off
+# track. Named here with the others so grouping can place it.
+NOT_ON_TRACK = "not_on_track"
 LOW, MEDIUM, HIGH = "low", "medium", "high"
 
 RUPTURES = frozenset({"a_little", "a_lot"})

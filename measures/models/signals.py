@@ -255,6 +255,15 @@ class Concern(models.Model):
         return self.status in self.CLOSED
 
     @property
+    def raised_words(self) -> str:
+        """Why the concern stands a level higher than its alliance signals alone would put it."""
+        if not self.raised_from:
+            return ""
+        return (
+            f"Raised one level (from {self.get_raised_from_display().lower()}): the client is "
+            "not on track on their outcome, and feedback matters most for such clients."
+        )
+
     def recovery_words(self) -> str:
         """How the follow-up of its repair stands, in words (empty when none was made)."""
         if self.recovery == Recovery.RECOVERED:
@@ -315,8 +324,10 @@ class ConcernEvent(models.Model):
 
     @property
     def numbers(self) -> list[tuple[str, str]]:
-        """A repair's follow-up evidence as (name, value) pairs in words."""
+        """A repair's follow-up evidence, or why the severity rose, as (name, value) pairs."""
         found = self.evidence
+        if found and found.get("not_on_track"):
+            return [("Raised because", "the client is not on track on their outcome")]
         if not found or "usual" not in found:
             return []
         ratings = ", ".join(
