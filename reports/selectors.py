@@ -30,8 +30,18 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext
 
 from clients.models import Client
+from measures import tracking
+from measures.courses import course_for
 from measures.history import Point
-from measures.models import Concern, Flag, Rating, severity_rank
+from measures.models import (
+    Concern,
+    Flag,
+    Instrument,
+    OutcomeAnswer,
+    Rating,
+    instrument_for,
+    severity_rank,
+)
 from measures.rules import repaired
 from measures.scoring import DIMENSIONS, one_decimal
 from measures.thresholds import clinic_thresholds
@@ -135,6 +145,8 @@ class SessionRow:
     client_rating: Rating | None = None
     therapist_rating: Rating | None = None
     flags: list[Flag] = field(default_factory=list)
+    # The outcome answer given at this session, if it was to the instrument in use.
+    outcome: OutcomeAnswer | None = None
 
     @property
     def alerting(self) -> bool:
@@ -164,15 +176,62 @@ def _point(row: SessionRow) -> Point:
 
 
 @dataclass
+class OutcomeStatus:
+    """Where the client stands on the outcome instrument, in words for the page."""
+
+    instrument: Instrument
+    answers: list[OutcomeAnswer]
+    # How many of the clinic's clients the expected course at the latest answer rests on,
+    # and how many it needs (the setting).
+    course_clients: int = 0
+    min_clients: int = 0
+
+    @property
+    def latest(self) -> OutcomeAnswer | None:
+        return self.answers[-1] if self.answers else None
+
+    @property
+    def not_on_track_since(self) -> int | None:
+        """The session from which the client has been not on track, or None."""
+        since = None
+        for answer in self.answers:
+            if answer.track == OutcomeAnswer.Track.NOT_ON_TRACK:
+                since = since or answer.session.number
+            else:
+                since = None
+        return since
+
+    @property
+    def has_expected_course(self) -> bool:
+        return self.latest is not None and self.latest.expected is not None
+
+    @property
+    def course_words(self) -> str:
+        """Why there is no expected band yet, if there is none."""
+        if len(self.answers) < 2 or self.has_expected_course:
+            return ""
+        return (
+            f"No expected course yet: it needs {self.min_clients} clients of this clinic who "
+            f"started in the same band with an answer at this point, and there are "
+            f"{self.course_clients}. Until then, not on track means a reliable fall from the "
+            "client's first score."
+        )
+
+
+@dataclass
 class ClientHistory:
     sessions: list[SessionRow]
     concerns: list[Concern]
     # Voided sessions, listed apart: out of the chart, the table and the scores.
     voided: list[Session] = field(default_factory=list)
+    outcome: OutcomeStatus | None = None
 
     def chart_data(self) -> dict[str, Any]:
-        """What the chart draws (via json_script): rated sessions in order, both raters."""
-        rated = [row for row in self.sessions if row.client_rating or row.therapist_rating]
+        """What the chart draws (via json_script): rated sessions in order, both raters,
+        and the outcome with its expected band on an axis of its own."""
+        rated = [
+            row for row in self.sessions if row.client_rating or row.therapist_rating or row.outcome
+        ]
 
         def series(rater: str, name: str | None) -> list[float | None]:
             values = []
@@ -189,6 +248,7 @@ class ClientHistory:
 
         return {
             "labels": [_session_label(row.session) for row in rated],
+            "outcome": self._outcome_series(rated),
             "cutoff": float(cutoff()),
             "flagged": [row.alerting for row in rated],
             "repaired": [row.repaired for row in rated],
@@ -202,6 +262,31 @@ class ClientHistory:
             },
         }
 
+    def _outcome_series(self, rated: list[SessionRow]) -> dict[str, Any] | None:
+        if self.outcome is None or not self.outcome.answers:
+            return None
+        instrument = self.outcome.instrument
+
+        def series(name: str) -> list[float | None]:
+            values = [getattr(row.outcome, name) if row.outcome else None for row in rated]
+            return [None if value is None else float(value) for value in values]
+
+        low, high = instrument.score_range
+        return {
+            "name": instrument.name,
+            "score": series("score"),
+            "expected": series("expected"),
+            "lowest": series("lowest_on_track"),
+            "offTrack": [
+                bool(row.outcome) and row.outcome.track == OutcomeAnswer.Track.NOT_ON_TRACK
+                for row in rated
+            ],
+            "min": low,
+            "max": high,
+            "cutoff": float(instrument.cutoff),
+            "higherIsBetter": instrument.higher_is_better,
+        }
+
 
 def _session_label(session: Session) -> str:
     return f"{session.number} · {timezone.localtime(session.starts_at).strftime('%-d %b')}"
@@ -212,13 +297,14 @@ def client_history(client: Client) -> ClientHistory:
     concerns, the voided sessions apart: four queries."""
     sessions = list(
         client.sessions.in_history_order()
-        .select_related("voided_by")
+        .select_related("voided_by", "outcome")
         .prefetch_related(
             Prefetch("ratings", queryset=Rating.objects.all()),
             Prefetch("flags", queryset=Flag.objects.order_by("created_at")),
         )
     )
     thresholds = clinic_thresholds(client.clinic_id)
+    instrument = instrument_for(client.clinic_id)
     rows = []
     voided = []
     for session in sessions:
@@ -236,6 +322,7 @@ def client_history(client: Client) -> ClientHistory:
                 client_rating=by_rater.get(Rating.Rater.CLIENT),
                 therapist_rating=by_rater.get(Rating.Rater.THERAPIST),
                 flags=list(session.flags.all()),
+                outcome=_answer_to(session, instrument),
             )
         )
     concerns = list(
@@ -245,7 +332,40 @@ def client_history(client: Client) -> ClientHistory:
     )
     for concern in concerns:
         concern.client = client  # already in hand: no query per concern for its stories
-    return ClientHistory(sessions=rows, concerns=concerns, voided=voided)
+    return ClientHistory(
+        sessions=rows,
+        concerns=concerns,
+        voided=voided,
+        outcome=_outcome_status(client, instrument, rows),
+    )
+
+
+def _answer_to(session: Session, instrument: Instrument | None) -> OutcomeAnswer | None:
+    """The session's outcome answer (selected with it), if given to `instrument`."""
+    try:
+        answer = session.outcome
+    except OutcomeAnswer.DoesNotExist:
+        return None
+    if instrument is None or answer.instrument_id != instrument.pk:
+        return None
+    answer.session = session
+    return answer
+
+
+def _outcome_status(
+    client: Client, instrument: Instrument | None, rows: list[SessionRow]
+) -> OutcomeStatus | None:
+    """The client's outcome answers in order; one query for the course's size, when the
+    latest answer has no expected score yet."""
+    if instrument is None:
+        return None
+    answers = [row.outcome for row in rows if row.outcome is not None]
+    status = OutcomeStatus(instrument, answers, min_clients=settings.ALLIANCE_OUTCOME_MIN_CLIENTS)
+    if len(answers) >= 2 and answers[-1].expected is None:
+        band = tracking.starting_band(float(answers[0].score), instrument.scale())
+        point = course_for(client.clinic_id, instrument.pk).get(band, {}).get(len(answers))
+        status.course_clients = point.clients if point else 0
+    return status
 
 
 # --- One session's history -------------------------------------------------------------

@@ -11,7 +11,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clients.models import Client, User
-from measures.tests.factories import ConcernFactory, FlagFactory, RatingFactory
+from measures.tests.factories import (
+    ConcernFactory,
+    FlagFactory,
+    OutcomeAnswerFactory,
+    RatingFactory,
+)
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -137,13 +142,17 @@ def test_the_page_costs_the_same_queries_at_any_size(
             session=session, status="dismissed", closed_at=timezone.now(), note="Fine."
         )
         FlagFactory(session=session, concern=concern)
+        OutcomeAnswerFactory(session=session)
     client.force_login(therapist)
-    # session + user, the client, sessions, their ratings, their signals, the clinic's
-    # thresholds (which signals are context), the client's concerns, and for their stories
-    # the concerns' signals and the client's scores; the audit entry for the read
-    with django_assert_num_queries(11):
+    # session + user, the client, sessions (with their outcome answers), their ratings,
+    # their signals, the clinic's thresholds (which signals are context), the clinic's
+    # outcome instrument and its expected course (none yet), the client's concerns, and
+    # for their stories the concerns' signals and the client's scores; the audit entry
+    with django_assert_num_queries(13):
         response = client.get(url(client_record))
-    assert len(chart(response)["labels"]) == size
+    data = chart(response)
+    assert len(data["labels"]) == size
+    assert data["outcome"]["score"] == [6.0] * size
 
 
 def test_a_signal_outside_any_concern_says_why(

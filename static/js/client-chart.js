@@ -15,6 +15,9 @@
   const THERAPIST = "#6f42c1";
   const FLAGGED = "#b02a37";
   const REPAIRED = "#198754";
+  const OUTCOME = "#146c43";
+  const BAND = "#6c757d";
+  const BAND_FILL = "rgba(108, 117, 125, 0.15)";
 
   // A session in a concern is marked first; a repair second; otherwise a plain point.
   function marked(normal, flagged, repaired) {
@@ -59,6 +62,55 @@
         pointRadius: 0,
         pointHitRadius: 0,
       },
+    ].concat(outcomeDatasets());
+  }
+
+  // The outcome on its own axis (right), with the band the clinic's clients who started
+  // like this one would put it in: between the expected score and the line below which
+  // the client is not on track (above it, for a scale where lower is better).
+  function outcomeDatasets() {
+    const outcome = data.outcome;
+    if (!outcome) {
+      return [];
+    }
+    const offTrack = (normal, off) => (context) => (outcome.offTrack[context.dataIndex] ? off : normal);
+    return [
+      {
+        label: "Outcome (" + outcome.name + ")",
+        data: outcome.score,
+        yAxisID: "outcome",
+        borderColor: OUTCOME,
+        backgroundColor: OUTCOME,
+        spanGaps: true,
+        tension: 0,
+        pointStyle: offTrack("rect", "crossRot"),
+        pointRadius: offTrack(4, 8),
+        pointBorderColor: offTrack(OUTCOME, FLAGGED),
+        pointBorderWidth: offTrack(1, 3),
+      },
+      {
+        label: "Expected for clients like this one",
+        data: outcome.expected,
+        yAxisID: "outcome",
+        borderColor: BAND,
+        borderDash: [3, 3],
+        borderWidth: 1,
+        spanGaps: true,
+        tension: 0,
+        pointRadius: 0,
+      },
+      {
+        label: "Not on track beyond this line",
+        data: outcome.lowest,
+        yAxisID: "outcome",
+        borderColor: BAND,
+        backgroundColor: BAND_FILL,
+        borderWidth: 1,
+        spanGaps: true,
+        tension: 0,
+        pointRadius: 0,
+        fill: "-1",
+      },
     ];
   }
 
@@ -70,6 +122,24 @@
       .concat(...Object.keys(data.client).map((key) => data.client[key]))
       .filter((value) => value !== null);
     return Math.max(0, Math.floor(Math.min(...values)) - 1);
+  }
+
+  function outcomeAxis() {
+    const outcome = data.outcome;
+    if (!outcome) {
+      return {};
+    }
+    const direction = outcome.higherIsBetter ? "higher is better" : "lower is better";
+    return {
+      outcome: {
+        position: "right",
+        min: outcome.min,
+        max: outcome.max,
+        reverse: false,
+        grid: { drawOnChartArea: false },
+        title: { display: true, text: "Outcome (" + outcome.min + "–" + outcome.max + ", " + direction + ")" },
+      },
+    };
   }
 
   const chart = new Chart(canvas, {
@@ -87,6 +157,7 @@
           title: { display: true, text: "Score (scale 0–10)" },
         },
         x: { title: { display: true, text: "Session" } },
+        ...outcomeAxis(),
       },
       plugins: {
         legend: { position: "bottom" },
@@ -103,6 +174,9 @@
               }
               if (data.repaired[index]) {
                 notes.push("Repair: a rupture fully talked through");
+              }
+              if (data.outcome && data.outcome.offTrack[index]) {
+                notes.push("Outcome: not on track");
               }
               return notes.join("\n");
             },

@@ -1,0 +1,101 @@
+"""The client page's outcome: on track or not, the expected band, and what is missing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from clients.models import Client, User
+from clients.tests.factories import ClientFactory
+from conftest import visible_text
+from measures.detection import sweep_run
+from measures.tests.factories import OutcomeAnswerFactory, RatingFactory
+from reports.tests.test_client_page import chart, url
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def answers(client: Client, *scores: float) -> None:
+    """Weekly sessions, each with a client rating and an outcome answer of `score`."""
+    for week, score in enumerate(scores):
+        session = SessionFactory(
+            client=client, starts_at=timezone.now() - dt.timedelta(weeks=len(scores) - week)
+        )
+        RatingFactory(session=session)
+        OutcomeAnswerFactory(session=session, answers=[score] * 4)
+
+
+def words(response: Any) -> str:
+    return " ".join(visible_text(response.content.decode()).split())
+
+
+def page(client: Any, therapist: User, record: Client) -> Any:
+    client.force_login(therapist)
+    return client.get(url(record))
+
+
+def test_a_client_off_track_is_marked_from_the_session_it_began(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    answers(client_record, 6, 6, 4, 4)
+    sweep_run()
+    response = page(client, therapist, client_record)
+    text = words(response)
+    assert "Alliance and outcome over time" in text
+    assert "Outcome (Outcome check (built in)): Not on track since session 3" in text
+    data = chart(response)["outcome"]
+    assert data["score"] == [6.0, 6.0, 4.0, 4.0]
+    assert data["offTrack"] == [False, False, True, True]
+    assert (data["min"], data["max"], data["cutoff"], data["higherIsBetter"]) == (0, 10, 6.25, True)
+
+
+def test_until_the_clinic_has_enough_clients_the_page_says_so(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    answers(client_record, 4, 5)
+    sweep_run()
+    text = words(page(client, therapist, client_record))
+    assert "On track" in text
+    assert (
+        "No expected course yet: it needs 20 clients of this clinic who started in the same "
+        "band with an answer at this point, and there are 1." in text
+    )
+    assert chart(page(client, therapist, client_record))["outcome"]["expected"] == [None, None]
+
+
+@override_settings(ALLIANCE_OUTCOME_MIN_CLIENTS=3)
+def test_with_enough_clients_the_expected_band_is_drawn(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    for _ in range(3):
+        answers(ClientFactory(therapist=therapist), 4, 6)
+    answers(client_record, 4, 5)
+    sweep_run()
+    response = page(client, therapist, client_record)
+    data = chart(response)["outcome"]
+    # Median improvement of the four who started at 4 ("moderate"): 2 → expected 6, and
+    # not on track below 6 − 1.25.
+    assert (data["expected"], data["lowest"]) == ([None, 6.0], [None, 4.75])
+    text = words(response)
+    assert "expected by now 6" in text and "No expected course yet" not in text
+
+
+def test_with_the_check_switched_off_the_page_says_so(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    Client.objects.filter(pk=client_record.pk).update(asks_outcome=False)
+    text = words(page(client, therapist, client_record))
+    assert "The outcome check is switched off for this client" in text
+
+
+def test_another_therapists_client_is_not_found(
+    client: Any, colleague: User, client_record: Client
+) -> None:
+    answers(client_record, 6, 4)
+    client.force_login(colleague)
+    assert client.get(url(client_record)).status_code == 404
