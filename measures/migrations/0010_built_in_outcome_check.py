@@ -1,4 +1,4 @@
-"""The built-in outcome check, as data: the definition in measures/instruments/."""
+"""The built-in outcome check, as data: the definition in measures/definitions/."""
 
 import json
 from pathlib import Path
@@ -8,7 +8,7 @@ from django.db import migrations
 # The file is the definition; a later change to its wording takes a migration of its own,
 # because answers already given were given to the words of the time.
 DEFINITION = json.loads(
-    (Path(__file__).resolve().parent.parent / "instruments" / "outcome_check.json").read_text(
+    (Path(__file__).resolve().parent.parent / "definitions" / "outcome_check.json").read_text(
         encoding="utf-8"
     )
 )

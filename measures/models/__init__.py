@@ -4,6 +4,7 @@ from measures.models.outcomes import (
     ExpectedCourse,
     Instrument,
     OutcomeAnswer,
+    built_in_check,
     instrument_for,
 )
 from measures.models.ratings import Rating, RatingQuerySet, alliance_score_expression
@@ -44,6 +45,7 @@ __all__ = [
     "Sweep",
     "ThresholdChange",
     "alliance_score_expression",
+    "built_in_check",
     "instrument_for",
     "severity_rank",
 ]

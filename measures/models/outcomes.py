@@ -9,10 +9,12 @@ session it was given at, and judged on track or not by `measures.tracking`.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -89,6 +91,11 @@ class Instrument(models.Model):
         ordering = ["clinic_id", "name"]
         constraints = [
             models.UniqueConstraint(
+                fields=["name"],
+                condition=Q(clinic__isnull=True),
+                name="instrument_built_in_name_unique",
+            ),
+            models.UniqueConstraint(
                 fields=["clinic"],
                 condition=Q(in_use=True),
                 name="instrument_one_in_use_per_clinic",
@@ -146,7 +153,29 @@ class Instrument(models.Model):
         return tracking.instrument_score(answers, self.scoring)
 
 
-def instrument_for(clinic_id: int) -> Instrument | None:
+BUILT_IN_DEFINITION = Path(__file__).resolve().parent.parent / "definitions" / "outcome_check.json"
+
+
+def built_in_definition() -> dict[str, Any]:
+    """The built-in outcome check as data: the file migration measures 0010 loaded."""
+    return json.loads(BUILT_IN_DEFINITION.read_text(encoding="utf-8"))
+
+
+def built_in_check() -> Instrument:
+    """The outcome check built into Alliance. The migration makes it; if the row is missing
+    (a restore of data taken without it, or tests that empty every table) it is made again
+    from its definition, so a client's link never silently loses the check."""
+    found = Instrument.objects.filter(clinic__isnull=True).order_by("pk").first()
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return Instrument.objects.create(clinic=None, **built_in_definition())
+    except IntegrityError:  # made at the same moment by another request
+        return Instrument.objects.get(clinic__isnull=True, name=built_in_definition()["name"])
+
+
+def instrument_for(clinic_id: int) -> Instrument:
     """The instrument this clinic's clients answer: its own in use, else the built-in."""
     chosen = (
         Instrument.objects.offered_to(clinic_id)
@@ -154,7 +183,7 @@ def instrument_for(clinic_id: int) -> Instrument | None:
         .order_by(models.F("clinic_id").asc(nulls_last=True), "pk")
         .first()
     )
-    return chosen
+    return chosen or built_in_check()
 
 
 class OutcomeAnswerQuerySet(ScopedQuerySet):

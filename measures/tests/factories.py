@@ -8,7 +8,7 @@ import datetime as dt
 import factory
 from django.utils import timezone
 
-from measures.models import Concern, ConcernEvent, Flag, Instrument, OutcomeAnswer, Rating
+from measures.models import Concern, ConcernEvent, Flag, OutcomeAnswer, Rating, built_in_check
 from sessions.tests.factories import SessionFactory
 
 
@@ -24,11 +24,6 @@ class RatingFactory(factory.django.DjangoModelFactory):
     boundaries = 9
     growth = 9
     respect = 9
-
-
-def built_in_check() -> Instrument:
-    """The outcome check every clinic has (made by migration measures 0010)."""
-    return Instrument.objects.get(clinic__isnull=True)
 
 
 def outcome_form_answers(*scores: int) -> dict[str, str]:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from clients.models import Client
-from measures.models import Rating
+from measures.models import OutcomeAnswer, Rating
 from measures.scoring import DIMENSIONS
 from sessions import invitations
 from sessions.tests.factories import SessionFactory
@@ -23,7 +23,14 @@ def watch_for_problems(page: Any) -> list[str]:
     return problems
 
 
+def answer_outcome_check(page: Any, score: int) -> None:
+    """Every item of the outcome check at `score` (the buttons are labelled 0 to 10)."""
+    for item in range(1, 5):
+        page.locator(f"label[for='id_outcome_{item}_{score}']").click()
+
+
 def answer_and_send(page: Any, *, rupture: str) -> None:
+    answer_outcome_check(page, 6)
     for dimension in DIMENSIONS:
         page.locator(f"label[for='id_{dimension}_7']").click()
     page.get_by_label(rupture, exact=True).check()
@@ -55,6 +62,7 @@ def test_a_client_answers_on_a_phone_and_the_link_then_closes(
     page.get_by_role("heading", name="Thank you").wait_for()
     rating = Rating.objects.get(session=session)
     assert (rating.trust, rating.rupture, rating.rupture_resolved) == (7, "a_little", "partly")
+    assert OutcomeAnswer.objects.get(session=session).answers == [6, 6, 6, 6]
 
     assert problems == []
 

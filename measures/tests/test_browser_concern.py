@@ -14,6 +14,7 @@ from clients.models import Client, User
 from measures.models import Concern
 from measures.scoring import DIMENSIONS
 from measures.tests.factories import RatingFactory
+from measures.tests.test_browser_client_rating import answer_outcome_check
 from sessions import invitations
 from sessions.tests.factories import SessionFactory
 
@@ -48,6 +49,7 @@ def test_a_low_rating_by_link_opens_one_concern_the_therapist_resolves(
     phone = browser.new_context(viewport=PHONE).new_page()
     client_problems = watch_for_problems(phone)
     phone.goto(f"{live_server.url}/r/{token}/")
+    answer_outcome_check(phone, 6)
     for dimension in DIMENSIONS:
         phone.locator(f"label[for='id_{dimension}_5']").click()
     phone.get_by_label("A lot", exact=True).check()

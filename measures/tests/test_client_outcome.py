@@ -207,3 +207,13 @@ def test_the_clients_export_holds_the_outcome_answers(
     assert answer["answers"] == [2, 4, 6, 8] and answer["score"] == 5.0
     assert answer["instrument"] == built_in_check().name
     assert document["client"]["asks_outcome"] is True
+
+
+def test_a_missing_built_in_check_is_made_again_from_its_definition(client_record: Client) -> None:
+    from measures.models import instrument_for
+
+    Instrument.objects.all().delete()  # a restore without it, or a test that emptied tables
+    made = instrument_for(client_record.clinic_id)
+    assert made.is_built_in and made.item_count == 4
+    assert instrument_for(client_record.clinic_id) == made
+    assert Instrument.objects.count() == 1
