@@ -3,7 +3,8 @@
 The apps are layered `clients` ← `sessions` ← `measures` ← `reports`, and a lower app
 never imports a higher one or names its URLs. When one must send someone up — to a
 client's or a session's page or home (the read side, `reports`), or a client to the
-form that rates a session (`measures`) — it asks here, so those URL names are written
+form that rates a session (`measures`), a clinic admin from the clinic's settings to its
+outcome instruments (`measures`) — it asks here, so those URL names are written
 in one place besides their own app.
 """
 
@@ -30,3 +31,8 @@ def session_page(session_id: int) -> str:
 def rating_form(token: str) -> str:
     """The client's form for one session, at their link's token."""
     return reverse("measures:client-rating", args=[token])
+
+
+def outcome_instruments() -> str:
+    """The clinic's outcome instruments, linked from the clinic's settings."""
+    return reverse("measures:instruments")

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import translation
 
+from alliance import links
 from clients import services
 from clients.access import get_visible_or_404, require_editable
 from clients.forms import ClientForm, ClinicNoticeForm, ClinicRetentionForm
@@ -205,6 +206,7 @@ def clinic_settings(request: HttpRequest) -> HttpResponse:
         "clinic": clinic,
         "default_en": default_en,
         "default_es": default_es,
+        "instruments_url": links.outcome_instruments(),
     }
     return render(request, "clients/clinic_settings.html", context)
 

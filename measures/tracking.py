@@ -259,3 +259,11 @@ def instrument_score(answers: Sequence[int], scoring: str) -> float:
     if scoring == MEAN:
         return round(sum(answers) / len(answers), 2)
     raise ValueError(f"Unknown scoring {scoring!r}.")
+
+
+def score_range(minimum: int, maximum: int, scoring: str, items: int) -> tuple[float, float]:
+    """The lowest and highest possible totals: the answer range times the items for a sum,
+    the answer range itself for a mean."""
+    if scoring == SUM:
+        return float(minimum * items), float(maximum * items)
+    return float(minimum), float(maximum)

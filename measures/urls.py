@@ -2,6 +2,7 @@ from django.urls import path
 
 from measures.views import (
     client_rating,
+    instruments,
     invitations,
     review,
     rights,
@@ -53,4 +54,16 @@ urlpatterns = [
         name="thresholds-apply",
     ),
     path("thresholds/reset/", thresholds.reset, name="thresholds-reset"),
+    # The clinic's outcome instruments: the built-in check and those it holds a licence for.
+    path("clinic/instruments/", instruments.instruments_page, name="instruments"),
+    path(
+        "clinic/instruments/<int:instrument_id>/use/",
+        instruments.instrument_use,
+        name="instrument-use",
+    ),
+    path(
+        "clinic/instruments/<int:instrument_id>/retire/",
+        instruments.instrument_retire,
+        name="instrument-retire",
+    ),
 ]

@@ -303,6 +303,17 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
         OWN: (POST_ONLY, signed_in(DENIED, clinic_admin=REDIRECT, other_admin=NOT_FOUND)),
         OTHER: (POST_ONLY, signed_in(DENIED, clinic_admin=NOT_FOUND, other_admin=REDIRECT)),
     },
+    # the clinic's outcome instruments: its clinic admins; an empty form is shown again
+    # with its errors (200); another clinic's instrument does not exist for them
+    "measures:instruments": {OWN: (CLINIC_ADMINS, CLINIC_ADMINS)},
+    "measures:instrument-use": {
+        OWN: (POST_ONLY, signed_in(DENIED, clinic_admin=REDIRECT, other_admin=NOT_FOUND)),
+        OTHER: (POST_ONLY, signed_in(DENIED, clinic_admin=NOT_FOUND, other_admin=REDIRECT)),
+    },
+    "measures:instrument-retire": {
+        OWN: (POST_ONLY, signed_in(DENIED, clinic_admin=REDIRECT, other_admin=NOT_FOUND)),
+        OTHER: (POST_ONLY, signed_in(DENIED, clinic_admin=NOT_FOUND, other_admin=REDIRECT)),
+    },
 }
 
 # --- The admin's rows --------------------------------------------------------------------

@@ -30,7 +30,7 @@ from alliance.tests.urlconf_walk import (
     url_for,
 )
 from clients.models import Client, User
-from measures.models import Calibration, Concern, Flag
+from measures.models import Calibration, Concern, Flag, Instrument
 from sessions.models import Session
 
 pytestmark = pytest.mark.django_db
@@ -43,6 +43,7 @@ URL_RECORDS = {
     "flag_id": Flag,
     "calibration_id": Calibration,
     "therapist_id": User,
+    "instrument_id": Instrument,
 }
 # The client's form: the link's token is the credential, looked up by its hash; the
 # invitation it finds is the scope (tested in measures/tests/test_client_rating.py).
@@ -81,6 +82,7 @@ def named_records(name: str, records: Records) -> set[tuple[type, int]]:
                 "flag_id": records.flag,
                 "calibration_id": records.calibration,
                 "therapist_id": records.therapist,
+                "instrument_id": records.instrument,
             }[param]
             named.add((model, value.pk))
         elif param in ("object_id", "id"):

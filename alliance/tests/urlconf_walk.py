@@ -22,8 +22,17 @@ from django.utils.http import urlsafe_base64_encode
 
 from clients.models import Client, Supervision, User
 from measures.calibration import calibration_run
-from measures.models import Calibration, ClinicThresholds, Concern, Flag, Sweep, ThresholdChange
-from measures.tests.factories import RatingFactory, concern_with_signal
+from measures.instruments import instrument_add
+from measures.models import (
+    Calibration,
+    ClinicThresholds,
+    Concern,
+    Flag,
+    Instrument,
+    Sweep,
+    ThresholdChange,
+)
+from measures.tests.factories import RatingFactory, concern_with_signal, instrument_definition
 from measures.thresholds import thresholds_reset
 from sessions import invitations
 from sessions.models import RatingInvitation, Session
@@ -109,6 +118,13 @@ class Records:
         return calibration_run(clinic=self.client.clinic, actor=self.clinic_admin)
 
     @functools.cached_property
+    def instrument(self) -> Instrument:
+        """An outcome instrument of the clinic's own, not in use."""
+        return instrument_add(
+            clinic=self.client.clinic, definition=instrument_definition(), actor=self.clinic_admin
+        )
+
+    @functools.cached_property
     def threshold_change(self) -> ThresholdChange:
         return thresholds_reset(clinic=self.client.clinic, actor=self.clinic_admin)
 
@@ -182,6 +198,7 @@ def argument(name: str, param: str, variant: str, records: Records) -> Any:
         "flag_id": records.flag,
         "calibration_id": records.calibration,
         "therapist_id": records.therapist,
+        "instrument_id": records.instrument,
     }
     if param not in by_param:
         pytest.fail(f"{name}: no record to fill <{param}> with; add one to argument()")

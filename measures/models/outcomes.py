@@ -135,9 +135,7 @@ class Instrument(models.Model):
 
     @property
     def score_range(self) -> tuple[float, float]:
-        if self.scoring == Scoring.SUM:
-            return self.minimum * self.item_count, self.maximum * self.item_count
-        return float(self.minimum), float(self.maximum)
+        return tracking.score_range(self.minimum, self.maximum, self.scoring, self.item_count)
 
     def scale(self) -> tracking.Scale:
         low, high = self.score_range

@@ -115,3 +115,27 @@ class ConcernEventFactory(factory.django.DjangoModelFactory):
     concern = factory.SubFactory(ConcernFactory)
     action = ConcernEvent.Action.COMMENTED
     note = "A comment."
+
+
+def instrument_definition(**changes: object) -> dict[str, object]:
+    """A clinic's own instrument as a definition (the shape of outcome_check.json): three
+    items answered 0–4, summed (0–12), lower is better."""
+    definition: dict[str, object] = {
+        "name": "Weekly distress scale",
+        "minimum": 0,
+        "maximum": 4,
+        "scoring": "sum",
+        "higher_is_better": False,
+        "cutoff": "5.5",
+        "reliable_change": "3",
+        "licence": "Licensed to the clinic by its publisher until 2030.",
+        "text": {
+            "en": {
+                "intro": "Over the last week, how often have you…",
+                "items": ["felt on edge", "felt low", "struggled to sleep"],
+                "low": "0 = not at all",
+                "high": "4 = most or all of the time",
+            }
+        },
+    }
+    return definition | changes
