@@ -1,5 +1,5 @@
 """The form that adds an outcome instrument: it parses what was typed into a definition
-(the shape of measures/instruments/outcome_check.json); `measures.instruments` judges it.
+(the shape of measures/definitions/outcome_check.json); `measures.instruments` judges it.
 
 Nothing here is `required` but the licence checkbox: every other message comes from
 `definition_problems`, run in `clean()` so the form shows them all at once, in the same

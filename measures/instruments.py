@@ -2,7 +2,7 @@
 clients answer, retire one.
 
 An instrument is data (`measures.models.outcomes`), and a definition is the shape of
-`measures/instruments/outcome_check.json`: name, text (per language: intro, items, low,
+`measures/definitions/outcome_check.json`: name, text (per language: intro, items, low,
 high), minimum, maximum, scoring, higher_is_better, cutoff, reliable_change, licence.
 `definition_problems` judges one with plain values, so a form and a command show the same
 messages; the services below are the only writes — from the Instruments page and from

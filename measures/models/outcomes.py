@@ -41,7 +41,9 @@ class InstrumentQuerySet(ScopedQuerySet):
         return self.scoped(Q(clinic__isnull=True) | Q(clinic_id=user.clinic_id))
 
     def offered_to(self, clinic_id: int) -> InstrumentQuerySet:
-        return self.filter(Q(clinic__isnull=True) | Q(clinic_id=clinic_id), retired_at=None)
+        """What this clinic may ask: its own instruments and the built-in ones (which every
+        clinic reads), none retired. A scope of its own: the clinic is the reach."""
+        return self.scoped(Q(clinic__isnull=True) | Q(clinic_id=clinic_id)).filter(retired_at=None)
 
 
 class Instrument(models.Model):

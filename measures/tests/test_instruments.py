@@ -30,7 +30,7 @@ from measures.models import Instrument, OutcomeAnswer, instrument_for
 from measures.tests.factories import instrument_definition
 from sessions.tests.factories import SessionFactory
 
-BUILT_IN_FILE = Path(m.__file__).parent / "instruments" / "outcome_check.json"
+BUILT_IN_FILE = Path(m.__file__).parent / "definitions" / "outcome_check.json"
 PAGE = reverse("measures:instruments")
 AUDITED = ("actor_name", "action", "model", "object_id", "clinic_id", "fields")
 

@@ -1,6 +1,6 @@
 """`manage.py instrument_load PATH.json --clinic ID|SLUG|NAME [--use]`: add an outcome
 instrument the clinic holds a licence for, from a file shaped like
-measures/instruments/outcome_check.json, through the same service as the Instruments page
+measures/definitions/outcome_check.json, through the same service as the Instruments page
 (the same checks, the same messages, recorded in the audit trail as the command line).
 `--use` also makes it the one the clinic's clients answer.
 """
