@@ -208,22 +208,9 @@ def _write(
             )
             continue
         _extend(concern, first, last)
-        # group() starts from the concern's severity and the raise never lowers it, so a
-        # difference is always a rise.
-        if severity is not None and severity != concern.severity:
-            newly_raised = raised_from and not concern.raised_from
-            concern.severity, concern.raised_from = severity, raised_from
-            # The therapist hears of it again in the next digest.
-            concern.notified_at = None
-            raised.append(
-                ConcernEvent(
-                    concern=concern,
-                    action=ConcernEvent.Action.SEVERITY_RAISED,
-                    severity=severity,
-                    evidence={"not_on_track": True, "from": raised_from} if newly_raised else {},
-                    at=now,
-                )
-            )
+        if severity is not None:
+            event = _apply_severity(concern, severity, raised_from, now)
+            raised.extend([event] if event else [])
         concern.updated_at = now
         changed.append(concern)
     Concern.objects.bulk_create(opened)
@@ -235,6 +222,29 @@ def _write(
     ConcernEvent.objects.bulk_create(raised)
     _place_flags(placements, now)
     return len(opened)
+
+
+def _apply_severity(
+    concern: Concern, severity: str, raised_from: str, now: dt.datetime
+) -> ConcernEvent | None:
+    """Set the open concern's severity after a batch; the event of its rise, if it rose.
+
+    group() starts from the concern's own severity and the outcome's raise never lowers it,
+    so a change of severity is always a rise; `raised_from` may change alone (the alliance
+    signals themselves reached the raised level)."""
+    rose = severity != concern.severity
+    newly_raised = bool(raised_from) and not concern.raised_from
+    concern.severity, concern.raised_from = severity, raised_from
+    if not rose:
+        return None
+    concern.notified_at = None  # the therapist hears of it again in the next digest
+    return ConcernEvent(
+        concern=concern,
+        action=ConcernEvent.Action.SEVERITY_RAISED,
+        severity=severity,
+        evidence={"not_on_track": True, "from": raised_from} if newly_raised else {},
+        at=now,
+    )
 
 
 def _extend(concern: Concern, first: _Pending, last: _Pending) -> None:

@@ -90,11 +90,12 @@ def outcome_raise(
     """(severity, raised from) of a concern: an alliance concern of a client who is not on
     track on their outcome is raised one level, since feedback matters most for clients who
     are not improving as expected (Lambert et al. 2018). Once raised it stays raised: the
-    therapist reviews it as it was raised. A concern about the outcome alone is not raised.
+    therapist reviews it as it was raised. A concern about the outcome alone is not raised,
+    and a high one has no higher level to go to.
     """
-    if alliance and (not_on_track or already_raised):
+    if alliance and (not_on_track or already_raised) and severity != HIGH:
         return one_level_up(severity), severity
-    return severity, ""
+    return severity, ""  # nothing to raise: not an alliance concern, on track, or already high
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from measures.grouping import Closed, Signal, group, is_new, simulate_concerns
+from measures.grouping import Closed, Signal, group, is_new, outcome_raise, simulate_concerns
 from measures.history import Point, Thresholds
 from measures.tests.test_rules import LATER, point, points, with_rupture, with_therapist
 
@@ -222,3 +222,28 @@ def test_closing_later_lets_more_of_the_episode_join() -> None:
     concerns = simulate_concerns(low_stretch(), T, LATER, closed_after_sessions=3)
     assert len(concerns) == 1
     assert {session_id - 1000 for session_id, _ in concerns[0].signals} == {6, 7, 8, 9}
+
+
+@pytest.mark.parametrize(
+    ("severity", "alliance", "not_on_track", "already", "expected"),
+    [
+        # An alliance concern of a client off track rises one level, and says from what.
+        ("low", True, True, False, ("medium", "low")),
+        ("medium", True, True, False, ("high", "medium")),
+        # High has nowhere to go: not raised, nothing to say.
+        ("high", True, True, False, ("high", "")),
+        # On track: as the alliance signals put it.
+        ("medium", True, False, False, ("medium", "")),
+        # Once raised it stays raised while open, though the client is back on track.
+        ("medium", True, False, True, ("high", "medium")),
+        # A concern about the outcome alone is not raised by the outcome.
+        ("medium", False, True, False, ("medium", "")),
+    ],
+)
+def test_a_not_on_track_clients_alliance_concern_is_raised_one_level(
+    severity: str, alliance: bool, not_on_track: bool, already: bool, expected: tuple[str, str]
+) -> None:
+    raised = outcome_raise(
+        severity, alliance=alliance, not_on_track=not_on_track, already_raised=already
+    )
+    assert raised == expected
