@@ -300,6 +300,9 @@ ALLIANCE_SWEEP_HOUR = env_int("ALLIANCE_SWEEP_HOUR", 2)
 # Client rating links: lifetime, reminder delay, and the address used in e-mails.
 ALLIANCE_INVITATION_LIFETIME_DAYS = env_int("ALLIANCE_INVITATION_LIFETIME_DAYS", 4)
 ALLIANCE_INVITATION_REMINDER_AFTER_HOURS = env_int("ALLIANCE_INVITATION_REMINDER_AFTER_HOURS", 48)
+# After answering, a client whose therapist turned on "show the client their own chart"
+# sees it on their link for this long (the link's address stays in the phone's history).
+ALLIANCE_OWN_CHART_MINUTES = env_int("ALLIANCE_OWN_CHART_MINUTES", 60)
 ALLIANCE_BASE_URL = env_str("ALLIANCE_BASE_URL", "http://127.0.0.1:8000")
 # Failed rating-link look-ups allowed per client address in a window, before a pause.
 ALLIANCE_LINK_FAILURES_ALLOWED = env_int("ALLIANCE_LINK_FAILURES_ALLOWED", 10)

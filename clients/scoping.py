@@ -22,10 +22,13 @@ This module imports no model: the models import their querysets from here.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Self
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 NOTHING = Q(pk__in=[])
 
@@ -110,6 +113,19 @@ def may_review_with_client(user: Any, client: Any) -> bool:
     """The chart shown to the client in the room is for their own therapist, who sits
     with them; supervisors and clinic admins read the record but are not in the room."""
     return is_treating_therapist(user, client)
+
+
+def may_see_own_chart(
+    client: Any, *, answered_at: dt.datetime | None, now: dt.datetime | None = None
+) -> bool:
+    """On their link, the client sees their own chart only when their therapist has turned
+    it on, and only for a while after answering through that very link
+    (`ALLIANCE_OWN_CHART_MINUTES`): its address stays in the phone's history, where
+    someone else may find it later. An erased client's history is shown to nobody."""
+    if answered_at is None or not client.shows_own_chart or client.erased_at is not None:
+        return False
+    now = now or timezone.now()
+    return now - answered_at <= dt.timedelta(minutes=settings.ALLIANCE_OWN_CHART_MINUTES)
 
 
 def supervises_therapist_of(user: Any, client: Any) -> bool:

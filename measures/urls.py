@@ -23,9 +23,16 @@ urlpatterns = [
         invitations.invitation_email,
         name="invitation-email",
     ),
-    # The client's form: "thanks" first, so it is never taken for a token.
-    path("r/thanks/", client_rating.client_rating_thanks, name="client-rating-thanks"),
+    # The client's form, and the page thanking them, at their link's token. The plain
+    # thanks first, so it is never taken for a token: the address clients were thanked at
+    # before the thanks carried the token (a tab left open still reads "thank you").
+    path("r/thanks/", client_rating.client_rating_thanks, name="client-rating-thanks-plain"),
     path("r/<str:token>/", client_rating.client_rating, name="client-rating"),
+    path(
+        "r/<str:token>/thanks/",
+        client_rating.client_rating_thanks,
+        name="client-rating-thanks",
+    ),
     path(
         "sessions/<int:session_id>/rating/",
         therapist_rating.therapist_rating,

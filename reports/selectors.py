@@ -27,7 +27,6 @@ from django.db.models import (
 from django.db.models.expressions import Window
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import formats, timezone
-from django.utils.translation import gettext
 
 from clients.models import Client
 from measures import tracking
@@ -422,39 +421,3 @@ def session_changes(user: Any, session: Session, *, with_notes: bool) -> list[Ch
         if previous:
             changes.append(Change(revision.revised_at, revision.revised_by, previous))
     return changes
-
-
-def client_review_chart(client: Client) -> dict[str, Any]:
-    """What the "Review with client" chart draws (via json_script): the client's own
-    ratings only, sessions that count, oldest first; one query.
-
-    Shaped as a list of series on shared session labels, so a second measure (an outcome
-    score) can be added beside the alliance without changing the page or the script. The
-    therapist's ratings, signals and concerns are left out on purpose: the screen is for
-    the client's eyes. Labels and series names are translated where this is called, under
-    the client's language."""
-    ratings = list(
-        Rating.objects.by_client()
-        .filter(session__client=client, session__voided_at__isnull=True)
-        .select_related("session")
-        .order_by("session__starts_at", "session__number")
-    )
-    return {
-        "labels": [
-            gettext("Session %(number)s") % {"number": rating.session.number} for rating in ratings
-        ],
-        "dates": [
-            formats.date_format(timezone.localtime(rating.session.starts_at), "j M")
-            for rating in ratings
-        ],
-        "series": [
-            {
-                "key": "alliance",
-                "label": gettext("How our work together felt to you"),
-                "values": [float(rating.alliance_score) for rating in ratings],
-                "min": 0,
-                "max": 10,
-            }
-        ],
-        "axis": gettext("Your rating, from 0 to 10"),
-    }

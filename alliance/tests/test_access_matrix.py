@@ -224,7 +224,13 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
         OWN: (everyone(OK), everyone(OK)),
         UNKNOWN: (everyone(NOT_FOUND), everyone(NOT_FOUND)),
     },
-    "measures:client-rating-thanks": {OWN: (everyone(OK), everyone(OK))},
+    # Thanks, at the link's token: the plain page for any token (the client's own chart,
+    # too, for the link just answered when their therapist turned it on); read only.
+    "measures:client-rating-thanks": {
+        OWN: (everyone(OK), everyone(NOT_ALLOWED)),
+        UNKNOWN: (everyone(OK), everyone(NOT_ALLOWED)),
+    },
+    "measures:client-rating-thanks-plain": {OWN: (everyone(OK), everyone(NOT_ALLOWED))},
     # concerns: read by whoever sees the client, moved on by A alone, commented on by A
     # and A's supervisor
     "measures:concern-detail": {

@@ -47,7 +47,11 @@ URL_RECORDS = {
 }
 # The client's form: the link's token is the credential, looked up by its hash; the
 # invitation it finds is the scope (tested in measures/tests/test_client_rating.py).
-BY_TOKEN = {"measures:client-rating", "measures:client-rating-thanks"}
+BY_TOKEN = {
+    "measures:client-rating",
+    "measures:client-rating-thanks",
+    "measures:client-rating-thanks-plain",
+}
 APPS = ("clients:", "sessions:", "measures:", "reports:")
 # The superuser runs the installation from the admin, which shows them everything on
 # purpose; every other role is held to the scopes.

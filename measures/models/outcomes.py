@@ -45,6 +45,15 @@ class InstrumentQuerySet(ScopedQuerySet):
         clinic reads), none retired. A scope of its own: the clinic is the reach."""
         return self.scoped(Q(clinic__isnull=True) | Q(clinic_id=clinic_id)).filter(retired_at=None)
 
+    def current_for(self, clinic_id: int) -> InstrumentQuerySet:
+        """The instrument this clinic's clients answer first: its own in use, else the
+        built-in (`instrument_for`; a subquery where one query must do)."""
+        return (
+            self.offered_to(clinic_id)
+            .filter(Q(clinic_id=clinic_id, in_use=True) | Q(clinic__isnull=True))
+            .order_by(models.F("clinic_id").asc(nulls_last=True), "pk")
+        )
+
 
 class Instrument(models.Model):
     """An outcome measure as data. `text` holds, per language code, the question that
@@ -177,13 +186,7 @@ def built_in_check() -> Instrument:
 
 def instrument_for(clinic_id: int) -> Instrument:
     """The instrument this clinic's clients answer: its own in use, else the built-in."""
-    chosen = (
-        Instrument.objects.offered_to(clinic_id)
-        .filter(Q(clinic_id=clinic_id, in_use=True) | Q(clinic__isnull=True))
-        .order_by(models.F("clinic_id").asc(nulls_last=True), "pk")
-        .first()
-    )
-    return chosen or built_in_check()
+    return Instrument.objects.current_for(clinic_id).first() or built_in_check()
 
 
 class OutcomeAnswerQuerySet(ScopedQuerySet):

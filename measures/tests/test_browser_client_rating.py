@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from clients.models import Client
 from measures.models import OutcomeAnswer, Rating
 from measures.scoring import DIMENSIONS
+from measures.tests.factories import (
+    OutcomeAnswerFactory,
+    RatingFactory,
+)
 from sessions import invitations
 from sessions.tests.factories import SessionFactory
 
@@ -83,3 +89,33 @@ def test_the_language_switch_on_the_form(
     assert page.get_by_role("heading", name="¿Cómo fue la sesión de hoy?").is_visible()
     page.get_by_role("link", name="English").click()
     assert page.get_by_role("heading", name="How was today's session?").is_visible()
+
+
+def test_after_answering_the_client_sees_their_own_chart_when_it_is_turned_on(
+    live_server: Any, browser: Any, client_record: Client
+) -> None:
+    client_record.shows_own_chart = True
+    client_record.save()
+    earlier = SessionFactory(client=client_record, starts_at=timezone.now() - dt.timedelta(days=14))
+    RatingFactory(session=earlier, rater="client", **dict.fromkeys(DIMENSIONS, 5))
+    OutcomeAnswerFactory(session=earlier, answers=(4, 4, 4, 4))
+    session = SessionFactory(client=client_record)
+    _, token = invitations.invitation_create(session=session)
+    page = browser.new_context(viewport=PHONE).new_page()
+    problems = watch_for_problems(page)  # a CSP refusal is a console error
+    page.goto(f"{live_server.url}/r/{token}/")
+    answer_and_send(page, rupture="No")
+
+    page.get_by_role("heading", name="Your answers over time").wait_for()
+    # The chart is drawn by deferred scripts, which have run once the page has loaded.
+    page.wait_for_load_state("load")
+    assert page.url.startswith(f"{live_server.url}/r/{token}/thanks/")
+    points = page.evaluate(
+        "Chart.getChart(document.getElementById('review-chart')).data.datasets"
+        ".map((set) => set.data)"
+    )
+    assert points == [[5, 7], [4, 6]]
+    assert page.get_by_text("Your last rating: 7.0 out of 10").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert client_record.label not in page.content()
+    assert problems == []

@@ -83,7 +83,8 @@ def test_answers_are_stored_once_and_the_client_is_thanked(
     client: Any, link: Any, session: Session
 ) -> None:
     response = client.post(url(link[1]), {**ANSWERS, "lang": "en"})
-    assert response["Location"] == reverse("measures:client-rating-thanks") + "?lang=en"
+    thanks_url = reverse("measures:client-rating-thanks", args=[link[1]])
+    assert response["Location"] == thanks_url + "?lang=en"
     rating = Rating.objects.get(session=session)
     assert (rating.rater, rating.trust, rating.growth, rating.rupture, rating.rupture_resolved) == (
         "client",
@@ -181,7 +182,8 @@ def test_client_pages_are_never_cached_and_send_no_referrer(client: Any, link: A
     for response in (
         client.get(url(link[1])),
         client.get(url("A" * 43)),
-        client.get(reverse("measures:client-rating-thanks")),
+        client.get(reverse("measures:client-rating-thanks", args=[link[1]])),
+        client.get(reverse("measures:client-rating-thanks-plain")),
     ):
         assert "no-store" in response["Cache-Control"]
         assert response["Referrer-Policy"] == "no-referrer"

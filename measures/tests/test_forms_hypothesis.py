@@ -152,7 +152,8 @@ class RatingFormsTestCase(HostileInputTestCase):
             assert invitation.used_at is None
             return
         assert added_rows(before) == {"measures.Rating": 1}
-        assert response["Location"].startswith(reverse("measures:client-rating-thanks"))
+        thanks_url = reverse("measures:client-rating-thanks", args=[token])
+        assert response["Location"].startswith(thanks_url)
         assert get(self.client, response["Location"]).status_code == 200
         rating = Rating.objects.get(session=self.session, rater=Rating.Rater.CLIENT)
         assert (rating.submitted_by, invitation.used_at) == (None, rating.submitted_at)
@@ -179,8 +180,13 @@ class RatingFormsTestCase(HostileInputTestCase):
 
     @given(lang=hostile_choice(LANGUAGES))
     def test_the_thanks_page_takes_any_language(self, lang: str) -> None:
-        response = get(self.client, reverse("measures:client-rating-thanks"), {"lang": lang})
-        assert response.status_code in {200, 400}
+        _invitation, token = invitation_create(session=self.session)
+        for url in (
+            reverse("measures:client-rating-thanks", args=[token]),
+            reverse("measures:client-rating-thanks-plain"),
+        ):
+            response = get(self.client, url, {"lang": lang})
+            assert response.status_code in {200, 400}
 
     @given(
         token=st.one_of(st.just("the link"), hostile_text(100)),

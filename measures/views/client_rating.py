@@ -13,12 +13,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from clients.models import Client
 from clients.notice import clinic_notice
+from clients.scoping import may_see_own_chart
 from measures.forms import ClientRatingForm
 from measures.models import Instrument, instrument_for
+from measures.own_chart import client_own_chart
 from measures.public import is_paused, private_page, record_failure
 from measures.services import AlreadyAnswered, LinkUnavailable, client_rating_submit
 from sessions.invitations import invitation_find
@@ -90,7 +92,10 @@ def client_rating(request: HttpRequest, token: str) -> HttpResponse:
             except ValidationError as error:
                 form.add_service_error(error)
             else:
-                return redirect(f"{reverse('measures:client-rating-thanks')}?lang={language}")
+                # The thanks page carries the link's own token (now used), and nothing else
+                # of the client's: it alone can show them their chart (see below).
+                thanks = reverse("measures:client-rating-thanks", args=[token])
+                return redirect(f"{thanks}?lang={language}")
         # The notice as it reads now; a refused page is drawn again with it and its version.
         clinic = invitation.session.client.clinic
         context = {
@@ -103,7 +108,19 @@ def client_rating(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @private_page
-def client_rating_thanks(request: HttpRequest) -> HttpResponse:
-    """After answering: thanks, in the language the form was in."""
-    with translation.override(_language(request, translation.get_language())):
-        return render(request, "measures/client_rating/thanks.html", {"already": False})
+@require_safe
+def client_rating_thanks(request: HttpRequest, token: str = "") -> HttpResponse:
+    """After answering: thanks, in the language the form was in. When the therapist has
+    turned it on, the client's own chart too, for a while after they answered through
+    this link; any other link (unknown, still open, answered long ago, a client's whose
+    switch is off) gets the plain thanks, which names nobody."""
+    invitation = invitation_find(token) if token else None
+    if token and invitation is None:
+        record_failure(request)  # guessing here is counted as on the form
+    client = invitation.session.client if invitation is not None else None
+    language = _language(request, client.language if client else translation.get_language())
+    with translation.override(language):
+        context: dict[str, object] = {"already": False}
+        if client is not None and may_see_own_chart(client, answered_at=invitation.used_at):
+            context.update(client_own_chart(client))
+        return render(request, "measures/client_rating/thanks.html", context)

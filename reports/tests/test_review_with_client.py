@@ -1,4 +1,5 @@
-"""'Review with client': the client's own ratings, for their eyes, their therapist's to open."""
+"""'Review with client': the client's own ratings and outcome, for their eyes, their
+therapist's to open."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from clients.models import AuditAction, AuditEntry, Client, User
 from clients.tests.factories import ClientFactory
 from conftest import visible_text
 from measures.scoring import DIMENSIONS
-from measures.tests.factories import ConcernFactory, FlagFactory, RatingFactory
+from measures.tests.factories import (
+    ConcernFactory,
+    FlagFactory,
+    OutcomeAnswerFactory,
+    RatingFactory,
+)
+from measures.tests.test_client_outcome import own_instrument
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -144,3 +151,83 @@ def test_the_client_page_offers_it_to_the_therapist_only(
     assert url(client_record).encode() in client.get(detail).content
     client.force_login(supervisor)
     assert url(client_record).encode() not in client.get(detail).content
+
+
+def test_the_clients_outcome_joins_the_alliance_on_the_same_sessions_in_plain_words(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    first, _ = rate(client_record, 21, 6)
+    OutcomeAnswerFactory(session=first, answers=(3, 4, 5, 6))
+    rate(client_record, 14, 8)  # the outcome check was not asked that time
+    only_outcome = SessionFactory(
+        client=client_record, starts_at=timezone.now() - dt.timedelta(days=7)
+    )
+    OutcomeAnswerFactory(session=only_outcome, answers=(7, 7, 7, 8))
+    client.force_login(therapist)
+    response = client.get(url(client_record))
+    data = chart(response)
+    assert data["labels"] == ["Session 1", "Session 2", "Session 3"]
+    assert [(series["label"], series["values"]) for series in data["series"]] == [
+        ("How our work together felt to you", [6.0, 8.0, None]),
+        ("How life has been going for you", [4.5, None, 7.25]),
+    ]
+    text = visible_text(response.content.decode())
+    assert "Your last rating: 8.0 out of 10" in text
+    assert "How life has been going, at your last answer: 7.3 on a scale from 0 to 10" in text
+    assert "Higher means life has been going better for you." in text
+
+
+def test_no_clinical_status_of_the_outcome_reaches_the_screen(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    session, _ = rate(client_record, 7, 5)
+    OutcomeAnswerFactory(
+        session=session,
+        answers=(2, 2, 2, 2),
+        track="not_on_track",
+        expected="8.77",
+        lowest_on_track="7.33",
+    )
+    ConcernFactory(session=session, opening_rule="not_on_track")
+    client.force_login(therapist)
+    html = client.get(url(client_record)).content.decode()
+    for clinical in ("8.77", "7.33", "6.25", "on track", "on_track", "expected", "cut-off"):
+        assert clinical not in html.lower()
+
+
+def test_a_measure_on_another_scale_is_drawn_on_its_own_axis_saying_lower_is_better(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    instrument = own_instrument(client_record.clinic)  # two 1–5 items, summed: 2–10
+    session, _ = rate(client_record, 7, 7)
+    OutcomeAnswerFactory(session=session, instrument=instrument, answers=(2, 3))
+    client.force_login(therapist)
+    response = client.get(url(client_record))
+    axes = chart(response)["axes"]
+    assert [(axis["id"], axis["min"], axis["max"]) for axis in axes] == [
+        ("y", 0, 10),
+        ("y2", 2, 10),
+    ]
+    assert axes[1]["title"] == "How life has been going, from 2 to 10: lower is better"
+    text = visible_text(response.content.decode())
+    assert "5 on a scale from 2 to 10, where lower is better" in text
+    assert "lower means life has been going better for you" in text
+
+
+@pytest.mark.parametrize("size", [3, 30])
+def test_the_screen_costs_the_same_queries_at_any_length_of_history(
+    client: Any,
+    therapist: User,
+    client_record: Client,
+    django_assert_num_queries: Any,
+    size: int,
+) -> None:
+    for day in range(size):
+        session, _ = rate(client_record, size - day, 7)
+        OutcomeAnswerFactory(session=session)
+    client.force_login(therapist)
+    # session + user, the client, the audit entry; then the chart: the sessions with
+    # both scores, and the instrument answered
+    with django_assert_num_queries(6):
+        response = client.get(url(client_record))
+    assert len(chart(response)["labels"]) == size

@@ -1,7 +1,9 @@
-// "Review with client": the client's own ratings, large, for their eyes in the room.
-// One line per series in the data (the alliance today; an outcome measure may join it),
-// on the same sessions. Words come translated from the page via json_script; this file
-// is served from our origin.
+// The client's own chart: on "Review with client", large, for their eyes in the room, and
+// on their link after they answer. One line per series in the data (the alliance, and the
+// outcome when they answered it) on the same sessions; each series names the axis it is
+// drawn on. A measure on another scale, or read the other way round, comes with its own
+// axis on the right, so neither line is squeezed or stretched onto the other's range.
+// Words come translated from the page via json_script; this file is served from our origin.
 (function () {
   "use strict";
 
@@ -12,7 +14,23 @@
   }
   const data = JSON.parse(source.textContent);
   const COLOURS = ["#0b5ed7", "#198754", "#6f42c1"];
-  const FONT = { size: 18 };
+  // Large on the screen shown across the room; smaller on the client's link, on a phone in
+  // their hand.
+  const FONT = { size: canvas.closest(".review-screen") ? 18 : 14 };
+
+  const scales = { x: { ticks: { font: FONT } } };
+  data.axes.forEach((axis, index) => {
+    // The whole scale, end to end: the client sees their answers as they gave them.
+    scales[axis.id] = {
+      position: axis.position,
+      min: axis.min,
+      max: axis.max,
+      ticks: { stepSize: axis.step, font: FONT },
+      title: { display: true, text: axis.title, font: FONT },
+      // One grid, the first axis's; a second would cross it at other heights.
+      grid: { drawOnChartArea: index === 0 },
+    };
+  });
 
   new Chart(canvas, {
     type: "line",
@@ -22,10 +40,14 @@
       datasets: data.series.map((series, index) => ({
         label: series.label,
         data: series.values,
+        yAxisID: series.axis,
         borderColor: COLOURS[index % COLOURS.length],
         backgroundColor: COLOURS[index % COLOURS.length],
         borderWidth: 4,
         pointRadius: 7,
+        // A second line is told apart by more than its colour.
+        pointStyle: index === 0 ? "circle" : "rectRot",
+        borderDash: index === 0 ? [] : [10, 6],
         tension: 0.2,
         spanGaps: true,
       })),
@@ -35,18 +57,9 @@
       animation: false,
       // Room for the last session's name at the right edge of a phone.
       layout: { padding: { right: 20 } },
-      scales: {
-        // The whole scale, 0 to 10: the client sees their ratings as they gave them.
-        y: {
-          min: data.series[0].min,
-          max: data.series[0].max,
-          ticks: { stepSize: 2, font: FONT },
-          title: { display: true, text: data.axis, font: FONT },
-        },
-        x: { ticks: { font: FONT } },
-      },
+      scales: scales,
       plugins: {
-        legend: { display: data.series.length > 1, labels: { font: FONT } },
+        legend: { display: data.series.length > 1, labels: { font: FONT, usePointStyle: true } },
         tooltip: { titleFont: FONT, bodyFont: FONT },
       },
     },
