@@ -9,10 +9,14 @@ The profiles follow what real alliance data looks like: most clients rate near
 the ceiling and stay there; some have a rupture that is talked through and
 recover; a few drift down over several sessions while the therapist, rating
 from the chair, does not notice; a few stop turning up.
+
+`therapist_guesses()` adds the therapist's guess of the client's score to their
+ratings, the way a close or a generous reader of clients guesses.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,6 +37,17 @@ THERAPIST_RATES_CHANCE = 0.5
 THANKS_CHANCE = 0.08
 MISSED_DRIFT_GAP = Decimal(2)
 MODALITY_WEIGHTS = {"in_person": 0.75, "video": 0.18, "phone": 0.07}
+# How a therapist guesses the client's score (measures.guesses). Therapists judge their
+# clients' view of the alliance only modestly well and rarely see a client getting worse
+# (Tryon, Blackwell & Hammel 2007; Hannan et al. 2005): a close reader is usually within
+# half a point; a generous one guesses a point or more high and holds the guess when the
+# client's score falls.
+CLOSE = "close"
+GENEROUS = "generous"
+READERS: tuple[str, ...] = (CLOSE, GENEROUS)
+GUESS_CHANCE = 0.85  # the guess is optional on the therapist's form
+CLOSE_GUESS_SD = 0.3
+GENEROUS_MARGIN = (0.8, 1.6)
 
 COMMENTS = {
     "rupture": {
@@ -170,6 +185,36 @@ _BUILDERS = {
     "drifting": _drifting_beats,
     "disengaging": _disengaging_beats,
 }
+
+
+def therapist_guesses(
+    rng: random.Random, history: list[SessionPlan], reader: str
+) -> list[int | None]:
+    """The therapist's guess of the client's score with each of their ratings, oldest first
+    (None where they did not rate the session or left the guess blank)."""
+    if reader not in READERS:
+        raise ValueError(f"Unknown reader {reader!r}; choose one of {', '.join(READERS)}.")
+    guesses: list[int | None] = []
+    previous: tuple[Decimal, int | None] | None = None  # the last rated session's score, guess
+    for plan in history:
+        score = _score(plan["client"]) if plan["client"] is not None else None
+        guess = None
+        if plan["therapist"] is not None and _chance(rng, GUESS_CHANCE):
+            # Unrated by the client, the guess is of the session as the therapist saw it.
+            seen = float(score if score is not None else _score(plan["therapist"]))
+            if reader == CLOSE:
+                guess = round(seen + rng.gauss(0, CLOSE_GUESS_SD))
+            else:
+                guess = round(seen + rng.uniform(*GENEROUS_MARGIN))
+                if score is not None and previous is not None and score < previous[0]:
+                    # The fall goes unseen: the guess stays where it was.
+                    before = previous[1] if previous[1] is not None else previous[0]
+                    guess = max(guess, math.ceil(before))
+            guess = min(SCORE_MAX, max(SCORE_MIN, guess))
+        guesses.append(guess)
+        if score is not None:
+            previous = (score, guess)
+    return guesses
 
 
 def _attendance(rng: random.Random, index: int, beat: _Beat, plans: list[SessionPlan]) -> str:

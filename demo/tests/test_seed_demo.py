@@ -1,4 +1,5 @@
-"""`manage.py seed_demo` and the pure generator of demo histories behind it."""
+"""`manage.py seed_demo` and the pure generator of demo histories behind it (the outcome
+courses and guesses: test_outcome_histories)."""
 
 from __future__ import annotations
 
@@ -12,21 +13,35 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
+from django.urls import reverse
 from django.utils import timezone
 
 from clients.models import Client, Clinic, Supervision, User
 from clients.services import clinic_create
 from demo.histories import MAX_SESSIONS, MIN_SESSIONS, PROFILES, SessionPlan, client_history
-from measures.models import Concern, Flag, Rating
+from measures.grouping import one_level_up
+from measures.models import (
+    Concern,
+    ConcernEvent,
+    ExpectedCourse,
+    Flag,
+    Instrument,
+    OutcomeAnswer,
+    Rating,
+)
 from measures.scoring import DIMENSIONS, alliance_score
+from measures.tracking import MILD, MODERATE, NOT_ON_TRACK, ON_TRACK, starting_band
+from reports.reading import reading_page
 from sessions.models import Session
 
-MODELS = (Clinic, User, Supervision, Client, Session, Rating)
+MODELS = (Clinic, User, Supervision, Client, Session, Rating, OutcomeAnswer, ExpectedCourse)
 SEEDS = range(40)
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DANIEL = "therapist2"  # the demo's generous reader of his clients (demo.seed.READERS)
 
 
 def seed(*args: str) -> str:
@@ -39,9 +54,27 @@ def row_counts() -> dict[str, int]:
     return {model.__name__: model.objects.count() for model in MODELS}
 
 
-def rating_rows() -> list[tuple[Any, ...]]:
+def demo_rows() -> list[tuple[Any, ...]]:
+    """The clinical content of the demo: ratings, outcome answers, the expected course."""
     fields = ("session__client__external_id", "session__client__label", "session__number")
-    return sorted(Rating.objects.values_list(*fields, "rater", *DIMENSIONS, "rupture"))
+    ratings = Rating.objects.values_list(
+        *fields, "rater", *DIMENSIONS, "rupture", "guessed_client_score"
+    )
+    outcomes = OutcomeAnswer.objects.values_list(*fields, "answers", "score", "track")
+    return [
+        *sorted(ratings),
+        *sorted(outcomes, key=lambda row: row[:3]),
+        *ExpectedCourse.objects.values_list("band", "index", "improvement", "clients"),
+    ]
+
+
+def outcome_tracks() -> dict[int, list[str]]:
+    """Each client's outcome answers judged, in answer order."""
+    tracks: dict[int, list[str]] = {}
+    answers = OutcomeAnswer.objects.order_by("session__starts_at")
+    for client_id, track in answers.values_list("session__client_id", "track"):
+        tracks.setdefault(client_id, []).append(track)
+    return tracks
 
 
 def client_scores(history: list[SessionPlan]) -> list[Decimal]:
@@ -114,7 +147,7 @@ class TestTheSeededDemo:
         ]
         assert "therapist1" in output and "alliance-demo" in output
         assert "http://127.0.0.1:8000/admin/" in output and "30 clients" in output
-        assert "concerns" in output
+        assert "concerns" in output and "outcome answers" in output
         for label, external_id in Client.objects.values_list("label", "external_id"):
             assert f" {label} " not in output and external_id not in output
 
@@ -163,8 +196,9 @@ class TestTheSeededDemo:
         self,
     ) -> None:
         concerns = Concern.objects.select_related("client__therapist")
-        # Each therapist has four clients with a story (two ruptures, a drift, a drop-out);
-        # their calm clients raise none, and no slide is told twelve times over.
+        # Each therapist has four clients with a story (two ruptures, a drift, a drop-out),
+        # whose outcome may add a concern after one has been closed; their calm clients raise
+        # none, and no slide is told twelve times over.
         per_therapist = Counter(concern.client.therapist.username for concern in concerns)
         assert set(per_therapist) == {"therapist1", "therapist2", "therapist3"}
         assert all(3 <= count <= 5 for count in per_therapist.values()), per_therapist
@@ -183,14 +217,132 @@ class TestTheSeededDemo:
         # Scores under the cut-off on their own stay context.
         assert Flag.objects.filter(rule="below_cutoff", concern__isnull=True).exists()
 
+    def test_most_client_ratings_come_with_a_valid_outcome_answer_as_the_link_stores_it(
+        self,
+    ) -> None:
+        check = Instrument.objects.get(clinic__isnull=True)
+        client_ratings = {rating.session_id: rating for rating in Rating.objects.by_client()}
+        answers = OutcomeAnswer.objects.select_related("session__client")
+        assert answers.count() > 0.85 * len(client_ratings)
+        for answer in answers:
+            assert answer.instrument == check and answer.session.client.asks_outcome
+            assert len(answer.answers) == check.item_count
+            assert all(isinstance(item, int) and 0 <= item <= 10 for item in answer.answers)
+            assert float(answer.score) == check.score(answer.answers)
+            # With the client's rating of the same session, sent together.
+            assert answer.submitted_at == client_ratings[answer.session_id].submitted_at
+            assert answer.track and answer.judged_at
+        # Every client asked answered with every rating; the two not asked, never.
+        asked = Rating.objects.by_client().filter(session__client__asks_outcome=True)
+        assert asked.count() == answers.count()
+        switched_off = Client.objects.filter(asks_outcome=False)
+        assert switched_off.count() == 2
+        assert not answers.filter(session__client__in=switched_off).exists()
+        assert Client.objects.filter(shows_own_chart=True).count() == 1
+
+    def test_most_clients_improve_and_the_expected_course_rests_on_enough_of_them(self) -> None:
+        scale = Instrument.objects.get(clinic__isnull=True).scale()
+        scores: dict[int, list[float]] = {}
+        answers = OutcomeAnswer.objects.order_by("session__starts_at")
+        for client_id, score in answers.values_list("session__client_id", "score"):
+            scores.setdefault(client_id, []).append(float(score))
+        bands = Counter(starting_band(series[0], scale) for series in scores.values())
+        assert set(bands) == {"severe", "moderate", "mild"} and bands[MODERATE] >= 20
+        improved = [
+            client_id
+            for client_id, series in scores.items()
+            if scale.improvement(series[0], series[-1]) >= scale.reliable_change
+        ]
+        assert len(improved) > len(scores) / 2
+        # The clinic's own experience: the first answers after the intake of clients who
+        # started near the cut-off rest on enough clients to judge by, and they improve.
+        usable = ExpectedCourse.objects.filter(
+            clients__gte=settings.ALLIANCE_OUTCOME_MIN_CLIENTS
+        ).order_by("index")
+        assert {(MODERATE, index) for index in range(2, 6)} <= set(
+            usable.values_list("band", "index")
+        )
+        assert set(usable.values_list("band", flat=True)) == {MODERATE}
+        improvements = list(usable.values_list("improvement", flat=True))
+        assert improvements == sorted(improvements) and improvements[0] > 0
+        assert OutcomeAnswer.objects.filter(expected__isnull=False).count() >= 80
+
+    def test_the_client_page_shows_the_expected_course_where_it_rests_on_enough_clients(
+        self, client: Any
+    ) -> None:
+        scale = Instrument.objects.get(clinic__isnull=True).scale()
+        answers: dict[int, list[OutcomeAnswer]] = {}
+        for answer in OutcomeAnswer.objects.select_related("session").order_by(
+            "session__starts_at"
+        ):
+            answers.setdefault(answer.session.client_id, []).append(answer)
+        judged_by_course = next(c for c, given in answers.items() if given[-1].expected)
+        started_outside = next(
+            c for c, given in answers.items() if starting_band(float(given[0].score), scale) == MILD
+        )
+        client.force_login(User.objects.get(username="supervisor"))
+
+        page = client.get(reverse("reports:client-detail", args=[judged_by_course]))
+        assert "expected by now" in page.content.decode()
+        page = client.get(reverse("reports:client-detail", args=[started_outside]))
+        needs = settings.ALLIANCE_OUTCOME_MIN_CLIENTS
+        assert f"No expected course yet: it needs {needs} clients" in page.content.decode()
+
+    def test_some_clients_are_not_on_track_and_one_alliance_concern_is_raised_for_it(
+        self,
+    ) -> None:
+        tracks = outcome_tracks()
+        not_on_track = [client for client, judged in tracks.items() if judged[-1] == NOT_ON_TRACK]
+        assert 1 <= len(not_on_track) <= 5
+        recovered = [
+            client
+            for client, judged in tracks.items()
+            if NOT_ON_TRACK in judged and judged[-1] == ON_TRACK
+        ]
+        assert recovered
+        assert Flag.objects.filter(rule=NOT_ON_TRACK, client__in=recovered).exists()
+        raised = [
+            event
+            for event in ConcernEvent.objects.filter(action="severity_raised").select_related(
+                "concern__client__therapist"
+            )
+            if event.evidence.get("not_on_track")
+        ]
+        for event in raised:
+            concern = event.concern
+            assert concern.opening_rule != NOT_ON_TRACK
+            assert concern.severity == one_level_up(concern.raised_from) == event.severity
+            assert NOT_ON_TRACK in tracks[concern.client_id]
+        # Daniel's client whose alliance slid while he guessed it high: getting worse on
+        # the outcome too, and the concern about the alliance raised a level for it.
+        (slid,) = [event for event in raised if event.concern.client.therapist.username == DANIEL]
+        assert slid.concern.client_id in not_on_track
+        assert slid.concern.opening_rule == "rater_discrepancy"
+
+    def test_most_therapist_ratings_carry_a_guess_and_one_therapist_guesses_high(self) -> None:
+        by_therapist = Rating.objects.by_therapist()
+        guessed = by_therapist.exclude(guessed_client_score=None)
+        assert guessed.count() > 0.75 * by_therapist.count()
+        assert not Rating.objects.by_client().exclude(guessed_client_score=None).exists()
+        readings = {
+            therapist.username: reading_page(therapist, therapist).reading
+            for therapist in User.objects.filter(username__startswith="therapist")
+        }
+        generous = readings.pop(DANIEL)
+        assert generous.bias >= 0.5 and generous.missed_drops >= 1
+        for reading in readings.values():
+            assert reading.compared >= 30
+            assert reading.mean_absolute_difference <= 0.5 and abs(reading.bias) < 0.25
+            assert reading.missed_drops == 0
+
     def test_running_it_twice_changes_nothing(self) -> None:
-        counts, rows = row_counts(), rating_rows()
+        counts, rows = row_counts(), demo_rows()
 
         output = seed()
 
         assert "nothing changed" in output
         assert row_counts() == counts
-        assert rating_rows() == rows
+        assert demo_rows() == rows
 
 
 # The database is empty again below: these need one with no demo in it.
@@ -200,13 +352,13 @@ class TestTheSeededDemo:
 def test_it_seeds_the_same_demo_into_every_fresh_database() -> None:
     with transaction.atomic():
         seed()
-        first = rating_rows()
+        first = demo_rows()
         transaction.set_rollback(True)
     assert not Clinic.objects.exists()
 
     seed()
 
-    assert rating_rows() == first
+    assert demo_rows() == first
 
 
 @pytest.mark.django_db

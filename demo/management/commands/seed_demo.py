@@ -56,6 +56,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Created {clinic.name}: {counts['staff']} staff, {counts['clients']} clients, "
                 f"{counts['sessions']} sessions, {counts['ratings']} ratings, "
+                f"{counts['outcome answers']} outcome answers, "
                 f"{counts['concerns']} concerns ({counts['open']} to review) ({seconds:.1f}s)."
             )
         )
