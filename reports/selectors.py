@@ -210,10 +210,10 @@ class OutcomeStatus:
         if len(self.answers) < 2 or self.has_expected_course:
             return ""
         return (
-            f"No expected course yet: it needs {self.min_clients} clients of this clinic who "
-            f"started in the same band with an answer at this point, and there are "
-            f"{self.course_clients}. Until then, not on track means a reliable fall from the "
-            "client's first score."
+            f"No expected course yet at this client's answer {len(self.answers)}: it needs "
+            f"{self.min_clients} clients of this clinic who started in the same band and gave "
+            f"as many answers, and there are {self.course_clients}. Until then, not on track "
+            "means a reliable fall from the client's first score."
         )
 
 

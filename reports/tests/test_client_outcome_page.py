@@ -62,8 +62,8 @@ def test_until_the_clinic_has_enough_clients_the_page_says_so(
     text = words(page(client, therapist, client_record))
     assert "On track" in text
     assert (
-        "No expected course yet: it needs 20 clients of this clinic who started in the same "
-        "band with an answer at this point, and there are 1." in text
+        "No expected course yet at this client's answer 2: it needs 20 clients of this clinic "
+        "who started in the same band and gave as many answers, and there are 1." in text
     )
     assert chart(page(client, therapist, client_record))["outcome"]["expected"] == [None, None]
 
