@@ -1,9 +1,10 @@
 """Reads for the supervisor's dashboard: one row per therapist, the team's totals,
 the clients needing attention, weekly sparklines, and how concerns were closed.
 
-Every number is computed in SQL — correlated subqueries per therapist row, one
-aggregate for the totals, one grouped query for the sparklines — so the page
-costs the same handful of queries for two therapists or fifty.
+Every count and mean is computed in SQL — correlated subqueries per therapist row, one
+aggregate for the totals, one grouped query for the sparklines — and the typical guess
+gap from one query of the team's guessed sessions by `measures.guesses`, as on the
+reading page; so the page costs the same handful of queries for two therapists or fifty.
 """
 
 from __future__ import annotations
@@ -33,8 +34,17 @@ from django.utils import timezone
 
 from clients.models import Client, User
 from measures.evidence import rule_name
-from measures.models import Concern, ConcernEvent, Rating, alliance_score_expression, severity_rank
+from measures.models import (
+    Concern,
+    ConcernEvent,
+    OutcomeAnswer,
+    Rating,
+    alliance_score_expression,
+    current_track,
+    severity_rank,
+)
 from measures.scoring import one_decimal
+from reports import reading
 from sessions.models import Session
 
 SPARKLINE_WEEKS = 12
@@ -43,6 +53,7 @@ ATTENTION_LIMIT = 20
 SORTS = {
     "therapist": "last_name",
     "active_clients": "active_clients",
+    "not_on_track": "not_on_track",
     "sessions": "sessions",
     "response_rate": "response_rate",
     "mean_latest": "mean_latest",
@@ -50,6 +61,9 @@ SORTS = {
     "stale_concerns": "stale_concerns",
     "repair_follow_through": "repair_follow_through",
 }
+# The typical guess gap is worked out in Python (`measures.guesses`), so sorted there.
+GUESS_GAP = "guess_gap"
+SORTABLE = (*SORTS, GUESS_GAP)
 # A repair's follow-up finished: the alliance came back, or it did not (measures.follow_up).
 RECOVERED = (ConcernEvent.Action.RECOVERED,)
 NOT_RECOVERED = (ConcernEvent.Action.REOPENED, ConcernEvent.Action.NOT_RECOVERED)
@@ -143,6 +157,11 @@ def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descendin
         at__gte=period.start,
         at__lt=period.end,
     )
+    not_on_track = (
+        Client.objects.filter(therapist=OuterRef("pk"), status=Client.Status.ACTIVE)
+        .annotate(track=current_track("pk"))
+        .filter(track=OutcomeAnswer.Track.NOT_ON_TRACK)
+    )
     latest_scores = (
         Client.objects.filter(therapist=OuterRef("pk"), status=Client.Status.ACTIVE)
         .annotate(latest=_latest_client_score("pk"))
@@ -161,6 +180,7 @@ def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descendin
             attended=_count(held.filter(attendance=Session.Attendance.ATTENDED)),
             client_ratings=_count(rated),
             mean_latest=Subquery(latest_scores, output_field=FloatField()),
+            not_on_track=_count(not_on_track),
             open_concerns=_count(their_concerns.needing_review()),
             stale_concerns=_count(
                 their_concerns.filter(status=Concern.Status.OPEN, opened_at__lt=stale_before)
@@ -184,6 +204,45 @@ def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descendin
     return rows.order_by(order, "last_name", "first_name", "pk")
 
 
+def guess_gaps(user: Any, period: Period) -> reading.GuessGaps:
+    """How close each overseen therapist's guesses came to their clients' scores at the
+    sessions of `period`, and the team's: one query, the sessions `user` may read."""
+    return reading.guess_gaps(
+        reading.compared_sessions(user).filter(
+            therapist__in=User.objects.overseen_by(user).values("pk"),
+            starts_at__gte=period.start,
+            starts_at__lt=period.end,
+        )
+    )
+
+
+def therapist_rows(
+    user: Any,
+    period: Period,
+    gaps: reading.GuessGaps,
+    sort: str = "therapist",
+    descending: bool = False,
+) -> list[User]:
+    """`dashboard_rows` with each therapist's guess gap (`row.guess_gap`), sorted by it when
+    asked: by the smallest gap first, or the largest, those without guesses last, ties by
+    surname as in SQL."""
+    in_sql = sort in SORTS
+    rows = list(
+        dashboard_rows(user, period, sort if in_sql else "therapist", descending and in_sql)
+    )
+    for row in rows:
+        row.guess_gap = gaps.of(row.pk)
+    if sort == GUESS_GAP:
+        rows.sort(key=lambda row: _nulls_last(row.guess_gap.typical, descending))
+    return rows
+
+
+def _nulls_last(value: float | None, descending: bool) -> tuple[bool, float]:
+    if value is None:
+        return True, 0.0
+    return False, -value if descending else value
+
+
 def team_totals(user: Any, period: Period) -> dict[str, Any]:
     """The same columns over the whole team: one aggregate query each over its clients,
     sessions and concerns (not summed from the rows in Python: a team's response rate and
@@ -200,9 +259,12 @@ def team_totals(user: Any, period: Period) -> dict[str, Any]:
     )
     concerns = Concern.objects.filter(_counted("client__"), client__therapist__in=team)
     followed_up = Q(events__at__gte=period.start, events__at__lt=period.end)
+    not_on_track = Q(track=OutcomeAnswer.Track.NOT_ON_TRACK)
     totals = {
-        **clients.annotate(latest=_latest_client_score("pk")).aggregate(
-            active_clients=Count("pk"), mean_latest=Avg("latest")
+        **clients.annotate(latest=_latest_client_score("pk"), track=current_track("pk")).aggregate(
+            active_clients=Count("pk"),
+            mean_latest=Avg("latest"),
+            not_on_track=Count("pk", filter=not_on_track),
         ),
         **sessions.aggregate(
             # distinct: the join to ratings repeats a session once per rating.

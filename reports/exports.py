@@ -34,6 +34,7 @@ def dashboard_header() -> tuple[str, ...]:
     return (
         "therapist",
         "active_clients",
+        "clients_not_on_track",
         "sessions",
         "attended_sessions",
         "client_ratings",
@@ -44,6 +45,8 @@ def dashboard_header() -> tuple[str, ...]:
         "repairs_recovered",
         "repairs_not_recovered",
         "repair_follow_through",
+        "typical_guess_gap",
+        "guesses_compared",
         "period_start",
         "period_end",
     )
@@ -124,13 +127,14 @@ def dashboard_filename(period: Period) -> str:
     return f"alliance-dashboard-{start}-{end}.csv"
 
 
-def dashboard_rows_for_csv(rows: QuerySet, period: Period) -> Iterator[list[Any]]:
-    """One list per row of `dashboard_rows()`, in its order, read with one query."""
+def dashboard_rows_for_csv(rows: Iterable[Any], period: Period) -> Iterator[list[Any]]:
+    """One list per row of `therapist_rows()`, in its order."""
     start, end = period_dates(period)
-    for row in rows.iterator():
+    for row in rows:
         yield [
             str(row),
             row.active_clients,
+            row.not_on_track,
             row.sessions,
             row.attended,
             row.client_ratings,
@@ -141,6 +145,8 @@ def dashboard_rows_for_csv(rows: QuerySet, period: Period) -> Iterator[list[Any]
             row.repairs_recovered,
             row.repairs_not_recovered,
             _blank_if_none(row.repair_follow_through, lambda rate: f"{rate:.3f}"),
+            _blank_if_none(row.guess_gap.typical, lambda gap: f"{gap:.2f}"),
+            row.guess_gap.guesses,
             start,
             end,
         ]

@@ -17,8 +17,10 @@ from django.utils import timezone
 from alliance.fields import DateField, RecordChoiceField, SingleLineField
 from alliance.forms import PageForm, first_error
 from clients.models import AuditAction, Client, User
+from measures.models import OutcomeAnswer
 from reports import dashboard
 from reports.audit_trail import AuditFilters
+from reports.selectors import CaseloadFilters
 from sessions.dates import session_date_bounds
 
 PRESETS = (7, 30, 90)
@@ -101,7 +103,7 @@ class SortForm(forms.Form):
     """`?sort=<column>&dir=desc`: the dashboard's order. An unknown `dir` is ascending."""
 
     sort = forms.ChoiceField(
-        required=False, choices=[(column, column) for column in dashboard.SORTS]
+        required=False, choices=[(column, column) for column in dashboard.SORTABLE]
     )
     dir = forms.ChoiceField(required=False, choices=[("asc", "asc"), ("desc", "desc")])
 
@@ -115,13 +117,17 @@ class SortForm(forms.Form):
 
 
 class CaseloadFilterForm(PageForm):
-    """`?status=active|discharged&q=<part of a label>&page=N`."""
+    """`?status=active|discharged&q=<part of a label>&outcome=not_on_track&page=N`."""
 
     status = forms.ChoiceField(required=False, choices=Client.Status.choices)
     q = SingleLineField(required=False)
+    outcome = forms.ChoiceField(
+        required=False, choices=[(OutcomeAnswer.Track.NOT_ON_TRACK, "Not on track only")]
+    )
 
-    def chosen(self) -> tuple[str, str, list[str]]:
-        """The status, the search, and what was wrong with them (one sentence each)."""
+    def chosen(self) -> tuple[CaseloadFilters, list[str]]:
+        """The filters asked for, and what was wrong with any (one sentence each); a
+        refused filter is left at its default."""
         self.is_valid()
         problems = []
         status = self.cleaned_data.get("status") or Client.Status.ACTIVE
@@ -133,7 +139,10 @@ class CaseloadFilterForm(PageForm):
         elif len(search) > SEARCH_MAX_LENGTH:
             problems.append(f"Search uses the first {SEARCH_MAX_LENGTH} characters.")
             search = search[:SEARCH_MAX_LENGTH]
-        return status, search, problems
+        if first_error(self, "outcome"):
+            problems.append("That outcome filter is not one we know; showing every client.")
+        not_on_track_only = self.cleaned_data.get("outcome") == OutcomeAnswer.Track.NOT_ON_TRACK
+        return CaseloadFilters(status, search, not_on_track_only), problems
 
 
 class AuditFilterForm(PageForm):

@@ -38,6 +38,7 @@ from measures.models import (
     Instrument,
     OutcomeAnswer,
     Rating,
+    current_track,
     instrument_for,
     severity_rank,
 )
@@ -62,10 +63,25 @@ def _latest_client_rating() -> QuerySet[Rating]:
     )
 
 
+@dataclass(frozen=True)
+class CaseloadFilters:
+    """What the caseload lists: a status, part of a label, and whether only the clients
+    whose latest outcome answer is not on track."""
+
+    status: str = Client.Status.ACTIVE
+    search: str = ""
+    not_on_track_only: bool = False
+
+
 def caseload(
-    user: Any, *, status: str = Client.Status.ACTIVE, search: str = ""
+    user: Any,
+    *,
+    status: str = Client.Status.ACTIVE,
+    search: str = "",
+    not_on_track_only: bool = False,
 ) -> QuerySet[Client]:
-    """The clients `user` may see, with the numbers the caseload page shows.
+    """The clients `user` may see, with the numbers the caseload page shows; with
+    `not_on_track_only`, those whose latest outcome answer is not on track.
 
     Clients with a concern waiting for review come first, the most severe first.
     """
@@ -92,11 +108,14 @@ def caseload(
                 ),
                 Value(3),
             ),
+            outcome_track=current_track("pk"),
         )
         .order_by("concern_rank", "label", "id")
     )
     if search:
         clients = clients.filter(label__icontains=search)
+    if not_on_track_only:
+        clients = clients.filter(outcome_track=OutcomeAnswer.Track.NOT_ON_TRACK)
     return clients
 
 

@@ -5,6 +5,7 @@ from measures.models.outcomes import (
     Instrument,
     OutcomeAnswer,
     built_in_check,
+    current_track,
     instrument_for,
 )
 from measures.models.ratings import Rating, RatingQuerySet, alliance_score_expression
@@ -46,6 +47,7 @@ __all__ = [
     "ThresholdChange",
     "alliance_score_expression",
     "built_in_check",
+    "current_track",
     "instrument_for",
     "severity_rank",
 ]

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from clients.scoping import ScopedQuerySet, caseload_q
@@ -196,6 +196,9 @@ class OutcomeAnswerQuerySet(ScopedQuerySet):
     def of_current_sessions(self) -> OutcomeAnswerQuerySet:
         return self.filter(session__voided_at__isnull=True)
 
+    def latest_first(self) -> OutcomeAnswerQuerySet:
+        return self.order_by("-session__starts_at", "-session__number")
+
 
 class OutcomeAnswer(models.Model):
     """A client's answers to the outcome instrument at one session, about the time since
@@ -228,6 +231,19 @@ class OutcomeAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"Outcome answer for {self.session}"
+
+
+def current_track(client_ref: str = "pk") -> Subquery:
+    """The client's outcome status now, for a queryset whose `client_ref` is a client's id:
+    the track of their latest answer on a session that counts (not voided). NULL when they
+    have none; "" while detection has not yet judged the latest one."""
+    latest = (
+        OutcomeAnswer.objects.of_current_sessions()
+        .filter(session__client=OuterRef(client_ref))
+        .latest_first()
+        .values("track")[:1]
+    )
+    return Subquery(latest, output_field=models.CharField())
 
 
 class ExpectedCourse(models.Model):

@@ -1,4 +1,4 @@
-"""Small pieces repeated across pages: the score badge and the sparkline."""
+"""Small pieces repeated across pages: the score badge, the outcome badge and the sparkline."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from measures.models import Concern, Severity
+from measures.models import Concern, OutcomeAnswer, Severity
 from measures.scoring import SCORE_MAX, one_decimal
 from reports.selectors import cutoff
 
@@ -32,6 +32,17 @@ def score_badge(score: Decimal | None) -> dict[str, Any]:
     if score is not None:
         score = one_decimal(score)
     return {"score": score, "below": score is not None and score < cutoff(), "cutoff": cutoff()}
+
+
+@register.inclusion_tag("reports/includes/outcome_badge.html")
+def outcome_badge(track: str | None) -> dict[str, Any]:
+    """The client's outcome status by their latest answer, in words (the colour only
+    repeats them): "Not on track" stands out; "—" before any answer has been judged."""
+    return {
+        "label": _label(OutcomeAnswer.Track, track) if track else "",
+        "not_on_track": track == OutcomeAnswer.Track.NOT_ON_TRACK,
+        "answered": track is not None,
+    }
 
 
 @register.inclusion_tag("reports/includes/sparkline.html")

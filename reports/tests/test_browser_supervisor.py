@@ -38,7 +38,7 @@ def test_a_supervisor_sorts_the_dashboard_drills_into_a_concern_and_comments(
     page.wait_for_url("**sort=open_concerns&dir=desc")
     counts = [
         int(cell)
-        for cell in page.locator("table.dashboard tbody tr td:nth-child(6)").all_inner_texts()
+        for cell in page.locator("table.dashboard tbody tr td:nth-child(7)").all_inner_texts()
     ]
     assert counts == sorted(counts, reverse=True) and counts[0] > 0
 

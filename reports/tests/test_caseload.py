@@ -12,7 +12,7 @@ from django.utils import timezone
 from clients.models import Client, User
 from clients.tests.factories import ClientFactory
 from measures.models import Concern
-from measures.tests.factories import RatingFactory, concern_with_signal
+from measures.tests.factories import OutcomeAnswerFactory, RatingFactory, concern_with_signal
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -187,15 +187,18 @@ def test_the_caseload_costs_the_same_queries_at_any_size(
 ) -> None:
     for number in range(size):
         someone = ClientFactory(therapist=therapist, label=f"Client {number:02d}")
-        rated_session(someone, 14, 9)
-        rated_session(someone, 7, 7)
+        OutcomeAnswerFactory(session=rated_session(someone, 14, 9), track="starting")
+        track = ["on_track", "not_on_track"][number % 2]
+        OutcomeAnswerFactory(session=rated_session(someone, 7, 7), track=track)
         concern_for(someone, ["low", "medium", "high"][number % 3])
         concern_for(someone, "high", Concern.Status.RESOLVED)  # an earlier episode
     client.force_login(therapist)
-    # session + user, page count, the page of clients (concerns as subqueries), the sparklines
+    # session + user, page count, the page of clients (concerns and the outcome as
+    # subqueries), the sparklines
     with django_assert_num_queries(5):
         response = client.get(URL)
     assert len(rows(response)) == size
+    assert sum(row.outcome_track == "not_on_track" for row in rows(response)) == size // 2
     assert all(len(row.sparkline) == 2 for row in rows(response))
     assert all(row.concern_id is not None for row in rows(response))
     assert [row.concern_severity for row in rows(response)][:1] == ["high"]

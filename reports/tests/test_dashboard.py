@@ -20,8 +20,8 @@ from django.utils.html import escape
 
 from clients.models import Client, Supervision, User
 from clients.tests.factories import ClientFactory, SupervisorFactory, TherapistFactory
-from measures.models import Concern, Flag, Rating
-from measures.tests.factories import ConcernFactory, RatingFactory
+from measures.models import Concern, Flag, OutcomeAnswer, Rating
+from measures.tests.factories import ConcernFactory, RatingFactory, built_in_check
 from reports import dashboard
 from sessions.models import Session
 from sessions.tests.factories import SessionFactory
@@ -322,16 +322,18 @@ def test_each_row_counts_the_therapists_own_numbers(
     assert (wes.open_concerns, wes.stale_concerns) == (1, 1)
 
     # On the page: 8.25 shows to one decimal, half up → 8.3.
-    assert cells(row_html(response, tara))[1:7] == [
+    assert cells(row_html(response, tara))[1:8] == [
         "3",
+        "0",
         "8",
         "80%",
         "8.3 (below the cut-off of 9.0)",
         "3",
         "1",
     ]
-    assert cells(row_html(response, wes))[1:7] == [
+    assert cells(row_html(response, wes))[1:8] == [
         "1",
+        "0",
         "2",
         "50%",
         "6.0 (below the cut-off of 9.0)",
@@ -364,8 +366,20 @@ def test_the_totals_show_on_the_page(client: Any, supervisor: User, team: Simple
     [section] = re.findall(r'<section aria-labelledby="totals-heading".*?</section>', html, re.S)
     figures = re.findall(r'<div class="fs-4">(.*?)</div>', section, re.S)
     shown = [" ".join(re.sub(r"<[^>]+>", " ", figure).split()) for figure in figures]
-    # The last is the repair follow-through: no repair's follow-up finished, so a dash.
-    assert shown == ["2", "4", "10", "71%", "7.5 (below the cut-off of 9.0)", "4", "2", "—"]
+    # No client is off track. The last two: the repair follow-through (no repair's
+    # follow-up finished) and the typical guess gap (no guesses), so dashes.
+    assert shown == [
+        "2",
+        "4",
+        "0",
+        "10",
+        "71%",
+        "7.5 (below the cut-off of 9.0)",
+        "4",
+        "2",
+        "—",
+        "— no guesses in this period",
+    ]
 
 
 def test_the_response_rate_is_a_dash_without_attended_sessions(
@@ -377,7 +391,7 @@ def test_the_response_rate_is_a_dash_without_attended_sessions(
     [row] = rows_of(response)
     assert (row.sessions, row.attended, row.response_rate) == (1, 0, None)
     assert response.context["totals"]["response_rate"] is None
-    assert cells(row_html(response, therapist))[3] == "—"
+    assert cells(row_html(response, therapist))[4] == "—"
 
 
 def test_the_boundary_sessions_move_with_the_period(
@@ -763,7 +777,9 @@ def test_a_clinic_admin_of_a_clinic_without_therapists_is_told_where_to_add_them
 
 def build_clinic(clinic: Any, therapists: int, clients_each: int) -> None:
     """`therapists` × `clients_each` clients, each with three sessions (two attended, one
-    rated recently), a client and a therapist rating, a closed concern and one waiting."""
+    rated recently), a client and a therapist rating (with a guess of the client's score),
+    an outcome answer at each attended session (the latest not on track for every other
+    client), a closed concern and one waiting."""
     now = timezone.now()
     staff = User.objects.bulk_create(
         [
@@ -796,11 +812,19 @@ def build_clinic(clinic: Any, therapists: int, clients_each: int) -> None:
             for number, days, attendance in [(1, 40, ATTENDED), (2, 12, NO_SHOW), (3, 5, ATTENDED)]
         ]
     )
-    ratings, concerns = [], []
+    ratings, concerns, answers = [], [], []
+    instrument = built_in_check()
     for n, s in enumerate(sessions):
         if s.attendance == ATTENDED:
             ratings.append(
                 Rating(session=s, rater="client", **dict.fromkeys(DIMENSIONS, 5 + n % 6))
+            )
+            behind = s.number == 3 and (n // 3) % 2 == 1  # every other client, lately
+            track = "not_on_track" if behind else "on_track"
+            answers.append(
+                OutcomeAnswer(
+                    session=s, instrument=instrument, answers=[6] * 4, score=6, track=track
+                )
             )
         if s.number == 1:  # an earlier concern, closed
             concerns.append(
@@ -817,7 +841,14 @@ def build_clinic(clinic: Any, therapists: int, clients_each: int) -> None:
                 )
             )
         if s.number == 3:
-            ratings.append(Rating(session=s, rater="therapist", **dict.fromkeys(DIMENSIONS, 9)))
+            ratings.append(
+                Rating(
+                    session=s,
+                    rater="therapist",
+                    guessed_client_score=8,
+                    **dict.fromkeys(DIMENSIONS, 9),
+                )
+            )
             # The concern waiting now: open or acknowledged, of every severity and age.
             status = [Concern.Status.OPEN, Concern.Status.ACKNOWLEDGED][n % 2]
             concerns.append(
@@ -834,11 +865,15 @@ def build_clinic(clinic: Any, therapists: int, clients_each: int) -> None:
             )
     Rating.objects.bulk_create(ratings)
     Concern.objects.bulk_create(concerns)
+    OutcomeAnswer.objects.bulk_create(answers)
 
 
-# Measured at the small size: the session and user, the rows, the sparklines, three
-# totals aggregates and the team count, the clients needing attention.
-DASHBOARD_QUERIES = 9
+# Measured at the small size: the session and user, the team's guessed sessions (the
+# typical guess gap is worked out by measures.guesses, as on the reading page: one query
+# for the whole team, whatever its size), the rows (the not-on-track count a subquery in
+# them), the sparklines, three totals aggregates and the team count, the clients needing
+# attention.
+DASHBOARD_QUERIES = 10
 
 
 @pytest.mark.parametrize(("therapists", "clients_each"), [(2, 5), (20, 30)])
@@ -858,6 +893,14 @@ def test_the_dashboard_costs_the_same_queries_at_any_size(
     # One concern waiting per client; the closed ones count nowhere.
     assert response.context["totals"]["open_concerns"] == therapists * clients_each
     assert all(row.sparkline for row in response.context["rows"])
+    # Every other client's latest answer (at their third session) is not on track.
+    assert response.context["totals"]["not_on_track"] == therapists * clients_each // 2
+    assert sum(row.not_on_track for row in response.context["rows"]) == (
+        therapists * clients_each // 2
+    )
+    # One guess per client, at the recent session (within the default 30 days).
+    assert all(row.guess_gap.guesses == clients_each for row in response.context["rows"])
+    assert response.context["totals"]["guess_gap"].guesses == therapists * clients_each
     assert len(response.context["attention"]) == min(therapists * clients_each, 20)
 
 

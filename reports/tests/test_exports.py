@@ -15,7 +15,7 @@ from django.utils import timezone
 from clients.models import Client, User
 from clients.tests.factories import ClientFactory
 from measures.models import Concern, Flag
-from measures.tests.factories import ConcernFactory, RatingFactory
+from measures.tests.factories import ConcernFactory, OutcomeAnswerFactory, RatingFactory
 from reports.exports import spreadsheet_safe
 from sessions.tests.factories import SessionFactory
 
@@ -23,9 +23,10 @@ pytestmark = pytest.mark.django_db
 
 DASHBOARD = reverse("reports:dashboard-csv")
 DASHBOARD_HEADER = (
-    "therapist,active_clients,sessions,attended_sessions,client_ratings,response_rate,"
-    "mean_latest_alliance,concerns_to_review,unacknowledged_over_7_days,"
-    "repairs_recovered,repairs_not_recovered,repair_follow_through,period_start,period_end"
+    "therapist,active_clients,clients_not_on_track,sessions,attended_sessions,client_ratings,"
+    "response_rate,mean_latest_alliance,concerns_to_review,unacknowledged_over_7_days,"
+    "repairs_recovered,repairs_not_recovered,repair_follow_through,"
+    "typical_guess_gap,guesses_compared,period_start,period_end"
 )
 RATINGS_HEADER = (
     "client,session,session_date,attendance,modality,rater,"
@@ -183,6 +184,7 @@ def test_the_dashboard_export_has_the_hand_counted_numbers(
     assert row == {
         "therapist": row["therapist"],
         "active_clients": "2",
+        "clients_not_on_track": "0",
         "sessions": "4",
         "attended_sessions": "3",
         "client_ratings": "2",
@@ -194,6 +196,9 @@ def test_the_dashboard_export_has_the_hand_counted_numbers(
         "repairs_recovered": "0",
         "repairs_not_recovered": "0",
         "repair_follow_through": "",
+        # The therapist's rating of the first session gave no guess of the client's score.
+        "typical_guess_gap": "",
+        "guesses_compared": "0",
         "period_start": (today - dt.timedelta(days=29)).isoformat(),
         "period_end": today.isoformat(),
     }
@@ -209,6 +214,7 @@ def test_the_dashboard_export_equals_the_dashboard_page(
     for line in exported:
         row = page[line["therapist"]]
         assert line["active_clients"] == str(row.active_clients)
+        assert line["clients_not_on_track"] == str(row.not_on_track)
         assert line["sessions"] == str(row.sessions)
         assert line["attended_sessions"] == str(row.attended)
         assert line["client_ratings"] == str(row.client_ratings)
@@ -222,6 +228,9 @@ def test_the_dashboard_export_equals_the_dashboard_page(
         assert line["repairs_not_recovered"] == str(row.repairs_not_recovered)
         share = row.repair_follow_through
         assert line["repair_follow_through"] == ("" if share is None else f"{share:.3f}")
+        gap = row.guess_gap.typical
+        assert line["typical_guess_gap"] == ("" if gap is None else f"{gap:.2f}")
+        assert line["guesses_compared"] == str(row.guess_gap.guesses)
 
 
 def test_a_therapist_with_no_attended_sessions_has_empty_rate_and_mean(
@@ -541,11 +550,16 @@ def test_the_dashboard_export_costs_the_same_queries_at_any_size(
     for _ in range(therapists):
         session = SessionFactory(client__therapist=TherapistFactory(clinic=clinic_admin.clinic))
         RatingFactory(session=session)
+        RatingFactory(session=session, rater="therapist", guessed_client_score=8)
+        OutcomeAnswerFactory(session=session, track="not_on_track")
     client.force_login(clinic_admin)
-    # The session, the user, the clinic and its audit entry, the rows.
-    with django_assert_num_queries(5):
+    # The session, the user, the clinic and its audit entry, the rows, the guessed sessions.
+    with django_assert_num_queries(6):
         lines = text(client.get(DASHBOARD)).splitlines()
     assert len(lines) == therapists + 1
+    exported = list(csv.DictReader(lines))
+    assert all(row["clients_not_on_track"] == "1" for row in exported)
+    assert all(row["guesses_compared"] == "1" for row in exported)
 
 
 @pytest.mark.parametrize(

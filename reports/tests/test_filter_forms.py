@@ -135,8 +135,8 @@ def test_a_search_with_control_characters_says_so_and_shows_every_client(
 
 def test_a_search_with_a_nul_byte_never_reaches_the_database() -> None:
     """The request guard answers 400 first; the form refuses it on its own too."""
-    status, search, problems = CaseloadFilterForm({"q": "R.\x00K."}).chosen()
-    assert (status, search) == ("active", "")
+    filters, problems = CaseloadFilterForm({"q": "R.\x00K."}).chosen()
+    assert (filters.status, filters.search) == ("active", "")
     assert problems == ["Search for one line of text, without control characters."]
 
 

@@ -49,17 +49,19 @@ from sessions.tests.factories import SessionFactory
 
 STATUSES = [value for value, _label in Client.Status.choices]
 PERIODS = [*(str(days) for days in PRESETS), CUSTOM]
-SORTS = list(dashboard.SORTS)
+SORTS = list(dashboard.SORTABLE)
 JUNK = st.dictionaries(hostile_text(12), hostile_text(30), max_size=3)
 
 CASELOAD_QUERY = {
     "status": st.sampled_from(STATUSES),
     "q": welcome_text(max_size=60),
+    "outcome": st.sampled_from(["", "not_on_track"]),
     "page": st.integers(1, 3).map(str),
 }
 HOSTILE_CASELOAD_QUERY = {
     "status": hostile_choice(STATUSES),
     "q": hostile_text(200),
+    "outcome": hostile_choice(["not_on_track"]),
     "page": hostile_number(-2, 5),
 }
 PERIOD_QUERY = {
@@ -113,9 +115,10 @@ class QueryParametersTestCase(HostileInputTestCase):
         who=st.sampled_from(["tara", "sue", "ada", "otto"]),
     )
     @with_examples(
-        {"status": "active", "q": "R.K.", "page": "1"},
+        {"status": "active", "q": "R.K.", "outcome": "not_on_track", "page": "1"},
         {
             "status": ["<script>", "ACTIVE", "active\x00", ["active", "discharged"]],
+            "outcome": ["NOT_ON_TRACK", "on_track", "not_on_track\x00", "<b>"],
             "q": [*TEXT_CASES, "%", "_", "\\", "' OR 1=1 --", "R.K.\x00"],
             "page": [*NUMBER_CASES, "٢", "last"],
         },

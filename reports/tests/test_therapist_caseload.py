@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from clients.models import Client, Supervision, User
 from clients.tests.factories import ClientFactory, SupervisorFactory, TherapistFactory
-from measures.models import Concern, Flag, Rating
-from measures.tests.factories import RatingFactory, concern_with_signal
+from measures.models import Concern, Flag, OutcomeAnswer, Rating
+from measures.tests.factories import RatingFactory, built_in_check, concern_with_signal
 from sessions.models import Session
 from sessions.tests.factories import SessionFactory
 
@@ -211,8 +211,9 @@ def test_a_therapist_without_active_clients_says_so(
 
 def build_caseload(therapist: User, size: int) -> None:
     """`size` active clients, each with three sessions, two client ratings, a therapist
-    rating, an open concern holding a signal, an earlier closed concern and a context
-    signal outside any; and a discharged client, who is not shown."""
+    rating, two outcome answers (the latest not on track for every other client), an open
+    concern holding a signal, an earlier closed concern and a context signal outside any;
+    and a discharged client, who is not shown."""
     now = timezone.now()
     records = Client.objects.bulk_create(
         [
@@ -245,6 +246,15 @@ def build_caseload(therapist: User, size: int) -> None:
             )
     Rating.objects.bulk_create(ratings)
     first, last = sessions[0::3], sessions[2::3]
+    instrument = built_in_check()
+    tracks = [
+        *((session, "starting") for session in first),
+        *((session, ["on_track", "not_on_track"][n % 2]) for n, session in enumerate(last)),
+    ]
+    OutcomeAnswer.objects.bulk_create(
+        OutcomeAnswer(session=session, instrument=instrument, answers=[6] * 4, score=6, track=track)
+        for session, track in tracks
+    )
     closed = Concern.objects.bulk_create(
         [
             Concern(
@@ -312,6 +322,7 @@ def test_the_drill_down_costs_the_same_queries_at_any_size(
     assert len(rows(response)) == size
     assert all(len(row.sparkline) == 2 for row in rows(response))
     assert all(row.concern_status == "open" for row in rows(response))
+    assert sum(row.outcome_track == "not_on_track" for row in rows(response)) == size // 2
     assert [row.concern_severity for row in rows(response)][:1] == ["high"]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -10,6 +12,7 @@ from django.shortcuts import render
 
 from clients.models import Client
 from clients.scoping import is_overseer, may_add_clients
+from measures.models import OutcomeAnswer
 from reports import selectors
 from reports.forms import CaseloadFilterForm
 
@@ -18,24 +21,38 @@ PAGE_SIZE = 50
 
 @login_required
 def caseload(request: HttpRequest) -> HttpResponse:
-    """Each client with the latest score, a sparkline and any concern; those with one first."""
-    filters = CaseloadFilterForm(request.GET)
-    status, search, problems = filters.chosen()
+    """Each client with the latest score, a sparkline, the outcome and any concern; those
+    with a concern first."""
+    form = CaseloadFilterForm(request.GET)
+    filters, problems = form.chosen()
     for problem in problems:
         messages.warning(request, problem)
-    clients = selectors.caseload(request.user, status=status, search=search)
-    page = Paginator(clients, PAGE_SIZE).get_page(filters.number())
+    clients = selectors.caseload(
+        request.user,
+        status=filters.status,
+        search=filters.search,
+        not_on_track_only=filters.not_on_track_only,
+    )
+    page = Paginator(clients, PAGE_SIZE).get_page(form.number())
     page.object_list = selectors.with_sparklines(page)
+    # The filters in use, for the other pages' links (a refused one left out).
+    kept = {"status": filters.status, "q": filters.search}
+    if filters.not_on_track_only:
+        kept["outcome"] = OutcomeAnswer.Track.NOT_ON_TRACK
     return render(
         request,
         "reports/caseload.html",
         {
             "page": page,
-            "status": status,
+            "status": filters.status,
+            "search": filters.search,
+            "not_on_track_only": filters.not_on_track_only,
+            "filter_query": urlencode(kept),
             "statuses": Client.Status.choices,
-            "search": search,
-            "caption": f"{status.capitalize()} clients"
-            + (f" matching “{search}”" if search else "")
+            "not_on_track": OutcomeAnswer.Track.NOT_ON_TRACK,
+            "caption": f"{filters.status.capitalize()} clients"
+            + (" not on track" if filters.not_on_track_only else "")
+            + (f" matching “{filters.search}”" if filters.search else "")
             + "; clients with a concern to review first.",
             "can_add": may_add_clients(request.user),
             # Anyone who sees more than their own caseload needs to know whose client it is.

@@ -48,7 +48,8 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
     require_overseer(request.user)
     period = period_from(request)
     sort, descending = sort_from(request)
-    rows = list(dashboard.dashboard_rows(request.user, period, sort, descending))
+    gaps = dashboard.guess_gaps(request.user, period)
+    rows = dashboard.therapist_rows(request.user, period, gaps, sort, descending)
     lines = dashboard.weekly_means([row.pk for row in rows])
     for row in rows:
         row.sparkline = lines.get(row.pk, [])
@@ -56,8 +57,10 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
         request,
         "reports/dashboard.html",
         {
+            # Every row is a therapist `overseen_by` the viewer, the scope the reading page
+            # (reports:therapist-reading) admits: each row links to it.
             "rows": rows,
-            "totals": dashboard.team_totals(request.user, period),
+            "totals": {**dashboard.team_totals(request.user, period), "guess_gap": gaps.team},
             "attention": dashboard.clients_needing_attention(request.user),
             "stale_label": dashboard.stale_label(),
             "period": period,
