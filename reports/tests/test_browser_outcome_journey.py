@@ -135,11 +135,37 @@ def test_outcome_and_alliance_from_the_phone_to_the_supervisor(
     page.get_by_text("Concern resolved; your repair note is in its history.").wait_for()
     assert page.get_by_text("Not yet recovered").first.is_visible()
 
-    # The next session the alliance is back: the repair held.
+    # The next session the alliance is back — the repair held — though life is still hard.
     later = SessionFactory(client=client_record, starts_at=timezone.now() - dt.timedelta(hours=1))
     phone_problems += answer_on_phone(
-        browser, live_server, later, outcome=5, alliance=10, rupture="No"
+        browser, live_server, later, outcome=2, alliance=10, rupture="No"
     )
     page.reload()
     assert page.get_by_text(f"Recovered by session {later.number}").first.is_visible()
-    assert problems == [] and phone_problems == []
+
+    # Review with the client, on the screen made for their eyes: their own two lines in
+    # plain words, nothing clinical, no way out but the therapist's.
+    page.goto(f"{live_server.url}/clients/{client_record.pk}/")
+    page.get_by_role("link", name="Review with client").click()
+    page.wait_for_url("**/review/**", wait_until="load")
+    screen = page.locator("main").inner_text()
+    assert "How life has been going, at your last answer: 2.0 on a scale from 0 to 10" in screen
+    assert "Your last rating: 10.0 out of 10" in screen
+    assert "Not on track" not in screen and "concern" not in screen.lower()
+    assert page.get_by_role("navigation", name="Main").count() == 0
+    review = json.loads(page.locator("#review-chart-data").text_content())
+    assert [series["key"] for series in review["series"]] == ["alliance", "outcome"]
+    assert page.locator("#review-chart").evaluate("canvas => canvas.width") > 0
+
+    # The supervisor: the client off track, the repair that held, how well tara reads.
+    boss, boss_problems = log_in(browser, live_server, "sue")
+    boss.goto(f"{live_server.url}/dashboard/")
+    row = boss.locator("table tbody tr", has_text=str(therapist)).first
+    cells = [cell.strip() for cell in row.locator("td").all_inner_texts()]
+    assert cells[1] == "1"  # not on track: R.K.
+    assert cells[7].startswith("100%")  # repair follow-through: 1 of 1 recovered
+    assert cells[8].startswith("1.0")  # guessed 9 where the client said 10
+    boss.get_by_role("link", name=f"how well {therapist} reads their clients").click()
+    boss.wait_for_url("**/reading/**", wait_until="load")
+    assert boss.get_by_role("heading", level=1).inner_text().startswith("How well")
+    assert problems == [] and phone_problems == [] and boss_problems == []
