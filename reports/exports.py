@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from clients.models import Client
-from measures.models import Rating, alliance_score_expression
+from measures.models import OutcomeAnswer, Rating, alliance_score_expression
 from measures.scoring import DIMENSIONS, one_decimal
 from reports.dashboard import Period, stale_days
 from sessions.models import Session
@@ -170,6 +170,62 @@ def client_ratings(client: Client) -> QuerySet:
         .order_by("session__starts_at", "session__number", "rater")
         .values(*RATING_FIELDS)
     )
+
+
+OUTCOMES_HEADER = (
+    "client",
+    "session",
+    "session_date",
+    "instrument",
+    "answers",
+    "score",
+    "track",
+    "expected",
+    "lowest_on_track",
+    "submitted_at",
+)
+
+
+def outcomes_filename(client: Client) -> str:
+    return f"alliance-outcomes-{slugify(client.label) or 'client'}.csv"
+
+
+def client_outcome_rows(client: Client, zone: dt.tzinfo) -> Iterator[list[Any]]:
+    """One list per outcome answer of `client` in session order, voided sessions left out:
+    one query. The item answers in the instrument's order, separated by ";" (instruments
+    differ in length); the track as the pages say it.
+
+    `client` must come from a `visible_to(user)` look-up.
+    """
+    answers = (
+        OutcomeAnswer.objects.of_current_sessions()
+        .filter(session__client=client)
+        .order_by("session__starts_at", "session__number")
+        .values_list(
+            "session__number",
+            "session__starts_at",
+            "instrument__name",
+            "answers",
+            "score",
+            "track",
+            "expected",
+            "lowest_on_track",
+            "submitted_at",
+        )
+    )
+    for number, starts_at, name, given, score, track, expected, lowest, at in answers.iterator():
+        yield [
+            client.label,
+            number,
+            _iso_date(starts_at, zone),
+            name,
+            ";".join(str(value) for value in given),
+            score.normalize(),
+            _words(OutcomeAnswer.Track, track),
+            "" if expected is None else expected.normalize(),
+            "" if lowest is None else lowest.normalize(),
+            timezone.localtime(at, zone).isoformat(timespec="seconds"),
+        ]
 
 
 def _words(choices: Any, value: str) -> str:

@@ -28,6 +28,11 @@ urlpatterns = [
     path(
         "clients/<int:client_id>/ratings.csv", exports.client_ratings_csv, name="client-ratings-csv"
     ),
+    path(
+        "clients/<int:client_id>/outcomes.csv",
+        exports.client_outcomes_csv,
+        name="client-outcomes-csv",
+    ),
     path("sessions/<int:session_id>/", session_page.session_detail, name="session-detail"),
     path("dashboard/", dashboard.team_dashboard, name="dashboard"),
     path("dashboard/export.csv", exports.dashboard_csv, name="dashboard-csv"),

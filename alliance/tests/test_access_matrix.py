@@ -203,6 +203,10 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
         OWN: (SEES_CLIENT, GET_ONLY),
         OTHER: (OTHER_CLINICS, GET_ONLY),
     },
+    "reports:client-outcomes-csv": {
+        OWN: (SEES_CLIENT, GET_ONLY),
+        OTHER: (OTHER_CLINICS, GET_ONLY),
+    },
     "reports:session-detail": {
         OWN: (SEES_CLIENT, SEES_CLIENT),
         OTHER: (OTHER_CLINICS, OTHER_CLINICS),

@@ -76,6 +76,7 @@ class EveryAddressTestCase(HostileInputTestCase):
             ("reports:precision", [], "sue"),
             ("reports:therapist-caseload", [self.tara.pk], "sue"),
             ("reports:client-ratings-csv", [record], "tara"),
+            ("reports:client-outcomes-csv", [record], "tara"),
             ("reports:client-detail", [record], "tara"),
             ("reports:session-detail", [session], "tara"),
             ("measures:invitation-create", [session], "tara"),

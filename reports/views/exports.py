@@ -65,3 +65,16 @@ def client_ratings_csv(request: HttpRequest, client_id: int) -> StreamingHttpRes
         exports.RATINGS_HEADER,
         exports.client_rating_rows(client, timezone.get_current_timezone()),
     )
+
+
+@login_required
+@require_safe
+def client_outcomes_csv(request: HttpRequest, client_id: int) -> StreamingHttpResponse:
+    """Every outcome answer of one visible client, in session order."""
+    client = get_visible_or_404(Client.objects.visible_to(request.user), client_id)
+    audit.exported(request, client, place="outcomes CSV")
+    return csv_response(
+        exports.outcomes_filename(client),
+        exports.OUTCOMES_HEADER,
+        exports.client_outcome_rows(client, timezone.get_current_timezone()),
+    )
