@@ -277,6 +277,25 @@ def outsider_client(outsider: Any) -> Any:
     return ClientFactory(therapist=outsider, label="Z.Z.")
 
 
+def watch_for_problems(page: Any, *, requests: bool = True) -> list[str]:
+    """What a browser test must end without: console errors (Chromium reports CSP
+    violations there), page errors and, unless `requests` is off, failed requests.
+
+    A download ends its navigation, and a page left at once cancels what it was still
+    fetching (its favicon): Chromium reports both as aborted; any other failure counts."""
+    problems: list[str] = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+
+    def failed(request: Any) -> None:
+        if request.failure != "net::ERR_ABORTED":
+            problems.append(f"failed: {request.url} ({request.failure})")
+
+    if requests:
+        page.on("requestfailed", failed)
+    return problems
+
+
 def visible_text(html: str) -> str:
     """What a reader sees of a page: its text, without tags, scripts or attribute values."""
     import re

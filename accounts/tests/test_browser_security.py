@@ -11,17 +11,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.tests.steps import PASSWORD, current_code
 from clients.models import Client, User
+from conftest import watch_for_problems
 from sessions import invitations
 from sessions.tests.factories import SessionFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def watch_for_problems(page: Any) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    return problems
 
 
 def test_a_link_page_sends_its_token_to_nothing_it_loads_or_links(
@@ -44,7 +38,7 @@ def test_a_link_page_sends_its_token_to_nothing_it_loads_or_links(
 def test_a_clinic_admins_first_sign_in_sets_up_two_factor(
     live_server: Any, page: Any, clinic_admin: User
 ) -> None:
-    problems = watch_for_problems(page)
+    problems = watch_for_problems(page, requests=False)
     page.goto(f"{live_server.url}/accounts/login/?next=/dashboard/")
     page.get_by_label("Username").fill("ada")
     page.get_by_label("Password").fill(PASSWORD)
@@ -66,7 +60,7 @@ def test_djangos_debug_404_renders_without_csp_errors(
     live_server: Any, page: Any, settings: Any
 ) -> None:
     settings.DEBUG = True
-    problems = watch_for_problems(page)
+    problems = watch_for_problems(page, requests=False)
     page.goto(f"{live_server.url}/no-such-page/")
     assert page.get_by_text("Page not found").first.is_visible()
     # The debug page's own stylesheet applied: its header has a coloured background.

@@ -7,17 +7,9 @@ from typing import Any
 import pytest
 
 from clients.models import Client, User
+from conftest import watch_for_problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def watch_for_problems(page: Any) -> list[str]:
-    """Collect console errors (CSP violations are reported there) and failed requests."""
-    problems: list[str] = []
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
-    return problems
 
 
 def test_a_therapist_logs_in_and_sees_their_clients(

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from clients.models import Client
+from conftest import watch_for_problems
 from measures.models import OutcomeAnswer, Rating
 from measures.scoring import DIMENSIONS
 from measures.tests.factories import (
@@ -20,13 +21,6 @@ from sessions.tests.factories import SessionFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PHONE = {"width": 360, "height": 740}
-
-
-def watch_for_problems(page: Any) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    return problems
 
 
 def answer_outcome_check(page: Any, score: int) -> None:
@@ -53,7 +47,7 @@ def test_a_client_answers_on_a_phone_and_the_link_then_closes(
     _, token = invitations.invitation_create(session=session)
     context = browser.new_context(viewport=PHONE, java_script_enabled=javascript)
     page = context.new_page()
-    problems = watch_for_problems(page)
+    problems = watch_for_problems(page, requests=False)
     page.goto(f"{live_server.url}/r/{token}/")
 
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
@@ -102,7 +96,7 @@ def test_after_answering_the_client_sees_their_own_chart_when_it_is_turned_on(
     session = SessionFactory(client=client_record)
     _, token = invitations.invitation_create(session=session)
     page = browser.new_context(viewport=PHONE).new_page()
-    problems = watch_for_problems(page)  # a CSP refusal is a console error
+    problems = watch_for_problems(page, requests=False)  # a CSP refusal is a console error
     page.goto(f"{live_server.url}/r/{token}/")
     answer_and_send(page, rupture="No")
 

@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from clients.models import Client, User
+from conftest import watch_for_problems
 from measures.models import Concern
 from measures.scoring import DIMENSIONS
 from measures.tests.factories import RatingFactory
@@ -21,14 +22,6 @@ from sessions.tests.factories import SessionFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PHONE = {"width": 360, "height": 740}
 REPAIR = "We talked about the tension over homework; agreed a slower pace."
-
-
-def watch_for_problems(page: Any) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
-    return problems
 
 
 def test_a_low_rating_by_link_opens_one_concern_the_therapist_resolves(

@@ -9,20 +9,12 @@ from typing import Any
 import pytest
 
 from clients.models import Client, User
+from conftest import watch_for_problems
 from measures.models import Rating
 from measures.scoring import DIMENSIONS
 from sessions.models import Session
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def watch_for_problems(page: Any) -> list[str]:
-    """Console errors (Chromium reports CSP violations there), page errors, failed requests."""
-    problems: list[str] = []
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
-    return problems
 
 
 def test_a_therapist_adds_a_client_logs_a_session_rates_it_and_sees_the_chart(

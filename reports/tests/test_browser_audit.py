@@ -9,26 +9,11 @@ import pytest
 
 from accounts.tests.steps import PASSWORD, authenticator_for, current_code
 from clients.models import AuditEntry, Client, User
+from conftest import watch_for_problems
 from measures.tests.factories import RatingFactory
 from sessions.tests.factories import SessionFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def watch_for_problems(page: Any) -> list[str]:
-    """Console errors (Chromium reports CSP violations there), page errors, failed requests."""
-    problems: list[str] = []
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    page.on("pageerror", lambda error: problems.append(str(error)))
-
-    # A download ends its navigation, and a page left at once cancels what it was still
-    # fetching (its favicon): Chromium reports both as aborted. Anything else is a failure.
-    def failed(request: Any) -> None:
-        if request.failure != "net::ERR_ABORTED":
-            problems.append(f"failed: {request.url} ({request.failure})")
-
-    page.on("requestfailed", failed)
-    return problems
 
 
 def log_in(page: Any, url: str, username: str) -> None:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from clients.models import Client, User
 from clients.tests.factories import ClientFactory
+from conftest import watch_for_problems
 from measures.detection import sweep_run
 from measures.models import Concern, OutcomeAnswer
 from measures.scoring import DIMENSIONS
@@ -35,14 +36,6 @@ REPAIR = "We named the strain about the pace and agreed to slow down."
 # Every client of this clinic starts at 4 (inside the clinical range, near the cut-off)
 # and improves: the course R.K. is judged against.
 COURSE = (4, 5, 6, 6.5, 7, 7)
-
-
-def watch_for_problems(page: Any) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
-    return problems
 
 
 def history(client: Client, therapist: User, outcomes: tuple[float, ...], weeks: int) -> None:
@@ -121,8 +114,9 @@ def test_outcome_and_alliance_from_the_phone_to_the_supervisor(
     page, problems = log_in(browser, live_server, "tara")
     page.get_by_role("link", name="R.K.").first.click()
     page.wait_for_url("**/clients/**", wait_until="load")
-    assert page.get_by_text("Not on track").first.is_visible()
-    assert "since session 6" in page.locator("#outcome-status").inner_text()
+    status = page.locator("#outcome-status")
+    assert status.get_by_text("Not on track").is_visible()
+    assert "since session 6" in status.inner_text()
     data = chart_data(page)["outcome"]
     assert data["score"][-1] == 2.0 and data["offTrack"][-1]
     assert data["expected"][-1] == 7.0 and data["lowest"][-1] == 5.75

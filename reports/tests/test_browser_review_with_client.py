@@ -10,9 +10,9 @@ import pytest
 from django.utils import timezone
 
 from clients.models import Client, User
+from conftest import watch_for_problems
 from measures.scoring import DIMENSIONS
 from measures.tests.factories import RatingFactory
-from measures.tests.test_browser_journey import watch_for_problems
 from sessions.tests.factories import SessionFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
