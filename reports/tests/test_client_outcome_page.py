@@ -47,7 +47,7 @@ def test_a_client_off_track_is_marked_from_the_session_it_began(
     response = page(client, therapist, client_record)
     text = words(response)
     assert "Alliance and outcome over time" in text
-    assert "Outcome (Outcome check (built in)): Not on track since session 3" in text
+    assert "Outcome · Outcome check (built in): Not on track since session 3" in text
     data = chart(response)["outcome"]
     assert data["score"] == [6.0, 6.0, 4.0, 4.0]
     assert data["offTrack"] == [False, False, True, True]

@@ -76,7 +76,7 @@
     const offTrack = (normal, off) => (context) => (outcome.offTrack[context.dataIndex] ? off : normal);
     return [
       {
-        label: "Outcome (" + outcome.name + ")",
+        label: "Outcome: " + outcome.name,
         data: outcome.score,
         yAxisID: "outcome",
         borderColor: OUTCOME,
