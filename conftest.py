@@ -115,6 +115,29 @@ def tasks_run_in_process_by_default() -> Iterator[None]:
     app.conf.task_always_eager = previous
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """A "replica" alias mirroring the test database (Django's TEST MIRROR), as
+    DATABASE_REPLICA_URL makes one, so tests can prove which reads go to it."""
+    from django.db import connections
+
+    from alliance.replica import REPLICA
+
+    if REPLICA not in connections:
+        default = connections["default"].settings_dict
+        connections.settings[REPLICA] = {
+            **default,
+            "TEST": {**default["TEST"], "MIRROR": "default"},
+        }
+
+
+@pytest.fixture(autouse=True)
+def reads_from_the_primary_by_default(settings: Any) -> None:
+    """The replica is another connection: it cannot see a test's uncommitted transaction.
+    Tests that prove the replica reads opt in (reports/tests/test_read_replica.py)."""
+    settings.ALLIANCE_REPLICA_DATABASE = None
+
+
 @pytest.fixture(autouse=True)
 def fresh_cache() -> Iterator[None]:
     """Rate-limit counts must not leak from one test into the next."""

@@ -109,6 +109,24 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# A read replica, if there is one: the dashboard, the CSV exports and the sweep's histories
+# read from it (alliance/replica.py); every write, and every other read, goes to "default".
+# In tests the alias mirrors the test database (Django's TEST MIRROR), so the suite runs
+# with DATABASE_REPLICA_URL set as without it.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **dj_database_url.parse(
+            DATABASE_REPLICA_URL,
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        ),
+        "TEST": {"MIRROR": "default"},
+    }
+ALLIANCE_REPLICA_DATABASE = "replica" if DATABASE_REPLICA_URL else None
+# How long the sweep waits for a lagging replica to catch up before reading the primary.
+DATABASE_REPLICA_WAIT_SECONDS = env_int("DATABASE_REPLICA_WAIT_SECONDS", 30)
+DATABASE_ROUTERS = ["alliance.replica.PrimaryReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- People ---------------------------------------------------------------

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from django.conf import settings
 from django.db import transaction
 
+from alliance.replica import caught_up_alias
 from measures import tracking
 from measures.models import ExpectedCourse, Instrument, OutcomeAnswer
 
@@ -36,9 +37,12 @@ def course_for(clinic_id: int, instrument_id: int) -> dict[str, dict[int, tracki
 
 
 def _score_series() -> Iterator[tuple[Key, list[list[float]]]]:
-    """((clinic, instrument), each client's scores in answer order), streamed."""
+    """((clinic, instrument), each client's scores in answer order), streamed from the read
+    replica once it has caught up. (The stored courses are read from the primary: the sweep
+    compares them with, and judges by, what it has just written there.)"""
     rows = (
-        OutcomeAnswer.objects.of_current_sessions()
+        OutcomeAnswer.objects.using(caught_up_alias())
+        .of_current_sessions()
         .filter(session__client__excluded_from_statistics=False)
         .order_by(
             "session__client__clinic_id",

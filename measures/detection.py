@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, FilteredRelation, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from alliance.replica import caught_up_alias
 from clients.models import Client
 from measures import follow_up
 from measures.concerns import concerns_update
@@ -71,9 +72,10 @@ _N = len(DIMENSIONS)
 
 def _history_rows(clients: QuerySet | Iterable[int]) -> Iterator[tuple]:
     """Every current session of `clients` (voided ones are out of the history), in history
-    order, with both raters' answers: one query."""
+    order, with both raters' answers: one query, from the read replica once it has caught up."""
     return (
-        Session.objects.current()
+        Session.objects.using(caught_up_alias())
+        .current()
         .filter(client_id__in=clients)
         .annotate(
             client_rating=FilteredRelation(

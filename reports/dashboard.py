@@ -5,6 +5,9 @@ Every count and mean is computed in SQL — correlated subqueries per therapist 
 aggregate for the totals, one grouped query for the sparklines — and the typical guess
 gap from one query of the team's guessed sessions by `measures.guesses`, as on the
 reading page; so the page costs the same handful of queries for two therapists or fifty.
+
+Each read names `replica_alias()`: with a read replica configured the page (and its CSV)
+reads there, a moment behind the primary at most, and leaves the primary to the writes.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, NullIf, TruncWeek
 from django.utils import timezone
 
+from alliance.replica import replica_alias
 from clients.models import Client, User
 from measures.evidence import rule_name
 from measures.models import (
@@ -201,18 +205,20 @@ def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descendin
     )
     column = SORTS.get(sort, "last_name")
     order = F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_last=True)
-    return rows.order_by(order, "last_name", "first_name", "pk")
+    return rows.order_by(order, "last_name", "first_name", "pk").using(replica_alias())
 
 
 def guess_gaps(user: Any, period: Period) -> reading.GuessGaps:
     """How close each overseen therapist's guesses came to their clients' scores at the
     sessions of `period`, and the team's: one query, the sessions `user` may read."""
     return reading.guess_gaps(
-        reading.compared_sessions(user).filter(
+        reading.compared_sessions(user)
+        .filter(
             therapist__in=User.objects.overseen_by(user).values("pk"),
             starts_at__gte=period.start,
             starts_at__lt=period.end,
         )
+        .using(replica_alias())
     )
 
 
@@ -247,17 +253,24 @@ def team_totals(user: Any, period: Period) -> dict[str, Any]:
     """The same columns over the whole team: one aggregate query each over its clients,
     sessions and concerns (not summed from the rows in Python: a team's response rate and
     mean are over its sessions and clients, not over its therapists)."""
-    team = User.objects.overseen_by(user).values("pk")
+    replica = replica_alias()
+    team = User.objects.overseen_by(user).values("pk").using(replica)
     now = timezone.now()
     stale_before = now - dt.timedelta(days=stale_days())
-    clients = Client.objects.filter(therapist__in=team, status=Client.Status.ACTIVE)
-    sessions = Session.objects.current().filter(
-        _counted("client__"),
-        therapist__in=team,
-        starts_at__gte=period.start,
-        starts_at__lt=period.end,
+    clients = Client.objects.using(replica).filter(therapist__in=team, status=Client.Status.ACTIVE)
+    sessions = (
+        Session.objects.current()
+        .filter(
+            _counted("client__"),
+            therapist__in=team,
+            starts_at__gte=period.start,
+            starts_at__lt=period.end,
+        )
+        .using(replica)
     )
-    concerns = Concern.objects.filter(_counted("client__"), client__therapist__in=team)
+    concerns = Concern.objects.using(replica).filter(
+        _counted("client__"), client__therapist__in=team
+    )
     followed_up = Q(events__at__gte=period.start, events__at__lt=period.end)
     not_on_track = Q(track=OutcomeAnswer.Track.NOT_ON_TRACK)
     totals = {
@@ -313,6 +326,7 @@ def weekly_means(
         .annotate(mean=Avg(alliance_score_expression()))
         .order_by("session__therapist_id", "week")
         .values_list("session__therapist_id", "mean")
+        .using(replica_alias())
     )
     series: dict[int, list[Decimal]] = defaultdict(list)
     for therapist_id, mean in rows:
@@ -327,7 +341,8 @@ def clients_needing_attention(user: Any) -> QuerySet[Concern]:
         .filter(client__therapist__in=User.objects.overseen_by(user).values("pk"))
         .select_related("client", "client__therapist")
         .annotate(rank=severity_rank())
-        .order_by("rank", "opened_at", "pk")[:ATTENTION_LIMIT]
+        .order_by("rank", "opened_at", "pk")
+        .using(replica_alias())[:ATTENTION_LIMIT]
     )
 
 
@@ -358,12 +373,17 @@ def _outcomes(rows: QuerySet) -> QuerySet:
 def review_outcomes(user: Any, period: Period) -> dict[str, list[ReviewOutcomes]]:
     """Concerns closed in `period` on the overseen therapists' clients, by the rule that opened
     them and by therapist: the live measure of whether the alerts are worth their time."""
-    team = User.objects.overseen_by(user)
-    closed = Concern.objects.closed().filter(
-        _counted("client__"),
-        client__therapist__in=team.values("pk"),
-        closed_at__gte=period.start,
-        closed_at__lt=period.end,
+    replica = replica_alias()
+    team = User.objects.overseen_by(user).using(replica)
+    closed = (
+        Concern.objects.closed()
+        .filter(
+            _counted("client__"),
+            client__therapist__in=team.values("pk"),
+            closed_at__gte=period.start,
+            closed_at__lt=period.end,
+        )
+        .using(replica)
     )
     by_rule = _outcomes(closed.order_by().values("opening_rule")).order_by("opening_rule")
     names = {therapist.pk: str(therapist) for therapist in team}

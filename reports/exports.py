@@ -7,6 +7,8 @@ holding it in memory (the Django documentation's "streaming large CSV files").
 Every text cell goes through `spreadsheet_safe`: a cell that begins with = + - @
 (or a tab or carriage return) is read as a formula by Excel and LibreOffice, and
 a client label or a therapist's name is typed by people (OWASP "CSV injection").
+
+The files read from the read replica when one is configured (`replica_alias()`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
+from alliance.replica import replica_alias
 from clients.models import Client
 from measures.models import OutcomeAnswer, Rating, alliance_score_expression
 from measures.scoring import DIMENSIONS, one_decimal
@@ -169,6 +172,7 @@ def client_ratings(client: Client) -> QuerySet:
         .annotate(score=alliance_score_expression())
         .order_by("session__starts_at", "session__number", "rater")
         .values(*RATING_FIELDS)
+        .using(replica_alias())
     )
 
 
@@ -212,6 +216,7 @@ def client_outcome_rows(client: Client, zone: dt.tzinfo) -> Iterator[list[Any]]:
             "lowest_on_track",
             "submitted_at",
         )
+        .using(replica_alias())
     )
     for number, starts_at, name, given, score, track, expected, lowest, at in answers.iterator():
         yield [
