@@ -30,3 +30,6 @@ urlpatterns = [
     path("", include("measures.urls")),
     path("", include("reports.urls")),
 ]
+
+# A database outage answers 503 with a clean page; anything else, Django's 500 (errors.py).
+handler500 = "alliance.errors.server_error"

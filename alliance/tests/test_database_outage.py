@@ -1,0 +1,260 @@
+"""PostgreSQL unreachable for a few seconds: clean 503 pages during the outage, normal
+service after it, with nothing done by hand.
+
+The real outage runs gunicorn in front of a small TCP proxy to the test database, and cuts
+the proxy (every connection closed, new ones closed on arrival) — never the PostgreSQL
+server, which other tests share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import OperationalError, connections
+from django.db.backends.utils import CursorWrapper
+from django.test import Client as DjangoClient
+from django.urls import reverse
+
+from alliance.errors import RETRY_AFTER_SECONDS
+
+PROJECT = Path(__file__).resolve().parents[2]
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+DETAIL = "could not connect to server at 10.1.2.3"
+
+
+def outage(*args: Any, **kwargs: Any) -> None:
+    raise OperationalError(DETAIL)
+
+
+def assert_clean_503(status: int, retry_after: str | None, text: str) -> None:
+    assert status == 503
+    assert retry_after == str(RETRY_AFTER_SECONDS)
+    assert "back in a moment" in text
+    assert DETAIL not in text and "OperationalError" not in text and "Traceback" not in text
+
+
+# --- In process: the handler ------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_page_answers_503_while_the_database_is_unreachable_then_200(
+    monkeypatch: pytest.MonkeyPatch, therapist: Any, client_record: Any
+) -> None:
+    browser = DjangoClient(raise_request_exception=False)
+    browser.force_login(therapist)
+    with monkeypatch.context() as down:
+        # Every query fails, the session's look-up in middleware first.
+        down.setattr(CursorWrapper, "execute", outage)
+        page = browser.get(reverse("reports:caseload"))
+    assert_clean_503(page.status_code, page.headers.get("Retry-After"), page.content.decode())
+    assert "R.K." not in page.content.decode()
+    assert "no-store" in page.headers["Cache-Control"]
+    assert "Content-Security-Policy" in page.headers
+
+    page = browser.get(reverse("reports:caseload"))
+    assert page.status_code == 200
+    assert "R.K." in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_any_other_error_is_still_a_500(monkeypatch: pytest.MonkeyPatch, therapist: Any) -> None:
+    def bug(*args: Any, **kwargs: Any) -> None:
+        raise ZeroDivisionError
+
+    browser = DjangoClient(raise_request_exception=False)
+    browser.force_login(therapist)
+    monkeypatch.setattr(CursorWrapper, "execute", bug)
+    page = browser.get(reverse("reports:caseload"))
+    assert page.status_code == 500
+    assert "Retry-After" not in page.headers
+
+
+# --- For real: gunicorn, a proxy, and the proxy cut --------------------------
+
+
+class Proxy:
+    """A TCP proxy to PostgreSQL in its own thread and event loop; `cut()` closes every
+    connection and closes new ones on arrival, `restore()` passes them on again."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.up = True
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.loop = asyncio.new_event_loop()
+        self.port = 0
+        started = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(started,), daemon=True)
+        self.thread.start()
+        assert started.wait(10)
+
+    def _run(self, started: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        server = self.loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0))
+        self.port = server.sockets[0].getsockname()[1]
+        started.set()
+        self.loop.run_forever()
+        server.close()
+        self.loop.run_until_complete(server.wait_closed())
+        self.loop.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.up:
+            writer.close()
+            return
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(*self.upstream)
+        except OSError:
+            writer.close()
+            return
+        self.writers |= {writer, upstream_writer}
+        await asyncio.gather(
+            self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer)
+        )
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self.writers.discard(writer)
+            writer.close()
+
+    def _close_all(self) -> None:
+        for writer in list(self.writers):
+            writer.transport.abort()
+        self.writers.clear()
+
+    def cut(self) -> None:
+        self.up = False
+        self.loop.call_soon_threadsafe(self._close_all)
+
+    def restore(self) -> None:
+        self.up = True
+
+    def stop(self) -> None:
+        self.cut()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get(port: int, path: str, cookie: str) -> tuple[int, str | None, str]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        connection.request("GET", path, headers={"X-Forwarded-Proto": "https", "Cookie": cookie})
+        response = connection.getresponse()
+        return response.status, response.getheader("Retry-After"), response.read().decode()
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def proxy(postgresql: None) -> Iterator[Proxy]:
+    database = connections["default"].settings_dict
+    proxy = Proxy((database["HOST"] or "127.0.0.1", int(database["PORT"] or 5432)))
+    yield proxy
+    proxy.stop()
+
+
+@contextlib.contextmanager
+def gunicorn(proxy: Proxy, tmp_path: Path) -> Iterator[int]:
+    """The app in production settings, its database reached through `proxy`."""
+    database = connections["default"].settings_dict
+    user = database["USER"] + (f":{database['PASSWORD']}" if database["PASSWORD"] else "")
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")},
+        "DEBUG": "false",
+        # The test's own key, so the session signed in here is valid there.
+        "SECRET_KEY": settings.SECRET_KEY,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": f"postgres://{user}@127.0.0.1:{proxy.port}/{database['NAME']}",
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "CACHE_URL": "",
+    }
+    env.pop("DATABASE_REPLICA_URL", None)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=PROJECT,
+        env=env,
+        check=True,
+    )
+    process = subprocess.Popen(
+        [
+            *(str(GUNICORN), "alliance.wsgi", "--bind", f"127.0.0.1:{port}"),
+            *("--workers", "1", "--threads", "2", "--no-control-socket", "--timeout", "30"),
+        ],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("gunicorn did not start")
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def signed_in(user: Any) -> str:
+    """A session cookie for `user`, stored in the (committed) database gunicorn reads."""
+    browser = DjangoClient()
+    browser.force_login(user)
+    return f"sessionid={browser.cookies['sessionid'].value}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_answers_503_while_postgresql_is_cut_off_and_recovers_by_itself(
+    proxy: Proxy, tmp_path: Path, therapist: Any, client_record: Any
+) -> None:
+    cookie = signed_in(therapist)
+    caseload = reverse("reports:caseload")
+    with gunicorn(proxy, tmp_path) as port:
+        status, _, text = get(port, caseload, cookie)
+        assert status == 200 and "R.K." in text  # its connection is now open and kept
+
+        proxy.cut()
+        deadline = time.monotonic() + 3
+        answers = []
+        while time.monotonic() < deadline:
+            answers.append(get(port, caseload, cookie))
+            time.sleep(0.3)
+        assert len(answers) >= 3
+        for status, retry_after, text in answers:
+            assert_clean_503(status, retry_after, text)
+            assert "R.K." not in text
+
+        proxy.restore()
+        # The first request after the outage already gets through: the broken connection
+        # was dropped at the end of the failed request, and a new one is opened.
+        status, _, text = get(port, caseload, cookie)
+        assert status == 200 and "R.K." in text
+        assert all(get(port, caseload, cookie)[0] == 200 for _ in range(3))
