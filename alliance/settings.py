@@ -351,6 +351,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "measures.tasks.sweep",
         "schedule": crontab(hour=ALLIANCE_SWEEP_HOUR, minute=30),
     },
+    # Ratings whose evaluation could not be queued (broker down) are judged minutes after it
+    # returns; a run that finds nothing changed costs a few queries.
+    "catch-up-evaluations": {
+        "task": "measures.tasks.catch_up",
+        "schedule": env_int("ALLIANCE_CATCH_UP_SECONDS", 10 * 60),
+    },
     "send-concern-digests": {
         "task": "measures.tasks.send_concern_digests",
         "schedule": crontab(hour=ALLIANCE_DIGEST_HOUR, minute=0),

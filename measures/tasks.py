@@ -55,6 +55,25 @@ def sweep() -> int:
     return sweep_run().concerns_opened
 
 
+@shared_task(
+    name="measures.tasks.catch_up",
+    acks_late=True,
+    autoretry_for=RETRY_ON,
+    retry_backoff=30,
+    max_retries=3,
+    soft_time_limit=8 * 60,
+    time_limit=9 * 60,
+)
+def catch_up() -> int:
+    """Between nightly sweeps, evaluate whatever changed since the last sweep or catch-up:
+    above all the ratings whose own evaluation could not be queued (the broker was down),
+    so they are judged minutes after it returns, not the next night. Only what changed in
+    those minutes is read, so it costs little however often it runs."""
+    from measures.detection import sweep_run
+
+    return sweep_run(refresh_courses=False).concerns_opened
+
+
 @shared_task(name="measures.tasks.send_concern_digests", **NOTIFICATION_TASK)
 def send_concern_digests() -> int:
     """E-mail each therapist the concerns opened (or grown more severe) since their last digest."""

@@ -1,0 +1,174 @@
+"""Redis stopped while clients answer their links — Redis as the broker and as the cache:
+every rating is stored once and the client thanked; once Redis is back, the catch-up
+evaluates them (signals raised, concern opened) within minutes, not the next night.
+
+A Redis server of the test's own, on a free port, is stopped and started again; the shared
+one (6379) is never touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from django.test import override_settings
+from django.urls import reverse
+from django.utils import timezone
+
+from clients.models import Client
+from clients.tests.factories import ClientFactory
+from conftest import celery_broker, missing_service
+from measures import tasks
+from measures.detection import sweep_run
+from measures.models import Concern, Flag, Rating, Sweep
+from measures.scoring import DIMENSIONS
+from measures.tests.factories import RatingFactory, outcome_form_answers
+from sessions.invitations import invitation_create
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+CLIENTS = 3
+
+
+class RedisServer:
+    """A throw-away redis-server on a free port, which the test stops and starts."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                *(REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--daemonize", "no"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping()
+                return
+            except redis.exceptions.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    if not shutil.which(REDIS_SERVER):
+        missing_service(f"needs redis-server at {REDIS_SERVER}")
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def steady(client: Client) -> None:
+    """Four weeks of 10s, already evaluated: a 5 next is a reliable drop."""
+    for weeks_ago in (5, 4, 3, 2):
+        session = SessionFactory(
+            client=client, starts_at=timezone.now() - dt.timedelta(weeks=weeks_ago)
+        )
+        RatingFactory(session=session, **dict.fromkeys(DIMENSIONS, 10))
+
+
+def answers() -> dict[str, str]:
+    return {
+        **dict.fromkeys(DIMENSIONS, "5"),
+        "rupture": "none",
+        "notice_version": "1",
+        **outcome_form_answers(),
+    }
+
+
+def test_ratings_sent_while_redis_is_down_are_kept_thanked_and_evaluated_when_it_returns(
+    client: Any,
+    therapist: Any,
+    own_redis: RedisServer,
+    caplog: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    people = [ClientFactory(therapist=therapist) for _ in range(CLIENTS)]
+    for person in people:
+        steady(person)
+    sweep_run()  # the night before: everything so far evaluated
+    links = [invitation_create(session=SessionFactory(client=person)) for person in people]
+    redis_cache = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"{own_redis.url}/1",
+        }
+    }
+    with (
+        override_settings(CACHES=redis_cache),
+        celery_broker(f"{own_redis.url}/0"),
+    ):
+        own_redis.stop()
+        for _, token in links:
+            started = time.monotonic()
+            with django_capture_on_commit_callbacks(execute=True):
+                response = client.post(reverse("measures:client-rating", args=[token]), answers())
+            assert time.monotonic() - started < 10  # the broker gives up; no hang
+            assert response.status_code == 302
+            assert response["Location"].startswith(
+                reverse("measures:client-rating-thanks", args=[token])
+            )
+            thanks = client.get(response["Location"])
+            assert b"Your answers have been sent to your therapist." in thanks.content
+        # A mistyped link still gets its calm page; its failure goes uncounted.
+        assert client.get(reverse("measures:client-rating", args=["C" * 43])).status_code == 404
+        assert "Could not enqueue evaluation" in caplog.text
+        assert "cache down" in caplog.text
+
+        for invitation, _ in links:
+            assert Rating.objects.filter(session=invitation.session, rater="client").count() == 1
+        assert not Flag.objects.filter(rule="reliable_drop").exists()  # nothing evaluated yet
+
+        own_redis.start()
+        # The broker takes work again: beat's catch-up is queued there, as it is every few
+        # minutes, and runs (here in-process: no worker in this test).
+        tasks.catch_up.delay()
+        assert redis.Redis.from_url(f"{own_redis.url}/0").llen("celery") == 1
+    assert (
+        django_settings.CELERY_BEAT_SCHEDULE["catch-up-evaluations"]["task"] == tasks.catch_up.name
+    )
+    tasks.catch_up.apply()
+    for person in people:
+        assert Flag.objects.filter(client=person, rule="reliable_drop").count() == 1
+        assert Concern.objects.filter(client=person).count() == 1
+    # Once only: a second catch-up (or the night's sweep) finds nothing new.
+    assert tasks.catch_up.apply().get() == 0
+    assert Flag.objects.filter(rule="reliable_drop").count() == CLIENTS
+
+
+def test_the_catch_up_reads_only_what_changed_since_the_last_run(therapist: Any) -> None:
+    person = ClientFactory(therapist=therapist)
+    steady(person)
+    sweep_run()
+    assert tasks.catch_up.apply().get() == 0
+    assert Sweep.objects.order_by("-started_at").first().clients_evaluated == 0
