@@ -6,10 +6,12 @@ code the tasks run, synchronously.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from alliance.progress import Progress
 from clients.models import Client
 from measures.detection import evaluate_clients, sweep_run
 
@@ -30,7 +32,9 @@ class Command(BaseCommand):
                 f"{outcome.concerns_opened} new concern(s)."
             )
             return
-        sweep = sweep_run()
+        # On stderr, so what the command prints on stdout stays the result alone.
+        with Progress("Sweep", None, stream=sys.stderr, unit="clients") as progress:
+            sweep = sweep_run(progress=progress.expecting)
         self.stdout.write(
             f"Sweep evaluated {sweep.clients_evaluated} client(s): "
             f"{sweep.flags_created} new signal(s), {sweep.concerns_opened} new concern(s)."

@@ -1,0 +1,141 @@
+"""Progress of long work, for commands that run more than a few seconds.
+
+On a terminal, one line rewritten in place (a bar, the counts, the rate and the time
+left), at most a few times a second so drawing never costs more than the work. Anywhere
+else (a log file, cron's mail, a CI log) a plain line every so often, since a carriage
+return there only makes a mess. The clock is injected, so tests drive it by hand.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+BAR_WIDTH = 24
+TTY_EVERY = 0.25  # seconds between redraws on a terminal
+LOG_EVERY = 10.0  # seconds between lines elsewhere
+
+
+def duration(seconds: float) -> str:
+    """1:05 or 1:02:05."""
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+class Progress:
+    """Counts work done of `total` and shows it on `stream`.
+
+    `update(done)` sets the count, `advance(n)` adds to it, `finish()` writes the last
+    line; as a context manager it finishes on the way out. `total` may be None when
+    nobody knows it (no bar and no time left then)."""
+
+    def __init__(
+        self,
+        label: str,
+        total: int | None,
+        *,
+        stream: TextIO,
+        unit: str = "",
+        tty: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        tty_every: float = TTY_EVERY,
+        log_every: float = LOG_EVERY,
+    ) -> None:
+        self.label = label
+        self.total = total
+        self.unit = unit
+        self.done = 0
+        self._stream = stream
+        self._tty = _is_tty(stream) if tty is None else tty
+        self._clock = clock
+        self._every = tty_every if self._tty else log_every
+        self._started = clock()
+        self._shown_at = self._started
+        self._width = 0  # of the last line drawn, to blank what a shorter one leaves
+        self._finished = False
+        if self._tty:
+            self._draw(self._line())
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.finish()
+
+    def expecting(self, total: int | None) -> Callable[[int], None]:
+        """Set the total once it is known; gives `update`, for work that reports its count."""
+        self.total = total
+        return self.update
+
+    def advance(self, count: int = 1) -> None:
+        self.update(self.done + count)
+
+    def update(self, done: int) -> None:
+        self.done = done
+        now = self._clock()
+        if now - self._shown_at >= self._every:
+            self._shown_at = now
+            self._show(self._line(now))
+
+    def finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        elapsed = self._clock() - self._started
+        line = f"{self.label}: {self._count()} in {duration(elapsed)}"
+        if elapsed > 0 and self.done:
+            line += f" ({self._rate(self.done / elapsed)})"
+        if self._tty:
+            self._draw(line)
+            self._stream.write("\n")
+        else:
+            self._stream.write(line + "\n")
+        self._stream.flush()
+
+    def _show(self, line: str) -> None:
+        if self._tty:
+            self._draw(line)
+        else:
+            self._stream.write(line + "\n")
+        self._stream.flush()
+
+    def _draw(self, line: str) -> None:
+        self._stream.write("\r" + line.ljust(self._width))
+        self._width = len(line)
+
+    def _line(self, now: float | None = None) -> str:
+        elapsed = (self._clock() if now is None else now) - self._started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        parts = [f"{self.label}:"]
+        if self._tty and self.total:
+            filled = round(BAR_WIDTH * min(1.0, self.done / self.total))
+            parts.append("[" + "#" * filled + "." * (BAR_WIDTH - filled) + "]")
+        parts.append(self._count())
+        if self.total:
+            parts.append(f"({100 * min(1.0, self.done / self.total):.0f}%)")
+        if rate:
+            parts.append(self._rate(rate))
+            if self.total:
+                left = max(0, self.total - self.done) / rate
+                parts.append(f"about {duration(left)} left")
+        return " ".join(parts)
+
+    def _count(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        if self.total is None:
+            return f"{self.done:,}{unit}"
+        return f"{self.done:,} of {self.total:,}{unit}"
+
+    def _rate(self, per_second: float) -> str:
+        return f"{per_second:,.0f}/s"
+
+
+def _is_tty(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
