@@ -94,11 +94,22 @@ class _Beat:
     therapist_level: float | None = None
 
 
-def client_history(rng: random.Random, profile: str, language: str = "en") -> list[SessionPlan]:
-    """One client's weekly sessions, oldest first, shaped by `profile`."""
+def client_history(
+    rng: random.Random,
+    profile: str,
+    language: str = "en",
+    *,
+    sessions: int | None = None,
+    therapist_rates: float = THERAPIST_RATES_CHANCE,
+) -> list[SessionPlan]:
+    """One client's weekly sessions, oldest first, shaped by `profile`: `sessions` of them
+    (at least MIN_SESSIONS), or a demo-sized number drawn; the therapist rates a session
+    they were not meant to miss with the chance `therapist_rates`."""
     if profile not in PROFILES:
         raise ValueError(f"Unknown profile {profile!r}; choose one of {', '.join(PROFILES)}.")
-    count = rng.randint(MIN_SESSIONS, MAX_SESSIONS)
+    if sessions is not None and sessions < MIN_SESSIONS:
+        raise ValueError(f"A history needs at least {MIN_SESSIONS} sessions, not {sessions}.")
+    count = sessions if sessions is not None else rng.randint(MIN_SESSIONS, MAX_SESSIONS)
     beats = _BUILDERS[profile](rng, count)
     usual_modality = _weighted(rng, MODALITY_WEIGHTS)
     plans: list[SessionPlan] = []
@@ -110,8 +121,8 @@ def client_history(rng: random.Random, profile: str, language: str = "en") -> li
             client = _client_answers(rng, beat, language, previous_score)
             previous_score = _score(client)
         therapist = None
-        therapist_rates = beat.therapist_level is not None or _chance(rng, THERAPIST_RATES_CHANCE)
-        if attendance == "attended" and therapist_rates:
+        rates = beat.therapist_level is not None or _chance(rng, therapist_rates)
+        if attendance == "attended" and rates:
             therapist = _therapist_answers(rng, beat, client)
         plans.append(
             SessionPlan(

@@ -3,19 +3,27 @@
 The writing is in `demo.seed`: every row through the services, weeks of
 practice replayed in time order so each concern opens, grows and is closed as it
 would have been.
+
+`--scale large` (or `huge`) writes a clinic the size of a health system instead, in bulk
+(`demo.scale`), then sweeps it for signals and concerns; for benchmarks, into an empty
+database (`--flush` empties it first).
 """
 
 from __future__ import annotations
 
 import random
+import sys
 import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection, transaction
 from django.utils import timezone
 
-from clients.models import Clinic
+from alliance.progress import Progress
+from clients.models import Clinic, User
+from demo.scale import SCALES, Scale, scale_logins, seed_scale_clinic
 from demo.seed import (
     DEMO_CLINIC_SLUG,
     DEMO_PASSWORD,
@@ -23,6 +31,9 @@ from demo.seed import (
     demo_counts,
     seed_demo_clinic,
 )
+from measures.detection import sweep_run
+from measures.models import OutcomeAnswer, Rating
+from sessions.models import Session
 
 SEED = 2026
 
@@ -36,8 +47,44 @@ class Command(BaseCommand):
             action="store_true",
             help="Do nothing when any clinic exists, so a real database never gets demo data.",
         )
+        parser.add_argument(
+            "--scale",
+            choices=sorted(SCALES),
+            help="Instead of the demo clinic, one the size of a health system, for benchmarks: "
+            "large (50 therapists, 1,500 clients, 60,000 sessions, about 100,000 ratings) or "
+            "huge (500 therapists, 25,000 clients, 600,000 sessions, about 1,000,000 ratings). "
+            "Only into an empty database.",
+        )
+        parser.add_argument(
+            "--flush",
+            action="store_true",
+            help="With --scale: delete everything in the database first (every table).",
+        )
+        parser.add_argument(
+            "--no-sweep",
+            action="store_true",
+            help="With --scale: leave out the detection sweep, so no signals or concerns yet.",
+        )
 
-    def handle(self, *args: Any, if_empty: bool = False, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        if_empty: bool = False,
+        scale: str | None = None,
+        flush: bool = False,
+        no_sweep: bool = False,
+        **options: Any,
+    ) -> None:
+        if scale is None and (flush or no_sweep):
+            raise CommandError("--flush and --no-sweep go with --scale only.")
+        if scale is not None:
+            if if_empty:
+                raise CommandError(
+                    "--if-empty and --scale do not go together: --scale needs "
+                    "an empty database already."
+                )
+            self._seed_at_scale(SCALES[scale], flush=flush, sweep=not no_sweep)
+            return
         started = time.monotonic()
         with transaction.atomic():
             if Clinic.objects.filter(slug=DEMO_CLINIC_SLUG).exists():
@@ -49,6 +96,64 @@ class Command(BaseCommand):
                 clinic = seed_demo_clinic(random.Random(SEED), now=timezone.now())
                 self._write_counts(clinic, time.monotonic() - started)
         self._write_logins()
+
+    def _seed_at_scale(self, scale: Scale, *, flush: bool, sweep: bool) -> None:
+        if Clinic.objects.exists() or User.objects.exists():
+            if not flush:
+                raise CommandError(
+                    "This database has data already; --scale writes only into an empty one. "
+                    "Add --flush to delete everything in it first."
+                )
+            call_command("flush", interactive=False, verbosity=0)
+        started = time.monotonic()
+        # Progress on stderr, so stdout holds the result alone.
+        with (
+            transaction.atomic(),
+            Progress("Seeding", scale.sessions, stream=sys.stderr, unit="sessions") as progress,
+        ):
+            clinic = seed_scale_clinic(
+                random.Random(SEED),
+                scale,
+                now=timezone.now(),
+                password=DEMO_PASSWORD,
+                on_sessions=progress.update,
+            )
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")  # the planner's statistics, before anything reads
+        seeded = time.monotonic() - started
+        self._write_scale_counts(clinic, seeded)
+        if sweep:
+            swept = time.monotonic()
+            with Progress("Sweep", None, stream=sys.stderr, unit="clients") as progress:
+                run = sweep_run(progress=progress.expecting)
+            self.stdout.write(
+                f"Swept {run.clients_evaluated:,} clients: {run.flags_created:,} signals, "
+                f"{run.concerns_opened:,} concerns ({time.monotonic() - swept:.1f}s)."
+            )
+        self.stdout.write("")
+        self.stdout.write("Log-ins (the same password for every member of staff):")
+        self.stdout.write(f"  {'username':<22} {'password':<15} roles")
+        for login in scale_logins(scale):
+            self.stdout.write(f"  {login.username:<22} {DEMO_PASSWORD:<15} {login.roles}")
+        self.stdout.write(
+            "Clinic admins must use two-factor sign-in; therapists are scale-therapist001 to "
+            f"scale-therapist{scale.therapists:03d}."
+        )
+
+    def _write_scale_counts(self, clinic: Clinic, seconds: float) -> None:
+        sessions = Session.objects.filter(client__clinic=clinic)
+        ratings = Rating.objects.filter(session__client__clinic=clinic)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created {clinic.name}: {clinic.staff.count():,} staff, "
+                f"{clinic.clients.count():,} clients, {sessions.count():,} sessions, "
+                f"{ratings.filter(rater='client').count():,} client and "
+                f"{ratings.filter(rater='therapist').count():,} therapist ratings, "
+                f"{OutcomeAnswer.objects.filter(session__client__clinic=clinic).count():,} "
+                f"outcome answers ({seconds:.1f}s)."
+            )
+        )
 
     def _write_counts(self, clinic: Clinic, seconds: float) -> None:
         counts = demo_counts(clinic)
