@@ -176,6 +176,19 @@ def test_the_sweep_costs_the_same_statements_at_any_size(therapist: Any) -> None
     assert Concern.objects.count() == 40
 
 
+def test_the_sweep_reports_clients_evaluated_of_the_total_it_counted_once(therapist: Any) -> None:
+    add_clients(therapist, 3)
+    totals: list[int | None] = []
+    counts: list[int] = []
+
+    def progress(total: int | None) -> Any:
+        totals.append(total)
+        return counts.append
+
+    sweep = sweep_run(progress=progress)
+    assert totals == [3] and counts == [1, 2, 3] and sweep.clients_evaluated == 3
+
+
 def test_the_command_runs_a_sweep_or_one_client(drifting: Client, colleague_client: Client) -> None:
     out = StringIO()
     call_command("detect_alliance_drops", "--client", str(drifting.pk), stdout=out)

@@ -1,0 +1,87 @@
+"""The progress reporter of long commands: what it writes on a terminal and elsewhere."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+from alliance.progress import Progress, duration
+
+
+class Clock:
+    """Time moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_durations_read_as_minutes_and_seconds_or_hours() -> None:
+    assert [duration(s) for s in (0, 5.4, 65, 3725, -3)] == [
+        "0:00",
+        "0:05",
+        "1:05",
+        "1:02:05",
+        "0:00",
+    ]
+
+
+def test_on_a_terminal_it_redraws_one_line_a_few_times_a_second_with_the_time_left() -> None:
+    clock, stream = Clock(), Terminal()
+    progress = Progress("Seeding", 1000, stream=stream, unit="sessions", clock=clock)
+    for done in range(100, 1001, 100):
+        clock.now += 0.1
+        progress.update(done)
+    progress.finish()
+
+    drawn = stream.getvalue()
+    assert "\n" not in drawn[:-1] and drawn.endswith("\n")
+    lines = [line.rstrip() for line in drawn.rstrip("\n").split("\r")[1:]]
+    assert lines[0] == "Seeding: [........................] 0 of 1,000 sessions (0%)"
+    # Every quarter second, not at each of the ten updates.
+    assert lines[1:-1] == [
+        "Seeding: [#######.................] 300 of 1,000 sessions (30%) 1,000/s about 0:01 left",
+        "Seeding: [##############..........] 600 of 1,000 sessions (60%) 1,000/s about 0:00 left",
+        "Seeding: [######################..] 900 of 1,000 sessions (90%) 1,000/s about 0:00 left",
+    ]
+    assert lines[-1] == "Seeding: 1,000 of 1,000 sessions in 0:01 (1,000/s)"
+    # The last line blanks what was left of the longer one before it.
+    assert len(drawn.split("\r")[-1].rstrip("\n")) == len(lines[-2])
+
+
+def test_elsewhere_it_writes_a_plain_line_every_ten_seconds_and_a_last_one() -> None:
+    clock, stream = Clock(), StringIO()
+    with Progress("Sweep", None, stream=stream, unit="clients", clock=clock) as progress:
+        report = progress.expecting(200)
+        for done in range(1, 201):
+            clock.now += 0.25
+            report(done)
+
+    assert "\r" not in stream.getvalue()
+    assert stream.getvalue().splitlines() == [
+        "Sweep: 40 of 200 clients (20%) 4/s about 0:40 left",
+        "Sweep: 80 of 200 clients (40%) 4/s about 0:30 left",
+        "Sweep: 120 of 200 clients (60%) 4/s about 0:20 left",
+        "Sweep: 160 of 200 clients (80%) 4/s about 0:10 left",
+        "Sweep: 200 of 200 clients (100%) 4/s about 0:00 left",
+        "Sweep: 200 of 200 clients in 0:50 (4/s)",
+    ]
+
+
+def test_without_a_total_it_counts_and_gives_the_rate_but_no_time_left() -> None:
+    clock, stream = Clock(), StringIO()
+    progress = Progress("Export", None, stream=stream, clock=clock)
+    clock.now += 10
+    progress.advance(2500)
+    progress.finish()
+    progress.finish()  # once only
+    assert stream.getvalue().splitlines() == [
+        "Export: 2,500 250/s",
+        "Export: 2,500 in 0:10 (250/s)",
+    ]
