@@ -53,6 +53,7 @@ class Progress:
         self._clock = clock
         self._every = tty_every if self._tty else log_every
         self._started = clock()
+        self._counting_since = self._started  # the rate, and so the time left, from here
         self._shown_at = self._started
         self._width = 0  # of the last line drawn, to blank what a shorter one leaves
         self._finished = False
@@ -66,8 +67,11 @@ class Progress:
         self.finish()
 
     def expecting(self, total: int | None) -> Callable[[int], None]:
-        """Set the total once it is known; gives `update`, for work that reports its count."""
+        """Set the total once it is known; gives `update`, for work that reports its count.
+        The rate is counted from now: what came before the counting (a sweep's set-up)
+        would make the first estimates of the time left absurd."""
         self.total = total
+        self._counting_since = self._clock()
         return self.update
 
     def advance(self, count: int = 1) -> None:
@@ -84,10 +88,10 @@ class Progress:
         if self._finished:
             return
         self._finished = True
-        elapsed = self._clock() - self._started
-        line = f"{self.label}: {self._count()} in {duration(elapsed)}"
-        if elapsed > 0 and self.done:
-            line += f" ({self._rate(self.done / elapsed)})"
+        now = self._clock()
+        line = f"{self.label}: {self._count()} in {duration(now - self._started)}"
+        if now > self._counting_since and self.done:
+            line += f" ({self._rate(self.done / (now - self._counting_since))})"
         if self._tty:
             self._draw(line)
             self._stream.write("\n")
@@ -107,8 +111,8 @@ class Progress:
         self._width = len(line)
 
     def _line(self, now: float | None = None) -> str:
-        elapsed = (self._clock() if now is None else now) - self._started
-        rate = self.done / elapsed if elapsed > 0 else 0.0
+        counting = (self._clock() if now is None else now) - self._counting_since
+        rate = self.done / counting if counting > 0 else 0.0
         parts = [f"{self.label}:"]
         if self._tty and self.total:
             filled = round(BAR_WIDTH * min(1.0, self.done / self.total))

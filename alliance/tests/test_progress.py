@@ -74,6 +74,20 @@ def test_elsewhere_it_writes_a_plain_line_every_ten_seconds_and_a_last_one() -> 
     ]
 
 
+def test_the_rate_and_time_left_count_from_when_the_total_became_known() -> None:
+    clock, stream = Clock(), StringIO()
+    progress = Progress("Sweep", None, stream=stream, clock=clock)
+    clock.now += 60  # the sweep's set-up, before it counts its clients
+    report = progress.expecting(100)
+    clock.now += 10
+    report(50)
+    progress.finish()
+    assert stream.getvalue().splitlines() == [
+        "Sweep: 50 of 100 (50%) 5/s about 0:10 left",
+        "Sweep: 50 of 100 in 1:10 (5/s)",
+    ]
+
+
 def test_without_a_total_it_counts_and_gives_the_rate_but_no_time_left() -> None:
     clock, stream = Clock(), StringIO()
     progress = Progress("Export", None, stream=stream, clock=clock)
