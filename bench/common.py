@@ -79,7 +79,7 @@ def seed(clients: int, sessions: int, rng: random.Random, therapists: int | None
     clinic = Clinic.objects.create(name="Bench", slug="bench")
     therapists = User.objects.bulk_create(
         User(username=f"t{n}", clinic=clinic, is_therapist=True)
-        for n in range(max(1, clients // 40))
+        for n in range(therapists or max(1, clients // 40))
     )
     people = Client.objects.bulk_create(
         Client(clinic=clinic, therapist=therapists[n % len(therapists)], label=f"C{n}")
