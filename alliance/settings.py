@@ -412,6 +412,12 @@ PERMISSIONS_POLICY = (
     "magnetometer=(), microphone=(), midi=(), payment=(), usb=(), browsing-topics=()"
 )
 
+# --- Benchmarks -----------------------------------------------------------
+# bench/submissions.py serves a bare view that inserts one row (/bench/floor/<token>/), the
+# floor the client form is measured against. Never on in production: it writes to a
+# table only the benchmark creates, without any check.
+ALLIANCE_BENCH_FLOOR_VIEW = env_bool("ALLIANCE_BENCH_FLOOR_VIEW", default=False)
+
 # --- Logging --------------------------------------------------------------
 # Plain lines on stderr. Nothing here logs request bodies or client details.
 LOGGING = {

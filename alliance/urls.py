@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -30,6 +31,11 @@ urlpatterns = [
     path("", include("measures.urls")),
     path("", include("reports.urls")),
 ]
+
+if settings.ALLIANCE_BENCH_FLOOR_VIEW:  # bench/submissions.py's floor; off unless it asks
+    from bench.floor import bench_floor
+
+    urlpatterns.append(path("bench/floor/<str:token>/", bench_floor, name="bench-floor"))
 
 # A database outage answers 503 with a clean page; anything else, Django's 500 (errors.py).
 handler500 = "alliance.errors.server_error"
