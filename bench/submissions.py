@@ -1,6 +1,6 @@
 """Client submissions under load, nothing lost — against a bare insert, same server, same run.
 
-    .venv/bin/python bench/submissions.py [--links 2000] [--concurrency 20] [--seconds 120]
+    .venv/bin/python bench/submissions.py [--links 2000] [--concurrency 10] [--seconds 120]
 
 Opens N rating links on attended sessions still without the client's rating (in the
 throw-away database that bench/run.py seeds), serves the app with gunicorn on 127.0.0.1
@@ -107,20 +107,20 @@ async def load(
     rng = random.Random(13)
     queue: collections.deque[str] = collections.deque(paths)
     statuses: collections.Counter[str] = collections.Counter()
-    latencies: list[float] = []
+    latencies: dict[str, list[float]] = {"GET": [], "POST": []}
     answered = 0
     deadline = time.monotonic() + seconds
 
     async def one(path: str) -> None:
         nonlocal answered
         status, page, elapsed = await request(port, "GET", path)
-        latencies.append(elapsed)
+        latencies["GET"].append(elapsed)
         statuses[f"GET {status}"] += 1
         if status != 200:
             return
         fields = answers_for(page, rng) if form else {"answer": "7"}
         status, _, elapsed = await request(port, "POST", path, urlencode(fields).encode())
-        latencies.append(elapsed)
+        latencies["POST"].append(elapsed)
         statuses[f"POST {status}"] += 1
         answered += status == 302
 
@@ -134,14 +134,20 @@ async def load(
     started = time.perf_counter()
     await asyncio.gather(*(user() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
-    latencies.sort()
+    every = latencies["GET"] + latencies["POST"]
     return {
         "seconds": elapsed,
         "answered": answered,
         "unsent": len(queue),
         "statuses": dict(statuses),
-        "p50": statistics.median(latencies),
-        "p95": statistics.quantiles(latencies, n=20)[-1],
+        "p50": statistics.median(every),
+        "p95": statistics.quantiles(every, n=20)[-1],
+        **{
+            f"{method} p{q}": round(statistics.quantiles(times, n=20)[q // 5 - 1])
+            for method, times in latencies.items()
+            if len(times) > 1
+            for q in (50, 95)
+        },
         "rate": answered / elapsed,
     }
 
@@ -278,9 +284,13 @@ def queued_and_purged() -> int:
 
 def summary(name: str, result: dict[str, Any]) -> str:
     statuses = ", ".join(f"{key}: {value}" for key, value in sorted(result["statuses"].items()))
+    split = ", ".join(
+        f"{method} {result.get(f'{method} p50')}/{result.get(f'{method} p95')}"
+        for method in ("GET", "POST")
+    )
     return (
-        f"{name:26} {result['rate']:6.1f} answers/s  p50 {result['p50']:5.0f} ms  "
-        f"p95 {result['p95']:5.0f} ms  ({result['answered']} answered in "
+        f"{name:26} {result['rate']:6.1f} answers/s  p50 {result['p50']:4.0f} ms  "
+        f"p95 {result['p95']:4.0f} ms  ({split} ms; {result['answered']} answered in "
         f"{result['seconds']:.1f} s; {statuses})"
     )
 
@@ -289,7 +299,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--links", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=120, help="each phase's time limit")
     parser.add_argument("--generate", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
