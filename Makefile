@@ -8,7 +8,7 @@ PY := $(BIN)/python
 ADDRESS ?= 127.0.0.1:8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint format migrate demo screenshots messages clean
+.PHONY: run test install lint format migrate demo bench screenshots messages clean
 
 ## run: install, migrate, seed the demo into an empty database, serve on $(ADDRESS)
 run: install
@@ -48,6 +48,11 @@ migrate: install
 
 demo: migrate
 	$(PY) manage.py seed_demo
+
+## bench: pages, exports, the sweep and the client form under load at the large scale, each
+## against its floor, in one table (needs PostgreSQL and Redis; see README "Speed")
+bench: install
+	$(PY) bench/run.py
 
 ## messages: add new strings to the Spanish catalogue and compile it (needs GNU gettext);
 ## translate them in locale/es/LC_MESSAGES/django.po with any PO editor, then run it again
