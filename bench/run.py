@@ -337,7 +337,7 @@ def main() -> None:
     if not args.no_submissions:
         done = subprocess.run(
             [sys.executable, os.path.join(BENCH, "submissions.py"), "--database", args.database],
-            check=True, capture_output=True, text=True,
+            check=True, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         load = ["", *json.loads(done.stdout.strip().splitlines()[-1])["lines"]]
     print()
