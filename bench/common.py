@@ -74,7 +74,8 @@ def seed(clients: int, sessions: int, rng: random.Random, therapists: int | None
             "TRUNCATE measures_concernevent, measures_flag, measures_concern, measures_rating, "
             "measures_sweep, "
             "therapy_sessions_ratinginvitation, therapy_sessions_session, clients_client, "
-            "clients_supervision, clients_user, clients_clinic RESTART IDENTITY CASCADE"
+            "clients_supervision, clients_auditentry, clients_user, clients_clinic "
+            "RESTART IDENTITY CASCADE"
         )
     clinic = Clinic.objects.create(name="Bench", slug="bench")
     therapists = User.objects.bulk_create(
