@@ -39,12 +39,26 @@ TARGET_RATIO, TARGET_MEDIAN_MS, TARGET_P95_MS = 3.0, 150.0, 300.0
 
 
 def seed_large(url: str) -> None:
-    """The large scale, with signals raised and concerns opened. The one place to switch
-    to `manage.py seed_demo --scale large` when it lands: everything after reads whatever
-    data is there (see `cast`)."""
+    """The large scale, with its audit trail, signals raised and concerns opened. The one
+    place to switch to `manage.py seed_demo --scale large` when it lands: everything after
+    reads whatever data is there (see `cast`)."""
+    from django.db import connection
+
     from measures.detection import sweep_run
 
     seed(CLIENTS, SESSIONS, random.Random(2026), THERAPISTS)
+    with connection.cursor() as cursor:
+        # The audit trail a clinic this size holds: the entry each client's answer through
+        # a link leaves (the bulk seed writes around the service that records it).
+        cursor.execute(
+            "INSERT INTO clients_auditentry (at, clinic_id, actor_name, action, model, "
+            "object_id, client_id, fields, place) "
+            "SELECT s.starts_at + interval '2 hours', c.clinic_id, 'client link', 'created', "
+            "'measures.rating', r.id::text, c.id, '[]'::jsonb, 'measures:client-rating' "
+            "FROM measures_rating r JOIN therapy_sessions_session s ON s.id = r.session_id "
+            "JOIN clients_client c ON c.id = s.client_id WHERE r.rater = 'client'"
+        )
+        cursor.execute("ANALYZE clients_auditentry")
     sweep_run()
 
 
