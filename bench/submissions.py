@@ -1,6 +1,7 @@
 """Client submissions under load, nothing lost — against a bare insert, same server, same run.
 
     .venv/bin/python bench/submissions.py [--links 2000] [--concurrency 10] [--seconds 120]
+                                          [--workers 3] [--threads 4]
 
 Opens N rating links on attended sessions still without the client's rating (in the
 throw-away database that bench/run.py seeds), serves the app with gunicorn on 127.0.0.1
@@ -203,7 +204,7 @@ def server_environment(url: str) -> dict[str, str]:
     }
 
 
-def serve(url: str) -> tuple[subprocess.Popen[bytes], int]:
+def serve(url: str, workers: int, threads: int) -> tuple[subprocess.Popen[bytes], int]:
     environment = server_environment(url)
     python = os.path.join(os.path.dirname(sys.executable), "python")
     if not (STATIC_ROOT / "staticfiles.json").exists():  # DEBUG=false serves the manifest's
@@ -217,8 +218,8 @@ def serve(url: str) -> tuple[subprocess.Popen[bytes], int]:
             os.path.join(os.path.dirname(sys.executable), "gunicorn"),
             "alliance.wsgi",
             "--bind", f"127.0.0.1:{port}",
-            "--workers", str(WORKERS),
-            "--threads", str(THREADS),
+            "--workers", str(workers),
+            "--threads", str(threads),
             "--no-control-socket",
             "--log-level", "warning",
         ],
@@ -303,6 +304,8 @@ def main() -> None:
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--links", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=WORKERS)
+    parser.add_argument("--threads", type=int, default=THREADS)
     parser.add_argument("--seconds", type=float, default=120, help="each phase's time limit")
     parser.add_argument("--generate", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -326,7 +329,7 @@ def main() -> None:
     if redis.Redis.from_url(BROKER).exists(*OWN_KEYS):
         sys.exit(f"{BROKER} holds a Celery queue: set BENCH_REDIS_URL to an unused Redis database.")
     tokens, session_ids = open_links(args.links)
-    server, port = serve(args.database)
+    server, port = serve(args.database, args.workers, args.threads)
     try:
         bare = [f"/bench/floor/{secrets.token_urlsafe(16)}/" for _ in tokens]
         floor = generate(port, bare, args, False)
@@ -345,7 +348,7 @@ def main() -> None:
     ok = ratio >= 0.4 and form["p95"] < 100 and floor["p95"] < 50
     lines = [
         f"Client form under load: {args.links} links, concurrency {args.concurrency}, gunicorn "
-        f"{WORKERS} workers × {THREADS} threads, evaluation queued on Redis (no worker; "
+        f"{args.workers} workers × {args.threads} threads, evaluation queued on Redis (no worker; "
         f"{waiting} tasks waited, purged); load average after {load_average}",
         summary("Floor (insert one row)", floor) + f"; {floor_rows} rows stored",
         summary("Client form (GET + POST)", form),
