@@ -340,6 +340,7 @@ def main() -> None:
     print(f"Machine: {machine()}", flush=True)
     people = cast()
     rows = pages(people)
+    plan = explain_dashboard(people["supervisor"])  # on the data the pages were timed on
     print(f"Pages timed; load average now {machine().split('load average ')[1]}", flush=True)
     sweep = json.loads(
         subprocess.run(
@@ -355,7 +356,6 @@ def main() -> None:
         )  # fmt: skip
         load = ["", *json.loads(done.stdout.strip().splitlines()[-1])["lines"]]
     print()
-    plan = explain_dashboard(people["supervisor"])
     print(f"Dashboard's main aggregate, EXPLAIN (ANALYZE, BUFFERS):\n{plan}")
     print()
     print(f"Alliance benchmark at the large scale — {machine()}")
