@@ -337,11 +337,13 @@ def main() -> None:
         started = time.perf_counter()
         seed_large(args.database)
         print(f"Seeded the large scale in {time.perf_counter() - started:.0f} s", flush=True)
-    print(f"Machine: {machine()}", flush=True)
+    before = machine()
+    print(f"Machine: {before}", flush=True)
     people = cast()
     rows = pages(people)
     plan = explain_dashboard(people["supervisor"])  # on the data the pages were timed on
-    print(f"Pages timed; load average now {machine().split('load average ')[1]}", flush=True)
+    during = machine().split("load average ")[1].split(",")[0]
+    print(f"Pages timed; load average now {during}", flush=True)
     sweep = json.loads(
         subprocess.run(
             [sys.executable, __file__, "--sweep-only", "--database", args.database],
@@ -358,7 +360,9 @@ def main() -> None:
     print()
     print(f"Dashboard's main aggregate, EXPLAIN (ANALYZE, BUFFERS):\n{plan}")
     print()
-    print(f"Alliance benchmark at the large scale — {machine()}")
+    after = machine().split("load average ")[1].split(",")[0]
+    print(f"Alliance benchmark at the large scale — {before}")
+    print(f"(load average {during} after the pages, {after} at the end)")
     print(f"Server time over {REQUESTS} requests (in-process); floor = the page's own SQL alone")
     print(table(rows, sweep, load))
 
