@@ -265,7 +265,18 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     **CELERY_TASK_PUBLISH_RETRY_POLICY,
     "socket_connect_timeout": 2,  # Redis: a broker host that drops the connection attempt
+    # Redis hands a task taken by a worker that died (main process and all) to another
+    # worker after this many seconds; its default, an hour, left a killed sweep's chunk
+    # waiting that long. It must exceed the longest task that should not run twice at once
+    # (a sweep's chunk: 5 minutes) and the longest retry countdown (10 minutes). Only the
+    # retention erase may run longer (limit 35 minutes); it skips clients already erased.
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 15 * 60),
+    # How often (seconds) a worker looks for such tasks: every 10 × 10 s by default.
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+    "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
 }
+# One queue unless an operator (or a test) names another, shared by producers and workers.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE") or "celery"
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2  # the same for a Redis result backend, if one is set
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -315,6 +326,8 @@ ALLIANCE_DIGEST_HOUR = env_int("ALLIANCE_DIGEST_HOUR", 7)
 ALLIANCE_ESCALATE_AFTER_DAYS = env_int("ALLIANCE_ESCALATE_AFTER_DAYS", 7)
 # The periodic sweep (nightly by default).
 ALLIANCE_SWEEP_HOUR = env_int("ALLIANCE_SWEEP_HOUR", 2)
+# How many clients each of the sweep's tasks evaluates: chunks spread over the workers.
+ALLIANCE_SWEEP_CHUNK_CLIENTS = env_int("ALLIANCE_SWEEP_CHUNK_CLIENTS", 500)
 # Client rating links: lifetime, reminder delay, and the address used in e-mails.
 ALLIANCE_INVITATION_LIFETIME_DAYS = env_int("ALLIANCE_INVITATION_LIFETIME_DAYS", 4)
 ALLIANCE_INVITATION_REMINDER_AFTER_HOURS = env_int("ALLIANCE_INVITATION_REMINDER_AFTER_HOURS", 48)

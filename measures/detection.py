@@ -1,7 +1,8 @@
 """Detection: run the rules over clients' histories, store the new signals, group them.
 
 The same code serves one client after a new rating (`evaluate_clients([id])`)
-and the periodic sweep (`sweep_run()`). Both are set-based: one streamed query
+and the periodic sweep (`sweep_run()`, or split into chunks for workers: `sweep_plan()`
+then `sweep_chunk_run()` for each chunk). Both are set-based: one streamed query
 reads every session of the clients in question with both raters' ratings
 joined, the pure rules in `measures.rules` judge each history by its clinic's
 thresholds, and the findings are inserted in batches with ON CONFLICT DO NOTHING
@@ -22,7 +23,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, FilteredRelation, OuterRef, Q, QuerySet
+from django.db.models import Exists, FilteredRelation, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from alliance.replica import caught_up_alias
@@ -31,7 +32,16 @@ from measures import follow_up
 from measures.concerns import concerns_update
 from measures.courses import course_for, courses_refresh
 from measures.history import Point, Thresholds
-from measures.models import Concern, Flag, Instrument, OutcomeAnswer, Rating, Sweep, instrument_for
+from measures.models import (
+    Concern,
+    Flag,
+    Instrument,
+    OutcomeAnswer,
+    Rating,
+    Sweep,
+    SweepChunk,
+    instrument_for,
+)
 from measures.rules import MEDIUM, NOT_ON_TRACK, evaluate
 from measures.scoring import DIMENSIONS
 from measures.thresholds import thresholds_for_clinics
@@ -415,18 +425,11 @@ def clients_to_sweep(since: dt.datetime | None, now: dt.datetime, grace: dt.time
     ).values("pk")
 
 
-def sweep_run(
-    now: dt.datetime | None = None,
-    *,
-    refresh_courses: bool = True,
-    progress: Callable[[int | None], OnProgress] | None = None,
-) -> Sweep:
-    """The periodic sweep: everything changed since the last finished sweep began. The
-    catch-up between nightly sweeps leaves the expected courses as they are.
-
-    `progress`, given the number of clients to sweep, returns what to call with the
-    number evaluated so far; only then are they counted (one statement more)."""
-    now = now or timezone.now()
+def _sweep_start(now: dt.datetime, *, refresh_courses: bool = True) -> tuple[Sweep, QuerySet]:
+    """Record a new sweep and pick its clients: everything changed since the last finished
+    sweep began. A sweep left unfinished (a chunk lost with its worker) bounds nothing, so
+    the next one covers its clients again. The catch-up between nightly sweeps leaves the
+    expected courses as they are (`refresh_courses`)."""
     last = Sweep.objects.filter(finished_at__isnull=False).order_by("-started_at").first()
     sweep = Sweep.objects.create(started_at=now)
     # The longest rating window any clinic could have: the setting (clinics do not change it).
@@ -439,8 +442,10 @@ def sweep_run(
         clients = Client.objects.filter(
             Q(pk__in=clients) | (Q(clinic_id__in=rejudge) & Exists(answered))
         ).values("pk")
-    on_progress = progress(clients.count()) if progress is not None else None
-    outcome = _evaluate(clients, now, on_progress)
+    return sweep, clients
+
+
+def _sweep_finish(sweep: Sweep, outcome: Outcome) -> None:
     sweep.clients_evaluated = outcome.clients_evaluated
     sweep.flags_created = outcome.flags_created
     sweep.concerns_opened = outcome.concerns_opened
@@ -454,4 +459,92 @@ def sweep_run(
         outcome.flags_created,
         outcome.concerns_opened,
     )
+
+
+def sweep_run(
+    now: dt.datetime | None = None,
+    *,
+    chunked: bool = False,
+    refresh_courses: bool = True,
+    progress: Callable[[int | None], OnProgress] | None = None,
+) -> Sweep:
+    """The periodic sweep: everything changed since the last finished sweep began.
+
+    In this process, in one pass; or, `chunked`, as the workers run it (`sweep_plan`, then
+    each chunk) one chunk after another. `progress`, given the number of clients to sweep,
+    returns what to call with the number evaluated so far; only then are they counted (one
+    statement more)."""
+    if chunked:
+        sweep = sweep_plan(now, refresh_courses=refresh_courses)
+        for chunk_id in sweep.chunks.values_list("pk", flat=True):
+            sweep_chunk_run(chunk_id)
+        sweep.refresh_from_db()
+        return sweep
+    now = now or timezone.now()
+    sweep, clients = _sweep_start(now, refresh_courses=refresh_courses)
+    on_progress = progress(clients.count()) if progress is not None else None
+    _sweep_finish(sweep, _evaluate(clients, now, on_progress))
     return sweep
+
+
+@transaction.atomic
+def sweep_plan(
+    now: dt.datetime | None = None,
+    *,
+    chunk_clients: int | None = None,
+    refresh_courses: bool = True,
+) -> Sweep:
+    """Start a sweep whose clients are split into chunks (`SweepChunk`), for workers to
+    evaluate side by side; returns it, finished at once if no client needs evaluating.
+
+    All or nothing: a coordinator that dies here leaves no half-planned sweep."""
+    now = now or timezone.now()
+    size = chunk_clients or settings.ALLIANCE_SWEEP_CHUNK_CLIENTS
+    sweep, clients = _sweep_start(now, refresh_courses=refresh_courses)
+    # Neighbouring ids: each chunk's histories come from one range of the sessions' index.
+    ids = list(clients.order_by("pk").values_list("pk", flat=True))
+    SweepChunk.objects.bulk_create(
+        SweepChunk(sweep=sweep, number=number, client_ids=ids[start : start + size])
+        for number, start in enumerate(range(0, len(ids), size), start=1)
+    )
+    if not ids:
+        _sweep_finish(sweep, Outcome())
+    return sweep
+
+
+def sweep_chunk_run(chunk_id: int) -> Outcome:
+    """Evaluate one chunk of a sweep's clients, as of the sweep's start, and record it done;
+    the chunk that finishes last finishes the sweep with the chunks' summed counts.
+
+    Safe to run twice, or twice at once (a chunk delivered again after its worker died):
+    the signals are upserted and grouping locks each client, so the second run writes
+    nothing new; a chunk already recorded done is not evaluated again."""
+    chunk = SweepChunk.objects.select_related("sweep").get(pk=chunk_id)
+    if chunk.finished_at is not None:
+        return Outcome()
+    outcome = _evaluate(chunk.client_ids, chunk.sweep.started_at)
+    _chunk_finish(chunk, outcome)
+    return outcome
+
+
+@transaction.atomic
+def _chunk_finish(chunk: SweepChunk, outcome: Outcome) -> None:
+    # The sweep's row first: chunks finishing at once take turns, so exactly one of them
+    # sees no chunk left unfinished.
+    sweep = Sweep.objects.select_for_update().get(pk=chunk.sweep_id)
+    recorded = SweepChunk.objects.filter(pk=chunk.pk, finished_at__isnull=True).update(
+        finished_at=timezone.now(),
+        clients_evaluated=outcome.clients_evaluated,
+        flags_created=outcome.flags_created,
+        concerns_opened=outcome.concerns_opened,
+    )
+    if not recorded or sweep.finished_at is not None:
+        return  # another delivery of this chunk recorded it first
+    if sweep.chunks.filter(finished_at__isnull=True).exists():
+        return
+    totals = sweep.chunks.aggregate(
+        clients=Sum("clients_evaluated"),
+        flags=Sum("flags_created"),
+        concerns=Sum("concerns_opened"),
+    )
+    _sweep_finish(sweep, Outcome(totals["clients"], totals["flags"], totals["concerns"]))

@@ -45,14 +45,43 @@ def evaluate_client(client_id: int) -> int:
     autoretry_for=RETRY_ON,
     retry_backoff=30,
     max_retries=3,
-    soft_time_limit=50 * 60,
-    time_limit=55 * 60,
+    # Only the planning: picking the clients and refreshing the expected courses.
+    soft_time_limit=4 * 60,
+    time_limit=5 * 60,
 )
 def sweep() -> int:
-    """Re-evaluate every client whose history changed, and the time-based rules."""
-    from measures.detection import sweep_run
+    """Re-evaluate every client whose history changed, and the time-based rules: plan the
+    sweep and queue its chunks, for as many workers as there are; returns how many.
 
-    return sweep_run().concerns_opened
+    Without a broker (tests, `make run`) each chunk runs here, one after another. The
+    chunks record their own completion, so no result backend (or chord) is needed."""
+    from measures.detection import sweep_plan
+
+    planned = sweep_plan()
+    chunk_ids = list(planned.chunks.values_list("pk", flat=True))
+    # sweep_plan committed: every chunk's row exists before a worker looks for it.
+    for chunk_id in chunk_ids:
+        sweep_chunk.delay(chunk_id)
+    return len(chunk_ids)
+
+
+@shared_task(
+    name="measures.tasks.sweep_chunk",
+    acks_late=True,
+    autoretry_for=RETRY_ON,
+    retry_backoff=30,
+    max_retries=3,
+    # A chunk of ALLIANCE_SWEEP_CHUNK_CLIENTS (500) takes seconds; the broker's visibility
+    # timeout (settings) must stay above this limit, or a slow chunk is delivered twice.
+    soft_time_limit=4 * 60,
+    time_limit=5 * 60,
+)
+def sweep_chunk(chunk_id: int) -> int:
+    """Evaluate one chunk of a sweep's clients; the last chunk done finishes the sweep.
+    Returns how many concerns it opened."""
+    from measures.detection import sweep_chunk_run
+
+    return sweep_chunk_run(chunk_id).concerns_opened
 
 
 @shared_task(

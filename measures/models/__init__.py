@@ -18,6 +18,7 @@ from measures.models.signals import (
     Rule,
     Severity,
     Sweep,
+    SweepChunk,
     severity_rank,
 )
 from measures.models.thresholds import (
@@ -44,6 +45,7 @@ __all__ = [
     "Rule",
     "Severity",
     "Sweep",
+    "SweepChunk",
     "ThresholdChange",
     "alliance_score_expression",
     "built_in_check",

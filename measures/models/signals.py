@@ -356,3 +356,28 @@ class Sweep(models.Model):
 
     def __str__(self) -> str:
         return f"Sweep {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class SweepChunk(models.Model):
+    """One share of a sweep's clients, evaluated by one task (`measures.tasks.sweep_chunk`).
+
+    The row is the chunk's own record of being done, so no result backend is needed to
+    learn when the whole sweep is: the chunk that finishes last finishes its sweep.
+    """
+
+    sweep = models.ForeignKey(Sweep, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    client_ids = models.JSONField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    clients_evaluated = models.PositiveIntegerField(default=0)
+    flags_created = models.PositiveIntegerField(default=0)
+    concerns_opened = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sweep", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["sweep", "number"], name="sweep_chunk_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sweep} chunk {self.number}"
