@@ -101,6 +101,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=40)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--chunk", type=int, default=500, help="clients per chunk")
+    parser.add_argument("--reuse", action="store_true", help="keep the clients already seeded")
     parser.add_argument(
         "--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE)
     )
