@@ -4,9 +4,10 @@
 
 Seeds N clients × M weekly sessions into a throw-away database (default
 postgres://postgres@127.0.0.1:5432/alliance_bench_workers, created if missing), then for
-`celery worker --concurrency 1` and `--concurrency 2` (on a Redis database of its own) times the sweep end to end: from queuing `measures.tasks.sweep` to the
-`Sweep` row finished by its last chunk. Both workers run side by side on queues of their
-own and the runs alternate. Prints the median of the runs and the ratio.
+`celery worker --concurrency 1` and `--concurrency 2` (on a Redis database of its own)
+times the sweep end to end: from queuing `measures.tasks.sweep` to the `Sweep` row
+finished by its last chunk. Both workers run side by side on queues of their own and the
+runs alternate. Prints the median of the runs and the ratio.
 """
 
 from __future__ import annotations
