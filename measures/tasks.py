@@ -21,6 +21,18 @@ NOTIFICATION_TASK = {
     "time_limit": 12 * 60,
 }
 
+# The sweep's planning and each of its chunks: a chunk of ALLIANCE_SWEEP_CHUNK_CLIENTS (500)
+# takes seconds. The broker's visibility timeout (settings) must stay above this limit, or
+# a slow chunk is delivered twice.
+SWEEP_TASK = {
+    "acks_late": True,
+    "autoretry_for": RETRY_ON,
+    "retry_backoff": 30,
+    "max_retries": 3,
+    "soft_time_limit": 4 * 60,
+    "time_limit": 5 * 60,
+}
+
 
 @shared_task(
     name="measures.tasks.evaluate_client",
@@ -39,16 +51,8 @@ def evaluate_client(client_id: int) -> int:
     return evaluate_clients([client_id]).concerns_opened
 
 
-@shared_task(
-    name="measures.tasks.sweep",
-    acks_late=True,
-    autoretry_for=RETRY_ON,
-    retry_backoff=30,
-    max_retries=3,
-    # Only the planning: picking the clients and refreshing the expected courses.
-    soft_time_limit=4 * 60,
-    time_limit=5 * 60,
-)
+# Only the planning: picking the clients and refreshing the expected courses.
+@shared_task(name="measures.tasks.sweep", **SWEEP_TASK)
 def sweep() -> int:
     """Re-evaluate every client whose history changed, and the time-based rules: plan the
     sweep and queue its chunks, for as many workers as there are; returns how many.
@@ -65,17 +69,7 @@ def sweep() -> int:
     return len(chunk_ids)
 
 
-@shared_task(
-    name="measures.tasks.sweep_chunk",
-    acks_late=True,
-    autoretry_for=RETRY_ON,
-    retry_backoff=30,
-    max_retries=3,
-    # A chunk of ALLIANCE_SWEEP_CHUNK_CLIENTS (500) takes seconds; the broker's visibility
-    # timeout (settings) must stay above this limit, or a slow chunk is delivered twice.
-    soft_time_limit=4 * 60,
-    time_limit=5 * 60,
-)
+@shared_task(name="measures.tasks.sweep_chunk", **SWEEP_TASK)
 def sweep_chunk(chunk_id: int) -> int:
     """Evaluate one chunk of a sweep's clients; the last chunk done finishes the sweep.
     Returns how many concerns it opened."""
