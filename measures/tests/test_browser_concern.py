@@ -64,7 +64,9 @@ def test_a_low_rating_by_link_opens_one_concern_the_therapist_resolves(
     assert "R.K." in first_row.inner_text() and "High" in first_row.inner_text()
 
     page.get_by_role("link", name="Review queue").click()
+    page.wait_for_url("**/review/", wait_until="load")
     rows = page.locator("table.review-queue tbody tr")
+    rows.first.wait_for()  # count() does not wait; a loaded machine may still be drawing
     assert rows.count() == 1
     story = rows.first.inner_text()
     assert "Alliance fell from 10.0 to 5.0 at session 6" in story
