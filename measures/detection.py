@@ -45,7 +45,7 @@ from measures.models import (
 from measures.rules import MEDIUM, NOT_ON_TRACK, evaluate
 from measures.scoring import DIMENSIONS
 from measures.thresholds import thresholds_for_clinics
-from measures.tracking import Course, judge, newly_not_on_track
+from measures.tracking import Course, Scale, judge, newly_not_on_track
 from sessions.models import Session
 
 logger = logging.getLogger(__name__)
@@ -172,17 +172,20 @@ class _Batch:
 
 
 class _Tracks:
-    """Each clinic's instrument and expected course, read once per evaluation."""
+    """Each clinic's instrument, its scale and expected course, read once per evaluation."""
 
     def __init__(self) -> None:
-        self._clinics: dict[int, tuple[Instrument | None, Course]] = {}
+        self._clinics: dict[int, tuple[Instrument, Scale, Course]] = {}
         self.min_clients = settings.ALLIANCE_OUTCOME_MIN_CLIENTS
 
-    def of(self, clinic_id: int) -> tuple[Instrument | None, Course]:
+    def of(self, clinic_id: int) -> tuple[Instrument, Scale, Course]:
         if clinic_id not in self._clinics:
             instrument = instrument_for(clinic_id)
-            course = course_for(clinic_id, instrument.pk) if instrument else {}
-            self._clinics[clinic_id] = (instrument, course)
+            self._clinics[clinic_id] = (
+                instrument,
+                instrument.scale(),
+                course_for(clinic_id, instrument.pk),
+            )
         return self._clinics[clinic_id]
 
 
@@ -191,11 +194,8 @@ def _judge_outcome(
 ) -> tuple[list[tuple[int, int, str, str, str]], bool, list[OutcomeAnswer]]:
     """Judge one client's answers to their clinic's instrument: the "not on track" findings
     to store, whether the latest answer is off track, and the answers judged anew."""
-    instrument, course = tracks.of(clinic_id)
-    if instrument is None:
-        return [], False, []
+    instrument, scale, course = tracks.of(clinic_id)
     mine = [answer for answer in answers if answer.instrument_id == instrument.pk]
-    scale = instrument.scale()
     judgements = judge(
         [(answer.number, answer.score) for answer in mine],
         scale,
@@ -213,17 +213,20 @@ def _judge_outcome(
         )
         for j in newly_not_on_track(judgements)
     ]
-    rejudged = [
-        OutcomeAnswer(
-            pk=answer.pk,
-            track=j.status,
-            expected=_decimal(j.expected),
-            lowest_on_track=_decimal(j.lowest_on_track),
-            judged_at=now,
-        )
-        for answer, j in zip(mine, judgements, strict=True)
-        if answer.judged != (j.status, _decimal(j.expected), _decimal(j.lowest_on_track))
-    ]
+    rejudged = []
+    for answer, j in zip(mine, judgements, strict=True):
+        judged = (j.status, _decimal(j.expected), _decimal(j.lowest_on_track))
+        if answer.judged != judged:
+            track, expected, lowest = judged
+            rejudged.append(
+                OutcomeAnswer(
+                    pk=answer.pk,
+                    track=track,
+                    expected=expected,
+                    lowest_on_track=lowest,
+                    judged_at=now,
+                )
+            )
     return findings, bool(judgements) and judgements[-1].not_on_track, rejudged
 
 

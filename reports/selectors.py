@@ -358,25 +358,23 @@ def client_history(client: Client) -> ClientHistory:
     )
 
 
-def _answer_to(session: Session, instrument: Instrument | None) -> OutcomeAnswer | None:
+def _answer_to(session: Session, instrument: Instrument) -> OutcomeAnswer | None:
     """The session's outcome answer (selected with it), if given to `instrument`."""
     try:
         answer = session.outcome
     except OutcomeAnswer.DoesNotExist:
         return None
-    if instrument is None or answer.instrument_id != instrument.pk:
+    if answer.instrument_id != instrument.pk:
         return None
     answer.session = session
     return answer
 
 
 def _outcome_status(
-    client: Client, instrument: Instrument | None, rows: list[SessionRow]
-) -> OutcomeStatus | None:
+    client: Client, instrument: Instrument, rows: list[SessionRow]
+) -> OutcomeStatus:
     """The client's outcome answers in order; one query for the course's size, when the
     latest answer has no expected score yet."""
-    if instrument is None:
-        return None
     answers = [row.outcome for row in rows if row.outcome is not None]
     status = OutcomeStatus(instrument, answers, min_clients=settings.ALLIANCE_OUTCOME_MIN_CLIENTS)
     if len(answers) >= 2 and answers[-1].expected is None:
