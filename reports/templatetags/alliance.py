@@ -101,6 +101,7 @@ def sort_header(context: Any, column: str, label: str) -> str:
     query = request.GET.copy()
     query["sort"] = column
     query.pop("dir", None)
+    query.pop("page", None)  # a new order starts at its first page
     if column == current and not descending:
         query["dir"] = "desc"
     state = ""

@@ -871,9 +871,9 @@ def build_clinic(clinic: Any, therapists: int, clients_each: int) -> None:
 # Measured at the small size: the session and user, the team's guessed sessions (the
 # typical guess gap is worked out by measures.guesses, as on the reading page: one query
 # for the whole team, whatever its size), the rows (the not-on-track count a subquery in
-# them), the sparklines, three totals aggregates and the team count, the clients needing
-# attention.
-DASHBOARD_QUERIES = 10
+# them) and how many there are (the page's count), the sparklines, three totals aggregates
+# and the team count, the clients needing attention.
+DASHBOARD_QUERIES = 11
 
 
 @pytest.mark.parametrize(("therapists", "clients_each"), [(2, 5), (20, 30)])
@@ -927,3 +927,75 @@ def test_an_erased_clients_numbers_count_only_if_the_clinic_keeps_them(
     assert (totals["sessions"], totals["client_ratings"], totals["open_concerns"]) == expected
     weeks = dashboard.weekly_means([therapist.pk])
     assert bool(weeks.get(therapist.pk)) is counted
+
+
+# --- A team of hundreds: a page of therapists at a time ---------------------
+
+
+def paged_team(supervisor: User, count: int) -> list[User]:
+    """`count` more supervisees (Aa00, Aa01, …), no clients; the whole team, by surname."""
+    people = [
+        TherapistFactory(clinic=supervisor.clinic, first_name="T", last_name=f"Aa{n:02}")
+        for n in range(count)
+    ]
+    Supervision.objects.bulk_create(Supervision(supervisor=supervisor, therapist=p) for p in people)
+    return list(User.objects.overseen_by(supervisor).order_by("last_name", "first_name", "pk"))
+
+
+def test_a_large_team_is_shown_a_page_at_a_time(
+    client: Any, supervisor: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dashboard, "THERAPISTS_A_PAGE", 2)
+    people = paged_team(supervisor, 4)
+    assert len(people) == 5  # with the supervisor's own supervisee
+    client.force_login(supervisor)
+    first = client.get(URL)
+    assert rows_of(first) == people[:2]
+    assert first.context["totals"]["therapists"] == 5  # the totals are the whole team's
+    assert says(first, "Therapists 1–2 of 5")
+    assert says(first, 'href="?page=2"')
+    assert rows_of(client.get(f"{URL}?page=2")) == people[2:4]
+    last = client.get(f"{URL}?page=3")
+    assert rows_of(last) == people[4:]
+    assert says(last, "Therapists 5–5 of 5") and not says(last, "Next</a>")
+
+
+@pytest.mark.parametrize(("asked", "shown"), [("99", 3), ("0", 1), ("two", 1), ("-1", 1)])
+def test_a_page_past_the_end_or_not_a_number_shows_a_page_that_exists(
+    client: Any, supervisor: User, monkeypatch: pytest.MonkeyPatch, asked: str, shown: int
+) -> None:
+    monkeypatch.setattr(dashboard, "THERAPISTS_A_PAGE", 2)
+    paged_team(supervisor, 4)
+    client.force_login(supervisor)
+    response = client.get(f"{URL}?page={asked}")
+    assert response.status_code == 200
+    assert response.context["page"].number == shown
+
+
+def test_pages_follow_the_sort_and_a_new_sort_starts_at_the_first_page(
+    client: Any, supervisor: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dashboard, "THERAPISTS_A_PAGE", 2)
+    people = paged_team(supervisor, 4)
+    client.force_login(supervisor)
+    response = client.get(f"{URL}?sort=therapist&dir=desc&page=2")
+    assert rows_of(response) == [people[2], people[1]]
+    # The page link keeps the order; a column heading drops the page.
+    assert says(response, 'href="?sort=therapist&amp;dir=desc&amp;page=3"')
+    assert says(response, 'href="?sort=therapist"')
+    assert not re.search(r'<th[^>]*><a href="\?[^"]*page=', response.content.decode())
+
+
+def test_a_page_costs_the_same_queries_as_the_first(
+    client: Any,
+    supervisor: User,
+    monkeypatch: pytest.MonkeyPatch,
+    django_assert_num_queries: Any,
+) -> None:
+    monkeypatch.setattr(dashboard, "THERAPISTS_A_PAGE", 2)
+    paged_team(supervisor, 4)
+    client.force_login(supervisor)
+    client.get(URL)
+    for query in ("page=2", "page=3&sort=guess_gap", "sort=open_concerns&dir=desc&page=2"):
+        with django_assert_num_queries(DASHBOARD_QUERIES):
+            assert len(rows_of(client.get(f"{URL}?{query}"))) in (1, 2)

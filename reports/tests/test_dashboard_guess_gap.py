@@ -210,3 +210,14 @@ def test_another_clinics_guesses_never_count(
     theirs = dashboard.guess_gaps(other_admin, dashboard.period_of_days(30))
     assert (theirs.team.typical, theirs.team.guesses) == (8.0, 1)
     assert dashboard.guess_gaps(clinic_admin, dashboard.period_of_days(30)).therapists == {}
+
+
+def test_pages_sorted_by_the_gap_split_the_same_order(
+    client: Any, supervisor: User, team: dict[str, User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dashboard, "THERAPISTS_A_PAGE", 2)
+    client.force_login(supervisor)
+    first = rows_of(client.get(f"{URL}?sort=guess_gap&dir=desc"))
+    second = rows_of(client.get(f"{URL}?sort=guess_gap&dir=desc&page=2"))
+    assert first + second == [team["tara"], team["wes"], team["una"]]
+    assert gaps(second) == {"una": (None, 0)}

@@ -15,6 +15,7 @@ from clients.access import get_visible_or_404
 from clients.models import User
 from clients.scoping import is_overseer
 from reports import dashboard, selectors
+from alliance.forms import PageForm
 from reports.forms import DEFAULT_DAYS, PeriodForm, SortForm
 
 NOT_FOR_YOU = "The dashboard is for supervisors and clinic admins."
@@ -49,10 +50,15 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
     period = period_from(request)
     sort, descending = sort_from(request)
     gaps = dashboard.guess_gaps(request.user, period)
-    rows = dashboard.therapist_rows(request.user, period, gaps, sort, descending)
+    page = dashboard.therapist_page(
+        request.user, period, gaps, sort, descending, PageForm(request.GET).number()
+    )
+    rows = page.object_list
     lines = dashboard.weekly_means([row.pk for row in rows])
     for row in rows:
         row.sparkline = lines.get(row.pk, [])
+    others = request.GET.copy()
+    others.pop("page", None)
     return render(
         request,
         "reports/dashboard.html",
@@ -60,6 +66,8 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
             # Every row is a therapist `overseen_by` the viewer, the scope the reading page
             # (reports:therapist-reading) admits: each row links to it.
             "rows": rows,
+            "page": page,
+            "page_query": others.urlencode(),
             "totals": {**dashboard.team_totals(request.user, period), "guess_gap": gaps.team},
             "attention": dashboard.clients_needing_attention(request.user),
             "stale_label": dashboard.stale_label(),
