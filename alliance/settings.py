@@ -332,6 +332,11 @@ ALLIANCE_ESCALATE_AFTER_DAYS = env_int("ALLIANCE_ESCALATE_AFTER_DAYS", 7)
 ALLIANCE_SWEEP_HOUR = env_int("ALLIANCE_SWEEP_HOUR", 2)
 # How many clients each of the sweep's tasks evaluates: chunks spread over the workers.
 ALLIANCE_SWEEP_CHUNK_CLIENTS = env_int("ALLIANCE_SWEEP_CHUNK_CLIENTS", 500)
+# Each sweep looks this far back before the last one began: a rating stamped just before
+# that sweep started but committed just after it was invisible to it (and if its own
+# evaluation could not be queued, nothing else would judge it). Longer than any request
+# or import that writes ratings stays open; re-judging a client twice changes nothing.
+ALLIANCE_SWEEP_OVERLAP_SECONDS = env_int("ALLIANCE_SWEEP_OVERLAP_SECONDS", 10 * 60)
 # Client rating links: lifetime, reminder delay, and the address used in e-mails.
 ALLIANCE_INVITATION_LIFETIME_DAYS = env_int("ALLIANCE_INVITATION_LIFETIME_DAYS", 4)
 ALLIANCE_INVITATION_REMINDER_AFTER_HOURS = env_int("ALLIANCE_INVITATION_REMINDER_AFTER_HOURS", 48)

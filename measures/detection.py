@@ -428,16 +428,23 @@ def clients_to_sweep(since: dt.datetime | None, now: dt.datetime, grace: dt.time
     ).values("pk")
 
 
+def sweep_overlap() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.ALLIANCE_SWEEP_OVERLAP_SECONDS)
+
+
 def _sweep_start(now: dt.datetime, *, refresh_courses: bool = True) -> tuple[Sweep, QuerySet]:
-    """Record a new sweep and pick its clients: everything changed since the last finished
-    sweep began. A sweep left unfinished (a chunk lost with its worker) bounds nothing, so
-    the next one covers its clients again. The catch-up between nightly sweeps leaves the
-    expected courses as they are (`refresh_courses`)."""
+    """Record a new sweep and pick its clients: everything changed since a little before
+    the last finished sweep began (`ALLIANCE_SWEEP_OVERLAP_SECONDS`: a change stamped
+    before it began but committed after was hidden from it). A sweep left unfinished (a
+    chunk lost with its worker) bounds nothing, so the next one covers its clients again.
+    The catch-up between nightly sweeps leaves the expected courses as they are
+    (`refresh_courses`)."""
     last = Sweep.objects.filter(finished_at__isnull=False).order_by("-started_at").first()
     sweep = Sweep.objects.create(started_at=now)
     # The longest rating window any clinic could have: the setting (clinics do not change it).
     grace = Thresholds.from_settings().rating_grace
-    clients = clients_to_sweep(last.started_at if last else None, now, grace)
+    since = last.started_at - sweep_overlap() if last else None
+    clients = clients_to_sweep(since, now, grace)
     # The clinics' own experience first: where it moved, every answer is judged again.
     rejudge = courses_refresh(now) if refresh_courses else set()
     if rejudge:

@@ -107,8 +107,9 @@ def test_a_dismissed_concern_is_not_opened_again_by_the_same_signals(
 
 
 def test_the_sweep_evaluates_what_changed_since_the_last_sweep(
-    drifting: Client, colleague_client: Client
+    drifting: Client, colleague_client: Client, settings: Any
 ) -> None:
+    settings.ALLIANCE_SWEEP_OVERLAP_SECONDS = 0  # the look-back is tested below
     week(colleague_client, 2, 10)
     first = sweep_run()
     assert (first.clients_evaluated, first.finished_at is not None) == (2, True)
@@ -120,6 +121,30 @@ def test_the_sweep_evaluates_what_changed_since_the_last_sweep(
     third = sweep_run()
     assert third.clients_evaluated == 1
     assert (2, "below_cutoff") in flags(colleague_client)
+
+
+def test_a_rating_committed_after_a_sweep_began_is_judged_by_the_next(
+    client_record: Client, settings: Any
+) -> None:
+    """A rating stamped a moment before a sweep began whose transaction committed after the
+    sweep read (so it saw nothing), and whose own evaluation could not be queued: the next
+    sweep looks back before the last one began, and judges it."""
+    for weeks_ago in (5, 4, 3, 2):
+        week(client_record, weeks_ago, 10)
+    first = sweep_run()
+    assert first.clients_evaluated == 1 and not Flag.objects.exists()
+    late = week(client_record, 1, 3)
+    stamped = first.started_at - dt.timedelta(seconds=5)
+    Session.objects.filter(pk=late.pk).update(updated_at=stamped)
+    Rating.objects.filter(session=late).update(updated_at=stamped)
+    settings.ALLIANCE_SWEEP_OVERLAP_SECONDS = 0
+    assert sweep_run().clients_evaluated == 0  # without the look-back it is never judged
+    Sweep.objects.exclude(pk=first.pk).delete()
+    settings.ALLIANCE_SWEEP_OVERLAP_SECONDS = 600
+    second = sweep_run()
+    assert second.clients_evaluated == 1
+    assert (5, "below_cutoff") in flags(client_record)
+    assert Concern.objects.filter(client=client_record).exists()
 
 
 def test_the_sweep_catches_a_rating_changed_since_it_last_ran(client_record: Client) -> None:

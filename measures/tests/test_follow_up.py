@@ -62,9 +62,11 @@ def test_two_ratings_still_below_reopen_the_concern_once(repaired: Concern) -> N
     assert events(repaired) == [
         ("reopened", {"usual": 9.75, "margin": 1.52, "scores": [7.0, 8.0], "sessions": [7, 8]})
     ]
-    again = sweep_run()  # nothing changed
+    # Nothing new: the next sweep looks at the client again (their ratings lie within its
+    # look-back, ALLIANCE_SWEEP_OVERLAP_SECONDS) and writes nothing.
+    again = sweep_run()
     evaluate_clients([repaired.client_id])
-    assert again.clients_evaluated == 0
+    assert (again.clients_evaluated, again.flags_created, again.concerns_opened) == (1, 0, 0)
     assert ConcernEvent.objects.filter(action="reopened").count() == 1
     assert Concern.objects.filter(client=repaired.client).count() == 1
 

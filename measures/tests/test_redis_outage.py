@@ -166,7 +166,10 @@ def test_ratings_sent_while_redis_is_down_are_kept_thanked_and_evaluated_when_it
     assert Flag.objects.filter(rule="reliable_drop").count() == CLIENTS
 
 
-def test_the_catch_up_reads_only_what_changed_since_the_last_run(therapist: Any) -> None:
+def test_the_catch_up_reads_only_what_changed_since_the_last_run(
+    therapist: Any, settings: Any
+) -> None:
+    settings.ALLIANCE_SWEEP_OVERLAP_SECONDS = 0  # no look-back before the last sweep
     person = ClientFactory(therapist=therapist)
     steady(person)
     sweep_run()
