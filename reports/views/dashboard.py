@@ -11,11 +11,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from alliance.forms import PageForm
 from clients.access import get_visible_or_404
 from clients.models import User
 from clients.scoping import is_overseer
 from reports import dashboard, selectors
-from alliance.forms import PageForm
 from reports.forms import DEFAULT_DAYS, PeriodForm, SortForm
 
 NOT_FOR_YOU = "The dashboard is for supervisors and clinic admins."
