@@ -1,8 +1,14 @@
 """`make bench`: every page, the CSV exports and the sweep at the large scale, each against
-its floor, in one table; then the client form under load (bench/submissions.py).
+its floor, in one table; the client form under load (bench/submissions.py); then the same
+pages and sweep at the huge scale, with their query counts beside the large scale's.
 
     .venv/bin/python bench/run.py [--database postgres://…/alliance_bench] [--no-seed]
-                                  [--no-submissions]
+                                  [--no-submissions] [--no-huge] [--reseed-huge]
+
+The data is `manage.py seed_demo --scale large|huge` (demo/scale.py), with the audit trail
+a clinic that size holds. The large scale is seeded afresh each run (13 s); the huge one
+(4–5 minutes) into a database of its own (`…_huge`), kept and reused while it holds the
+huge scale, unless --reseed-huge.
 
 A page's floor is its own SQL: the statements one request sends, captured and sent again
 alone through a cursor (in a transaction rolled back, so its writes leave nothing). The
@@ -21,8 +27,8 @@ sys.path[:] = [path for path in sys.path if os.path.realpath(path or os.curdir) 
 sys.path.insert(0, os.path.dirname(BENCH))
 
 import argparse
+import dataclasses
 import json
-import random
 import statistics
 import subprocess
 import time
@@ -30,26 +36,23 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from bench.common import DEFAULT_URL, create_database, peak_rss_mb, seed, setup_django
+from bench.common import DEFAULT_URL, create_database, peak_rss_mb, setup_django
 
 REQUESTS = 20
-# The large scale of issue 13: 50 therapists × 30 clients × 40 weekly sessions.
-THERAPISTS, CLIENTS, SESSIONS = 50, 1500, 40
+HUGE_REQUESTS = 5  # the huge scale's pages: a few requests each, for their counts and size
 TARGET_RATIO, TARGET_MEDIAN_MS, TARGET_P95_MS = 3.0, 150.0, 300.0
 
 
-def seed_large(url: str) -> None:
-    """The large scale, with its audit trail, signals raised and concerns opened. The one
-    place to switch to `manage.py seed_demo --scale large` when it lands: everything after
-    reads whatever data is there (see `cast`)."""
+def seed_scale(scale: str) -> None:
+    """`seed_demo --scale`, everything before deleted; then the audit trail a clinic this
+    size holds: the entry each client's answer through a link leaves (the bulk seed writes
+    around the service that records it), and fresh statistics, as autovacuum would give."""
+    from django.core.management import call_command
     from django.db import connection
 
-    from measures.detection import sweep_run
-
-    seed(CLIENTS, SESSIONS, random.Random(2026), THERAPISTS)
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", scale=scale, flush=True, stdout=sys.stderr)
     with connection.cursor() as cursor:
-        # The audit trail a clinic this size holds: the entry each client's answer through
-        # a link leaves (the bulk seed writes around the service that records it).
         cursor.execute(
             "INSERT INTO clients_auditentry (at, clinic_id, actor_name, action, model, "
             "object_id, client_id, fields, place) "
@@ -58,8 +61,26 @@ def seed_large(url: str) -> None:
             "FROM measures_rating r JOIN therapy_sessions_session s ON s.id = r.session_id "
             "JOIN clients_client c ON c.id = s.client_id WHERE r.rater = 'client'"
         )
-        cursor.execute("ANALYZE clients_auditentry")
-    sweep_run()
+        cursor.execute("ANALYZE")
+
+
+def holds_scale(scale: str) -> bool:
+    """Whether the database holds the scale's clinic, whole (its clients all written)."""
+    from django.db import connection
+    from django.db.utils import DatabaseError
+
+    from demo.scale import SCALE_CLINIC_SLUG, SCALES
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM clients_client c JOIN clients_clinic k "
+                "ON k.id = c.clinic_id WHERE k.slug = %s",
+                [SCALE_CLINIC_SLUG],
+            )
+            return cursor.fetchone()[0] == SCALES[scale].clients
+    except DatabaseError:  # not migrated yet
+        return False
 
 
 def machine() -> str:
@@ -196,21 +217,21 @@ class Row:
         return missed
 
 
-def time_page(name: str, user: Any, url: str) -> Row:
+def time_page(name: str, user: Any, url: str, requests: int = REQUESTS) -> Row:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     browser = browser_for(user)
     fetch(browser, url)  # warm: templates compiled, connection open
     times = []
-    for _ in range(REQUESTS):
+    for _ in range(requests):
         started = time.perf_counter()
         fetch(browser, url)
         times.append((time.perf_counter() - started) * 1000)
     recorder = Recorder()
     with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(recorder):
         fetch(browser, url)
-    floors = [replay_ms(recorder.statements) for _ in range(REQUESTS)]
+    floors = [replay_ms(recorder.statements) for _ in range(requests)]
     return Row(
         name,
         statistics.median(times),
@@ -220,7 +241,7 @@ def time_page(name: str, user: Any, url: str) -> Row:
     )
 
 
-def pages(people: dict[str, Any]) -> list[Row]:
+def pages(people: dict[str, Any], requests: int = REQUESTS) -> list[Row]:
     from django.urls import reverse
 
     client, concern = people["client"], people["concern"]
@@ -238,7 +259,7 @@ def pages(people: dict[str, Any]) -> list[Row]:
         ),
         ("Audit CSV (clinic admin)", "admin", reverse("reports:audit-csv")),
     ]
-    return [time_page(name, people[role], url) for name, role, url in wanted]
+    return [time_page(name, people[role], url, requests) for name, role, url in wanted]
 
 
 def sweep_in_process() -> dict[str, float]:
@@ -251,9 +272,16 @@ def sweep_in_process() -> dict[str, float]:
     from measures.detection import _history_rows, sweep_run
 
     with connection.cursor() as cursor:
+        # As before the first sweep: no signal, concern or sweep, no outcome answer judged.
         cursor.execute(
-            "TRUNCATE measures_concernevent, measures_flag, measures_concern, measures_sweep"
+            "TRUNCATE measures_concernevent, measures_flag, measures_concern, "
+            "measures_sweepchunk, measures_sweep"
         )
+        cursor.execute(
+            "UPDATE measures_outcomeanswer SET track = '', expected = NULL, "
+            "lowest_on_track = NULL, judged_at = NULL"
+        )
+        cursor.execute("VACUUM ANALYZE measures_outcomeanswer")
     baseline = peak_rss_mb()
     started = time.perf_counter()
     sweep_run()
@@ -288,68 +316,103 @@ def explain_dashboard(supervisor: Any) -> str:
         return "\n".join(line for (line,) in cursor.fetchall())
 
 
-def table(rows: list[Row], sweep: dict[str, float], load: list[str]) -> str:
+def page_lines(rows: list[Row], compared: list[Row] | None = None) -> list[str]:
+    """The pages' table; beside each, its query count at the other scale when given."""
+    other = {row.name: row.queries for row in compared or []}
     lines = [
-        f"{'':26} {'median':>8} {'p95':>8} {'queries':>8} {'floor':>8} {'ratio':>6}  target",
+        f"{'':26} {'median':>8} {'p95':>8} {'queries':>8} {'floor':>8} {'ratio':>6}  "
+        + ("queries at large" if compared else "target"),
     ]
     for row in rows:
         verdict = "miss: " + ", ".join(row.misses()) if row.misses() else "ok"
+        if compared:
+            verdict = f"{other.get(row.name, '?'):>8}" + (
+                "" if other.get(row.name) == row.queries else "  (differs)"
+            )
         lines.append(
             f"{row.name:26} {row.median:6.0f}ms {row.p95:6.0f}ms {row.queries:>8} "
             f"{row.floor:6.1f}ms {row.ratio:5.1f}×  {verdict}"
         )
+    return lines
+
+
+def sweep_line(sweep: dict[str, float]) -> str:
     rate = sweep["ratings"] / sweep["seconds"]
     floor_rate = sweep["ratings"] / sweep["floor"]
     ratio = sweep["seconds"] / sweep["floor"]
-    lines += [
-        "",
+    verdict = (
+        "ok" if ratio <= TARGET_RATIO and sweep["peak_mb"] < 200 else "miss: target ≤ 3×, < 200 MB"
+    )
+    return (
         f"Sweep: {sweep['ratings']:,} client ratings ({sweep['rows']:,} sessions) in "
         f"{sweep['seconds']:.2f} s = {rate:,.0f} ratings/s, peak {sweep['peak_mb']:.0f} MB "
         f"({sweep['baseline_mb']:.0f} MB before); floor (same rows streamed, no rules) "
-        f"{sweep['floor']:.2f} s = {floor_rate:,.0f}/s; ratio {ratio:.1f}× "
-        f"({'ok' if ratio <= 3 and sweep['peak_mb'] < 200 else 'miss: target ≤ 3×, < 200 MB'})",
-        *load,
-    ]
-    return "\n".join(lines)
+        f"{sweep['floor']:.2f} s = {floor_rate:,.0f}/s; ratio {ratio:.1f}× ({verdict})"
+    )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
-    parser.add_argument("--no-seed", action="store_true", help="reuse the data already there")
-    parser.add_argument("--no-submissions", action="store_true")
-    parser.add_argument("--sweep-only", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if not args.database.startswith("postgres"):
-        sys.exit("The benchmark targets PostgreSQL: pass --database postgres://…")
-    if args.sweep_only:
-        setup_django(args.database)
-        print(json.dumps(sweep_in_process()))
-        return
-    create_database(args.database)
-    setup_django(args.database)
+def measure_pages(args: argparse.Namespace) -> dict[str, Any]:
+    """In its own process, on one scale's database: seed it when asked (or when it does not
+    hold the scale), then time every page and explain the dashboard's aggregate."""
     from django.test.utils import setup_test_environment
 
     setup_test_environment(debug=False)  # as served: no DEBUG pages, no query log
     # WhiteNoise's note that nothing was collected: static files are not benchmarked here.
     warnings.filterwarnings("ignore", "No directory at", UserWarning)
-    if not args.no_seed:
+    seeded = None
+    if args.seed or not holds_scale(args.scale):
         started = time.perf_counter()
-        seed_large(args.database)
-        print(f"Seeded the large scale in {time.perf_counter() - started:.0f} s", flush=True)
+        seed_scale(args.scale)
+        seeded = time.perf_counter() - started
     before = machine()
-    print(f"Machine: {before}", flush=True)
     people = cast()
-    rows = pages(people)
-    plan = explain_dashboard(people["supervisor"])  # on the data the pages were timed on
-    during = machine().split("load average ")[1].split(",")[0]
-    print(f"Pages timed; load average now {during}", flush=True)
-    sweep = json.loads(
-        subprocess.run(
-            [sys.executable, __file__, "--sweep-only", "--database", args.database],
-            check=True, capture_output=True, text=True,
-        ).stdout.strip().splitlines()[-1]
+    rows = pages(people, args.requests)
+    return {
+        "seeded": seeded,
+        "machine": before,
+        "load_after": os.getloadavg()[0],
+        "rows": [dataclasses.asdict(row) for row in rows],
+        "plan": explain_dashboard(people["supervisor"]),  # on the data the pages were timed on
+    }
+
+
+def child(*arguments: str) -> dict[str, Any]:
+    """Run this script again with `arguments`; its last line of output is JSON."""
+    done = subprocess.run(
+        [sys.executable, __file__, *arguments], check=True, stdout=subprocess.PIPE, text=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--no-seed", action="store_true", help="reuse the large scale there")
+    parser.add_argument("--no-submissions", action="store_true")
+    parser.add_argument("--no-huge", action="store_true", help="the large scale only")
+    parser.add_argument("--reseed-huge", action="store_true", help="seed the huge scale again")
+    parser.add_argument("--measure", choices=["pages", "sweep"], help=argparse.SUPPRESS)
+    parser.add_argument("--scale", default="large", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--requests", type=int, default=REQUESTS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if not args.database.startswith("postgres"):
+        sys.exit("The benchmark targets PostgreSQL: pass --database postgres://…")
+    if args.measure:
+        setup_django(args.database)
+        result = measure_pages(args) if args.measure == "pages" else sweep_in_process()
+        print(json.dumps(result))
+        return
+    huge_url = f"{args.database}_huge"
+    create_database(args.database)
+    large = child(
+        "--measure", "pages", "--database", args.database,
+        *([] if args.no_seed else ["--seed"]),
     )  # fmt: skip
+    if large["seeded"]:
+        print(f"Seeded the large scale in {large['seeded']:.0f} s", flush=True)
+    print(f"Large scale: pages timed on {large['machine']}", flush=True)
+    sweep = child("--measure", "sweep", "--database", args.database)
     load: list[str] = []
     if not args.no_submissions:
         done = subprocess.run(
@@ -357,14 +420,30 @@ def main() -> None:
             check=True, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         load = ["", *json.loads(done.stdout.strip().splitlines()[-1])["lines"]]
+    huge = huge_sweep = None
+    if not args.no_huge:
+        create_database(huge_url)
+        huge = child(
+            "--measure", "pages", "--scale", "huge", "--database", huge_url,
+            "--requests", str(HUGE_REQUESTS), *(["--seed"] if args.reseed_huge else []),
+        )  # fmt: skip
+        if huge["seeded"]:
+            print(f"Seeded the huge scale in {huge['seeded']:.0f} s", flush=True)
+        huge_sweep = child("--measure", "sweep", "--database", huge_url)
+    large_rows = [Row(**row) for row in large["rows"]]
     print()
-    print(f"Dashboard's main aggregate, EXPLAIN (ANALYZE, BUFFERS):\n{plan}")
+    print(f"Dashboard's main aggregate, EXPLAIN (ANALYZE, BUFFERS):\n{large['plan']}")
     print()
-    after = machine().split("load average ")[1].split(",")[0]
-    print(f"Alliance benchmark at the large scale — {before}")
-    print(f"(load average {during} after the pages, {after} at the end)")
+    print(f"Alliance benchmark at the large scale — {large['machine']}")
+    print(f"(load average {large['load_after']:.2f} after the pages, {os.getloadavg()[0]:.2f} now)")
     print(f"Server time over {REQUESTS} requests (in-process); floor = the page's own SQL alone")
-    print(table(rows, sweep, load))
+    print("\n".join([*page_lines(large_rows), "", sweep_line(sweep), *load]))
+    if huge and huge_sweep:
+        print()
+        print(f"The huge scale (500 therapists, 25,000 clients) — {huge['machine']}")
+        print(f"Server time over {HUGE_REQUESTS} requests; query counts beside the large scale's")
+        huge_rows = [Row(**row) for row in huge["rows"]]
+        print("\n".join([*page_lines(huge_rows, large_rows), "", sweep_line(huge_sweep)]))
 
 
 if __name__ == "__main__":

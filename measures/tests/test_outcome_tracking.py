@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from clients.models import Client, User
 from clients.tests.factories import ClientFactory
+from measures import detection
 from measures.courses import course_for
 from measures.detection import evaluate_clients, sweep_run
 from measures.models import Concern, ConcernEvent, ExpectedCourse, Flag, OutcomeAnswer
@@ -76,6 +77,22 @@ def test_a_reliable_deterioration_puts_the_client_off_track_and_opens_a_concern(
     )
     flag = Flag.objects.get(rule="not_on_track")
     assert flag.description == ("Outcome 4.75: worse than the first score of 6 by 1.25 or more")
+
+
+def test_judgements_written_a_few_at_a_time_are_all_stored(
+    client_record: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The judged answers go to the database in statements of JUDGED_A_STATEMENT (so the
+    planner looks each up by index): split across statements, every one is stored."""
+    monkeypatch.setattr(detection, "JUDGED_A_STATEMENT", 2)
+    for weeks_ago, score in [(5, 6), (4, 6), (3, 5.5), (2, 4.75), (1, 4.5)]:
+        week(client_record, weeks_ago, score)
+    evaluate_clients([client_record.pk])
+    assert tracks(client_record) == [
+        "starting", "on_track", "on_track", "not_on_track", "not_on_track"
+    ]  # fmt: skip
+    judged = OutcomeAnswer.objects.filter(session__client=client_record)
+    assert judged.filter(judged_at__isnull=False).count() == 5
 
 
 def test_a_fall_smaller_than_the_reliable_change_stays_on_track(client_record: Client) -> None:
