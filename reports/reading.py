@@ -11,11 +11,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import F, FilteredRelation, Q, QuerySet
 
 from clients.models import User
 from measures.guesses import Judged, Pair, Reading, judge, read
-from measures.models import Rating
+from measures.models import Rating, alliance_score_expression
 from measures.thresholds import clinic_thresholds
 from sessions.models import Session
 
@@ -35,17 +35,26 @@ def compared_sessions(viewer: Any) -> QuerySet[Session]:
     client's alliance score (`client_score`) and the therapist's guess (`guess`, None when
     they gave none); clients whose numbers count only. The reading page and the
     dashboard's typical guess gap compare the same sessions."""
-    ratings = Rating.objects.filter(session=OuterRef("pk"))
+    # Each rater's rating joined once (a session has at most one of each): correlated
+    # subqueries per session cost a team of 500 therapists a second a month of sessions.
     return (
         Session.objects.visible_to(viewer)
         .current()
         .attended()
         .filter(client__excluded_from_statistics=False)
         .annotate(
-            client_score=Subquery(ratings.by_client().with_alliance_score().values("score")[:1]),
-            guess=Subquery(ratings.by_therapist().values("guessed_client_score")[:1]),
+            client_rating=FilteredRelation(
+                "ratings", condition=Q(ratings__rater=Rating.Rater.CLIENT)
+            ),
+            therapist_rating=FilteredRelation(
+                "ratings", condition=Q(ratings__rater=Rating.Rater.THERAPIST)
+            ),
         )
-        .filter(client_score__isnull=False)
+        .filter(client_rating__isnull=False)
+        .annotate(
+            client_score=alliance_score_expression("client_rating__"),
+            guess=F("therapist_rating__guessed_client_score"),
+        )
     )
 
 

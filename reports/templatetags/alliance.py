@@ -68,6 +68,26 @@ def dimension(rating: Any, name: str) -> int | str:
     return getattr(rating, name, "") if rating else ""
 
 
+@register.simple_tag
+def dimension_cells(row: Any, dimensions: Sequence[tuple[str, str]]) -> str:
+    """One session's cells of the dimension table, "C 9 · T 8" for each dimension: built
+    here, since forty sessions of six cells through template tags cost a tenth of the
+    client's page. The scores are whole numbers, so nothing needs escaping."""
+    raters = [
+        (letter, rating)
+        for letter, rating in (("C", row.client_rating), ("T", row.therapist_rating))
+        if rating
+    ]
+    return mark_safe(
+        "".join(
+            "<td>"
+            + " · ".join(f"{letter} {int(getattr(rating, key))}" for letter, rating in raters)
+            + "</td>"
+            for key, _name in dimensions
+        )
+    )
+
+
 @register.filter
 def severity_label(value: str) -> str:
     """A stored severity ("high") as the pages say it ("High")."""
