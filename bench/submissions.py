@@ -52,7 +52,7 @@ WORKERS, THREADS = 3, 4
 # A Redis database of its own (empty when the benchmark starts): it deletes only the keys
 # its own tasks made.
 BROKER = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-OWN_KEYS = ("celery", "_kombu.binding.celery")
+OWN_KEYS = ("celery", "_kombu.binding.celery", "_kombu.binding_permanent.celery")
 STATIC_ROOT = Path(tempfile.gettempdir()) / "alliance-bench-static"
 
 
