@@ -14,7 +14,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    """The variable's text; set but blank (`DATABASE_URL= make run`) counts as unset, as it
+    does for the other readers: no setting here means anything by an empty string."""
+    return os.environ.get(name) or default
 
 
 def env_bool(name: str, default: bool) -> bool:

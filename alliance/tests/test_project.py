@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
-from alliance.env import env_bool, env_float, env_int, env_list
+from alliance.env import env_bool, env_float, env_int, env_list, env_str
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -49,6 +49,13 @@ def test_env_bool_refuses_anything_but_true_or_false(monkeypatch: pytest.MonkeyP
         env_bool("SOME_FLAG", default=False)
     monkeypatch.delenv("SOME_FLAG")
     assert env_bool("SOME_FLAG", default=True) is True
+
+
+def test_a_blank_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "")
+    assert env_str("DATABASE_URL", "sqlite:///db.sqlite3") == "sqlite:///db.sqlite3"
+    monkeypatch.setenv("DATABASE_URL", "postgres://db/alliance")
+    assert env_str("DATABASE_URL", "sqlite:///db.sqlite3") == "postgres://db/alliance"
 
 
 def test_numbers_in_the_environment_are_read_in_the_digits_0_to_9_only(
