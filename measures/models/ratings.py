@@ -19,12 +19,11 @@ from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN, alliance_score
 NOTICE_LANGUAGES = ClientLanguage.values
 
 
-def alliance_score_expression(path: str = "") -> models.Expression:
-    """SQL for the alliance score: the six dimensions' mean, to one decimal; of the rating
-    at `path` (e.g. "client_rating__", a filtered relation) or of the rating itself."""
-    total = F(f"{path}{DIMENSIONS[0]}")
+def alliance_score_expression() -> models.Expression:
+    """SQL for the alliance score: the six dimensions' mean, to one decimal."""
+    total = F(DIMENSIONS[0])
     for name in DIMENSIONS[1:]:
-        total = total + F(f"{path}{name}")
+        total = total + F(name)
     mean = Cast(total, models.FloatField()) / Value(float(len(DIMENSIONS)))
     return Round(mean, 1, output_field=models.DecimalField(max_digits=3, decimal_places=1))
 
