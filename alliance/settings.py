@@ -105,7 +105,15 @@ TEMPLATES = [
 # PostgreSQL's JIT compiler is for long analytic queries: on the dashboard's aggregate
 # (estimated costly, run in ~0.1 s) it spent 0.17 s compiling before the first row, on
 # every request. The pages are short queries, so it is off for the app's connections.
-POSTGRES_OPTIONS = "-c jit=off"
+POSTGRES_OPTIONS = ["-c jit=off"]
+# In the web tier (alliance/wsgi.py says so), a statement may run this long before
+# PostgreSQL cancels it and the page answers 503, "try again shortly": under gunicorn's
+# 30 s, so a query gone wrong (planned on statistics not yet updated, say) frees its
+# worker and its core rather than running on for a request already abandoned. Workers,
+# migrations and commands run as long as their work needs. 0 turns it off.
+DATABASE_WEB_STATEMENT_TIMEOUT_SECONDS = env_int("DATABASE_WEB_STATEMENT_TIMEOUT_SECONDS", 25)
+if env_bool("ALLIANCE_WEB_TIER", False) and DATABASE_WEB_STATEMENT_TIMEOUT_SECONDS:
+    POSTGRES_OPTIONS.append(f"-c statement_timeout={DATABASE_WEB_STATEMENT_TIMEOUT_SECONDS}s")
 
 
 def database(url: str) -> dict[str, Any]:
@@ -114,7 +122,7 @@ def database(url: str) -> dict[str, Any]:
         url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
     )
     if config["ENGINE"] == "django.db.backends.postgresql":
-        config.setdefault("OPTIONS", {})["options"] = POSTGRES_OPTIONS
+        config.setdefault("OPTIONS", {})["options"] = " ".join(POSTGRES_OPTIONS)
     return config
 
 
