@@ -340,7 +340,6 @@ def team_totals(user: Any, period: Period) -> dict[str, Any]:
     totals["response_rate"] = totals["client_ratings"] / attended if attended else None
     finished = totals["repairs_recovered"] + totals["repairs_not_recovered"]
     totals["repair_follow_through"] = totals["repairs_recovered"] / finished if finished else None
-    totals["therapists"] = team.count()
     return totals
 
 

@@ -871,9 +871,9 @@ def build_clinic(clinic: Any, therapists: int, clients_each: int) -> None:
 # Measured at the small size: the session and user, the team's guessed sessions (the
 # typical guess gap is worked out by measures.guesses, as on the reading page: one query
 # for the whole team, whatever its size), the rows (the not-on-track count a subquery in
-# them) and how many there are (the page's count), the sparklines, three totals aggregates
-# and the team count, the clients needing attention.
-DASHBOARD_QUERIES = 11
+# them) and how many there are (the page's count, which the totals show too), the
+# sparklines, three totals aggregates, the clients needing attention.
+DASHBOARD_QUERIES = 10
 
 
 @pytest.mark.parametrize(("therapists", "clients_each"), [(2, 5), (20, 30)])

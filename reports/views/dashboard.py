@@ -68,7 +68,12 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "page": page,
             "page_query": others.urlencode(),
-            "totals": {**dashboard.team_totals(request.user, period), "guess_gap": gaps.team},
+            # How many therapists: the count the pages were cut from, not a query again.
+            "totals": {
+                **dashboard.team_totals(request.user, period),
+                "therapists": page.paginator.count,
+                "guess_gap": gaps.team,
+            },
             "attention": dashboard.clients_needing_attention(request.user),
             "stale_label": dashboard.stale_label(),
             "period": period,
