@@ -11,10 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.client
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,9 +25,8 @@ from django.test import Client as DjangoClient
 from django.urls import reverse
 
 from alliance.errors import RETRY_AFTER_SECONDS
+from alliance.tests.serving import gunicorn, production_environment
 
-PROJECT = Path(__file__).resolve().parents[2]
-GUNICORN = Path(sys.executable).with_name("gunicorn")
 DETAIL = "could not connect to server at 10.1.2.3"
 
 
@@ -153,12 +148,6 @@ class Proxy:
         self.thread.join(10)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def get(port: int, path: str, cookie: str) -> tuple[int, str | None, str]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
     try:
@@ -178,50 +167,20 @@ def proxy(postgresql: None) -> Iterator[Proxy]:
 
 
 @contextlib.contextmanager
-def gunicorn(proxy: Proxy, tmp_path: Path) -> Iterator[int]:
+def served(proxy: Proxy, tmp_path: Path) -> Iterator[int]:
     """The app in production settings, its database reached through `proxy`."""
     database = connections["default"].settings_dict
     user = database["USER"] + (f":{database['PASSWORD']}" if database["PASSWORD"] else "")
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in ("DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")},
-        "DEBUG": "false",
+    environment = production_environment(
         # The test's own key, so the session signed in here is valid there.
-        "SECRET_KEY": settings.SECRET_KEY,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": f"postgres://{user}@127.0.0.1:{proxy.port}/{database['NAME']}",
-        "STATIC_ROOT": str(tmp_path / "static"),
-        "CACHE_URL": "",
-    }
-    env.pop("DATABASE_REPLICA_URL", None)
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
-        cwd=PROJECT,
-        env=env,
-        check=True,
+        SECRET_KEY=settings.SECRET_KEY,
+        DATABASE_URL=f"postgres://{user}@127.0.0.1:{proxy.port}/{database['NAME']}",
+        STATIC_ROOT=str(tmp_path / "static"),
+        CACHE_URL="",
     )
-    process = subprocess.Popen(
-        [
-            *(str(GUNICORN), "alliance.wsgi", "--bind", f"127.0.0.1:{port}"),
-            *("--workers", "1", "--threads", "2", "--no-control-socket", "--timeout", "30"),
-        ],
-        cwd=PROJECT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            with contextlib.suppress(OSError):
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("gunicorn did not start")
+    environment.pop("DATABASE_REPLICA_URL", None)
+    with gunicorn(environment, "--workers", "1", "--threads", "2", "--timeout", "30") as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def signed_in(user: Any) -> str:
@@ -237,7 +196,7 @@ def test_gunicorn_answers_503_while_postgresql_is_cut_off_and_recovers_by_itself
 ) -> None:
     cookie = signed_in(therapist)
     caseload = reverse("reports:caseload")
-    with gunicorn(proxy, tmp_path) as port:
+    with served(proxy, tmp_path) as port:
         status, _, text = get(port, caseload, cookie)
         assert status == 200 and "R.K." in text  # its connection is now open and kept
 

@@ -7,75 +7,25 @@ server needs nothing but the code.
 from __future__ import annotations
 
 import http.client
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[2]
-GUNICORN = Path(sys.executable).with_name("gunicorn")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from alliance.tests.serving import gunicorn, production_environment
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
-    port = _free_port()
     log = tmp_path_factory.mktemp("gunicorn") / "access.log"
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in ("DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")},
-        "DEBUG": "false",
-        "SECRET_KEY": "a-long-random-production-secret-" + "q8Zr4mW2xK7pL9vB3nT6yH1" * 2,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": f"sqlite:///{log.parent / 'unused.sqlite3'}",
-        "STATIC_ROOT": str(log.parent / "static"),
-    }
-    # Production serves hashed, compressed static files: collect them as a deploy does.
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
-        cwd=PROJECT,
-        env=env,
-        check=True,
+    environment = production_environment(
+        SECRET_KEY="a-long-random-production-secret-" + "q8Zr4mW2xK7pL9vB3nT6yH1" * 2,
+        DATABASE_URL=f"sqlite:///{log.parent / 'unused.sqlite3'}",
+        STATIC_ROOT=str(log.parent / "static"),
     )
-    process = subprocess.Popen(
-        [
-            str(GUNICORN),
-            "alliance.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--no-control-socket",
-            "--access-logfile",
-            str(log),
-        ],
-        cwd=PROJECT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("gunicorn did not start")
+    with gunicorn(environment, "--workers", "1", "--access-logfile", str(log)) as port:
         yield port, log
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def ask(
