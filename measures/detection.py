@@ -201,7 +201,7 @@ class _Tracks:
 
 
 def _judge_outcome(
-    client_id: int, clinic_id: int, answers: list[_Answer], tracks: _Tracks, now: dt.datetime
+    client_id: int, clinic_id: int, answers: list[_Answer], tracks: _Tracks
 ) -> tuple[list[tuple[int, int, str, str, str]], bool, list[_Judged]]:
     """Judge one client's answers to their clinic's instrument: the "not on track" findings
     to store, whether the latest answer is off track, and the answers judged anew."""
@@ -266,7 +266,7 @@ def _evaluate(
         batch.rows.extend(
             (client_id, f.session_id, f.rule, f.severity, json.dumps(f.evidence)) for f in findings
         )
-        off_track, not_on_track, judged = _judge_outcome(client_id, clinic_id, answers, tracks, now)
+        off_track, not_on_track, judged = _judge_outcome(client_id, clinic_id, answers, tracks)
         batch.rows.extend(off_track)
         batch.judged.extend(judged)
         if findings or off_track:
