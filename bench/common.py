@@ -65,7 +65,7 @@ def seed(clients: int, sessions: int, rng: random.Random, therapists: int | None
     from django.utils import timezone
 
     from clients.models import Client, Clinic, User
-    from measures.models import Rating
+    from measures.models import Rating, copy_ratings_to_sessions
     from sessions.models import Session
 
     call_command("migrate", verbosity=0)
@@ -107,6 +107,7 @@ def seed(clients: int, sessions: int, rng: random.Random, therapists: int | None
             if answers is not None:
                 made.append(Rating(session=session, rater=rater, **answers))
     Rating.objects.bulk_create(made, batch_size=5000)
+    copy_ratings_to_sessions(Session.objects.all())  # the database holds these alone
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")  # fresh statistics, as autovacuum would soon give a live database
     return sum(1 for rating in made if rating.rater == "client")

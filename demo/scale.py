@@ -38,7 +38,7 @@ from demo.histories import (
 )
 from demo.outcomes import DETERIORATING, FLAT, IMPROVING, RECOVERING, outcome_answers
 from measures.models import Instrument, OutcomeAnswer, Rating, instrument_for
-from measures.scoring import DIMENSIONS
+from measures.scoring import DIMENSIONS, alliance_score
 from measures.tracking import MILD, MODERATE, SEVERE
 from sessions.models import Session
 
@@ -285,6 +285,7 @@ class _Writer:
     SESSION_COLUMNS = (
         "id", "client_id", "therapist_id", "number", "starts_at", "duration_minutes",
         "attendance", "modality", "notes", "created_at", "updated_at", "void_reason",
+        "client_score", "guessed_client_score",
     )  # fmt: skip
     RATING_COLUMNS = (
         "session_id", "rater", *DIMENSIONS, "rupture", "rupture_resolved", "comment",
@@ -319,7 +320,7 @@ class _Writer:
                     (
                         session_id, client.pk, client.therapist_id, week + 1, starts_at,
                         SESSION_MINUTES, session["attendance"], session["modality"], "",
-                        logged_at, logged_at, "",
+                        logged_at, logged_at, "", *_rating_copies(session),
                     )
                 )  # fmt: skip
                 for rater in ("client", "therapist"):
@@ -368,6 +369,14 @@ class _Writer:
                 copy.write_row(
                     [json.dumps(value) if isinstance(value, list) else value for value in row]
                 )
+
+
+def _rating_copies(session: Any) -> tuple[Decimal | None, int | None]:
+    """The numbers the session's ratings copy onto it (Session.client_score), as
+    Rating.save would write them."""
+    by_client, by_therapist = session["client"], session["therapist"]
+    score = alliance_score(by_client[name] for name in DIMENSIONS) if by_client else None
+    return score, by_therapist.get("guessed_client_score") if by_therapist else None
 
 
 def _rating_row(

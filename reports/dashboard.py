@@ -5,6 +5,8 @@ Every count and mean is computed in SQL — correlated subqueries per therapist 
 aggregate for the totals, one grouped query for the sparklines — and the typical guess
 gap from one query of the team's guessed sessions by `measures.guesses`, as on the
 reading page; so the page costs the same handful of queries for two therapists or fifty.
+The client's scores and the therapist's guesses are read from the sessions, where each
+rating copies them (Session.client_score), not looked up in the ratings session by session.
 
 Each read names `replica_alias()`: with a read replica configured the page (and its CSV)
 reads there, a moment behind the primary at most, and leaves the primary to the writes.
@@ -24,6 +26,7 @@ from django.db.models import (
     Avg,
     Count,
     DecimalField,
+    ExpressionWrapper,
     F,
     FloatField,
     IntegerField,
@@ -33,7 +36,7 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Cast, Coalesce, NullIf, TruncWeek
+from django.db.models.functions import Abs, Cast, Coalesce, NullIf, TruncWeek
 from django.utils import timezone
 
 from alliance.replica import replica_alias
@@ -43,8 +46,6 @@ from measures.models import (
     Concern,
     ConcernEvent,
     OutcomeAnswer,
-    Rating,
-    alliance_score_expression,
     current_track,
     severity_rank,
 )
@@ -68,10 +69,9 @@ SORTS = {
     "open_concerns": "open_concerns",
     "stale_concerns": "stale_concerns",
     "repair_follow_through": "repair_follow_through",
+    "guess_gap": "typical_guess_gap",
 }
-# The typical guess gap is worked out in Python (`measures.guesses`), so sorted there.
-GUESS_GAP = "guess_gap"
-SORTABLE = (*SORTS, GUESS_GAP)
+SORTABLE = tuple(SORTS)
 # A repair's follow-up finished: the alliance came back, or it did not (measures.follow_up).
 RECOVERED = (ConcernEvent.Action.RECOVERED,)
 NOT_RECOVERED = (ConcernEvent.Action.REOPENED, ConcernEvent.Action.NOT_RECOVERED)
@@ -128,14 +128,33 @@ def _count(queryset: QuerySet) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
+# The sessions the typical guess gap is over: attended, with the client's score and the
+# therapist's guess — those the reading page compares (`reports.reading.compared_sessions`).
+GUESSED = Q(
+    attendance=Session.Attendance.ATTENDED,
+    client_score__isnull=False,
+    guessed_client_score__isnull=False,
+)
+
+
+def _guess_gap(**options: Any) -> Avg:
+    """The typical guess gap over guessed sessions: the mean distance, in points, between
+    the therapist's guess and the client's score — `measures.guesses.read`'s mean absolute
+    difference, worked out in SQL so the dashboard can sort and page by it."""
+    difference = ExpressionWrapper(
+        F("guessed_client_score") - F("client_score"),
+        output_field=DecimalField(max_digits=4, decimal_places=1),
+    )
+    return Avg(Abs(difference), output_field=FloatField(), **options)
+
+
 def _latest_client_score(client_ref: str) -> Subquery:
+    """The client's alliance score at their latest current session they rated."""
     latest = (
-        Rating.objects.by_client()
-        .of_current_sessions()
-        .filter(session__client=OuterRef(client_ref))
-        .order_by("-session__starts_at", "-session__number")
-        .annotate(score=alliance_score_expression())
-        .values("score")[:1]
+        Session.objects.current()
+        .filter(client=OuterRef(client_ref), client_score__isnull=False)
+        .order_by("-starts_at", "-number")
+        .values("client_score")[:1]
     )
     return Subquery(latest, output_field=DecimalField(max_digits=3, decimal_places=1))
 
@@ -147,16 +166,6 @@ def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descendin
     in_period = Q(starts_at__gte=period.start, starts_at__lt=period.end)
     held = Session.objects.current().filter(
         in_period, _counted("client__"), therapist=OuterRef("pk")
-    )
-    rated = (
-        Rating.objects.by_client()
-        .of_current_sessions()
-        .filter(
-            _counted("session__client__"),
-            session__therapist=OuterRef("pk"),
-            session__starts_at__gte=period.start,
-            session__starts_at__lt=period.end,
-        )
     )
     their_concerns = Concern.objects.filter(_counted("client__"), client__therapist=OuterRef("pk"))
     followed_up = ConcernEvent.objects.filter(
@@ -186,7 +195,7 @@ def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descendin
             ),
             sessions=_count(held),
             attended=_count(held.filter(attendance=Session.Attendance.ATTENDED)),
-            client_ratings=_count(rated),
+            client_ratings=_count(held.filter(client_score__isnull=False)),
             mean_latest=Subquery(latest_scores, output_field=FloatField()),
             not_on_track=_count(not_on_track),
             open_concerns=_count(their_concerns.needing_review()),
@@ -195,6 +204,15 @@ def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descendin
             ),
             repairs_recovered=_count(followed_up.filter(action__in=RECOVERED)),
             repairs_not_recovered=_count(followed_up.filter(action__in=NOT_RECOVERED)),
+            guesses=_count(held.filter(GUESSED)),
+            typical_guess_gap=Subquery(
+                held.filter(GUESSED)
+                .order_by()
+                .values("therapist")
+                .annotate(gap=_guess_gap())
+                .values("gap"),
+                output_field=FloatField(),
+            ),
         )
         .annotate(
             response_rate=Cast(F("client_ratings"), FloatField())
@@ -212,78 +230,33 @@ def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descendin
     return rows.order_by(order, "last_name", "first_name", "pk").using(replica_alias())
 
 
-def guess_gaps(user: Any, period: Period) -> reading.GuessGaps:
-    """How close each overseen therapist's guesses came to their clients' scores at the
-    sessions of `period`, and the team's: one query, the sessions `user` may read."""
-    return reading.guess_gaps(
-        reading.compared_sessions(user)
-        .filter(
-            therapist__in=User.objects.overseen_by(user).values("pk"),
-            starts_at__gte=period.start,
-            starts_at__lt=period.end,
-        )
-        .using(replica_alias())
-    )
-
-
 def therapist_rows(
-    user: Any,
-    period: Period,
-    gaps: reading.GuessGaps,
-    sort: str = "therapist",
-    descending: bool = False,
+    user: Any, period: Period, sort: str = "therapist", descending: bool = False
 ) -> list[User]:
-    """`dashboard_rows` with each therapist's guess gap (`row.guess_gap`), sorted by it when
-    asked: by the smallest gap first, or the largest, those without guesses last, ties by
-    surname as in SQL."""
-    in_sql = sort in SORTS
-    rows = list(
-        dashboard_rows(user, period, sort if in_sql else "therapist", descending and in_sql)
-    )
-    for row in rows:
-        row.guess_gap = gaps.of(row.pk)
-    if sort == GUESS_GAP:
-        rows.sort(key=lambda row: _nulls_last(row.guess_gap.typical, descending))
-    return rows
+    """`dashboard_rows` as a list, each with its guess gap (`row.guess_gap`)."""
+    return _with_guess_gaps(list(dashboard_rows(user, period, sort, descending)))
 
 
 def therapist_page(
     user: Any,
     period: Period,
-    gaps: reading.GuessGaps,
     sort: str = "therapist",
     descending: bool = False,
     number: int = 1,
 ) -> Page:
     """One page of `therapist_rows`, THERAPISTS_A_PAGE rows: the same two queries for a team
     of five or five hundred — how many there are, and the page's rows (PostgreSQL works out
-    the columns of those rows alone unless the order needs them). Sorted by guess gap, the
-    order is found from the gaps already read, and only the page's rows are asked for."""
-    if sort in SORTS:
-        page = Paginator(dashboard_rows(user, period, sort, descending), THERAPISTS_A_PAGE)
-        page = page.get_page(number)
-        rows = list(page.object_list)
-    else:
-        ids = list(
-            User.objects.overseen_by(user)
-            .order_by("last_name", "first_name", "pk")
-            .values_list("pk", flat=True)
-            .using(replica_alias())
-        )
-        ids.sort(key=lambda pk: _nulls_last(gaps.of(pk).typical, descending))
-        page = Paginator(ids, THERAPISTS_A_PAGE).get_page(number)
-        found = dashboard_rows(user, period).in_bulk(page.object_list)
-        rows = [found[pk] for pk in page.object_list]
-    for row in rows:
-        row.guess_gap = gaps.of(row.pk)
-    page.object_list = rows
+    the columns of those rows alone unless the order needs them)."""
+    page = Paginator(dashboard_rows(user, period, sort, descending), THERAPISTS_A_PAGE)
+    page = page.get_page(number)
+    page.object_list = _with_guess_gaps(list(page.object_list))
     return page
 
 
-def _nulls_last(value: float | None, descending: bool) -> tuple[bool, float]:
-    if value is None:
-        return True, 0.0
-    return False, -value if descending else value
+def _with_guess_gaps(rows: list[User]) -> list[User]:
+    for row in rows:
+        row.guess_gap = reading.GuessGap(row.typical_guess_gap, row.guesses)
+    return rows
 
 
 def team_totals(user: Any, period: Period) -> dict[str, Any]:
@@ -317,10 +290,12 @@ def team_totals(user: Any, period: Period) -> dict[str, Any]:
             not_on_track=Count("pk", filter=not_on_track),
         ),
         **sessions.aggregate(
-            # distinct: the join to ratings repeats a session once per rating.
-            sessions=Count("pk", distinct=True),
-            attended=Count("pk", filter=Q(attendance=Session.Attendance.ATTENDED), distinct=True),
-            client_ratings=Count("ratings", filter=Q(ratings__rater=Rating.Rater.CLIENT)),
+            sessions=Count("pk"),
+            attended=Count("pk", filter=Q(attendance=Session.Attendance.ATTENDED)),
+            client_ratings=Count("pk", filter=Q(client_score__isnull=False)),
+            # All the team's guesses together, not the mean of the therapists' gaps.
+            guesses=Count("pk", filter=GUESSED),
+            typical_guess_gap=_guess_gap(filter=GUESSED),
         ),
         **concerns.aggregate(
             # distinct: the join to the follow-up events repeats a concern once per event.
@@ -340,6 +315,7 @@ def team_totals(user: Any, period: Period) -> dict[str, Any]:
     totals["response_rate"] = totals["client_ratings"] / attended if attended else None
     finished = totals["repairs_recovered"] + totals["repairs_not_recovered"]
     totals["repair_follow_through"] = totals["repairs_recovered"] / finished if finished else None
+    totals["guess_gap"] = reading.GuessGap(totals.pop("typical_guess_gap"), totals.pop("guesses"))
     return totals
 
 
@@ -350,18 +326,18 @@ def weekly_means(
     now = now or timezone.now()
     since = now - dt.timedelta(weeks=SPARKLINE_WEEKS)
     rows = (
-        Rating.objects.by_client()
-        .of_current_sessions()
+        Session.objects.current()
         .filter(
-            _counted("session__client__"),
-            session__therapist_id__in=therapist_ids,
-            session__starts_at__gte=since,
+            _counted("client__"),
+            therapist_id__in=therapist_ids,
+            starts_at__gte=since,
+            client_score__isnull=False,
         )
-        .annotate(week=TruncWeek("session__starts_at"))
-        .values("session__therapist_id", "week")
-        .annotate(mean=Avg(alliance_score_expression()))
-        .order_by("session__therapist_id", "week")
-        .values_list("session__therapist_id", "mean")
+        .annotate(week=TruncWeek("starts_at"))
+        .values("therapist_id", "week")
+        .annotate(mean=Avg("client_score"))
+        .order_by("therapist_id", "week")
+        .values_list("therapist_id", "mean")
         .using(replica_alias())
     )
     series: dict[int, list[Decimal]] = defaultdict(list)

@@ -1,6 +1,7 @@
 """Therapy sessions and the invitations that let a client rate one.
 
-A session knows nothing of how it is rated: ratings live in `measures`.
+A session knows nothing of how it is rated — ratings live in `measures` — but for two
+numbers `measures` copies onto it for the team's pages (see `RATING_COPIES`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ class Modality(models.TextChoices):
     PHONE = "phone", "Phone"
 
 
+# The fields of a session that only its ratings write (see Session.client_score).
+RATING_COPIES = ("client_score", "guessed_client_score")
+
+
 class Session(models.Model):
     Attendance = Attendance
     Modality = Modality
@@ -91,6 +96,16 @@ class Session(models.Model):
     void_reason = models.TextField(
         "reason for voiding", blank=True, default="", db_default="", editable=False
     )
+
+    # Copies of the numbers the team's pages add up over thousands of sessions, written by
+    # `measures` whenever a rating is saved (Rating.save): the client's alliance score (a
+    # client's rating never changes) and the therapist's guess of it (changeable while
+    # their rating is). The dashboard reads them here, beside the date, therapist and
+    # attendance it filters on, instead of two look-ups in the ratings per session.
+    client_score = models.DecimalField(
+        max_digits=3, decimal_places=1, null=True, blank=True, editable=False
+    )
+    guessed_client_score = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
 
     objects = SessionQuerySet.as_manager()
 
@@ -136,6 +151,17 @@ class Session(models.Model):
 
     def __str__(self) -> str:
         return f"Session {self.number} with {self.client}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Saving a session loaded before its client answered must not write back the
+        # copies as they were then: an edit writes every field but those (RATING_COPIES).
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name not in RATING_COPIES
+            ]
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         """The session's page, on the read side (see `alliance.links`)."""

@@ -8,7 +8,12 @@ from measures.models.outcomes import (
     current_track,
     instrument_for,
 )
-from measures.models.ratings import Rating, RatingQuerySet, alliance_score_expression
+from measures.models.ratings import (
+    Rating,
+    RatingQuerySet,
+    alliance_score_expression,
+    copy_ratings_to_sessions,
+)
 from measures.models.signals import (
     Concern,
     ConcernEvent,
@@ -49,6 +54,7 @@ __all__ = [
     "ThresholdChange",
     "alliance_score_expression",
     "built_in_check",
+    "copy_ratings_to_sessions",
     "current_track",
     "instrument_for",
     "severity_rank",

@@ -7,16 +7,29 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q, Value
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Cast, Round
 from django.utils import timezone
 
 from clients.models import ClientLanguage
 from clients.scoping import ScopedQuerySet, caseload_q
 from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN, alliance_score
+from sessions.models import Session
 
 # The languages a client's form, and so its notice, can be shown in.
 NOTICE_LANGUAGES = ClientLanguage.values
+
+
+def copy_ratings_to_sessions(sessions: QuerySet[Session]) -> int:
+    """Write each session's copies of its ratings' numbers (Session.client_score) from the
+    ratings: after a bulk insert, which skips Rating.save. One statement."""
+    ratings = Rating.objects.filter(session=OuterRef("pk"))
+    return sessions.update(
+        client_score=Subquery(
+            ratings.by_client().annotate(score=alliance_score_expression()).values("score")[:1]
+        ),
+        guessed_client_score=Subquery(ratings.by_therapist().values("guessed_client_score")[:1]),
+    )
 
 
 def alliance_score_expression() -> models.Expression:
@@ -190,6 +203,20 @@ class Rating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_rater_display()} rating of {self.session}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        copies = self.session_copies()
+        Session.objects.filter(pk=self.session_id).update(**copies)
+        if Rating.session.is_cached(self):
+            for name, value in copies.items():
+                setattr(self.session, name, value)
+
+    def session_copies(self) -> dict[str, Any]:
+        """What this rating writes on its session for the team's pages (Session.client_score)."""
+        if self.rater == Rater.CLIENT:
+            return {"client_score": self.alliance_score}
+        return {"guessed_client_score": self.guessed_client_score}
 
     @property
     def dimension_scores(self) -> dict[str, int]:

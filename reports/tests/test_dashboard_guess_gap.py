@@ -207,9 +207,11 @@ def test_another_clinics_guesses_never_count(
     assert rows_of(response) == []
     assert response.context["totals"]["guess_gap"].guesses == 0
     other_admin = ClinicAdminFactory(clinic=other_clinic, username="olga")
-    theirs = dashboard.guess_gaps(other_admin, dashboard.period_of_days(30))
-    assert (theirs.team.typical, theirs.team.guesses) == (8.0, 1)
-    assert dashboard.guess_gaps(clinic_admin, dashboard.period_of_days(30)).therapists == {}
+    period = dashboard.period_of_days(30)
+    theirs = dashboard.team_totals(other_admin, period)["guess_gap"]
+    assert (theirs.typical, theirs.guesses) == (8.0, 1)
+    [row] = dashboard.therapist_rows(other_admin, period)
+    assert (row.guess_gap.typical, row.guess_gap.guesses) == (8.0, 1)
 
 
 def test_pages_sorted_by_the_gap_split_the_same_order(

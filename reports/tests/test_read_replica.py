@@ -141,9 +141,11 @@ def test_the_dashboard_reads_from_the_replica(
     assert page.status_code == 200
     assert [row.pk for row in page.context["rows"]] == [client_record.therapist_id]
     assert len(page.context["attention"]) == 1
-    assert reading(ran[REPLICA], '"measures_rating"')  # the per-therapist columns
-    assert reading(ran[REPLICA], '"measures_concern"')  # the clients needing attention
-    assert not reading(ran["default"], '"measures_rating"')
+    # The per-therapist columns (their scores copied onto the sessions), the clients
+    # needing attention.
+    assert reading(ran[REPLICA], '"therapy_sessions_session"')
+    assert reading(ran[REPLICA], '"measures_concern"')
+    assert not reading(ran["default"], '"therapy_sessions_session"')
     assert not reading(ran["default"], '"measures_concern"')
     assert not writes(ran[REPLICA])
 

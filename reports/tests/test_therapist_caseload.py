@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from clients.models import Client, Supervision, User
 from clients.tests.factories import ClientFactory, SupervisorFactory, TherapistFactory
-from measures.models import Concern, Flag, OutcomeAnswer, Rating
+from measures.models import Concern, Flag, OutcomeAnswer, Rating, copy_ratings_to_sessions
 from measures.tests.factories import RatingFactory, built_in_check, concern_with_signal
 from sessions.models import Session
 from sessions.tests.factories import SessionFactory
@@ -245,6 +245,7 @@ def build_caseload(therapist: User, size: int) -> None:
                 Rating(session=session, rater="therapist", **dict.fromkeys(DIMENSIONS, 9))
             )
     Rating.objects.bulk_create(ratings)
+    copy_ratings_to_sessions(Session.objects.filter(pk__in=[s.pk for s in sessions]))
     first, last = sessions[0::3], sessions[2::3]
     instrument = built_in_check()
     tracks = [

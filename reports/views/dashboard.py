@@ -49,9 +49,8 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
     require_overseer(request.user)
     period = period_from(request)
     sort, descending = sort_from(request)
-    gaps = dashboard.guess_gaps(request.user, period)
     page = dashboard.therapist_page(
-        request.user, period, gaps, sort, descending, PageForm(request.GET).number()
+        request.user, period, sort, descending, PageForm(request.GET).number()
     )
     rows = page.object_list
     lines = dashboard.weekly_means([row.pk for row in rows])
@@ -72,7 +71,6 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
             "totals": {
                 **dashboard.team_totals(request.user, period),
                 "therapists": page.paginator.count,
-                "guess_gap": gaps.team,
             },
             "attention": dashboard.clients_needing_attention(request.user),
             "stale_label": dashboard.stale_label(),

@@ -42,8 +42,7 @@ def dashboard_csv(request: HttpRequest) -> StreamingHttpResponse:
     # A download has no page to show a warning on; the file name carries its dates.
     period = period_from(request, warn=False)
     sort, descending = sort_from(request, warn=False)
-    gaps = dashboard.guess_gaps(request.user, period)
-    rows = dashboard.therapist_rows(request.user, period, gaps, sort, descending)
+    rows = dashboard.therapist_rows(request.user, period, sort, descending)
     # The file names therapists, not clients (counts and means per caseload); it is still
     # the clinic's data leaving the app, so the export is recorded against the clinic.
     audit.exported(request, request.user.clinic, place="dashboard CSV")

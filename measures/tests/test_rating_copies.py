@@ -1,0 +1,111 @@
+"""Each session carries copies of its ratings' two numbers for the team's pages
+(Session.client_score, guessed_client_score): written by every rating saved, never lost to
+a session saved from an older copy, and filled in bulk after a bulk insert."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from clients.models import Client, User
+from measures.models import Rating, copy_ratings_to_sessions
+from measures.services import client_rating_submit, rating_submit, rating_update
+from measures.tests.factories import RatingFactory
+from sessions.invitations import invitation_create
+from sessions.models import Session
+from sessions.services import session_update
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+ANSWERS = {
+    "trust": "9", "empathy": "8", "collaboration": "9",
+    "boundaries": "10", "growth": "7", "respect": "10",
+    "rupture": "none", "rupture_resolved": "", "comment": "",
+}  # fmt: skip
+# (9 + 8 + 9 + 10 + 7 + 10) / 6 = 8.83…
+SCORE = Decimal("8.8")
+
+
+def copies(session: Session) -> tuple[Decimal | None, int | None]:
+    session = Session.objects.get(pk=session.pk)
+    return session.client_score, session.guessed_client_score
+
+
+def test_the_clients_answer_through_their_link_writes_their_score_on_the_session(
+    client_record: Client,
+) -> None:
+    session = SessionFactory(client=client_record)
+    assert copies(session) == (None, None)
+    invitation, _token = invitation_create(session=session)
+    rating = client_rating_submit(
+        invitation=invitation, answers=ANSWERS, notice_version=1, notice_language="en"
+    )
+    assert rating.alliance_score == SCORE
+    assert copies(session) == (SCORE, None)
+
+
+def test_the_therapists_guess_is_copied_and_follows_their_revisions(
+    therapist: User, client_record: Client
+) -> None:
+    session = SessionFactory(client=client_record)
+    rating = rating_submit(
+        session=session,
+        rater=Rating.Rater.THERAPIST,
+        answers={**ANSWERS, "guessed_client_score": "7"},
+        submitted_by=therapist,
+    )
+    assert copies(session) == (None, 7)
+    rating_update(rating=rating, actor=therapist, answers={**ANSWERS, "guessed_client_score": "9"})
+    assert copies(session) == (None, 9)
+    # The therapist's own scores are not the client's: they never reach client_score.
+    rating_update(rating=rating, actor=therapist, answers=ANSWERS)  # the guess taken back
+    assert copies(session) == (None, None)
+
+
+def test_a_session_saved_from_a_copy_read_before_the_rating_keeps_the_score(
+    therapist: User, client_record: Client
+) -> None:
+    session = SessionFactory(client=client_record)
+    read_earlier = Session.objects.get(pk=session.pk)
+    RatingFactory(session=session, **dict.fromkeys(("trust", "empathy"), 3))
+    RatingFactory(session=session, rater=Rating.Rater.THERAPIST, guessed_client_score=4)
+    read_earlier.duration_minutes = 45
+    read_earlier.save()
+    assert copies(session) == (Decimal("7.0"), 4)  # (3 + 3 + 9 × 4) / 6
+    session_update(
+        actor=therapist,
+        session=read_earlier,
+        starts_at=read_earlier.starts_at,
+        duration_minutes=60,
+        attendance=read_earlier.attendance,
+        modality=read_earlier.modality,
+        notes="Talked about the move.",
+    )
+    assert copies(session) == (Decimal("7.0"), 4)
+    assert Session.objects.get(pk=session.pk).duration_minutes == 60
+
+
+def test_the_copy_in_hand_is_updated_too(client_record: Client) -> None:
+    session = SessionFactory(client=client_record)
+    rating = RatingFactory(session=session)
+    assert rating.session.client_score == Decimal("9.0")
+
+
+def test_ratings_inserted_in_bulk_are_copied_in_one_statement(
+    client_record: Client, django_assert_num_queries: object
+) -> None:
+    sessions = [SessionFactory(client=client_record) for _ in range(3)]
+    Rating.objects.bulk_create(
+        [
+            Rating(session=sessions[0], rater="client", trust=2, empathy=3, collaboration=4,
+                   boundaries=5, growth=6, respect=7),
+            Rating(session=sessions[1], rater="therapist", trust=9, empathy=9, collaboration=9,
+                   boundaries=9, growth=9, respect=9, guessed_client_score=6),
+        ]
+    )  # fmt: skip
+    assert [copies(s) for s in sessions] == [(None, None)] * 3  # bulk_create skips save()
+    with django_assert_num_queries(1):  # type: ignore[operator]
+        copy_ratings_to_sessions(Session.objects.filter(client=client_record))
+    assert [copies(s) for s in sessions] == [(Decimal("4.5"), None), (None, 6), (None, None)]
