@@ -81,19 +81,29 @@ def filename(filters: AuditFilters) -> str:
     return f"alliance-audit-{first}-{last}.csv"
 
 
+# What each CSV row is made from, in its order.
+CSV_FIELDS = (
+    "at", "actor_name", "address", "action", "model", "object_id", "client_id",
+    "client__label", "fields", "place",
+)  # fmt: skip
+
+
 def csv_rows(entries: QuerySet[AuditEntry], zone: dt.tzinfo) -> Iterator[list[Any]]:
     """One list per entry, read with one query (from the read replica, if there is one: the
-    export's own entry, just written, may be missing from it); times in `zone`, to the second."""
-    for entry in entries.using(replica_alias()).iterator(chunk_size=500):
+    export's own entry, just written, may be missing from it); times in `zone`, to the second.
+    Read as values, not entries: an export of a month of a large clinic is 50,000 rows."""
+    actions = dict(AuditEntry.Action.choices)
+    rows = entries.using(replica_alias()).values_list(*CSV_FIELDS).iterator(chunk_size=2000)
+    for at, actor, address, action, model, object_id, client_id, label, fields, place in rows:
         yield [
-            timezone.localtime(entry.at, zone).replace(microsecond=0).isoformat(),
-            entry.actor_name,
-            entry.address or "",
-            entry.get_action_display(),
-            entry.model,
-            entry.object_id,
-            entry.client_id or "",
-            entry.client.label if entry.client is not None else "",
-            " ".join(entry.fields),
-            entry.place,
+            timezone.localtime(at, zone).replace(microsecond=0).isoformat(),
+            actor,
+            address or "",
+            actions.get(action, action),
+            model,
+            object_id,
+            client_id or "",
+            label or "",
+            " ".join(fields),
+            place,
         ]

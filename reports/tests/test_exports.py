@@ -16,7 +16,7 @@ from clients.models import Client, User
 from clients.tests.factories import ClientFactory
 from measures.models import Concern, Flag
 from measures.tests.factories import ConcernFactory, OutcomeAnswerFactory, RatingFactory
-from reports.exports import spreadsheet_safe
+from reports.exports import LINES_A_CHUNK, csv_lines, spreadsheet_safe
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -600,3 +600,13 @@ def test_a_download_with_odd_parameters_leaves_no_warning_for_the_next_page(
     b"".join(response.streaming_content)
     page = client.get(reverse("reports:caseload"))
     assert list(page.context["messages"]) == []
+
+
+def test_a_long_export_is_sent_a_chunk_of_lines_at_a_time_and_loses_none() -> None:
+    rows = [[n, f"=cmd{n}", "a,b"] for n in range(2 * LINES_A_CHUNK + 1)]
+    chunks = list(csv_lines(["n", "text", "pair"], rows))
+    # The header, two full chunks and the one line left over.
+    assert [chunk.count("\n") for chunk in chunks] == [1, LINES_A_CHUNK, LINES_A_CHUNK, 1]
+    read = list(csv.reader(io.StringIO("".join(chunks))))
+    assert read[0] == ["n", "text", "pair"]
+    assert read[1:] == [[str(n), f"'=cmd{n}", "a,b"] for n in range(len(rows))]
