@@ -161,8 +161,9 @@ def _rating_save(
         rating.notice_version, rating.notice_language = notice
         rating.notice_shown_at = rating.submitted_at
     # The answers were checked above and the database's constraints back them
-    # up; validating each CHECK constraint here would cost a query apiece.
-    rating.full_clean(validate_constraints=False)
+    # up; validating each CHECK constraint here would cost a query apiece, and the
+    # session, already read (and, from a link, locked), a query to see it exists.
+    rating.full_clean(exclude=["session"], validate_constraints=False)
     if Rating.objects.filter(session=session, rater=rater).exists():
         raise ValidationError(DUPLICATE_RATING_MESSAGE)
     try:
@@ -217,7 +218,7 @@ def rating_update(*, rating: Rating, actor: User, answers: Mapping[str, Any]) ->
     for name in RATING_ANSWERS:
         setattr(rating, name, getattr(revised, name))
     rating.updated_at = timezone.now()
-    rating.full_clean(validate_constraints=False)
+    rating.full_clean(exclude=["session"], validate_constraints=False)
     rating.save()
     changed = audit.changed_fields(before, rating)
     if changed:

@@ -217,3 +217,25 @@ def test_a_missing_built_in_check_is_made_again_from_its_definition(client_recor
     assert made.is_built_in and made.item_count == 4
     assert instrument_for(client_record.clinic_id) == made
     assert Instrument.objects.count() == 1
+
+
+# The link and the instrument shown; then, in one transaction (its begin and end counted),
+# the link locked, the session, the check that the client has not answered, the rating
+# (within a savepoint: begun, released), its copy onto the session, the instrument again
+# (the service checks what it stores), the outcome answer, the link marked used and an
+# audit entry for each record.
+ANSWER_QUERIES = 16
+
+
+@pytest.mark.parametrize("earlier", [0, 12])
+def test_an_answer_costs_the_same_statements_however_long_the_history(
+    client: Any, client_record: Client, django_assert_num_queries: Any, earlier: int
+) -> None:
+    for _ in range(earlier):
+        SessionFactory(client=client_record)
+    token = invitations.invitation_create(session=SessionFactory(client=client_record))[1]
+    answers = {**ANSWERS, **outcome_form_answers()}
+    with django_assert_num_queries(ANSWER_QUERIES):
+        response = client.post(url(token), answers)
+    assert response.status_code == 302
+    assert Rating.objects.filter(session__client=client_record).count() == 1
