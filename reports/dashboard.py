@@ -47,6 +47,7 @@ from measures.models import (
     ConcernEvent,
     OutcomeAnswer,
     current_track,
+    latest_client_score,
     severity_rank,
 )
 from measures.scoring import one_decimal
@@ -148,17 +149,6 @@ def _guess_gap(**options: Any) -> Avg:
     return Avg(Abs(difference), output_field=FloatField(), **options)
 
 
-def _latest_client_score(client_ref: str) -> Subquery:
-    """The client's alliance score at their latest current session they rated."""
-    latest = (
-        Session.objects.current()
-        .filter(client=OuterRef(client_ref), client_score__isnull=False)
-        .order_by("-starts_at", "-number")
-        .values("client_score")[:1]
-    )
-    return Subquery(latest, output_field=DecimalField(max_digits=3, decimal_places=1))
-
-
 def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descending: bool = False):  # type: ignore[no-untyped-def]
     """One row per overseen therapist with every column of the dashboard, sorted."""
     now = timezone.now()
@@ -181,7 +171,7 @@ def dashboard_rows(user: Any, period: Period, sort: str = "therapist", descendin
     )
     latest_scores = (
         Client.objects.filter(therapist=OuterRef("pk"), status=Client.Status.ACTIVE)
-        .annotate(latest=_latest_client_score("pk"))
+        .annotate(latest=latest_client_score("pk"))
         .order_by()
         .values("therapist")
         .annotate(mean=Avg("latest"))
@@ -284,7 +274,7 @@ def team_totals(user: Any, period: Period) -> dict[str, Any]:
     followed_up = Q(events__at__gte=period.start, events__at__lt=period.end)
     not_on_track = Q(track=OutcomeAnswer.Track.NOT_ON_TRACK)
     totals = {
-        **clients.annotate(latest=_latest_client_score("pk"), track=current_track("pk")).aggregate(
+        **clients.annotate(latest=latest_client_score("pk"), track=current_track("pk")).aggregate(
             active_clients=Count("pk"),
             mean_latest=Avg("latest"),
             not_on_track=Count("pk", filter=not_on_track),

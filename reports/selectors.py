@@ -15,7 +15,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import (
-    DecimalField,
     F,
     IntegerField,
     OuterRef,
@@ -40,6 +39,7 @@ from measures.models import (
     Rating,
     current_track,
     instrument_for,
+    latest_client_score,
     severity_rank,
 )
 from measures.rules import repaired
@@ -52,15 +52,6 @@ SPARKLINE_LENGTH = 10
 
 def cutoff() -> Decimal:
     return Decimal(str(settings.ALLIANCE_CUTOFF))
-
-
-def _latest_client_rating() -> QuerySet[Rating]:
-    return (
-        Rating.objects.by_client()
-        .of_current_sessions()
-        .filter(session__client=OuterRef("pk"))
-        .order_by("-session__starts_at", "-session__number")
-    )
 
 
 @dataclass(frozen=True)
@@ -92,10 +83,7 @@ def caseload(
         .filter(status=status)
         .select_related("therapist")
         .annotate(
-            latest_score=Subquery(
-                _latest_client_rating().with_alliance_score().values("score")[:1],
-                output_field=DecimalField(max_digits=3, decimal_places=1),
-            ),
+            latest_score=latest_client_score("pk"),
             last_session_at=Subquery(last_session.values("starts_at")[:1]),
             # At most one concern per client is open (a database constraint).
             concern_id=Subquery(open_concern.values("pk")[:1]),
@@ -120,22 +108,21 @@ def caseload(
 
 
 def sparklines(client_ids: list[int]) -> dict[int, list[Decimal]]:
-    """Each client's last ten client scores, oldest first, in one query."""
+    """Each client's last ten client scores, oldest first, in one query (from the sessions'
+    copies of them)."""
     rows = (
-        Rating.objects.by_client()
-        .of_current_sessions()
-        .filter(session__client_id__in=client_ids)
-        .with_alliance_score()
+        Session.objects.current()
+        .filter(client_id__in=client_ids, client_score__isnull=False)
         .annotate(
             recency=Window(
                 RowNumber(),
-                partition_by=[F("session__client_id")],
-                order_by=[F("session__starts_at").desc(), F("session__number").desc()],
+                partition_by=[F("client_id")],
+                order_by=[F("starts_at").desc(), F("number").desc()],
             )
         )
         .filter(recency__lte=SPARKLINE_LENGTH)
-        .order_by("session__client_id", "session__starts_at", "session__number")
-        .values_list("session__client_id", "score")
+        .order_by("client_id", "starts_at", "number")
+        .values_list("client_id", "client_score")
     )
     series: dict[int, list[Decimal]] = defaultdict(list)
     for client_id, score in rows:

@@ -13,6 +13,7 @@ from measures.models.ratings import (
     RatingQuerySet,
     alliance_score_expression,
     copy_ratings_to_sessions,
+    latest_client_score,
 )
 from measures.models.signals import (
     Concern,
@@ -57,5 +58,6 @@ __all__ = [
     "copy_ratings_to_sessions",
     "current_track",
     "instrument_for",
+    "latest_client_score",
     "severity_rank",
 ]

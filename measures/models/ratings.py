@@ -32,6 +32,19 @@ def copy_ratings_to_sessions(sessions: QuerySet[Session]) -> int:
     )
 
 
+def latest_client_score(client_ref: str = "pk") -> Subquery:
+    """The client's alliance score at the latest current session they rated, for a queryset
+    whose `client_ref` is a client's id (NULL before any): read from the sessions' copies,
+    down the index of a client's sessions by date."""
+    latest = (
+        Session.objects.current()
+        .filter(client=OuterRef(client_ref), client_score__isnull=False)
+        .order_by("-starts_at", "-number")
+        .values("client_score")[:1]
+    )
+    return Subquery(latest, output_field=models.DecimalField(max_digits=3, decimal_places=1))
+
+
 def alliance_score_expression() -> models.Expression:
     """SQL for the alliance score: the six dimensions' mean, to one decimal."""
     total = F(DIMENSIONS[0])
