@@ -1,12 +1,13 @@
 """Reads for the supervisor's dashboard: one row per therapist, the team's totals,
 the clients needing attention, weekly sparklines, and how concerns were closed.
 
-Every count and mean is computed in SQL — correlated subqueries per therapist row, one
-aggregate for the totals, one grouped query for the sparklines — and the typical guess
-gap from one query of the team's guessed sessions by `measures.guesses`, as on the
-reading page; so the page costs the same handful of queries for two therapists or fifty.
-The client's scores and the therapist's guesses are read from the sessions, where each
-rating copies them (Session.client_score), not looked up in the ratings session by session.
+Every count and mean is computed in SQL — correlated subqueries per therapist row (the
+typical guess gap among them: the reading page's number, `measures.guesses`, worked out in
+SQL so a team can be sorted and paged by it), one aggregate for the totals, one grouped
+query for the sparklines — so the page costs the same handful of queries for two
+therapists or five hundred. The client's scores and the therapist's guesses are read from
+the sessions, where each rating copies them (Session.client_score), not looked up in the
+ratings session by session.
 
 Each read names `replica_alias()`: with a read replica configured the page (and its CSV)
 reads there, a moment behind the primary at most, and leaves the primary to the writes.
