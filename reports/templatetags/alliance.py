@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import template
+from django.utils.formats import localize
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -26,40 +27,89 @@ def _y(score: Decimal | float) -> float:
     return round(SPARK_PAD + usable * (1 - float(score) / SCORE_MAX), 1)
 
 
-@register.inclusion_tag("reports/includes/score_badge.html")
-def score_badge(score: Decimal | None) -> dict[str, Any]:
+# The badges and the sparkline are built here, not by templates: a caseload or dashboard
+# draws three a row, and an inclusion tag renders a template of its own each time (a
+# quarter of a caseload of thirty). Their markup is what those templates drew.
+NO_SCORE = mark_safe(
+    '<span class="text-body-secondary">—<span class="visually-hidden"> no client rating yet'
+    "</span></span>"
+)
+NOT_JUDGED = mark_safe(
+    '<span class="text-body-secondary">—<span class="visually-hidden"> latest outcome answer '
+    "not judged yet</span></span>"
+)
+NOT_ANSWERED = mark_safe(
+    '<span class="text-body-secondary">—<span class="visually-hidden"> no outcome answer yet'
+    "</span></span>"
+)
+NO_SPARKLINE = mark_safe('<span class="text-body-secondary small">No ratings yet</span>')
+
+
+@register.simple_tag
+def score_badge(score: Decimal | None) -> str:
     """The alliance score, coloured against the cut-off (and said in words, not colour alone)."""
-    if score is not None:
-        score = one_decimal(score)
-    return {"score": score, "below": score is not None and score < cutoff(), "cutoff": cutoff()}
+    if score is None:
+        return NO_SCORE
+    score, line = one_decimal(score), cutoff()
+    if score < line:
+        return format_html(
+            '<span class="badge score-badge score-below">{}<span class="visually-hidden"> '
+            "(below the cut-off of {})</span></span>",
+            localize(score),
+            localize(line),
+        )
+    return format_html('<span class="badge score-badge score-above">{}</span>', localize(score))
 
 
-@register.inclusion_tag("reports/includes/outcome_badge.html")
-def outcome_badge(track: str | None) -> dict[str, Any]:
+@register.simple_tag
+def outcome_badge(track: str | None) -> str:
     """The client's outcome status by their latest answer, in words (the colour only
     repeats them): "Not on track" stands out; "—" before any answer has been judged."""
-    return {
-        "label": _label(OutcomeAnswer.Track, track) if track else "",
-        "not_on_track": track == OutcomeAnswer.Track.NOT_ON_TRACK,
-        "answered": track is not None,
-    }
+    if track is None:
+        return NOT_ANSWERED
+    if not track:
+        return NOT_JUDGED
+    label = _label(OutcomeAnswer.Track, track)
+    if track == OutcomeAnswer.Track.NOT_ON_TRACK:
+        return format_html('<span class="badge text-bg-danger">{}</span>', label)
+    return format_html('<span class="small">{}</span>', label)
 
 
-@register.inclusion_tag("reports/includes/sparkline.html")
-def sparkline(scores: Sequence[Decimal]) -> dict[str, Any]:
+@register.simple_tag
+def sparkline(scores: Sequence[Decimal]) -> str:
     """An inline SVG of recent client scores on a fixed 0–10 scale, with the cut-off dashed."""
     scores = list(scores)
+    if not scores:
+        return NO_SPARKLINE
     step = SPARK_WIDTH / max(len(scores) - 1, 1)
     points = [(round(i * step, 1), _y(score)) for i, score in enumerate(scores)]
-    return {
-        "scores": scores,
-        "points": " ".join(f"{x},{y}" for x, y in points),
-        "last": points[-1] if points else None,
-        "cutoff_y": _y(cutoff()),
-        "width": SPARK_WIDTH,
-        "height": SPARK_HEIGHT,
-        "last_below": bool(scores) and scores[-1] < cutoff(),
-    }
+    line = (
+        format_html(
+            '<polyline class="sparkline-line" points="{}"></polyline>',
+            " ".join(f"{x},{y}" for x, y in points),
+        )
+        if len(scores) > 1
+        else ""
+    )
+    (last_x, last_y), cutoff_y = points[-1], _y(cutoff())
+    return format_html(
+        '<svg class="sparkline" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        'role="img" aria-label="Last {count} client scores: {listed}">\n'
+        '  <line class="sparkline-cutoff" x1="0" x2="{width}" y1="{cutoff_y}" y2="{cutoff_y}">'
+        "</line>\n"
+        "  {line}\n"
+        '  <circle class="sparkline-last{below}" cx="{last_x}" cy="{last_y}" r="2.5"></circle>\n'
+        "</svg>",
+        width=SPARK_WIDTH,
+        height=SPARK_HEIGHT,
+        count=len(scores),
+        listed=", ".join(str(score) for score in scores),
+        cutoff_y=cutoff_y,
+        line=line,
+        below=" is-below" if scores[-1] < cutoff() else "",
+        last_x=last_x,
+        last_y=last_y,
+    )
 
 
 @register.filter
