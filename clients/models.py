@@ -117,7 +117,10 @@ class User(AbstractUser):
 class Supervision(models.Model):
     """A supervisor oversees a therapist's caseload (read-only)."""
 
-    supervisor = models.ForeignKey(User, on_delete=models.CASCADE, related_name="supervisions")
+    # Indexed by supervision_unique_pair, which begins with it (alliance/tests/test_indexes.py).
+    supervisor = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="supervisions", db_index=False
+    )
     therapist = models.ForeignKey(User, on_delete=models.CASCADE, related_name="supervised_by")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -175,7 +178,9 @@ class Client(models.Model):
     Status = ClientStatus
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="clients")
-    therapist = models.ForeignKey(User, on_delete=models.PROTECT, related_name="caseload")
+    therapist = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="caseload", db_index=False
+    )  # indexed with the status (Meta)
     label = models.CharField(
         max_length=40,
         help_text="A pseudonym or initials, never a legal name.",
@@ -295,7 +300,12 @@ class AuditEntry(models.Model):
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     clinic = models.ForeignKey(
-        Clinic, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+        Clinic,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,  # indexed with the time (audit_clinic_at)
+        null=True,
+        related_name="+",
     )
     actor = models.ForeignKey(
         User, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"

@@ -66,9 +66,16 @@ class Session(models.Model):
     Attendance = Attendance
     Modality = Modality
 
-    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="sessions")
+    # Both indexed with the date (Meta): no index of their own, which every change of a
+    # session would also update (alliance/tests/test_indexes.py).
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.PROTECT, related_name="sessions", db_index=False
+    )
     therapist = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sessions_logged"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="sessions_logged",
+        db_index=False,
     )
     number = models.PositiveIntegerField(
         help_text="The session's ordinal among the client's sessions, assigned when logged."
@@ -194,7 +201,9 @@ class SessionRevision(models.Model):
     previous private notes only to the session's therapist (`led_session`).
     """
 
-    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="revisions")
+    session = models.ForeignKey(
+        Session, on_delete=models.PROTECT, related_name="revisions", db_index=False
+    )  # indexed with the time (Meta)
     revised_at = models.DateTimeField(default=timezone.now)
     revised_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"

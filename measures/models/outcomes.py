@@ -251,7 +251,9 @@ class ExpectedCourse(models.Model):
     on this instrument by their `index`-th answer, and how many clients it rests on.
     Only numbers: no client, no score of anyone's."""
 
-    clinic = models.ForeignKey("clients.Clinic", on_delete=models.CASCADE, related_name="+")
+    clinic = models.ForeignKey(
+        "clients.Clinic", on_delete=models.CASCADE, related_name="+", db_index=False
+    )  # indexed by course_one_per_point, which begins with it
     instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="+")
     band = models.CharField(max_length=10)
     index = models.PositiveSmallIntegerField()

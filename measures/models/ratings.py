@@ -103,7 +103,10 @@ class Rating(models.Model):
     RuptureResolved = RuptureResolved
 
     session = models.ForeignKey(
-        "therapy_sessions.Session", on_delete=models.CASCADE, related_name="ratings"
+        "therapy_sessions.Session",
+        on_delete=models.CASCADE,
+        related_name="ratings",
+        db_index=False,  # indexed by rating_one_per_session_and_rater, which begins with it
     )
     rater = models.CharField(max_length=10, choices=Rater.choices)
     trust = _dimension_field("trust and safety")
