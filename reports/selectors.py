@@ -305,7 +305,8 @@ def client_history(client: Client) -> ClientHistory:
         .select_related("voided_by", "outcome")
         .prefetch_related(
             Prefetch("ratings", queryset=Rating.objects.all()),
-            Prefetch("flags", queryset=Flag.objects.order_by("created_at")),
+            # The page shows each signal's rule and standing, never its evidence.
+            Prefetch("flags", queryset=Flag.objects.defer("evidence").order_by("created_at")),
         )
     )
     thresholds = clinic_thresholds(client.clinic_id)
