@@ -6,31 +6,19 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from alliance.tests.migrating import latest, migrate
 
 BEFORE = [("measures", "0002_flag_history_and_sweeps")]
 AFTER = [("measures", "0005_flag_review_moves_to_concerns")]
-
-
-def migrate(to: list[tuple[str, str]]) -> Any:
-    """Migrate the test database to `to`; returns the historical apps there."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(to)
-    executor.loader.build_graph()
-    return executor.loader.project_state(to).apps
 
 
 @pytest.fixture
 def old_apps(transactional_db: None) -> Any:
     apps = migrate(BEFORE)
     yield apps
-    migrate(executor_leaf_nodes())
-
-
-def executor_leaf_nodes() -> list[tuple[str, str]]:
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
+    migrate(latest())
 
 
 def test_flags_become_concerns_and_their_reviews_are_kept(old_apps: Any) -> None:

@@ -12,6 +12,7 @@ from clients.models import Client, User
 from measures.models import Rating, copy_ratings_to_sessions
 from measures.services import client_rating_submit, rating_submit, rating_update
 from measures.tests.factories import RatingFactory
+from measures.tests.test_therapist_guess import ANSWERS
 from sessions.invitations import invitation_create
 from sessions.models import Session
 from sessions.services import session_update
@@ -19,11 +20,6 @@ from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
 
-ANSWERS = {
-    "trust": "9", "empathy": "8", "collaboration": "9",
-    "boundaries": "10", "growth": "7", "respect": "10",
-    "rupture": "none", "rupture_resolved": "", "comment": "",
-}  # fmt: skip
 # (9 + 8 + 9 + 10 + 7 + 10) / 6 = 8.83…
 SCORE = Decimal("8.8")
 

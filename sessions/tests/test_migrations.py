@@ -9,28 +9,20 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from alliance.tests.migrating import latest, migrate
 
 RATINGS = ("measures", "0013_outcome_answer_fillfactor")
 BEFORE = [("therapy_sessions", "0003_void_and_revisions"), RATINGS]
 AFTER = [("therapy_sessions", "0004_rating_copies"), RATINGS]
 
 
-def migrate(to: list[tuple[str, str]]) -> Any:
-    """Migrate the test database to `to`; returns the historical apps there."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(to)
-    executor.loader.build_graph()
-    return executor.loader.project_state(to).apps
-
-
 @pytest.fixture
 def old_apps(transactional_db: None) -> Any:
     apps = migrate(BEFORE)
     yield apps
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate(latest())
 
 
 def test_sessions_rated_before_the_migration_get_their_copies(old_apps: Any) -> None:
