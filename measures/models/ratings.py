@@ -221,6 +221,8 @@ class Rating(models.Model):
         return f"{self.get_rater_display()} rating of {self.session}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        # Here, not in the services: every path that stores a rating (the services, a data
+        # migration's models aside, the tests' factories) then keeps the session's copies.
         super().save(*args, **kwargs)
         copies = self.session_copies()
         Session.objects.filter(pk=self.session_id).update(**copies)
