@@ -32,6 +32,7 @@ from measures.models import (
     Instrument,
     OutcomeAnswer,
     Rating,
+    sessions_with_stale_copies,
 )
 from measures.scoring import DIMENSIONS, alliance_score
 from measures.tracking import MILD, MODERATE, NOT_ON_TRACK, ON_TRACK, starting_band
@@ -335,6 +336,13 @@ class TestTheSeededDemo:
             assert reading.compared >= 30
             assert reading.mean_absolute_difference <= 0.5 and abs(reading.bias) < 0.25
             assert reading.missed_drops == 0
+
+    def test_every_session_carries_its_ratings_copies(self) -> None:
+        """The demo's ratings go through the services, so their sessions' copies agree."""
+        assert Session.objects.exclude(client_score=None).count() == (
+            Rating.objects.by_client().count()
+        )
+        assert not sessions_with_stale_copies(Session.objects.all()).exists()
 
     def test_running_it_twice_changes_nothing(self) -> None:
         counts, rows = row_counts(), demo_rows()

@@ -17,7 +17,7 @@ from django.utils import timezone
 from clients.models import Client, Clinic, Supervision, User
 from clients.services import clinic_create
 from demo.scale import SCALES, Scale, seed_scale_clinic
-from measures.models import Concern, Flag, OutcomeAnswer, Rating
+from measures.models import Concern, Flag, OutcomeAnswer, Rating, sessions_with_stale_copies
 from measures.scoring import DIMENSIONS
 from sessions.models import Session
 
@@ -73,6 +73,15 @@ def test_it_seeds_the_counts_asked_with_staff_and_supervision_groups() -> None:
     assert {client.therapist.username for client in Client.objects.all()} == set(
         therapists.values_list("username", flat=True)
     )
+
+
+def test_its_sessions_carry_their_ratings_copies_as_the_models_would_write_them() -> None:
+    seed()
+    assert Session.objects.filter(client_score__isnull=False).count() == (
+        Rating.objects.filter(rater=Rating.Rater.CLIENT).count()
+    )
+    assert Session.objects.filter(guessed_client_score__isnull=False).exists()
+    assert not sessions_with_stale_copies(Session.objects.all()).exists()
 
 
 def test_its_histories_look_like_practice() -> None:

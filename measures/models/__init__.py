@@ -14,6 +14,7 @@ from measures.models.ratings import (
     alliance_score_expression,
     copy_ratings_to_sessions,
     latest_client_score,
+    sessions_with_stale_copies,
 )
 from measures.models.signals import (
     Concern,
@@ -59,5 +60,6 @@ __all__ = [
     "current_track",
     "instrument_for",
     "latest_client_score",
+    "sessions_with_stale_copies",
     "severity_rank",
 ]

@@ -4,12 +4,14 @@ a session saved from an older copy, and filled in bulk after a bulk insert."""
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from clients.models import Client, User
-from measures.models import Rating, copy_ratings_to_sessions
+from measures.models import Rating, copy_ratings_to_sessions, sessions_with_stale_copies
 from measures.services import client_rating_submit, rating_submit, rating_update
 from measures.tests.factories import RatingFactory
 from measures.tests.test_therapist_guess import ANSWERS
@@ -105,3 +107,32 @@ def test_ratings_inserted_in_bulk_are_copied_in_one_statement(
     with django_assert_num_queries(1):  # type: ignore[operator]
         copy_ratings_to_sessions(Session.objects.filter(client=client_record))
     assert [copies(s) for s in sessions] == [(Decimal("4.5"), None), (None, 6), (None, None)]
+
+
+def rating_copies(*args: str) -> str:
+    out = io.StringIO()
+    call_command("rating_copies", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_check_finds_copies_written_past_the_models_and_repairs_them(
+    client_record: Client,
+) -> None:
+    rated, guessed, unrated = (SessionFactory(client=client_record) for _ in range(3))
+    RatingFactory(session=rated)  # 9.0
+    RatingFactory(session=guessed, rater=Rating.Rater.THERAPIST, guessed_client_score=6)
+    assert "Every session's copies agree" in rating_copies()
+    # A hand-made SQL fix: a score changed, a guess lost, a score where no client answered.
+    Session.objects.filter(pk=rated.pk).update(client_score=Decimal("4.0"))
+    Session.objects.filter(pk=guessed.pk).update(guessed_client_score=None)
+    Session.objects.filter(pk=unrated.pk).update(client_score=Decimal("5.0"))
+    assert sessions_with_stale_copies(Session.objects.all()).count() == 3
+    with pytest.raises(CommandError, match="3 session"):
+        rating_copies()
+    assert "copies of 3 session" in rating_copies("--repair")
+    assert [copies(s) for s in (rated, guessed, unrated)] == [
+        (Decimal("9.0"), None),
+        (None, 6),
+        (None, None),
+    ]
+    assert "Every session's copies agree" in rating_copies()
