@@ -272,11 +272,13 @@ def pages(people: dict[str, Any], requests: int = REQUESTS) -> list[Row]:
 
 def sweep_in_process() -> dict[str, float]:
     """Run in its own process (peak memory is the process's): the full sweep, then its
-    floor — the same rows (the sweep's history query) streamed through a server-side
-    cursor, no rules."""
+    floor — the same rows streamed through a server-side cursor, no rules: every client's
+    history (sessions, both ratings, the outcome answer) and the outcome answers the sweep
+    recomputes the clinics' expected courses from."""
     from django.db import connection
 
     from clients.models import Client
+    from measures.courses import answer_rows
     from measures.detection import _history_rows, sweep_run
 
     with connection.cursor() as cursor:
@@ -306,6 +308,7 @@ def sweep_in_process() -> dict[str, float]:
     for _ in range(3):
         started = time.perf_counter()
         rows = sum(1 for _ in _history_rows(Client.objects.values("pk")))
+        answers = sum(1 for _ in answer_rows())
         floors.append(time.perf_counter() - started)
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM measures_rating WHERE rater = 'client'")
@@ -315,6 +318,7 @@ def sweep_in_process() -> dict[str, float]:
         "again": again,
         "floor": min(floors),
         "rows": rows,
+        "answers": answers,
         "ratings": ratings,
         "peak_mb": peak,
         "baseline_mb": baseline,
@@ -362,7 +366,8 @@ def sweep_line(sweep: dict[str, float]) -> str:
         return "ok" if ratio <= TARGET_RATIO and sweep["peak_mb"] < 200 else "miss: target ≤ 3×"
 
     return (
-        f"Sweep: {sweep['ratings']:,} client ratings ({sweep['rows']:,} sessions) in "
+        f"Sweep: {sweep['ratings']:,} client ratings ({sweep['rows']:,} sessions, "
+        f"{sweep['answers']:,} outcome answers) in "
         f"{sweep['seconds']:.2f} s = {rate:,.0f} ratings/s, peak {sweep['peak_mb']:.0f} MB "
         f"({sweep['baseline_mb']:.0f} MB before); floor (same rows streamed, no rules) "
         f"{sweep['floor']:.2f} s = {floor_rate:,.0f}/s; ratio {ratio:.1f}× ({verdict(ratio)}; "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Iterator
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -36,11 +37,12 @@ def course_for(clinic_id: int, instrument_id: int) -> dict[str, dict[int, tracki
     return course
 
 
-def _score_series() -> Iterator[tuple[Key, list[list[float]]]]:
-    """((clinic, instrument), each client's scores in answer order), streamed from the read
-    replica once it has caught up. (The stored courses are read from the primary: the sweep
-    compares them with, and judges by, what it has just written there.)"""
-    rows = (
+def answer_rows() -> Iterator[tuple[int, int, int, Decimal]]:
+    """(clinic, instrument, client, score) of every answer that counts, in answer order per
+    client, streamed from the read replica once it has caught up. (The stored courses are
+    read from the primary: the sweep compares them with, and judges by, what it has just
+    written there.)"""
+    return (
         OutcomeAnswer.objects.using(caught_up_alias())
         .of_current_sessions()
         .filter(session__client__excluded_from_statistics=False)
@@ -54,7 +56,11 @@ def _score_series() -> Iterator[tuple[Key, list[list[float]]]]:
         .values_list("session__client__clinic_id", "instrument_id", "session__client_id", "score")
         .iterator(chunk_size=STREAM_CHUNK)
     )
-    for key, by_key in itertools.groupby(rows, key=lambda row: (row[0], row[1])):
+
+
+def _score_series() -> Iterator[tuple[Key, list[list[float]]]]:
+    """((clinic, instrument), each client's scores in answer order)."""
+    for key, by_key in itertools.groupby(answer_rows(), key=lambda row: (row[0], row[1])):
         yield (
             key,
             [

@@ -133,7 +133,16 @@ AUDIT_FIELDS = ("at", "actor_name", "action", "model", "object_id", "fields", "p
 # Fields each exported model holds that the document leaves out, with the reason above.
 WITHHELD = {
     Client: {"clinic", "therapist", "excluded_from_statistics"},  # clinic, therapist: by name
-    Session: {"id", "client", "therapist", "notes", "voided_by"},  # staff: not the client's data
+    # Staff: not the client's data. The copies of the ratings' numbers are in the ratings.
+    Session: {
+        "id",
+        "client",
+        "therapist",
+        "notes",
+        "voided_by",
+        "client_score",
+        "guessed_client_score",
+    },
     Rating: {"id", "session", "submitted_by"},
     OutcomeAnswer: {"id", "session", "instrument"},  # the session by number, instrument by name
     Flag: {"id", "client", "session", "concern"},

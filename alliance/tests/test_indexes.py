@@ -52,3 +52,22 @@ def redundant_indexes() -> list[str]:
 
 def test_no_index_repeats_the_leading_columns_of_another(postgresql: None) -> None:
     assert redundant_indexes() == []
+
+
+def missing_from_the_database() -> list[str]:
+    """The indexes and constraints the models declare that the database lacks: what a
+    migration dropped by mistake (Django's AlterField on a key took a conditional unique
+    index on the same column with it)."""
+    missing = []
+    with connection.cursor() as cursor:
+        for label in OUR_APPS:
+            for model in apps.get_app_config(label).get_models():
+                table = model._meta.db_table
+                present = connection.introspection.get_constraints(cursor, table)
+                declared = [*model._meta.indexes, *model._meta.constraints]
+                missing += [f"{table}: {i.name}" for i in declared if i.name not in present]
+    return missing
+
+
+def test_every_declared_index_and_constraint_is_in_the_database(postgresql: None) -> None:
+    assert missing_from_the_database() == []
