@@ -8,9 +8,14 @@ import io
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.django import TestCase as HypothesisTestCase
 
 from clients.models import Client, User
+from clients.tests.factories import ClientFactory
 from measures.models import Rating, copy_ratings_to_sessions, sessions_with_stale_copies
 from measures.services import client_rating_submit, rating_submit, rating_update
 from measures.tests.factories import RatingFactory
@@ -136,3 +141,57 @@ def test_the_check_finds_copies_written_past_the_models_and_repairs_them(
         (None, None),
     ]
     assert "Every session's copies agree" in rating_copies()
+
+
+# Anything the app does to ratings and sessions, in any order, leaves the copies right.
+STEP = st.tuples(
+    st.sampled_from(["client rates", "therapist rates", "therapist revises", "session edited"]),
+    st.integers(0, 2),  # which of three sessions
+    st.integers(0, 10),  # a score, or a guess (10: none)
+)
+
+
+class CopiesFollowEveryStep(HypothesisTestCase):
+    @settings(max_examples=25, deadline=None)
+    @given(steps=st.lists(STEP, max_size=12))
+    def test_the_copies_agree_with_the_ratings_after_any_steps(
+        self, steps: list[tuple[str, int, int]]
+    ) -> None:
+        person = ClientFactory()
+        therapist = person.therapist
+        sessions = [SessionFactory(client=person, therapist=therapist) for _ in range(3)]
+        for step, which, number in steps:
+            session = Session.objects.get(pk=sessions[which].pk)
+            guess = {"guessed_client_score": "" if number == 10 else str(number)}
+            answers = {**ANSWERS, "trust": str(number)}
+            rating = Rating.objects.filter(session=session, rater=Rating.Rater.THERAPIST).first()
+            try:
+                if step == "client rates":
+                    rating_submit(
+                        session=session,
+                        rater=Rating.Rater.CLIENT,
+                        answers=answers,
+                        notice=(1, "en"),
+                    )
+                elif step == "therapist rates" or rating is None:
+                    rating_submit(
+                        session=session,
+                        rater=Rating.Rater.THERAPIST,
+                        answers={**answers, **guess},
+                        submitted_by=therapist,
+                    )
+                elif step == "therapist revises":
+                    rating_update(rating=rating, actor=therapist, answers={**answers, **guess})
+                else:
+                    session_update(
+                        actor=therapist,
+                        session=sessions[which],  # as read before every step above
+                        starts_at=session.starts_at,
+                        duration_minutes=30 + number,
+                        attendance=session.attendance,
+                        modality=session.modality,
+                        notes=f"Step {number}",
+                    )
+            except ValidationError:
+                pass  # a second rating by the same rater: refused, nothing written
+            assert not sessions_with_stale_copies(Session.objects.filter(client=person)).exists()
