@@ -162,11 +162,15 @@ class Session(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Saving a session loaded before its client answered must not write back the
         # copies as they were then: an edit writes every field but those (RATING_COPIES).
+        # (Fields not loaded stay unwritten, as Django's own save leaves them.)
         if not self._state.adding and kwargs.get("update_fields") is None:
+            deferred = self.get_deferred_fields()
             kwargs["update_fields"] = [
                 field.name
                 for field in self._meta.concrete_fields
-                if not field.primary_key and field.name not in RATING_COPIES
+                if not field.primary_key
+                and field.name not in RATING_COPIES
+                and field.attname not in deferred
             ]
         super().save(*args, **kwargs)
 

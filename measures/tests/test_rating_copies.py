@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -195,3 +196,20 @@ class CopiesFollowEveryStep(HypothesisTestCase):
             except ValidationError:
                 pass  # a second rating by the same rater: refused, nothing written
             assert not sessions_with_stale_copies(Session.objects.filter(client=person)).exists()
+
+
+def test_a_session_read_in_part_writes_only_what_was_read(
+    client_record: Client, django_assert_num_queries: Any
+) -> None:
+    session = SessionFactory(client=client_record, duration_minutes=50)
+    RatingFactory(session=session)
+    partial = Session.objects.only("notes").get(pk=session.pk)
+    partial.notes = "Spoke about the move."
+    with django_assert_num_queries(1):  # the UPDATE alone: no deferred field read back
+        partial.save()
+    saved = Session.objects.get(pk=session.pk)
+    assert (saved.notes, saved.duration_minutes, saved.client_score) == (
+        "Spoke about the move.",
+        50,
+        Decimal("9.0"),
+    )
