@@ -233,7 +233,9 @@ def _judge_outcome(
 
 
 def _decimal(value: float | None) -> Decimal | None:
-    return None if value is None else Decimal(str(round(value, 2))).quantize(Decimal("0.01"))
+    # Two places, as stored: formatting rounds as round(value, 2) does, in one step (a
+    # first sweep makes 90,000 of these).
+    return None if value is None else Decimal(f"{value:.2f}")
 
 
 # Called with the number of clients evaluated so far (a command's progress bar).
