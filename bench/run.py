@@ -363,17 +363,21 @@ def sweep_line(sweep: dict[str, float]) -> str:
     again = sweep["again"] / sweep["floor"]
 
     def verdict(ratio: float) -> str:
-        return "ok" if ratio <= TARGET_RATIO and sweep["peak_mb"] < 200 else "miss: target ≤ 3×"
+        return (
+            "ok"
+            if ratio <= TARGET_RATIO and sweep["peak_mb"] < 200
+            else "miss: target ≤ 3×, < 200 MB"
+        )
 
     return (
         f"Sweep: {sweep['ratings']:,} client ratings ({sweep['rows']:,} sessions, "
         f"{sweep['answers']:,} outcome answers) in "
         f"{sweep['seconds']:.2f} s = {rate:,.0f} ratings/s, peak {sweep['peak_mb']:.0f} MB "
         f"({sweep['baseline_mb']:.0f} MB before); floor (same rows streamed, no rules) "
-        f"{sweep['floor']:.2f} s = {floor_rate:,.0f}/s; ratio {ratio:.1f}× ({verdict(ratio)}; "
+        f"{sweep['floor']:.2f} s = {floor_rate:,.0f}/s; ratio {ratio:.2f}× ({verdict(ratio)}; "
         "the first sweep, writing every signal, concern and outcome judgement)\n"
         f"       every client again, nothing new to write: {sweep['again']:.2f} s, "
-        f"{again:.1f}× the floor ({verdict(again)})"
+        f"{again:.2f}× the floor ({verdict(again)})"
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +16,7 @@ from django.utils import timezone
 from clients.models import ClientLanguage
 from clients.scoping import ScopedQuerySet, caseload_q
 from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN, alliance_score
-from sessions.models import Session
+from sessions.models import RATING_COPIES, Session
 
 # The languages a client's form, and so its notice, can be shown in.
 NOTICE_LANGUAGES = ClientLanguage.values
@@ -55,9 +57,8 @@ def sessions_with_stale_copies(sessions: QuerySet[Session]) -> QuerySet[Session]
     """Of `sessions`, those whose copies disagree with their ratings: none unless something
     wrote ratings or sessions past the models (a hand-made SQL fix, a restore of one table)."""
     given = {f"given_{name}": value for name, value in _from_ratings().items()}
-    return sessions.annotate(**given).filter(
-        _differs("client_score") | _differs("guessed_client_score")
-    )
+    differs = functools.reduce(operator.or_, (_differs(name) for name in RATING_COPIES))
+    return sessions.annotate(**given).filter(differs)
 
 
 def latest_client_score(client_ref: str = "pk") -> Subquery:
