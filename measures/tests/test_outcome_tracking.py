@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -79,12 +80,16 @@ def test_a_reliable_deterioration_puts_the_client_off_track_and_opens_a_concern(
     assert flag.description == ("Outcome 4.75: worse than the first score of 6 by 1.25 or more")
 
 
+@pytest.mark.parametrize("copy_from", [0, 10_000], ids=["copy", "arrays"])
 def test_judgements_written_a_few_at_a_time_are_all_stored(
-    client_record: Client, monkeypatch: pytest.MonkeyPatch
+    client_record: Client, monkeypatch: pytest.MonkeyPatch, copy_from: int
 ) -> None:
     """The judged answers go to the database in statements of JUDGED_A_STATEMENT (so the
-    planner looks each up by index): split across statements, every one is stored."""
+    planner looks each up by index): split across statements, every one is stored. On
+    PostgreSQL a sweep's many answers are COPYed first and one client's few are sent as
+    arrays; either way, the same judgements."""
     monkeypatch.setattr(detection, "JUDGED_A_STATEMENT", 2)
+    monkeypatch.setattr(detection, "COPY_FROM", copy_from)
     for weeks_ago, score in [(5, 6), (4, 6), (3, 5.5), (2, 4.75), (1, 4.5)]:
         week(client_record, weeks_ago, score)
     evaluate_clients([client_record.pk])
@@ -93,6 +98,30 @@ def test_judgements_written_a_few_at_a_time_are_all_stored(
     ]  # fmt: skip
     judged = OutcomeAnswer.objects.filter(session__client=client_record)
     assert judged.filter(judged_at__isnull=False).count() == 5
+
+
+@override_settings(ALLIANCE_OUTCOME_MIN_CLIENTS=3)
+def test_both_ways_of_storing_judgements_store_the_same_values(
+    client_record: Client, therapist: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The track, the expected score and the lowest still on track arrive whole, whether
+    COPYed (a sweep's many answers) or sent as arrays (one client's few)."""
+    for _ in range(3):  # an expected course, as in the test below
+        peer = ClientFactory(therapist=therapist)
+        week(peer, 3, 4)
+        week(peer, 2, 6)
+    week(client_record, 3, 4)
+    week(client_record, 2, 4)
+    sweep_run()  # the clinic's expected courses
+    answers = OutcomeAnswer.objects.order_by("pk")
+    stored = []
+    for copy_from in (0, 10_000):
+        monkeypatch.setattr(detection, "COPY_FROM", copy_from)
+        answers.update(track="", expected=None, lowest_on_track=None, judged_at=None)
+        evaluate_clients(Client.objects.values_list("pk", flat=True))
+        stored.append(list(answers.values_list("track", "expected", "lowest_on_track")))
+    assert stored[0] == stored[1]
+    assert stored[0][-1] == ("not_on_track", Decimal("6.00"), Decimal("4.75"))
 
 
 def test_a_fall_smaller_than_the_reliable_change_stays_on_track(client_record: Client) -> None:
