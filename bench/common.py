@@ -25,6 +25,18 @@ def setup_django(url: str) -> None:
     django.setup()
 
 
+def as_served() -> None:
+    """Settings as a production server has them, for pages timed through Django's test
+    client in this process: DEBUG off (no query log, no debug pages), the test client's
+    host allowed. Not `setup_test_environment()`: that also instruments every template
+    render so a test can inspect its context (a signal and a copy of the context for each
+    template and include), which is the test's work, not the server's."""
+    from django.conf import settings
+
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+
+
 def create_database(url: str) -> None:
     import psycopg
 

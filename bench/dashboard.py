@@ -29,6 +29,7 @@ import time
 from bench.common import (
     DEFAULT_URL,
     StatementCounter,
+    as_served,
     create_database,
     seed,
     setup_django,
@@ -53,9 +54,8 @@ def time_dashboard(supervisor: object) -> tuple[list[float], int]:
     """Milliseconds for each of REQUESTS requests, and the queries one request makes."""
     from django.db import connection
     from django.test import Client
-    from django.test.utils import setup_test_environment
 
-    setup_test_environment()
+    as_served()
     browser = Client()
     browser.force_login(supervisor)
     browser.get("/dashboard/")  # warm: templates compiled, connection open

@@ -36,7 +36,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from bench.common import DEFAULT_URL, create_database, peak_rss_mb, setup_django
+from bench.common import DEFAULT_URL, as_served, create_database, peak_rss_mb, setup_django
 
 REQUESTS = 20
 HUGE_REQUESTS = 5  # the huge scale's pages: a few requests each, for their counts and size
@@ -384,9 +384,7 @@ def sweep_line(sweep: dict[str, float]) -> str:
 def measure_pages(args: argparse.Namespace) -> dict[str, Any]:
     """In its own process, on one scale's database: seed it when asked (or when it does not
     hold the scale), then time every page and explain the dashboard's aggregate."""
-    from django.test.utils import setup_test_environment
-
-    setup_test_environment(debug=False)  # as served: no DEBUG pages, no query log
+    as_served()
     # WhiteNoise's note that nothing was collected: static files are not benchmarked here.
     warnings.filterwarnings("ignore", "No directory at", UserWarning)
     seeded = None
