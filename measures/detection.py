@@ -105,17 +105,18 @@ def _history_rows(clients: QuerySet | Iterable[int]) -> Iterator[tuple]:
 def _point(row: tuple) -> Point:
     client = row[5 : 5 + _N]
     therapist = row[7 + _N : 7 + 2 * _N]
+    # In Point's order, by position: one is made per session of every client swept.
     return Point(
-        session_id=row[1],
-        number=row[2],
-        starts_at=row[3],
-        attendance=row[4],
-        client=client if client[0] is not None else None,
-        rupture=row[5 + _N] or "",
-        rupture_resolved=row[6 + _N] or "",
-        therapist=therapist if therapist[0] is not None else None,
-        therapist_rupture=row[7 + 2 * _N] or "",
-        therapist_rupture_resolved=row[8 + 2 * _N] or "",
+        row[1],  # session id
+        row[2],  # number
+        row[3],  # starts at
+        row[4],  # attendance
+        client if client[0] is not None else None,
+        row[5 + _N] or "",  # rupture
+        row[6 + _N] or "",  # rupture resolved
+        therapist if therapist[0] is not None else None,
+        row[7 + 2 * _N] or "",  # therapist's rupture
+        row[8 + 2 * _N] or "",  # therapist's rupture resolved
     )
 
 

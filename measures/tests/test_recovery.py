@@ -64,7 +64,7 @@ def test_the_usual_level_is_the_mean_of_the_ratings_before_the_concern() -> None
 )
 def test_at_and_around_the_margin(score: float, state: str) -> None:
     history = points(9.0, 9.0, 9.0, 6.0, 6.0, 9.0)
-    forced(history[5], score)
+    history[5] = forced(history[5], score)
     result = recovery(history, concern_began=4, reviewed_through=5, t=MARGIN_ONE)
     assert result.state == state
 
@@ -72,8 +72,8 @@ def test_at_and_around_the_margin(score: float, state: str) -> None:
 def test_the_margin_is_the_reliable_change_index_of_the_clinic() -> None:
     # Default r = .70, SD = 1.0: 1.96 × √0.6 ≈ 1.52, so 7.5 is back from 9.0 and 7.4 is not.
     history = points(9.0, 9.0, 9.0, 6.0, 6.0, 9.0, 9.0)
-    forced(history[5], 7.4)
-    forced(history[6], 7.5)
+    history[5] = forced(history[5], 7.4)
+    history[6] = forced(history[6], 7.5)
     result = recovery(history, concern_began=4, reviewed_through=5, t=Thresholds())
     assert (result.state, result.at_session) == (RECOVERED, 7)
     assert result.evidence == {

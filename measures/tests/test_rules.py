@@ -80,18 +80,18 @@ def points(*entries: Entry) -> list[Point]:
 
 
 def with_rupture(p: Point, rupture: str, resolved: str = "") -> Point:
-    return dataclasses.replace(p, rupture=rupture, rupture_resolved=resolved)
+    return p._replace(rupture=rupture, rupture_resolved=resolved)
 
 
 def with_therapist(p: Point, score: float) -> Point:
-    return dataclasses.replace(p, therapist=dims(score))
+    return p._replace(therapist=dims(score))
 
 
 def forced(p: Point, score: float) -> Point:
     """A point whose client score is `score` even where six whole numbers cannot give it
-    (7.4, 6.9): the reliable-change arithmetic is checked at a finer grain than the form's."""
-    object.__setattr__(p, "client_score", score)
-    return p
+    (7.4, 6.9): the reliable-change arithmetic is checked at a finer grain than the form's.
+    (The named tuple's own copy, which keeps the scores it is given.)"""
+    return tuple.__new__(Point, (*p[:-2], score, p.therapist_score))
 
 
 def at(findings: Iterable[Finding]) -> list[int]:
@@ -133,6 +133,16 @@ ALL_RULES = [
     rules.rupture_unresolved,
     rules.rater_discrepancy,
 ]
+
+
+def test_a_point_works_out_its_scores_when_made_and_when_changed() -> None:
+    p = Point(1, 1, START, client=dimensions(9, trust=3))
+    assert (p.client_score, p.therapist_score) == (8.0, None)
+    changed = p._replace(client=dimensions(6), therapist=dimensions(8))
+    assert (changed.client_score, changed.therapist_score) == (6.0, 8.0)
+    assert p.client_score == 8.0  # unchanged: a point is a value
+    with pytest.raises(AttributeError):
+        p.client_score = 5.0  # type: ignore[misc]
 
 
 def test_rule_names_and_severities_are_the_flag_model_values() -> None:

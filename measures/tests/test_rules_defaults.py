@@ -36,9 +36,7 @@ def fired(rule: ScoreRule, history: list[Point], t: Thresholds = DEFAULT) -> lis
 def therapist_saw(p: Point, rupture: str, resolved: str, score: float = 9.5) -> Point:
     """`p` rated by the therapist too, who noticed a rupture."""
     rated = with_therapist(p, score)
-    return dataclasses.replace(
-        rated, therapist_rupture=rupture, therapist_rupture_resolved=resolved
-    )
+    return rated._replace(therapist_rupture=rupture, therapist_rupture_resolved=resolved)
 
 
 # --- The defaults are the settings' defaults -------------------------------------------
