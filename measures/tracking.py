@@ -150,10 +150,11 @@ class Judgement:
 
 
 def expected_at(
-    first: float, index: int, scale: Scale, course: Course, min_clients: int
+    band_course: Mapping[int, Expected], index: int, min_clients: int
 ) -> Expected | None:
-    """The course's point for a client starting at `first`, if it rests on enough clients."""
-    point = course.get(starting_band(first, scale), {}).get(index)
+    """The point at this answer of the course of the client's starting band, if it rests
+    on enough clients. (The band is found once per client: a sweep judges every answer.)"""
+    point = band_course.get(index)
     return point if point is not None and point.clients >= min_clients else None
 
 
@@ -166,11 +167,12 @@ def judge(
     first = answers[0][1]
     band = starting_band(first, scale)
     margin = scale.reliable_change
+    band_course = course.get(band, {})
     judgements = [Judgement(answers[0][0], 1, first, STARTING, band)]
     for index, (number, score) in enumerate(answers[1:], start=2):
         improvement = scale.improvement(first, score)
         deteriorated = improvement <= -margin + TOLERANCE
-        point = expected_at(first, index, scale, course, min_clients)
+        point = expected_at(band_course, index, min_clients)
         expected = lowest = None
         below = False
         if point is not None:
@@ -228,8 +230,9 @@ def expected_band(
 ) -> list[BandPoint]:
     """The expected course of a client who started at `first`, where enough clients show it."""
     points = [BandPoint(1, first, scale.moved(first, -scale.reliable_change), 0)]
+    band_course = course.get(starting_band(first, scale), {})
     for index in range(2, longest + 1):
-        point = expected_at(first, index, scale, course, min_clients)
+        point = expected_at(band_course, index, min_clients)
         if point is None:
             continue
         usual = scale.moved(first, point.improvement)
