@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import models
+from django.db import connection, models
 from django.http import HttpRequest, HttpResponse
+from psycopg.types.json import Jsonb
 
 from alliance.net import client_address
 from clients.models import AuditAction, AuditEntry, Client, Clinic
@@ -174,21 +175,47 @@ def written(
 
 def created_in_bulk(
     actor: Any, records: Sequence[models.Model], *, clinic_ids: Mapping[int, int]
-) -> list[AuditEntry]:
+) -> None:
     """`records` (saved, each with a `client_id`) were created together: one entry each,
-    in one INSERT. `clinic_ids` maps each client to its clinic, so nothing is looked up."""
-    return AuditEntry.objects.bulk_create(
-        [
-            _entry(
-                actor=actor,
-                action=AuditAction.CREATED,
-                record=record,
-                client_id=record.client_id,  # type: ignore[attr-defined]
-                clinic_id=clinic_ids[record.client_id],  # type: ignore[attr-defined]
-            )
-            for record in records
-        ]
-    )
+    written together. `clinic_ids` maps each client to its clinic, so nothing is looked up."""
+    entries = [
+        _entry(
+            actor=actor,
+            action=AuditAction.CREATED,
+            record=record,
+            client_id=record.client_id,  # type: ignore[attr-defined]
+            clinic_id=clinic_ids[record.client_id],  # type: ignore[attr-defined]
+        )
+        for record in records
+    ]
+    if connection.vendor == "postgresql":
+        _copy(entries)
+    else:
+        AuditEntry.objects.bulk_create(entries)
+
+
+_COPIED = (
+    "at, clinic_id, actor_id, actor_name, address, action, model, object_id, client_id, "
+    "fields, place"
+)
+
+
+def _copy(entries: list[AuditEntry]) -> None:
+    """COPY the entries: bulk_create prepares every field of every row in Python, which
+    was most of the cost of recording the 10,000 concerns a huge clinic's first sweep
+    opens."""
+    if not entries:
+        return
+    table = connection.ops.quote_name(AuditEntry._meta.db_table)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({_COPIED}) FROM STDIN") as copy,
+    ):
+        for e in entries:
+            copy.write_row(
+                (e.at, e.clinic_id, e.actor_id, e.actor_name, e.address, e.action, e.model,
+                 e.object_id, e.client_id, Jsonb(e.fields), e.place)
+            )  # fmt: skip
 
 
 def changed_fields(before: dict[str, Any], after: models.Model) -> list[str]:
