@@ -20,6 +20,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.dateformat import format as format_date
 
 OTHER_DIGITS = "Use the digits 0–9."
@@ -190,7 +191,35 @@ class DateField(AsciiDigitsMixin, DateBoundsMixin, forms.DateField):
     input_formats = ["%Y-%m-%d"]
 
 
-class DateTimeField(AsciiDigitsMixin, DateBoundsMixin, forms.DateTimeField):
+def happens_twice(wall: dt.datetime, zone: dt.tzinfo) -> bool:
+    """Whether the wall-clock time `wall` (naive) happens twice in `zone`: in the hour the
+    clocks go back, the first time round (fold 0, summer time) is ahead of UTC by more than
+    the second. In the hour the clocks go forward it is the other way round."""
+    first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+    return first.utcoffset() > second.utcoffset()  # type: ignore[operator]
+
+
+class RepeatedHourMixin:
+    """Reads a time of the hour the clocks go back, which Django refuses as ambiguous, as
+    its first time round: otherwise a session logged then (the log form's own default, "now")
+    or dated then could not be saved. A time the clocks skip is still refused."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)  # type: ignore[misc]
+        except ValidationError as error:
+            if error.code != "ambiguous_timezone":
+                raise
+            zone = timezone.get_current_timezone()
+            # The wall-clock time as typed: read in UTC, where no time is ambiguous.
+            with timezone.override(dt.UTC):
+                wall = super().to_python(value).replace(tzinfo=None)  # type: ignore[misc]
+            if not happens_twice(wall, zone):
+                raise
+            return wall.replace(tzinfo=zone, fold=0)
+
+
+class DateTimeField(AsciiDigitsMixin, DateBoundsMixin, RepeatedHourMixin, forms.DateTimeField):
     """A date and time (what `<input type="datetime-local">` sends), within its bounds."""
 
 

@@ -26,6 +26,12 @@ def default_starts_at() -> dt.datetime:
     return now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
 
 
+def _wall_minute(moment: dt.datetime) -> dt.datetime:
+    """The clinic's wall-clock minute of `moment`, as the form shows it (naive: the two
+    01:30s of the night the clocks go back compare equal)."""
+    return timezone.localtime(moment).replace(second=0, microsecond=0, tzinfo=None, fold=0)
+
+
 class SessionForm(ServiceForm):
     """A session's date, length, attendance, modality and private notes.
 
@@ -65,6 +71,19 @@ class SessionForm(ServiceForm):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Only you can read these.",
     )
+
+    def clean_starts_at(self) -> dt.datetime | None:
+        """A date and time left as the form gave it is the moment it was given, even in the
+        hour the clocks go back, when the wall-clock time alone can't tell which of the two
+        it was (the field reads it as the first)."""
+        starts_at = self.cleaned_data.get("starts_at")
+        initial = self.initial.get("starts_at")
+        unchanged = (
+            isinstance(starts_at, dt.datetime)
+            and isinstance(initial, dt.datetime)
+            and _wall_minute(starts_at) == _wall_minute(initial)
+        )
+        return initial if unchanged else starts_at
 
     @classmethod
     def initial_for(cls, session: Session) -> dict[str, Any]:
