@@ -120,9 +120,9 @@ def _point(row: tuple) -> Point:
     )
 
 
-@dataclass(frozen=True)
-class _Answer:
-    """An outcome answer in a client's history, with how it was last judged."""
+class _Answer(NamedTuple):
+    """An outcome answer in a client's history, with how it was last judged (a tuple, as
+    `_Judged`: one is made for each answer a sweep reads)."""
 
     pk: int
     session_id: int
