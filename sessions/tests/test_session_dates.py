@@ -1,5 +1,6 @@
 """The dates a session can fall on: from ALLIANCE_EARLIEST_SESSION_DATE to a year ahead,
-checked by the form (naming the bound) and by the services (so nothing goes around it)."""
+checked by the form (naming the bound) and by the services (so nothing goes around it);
+and the times of the nights the clocks change."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from clients.models import Client, User
 from sessions.dates import DEFAULT_EARLIEST_SESSION_DATE, DateBounds, session_date_bounds
+from sessions.forms import SessionForm
 from sessions.models import Session
 from sessions.services import session_log, session_update
 from sessions.tests.factories import SessionFactory
@@ -153,3 +155,77 @@ def test_the_services_refuse_a_session_before_the_bound(
         )
     session.refresh_from_db()
     assert session.starts_at == logged_at
+
+
+# --- The night the clocks change ------------------------------------------------------
+# 01:00–01:59 happens twice in London the night the clocks go back and never the night they
+# go forward. A session logged or dated in the repeated hour is kept (as the first time
+# round unless the form gave the second), one in the skipped hour refused. CI once ran the
+# suite in the repeated hour, and the log form refused its own default ("now"): Django
+# reads such a time as ambiguous.
+
+# 26 October 2025: 01:30 BST is 00:30 UTC, then 01:30 GMT is 01:30 UTC.
+TWICE = "2025-10-26T01:30"
+FIRST, SECOND = (dt.datetime(2025, 10, 26, hour, 30, tzinfo=dt.UTC) for hour in (0, 1))
+NEVER = "2025-03-30T01:30"  # 30 March 2025: 01:00 GMT is 02:00 BST
+
+
+def instant(moment: dt.datetime) -> dt.datetime:
+    """In UTC: Python never finds an ambiguous local time equal to a time in another zone."""
+    return moment.astimezone(dt.UTC)
+
+
+def test_a_time_of_the_repeated_hour_is_read_as_the_first_time_round() -> None:
+    form = SessionForm(form_data(TWICE))
+    assert form.is_valid(), form.errors
+    assert instant(form.cleaned_data["starts_at"]) == FIRST
+
+
+def test_a_time_of_the_skipped_hour_is_still_refused() -> None:
+    form = SessionForm(form_data(NEVER))
+    assert not form.is_valid()
+    assert set(form.errors) == {"starts_at"}
+
+
+def test_the_form_given_the_second_time_round_keeps_it() -> None:
+    form = SessionForm(form_data(TWICE), initial={"starts_at": SECOND.astimezone(LONDON)})
+    assert form.is_valid(), form.errors
+    assert instant(form.cleaned_data["starts_at"]) == SECOND
+
+
+def test_logging_a_session_in_the_repeated_hour(
+    client: HttpClient, therapist: User, client_record: Client
+) -> None:
+    client.force_login(therapist)
+    response = client.post(
+        reverse("sessions:session-log", args=[client_record.pk]), form_data(TWICE)
+    )
+    assert response.status_code == 302
+    assert Session.objects.get().starts_at == FIRST
+
+
+def test_logging_now_in_the_second_time_round_keeps_the_default(
+    client: HttpClient, therapist: User, client_record: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log form's default is now; in the second 01:30 it is saved as that 01:30."""
+    monkeypatch.setattr("sessions.views.default_starts_at", lambda: SECOND.astimezone(LONDON))
+    client.force_login(therapist)
+    response = client.post(
+        reverse("sessions:session-log", args=[client_record.pk]), form_data(TWICE)
+    )
+    assert response.status_code == 302
+    assert Session.objects.get().starts_at == SECOND
+
+
+@pytest.mark.parametrize("moment", [FIRST, SECOND])
+def test_editing_a_session_of_the_repeated_hour_leaves_its_time_alone(
+    client: HttpClient, therapist: User, client_record: Client, moment: dt.datetime
+) -> None:
+    session = SessionFactory(client=client_record, starts_at=moment)
+    client.force_login(therapist)
+    url = reverse("sessions:session-edit", args=[session.pk])
+    assert f'value="{TWICE}"' in client.get(url).content.decode()
+    response = client.post(url, form_data(TWICE, notes="Rang to say thanks."))
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert (session.starts_at, session.notes) == (moment, "Rang to say thanks.")
