@@ -84,10 +84,9 @@ def test_a_reliable_deterioration_puts_the_client_off_track_and_opens_a_concern(
 def test_judgements_written_a_few_at_a_time_are_all_stored(
     client_record: Client, monkeypatch: pytest.MonkeyPatch, copy_from: int
 ) -> None:
-    """The judged answers go to the database in statements of JUDGED_A_STATEMENT (so the
-    planner looks each up by index): split across statements, every one is stored. On
-    PostgreSQL a sweep's many answers are COPYed first and one client's few are sent as
-    arrays; either way, the same judgements."""
+    """A sweep's many judged answers are COPYed (on PostgreSQL), then stored in
+    statements of JUDGED_A_STATEMENT (so the planner looks each up by index): split
+    across statements, every one is stored. One client's few go in one statement."""
     monkeypatch.setattr(detection, "JUDGED_A_STATEMENT", 2)
     monkeypatch.setattr(detection, "COPY_FROM", copy_from)
     for weeks_ago, score in [(5, 6), (4, 6), (3, 5.5), (2, 4.75), (1, 4.5)]:
