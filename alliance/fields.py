@@ -199,10 +199,16 @@ def happens_twice(wall: dt.datetime, zone: dt.tzinfo) -> bool:
     return first.utcoffset() > second.utcoffset()  # type: ignore[operator]
 
 
+SKIPPED_TIME = (
+    "The clocks went forward that night, so %(time)s never happened on %(date)s. "
+    "Enter the time the clock showed (an hour later)."
+)
+
+
 class RepeatedHourMixin:
     """Reads a time of the hour the clocks go back, which Django refuses as ambiguous, as
     its first time round: otherwise a session logged then (the log form's own default, "now")
-    or dated then could not be saved. A time the clocks skip is still refused."""
+    or dated then could not be saved. A time the clocks skip is refused, saying why."""
 
     def to_python(self, value: Any) -> Any:
         try:
@@ -215,7 +221,11 @@ class RepeatedHourMixin:
             with timezone.override(dt.UTC):
                 wall = super().to_python(value).replace(tzinfo=None)  # type: ignore[misc]
             if not happens_twice(wall, zone):
-                raise
+                raise ValidationError(
+                    SKIPPED_TIME,
+                    code="skipped_time",
+                    params={"time": f"{wall:%H:%M}", "date": format_date(wall, "j F Y")},
+                ) from error
             return wall.replace(tzinfo=zone, fold=0)
 
 

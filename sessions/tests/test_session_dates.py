@@ -181,10 +181,15 @@ def test_a_time_of_the_repeated_hour_is_read_as_the_first_time_round() -> None:
     assert instant(form.cleaned_data["starts_at"]) == FIRST
 
 
-def test_a_time_of_the_skipped_hour_is_still_refused() -> None:
+def test_a_time_of_the_skipped_hour_is_refused_saying_why() -> None:
     form = SessionForm(form_data(NEVER))
     assert not form.is_valid()
-    assert set(form.errors) == {"starts_at"}
+    assert form.errors == {
+        "starts_at": [
+            "The clocks went forward that night, so 01:30 never happened on 30 March 2025. "
+            "Enter the time the clock showed (an hour later)."
+        ]
+    }
 
 
 def test_the_form_given_the_second_time_round_keeps_it() -> None:
