@@ -1,4 +1,5 @@
-"""Small pieces repeated across pages: the score badge, the outcome badge and the sparkline."""
+"""Small pieces repeated across pages: the score, outcome and severity badges and the
+sparkline."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _y(score: Decimal | float) -> float:
 
 
 # The badges and the sparkline are built here, not by templates: a caseload or dashboard
-# draws three a row, and an inclusion tag renders a template of its own each time (a
+# draws four a row, and an inclusion tag renders a template of its own each time (a
 # quarter of a caseload of thirty). Their markup is what those templates drew.
 NO_SCORE = mark_safe(
     '<span class="text-body-secondary">—<span class="visually-hidden"> no client rating yet'
@@ -109,6 +110,19 @@ def sparkline(scores: Sequence[Decimal]) -> str:
         below=" is-below" if scores[-1] < cutoff() else "",
         last_x=last_x,
         last_y=last_y,
+    )
+
+
+SEVERITY_COLOURS = {Severity.HIGH: "danger", Severity.MEDIUM: "warning"}
+
+
+@register.simple_tag
+def severity_badge(severity: str, label: str) -> str:
+    """A signal's or concern's severity, in words (the colour only repeats them)."""
+    return format_html(
+        '<span class="badge text-bg-{}">{}<span class="visually-hidden"> severity</span></span>',
+        SEVERITY_COLOURS.get(severity, "secondary"),
+        label,
     )
 
 

@@ -131,7 +131,9 @@ def test_clients_with_a_concern_to_review_come_first_the_most_severe_first(
     # Each concern is a severity badge, in words, linking to the concern's page.
     for concern in (high_concern, medium_concern, low_concern):
         assert reverse("measures:concern-detail", args=[concern.pk]) in html
-    assert 'High<span class="visually-hidden"> severity' in html
+    for colour, word in (("danger", "High"), ("warning", "Medium"), ("secondary", "Low")):
+        badge = f'<span class="badge text-bg-{colour}">{word}<span class="visually-hidden">'
+        assert badge + " severity</span></span>" in html
     assert "Acknowledged" in html
     assert html.index("Zoe") < html.index("Mia") < html.index("Abe") < html.index("Aaron")
     assert "reliable_drop" not in html and ">acknowledged<" not in html  # words, never codes
