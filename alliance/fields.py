@@ -191,18 +191,25 @@ class DateField(AsciiDigitsMixin, DateBoundsMixin, forms.DateField):
     input_formats = ["%Y-%m-%d"]
 
 
-def happens_twice(wall: dt.datetime, zone: dt.tzinfo) -> bool:
-    """Whether the wall-clock time `wall` (naive) happens twice in `zone`: in the hour the
-    clocks go back, the first time round (fold 0, summer time) is ahead of UTC by more than
-    the second. In the hour the clocks go forward it is the other way round."""
+def clock_change(wall: dt.datetime, zone: dt.tzinfo) -> dt.timedelta:
+    """How far the clocks move around the wall-clock time `wall` (naive) in `zone`: more than
+    nothing when it happens twice (in the hour the clocks go back, the first time round,
+    fold 0, is ahead of UTC by more than the second), less when the clocks skip it, nothing
+    on any other night."""
     first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
-    return first.utcoffset() > second.utcoffset()  # type: ignore[operator]
+    return first.utcoffset() - second.utcoffset()  # type: ignore[operator]
 
 
 SKIPPED_TIME = (
     "The clocks went forward that night, so %(time)s never happened on %(date)s. "
-    "Enter the time the clock showed (an hour later)."
+    "Enter the time the clock showed (%(gap)s later)."
 )
+
+
+def _duration(gap: dt.timedelta) -> str:
+    """How far the clocks moved, in words ("an hour", "30 minutes")."""
+    minutes = round(gap.total_seconds() / 60)
+    return "an hour" if minutes == 60 else f"{minutes} minutes"
 
 
 class RepeatedHourMixin:
@@ -220,12 +227,19 @@ class RepeatedHourMixin:
             # The wall-clock time as typed: read in UTC, where no time is ambiguous.
             with timezone.override(dt.UTC):
                 wall = super().to_python(value).replace(tzinfo=None)  # type: ignore[misc]
-            if not happens_twice(wall, zone):
+            change = clock_change(wall, zone)
+            if change < dt.timedelta(0):
                 raise ValidationError(
                     SKIPPED_TIME,
                     code="skipped_time",
-                    params={"time": f"{wall:%H:%M}", "date": format_date(wall, "j F Y")},
+                    params={
+                        "time": f"{wall:%H:%M}",
+                        "date": format_date(wall, "j F Y"),
+                        "gap": _duration(-change),
+                    },
                 ) from error
+            if change == dt.timedelta(0):
+                raise
             return wall.replace(tzinfo=zone, fold=0)
 
 

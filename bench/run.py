@@ -278,11 +278,12 @@ APPEND_ONLY_TRIGGER = "clients_auditentry_append_only"  # clients/migrations/000
 
 def _sweep_reset() -> None:
     """As before the first sweep: no signal, concern or sweep, no outcome answer judged."""
-    from django.db import connection
+    from django.db import connection, transaction
 
     from clients.audit import SYSTEM
 
-    with connection.cursor() as cursor:
+    # All or nothing: a reset cut short must not leave the audit trail's trigger off.
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE measures_concernevent, measures_flag, measures_concern, "
             "measures_sweepchunk, measures_sweep"
@@ -302,6 +303,7 @@ def _sweep_reset() -> None:
             [SYSTEM],
         )
         cursor.execute(f"ALTER TABLE clients_auditentry ENABLE TRIGGER {APPEND_ONLY_TRIGGER}")
+    with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE measures_outcomeanswer, clients_auditentry")
 
 
@@ -468,6 +470,9 @@ def main() -> None:
     args = parser.parse_args()
     if not args.database.startswith("postgres"):
         sys.exit("The benchmark targets PostgreSQL: pass --database postgres://…")
+    if "bench" not in args.database.rsplit("/", 1)[-1]:
+        # It empties tables and seeds afresh: never a database that is not its own.
+        sys.exit("The benchmark's database is thrown away each run: its name must hold 'bench'.")
     if args.measure:
         setup_django(args.database)
         result = measure_pages(args) if args.measure == "pages" else sweep_in_process()

@@ -198,7 +198,7 @@ RULE_ORDER = (
 ALL = "all"
 
 # Point gains the therapist's rupture answers soon; pass them only once it has them.
-POINT_FIELDS = {f.name for f in dataclasses.fields(Point)}
+POINT_FIELDS = set(Point._fields)
 THERAPIST_RUPTURE_FIELDS = {"therapist_rupture", "therapist_rupture_resolved"} <= POINT_FIELDS
 
 

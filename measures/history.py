@@ -80,6 +80,10 @@ class Point(_PointValues):
             ),
         )
 
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        # What copy and pickle hand back to __new__: the values given, not the scores.
+        return tuple(self)[:-2]
+
     def _replace(self, **changes: Any) -> Point:
         """A copy with these changes, its scores worked out again (a named tuple's own
         `_replace` would copy the old ones)."""

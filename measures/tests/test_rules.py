@@ -12,9 +12,11 @@ are numbered from 1, a week apart; a session's id is 1000 + its number.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import math
+import pickle
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import pytest
@@ -143,6 +145,7 @@ def test_a_point_works_out_its_scores_when_made_and_when_changed() -> None:
     assert p.client_score == 8.0  # unchanged: a point is a value
     with pytest.raises(AttributeError):
         p.client_score = 5.0  # type: ignore[misc]
+    assert copy.deepcopy(p) == pickle.loads(pickle.dumps(p)) == p
 
 
 def test_rule_names_and_severities_are_the_flag_model_values() -> None:

@@ -192,6 +192,16 @@ def test_a_time_of_the_skipped_hour_is_refused_saying_why() -> None:
     }
 
 
+def test_a_half_hour_change_is_said_as_such(settings: Any) -> None:
+    settings.TIME_ZONE = "Australia/Lord_Howe"  # its clocks move by 30 minutes
+    form = SessionForm(form_data("2025-10-05T02:15"))
+    assert not form.is_valid()
+    assert form.errors["starts_at"] == [
+        "The clocks went forward that night, so 02:15 never happened on 5 October 2025. "
+        "Enter the time the clock showed (30 minutes later)."
+    ]
+
+
 def test_the_form_given_the_second_time_round_keeps_it() -> None:
     form = SessionForm(form_data(TWICE), initial={"starts_at": SECOND.astimezone(LONDON)})
     assert form.is_valid(), form.errors
