@@ -1,7 +1,7 @@
 """Client submissions under load, nothing lost — against a bare insert, same server, same run.
 
     .venv/bin/python bench/submissions.py [--links 2000] [--concurrency 10] [--seconds 120]
-                                          [--workers 3] [--threads 4]
+                                          [--workers 4] [--threads 1]
 
 Opens N rating links on attended sessions still without the client's rating (in the
 throw-away database that bench/run.py seeds), serves the app with gunicorn on 127.0.0.1
@@ -46,9 +46,12 @@ from urllib.parse import urlencode
 
 from bench.common import DEFAULT_URL, PROJECT, setup_django
 
-# Two cores: three processes (one per core and one more, so a process waiting on the
-# database never leaves a core idle) of four threads each, as README "Speed" recommends.
-WORKERS, THREADS = 3, 4
+# Two cores: four single-threaded processes (two a core, so a process waiting on the
+# database never leaves a core idle), as README "Speed" recommends. Threads share a
+# process's interpreter lock: three processes of four threads served the form no faster
+# (74–81 against 82–85 answers a second) and with half again the p95 (125–139 against
+# 80–83 ms), three runs of each, alternated, on 5 December 2026.
+WORKERS, THREADS = 4, 1
 # A Redis database of its own (empty when the benchmark starts): it deletes only the keys
 # its own tasks made.
 BROKER = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
