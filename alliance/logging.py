@@ -1,6 +1,7 @@
 """Keep secrets and search terms out of every log line.
 
-A client's link is `/r/<token>/`, a password-reset link carries a token too, and
+A client's link is `/r/<token>/`, a password-reset link and a new colleague's invitation
+(`/staff/welcome/…`) carry a token too, and
 the query strings of clinical pages carry search terms (`?q=…`) and filters. The
 request line appears in Django's request and runserver logs and in gunicorn's
 access log. Redacting when each record is made (not in one handler) covers every
@@ -15,12 +16,14 @@ import re
 from typing import Any
 
 TOKEN_IN_PATH = re.compile(r"(/r/)(?!thanks/)[^/\s?]+")
-RESET_TOKEN_IN_PATH = re.compile(r"(/accounts/password/reset/[^/\s?]+/)(?!set-password/)[^/\s?]+")
+RESET_TOKEN_IN_PATH = re.compile(
+    r"(/(?:accounts/password/reset|staff/welcome)/[^/\s?]+/)(?!set-password/)[^/\s?]+"
+)
 # A query string runs to the next space, quotes inside it included, short of a closing
 # quote that ends a quoted request line or address.
 QUERY_STRING = re.compile(r"(/[^\s'\"?]*)\?\S+?(?=[\"']?(?:\s|$))")
 REDACTED = r"\1[redacted]"
-MARKERS = ("/r/", "/reset/", "?")
+MARKERS = ("/r/", "/reset/", "/welcome/", "?")
 
 
 def redact(text: str) -> str:

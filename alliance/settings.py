@@ -348,6 +348,8 @@ ALLIANCE_SWEEP_OVERLAP_SECONDS = env_int("ALLIANCE_SWEEP_OVERLAP_SECONDS", 10 * 
 # Client rating links: lifetime, reminder delay, and the address used in e-mails.
 ALLIANCE_INVITATION_LIFETIME_DAYS = env_int("ALLIANCE_INVITATION_LIFETIME_DAYS", 4)
 ALLIANCE_INVITATION_REMINDER_AFTER_HOURS = env_int("ALLIANCE_INVITATION_REMINDER_AFTER_HOURS", 48)
+# A new colleague's invitation (the link to choose their first password) lasts this long.
+ALLIANCE_STAFF_INVITATION_DAYS = env_int("ALLIANCE_STAFF_INVITATION_DAYS", 7)
 # After answering, a client whose therapist turned on "show the client their own chart"
 # sees it on their link for this long (the link's address stays in the phone's history).
 ALLIANCE_OWN_CHART_MINUTES = env_int("ALLIANCE_OWN_CHART_MINUTES", 60)

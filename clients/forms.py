@@ -99,3 +99,31 @@ class ClinicNoticeForm(ServiceForm):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Shown to clients whose form is in Spanish. Leave blank for the default.",
     )
+
+
+class MoveForm(ServiceForm):
+    """The therapist who receives a client or a caseload; `confirmed` once the admin has
+    seen the confirmation page."""
+
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(
+        self,
+        *args: Any,
+        therapists: QuerySet[User],
+        clients: QuerySet[Client] | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(*args, **kwargs)
+        self.fields["therapist"] = RecordChoiceField(
+            queryset=therapists,
+            label="Move to",
+            empty_label="Choose a therapist",
+            help_text="An active therapist of the clinic.",
+        )
+        if clients is not None:
+            # The clients the confirmation page listed: exactly those move.
+            self.fields["clients"] = forms.ModelMultipleChoiceField(
+                queryset=clients, required=False, widget=forms.MultipleHiddenInput
+            )
+        self.order_fields(["therapist"])

@@ -173,6 +173,12 @@ def may_move_clients(user: Any) -> bool:
     return _is_staff_member(user) and user.is_clinic_admin
 
 
+def may_manage_staff(user: Any) -> bool:
+    """Inviting colleagues, their roles, supervision links and deactivating a leaver are
+    the clinic admins' (`UserQuerySet.visible_to` gives them their own clinic's people)."""
+    return _is_staff_member(user) and user.is_clinic_admin
+
+
 def may_change_client(user: Any, client: Any) -> bool:
     """`user` may edit, discharge or reopen `client` (`caseload_write_q` for one record)."""
     if not _is_staff_member(user) or user.clinic_id != client.clinic_id:

@@ -14,9 +14,9 @@ from django.shortcuts import redirect, render
 from django.utils import translation
 
 from alliance import links
-from clients import services
+from clients import moves, services
 from clients.access import get_visible_or_404, require_editable
-from clients.forms import ClientForm, ClinicNoticeForm, ClinicRetentionForm
+from clients.forms import ClientForm, ClinicNoticeForm, ClinicRetentionForm, MoveForm
 from clients.models import Client, User
 from clients.notice import default_notice
 from clients.scoping import is_clinic_admin_of, may_add_clients, may_move_clients
@@ -88,22 +88,14 @@ def client_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def client_edit(request: HttpRequest, client_id: int) -> HttpResponse:
-    """Change a client's details; a clinic admin may also move them to another therapist."""
+    """Change a client's details. (Moving them to another therapist is its own confirmed
+    step: `client_move`.)"""
     client = _editable_client(request, client_id)
-    therapists = _assignable_therapists(request.user, current=client.therapist)
-    initial = {
-        **{name: getattr(client, name) for name in CLIENT_FORM_FIELDS},
-        "therapist": client.therapist_id,
-    }
-    form = ClientForm(_posted(request), therapists=therapists, initial=initial)
+    initial = {name: getattr(client, name) for name in CLIENT_FORM_FIELDS}
+    form = ClientForm(_posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.client_update(
-                actor=request.user,
-                client=client,
-                therapist=form.cleaned_data.get("therapist"),
-                **_client_details(form),
-            )
+            services.client_update(actor=request.user, client=client, **_client_details(form))
         except ValidationError as error:
             form.add_service_error(error)
             # The service changed the client in memory; show the stored label, not the refused one.
@@ -111,7 +103,33 @@ def client_edit(request: HttpRequest, client_id: int) -> HttpResponse:
         else:
             messages.success(request, f"Changes to {client.label} saved.")
             return redirect(_client_page(client))
-    return render(request, "clients/client_form.html", {"form": form, "client": client})
+    context = {"form": form, "client": client, "may_move": may_move_clients(request.user)}
+    return render(request, "clients/client_form.html", context)
+
+
+@login_required
+def client_move(request: HttpRequest, client_id: int) -> HttpResponse:
+    """A clinic admin gives a client to another therapist: choose, confirm, moved."""
+    client = get_visible_or_404(
+        Client.objects.visible_to(request.user).select_related("therapist"), client_id
+    )
+    if not may_move_clients(request.user):
+        raise PermissionDenied("Only a clinic admin can move a client to another therapist.")
+    therapists = User.objects.assignable_by(request.user).exclude(pk=client.therapist_id)
+    form = MoveForm(_posted(request), therapists=therapists)
+    if request.method == "POST" and form.is_valid():
+        receiver = form.cleaned_data["therapist"]
+        if not form.cleaned_data["confirmed"]:
+            context = {"form": form, "client": client, "receiver": receiver}
+            return render(request, "clients/client_move_confirm.html", context)
+        try:
+            moves.client_move(actor=request.user, client=client, therapist=receiver)
+        except ValidationError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, f"{client.label} moved to {receiver}.")
+            return redirect(_client_page(client))
+    return render(request, "clients/client_move.html", {"form": form, "client": client})
 
 
 def _change_status(

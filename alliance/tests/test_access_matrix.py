@@ -123,6 +123,10 @@ OVERSEERS = signed_in(DENIED, supervisor=OK, idle_supervisor=OK, clinic_admin=OK
 CLINIC_ADMINS = signed_in(DENIED, clinic_admin=OK, other_admin=OK)
 # The client's rights (export, erase): the client's clinic admin; other readers 403.
 CLIENTS_CLINIC_ADMIN = signed_in(NOT_FOUND, therapist=DENIED, supervisor=DENIED, clinic_admin=OK)
+# A colleague (A, or another clinic's therapist) on the staff pages: the clinic's admins
+# manage its people; another clinic's colleague does not exist for them.
+STAFF_OWN = signed_in(DENIED, clinic_admin=OK, other_admin=NOT_FOUND)
+STAFF_OTHER = signed_in(DENIED, clinic_admin=NOT_FOUND, other_admin=OK)
 # The log-in page: the form for anonymous browsers, straight on for anyone signed in.
 LOG_IN_PAGE = everyone(REDIRECT) | dict.fromkeys(ANONYMOUS, OK)
 
@@ -165,6 +169,11 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
         OWN: (MANAGES_CLIENT, done(MANAGES_CLIENT)),
         OTHER: (OTHER_CLINICS, done(OTHER_CLINICS)),
     },
+    # moving a client: the client's clinic admin; an empty POST shows the form's error
+    "clients:client-move": {
+        OWN: (CLIENTS_CLINIC_ADMIN, CLIENTS_CLINIC_ADMIN),
+        OTHER: (OTHER_CLINICS, OTHER_CLINICS),
+    },
     "clients:client-reopen": {
         OWN: (MANAGES_CLIENT, done(MANAGES_CLIENT)),
         OTHER: (OTHER_CLINICS, done(OTHER_CLINICS)),
@@ -172,6 +181,32 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
     # the clinic's settings (the client form's privacy notice): its clinic admins; an
     # empty form keeps the default wording and is saved
     "clients:clinic-settings": {OWN: (CLINIC_ADMINS, done(CLINIC_ADMINS))},
+    # the clinic's people: its clinic admins. An empty POST shows a form's errors (200) or
+    # is refused with a message and sent back (A already chose a password, is active and
+    # still has clients); ending A's supervision is done.
+    "staff:list": {OWN: (CLINIC_ADMINS, GET_ONLY)},
+    "staff:invite": {OWN: (CLINIC_ADMINS, CLINIC_ADMINS)},
+    "staff:colleague": {OWN: (STAFF_OWN, STAFF_OWN), OTHER: (STAFF_OTHER, STAFF_OTHER)},
+    "staff:move-clients": {OWN: (STAFF_OWN, STAFF_OWN), OTHER: (STAFF_OTHER, STAFF_OTHER)},
+    "staff:deactivate": {
+        OWN: (STAFF_OWN, done(STAFF_OWN)),
+        OTHER: (STAFF_OTHER, done(STAFF_OTHER)),
+    },
+    "staff:invitation": {
+        OWN: (POST_ONLY, done(STAFF_OWN)),
+        OTHER: (POST_ONLY, done(STAFF_OTHER)),
+    },
+    "staff:reactivate": {
+        OWN: (POST_ONLY, done(STAFF_OWN)),
+        OTHER: (POST_ONLY, done(STAFF_OTHER)),
+    },
+    "staff:supervision-end": {
+        OWN: (POST_ONLY, done(STAFF_OWN)),
+        OTHER: (POST_ONLY, done(STAFF_OTHER)),
+    },
+    # A new colleague's invitation: anyone holding the link; a wrong one says it no
+    # longer works.
+    "staff:welcome": {OWN: (everyone(OK), everyone(OK))},
     # sessions
     "sessions:session-log": {
         OWN: (TREATING_ONLY, TREATING_ONLY),

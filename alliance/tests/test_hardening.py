@@ -262,7 +262,9 @@ def test_search_terms_and_reset_tokens_stay_out_of_the_logs(caplog: Any) -> None
     server.info('"GET %s HTTP/1.1" 200 1234', "/?q=R.K.&sort=label")
     server.info('"GET %s HTTP/1.1" 302 0', "/accounts/password/reset/MQ/cx1-abc123def456/")
     server.info('"GET %s HTTP/1.1" 200 99', "/accounts/password/reset/MQ/set-password/")
+    server.info('"GET %s HTTP/1.1" 302 0', "/staff/welcome/Mg/cx2-fed654cba321/")
     text = caplog.text
     assert "R.K." not in text and "sort=label" not in text and "/?[redacted]" in text
     assert "cx1-abc123def456" not in text
+    assert "cx2-fed654cba321" not in text and "/staff/welcome/Mg/[redacted]" in text
     assert "/accounts/password/reset/MQ/set-password/" in text

@@ -199,6 +199,8 @@ def argument(name: str, param: str, variant: str, records: Records) -> Any:
         "calibration_id": records.calibration,
         "therapist_id": records.therapist,
         "instrument_id": records.instrument,
+        "member_id": records.therapist,
+        "supervision_id": records.supervision,
     }
     if param not in by_param:
         pytest.fail(f"{name}: no record to fill <{param}> with; add one to argument()")

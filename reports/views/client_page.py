@@ -12,6 +12,7 @@ from clients.models import Client
 from clients.scoping import (
     may_change_client,
     may_exercise_rights_of,
+    may_move_clients,
     may_log_session,
     may_read_audit_trail,
     may_review_with_client,
@@ -44,6 +45,7 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
             "may_log": may_log_session(user, client),
             "may_exercise_rights": may_exercise_rights_of(user, client),
             "may_audit": may_read_audit_trail(user),
+            "may_move": may_move_clients(user),
             "may_review_with_client": may_review_with_client(user, client),
         },
     )

@@ -1,0 +1,248 @@
+"""A clinic admin manages the clinic's people in the app: invitations, roles, supervision
+links, and deactivating a colleague who leaves.
+
+Each write goes through the services that record it (`clients.services.staff_create`,
+`staff_update`, `supervision_create`, `supervision_end`), so the audit trail says who did
+what. Nobody sets another person's password: an invitation is a single-use link, expiring,
+with which the new colleague chooses their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from smtplib import SMTPException
+
+from django.conf import settings
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils.crypto import constant_time_compare
+from django.utils.encoding import force_bytes
+from django.utils.http import base36_to_int, urlsafe_base64_encode
+
+from accounts.services import _end_sessions
+from clients import services
+from clients.models import Supervision, User
+from clients.scoping import is_clinic_admin_of
+
+logger = logging.getLogger(__name__)
+
+NOT_YOURS = "Only the clinic's admins manage its people."
+LAST_ADMIN = (
+    "{member} is the clinic's only active clinic admin: make someone else a clinic admin "
+    "first, or nobody could manage the clinic."
+)
+ROLES = ("is_therapist", "is_supervisor", "is_clinic_admin")
+
+
+class InvitationTokens(PasswordResetTokenGenerator):
+    """Tokens for a new colleague's first password. Django's reset tokens, with a salt of
+    their own (a reset link is no invitation, nor the reverse) and a lifetime of days, not
+    hours: a colleague invited on Friday may first look on Monday. Single-use as a reset
+    link is: the token hashes the password, which choosing one changes."""
+
+    key_salt = "alliance.accounts.staff.InvitationTokens"
+
+    def check_token(self, user: User | None, token: str | None) -> bool:
+        if not (user and token):
+            return False
+        try:
+            timestamp = base36_to_int(token.split("-")[0])
+        except ValueError:
+            return False
+        if self._num_seconds(self._now()) - timestamp > lifetime_seconds():
+            return False
+        return any(
+            constant_time_compare(self._make_token_with_timestamp(user, timestamp, secret), token)
+            for secret in [self.secret, *self.secret_fallbacks]
+        )
+
+
+invitation_tokens = InvitationTokens()
+
+
+def lifetime_seconds() -> int:
+    return settings.ALLIANCE_STAFF_INVITATION_DAYS * 24 * 60 * 60
+
+
+def _check_admin(actor: User, clinic_id: int | None) -> None:
+    if clinic_id is None or not is_clinic_admin_of(actor, clinic_id):
+        raise PermissionDenied(NOT_YOURS)
+
+
+def _other_active_admins(member: User) -> bool:
+    return (
+        User.objects.filter(clinic_id=member.clinic_id, is_clinic_admin=True, is_active=True)
+        .exclude(pk=member.pk)
+        .exists()
+    )
+
+
+def staff_invite(
+    *,
+    actor: User,
+    first_name: str,
+    last_name: str,
+    email: str,
+    username: str,
+    is_therapist: bool = False,
+    is_supervisor: bool = False,
+    is_clinic_admin: bool = False,
+) -> User:
+    """Add a colleague to the actor's clinic, with no password. The view then sends the
+    invitation (`invitation_send`), after the row is committed, so a mail server that is
+    down loses no colleague: the admin sends it again from their page."""
+    _check_admin(actor, actor.clinic_id)
+    if not (is_therapist or is_supervisor or is_clinic_admin):
+        raise ValidationError("Give the colleague at least one role.")
+    errors = {}
+    if User.objects.filter(username__iexact=username.strip()).exists():
+        errors["username"] = "Someone already has this username; choose another."
+    if User.objects.filter(clinic_id=actor.clinic_id, email__iexact=email.strip()).exists():
+        errors["email"] = "A colleague of this clinic already has this e-mail address."
+    if errors:
+        raise ValidationError(errors)
+    return services.staff_create(
+        actor=actor,
+        clinic=actor.clinic,
+        username=username.strip(),
+        password=None,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        email=email.strip(),
+        is_therapist=is_therapist,
+        is_supervisor=is_supervisor,
+        is_clinic_admin=is_clinic_admin,
+    )
+
+
+def is_invited(member: User) -> bool:
+    """Invited and has not yet chosen a password."""
+    return member.is_active and not member.has_usable_password()
+
+
+def invitation_send(*, actor: User, member: User) -> bool:
+    """E-mail `member` the link to choose their first password. False when the mail server
+    refused it (the colleague stays invited; the admin can send it again)."""
+    _check_admin(actor, member.clinic_id)
+    if not is_invited(member):
+        raise ValidationError(f"{member} has already chosen a password.")
+    context = {
+        "member": member,
+        "sent_by": actor,
+        "clinic": member.clinic,
+        "url": invitation_url(member),
+        "days": settings.ALLIANCE_STAFF_INVITATION_DAYS,
+    }
+    subject = render_to_string("accounts/email/staff_invitation_subject.txt", context).strip()
+    body = render_to_string("accounts/email/staff_invitation.txt", context)
+    try:
+        send_mail(subject, body, None, [member.email])
+    except (SMTPException, OSError):
+        # No address in the log: the admin sees the failure on the page.
+        logger.warning("An invitation e-mail could not be sent (colleague %s).", member.pk)
+        return False
+    return True
+
+
+def invitation_url(member: User) -> str:
+    from django.urls import reverse
+
+    from accounts.services import base_url_parts
+
+    scheme, domain = base_url_parts()
+    path = reverse(
+        "staff:welcome",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(member.pk)),
+            "token": invitation_tokens.make_token(member),
+        },
+    )
+    return f"{scheme}://{domain}{path}"
+
+
+def staff_roles_set(
+    *,
+    actor: User,
+    member: User,
+    is_therapist: bool,
+    is_supervisor: bool,
+    is_clinic_admin: bool,
+) -> User:
+    """Change a colleague's roles. A role is not taken away while something still rests
+    on it: a therapist's clients or supervisors, a supervisor's supervisees, the clinic's
+    last active admin."""
+    _check_admin(actor, member.clinic_id)
+    if not (is_therapist or is_supervisor or is_clinic_admin):
+        raise ValidationError(
+            "A colleague holds at least one role; to stop their access, deactivate them."
+        )
+    errors = []
+    if member.is_therapist and not is_therapist:
+        clients = member.caseload.count()
+        if clients:
+            errors.append(f"{member} still has {clients} client(s): move them first.")
+        if member.supervised_by.exists():
+            errors.append(f"{member} is still supervised: end those supervision links first.")
+    if member.is_supervisor and not is_supervisor and member.supervisions.exists():
+        errors.append(f"{member} still supervises colleagues: end those links first.")
+    if member.is_clinic_admin and not is_clinic_admin and not _other_active_admins(member):
+        errors.append(LAST_ADMIN.format(member=member))
+    if errors:
+        raise ValidationError(errors)
+    roles = {"is_therapist": is_therapist, "is_supervisor": is_supervisor}
+    roles["is_clinic_admin"] = is_clinic_admin
+    changed = {name: value for name, value in roles.items() if getattr(member, name) != value}
+    if changed:
+        services.staff_update(actor=actor, member=member, data=changed)
+    return member
+
+
+def supervision_add(*, actor: User, supervisor: User, therapist: User) -> Supervision:
+    """Link a supervisor to a therapist, both active colleagues of the actor's clinic."""
+    _check_admin(actor, supervisor.clinic_id)
+    _check_admin(actor, therapist.clinic_id)
+    if not (supervisor.is_active and therapist.is_active):
+        raise ValidationError("Only active colleagues can be linked.")
+    return services.supervision_create(actor=actor, supervisor=supervisor, therapist=therapist)
+
+
+def supervision_remove(*, actor: User, supervision: Supervision) -> None:
+    _check_admin(actor, supervision.supervisor.clinic_id)
+    services.supervision_end(actor=actor, supervision=supervision)
+
+
+def staff_deactivate(*, actor: User, member: User) -> User:
+    """A colleague who leaves: they can no longer sign in, their signed-in sessions end and
+    their supervision links end. Their clients are moved first (`clients.moves`); their
+    history (sessions led, ratings given) stays theirs."""
+    _check_admin(actor, member.clinic_id)
+    if member.pk == actor.pk:
+        raise ValidationError("You cannot deactivate yourself; ask another clinic admin.")
+    if not member.is_active:
+        raise ValidationError(f"{member} is already deactivated.")
+    clients = member.caseload.count()
+    if clients:
+        raise ValidationError(f"{member} still has {clients} client(s): move them first.")
+    if member.is_clinic_admin and not _other_active_admins(member):
+        raise ValidationError(LAST_ADMIN.format(member=member))
+    with transaction.atomic():
+        links = Supervision.objects.filter(supervisor=member) | Supervision.objects.filter(
+            therapist=member
+        )
+        for supervision in links.select_related("supervisor"):
+            services.supervision_end(actor=actor, supervision=supervision)
+        services.staff_update(actor=actor, member=member, data={"is_active": False})
+        _end_sessions(member)
+    return member
+
+
+def staff_reactivate(*, actor: User, member: User) -> User:
+    """A colleague who returns: they sign in again with their password (or, if they never
+    chose one, with a new invitation). Supervision links are set again by hand."""
+    _check_admin(actor, member.clinic_id)
+    if member.is_active:
+        raise ValidationError(f"{member} is already active.")
+    return services.staff_update(actor=actor, member=member, data={"is_active": True})

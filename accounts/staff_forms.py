@@ -1,0 +1,76 @@
+"""Forms for the clinic admin's staff pages. They parse input; `accounts.staff` writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.db.models import QuerySet
+
+from alliance.fields import RecordChoiceField, SingleLineField
+from alliance.forms import ServiceForm
+from clients.models import User
+
+
+class RolesForm(ServiceForm):
+    """The roles a colleague holds; one person may hold several."""
+
+    is_therapist = forms.BooleanField(
+        label="Therapist",
+        required=False,
+        help_text="Sees and rates their own clients' sessions.",
+    )
+    is_supervisor = forms.BooleanField(
+        label="Supervisor",
+        required=False,
+        help_text="Reads the caseloads of the therapists they supervise, on the team dashboard.",
+    )
+    is_clinic_admin = forms.BooleanField(
+        label="Clinic admin",
+        required=False,
+        help_text="Manages the clinic's people, clients, settings and audit trail.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not any(
+            cleaned.get(name) for name in ("is_therapist", "is_supervisor", "is_clinic_admin")
+        ):
+            raise forms.ValidationError("Choose at least one role.")
+        return cleaned
+
+    def roles(self) -> dict[str, bool]:
+        return {name: bool(self.cleaned_data[name]) for name in RolesForm.base_fields}
+
+
+class InviteForm(RolesForm):
+    """A new colleague: who they are, how they sign in, and what they do here."""
+
+    first_name = SingleLineField(label="First name", max_length=150)
+    last_name = SingleLineField(label="Last name", max_length=150)
+    email = forms.EmailField(
+        label="E-mail",
+        help_text="The invitation goes here: a link to choose their own password.",
+    )
+    username = SingleLineField(
+        label="Username",
+        max_length=150,
+        validators=[UnicodeUsernameValidator()],
+        help_text="What they type to log in: letters, digits and @ . + - _ only.",
+    )
+    field_order = ["first_name", "last_name", "email", "username"]
+
+    def details(self) -> dict[str, Any]:
+        names = ("first_name", "last_name", "email", "username")
+        return {name: self.cleaned_data[name] for name in names} | self.roles()
+
+
+class ColleagueChoiceForm(ServiceForm):
+    """One colleague chosen from those the page offers (a supervisor, a therapist)."""
+
+    def __init__(self, *args: Any, choices: QuerySet[User], label: str, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["colleague"] = RecordChoiceField(
+            queryset=choices, label=label, empty_label="Choose a colleague"
+        )

@@ -1,0 +1,74 @@
+"""Moving clients between therapists: one client, or the caseload of a colleague who leaves.
+
+Both are a clinic admin's decision, confirmed on a page that names who moves where, and
+recorded in each client's audit trail. The receiving therapist reads the whole history
+from then on; the previous one no longer sees the client. Nothing else changes: sessions
+keep the therapist who led them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from clients import audit
+from clients.models import AuditAction, Client, User
+from clients.scoping import may_move_clients
+
+NOT_A_RECEIVER = "Clients can only move to an active therapist of this clinic."
+
+
+def _check_move(actor: User, receiver: User, clinic_id: int) -> None:
+    """The actor is this clinic's admin, and the receiver one of its active therapists."""
+    if not may_move_clients(actor) or actor.clinic_id != clinic_id:
+        raise PermissionDenied("Only a clinic admin can move a client to another therapist.")
+    if not (receiver.is_therapist and receiver.is_active and receiver.clinic_id == clinic_id):
+        raise ValidationError({"therapist": NOT_A_RECEIVER})
+
+
+def client_move(*, actor: User, client: Client, therapist: User) -> Client:
+    """Give one client to another therapist of their clinic."""
+    _check_move(actor, therapist, client.clinic_id)
+    if therapist.pk == client.therapist_id:
+        raise ValidationError({"therapist": f"{client.label} is already {therapist}'s client."})
+    with transaction.atomic():
+        # Locked, so two admins moving the same client at once leave one trail that adds up.
+        locked = Client.objects.select_for_update().get(pk=client.pk)
+        locked.therapist = therapist
+        locked.save(update_fields=["therapist"])
+        audit.written(actor, AuditAction.CHANGED, locked, fields=["therapist"])
+    client.therapist = therapist
+    return client
+
+
+def caseload_move(
+    *, actor: User, leaver: User, therapist: User, client_ids: Collection[int]
+) -> int:
+    """Give `therapist` the clients of `leaver` that the admin confirmed (`client_ids`):
+    exactly those, so a client added to the caseload after the confirmation page was drawn
+    stays until confirmed in turn. Returns how many moved (a client already moved by
+    someone else meanwhile is skipped)."""
+    _check_move(actor, therapist, leaver.clinic_id)
+    if therapist.pk == leaver.pk:
+        raise ValidationError({"therapist": "Choose a therapist other than the one leaving."})
+    with transaction.atomic():
+        moving = list(
+            Client.objects.select_for_update()
+            .filter(therapist=leaver, clinic_id=leaver.clinic_id, pk__in=list(client_ids))
+            .order_by("pk")
+        )
+        for client in moving:
+            client.therapist = therapist
+        Client.objects.bulk_update(moving, ["therapist"])
+        for client in moving:
+            audit.written(
+                actor,
+                AuditAction.CHANGED,
+                client,
+                fields=["therapist"],
+                client_id=client.pk,
+                clinic_id=client.clinic_id,
+            )
+    return len(moving)

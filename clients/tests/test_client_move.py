@@ -1,0 +1,128 @@
+"""/clients/<id>/move/: a clinic admin gives a client to another therapist, confirmed first."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from clients.models import AuditAction, AuditEntry, Client, User
+from clients.tests.factories import SupervisorFactory, TherapistFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def url(client_record: Client) -> str:
+    return reverse("clients:client-move", args=[client_record.pk])
+
+
+def therapist_of(client_record: Client) -> User:
+    client_record.refresh_from_db()
+    return client_record.therapist
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client: Any, client_record: Client) -> None:
+    response = client.get(url(client_record))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("who", ["therapist", "supervisor"])
+def test_readers_of_the_client_may_not_move_them(
+    client: Any, client_record: Client, colleague: User, who: str, request: Any
+) -> None:
+    client.force_login(request.getfixturevalue(who))
+    assert client.get(url(client_record)).status_code == 403
+    data = {"therapist": colleague.pk, "confirmed": "True"}
+    assert client.post(url(client_record), data).status_code == 403
+    assert therapist_of(client_record).username == "tara"
+
+
+def test_another_clinics_client_does_not_exist_for_a_clinic_admin(
+    client: Any, clinic_admin: User, outsider_client: Client, colleague: User
+) -> None:
+    client.force_login(clinic_admin)
+    assert client.get(url(outsider_client)).status_code == 404
+    data = {"therapist": colleague.pk, "confirmed": "True"}
+    assert client.post(url(outsider_client), data).status_code == 404
+    assert therapist_of(outsider_client).username == "otto"
+
+
+def test_it_offers_only_the_clinics_other_active_therapists(
+    client: Any, clinic_admin: User, client_record: Client, colleague: User, outsider: User
+) -> None:
+    gone = TherapistFactory(clinic=clinic_admin.clinic, username="gone", is_active=False)
+    only_supervises = SupervisorFactory(clinic=clinic_admin.clinic, username="sam")
+    client.force_login(clinic_admin)
+    html = client.get(url(client_record)).content.decode()
+    offered = {int(value) for value in re.findall(r"<option value=\"(\d+)\"", html)}
+    assert offered == {colleague.pk}
+    assert not {client_record.therapist_id, gone.pk, only_supervises.pk, outsider.pk} & offered
+
+
+def test_choosing_asks_for_confirmation_and_changes_nothing_yet(
+    client: Any, clinic_admin: User, client_record: Client, colleague: User
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(url(client_record), {"therapist": colleague.pk})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f"Move R.K. to {colleague}?" in html
+    assert 'name="confirmed" value="True"' in html
+    assert therapist_of(client_record).username == "tara"
+    assert not AuditEntry.objects.filter(action=AuditAction.CHANGED).exists()
+
+
+def test_confirming_moves_the_client_and_records_it(
+    client: Any, clinic_admin: User, client_record: Client, colleague: User, therapist: User
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(url(client_record), {"therapist": colleague.pk, "confirmed": "True"})
+    assert response.status_code == 302
+    assert response["Location"] == client_record.get_absolute_url()
+    assert therapist_of(client_record) == colleague
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [f"R.K. moved to {colleague}."]
+    entry = AuditEntry.objects.get(action=AuditAction.CHANGED, model="clients.client")
+    assert (entry.actor, entry.client_id, entry.fields) == (
+        clinic_admin,
+        client_record.pk,
+        ["therapist"],
+    )
+    # The new therapist reads the client; the previous one no longer does.
+    client.force_login(colleague)
+    assert client.get(client_record.get_absolute_url()).status_code == 200
+    client.force_login(therapist)
+    assert client.get(client_record.get_absolute_url()).status_code == 404
+
+
+@pytest.mark.parametrize("therapist_value", ["", "abc", "٣", "-1", "999999"])
+def test_a_bad_choice_is_refused_and_nothing_moves(
+    client: Any, clinic_admin: User, client_record: Client, therapist_value: str
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(url(client_record), {"therapist": therapist_value, "confirmed": "True"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    refusals = ("This field is required.", "Select a valid choice.", "Use the digits 0–9.")
+    assert any(refusal in html for refusal in refusals)
+    assert therapist_of(client_record).username == "tara"
+
+
+def test_a_confirmed_move_to_another_clinics_therapist_is_refused(
+    client: Any, clinic_admin: User, client_record: Client, outsider: User
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(url(client_record), {"therapist": outsider.pk, "confirmed": "True"})
+    assert response.status_code == 200 and b"Select a valid choice." in response.content
+    assert therapist_of(client_record).username == "tara"
+
+
+def test_the_client_page_offers_the_move_to_clinic_admins_only(
+    client: Any, clinic_admin: User, therapist: User, client_record: Client
+) -> None:
+    client.force_login(clinic_admin)
+    assert url(client_record) in client.get(client_record.get_absolute_url()).content.decode()
+    client.force_login(therapist)
+    assert url(client_record) not in client.get(client_record.get_absolute_url()).content.decode()
