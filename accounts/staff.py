@@ -226,8 +226,7 @@ def staff_deactivate(*, actor: User, member: User) -> User:
     clients = member.caseload.count()
     if clients:
         raise ValidationError(f"{member} still has {clients} client(s): move them first.")
-    if member.is_clinic_admin and not _other_active_admins(member):
-        raise ValidationError(LAST_ADMIN.format(member=member))
+    # (The clinic keeps an active admin: the actor is one, and not the member.)
     with transaction.atomic():
         links = Supervision.objects.filter(supervisor=member) | Supervision.objects.filter(
             therapist=member

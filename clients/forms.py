@@ -62,6 +62,16 @@ class ClientForm(ServiceForm):
             )
             self.order_fields(["therapist"])
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # Hidden fields' errors show nowhere on the page: say it above the form.
+        if "clients" in self._errors or "confirmed" in self._errors:
+            raise forms.ValidationError(
+                "The list of clients changed since it was shown: choose the therapist and "
+                "check the list again."
+            )
+        return cleaned
+
 
 class ClinicRetentionForm(ServiceForm):
     """How long a discharged client's record is kept, and whether an erased client's
@@ -127,3 +137,13 @@ class MoveForm(ServiceForm):
                 queryset=clients, required=False, widget=forms.MultipleHiddenInput
             )
         self.order_fields(["therapist"])
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # Hidden fields' errors show nowhere on the page: say it above the form.
+        if "clients" in self._errors or "confirmed" in self._errors:
+            raise forms.ValidationError(
+                "The list of clients changed since it was shown: choose the therapist and "
+                "check the list again."
+            )
+        return cleaned

@@ -1,0 +1,321 @@
+"""/staff/…: the clinic admin's pages for the clinic's people."""
+
+from __future__ import annotations
+
+import re
+from smtplib import SMTPException
+from typing import Any
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core import mail
+from django.urls import reverse
+
+from clients.models import Client, Supervision, User
+from clients.tests.factories import ClientFactory, SupervisorFactory, TherapistFactory
+from conftest import visible_text
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/staff/"
+INVITE = "/staff/invite/"
+NEW = {
+    "first_name": "Nia",
+    "last_name": "Okafor",
+    "email": "nia@example.org",
+    "username": "nia",
+    "is_therapist": "on",
+}
+
+
+def colleague_url(member: User) -> str:
+    return reverse("staff:colleague", args=[member.pk])
+
+
+def messages_of(response: Any) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def options(html: str, name: str) -> set[int]:
+    """The ids a select offers."""
+    select = re.search(rf'<select name="{name}".*?</select>', html, re.DOTALL)
+    assert select, f"no select named {name}"
+    return {int(value) for value in re.findall(r'<option value="(\d+)"', select.group(0))}
+
+
+def test_the_addresses_are_named() -> None:
+    assert reverse("staff:list") == LIST and reverse("staff:invite") == INVITE
+
+
+@pytest.mark.parametrize("url", [LIST, INVITE])
+def test_anonymous_visitors_are_sent_to_log_in(client: Any, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("who", ["therapist", "supervisor", "outsider"])
+def test_only_clinic_admins_manage_staff(
+    client: Any, who: str, colleague: User, request: Any
+) -> None:
+    client.force_login(request.getfixturevalue(who))
+    assert client.get(LIST).status_code == 403
+    assert client.post(INVITE, NEW).status_code == 403
+    assert client.get(colleague_url(colleague)).status_code == 403
+    assert not User.objects.filter(username="nia").exists()
+
+
+def test_another_clinics_colleague_does_not_exist_for_an_admin(
+    client: Any, clinic_admin: User, outsider: User
+) -> None:
+    client.force_login(clinic_admin)
+    for name in ("staff:colleague", "staff:move-clients", "staff:deactivate"):
+        assert client.get(reverse(name, args=[outsider.pk])).status_code == 404
+    assert client.post(reverse("staff:deactivate", args=[outsider.pk])).status_code == 404
+    outsider.refresh_from_db()
+    assert outsider.is_active
+
+
+def test_the_list_shows_the_clinics_people_and_only_them(
+    client: Any, clinic_admin: User, therapist: User, supervisor: User, outsider: User
+) -> None:
+    TherapistFactory(clinic=clinic_admin.clinic, username="gone", is_active=False)
+    invited = TherapistFactory(clinic=clinic_admin.clinic, username="new")
+    invited.set_unusable_password()
+    invited.save()
+    ClientFactory(therapist=therapist)
+    client.force_login(clinic_admin)
+    html = client.get(LIST).content.decode()
+    rows = {
+        re.search(r"<td>(\w+)</td>", row).group(1): visible_text(row)
+        for row in re.findall(r"<tr>\s*<td><a .*?</tr>", html, re.DOTALL)
+    }
+    assert set(rows) == {"ada", "tara", "sue", "gone", "new"}
+    assert "Deactivated" in rows["gone"] and "Invited" in rows["new"]
+    assert str(supervisor) in rows["tara"]  # supervised by
+    assert ">otto<" not in html
+    assert 'href="/staff/"' in html  # in the navigation
+
+
+def test_the_list_costs_the_same_queries_at_any_size(
+    client: Any, clinic_admin: User, django_assert_num_queries: Any
+) -> None:
+    client.force_login(clinic_admin)
+    client.get(LIST)
+    with django_assert_num_queries(6) as small:
+        client.get(LIST)
+    for n in range(20):
+        member = TherapistFactory(clinic=clinic_admin.clinic, username=f"t{n}")
+        ClientFactory(therapist=member)
+        lead = SupervisorFactory(clinic=clinic_admin.clinic, username=f"s{n}")
+        Supervision.objects.create(supervisor=lead, therapist=member)
+    with django_assert_num_queries(len(small.captured_queries)):
+        client.get(LIST)
+
+
+def test_a_clinic_admin_invites_a_colleague(client: Any, clinic_admin: User) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(INVITE, {**NEW, "is_supervisor": "on"})
+    member = User.objects.get(username="nia")
+    assert response.status_code == 302 and response["Location"] == colleague_url(member)
+    assert messages_of(response) == ["Invitation sent to nia@example.org."]
+    assert (member.clinic, member.is_therapist, member.is_supervisor) == (
+        clinic_admin.clinic,
+        True,
+        True,
+    )
+    assert not member.has_usable_password()
+    [message] = mail.outbox
+    assert message.to == ["nia@example.org"] and "/staff/welcome/" in message.body
+    page = client.get(colleague_url(member)).content.decode()
+    assert "has not chosen a password yet" in page
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"first_name": ""}, "This field is required."),
+        ({"email": "not an address"}, "Enter a valid email address."),
+        ({"username": "has space"}, "Enter a valid username."),
+        ({"username": "tara"}, "Someone already has this username"),
+        ({"is_therapist": ""}, "Choose at least one role."),
+        ({"last_name": "Ok\x07"}, "without control characters"),
+    ],
+)
+def test_bad_input_is_shown_with_what_was_typed_and_nobody_is_added(
+    client: Any, clinic_admin: User, therapist: User, changes: dict[str, str], message: str
+) -> None:
+    client.force_login(clinic_admin)
+    before = User.objects.count()
+    data = {key: value for key, value in {**NEW, **changes}.items() if value}
+    response = client.post(INVITE, data)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert message in html
+    assert 'value="nia@example.org"' in html or "email" in changes
+    assert User.objects.count() == before and mail.outbox == []
+
+
+def test_a_mail_server_that_refuses_loses_no_colleague(
+    client: Any, clinic_admin: User, monkeypatch: Any
+) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise SMTPException("down")
+
+    monkeypatch.setattr("accounts.staff.send_mail", refuse)
+    client.force_login(clinic_admin)
+    response = client.post(INVITE, NEW)
+    member = User.objects.get(username="nia")
+    assert response["Location"] == colleague_url(member)
+    assert "could not be sent" in messages_of(response)[0]
+    monkeypatch.undo()
+    again = client.post(reverse("staff:invitation", args=[member.pk]))
+    assert messages_of(again)[-1] == "Invitation sent to nia@example.org."
+    assert len(mail.outbox) == 1
+
+
+def test_the_supervision_choices_offer_only_supervisors_and_only_therapists(
+    client: Any,
+    clinic_admin: User,
+    therapist: User,
+    supervisor: User,
+    colleague: User,
+    outsider: User,
+) -> None:
+    lead = SupervisorFactory(clinic=clinic_admin.clinic, username="lea", is_therapist=True)
+    TherapistFactory(clinic=clinic_admin.clinic, username="gone", is_active=False)
+    SupervisorFactory(clinic=outsider.clinic, username="osu")
+    client.force_login(clinic_admin)
+    # For a therapist already supervised by sue: the other supervisors.
+    assert options(client.get(colleague_url(therapist)).content.decode(), "colleague") == {lead.pk}
+    # For a supervisor: the therapists they do not yet supervise (lea is one too).
+    html = client.get(colleague_url(supervisor)).content.decode()
+    assert options(html, "colleague") == {colleague.pk, lead.pk}
+
+
+def test_a_clinic_admin_links_a_supervisor_and_ends_the_link(
+    client: Any, clinic_admin: User, colleague: User, supervisor: User
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(
+        colleague_url(colleague), {"part": "add-supervisor", "colleague": supervisor.pk}
+    )
+    assert response["Location"] == colleague_url(colleague)
+    link = Supervision.objects.get(supervisor=supervisor, therapist=colleague)
+    ended = client.post(reverse("staff:supervision-end", args=[link.pk]), {"from": "therapist"})
+    assert ended["Location"] == colleague_url(colleague)
+    assert not Supervision.objects.filter(therapist=colleague).exists()
+
+
+def test_a_crafted_supervisor_who_is_not_one_is_refused(
+    client: Any, clinic_admin: User, therapist: User, colleague: User
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(
+        colleague_url(therapist), {"part": "add-supervisor", "colleague": colleague.pk}
+    )
+    assert response.status_code == 200 and b"Select a valid choice." in response.content
+    assert not Supervision.objects.filter(supervisor=colleague).exists()
+
+
+def test_roles_are_saved_and_a_refusal_is_shown_with_nothing_changed(
+    client: Any, clinic_admin: User, therapist: User, client_record: Client
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(
+        colleague_url(therapist), {"part": "roles", "is_therapist": "on", "is_supervisor": "on"}
+    )
+    assert response["Location"] == colleague_url(therapist)
+    therapist.refresh_from_db()
+    assert therapist.is_supervisor
+    refused = client.post(colleague_url(therapist), {"part": "roles", "is_supervisor": "on"})
+    assert refused.status_code == 200
+    assert "still has 1 client(s): move them first." in refused.content.decode()
+    therapist.refresh_from_db()
+    assert therapist.is_therapist
+
+
+def test_an_unknown_part_saves_nothing(client: Any, clinic_admin: User, therapist: User) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(
+        colleague_url(therapist), {"part": "is_superuser", "is_clinic_admin": "on"}
+    )
+    assert response.status_code == 200 and b"nothing was saved" in response.content
+    therapist.refresh_from_db()
+    assert not therapist.is_clinic_admin
+
+
+def test_a_leavers_clients_move_after_a_confirmation_listing_them(
+    client: Any, clinic_admin: User, therapist: User, colleague: User
+) -> None:
+    twins = [ClientFactory(therapist=therapist, label="L.B.", external_id=f"X-{n}") for n in (1, 2)]
+    url = reverse("staff:move-clients", args=[therapist.pk])
+    client.force_login(clinic_admin)
+    assert options(client.get(url).content.decode(), "therapist") == {colleague.pk}
+    confirm = client.post(url, {"therapist": colleague.pk})
+    html = confirm.content.decode()
+    assert f"Move 2 clients from {therapist} to {colleague}?" in html
+    assert "X-1" in html and "X-2" in html  # the two L.B. told apart
+    assert colleague.caseload.count() == 0
+    late = ClientFactory(therapist=therapist, label="Late")
+    fields = re.findall(r'name="clients" value="(\d+)"', html)
+    done = client.post(url, {"therapist": colleague.pk, "confirmed": "True", "clients": fields})
+    assert done["Location"] == colleague_url(therapist)
+    assert messages_of(done) == [f"2 client(s) moved to {colleague}."]
+    assert set(colleague.caseload.all()) == set(twins)
+    assert list(therapist.caseload.all()) == [late]
+
+
+def test_a_confirmation_with_a_client_of_someone_else_moves_nothing(
+    client: Any, clinic_admin: User, therapist: User, colleague: User, colleague_client: Client
+) -> None:
+    ClientFactory(therapist=therapist)
+    client.force_login(clinic_admin)
+    url = reverse("staff:move-clients", args=[therapist.pk])
+    data = {"therapist": colleague.pk, "confirmed": "True", "clients": [colleague_client.pk]}
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "The list of clients changed since it was shown" in response.content.decode()
+    assert therapist.caseload.count() == 1
+    colleague_client.refresh_from_db()
+    assert colleague_client.therapist == colleague
+
+
+def test_deactivation_asks_for_the_clients_to_move_first(
+    client: Any, clinic_admin: User, therapist: User, client_record: Client
+) -> None:
+    client.force_login(clinic_admin)
+    url = reverse("staff:deactivate", args=[therapist.pk])
+    assert (
+        "Move Tara" in client.get(url).content.decode()
+        or "first" in client.get(url).content.decode()
+    )
+    response = client.post(url)
+    assert response["Location"] == colleague_url(therapist)
+    assert "still has 1 client(s): move them first." in messages_of(response)[0]
+    therapist.refresh_from_db()
+    assert therapist.is_active
+
+
+def test_a_clinic_admin_deactivates_and_reactivates_a_colleague(
+    client: Any, clinic_admin: User, colleague: User
+) -> None:
+    client.force_login(clinic_admin)
+    url = reverse("staff:deactivate", args=[colleague.pk])
+    assert f"Deactivate {colleague}?" in client.get(url).content.decode()
+    response = client.post(url)
+    assert messages_of(response) == [f"{colleague} is deactivated: they can no longer log in."]
+    colleague.refresh_from_db()
+    assert not colleague.is_active
+    page = client.get(colleague_url(colleague)).content.decode()
+    assert "cannot log in" in page
+    client.post(reverse("staff:reactivate", args=[colleague.pk]))
+    colleague.refresh_from_db()
+    assert colleague.is_active
+
+
+def test_an_admin_is_not_offered_to_deactivate_themselves(client: Any, clinic_admin: User) -> None:
+    client.force_login(clinic_admin)
+    html = client.get(colleague_url(clinic_admin)).content.decode()
+    assert reverse("staff:deactivate", args=[clinic_admin.pk]) not in html
+    response = client.post(reverse("staff:deactivate", args=[clinic_admin.pk]))
+    assert "cannot deactivate yourself" in messages_of(response)[0]

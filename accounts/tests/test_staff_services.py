@@ -1,0 +1,320 @@
+"""accounts.staff and clients.moves: the writes behind the clinic admin's staff pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.contrib.auth.tokens import default_token_generator
+from django.contrib.sessions.models import Session as SignedInSession
+from django.core import mail
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import Client as Browser
+
+from accounts import staff
+from accounts.tests.steps import log_in, signed_in_as
+from clients import moves
+from clients.models import AuditAction, AuditEntry, Client, Supervision, User
+from clients.tests.factories import ClinicAdminFactory, ClientFactory, TherapistFactory
+
+pytestmark = pytest.mark.django_db
+
+NEW = {
+    "first_name": "Nia",
+    "last_name": "Okafor",
+    "email": "nia@example.org",
+    "username": "nia",
+    "is_therapist": True,
+}
+
+
+def invite(actor: User, **changes: Any) -> User:
+    return staff.staff_invite(actor=actor, **{**NEW, **changes})
+
+
+# --- Invitations -------------------------------------------------------------------------
+
+
+def test_an_invited_colleague_joins_the_admins_clinic_without_a_password(
+    clinic_admin: User,
+) -> None:
+    member = invite(clinic_admin, is_supervisor=True)
+    assert (member.clinic, member.get_full_name(), member.email) == (
+        clinic_admin.clinic,
+        "Nia Okafor",
+        "nia@example.org",
+    )
+    assert (member.is_therapist, member.is_supervisor, member.is_clinic_admin) == (
+        True,
+        True,
+        False,
+    )
+    assert not member.has_usable_password() and staff.is_invited(member)
+    entry = AuditEntry.objects.get(model="clients.user", object_id=str(member.pk))
+    assert (entry.action, entry.actor) == (AuditAction.CREATED, clinic_admin)
+
+
+def test_the_invitation_email_names_the_clinic_and_holds_a_welcome_link(
+    clinic_admin: User, settings: Any
+) -> None:
+    settings.ALLIANCE_BASE_URL = "https://alliance.example.org"
+    member = invite(clinic_admin)
+    assert staff.invitation_send(actor=clinic_admin, member=member) is True
+    [message] = mail.outbox
+    assert message.to == ["nia@example.org"]
+    assert message.subject == "You are invited to Riverside on Alliance"
+    assert "has invited you to Alliance, as therapist." in message.body
+    assert "https://alliance.example.org/staff/welcome/" in message.body
+    assert "expires in 7 days" in message.body and "Your username is nia." in message.body
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"username": "TARA"}, "username", "Someone already has this username"),
+        ({"email": "Tara@Example.org"}, "email", "already has this e-mail address"),
+    ],
+)
+def test_a_taken_username_or_address_is_refused(
+    clinic_admin: User, therapist: User, changes: dict[str, str], field: str, message: str
+) -> None:
+    therapist.email = "tara@example.org"
+    therapist.save()
+    before = User.objects.count()
+    with pytest.raises(ValidationError) as refused:
+        invite(clinic_admin, **changes)
+    assert message in " ".join(refused.value.message_dict[field])
+    assert User.objects.count() == before
+
+
+def test_an_invitation_without_a_role_is_refused(clinic_admin: User) -> None:
+    with pytest.raises(ValidationError, match="at least one role"):
+        invite(clinic_admin, is_therapist=False)
+    assert not User.objects.filter(username="nia").exists()
+
+
+@pytest.mark.parametrize("who", ["therapist", "supervisor"])
+def test_only_a_clinic_admin_invites(who: str, request: Any) -> None:
+    with pytest.raises(PermissionDenied):
+        invite(request.getfixturevalue(who))
+    assert not User.objects.filter(username="nia").exists()
+
+
+def test_the_welcome_link_sets_the_password_once(clinic_admin: User, client: Any) -> None:
+    member = invite(clinic_admin)
+    link = staff.invitation_url(member).split("://", 1)[1].split("/", 1)[1]
+    opened = client.get(f"/{link}", follow=True)
+    assert b"Welcome to Alliance" in opened.content and b"nia" in opened.content
+    set_password = opened.redirect_chain[-1][0]
+    done = client.post(
+        set_password,
+        {"new_password1": "a long fresh passphrase", "new_password2": "a long fresh passphrase"},
+    )
+    assert done.status_code == 302
+    member.refresh_from_db()
+    assert member.check_password("a long fresh passphrase") and not staff.is_invited(member)
+    # Used: the same link no longer works.
+    again = Browser().get(f"/{link}", follow=True)
+    assert b"This invitation no longer works" in again.content
+
+
+def test_the_welcome_link_expires(clinic_admin: User, monkeypatch: Any, settings: Any) -> None:
+    member = invite(clinic_admin)
+    token = staff.invitation_tokens.make_token(member)
+    later = dt.datetime.now() + dt.timedelta(days=settings.ALLIANCE_STAFF_INVITATION_DAYS, hours=1)
+    assert staff.invitation_tokens.check_token(member, token)
+    monkeypatch.setattr(staff.invitation_tokens, "_now", lambda: later)
+    assert not staff.invitation_tokens.check_token(member, token)
+
+
+def test_a_password_reset_token_is_no_invitation_nor_the_reverse(clinic_admin: User) -> None:
+    member = invite(clinic_admin)
+    assert not staff.invitation_tokens.check_token(
+        member, default_token_generator.make_token(member)
+    )
+    assert not default_token_generator.check_token(
+        member, staff.invitation_tokens.make_token(member)
+    )
+    assert not staff.invitation_tokens.check_token(member, "garbage")
+    assert not staff.invitation_tokens.check_token(member, "zz-abc")
+
+
+def test_an_invitation_is_not_sent_to_someone_with_a_password(
+    clinic_admin: User, therapist: User
+) -> None:
+    with pytest.raises(ValidationError, match="already chosen a password"):
+        staff.invitation_send(actor=clinic_admin, member=therapist)
+    assert mail.outbox == []
+
+
+# --- Roles and supervision ---------------------------------------------------------------
+
+
+def roles(**given: bool) -> dict[str, bool]:
+    return {"is_therapist": False, "is_supervisor": False, "is_clinic_admin": False, **given}
+
+
+def test_roles_change_and_are_recorded(clinic_admin: User, colleague: User) -> None:
+    staff.staff_roles_set(
+        actor=clinic_admin, member=colleague, **roles(is_therapist=True, is_supervisor=True)
+    )
+    colleague.refresh_from_db()
+    assert colleague.is_supervisor
+    entry = AuditEntry.objects.get(action=AuditAction.CHANGED, model="clients.user")
+    assert (entry.actor, entry.fields) == (clinic_admin, ["is_supervisor"])
+
+
+def test_a_therapist_keeps_the_role_while_they_have_clients(
+    clinic_admin: User, therapist: User, client_record: Client, supervisor: User
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        staff.staff_roles_set(actor=clinic_admin, member=therapist, **roles(is_supervisor=True))
+    text = " ".join(refused.value.messages)
+    assert "still has 1 client(s)" in text and "is still supervised" in text
+    therapist.refresh_from_db()
+    assert therapist.is_therapist and not therapist.is_supervisor
+
+
+def test_a_supervisor_keeps_the_role_while_they_supervise(
+    clinic_admin: User, supervisor: User
+) -> None:
+    with pytest.raises(ValidationError, match="still supervises"):
+        staff.staff_roles_set(actor=clinic_admin, member=supervisor, **roles(is_therapist=True))
+
+
+def test_the_clinics_last_active_admin_keeps_the_role(clinic_admin: User) -> None:
+    with pytest.raises(ValidationError, match="only active clinic admin"):
+        staff.staff_roles_set(actor=clinic_admin, member=clinic_admin, **roles(is_therapist=True))
+    second = ClinicAdminFactory(clinic=clinic_admin.clinic, username="abe")
+    staff.staff_roles_set(actor=clinic_admin, member=second, **roles(is_therapist=True))
+    second.refresh_from_db()
+    assert not second.is_clinic_admin
+
+
+def test_no_roles_at_all_is_refused(clinic_admin: User, colleague: User) -> None:
+    with pytest.raises(ValidationError, match="at least one role"):
+        staff.staff_roles_set(actor=clinic_admin, member=colleague, **roles())
+
+
+def test_only_a_supervisor_supervises_and_only_a_therapist_is_supervised(
+    clinic_admin: User, therapist: User, colleague: User
+) -> None:
+    with pytest.raises(ValidationError, match="does not hold the supervisor role"):
+        staff.supervision_add(actor=clinic_admin, supervisor=colleague, therapist=therapist)
+    assert not Supervision.objects.exists()
+
+
+def test_another_clinics_admin_links_nobody_here(
+    therapist: User, supervisor: User, other_clinic: Any
+) -> None:
+    other_admin = ClinicAdminFactory(clinic=other_clinic, username="oda")
+    Supervision.objects.all().delete()
+    with pytest.raises(PermissionDenied):
+        staff.supervision_add(actor=other_admin, supervisor=supervisor, therapist=therapist)
+    assert not Supervision.objects.exists()
+
+
+# --- Moving clients and deactivating -----------------------------------------------------
+
+
+def test_a_caseload_moves_exactly_the_confirmed_clients(
+    clinic_admin: User, therapist: User, colleague: User
+) -> None:
+    confirmed = [ClientFactory(therapist=therapist, label=f"C{n}") for n in range(3)]
+    confirmed[2].status = Client.Status.DISCHARGED
+    confirmed[2].save()
+    added_since = ClientFactory(therapist=therapist, label="New")
+    moved = moves.caseload_move(
+        actor=clinic_admin,
+        leaver=therapist,
+        therapist=colleague,
+        client_ids=[client.pk for client in confirmed],
+    )
+    assert moved == 3
+    assert set(colleague.caseload.all()) == set(confirmed)
+    assert list(therapist.caseload.all()) == [added_since]
+    entries = AuditEntry.objects.filter(action=AuditAction.CHANGED, model="clients.client")
+    assert sorted(entries.values_list("client_id", flat=True)) == sorted(c.pk for c in confirmed)
+    assert {tuple(entry.fields) for entry in entries} == {("therapist",)}
+
+
+def test_a_caseload_moves_only_to_an_active_therapist_of_the_clinic(
+    clinic_admin: User, therapist: User, client_record: Client, outsider: User, supervisor: User
+) -> None:
+    gone = TherapistFactory(clinic=therapist.clinic, username="gone", is_active=False)
+    for receiver in (outsider, supervisor, gone, therapist):
+        with pytest.raises(ValidationError):
+            moves.caseload_move(
+                actor=clinic_admin,
+                leaver=therapist,
+                therapist=receiver,
+                client_ids=[client_record.pk],
+            )
+    client_record.refresh_from_db()
+    assert client_record.therapist == therapist
+
+
+def test_a_therapist_cannot_move_their_own_caseload(
+    therapist: User, colleague: User, client_record: Client
+) -> None:
+    with pytest.raises(PermissionDenied):
+        moves.caseload_move(
+            actor=therapist, leaver=therapist, therapist=colleague, client_ids=[client_record.pk]
+        )
+
+
+def test_a_colleague_with_clients_is_not_deactivated(
+    clinic_admin: User, therapist: User, client_record: Client
+) -> None:
+    with pytest.raises(ValidationError, match="still has 1 client"):
+        staff.staff_deactivate(actor=clinic_admin, member=therapist)
+    therapist.refresh_from_db()
+    assert therapist.is_active
+
+
+def test_nobody_deactivates_themselves_and_a_deactivated_admin_acts_no_more(
+    clinic_admin: User,
+) -> None:
+    """So the clinic always keeps an active admin: whoever deactivates is one."""
+    with pytest.raises(ValidationError, match="cannot deactivate yourself"):
+        staff.staff_deactivate(actor=clinic_admin, member=clinic_admin)
+    other = ClinicAdminFactory(clinic=clinic_admin.clinic, username="abe")
+    staff.staff_deactivate(actor=clinic_admin, member=other)
+    with pytest.raises(PermissionDenied):
+        staff.staff_deactivate(actor=other, member=clinic_admin)
+    clinic_admin.refresh_from_db()
+    assert clinic_admin.is_active
+
+
+def test_deactivating_ends_sign_in_sessions_and_supervision_links(
+    clinic_admin: User, therapist: User, supervisor: User
+) -> None:
+    browser = Browser()
+    log_in(browser, "tara")
+    assert signed_in_as(browser) == therapist.pk
+    staff.staff_deactivate(actor=clinic_admin, member=therapist)
+    therapist.refresh_from_db()
+    assert not therapist.is_active
+    assert not Supervision.objects.exists()
+    assert (
+        AuditEntry.objects.filter(action=AuditAction.ENDED, model="clients.supervision").count()
+        == 1
+    )
+    changed = AuditEntry.objects.get(action=AuditAction.CHANGED, object_id=str(therapist.pk))
+    assert changed.fields == ["is_active"]
+    assert not any(
+        session.get_decoded().get("_auth_user_id") == str(therapist.pk)
+        for session in SignedInSession.objects.all()
+    )
+    assert browser.get("/").status_code == 302  # sent to log in
+    assert log_in(Browser(), "tara").status_code == 200  # the form again: refused
+
+
+def test_a_deactivated_colleague_is_reactivated(clinic_admin: User, colleague: User) -> None:
+    staff.staff_deactivate(actor=clinic_admin, member=colleague)
+    staff.staff_reactivate(actor=clinic_admin, member=colleague)
+    colleague.refresh_from_db()
+    assert colleague.is_active
+    with pytest.raises(ValidationError, match="already active"):
+        staff.staff_reactivate(actor=clinic_admin, member=colleague)
