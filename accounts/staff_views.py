@@ -149,11 +149,13 @@ def colleague(request: HttpRequest, member_id: int) -> HttpResponse:
         posted if part == "add-supervisor" else None,
         choices=_supervisor_choices(request, member),
         label="Add a supervisor",
+        prefix="supervisor",
     )
     supervisee_form = ColleagueChoiceForm(
         posted if part == "add-supervisee" else None,
         choices=_supervisee_choices(request, member),
         label="Add a therapist they supervise",
+        prefix="supervisee",
     )
     if posted is not None and part not in COLLEAGUE_PARTS:
         messages.error(request, "That is not a part of this page; nothing was saved.")

@@ -186,10 +186,11 @@ def test_the_supervision_choices_offer_only_supervisors_and_only_therapists(
     SupervisorFactory(clinic=outsider.clinic, username="osu")
     client.force_login(clinic_admin)
     # For a therapist already supervised by sue: the other supervisors.
-    assert options(client.get(colleague_url(therapist)).content.decode(), "colleague") == {lead.pk}
+    html = client.get(colleague_url(therapist)).content.decode()
+    assert options(html, "supervisor-colleague") == {lead.pk}
     # For a supervisor: the therapists they do not yet supervise (lea is one too).
     html = client.get(colleague_url(supervisor)).content.decode()
-    assert options(html, "colleague") == {colleague.pk, lead.pk}
+    assert options(html, "supervisee-colleague") == {colleague.pk, lead.pk}
 
 
 def test_a_clinic_admin_links_a_supervisor_and_ends_the_link(
@@ -197,7 +198,7 @@ def test_a_clinic_admin_links_a_supervisor_and_ends_the_link(
 ) -> None:
     client.force_login(clinic_admin)
     response = client.post(
-        colleague_url(colleague), {"part": "add-supervisor", "colleague": supervisor.pk}
+        colleague_url(colleague), {"part": "add-supervisor", "supervisor-colleague": supervisor.pk}
     )
     assert response["Location"] == colleague_url(colleague)
     link = Supervision.objects.get(supervisor=supervisor, therapist=colleague)
@@ -211,7 +212,7 @@ def test_a_crafted_supervisor_who_is_not_one_is_refused(
 ) -> None:
     client.force_login(clinic_admin)
     response = client.post(
-        colleague_url(therapist), {"part": "add-supervisor", "colleague": colleague.pk}
+        colleague_url(therapist), {"part": "add-supervisor", "supervisor-colleague": colleague.pk}
     )
     assert response.status_code == 200 and b"Select a valid choice." in response.content
     assert not Supervision.objects.filter(supervisor=colleague).exists()

@@ -16,7 +16,7 @@ from accounts import staff
 from accounts.tests.steps import log_in, signed_in_as
 from clients import moves
 from clients.models import AuditAction, AuditEntry, Client, Supervision, User
-from clients.tests.factories import ClinicAdminFactory, ClientFactory, TherapistFactory
+from clients.tests.factories import ClientFactory, ClinicAdminFactory, TherapistFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from clients.models import Client
 from clients.scoping import (
     may_change_client,
     may_exercise_rights_of,
-    may_move_clients,
     may_log_session,
+    may_move_clients,
     may_read_audit_trail,
     may_review_with_client,
 )
