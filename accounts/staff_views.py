@@ -45,6 +45,11 @@ def _colleague(request: HttpRequest, member_id: int) -> User:
     return get_visible_or_404(User.objects.visible_to(request.user), member_id)
 
 
+def _caseload(request: HttpRequest, member: User) -> QuerySet[Client]:
+    """The colleague's clients, discharged ones included, as the admin sees them."""
+    return Client.objects.visible_to(request.user).filter(therapist=member)
+
+
 def _back(member: User) -> HttpResponse:
     return redirect("staff:colleague", member_id=member.pk)
 
@@ -191,7 +196,7 @@ def colleague(request: HttpRequest, member_id: int) -> HttpResponse:
             "supervisee_form": supervisee_form,
             "supervised_by": member.supervised_by.select_related("supervisor"),
             "supervises": member.supervisions.select_related("therapist"),
-            "clients": member.caseload.aggregate(
+            "clients": _caseload(request, member).aggregate(
                 active=Count("pk", filter=Q(status=Client.Status.ACTIVE)), all=Count("pk")
             ),
         },
@@ -224,7 +229,7 @@ def move_clients(request: HttpRequest, member_id: int) -> HttpResponse:
     """Move every client of a colleague (a leaver) to another therapist: choose, confirm
     the list, moved. Exactly the clients confirmed move."""
     member = _colleague(request, member_id)
-    caseload = member.caseload.order_by("status", "label", "pk")
+    caseload = _caseload(request, member).order_by("status", "label", "pk")
     form = MoveForm(
         request.POST if request.method == "POST" else None,
         therapists=receivers(request, besides=member),
@@ -276,7 +281,7 @@ def deactivate(request: HttpRequest, member_id: int) -> HttpResponse:
         else:
             messages.success(request, f"{member} is deactivated: they can no longer log in.")
         return _back(member)
-    context = {"member": member, "clients": member.caseload.count()}
+    context = {"member": member, "clients": _caseload(request, member).count()}
     return render(request, "staff/deactivate.html", context)
 
 
