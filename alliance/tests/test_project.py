@@ -145,3 +145,18 @@ def test_every_folder_of_tests_is_collected() -> None:
     collected = set(config["pytest"]["testpaths"].split())
     with_tests = {path.parent.parent.name for path in PROJECT.glob("*/tests/__init__.py")}
     assert with_tests <= collected, sorted(with_tests - collected)
+
+
+def test_the_project_says_its_licence_in_each_place() -> None:
+    """Apache-2.0: the licence text, the npm package and the README agree."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    licence = (root / "LICENSE").read_text()
+    assert "Apache License" in licence and "Version 2.0, January 2004" in licence
+    assert "END OF TERMS AND CONDITIONS" in licence
+    assert json.loads((root / "package.json").read_text())["license"] == "Apache-2.0"
+    lock = json.loads((root / "package-lock.json").read_text())
+    assert lock["packages"][""]["license"] == "Apache-2.0"
+    assert "Apache License, Version 2.0" in (root / "README.md").read_text()
