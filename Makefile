@@ -10,7 +10,9 @@ PYTEST_ARGS ?=
 
 .PHONY: run test install lint format migrate demo bench screenshots messages clean
 
-## run: install, migrate, seed the demo into an empty database, serve on $(ADDRESS)
+## run: install, migrate, seed the demo into an empty database, serve on $(ADDRESS);
+## links in e-mails and the start-up banner use http://$(ADDRESS) unless ALLIANCE_BASE_URL is set
+run: export ALLIANCE_BASE_URL ?= http://$(ADDRESS)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --if-empty

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.apps import apps
@@ -150,9 +152,8 @@ def test_every_folder_of_tests_is_collected() -> None:
 def test_the_project_says_its_licence_in_each_place() -> None:
     """Apache-2.0: the licence text, the npm package and the README agree."""
     import json
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    root = PROJECT
     licence = (root / "LICENSE").read_text()
     assert "Apache License" in licence and "Version 2.0, January 2004" in licence
     assert "END OF TERMS AND CONDITIONS" in licence
@@ -160,3 +161,44 @@ def test_the_project_says_its_licence_in_each_place() -> None:
     lock = json.loads((root / "package-lock.json").read_text())
     assert lock["packages"][""]["license"] == "Apache-2.0"
     assert "Apache License, Version 2.0" in (root / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({}, "http://127.0.0.1:8000"),
+        ({"ADDRESS": "0.0.0.0:9000"}, "http://0.0.0.0:9000"),
+        (
+            {"ADDRESS": "0.0.0.0:9000", "ALLIANCE_BASE_URL": "https://a.example"},
+            "https://a.example",
+        ),
+    ],
+)
+def test_make_run_gives_links_the_address_it_serves_unless_told(
+    given: dict[str, str], expected: str
+) -> None:
+    """`ADDRESS=… make run`: e-mailed links and the banner follow ADDRESS, unless
+    ALLIANCE_BASE_URL is set. Each command of the recipe prints the URL it would get."""
+    if shutil.which("make") is None:
+        pytest.skip("needs make")
+    environment = {k: v for k, v in os.environ.items() if k not in ("ADDRESS", "ALLIANCE_BASE_URL")}
+    done = subprocess.run(
+        ["make", "-s", "-o", "install", "run", "PY=printenv ALLIANCE_BASE_URL; true"],
+        cwd=PROJECT,
+        env=environment | given,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == [expected] * 3
+
+
+@pytest.mark.django_db
+def test_the_demo_banner_names_the_base_url(settings: Any) -> None:
+    settings.ALLIANCE_BASE_URL = "http://0.0.0.0:9000"
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert (
+        "Sign in at http://0.0.0.0:9000/ (Django admin: http://0.0.0.0:9000/admin/)."
+        in out.getvalue()
+    )

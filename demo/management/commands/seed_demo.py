@@ -16,6 +16,7 @@ import sys
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
@@ -174,9 +175,8 @@ class Command(BaseCommand):
             roles = ", ".join(login.roles)
             self.stdout.write(f"  {login.username:<13} {DEMO_PASSWORD:<15} {roles}")
         self.stdout.write("")
-        self.stdout.write(
-            "Sign in at http://127.0.0.1:8000/ (Django admin: http://127.0.0.1:8000/admin/)."
-        )
+        base = settings.ALLIANCE_BASE_URL.rstrip("/")
+        self.stdout.write(f"Sign in at {base}/ (Django admin: {base}/admin/).")
         self.stdout.write(
             "Clinic admins must use two-factor sign-in: at the first sign-in, scan the QR code "
             "with an authenticator app (or `oathtool --totp -b KEY` with the key shown)."
