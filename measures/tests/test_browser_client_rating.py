@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -72,6 +73,18 @@ def test_a_client_answers_on_a_phone_and_the_link_then_closes(
     context.close()
 
 
+def contrast(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two CSS `rgb(…)` colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(part) / 255 for part in re.findall(r"\d+", colour)[:3]]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    lighter, darker = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
 def test_the_language_switch_on_the_form(
     live_server: Any, browser: Any, client_record: Client
 ) -> None:
@@ -79,10 +92,35 @@ def test_the_language_switch_on_the_form(
     client_record.save()
     _, token = invitations.invitation_create(session=SessionFactory(client=client_record))
     page = browser.new_context(viewport=PHONE).new_page()
+    problems = watch_for_problems(page)
     page.goto(f"{live_server.url}/r/{token}/")
     assert page.get_by_role("heading", name="¿Cómo fue la sesión de hoy?").is_visible()
-    page.get_by_role("link", name="English").click()
-    assert page.get_by_role("heading", name="How was today's session?").is_visible()
+    # Readable on its grey bar: WCAG AA asks 4.5:1 for text this size.
+    switch, bar = page.evaluate(
+        "() => { const button = document.querySelector('.language-switch');"
+        " return [getComputedStyle(button).color,"
+        " getComputedStyle(button.closest('header')).backgroundColor]; }"
+    )
+    assert contrast(switch, bar) >= 4.5, (switch, bar)
+    # Half the form answered, then the switch: the answers come along, nothing is stored.
+    answer_outcome_check(page, 3)
+    page.locator(f"label[for='id_{DIMENSIONS[0]}_8']").click()
+    page.locator("#id_comment").fill("Gracias")
+    page.get_by_role("button", name="English").click()
+    page.get_by_role("heading", name="How was today's session?").wait_for()
+    assert (
+        page.locator("#id_outcome_1_3").is_checked()
+        and page.locator("#id_outcome_4_3").is_checked()
+    )
+    assert page.locator(f"#id_{DIMENSIONS[0]}_8").is_checked()
+    assert page.locator("#id_comment").input_value() == "Gracias"
+    assert page.get_by_role("alert").count() == 0  # no "answers missing" on a switch
+    assert not Rating.objects.exists()
+    # And back: still there, in Spanish.
+    page.get_by_role("button", name="Español").click()
+    page.get_by_role("heading", name="¿Cómo fue la sesión de hoy?").wait_for()
+    assert page.locator(f"#id_{DIMENSIONS[0]}_8").is_checked()
+    assert problems == []
 
 
 def test_after_answering_the_client_sees_their_own_chart_when_it_is_turned_on(

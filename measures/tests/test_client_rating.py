@@ -357,3 +357,32 @@ def test_a_phone_gets_no_cookie_and_its_answers_count_with_origin_null(link: Any
     assert page.status_code == 200 and not page.cookies
     assert phone.post(url(link[1]), ANSWERS).status_code == 302
     assert Rating.objects.filter(session=link[0].session, rater="client").count() == 1
+
+
+def test_switching_language_keeps_the_answers_chosen_and_stores_nothing(
+    client: Any, link: Any
+) -> None:
+    """The switch is a button of the form: what was chosen is drawn again, chosen, in the
+    other language, with no "answers missing" message, and the link stays open."""
+    token = link[1]
+    half = {"trust": "9", "rupture": "a_little", "comment": "Felt rushed.", "lang": "en"}
+    response = client.post(url(token), {**half, "notice_version": "1", "switch_to": "es"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "¿Cómo fue la sesión de hoy?" in html
+    assert 'name="trust" id="id_trust_9" value="9" checked' in html
+    assert 'value="a_little" checked' in html and "Felt rushed." in html
+    assert 'name="lang" value="es"' in html
+    assert 'role="alert"' not in html
+    assert not Rating.objects.exists()
+    link[0].refresh_from_db()
+    assert link[0].used_at is None
+
+
+def test_an_unknown_language_to_switch_to_is_a_submission_like_any_other(
+    client: Any, link: Any
+) -> None:
+    response = client.post(url(link[1]), {"trust": "9", "notice_version": "1", "switch_to": "xx"})
+    assert response.status_code == 200
+    assert "Some answers are missing" in response.content.decode()
+    assert not Rating.objects.exists()

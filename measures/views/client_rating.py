@@ -28,9 +28,17 @@ from sessions.models import Session
 
 
 def _language(request: HttpRequest, default: str) -> str:
-    """The client's language unless they switched on the page (?lang= / hidden field)."""
-    chosen = request.POST.get("lang") or request.GET.get("lang")
+    """The client's language unless they switched on the page (the switch button, else
+    ?lang= / the form's hidden field)."""
+    chosen = _switched_to(request) or request.POST.get("lang") or request.GET.get("lang")
     return chosen if chosen in Client.Language.values else default
+
+
+def _switched_to(request: HttpRequest) -> str | None:
+    """The language the client switched to with the form's own switch: a button of the
+    form, so the answers already chosen come along and are shown again, not stored."""
+    chosen = request.POST.get("switch_to") if request.method == "POST" else None
+    return chosen if chosen in Client.Language.values else None
 
 
 def _outcome_instrument(request: HttpRequest, session: Session) -> Instrument | None:
@@ -71,8 +79,11 @@ def client_rating(request: HttpRequest, token: str) -> HttpResponse:
             return render(request, "measures/client_rating/thanks.html", {"already": True})
         if not invitation.is_open():
             return _unavailable(request)
+        switching = _switched_to(request) is not None
         form = ClientRatingForm(
-            request.POST if request.method == "POST" else None,
+            request.POST if request.method == "POST" and not switching else None,
+            # Answers carried over a language switch: shown chosen, not yet checked.
+            initial=request.POST.dict() if switching else None,
             instrument=_outcome_instrument(request, invitation.session),
             language=language,
         )
