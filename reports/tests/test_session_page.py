@@ -69,3 +69,19 @@ def test_a_missed_session_has_nothing_to_rate(
     client.force_login(therapist)
     html = client.get(url(missed)).content.decode()
     assert "nothing to rate" in html and "Rate this session" not in html
+
+
+@pytest.mark.parametrize("rated", [True, False], ids=["rated", "not rated"])
+def test_the_therapists_rating_is_headed_for_who_reads_it(
+    client: Any, session: Session, therapist: User, supervisor: User, rated: bool
+) -> None:
+    """ "Your view" is the therapist's own; their supervisor reads "the therapist's view"."""
+    if rated:
+        RatingFactory(session=session, rater="therapist")
+    client.force_login(supervisor)
+    html = client.get(url(session)).content.decode()
+    assert "The therapist's view of the session" in html
+    assert "Your view of the session" not in html
+    assert ("The therapist has not rated this session." in html) is not rated
+    client.force_login(therapist)
+    assert "Your view of the session" in client.get(url(session)).content.decode()
