@@ -42,15 +42,17 @@ def scale_field(
 class TherapistRatingForm(ServiceForm):
     """The therapist's own view of a session, item by item."""
 
+    # Nothing chosen for the therapist either: a preselected "None" would be recorded
+    # for whoever skips the question, as the client's form knows.
     rupture = forms.ChoiceField(
         label=THERAPIST_RUPTURE_QUESTION,
         choices=Rating.Rupture.choices,
         widget=forms.RadioSelect,
-        initial=Rating.Rupture.NONE,
     )
     rupture_resolved = forms.ChoiceField(
         label=RUPTURE_RESOLVED_QUESTION,
-        choices=[("", "—"), *Rating.RuptureResolved.choices],
+        choices=Rating.RuptureResolved.choices,
+        widget=forms.RadioSelect,
         required=False,
         help_text="Only if there was a rupture.",
     )

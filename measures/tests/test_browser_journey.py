@@ -44,8 +44,16 @@ def test_a_therapist_adds_a_client_logs_a_session_rates_it_and_sees_the_chart(
     assert (session.number, session.duration_minutes, session.attendance) == (1, 50, "attended")
 
     page.get_by_role("link", name="Rate this session").click()
+    # Each scale spans its two end labels: 0 starts under "0 = not at all", 10 ends under
+    # "10 = completely".
+    for scale in page.locator("fieldset:has(.scale)").all():
+        buttons = scale.locator(".scale").bounding_box()
+        ends = scale.locator(".scale-ends").bounding_box()
+        assert abs(buttons["x"] - ends["x"]) < 1
+        assert abs(buttons["x"] + buttons["width"] - ends["x"] - ends["width"]) < 1
     for dimension in DIMENSIONS:
         page.locator(f"label[for='id_{dimension}_8']").click()  # the button labelled 8
+    page.get_by_label("None", exact=True).check()  # nothing is chosen for the therapist
     page.get_by_role("button", name="Save your rating").click()
     page.get_by_text("Your rating of session 1 is saved.").wait_for()
     assert Rating.objects.get(session=session, rater="therapist").alliance_score == 8

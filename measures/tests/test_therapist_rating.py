@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -65,6 +66,33 @@ def test_the_form_starts_with_no_score_chosen(
     html = client.get(url(session)).content.decode()
     assert "The client seemed safe being open with me." in html
     assert 'name="trust"' in html and "checked" not in html.split('name="rupture"')[0]
+
+
+def test_the_rupture_questions_are_rows_of_radios_with_nothing_chosen(
+    client: Any, therapist: User, session: Session
+) -> None:
+    """As on the client's form: no "None" chosen for whoever skips it, and "talked
+    through" as radios, not a drop-down."""
+    client.force_login(therapist)
+    html = client.get(url(session)).content.decode()
+    for name in ("rupture", "rupture_resolved"):
+        inputs = re.findall(rf'<input[^>]*name="{name}"[^>]*>', html)
+        assert len(inputs) == 3 and all('type="radio"' in tag for tag in inputs)
+        assert not any("checked" in tag for tag in inputs)
+    assert "<select" not in html
+
+
+def test_a_rating_without_the_rupture_answer_is_refused_and_nothing_saved(
+    client: Any, therapist: User, session: Session
+) -> None:
+    client.force_login(therapist)
+    answers = {key: value for key, value in ANSWERS.items() if key != "rupture"}
+    response = client.post(url(session), answers)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="id_rupture_errors">This field is required.' in html
+    assert 'value="9" checked' in html  # the scores given are kept
+    assert not Rating.objects.exists()
 
 
 def test_the_therapist_rates_the_session(client: Any, therapist: User, session: Session) -> None:
