@@ -37,7 +37,9 @@
         borderColor: CLIENT,
         backgroundColor: CLIENT,
         spanGaps: true,
-        tension: 0.2,
+        // Smoothed without overshooting: the curve never passes above 10 or below a
+        // score the client gave.
+        cubicInterpolationMode: "monotone",
         pointStyle: marked("circle", "triangle", "star"),
         pointRadius: marked(3, 7, 8),
         pointBackgroundColor: marked(CLIENT, FLAGGED, REPAIRED),
@@ -49,18 +51,23 @@
         borderColor: THERAPIST,
         backgroundColor: THERAPIST,
         borderDash: [2, 2],
-        spanGaps: true,
-        tension: 0.2,
+        // A session the therapist did not rate is a gap in their line, not a join.
+        spanGaps: false,
+        cubicInterpolationMode: "monotone",
         pointRadius: 3,
       },
       {
+        // Drawn across the whole chart by `cutoffLine` below (a line through one session's
+        // point would be no line at all); the dataset gives it its legend entry.
         label: "Cut-off (" + data.cutoff.toFixed(1) + ")",
         data: data.labels.map(() => data.cutoff),
-        borderColor: "#6c757d",
+        borderColor: BAND,
         borderDash: [6, 4],
         borderWidth: 1,
+        showLine: false,
         pointRadius: 0,
         pointHitRadius: 0,
+        cutoffLine: true,
       },
     ].concat(outcomeDatasets());
   }
@@ -142,8 +149,32 @@
     };
   }
 
+  // The cut-off, dashed from the chart's left edge to its right, while its legend entry
+  // is on.
+  const cutoffLine = {
+    id: "cutoffLine",
+    afterDatasetsDraw(chart) {
+      const index = chart.data.datasets.findIndex((set) => set.cutoffLine);
+      if (index < 0 || !chart.isDatasetVisible(index)) {
+        return;
+      }
+      const y = chart.scales.y.getPixelForValue(data.cutoff);
+      const context = chart.ctx;
+      context.save();
+      context.strokeStyle = BAND;
+      context.lineWidth = 1;
+      context.setLineDash([6, 4]);
+      context.beginPath();
+      context.moveTo(chart.chartArea.left, y);
+      context.lineTo(chart.chartArea.right, y);
+      context.stroke();
+      context.restore();
+    },
+  };
+
   const chart = new Chart(canvas, {
     type: "line",
+    plugins: [cutoffLine],
     data: { labels: data.labels, datasets: datasets("score") },
     options: {
       maintainAspectRatio: false,
