@@ -21,11 +21,29 @@ register = template.Library()
 SPARK_WIDTH = 100
 SPARK_HEIGHT = 28
 SPARK_PAD = 3
+# The least of the 0–10 scale a sparkline spans: scores crowd the ceiling, so on the whole
+# scale twelve weeks between 8.6 and 9.4 were a flat line; scaled to them alone, a wobble
+# of a tenth would look like a cliff.
+SPARK_MIN_SPAN = 1.5
 
 
-def _y(score: Decimal | float) -> float:
+def spark_range(values: Sequence[float]) -> tuple[float, float]:
+    """The part of the 0–10 scale a sparkline draws: its scores and the cut-off, at least
+    SPARK_MIN_SPAN tall, within the scale."""
+    low, high = min(values), max(values)
+    if high - low < SPARK_MIN_SPAN:
+        middle = (low + high) / 2
+        low, high = middle - SPARK_MIN_SPAN / 2, middle + SPARK_MIN_SPAN / 2
+    if low < 0:
+        low, high = 0.0, high - low
+    if high > SCORE_MAX:
+        low, high = low - (high - SCORE_MAX), float(SCORE_MAX)
+    return low, high
+
+
+def _y(score: Decimal | float, low: float, high: float) -> float:
     usable = SPARK_HEIGHT - 2 * SPARK_PAD
-    return round(SPARK_PAD + usable * (1 - float(score) / SCORE_MAX), 1)
+    return round(SPARK_PAD + usable * (high - float(score)) / (high - low), 1)
 
 
 # The badges and the sparkline are built here, not by templates: a caseload or dashboard
@@ -78,12 +96,14 @@ def outcome_badge(track: str | None) -> str:
 
 @register.simple_tag
 def sparkline(scores: Sequence[Decimal]) -> str:
-    """An inline SVG of recent client scores on a fixed 0–10 scale, with the cut-off dashed."""
+    """An inline SVG of recent client scores, scaled to them and the cut-off (dashed) so
+    that a recent change shows (`spark_range`)."""
     scores = list(scores)
     if not scores:
         return NO_SPARKLINE
+    low, high = spark_range([float(score) for score in scores] + [float(cutoff())])
     step = SPARK_WIDTH / max(len(scores) - 1, 1)
-    points = [(round(i * step, 1), _y(score)) for i, score in enumerate(scores)]
+    points = [(round(i * step, 1), _y(score, low, high)) for i, score in enumerate(scores)]
     line = (
         format_html(
             '<polyline class="sparkline-line" points="{}"></polyline>',
@@ -92,7 +112,7 @@ def sparkline(scores: Sequence[Decimal]) -> str:
         if len(scores) > 1
         else ""
     )
-    (last_x, last_y), cutoff_y = points[-1], _y(cutoff())
+    (last_x, last_y), cutoff_y = points[-1], _y(cutoff(), low, high)
     return format_html(
         '<svg class="sparkline" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         'role="img" aria-label="Last {count} client scores: {listed}">\n'
