@@ -1,15 +1,17 @@
-"""Small pieces repeated across pages: the score, outcome and severity badges and the
-sparkline."""
+"""Small pieces repeated across pages: the score, outcome and severity badges, the
+sparkline, and a client's name told apart from another of the same label."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
 from django import template
-from django.utils.formats import localize
-from django.utils.html import format_html
+from django.utils.formats import date_format, localize
+from django.utils.html import conditional_escape, format_html
+from django.utils.timezone import localtime
 from django.utils.safestring import mark_safe
 
 from measures.models import Concern, OutcomeAnswer, Severity
@@ -130,6 +132,29 @@ def sparkline(scores: Sequence[Decimal]) -> str:
         below=" is-below" if scores[-1] < cutoff() else "",
         last_x=last_x,
         last_y=last_y,
+    )
+
+
+@register.filter
+def repeated_labels(clients: Iterable[Any]) -> set[str]:
+    """The labels more than one client of this list carries (`clients`: clients, or rows
+    with a `client`), so `client_name` can tell them apart."""
+    counts = Counter(getattr(item, "client", item).label for item in clients)
+    return {label for label, count in counts.items() if count > 1}
+
+
+@register.simple_tag
+def client_name(client: Any, repeated: Collection[str] = ()) -> str:
+    """The client's label; where the list holds another client of the same label (three
+    "L.B."), what tells them apart: their external ID, else the day they were added."""
+    if client.label not in repeated:
+        return conditional_escape(client.label)
+    if client.external_id:
+        detail = format_html("Ref. {}", client.external_id)
+    else:
+        detail = format_html("added {}", date_format(localtime(client.created_at), "j M Y"))
+    return format_html(
+        '{} <span class="small text-body-secondary">({})</span>', client.label, detail
     )
 
 
