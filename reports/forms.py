@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.http import QueryDict
 from django.utils import timezone
 
 from alliance.fields import DateField, RecordChoiceField, SingleLineField
@@ -28,6 +29,19 @@ DEFAULT_DAYS = 30
 CUSTOM = "custom"
 LONGEST_RANGE_DAYS = 366
 SEARCH_MAX_LENGTH = 40
+
+
+def without_stale_dates(query: QueryDict) -> QueryDict | None:
+    """The query without its from–to dates when the period chosen is not "From – to" (a
+    preset, or none: the default), or None when there is nothing to take out. The form
+    sends its dates whatever the period, so choosing "Last 7 days" after a custom period
+    left the old dates in the address, and in every link and bookmark made from it."""
+    if query.get("period") == CUSTOM or not ({"from", "to"} & set(query)):
+        return None
+    kept = query.copy()
+    for name in ("from", "to"):
+        kept.pop(name, None)
+    return kept
 
 
 class PeriodForm(forms.Form):

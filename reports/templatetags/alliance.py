@@ -11,8 +11,8 @@ from typing import Any
 from django import template
 from django.utils.formats import date_format, localize
 from django.utils.html import conditional_escape, format_html
-from django.utils.timezone import localtime
 from django.utils.safestring import mark_safe
+from django.utils.timezone import localtime
 
 from measures.models import Concern, OutcomeAnswer, Severity
 from measures.scoring import SCORE_MAX, one_decimal

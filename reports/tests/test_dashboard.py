@@ -999,3 +999,23 @@ def test_a_page_costs_the_same_queries_as_the_first(
     for query in ("page=2", "page=3&sort=guess_gap", "sort=open_concerns&dir=desc&page=2"):
         with django_assert_num_queries(DASHBOARD_QUERIES):
             assert len(rows_of(client.get(f"{URL}?{query}"))) in (1, 2)
+
+
+@pytest.mark.parametrize(
+    "name", ["reports:dashboard", "reports:precision", "reports:audit"], ids=lambda n: n
+)
+def test_a_preset_period_drops_the_old_custom_dates_from_the_address(
+    client: Any, clinic_admin: User, name: str
+) -> None:
+    """The form sends its from–to dates whatever the period: choosing "Last 7 days" after a
+    custom period goes to the address without them (so links and bookmarks carry none)."""
+    client.force_login(clinic_admin)
+    url = reverse(name)
+    response = client.get(f"{url}?period=7&from=2024-01-01&to=2024-02-01&sort=label")
+    assert response.status_code == 302 and response["Location"] == f"{url}?period=7&sort=label"
+    assert client.get(f"{url}?from=2024-01-01")["Location"] == url  # the default, 30 days
+    followed = client.get(response["Location"])
+    assert followed.status_code == 200 and b"2024-01-01" not in followed.content
+    # A custom period keeps its dates.
+    custom = client.get(f"{url}?period=custom&from=2024-01-01&to=2024-02-01")
+    assert custom.status_code == 200

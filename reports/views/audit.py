@@ -18,6 +18,7 @@ from clients import audit
 from clients.scoping import may_read_audit_trail
 from reports import audit_trail
 from reports.forms import AuditFilterForm, PeriodForm
+from reports.views.dashboard import stale_dates_dropped
 from reports.views.exports import csv_response
 
 NOT_FOR_YOU = "The audit trail is for clinic admins."
@@ -34,6 +35,8 @@ def require_audit_reader(user: Any) -> None:
 def audit_page(request: HttpRequest) -> HttpResponse:
     """The clinic's entries, newest first, 50 to a page; a refused filter is said and left out."""
     require_audit_reader(request.user)
+    if (canonical := stale_dates_dropped(request)) is not None:
+        return canonical
     form = AuditFilterForm(request.GET, viewer=request.user)
     filters, problems = form.chosen()
     for problem in problems:

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
 
 from alliance.forms import PageForm
@@ -16,7 +16,7 @@ from clients.access import get_visible_or_404
 from clients.models import User
 from clients.scoping import is_overseer
 from reports import dashboard, selectors
-from reports.forms import DEFAULT_DAYS, PeriodForm, SortForm
+from reports.forms import DEFAULT_DAYS, PeriodForm, SortForm, without_stale_dates
 
 NOT_FOR_YOU = "The dashboard is for supervisors and clinic admins."
 
@@ -35,6 +35,15 @@ def period_from(request: HttpRequest, *, warn: bool = True) -> dashboard.Period:
     return period
 
 
+def stale_dates_dropped(request: HttpRequest) -> HttpResponse | None:
+    """A preset period asked for with from–to dates beside it: the same page at the
+    address without them (`without_stale_dates`), or None."""
+    kept = without_stale_dates(request.GET)
+    if kept is None:
+        return None
+    return redirect(f"{request.path}?{kept.urlencode()}" if kept else request.path)
+
+
 def sort_from(request: HttpRequest, *, warn: bool = True) -> tuple[str, bool]:
     sort, descending, problem = SortForm(request.GET).chosen()
     if problem and warn:
@@ -47,6 +56,8 @@ def sort_from(request: HttpRequest, *, warn: bool = True) -> tuple[str, bool]:
 def team_dashboard(request: HttpRequest) -> HttpResponse:
     """One row per supervised therapist, the team's totals, and clients needing attention."""
     require_overseer(request.user)
+    if (canonical := stale_dates_dropped(request)) is not None:
+        return canonical
     period = period_from(request)
     sort, descending = sort_from(request)
     page = dashboard.therapist_page(
@@ -104,6 +115,8 @@ def therapist_caseload(request: HttpRequest, therapist_id: int) -> HttpResponse:
 def precision(request: HttpRequest) -> HttpResponse:
     """How the team's concerns were closed in the period: repaired, or dismissed."""
     require_overseer(request.user)
+    if (canonical := stale_dates_dropped(request)) is not None:
+        return canonical
     period = period_from(request)
     outcomes = dashboard.review_outcomes(request.user, period)
     tables = [
