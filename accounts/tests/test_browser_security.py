@@ -27,7 +27,7 @@ def test_a_link_page_sends_its_token_to_nothing_it_loads_or_links(
         "request", lambda request: sent.append((request.url, request.headers.get("referer", "")))
     )
     page.goto(f"{live_server.url}/r/{token}/")
-    page.get_by_role("link", name="Español").click()
+    page.get_by_role("button", name="Español").click()  # the form's language switch
     page.wait_for_load_state("load")
     loaded = [(url, referer) for url, referer in sent if "/static/" in url]
     assert loaded, "the page loads its stylesheets and scripts"

@@ -72,7 +72,10 @@ def test_a_custom_period_in_other_digits_asks_for_0_to_9(
 
 def test_dates_beside_a_preset_period_are_not_read(client: Any, supervisor: User) -> None:
     client.force_login(supervisor)
-    response = client.get(DASHBOARD, {"period": "7", "from": "0001-01-01", "to": "garbage"})
+    response = client.get(
+        DASHBOARD, {"period": "7", "from": "0001-01-01", "to": "garbage"}, follow=True
+    )
+    assert response.redirect_chain == [(f"{DASHBOARD}?period=7", 302)]  # the dates dropped
     assert response.context["period"].days == 7
     assert warnings_of(response) == []
 
