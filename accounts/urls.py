@@ -7,7 +7,7 @@ its templates and e-mails look them up by those names.
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from accounts import views
+from accounts import token_views, views
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -41,6 +41,8 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
+    path("tokens/", token_views.token_create, name="token-create"),
+    path("tokens/<int:token_id>/revoke/", token_views.token_revoke, name="token-revoke"),
     path("two-factor/verify/", views.two_factor_verify, name="two-factor-verify"),
     path("two-factor/setup/", views.two_factor_setup, name="two-factor-setup"),
     path("two-factor/recovery-codes/", views.recovery_codes, name="two-factor-recovery-codes"),

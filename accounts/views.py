@@ -18,8 +18,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import sessions, two_factor
+from accounts import sessions, tokens, two_factor
 from accounts.forms import CodeForm, ConfirmPasswordForm, EmailForm, ThrottledPasswordChangeForm
+from accounts.models import AccessToken
 from accounts.services import base_url_parts, reset_mail_allowed
 from alliance import links
 
@@ -69,6 +70,9 @@ def account(request: HttpRequest) -> HttpResponse:
             "authenticator": two_factor.authenticator(user),
             "required": two_factor.is_required(user),
             "codes_left": two_factor.recovery_codes_left(user),
+            "tokens": AccessToken.objects.owned_by(user),
+            # A token just made, shown this once (accounts.token_views).
+            "new_token": request.session.pop(tokens.SHOW_TOKEN, None),
         },
     )
 

@@ -47,12 +47,15 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "rest_framework",
+    "drf_spectacular",
     # Our apps, in layer order: a lower app never imports a higher one.
     "clients",
     "sessions.apps.TherapySessionsConfig",
     "measures",
     "reports",
     "accounts",
+    "api",
     "demo",
 ]
 
@@ -348,6 +351,31 @@ ALLIANCE_SWEEP_OVERLAP_SECONDS = env_int("ALLIANCE_SWEEP_OVERLAP_SECONDS", 10 * 
 # Client rating links: lifetime, reminder delay, and the address used in e-mails.
 ALLIANCE_INVITATION_LIFETIME_DAYS = env_int("ALLIANCE_INVITATION_LIFETIME_DAYS", 4)
 ALLIANCE_INVITATION_REMINDER_AFTER_HOURS = env_int("ALLIANCE_INVITATION_REMINDER_AFTER_HOURS", 48)
+# The read-only API (api/): personal access tokens only, JSON only, 100 records a page, and
+# a rate per token's owner (counted in CACHE_URL's cache: set it when several web processes
+# serve).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.AccessTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": env_str("ALLIANCE_API_RATE", "600/hour")},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Alliance API",
+    "DESCRIPTION": "Read-only: clients, sessions, ratings, outcome answers and concerns, "
+    "as the token's owner sees them. Send `Authorization: Bearer <token>` (made on your "
+    "account page).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+}
 # A new colleague's invitation (the link to choose their first password) lasts this long.
 ALLIANCE_STAFF_INVITATION_DAYS = env_int("ALLIANCE_STAFF_INVITATION_DAYS", 7)
 # After answering, a client whose therapist turned on "show the client their own chart"

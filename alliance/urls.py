@@ -8,6 +8,7 @@ from clients.admin import view_on_site
 urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("staff/", include("accounts.staff_urls")),
+    path("api/", include("api.urls")),
     # One log-in page for everyone, with its throttle and two-factor step: the admin's
     # own log-in form sends people there.
     path(

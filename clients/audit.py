@@ -173,6 +173,23 @@ def written(
     )
 
 
+def exported_clients(actor: Any, clinic_of: Mapping[int, int], *, place: str = "") -> None:
+    """`actor` was sent the records of these clients (client id → clinic id) by the API:
+    one "exported" entry each, written together."""
+    entries = [
+        _entry(
+            actor=actor,
+            action=AuditAction.EXPORTED,
+            record=Client(pk=client_id, clinic_id=clinic_id),
+            client_id=client_id,
+            clinic_id=clinic_id,
+            place=place,
+        )
+        for client_id, clinic_id in sorted(clinic_of.items())
+    ]
+    AuditEntry.objects.bulk_create(entries)
+
+
 def created_in_bulk(
     actor: Any, records: Sequence[models.Model], *, clinic_ids: Mapping[int, int]
 ) -> None:

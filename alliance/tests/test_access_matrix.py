@@ -58,6 +58,7 @@ OK = "200"
 DENIED = "403"
 NOT_FOUND = "404"
 NOT_ALLOWED = "405"
+UNAUTHORIZED = "401"
 LOGIN = "302 to the log-in page"
 ADMIN_LOGIN = "302 to the admin's log-in page"
 ADMIN_INDEX = "302 to the admin's index"
@@ -153,6 +154,21 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
     # Nobody here owes a second factor (force_login gives it to those who must), so the
     # code page sends them on; set-up shows a new key to anyone; recovery codes are shown
     # once, after they are made; turning off is refused (with a message) where required.
+    # Personal access tokens: made by anyone signed in (an empty name makes none and says
+    # so); revoked by their owner alone, anyone else's a 404.
+    "token-create": {OWN: (POST_ONLY, signed_in(REDIRECT))},
+    "token-revoke": {
+        OWN: (POST_ONLY, signed_in(NOT_FOUND, therapist=REDIRECT)),
+        OTHER: (POST_ONLY, signed_in(NOT_FOUND)),
+    },
+    # The API takes a token, never the session's cookie: 401 to every browser here (the
+    # tokens' own rows are in api/tests/test_api.py). Its schema holds no data.
+    **{
+        f"api:{resource}-{kind}": {OWN: (everyone(UNAUTHORIZED), everyone(UNAUTHORIZED))}
+        for resource in ("client", "session", "rating", "outcome-answer", "concern")
+        for kind in ("list", "detail")
+    },
+    "api:schema": {OWN: (everyone(OK), everyone(NOT_ALLOWED))},
     "two-factor-verify": {OWN: (signed_in(REDIRECT), signed_in(REDIRECT))},
     "two-factor-setup": {OWN: (ANY_STAFF, ANY_STAFF)},
     "two-factor-recovery-codes": {OWN: (signed_in(REDIRECT), signed_in(REDIRECT))},
@@ -610,7 +626,8 @@ def test_every_registered_model_admin_has_a_permission_class() -> None:
 
 
 def test_every_row_answers_for_every_role() -> None:
-    outcomes = {OK, DENIED, NOT_FOUND, NOT_ALLOWED, LOGIN, ADMIN_LOGIN, ADMIN_INDEX, REDIRECT}
+    outcomes = {OK, DENIED, NOT_FOUND, NOT_ALLOWED, UNAUTHORIZED, LOGIN, ADMIN_LOGIN, ADMIN_INDEX}
+    outcomes.add(REDIRECT)
     for name, variants in EXPECTED.items():
         assert variants, name
         for variant, row in variants.items():

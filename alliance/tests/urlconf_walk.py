@@ -20,6 +20,8 @@ from django.urls import URLResolver, get_resolver, reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from accounts.models import AccessToken
+from accounts.tokens import token_create
 from clients.models import Client, Supervision, User
 from measures.calibration import calibration_run
 from measures.instruments import instrument_add
@@ -32,7 +34,12 @@ from measures.models import (
     Sweep,
     ThresholdChange,
 )
-from measures.tests.factories import RatingFactory, concern_with_signal, instrument_definition
+from measures.tests.factories import (
+    OutcomeAnswerFactory,
+    RatingFactory,
+    concern_with_signal,
+    instrument_definition,
+)
 from measures.thresholds import thresholds_reset
 from sessions import invitations
 from sessions.models import RatingInvitation, Session
@@ -114,6 +121,11 @@ class Records:
         return self.concern.signals.get()
 
     @functools.cached_property
+    def access_token(self) -> AccessToken:
+        """A personal access token of the client's therapist."""
+        return token_create(user=self.therapist, name="Clinic tool")[0]
+
+    @functools.cached_property
     def calibration(self) -> Calibration:
         return calibration_run(clinic=self.client.clinic, actor=self.clinic_admin)
 
@@ -191,6 +203,16 @@ def argument(name: str, param: str, variant: str, records: Records) -> Any:
         return ContentType.objects.get_for_model(Concern).pk
     if param in ("object_id", "id"):
         return records.of_model(admin_url_models()[name]).pk
+    if param == "pk":  # the API's records: "api:session-detail" names a session
+        api_records = {
+            "client": records.client,
+            "session": records.session,
+            "rating": lambda: RatingFactory(session=records.session),
+            "outcome-answer": lambda: OutcomeAnswerFactory(session=records.session),
+            "concern": records.concern,
+        }
+        record = api_records[name.removeprefix("api:").removesuffix("-detail")]
+        return (record() if callable(record) else record).pk
     by_param = {
         "client_id": records.client,
         "session_id": records.session,
@@ -201,6 +223,7 @@ def argument(name: str, param: str, variant: str, records: Records) -> Any:
         "instrument_id": records.instrument,
         "member_id": records.therapist,
         "supervision_id": records.supervision,
+        "token_id": records.access_token,
     }
     if param not in by_param:
         pytest.fail(f"{name}: no record to fill <{param}> with; add one to argument()")

@@ -11,7 +11,7 @@
     button.hidden = false;
     button.addEventListener("click", () => {
       navigator.clipboard.writeText(field.value).then(
-        () => { if (status) { status.textContent = "Link copied."; } },
+        () => { if (status) { status.textContent = button.dataset.copiedText || "Link copied."; } },
         () => { field.select(); if (status) { status.textContent = "Press Ctrl+C to copy."; } },
       );
     });

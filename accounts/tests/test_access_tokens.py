@@ -1,0 +1,89 @@
+"""Personal access tokens on one's account page: made (shown once), listed, revoked."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from accounts import sessions, tokens
+from accounts.models import AccessToken
+from clients.models import AuditAction, AuditEntry, User
+
+pytestmark = pytest.mark.django_db
+
+ACCOUNT = reverse("account")
+CREATE = reverse("token-create")
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client: Any) -> None:
+    response = client.post(CREATE, {"name": "Tool"})
+    assert response.status_code == 302 and "/login/" in response["Location"]
+    assert not AccessToken.objects.exists()
+
+
+def test_a_token_is_shown_once_and_only_its_hash_is_kept(client: Any, therapist: User) -> None:
+    client.force_login(therapist)
+    response = client.post(CREATE, {"name": "Practice dashboard"})
+    assert response["Location"] == "/accounts/#api-tokens"
+    page = client.get(ACCOUNT).content.decode()
+    raw = re.search(r'id="new-token" value="(alliance_[\w-]+)"', page).group(1)
+    token = AccessToken.objects.get()
+    assert (token.user, token.name, token.token_hash) == (
+        therapist,
+        "Practice dashboard",
+        tokens.hash_token(raw),
+    )
+    assert raw not in str(AccessToken.objects.values_list())  # the token itself is nowhere
+    assert tokens.token_user(raw) == therapist
+    again = client.get(ACCOUNT).content.decode()
+    assert raw not in again and "Practice dashboard" in again and token.prefix in again
+    entry = AuditEntry.objects.get(model="accounts.accesstoken")
+    assert (entry.action, entry.actor) == (AuditAction.CREATED, therapist)
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 61, "two\nlines"])
+def test_a_bad_name_makes_no_token(client: Any, therapist: User, name: str) -> None:
+    client.force_login(therapist)
+    response = client.post(CREATE, {"name": name}, follow=True)
+    assert "none was made" in response.content.decode()
+    assert not AccessToken.objects.exists()
+
+
+def test_making_a_token_asks_for_the_password_if_it_was_given_long_ago(
+    client: Any, therapist: User
+) -> None:
+    client.force_login(therapist)
+    session = client.session
+    session[sessions.PASSWORD_GIVEN] = 0
+    session.save()
+    response = client.post(CREATE, {"name": "Tool"})
+    assert response["Location"].startswith(reverse("reauthenticate"))
+    assert not AccessToken.objects.exists()
+
+
+def test_its_owner_revokes_a_token_and_nobody_else_can(
+    client: Any, therapist: User, colleague: User
+) -> None:
+    token, raw = tokens.token_create(user=therapist, name="Tool")
+    client.force_login(colleague)
+    assert client.post(reverse("token-revoke", args=[token.pk])).status_code == 404
+    assert tokens.token_user(raw) == therapist
+    client.force_login(therapist)
+    response = client.post(reverse("token-revoke", args=[token.pk]), follow=True)
+    assert "revoked: it no longer works" in response.content.decode()
+    assert tokens.token_user(raw) is None
+    token.refresh_from_db()
+    assert token.revoked_at is not None  # kept, for the trail
+    assert client.get(reverse("token-revoke", args=[token.pk])).status_code == 405
+
+
+def test_ten_live_tokens_at_most(client: Any, therapist: User) -> None:
+    for number in range(tokens.MAX_LIVE_TOKENS):
+        tokens.token_create(user=therapist, name=f"Tool {number}")
+    client.force_login(therapist)
+    response = client.post(CREATE, {"name": "One more"}, follow=True)
+    assert "revoke one first" in response.content.decode()
+    assert AccessToken.objects.count() == tokens.MAX_LIVE_TOKENS

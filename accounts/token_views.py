@@ -1,0 +1,55 @@
+"""A member of staff's personal access tokens, on their account page: made (shown once)
+and revoked by their owner alone."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
+
+from accounts import tokens
+from accounts.models import AccessToken
+from accounts.views import password_recently_required
+from alliance.fields import SingleLineField
+from clients.access import get_visible_or_404
+
+TOKENS = "/accounts/#api-tokens"
+
+
+class TokenForm(forms.Form):
+    name = SingleLineField(label="Name", max_length=60, help_text="What it is for.")
+
+
+@login_required
+@password_recently_required
+@require_POST
+def token_create(request: HttpRequest) -> HttpResponse:
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Name the token (up to 60 characters, one line); none was made.")
+        return redirect(TOKENS)
+    try:
+        _token, raw = tokens.token_create(user=request.user, name=form.cleaned_data["name"])
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        # Shown once, on the next page; only its hash is kept.
+        request.session[tokens.SHOW_TOKEN] = raw
+    return redirect(TOKENS)
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = get_visible_or_404(AccessToken.objects.owned_by(request.user), token_id)
+    try:
+        tokens.token_revoke(user=request.user, token=token)
+    except ValidationError as error:
+        messages.info(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Token “{token.name}” revoked: it no longer works.")
+    return redirect(TOKENS)

@@ -1,0 +1,221 @@
+"""The read-only API: a token reads exactly what its owner reads in the app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from rest_framework.throttling import UserRateThrottle
+
+from accounts import tokens
+from clients.models import AuditAction, AuditEntry, Client, User
+from clients.tests.factories import ClientFactory, ClinicAdminFactory
+from measures.models import OutcomeAnswer
+from measures.tests.factories import OutcomeAnswerFactory, RatingFactory, concern_with_signal
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+RESOURCES = ("clients", "sessions", "ratings", "outcome-answers", "concerns")
+
+
+def token_for(user: User) -> str:
+    return tokens.token_create(user=user, name="Clinic tool")[1]
+
+
+def get(browser: Any, path: str, token: str | None, **params: Any) -> Any:
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+    return browser.get(f"/api/v1/{path}", params, **headers)
+
+
+@pytest.fixture
+def records(client_record: Client, colleague_client: Client, outsider_client: Client) -> dict:
+    """For each of three clients (A's, B's, another clinic's): a session with both ratings
+    (the client's with a comment, the session with private notes), an outcome answer and
+    an open concern."""
+    made = {}
+    for person in (client_record, colleague_client, outsider_client):
+        session = SessionFactory(client=person, notes="PRIVATE NOTE")
+        RatingFactory(session=session, comment="CLIENT COMMENT")
+        RatingFactory(session=session, rater="therapist", comment="THERAPIST NOTE")
+        OutcomeAnswerFactory(session=session)
+        concern = concern_with_signal(person)
+        made[person.label] = {"session": session, "concern": concern}
+    return made
+
+
+def ids(response: Any) -> set[int]:
+    assert response.status_code == 200, response.content
+    return {row["id"] for row in response.json()["results"]}
+
+
+def client_ids(response: Any, resource: str) -> set[int]:
+    key = "id" if resource == "clients" else "client"
+    assert response.status_code == 200, response.content
+    return {row[key] for row in response.json()["results"]}
+
+
+# --- Who may read -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_no_token_or_a_wrong_one_is_refused(client: Any, records: dict, resource: str) -> None:
+    for token in (None, "alliance_wrong", "not-even-ours", "x" * 200):
+        response = get(client, f"{resource}/", token)
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"] == "Bearer"
+    malformed = client.get(f"/api/v1/{resource}/", HTTP_AUTHORIZATION="Bearer two words")
+    assert malformed.status_code == 401 and "Authorization: Bearer" in malformed.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("who", "labels"),
+    [
+        ("therapist", {"R.K."}),
+        ("colleague", {"M.P."}),
+        ("supervisor", {"R.K."}),
+        ("clinic_admin", {"R.K.", "M.P."}),
+        ("outsider", {"Z.Z."}),
+    ],
+)
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_a_token_reads_what_its_owner_sees_in_the_app(
+    client: Any, records: dict, who: str, labels: set[str], resource: str, request: Any
+) -> None:
+    """The access matrix's rows for the caseload: A's client for A and A's supervisor, B's
+    for B, both for the clinic admin, another clinic's for its own therapist alone."""
+    token = token_for(request.getfixturevalue(who))
+    expected = set(Client.objects.filter(label__in=labels).values_list("pk", flat=True))
+    assert client_ids(get(client, f"{resource}/", token), resource) == expected
+
+
+@pytest.mark.parametrize("resource", ["sessions", "concerns"])
+def test_another_clinics_record_does_not_exist_for_a_token(
+    client: Any, records: dict, therapist: User, resource: str
+) -> None:
+    token = token_for(therapist)
+    other = records["Z.Z."]["session" if resource == "sessions" else "concern"]
+    assert get(client, f"{resource}/{other.pk}/", token).status_code == 404
+    own = records["R.K."]["session" if resource == "sessions" else "concern"]
+    assert get(client, f"{resource}/{own.pk}/", token).status_code == 200
+
+
+def test_a_revoked_token_and_a_deactivated_owner_are_refused(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    token, raw = tokens.token_create(user=therapist, name="Old")
+    assert get(client, "clients/", raw).status_code == 200
+    tokens.token_revoke(user=therapist, token=token)
+    assert get(client, "clients/", raw).status_code == 401
+    raw = token_for(therapist)
+    therapist.is_active = False
+    therapist.save()
+    assert get(client, "clients/", raw).status_code == 401
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_the_api_writes_nothing(
+    client: Any, therapist: User, client_record: Client, method: str
+) -> None:
+    token = token_for(therapist)
+    response = getattr(client, method)(
+        f"/api/v1/clients/{client_record.pk}/" if method != "post" else "/api/v1/clients/",
+        {"label": "Changed"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 405
+    client_record.refresh_from_db()
+    assert client_record.label == "R.K."
+
+
+# --- What it shows ----------------------------------------------------------------------
+
+
+def test_no_free_text_and_no_address_is_ever_sent(
+    client: Any, clinic_admin: User, records: dict, client_record: Client
+) -> None:
+    client_record.email = "rk@example.org"
+    client_record.save()
+    token = token_for(clinic_admin)
+    sent = "".join(get(client, f"{resource}/", token).content.decode() for resource in RESOURCES)
+    for secret in ("PRIVATE NOTE", "CLIENT COMMENT", "THERAPIST NOTE", "rk@example.org"):
+        assert secret not in sent
+    rating = get(client, "ratings/", token, client=client_record.pk).json()["results"][0]
+    assert set(rating) >= {"trust", "alliance_score", "rupture", "submitted_at", "client"}
+
+
+def test_a_client_filter_is_checked(client: Any, therapist: User, records: dict) -> None:
+    token = token_for(therapist)
+    own = records["R.K."]["session"].client_id
+    assert client_ids(get(client, "ratings/", token, client=own), "ratings") == {own}
+    # Another clinic's client: nothing, as for any client one does not see.
+    other = records["Z.Z."]["session"].client_id
+    assert get(client, "ratings/", token, client=other).json()["count"] == 0
+    for bad in ("abc", "٣", "-1", "1.5"):
+        refused = get(client, "sessions/", token, client=bad)
+        assert refused.status_code == 400 and "client" in refused.json(), bad
+
+
+def test_lists_cost_the_same_queries_at_any_size(
+    client: Any, clinic_admin: User, therapist: User, django_assert_num_queries: Any
+) -> None:
+    token = token_for(clinic_admin)
+    ClientFactory.create_batch(3, therapist=therapist)
+    get(client, "clients/", token)
+    with django_assert_num_queries(4) as small:  # token and owner, count, page, the trail
+        get(client, "clients/", token)
+    # (80: SQLite writes the trail of more than 90 clients in two inserts; PostgreSQL in one.)
+    ClientFactory.create_batch(77, therapist=therapist)
+    with django_assert_num_queries(len(small.captured_queries)):
+        assert len(get(client, "clients/", token).json()["results"]) == 80
+
+
+def test_lists_are_paged(client: Any, clinic_admin: User, therapist: User) -> None:
+    token = token_for(clinic_admin)
+    ClientFactory.create_batch(101, therapist=therapist)
+    first = get(client, "clients/", token).json()
+    assert first["count"] == 101 and len(first["results"]) == 100 and first["next"]
+    assert len(get(client, "clients/", token, page=2).json()["results"]) == 1
+    assert get(client, "clients/", token, page=99).status_code == 404
+    assert get(client, "clients/", token, page="abc").status_code == 404
+
+
+def test_every_answer_is_in_the_audit_trail(client: Any, clinic_admin: User, records: dict) -> None:
+    token = token_for(clinic_admin)
+    get(client, "ratings/", token)
+    entries = AuditEntry.objects.filter(action=AuditAction.EXPORTED, actor=clinic_admin)
+    shown = set(Client.objects.filter(label__in=["R.K.", "M.P."]).values_list("pk", flat=True))
+    assert set(entries.values_list("client_id", flat=True)) == shown
+    assert set(entries.values_list("place", flat=True)) == {"api"}
+
+
+def test_requests_past_the_rate_are_refused(client: Any, therapist: User, monkeypatch: Any) -> None:
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "3/minute"})
+    token = token_for(therapist)
+    statuses = [get(client, "clients/", token).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    # Per owner: a colleague's token is not slowed by it.
+    assert (
+        get(client, "clients/", token_for(ClinicAdminFactory(clinic=therapist.clinic))).status_code
+        == 200
+    )
+
+
+def test_the_schema_is_served_and_valid(client: Any, tmp_path: Any) -> None:
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert {f"/api/v1/{resource}/" for resource in RESOURCES} <= set(paths)
+    assert "accessToken" in response.json()["components"]["securitySchemes"]
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yml"))
+
+
+def test_outcome_answers_carry_the_items_and_the_track(
+    client: Any, therapist: User, records: dict
+) -> None:
+    token = token_for(therapist)
+    [answer] = get(client, "outcome-answers/", token).json()["results"]
+    stored = OutcomeAnswer.objects.get(pk=answer["id"])
+    assert answer["answers"] == stored.answers and answer["instrument"] == stored.instrument_id

@@ -1,0 +1,125 @@
+"""The read-only API: clients, sessions, ratings, outcome answers and concerns, each
+reached through its scoped queryset (`visible_to`), so a token reads exactly what its
+owner reads in the app: another clinic's record, or one outside their caseload, is a 404.
+
+Each answer that shows clients' records is in the audit trail: one "exported" entry per
+client it showed, as a CSV download is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from alliance.fields import WholeNumberField
+from api import serializers as shapes
+from clients import audit
+from clients.models import Client
+from measures.models import Concern, OutcomeAnswer, Rating
+from sessions.models import Session
+
+PLACE = "api"
+BY_CLIENT = OpenApiParameter(
+    "client", OpenApiTypes.INT, description="Only this client's records (their id)."
+)
+
+
+class ClientFilter(forms.Form):
+    """`?client=<id>`: a whole number, or the request is refused with the reason."""
+
+    client = WholeNumberField(min_value=1, required=False)
+
+
+class AuditedReadOnly(viewsets.ReadOnlyModelViewSet):
+    """List (paginated) and retrieve, each recorded per client shown."""
+
+    client_path = "client"  # how a record reaches its client, for `?client=` and the trail
+
+    def scoped(self) -> QuerySet[Any]:
+        raise NotImplementedError
+
+    def get_queryset(self) -> QuerySet[Any]:
+        records = self.scoped().order_by("pk")
+        if self.action == "list":
+            chosen = ClientFilter(self.request.query_params)
+            if not chosen.is_valid():
+                raise serializers.ValidationError(chosen.errors)
+            if chosen.cleaned_data["client"]:
+                records = records.filter(
+                    **{f"{self.client_path}_id": chosen.cleaned_data["client"]}
+                )
+        return records
+
+    def clients_of(self, records: list[Any]) -> dict[int, int]:
+        """Client id → clinic id of the records shown."""
+        return {record.client_id: record.client.clinic_id for record in records}
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        audit.exported_clients(request.user, self.clients_of(page), place=PLACE)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        record = self.get_object()
+        audit.exported_clients(request.user, self.clients_of([record]), place=PLACE)
+        return Response(self.get_serializer(record).data)
+
+
+@extend_schema_view(list=extend_schema(description="The clients you see, 100 a page."))
+class ClientViewSet(AuditedReadOnly):
+    serializer_class = shapes.ClientSerializer
+
+    def scoped(self) -> QuerySet[Client]:
+        return Client.objects.visible_to(self.request.user)
+
+    def get_queryset(self) -> QuerySet[Client]:
+        return self.scoped().order_by("pk")  # a client's own list takes no ?client=
+
+    def clients_of(self, records: list[Any]) -> dict[int, int]:
+        return {client.pk: client.clinic_id for client in records}
+
+
+class SessionClientMixin:
+    client_path = "session__client"
+
+    def clients_of(self, records: list[Any]) -> dict[int, int]:
+        return {r.session.client_id: r.session.client.clinic_id for r in records}
+
+
+@extend_schema_view(list=extend_schema(parameters=[BY_CLIENT]))
+class SessionViewSet(AuditedReadOnly):
+    serializer_class = shapes.SessionSerializer
+
+    def scoped(self) -> QuerySet[Session]:
+        return Session.objects.visible_to(self.request.user).select_related("client")
+
+
+@extend_schema_view(list=extend_schema(parameters=[BY_CLIENT]))
+class RatingViewSet(SessionClientMixin, AuditedReadOnly):
+    serializer_class = shapes.RatingSerializer
+
+    def scoped(self) -> QuerySet[Rating]:
+        return Rating.objects.visible_to(self.request.user).select_related("session__client")
+
+
+@extend_schema_view(list=extend_schema(parameters=[BY_CLIENT]))
+class OutcomeAnswerViewSet(SessionClientMixin, AuditedReadOnly):
+    serializer_class = shapes.OutcomeAnswerSerializer
+
+    def scoped(self) -> QuerySet[OutcomeAnswer]:
+        return OutcomeAnswer.objects.visible_to(self.request.user).select_related("session__client")
+
+
+@extend_schema_view(list=extend_schema(parameters=[BY_CLIENT]))
+class ConcernViewSet(AuditedReadOnly):
+    serializer_class = shapes.ConcernSerializer
+
+    def scoped(self) -> QuerySet[Concern]:
+        return Concern.objects.visible_to(self.request.user).select_related("client")
