@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,6 +23,7 @@ from alliance.fields import WholeNumberField
 from api import serializers as shapes
 from clients import audit
 from clients.models import Client
+from measures.fhir import client_bundle
 from measures.models import Concern, OutcomeAnswer, Rating
 from sessions.models import Session
 
@@ -75,6 +77,16 @@ class AuditedReadOnly(viewsets.ReadOnlyModelViewSet):
 @extend_schema_view(list=extend_schema(description="The clients you see, 100 a page."))
 class ClientViewSet(AuditedReadOnly):
     serializer_class = shapes.ClientSerializer
+
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        description="The client's ratings and outcome answers as a FHIR R4 Bundle "
+        "(collection), with the questionnaires they answer. For the clinic's admins.",
+    )
+    @action(detail=True, url_path="fhir")
+    def fhir(self, request: Request, pk: str | None = None) -> Response:
+        client = self.get_object()  # 404 outside the owner's scope
+        return Response(client_bundle(actor=request.user, client=client, place=PLACE))
 
     def scoped(self) -> QuerySet[Client]:
         return Client.objects.visible_to(self.request.user)

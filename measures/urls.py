@@ -52,6 +52,7 @@ urlpatterns = [
     path("flags/<int:flag_id>/", review.flag_detail, name="flag-detail"),
     # The client's rights: the clinic admin exports everything held, or erases.
     path("clients/<int:client_id>/export/", rights.client_export_view, name="client-export"),
+    path("clients/<int:client_id>/fhir/", rights.client_fhir_view, name="client-fhir"),
     path("clients/<int:client_id>/erase/", rights.client_erase_view, name="client-erase"),
     path("thresholds/", thresholds.thresholds_page, name="thresholds"),
     path("thresholds/calibrate/", thresholds.calibrate, name="thresholds-calibrate"),

@@ -168,6 +168,7 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
         for resource in ("client", "session", "rating", "outcome-answer", "concern")
         for kind in ("list", "detail")
     },
+    "api:client-fhir": {OWN: (everyone(UNAUTHORIZED), everyone(UNAUTHORIZED))},
     "api:schema": {OWN: (everyone(OK), everyone(NOT_ALLOWED))},
     "two-factor-verify": {OWN: (signed_in(REDIRECT), signed_in(REDIRECT))},
     "two-factor-setup": {OWN: (ANY_STAFF, ANY_STAFF)},
@@ -348,6 +349,10 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
     "measures:client-export": {
         OWN: (CLIENTS_CLINIC_ADMIN, CLIENTS_CLINIC_ADMIN),
         OTHER: (OTHER_CLINICS, OTHER_CLINICS),
+    },
+    "measures:client-fhir": {
+        OWN: (CLIENTS_CLINIC_ADMIN, GET_ONLY),
+        OTHER: (OTHER_CLINICS, GET_ONLY),
     },
     "measures:client-erase": {
         OWN: (CLIENTS_CLINIC_ADMIN, CLIENTS_CLINIC_ADMIN),

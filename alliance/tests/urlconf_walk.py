@@ -211,7 +211,8 @@ def argument(name: str, param: str, variant: str, records: Records) -> Any:
             "outcome-answer": lambda: OutcomeAnswerFactory(session=records.session),
             "concern": records.concern,
         }
-        record = api_records[name.removeprefix("api:").removesuffix("-detail")]
+        resource = name.removeprefix("api:").removesuffix("-detail").removesuffix("-fhir")
+        record = api_records[resource]
         return (record() if callable(record) else record).pk
     by_param = {
         "client_id": records.client,

@@ -1,4 +1,5 @@
-"""The client's rights, for the clinic's admins: export everything held, erase.
+"""The client's rights, for the clinic's admins: export everything held, erase; and the
+client's measures as FHIR for the clinic's health record.
 
 Both pages reach the client through `Client.objects.visible_to` (404 outside it) and
 refuse anyone but the client's clinic admins (403); the work is `measures.rights`.
@@ -13,10 +14,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_safe
 
 from clients.access import get_visible_or_404
 from clients.models import Client
 from clients.scoping import may_exercise_rights_of
+from measures.fhir import client_bundle
 from measures.rights import client_erase, client_export, client_summary_html
 from measures.rights_forms import EraseConfirmForm
 
@@ -65,3 +68,18 @@ def client_erase_view(request: HttpRequest, client_id: int) -> HttpResponse:
             messages.success(request, "The client's personal data has been erased.")
             return redirect(client.get_absolute_url())
     return render(request, "measures/rights/erase.html", {"client": client, "form": form})
+
+
+@login_required
+@require_safe
+def client_fhir_view(request: HttpRequest, client_id: int) -> HttpResponse:
+    """The client's ratings and outcome answers as a FHIR R4 Bundle, for the clinic's EHR."""
+    client = get_visible_or_404(
+        Client.objects.visible_to(request.user).select_related("clinic"), client_id
+    )
+    bundle = client_bundle(actor=request.user, client=client)
+    response = HttpResponse(
+        json.dumps(bundle, indent=2, ensure_ascii=False), content_type="application/fhir+json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="client-{client.pk}-fhir.json"'
+    return response
