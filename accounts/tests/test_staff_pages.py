@@ -320,3 +320,14 @@ def test_an_admin_is_not_offered_to_deactivate_themselves(client: Any, clinic_ad
     assert reverse("staff:deactivate", args=[clinic_admin.pk]) not in html
     response = client.post(reverse("staff:deactivate", args=[clinic_admin.pk]))
     assert "cannot deactivate yourself" in messages_of(response)[0]
+
+
+def test_a_large_clinics_people_come_fifty_to_a_page(client: Any, clinic_admin: User) -> None:
+    for number in range(50):
+        TherapistFactory(clinic=clinic_admin.clinic, username=f"t{number:02d}")
+    client.force_login(clinic_admin)
+    first = client.get(LIST).content.decode()
+    assert "Page 1 of 2" in first and 'href="?page=2"' in first
+    second = client.get(LIST, {"page": "2"}).content.decode()
+    assert "Page 2 of 2" in second and 'href="?page=1"' in second
+    assert "Page 1 of 2" in client.get(LIST, {"page": "x"}).content.decode()  # a bad page: the first
