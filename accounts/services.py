@@ -19,6 +19,7 @@ from django.utils.http import urlsafe_base64_encode
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.tokens import tokens_revoke_all
 from clients import audit
 from clients.models import AuditAction
 
@@ -99,10 +100,11 @@ def remove_two_factor(user: Any, *, actor: Any = None) -> None:
 
 
 def end_sessions(user: Any, *, actor: Any = None) -> None:
-    """Sign `user` out everywhere."""
+    """Sign `user` out everywhere: their signed-in sessions, and their API tokens."""
     with transaction.atomic():
         if _end_sessions(user):
             audit.written(actor, AuditAction.CHANGED, user, fields=["sessions"])
+        tokens_revoke_all(actor=actor, user=user)
 
 
 def _end_sessions(user: Any) -> int:

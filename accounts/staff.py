@@ -13,18 +13,20 @@ import logging
 from smtplib import SMTPException
 
 from django.conf import settings
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes
 from django.utils.http import base36_to_int, urlsafe_base64_encode
 
 from accounts.services import _end_sessions
-from clients import services
-from clients.models import Supervision, User
+from accounts.tokens import tokens_revoke_all
+from clients import audit, services
+from clients.models import AuditAction, Supervision, User
 from clients.scoping import is_clinic_admin_of
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ LAST_ADMIN = (
     "first, or nobody could manage the clinic."
 )
 ROLES = ("is_therapist", "is_supervisor", "is_clinic_admin")
+USERNAME_TAKEN = "Someone already has this username; choose another."
 
 
 class InvitationTokens(PasswordResetTokenGenerator):
@@ -73,11 +76,23 @@ def _check_admin(actor: User, clinic_id: int | None) -> None:
 
 
 def _other_active_admins(member: User) -> bool:
-    return (
-        User.objects.filter(clinic_id=member.clinic_id, is_clinic_admin=True, is_active=True)
-        .exclude(pk=member.pk)
-        .exists()
+    """Whether the clinic keeps an admin who can sign in: active, and past their invitation
+    (an invited admin whose link is lost could never be sent another). The rows are locked
+    till the caller's transaction ends, so two admins demoting each other at once cannot
+    both pass."""
+    admins = User.objects.select_for_update().filter(
+        clinic_id=member.clinic_id, is_clinic_admin=True, is_active=True
     )
+    able = admins.exclude(pk=member.pk).exclude(password__startswith=UNUSABLE_PASSWORD_PREFIX)
+    return len(able) > 0
+
+
+def _void_invitations(member: User) -> None:
+    """Every invitation link made so far stops working: each hashes the unusable password,
+    which this replaces with a new one (only for someone who has not chosen a password)."""
+    if not member.has_usable_password():
+        member.set_unusable_password()
+        member.save(update_fields=["password"])
 
 
 def staff_invite(
@@ -99,23 +114,27 @@ def staff_invite(
         raise ValidationError("Give the colleague at least one role.")
     errors = {}
     if User.objects.filter(username__iexact=username.strip()).exists():
-        errors["username"] = "Someone already has this username; choose another."
+        errors["username"] = USERNAME_TAKEN
     if User.objects.filter(clinic_id=actor.clinic_id, email__iexact=email.strip()).exists():
         errors["email"] = "A colleague of this clinic already has this e-mail address."
     if errors:
         raise ValidationError(errors)
-    return services.staff_create(
-        actor=actor,
-        clinic=actor.clinic,
-        username=username.strip(),
-        password=None,
-        first_name=first_name.strip(),
-        last_name=last_name.strip(),
-        email=email.strip(),
-        is_therapist=is_therapist,
-        is_supervisor=is_supervisor,
-        is_clinic_admin=is_clinic_admin,
-    )
+    try:
+        with transaction.atomic():
+            return services.staff_create(
+                actor=actor,
+                clinic=actor.clinic,
+                username=username.strip(),
+                password=None,
+                first_name=first_name.strip(),
+                last_name=last_name.strip(),
+                email=email.strip(),
+                is_therapist=is_therapist,
+                is_supervisor=is_supervisor,
+                is_clinic_admin=is_clinic_admin,
+            )
+    except IntegrityError:  # the same username, taken by a request at the same moment
+        raise ValidationError({"username": USERNAME_TAKEN}) from None
 
 
 def is_invited(member: User) -> bool:
@@ -129,6 +148,9 @@ def invitation_send(*, actor: User, member: User) -> bool:
     _check_admin(actor, member.clinic_id)
     if not is_invited(member):
         raise ValidationError(f"{member} has already chosen a password.")
+    with transaction.atomic():
+        _void_invitations(member)  # a link sent before (perhaps astray) no longer works
+        audit.written(actor, AuditAction.CHANGED, member, fields=["invitation"])
     context = {
         "member": member,
         "sent_by": actor,
@@ -179,6 +201,20 @@ def staff_roles_set(
         raise ValidationError(
             "A colleague holds at least one role; to stop their access, deactivate them."
         )
+    with transaction.atomic():
+        _roles_check(member, is_therapist, is_supervisor, is_clinic_admin)
+        roles = {"is_therapist": is_therapist, "is_supervisor": is_supervisor}
+        roles["is_clinic_admin"] = is_clinic_admin
+        changed = {name: value for name, value in roles.items() if getattr(member, name) != value}
+        if changed:
+            services.staff_update(actor=actor, member=member, data=changed)
+    return member
+
+
+def _roles_check(
+    member: User, is_therapist: bool, is_supervisor: bool, is_clinic_admin: bool
+) -> None:
+    """What rests on a role the change takes away; raised together."""
     errors = []
     if member.is_therapist and not is_therapist:
         clients = member.caseload.count()
@@ -192,12 +228,6 @@ def staff_roles_set(
         errors.append(LAST_ADMIN.format(member=member))
     if errors:
         raise ValidationError(errors)
-    roles = {"is_therapist": is_therapist, "is_supervisor": is_supervisor}
-    roles["is_clinic_admin"] = is_clinic_admin
-    changed = {name: value for name, value in roles.items() if getattr(member, name) != value}
-    if changed:
-        services.staff_update(actor=actor, member=member, data=changed)
-    return member
 
 
 def supervision_add(*, actor: User, supervisor: User, therapist: User) -> Supervision:
@@ -215,9 +245,9 @@ def supervision_remove(*, actor: User, supervision: Supervision) -> None:
 
 
 def staff_deactivate(*, actor: User, member: User) -> User:
-    """A colleague who leaves: they can no longer sign in, their signed-in sessions end and
-    their supervision links end. Their clients are moved first (`clients.moves`); their
-    history (sessions led, ratings given) stays theirs."""
+    """A colleague who leaves: they can no longer sign in, and their signed-in sessions,
+    API tokens, invitation links and supervision links end. Their clients are moved first
+    (`clients.moves`); their history (sessions led, ratings given) stays theirs."""
     _check_admin(actor, member.clinic_id)
     if member.pk == actor.pk:
         raise ValidationError("You cannot deactivate yourself; ask another clinic admin.")
@@ -234,6 +264,8 @@ def staff_deactivate(*, actor: User, member: User) -> User:
         for supervision in links.select_related("supervisor"):
             services.supervision_end(actor=actor, supervision=supervision)
         services.staff_update(actor=actor, member=member, data={"is_active": False})
+        _void_invitations(member)
+        tokens_revoke_all(actor=actor, user=member)
         _end_sessions(member)
     return member
 
@@ -244,4 +276,6 @@ def staff_reactivate(*, actor: User, member: User) -> User:
     _check_admin(actor, member.clinic_id)
     if member.is_active:
         raise ValidationError(f"{member} is already active.")
-    return services.staff_update(actor=actor, member=member, data={"is_active": True})
+    with transaction.atomic():
+        _void_invitations(member)  # a link from before they left stays dead
+        return services.staff_update(actor=actor, member=member, data={"is_active": True})

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import tokens
 from accounts.models import AccessToken
-from accounts.views import password_recently_required
+from accounts.views import account_page, password_recently_required
 from alliance.fields import SingleLineField
 from clients.access import get_visible_or_404
 
@@ -36,10 +36,9 @@ def token_create(request: HttpRequest) -> HttpResponse:
         _token, raw = tokens.token_create(user=request.user, name=form.cleaned_data["name"])
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
-    else:
-        # Shown once, on the next page; only its hash is kept.
-        request.session[tokens.SHOW_TOKEN] = raw
-    return redirect(TOKENS)
+        return redirect(TOKENS)
+    # Shown once, in this answer; only its hash is kept.
+    return account_page(request, new_token=raw)
 
 
 @login_required

@@ -20,8 +20,6 @@ from clients import audit
 from clients.models import AuditAction
 
 PREFIX = "alliance_"
-# The session key that carries a token just made to the account page, shown there once.
-SHOW_TOKEN = "alliance_new_access_token"
 TOKEN_BYTES = 32
 SHOWN = len(PREFIX) + 6  # how much of a token its list shows
 MAX_LIVE_TOKENS = 10
@@ -60,6 +58,18 @@ def token_revoke(*, user: Any, token: AccessToken) -> AccessToken:
         token.save(update_fields=["revoked_at"])
         audit.written(user, AuditAction.ENDED, token, clinic_id=user.clinic_id)
     return token
+
+
+def tokens_revoke_all(*, actor: Any, user: Any) -> int:
+    """Every live token of `user` stops working (they were deactivated, or signed out
+    everywhere); each revocation is recorded. Returns how many."""
+    revoked = 0
+    for token in AccessToken.objects.owned_by(user).live().select_for_update():
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit.written(actor, AuditAction.ENDED, token, clinic_id=user.clinic_id)
+        revoked += 1
+    return revoked
 
 
 def token_user(raw: str) -> Any | None:

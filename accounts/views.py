@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import sessions, tokens, two_factor
+from accounts import sessions, two_factor
 from accounts.forms import CodeForm, ConfirmPasswordForm, EmailForm, ThrottledPasswordChangeForm
 from accounts.models import AccessToken
 from accounts.services import base_url_parts, reset_mail_allowed
@@ -62,6 +62,12 @@ def password_recently_required(view: Callable[..., HttpResponse]) -> Callable[..
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def account(request: HttpRequest) -> HttpResponse:
+    return account_page(request)
+
+
+def account_page(request: HttpRequest, new_token: str | None = None) -> HttpResponse:
+    """The account page; with `new_token`, the answer to making one, which shows it this
+    once (the page is no-store, and the token is kept nowhere, not even in the session)."""
     user = request.user
     return render(
         request,
@@ -71,8 +77,7 @@ def account(request: HttpRequest) -> HttpResponse:
             "required": two_factor.is_required(user),
             "codes_left": two_factor.recovery_codes_left(user),
             "tokens": AccessToken.objects.owned_by(user),
-            # A token just made, shown this once (accounts.token_views).
-            "new_token": request.session.pop(tokens.SHOW_TOKEN, None),
+            "new_token": new_token,
         },
     )
 

@@ -118,7 +118,13 @@ class RatingViewSet(SessionClientMixin, AuditedReadOnly):
     serializer_class = shapes.RatingSerializer
 
     def scoped(self) -> QuerySet[Rating]:
-        return Rating.objects.visible_to(self.request.user).select_related("session__client")
+        # Of sessions not voided, as every page and export counts them (a voided session
+        # is listed by sessions/, with its voided_at).
+        return (
+            Rating.objects.visible_to(self.request.user)
+            .of_current_sessions()
+            .select_related("session__client")
+        )
 
 
 @extend_schema_view(list=extend_schema(parameters=[BY_CLIENT]))
@@ -126,7 +132,11 @@ class OutcomeAnswerViewSet(SessionClientMixin, AuditedReadOnly):
     serializer_class = shapes.OutcomeAnswerSerializer
 
     def scoped(self) -> QuerySet[OutcomeAnswer]:
-        return OutcomeAnswer.objects.visible_to(self.request.user).select_related("session__client")
+        return (
+            OutcomeAnswer.objects.visible_to(self.request.user)
+            .of_current_sessions()
+            .select_related("session__client")
+        )
 
 
 @extend_schema_view(list=extend_schema(parameters=[BY_CLIENT]))

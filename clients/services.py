@@ -260,9 +260,9 @@ CLIENT_DETAILS = (
 )
 
 
-def _client_save(client: Client) -> Client:
-    """Validate and save; an external ID taken meanwhile is a form error, not a crash.
-    The caller records the write, in the same transaction."""
+def _client_save(client: Client, fields: list[str] | None = None) -> Client:
+    """Validate and save (only `fields` when given); an external ID taken meanwhile is a
+    form error, not a crash. The caller records the write, in the same transaction."""
     if client.external_id:
         taken = Client.objects.filter(clinic_id=client.clinic_id, external_id=client.external_id)
         if taken.exclude(pk=client.pk).exists():
@@ -270,7 +270,7 @@ def _client_save(client: Client) -> Client:
     client.full_clean()
     try:
         with transaction.atomic():
-            client.save()
+            client.save(update_fields=fields)
     except IntegrityError:
         raise ValidationError({"external_id": EXTERNAL_ID_TAKEN}) from None
     return client
@@ -321,7 +321,8 @@ def client_update(
     The outcome switches stay as they are unless given."""
     _check_may_manage_caseload(actor, client.therapist)
     before = {name: getattr(client, name) for name in CLIENT_DETAILS}
-    if therapist is not None and therapist.pk != client.therapist_id:
+    moving = therapist is not None and therapist.pk != client.therapist_id
+    if moving:
         if not may_move_clients(actor):
             raise PermissionDenied("Only a clinic admin can move a client to another therapist.")
         _check_may_manage_caseload(actor, therapist)
@@ -334,8 +335,11 @@ def client_update(
         client.asks_outcome = asks_outcome
     if shows_own_chart is not None:
         client.shows_own_chart = shows_own_chart
+    # Only the fields this edit may change: a move committed by an admin meanwhile
+    # (clients.moves) is not written back with the therapist this request first read.
+    fields = [name for name in CLIENT_DETAILS if moving or name != "therapist"]
     with transaction.atomic():
-        _client_save(client)
+        _client_save(client, fields)
         _changed(actor, client, before)
     return client
 

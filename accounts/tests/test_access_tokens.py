@@ -27,9 +27,10 @@ def test_anonymous_visitors_are_sent_to_log_in(client: Any) -> None:
 def test_a_token_is_shown_once_and_only_its_hash_is_kept(client: Any, therapist: User) -> None:
     client.force_login(therapist)
     response = client.post(CREATE, {"name": "Practice dashboard"})
-    assert response["Location"] == "/accounts/#api-tokens"
-    page = client.get(ACCOUNT).content.decode()
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    page = response.content.decode()
     raw = re.search(r'id="new-token" value="(alliance_[\w-]+)"', page).group(1)
+    assert raw not in str(dict(client.session))  # not kept in the session either
     token = AccessToken.objects.get()
     assert (token.user, token.name, token.token_hash) == (
         therapist,
@@ -87,3 +88,14 @@ def test_ten_live_tokens_at_most(client: Any, therapist: User) -> None:
     response = client.post(CREATE, {"name": "One more"}, follow=True)
     assert "revoke one first" in response.content.decode()
     assert AccessToken.objects.count() == tokens.MAX_LIVE_TOKENS
+
+
+def test_signing_out_everywhere_revokes_the_tokens(therapist: User) -> None:
+    from accounts.services import end_sessions
+
+    _token, raw = tokens.token_create(user=therapist, name="Tool")
+    end_sessions(therapist)
+    assert tokens.token_user(raw) is None
+    assert AuditEntry.objects.filter(
+        model="accounts.accesstoken", action=AuditAction.ENDED
+    ).exists()

@@ -330,4 +330,6 @@ def test_a_large_clinics_people_come_fifty_to_a_page(client: Any, clinic_admin: 
     assert "Page 1 of 2" in first and 'href="?page=2"' in first
     second = client.get(LIST, {"page": "2"}).content.decode()
     assert "Page 2 of 2" in second and 'href="?page=1"' in second
-    assert "Page 1 of 2" in client.get(LIST, {"page": "x"}).content.decode()  # a bad page: the first
+    assert (
+        "Page 1 of 2" in client.get(LIST, {"page": "x"}).content.decode()
+    )  # a bad page: the first

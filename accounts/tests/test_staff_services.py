@@ -318,3 +318,54 @@ def test_a_deactivated_colleague_is_reactivated(clinic_admin: User, colleague: U
     assert colleague.is_active
     with pytest.raises(ValidationError, match="already active"):
         staff.staff_reactivate(actor=clinic_admin, member=colleague)
+
+
+# --- Credentials that end with the access they gave -------------------------------------
+
+
+def invitation_works(member: User, token: str) -> bool:
+    member.refresh_from_db()
+    return staff.invitation_tokens.check_token(member, token)
+
+
+def test_sending_the_invitation_again_ends_the_earlier_link(clinic_admin: User) -> None:
+    member = invite(clinic_admin)
+    earlier = staff.invitation_tokens.make_token(member)
+    staff.invitation_send(actor=clinic_admin, member=member)
+    assert not invitation_works(member, earlier)
+    [message] = mail.outbox
+    latest = message.body.split("/staff/welcome/")[1].split("/")[1]
+    assert invitation_works(member, latest)
+    entry = AuditEntry.objects.get(action=AuditAction.CHANGED, object_id=str(member.pk))
+    assert entry.fields == ["invitation"]
+
+
+def test_a_link_from_before_a_deactivation_stays_dead_after_reactivation(
+    clinic_admin: User,
+) -> None:
+    member = invite(clinic_admin)
+    token = staff.invitation_tokens.make_token(member)
+    staff.staff_deactivate(actor=clinic_admin, member=member)
+    staff.staff_reactivate(actor=clinic_admin, member=member)
+    assert not invitation_works(member, token)
+
+
+def test_deactivating_revokes_the_colleagues_api_tokens(
+    clinic_admin: User, colleague: User
+) -> None:
+    from accounts import tokens
+
+    _token, raw = tokens.token_create(user=colleague, name="Tool")
+    staff.staff_deactivate(actor=clinic_admin, member=colleague)
+    staff.staff_reactivate(actor=clinic_admin, member=colleague)
+    assert tokens.token_user(raw) is None  # not revived by the reactivation
+
+
+def test_an_admin_still_to_accept_their_invitation_does_not_keep_the_clinic_managed(
+    clinic_admin: User,
+) -> None:
+    invite(clinic_admin, username="new-admin", email="na@example.org", is_clinic_admin=True)
+    with pytest.raises(ValidationError, match="only active clinic admin"):
+        staff.staff_roles_set(actor=clinic_admin, member=clinic_admin, **roles(is_therapist=True))
+    clinic_admin.refresh_from_db()
+    assert clinic_admin.is_clinic_admin

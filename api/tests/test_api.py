@@ -219,3 +219,23 @@ def test_outcome_answers_carry_the_items_and_the_track(
     [answer] = get(client, "outcome-answers/", token).json()["results"]
     stored = OutcomeAnswer.objects.get(pk=answer["id"])
     assert answer["answers"] == stored.answers and answer["instrument"] == stored.instrument_id
+
+
+def test_a_voided_sessions_ratings_and_answers_are_not_counted(
+    client: Any, therapist: User, records: dict
+) -> None:
+    from sessions.services import session_void
+
+    session = records["R.K."]["session"]
+    token = token_for(therapist)
+
+    def sessions_of(resource: str) -> set[int]:
+        return {row["session"] for row in get(client, f"{resource}/", token).json()["results"]}
+
+    assert session.pk in sessions_of("ratings") and session.pk in sessions_of("outcome-answers")
+    session_void(actor=therapist, session=session, reason="Logged twice.")
+    assert session.pk not in sessions_of("ratings") | sessions_of("outcome-answers")
+    [listed] = [
+        s for s in get(client, "sessions/", token).json()["results"] if s["id"] == session.pk
+    ]
+    assert listed["voided_at"] is not None

@@ -126,3 +126,17 @@ def test_the_client_page_offers_the_move_to_clinic_admins_only(
     assert url(client_record) in client.get(client_record.get_absolute_url()).content.decode()
     client.force_login(therapist)
     assert url(client_record) not in client.get(client_record.get_absolute_url()).content.decode()
+
+
+def test_an_edit_read_before_a_move_does_not_undo_it(
+    clinic_admin: User, therapist: User, colleague: User, client_record: Client
+) -> None:
+    """The therapist opened the edit form; meanwhile the admin moved the client. Saving the
+    edit changes its details and leaves the move."""
+    from clients import moves, services
+
+    stale = Client.objects.get(pk=client_record.pk)
+    moves.client_move(actor=clinic_admin, client=client_record, therapist=colleague)
+    services.client_update(actor=therapist, client=stale, label="R.K.2")
+    client_record.refresh_from_db()
+    assert (client_record.label, client_record.therapist) == ("R.K.2", colleague)
