@@ -169,6 +169,12 @@ def invitation_send(*, actor: User, member: User) -> bool:
     return True
 
 
+def invitation_accepted(*, member: User) -> None:
+    """The colleague chose their first password with their invitation: in the trail, by
+    them (the password itself, as every value, never)."""
+    audit.written(member, AuditAction.CHANGED, member, fields=["password"])
+
+
 def invitation_url(member: User) -> str:
     from django.urls import reverse
 

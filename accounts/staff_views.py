@@ -310,3 +310,8 @@ class WelcomeView(auth_views.PasswordResetConfirmView):
         user = super().get_user(uidb64)
         # A deactivated colleague's old invitation opens nothing.
         return user if user is not None and user.is_active else None
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        staff.invitation_accepted(member=form.user)
+        return response

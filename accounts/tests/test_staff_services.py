@@ -114,6 +114,8 @@ def test_the_welcome_link_sets_the_password_once(clinic_admin: User, client: Any
     assert done.status_code == 302
     member.refresh_from_db()
     assert member.check_password("a long fresh passphrase") and not staff.is_invited(member)
+    accepted = AuditEntry.objects.get(action=AuditAction.CHANGED, fields=["password"])
+    assert (accepted.actor, accepted.object_id) == (member, str(member.pk))
     # Used: the same link no longer works.
     again = Browser().get(f"/{link}", follow=True)
     assert b"This invitation no longer works" in again.content
