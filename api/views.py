@@ -16,6 +16,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -28,6 +30,15 @@ from measures.models import Concern, OutcomeAnswer, Rating
 from sessions.models import Session
 
 PLACE = "api"
+
+
+class FhirJSONRenderer(JSONRenderer):
+    """FHIR's own media type, which an EHR's client asks for (and is sent by default)."""
+
+    media_type = "application/fhir+json"
+    format = "fhir"
+
+
 BY_CLIENT = OpenApiParameter(
     "client", OpenApiTypes.INT, description="Only this client's records (their id)."
 )
@@ -53,10 +64,11 @@ class AuditedReadOnly(viewsets.ReadOnlyModelViewSet):
             chosen = ClientFilter(self.request.query_params)
             if not chosen.is_valid():
                 raise serializers.ValidationError(chosen.errors)
-            if chosen.cleaned_data["client"]:
-                records = records.filter(
-                    **{f"{self.client_path}_id": chosen.cleaned_data["client"]}
-                )
+            if client_id := chosen.cleaned_data["client"]:
+                # A client one does not see is a 404, as their own record would be.
+                if not Client.objects.visible_to(self.request.user).filter(pk=client_id).exists():
+                    raise NotFound("No such client among those you see.")
+                records = records.filter(**{f"{self.client_path}_id": client_id})
         return records
 
     def clients_of(self, records: list[Any]) -> dict[int, int]:
@@ -83,7 +95,7 @@ class ClientViewSet(AuditedReadOnly):
         description="The client's ratings and outcome answers as a FHIR R4 Bundle "
         "(collection), with the questionnaires they answer. For the clinic's admins.",
     )
-    @action(detail=True, url_path="fhir")
+    @action(detail=True, url_path="fhir", renderer_classes=[FhirJSONRenderer, JSONRenderer])
     def fhir(self, request: Request, pk: str | None = None) -> Response:
         client = self.get_object()  # 404 outside the owner's scope
         return Response(client_bundle(actor=request.user, client=client, place=PLACE))

@@ -6,7 +6,8 @@
 - Each client rating and each outcome answer (of a session not voided) as a
   `QuestionnaireResponse` that points at its questionnaire.
 - Per client, a `Bundle` of type `collection` holding them, downloaded by the clinic's
-  admins (page and API).
+  admins (page and API). Each response names its session (`encounter`, by number and date)
+  and was `authored` when the client answered.
 
 The client is named by their pseudonym label and, when the clinic keeps one, their
 external ID; nothing else of theirs (no e-mail address, no comment, no note) is sent.
@@ -15,6 +16,7 @@ Built as plain JSON here; the tests validate it with fhir.resources' models.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -106,7 +108,7 @@ def alliance_questionnaire() -> dict[str, Any]:
 
 
 def _outcome_form(instrument: Instrument) -> str:
-    return f"outcome-{instrument.pk}"
+    return f"outcome-instrument-{instrument.pk}"
 
 
 def outcome_questionnaire(instrument: Instrument) -> dict[str, Any]:
@@ -116,6 +118,8 @@ def outcome_questionnaire(instrument: Instrument) -> dict[str, Any]:
         "resourceType": "Questionnaire",
         "id": _outcome_form(instrument),
         "url": f"{base()}/Questionnaire/{_outcome_form(instrument)}",
+        "version": FORM_VERSION,  # an instrument's items never change once added
+        "name": f"OutcomeInstrument{instrument.pk}",
         "title": instrument.name,
         "status": "retired" if instrument.retired_at else "active",
         "subjectType": ["Patient"],
@@ -144,6 +148,19 @@ def _subject(client: Client) -> dict[str, Any]:
     return subject
 
 
+def _encounter(session: Any, client: Client) -> dict[str, Any]:
+    """The session answered about, by its number and date (a logical reference: the
+    health record keeps its own encounters)."""
+    day = timezone.localtime(session.starts_at).date()
+    return {
+        "identifier": {
+            "system": f"{base()}/clinic/{client.clinic.slug}/session",
+            "value": str(session.pk),
+        },
+        "display": f"Session {session.number}, {day.isoformat()}",
+    }
+
+
 def rating_response(rating: Rating, client: Client) -> dict[str, Any]:
     """One client rating, answering the alliance form."""
     items: list[dict[str, Any]] = [
@@ -169,6 +186,7 @@ def rating_response(rating: Rating, client: Client) -> dict[str, Any]:
         "questionnaire": f"{base()}/Questionnaire/{ALLIANCE_FORM}|{FORM_VERSION}",
         "status": "completed",
         "subject": _subject(client),
+        "encounter": _encounter(rating.session, client),
         "authored": rating.submitted_at.isoformat(),
         "item": items,
     }
@@ -179,9 +197,12 @@ def outcome_response(answer: OutcomeAnswer, client: Client) -> dict[str, Any]:
     return {
         "resourceType": "QuestionnaireResponse",
         "id": f"outcome-answer-{answer.pk}",
-        "questionnaire": f"{base()}/Questionnaire/{_outcome_form(answer.instrument)}",
+        "questionnaire": (
+            f"{base()}/Questionnaire/{_outcome_form(answer.instrument)}|{FORM_VERSION}"
+        ),
         "status": "completed",
         "subject": _subject(client),
+        "encounter": _encounter(answer.session, client),
         "authored": answer.submitted_at.isoformat(),
         "item": [
             {"linkId": f"item-{number}", "answer": [{"valueInteger": int(value)}]}
@@ -191,10 +212,10 @@ def outcome_response(answer: OutcomeAnswer, client: Client) -> dict[str, Any]:
 
 
 def _entry(resource: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "fullUrl": f"{base()}/{resource['resourceType']}/{resource['id']}",
-        "resource": resource,
-    }
+    """A bundle entry. Its fullUrl is a UUID made from the resource's type and id here, not
+    an address: Alliance serves no FHIR endpoint that would answer one."""
+    name = f"{base()}/{resource['resourceType']}/{resource['id']}"
+    return {"fullUrl": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}", "resource": resource}
 
 
 def client_bundle(*, actor: Any, client: Client, place: str = "FHIR export") -> dict[str, Any]:
@@ -205,11 +226,12 @@ def client_bundle(*, actor: Any, client: Client, place: str = "FHIR export") -> 
     ratings = (
         Rating.objects.filter(session__client=client, rater=Rating.Rater.CLIENT)
         .filter(session__voided_at__isnull=True)
+        .select_related("session")
         .order_by("session__starts_at", "pk")
     )
     answers = list(
         OutcomeAnswer.objects.filter(session__client=client, session__voided_at__isnull=True)
-        .select_related("instrument")
+        .select_related("instrument", "session")
         .order_by("session__starts_at", "pk")
     )
     instruments = {answer.instrument_id: answer.instrument for answer in answers}

@@ -150,9 +150,11 @@ def test_a_client_filter_is_checked(client: Any, therapist: User, records: dict)
     token = token_for(therapist)
     own = records["R.K."]["session"].client_id
     assert client_ids(get(client, "ratings/", token, client=own), "ratings") == {own}
-    # Another clinic's client: nothing, as for any client one does not see.
+    # Another clinic's client, or none at all: a 404 that says so, as for its own record.
     other = records["Z.Z."]["session"].client_id
-    assert get(client, "ratings/", token, client=other).json()["count"] == 0
+    for unseen in (other, 999999):
+        refused = get(client, "ratings/", token, client=unseen)
+        assert refused.status_code == 404 and "No such client" in refused.json()["detail"]
     for bad in ("abc", "٣", "-1", "1.5"):
         refused = get(client, "sessions/", token, client=bad)
         assert refused.status_code == 400 and "client" in refused.json(), bad

@@ -75,9 +75,8 @@ def test_a_clinic_admin_downloads_a_valid_bundle(
     resources = [entry["resource"] for entry in bundle["entry"]]
     for entry in bundle["entry"]:
         validated(entry["resource"])
-        assert entry["fullUrl"].endswith(
-            f"/{entry['resource']['resourceType']}/{entry['resource']['id']}"
-        )
+        assert entry["fullUrl"].startswith("urn:uuid:")
+    assert len({entry["fullUrl"] for entry in bundle["entry"]}) == len(bundle["entry"])
     kinds = [resource["resourceType"] for resource in resources]
     assert kinds == ["Questionnaire"] * 2 + ["QuestionnaireResponse"] * 4
 
@@ -103,6 +102,8 @@ def test_each_response_answers_its_questionnaire_with_the_stored_values(
         getattr(first, name) for name in DIMENSIONS
     ]
     assert answers["rupture"]["valueCoding"]["code"] == "a_little"
+    day = timezone.localtime(first.session.starts_at).date().isoformat()
+    assert rating["encounter"]["display"] == f"Session {first.session.number}, {day}"
     assert answers["rupture_resolved"]["valueCoding"]["code"] == "partly"
     outcome: OutcomeAnswer = history["answers"][1]
     outcome.refresh_from_db()  # as stored (the factory's are a tuple)
@@ -169,8 +170,12 @@ def test_through_the_api_with_a_clinic_admins_token(
     path = f"/api/v1/clients/{client_record.pk}/fhir/"
     admin_token = tokens.token_create(user=clinic_admin, name="EHR")[1]
     response = client.get(path, HTTP_AUTHORIZATION=f"Bearer {admin_token}")
-    assert response.status_code == 200
-    validated(response.json())
+    assert response.status_code == 200 and response["Content-Type"] == "application/fhir+json"
+    validated(json.loads(response.content))
+    asked = client.get(
+        path, HTTP_AUTHORIZATION=f"Bearer {admin_token}", HTTP_ACCEPT="application/fhir+json"
+    )
+    assert asked.status_code == 200 and asked["Content-Type"] == "application/fhir+json"
     therapist_token = tokens.token_create(user=therapist, name="Mine")[1]
     assert client.get(path, HTTP_AUTHORIZATION=f"Bearer {therapist_token}").status_code == 403
     elsewhere = ClinicAdminFactory(clinic=ClinicFactory(name="Elsewhere", slug="elsewhere"))
