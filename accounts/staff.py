@@ -18,6 +18,8 @@ from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes
@@ -26,7 +28,7 @@ from django.utils.http import base36_to_int, urlsafe_base64_encode
 from accounts.services import _end_sessions
 from accounts.tokens import tokens_revoke_all
 from clients import audit, services
-from clients.models import AuditAction, Supervision, User
+from clients.models import AuditAction, Client, Supervision, User
 from clients.scoping import is_clinic_admin_of
 
 logger = logging.getLogger(__name__)
@@ -85,6 +87,18 @@ def _other_active_admins(member: User) -> bool:
     )
     able = admins.exclude(pk=member.pk).exclude(password__startswith=UNUSABLE_PASSWORD_PREFIX)
     return len(able) > 0
+
+
+def _clients_held(member: User) -> str:
+    """ "3 clients (1 discharged)", "1 client", or "" for none: a discharged client needs a
+    therapist too, and the staff list counts only the active ones."""
+    counts = member.caseload.aggregate(
+        all=Count("pk"), discharged=Count("pk", filter=Q(status=Client.Status.DISCHARGED))
+    )
+    if not counts["all"]:
+        return ""
+    held = f"{counts['all']} client{pluralize(counts['all'])}"
+    return f"{held} ({counts['discharged']} discharged)" if counts["discharged"] else held
 
 
 def _void_invitations(member: User) -> None:
@@ -223,9 +237,8 @@ def _roles_check(
     """What rests on a role the change takes away; raised together."""
     errors = []
     if member.is_therapist and not is_therapist:
-        clients = member.caseload.count()
-        if clients:
-            errors.append(f"{member} still has {clients} client(s): move them first.")
+        if held := _clients_held(member):
+            errors.append(f"{member} still has {held}: move them first.")
         if member.supervised_by.exists():
             errors.append(f"{member} is still supervised: end those supervision links first.")
     if member.is_supervisor and not is_supervisor and member.supervisions.exists():
@@ -259,9 +272,8 @@ def staff_deactivate(*, actor: User, member: User) -> User:
         raise ValidationError("You cannot deactivate yourself; ask another clinic admin.")
     if not member.is_active:
         raise ValidationError(f"{member} is already deactivated.")
-    clients = member.caseload.count()
-    if clients:
-        raise ValidationError(f"{member} still has {clients} client(s): move them first.")
+    if held := _clients_held(member):
+        raise ValidationError(f"{member} still has {held}: move them first.")
     # (The clinic keeps an active admin: the actor is one, and not the member.)
     with transaction.atomic():
         links = Supervision.objects.filter(supervisor=member) | Supervision.objects.filter(

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db.models import QuerySet
 
+from accounts.staff import USERNAME_TAKEN
 from alliance.fields import RecordChoiceField, SingleLineField
 from alliance.forms import ServiceForm
 from clients.models import User
@@ -60,6 +61,14 @@ class InviteForm(RolesForm):
         help_text="What they type to log in: letters, digits and @ . + - _ only.",
     )
     field_order = ["first_name", "last_name", "email", "username"]
+
+    def clean_username(self) -> str:
+        # Here as well as in the service, so a taken username is said beside any other
+        # mistake in the form, not on the next try.
+        username = self.cleaned_data["username"].strip()
+        if User.objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError(USERNAME_TAKEN)
+        return username
 
     def details(self) -> dict[str, Any]:
         names = ("first_name", "last_name", "email", "username")

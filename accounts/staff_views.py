@@ -18,6 +18,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST, require_safe
 
@@ -194,6 +195,11 @@ def colleague(request: HttpRequest, member_id: int) -> HttpResponse:
             "roles_form": roles_form,
             "supervisor_form": supervisor_form,
             "supervisee_form": supervisee_form,
+            # A select with nothing to choose is left out (a refused post still shows why).
+            "can_add_supervisor": supervisor_form.is_bound
+            or supervisor_form.fields["colleague"].queryset.exists(),
+            "can_add_supervisee": supervisee_form.is_bound
+            or supervisee_form.fields["colleague"].queryset.exists(),
             "supervised_by": member.supervised_by.select_related("supervisor"),
             "supervises": member.supervisions.select_related("therapist"),
             "clients": _caseload(request, member).aggregate(
@@ -250,9 +256,8 @@ def move_clients(request: HttpRequest, member_id: int) -> HttpResponse:
         except ValidationError as error:
             form.add_service_error(error)
         else:
-            messages.success(
-                request, f"{moved} client(s) moved to {form.cleaned_data['therapist']}."
-            )
+            receiver = form.cleaned_data["therapist"]
+            messages.success(request, f"{moved} client{pluralize(moved)} moved to {receiver}.")
             return _back(member)
     return render(
         request, "staff/move_clients.html", {"form": form, "member": member, "caseload": caseload}

@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import tokens
 from accounts.models import AccessToken
@@ -26,8 +26,10 @@ class TokenForm(forms.Form):
 
 @login_required
 @password_recently_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def token_create(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":  # this page's address, opened again: the list
+        return redirect(TOKENS)
     form = TokenForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Name the token (up to 60 characters, one line); none was made.")

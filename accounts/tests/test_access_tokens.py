@@ -99,3 +99,12 @@ def test_signing_out_everywhere_revokes_the_tokens(therapist: User) -> None:
     assert AuditEntry.objects.filter(
         model="accounts.accesstoken", action=AuditAction.ENDED
     ).exists()
+
+
+def test_the_make_a_token_address_opened_again_goes_to_the_list(
+    client: Any, therapist: User
+) -> None:
+    client.force_login(therapist)
+    response = client.get(CREATE)
+    assert response.status_code == 302 and response["Location"] == "/accounts/#api-tokens"
+    assert not AccessToken.objects.exists()

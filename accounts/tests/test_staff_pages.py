@@ -230,7 +230,7 @@ def test_roles_are_saved_and_a_refusal_is_shown_with_nothing_changed(
     assert therapist.is_supervisor
     refused = client.post(colleague_url(therapist), {"part": "roles", "is_supervisor": "on"})
     assert refused.status_code == 200
-    assert "still has 1 client(s): move them first." in refused.content.decode()
+    assert "still has 1 client: move them first." in refused.content.decode()
     therapist.refresh_from_db()
     assert therapist.is_therapist
 
@@ -261,7 +261,7 @@ def test_a_leavers_clients_move_after_a_confirmation_listing_them(
     fields = re.findall(r'name="clients" value="(\d+)"', html)
     done = client.post(url, {"therapist": colleague.pk, "confirmed": "True", "clients": fields})
     assert done["Location"] == colleague_url(therapist)
-    assert messages_of(done) == [f"2 client(s) moved to {colleague}."]
+    assert messages_of(done) == [f"2 clients moved to {colleague}."]
     assert set(colleague.caseload.all()) == set(twins)
     assert list(therapist.caseload.all()) == [late]
 
@@ -292,7 +292,7 @@ def test_deactivation_asks_for_the_clients_to_move_first(
     )
     response = client.post(url)
     assert response["Location"] == colleague_url(therapist)
-    assert "still has 1 client(s): move them first." in messages_of(response)[0]
+    assert "still has 1 client: move them first." in messages_of(response)[0]
     therapist.refresh_from_db()
     assert therapist.is_active
 
@@ -333,3 +333,30 @@ def test_a_large_clinics_people_come_fifty_to_a_page(client: Any, clinic_admin: 
     assert (
         "Page 1 of 2" in client.get(LIST, {"page": "x"}).content.decode()
     )  # a bad page: the first
+
+
+def test_a_taken_username_is_said_beside_a_bad_address(
+    client: Any, clinic_admin: User, therapist: User
+) -> None:
+    client.force_login(clinic_admin)
+    html = client.post(INVITE, {**NEW, "email": "nia@", "username": "TARA"}).content.decode()
+    assert "Enter a valid email address." in html and "Someone already has this username" in html
+
+
+def test_a_select_with_nobody_to_offer_is_left_out(
+    client: Any, clinic_admin: User, colleague: User
+) -> None:
+    client.force_login(clinic_admin)
+    html = client.get(colleague_url(colleague)).content.decode()
+    assert "No other active supervisor to add." in html
+    assert 'name="supervisor-colleague"' not in html
+
+
+def test_a_role_refusal_counts_discharged_clients_apart(
+    client: Any, clinic_admin: User, therapist: User
+) -> None:
+    ClientFactory(therapist=therapist)
+    ClientFactory(therapist=therapist, status=Client.Status.DISCHARGED)
+    client.force_login(clinic_admin)
+    refused = client.post(colleague_url(therapist), {"part": "roles", "is_supervisor": "on"})
+    assert "still has 2 clients (1 discharged): move them first." in refused.content.decode()

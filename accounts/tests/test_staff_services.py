@@ -173,7 +173,7 @@ def test_a_therapist_keeps_the_role_while_they_have_clients(
     with pytest.raises(ValidationError) as refused:
         staff.staff_roles_set(actor=clinic_admin, member=therapist, **roles(is_supervisor=True))
     text = " ".join(refused.value.messages)
-    assert "still has 1 client(s)" in text and "is still supervised" in text
+    assert "still has 1 client:" in text and "is still supervised" in text
     therapist.refresh_from_db()
     assert therapist.is_therapist and not therapist.is_supervisor
 

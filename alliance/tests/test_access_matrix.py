@@ -155,8 +155,8 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
     # code page sends them on; set-up shows a new key to anyone; recovery codes are shown
     # once, after they are made; turning off is refused (with a message) where required.
     # Personal access tokens: made by anyone signed in (an empty name makes none and says
-    # so); revoked by their owner alone, anyone else's a 404.
-    "token-create": {OWN: (POST_ONLY, signed_in(REDIRECT))},
+    # so; its address opened again goes to the list); revoked by their owner alone, anyone else's a 404.
+    "token-create": {OWN: (signed_in(REDIRECT), signed_in(REDIRECT))},  # GET: to the list
     "token-revoke": {
         OWN: (POST_ONLY, signed_in(NOT_FOUND, therapist=REDIRECT)),
         OTHER: (POST_ONLY, signed_in(NOT_FOUND)),
