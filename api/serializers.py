@@ -23,6 +23,7 @@ class ClientSerializer(serializers.ModelSerializer):
             "id", "label", "external_id", "language", "status", "therapist",
             "created_at", "discharged_at", "erased",
         ]  # fmt: skip
+        read_only_fields = fields
 
     def get_erased(self, client: Client) -> bool:
         return client.erased_at is not None
@@ -35,6 +36,7 @@ class SessionSerializer(serializers.ModelSerializer):
             "id", "client", "therapist", "number", "starts_at", "duration_minutes",
             "attendance", "modality", "voided_at",
         ]  # fmt: skip
+        read_only_fields = fields
 
 
 class RatingSerializer(serializers.ModelSerializer):
@@ -47,6 +49,7 @@ class RatingSerializer(serializers.ModelSerializer):
             "id", "session", "client", "rater", *DIMENSIONS, "alliance_score",
             "rupture", "rupture_resolved", "guessed_client_score", "submitted_at",
         ]  # fmt: skip
+        read_only_fields = fields
 
 
 class OutcomeAnswerSerializer(serializers.ModelSerializer):
@@ -58,6 +61,7 @@ class OutcomeAnswerSerializer(serializers.ModelSerializer):
             "id", "session", "client", "instrument", "answers", "score", "track",
             "expected", "lowest_on_track", "submitted_at",
         ]  # fmt: skip
+        read_only_fields = fields
 
 
 class ConcernSerializer(serializers.ModelSerializer):
@@ -67,3 +71,4 @@ class ConcernSerializer(serializers.ModelSerializer):
             "id", "client", "status", "severity", "opening_rule", "opened_at",
             "first_session", "last_session", "acknowledged_at", "closed_at",
         ]  # fmt: skip
+        read_only_fields = fields
