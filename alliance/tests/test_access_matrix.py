@@ -151,11 +151,9 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
     "account": {OWN: (ANY_STAFF, GET_ONLY)},
     "account-email": {OWN: (ANY_STAFF, done(ANY_STAFF))},
     "reauthenticate": {OWN: (ANY_STAFF, ANY_STAFF)},
-    # Nobody here owes a second factor (force_login gives it to those who must), so the
-    # code page sends them on; set-up shows a new key to anyone; recovery codes are shown
-    # once, after they are made; turning off is refused (with a message) where required.
     # Personal access tokens: made by anyone signed in (an empty name makes none and says
-    # so; its address opened again goes to the list); revoked by their owner alone, anyone else's a 404.
+    # so; its address opened again goes to the list); revoked by their owner alone, anyone
+    # else's a 404.
     "token-create": {OWN: (signed_in(REDIRECT), signed_in(REDIRECT))},  # GET: to the list
     "token-revoke": {
         OWN: (POST_ONLY, signed_in(NOT_FOUND, therapist=REDIRECT)),
@@ -170,6 +168,9 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
     },
     "api:client-fhir": {OWN: (everyone(UNAUTHORIZED), everyone(UNAUTHORIZED))},
     "api:schema": {OWN: (everyone(OK), everyone(NOT_ALLOWED))},
+    # Nobody here owes a second factor (force_login gives it to those who must), so the
+    # code page sends them on; set-up shows a new key to anyone; recovery codes are shown
+    # once, after they are made; turning off is refused (with a message) where required.
     "two-factor-verify": {OWN: (signed_in(REDIRECT), signed_in(REDIRECT))},
     "two-factor-setup": {OWN: (ANY_STAFF, ANY_STAFF)},
     "two-factor-recovery-codes": {OWN: (signed_in(REDIRECT), signed_in(REDIRECT))},
