@@ -21,11 +21,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes
 from django.utils.http import base36_to_int, urlsafe_base64_encode
 
-from accounts.services import _end_sessions
+from accounts.services import _end_sessions, base_url_parts
 from accounts.tokens import tokens_revoke_all
 from clients import audit, services
 from clients.models import AuditAction, Client, Supervision, User
@@ -190,10 +191,6 @@ def invitation_accepted(*, member: User) -> None:
 
 
 def invitation_url(member: User) -> str:
-    from django.urls import reverse
-
-    from accounts.services import base_url_parts
-
     scheme, domain = base_url_parts()
     path = reverse(
         "staff:welcome",
@@ -223,8 +220,7 @@ def staff_roles_set(
         )
     with transaction.atomic():
         _roles_check(member, is_therapist, is_supervisor, is_clinic_admin)
-        roles = {"is_therapist": is_therapist, "is_supervisor": is_supervisor}
-        roles["is_clinic_admin"] = is_clinic_admin
+        roles = dict(zip(ROLES, (is_therapist, is_supervisor, is_clinic_admin), strict=True))
         changed = {name: value for name, value in roles.items() if getattr(member, name) != value}
         if changed:
             services.staff_update(actor=actor, member=member, data=changed)

@@ -225,7 +225,7 @@ def supervision_end(request: HttpRequest, supervision_id: int) -> HttpResponse:
     return _back(supervision.therapist if back else supervision.supervisor)
 
 
-def receivers(request: HttpRequest, *, besides: User) -> QuerySet[User]:
+def _receivers(request: HttpRequest, *, besides: User) -> QuerySet[User]:
     """The therapists a client may move to: the clinic's active ones, `besides` excepted."""
     return User.objects.assignable_by(request.user).exclude(pk=besides.pk)
 
@@ -238,7 +238,7 @@ def move_clients(request: HttpRequest, member_id: int) -> HttpResponse:
     caseload = _caseload(request, member).order_by("status", "label", "pk")
     form = MoveForm(
         request.POST if request.method == "POST" else None,
-        therapists=receivers(request, besides=member),
+        therapists=_receivers(request, besides=member),
         clients=caseload,
     )
     if request.method == "POST" and form.is_valid():

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import tokens
@@ -17,7 +18,10 @@ from accounts.views import account_page, password_recently_required
 from alliance.fields import SingleLineField
 from clients.access import get_visible_or_404
 
-TOKENS = "/accounts/#api-tokens"
+
+def _token_list() -> HttpResponse:
+    """Back to the account page, at its tokens."""
+    return redirect(f"{reverse('account')}#api-tokens")
 
 
 class TokenForm(forms.Form):
@@ -29,16 +33,16 @@ class TokenForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def token_create(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":  # this page's address, opened again: the list
-        return redirect(TOKENS)
+        return _token_list()
     form = TokenForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Name the token (up to 60 characters, one line); none was made.")
-        return redirect(TOKENS)
+        return _token_list()
     try:
         _token, raw = tokens.token_create(user=request.user, name=form.cleaned_data["name"])
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
-        return redirect(TOKENS)
+        return _token_list()
     # Shown once, in this answer; only its hash is kept.
     return account_page(request, new_token=raw)
 
@@ -53,4 +57,4 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
         messages.info(request, " ".join(error.messages))
     else:
         messages.success(request, f"Token “{token.name}” revoked: it no longer works.")
-    return redirect(TOKENS)
+    return _token_list()

@@ -173,21 +173,34 @@ def written(
     )
 
 
-def exported_clients(actor: Any, clinic_of: Mapping[int, int], *, place: str = "") -> None:
-    """`actor` was sent the records of these clients (client id → clinic id) by the API:
-    one "exported" entry each, written together."""
+def written_for_clients(
+    actor: Any,
+    action: str,
+    clinic_of: Mapping[int, int],
+    *,
+    fields: Iterable[str] = (),
+    place: str = "",
+) -> None:
+    """One entry per client (client id → clinic id) for the same act on each — several
+    clients moved, or sent by the API — written in one insert, not one per client."""
     entries = [
         _entry(
             actor=actor,
-            action=AuditAction.EXPORTED,
+            action=action,
             record=Client(pk=client_id, clinic_id=clinic_id),
             client_id=client_id,
             clinic_id=clinic_id,
+            fields=fields,
             place=place,
         )
         for client_id, clinic_id in sorted(clinic_of.items())
     ]
     AuditEntry.objects.bulk_create(entries)
+
+
+def exported_clients(actor: Any, clinic_of: Mapping[int, int], *, place: str = "") -> None:
+    """`actor` was sent the records of these clients (client id → clinic id)."""
+    written_for_clients(actor, AuditAction.EXPORTED, clinic_of, place=place)
 
 
 def created_in_bulk(

@@ -62,16 +62,6 @@ class ClientForm(ServiceForm):
             )
             self.order_fields(["therapist"])
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        # Hidden fields' errors show nowhere on the page: say it above the form.
-        if "clients" in self._errors or "confirmed" in self._errors:
-            raise forms.ValidationError(
-                "The list of clients changed since it was shown: choose the therapist and "
-                "check the list again."
-            )
-        return cleaned
-
 
 class ClinicRetentionForm(ServiceForm):
     """How long a discharged client's record is kept, and whether an erased client's

@@ -62,13 +62,10 @@ def caseload_move(
         for client in moving:
             client.therapist = therapist
         Client.objects.bulk_update(moving, ["therapist"])
-        for client in moving:
-            audit.written(
-                actor,
-                AuditAction.CHANGED,
-                client,
-                fields=["therapist"],
-                client_id=client.pk,
-                clinic_id=client.clinic_id,
-            )
+        audit.written_for_clients(
+            actor,
+            AuditAction.CHANGED,
+            {client.pk: client.clinic_id for client in moving},
+            fields=["therapist"],
+        )
     return len(moving)
