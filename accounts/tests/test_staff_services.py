@@ -371,3 +371,19 @@ def test_an_admin_still_to_accept_their_invitation_does_not_keep_the_clinic_mana
         staff.staff_roles_set(actor=clinic_admin, member=clinic_admin, **roles(is_therapist=True))
     clinic_admin.refresh_from_db()
     assert clinic_admin.is_clinic_admin
+
+
+def test_a_caseload_moves_in_the_same_queries_at_any_size(
+    clinic_admin: User, therapist: User, colleague: User, django_assert_num_queries: Any
+) -> None:
+    def move(count: int, receiver: User, leaver: User) -> Any:
+        ids = [ClientFactory(therapist=leaver).pk for _ in range(count)]
+        with django_assert_num_queries(5) as done:  # savepoint, lock, update, trail, release
+            moves.caseload_move(
+                actor=clinic_admin, leaver=leaver, therapist=receiver, client_ids=ids
+            )
+        return done
+
+    small = move(2, colleague, therapist)
+    large = move(20, therapist, colleague)  # and back, with more
+    assert len(small.captured_queries) == len(large.captured_queries)
