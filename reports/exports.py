@@ -24,8 +24,8 @@ from django.utils.text import slugify
 
 from alliance.replica import replica_alias
 from clients.models import Client
-from measures.models import OutcomeAnswer, Rating, alliance_score_expression
-from measures.scoring import DIMENSIONS, one_decimal
+from measures.models import OutcomeAnswer, Rating
+from measures.scoring import DIMENSIONS, alliance_score, one_decimal
 from reports.dashboard import Period, stale_days
 from sessions.models import Session
 
@@ -82,7 +82,6 @@ RATING_FIELDS = (
     "session__modality",
     "rater",
     *DIMENSIONS,
-    "score",
     "rupture",
     "rupture_resolved",
     "submitted_at",
@@ -180,7 +179,6 @@ def client_ratings(client: Client) -> QuerySet:
     return (
         Rating.objects.of_current_sessions()
         .filter(session__client=client)
-        .annotate(score=alliance_score_expression())
         .order_by("session__starts_at", "session__number", "rater")
         .values(*RATING_FIELDS)
         .using(replica_alias())
@@ -229,7 +227,10 @@ def client_outcome_rows(client: Client, zone: dt.tzinfo) -> Iterator[list[Any]]:
         )
         .using(replica_alias())
     )
-    for number, starts_at, name, given, score, track, expected, lowest, at in answers.iterator():
+    tracks = _words_for(OutcomeAnswer.Track)
+    # One client's answers are a few hundred rows at most: fetched at once, as a server-side
+    # cursor's three round trips cost more than the rows.
+    for number, starts_at, name, given, score, track, expected, lowest, at in answers:
         yield [
             client.label,
             number,
@@ -237,32 +238,38 @@ def client_outcome_rows(client: Client, zone: dt.tzinfo) -> Iterator[list[Any]]:
             name,
             ";".join(str(value) for value in given),
             score.normalize(),
-            _words(OutcomeAnswer.Track, track),
+            tracks[track],
             "" if expected is None else expected.normalize(),
             "" if lowest is None else lowest.normalize(),
             timezone.localtime(at, zone).isoformat(timespec="seconds"),
         ]
 
 
-def _words(choices: Any, value: str) -> str:
-    """A stored choice as people read it ("a_lot" → "A lot"); blank stays blank."""
-    return str(choices(value).label) if value else ""
+def _words_for(choices: Any) -> dict[str, str]:
+    """Every stored choice of `choices` as people read it ("a_lot" → "A lot"), blank as
+    blank: looked up once a file, not once a cell."""
+    return {"": "", **{value: str(label) for value, label in choices.choices}}
 
 
 def client_rating_rows(client: Client, zone: dt.tzinfo) -> Iterator[list[Any]]:
     """One list per rating of `client`, read with one query; dates in `zone`. Choices are
     written as the pages say them, never as stored codes."""
-    for rating in client_ratings(client).iterator():
+    attendance, modality = _words_for(Session.Attendance), _words_for(Session.Modality)
+    rater, rupture = _words_for(Rating.Rater), _words_for(Rating.Rupture)
+    resolved = _words_for(Rating.RuptureResolved)
+    for rating in client_ratings(client):  # fetched at once, as the outcome answers are
         yield [
             client.label,
             rating["session__number"],
             _iso_date(rating["session__starts_at"], zone),
-            _words(Session.Attendance, rating["session__attendance"]),
-            _words(Session.Modality, rating["session__modality"]),
-            _words(Rating.Rater, rating["rater"]),
+            attendance[rating["session__attendance"]],
+            modality[rating["session__modality"]],
+            rater[rating["rater"]],
             *(rating[name] for name in DIMENSIONS),
-            one_decimal(rating["score"]),
-            _words(Rating.Rupture, rating["rupture"]),
-            _words(Rating.RuptureResolved, rating["rupture_resolved"]),
+            # In Python from the six dimensions just read, as the pages' alliance_score:
+            # the SQL expression cost more to build than the file's rows to write.
+            alliance_score(rating[name] for name in DIMENSIONS),
+            rupture[rating["rupture"]],
+            resolved[rating["rupture_resolved"]],
             timezone.localtime(rating["submitted_at"], zone).isoformat(timespec="seconds"),
         ]

@@ -15,16 +15,19 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import (
+    Case,
     F,
-    IntegerField,
+    FilteredRelation,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
     Value,
+    When,
 )
 from django.db.models.expressions import Window
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models.functions import RowNumber
 from django.utils import formats, timezone
 
 from clients.models import Client
@@ -76,25 +79,27 @@ def caseload(
 
     Clients with a concern waiting for review come first, the most severe first.
     """
-    open_concern = Concern.objects.needing_review().filter(client=OuterRef("pk"))
     last_session = Session.objects.current().filter(client=OuterRef("pk")).order_by("-starts_at")
     clients = (
         Client.objects.visible_to(user)
         .filter(status=status)
         .select_related("therapist")
+        # A join, not a subquery per column: at most one concern per client is open (a
+        # database constraint, on exactly these statuses), so it never repeats a client.
+        .annotate(
+            open_concern=FilteredRelation(
+                "concerns", condition=Q(concerns__status__in=list(Concern.REVIEWABLE))
+            )
+        )
         .annotate(
             latest_score=latest_client_score("pk"),
             last_session_at=Subquery(last_session.values("starts_at")[:1]),
-            # At most one concern per client is open (a database constraint).
-            concern_id=Subquery(open_concern.values("pk")[:1]),
-            concern_severity=Subquery(open_concern.values("severity")[:1]),
-            concern_status=Subquery(open_concern.values("status")[:1]),
-            concern_rank=Coalesce(
-                Subquery(
-                    open_concern.annotate(rank=severity_rank()).values("rank")[:1],
-                    output_field=IntegerField(),
-                ),
-                Value(3),
+            concern_id=F("open_concern__id"),
+            concern_severity=F("open_concern__severity"),
+            concern_status=F("open_concern__status"),
+            concern_rank=Case(
+                When(open_concern__id__isnull=True, then=Value(3)),
+                default=severity_rank("open_concern__severity"),
             ),
             outcome_track=current_track("pk"),
         )

@@ -30,11 +30,12 @@ from measures.choices import (
 )
 
 
-def severity_rank() -> models.Expression:
-    """0 for high, 1 for medium, 2 for low: the stored values do not sort by severity."""
+def severity_rank(field: str = "severity") -> models.Expression:
+    """0 for high, 1 for medium, 2 for low: the stored values do not sort by severity.
+    `field` names the severity where it is not the row's own (a joined concern's)."""
     return models.Case(
-        models.When(severity=Severity.HIGH, then=Value(0)),
-        models.When(severity=Severity.MEDIUM, then=Value(1)),
+        models.When(**{field: Severity.HIGH}, then=Value(0)),
+        models.When(**{field: Severity.MEDIUM}, then=Value(1)),
         default=Value(2),
         output_field=models.IntegerField(),
     )

@@ -195,8 +195,8 @@ def test_the_caseload_costs_the_same_queries_at_any_size(
         concern_for(someone, ["low", "medium", "high"][number % 3])
         concern_for(someone, "high", Concern.Status.RESOLVED)  # an earlier episode
     client.force_login(therapist)
-    # session + user, page count, the page of clients (concerns and the outcome as
-    # subqueries), the sparklines
+    # session + user, page count, the page of clients (the open concern joined, the
+    # outcome a subquery), the sparklines
     with django_assert_num_queries(5):
         response = client.get(URL)
     assert len(rows(response)) == size
@@ -211,3 +211,23 @@ def test_pages_carry_a_strict_content_security_policy(client: Any, therapist: Us
     policy = client.get(URL)["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "script-src 'self'" in policy
     assert "unsafe-inline" not in policy
+
+
+def test_the_rows_escape_what_staff_typed_and_link_each_client_and_concern(
+    client: Any, supervisor: User, client_record: Client
+) -> None:
+    """The rows are built in Python (reports/templatetags/alliance.py), not by the
+    template's autoescaping: a label or a therapist's name is still text, never markup."""
+    client_record.label = "<i>L.B.</i>"
+    client_record.language = "es"
+    client_record.save()
+    client_record.therapist.first_name = "<b>Ann</b>"
+    client_record.therapist.save()
+    concern = concern_for(client_record, "medium")
+    client.force_login(supervisor)
+    page = client.get(URL).content.decode()
+    assert "&lt;i&gt;L.B.&lt;/i&gt;" in page and "<i>L.B." not in page
+    assert "&lt;b&gt;Ann&lt;/b&gt;" in page and "<b>Ann" not in page
+    assert f'href="{reverse("reports:client-detail", args=[client_record.pk])}"' in page
+    assert f'href="{reverse("measures:concern-detail", args=[concern.pk])}"' in page
+    assert 'title="Español">ES</span>' in page

@@ -14,6 +14,7 @@ from clients.models import Client, User
 from clients.tests.factories import ClientFactory
 from conftest import visible_text
 from measures.tests.factories import concern_with_signal
+from reports.templatetags.alliance import pk_addresses
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +68,10 @@ def test_the_supervisors_drill_down_tells_them_apart(
     client.force_login(supervisor)
     html = client.get(reverse("reports:therapist-caseload", args=[therapist.pk])).content.decode()
     told_apart(visible_text(html))
+
+
+@pytest.mark.parametrize("name", ["reports:client-detail", "measures:concern-detail"])
+def test_addresses_made_around_a_stand_in_match_reverse(name: str) -> None:
+    address_of = pk_addresses(name)
+    for pk in (1, 7, 42, 918_273, 2**40):
+        assert address_of(pk) == reverse(name, args=[pk])
