@@ -7,7 +7,7 @@ concerns, then their signals and their clients' scores in one query each.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +34,14 @@ def review_queue(user: Any, status: str = ALL_NEEDING_REVIEW) -> ConcernQuerySet
     )
 
 
-def with_stories(concerns: Iterable[Concern], reader: Any) -> list[Concern]:
-    """The concerns, each with `story` told for `reader` (two queries for them all)."""
+def with_stories(
+    concerns: Iterable[Concern],
+    reader: Any,
+    scores: Mapping[int, Mapping[int, float | None]] | None = None,
+) -> list[Concern]:
+    """The concerns, each with `story` told for `reader` (two queries for them all, one when
+    the caller already holds the clients' `scores`: client id → score by session number, as
+    `client_scores` gives)."""
     concerns = list(concerns)
     signals: dict[int, list[StorySignal]] = defaultdict(list)
     rows = Flag.objects.filter(concern__in=[c.pk for c in concerns]).values_list(
@@ -43,7 +49,8 @@ def with_stories(concerns: Iterable[Concern], reader: Any) -> list[Concern]:
     )
     for concern_id, number, rule, evidence in rows:
         signals[concern_id].append(StorySignal(number, rule, _evidence(evidence)))
-    scores = client_scores({concern.client_id for concern in concerns})
+    if scores is None:
+        scores = client_scores({concern.client_id for concern in concerns})
     for concern in concerns:
         concern.story = concern_story(
             signals[concern.pk],

@@ -19,7 +19,6 @@ from django.db.models import (
     F,
     FilteredRelation,
     OuterRef,
-    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -236,6 +235,16 @@ class ClientHistory:
     voided: list[Session] = field(default_factory=list)
     outcome: OutcomeStatus | None = None
 
+    def client_scores(self) -> dict[int, float]:
+        """The client's alliance score by session number, as `measures.concerns.client_scores`
+        reads it for one client (client ratings of sessions not voided): the concerns' stories
+        on this page are told from these rows, not read again."""
+        return {
+            row.session.number: float(row.client_rating.alliance_score)
+            for row in self.sessions
+            if row.client_rating is not None
+        }
+
     def chart_data(self) -> dict[str, Any]:
         """What the chart draws (via json_script): rated sessions in order, both raters,
         and the outcome with its expected band on an axis of its own."""
@@ -305,37 +314,36 @@ def _session_label(session: Session) -> str:
 def client_history(client: Client) -> ClientHistory:
     """Every session of one client, newest last, with ratings, signals and the client's
     concerns, the voided sessions apart: four queries."""
-    sessions = list(
-        client.sessions.in_history_order()
-        .select_related("voided_by", "outcome")
-        .prefetch_related(
-            Prefetch("ratings", queryset=Rating.objects.all()),
-            # The page shows each signal's rule and standing, never its evidence.
-            Prefetch("flags", queryset=Flag.objects.defer("evidence").order_by("created_at")),
-        )
-    )
+    sessions = list(client.sessions.in_history_order().select_related("voided_by", "outcome"))
+    voided = [session for session in sessions if session.is_voided]
+    shown = {session.pk: session for session in sessions if not session.is_voided}
+    # Each session's ratings and signals, two queries, grouped here rather than by
+    # prefetch_related, whose queryset per session cost forty sessions 2–3 ms.
+    ratings: dict[int, dict[str, Rating]] = defaultdict(dict)
+    for rating in Rating.objects.filter(session_id__in=list(shown)):
+        rating.session = shown[rating.session_id]
+        ratings[rating.session_id][rating.rater] = rating
     thresholds = clinic_thresholds(client.clinic_id)
+    flags: dict[int, list[Flag]] = defaultdict(list)
+    # The page shows each signal's rule and standing, never its evidence.
+    for flag in (
+        Flag.objects.filter(session_id__in=list(shown)).defer("evidence").order_by("created_at")
+    ):
+        flag.session = shown[flag.session_id]  # already in hand: no query per flag in templates
+        # Outside any concern: context, or an alert in a stretch already reviewed.
+        flag.is_context = not thresholds.alerts(flag.rule, flag.severity)
+        flags[flag.session_id].append(flag)
     instrument = instrument_for(client.clinic_id)
-    rows = []
-    voided = []
-    for session in sessions:
-        if session.is_voided:
-            voided.append(session)
-            continue
-        by_rater = {rating.rater: rating for rating in session.ratings.all()}
-        for flag in session.flags.all():
-            flag.session = session  # already in hand: no query per flag in templates
-            # Outside any concern: context, or an alert in a stretch already reviewed.
-            flag.is_context = not thresholds.alerts(flag.rule, flag.severity)
-        rows.append(
-            SessionRow(
-                session=session,
-                client_rating=by_rater.get(Rating.Rater.CLIENT),
-                therapist_rating=by_rater.get(Rating.Rater.THERAPIST),
-                flags=list(session.flags.all()),
-                outcome=_answer_to(session, instrument),
-            )
+    rows = [
+        SessionRow(
+            session=session,
+            client_rating=ratings[pk].get(Rating.Rater.CLIENT),
+            therapist_rating=ratings[pk].get(Rating.Rater.THERAPIST),
+            flags=flags[pk],
+            outcome=_answer_to(session, instrument),
         )
+        for pk, session in shown.items()
+    ]
     concerns = list(
         Concern.objects.filter(client=client)
         .select_related("first_session", "last_session")
@@ -378,6 +386,24 @@ def _outcome_status(
 
 
 # --- One session's history -------------------------------------------------------------
+
+
+def session_signals(session: Session) -> list[Flag]:
+    """The session's signals, oldest first, each outside any concern told apart as context
+    (shown, never raised on its own) or an alert in a stretch already reviewed, as on the
+    client page: one query, and one for the clinic's thresholds when a signal needs it."""
+    flags = list(session.flags.order_by("created_at"))  # with the evidence each describes
+    outside = [flag for flag in flags if flag.concern_id is None]
+    thresholds = clinic_thresholds(session.client.clinic_id) if outside else None
+    for flag in flags:
+        flag.session = session  # already in hand: no query per flag in the template
+        flag.is_context = (
+            thresholds is not None
+            and flag.concern_id is None
+            and not (thresholds.alerts(flag.rule, flag.severity))
+        )
+    return flags
+
 
 REVISED_FIELD_NAMES = {
     "starts_at": "date and time",

@@ -11,11 +11,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clients.models import Client, User
+from measures import concern_selectors
+from measures.models import Concern
+from measures.scoring import DIMENSIONS
 from measures.tests.factories import (
     ConcernFactory,
     FlagFactory,
     OutcomeAnswerFactory,
     RatingFactory,
+    concern_with_signal,
 )
 from sessions.tests.factories import SessionFactory
 
@@ -147,8 +151,9 @@ def test_the_page_costs_the_same_queries_at_any_size(
     # session + user, the client, sessions (with their outcome answers), their ratings,
     # their signals, the clinic's thresholds (which signals are context), the clinic's
     # outcome instrument and its expected course (none yet), the client's concerns, and
-    # for their stories the concerns' signals and the client's scores; the audit entry
-    with django_assert_num_queries(13):
+    # for their stories the concerns' signals (the scores are the page's own); the audit
+    # entry
+    with django_assert_num_queries(12):
         response = client.get(url(client_record))
     data = chart(response)
     assert len(data["labels"]) == size
@@ -173,3 +178,25 @@ def test_a_signal_outside_any_concern_says_why(
         "Therapist rated higher than client" in html
     )
     assert context.concern is None and repeat.concern is None
+
+
+def test_a_concerns_story_here_is_told_from_the_same_scores_as_elsewhere(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    """The page tells its concerns' stories from the scores it already holds, not read
+    again: the same words as from the ratings read afresh, a voided session left out."""
+    start = timezone.now() - dt.timedelta(days=40)
+    for week, score in enumerate([9, 9, 6, 2]):
+        session = SessionFactory(client=client_record, starts_at=start + dt.timedelta(weeks=week))
+        RatingFactory(session=session, **dict.fromkeys(DIMENSIONS, score))
+        if score == 2:  # a session logged by mistake, voided with its low rating
+            session.voided_at, session.voided_by = timezone.now(), therapist
+            session.void_reason = "Logged for the wrong client."
+            session.save()
+    concern = concern_with_signal(client_record, days_ago=1)
+    RatingFactory(session=concern.first_session, **dict.fromkeys(DIMENSIONS, 5))
+    client.force_login(therapist)
+    shown = client.get(url(client_record)).context["history"].concerns
+    [afresh] = concern_selectors.with_stories([Concern.objects.get(pk=concern.pk)], therapist)
+    assert [told.story for told in shown] == [afresh.story]
+    assert afresh.story.startswith("Alliance fell from 6.0 to 5.0 at session 5")

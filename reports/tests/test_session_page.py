@@ -85,3 +85,22 @@ def test_the_therapists_rating_is_headed_for_who_reads_it(
     assert ("The therapist has not rated this session." in html) is not rated
     client.force_login(therapist)
     assert "Your view of the session" in client.get(url(session)).content.decode()
+
+
+def test_a_signal_outside_any_concern_says_why_as_on_the_client_page(
+    client: Any, therapist: User, session: Session
+) -> None:
+    FlagFactory(session=session)  # under the cut-off: context, never raised on its own
+    FlagFactory(
+        session=session,
+        rule="rater_discrepancy",
+        severity="medium",
+        evidence={"therapist": 9.0, "client": 7.0, "difference": 2.0},
+    )
+    client.force_login(therapist)
+    html = client.get(url(session)).content.decode()
+    assert 'title="Context: shown, never raised on its own">Below the cut-off' in html
+    assert (
+        'title="Not raised again: the same stretch as a concern already reviewed">'
+        "Therapist rated higher than client" in html
+    )

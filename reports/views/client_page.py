@@ -31,7 +31,9 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
     audit.viewed(request, client, place="client page")
     history = selectors.client_history(client)
     user = request.user
-    history.concerns = concern_selectors.with_stories(history.concerns, user)
+    history.concerns = concern_selectors.with_stories(
+        history.concerns, user, scores={client.pk: history.client_scores()}
+    )
     return render(
         request,
         "reports/client_detail.html",

@@ -12,7 +12,7 @@ from clients.scoping import led_session, may_change_session
 from measures.items import DIMENSION_NAMES
 from measures.models import Rating
 from measures.services import therapist_rating_edit_window, therapist_rating_is_editable
-from reports.selectors import session_changes
+from reports.selectors import session_changes, session_signals
 from sessions.models import Session
 
 
@@ -39,7 +39,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
             "client_rating": ratings.get(Rating.Rater.CLIENT),
             "open_invitation": None if session.is_voided else session.invitations.live().first(),
             "therapist_rating": therapist_rating,
-            "flags": session.flags.select_related("session").order_by("created_at"),
+            "flags": session_signals(session),
             "dimensions": list(DIMENSION_NAMES.items()),
             "is_author": is_author,
             "may_change": may_change,
