@@ -474,8 +474,9 @@ PERMISSIONS_POLICY = (
 
 # --- Benchmarks -----------------------------------------------------------
 # bench/submissions.py serves a bare view that inserts one row (/bench/floor/<token>/), the
-# floor the client form is measured against. Never on in production: it writes to a
-# table only the benchmark creates, without any check.
+# floor the client form is measured against, and bench/run.py a page of the layout alone
+# (/bench/layout/). Never on in production: the first writes to a table only the benchmark
+# creates, without any check.
 ALLIANCE_BENCH_FLOOR_VIEW = env_bool("ALLIANCE_BENCH_FLOOR_VIEW", default=False)
 
 # --- Logging --------------------------------------------------------------

@@ -34,10 +34,13 @@ urlpatterns = [
     path("", include("reports.urls")),
 ]
 
-if settings.ALLIANCE_BENCH_FLOOR_VIEW:  # bench/submissions.py's floor; off unless it asks
-    from bench.floor import bench_floor
+if settings.ALLIANCE_BENCH_FLOOR_VIEW:  # the benchmarks' floors; off unless they ask
+    from bench.floor import bench_floor, bench_layout
 
-    urlpatterns.append(path("bench/floor/<str:token>/", bench_floor, name="bench-floor"))
+    urlpatterns += [
+        path("bench/floor/<str:token>/", bench_floor, name="bench-floor"),
+        path("bench/layout/", bench_layout, name="bench-layout"),
+    ]
 
 # A database outage answers 503 with a clean page; anything else, Django's 500 (errors.py).
 handler500 = "alliance.errors.server_error"

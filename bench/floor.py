@@ -8,8 +8,10 @@ and latency are what this server, database and machine give any write.
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -35,3 +37,11 @@ def bench_floor(request: HttpRequest, token: str) -> HttpResponse:
             [token, int(request.POST.get("answer", "0"))],
         )
     return HttpResponseRedirect(f"/bench/floor/{token}/thanks/")
+
+
+@login_required
+def bench_layout(request: HttpRequest) -> HttpResponse:
+    """A signed-in page of the layout alone, nothing of its own: what every page here costs
+    before its own work (the session, the user, the middleware, the navigation). bench/run.py
+    times it beside the pages, as a reference with no target."""
+    return render(request, "base.html")
