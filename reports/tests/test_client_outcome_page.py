@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
 from django.test import override_settings
+from django.urls import reverse
 from django.utils import timezone
 
 from clients.models import Client, User
@@ -99,3 +101,32 @@ def test_another_therapists_client_is_not_found(
     answers(client_record, 6, 4)
     client.force_login(colleague)
     assert client.get(url(client_record)).status_code == 404
+
+
+def test_the_sessions_table_shows_each_session_as_it_stands(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    """One row a session (built in Python, reports/templatetags/alliance.py): its number
+    and date linked to it, attendance, modality, both scores, the outcome answer flagged
+    when off track, "Not rated" only where the client came and did not answer."""
+    answers(client_record, 6, 6, 4)
+    sweep_run()
+    missed = SessionFactory(client=client_record, attendance="no_show")
+    unrated = SessionFactory(client=client_record, modality="video")
+    response = page(client, therapist, client_record)
+    html = response.content.decode()
+    body = html[html.index('id="sessions-heading"') :].split("<tbody>", 1)[1]
+    cells = [
+        [
+            " ".join(visible_text(cell).split())
+            for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        ]
+        for row in re.findall(r"<tr>(.*?)</tr>", body.split("</tbody>", 1)[0], re.S)
+    ]
+    assert [row[0] for row in cells] == ["1", "2", "3", "4", "5"]
+    assert [row[6] for row in cells] == ["6", "6", "4 Not on track", "", ""]
+    assert cells[3][2:6] == ["No-show", "In person", "", ""]
+    assert cells[4][2:6] == ["Attended", "Video", "Not rated", ""]
+    assert all(row[4] and row[5] == "" for row in cells[:3])  # the client rated, not the therapist
+    assert f'href="{reverse("reports:session-detail", args=[missed.pk])}"' in body
+    assert html.count(f'href="{reverse("reports:session-detail", args=[unrated.pk])}"') == 2
