@@ -215,17 +215,19 @@ def _open_concern(client: Any, concern_address: Callable[[int], str]) -> str:
 @register.simple_tag
 def signal_badge(signal: Any) -> str:
     """A signal's rule, coloured by its severity when it is in a concern; outlined when
-    it is context, or an alert in a stretch already reviewed (the title says which)."""
+    it is outside any, the title saying why: its session was voided (detection leaves
+    those signals as they are), it is context, or an alert in a stretch already reviewed.
+    `signal.session` and `signal.is_context` are set by the selectors."""
+    colour = "text-bg-light border"
     if signal.concern_id:
         colour = "text-bg-" + SEVERITY_COLOURS.get(signal.severity, "secondary")
         standing = "In a concern"
+    elif signal.session.is_voided:
+        standing = "On a voided session: kept for the record, never raised"
+    elif signal.is_context:
+        standing = "Context: shown, never raised on its own"
     else:
-        colour = "text-bg-light border"
-        standing = (
-            "Context: shown, never raised on its own"
-            if signal.is_context
-            else "Not raised again: the same stretch as a concern already reviewed"
-        )
+        standing = "Not raised again: the same stretch as a concern already reviewed"
     return format_html(
         '<span class="badge {} me-1" title="{}">{}</span>',
         colour,

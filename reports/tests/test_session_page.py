@@ -10,6 +10,7 @@ from django.urls import reverse
 from clients.models import Client, User
 from measures.tests.factories import FlagFactory, RatingFactory
 from sessions.models import Session
+from sessions.services import session_void
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -104,3 +105,25 @@ def test_a_signal_outside_any_concern_says_why_as_on_the_client_page(
         'title="Not raised again: the same stretch as a concern already reviewed">'
         "Therapist rated higher than client" in html
     )
+
+
+def test_a_signal_on_a_voided_session_says_so_not_that_it_was_reviewed(
+    client: Any, therapist: User, session: Session
+) -> None:
+    """Detection leaves a voided session's signals outside anything: an alert there was
+    never reviewed, so the page does not say it was."""
+    FlagFactory(
+        session=session,
+        rule="rater_discrepancy",
+        severity="medium",
+        evidence={"therapist": 9.0, "client": 7.0, "difference": 2.0},
+    )
+    session_void(actor=therapist, session=session, reason="Logged for the wrong client.")
+    client.force_login(therapist)
+    html = client.get(url(session)).content.decode()
+    assert (
+        'title="On a voided session: kept for the record, never raised">'
+        "Therapist rated higher than client" in html
+    )
+    assert "Not raised: its session is voided" in html
+    assert "the same stretch as a concern already reviewed" not in html
