@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -53,6 +54,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "status": status,
+            "status_query": urlencode({"status": status}),  # kept on the pages' links
             "statuses": REVIEW_STATUSES.items(),
             # Anyone who sees more than their own caseload needs to know whose client it is.
             "shows_therapist": is_overseer(request.user),
