@@ -134,6 +134,9 @@ def sparkline(scores: Sequence[Decimal]) -> str:
     )
 
 
+_STAND_IN_ID = 918_273_645_546_372_819  # a number no address holds otherwise
+
+
 def pk_addresses(name: str) -> Callable[[int], str]:
     """`reverse(name, args=[pk])` for a list of records at the cost of one reverse: the
     address is made once around a stand-in id, and each row puts its own id in its place
@@ -141,8 +144,6 @@ def pk_addresses(name: str) -> Callable[[int], str]:
     head, tail = reverse(name, args=[_STAND_IN_ID]).split(str(_STAND_IN_ID))
     return lambda pk: f"{head}{int(pk)}{tail}"
 
-
-_STAND_IN_ID = 918_273_645_546_372_819  # a number no address holds otherwise
 
 NO_SESSION_YET = mark_safe('<span class="text-body-secondary">None yet</span>')
 NO_CONCERN = mark_safe(
