@@ -1,19 +1,17 @@
 """Small pieces repeated across pages: the score, outcome and severity badges, the
-sparkline, and a client's name told apart from another of the same label."""
+sparkline, and a client's name told apart from another of the same label. The long tables'
+rows that use them are built in `table_rows`."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
 from django import template
-from django.urls import reverse
-from django.utils import dateformat
 from django.utils.formats import date_format, localize
-from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
@@ -134,85 +132,6 @@ def sparkline(scores: Sequence[Decimal]) -> str:
     )
 
 
-_STAND_IN_ID = 918_273_645_546_372_819  # a number no address holds otherwise
-
-
-def pk_addresses(name: str) -> Callable[[int], str]:
-    """`reverse(name, args=[pk])` for a list of records at the cost of one reverse: the
-    address is made once around a stand-in id, and each row puts its own id in its place
-    (thirty rows of two `{% url %}` each cost a caseload 0.9 ms)."""
-    head, tail = reverse(name, args=[_STAND_IN_ID]).split(str(_STAND_IN_ID))
-    return lambda pk: f"{head}{int(pk)}{tail}"
-
-
-NO_SESSION_YET = mark_safe('<span class="text-body-secondary">None yet</span>')
-NO_CONCERN = mark_safe(
-    '<span class="text-body-secondary">—<span class="visually-hidden">none</span></span>'
-)
-SPANISH = mark_safe(' <span class="badge text-bg-light border" title="Español">ES</span>')
-
-
-@register.simple_tag
-def caseload_rows(clients: Iterable[Any], shows_therapist: bool = False) -> str:
-    """The caseload table's rows: each client's name, therapist (for those who see more
-    than their own caseload), latest score, outcome, sparkline, last session and concern.
-
-    Built here, not by the template: thirty rows of template tags were a third of the
-    caseload page's time (5 of its 16 ms), these rows a fifth of that."""
-    clients = list(clients)
-    repeated = repeated_labels(clients)
-    client_address = pk_addresses("reports:client-detail")
-    concern_address = pk_addresses("measures:concern-detail")
-    return format_html_join(
-        "\n",
-        "{}",
-        (
-            (_caseload_row(client, repeated, shows_therapist, client_address, concern_address),)
-            for client in clients
-        ),
-    )
-
-
-def _caseload_row(
-    client: Any,
-    repeated: Collection[str],
-    shows_therapist: bool,
-    client_address: Callable[[int], str],
-    concern_address: Callable[[int], str],
-) -> str:
-    return format_html(
-        '<tr>\n  <th scope="row"><a href="{}">{}</a>{}</th>\n  {}<td>{}</td>\n'
-        "  <td>{}</td>\n  <td>{}</td>\n  <td>{}</td>\n  <td>{}</td>\n</tr>",
-        client_address(client.pk),
-        client_name(client, repeated),
-        SPANISH if client.language == "es" else "",
-        format_html("<td>{}</td>\n  ", client.therapist) if shows_therapist else "",
-        score_badge(client.latest_score),
-        outcome_badge(client.outcome_track),
-        sparkline(client.sparkline),
-        _last_session(client.last_session_at),
-        _open_concern(client, concern_address) if client.concern_id else NO_CONCERN,
-    )
-
-
-def _last_session(moment: dt.datetime | None) -> str:
-    if moment is None:
-        return NO_SESSION_YET
-    moment = localtime(moment)
-    return format_html(
-        '<time datetime="{}">{}</time>', moment.isoformat(), dateformat.format(moment, "j M Y")
-    )
-
-
-def _open_concern(client: Any, concern_address: Callable[[int], str]) -> str:
-    return format_html(
-        '<a class="text-decoration-none" href="{}">{}<span class="small ms-1">{}</span></a>',
-        concern_address(client.concern_id),
-        severity_badge(client.concern_severity, severity_label(client.concern_severity)),
-        concern_status_label(client.concern_status),
-    )
-
-
 @register.simple_tag
 def signal_badge(signal: Any) -> str:
     """A signal's rule, coloured by its severity when it is in a concern; outlined when
@@ -234,66 +153,6 @@ def signal_badge(signal: Any) -> str:
         colour,
         standing,
         signal.get_rule_display(),
-    )
-
-
-NOT_RATED = mark_safe('<span class="text-body-secondary">Not rated</span>')
-REPAIR = mark_safe(
-    '<span class="badge text-bg-success me-1" title="A rupture reported as fully talked '
-    'through">Repair</span>'
-)
-NOT_ON_TRACK = mark_safe(' <span class="badge text-bg-danger">Not on track</span>')
-
-
-@register.simple_tag
-def session_rows(history: Any) -> str:
-    """The client page's sessions table, a row a session: its number and date (each a
-    link to it), attendance, modality, both raters' scores, the outcome answer when the
-    client has any, and its signals. Built here, as the caseload's rows are: forty rows of
-    template tags and an include a signal cost the page a fifth of its time."""
-    session_address = pk_addresses("reports:session-detail")
-    with_outcome = bool(history.outcome.answers)
-    return format_html_join(
-        "\n",
-        "{}",
-        ((_session_row(row, session_address, with_outcome),) for row in history.sessions),
-    )
-
-
-def _session_row(row: Any, session_address: Callable[[int], str], with_outcome: bool) -> str:
-    session = row.session
-    address = session_address(session.pk)
-    if row.client_rating:
-        client_score = score_badge(row.client_rating.alliance_score)
-    else:
-        client_score = NOT_RATED if session.was_attended else ""
-    therapist = row.therapist_rating
-    outcome = format_html("<td>{}</td>", _outcome_cell(row.outcome)) if with_outcome else ""
-    signals = format_html_join("", "{}", ((signal_badge(signal),) for signal in row.flags))
-    return format_html(
-        '<tr>\n  <th scope="row"><a href="{}">{}</a></th>\n  <td><a href="{}">{}</a></td>\n'
-        "  <td>{}</td>\n  <td>{}</td>\n  <td>{}</td>\n  <td>{}</td>\n  {}<td>{}{}</td>\n</tr>",
-        address,
-        session.number,
-        address,
-        dateformat.format(localtime(session.starts_at), "D j M Y, H:i"),
-        session.get_attendance_display(),
-        session.get_modality_display(),
-        client_score,
-        localize(therapist.alliance_score) if therapist else "",
-        outcome,
-        signals,
-        REPAIR if row.repaired else "",
-    )
-
-
-def _outcome_cell(answer: Any) -> str:
-    if answer is None:
-        return ""
-    return format_html(
-        "{}{}",
-        localize(answer.score.normalize()),
-        NOT_ON_TRACK if answer.track == OutcomeAnswer.Track.NOT_ON_TRACK else "",
     )
 
 

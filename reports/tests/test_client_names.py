@@ -14,7 +14,7 @@ from clients.models import Client, User
 from clients.tests.factories import ClientFactory
 from conftest import visible_text
 from measures.tests.factories import concern_with_signal
-from reports.templatetags.alliance import pk_addresses
+from reports.templatetags.table_rows import pk_addresses
 
 pytestmark = pytest.mark.django_db
 

@@ -155,6 +155,28 @@ def test_a_supervisor_sees_only_their_supervisees(
     assert not says(response, reverse("reports:therapist-caseload", args=[outsider.pk]))
 
 
+def test_the_rows_escape_a_therapists_name_and_link_their_caseload_and_reading(
+    client: Any, supervisor: User, therapist: User, client_record: Client
+) -> None:
+    """The rows are built in Python (`reports.templatetags.table_rows`), not by the
+    template's autoescaping: a name is still text, never markup, wherever the row says it."""
+    therapist.first_name, therapist.last_name = "<b>Tara</b>", "Young & Co"
+    therapist.save()
+    visit = session(client_record, timezone.now() - dt.timedelta(days=2))
+    rate(visit, 8)
+    # The copies the dashboard reads (a rating and a guess copy themselves onto the session).
+    Session.objects.filter(pk=visit.pk).update(
+        client_score=Decimal("8.0"), guessed_client_score=Decimal("7.0")
+    )
+    client.force_login(supervisor)
+    html = row_html(client.get(URL), therapist)
+    assert "&lt;b&gt;Tara&lt;/b&gt;" in html and "<b>" not in html
+    assert "Young &amp; Co" in html
+    assert reverse("reports:therapist-caseload", args=[therapist.pk]) in html
+    assert reverse("reports:therapist-reading", args=[therapist.pk]) in html
+    assert "reads their clients" in html and "(1 guess)" in html
+
+
 def test_a_clinic_admin_sees_every_active_therapist_of_the_clinic(
     client: Any,
     clinic_admin: User,
