@@ -181,7 +181,7 @@ NO_GUESSES = mark_safe(
 
 @register.simple_tag
 def therapist_rows(rows: Iterable[Any]) -> str:
-    """The dashboard's rows, one a therapist (`reports.dashboard.therapist_page`, each with
+    """The dashboard's rows, one a therapist (`reports.dashboard.TeamNumbers.page`, each with
     its `sparkline`): their caseload, sessions, response rate, latest alliance, concerns,
     repairs, guesses and weekly alliance. Fifty rows through template tags and an include
     a row were a fifth of the dashboard's time."""

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
@@ -449,7 +450,7 @@ def test_the_stale_threshold_is_a_week_of_being_left_open(
     # Open 8 days: stale. Open 6 days: not yet. Acknowledged 30 days: seen, so not
     # stale. Resolved and dismissed: neither to review nor stale.
     concerns_of_every_age_and_status(therapist)
-    [row] = dashboard.dashboard_rows(supervisor, dashboard.period_of_days(30))
+    [row] = dashboard.therapist_rows(supervisor, dashboard.period_of_days(30))
     assert (row.open_concerns, row.stale_concerns) == (3, 1)
     totals = dashboard.team_totals(supervisor, dashboard.period_of_days(30))
     assert (totals["open_concerns"], totals["stale_concerns"]) == (3, 1)
@@ -461,7 +462,7 @@ def test_the_stale_threshold_follows_the_escalation_setting(
     settings.ALLIANCE_ESCALATE_AFTER_DAYS = 5
     concerns_of_every_age_and_status(therapist)
     # Now the 6-day one is stale too; the acknowledged one still is not.
-    [row] = dashboard.dashboard_rows(supervisor, dashboard.period_of_days(30))
+    [row] = dashboard.therapist_rows(supervisor, dashboard.period_of_days(30))
     assert (row.open_concerns, row.stale_concerns) == (3, 2)
     totals = dashboard.team_totals(supervisor, dashboard.period_of_days(30))
     assert (totals["open_concerns"], totals["stale_concerns"]) == (3, 2)
@@ -619,6 +620,24 @@ def test_rows_sort_by_a_column_either_way(
         assert rows_of(client.get(f"{CUSTOM}&sort={column}&dir=desc")) == [team.tara, team.wes]
     # By surname: Abbott, Young; reversed.
     assert rows_of(client.get(f"{CUSTOM}&sort=therapist&dir=desc")) == [team.tara, team.wes]
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_the_therapist_column_sorts_as_the_database_orders_names(
+    supervisor: User, therapist: User, descending: bool
+) -> None:
+    """Rows are sorted in Python, but names in the database's own collation (its rank of
+    each surname), so the page agrees with every other list of staff; a shared surname
+    goes by first name either way."""
+    for first, last in [("Ann", "de Vries"), ("Bo", "Dawson"), ("Al", "Dawson"), ("Cy", "abbott")]:
+        colleague = TherapistFactory(clinic=therapist.clinic, first_name=first, last_name=last)
+        Supervision.objects.create(supervisor=supervisor, therapist=colleague)
+    surname = F("last_name").desc() if descending else F("last_name").asc()
+    expected = list(
+        User.objects.overseen_by(supervisor).order_by(surname, "last_name", "first_name", "pk")
+    )
+    period = dashboard.period_of_days(30)
+    assert dashboard.therapist_rows(supervisor, period, "therapist", descending) == expected
 
 
 def test_rows_sort_by_unacknowledged_concerns(
@@ -891,10 +910,9 @@ def build_clinic(clinic: Any, therapists: int, clients_each: int) -> None:
     OutcomeAnswer.objects.bulk_create(answers)
 
 
-# Measured at the small size: the session and user, the rows (the not-on-track count and
-# the typical guess gap subqueries in them) and how many there are (the page's count,
-# which the totals show too), the sparklines, three totals aggregates, the clients
-# needing attention.
+# Measured at the small size: the session and user, the therapists, their counts grouped
+# by therapist (clients, sessions, concerns, follow-ups: the rows and the totals both come
+# from them), the sparklines, the clients needing attention.
 DASHBOARD_QUERIES = 9
 
 
@@ -942,7 +960,7 @@ def test_an_erased_clients_numbers_count_only_if_the_clinic_keeps_them(
         status=Client.Status.DISCHARGED, excluded_from_statistics=not counted
     )
     period = dashboard.period_of_days(30)
-    [row] = dashboard.dashboard_rows(supervisor, period)
+    [row] = dashboard.therapist_rows(supervisor, period)
     totals = dashboard.team_totals(supervisor, period)
     expected = (1, 1, 1) if counted else (0, 0, 0)
     assert (row.sessions, row.client_ratings, row.open_concerns) == expected

@@ -553,8 +553,9 @@ def test_the_dashboard_export_costs_the_same_queries_at_any_size(
         RatingFactory(session=session, rater="therapist", guessed_client_score=8)
         OutcomeAnswerFactory(session=session, track="not_on_track")
     client.force_login(clinic_admin)
-    # The session, the user, the clinic and its audit entry, the rows (guess gaps in them).
-    with django_assert_num_queries(5):
+    # The session, the user, the clinic and its audit entry, the therapists and their counts
+    # (clients, sessions, concerns, follow-ups: `dashboard.team_numbers`).
+    with django_assert_num_queries(9):
         lines = text(client.get(DASHBOARD)).splitlines()
     assert len(lines) == therapists + 1
     exported = list(csv.DictReader(lines))

@@ -360,7 +360,7 @@ def test_a_clinic_admin_counts_the_whole_clinic_and_no_other(
     clinic_admin: User, team: dict[str, User], colleague: User
 ) -> None:
     rows = {
-        row.pk: row for row in dashboard.dashboard_rows(clinic_admin, dashboard.period_of_days(30))
+        row.pk: row for row in dashboard.therapist_rows(clinic_admin, dashboard.period_of_days(30))
     }
     assert {pk: row.not_on_track for pk, row in rows.items()} == {
         team["tara"].pk: 2,
@@ -375,7 +375,7 @@ def test_the_other_clinics_admin_and_a_mislinked_supervisor_see_none_of_them(
     client: Any, clinic: Any, other_clinic: Any, team: dict[str, User], outsider: User
 ) -> None:
     other_admin = ClinicAdminFactory(clinic=other_clinic, username="olga")
-    rows = list(dashboard.dashboard_rows(other_admin, dashboard.period_of_days(30)))
+    rows = list(dashboard.therapist_rows(other_admin, dashboard.period_of_days(30)))
     assert [(row.pk, row.not_on_track) for row in rows] == [(outsider.pk, 1)]
     assert dashboard.team_totals(other_admin, dashboard.period_of_days(30))["not_on_track"] == 1
     # A supervision linked across clinics by mistake shows nothing of the other clinic.

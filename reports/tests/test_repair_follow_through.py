@@ -61,7 +61,7 @@ def test_each_row_counts_the_therapists_finished_follow_ups(
     supervisor: User, team: dict[str, User]
 ) -> None:
     period = dashboard.period_of_days(30)
-    rows = {row.pk: row for row in dashboard.dashboard_rows(supervisor, period)}
+    rows = {row.pk: row for row in dashboard.therapist_rows(supervisor, period)}
     tara, wes = rows[team["tara"].pk], rows[team["wes"].pk]
     # Tara: 3 recovered of 3 + 1 = 0.75; Wes: 0 of 1.
     assert (tara.repairs_recovered, tara.repairs_not_recovered) == (3, 1)
@@ -70,7 +70,7 @@ def test_each_row_counts_the_therapists_finished_follow_ups(
     assert wes.repair_follow_through == 0.0
     # Over 90 days Tara's earlier recovery counts too: 4 of 5.
     rows = {
-        row.pk: row for row in dashboard.dashboard_rows(supervisor, dashboard.period_of_days(90))
+        row.pk: row for row in dashboard.therapist_rows(supervisor, dashboard.period_of_days(90))
     }
     assert rows[team["tara"].pk].repair_follow_through == pytest.approx(0.8)
 
@@ -87,7 +87,7 @@ def test_the_team_total_is_over_the_teams_repairs(supervisor: User, team: dict[s
 def test_a_therapist_with_no_finished_follow_up_has_no_rate(
     supervisor: User, therapist: User
 ) -> None:
-    [row] = dashboard.dashboard_rows(supervisor, dashboard.period_of_days(30))
+    [row] = dashboard.therapist_rows(supervisor, dashboard.period_of_days(30))
     assert row.repair_follow_through is None
     totals = dashboard.team_totals(supervisor, dashboard.period_of_days(30))
     assert totals["repair_follow_through"] is None

@@ -70,7 +70,7 @@ def test_the_dashboard_counts_only_current_sessions(
     supervisor: User, therapist: User, kept: Session, voided: Session
 ) -> None:
     period = dashboard.period_of_days(30)
-    [row] = dashboard.dashboard_rows(supervisor, period)
+    [row] = dashboard.therapist_rows(supervisor, period)
     assert (row.sessions, row.attended, row.client_ratings, row.mean_latest) == (1, 1, 1, 9)
     totals = dashboard.team_totals(supervisor, period)
     assert (totals["sessions"], totals["attended"], totals["client_ratings"]) == (1, 1, 1)

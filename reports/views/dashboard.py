@@ -60,9 +60,8 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
         return canonical
     period = period_from(request)
     sort, descending = sort_from(request)
-    page = dashboard.therapist_page(
-        request.user, period, sort, descending, PageForm(request.GET).number()
-    )
+    numbers = dashboard.team_numbers(request.user, period)
+    page = numbers.page(sort, descending, PageForm(request.GET).number())
     rows = page.object_list
     lines = dashboard.weekly_means([row.pk for row in rows])
     for row in rows:
@@ -78,11 +77,7 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "page": page,
             "page_query": others.urlencode(),
-            # How many therapists: the count the pages were cut from, not a query again.
-            "totals": {
-                **dashboard.team_totals(request.user, period),
-                "therapists": page.paginator.count,
-            },
+            "totals": {**numbers.totals, "therapists": len(numbers.rows)},
             "attention": dashboard.clients_needing_attention(request.user),
             "stale_label": dashboard.stale_label(),
             "period": period,
