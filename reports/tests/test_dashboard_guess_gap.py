@@ -101,6 +101,25 @@ def test_each_row_has_the_typical_gap_of_the_therapists_guesses_in_the_period(
     }
 
 
+def test_a_gap_halfway_between_tenths_is_shown_as_written_on_any_database(
+    client: Any, supervisor: User, therapist: User, client_record: Client
+) -> None:
+    """1.7, 1.3, 5.7 and 0.7 points off: 2.35 exactly, shown as 2.4. The distances are
+    summed as decimals and divided once, so a database that averages in floating point
+    (SQLite's 2.3499…) cannot show 2.3."""
+    # The client's 7.3, 7.7, 3.3 and 8.3 (six dimensions each), against a guess of 9.
+    for days_ago, scores in enumerate(
+        [(7, 7, 7, 7, 8, 8), (8, 8, 8, 8, 7, 7), (3, 3, 3, 3, 4, 4), (8, 8, 8, 8, 9, 9)], start=3
+    ):
+        guessed(client_record, days_ago, scores, 9)
+    client.force_login(supervisor)
+    response = client.get(URL)
+    [row] = rows_of(response)
+    assert (row.guess_gap.typical, row.guess_gap.guesses) == (2.35, 4)
+    assert '2.4<span class="visually-hidden"> points' in row_html(response, therapist)
+    assert response.context["totals"]["guess_gap"].typical == 2.35
+
+
 def test_the_team_gap_is_over_the_teams_guesses_not_the_mean_of_the_rows(
     client: Any, supervisor: User, team: dict[str, User]
 ) -> None:
