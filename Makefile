@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 ADDRESS ?= 127.0.0.1:8000
-PYTEST_ARGS ?=
+# The suite on every core (pytest-xdist); PYTEST_ARGS="-n 0" runs it in this one process.
+PYTEST_ARGS ?= -n auto
 
 .PHONY: run test install lint format migrate demo bench screenshots messages clean
 

@@ -49,11 +49,23 @@ def missing_service(reason: str) -> None:
 
 
 BROWSER_FIXTURES = {"page", "context", "new_context", "browser", "live_server"}
+# `make test` runs the suite in parallel (pytest-xdist, `--dist loadgroup`). Tests that
+# queue tasks on the shared Redis for a real worker, or start and stop servers of their
+# own (Redis, gunicorn in front of a proxy it cuts), run one after another in this group:
+# one test's worker must not take another's tasks from the default queue, and a fault
+# test's deadlines are set for a machine not also running that group's other heavy tests.
+SERVICES_GROUP = "real-services"
+SERVICES_FIXTURES = {"redis_url", "own_redis"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups from the markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that drives Chromium or serves a live server must carry the `browser` marker,
-    so `pytest -m "not browser"` is the quick run it promises (README, Tests)."""
+    so `pytest -m "not browser"` is the quick run it promises (README, Tests). A test that
+    needs Redis joins the services group."""
+    for item in items:
+        if SERVICES_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group(SERVICES_GROUP))
     unmarked = [
         item.nodeid
         for item in items
