@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,28 @@ def caught_up_alias() -> str:
             logger.warning("The read replica is behind the primary; reading from the primary")
             return DEFAULT_DB_ALIAS
         time.sleep(POLL_SECONDS)
+
+
+@contextmanager
+def one_snapshot(alias: str) -> Iterator[None]:
+    """Reads that must agree with each other (counts and the totals made from them) all
+    see the database as it was at the first: on PostgreSQL a read-only REPEATABLE READ
+    transaction (allowed on a streaming replica too), whose statements share the snapshot
+    its first took; on SQLite a transaction, which reads one state of the file throughout.
+    Each statement of PostgreSQL's default READ COMMITTED sees what had committed when
+    *it* began, so a rating landing between two counts was in one and not the other.
+
+    Inside a caller's transaction its own isolation holds (SET TRANSACTION must come
+    before the transaction's first query), and nothing is changed."""
+    connection = connections[alias]
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic(using=alias):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
 
 
 class PrimaryReplicaRouter:

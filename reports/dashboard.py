@@ -41,7 +41,7 @@ from django.db.models import (
 from django.db.models.functions import Abs, DenseRank, TruncWeek
 from django.utils import timezone
 
-from alliance.replica import replica_alias
+from alliance.replica import one_snapshot, replica_alias
 from clients.models import Client, User
 from measures.evidence import rule_name
 from measures.models import (
@@ -283,19 +283,23 @@ def team_numbers(user: Any, period: Period) -> TeamNumbers:
     ids = team.values("pk")
     stale_before = timezone.now() - dt.timedelta(days=stale_days())
     counts: dict[int, dict[str, Any]] = defaultdict(dict)
-    for grouped in (
-        caseload_numbers(ids),
-        _session_numbers(ids, period),
-        _concern_numbers(ids, stale_before),
-        _follow_up_numbers(ids, period),
-    ):
-        for row in grouped.using(replica):
-            counts[row.pop("therapist")].update(row)
-    therapists = list(
-        team.annotate(surname_rank=Window(DenseRank(), order_by=F("last_name").asc())).order_by(
-            "last_name", "first_name", "pk"
+    # One moment for all five: a rating, session or client landing between two counts
+    # would otherwise be in one and not the next (its session counted as answered while
+    # its score is not yet in the mean), mixing two moments in one row and its totals.
+    with one_snapshot(replica):
+        for grouped in (
+            caseload_numbers(ids),
+            _session_numbers(ids, period),
+            _concern_numbers(ids, stale_before),
+            _follow_up_numbers(ids, period),
+        ):
+            for row in grouped.using(replica):
+                counts[row.pop("therapist")].update(row)
+        therapists = list(
+            team.annotate(surname_rank=Window(DenseRank(), order_by=F("last_name").asc())).order_by(
+                "last_name", "first_name", "pk"
+            )
         )
-    )
     for position, therapist in enumerate(therapists):
         therapist.name_order = position
         _fill(therapist, {**COUNTED, **counts.get(therapist.pk, {})})

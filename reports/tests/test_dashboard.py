@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -1059,3 +1061,50 @@ def test_a_preset_period_drops_the_old_custom_dates_from_the_address(
     # A custom period keeps its dates.
     custom = client.get(f"{url}?period=custom&from=2024-01-01&to=2024-02-01")
     assert custom.status_code == 200
+
+
+# --- One moment ----------------------------------------------------------------------
+
+
+def _counted(numbers: dashboard.TeamNumbers) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    rows = [{name: getattr(row, name) for name in dashboard.COUNTED} for row in numbers.rows]
+    return rows, numbers.totals
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rating_sent_while_the_dashboard_counts_is_in_all_its_numbers_or_none(
+    postgresql: None, supervisor: User, therapist: User, client_record: Client
+) -> None:
+    """Each count reads the database as the first one found it: a rating committed by
+    another request between the clients' count and the sessions' is in neither (the session
+    counted as answered while its score was not yet in the mean, on READ COMMITTED)."""
+    rate(session(client_record, timezone.now() - dt.timedelta(days=3)), 8)
+    period = dashboard.period_of_days(30)
+    before = _counted(dashboard.team_numbers(supervisor, period))
+
+    def another_request() -> None:  # its own connection, committed at once
+        try:
+            rate(session(client_record, timezone.now() - dt.timedelta(days=1)), 3)
+        finally:
+            connection.close()
+
+    landed: list[str] = []
+
+    def after_the_first_count(execute: Any, sql: str, *args: Any) -> Any:
+        result = execute(sql, *args)
+        if not landed and "GROUP BY" in sql:
+            writer = threading.Thread(target=another_request)
+            writer.start()
+            writer.join()
+            landed.append(sql)
+        return result
+
+    with connection.execute_wrapper(after_the_first_count):
+        during = _counted(dashboard.team_numbers(supervisor, period))
+    after = _counted(dashboard.team_numbers(supervisor, period))
+
+    assert landed and "clients_client" in landed[0]  # it landed after the clients' count
+    assert during == before
+    [row] = after[0]
+    assert (row["attended"], row["client_ratings"]) == (2, 2)
+    assert row["latest_total"] == Decimal(3)  # the new session's score is the latest
