@@ -171,6 +171,9 @@ def fetch(browser: Any, url: str) -> int:
     return len(response.content)
 
 
+SNAPSHOT = "SET TRANSACTION"
+
+
 class Recorder:
     """Keeps every statement a request sends, with its parameters (execute_wrapper)."""
 
@@ -191,6 +194,11 @@ def replay_ms(statements: list[tuple[str, Any, bool]]) -> float:
         started = time.perf_counter()
         with connection.cursor() as cursor:
             for sql, params, many in statements:
+                if sql.startswith(SNAPSHOT):
+                    # A snapshot's opening (the dashboard's counts, `one_snapshot`) must be
+                    # its transaction's first statement, which here it is not: left out,
+                    # one round trip (~0.1 ms) the page pays and its floor does not.
+                    continue
                 if many:
                     cursor.executemany(sql, params)
                 else:
