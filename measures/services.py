@@ -164,14 +164,14 @@ def _rating_save(
     # up; validating each CHECK constraint here would cost a query apiece, and the
     # session, already read (and, from a link, locked), a query to see it exists.
     rating.full_clean(exclude=["session"], validate_constraints=False)
-    if Rating.objects.filter(session=session, rater=rater).exists():
-        raise ValidationError(DUPLICATE_RATING_MESSAGE)
     try:
-        # A savepoint, so a lost race leaves the caller's transaction usable.
+        # A savepoint, so that a second rating refused by the database (one per session
+        # and rater, a constraint) leaves the caller's transaction usable. The constraint
+        # decides, not a look first: a look costs every rating a query, and two
+        # submissions at once would both pass it anyway.
         with transaction.atomic():
             rating.save()
     except IntegrityError:
-        # Two submissions raced past full_clean(); the database kept the first.
         if Rating.objects.filter(session=session, rater=rater).exists():
             raise ValidationError(DUPLICATE_RATING_MESSAGE) from None
         raise
@@ -265,12 +265,19 @@ def client_rating_submit(
     The invitation row is locked, so simultaneous submissions queue here and all
     but the first find it used.
     """
-    invitation = RatingInvitation.objects.select_for_update().get(pk=invitation.pk)
+    # The session, client and clinic come with the locked row, in one statement; only the
+    # invitation is locked (`of`): a lock on the clinic's row would queue every answer
+    # the clinic receives behind each other.
+    invitation = (
+        RatingInvitation.objects.select_for_update(of=("self",))
+        .select_related("session__client__clinic")
+        .get(pk=invitation.pk)
+    )
     if invitation.used_at is not None:
         raise AlreadyAnswered()
     if not invitation.is_open():
         raise LinkUnavailable()
-    session = Session.objects.select_related("client__clinic").get(pk=invitation.session_id)
+    session = invitation.session
     if session.is_voided or not session.was_attended:
         # Voided, or marked cancelled or a no-show after the link went out: nothing the
         # client can fix.

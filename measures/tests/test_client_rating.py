@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from celery.signals import task_prerun
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client as Browser
 from django.test import override_settings
 from django.urls import reverse
@@ -20,6 +20,8 @@ from alliance.celery import app as celery_app
 from clients.models import Client
 from conftest import celery_broker
 from measures.models import Rating
+from measures.scoring import DIMENSIONS
+from measures.services import client_rating_submit
 from sessions import invitations
 from sessions.models import RatingInvitation, Session
 from sessions.tests.factories import SessionFactory
@@ -39,6 +41,13 @@ ANSWERS = {
     "boundaries": "10", "growth": "6", "respect": "10",
     "rupture": "a_little", "rupture_resolved": "partly", "comment": "Felt rushed.",
     "notice_version": "1",
+}  # fmt: skip
+
+
+# The same answers as the form's cleaned data hands them to the service.
+SERVICE_ANSWERS = {
+    **{name: int(ANSWERS[name]) for name in DIMENSIONS},
+    "rupture": "a_little", "rupture_resolved": "partly", "comment": "Felt rushed.",
 }  # fmt: skip
 
 
@@ -347,6 +356,50 @@ def test_simultaneous_posts_of_one_form_store_one_rating(
         thread.join()
     assert sorted(statuses) == [200, 200, 200, 200, 302]  # one stored, four "already answered"
     assert Rating.objects.filter(session=session).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_clients_of_one_clinic_answering_at_once_do_not_wait_for_each_other(
+    postgresql: None, client_record: Client
+) -> None:
+    """Only the link's own row is locked while an answer is stored: not its session's,
+    client's or clinic's, or every answer to the clinic would queue behind the one before."""
+    first = invitations.invitation_create(session=SessionFactory(client=client_record))[1]
+    second = invitations.invitation_create(session=SessionFactory(client=client_record))[1]
+    storing, stored = threading.Event(), threading.Event()
+
+    def first_client_still_storing() -> None:
+        try:
+            with transaction.atomic():  # its answer stored, not yet committed
+                client_rating_submit(
+                    invitation=invitations.invitation_find(first),
+                    answers=SERVICE_ANSWERS,
+                    notice_version=1,
+                    notice_language="en",
+                )
+                storing.set()
+                stored.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=first_client_still_storing)
+    holder.start()
+    try:
+        assert storing.wait(10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                # A lock the first client's transaction holds would end this at once.
+                cursor.execute("SET LOCAL lock_timeout = '1s'")
+            client_rating_submit(
+                invitation=invitations.invitation_find(second),
+                answers=SERVICE_ANSWERS,
+                notice_version=1,
+                notice_language="en",
+            )
+    finally:
+        stored.set()
+        holder.join()
+    assert Rating.objects.filter(session__client=client_record, rater="client").count() == 2
 
 
 def test_a_phone_gets_no_cookie_and_its_answers_count_with_origin_null(link: Any) -> None:
