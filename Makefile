@@ -6,8 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 ADDRESS ?= 127.0.0.1:8000
-# The suite on every core (pytest-xdist); PYTEST_ARGS="-n 0" runs it in this one process.
-PYTEST_ARGS ?= -n auto
+# The suite on every core, four processes at most (pytest-xdist; conftest.py gives each
+# its own Redis databases); PYTEST_ARGS="-n 0" runs it in this one process.
+PYTEST_ARGS ?= -n auto --maxprocesses 4
 
 .PHONY: run test install lint format migrate demo bench screenshots messages clean
 

@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -49,23 +50,11 @@ def missing_service(reason: str) -> None:
 
 
 BROWSER_FIXTURES = {"page", "context", "new_context", "browser", "live_server"}
-# `make test` runs the suite in parallel (pytest-xdist, `--dist loadgroup`). Tests that
-# queue tasks on the shared Redis for a real worker, or start and stop servers of their
-# own (Redis, gunicorn in front of a proxy it cuts), run one after another in this group:
-# one test's worker must not take another's tasks from the default queue, and a fault
-# test's deadlines are set for a machine not also running that group's other heavy tests.
-SERVICES_GROUP = "real-services"
-SERVICES_FIXTURES = {"redis_url", "own_redis"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups from the markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that drives Chromium or serves a live server must carry the `browser` marker,
-    so `pytest -m "not browser"` is the quick run it promises (README, Tests). A test that
-    needs Redis joins the services group."""
-    for item in items:
-        if SERVICES_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group(SERVICES_GROUP))
+    so `pytest -m "not browser"` is the quick run it promises (README, Tests)."""
     unmarked = [
         item.nodeid
         for item in items
@@ -201,14 +190,28 @@ def postgresql(db: None) -> None:
         missing_service("needs PostgreSQL: set DATABASE_URL=postgres://…")
 
 
+def suite_process() -> int:
+    """Which of the suite's processes this is: N for pytest-xdist's gwN (`make test` runs
+    up to four), 0 when the suite runs in one."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+
+
+def redis_database(url: str, number: int) -> str:
+    """`url` (redis://host:port[/n]) naming Redis database `number` instead."""
+    return urlsplit(url)._replace(path=f"/{number}").geturl()
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    """The URL of a Redis server that answers PING."""
+    """The URL of a Redis server that answers PING: CELERY_BROKER_URL's database for the
+    suite's first process, the next ones up for the others, so that a real worker one
+    process starts never takes another's tasks from the same queue."""
     import redis
 
     url = os.environ.get("CELERY_BROKER_URL", "") or DEFAULT_REDIS_URL
     if not url.startswith("redis://"):
         missing_service(f"needs Redis; CELERY_BROKER_URL is {url!r}")
+    url = redis_database(url, int(urlsplit(url).path.strip("/") or 0) + suite_process())
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.exceptions.ConnectionError as error:

@@ -26,10 +26,6 @@ from django.urls import reverse
 
 from alliance.errors import RETRY_AFTER_SECONDS
 from alliance.tests.serving import gunicorn, production_environment
-from conftest import SERVICES_GROUP
-
-# Its outage is timed in seconds: run beside the other tests of real servers, one at a time.
-pytestmark = pytest.mark.xdist_group(SERVICES_GROUP)
 
 DETAIL = "could not connect to server at 10.1.2.3"
 
