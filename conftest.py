@@ -140,8 +140,11 @@ def reads_from_the_primary_by_default(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache() -> Iterator[None]:
-    """Rate-limit counts must not leak from one test into the next."""
+def fresh_cache(settings: Any) -> Iterator[None]:
+    """An empty cache in this process's memory for each test, whatever CACHE_URL says:
+    rate-limit counts must not leak from one test into the next, nor one of the suite's
+    processes empty another's cache (clearing a shared Redis one would)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     from django.core.cache import cache
 
     cache.clear()
@@ -190,10 +193,25 @@ def postgresql(db: None) -> None:
         missing_service("needs PostgreSQL: set DATABASE_URL=postgres://…")
 
 
+# Each of the suite's processes (`make test`: pytest-xdist, four at most) has Redis
+# databases of its own for the tests that start real Celery workers, so that no worker
+# takes another process's tasks: the broker's (CELERY_BROKER_URL's database, then the next
+# ones up) and the sweep's fault tests' (FAULTS_REDIS_DB, 13, then the next ones down).
+SUITE_PROCESSES_AT_MOST = 4
+FAULTS_DATABASE = int(os.environ.get("FAULTS_REDIS_DB", "13"))
+
+
 def suite_process() -> int:
-    """Which of the suite's processes this is: N for pytest-xdist's gwN (`make test` runs
-    up to four), 0 when the suite runs in one."""
-    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    """Which of the suite's processes this is: N for pytest-xdist's gwN, 0 when the suite
+    runs in one. xdist numbers a process that replaces a crashed one past the others: its
+    Redis tests fail, rather than share another process's databases."""
+    number = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    if number >= SUITE_PROCESSES_AT_MOST:
+        pytest.fail(
+            f"The Redis tests have databases for {SUITE_PROCESSES_AT_MOST} processes of the "
+            f"suite; this is number {number} (run with -n auto --maxprocesses 4)"
+        )
+    return number
 
 
 def redis_database(url: str, number: int) -> str:
@@ -201,20 +219,29 @@ def redis_database(url: str, number: int) -> str:
     return urlsplit(url)._replace(path=f"/{number}").geturl()
 
 
+def faults_redis_database() -> int:
+    """The Redis database this process's sweep fault tests use."""
+    return FAULTS_DATABASE - suite_process()
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    """The URL of a Redis server that answers PING: CELERY_BROKER_URL's database for the
-    suite's first process, the next ones up for the others, so that a real worker one
-    process starts never takes another's tasks from the same queue."""
+    """The URL of a Redis server that answers PING, in this process's broker database."""
     import redis
 
     url = os.environ.get("CELERY_BROKER_URL", "") or DEFAULT_REDIS_URL
     if not url.startswith("redis://"):
         missing_service(f"needs Redis; CELERY_BROKER_URL is {url!r}")
-    url = redis_database(url, int(urlsplit(url).path.strip("/") or 0) + suite_process())
+    first = int(urlsplit(url).path.strip("/") or 0)
+    if first + SUITE_PROCESSES_AT_MOST > FAULTS_DATABASE - SUITE_PROCESSES_AT_MOST + 1:
+        pytest.fail(
+            f"CELERY_BROKER_URL's Redis database ({first}) and the {SUITE_PROCESSES_AT_MOST} "
+            f"after it would meet the fault tests' (from {FAULTS_DATABASE} down): use 0"
+        )
+    url = redis_database(url, first + suite_process())
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except redis.exceptions.ConnectionError as error:
+    except redis.exceptions.RedisError as error:  # refused, or no such database
         missing_service(f"needs Redis at {url}: {error}")
     return url
 

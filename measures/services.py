@@ -162,7 +162,7 @@ def _rating_save(
         rating.notice_shown_at = rating.submitted_at
     # The answers were checked above and the database's constraints back them
     # up; validating each CHECK constraint here would cost a query apiece, and the
-    # session, already read (and, from a link, locked), a query to see it exists.
+    # session, already read, a query to see it exists.
     rating.full_clean(exclude=["session"], validate_constraints=False)
     try:
         # A savepoint, so that a second rating refused by the database (one per session
@@ -265,19 +265,22 @@ def client_rating_submit(
     The invitation row is locked, so simultaneous submissions queue here and all
     but the first find it used.
     """
-    # The session, client and clinic come with the locked row, in one statement; only the
-    # invitation is locked (`of`): a lock on the clinic's row would queue every answer
-    # the clinic receives behind each other.
-    invitation = (
-        RatingInvitation.objects.select_for_update(of=("self",))
-        .select_related("session__client__clinic")
-        .get(pk=invitation.pk)
+    # The session first, then its link, in the order voiding or editing a session takes
+    # them (the session, then its open links): the other way round, a client answering
+    # while their therapist voids the session would each wait for the other. Only the
+    # session's own row is locked (`of`; its client and clinic come with it unlocked: a
+    # lock on the clinic's row would queue every answer the clinic receives), and NO KEY,
+    # so the rating's reference to it is not held up.
+    session = (
+        Session.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("client__clinic")
+        .get(pk=invitation.session_id)
     )
+    invitation = RatingInvitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.used_at is not None:
         raise AlreadyAnswered()
     if not invitation.is_open():
         raise LinkUnavailable()
-    session = invitation.session
     if session.is_voided or not session.was_attended:
         # Voided, or marked cancelled or a no-show after the link went out: nothing the
         # client can fix.

@@ -48,3 +48,20 @@ def test_a_missing_service_fails_when_services_are_required(
     monkeypatch.setenv("REQUIRE_SERVICES", "")
     with pytest.raises(pytest.skip.Exception, match="needs Redis"):
         missing_service("needs Redis")
+
+
+def test_each_process_of_the_suite_has_redis_databases_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from conftest import FAULTS_DATABASE, faults_redis_database, redis_database, suite_process
+
+    assert redis_database("redis://127.0.0.1:6379", 2) == "redis://127.0.0.1:6379/2"
+    assert redis_database("redis://127.0.0.1:6379/0", 3) == "redis://127.0.0.1:6379/3"
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    assert (suite_process(), faults_redis_database()) == (0, FAULTS_DATABASE)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw3")
+    assert (suite_process(), faults_redis_database()) == (3, FAULTS_DATABASE - 3)
+    # A fifth process (xdist's replacement for a crashed one) would share another's.
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw4")
+    with pytest.raises(pytest.fail.Exception, match="maxprocesses 4"):
+        suite_process()

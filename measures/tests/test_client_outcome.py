@@ -220,11 +220,11 @@ def test_a_missing_built_in_check_is_made_again_from_its_definition(client_recor
 
 
 # The link and the instrument shown; then, in one transaction (its begin and end counted),
-# the link locked (its session, client and clinic with it), the rating (within a
-# savepoint: begun, released; the database's constraint refuses a second), its copy onto
+# the session locked (its client and clinic with it), the link locked, the rating (within
+# a savepoint: begun, released; the database's constraint refuses a second), its copy onto
 # the session, the instrument again (the service checks what it stores), the outcome
 # answer, the link marked used and an audit entry for each record.
-ANSWER_QUERIES = 14
+ANSWER_QUERIES = 15
 
 
 @pytest.mark.parametrize("earlier", [0, 12])

@@ -21,9 +21,10 @@ from clients.models import Client
 from conftest import celery_broker
 from measures.models import Rating
 from measures.scoring import DIMENSIONS
-from measures.services import client_rating_submit
+from measures.services import LinkUnavailable, client_rating_submit
 from sessions import invitations
 from sessions.models import RatingInvitation, Session
+from sessions.services import session_void
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -400,6 +401,52 @@ def test_two_clients_of_one_clinic_answering_at_once_do_not_wait_for_each_other(
         stored.set()
         holder.join()
     assert Rating.objects.filter(session__client=client_record, rater="client").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_voided_while_its_client_answers_ends_cleanly_for_both(
+    postgresql: None, therapist: Any, client_record: Client
+) -> None:
+    """Voiding locks the session, then closes its open links; the answer takes its locks
+    in the same order, so it waits for the void and then finds the link closed. (Taking
+    the link first, the two had each waited for the other until PostgreSQL broke the
+    deadlock by failing one.)"""
+    session = SessionFactory(client=client_record)
+    token = invitations.invitation_create(session=session)[1]
+    locked, problems = threading.Event(), []
+
+    def pause_once_the_session_is_locked(execute: Any, sql: str, *args: Any) -> Any:
+        result = execute(sql, *args)
+        if "FOR UPDATE" in sql and not locked.is_set():
+            locked.set()
+            time.sleep(0.5)  # the client's answer arrives now
+        return result
+
+    def therapist_voids() -> None:
+        try:
+            with connection.execute_wrapper(pause_once_the_session_is_locked):
+                session_void(actor=therapist, session=session, reason="Logged in error")
+        except Exception as error:  # any, reported below
+            problems.append(error)
+        finally:
+            connection.close()
+
+    voiding = threading.Thread(target=therapist_voids)
+    voiding.start()
+    try:
+        assert locked.wait(10)
+        with pytest.raises(LinkUnavailable):
+            client_rating_submit(
+                invitation=invitations.invitation_find(token),
+                answers=SERVICE_ANSWERS,
+                notice_version=1,
+                notice_language="en",
+            )
+    finally:
+        voiding.join()
+    assert problems == []
+    session.refresh_from_db()
+    assert session.is_voided and not Rating.objects.filter(session=session).exists()
 
 
 def test_a_phone_gets_no_cookie_and_its_answers_count_with_origin_null(link: Any) -> None:

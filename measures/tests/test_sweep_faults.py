@@ -19,17 +19,13 @@ from django.conf import settings
 from django.db import connection
 
 from alliance.celery import app
-from conftest import celery_broker, redis_database, suite_process
+from conftest import celery_broker, faults_redis_database, redis_database
 from measures.detection import evaluate_clients
 from measures.models import Concern, Flag, Sweep, SweepChunk
 from measures.tests.test_sweep_chunks import drifting_clients
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
-# A Redis database of their own (not the broker the other tests use), one for each of the
-# suite's processes (counting down from 13: `make test` runs at most four), each test on a
-# queue of its own.
-FAULTS_REDIS_DB = int(os.environ.get("FAULTS_REDIS_DB", "13")) - suite_process()
 CLIENTS = 6
 CHUNK = 2
 
@@ -91,7 +87,9 @@ class Workers:
 
 @pytest.fixture
 def workers(postgresql: None, redis_url: str, tmp_path: Path) -> Iterator[Workers]:
-    broker = redis_database(redis_url, FAULTS_REDIS_DB)
+    # A Redis database of their own (not the broker the other tests use), one for each of
+    # the suite's processes (conftest.py), each test on a queue of its own.
+    broker = redis_database(redis_url, faults_redis_database())
     queue = f"sweep-faults-{uuid.uuid4().hex[:8]}"
     started = Workers(broker, queue, tmp_path)
     with celery_broker(broker):
