@@ -52,6 +52,16 @@ SERVICE_ANSWERS = {
 }  # fmt: skip
 
 
+def answer_by_link(token: str) -> Rating:
+    """The client's answers through the service, as the form sends them."""
+    return client_rating_submit(
+        invitation=invitations.invitation_find(token),
+        answers=SERVICE_ANSWERS,
+        notice_version=1,
+        notice_language="en",
+    )
+
+
 @pytest.fixture
 def session(client_record: Client) -> Session:
     return SessionFactory(client=client_record)
@@ -363,7 +373,7 @@ def test_simultaneous_posts_of_one_form_store_one_rating(
 def test_two_clients_of_one_clinic_answering_at_once_do_not_wait_for_each_other(
     postgresql: None, client_record: Client
 ) -> None:
-    """Only the link's own row is locked while an answer is stored: not its session's,
+    """Only the answer's own session and link are locked while it is stored: not its
     client's or clinic's, or every answer to the clinic would queue behind the one before."""
     first = invitations.invitation_create(session=SessionFactory(client=client_record))[1]
     second = invitations.invitation_create(session=SessionFactory(client=client_record))[1]
@@ -372,12 +382,7 @@ def test_two_clients_of_one_clinic_answering_at_once_do_not_wait_for_each_other(
     def first_client_still_storing() -> None:
         try:
             with transaction.atomic():  # its answer stored, not yet committed
-                client_rating_submit(
-                    invitation=invitations.invitation_find(first),
-                    answers=SERVICE_ANSWERS,
-                    notice_version=1,
-                    notice_language="en",
-                )
+                answer_by_link(first)
                 storing.set()
                 stored.wait(10)
         finally:
@@ -391,12 +396,7 @@ def test_two_clients_of_one_clinic_answering_at_once_do_not_wait_for_each_other(
             with connection.cursor() as cursor:
                 # A lock the first client's transaction holds would end this at once.
                 cursor.execute("SET LOCAL lock_timeout = '1s'")
-            client_rating_submit(
-                invitation=invitations.invitation_find(second),
-                answers=SERVICE_ANSWERS,
-                notice_version=1,
-                notice_language="en",
-            )
+            answer_by_link(second)
     finally:
         stored.set()
         holder.join()
@@ -436,12 +436,7 @@ def test_a_session_voided_while_its_client_answers_ends_cleanly_for_both(
     try:
         assert locked.wait(10)
         with pytest.raises(LinkUnavailable):
-            client_rating_submit(
-                invitation=invitations.invitation_find(token),
-                answers=SERVICE_ANSWERS,
-                notice_version=1,
-                notice_language="en",
-            )
+            answer_by_link(token)
     finally:
         voiding.join()
     assert problems == []
