@@ -209,7 +209,8 @@ def suite_process() -> int:
     if number >= SUITE_PROCESSES_AT_MOST:
         pytest.fail(
             f"The Redis tests have databases for {SUITE_PROCESSES_AT_MOST} processes of the "
-            f"suite; this is number {number} (run with -n auto --maxprocesses 4)"
+            f"suite; this is number {number} (run with -n auto --maxprocesses "
+            f"{SUITE_PROCESSES_AT_MOST})"
         )
     return number
 
@@ -235,8 +236,9 @@ def redis_url() -> str:
     first = int(urlsplit(url).path.strip("/") or 0)
     if first + SUITE_PROCESSES_AT_MOST > FAULTS_DATABASE - SUITE_PROCESSES_AT_MOST + 1:
         pytest.fail(
-            f"CELERY_BROKER_URL's Redis database ({first}) and the {SUITE_PROCESSES_AT_MOST} "
-            f"after it would meet the fault tests' (from {FAULTS_DATABASE} down): use 0"
+            f"CELERY_BROKER_URL's Redis database ({first}) and the next ones, one for each of "
+            f"{SUITE_PROCESSES_AT_MOST} processes, would meet the fault tests' (from "
+            f"{FAULTS_DATABASE} down): use 0"
         )
     url = redis_database(url, first + suite_process())
     try:

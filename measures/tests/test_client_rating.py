@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -50,6 +51,21 @@ SERVICE_ANSWERS = {
     **{name: int(ANSWERS[name]) for name in DIMENSIONS},
     "rupture": "a_little", "rupture_resolved": "partly", "comment": "Felt rushed.",
 }  # fmt: skip
+
+
+def on_a_connection_of_its_own(work: Callable[[], None]) -> threading.Thread:
+    """`work` started in a thread, which Django gives a database connection of its own
+    (closed when the work ends): another request, committing as it goes."""
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
 
 
 def answer_by_link(token: str) -> Rating:
@@ -354,15 +370,10 @@ def test_simultaneous_posts_of_one_form_store_one_rating(
     statuses: list[int] = []
 
     def post() -> None:
-        try:
-            barrier.wait()
-            statuses.append(Browser().post(url(token), ANSWERS).status_code)
-        finally:
-            connection.close()
+        barrier.wait()
+        statuses.append(Browser().post(url(token), ANSWERS).status_code)
 
-    threads = [threading.Thread(target=post) for _ in range(5)]
-    for thread in threads:
-        thread.start()
+    threads = [on_a_connection_of_its_own(post) for _ in range(5)]
     for thread in threads:
         thread.join()
     assert sorted(statuses) == [200, 200, 200, 200, 302]  # one stored, four "already answered"
@@ -380,16 +391,12 @@ def test_two_clients_of_one_clinic_answering_at_once_do_not_wait_for_each_other(
     storing, stored = threading.Event(), threading.Event()
 
     def first_client_still_storing() -> None:
-        try:
-            with transaction.atomic():  # its answer stored, not yet committed
-                answer_by_link(first)
-                storing.set()
-                stored.wait(10)
-        finally:
-            connection.close()
+        with transaction.atomic():  # its answer stored, not yet committed
+            answer_by_link(first)
+            storing.set()
+            stored.wait(10)
 
-    holder = threading.Thread(target=first_client_still_storing)
-    holder.start()
+    holder = on_a_connection_of_its_own(first_client_still_storing)
     try:
         assert storing.wait(10)
         with transaction.atomic():
@@ -428,11 +435,8 @@ def test_a_session_voided_while_its_client_answers_ends_cleanly_for_both(
                 session_void(actor=therapist, session=session, reason="Logged in error")
         except Exception as error:  # any, reported below
             problems.append(error)
-        finally:
-            connection.close()
 
-    voiding = threading.Thread(target=therapist_voids)
-    voiding.start()
+    voiding = on_a_connection_of_its_own(therapist_voids)
     try:
         assert locked.wait(10)
         with pytest.raises(LinkUnavailable):
