@@ -14,6 +14,8 @@ A page's floor is its own SQL: the statements one request sends, captured and se
 alone through a cursor (in a transaction rolled back, so its writes leave nothing). The
 sweep's floor is the same rows streamed into Python through a server-side cursor, with
 no rules. Server times are in-process (Django's test client), so they leave out HTTP.
+Each page is timed again with nothing drawn (`undrawn`), which splits its cost between
+what it reads and writes through Django and what it draws.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ sys.path[:] = [path for path in sys.path if os.path.realpath(path or os.curdir) 
 sys.path.insert(0, os.path.dirname(BENCH))
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import statistics
 import subprocess
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,6 +176,10 @@ def fetch(browser: Any, url: str) -> int:
 
 
 SNAPSHOT = "SET TRANSACTION"
+UNDRAWN_LEGEND = (
+    "undrawn = the same page with every template drawn as an empty string (its reads, "
+    "writes, session and middleware alone), and that against the floor"
+)
 
 
 class Recorder:
@@ -217,12 +225,18 @@ class Row:
     p95: float
     queries: int | str
     floor: float
+    # The same page with nothing drawn (`undrawn`): its reads, writes and request alone.
+    undrawn: float = 0.0
     # A reference, not a page: timed and shown, held to no target.
     reference: bool = False
 
     @property
     def ratio(self) -> float:
         return self.median / self.floor if self.floor else float("inf")
+
+    @property
+    def undrawn_ratio(self) -> float:
+        return self.undrawn / self.floor if self.floor else float("inf")
 
     def misses(self) -> list[str]:
         if self.reference:
@@ -237,27 +251,51 @@ class Row:
         return missed
 
 
+@contextlib.contextmanager
+def undrawn() -> Iterator[None]:
+    """Every template drawn as an empty string while inside: a page's sessions, queries,
+    audit entries, middleware and response without its HTML (its rows are built by
+    template tags, so they go too). What the page would cost if drawing were free."""
+    from django.template.backends.django import Template
+
+    drawn = Template.render
+    Template.render = lambda self, context=None, request=None: ""  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Template.render = drawn  # type: ignore[method-assign]
+
+
+def median_ms(browser: Any, url: str, requests: int) -> tuple[float, float]:
+    """The median and p95 of `requests` requests, in milliseconds."""
+    times = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        fetch(browser, url)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times), statistics.quantiles(times, n=20)[-1]
+
+
 def time_page(name: str, user: Any, url: str, requests: int = REQUESTS) -> Row:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     browser = browser_for(user)
     fetch(browser, url)  # warm: templates compiled, connection open
-    times = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        fetch(browser, url)
-        times.append((time.perf_counter() - started) * 1000)
+    median, p95 = median_ms(browser, url, requests)
+    with undrawn():
+        without_drawing, _ = median_ms(browser, url, requests)
     recorder = Recorder()
     with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(recorder):
         fetch(browser, url)
     floors = [replay_ms(recorder.statements) for _ in range(requests)]
     return Row(
         name,
-        statistics.median(times),
-        statistics.quantiles(times, n=20)[-1],
+        median,
+        p95,
         len(captured.captured_queries),
         statistics.median(floors),
+        without_drawing,
     )
 
 
@@ -396,8 +434,8 @@ def page_lines(rows: list[Row], compared: list[Row] | None = None) -> list[str]:
     """The pages' table; beside each, its query count at the other scale when given."""
     other = {row.name: row.queries for row in compared or []}
     lines = [
-        f"{'':26} {'median':>8} {'p95':>8} {'queries':>8} {'floor':>8} {'ratio':>6}  "
-        + ("queries at large" if compared else "target"),
+        f"{'':26} {'median':>8} {'p95':>8} {'queries':>8} {'floor':>8} {'ratio':>6} "
+        f"{'undrawn':>14}  " + ("queries at large" if compared else "target"),
     ]
     for row in rows:
         verdict = "miss: " + ", ".join(row.misses()) if row.misses() else "ok"
@@ -409,7 +447,8 @@ def page_lines(rows: list[Row], compared: list[Row] | None = None) -> list[str]:
             )
         lines.append(
             f"{row.name:26} {row.median:6.0f}ms {row.p95:6.0f}ms {row.queries:>8} "
-            f"{row.floor:6.1f}ms {row.ratio:5.1f}×  {verdict}"
+            f"{row.floor:6.1f}ms {row.ratio:5.1f}× {row.undrawn:6.0f}ms {row.undrawn_ratio:4.1f}×"
+            f"  {verdict}"
         )
     return lines
 
@@ -536,11 +575,13 @@ def main() -> None:
     print(f"Alliance benchmark at the large scale — {large['machine']}")
     print(f"(load average {large['load_after']:.2f} after the pages, {os.getloadavg()[0]:.2f} now)")
     print(f"Server time over {REQUESTS} requests (in-process); floor = the page's own SQL alone")
+    print(UNDRAWN_LEGEND)
     print("\n".join([*page_lines(large_rows), "", sweep_line(sweep), *load]))
     if huge and huge_sweep:
         print()
         print(f"The huge scale (500 therapists, 25,000 clients) — {huge['machine']}")
         print(f"Server time over {HUGE_REQUESTS} requests; query counts beside the large scale's")
+        print(UNDRAWN_LEGEND)
         huge_rows = [Row(**row) for row in huge["rows"]]
         print("\n".join([*page_lines(huge_rows, large_rows), "", sweep_line(huge_sweep)]))
 
