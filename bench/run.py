@@ -266,7 +266,7 @@ def undrawn() -> Iterator[None]:
         Template.render = drawn  # type: ignore[method-assign]
 
 
-def median_ms(browser: Any, url: str, requests: int) -> tuple[float, float]:
+def timed_ms(browser: Any, url: str, requests: int) -> tuple[float, float]:
     """The median and p95 of `requests` requests, in milliseconds."""
     times = []
     for _ in range(requests):
@@ -282,9 +282,9 @@ def time_page(name: str, user: Any, url: str, requests: int = REQUESTS) -> Row:
 
     browser = browser_for(user)
     fetch(browser, url)  # warm: templates compiled, connection open
-    median, p95 = median_ms(browser, url, requests)
+    median, p95 = timed_ms(browser, url, requests)
     with undrawn():
-        without_drawing, _ = median_ms(browser, url, requests)
+        without_drawing, _ = timed_ms(browser, url, requests)
     recorder = Recorder()
     with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(recorder):
         fetch(browser, url)

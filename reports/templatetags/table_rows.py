@@ -57,18 +57,20 @@ def _date_words(language: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]
 
 
 def day_month_year(moment: dt.datetime) -> str:
-    """`moment` as the date format "j M Y" writes it ("3 Dec 2026"), at an eighth of its
-    cost: a table of forty sessions formatted its dates in a millisecond."""
+    """`moment` as the date format "j M Y" writes it ("3 Dec 2026"). Django's formatter
+    parses its format on every call: with the conversion to local time, 17 µs a date
+    against 5 here."""
     months, _ = _date_words(get_language())
     return f"{moment.day} {months[moment.month - 1]} {moment.year:04d}"
 
 
 def weekday_date_time(moment: dt.datetime) -> str:
-    """`moment` as "D j M Y, H:i" writes it ("Thu 3 Dec 2026, 14:05")."""
-    months, weekdays = _date_words(get_language())
+    """`moment` as "D j M Y, H:i" writes it ("Thu 3 Dec 2026, 14:05"): 31 µs a date
+    through Django's formatter, a millisecond for a client page of forty sessions."""
+    _, weekdays = _date_words(get_language())
     return (
-        f"{weekdays[moment.weekday()]} {moment.day} {months[moment.month - 1]} "
-        f"{moment.year:04d}, {moment.hour:02d}:{moment.minute:02d}"
+        f"{weekdays[moment.weekday()]} {day_month_year(moment)}, "
+        f"{moment.hour:02d}:{moment.minute:02d}"
     )
 
 
