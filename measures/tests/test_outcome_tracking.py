@@ -123,6 +123,35 @@ def test_both_ways_of_storing_judgements_store_the_same_values(
     assert stored[0][-1] == ("not_on_track", Decimal("6.00"), Decimal("4.75"))
 
 
+@override_settings(ALLIANCE_OUTCOME_MIN_CLIENTS=3)
+@pytest.mark.parametrize("copy_from", [0, 10_000], ids=["copy", "arrays"])
+def test_an_answer_judged_as_it_is_stored_is_not_written_again(
+    client_record: Client, therapist: User, monkeypatch: pytest.MonkeyPatch, copy_from: int
+) -> None:
+    """The stored judgement (two places, read back as a number) meets the new one as equal
+    when nothing changed, so evaluating again writes no answer: not even the time judged."""
+    monkeypatch.setattr(detection, "COPY_FROM", copy_from)
+    # An expected course (the median improvement 2.1) whose numbers no float holds exactly.
+    for _ in range(3):
+        for first, second in [(4, 5.9), (4, 6.1), (4, 6.7)]:
+            peer = ClientFactory(therapist=therapist)
+            week(peer, 3, first)
+            week(peer, 2, second)
+    week(client_record, 3, 4)
+    week(client_record, 2, 4.5)
+    sweep_run()
+    answers = OutcomeAnswer.objects.order_by("pk").values_list(
+        "track", "expected", "lowest_on_track", "judged_at"
+    )
+    before = list(answers.all())
+    assert before[-1][:3] == ("not_on_track", Decimal("6.10"), Decimal("4.85"))
+    evaluate_clients(
+        Client.objects.values_list("pk", flat=True),
+        now=timezone.now() + dt.timedelta(hours=1),
+    )
+    assert list(answers.all()) == before
+
+
 def test_a_fall_smaller_than_the_reliable_change_stays_on_track(client_record: Client) -> None:
     for weeks_ago, score in [(3, 6), (2, 5.5), (1, 5)]:
         week(client_record, weeks_ago, score)

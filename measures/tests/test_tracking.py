@@ -594,6 +594,27 @@ def test_every_judgement_is_one_of_the_three_and_only_the_first_is_starting(
 
 
 @given(CASES, st.integers(1, 10))
+def test_each_judgement_reads_the_scale_as_its_own_methods_do(case, min_clients: int) -> None:
+    """judge() writes the scale's arithmetic out for speed; the expected band and the
+    scale's own methods (what the chart draws) give the same numbers at every answer."""
+    scale, values, course = case
+    judgements = judged(*values, scale=scale, course=course, min_clients=min_clients)
+    band = {
+        point.index: (point.expected, point.lowest_on_track, point.clients)
+        for point in expected_band(
+            values[0], scale, course, min_clients=min_clients, longest=len(values)
+        )
+    }
+    first, margin = values[0], scale.reliable_change
+    for j in judgements[1:]:
+        assert (j.expected, j.lowest_on_track, j.clients) == band.get(j.index, (None, None, 0))
+        assert j.deteriorated is (scale.improvement(first, j.score) <= -margin + 1e-9)
+        if j.expected is not None:
+            usual = scale.moved(first, course[j.band][j.index].improvement)
+            assert j.below_expected is (scale.improvement(usual, j.score) < -margin - 1e-9)
+
+
+@given(CASES, st.integers(1, 10))
 def test_a_client_whose_every_score_is_their_first_is_never_not_on_track(
     case, min_clients: int
 ) -> None:
