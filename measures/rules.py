@@ -190,6 +190,8 @@ def rupture_unresolved(
     answer, or for their rating window to close unanswered (always closed when `now` is None).
     """
     for point in history:
+        if point.rupture not in RUPTURES and point.therapist_rupture not in RUPTURES:
+            continue  # no rupture to report (most sessions: a sweep reads 600,000)
         reports = rupture_reports(point)
         if point.client is None and now is not None and point.starts_at + t.rating_grace > now:
             continue
