@@ -155,7 +155,7 @@ def expected_at(
     band_course: Mapping[int, Expected], index: int, min_clients: int
 ) -> Expected | None:
     """The point at this answer of the course of the client's starting band, if it rests
-    on enough clients. (The band is found once per client: a sweep judges every answer.)"""
+    on enough clients (the chart's band; `judge` asks the course itself)."""
     point = band_course.get(index)
     return point if point is not None and point.clients >= min_clients else None
 
@@ -168,7 +168,7 @@ def judge(
     The scale's arithmetic is written out here (`sign` is Scale.improvement's direction,
     the clamps Scale.moved's) and each Judgement made by position: a first sweep judges
     every answer of every client (442,000 at the huge scale), and the method calls and
-    keyword arguments had been half its time here."""
+    keyword arguments had been a quarter of its time (1.4 against 1.0 s there)."""
     if not answers:
         return []
     first = answers[0][1]
