@@ -37,12 +37,25 @@ Scores = Mapping[int, float | None]
 
 
 @dataclass
-class _Pending:
-    flag_id: int
+class Pending:
+    """A signal waiting to be placed: stored (`flag_id`), or found by detection and not
+    stored yet (None: it is inserted already placed, `measures.detection`)."""
+
+    flag_id: int | None
     session_id: int
     number: int
     rule: str
     severity: str
+
+    @property
+    def key(self) -> tuple[int, str]:
+        """Unique to one signal, stored or not (a signal is unique per session and rule)."""
+        return self.session_id, self.rule
+
+
+# Which signals to place, by client; and each client's placement, once grouped.
+PendingSignals = Mapping[int, list[Pending]]
+Placements = Mapping[int, Grouping]
 
 
 def concerns_update(
@@ -59,31 +72,54 @@ def concerns_update(
     if not client_ids:
         return 0
     with transaction.atomic():
-        clinic_ids = _lock(client_ids)
-        pending = _ungrouped(client_ids)
-        if not pending:
-            return 0
-        open_concerns = _open_concerns(pending)
-        closed = _last_closed(set(pending) - set(open_concerns))
-        if scores is None or not set(pending) <= set(scores):
-            scores = client_scores(pending)
-        placements = {
-            client_id: group(
-                [Signal(p.flag_id, p.number, p.rule, p.severity) for p in signals],
-                # Grouping works on the alliance's own severity; the outcome raises it after.
-                open_severity=_base_severity(open_concerns[client_id])
-                if client_id in open_concerns
-                else None,
-                closed=closed.get(client_id),
-                scores=scores[client_id],
-                t=thresholds[client_id],
-            )
-            for client_id, signals in pending.items()
-        }
-        return _write(placements, pending, open_concerns, now, clinic_ids, not_on_track or {})
+        clinic_ids = lock_clients(client_ids)
+        pending = ungrouped(client_ids)
+        opened, placements, concern_of = group_into_concerns(
+            pending, thresholds, now, clinic_ids, scores, not_on_track
+        )
+        stored = {p.key: p.flag_id for signals in pending.values() for p in signals}
+        place_stored(placements, now, concern_of, stored)  # type: ignore[arg-type]
+        return opened
 
 
-def _lock(client_ids: list[int]) -> dict[int, int]:
+def group_into_concerns(
+    pending: PendingSignals,
+    thresholds: Mapping[int, Thresholds],
+    now: dt.datetime,
+    clinic_ids: Mapping[int, int],
+    scores: Mapping[int, Scores] | None = None,
+    not_on_track: Mapping[int, bool] | None = None,
+) -> tuple[int, dict[int, Grouping], dict[int, int]]:
+    """Group each client's pending signals and write the concerns that opens or extends
+    (the clients locked by the caller, `lock_clients`): how many concerns opened, each
+    client's placement, and the concern each client's joined signals go to. Placing the
+    signals themselves is the caller's (`place_stored`, or detection's insert)."""
+    if not pending:
+        return 0, {}, {}
+    open_concerns = _open_concerns(pending)
+    closed = _last_closed(set(pending) - set(open_concerns))
+    if scores is None or not set(pending) <= set(scores):
+        scores = client_scores(pending)
+    placements = {
+        client_id: group(
+            [Signal(p.key, p.number, p.rule, p.severity) for p in signals],
+            # Grouping works on the alliance's own severity; the outcome raises it after.
+            open_severity=_base_severity(open_concerns[client_id])
+            if client_id in open_concerns
+            else None,
+            closed=closed.get(client_id),
+            scores=scores[client_id],
+            t=thresholds[client_id],
+        )
+        for client_id, signals in pending.items()
+    }
+    opened, concern_of = _write(
+        placements, pending, open_concerns, now, clinic_ids, not_on_track or {}
+    )
+    return opened, placements, concern_of
+
+
+def lock_clients(client_ids: list[int]) -> dict[int, int]:
     """Hold the clients' rows until commit, in id order so two batches cannot deadlock;
     returns each client's clinic (for the audit trail, at no extra query)."""
     clinic_ids: dict[int, int] = {}
@@ -94,8 +130,9 @@ def _lock(client_ids: list[int]) -> dict[int, int]:
     return clinic_ids
 
 
-def _ungrouped(client_ids: list[int]) -> dict[int, list[_Pending]]:
-    pending: dict[int, list[_Pending]] = defaultdict(list)
+def ungrouped(client_ids: list[int]) -> dict[int, list[Pending]]:
+    """The stored signals of these clients not yet placed."""
+    pending: dict[int, list[Pending]] = defaultdict(list)
     for start in range(0, len(client_ids), UPDATE_CHUNK):
         # A voided session's signals stay as they are, outside anything new.
         rows = Flag.objects.filter(
@@ -104,11 +141,11 @@ def _ungrouped(client_ids: list[int]) -> dict[int, list[_Pending]]:
             session__voided_at__isnull=True,
         ).values_list("client_id", "pk", "session_id", "session__number", "rule", "severity")
         for client_id, *signal in rows:
-            pending[client_id].append(_Pending(*signal))
+            pending[client_id].append(Pending(*signal))
     return pending
 
 
-def _open_concerns(pending: Mapping[int, list[_Pending]]) -> dict[int, Concern]:
+def _open_concerns(pending: PendingSignals) -> dict[int, Concern]:
     concerns = (
         Concern.objects.select_for_update(of=("self",))
         .filter(client_id__in=list(pending), status__in=Concern.REVIEWABLE)
@@ -174,21 +211,22 @@ def _raise(
 
 
 def _write(
-    placements: Mapping[int, Grouping],
-    pending: Mapping[int, list[_Pending]],
+    placements: Placements,
+    pending: PendingSignals,
     open_concerns: dict[int, Concern],
     now: dt.datetime,
     clinic_ids: Mapping[int, int],
     not_on_track: Mapping[int, bool],
-) -> int:
-    by_flag = {p.flag_id: p for signals in pending.values() for p in signals}
+) -> tuple[int, dict[int, int]]:
+    """Open and extend the concerns; how many opened, and each client's concern."""
+    by_key = {p.key: p for signals in pending.values() for p in signals}
     opened: list[Concern] = []
     changed: list[Concern] = []
     raised: list[ConcernEvent] = []
     for client_id, placement in placements.items():
         if not placement.joined:
             continue
-        joined = [by_flag[signal.key] for signal in placement.joined]  # type: ignore[index]
+        joined = [by_key[signal.key] for signal in placement.joined]  # type: ignore[index]
         first = min(joined, key=lambda p: p.number)
         last = max(joined, key=lambda p: p.number)
         concern = None if placement.opens else open_concerns[client_id]
@@ -220,9 +258,7 @@ def _write(
         ["severity", "raised_from", "first_session", "last_session", "notified_at", "updated_at"],
     )
     ConcernEvent.objects.bulk_create(raised)
-    concern_of = {concern.client_id: concern.pk for concern in [*opened, *changed]}
-    _place_flags(placements, now, concern_of)
-    return len(opened)
+    return len(opened), {concern.client_id: concern.pk for concern in [*opened, *changed]}
 
 
 def _apply_severity(
@@ -248,7 +284,7 @@ def _apply_severity(
     )
 
 
-def _extend(concern: Concern, first: _Pending, last: _Pending) -> None:
+def _extend(concern: Concern, first: Pending, last: Pending) -> None:
     """Widen the concern's span of sessions to take in new signals."""
     if concern.first_session is None or first.number < concern.first_session.number:
         concern.first_session = Session(pk=first.session_id, number=first.number)
@@ -256,21 +292,36 @@ def _extend(concern: Concern, first: _Pending, last: _Pending) -> None:
         concern.last_session = Session(pk=last.session_id, number=last.number)
 
 
-def _place_flags(
-    placements: Mapping[int, Grouping], now: dt.datetime, concern_of: Mapping[int, int]
+def place_stored(
+    placements: Placements,
+    now: dt.datetime,
+    concern_of: Mapping[int, int],
+    stored: Mapping[tuple[int, str], int],
 ) -> None:
-    """Point the joined signals at their client's open concern (`concern_of`: client →
-    the concern just opened or extended); mark every one grouped."""
+    """Point the stored signals among the placed (`stored`: key → flag id; any other is
+    the caller's) at their client's open concern (`concern_of`: client → the concern just
+    opened or extended); mark every one grouped."""
+    joined = [
+        (stored[signal.key], concern_of[client_id])
+        for client_id, placement in placements.items()
+        for signal in placement.joined
+        if signal.key in stored
+    ]
+    outside = [
+        stored[signal.key]
+        for placement in placements.values()
+        for signal in placement.outside
+        if signal.key in stored
+    ]
     if connection.vendor == "postgresql":
-        _place_flags_postgresql(placements, now, concern_of)
+        _place_flags_postgresql(joined, outside, now)
         return
-    joined = [signal.key for p in placements.values() for signal in p.joined]
-    outside = [signal.key for p in placements.values() for signal in p.outside]
     open_concern = Concern.objects.filter(
         client_id=OuterRef("client_id"), status__in=Concern.REVIEWABLE
     ).values("pk")[:1]
-    for start in range(0, len(joined), UPDATE_CHUNK):
-        Flag.objects.filter(pk__in=joined[start : start + UPDATE_CHUNK]).update(
+    flags = [flag for flag, _concern in joined]
+    for start in range(0, len(flags), UPDATE_CHUNK):
+        Flag.objects.filter(pk__in=flags[start : start + UPDATE_CHUNK]).update(
             concern=Subquery(open_concern), grouped_at=now
         )
     for start in range(0, len(outside), UPDATE_CHUNK):
@@ -278,18 +329,12 @@ def _place_flags(
 
 
 def _place_flags_postgresql(
-    placements: Mapping[int, Grouping], now: dt.datetime, concern_of: Mapping[int, int]
+    joined: list[tuple[int, int]], outside: list[int], now: dt.datetime
 ) -> None:
     """Two statements whatever the batch: each joined signal's concern sent with it as two
     arrays (the concerns are known here), every other signal by an array of ids. A
     subquery for the concern on every row and an IN list of thousands of placeholders,
     which the driver parses one by one, cost a huge clinic's first sweep 1.2 s."""
-    joined = [
-        (signal.key, concern_of[client_id])
-        for client_id, placement in placements.items()
-        for signal in placement.joined
-    ]
-    outside = [signal.key for p in placements.values() for signal in p.outside]
     table = connection.ops.quote_name(Flag._meta.db_table)
     with connection.cursor() as cursor:
         if joined:

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from clients.models import Client
+from measures import detection
 from measures.models import Concern
 from measures.tests.concern_steps import rate
 from measures.tests.factories import concern_with_signal
@@ -22,3 +23,15 @@ def concern(client_record: Client) -> Concern:
     concern = concern_with_signal(client_record)
     rate(concern.last_session, 7)
     return concern
+
+
+@pytest.fixture(params=["statements", "placed"])
+def signals_stored_both_ways(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test run each way detection stores signals: "statements", a small batch stored
+    and then placed (one client after a rating; SQLite's only way), and "placed", a large
+    batch on PostgreSQL grouped first and inserted already placed (a sweep's)."""
+    if request.param == "placed":
+        request.getfixturevalue("postgresql")
+        monkeypatch.setattr(detection, "COPY_FROM", 0)

@@ -17,11 +17,12 @@ from measures.models import ClinicThresholds, Concern, ConcernEvent, Flag, Ratin
 from measures.review import concern_dismiss, concern_resolve
 from measures.scoring import DIMENSIONS
 from measures.services import rating_submit, rating_update
-from measures.tests.factories import RatingFactory
+from measures.tests.factories import FlagFactory, RatingFactory
 from measures.tests.test_detection import week
 from sessions.models import Session
 
-pytestmark = pytest.mark.django_db
+# Each test both ways signals are stored (measures/tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("signals_stored_both_ways")]
 
 
 def history(client: Client, scores: list[int | None], start_weeks_ago: int = 20) -> list[Session]:
@@ -60,6 +61,34 @@ def test_a_score_under_the_cutoff_alone_opens_no_concern(client_record: Client) 
     assert not Concern.objects.exists()
     # Each is context: placed (outside any concern), never to be judged again.
     assert Flag.objects.filter(concern__isnull=True, grouped_at__isnull=False).count() == 6
+
+
+def test_a_stored_signal_not_yet_placed_is_grouped_with_the_new_ones(
+    client_record: Client,
+) -> None:
+    """A signal stored but never placed (outside any concern, not yet grouped) is grouped
+    with what the next evaluation finds, in session order: here it opens the concern the
+    new drop then joins."""
+    sessions = history(client_record, [10, 10, 10, 10, 10, 6])
+    stored = FlagFactory(
+        session=sessions[3],
+        rule=Flag.Rule.RUPTURE_UNRESOLVED,
+        severity=Flag.Severity.HIGH,
+        evidence={"client": {"rupture": "a_lot", "talked_through": "not_at_all"}},
+        grouped_at=None,
+    )
+    outcome = evaluate_clients([client_record.pk])
+    assert outcome.concerns_opened == 1
+    concern = concern_of(client_record)
+    stored.refresh_from_db()
+    assert stored.concern == concern and stored.grouped_at is not None
+    assert (concern.opening_rule, concern.first_session, concern.last_session) == (
+        Flag.Rule.RUPTURE_UNRESOLVED,
+        sessions[3],
+        sessions[5],
+    )
+    assert set(concern.signals.values_list("session__number", flat=True)) == {4, 6}
+    assert not Flag.objects.filter(grouped_at__isnull=True).exists()
 
 
 def test_context_already_shown_stays_outside_a_concern_opened_later(client_record: Client) -> None:

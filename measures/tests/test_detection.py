@@ -22,7 +22,8 @@ from measures.tests.factories import RatingFactory
 from sessions.models import Session
 from sessions.tests.factories import SessionFactory
 
-pytestmark = pytest.mark.django_db
+# Each test both ways signals are stored (measures/tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("signals_stored_both_ways")]
 
 
 def week(client: Client, weeks_ago: float, score: int | None, **rating: Any) -> Session:
@@ -289,8 +290,9 @@ def test_two_evaluations_at_once_raise_each_flag_once(
 def test_both_ways_of_storing_signals_write_and_update_alike(
     monkeypatch: Any, drifting: Client, copy_from: int
 ) -> None:
-    """PostgreSQL stores a large batch through COPY and a small one in one statement; SQLite
-    has one way. Whichever runs, a finding is stored once and changed evidence is updated."""
+    """PostgreSQL stores a large batch through COPY, grouped first and inserted already
+    placed, and a small one in one statement, then placed; SQLite has the second way.
+    Whichever runs, a finding is stored once and changed evidence is updated."""
     import measures.detection
 
     monkeypatch.setattr(measures.detection, "COPY_FROM", copy_from)
