@@ -1,10 +1,12 @@
 """Grouping signals into concerns, in the database.
 
-After detection stores new signals, `concerns_update` places each one: into the
-client's open concern, into a new concern, or outside (context with nothing to
-join, or the same stretch the therapist has already reviewed). The decisions are
-`measures.grouping.group`'s; this module reads what it needs and writes them in a
-fixed handful of statements per batch of clients, whatever the batch's size.
+Each new signal is placed into the client's open concern, into a new concern, or
+outside (context with nothing to join, or the same stretch the therapist has already
+reviewed). The decisions are `measures.grouping.group`'s; this module reads what it
+needs and writes them in a fixed handful of statements per batch of clients, whatever
+the batch's size. After detection stores a few signals (one client after a rating),
+`concerns_update` groups and places them; a sweep's batch is grouped first
+(`group_into_concerns`) and its signals inserted already placed (`measures.detection`).
 
 Grouping for a client is serialised by locking the client's row (PostgreSQL), so a
 per-rating task and the sweep meeting here cannot open two concerns; the database's
