@@ -65,16 +65,19 @@ def concerns_update(
     now: dt.datetime,
     scores: Mapping[int, Scores] | None = None,
     not_on_track: Mapping[int, bool] | None = None,
+    clinic_ids: Mapping[int, int] | None = None,
 ) -> int:
     """Place the ungrouped signals of these clients (the keys of `thresholds`); returns how
     many concerns were opened. `scores` (client → session number → client score) saves
     reading the histories again when the caller has them; `not_on_track` says which
-    clients' latest outcome answer is off track (their alliance concerns are raised)."""
+    clients' latest outcome answer is off track (their alliance concerns are raised);
+    `clinic_ids`, what `lock_clients` returned when the caller has locked them already."""
     client_ids = sorted(thresholds)
     if not client_ids:
         return 0
     with transaction.atomic():
-        clinic_ids = lock_clients(client_ids)
+        if clinic_ids is None:
+            clinic_ids = lock_clients(client_ids)
         pending = ungrouped(client_ids)
         opened, placements, concern_of = group_into_concerns(
             pending, thresholds, now, clinic_ids, scores, not_on_track

@@ -313,9 +313,11 @@ def _store(batch: _Batch, now: dt.datetime, outcome: Outcome) -> None:
     if connection.vendor == "postgresql" and len(batch.rows) >= COPY_FROM:
         written, opened = _store_placed(batch, now)
     else:
-        lock_clients(sorted(batch.thresholds))
+        clinic_ids = lock_clients(sorted(batch.thresholds))
         written = _insert(batch.rows, now)
-        opened = concerns_update(batch.thresholds, now, batch.scores, batch.not_on_track)
+        opened = concerns_update(
+            batch.thresholds, now, batch.scores, batch.not_on_track, clinic_ids=clinic_ids
+        )
     outcome.flags_created += written
     outcome.concerns_opened += opened
 
