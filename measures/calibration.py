@@ -42,9 +42,9 @@ from clients import audit
 from clients.models import AuditAction, Client, Clinic, User
 from clients.scoping import is_clinic_admin_of
 from measures.grouping import simulate_concerns
-from measures.history import Point, Thresholds
+from measures.history import Finding, Point, Thresholds
 from measures.models import Calibration, Concern, Rating
-from measures.rules import RUPTURES
+from measures.rules import RULES, RUPTURES, Rule
 from measures.thresholds import clinic_thresholds, current_values
 
 WINDOW_WEEKS = 12
@@ -177,18 +177,91 @@ def concern_rates(
     clients: Sequence[ClientHistory], t: Thresholds, since: dt.datetime, now: dt.datetime
 ) -> dict[str, float]:
     """Concerns per therapist per week opened since `since`, by opening rule and in all."""
-    therapists = {c.therapist_id for c in clients if any(p.starts_at >= since for p in c.history)}
-    weeks = max((now - since).days / 7, 1)
-    therapist_weeks = max(len(therapists), 1) * weeks
-    opened: Counter[str] = Counter()
-    for client in clients:
-        starts = {p.session_id: p.starts_at for p in client.history}
-        for concern in simulate_concerns(client.history, t, now):
-            if starts[concern.opened_session_id] >= since:
-                opened[concern.opening_rule] += 1
-    rates = {rule: round(count / therapist_weeks, 3) for rule, count in opened.items()}
-    rates["all"] = round(sum(opened.values()) / therapist_weeks, 3)
-    return rates
+    return Replay(clients, since, now).rates(t)
+
+
+NO_EVIDENCE: dict[str, Any] = {}
+# Called with how many client histories have been replayed so far (a progress bar).
+OnProgress = Callable[[int], None]
+
+
+class Replay:
+    """A clinic's histories replayed through detection under one set of thresholds after
+    another, counting the concerns each would have opened since `since`.
+
+    Each rule's findings are kept by the thresholds that rule reads (`rules.RULES`): a
+    curve moves one threshold, so each of its points evaluates one rule again and groups
+    every client's findings again, instead of evaluating all seven (a calibration replays
+    some thirty sets of thresholds)."""
+
+    def __init__(
+        self,
+        clients: Sequence[ClientHistory],
+        since: dt.datetime,
+        now: dt.datetime,
+        on_progress: OnProgress | None = None,
+    ) -> None:
+        self.clients = clients
+        self.since = since
+        self.now = now
+        self.replayed = 0
+        self._on_progress = on_progress
+        # Each rule's findings for every client (in `clients`' order), by the values of
+        # the thresholds it reads.
+        self._found: dict[tuple[Rule, tuple[Any, ...]], list[list[Finding]]] = {}
+        therapists = {
+            c.therapist_id for c in clients if any(p.starts_at >= since for p in c.history)
+        }
+        weeks = max((now - since).days / 7, 1)
+        self._therapist_weeks = max(len(therapists), 1) * weeks
+
+    def rates(self, t: Thresholds) -> dict[str, float]:
+        """Concerns per therapist per week opened since `since`, by opening rule and in all."""
+        by_rule = [self._findings(rule, t) for rule in RULES]
+        opened: Counter[str] = Counter()
+        for index, client in enumerate(self.clients):
+            self._replayed_one()
+            findings = [finding for found in by_rule for finding in found[index]]
+            if not findings:
+                continue  # nothing to group (most clients under most thresholds)
+            concerns = simulate_concerns(client.history, t, self.now, findings=findings)
+            if concerns:
+                starts = {p.session_id: p.starts_at for p in client.history}
+                for concern in concerns:
+                    if starts[concern.opened_session_id] >= self.since:
+                        opened[concern.opening_rule] += 1
+        rates = {rule: round(count / self._therapist_weeks, 3) for rule, count in opened.items()}
+        rates["all"] = round(sum(opened.values()) / self._therapist_weeks, 3)
+        return rates
+
+    def keep_only(self, t: Thresholds) -> None:
+        """Forget every rule's findings but those under `t` (a curve's points are not
+        needed once it is drawn: a huge clinic's would take 150 MB)."""
+        kept = {_key(rule, t) for rule in RULES}
+        self._found = {key: found for key, found in self._found.items() if key in kept}
+
+    def _findings(self, rule: Rule, t: Thresholds) -> list[list[Finding]]:
+        key = _key(rule, t)
+        if key not in self._found:
+            # Grouping reads a finding's session, rule and severity; the evidence, a dict a
+            # finding, would be most of what is kept.
+            self._found[key] = [
+                [
+                    Finding(found.session_id, found.rule, found.severity, NO_EVIDENCE)
+                    for found in rule.find(client.history, t, self.now)
+                ]
+                for client in self.clients
+            ]
+        return self._found[key]
+
+    def _replayed_one(self) -> None:
+        self.replayed += 1
+        if self._on_progress is not None and self.replayed % 100 == 0:
+            self._on_progress(self.replayed)
+
+
+def _key(rule: Rule, t: Thresholds) -> tuple[Rule, tuple[Any, ...]]:
+    return rule, tuple(getattr(t, name) for name in rule.reads)
 
 
 @dataclass(frozen=True)
@@ -239,25 +312,20 @@ CURVES = (
 )
 
 
-def curves(
-    clients: Sequence[ClientHistory],
-    current: Thresholds,
-    proposed: Thresholds,
-    since: dt.datetime,
-    now: dt.datetime,
-) -> list[dict[str, Any]]:
+def _curve_values(curve: Curve, current: Thresholds, proposed: Thresholds) -> list[float]:
+    return sorted({*curve.values, curve.value_of(current), curve.value_of(proposed)})
+
+
+def curves(replay: Replay, current: Thresholds, proposed: Thresholds) -> list[dict[str, Any]]:
     """For each main threshold: concerns per therapist-week at each value (the others as
     proposed), and where the current and proposed values fall."""
     drawn = []
     for curve in CURVES:
-        values = sorted({*curve.values, curve.value_of(current), curve.value_of(proposed)})
         points = [
-            {
-                "value": value,
-                "rate": concern_rates(clients, curve.set_to(proposed, value), since, now)["all"],
-            }
-            for value in values
+            {"value": value, "rate": replay.rates(curve.set_to(proposed, value))["all"]}
+            for value in _curve_values(curve, current, proposed)
         ]
+        replay.keep_only(proposed)
         drawn.append(
             {
                 "name": curve.name,
@@ -307,19 +375,29 @@ def clinic_histories(clinic: Clinic) -> list[ClientHistory]:
 
 
 def calibration_result(
-    clients: Sequence[ClientHistory], current: Thresholds, now: dt.datetime
+    clients: Sequence[ClientHistory],
+    current: Thresholds,
+    now: dt.datetime,
+    progress: Callable[[int], OnProgress] | None = None,
 ) -> dict[str, Any]:
-    """Everything a calibration shows, as plain JSON-able values."""
+    """Everything a calibration shows, as plain JSON-able values. `progress`, given how
+    many client histories will be replayed in all, returns what to call with the count."""
     since = now - dt.timedelta(weeks=WINDOW_WEEKS)
     found = estimate(clients)
     proposed = proposal(current, found)
+    settings = 1  # the current thresholds; then the proposed ones and each curve's points
+    if found.enough_data:
+        settings += 1 + sum(len(_curve_values(c, current, proposed)) for c in CURVES)
+    replay = Replay(
+        clients, since, now, progress(settings * len(clients)) if progress is not None else None
+    )
     result: dict[str, Any] = {
         "window_weeks": WINDOW_WEEKS,
         "estimates": dataclasses.asdict(found),
         "enough_data": found.enough_data,
         "current": current_values(current) | {"reliable_change": round(current.reliable_change, 2)},
         "proposed": current_values(proposed) if found.enough_data else {},
-        "rates": {"current": concern_rates(clients, current, since, now)},
+        "rates": {"current": replay.rates(current)},
     }
     if found.discrepancy is None and found.enough_data:
         found.notes.append(
@@ -340,8 +418,8 @@ def calibration_result(
             result["estimates"] = dataclasses.asdict(found)
     if found.enough_data:
         result["proposed_reliable_change"] = round(proposed.reliable_change, 2)
-        result["rates"]["proposed"] = concern_rates(clients, proposed, since, now)
-        result["curves"] = curves(clients, current, proposed, since, now)
+        result["rates"]["proposed"] = replay.rates(proposed)
+        result["curves"] = curves(replay, current, proposed)
     return result
 
 

@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from measures.history import Point, Thresholds
+from measures.history import Finding, Point, Thresholds
 from measures.rules import (
     BELOW_CUTOFF,
     DECLINING_TREND,
@@ -204,6 +204,7 @@ def simulate_concerns(
     now: dt.datetime,
     *,
     closed_after_sessions: int = 1,
+    findings: Iterable[Finding] | None = None,
 ) -> list[SimulatedConcern]:
     """The concerns one client's history would have raised, session by session.
 
@@ -211,12 +212,13 @@ def simulate_concerns(
     sessions have passed (talked over at the next session, then resolved or dismissed):
     what Alliance asks of them. Every rule is causal (a finding at a session uses only
     that session and earlier ones), so evaluating the whole history once and replaying
-    its findings in session order gives what the live system would have done.
+    its findings in session order gives what the live system would have done. `findings`
+    are `evaluate(history, t, now)`'s when the caller has them (calibration keeps them).
     """
     numbers = {p.session_id: p.number for p in history}
     scores = {p.number: p.client_score for p in history}
     at_session: dict[int, list[Signal]] = defaultdict(list)
-    for finding in evaluate(history, t, now):
+    for finding in evaluate(history, t, now) if findings is None else findings:
         number = numbers[finding.session_id]
         at_session[number].append(
             Signal((finding.session_id, finding.rule), number, finding.rule, finding.severity)

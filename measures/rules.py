@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import operator
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from measures.history import Finding, Point, Thresholds
@@ -340,11 +341,46 @@ SCORE_RULES = (
 )
 
 
+@dataclass(frozen=True)
+class Rule:
+    """A rule as `evaluate` runs it, with the thresholds it reads and no others: calibration,
+    which replays a clinic's histories under some thirty sets of thresholds, evaluates a rule
+    again only when one of these changes (a test holds every rule to its list)."""
+
+    find: Callable[[Sequence[Point], Thresholds, datetime], Iterable[Finding]]
+    reads: tuple[str, ...]
+
+
+def _at_any_time(
+    rule: Callable[[Sequence[Point], Thresholds], Iterator[Finding]],
+) -> Callable[[Sequence[Point], Thresholds, datetime], Iterator[Finding]]:
+    """A score rule, which needs no clock, called as the rules that do."""
+
+    def find(history: Sequence[Point], t: Thresholds, now: datetime) -> Iterator[Finding]:
+        return rule(history, t)
+
+    find.__name__ = rule.__name__
+    return find
+
+
+# In the order `evaluate` runs them (so its findings keep their order).
+RULES = (
+    Rule(_at_any_time(below_cutoff), ("cutoff", "cutoff_operator")),
+    Rule(
+        _at_any_time(reliable_drop),
+        ("sd", "reliability", "min_earlier_ratings", "own_sd_multiplier"),
+    ),
+    Rule(_at_any_time(dimension_drop), ("dimension_drop",)),
+    Rule(_at_any_time(declining_trend), ("trend_length", "trend_min_fall", "trend_below_usual")),
+    Rule(_at_any_time(rater_discrepancy), ("discrepancy",)),
+    Rule(rupture_unresolved, ("rating_grace", "minor_rupture_alerts")),
+    Rule(disengagement, ("missed_in_a_row", "unrated_in_a_row", "rating_grace")),
+)
+
+
 def evaluate(history: Sequence[Point], t: Thresholds, now: datetime) -> list[Finding]:
     """Every rule's findings for one client's ordered history (at most one per session and rule)."""
     findings: list[Finding] = []
-    for rule in SCORE_RULES:
-        findings.extend(rule(history, t))
-    findings.extend(rupture_unresolved(history, t, now))
-    findings.extend(disengagement(history, t, now))
+    for rule in RULES:
+        findings.extend(rule.find(history, t, now))
     return findings
