@@ -28,6 +28,7 @@ import datetime as dt
 import itertools
 import math
 import statistics
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -230,6 +231,8 @@ class Replay:
                 for concern in concerns:
                     if starts[concern.opened_session_id] >= self.since:
                         opened[concern.opening_rule] += 1
+        if self._on_progress is not None:
+            self._on_progress(self.replayed)
         rates = {rule: round(count / self._therapist_weeks, 3) for rule, count in opened.items()}
         rates["all"] = round(sum(opened.values()) / self._therapist_weeks, 3)
         return rates
@@ -341,8 +344,9 @@ def curves(replay: Replay, current: Thresholds, proposed: Thresholds) -> list[di
 # --- Reading the clinic and storing the result ------------------------------------------
 
 
-def clinic_histories(clinic: Clinic) -> list[ClientHistory]:
-    """Every client's history in the clinic, marked stable or not, for calibration."""
+def clinic_histories(clinic: Clinic, stages: Stages | None = None) -> list[ClientHistory]:
+    """Every client's history in the clinic, marked stable or not, for calibration;
+    `stages` hears how many have been read."""
     from measures.detection import histories  # detection imports thresholds, as we do
 
     # An erased client of a clinic that keeps no numbers no longer counts (README "The
@@ -363,15 +367,16 @@ def clinic_histories(clinic: Clinic) -> list[ClientHistory]:
             "pk", "therapist_id", "unstable"
         )
     )
-    return [
-        ClientHistory(
-            client_id=client_id,
-            therapist_id=facts[client_id][0],
-            stable=not facts[client_id][1],
-            history=history,
-        )
-        for client_id, _clinic_id, history in histories(clients.values("pk"))
-    ]
+    on_progress = stages(READING, len(facts)) if stages is not None else None
+    read = []
+    for client_id, _clinic_id, history in histories(clients.values("pk")):
+        therapist_id, unstable = facts[client_id]
+        read.append(ClientHistory(client_id, therapist_id, not unstable, history))
+        if on_progress is not None and len(read) % 100 == 0:
+            on_progress(len(read))
+    if on_progress is not None:
+        on_progress(len(read))
+    return read
 
 
 def calibration_result(
@@ -423,23 +428,148 @@ def calibration_result(
     return result
 
 
-def calibration_run(
+# A calibration still running this long after it was asked for was lost (its worker died
+# past its retries, or its task never reached one): it no longer holds its clinic's place,
+# and shows as failed. Longer than the task may wait and run (`measures.tasks.calibrate`).
+STALE_AFTER = dt.timedelta(minutes=30)
+# The two stages of the work, as a progress bar names them, and the share of a running
+# calibration's progress each stands for (on a 25,000-client clinic, 11 and 17 s).
+READING = "Reading the histories"
+REPLAYING = "Replaying the last 12 weeks"
+SHARE = {READING: 40, REPLAYING: 60}
+# Told of a stage and how many items it holds; gives what to call with the count done.
+Stages = Callable[[str, int], OnProgress]
+
+
+class CalibrationRunning(Exception):
+    """A calibration of the clinic is already running (the one in `running`)."""
+
+    def __init__(self, running: Calibration) -> None:
+        asked = timezone.localtime(running.created_at)
+        super().__init__(
+            f"A calibration of this clinic is already running (asked for at {asked:%H:%M})."
+        )
+        self.running = running
+
+
+def calibration_request(
     *, clinic: Clinic, actor: User | None = None, now: dt.datetime | None = None
 ) -> Calibration:
-    """Calibrate `clinic` on its own ratings and keep the result for its admins to review.
+    """Ask for a calibration of `clinic`: recorded as running, for `calibration_complete`
+    (a worker's task, or the command) to work out. Raises CalibrationRunning while one of
+    the clinic's is running; one lost long ago (`STALE_AFTER`) is marked failed instead.
 
     `actor` is the clinic admin who asked (None from the command line)."""
     if actor is not None and not is_clinic_admin_of(actor, clinic.pk):
         raise PermissionDenied("Only a clinic admin of this clinic can calibrate its thresholds.")
     now = now or timezone.now()
-    current = clinic_thresholds(clinic)
-    result = calibration_result(clinic_histories(clinic), current, now)
     with transaction.atomic():
+        # Two admins asking at once wait here for each other; the database's one running
+        # calibration per clinic is the backstop.
+        Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
+        running = Calibration.objects.filter(
+            clinic=clinic, status=Calibration.Status.RUNNING
+        ).first()
+        if running is not None:
+            if is_running(running, now):
+                raise CalibrationRunning(running)
+            _finish(running.pk, Calibration.Status.FAILED, now)
         run = Calibration.objects.create(
-            clinic=clinic, created_by=actor, created_at=now, result=result
+            clinic=clinic, created_by=actor, created_at=now, status=Calibration.Status.RUNNING
         )
         audit.written(actor, AuditAction.CREATED, run)
     return run
+
+
+def calibration_complete(
+    calibration_id: int, *, stages: Stages | None = None, now: dt.datetime | None = None
+) -> Calibration:
+    """Work out a requested calibration and keep its result for the clinic's admins. Safe
+    to run twice (a task delivered again): one that is no longer running is left as it
+    is. `stages` hears of the work's progress; without it, the calibration's row does (at
+    most every few seconds), for its page."""
+    run = Calibration.objects.select_related("clinic").get(pk=calibration_id)
+    if run.status != Calibration.Status.RUNNING:
+        return run
+    now = now or timezone.now()
+    stages = stages or _recorded(calibration_id)
+    clients = clinic_histories(run.clinic, stages)
+    result = calibration_result(
+        clients,
+        clinic_thresholds(run.clinic),
+        now,
+        progress=lambda total: stages(REPLAYING, total),
+    )
+    Calibration.objects.filter(pk=run.pk, status=Calibration.Status.RUNNING).update(
+        result=result, status=Calibration.Status.DONE, progress=100, finished_at=timezone.now()
+    )
+    run.refresh_from_db()
+    return run
+
+
+def is_running(run: Calibration, now: dt.datetime | None = None) -> bool:
+    """Still being worked out: running, and not lost (`STALE_AFTER`)."""
+    now = now or timezone.now()
+    return run.status == Calibration.Status.RUNNING and run.created_at > now - STALE_AFTER
+
+
+def status_of(run: Calibration, now: dt.datetime | None = None) -> str:
+    """Running, done or failed, as its clinic's admins are told: one lost is failed."""
+    if run.status == Calibration.Status.RUNNING and not is_running(run, now):
+        return Calibration.Status.FAILED
+    return run.status
+
+
+def calibration_failed(calibration_id: int) -> None:
+    """Mark a running calibration failed (its task gave up), so its clinic may ask again."""
+    _finish(calibration_id, Calibration.Status.FAILED, timezone.now())
+
+
+def calibration_run(
+    *,
+    clinic: Clinic,
+    actor: User | None = None,
+    now: dt.datetime | None = None,
+    stages: Stages | None = None,
+) -> Calibration:
+    """Calibrate `clinic` at once, in this process (the command, tests): asked for and
+    worked out. A failure leaves it failed, not running."""
+    run = calibration_request(clinic=clinic, actor=actor, now=now)
+    try:
+        return calibration_complete(run.pk, stages=stages, now=now)
+    except BaseException:
+        calibration_failed(run.pk)
+        raise
+
+
+def _finish(calibration_id: int, status: str, now: dt.datetime) -> None:
+    Calibration.objects.filter(pk=calibration_id, status=Calibration.Status.RUNNING).update(
+        status=status, finished_at=now
+    )
+
+
+PROGRESS_EVERY = 2.0  # seconds between a running calibration's progress writes
+
+
+def _recorded(calibration_id: int, clock: Callable[[], float] = time.monotonic) -> Stages:
+    """Stages that write the calibration's progress, in per cent, to its row: reading the
+    histories is its first 40 %, replaying them the rest."""
+    shown = {"at": clock(), "percent": 0}
+
+    def stage(name: str, total: int) -> OnProgress:
+        start = 0 if name == READING else SHARE[READING]
+
+        def update(done: int) -> None:
+            if clock() - shown["at"] < PROGRESS_EVERY:
+                return
+            percent = min(99, start + SHARE[name] * done // max(total, 1))
+            if percent > shown["percent"]:
+                Calibration.objects.filter(pk=calibration_id).update(progress=percent)
+                shown.update(at=clock(), percent=percent)
+
+        return update
+
+    return stage
 
 
 def rules_in(rates: Iterable[dict[str, float]]) -> list[str]:

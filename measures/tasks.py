@@ -6,11 +6,15 @@ same code runs from beat, from `manage.py detect_alliance_drops` and in tests.
 
 from __future__ import annotations
 
-from celery import shared_task
+import logging
+from typing import Any
+
+from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
 # Database hiccups (a restart, a failover) are worth retrying; logic errors are not.
 RETRY_ON = (OperationalError, InterfaceError)
+logger = logging.getLogger(__name__)
 # The morning e-mails: a few minutes' work, retried a little later if the database blinks.
 NOTIFICATION_TASK = {
     "acks_late": True,
@@ -127,3 +131,43 @@ def erase_past_retention() -> dict[str, int]:
     from measures.retention import retention_erase
 
     return retention_erase()
+
+
+class CalibrationTask(Task):
+    """A calibration whose retries are spent (the database away for minutes) is marked
+    failed as the task gives up, if the database is back by then; else its page calls it
+    failed once it has been running too long (`measures.calibration.STALE_AFTER`)."""
+
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        from measures.calibration import calibration_failed
+
+        try:
+            calibration_failed(kwargs.get("calibration_id", args[0] if args else 0))
+        except RETRY_ON:
+            logger.warning("Calibration task %s failed; the database is still away", task_id)
+
+
+# A clinic of 25,000 clients takes half a minute; the limits leave room for ten times that,
+# under the broker's visibility timeout (15 minutes), so it is never delivered twice at once.
+@shared_task(
+    name="measures.tasks.calibrate",
+    base=CalibrationTask,
+    acks_late=True,
+    autoretry_for=RETRY_ON,
+    retry_backoff=30,
+    max_retries=3,
+    soft_time_limit=10 * 60,
+    time_limit=12 * 60,
+)
+def calibrate(calibration_id: int) -> str:
+    """Work out the calibration a clinic admin asked for; returns how it ended. An error
+    other than the database's (which is retried) fails it, so its page says so."""
+    from measures.calibration import calibration_complete, calibration_failed
+
+    try:
+        return calibration_complete(calibration_id).status
+    except RETRY_ON:
+        raise
+    except BaseException:  # its time limit too (SoftTimeLimitExceeded)
+        calibration_failed(calibration_id)
+        raise

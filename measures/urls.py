@@ -61,6 +61,11 @@ urlpatterns = [
         thresholds.apply_proposal,
         name="thresholds-apply",
     ),
+    path(
+        "thresholds/calibrations/<int:calibration_id>/progress/",
+        thresholds.calibration_progress,
+        name="thresholds-progress",
+    ),
     path("thresholds/reset/", thresholds.reset, name="thresholds-reset"),
     # The clinic's outcome instruments: the built-in check and those it holds a licence for.
     path("clinic/instruments/", instruments.instruments_page, name="instruments"),

@@ -366,6 +366,11 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
     "measures:thresholds": {OWN: (CLINIC_ADMINS, GET_ONLY)},
     "measures:thresholds-calibrate": {OWN: (POST_ONLY, done(CLINIC_ADMINS))},
     "measures:thresholds-reset": {OWN: (POST_ONLY, done(CLINIC_ADMINS))},
+    # a calibration's progress: its clinic's admins; another clinic's does not exist
+    "measures:thresholds-progress": {
+        OWN: (signed_in(DENIED, clinic_admin=OK, other_admin=NOT_FOUND), GET_ONLY),
+        OTHER: (signed_in(DENIED, clinic_admin=NOT_FOUND, other_admin=OK), GET_ONLY),
+    },
     "measures:thresholds-apply": {
         OWN: (POST_ONLY, signed_in(DENIED, clinic_admin=REDIRECT, other_admin=NOT_FOUND)),
         OTHER: (POST_ONLY, signed_in(DENIED, clinic_admin=NOT_FOUND, other_admin=REDIRECT)),

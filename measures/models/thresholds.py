@@ -93,13 +93,31 @@ class CalibrationQuerySet(ScopedQuerySet):
         return self.scoped(clinic_admin_q(user))
 
 
+class CalibrationStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
 class Calibration(models.Model):
-    """One calibration of a clinic's thresholds from its own ratings, and its proposal."""
+    """One calibration of a clinic's thresholds from its own ratings, and its proposal.
+
+    Asked for on the Thresholds page, it is worked out by a worker (a large clinic's takes
+    half a minute or more, longer than a web request may last): running until it is done
+    or has failed, at most one running per clinic."""
+
+    Status = CalibrationStatus
 
     clinic = models.ForeignKey(
         "clients.Clinic", on_delete=models.CASCADE, related_name="calibrations"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        max_length=10, choices=CalibrationStatus.choices, default=CalibrationStatus.DONE
+    )
+    # How far a running calibration has got, in per cent (for the page's progress bar).
+    progress = models.PositiveSmallIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -121,6 +139,21 @@ class Calibration(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         get_latest_by = "created_at"
+        constraints = [
+            # Two admins clicking at once, or one clicking twice, start one calibration.
+            models.UniqueConstraint(
+                fields=["clinic"],
+                condition=Q(status=CalibrationStatus.RUNNING),
+                name="calibration_one_running_per_clinic",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=CalibrationStatus.values),
+                name="calibration_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__lte=100), name="calibration_progress_at_most_100"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Calibration of {self.clinic} on {self.created_at:%Y-%m-%d}"

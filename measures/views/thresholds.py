@@ -3,22 +3,34 @@ proposal, or go back to the installation's settings. For clinic admins only."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from clients.access import get_visible_or_404
 from clients.scoping import is_clinic_admin_of
-from measures import calibration, thresholds
+from measures import calibration, tasks, thresholds
 from measures.evidence import rule_name
 from measures.models import Calibration, ClinicThresholds, ThresholdChange
 
+logger = logging.getLogger(__name__)
+
 NOT_FOR_YOU = "The clinic's thresholds are for its clinic admins."
+CALIBRATING = (
+    "Calibrating on your clinic's ratings. This page shows how far it has got, and the "
+    "proposal when it is done; you may leave it and come back."
+)
+QUEUE_DOWN = (
+    "The calibration could not be started: the task queue is unreachable. Nothing was "
+    "changed; try again in a few minutes."
+)
 # How each threshold is named and shown on the page, in the order it is shown.
 LABELS = {
     "sd": ("Spread of scores between clients (SD)", 2),
@@ -64,13 +76,18 @@ def _rate_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
 @login_required
 @require_safe
 def thresholds_page(request: HttpRequest) -> HttpResponse:
-    """The clinic's thresholds now, the latest calibration, and the history of changes."""
+    """The clinic's thresholds now, the latest calibration (and one running or failed since),
+    and the history of changes."""
     _require_clinic_admin(request.user)
     clinic = request.user.clinic
     in_use = thresholds.clinic_thresholds(clinic)
     current = thresholds.current_values(in_use) | {"reliable_change": in_use.reliable_change}
     own = ClinicThresholds.objects.filter(clinic=clinic).first()
-    latest = Calibration.objects.visible_to(request.user).select_related("created_by").first()
+    calibrations = Calibration.objects.visible_to(request.user).select_related("created_by")
+    latest = calibrations.filter(status=Calibration.Status.DONE).first()
+    attempt = calibrations.exclude(status=Calibration.Status.DONE).first()
+    if attempt is not None and latest is not None and attempt.created_at < latest.created_at:
+        attempt = None  # a failure since followed by a calibration that worked
     result = latest.result if latest else {}
     proposed = dict(result.get("proposed") or {})
     if proposed:
@@ -82,6 +99,8 @@ def thresholds_page(request: HttpRequest) -> HttpResponse:
             "clinic": clinic,
             "current": _shown(current),
             "calibration": latest,
+            "attempt": attempt,
+            "running": attempt is not None and calibration.is_running(attempt),
             "estimates": result.get("estimates", {}),
             "proposed": _shown(proposed),
             "rate_rows": _rate_rows(result) if result else [],
@@ -99,14 +118,42 @@ def thresholds_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def calibrate(request: HttpRequest) -> HttpResponse:
-    """Estimate the thresholds from the clinic's own ratings (no change until applied)."""
+    """Ask a worker to estimate the thresholds from the clinic's own ratings (no change
+    until applied): a large clinic's calibration takes longer than a request may last."""
     _require_clinic_admin(request.user)
-    run = calibration.calibration_run(clinic=request.user.clinic, actor=request.user)
-    if run.result.get("enough_data"):
+    try:
+        run = calibration.calibration_request(clinic=request.user.clinic, actor=request.user)
+    except calibration.CalibrationRunning as running:
+        messages.info(request, f"{running} Its result will appear here when it is done.")
+        return redirect("measures:thresholds")
+    try:
+        # Without a broker (`make run`, tests) the task runs here and now.
+        tasks.calibrate.delay(run.pk)
+    except BrokerUnreachable:
+        calibration.calibration_failed(run.pk)
+        logger.warning("Could not queue calibration %s", run.pk)
+        messages.error(request, QUEUE_DOWN)
+        return redirect("measures:thresholds")
+    run.refresh_from_db()
+    if run.status == Calibration.Status.RUNNING:
+        messages.info(request, CALIBRATING)
+    elif run.result.get("enough_data"):
         messages.success(request, "Calibrated on your clinic's ratings; review the proposal below.")
     else:
         messages.warning(request, " ".join(run.result["estimates"]["notes"]))
     return redirect("measures:thresholds")
+
+
+@login_required
+@require_safe
+def calibration_progress(request: HttpRequest, calibration_id: int) -> JsonResponse:
+    """How far a calibration has got, for the page to follow it without reloading."""
+    _require_clinic_admin(request.user)
+    run = get_visible_or_404(Calibration.objects.visible_to(request.user), calibration_id)
+    return JsonResponse(
+        {"status": calibration.status_of(run), "progress": run.progress},
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @login_required

@@ -1,5 +1,8 @@
 """`manage.py calibrate_thresholds --clinic ID`: estimate a clinic's thresholds from its ratings.
 
+Shows each stage's progress on stderr (reading the clinic's histories, then replaying them
+under each set of thresholds); a clinic of 25,000 clients takes about half a minute.
+
 Prints the estimates, the proposal, and what the current and proposed thresholds
 would have raised per therapist per week over the last 12 weeks. The result is
 kept for the clinic's admins, who apply it (or not) on the Thresholds page: this
@@ -8,14 +11,25 @@ command never changes a threshold.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from alliance.progress import Progress
 from clients.models import Clinic
-from measures.calibration import calibration_run, rules_in
+from measures.calibration import (
+    READING,
+    REPLAYING,
+    CalibrationRunning,
+    calibration_run,
+    rules_in,
+)
 from measures.evidence import rule_name
 
+UNITS = {READING: "clients", REPLAYING: "client histories"}
 NAMES = {
     "sd": "spread of scores between clients (SD)",
     "reliability": "session-to-session reliability (r)",
@@ -36,7 +50,19 @@ class Command(BaseCommand):
         found = Clinic.objects.filter(pk=clinic).first()
         if found is None:
             raise CommandError(f"No clinic with id {clinic}.")
-        result = calibration_run(clinic=found).result
+        # Each stage's progress on stderr, so what the command prints on stdout stays the
+        # result alone.
+        with ExitStack() as bars:
+
+            def stage(name: str, total: int) -> Callable[[int], None]:
+                bars.close()  # the stage before is over: its last line
+                bar = Progress(name, total, stream=sys.stderr, unit=UNITS[name])
+                return bars.enter_context(bar).update
+
+            try:
+                result = calibration_run(clinic=found, stages=stage).result
+            except CalibrationRunning as running:
+                raise CommandError(str(running)) from None
         estimates = result["estimates"]
         self.stdout.write(
             f"{found}: {estimates['clients']} clients ({estimates['stable_clients']} stable), "
