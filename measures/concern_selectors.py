@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 
 from clients.scoping import is_treating_therapist
 from measures.concerns import client_scores
@@ -20,6 +20,8 @@ from measures.models import Concern, ConcernEvent, ConcernQuerySet, Flag, severi
 from measures.story import StorySignal, concern_story
 
 ALL_NEEDING_REVIEW = "all"
+# Most severe first, then oldest first.
+QUEUE_ORDER = ("severity_rank", "opened_at", "id")
 
 
 def review_queue(user: Any, status: str = ALL_NEEDING_REVIEW) -> ConcernQuerySet:
@@ -27,10 +29,20 @@ def review_queue(user: Any, status: str = ALL_NEEDING_REVIEW) -> ConcernQuerySet
     queue = Concern.objects.visible_to(user).needing_review()
     if status != ALL_NEEDING_REVIEW:
         queue = queue.filter(status=status)
+    return queue.annotate(severity_rank=severity_rank()).order_by(*QUEUE_ORDER)
+
+
+def review_rows(page: QuerySet[Concern]) -> ConcernQuerySet:
+    """A page of the review queue (a slice of `review_queue`) with each concern's client,
+    therapist and sessions, in one query: the page's concerns are picked from the concerns
+    alone, then joined. Joined first, every concern waiting was joined to its sessions (and
+    counted its signals) before the page's fifty were picked: 0.5 s for the 10,000 of a
+    health system's supervisor. `with_stories` counts a page's signals."""
     return (
-        queue.select_related("client", "client__therapist", "first_session", "last_session")
-        .annotate(severity_rank=severity_rank(), signal_count=Count("signals"))
-        .order_by("severity_rank", "opened_at", "id")
+        Concern.objects.filter(pk__in=page.values("pk"))
+        .select_related("client", "client__therapist", "first_session", "last_session")
+        .annotate(severity_rank=severity_rank())
+        .order_by(*QUEUE_ORDER)
     )
 
 
@@ -39,9 +51,9 @@ def with_stories(
     reader: Any,
     scores: Mapping[int, Mapping[int, float | None]] | None = None,
 ) -> list[Concern]:
-    """The concerns, each with `story` told for `reader` (two queries for them all, one when
-    the caller already holds the clients' `scores`: client id → score by session number, as
-    `client_scores` gives)."""
+    """The concerns, each with `story` told for `reader` and its `signal_count` (two queries
+    for them all, one when the caller already holds the clients' `scores`: client id → score
+    by session number, as `client_scores` gives)."""
     concerns = list(concerns)
     signals: dict[int, list[StorySignal]] = defaultdict(list)
     rows = Flag.objects.filter(concern__in=[c.pk for c in concerns]).values_list(
@@ -52,6 +64,7 @@ def with_stories(
     if scores is None:
         scores = client_scores({concern.client_id for concern in concerns})
     for concern in concerns:
+        concern.signal_count = len(signals[concern.pk])
         concern.story = concern_story(
             signals[concern.pk],
             scores.get(concern.client_id, {}),

@@ -268,15 +268,27 @@ def test_a_filter_with_nothing_in_it_says_so(
     assert "Show every concern that needs review" in html
 
 
-def test_the_queue_pages_at_fifty(client: Any, therapist: User) -> None:
-    for number in range(51):
-        concern_for(ClientFactory(therapist=therapist), days_ago=1 + number / 24)
+def test_the_queue_pages_at_fifty_in_one_order_across_its_pages(
+    client: Any, therapist: User
+) -> None:
+    concerns = [
+        concern_for(
+            ClientFactory(therapist=therapist),
+            days_ago=1 + number / 24,
+            severity=["low", "medium", "high"][number % 3],
+        )
+        for number in range(51)
+    ]
     client.force_login(therapist)
     first = client.get(QUEUE)
     assert len(queue_rows(first)) == 50
     assert "?status=all&amp;page=2" in first.content.decode()
-    assert len(queue_rows(client.get(QUEUE, {"page": 2}))) == 1
-    assert len(queue_rows(client.get(QUEUE, {"page": 99}))) == 1  # past the end: the last page
+    second = queue_rows(client.get(QUEUE, {"page": 2}))
+    # The most severe first, then the oldest: the page is picked from the whole queue.
+    rank = {"high": 0, "medium": 1, "low": 2}
+    expected = sorted(concerns, key=lambda c: (rank[c.severity], c.opened_at, c.pk))
+    assert [*queue_rows(first), *second] == expected
+    assert queue_rows(client.get(QUEUE, {"page": 99})) == second  # past the end: the last
 
 
 def test_the_navigation_offers_the_queue_to_everyone_who_has_one(

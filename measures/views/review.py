@@ -47,7 +47,8 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         messages.warning(request, problem)
     queue = concern_selectors.review_queue(request.user, status)
     page = Paginator(queue, PAGE_SIZE).get_page(filters.number())
-    page.object_list = concern_selectors.with_stories(page, request.user)
+    rows = concern_selectors.review_rows(page.object_list)
+    page.object_list = concern_selectors.with_stories(rows, request.user)
     return render(
         request,
         "measures/review/queue.html",
