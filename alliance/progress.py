@@ -9,7 +9,7 @@ return there only makes a mess. The clock is injected, so tests drive it by hand
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TextIO
 
 BAR_WIDTH = 24
@@ -143,3 +143,32 @@ def _is_tty(stream: TextIO) -> bool:
         return bool(isatty and isatty())
     except ValueError:  # a closed stream
         return False
+
+
+class Stages:
+    """A progress bar for each stage of a longer piece of work, each finished when the next
+    begins (or on the way out): called with the stage's name and how many items it holds,
+    it gives what to call with the count done (`Progress.update`). `unit` names the items,
+    one word for every stage or one a stage."""
+
+    def __init__(self, *, stream: TextIO, unit: str | Mapping[str, str] = "") -> None:
+        self._stream = stream
+        self._unit = unit
+        self._current: Progress | None = None
+
+    def __enter__(self) -> Stages:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._finish()
+
+    def __call__(self, label: str, total: int | None) -> Callable[[int], None]:
+        self._finish()
+        unit = self._unit if isinstance(self._unit, str) else self._unit.get(label, "")
+        self._current = Progress(label, total, stream=self._stream, unit=unit)
+        return self._current.update
+
+    def _finish(self) -> None:
+        if self._current is not None:
+            self._current.finish()
+            self._current = None

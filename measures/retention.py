@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -22,6 +23,10 @@ from clients.models import Client, Clinic
 from measures.rights import client_erase
 
 logger = logging.getLogger(__name__)
+
+# Told of a clinic's slug and how many of its clients are due; gives what to call with the
+# count done so far (a command's progress bar).
+Stages = Callable[[str, int], Callable[[int], None]]
 
 
 def past_retention(clinic: Clinic, now: dt.datetime) -> QuerySet[Client]:
@@ -35,17 +40,27 @@ def past_retention(clinic: Clinic, now: dt.datetime) -> QuerySet[Client]:
     )
 
 
-def retention_erase(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """Erase every client past their clinic's retention period; clinic slug → how many."""
+def retention_erase(
+    *, now: dt.datetime | None = None, progress: Stages | None = None
+) -> dict[str, int]:
+    """Erase every client past their clinic's retention period; clinic slug → how many.
+    `progress` hears of each clinic (by slug) and how many of its clients are due, and is
+    told how many have been done (a clinic's first retention may erase thousands, about
+    12 ms each)."""
     now = now or timezone.now()
     done: dict[str, int] = {}
     for clinic in Clinic.objects.filter(retention_days_after_discharge__isnull=False):
+        due = list(past_retention(clinic, now).order_by("pk"))
+        on_progress = progress(clinic.slug, len(due)) if progress is not None else None
         erased = 0
-        for client in past_retention(clinic, now).order_by("pk"):
+        for number, client in enumerate(due, start=1):
             try:
                 client_erase(actor=SYSTEM, client=client, place="retention")
             except ValidationError:  # erased (or re-opened) meanwhile: nothing to do
                 continue
+            finally:
+                if on_progress is not None:
+                    on_progress(number)
             erased += 1
         done[clinic.slug] = erased
         # Counts only: a log line never names a client.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from io import StringIO
 
-from alliance.progress import Progress, duration
+from alliance.progress import Progress, Stages, duration
 
 
 class Clock:
@@ -99,3 +99,15 @@ def test_without_a_total_it_counts_and_gives_the_rate_but_no_time_left() -> None
         "Export: 2,500 250/s",
         "Export: 2,500 in 0:10 (250/s)",
     ]
+
+
+def test_each_stage_has_its_bar_finished_when_the_next_begins() -> None:
+    stream = StringIO()
+    with Stages(stream=stream, unit={"Reading": "clients"}) as stages:
+        reading = stages("Reading", 3)
+        reading(3)
+        assert stream.getvalue() == ""  # a stage's last line comes when it is over
+        stages("Replaying", 4)(4)
+        assert stream.getvalue().startswith("Reading: 3 of 3 clients in 0:00")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("Replaying: 4 of 4 in 0:00")

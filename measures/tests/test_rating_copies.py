@@ -144,6 +144,28 @@ def test_the_check_finds_copies_written_past_the_models_and_repairs_them(
     assert "Every session's copies agree" in rating_copies()
 
 
+def test_the_check_goes_a_slice_at_a_time_and_shows_its_progress(
+    client_record: Client, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from measures.management.commands import rating_copies as command
+
+    monkeypatch.setattr(command, "SLICE", 2)
+    sessions = [SessionFactory(client=client_record) for _ in range(5)]
+    for session in sessions:
+        RatingFactory(session=session)  # 9.0
+    stale = [sessions[0], sessions[3], sessions[4]]  # in the first slice, the second, the last
+    Session.objects.filter(pk__in=[s.pk for s in stale]).update(client_score=Decimal("4.0"))
+    with pytest.raises(CommandError, match="3 session"):
+        rating_copies()
+    assert "copies of 3 session" in rating_copies("--repair")
+    assert "Every session's copies agree" in rating_copies()
+    assert [copies(s)[0] for s in sessions] == [Decimal("9.0")] * 5
+    progress = capsys.readouterr().err.splitlines()
+    assert len(progress) == 3 and all(
+        line.startswith("Checking the sessions: 5 of 5 sessions in ") for line in progress
+    )
+
+
 # Anything the app does to ratings and sessions, in any order, leaves the copies right.
 STEP = st.tuples(
     st.sampled_from(["client rates", "therapist rates", "therapist revises", "session edited"]),

@@ -349,6 +349,20 @@ def test_the_retention_task_and_command_say_what_they_did(
     assert out.getvalue() == "riverside: 0 client(s) erased.\n"
 
 
+def test_the_command_shows_each_clinics_progress_and_names_no_client(
+    clinic: Clinic, therapist: User, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Clinic.objects.filter(pk=clinic.pk).update(retention_days_after_discharge=0)
+    for label in ("Gone", "Left"):
+        discharge(ClientFactory(therapist=therapist, label=label), days_ago=1)
+    out = io.StringIO()
+    call_command("erase_past_retention", stdout=out)
+    assert out.getvalue() == "riverside: 2 client(s) erased.\n"
+    progress = capsys.readouterr().err
+    assert progress.startswith("riverside: 2 of 2 clients in 0:0")
+    assert "Gone" not in progress and "Left" not in progress
+
+
 def test_the_retention_task_is_scheduled(settings: Any) -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["erase-past-retention"]
     assert entry["task"] == erase_past_retention.name

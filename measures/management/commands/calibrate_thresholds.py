@@ -12,13 +12,11 @@ command never changes a threshold.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from contextlib import ExitStack
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from alliance.progress import Progress
+from alliance.progress import Stages
 from clients.models import Clinic
 from measures.calibration import (
     READING,
@@ -52,15 +50,9 @@ class Command(BaseCommand):
             raise CommandError(f"No clinic with id {clinic}.")
         # Each stage's progress on stderr, so what the command prints on stdout stays the
         # result alone.
-        with ExitStack() as bars:
-
-            def stage(name: str, total: int) -> Callable[[int], None]:
-                bars.close()  # the stage before is over: its last line
-                bar = Progress(name, total, stream=sys.stderr, unit=UNITS[name])
-                return bars.enter_context(bar).update
-
+        with Stages(stream=sys.stderr, unit=UNITS) as stages:
             try:
-                result = calibration_run(clinic=found, stages=stage).result
+                result = calibration_run(clinic=found, stages=stages).result
             except CalibrationRunning as running:
                 raise CommandError(str(running)) from None
         estimates = result["estimates"]
