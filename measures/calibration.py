@@ -184,6 +184,13 @@ def concern_rates(
 NO_EVIDENCE: dict[str, Any] = {}
 # Called with how many client histories have been replayed so far (a progress bar).
 OnProgress = Callable[[int], None]
+# The two stages of the work, as a progress bar names them, and the share of a running
+# calibration's progress each stands for (on a 25,000-client clinic, 11 and 17 s).
+READING = "Reading the histories"
+REPLAYING = "Replaying the last 12 weeks"
+SHARE = {READING: 40, REPLAYING: 60}
+# Told of a stage and how many items it holds; gives what to call with the count done.
+OnStage = Callable[[str, int], OnProgress]
 
 
 class Replay:
@@ -344,7 +351,7 @@ def curves(replay: Replay, current: Thresholds, proposed: Thresholds) -> list[di
 # --- Reading the clinic and storing the result ------------------------------------------
 
 
-def clinic_histories(clinic: Clinic, stages: Stages | None = None) -> list[ClientHistory]:
+def clinic_histories(clinic: Clinic, stages: OnStage | None = None) -> list[ClientHistory]:
     """Every client's history in the clinic, marked stable or not, for calibration;
     `stages` hears how many have been read."""
     from measures.detection import histories  # detection imports thresholds, as we do
@@ -432,13 +439,6 @@ def calibration_result(
 # past its retries, or its task never reached one): it no longer holds its clinic's place,
 # and shows as failed. Longer than the task may wait and run (`measures.tasks.calibrate`).
 STALE_AFTER = dt.timedelta(minutes=30)
-# The two stages of the work, as a progress bar names them, and the share of a running
-# calibration's progress each stands for (on a 25,000-client clinic, 11 and 17 s).
-READING = "Reading the histories"
-REPLAYING = "Replaying the last 12 weeks"
-SHARE = {READING: 40, REPLAYING: 60}
-# Told of a stage and how many items it holds; gives what to call with the count done.
-Stages = Callable[[str, int], OnProgress]
 
 
 class CalibrationRunning(Exception):
@@ -482,7 +482,7 @@ def calibration_request(
 
 
 def calibration_complete(
-    calibration_id: int, *, stages: Stages | None = None, now: dt.datetime | None = None
+    calibration_id: int, *, stages: OnStage | None = None, now: dt.datetime | None = None
 ) -> Calibration:
     """Work out a requested calibration and keep its result for the clinic's admins. Safe
     to run twice (a task delivered again): one that is no longer running is left as it
@@ -530,7 +530,7 @@ def calibration_run(
     clinic: Clinic,
     actor: User | None = None,
     now: dt.datetime | None = None,
-    stages: Stages | None = None,
+    stages: OnStage | None = None,
 ) -> Calibration:
     """Calibrate `clinic` at once, in this process (the command, tests): asked for and
     worked out. A failure leaves it failed, not running."""
@@ -551,7 +551,7 @@ def _finish(calibration_id: int, status: str, now: dt.datetime) -> None:
 PROGRESS_EVERY = 2.0  # seconds between a running calibration's progress writes
 
 
-def _recorded(calibration_id: int, clock: Callable[[], float] = time.monotonic) -> Stages:
+def _recorded(calibration_id: int, clock: Callable[[], float] = time.monotonic) -> OnStage:
     """Stages that write the calibration's progress, in per cent, to its row: reading the
     histories is its first 40 %, replaying them the rest."""
     shown = {"at": clock(), "percent": 0}

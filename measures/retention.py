@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 # Told of a clinic's slug and how many of its clients are due; gives what to call with the
 # count done so far (a command's progress bar).
-Stages = Callable[[str, int], Callable[[int], None]]
+OnStage = Callable[[str, int], Callable[[int], None]]
 
 
 def past_retention(clinic: Clinic, now: dt.datetime) -> QuerySet[Client]:
@@ -41,7 +41,7 @@ def past_retention(clinic: Clinic, now: dt.datetime) -> QuerySet[Client]:
 
 
 def retention_erase(
-    *, now: dt.datetime | None = None, progress: Stages | None = None
+    *, now: dt.datetime | None = None, progress: OnStage | None = None
 ) -> dict[str, int]:
     """Erase every client past their clinic's retention period; clinic slug → how many.
     `progress` hears of each clinic (by slug) and how many of its clients are due, and is
