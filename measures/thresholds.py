@@ -63,6 +63,8 @@ def thresholds_apply(*, calibration: Calibration, actor: User) -> ThresholdChang
     """Make a calibration's proposal the clinic's thresholds, recording who and when."""
     _check_clinic_admin(actor, calibration.clinic_id)
     calibration = Calibration.objects.select_for_update().get(pk=calibration.pk)
+    if calibration.status != Calibration.Status.DONE:
+        raise ValidationError("This calibration has not finished: it has nothing to apply.")
     proposed = calibration.result.get("proposed") or {}
     if not calibration.result.get("enough_data") or not proposed:
         raise ValidationError("This calibration had too few ratings to propose thresholds.")

@@ -28,7 +28,7 @@ from measures.calibration import (
     calibration_complete,
     calibration_request,
 )
-from measures.models import Calibration
+from measures.models import Calibration, ClinicThresholds
 from measures.tests.test_calibration import clinic_of_ratings
 
 pytestmark = pytest.mark.django_db
@@ -268,3 +268,17 @@ def test_a_real_worker_works_out_the_calibration_asked_for_on_the_page(
     assert run.status == Calibration.Status.DONE and run.result["enough_data"]
     html = client.get(PAGE).content.decode()
     assert "Apply the proposal" in html and "Calibrating since" not in html
+
+
+@pytest.mark.parametrize("ended", [None, "failed"])
+def test_a_calibration_not_done_has_nothing_to_apply(
+    client: Any, clinic_admin: User, rated: Clinic, ended: str | None
+) -> None:
+    run = calibration_request(clinic=rated, actor=clinic_admin)
+    if ended:
+        calibration.calibration_failed(run.pk)
+    client.force_login(clinic_admin)
+    apply = reverse("measures:thresholds-apply", args=[run.pk])
+    text = visible_text(client.post(apply, follow=True).content.decode())
+    assert "has not finished: it has nothing to apply" in text
+    assert not ClinicThresholds.objects.exists()
