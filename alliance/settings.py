@@ -280,6 +280,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     **CELERY_TASK_PUBLISH_RETRY_POLICY,
     "socket_connect_timeout": 2,  # Redis: a broker host that drops the connection attempt
+    # Redis: a broker that takes the connection and then says nothing (stalled, or a proxy
+    # in front of one that is down); without it a publish waited for ever and a page with
+    # it. Above the workers' wait for work (BRPOP, one second).
+    "socket_timeout": 3,
     # Redis hands a task taken by a worker that died (main process and all) to another
     # worker after this many seconds; its default, an hour, left a killed sweep's chunk
     # waiting that long. It must exceed the longest task that should not run twice at once

@@ -36,7 +36,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from clients import audit
@@ -377,6 +378,8 @@ def clinic_histories(clinic: Clinic, stages: OnStage | None = None) -> list[Clie
     on_progress = stages(READING, len(facts)) if stages is not None else None
     read = []
     for client_id, _clinic_id, history in histories(clients.values("pk")):
+        if client_id not in facts:
+            continue  # added since the facts were read (the histories may come from a replica)
         therapist_id, unstable = facts[client_id]
         read.append(ClientHistory(client_id, therapist_id, not unstable, history))
         if on_progress is not None and len(read) % 100 == 0:
@@ -435,10 +438,14 @@ def calibration_result(
     return result
 
 
-# A calibration still running this long after it was asked for was lost (its worker died
-# past its retries, or its task never reached one): it no longer holds its clinic's place,
-# and shows as failed. Longer than the task may wait and run (`measures.tasks.calibrate`).
+# A running calibration not heard from for this long was lost (its worker died past its
+# retries, or its task never reached one): it no longer holds its clinic's place, and shows
+# as failed. It is heard from when asked for, when a worker takes it up and as it
+# progresses (every few seconds); longer than an attempt may run (12 minutes).
 STALE_AFTER = dt.timedelta(minutes=30)
+# A calibration whose worker is lost this many times (killed for its memory, say) fails,
+# rather than being handed to the next worker for ever.
+MAX_ATTEMPTS = 3
 
 
 class CalibrationRunning(Exception):
@@ -475,7 +482,11 @@ def calibration_request(
                 raise CalibrationRunning(running)
             _finish(running.pk, Calibration.Status.FAILED, now)
         run = Calibration.objects.create(
-            clinic=clinic, created_by=actor, created_at=now, status=Calibration.Status.RUNNING
+            clinic=clinic,
+            created_by=actor,
+            created_at=now,
+            updated_at=now,
+            status=Calibration.Status.RUNNING,
         )
         audit.written(actor, AuditAction.CREATED, run)
     return run
@@ -486,19 +497,27 @@ def calibration_complete(
 ) -> Calibration:
     """Work out a requested calibration and keep its result for the clinic's admins. Safe
     to run twice (a task delivered again): one that is no longer running is left as it
-    is. `stages` hears of the work's progress; without it, the calibration's row does (at
-    most every few seconds), for its page."""
+    is, and one lost or taken up `MAX_ATTEMPTS` times already fails. Its row hears of its
+    progress every few seconds, for its page; so does `stages`, if given, at every step."""
     run = Calibration.objects.select_related("clinic").get(pk=calibration_id)
     if run.status != Calibration.Status.RUNNING:
         return run
+    if not is_running(run) or run.attempts >= MAX_ATTEMPTS:
+        # Lost (another may have been asked for since), or its worker lost too often.
+        calibration_failed(run.pk)
+        run.refresh_from_db()
+        return run
+    Calibration.objects.filter(pk=run.pk, status=Calibration.Status.RUNNING).update(
+        attempts=F("attempts") + 1, updated_at=timezone.now()
+    )
     now = now or timezone.now()
-    stages = stages or _recorded(calibration_id)
-    clients = clinic_histories(run.clinic, stages)
+    recorded = _recorded(calibration_id, also=stages)
+    clients = clinic_histories(run.clinic, recorded)
     result = calibration_result(
         clients,
         clinic_thresholds(run.clinic),
         now,
-        progress=lambda total: stages(REPLAYING, total),
+        progress=lambda total: recorded(REPLAYING, total),
     )
     Calibration.objects.filter(pk=run.pk, status=Calibration.Status.RUNNING).update(
         result=result, status=Calibration.Status.DONE, progress=100, finished_at=timezone.now()
@@ -508,9 +527,9 @@ def calibration_complete(
 
 
 def is_running(run: Calibration, now: dt.datetime | None = None) -> bool:
-    """Still being worked out: running, and not lost (`STALE_AFTER`)."""
+    """Still being worked out: running, and heard from lately (`STALE_AFTER`)."""
     now = now or timezone.now()
-    return run.status == Calibration.Status.RUNNING and run.created_at > now - STALE_AFTER
+    return run.status == Calibration.Status.RUNNING and run.updated_at > now - STALE_AFTER
 
 
 def status_of(run: Calibration, now: dt.datetime | None = None) -> str:
@@ -551,21 +570,32 @@ def _finish(calibration_id: int, status: str, now: dt.datetime) -> None:
 PROGRESS_EVERY = 2.0  # seconds between a running calibration's progress writes
 
 
-def _recorded(calibration_id: int, clock: Callable[[], float] = time.monotonic) -> OnStage:
-    """Stages that write the calibration's progress, in per cent, to its row: reading the
-    histories is its first 40 %, replaying them the rest."""
-    shown = {"at": clock(), "percent": 0}
+def _recorded(
+    calibration_id: int,
+    clock: Callable[[], float] = time.monotonic,
+    also: OnStage | None = None,
+) -> OnStage:
+    """Stages that write the calibration's progress, in per cent, to its row at most every
+    `PROGRESS_EVERY` seconds (reading the histories is its first 40 %, replaying them the
+    rest), each write a sign of life; and tell `also` of every step. The bar never goes back
+    (another attempt starts again from nothing) and a calibration that has ended is left
+    alone."""
+    written_at = [clock()]
 
     def stage(name: str, total: int) -> OnProgress:
+        told = also(name, total) if also is not None else None
         start = 0 if name == READING else SHARE[READING]
 
         def update(done: int) -> None:
-            if clock() - shown["at"] < PROGRESS_EVERY:
+            if told is not None:
+                told(done)
+            if clock() - written_at[0] < PROGRESS_EVERY:
                 return
             percent = min(99, start + SHARE[name] * done // max(total, 1))
-            if percent > shown["percent"]:
-                Calibration.objects.filter(pk=calibration_id).update(progress=percent)
-                shown.update(at=clock(), percent=percent)
+            Calibration.objects.filter(pk=calibration_id, status=Calibration.Status.RUNNING).update(
+                progress=Greatest(F("progress"), percent), updated_at=timezone.now()
+            )
+            written_at[0] = clock()
 
         return update
 

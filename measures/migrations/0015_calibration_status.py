@@ -1,14 +1,17 @@
-"""Calibrations are worked out by a worker: running, done or failed, with their progress.
-Every calibration made before was worked out in its request, so it is done, and finished
-when it was made."""
+"""Calibrations are worked out by a worker: running, done or failed, with their progress,
+last sign of life and attempts. Every calibration made before was worked out in its
+request, so it is done, and finished (and last heard of) when it was made."""
 
+import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
 
 def finished_when_made(apps, schema_editor):
     Calibration = apps.get_model("measures", "Calibration")
-    Calibration.objects.filter(finished_at__isnull=True).update(finished_at=models.F("created_at"))
+    Calibration.objects.filter(finished_at__isnull=True).update(
+        finished_at=models.F("created_at"), updated_at=models.F("created_at")
+    )
 
 
 class Migration(migrations.Migration):
@@ -19,6 +22,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddField(
+            model_name="calibration",
+            name="attempts",
+            field=models.PositiveSmallIntegerField(default=0),
+        ),
         migrations.AddField(
             model_name="calibration",
             name="finished_at",
@@ -37,6 +45,11 @@ class Migration(migrations.Migration):
                 default="done",
                 max_length=10,
             ),
+        ),
+        migrations.AddField(
+            model_name="calibration",
+            name="updated_at",
+            field=models.DateTimeField(default=django.utils.timezone.now),
         ),
         migrations.RunPython(finished_when_made, migrations.RunPython.noop),
         migrations.AddConstraint(

@@ -117,6 +117,10 @@ class Calibration(models.Model):
     )
     # How far a running calibration has got, in per cent (for the page's progress bar).
     progress = models.PositiveSmallIntegerField(default=0)
+    # Its last sign of life while running: asked for, taken up by a worker, or progress.
+    updated_at = models.DateTimeField(default=timezone.now)
+    # How many times a worker has taken it up (a worker lost mid-way hands it to another).
+    attempts = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

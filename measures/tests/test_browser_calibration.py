@@ -49,3 +49,23 @@ def test_the_page_follows_a_running_calibration_to_its_proposal(
     assert page.locator(".calibration-running").count() == 0
     assert page.get_by_role("button", name="Calibrate now").is_visible()
     assert problems == []
+
+
+def test_the_page_says_when_it_can_no_longer_follow_the_calibration(
+    live_server: Any, page: Any, therapist: User, clinic_admin: User
+) -> None:
+    from django.contrib.sessions.models import Session as SignedIn
+
+    device = authenticator_for(clinic_admin)
+    log_in(page, live_server.url, "ada")
+    page.get_by_role("textbox", name="Code").fill(current_code(device))
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(f"{live_server.url}/**")
+    calibration_request(clinic=therapist.clinic, actor=clinic_admin)
+    page.goto(f"{live_server.url}/thresholds/")
+    page.locator(".calibration-running progress").wait_for()
+    SignedIn.objects.all().delete()  # signed out meanwhile: the progress is the log-in page
+    expect(page.locator(".calibration-note")).to_have_text(
+        "This page has stopped following the calibration.", timeout=20_000
+    )
+    assert page.get_by_role("link", name="Refresh").is_visible()

@@ -116,19 +116,28 @@ def test_a_running_calibration_writes_its_progress_every_few_seconds(
     def progress() -> int:
         return Calibration.objects.values_list("progress", flat=True).get(pk=run.pk)
 
+    asked = Calibration.objects.get(pk=run.pk).updated_at
     reading = stages(READING, 1000)
     reading(500)
     assert progress() == 0  # not yet: at most one write every PROGRESS_EVERY seconds
     now[0] += calibration.PROGRESS_EVERY
     reading(500)
     assert progress() == 20  # half of the reading, which is the first 40 %
+    assert Calibration.objects.get(pk=run.pk).updated_at > asked  # a sign of life
     replaying = stages(REPLAYING, 1000)
     now[0] += calibration.PROGRESS_EVERY
     replaying(1000)
     assert progress() == 99  # 100 only once the result is kept
+    # Another attempt starts again from nothing: the bar never moves back.
+    again = calibration._recorded(run.pk, clock=lambda: now[0])
     now[0] += calibration.PROGRESS_EVERY
-    replaying(10)  # a count going back never moves the bar back
+    again(READING, 1000)(10)
     assert progress() == 99
+    # One that has ended is left alone by an attempt still at work.
+    calibration_complete(run.pk)
+    now[0] += calibration.PROGRESS_EVERY
+    again(REPLAYING, 1000)(10)
+    assert progress() == 100
 
 
 # --- The page ----------------------------------------------------------------------------
@@ -169,15 +178,47 @@ def test_asking_while_one_runs_says_so_and_starts_nothing(
 
 
 def test_the_progress_of_a_finished_or_lost_calibration_says_it_has_ended(
-    client: Any, clinic_admin: User, rated: Clinic
+    client: Any, clinic_admin: User, rated: Clinic, other_clinic: Clinic
 ) -> None:
     lost = calibration_request(
         clinic=rated, actor=clinic_admin, now=timezone.now() - STALE_AFTER * 2
     )
     client.force_login(clinic_admin)
     assert client.get(progress_url(lost)).json()["status"] == "failed"  # lost: given up on
-    calibration_complete(lost.pk)
-    assert client.get(progress_url(lost)).json() == {"status": "done", "progress": 100}
+    assert calibration_complete(lost.pk).status == Calibration.Status.FAILED  # late: not run
+    run = calibration_request(clinic=rated, actor=clinic_admin)
+    calibration_complete(run.pk)
+    assert client.get(progress_url(run)).json() == {"status": "done", "progress": 100}
+
+
+def test_lost_is_counted_from_the_last_sign_of_life_not_from_the_asking(
+    rated: Clinic, clinic_admin: User
+) -> None:
+    """A calibration that waited long for a worker, or took long, is not lost while it is
+    heard from."""
+    long_ago = timezone.now() - STALE_AFTER * 2
+    run = calibration_request(clinic=rated, actor=clinic_admin, now=long_ago)
+    Calibration.objects.filter(pk=run.pk).update(updated_at=timezone.now())
+    run.refresh_from_db()
+    assert calibration.is_running(run)
+    with pytest.raises(CalibrationRunning):
+        calibration_request(clinic=rated, actor=clinic_admin)
+    assert calibration_complete(run.pk).status == Calibration.Status.DONE
+
+
+def test_a_calibration_whose_worker_is_lost_again_and_again_fails(
+    rated: Clinic, clinic_admin: User
+) -> None:
+    run = calibration_request(clinic=rated, actor=clinic_admin)
+    # Taken up this many times already, each time its worker killed (for its memory, say).
+    Calibration.objects.filter(pk=run.pk).update(attempts=calibration.MAX_ATTEMPTS)
+    done = calibration_complete(run.pk)
+    assert done.status == Calibration.Status.FAILED and done.result == {}
+
+
+def test_each_attempt_is_counted(rated: Clinic, clinic_admin: User) -> None:
+    run = calibration_request(clinic=rated, actor=clinic_admin)
+    assert calibration_complete(run.pk).attempts == 1
 
 
 def test_another_clinics_calibration_has_no_progress_to_see(
@@ -207,6 +248,21 @@ def test_a_calibration_that_fails_says_so_and_may_be_asked_for_again(
     assert "did not finish" not in client.get(PAGE).content.decode()  # the next one worked
 
 
+def test_a_worker_that_fails_it_at_once_is_said_plainly(
+    client: Any, clinic_admin: User, rated: Clinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page reads the calibration again after queuing it: a worker may have failed it
+    already (before, this was a 500)."""
+    from measures import tasks
+
+    with celery_broker("memory://"):
+        monkeypatch.setattr(tasks.calibrate, "delay", calibration.calibration_failed)
+        client.force_login(clinic_admin)
+        text = visible_text(client.post(CALIBRATE, follow=True).content.decode())
+    assert "The calibration did not finish. Try again" in text
+    assert Calibration.objects.get().status == Calibration.Status.FAILED
+
+
 def test_a_broker_outage_fails_the_calibration_and_says_so(
     client: Any, clinic_admin: User, rated: Clinic
 ) -> None:
@@ -232,6 +288,22 @@ def test_the_command_shows_each_stages_progress_on_stderr(
     assert lines[-1].startswith(f"Replaying the last 12 weeks: {25 * 29} of {25 * 29} client")
     assert "Reading" not in out.getvalue() and "Riverside: 25 clients" in out.getvalue()
     assert Calibration.objects.get().status == Calibration.Status.DONE
+
+
+def test_a_calibration_from_the_command_line_shows_its_progress_on_the_page_too(
+    rated: Clinic, clinic_admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(calibration, "PROGRESS_EVERY", 0.0)
+    seen: list[int] = []
+    original = calibration.calibration_result
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.append(Calibration.objects.get().progress)  # the reading is over: 40 %
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(calibration, "calibration_result", watched)
+    call_command("calibrate_thresholds", "--clinic", str(rated.pk), stdout=StringIO())
+    assert seen == [40]
 
 
 def test_the_command_refuses_while_a_calibration_runs(rated: Clinic, clinic_admin: User) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -164,6 +165,44 @@ def test_ratings_sent_while_redis_is_down_are_kept_thanked_and_evaluated_when_it
     # Once only: a second catch-up (or the night's sweep) finds nothing new.
     assert tasks.catch_up.apply().get() == 0
     assert Flag.objects.filter(rule="reliable_drop").count() == CLIENTS
+
+
+def test_a_stalled_broker_holds_up_neither_a_rating_nor_a_calibration(
+    client: Any,
+    therapist: Any,
+    clinic_admin: Any,
+    own_redis: RedisServer,
+    caplog: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """A Redis that takes connections and answers nothing (paused: SIGSTOP), as a stalled
+    server or a proxy in front of a dead one: before the broker's socket timeout, a publish
+    waited for ever, and the client's page with it, past gunicorn's 30 s."""
+    from measures.models import Calibration
+    from measures.tests.test_calibration import clinic_of_ratings
+
+    clinic_of_ratings(therapist)
+    _, token = invitation_create(session=SessionFactory(client=ClientFactory(therapist=therapist)))
+    assert own_redis.process is not None
+    with celery_broker(f"{own_redis.url}/0"):
+        own_redis.process.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with django_capture_on_commit_callbacks(execute=True):
+                response = client.post(reverse("measures:client-rating", args=[token]), answers())
+            assert time.monotonic() - started < 10
+            assert response.status_code == 302  # stored and thanked
+            assert Rating.objects.filter(session__invitations__isnull=False).count() == 1
+            assert "Could not enqueue evaluation" in caplog.text
+
+            client.force_login(clinic_admin)
+            started = time.monotonic()
+            response = client.post(reverse("measures:thresholds-calibrate"), follow=True)
+            assert time.monotonic() - started < 10
+            assert b"the task queue is unreachable" in response.content
+            assert Calibration.objects.get().status == Calibration.Status.FAILED
+        finally:
+            own_redis.process.send_signal(signal.SIGCONT)
 
 
 def test_the_catch_up_reads_only_what_changed_since_the_last_run(

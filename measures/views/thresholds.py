@@ -12,7 +12,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
-from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from clients.access import get_visible_or_404
 from clients.scoping import is_clinic_admin_of
@@ -26,6 +25,10 @@ NOT_FOR_YOU = "The clinic's thresholds are for its clinic admins."
 CALIBRATING = (
     "Calibrating on your clinic's ratings. This page shows how far it has got, and the "
     "proposal when it is done; you may leave it and come back."
+)
+DID_NOT_FINISH = (
+    "The calibration did not finish. Try again; if it fails again, tell whoever runs "
+    "Alliance for your clinic."
 )
 QUEUE_DOWN = (
     "The calibration could not be started: the task queue is unreachable. Nothing was "
@@ -126,10 +129,7 @@ def calibrate(request: HttpRequest) -> HttpResponse:
     except calibration.CalibrationRunning as running:
         messages.info(request, f"{running} Its result will appear here when it is done.")
         return redirect("measures:thresholds")
-    try:
-        # Without a broker (`make run`, tests) the task runs here and now.
-        tasks.calibrate.delay(run.pk)
-    except BrokerUnreachable:
+    if not _queued(run.pk):
         calibration.calibration_failed(run.pk)
         logger.warning("Could not queue calibration %s", run.pk)
         messages.error(request, QUEUE_DOWN)
@@ -137,11 +137,25 @@ def calibrate(request: HttpRequest) -> HttpResponse:
     run.refresh_from_db()
     if run.status == Calibration.Status.RUNNING:
         messages.info(request, CALIBRATING)
+    elif run.status == Calibration.Status.FAILED:  # a worker that failed it at once
+        messages.error(request, DID_NOT_FINISH)
     elif run.result.get("enough_data"):
         messages.success(request, "Calibrated on your clinic's ratings; review the proposal below.")
     else:
         messages.warning(request, " ".join(run.result["estimates"]["notes"]))
     return redirect("measures:thresholds")
+
+
+def _queued(calibration_id: int) -> bool:
+    """Queue the calibration for a worker; False if the broker would not take it."""
+    if tasks.calibrate.app.conf.task_always_eager:
+        tasks.calibrate.delay(calibration_id)  # no broker (`make run`): worked out here
+        return True
+    try:
+        tasks.calibrate.delay(calibration_id)
+    except Exception:  # refused, or a broker that takes the connection and says nothing
+        return False
+    return True
 
 
 @login_required
