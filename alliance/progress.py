@@ -12,6 +12,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
+# Called with how much of the work is done so far (`Progress.update` is one).
+OnProgress = Callable[[int], None]
+# Told of a stage of the work and how many items it holds; gives its OnProgress
+# (`Stages` is one).
+OnStage = Callable[[str, int], OnProgress]
+
 BAR_WIDTH = 24
 TTY_EVERY = 0.25  # seconds between redraws on a terminal
 LOG_EVERY = 10.0  # seconds between lines elsewhere
@@ -162,7 +168,7 @@ class Stages:
     def __exit__(self, *exc_info: object) -> None:
         self._finish()
 
-    def __call__(self, label: str, total: int | None) -> Callable[[int], None]:
+    def __call__(self, label: str, total: int | None) -> OnProgress:
         self._finish()
         unit = self._unit if isinstance(self._unit, str) else self._unit.get(label, "")
         self._current = Progress(label, total, stream=self._stream, unit=unit)

@@ -40,6 +40,7 @@ from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from alliance.progress import OnProgress, OnStage
 from clients import audit
 from clients.models import AuditAction, Client, Clinic, User
 from clients.scoping import is_clinic_admin_of
@@ -183,15 +184,11 @@ def concern_rates(
 
 
 NO_EVIDENCE: dict[str, Any] = {}
-# Called with how many client histories have been replayed so far (a progress bar).
-OnProgress = Callable[[int], None]
 # The two stages of the work, as a progress bar names them, and the share of a running
 # calibration's progress each stands for (on a 25,000-client clinic, 11 and 17 s).
 READING = "Reading the histories"
 REPLAYING = "Replaying the last 12 weeks"
 SHARE = {READING: 40, REPLAYING: 60}
-# Told of a stage and how many items it holds; gives what to call with the count done.
-OnStage = Callable[[str, int], OnProgress]
 
 
 class Replay:

@@ -29,6 +29,7 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models import Exists, FilteredRelation, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
+from alliance.progress import OnProgress
 from alliance.replica import caught_up_alias
 from clients.models import Client
 from measures import follow_up
@@ -252,10 +253,6 @@ def _judge_outcome(
         if answer.judged != judged:
             rejudged.append(_Judged(answer.pk, *judged))
     return findings, bool(judgements) and judgements[-1].not_on_track, rejudged
-
-
-# Called with the number of clients evaluated so far (a command's progress bar).
-OnProgress = Callable[[int], None]
 
 
 def _evaluate(

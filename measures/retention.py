@@ -12,21 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from alliance.progress import OnStage
 from clients.audit import SYSTEM
 from clients.models import Client, Clinic
 from measures.rights import client_erase
 
 logger = logging.getLogger(__name__)
-
-# Told of a clinic's slug and how many of its clients are due; gives what to call with the
-# count done so far (a command's progress bar).
-OnStage = Callable[[str, int], Callable[[int], None]]
 
 
 def past_retention(clinic: Clinic, now: dt.datetime) -> QuerySet[Client]:
