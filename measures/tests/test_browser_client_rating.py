@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from clients.models import Client
 from conftest import watch_for_problems
@@ -56,7 +57,8 @@ def test_a_client_answers_on_a_phone_and_the_link_then_closes(
     # With JavaScript the follow-up waits for a reported rupture; without, it is always there.
     assert followup.is_visible() is (not javascript)
     page.get_by_role("button", name="Send my answers").click()  # nothing answered yet
-    assert page.get_by_text("Some answers are missing").is_visible()
+    # The refusal comes back from the server: wait for that page, not the one being left.
+    expect(page.get_by_text("Some answers are missing")).to_be_visible()
     assert not Rating.objects.exists()
 
     answer_and_send(page, rupture="A little")
