@@ -166,7 +166,7 @@ def test_lists_cost_the_same_queries_at_any_size(
     token = token_for(clinic_admin)
     ClientFactory.create_batch(3, therapist=therapist)
     get(client, "clients/", token)
-    with django_assert_num_queries(4) as small:  # token and owner, count, page, the trail
+    with django_assert_num_queries(3) as small:  # token and owner, the page, the trail
         get(client, "clients/", token)
     # (80: SQLite writes the trail of more than 90 clients in two inserts; PostgreSQL in one.)
     ClientFactory.create_batch(77, therapist=therapist)
@@ -174,14 +174,50 @@ def test_lists_cost_the_same_queries_at_any_size(
         assert len(get(client, "clients/", token).json()["results"]) == 80
 
 
-def test_lists_are_paged(client: Any, clinic_admin: User, therapist: User) -> None:
+def test_lists_are_paged_by_id(client: Any, clinic_admin: User, therapist: User) -> None:
     token = token_for(clinic_admin)
     ClientFactory.create_batch(101, therapist=therapist)
+    ids = sorted(Client.objects.values_list("pk", flat=True))
     first = get(client, "clients/", token).json()
-    assert first["count"] == 101 and len(first["results"]) == 100 and first["next"]
-    assert len(get(client, "clients/", token, page=2).json()["results"]) == 1
-    assert get(client, "clients/", token, page=99).status_code == 404
-    assert get(client, "clients/", token, page="abc").status_code == 404
+    assert [row["id"] for row in first["results"]] == ids[:100] and "count" not in first
+    assert first["next"].endswith(f"/api/v1/clients/?after={ids[99]}")
+    second = client.get(first["next"], HTTP_AUTHORIZATION=f"Bearer {token}").json()
+    assert [row["id"] for row in second["results"]] == ids[100:] and second["next"] is None
+    # A size of one's own, and a page that starts after any id (a pull picked up again).
+    sized = get(client, "clients/", token, page_size=40, after=ids[9]).json()
+    assert [row["id"] for row in sized["results"]] == ids[10:50]
+    assert "page_size=40" in sized["next"] and f"after={ids[49]}" in sized["next"]
+    assert get(client, "clients/", token, after=ids[-1]).json() == {"next": None, "results": []}
+
+
+def test_paging_with_a_client_keeps_to_that_client(
+    client: Any, clinic_admin: User, records: dict
+) -> None:
+    token = token_for(clinic_admin)
+    own = records["R.K."]["session"].client_id
+    page = get(client, "ratings/", token, client=own, page_size=1).json()
+    assert len(page["results"]) == 1 and f"client={own}" in page["next"]
+    rest = client.get(page["next"], HTTP_AUTHORIZATION=f"Bearer {token}").json()
+    assert {row["client"] for row in page["results"] + rest["results"]} == {own}
+    assert rest["results"][0]["id"] > page["results"][0]["id"]
+
+
+def test_a_bad_page_is_refused_with_the_reason(client: Any, clinic_admin: User) -> None:
+    token = token_for(clinic_admin)
+    for name, value in (
+        ("after", "abc"),
+        ("after", "-1"),
+        ("after", "٣"),
+        ("after", str(2**63)),
+        ("page_size", "0"),
+        ("page_size", "1001"),
+        ("page_size", "1.5"),
+    ):
+        refused = get(client, "clients/", token, **{name: value})
+        assert refused.status_code == 400 and name in refused.json(), (name, value)
+    # Page numbers are gone: refused with the way on, rather than the first page for ever.
+    refused = get(client, "clients/", token, page=2)
+    assert refused.status_code == 400 and "after=" in refused.json()["page"][0]
 
 
 def test_every_answer_is_in_the_audit_trail(client: Any, clinic_admin: User, records: dict) -> None:

@@ -1,0 +1,115 @@
+"""Benchmark the API's lists on the scale demo, on PostgreSQL: the first page, one halfway
+through and the last, for each resource and each of the scale's log-ins.
+
+    .venv/bin/python bench/api.py [--database postgres://…/alliance_bench_huge]
+                                  [--scale large|huge] [--requests 5]
+
+Uses the database `make bench` keeps for the scale (`alliance_bench` for large,
+`alliance_bench_huge` for huge), seeding it first if it does not hold the scale's clinic.
+Server time in process (Django's test client, a server's settings as bench/run.py has
+them), the median of `--requests`; the statements one request sends. Pages are reached as
+a tool pulling everything would reach them: `?after=` the last id of the page before. A
+token is made for each log-in and revoked after; the audit entries the lists write stay.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# bench/signal.py would shadow the standard library's signal module (see bench/sweep.py).
+BENCH = os.path.dirname(os.path.realpath(__file__))
+sys.path[:] = [path for path in sys.path if os.path.realpath(path or os.curdir) != BENCH]
+sys.path.insert(0, os.path.dirname(BENCH))
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench.common import DEFAULT_URL, StatementCounter, as_served, create_database, setup_django
+
+
+def resources() -> dict[str, Callable[[Any], Any]]:
+    """Each list, and the records it holds for a user (as api/views.py scopes them)."""
+    from clients.models import Client
+    from measures.models import Concern, OutcomeAnswer, Rating
+    from sessions.models import Session
+
+    return {
+        "clients": lambda user: Client.objects.visible_to(user),
+        "sessions": lambda user: Session.objects.visible_to(user),
+        "ratings": lambda user: Rating.objects.visible_to(user).of_current_sessions(),
+        "outcome-answers": lambda user: OutcomeAnswer.objects.visible_to(
+            user
+        ).of_current_sessions(),
+        "concerns": lambda user: Concern.objects.visible_to(user),
+    }
+
+
+def timed(browser: Any, path: str, requests: int) -> tuple[float, int]:
+    """Median milliseconds of `requests` requests, and the statements of the last."""
+    from django.db import connection
+
+    times = []
+    for _ in range(requests):
+        counter = StatementCounter()
+        with connection.execute_wrapper(counter):
+            started = time.perf_counter()
+            response = browser.get(path)
+            times.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            sys.exit(f"{path}: {response.status_code} {response.content[:200]!r}")
+    return statistics.median(times), counter.count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=["large", "huge"], default="huge")
+    parser.add_argument("--database", help="default: make bench's database for the scale")
+    parser.add_argument("--requests", type=int, default=5)
+    args = parser.parse_args()
+    url = args.database or (DEFAULT_URL if args.scale == "large" else f"{DEFAULT_URL}_huge")
+    if "bench" not in url.rsplit("/", 1)[-1]:
+        sys.exit("The benchmark's database may be seeded afresh: its name must hold 'bench'.")
+    create_database(url)
+    setup_django(url)
+    as_served()
+
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test import Client as Browser
+
+    from accounts.tokens import token_create, token_revoke
+    from bench.run import holds_scale, seed_scale
+    from clients.models import User
+    from demo.scale import SCALES, scale_logins
+
+    if holds_scale(args.scale):
+        call_command("migrate", verbosity=0)
+    else:
+        seed_scale(args.scale)
+    settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"user": "1000000/hour"}
+    print(f"API lists at the {args.scale} scale: median of {args.requests} requests in process")
+    print(f"{'':50} {'records':>10} {'first':>8} {'halfway':>8} {'last':>8}  statements")
+    for login in scale_logins(SCALES[args.scale]):
+        user = User.objects.get(username=login.username)
+        token, raw = token_create(user=user, name="bench/api.py")
+        browser = Browser(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        for name, records in resources().items():
+            ids = list(records(user).order_by("pk").values_list("pk", flat=True))
+            row, counts = [], set()
+            # The page a pull reaches there: after the id just before it.
+            for position in (0, len(ids) // 2, max(0, len(ids) - 50)):
+                after = f"?after={ids[position - 1]}" if position else ""
+                median, statements = timed(browser, f"/api/v1/{name}/{after}", args.requests)
+                row.append(f"{median:6.0f}ms")
+                counts.add(statements)
+            label = f"{login.roles:34} {name:15}"
+            print(f"{label} {len(ids):>10,} {row[0]:>8} {row[1]:>8} {row[2]:>8}  {sorted(counts)}")
+        token_revoke(user=user, token=token)
+
+
+if __name__ == "__main__":
+    main()
