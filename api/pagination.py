@@ -6,8 +6,9 @@ ratings) the clinic admin's first page of ratings took 0.4 s and a deep one over
 A page that starts after an id is one index range, as fast at the last page as at the
 first. It also holds still while records come and go: a session voided during a pull
 shifts every later page number by one, silently skipping a record, while "after id 9,000"
-means the same records however many went before. And new records only ever come after
-the last id held, so a tool that keeps it picks up where it stopped the next night.
+means the same records however many went before. And new records come after the ids
+already read (give or take those being written at that moment, which README's API section
+tells a tool to cover by re-reading its last page), so a tool can pick up where it stopped.
 """
 
 from __future__ import annotations
