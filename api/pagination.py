@@ -6,9 +6,9 @@ ratings) the clinic admin's first page of ratings took 0.4 s and a deep one over
 A page that starts after an id is one index range, as fast at the last page as at the
 first. It also holds still while records come and go: a session voided during a pull
 shifts every later page number by one, silently skipping a record, while "after id 9,000"
-means the same records however many went before. And new records come after the ids
-already read (give or take those being written at that moment, which README's API section
-tells a tool to cover by re-reading its last page), so a tool can pick up where it stopped.
+means the same records however many went before. (It is not a change feed: records
+change in place, and one written during a pull can take an id below one already read;
+README's API section says so.)
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from alliance.fields import WholeNumberField
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 LARGEST_ID = 2**63 - 1  # a bigint primary key's range
-NO_PAGE_NUMBERS = (
-    "Lists page by id, not by number: follow `next`, or send ?after=<the last id you have>."
-)
+# Other ways of paging, refused with the way on: a client stepping through them would get
+# the first page for ever.
+OTHER_PAGING = ("page", "offset", "limit", "cursor")
+NO_PAGE_NUMBERS = "Lists page by id, not by number: follow `next` (?after=<the last id of a page>)."
 
 
 class PageChoice(forms.Form):
@@ -45,13 +46,11 @@ class AfterIdPagination(BasePagination):
     """Up to `page_size` records with an id greater than `after`, in id order, and a `next`
     link while more follow."""
 
+    parameters = tuple(PageChoice.base_fields)
+
     def paginate_queryset(
         self, queryset: QuerySet[Any], request: Request, view: Any = None
     ) -> list[Any]:
-        if "page" in request.query_params:
-            # An old client stepping through page numbers would get the first page for
-            # ever; refuse it with the way to go on instead.
-            raise serializers.ValidationError({"page": [NO_PAGE_NUMBERS]})
         chosen = PageChoice(request.query_params)
         if not chosen.is_valid():
             raise serializers.ValidationError(chosen.errors)
@@ -96,7 +95,7 @@ class AfterIdPagination(BasePagination):
                 "in": "query",
                 "description": "Only records with an id greater than this (the last id "
                 "of the page before, or of the last pull).",
-                "schema": {"type": "integer", "minimum": 0},
+                "schema": {"type": "integer", "minimum": 0, "maximum": LARGEST_ID},
             },
             {
                 "name": "page_size",

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 
 from alliance.fields import WholeNumberField
 from api import serializers as shapes
+from api.pagination import NO_PAGE_NUMBERS, OTHER_PAGING, AfterIdPagination
 from clients import audit
 from clients.models import Client
 from measures.fhir import client_bundle
@@ -50,10 +51,30 @@ class ClientFilter(forms.Form):
     client = WholeNumberField(min_value=1, required=False)
 
 
+# DRF's own: `?format=json` picks the renderer.
+FORMAT = "format"
+
+
+def refuse_unknown(request: Request, allowed: tuple[str, ...]) -> None:
+    """A list takes only its own parameters, each once: a misspelt filter or a page number
+    silently ignored would answer with records the tool did not ask for."""
+    problems: dict[str, list[str]] = {}
+    for name in request.query_params:
+        if name in OTHER_PAGING:
+            problems[name] = [NO_PAGE_NUMBERS]
+        elif name not in allowed:
+            problems[name] = [f"Not a parameter of this list; it takes {', '.join(allowed)}."]
+        elif len(request.query_params.getlist(name)) > 1:
+            problems[name] = ["Give it once."]
+    if problems:
+        raise serializers.ValidationError(problems)
+
+
 class AuditedReadOnly(viewsets.ReadOnlyModelViewSet):
     """List (paginated) and retrieve, each recorded per client shown."""
 
     client_path = "client"  # how a record reaches its client, for `?client=` and the trail
+    list_filters: tuple[str, ...] = ("client",)  # the list's own query parameters
 
     def scoped(self) -> QuerySet[Any]:
         raise NotImplementedError
@@ -76,6 +97,7 @@ class AuditedReadOnly(viewsets.ReadOnlyModelViewSet):
         return {record.client_id: record.client.clinic_id for record in records}
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        refuse_unknown(request, (*self.list_filters, *AfterIdPagination.parameters, FORMAT))
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         audit.exported_clients(request.user, self.clients_of(page), place=PLACE)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
@@ -89,6 +111,7 @@ class AuditedReadOnly(viewsets.ReadOnlyModelViewSet):
 @extend_schema_view(list=extend_schema(description="The clients you see, 100 a page."))
 class ClientViewSet(AuditedReadOnly):
     serializer_class = shapes.ClientSerializer
+    list_filters = ()
 
     @extend_schema(
         responses={200: OpenApiTypes.OBJECT},

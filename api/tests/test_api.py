@@ -216,8 +216,29 @@ def test_a_bad_page_is_refused_with_the_reason(client: Any, clinic_admin: User) 
         refused = get(client, "clients/", token, **{name: value})
         assert refused.status_code == 400 and name in refused.json(), (name, value)
     # Page numbers are gone: refused with the way on, rather than the first page for ever.
-    refused = get(client, "clients/", token, page=2)
-    assert refused.status_code == 400 and "after=" in refused.json()["page"][0]
+    for other in ("page", "offset", "limit", "cursor"):
+        refused = get(client, "clients/", token, **{other: 2})
+        assert refused.status_code == 400 and "after=" in refused.json()[other][0], other
+
+
+def test_a_list_takes_only_its_own_parameters_each_once(
+    client: Any, clinic_admin: User, records: dict
+) -> None:
+    token = token_for(clinic_admin)
+    own = records["R.K."]["session"].client_id
+    # A misspelt filter would otherwise answer with everyone's records.
+    refused = get(client, "ratings/", token, clinet=own)
+    assert refused.status_code == 400
+    assert refused.json()["clinet"] == [
+        "Not a parameter of this list; it takes client, after, page_size, format."
+    ]
+    # clients/ has no client filter of its own: refused, not ignored.
+    assert get(client, "clients/", token, client=own).status_code == 400
+    twice = client.get(
+        "/api/v1/ratings/?after=abc&after=1", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    assert twice.status_code == 400 and twice.json() == {"after": ["Give it once."]}
+    assert get(client, "ratings/", token, client=own, format="json").status_code == 200
 
 
 def test_every_answer_is_in_the_audit_trail(client: Any, clinic_admin: User, records: dict) -> None:
