@@ -7,12 +7,21 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from clients.models import Client
+from clients.models import Client, Clinic, User
 from measures import detection
 from measures.models import Concern
 from measures.tests.concern_steps import rate
 from measures.tests.factories import concern_with_signal
+from measures.tests.test_calibration import clinic_of_ratings
 from sessions.tests.factories import SessionFactory
+
+
+@pytest.fixture
+def rated(therapist: User) -> Clinic:
+    """The therapist's clinic, with 25 stable clients rating six weekly sessions each: enough
+    ratings to calibrate its thresholds on."""
+    clinic_of_ratings(therapist)
+    return therapist.clinic
 
 
 @pytest.fixture

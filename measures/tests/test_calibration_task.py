@@ -42,12 +42,6 @@ def progress_url(run: Calibration) -> str:
     return reverse("measures:thresholds-progress", args=[run.pk])
 
 
-@pytest.fixture
-def rated(therapist: User) -> Clinic:
-    clinic_of_ratings(therapist)
-    return therapist.clinic
-
-
 # --- The services ------------------------------------------------------------------------
 
 

@@ -26,12 +26,6 @@ def apply_url(calibration: Calibration) -> str:
     return reverse("measures:thresholds-apply", args=[calibration.pk])
 
 
-@pytest.fixture
-def rated(therapist: User) -> Clinic:
-    clinic_of_ratings(therapist)
-    return therapist.clinic
-
-
 def test_anonymous_is_sent_to_log_in_from_every_route(client: Any) -> None:
     for url, method in [
         (PAGE, "get"),
