@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.common import DEFAULT_URL, StatementCounter, as_served, create_database, setup_django
+from bench.common import StatementCounter, as_served, open_scale, scale_arguments
 
 
 def resources() -> dict[str, Callable[[Any], Any]]:
@@ -66,30 +66,19 @@ def timed(browser: Any, path: str, requests: int) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=["large", "huge"], default="huge")
-    parser.add_argument("--database", help="default: make bench's database for the scale")
+    scale_arguments(parser)
     parser.add_argument("--requests", type=int, default=5)
     args = parser.parse_args()
-    url = args.database or (DEFAULT_URL if args.scale == "large" else f"{DEFAULT_URL}_huge")
-    if "bench" not in url.rsplit("/", 1)[-1]:
-        sys.exit("The benchmark's database may be seeded afresh: its name must hold 'bench'.")
-    create_database(url)
-    setup_django(url)
+    open_scale(args.scale, args.database)
     as_served()
 
     from django.conf import settings
-    from django.core.management import call_command
     from django.test import Client as Browser
 
     from accounts.tokens import token_create, token_revoke
-    from bench.run import holds_scale, seed_scale
     from clients.models import User
     from demo.scale import SCALES, scale_logins
 
-    if holds_scale(args.scale):
-        call_command("migrate", verbosity=0)
-    else:
-        seed_scale(args.scale)
     settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"user": "1000000/hour"}
     print(f"API lists at the {args.scale} scale: median of {args.requests} requests in process")
     print(f"{'':50} {'records':>10} {'first':>8} {'halfway':>8} {'last':>8}  statements")

@@ -25,33 +25,22 @@ sys.path.insert(0, os.path.dirname(BENCH))
 import argparse
 import time
 
-from bench.common import DEFAULT_URL, create_database, peak_rss_mb, setup_django
+from bench.common import open_scale, peak_rss_mb, scale_arguments
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=["large", "huge"], default="huge")
-    parser.add_argument("--database", help="default: make bench's database for the scale")
+    scale_arguments(parser)
     args = parser.parse_args()
-    url = args.database or (DEFAULT_URL if args.scale == "large" else f"{DEFAULT_URL}_huge")
-    if "bench" not in url.rsplit("/", 1)[-1]:
-        sys.exit("The benchmark's database may be seeded afresh: its name must hold 'bench'.")
-    create_database(url)
-    setup_django(url)
+    open_scale(args.scale, args.database)
 
-    from django.core.management import call_command
     from django.utils import timezone
 
-    from bench.run import holds_scale, seed_scale
     from clients.models import Clinic
     from demo.scale import SCALE_CLINIC_SLUG
     from measures.calibration import calibration_result, clinic_histories
     from measures.thresholds import clinic_thresholds
 
-    if holds_scale(args.scale):
-        call_command("migrate", verbosity=0)
-    else:
-        seed_scale(args.scale)
     clinic = Clinic.objects.get(slug=SCALE_CLINIC_SLUG)
     before = peak_rss_mb()
     started = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import random
@@ -35,6 +36,31 @@ def as_served() -> None:
 
     settings.DEBUG = False
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+
+
+def scale_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--scale` and `--database`, for a benchmark on make bench's scale demo."""
+    parser.add_argument("--scale", choices=["large", "huge"], default="huge")
+    parser.add_argument("--database", help="default: make bench's database for the scale")
+
+
+def open_scale(scale: str, database: str | None = None) -> None:
+    """Django set up on make bench's database for `scale` (`alliance_bench` for large,
+    `alliance_bench_huge` for huge) or on `database`: migrated if it holds the scale's
+    clinic, seeded first if not (the huge scale takes a few minutes)."""
+    url = database or (DEFAULT_URL if scale == "large" else f"{DEFAULT_URL}_huge")
+    if "bench" not in url.rsplit("/", 1)[-1]:
+        sys.exit("The benchmark's database may be seeded afresh: its name must hold 'bench'.")
+    create_database(url)
+    setup_django(url)
+    from django.core.management import call_command
+
+    from bench.run import holds_scale, seed_scale  # bench.run imports this module
+
+    if holds_scale(scale):
+        call_command("migrate", verbosity=0)
+    else:
+        seed_scale(scale)
 
 
 def create_database(url: str) -> None:
