@@ -348,17 +348,23 @@ def _sweep_reset() -> None:
         )
         # And the trail of the concerns truncated above (the sweep records each concern it
         # opens): else a kept huge scale gains 10,000 entries a sweep, and its audit CSV
-        # slows run after run. Append-only, so its trigger is held off for this throw-away
-        # database's reset alone.
-        cursor.execute(f"ALTER TABLE clients_auditentry DISABLE TRIGGER {APPEND_ONLY_TRIGGER}")
-        cursor.execute(
-            "DELETE FROM clients_auditentry WHERE model = 'measures.concern' "
-            "AND action = 'created' AND actor_name = %s",
+        # slows run after run.
+        forget_audit_entries(
+            cursor,
+            "model = 'measures.concern' AND action = 'created' AND actor_name = %s",
             [SYSTEM],
         )
-        cursor.execute(f"ALTER TABLE clients_auditentry ENABLE TRIGGER {APPEND_ONLY_TRIGGER}")
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE measures_outcomeanswer, clients_auditentry")
+
+
+def forget_audit_entries(cursor: Any, condition: str, params: list[Any]) -> None:
+    """Delete the audit entries a benchmark left in its throw-away database, in the caller's
+    transaction (so that one cut short never leaves the trail's trigger off). The trail is
+    append-only: its trigger is held off for this delete alone."""
+    cursor.execute(f"ALTER TABLE clients_auditentry DISABLE TRIGGER {APPEND_ONLY_TRIGGER}")
+    cursor.execute(f"DELETE FROM clients_auditentry WHERE {condition}", params)
+    cursor.execute(f"ALTER TABLE clients_auditentry ENABLE TRIGGER {APPEND_ONLY_TRIGGER}")
 
 
 def _timed(before: Any, timed: Any) -> float:
