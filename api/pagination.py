@@ -115,8 +115,8 @@ class AfterIdPagination(BasePagination):
                 "name": "after",
                 "required": False,
                 "in": "query",
-                "description": "Only records with an id greater than this (the last id "
-                "of the page before, or of the last pull).",
+                "description": "Only records with an id greater than this: the last id "
+                "of the page before (as `next` gives it).",
                 "schema": {"type": "integer", "minimum": 0, "maximum": LARGEST_ID},
             },
             {
