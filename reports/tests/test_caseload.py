@@ -13,6 +13,7 @@ from clients.models import Client, User
 from clients.tests.factories import ClientFactory
 from measures.models import Concern
 from measures.tests.factories import OutcomeAnswerFactory, RatingFactory, concern_with_signal
+from reports.views import caseload as caseload_view
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -204,6 +205,34 @@ def test_the_caseload_costs_the_same_queries_at_any_size(
     assert all(len(row.sparkline) == 2 for row in rows(response))
     assert all(row.concern_id is not None for row in rows(response))
     assert [row.concern_severity for row in rows(response)][:1] == ["high"]
+
+
+def test_the_pages_count_the_clients_each_filter_lists(
+    client: Any, therapist: User, monkeypatch: Any
+) -> None:
+    """The pages' count follows every filter, and a client with concerns past and present
+    (the open one joined to the row) counts once."""
+    monkeypatch.setattr(caseload_view, "PAGE_SIZE", 2)
+    for number in range(5):
+        someone = ClientFactory(therapist=therapist, label=f"Maple {number}")
+        track = "not_on_track" if number < 3 else "on_track"
+        OutcomeAnswerFactory(session=rated_session(someone, 7, 7), track=track)
+        concern_for(someone, "high", Concern.Status.RESOLVED)
+        concern_for(someone, "medium")
+    ClientFactory(therapist=therapist, label="Willow")
+    ClientFactory(therapist=therapist, label="Maple gone", status="discharged")
+    ClientFactory(label="Maple elsewhere")  # another therapist's
+    client.force_login(therapist)
+
+    def counted(**query: str) -> tuple[int, int, list[str]]:
+        page = client.get(URL, query).context["page"]
+        return page.paginator.count, page.paginator.num_pages, [c.label for c in page]
+
+    assert counted() == (6, 3, ["Maple 0", "Maple 1"])
+    assert counted(q="maple", page="3") == (5, 3, ["Maple 4"])
+    assert counted(outcome="not_on_track", page="2") == (3, 2, ["Maple 2"])
+    assert counted(status="discharged") == (1, 1, ["Maple gone"])
+    assert counted(q="nobody") == (0, 1, [])
 
 
 def test_pages_carry_a_strict_content_security_policy(client: Any, therapist: User) -> None:
