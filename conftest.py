@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -144,11 +148,13 @@ def fresh_cache(settings: Any) -> Iterator[None]:
     """An empty cache in this process's memory for each test, whatever CACHE_URL says:
     rate-limit counts must not leak from one test into the next, nor one of the suite's
     processes empty another's cache (clearing a shared Redis one would)."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    in_memory = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.CACHES = in_memory
     from django.core.cache import cache
 
     cache.clear()
     yield
+    settings.CACHES = in_memory  # a test may have used its own Redis, gone by now
     cache.clear()
 
 
@@ -246,6 +252,72 @@ def redis_url() -> str:
     except redis.exceptions.RedisError as error:  # refused, or no such database
         missing_service(f"needs Redis at {url}: {error}")
     return url
+
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+class RedisServer:
+    """A throw-away redis-server on a free port, which a test stops, starts and stalls
+    (the shared one, 6379, is never touched)."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import redis
+
+        self.process = subprocess.Popen(
+            [
+                *(REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--daemonize", "no"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping()
+                return
+            except redis.exceptions.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    @contextmanager
+    def stalled(self) -> Iterator[None]:
+        """Paused (SIGSTOP) inside the block: it takes connections and answers nothing, as
+        a stalled server, or a proxy in front of a dead one, does."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.process.send_signal(signal.SIGCONT)
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    if not shutil.which(REDIS_SERVER):
+        missing_service(f"needs redis-server at {REDIS_SERVER}")
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

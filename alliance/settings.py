@@ -228,13 +228,28 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # Rate limits live here. One process: memory. Several web processes or hosts:
 # point CACHE_URL at Redis so they share one count.
 CACHE_URL = env_str("CACHE_URL")
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-        if CACHE_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+# How long a cache call may wait for Redis (to connect, then for each answer) before it
+# counts as down. It holds only counts, answered in well under a millisecond on the same
+# network; redis-py's own wait, 5 s, held every rating link and every API request that long
+# while a Redis (or the proxy in front of it) took connections and answered nothing.
+CACHE_TIMEOUT_SECONDS = 0.5
+
+
+def cache(url: str) -> dict[str, Any]:
+    """The cache at `url` (Redis), or this process's memory when there is none."""
+    if not url:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
+        "OPTIONS": {
+            "socket_connect_timeout": CACHE_TIMEOUT_SECONDS,
+            "socket_timeout": CACHE_TIMEOUT_SECONDS,
+        },
+    }
+
+
+CACHES = {"default": cache(CACHE_URL)}
 
 # --- E-mail ---------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -365,7 +380,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     # By id, not page number: constant time at any depth (api/pagination.py).
     "DEFAULT_PAGINATION_CLASS": "api.pagination.AfterIdPagination",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.OwnerRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env_str("ALLIANCE_API_RATE", "600/hour")},
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

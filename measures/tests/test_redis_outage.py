@@ -9,12 +9,7 @@ one (6379) is never touched.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import signal
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,9 +19,10 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from alliance.settings import cache as cache_at
 from clients.models import Client
 from clients.tests.factories import ClientFactory
-from conftest import celery_broker, missing_service
+from conftest import RedisServer, celery_broker
 from measures import tasks
 from measures.detection import sweep_run
 from measures.models import Concern, Flag, Rating, Sweep
@@ -36,57 +32,7 @@ from sessions.invitations import invitation_create
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 CLIENTS = 3
-
-
-class RedisServer:
-    """A throw-away redis-server on a free port, which the test stops and starts."""
-
-    def __init__(self) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                *(REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--daemonize", "no"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping()
-                return
-            except redis.exceptions.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    if not shutil.which(REDIS_SERVER):
-        missing_service(f"needs redis-server at {REDIS_SERVER}")
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def steady(client: Client) -> None:
@@ -119,14 +65,8 @@ def test_ratings_sent_while_redis_is_down_are_kept_thanked_and_evaluated_when_it
         steady(person)
     sweep_run()  # the night before: everything so far evaluated
     links = [invitation_create(session=SessionFactory(client=person)) for person in people]
-    redis_cache = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"{own_redis.url}/1",
-        }
-    }
     with (
-        override_settings(CACHES=redis_cache),
+        override_settings(CACHES={"default": cache_at(f"{own_redis.url}/1")}),
         celery_broker(f"{own_redis.url}/0"),
     ):
         own_redis.stop()
@@ -183,26 +123,21 @@ def test_a_stalled_broker_holds_up_neither_a_rating_nor_a_calibration(
 
     clinic_of_ratings(therapist)
     _, token = invitation_create(session=SessionFactory(client=ClientFactory(therapist=therapist)))
-    assert own_redis.process is not None
-    with celery_broker(f"{own_redis.url}/0"):
-        own_redis.process.send_signal(signal.SIGSTOP)
-        try:
-            started = time.monotonic()
-            with django_capture_on_commit_callbacks(execute=True):
-                response = client.post(reverse("measures:client-rating", args=[token]), answers())
-            assert time.monotonic() - started < 10
-            assert response.status_code == 302  # stored and thanked
-            assert Rating.objects.filter(session__invitations__isnull=False).count() == 1
-            assert "Could not enqueue evaluation" in caplog.text
+    with celery_broker(f"{own_redis.url}/0"), own_redis.stalled():
+        started = time.monotonic()
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(reverse("measures:client-rating", args=[token]), answers())
+        assert time.monotonic() - started < 10
+        assert response.status_code == 302  # stored and thanked
+        assert Rating.objects.filter(session__invitations__isnull=False).count() == 1
+        assert "Could not enqueue evaluation" in caplog.text
 
-            client.force_login(clinic_admin)
-            started = time.monotonic()
-            response = client.post(reverse("measures:thresholds-calibrate"), follow=True)
-            assert time.monotonic() - started < 10
-            assert b"the task queue is unreachable" in response.content
-            assert Calibration.objects.get().status == Calibration.Status.FAILED
-        finally:
-            own_redis.process.send_signal(signal.SIGCONT)
+        client.force_login(clinic_admin)
+        started = time.monotonic()
+        response = client.post(reverse("measures:thresholds-calibrate"), follow=True)
+        assert time.monotonic() - started < 10
+        assert b"the task queue is unreachable" in response.content
+        assert Calibration.objects.get().status == Calibration.Status.FAILED
 
 
 def test_the_catch_up_reads_only_what_changed_since_the_last_run(
