@@ -119,13 +119,24 @@ if env_bool("ALLIANCE_WEB_TIER", False) and DATABASE_WEB_STATEMENT_TIMEOUT_SECON
     POSTGRES_OPTIONS.append(f"-c statement_timeout={DATABASE_WEB_STATEMENT_TIMEOUT_SECONDS}s")
 
 
+# How long opening a connection to PostgreSQL may take before it counts as unreachable
+# (libpq's connect_timeout: 2 or more; 0 waits for ever). A database host gone from the
+# network (a failover, a crashed machine) neither takes nor refuses a connection: without
+# it a page waited for the operating system's TCP timeout, past gunicorn's 30 s, which
+# killed the worker and sent no page at all; now it answers the clean 503 after this long.
+DATABASE_CONNECT_TIMEOUT_SECONDS = env_int("DATABASE_CONNECT_TIMEOUT_SECONDS", 5)
+
+
 def database(url: str) -> dict[str, Any]:
     """A connection from a URL, kept for a minute and checked before reuse."""
     config = dj_database_url.parse(
         url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
     )
     if config["ENGINE"] == "django.db.backends.postgresql":
-        config.setdefault("OPTIONS", {})["options"] = " ".join(POSTGRES_OPTIONS)
+        config.setdefault("OPTIONS", {}).update(
+            options=" ".join(POSTGRES_OPTIONS),
+            connect_timeout=DATABASE_CONNECT_TIMEOUT_SECONDS,
+        )
     return config
 
 

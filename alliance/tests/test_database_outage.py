@@ -2,8 +2,9 @@
 service after it, with nothing done by hand.
 
 The real outage runs gunicorn in front of a small TCP proxy to the test database, and cuts
-the proxy (every connection closed, new ones closed on arrival) — never the PostgreSQL
-server, which other tests share.
+the proxy (every connection closed, new ones closed on arrival) or silences it (new ones
+taken and never answered, as a host gone from the network leaves them) — never the
+PostgreSQL server, which other tests share.
 """
 
 from __future__ import annotations
@@ -82,11 +83,13 @@ def test_any_other_error_is_still_a_500(monkeypatch: pytest.MonkeyPatch, therapi
 
 class Proxy:
     """A TCP proxy to PostgreSQL in its own thread and event loop; `cut()` closes every
-    connection and closes new ones on arrival, `restore()` passes them on again."""
+    connection and closes new ones on arrival, `silence()` takes new ones and answers
+    nothing, `restore()` passes them on again."""
 
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
         self.up = True
+        self.silent = False
         self.writers: set[asyncio.StreamWriter] = set()
         self.loop = asyncio.new_event_loop()
         self.port = 0
@@ -106,6 +109,14 @@ class Proxy:
         self.loop.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.silent:  # taken, read, never answered: until the other end gives up
+            self.writers.add(writer)
+            with contextlib.suppress(ConnectionError, OSError):
+                while await reader.read(65536):
+                    pass
+            self.writers.discard(writer)
+            writer.close()
+            return
         if not self.up:
             writer.close()
             return
@@ -139,8 +150,16 @@ class Proxy:
         self.up = False
         self.loop.call_soon_threadsafe(self._close_all)
 
+    def silence(self) -> None:
+        """A database host gone from the network, or a proxy in front of a dead one: a new
+        connection is taken and then nothing comes back, so only a timeout ends it."""
+        self.silent = True
+        self.loop.call_soon_threadsafe(self._close_all)
+
     def restore(self) -> None:
         self.up = True
+        self.silent = False
+        self.loop.call_soon_threadsafe(self._close_all)  # the silent ones
 
     def stop(self) -> None:
         self.cut()
@@ -167,8 +186,9 @@ def proxy(postgresql: None) -> Iterator[Proxy]:
 
 
 @contextlib.contextmanager
-def served(proxy: Proxy, tmp_path: Path) -> Iterator[int]:
-    """The app in production settings, its database reached through `proxy`."""
+def served(proxy: Proxy, tmp_path: Path, **settings_: str) -> Iterator[int]:
+    """The app in production settings (and `settings_`), its database reached through
+    `proxy`."""
     database = connections["default"].settings_dict
     user = database["USER"] + (f":{database['PASSWORD']}" if database["PASSWORD"] else "")
     environment = production_environment(
@@ -177,6 +197,7 @@ def served(proxy: Proxy, tmp_path: Path) -> Iterator[int]:
         DATABASE_URL=f"postgres://{user}@127.0.0.1:{proxy.port}/{database['NAME']}",
         STATIC_ROOT=str(tmp_path / "static"),
         CACHE_URL="",
+        **settings_,
     )
     environment.pop("DATABASE_REPLICA_URL", None)
     with gunicorn(environment, "--workers", "1", "--threads", "2", "--timeout", "30") as port:
@@ -217,3 +238,30 @@ def test_gunicorn_answers_503_while_postgresql_is_cut_off_and_recovers_by_itself
         status, _, text = get(port, caseload, cookie)
         assert status == 200 and "R.K." in text
         assert all(get(port, caseload, cookie)[0] == 200 for _ in range(3))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_silent_database_gets_503_within_the_connect_timeout_not_the_workers_timeout(
+    proxy: Proxy, tmp_path: Path, therapist: Any, client_record: Any
+) -> None:
+    """A database host gone from the network takes no connection and refuses none: without
+    a connect timeout a request waited for it until gunicorn killed the worker (30 s here)
+    and the browser got no page. Connections are opened for each request here
+    (DATABASE_CONN_MAX_AGE=0), as after a failed request or a kept one's minute."""
+    cookie = signed_in(therapist)
+    caseload = reverse("reports:caseload")
+    timeout = 2
+    environment = {"DATABASE_CONN_MAX_AGE": "0", "DATABASE_CONNECT_TIMEOUT_SECONDS": str(timeout)}
+    with served(proxy, tmp_path, **environment) as port:
+        assert get(port, caseload, cookie)[0] == 200
+
+        proxy.silence()
+        for _ in range(2):
+            started = time.monotonic()
+            status, retry_after, text = get(port, caseload, cookie)
+            assert time.monotonic() - started < timeout + 3
+            assert_clean_503(status, retry_after, text)
+
+        proxy.restore()
+        status, _, text = get(port, caseload, cookie)
+        assert status == 200 and "R.K." in text
