@@ -432,6 +432,13 @@ ALLIANCE_EARLIEST_SESSION_DATE = env_date("ALLIANCE_EARLIEST_SESSION_DATE", dt.d
 ALLIANCE_THERAPIST_RATING_EDIT_HOURS = env_int("ALLIANCE_THERAPIST_RATING_EDIT_HOURS", 24)
 
 # --- Schedules (Celery beat) ------------------------------------------------
+ALLIANCE_CATCH_UP_SECONDS = env_int("ALLIANCE_CATCH_UP_SECONDS", 10 * 60)
+# With a worker and beat expected (a broker set), detection that has not finished a sweep or
+# catch-up for this long is late: the caseload, review queue and dashboard say so (an empty
+# queue is then no sign that all is well) and /health/ answers 503. Six catch-ups missed.
+ALLIANCE_DETECTION_LATE_MINUTES = env_int(
+    "ALLIANCE_DETECTION_LATE_MINUTES", max(60, 6 * ALLIANCE_CATCH_UP_SECONDS // 60)
+)
 CELERY_BEAT_SCHEDULE = {
     "send-rating-reminders": {
         "task": "sessions.tasks.send_rating_reminders",
@@ -445,7 +452,7 @@ CELERY_BEAT_SCHEDULE = {
     # returns; a run that finds nothing changed costs a few queries.
     "catch-up-evaluations": {
         "task": "measures.tasks.catch_up",
-        "schedule": env_int("ALLIANCE_CATCH_UP_SECONDS", 10 * 60),
+        "schedule": ALLIANCE_CATCH_UP_SECONDS,
     },
     "send-concern-digests": {
         "task": "measures.tasks.send_concern_digests",
@@ -479,6 +486,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = ALLIANCE_MAX_REQUEST_BYTES
 FILE_UPLOAD_HANDLERS = ["alliance.middleware.RefuseFilesHandler"]
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
+    # A load balancer asks for /health/ over plain HTTP and takes a redirect for a failure.
+    SECURE_REDIRECT_EXEMPT = [r"^health/$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

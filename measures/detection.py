@@ -605,7 +605,7 @@ def _sweep_start(now: dt.datetime, *, refresh_courses: bool = True) -> tuple[Swe
     chunk lost with its worker) bounds nothing, so the next one covers its clients again.
     The catch-up between nightly sweeps leaves the expected courses as they are
     (`refresh_courses`)."""
-    last = Sweep.objects.filter(finished_at__isnull=False).order_by("-started_at").first()
+    last = Sweep.objects.last_finished()
     sweep = Sweep.objects.create(started_at=now)
     # The longest rating window any clinic could have: the setting (clinics do not change it).
     grace = Thresholds.from_settings().rating_grace

@@ -2,6 +2,7 @@ from django.urls import path
 
 from measures.views import (
     client_rating,
+    health,
     instruments,
     invitations,
     review,
@@ -13,6 +14,8 @@ from measures.views import (
 app_name = "measures"
 
 urlpatterns = [
+    # For a load balancer or a monitor (measures/views/health.py); open to anyone.
+    path("health/", health.health, name="health"),
     path(
         "sessions/<int:session_id>/rating-link/",
         invitations.invitation_create,

@@ -7,6 +7,7 @@ server needs nothing but the code.
 from __future__ import annotations
 
 import http.client
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,3 +89,17 @@ def test_the_access_log_keeps_no_search_terms_or_tokens(server: tuple[int, Path]
     assert "GET /?[redacted]" in text and "/accounts/login/?[redacted]" in text
     assert "R.K." not in text and "status=active" not in text
     assert "cx1-abc123def456" not in text
+
+
+def test_health_answers_a_load_balancer_over_plain_http(server: tuple[int, Path]) -> None:
+    """Every page redirects plain HTTP to https; /health/ answers it, as a load balancer
+    asks it (and counts a redirect as a failure)."""
+    port, _ = server
+    assert ask(port, "GET", "/accounts/login/", **{"X-Forwarded-Proto": "http"}).status == 301
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", "/health/")
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    connection.close()
+    assert answer["database"] == "ok"  # the server's (unmigrated) SQLite file answers
+    assert (response.status, answer["status"]) in {(200, "ok"), (503, "failing")}

@@ -24,6 +24,7 @@ from clients import audit
 from clients.access import get_visible_or_404
 from clients.scoping import is_overseer, is_treating_therapist, may_comment_on
 from measures import concern_selectors, review
+from measures.freshness import detection_status
 from measures.models import Concern, Flag
 from measures.review_forms import (
     REVIEW_STATUSES,
@@ -57,6 +58,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             "status": status,
             "status_query": urlencode({"status": status}),  # kept on the pages' links
             "statuses": REVIEW_STATUSES.items(),
+            "detection": detection_status(),
             # Anyone who sees more than their own caseload needs to know whose client it is.
             "shows_therapist": is_overseer(request.user),
         },

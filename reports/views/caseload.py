@@ -12,6 +12,7 @@ from django.shortcuts import render
 
 from clients.models import Client
 from clients.scoping import is_overseer, may_add_clients
+from measures.freshness import detection_status
 from measures.models import OutcomeAnswer
 from reports import selectors
 from reports.forms import CaseloadFilterForm
@@ -57,5 +58,6 @@ def caseload(request: HttpRequest) -> HttpResponse:
             "can_add": may_add_clients(request.user),
             # Anyone who sees more than their own caseload needs to know whose client it is.
             "shows_therapist": is_overseer(request.user),
+            "detection": detection_status(),
         },
     )

@@ -15,6 +15,7 @@ from alliance.forms import PageForm
 from clients.access import get_visible_or_404
 from clients.models import User
 from clients.scoping import is_overseer
+from measures.freshness import detection_status
 from reports import dashboard, selectors
 from reports.forms import DEFAULT_DAYS, PeriodForm, SortForm, without_stale_dates
 
@@ -85,6 +86,7 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
             "sort": sort,
             "descending": descending,
             "query": request.GET.urlencode(),
+            "detection": detection_status(),
         },
     )
 
