@@ -133,10 +133,10 @@ def database(url: str) -> dict[str, Any]:
         url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
     )
     if config["ENGINE"] == "django.db.backends.postgresql":
-        config.setdefault("OPTIONS", {}).update(
-            options=" ".join(POSTGRES_OPTIONS),
-            connect_timeout=DATABASE_CONNECT_TIMEOUT_SECONDS,
-        )
+        options = config.setdefault("OPTIONS", {})
+        options["options"] = " ".join(POSTGRES_OPTIONS)
+        # A connect_timeout given in the URL (`?connect_timeout=15`) wins.
+        options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT_SECONDS)
     return config
 
 
@@ -434,8 +434,8 @@ ALLIANCE_THERAPIST_RATING_EDIT_HOURS = env_int("ALLIANCE_THERAPIST_RATING_EDIT_H
 # --- Schedules (Celery beat) ------------------------------------------------
 ALLIANCE_CATCH_UP_SECONDS = env_int("ALLIANCE_CATCH_UP_SECONDS", 10 * 60)
 # With a worker and beat expected (a broker set), detection that has not finished a sweep or
-# catch-up for this long is late: the caseload, review queue and dashboard say so (an empty
-# queue is then no sign that all is well) and /health/ answers 503. Six catch-ups missed.
+# catch-up for this long is late: the pages that list concerns say so (an empty queue is
+# then no sign that all is well) and /health/detection/ answers 503. Six catch-ups missed.
 ALLIANCE_DETECTION_LATE_MINUTES = env_int(
     "ALLIANCE_DETECTION_LATE_MINUTES", max(60, 6 * ALLIANCE_CATCH_UP_SECONDS // 60)
 )
@@ -486,8 +486,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = ALLIANCE_MAX_REQUEST_BYTES
 FILE_UPLOAD_HANDLERS = ["alliance.middleware.RefuseFilesHandler"]
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
-    # A load balancer asks for /health/ over plain HTTP and takes a redirect for a failure.
-    SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+    # A load balancer or monitor asks for /health/… over plain HTTP and takes a redirect for
+    # a failure.
+    SECURE_REDIRECT_EXEMPT = [r"^health/(detection/)?$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

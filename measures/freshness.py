@@ -5,7 +5,7 @@ A rating's own evaluation runs on a worker; beat's catch-up (every 10 minutes) a
 nightly sweep judge whatever that missed. If the workers or beat stop, nothing says so:
 concerns simply stop opening, and a therapist reads an empty review queue as all well. The
 latest finished sweep or catch-up measures the whole chain at once (beat, broker, worker,
-database): the pages that list concerns warn when it is late, and /health/ fails.
+database): the pages that list concerns warn when it is late, and /health/detection/ fails.
 """
 
 from __future__ import annotations

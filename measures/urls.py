@@ -14,8 +14,9 @@ from measures.views import (
 app_name = "measures"
 
 urlpatterns = [
-    # For a load balancer or a monitor (measures/views/health.py); open to anyone.
-    path("health/", health.health, name="health"),
+    # For a load balancer, and for a monitor (measures/views/health.py); open to anyone.
+    path("health/", health.serving, name="health"),
+    path("health/detection/", health.detection, name="health-detection"),
     path(
         "sessions/<int:session_id>/rating-link/",
         invitations.invitation_create,

@@ -290,6 +290,7 @@ EXPECTED: dict[str, dict[str, tuple[Expect, Expect]]] = {
     "measures:client-rating-thanks-plain": {OWN: (everyone(OK), everyone(NOT_ALLOWED))},
     # For a load balancer or a monitor: open to anyone, read only, no record in it.
     "measures:health": {OWN: (everyone(OK), everyone(NOT_ALLOWED))},
+    "measures:health-detection": {OWN: (everyone(OK), everyone(NOT_ALLOWED))},
     # concerns: read by whoever sees the client, moved on by A alone, commented on by A
     # and A's supervisor
     "measures:concern-detail": {

@@ -76,7 +76,8 @@ def test_a_stalled_cache_holds_up_no_rating_link_api_request_or_password_reset(
     caplog: Any,
 ) -> None:
     """Redis paused (SIGSTOP): it takes connections and never answers. redis-py's own wait
-    (5 s a call) held each of these pages 5–10 s, and the API then answered 500."""
+    (5 s a call) held a mistyped link's page and a password reset 10 s, and the API 5 s
+    before it answered 500. (A valid link asks the cache nothing.)"""
     settings.CACHES = {"default": cache_at(f"{own_redis.url}/1")}
     User.objects.filter(pk=therapist.pk).update(email="tara@clinic.example")
     _, link = invitation_create(session=SessionFactory(client=client_record))

@@ -91,15 +91,21 @@ def test_the_access_log_keeps_no_search_terms_or_tokens(server: tuple[int, Path]
     assert "cx1-abc123def456" not in text
 
 
-def test_health_answers_a_load_balancer_over_plain_http(server: tuple[int, Path]) -> None:
-    """Every page redirects plain HTTP to https; /health/ answers it, as a load balancer
-    asks it (and counts a redirect as a failure)."""
-    port, _ = server
-    assert ask(port, "GET", "/accounts/login/", **{"X-Forwarded-Proto": "http"}).status == 301
+def plain_json(port: int, path: str) -> tuple[int, dict]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    connection.request("GET", "/health/")
+    connection.request("GET", path)
     response = connection.getresponse()
     answer = json.loads(response.read())
     connection.close()
-    assert answer["database"] == "ok"  # the server's (unmigrated) SQLite file answers
-    assert (response.status, answer["status"]) in {(200, "ok"), (503, "failing")}
+    return response.status, answer
+
+
+def test_health_answers_a_load_balancer_over_plain_http(server: tuple[int, Path]) -> None:
+    """Every page redirects plain HTTP to https; /health/ and /health/detection/ answer
+    it, as a load balancer or monitor asks them (and counts a redirect as a failure)."""
+    port, _ = server
+    assert ask(port, "GET", "/accounts/login/", **{"X-Forwarded-Proto": "http"}).status == 301
+    status, answer = plain_json(port, "/health/")
+    assert (status, answer["database"]) == (200, "ok")  # its (unmigrated) SQLite answers
+    status, answer = plain_json(port, "/health/detection/")
+    assert (status, answer["status"]) in {(200, "ok"), (503, "failing")}

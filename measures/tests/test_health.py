@@ -1,4 +1,5 @@
-"""/health/ and whether detection keeps up (measures/freshness.py)."""
+"""/health/ (for a load balancer), /health/detection/ (for a monitor), and whether
+detection keeps up (measures/freshness.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError, connection
 from django.db.backends.utils import CursorWrapper
 from django.test import Client as DjangoClient
 from django.urls import reverse
@@ -18,6 +19,7 @@ from measures.models import Sweep
 
 pytestmark = pytest.mark.django_db
 URL = reverse("measures:health")
+DETECTION_URL = reverse("measures:health-detection")
 HOUR = dt.timedelta(hours=1)
 
 
@@ -45,63 +47,96 @@ def test_late_when_nothing_has_finished_or_the_last_began_too_long_ago() -> None
 
 def test_without_a_broker_detection_runs_in_process_and_is_never_late(client: Any) -> None:
     assert not detection_status().scheduled
-    response = client.get(URL)
-    assert response.status_code == 200
-    assert response.json() == {
-        "status": "ok",
-        "database": "ok",
-        "detection": "in process",
-        "detection_last_checked": None,
-    }
+    for url in (URL, DETECTION_URL):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert response.json() == {
+            "status": "ok",
+            "database": "ok",
+            "detection": "in process",
+            "detection_last_checked": None,
+        }
 
 
 def test_healthy_while_the_catch_up_keeps_finishing(client: Any, scheduled: None) -> None:
     recent = swept(8)
     swept(2, finished=False)  # the one running now does not count until it finishes
-    response = client.get(URL)
-    assert response.status_code == 200
-    assert response.json() == {
-        "status": "ok",
-        "database": "ok",
-        "detection": "ok",
-        "detection_last_checked": recent.started_at.isoformat(),
-    }
-    assert "no-store" in response["Cache-Control"]
+    for url in (URL, DETECTION_URL):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert response.json() == {
+            "status": "ok",
+            "database": "ok",
+            "detection": "ok",
+            "detection_last_checked": recent.started_at.isoformat(),
+        }
+        assert "no-store" in response["Cache-Control"]
 
 
-def test_late_detection_is_a_503_naming_it(client: Any, scheduled: None) -> None:
+def test_late_detection_fails_the_monitors_check_not_the_load_balancers(
+    client: Any, scheduled: None
+) -> None:
+    """Late detection taking every server out of the load balancer would take the pages
+    and the rating links with it, over background work the pages already warn of."""
     last = swept(61)
     swept(30, finished=False)  # started, never finished: its worker died
-    response = client.get(URL)
-    assert response.status_code == 503
-    assert response.json()["status"] == "failing"
-    assert response.json()["detection"] == "late"
-    assert response.json()["detection_last_checked"] == last.started_at.isoformat()
+    serving = client.get(URL)
+    assert serving.status_code == 200
+    assert serving.json() == {
+        "status": "ok",
+        "database": "ok",
+        "detection": "late",
+        "detection_last_checked": last.started_at.isoformat(),
+    }
+    monitored = client.get(DETECTION_URL)
+    assert monitored.status_code == 503
+    assert monitored.json() == {**serving.json(), "status": "failing"}
 
 
 def test_no_sweep_ever_finished_is_late(client: Any, scheduled: None) -> None:
-    response = client.get(URL)
+    response = client.get(DETECTION_URL)
     assert response.status_code == 503
     assert response.json()["detection"] == "late"
     assert response.json()["detection_last_checked"] is None
+    assert client.get(URL).status_code == 200
 
 
-def test_an_unreachable_database_is_a_503_without_details(monkeypatch: Any) -> None:
+@pytest.mark.parametrize("error", [OperationalError, InterfaceError])
+def test_an_unreachable_database_is_a_503_on_both_without_details(
+    monkeypatch: Any, error: type[Exception]
+) -> None:
     def outage(*args: Any, **kwargs: Any) -> None:
-        raise OperationalError("could not connect to server at 10.1.2.3")
+        raise error("could not connect to server at 10.1.2.3")
 
     browser = DjangoClient(raise_request_exception=False)
     monkeypatch.setattr(CursorWrapper, "execute", outage)
-    response = browser.get(URL)
-    assert response.status_code == 503
-    assert response.json() == {
-        "status": "failing",
-        "database": "unreachable",
-        "detection": "unknown",
-        "detection_last_checked": None,
-    }
+    for url in (URL, DETECTION_URL):
+        response = browser.get(url)
+        assert response.status_code == 503
+        assert response.json() == {
+            "status": "failing",
+            "database": "unreachable",
+            "detection": "unknown",
+            "detection_last_checked": None,
+        }
 
 
-def test_it_only_answers_reads(client: Any) -> None:
-    assert client.post(URL).status_code == 405
-    assert client.head(URL).status_code == 200
+def test_they_only_answer_reads(client: Any) -> None:
+    for url in (URL, DETECTION_URL):
+        assert client.post(url).status_code == 405
+        assert client.head(url).status_code == 200
+
+
+def test_the_latest_finished_sweep_is_read_through_its_index(postgresql: None) -> None:
+    """The catch-up leaves a row every 10 minutes; each page that warns reads the latest
+    finished one. Sequential scans are turned off for the look, so the plan shows whether
+    an index can serve it at all."""
+    for minutes_ago in range(0, 3000, 10):
+        swept(minutes_ago, finished=minutes_ago % 30 != 0)
+    query = Sweep.objects.filter(finished_at__isnull=False).order_by("-started_at")[:1]
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "sweep_last_finished" in plan, plan

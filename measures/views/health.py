@@ -1,19 +1,45 @@
-"""/health/: for a load balancer or a monitor, whether this server can do its work."""
+"""/health/ for a load balancer, /health/detection/ for a monitor: whether this server can
+serve, and whether detection keeps up. Open to anyone; they hold no record, only whether
+each part works and when detection last looked for concerns."""
 
 from __future__ import annotations
 
-from django.db import DatabaseError, connection
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import Error, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_safe
 
 from measures.freshness import DetectionStatus, detection_status
 
 
+@dataclass(frozen=True)
+class Health:
+    database_ok: bool
+    # None when the database could not say (unreachable, or a migration not yet run).
+    detection: DetectionStatus | None
+
+    @property
+    def detection_ok(self) -> bool:
+        return self.detection is not None and not self.detection.late
+
+    def answer(self, ok: bool) -> JsonResponse:
+        last_checked = self.detection.last_checked_at if self.detection else None
+        body: dict[str, Any] = {
+            "status": "ok" if ok else "failing",
+            "database": "ok" if self.database_ok else "unreachable",
+            "detection": _detection_word(self.detection),
+            "detection_last_checked": last_checked.isoformat() if last_checked else None,
+        }
+        return JsonResponse(body, status=200 if ok else 503)
+
+
 def _database_answers() -> bool:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except DatabaseError:  # unreachable, or gave up after DATABASE_CONNECT_TIMEOUT_SECONDS
+    except Error:  # unreachable, gave up after DATABASE_CONNECT_TIMEOUT_SECONDS, or closed
         return False
     return True
 
@@ -21,33 +47,35 @@ def _database_answers() -> bool:
 def _detection() -> DetectionStatus | None:
     try:
         return detection_status()
-    except DatabaseError:  # the database answers, but not this (a migration not yet run)
+    except Error:  # the database answers, but not this (a migration not yet run)
         return None
 
 
 def _detection_word(status: DetectionStatus | None) -> str:
     if status is None:
-        return "unknown"  # it is read from the database
+        return "unknown"
     if not status.scheduled:
         return "in process"  # no broker: each rating is judged as it is saved
     return "late" if status.late else "ok"
 
 
-@require_safe
-def health(request: HttpRequest) -> JsonResponse:
-    """200 when the database answers and detection keeps up, else 503, naming which part
-    fails. Open to anyone and holds no record: only whether each part works, and when
-    detection last read what had changed."""
+def _health() -> Health:
     database_ok = _database_answers()
-    detection = _detection() if database_ok else None
-    healthy = detection is not None and not detection.late
-    last_checked = detection.last_checked_at if detection else None
-    return JsonResponse(
-        {
-            "status": "ok" if healthy else "failing",
-            "database": "ok" if database_ok else "unreachable",
-            "detection": _detection_word(detection),
-            "detection_last_checked": last_checked.isoformat() if last_checked else None,
-        },
-        status=200 if healthy else 503,
-    )
+    return Health(database_ok, _detection() if database_ok else None)
+
+
+@require_safe
+def serving(request: HttpRequest) -> JsonResponse:
+    """For a load balancer: 503 only when the database does not answer. Late detection is
+    reported but does not fail it: it would take every server out at once (pages and
+    rating links with them) over background work the pages already warn of."""
+    health = _health()
+    return health.answer(ok=health.database_ok)
+
+
+@require_safe
+def detection(request: HttpRequest) -> JsonResponse:
+    """For a monitor: 503 when detection has fallen behind (workers or beat stopped) or
+    the database cannot say."""
+    health = _health()
+    return health.answer(ok=health.detection_ok)

@@ -18,11 +18,13 @@ from clients.models import User
 from measures.models import Sweep
 
 pytestmark = pytest.mark.django_db
-NOTICE = "Until it checks again, concerns may be missing"
+NOTICE = "Until it looks again, concerns may be missing"
 PAGES = [
-    ("therapist", "reports:caseload"),
-    ("therapist", "measures:review-queue"),
-    ("supervisor", "reports:dashboard"),
+    ("therapist", "reports:caseload", []),
+    ("therapist", "measures:review-queue", []),
+    ("therapist", "reports:client-detail", ["client_record"]),
+    ("supervisor", "reports:dashboard", []),
+    ("supervisor", "reports:therapist-caseload", ["therapist"]),
 ]
 
 
@@ -44,18 +46,18 @@ def swept(minutes_ago: int) -> None:
     Sweep.objects.create(started_at=started, finished_at=started + dt.timedelta(seconds=5))
 
 
-@pytest.mark.parametrize(("who", "url_name"), PAGES)
+@pytest.mark.parametrize(("who", "url_name", "of"), PAGES)
 def test_a_late_detection_is_said_on_each_page_that_lists_concerns(
-    client: Any, scheduled: Any, who: str, url_name: str, request: Any
+    client: Any, scheduled: Any, who: str, url_name: str, of: list[str], request: Any
 ) -> None:
     reader: User = request.getfixturevalue(who)
     client.force_login(reader)
-    url = reverse(url_name)
+    url = reverse(url_name, args=[request.getfixturevalue(name).pk for name in of])
     swept(90)
     with CaptureQueriesContext(connection) as asked:
         late = client.get(url).content.decode()
     assert NOTICE in late
-    assert "Alliance last checked new ratings for drops on" in late
+    assert "Alliance last looked for new concerns on" in late
     # What it costs: one indexed query for the latest finished sweep, nothing in process.
     scheduled(False)
     with CaptureQueriesContext(connection) as in_process:
@@ -71,7 +73,7 @@ def test_a_late_detection_is_said_on_each_page_that_lists_concerns(
 def test_never_checked_says_so(client: Any, scheduled: Any, therapist: User) -> None:
     client.force_login(therapist)
     page = client.get(reverse("reports:caseload")).content.decode()
-    assert "Alliance has not yet checked any rating for drops." in page
+    assert "Alliance has not yet looked for concerns." in page
 
 
 def test_no_notice_where_ratings_are_judged_as_they_are_saved(client: Any, therapist: User) -> None:

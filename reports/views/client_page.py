@@ -18,6 +18,7 @@ from clients.scoping import (
     may_review_with_client,
 )
 from measures import concern_selectors
+from measures.freshness import detection_status
 from measures.items import DIMENSION_NAMES
 from reports import selectors
 
@@ -49,5 +50,6 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
             "may_audit": may_read_audit_trail(user),
             "may_move": may_move_clients(user),
             "may_review_with_client": may_review_with_client(user, client),
+            "detection": detection_status(),
         },
     )

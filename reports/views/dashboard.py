@@ -103,7 +103,7 @@ def therapist_caseload(request: HttpRequest, therapist_id: int) -> HttpResponse:
     return render(
         request,
         "reports/therapist_caseload.html",
-        {"therapist": therapist, "clients": clients},
+        {"therapist": therapist, "clients": clients, "detection": detection_status()},
     )
 
 
