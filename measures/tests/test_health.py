@@ -37,6 +37,14 @@ def swept(minutes_ago: int, *, finished: bool = True) -> Sweep:
     )
 
 
+def both_answer(browser: Any, code: int, **body: Any) -> None:
+    """/health/ and /health/detection/ alike: the HTTP status, the JSON, never stored."""
+    for url in (URL, DETECTION_URL):
+        response = browser.get(url)
+        assert (response.status_code, response.json()) == (code, body)
+        assert "no-store" in response["Cache-Control"]
+
+
 def test_late_when_nothing_has_finished_or_the_last_began_too_long_ago() -> None:
     now = timezone.now()
     assert is_late(None, now, HOUR)
@@ -47,30 +55,22 @@ def test_late_when_nothing_has_finished_or_the_last_began_too_long_ago() -> None
 
 def test_without_a_broker_detection_runs_in_process_and_is_never_late(client: Any) -> None:
     assert not detection_status().scheduled
-    for url in (URL, DETECTION_URL):
-        response = client.get(url)
-        assert response.status_code == 200
-        assert response.json() == {
-            "status": "ok",
-            "database": "ok",
-            "detection": "in process",
-            "detection_last_checked": None,
-        }
+    both_answer(
+        client, 200, status="ok", database="ok", detection="in process", detection_last_checked=None
+    )
 
 
 def test_healthy_while_the_catch_up_keeps_finishing(client: Any, scheduled: None) -> None:
     recent = swept(8)
     swept(2, finished=False)  # the one running now does not count until it finishes
-    for url in (URL, DETECTION_URL):
-        response = client.get(url)
-        assert response.status_code == 200
-        assert response.json() == {
-            "status": "ok",
-            "database": "ok",
-            "detection": "ok",
-            "detection_last_checked": recent.started_at.isoformat(),
-        }
-        assert "no-store" in response["Cache-Control"]
+    both_answer(
+        client,
+        200,
+        status="ok",
+        database="ok",
+        detection="ok",
+        detection_last_checked=recent.started_at.isoformat(),
+    )
 
 
 def test_late_detection_fails_the_monitors_check_not_the_load_balancers(
@@ -110,15 +110,14 @@ def test_an_unreachable_database_is_a_503_on_both_without_details(
 
     browser = DjangoClient(raise_request_exception=False)
     monkeypatch.setattr(CursorWrapper, "execute", outage)
-    for url in (URL, DETECTION_URL):
-        response = browser.get(url)
-        assert response.status_code == 503
-        assert response.json() == {
-            "status": "failing",
-            "database": "unreachable",
-            "detection": "unknown",
-            "detection_last_checked": None,
-        }
+    both_answer(
+        browser,
+        503,
+        status="failing",
+        database="unreachable",
+        detection="unknown",
+        detection_last_checked=None,
+    )
 
 
 def test_they_only_answer_reads(client: Any) -> None:
