@@ -369,7 +369,7 @@ def _rate(event: _Event, session: Session, state: _Replay) -> None:
         # With the rating, as the client's link stores it (measures.services).
         answer = outcome_answer_save(
             session=session,
-            instrument_id=state.instrument.pk,
+            instrument=state.instrument,
             answers=event.outcome,
             actor=audit.CLIENT_LINK,
         )

@@ -206,12 +206,15 @@ class ClientRatingForm(ServiceForm):
             if name not in ("notice_version", "instrument") and not name.startswith("outcome_")
         }
 
-    def outcome(self) -> tuple[int | None, list[int]] | None:
-        """(the instrument shown, its answers in order), or None when it was not asked."""
+    def outcome(self) -> tuple[Instrument | None, list[int]] | None:
+        """(the instrument shown, its answers in order), or None when it was not asked.
+        The instrument is None when the page named another than the one drawn here (a
+        stale or forged page): the service refuses it, and the client answers again."""
         if self.outcome_instrument is None:
             return None
         answers = [self.cleaned_data[field.name] for field in self.outcome_fields()]
-        return self.cleaned_data.get("instrument"), answers
+        named = self.cleaned_data.get("instrument")
+        return (self.outcome_instrument if named == self.outcome_instrument.pk else None), answers
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

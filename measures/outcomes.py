@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.utils.translation import gettext_lazy
 
 from clients import audit
@@ -26,18 +25,12 @@ UNKNOWN_INSTRUMENT = gettext_lazy(
 )
 
 
-def instrument_shown(session: Session, instrument_id: int | None) -> Instrument:
-    """The instrument the client's page showed, if it is one their clinic offers."""
-    found = (
-        Instrument.objects.filter(
-            Q(clinic__isnull=True) | Q(clinic_id=session.client.clinic_id), pk=instrument_id
-        ).first()
-        if instrument_id
-        else None
-    )
-    if found is None:
+def instrument_check(session: Session, instrument: Instrument | None) -> Instrument:
+    """The instrument the client's page showed, if it is one their clinic offers: its own
+    or a built-in one. Checked on the row the page was drawn from, not read again."""
+    if instrument is None or instrument.clinic_id not in (None, session.client.clinic_id):
         raise ValidationError({"instrument": UNKNOWN_INSTRUMENT}, code="unknown_instrument")
-    return found
+    return instrument
 
 
 def answers_check(instrument: Instrument, answers: Sequence[object]) -> list[int]:
@@ -58,11 +51,12 @@ def answers_check(instrument: Instrument, answers: Sequence[object]) -> list[int
 
 
 def outcome_answer_save(
-    *, session: Session, instrument_id: int | None, answers: Sequence[object], actor: str
+    *, session: Session, instrument: Instrument | None, answers: Sequence[object], actor: str
 ) -> OutcomeAnswer:
     """Store one session's outcome answers (inside the caller's transaction), with the
-    score the instrument's own scoring gives."""
-    instrument = instrument_shown(session, instrument_id)
+    score the instrument's own scoring gives. `instrument` is the one the page showed
+    (None when the page named one it did not show: refused)."""
+    instrument = instrument_check(session, instrument)
     checked = answers_check(instrument, answers)
     answer = OutcomeAnswer.objects.create(
         session=session,

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 from clients import audit
 from clients.models import AuditAction, ClientLanguage, User
 from clients.notice import is_known_version
-from measures.models import Rating
+from measures.models import Instrument, Rating
 from measures.outcomes import outcome_answer_save
 from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN
 from measures.tasks import evaluate_client
@@ -249,7 +249,7 @@ def client_rating_submit(
     answers: Mapping[str, Any],
     notice_version: int | None,
     notice_language: str,
-    outcome: tuple[int | None, Sequence[object]] | None = None,
+    outcome: tuple[Instrument | None, Sequence[object]] | None = None,
 ) -> Rating:
     """Store the client's answers through their link: exactly one rating per link and session,
     with the consent record: the version of the clinic's privacy notice the form showed, in
@@ -303,9 +303,9 @@ def client_rating_submit(
             raise AlreadyAnswered() from None
         raise
     if outcome is not None:
-        instrument_id, answers = outcome
+        instrument, answers = outcome
         outcome_answer_save(
-            session=session, instrument_id=instrument_id, answers=answers, actor=audit.CLIENT_LINK
+            session=session, instrument=instrument, answers=answers, actor=audit.CLIENT_LINK
         )
     invitation.used_at = rating.submitted_at
     invitation.save(update_fields=["used_at"])
