@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from alliance.replica import replica_alias
 from clients.models import AuditEntry, Client, User
@@ -96,7 +95,7 @@ def csv_rows(entries: QuerySet[AuditEntry], zone: dt.tzinfo) -> Iterator[list[An
     rows = entries.using(replica_alias()).values_list(*CSV_FIELDS).iterator(chunk_size=2000)
     for at, actor, address, action, model, object_id, client_id, label, fields, place in rows:
         yield [
-            timezone.localtime(at, zone).replace(microsecond=0).isoformat(),
+            at.astimezone(zone).isoformat(timespec="seconds"),
             actor,
             address or "",
             actions.get(action, action),
