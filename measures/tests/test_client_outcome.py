@@ -171,6 +171,9 @@ def test_the_service_refuses_an_instrument_the_clinic_does_not_offer(session: Se
     with pytest.raises(ValidationError, match="questions we do not recognise"):
         outcome_answer_save(session=session, instrument=foreign, answers=[1, 2, 3, 4], actor="test")
     with pytest.raises(ValidationError, match="questions we do not recognise"):
+        # The form's word for a page that named another instrument than the one drawn.
+        outcome_answer_save(session=session, instrument=None, answers=[1, 2, 3, 4], actor="test")
+    with pytest.raises(ValidationError, match="questions we do not recognise"):
         outcome_answer_save(
             session=session, instrument=built_in_check(), answers=[1, 2], actor="test"
         )
