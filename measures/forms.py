@@ -178,7 +178,8 @@ class ClientRatingForm(ServiceForm):
             )
             for number, item in enumerate(self.outcome_words["items"], start=1)
         }
-        # Which instrument the page showed: the service checks it belongs to the clinic.
+        # Which instrument the page showed: `outcome()` compares it with the one drawn here,
+        # and the service checks that one belongs to the clinic.
         fields["instrument"] = WholeNumberField(
             min_value=1,
             widget=forms.HiddenInput,
