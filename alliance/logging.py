@@ -50,3 +50,23 @@ def install_token_redaction() -> None:
 
     make_record.redacts_tokens = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(make_record)
+
+
+# The health checks (measures/views/health.py) answer 503 by design while the database is
+# away or detection is late, and whoever polls them (a load balancer every few seconds, a
+# monitor every minute) raises the alarm on that answer. Django's request log would add an
+# ERROR line per poll: hundreds an hour for one known fault, drowning the errors that are
+# news. Every other 503 (a page during a database outage) is still logged.
+HEALTH_CHECKS = frozenset({"measures:health", "measures:health-detection"})
+
+
+class QuietHealthChecks(logging.Filter):
+    """On `django.request`: drops the line a health check's own 503 answer would log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        match = getattr(getattr(record, "request", None), "resolver_match", None)
+        return not (
+            getattr(record, "status_code", None) == 503
+            and match is not None
+            and match.view_name in HEALTH_CHECKS
+        )

@@ -4,6 +4,7 @@ detection keeps up (measures/freshness.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 import pytest
@@ -118,6 +119,41 @@ def test_an_unreachable_database_is_a_503_on_both_without_details(
         detection="unknown",
         detection_last_checked=None,
     )
+
+
+def request_log(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "django.request"]
+
+
+def test_a_pollers_503_is_answered_not_logged_as_an_error(
+    client: Any, scheduled: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A monitor polling while detection is late gets its 503 each time; the log does not
+    gain an ERROR line per poll for the one fault it already knows of."""
+    swept(61)
+    caplog.set_level(logging.INFO)
+    for _ in range(3):
+        assert client.get(DETECTION_URL).status_code == 503
+    assert request_log(caplog) == []
+
+
+def test_during_an_outage_the_checks_stay_quiet_and_the_pages_503s_are_logged(
+    monkeypatch: Any, caplog: pytest.LogCaptureFixture, therapist: Any
+) -> None:
+    def outage(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("could not connect to server")
+
+    poller = DjangoClient(raise_request_exception=False)  # no cookie, as a load balancer
+    browser = DjangoClient(raise_request_exception=False)
+    browser.force_login(therapist)
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(CursorWrapper, "execute", outage)
+    for url in (URL, DETECTION_URL):
+        assert poller.get(url).status_code == 503
+    assert request_log(caplog) == []
+    page = reverse("reports:caseload")
+    assert browser.get(page).status_code == 503
+    assert request_log(caplog) == [(logging.ERROR, f"Service Unavailable: {page}")]
 
 
 def test_they_only_answer_reads(client: Any) -> None:
