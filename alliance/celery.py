@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import beat_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance.settings")
 
@@ -17,3 +19,16 @@ app.autodiscover_tasks()
 def ping() -> str:
     """Answer "pong": lets operators and tests prove a worker is consuming."""
     return "pong"
+
+
+@beat_init.connect
+def look_for_concerns_at_once(sender: Any, **kwargs: Any) -> None:
+    """Queue a catch-up as beat starts, not one interval (10 minutes) later.
+
+    Beat runs an interval job first an interval after it starts, unless its schedule file
+    remembers an earlier run. A new installation, or a beat in a new container, would read
+    "not yet looked" on every page that lists concerns, and fail /health/detection/, for
+    those minutes; a beat back after hours away would leave what changed meanwhile unjudged
+    as long. A catch-up reads only what changed since the last one, so an extra one costs
+    little (measures/freshness.py)."""
+    sender.app.send_task("measures.tasks.catch_up")

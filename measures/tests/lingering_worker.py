@@ -30,8 +30,8 @@ def linger_in_each_chunk(**kwargs: Any) -> None:
     seconds = float(os.environ.get("SWEEP_CHUNK_LINGER", "0"))
     evaluate = detection._evaluate
 
-    def lingering(clients: Any, now: dt.datetime) -> detection.Outcome:
-        outcome = evaluate(clients, now)
+    def lingering(clients: Any, now: dt.datetime, *args: Any) -> detection.Outcome:
+        outcome = evaluate(clients, now, *args)  # a catch-up's too
         time.sleep(seconds)
         return outcome
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.urls import reverse
 
 from alliance.celery import app
 from conftest import celery_broker, faults_redis_database, redis_database
@@ -66,6 +67,26 @@ class Workers:
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: killed with its pool
+        )  # fmt: skip
+        self.started.append(process)
+        return process
+
+    def start_beat(self) -> subprocess.Popen[bytes]:
+        """`celery beat` as production runs it, sending to this queue; a new installation's
+        (no schedule file yet)."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "alliance", "beat", "--loglevel", "info",
+             "--schedule", str(self.logs / "celerybeat-schedule")],
+            cwd=settings.BASE_DIR,
+            env={
+                **os.environ,
+                "DATABASE_URL": worker_database_url(),
+                "CELERY_BROKER_URL": self.broker,
+                "CELERY_TASK_DEFAULT_QUEUE": self.queue,
+            },
+            stdout=(self.logs / "beat.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )  # fmt: skip
         self.started.append(process)
         return process
@@ -176,3 +197,21 @@ def test_a_sweep_whose_worker_is_killed_finishes_with_a_new_worker(
     wait_for(sweep_finished, 60, "the sweep finished by the new worker", workers)
     assert time.monotonic() - killed_at < 60  # not the broker's default hour
     assert_every_signal_once(client_ids)
+
+
+def test_a_new_installation_looks_for_concerns_as_soon_as_beat_starts(
+    workers: Workers, therapist: Any, client: Any
+) -> None:
+    """Not after the catch-up's first interval (10 minutes): until then every page that
+    lists concerns would say Alliance has not yet looked, and the monitor's check fail."""
+    drifting_clients(therapist, 2)
+    detection_url = reverse("measures:health-detection")
+    assert client.get(detection_url).status_code == 503  # never looked
+    workers.start()
+    workers.start_beat()
+    wait_for(sweep_finished, 60, "beat's first catch-up finished", workers)
+    assert settings.ALLIANCE_CATCH_UP_SECONDS >= 60  # not merely its interval come round
+    assert Sweep.objects.get().clients_evaluated == 2
+    assert Concern.objects.count() == 2  # what the two histories call for, found at once
+    response = client.get(detection_url)
+    assert (response.status_code, response.json()["detection"]) == (200, "ok")
