@@ -378,6 +378,10 @@ ALLIANCE_SWEEP_CHUNK_CLIENTS = env_int("ALLIANCE_SWEEP_CHUNK_CLIENTS", 500)
 # evaluation could not be queued, nothing else would judge it). Longer than any request
 # or import that writes ratings stays open; re-judging a client twice changes nothing.
 ALLIANCE_SWEEP_OVERLAP_SECONDS = env_int("ALLIANCE_SWEEP_OVERLAP_SECONDS", 10 * 60)
+# The record of each sweep and catch-up (a row every 10 minutes, and each chunk's client
+# ids) is kept this long, then forgotten by the nightly sweep; the latest finished one is
+# kept whatever its age, since it bounds the next.
+ALLIANCE_SWEEP_KEEP_DAYS = env_int("ALLIANCE_SWEEP_KEEP_DAYS", 90)
 # Client rating links: lifetime, reminder delay, and the address used in e-mails.
 ALLIANCE_INVITATION_LIFETIME_DAYS = env_int("ALLIANCE_INVITATION_LIFETIME_DAYS", 4)
 ALLIANCE_INVITATION_REMINDER_AFTER_HOURS = env_int("ALLIANCE_INVITATION_REMINDER_AFTER_HOURS", 48)

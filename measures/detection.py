@@ -604,8 +604,10 @@ def _sweep_start(now: dt.datetime, *, refresh_courses: bool = True) -> tuple[Swe
     before it began but committed after was hidden from it). A sweep left unfinished (a
     chunk lost with its worker) bounds nothing, so the next one covers its clients again.
     The catch-up between nightly sweeps leaves the expected courses as they are
-    (`refresh_courses`)."""
+    (`refresh_courses`), and the old sweeps' records to the nightly one (`sweeps_forget`)."""
     last = Sweep.objects.last_finished()
+    if refresh_courses:  # the nightly sweep
+        sweeps_forget(now, keep=last)
     sweep = Sweep.objects.create(started_at=now)
     # The longest rating window any clinic could have: the setting (clinics do not change it).
     grace = Thresholds.from_settings().rating_grace
@@ -619,6 +621,22 @@ def _sweep_start(now: dt.datetime, *, refresh_courses: bool = True) -> tuple[Swe
             Q(pk__in=clients) | (Q(clinic_id__in=rejudge) & Exists(answered))
         ).values("pk")
     return sweep, clients
+
+
+def sweeps_forget(now: dt.datetime, *, keep: Sweep | None) -> int:
+    """Delete the records of sweeps and catch-ups begun more than ALLIANCE_SWEEP_KEEP_DAYS
+    ago, with their chunks; returns how many sweeps. Nothing reads them but the operators'
+    log, and the catch-up alone leaves 52,000 a year. `keep` (the latest finished) stays
+    whatever its age: it bounds the next sweep. They hold no clinical record, only when
+    detection ran and what it found."""
+    cutoff = now - dt.timedelta(days=settings.ALLIANCE_SWEEP_KEEP_DAYS)
+    old = Sweep.objects.filter(started_at__lt=cutoff)
+    if keep is not None:
+        old = old.exclude(pk=keep.pk)
+    forgotten = old.delete()[1].get(Sweep._meta.label, 0)
+    if forgotten:
+        logger.info("Forgot %s sweep records older than %s", forgotten, cutoff.date())
+    return forgotten
 
 
 def _sweep_finish(sweep: Sweep, outcome: Outcome) -> None:
