@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 from celery import Celery
 from celery.signals import beat_init
+from kombu.exceptions import OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance.settings")
 
+logger = logging.getLogger(__name__)
 app = Celery("alliance")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
@@ -30,5 +33,16 @@ def look_for_concerns_at_once(sender: Any, **kwargs: Any) -> None:
     "not yet looked" on every page that lists concerns, and fail /health/detection/, for
     those minutes; a beat back after hours away would leave what changed meanwhile unjudged
     as long. A catch-up reads only what changed since the last one, so an extra one costs
-    little (measures/freshness.py)."""
-    sender.app.send_task("measures.tasks.catch_up")
+    little (measures/freshness.py). A broker not yet up gets no second try: beat's own
+    jobs fare the same, and the catch-up comes at its interval."""
+    from django.conf import settings
+
+    try:
+        sender.app.send_task("measures.tasks.catch_up")
+    except OperationalError as error:
+        logger.warning(
+            "Could not queue a catch-up as beat started (%s); the first comes at its "
+            "interval, in %s s.",
+            error,
+            settings.ALLIANCE_CATCH_UP_SECONDS,
+        )

@@ -64,9 +64,24 @@ class QuietHealthChecks(logging.Filter):
     """On `django.request`: drops the line a health check's own 503 answer would log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        match = getattr(getattr(record, "request", None), "resolver_match", None)
-        return not (
-            getattr(record, "status_code", None) == 503
-            and match is not None
-            and match.view_name in HEALTH_CHECKS
-        )
+        if getattr(record, "status_code", None) != 503:
+            return True
+        return _view_name(getattr(record, "request", None)) not in HEALTH_CHECKS
+
+
+def _view_name(request: Any) -> str | None:
+    """The view a request was for: resolved already, or (when it failed in a middleware
+    before its URL was resolved, as a poller's request with a session cookie does while
+    the database is away) resolved here."""
+    from django.urls import Resolver404, resolve
+
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        path = getattr(request, "path_info", None)
+        if not isinstance(path, str):
+            return None
+        try:
+            match = resolve(path)
+        except Resolver404:
+            return None
+    return match.view_name

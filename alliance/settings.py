@@ -382,6 +382,8 @@ ALLIANCE_SWEEP_OVERLAP_SECONDS = env_int("ALLIANCE_SWEEP_OVERLAP_SECONDS", 10 * 
 # ids) is kept this long, then forgotten by the nightly sweep; the latest finished one is
 # kept whatever its age, since it bounds the next.
 ALLIANCE_SWEEP_KEEP_DAYS = env_int("ALLIANCE_SWEEP_KEEP_DAYS", 90)
+if ALLIANCE_SWEEP_KEEP_DAYS < 1:  # 0 would forget the sweeps and catch-ups still running
+    raise ImproperlyConfigured("ALLIANCE_SWEEP_KEEP_DAYS must be 1 or more.")
 # Client rating links: lifetime, reminder delay, and the address used in e-mails.
 ALLIANCE_INVITATION_LIFETIME_DAYS = env_int("ALLIANCE_INVITATION_LIFETIME_DAYS", 4)
 ALLIANCE_INVITATION_REMINDER_AFTER_HOURS = env_int("ALLIANCE_INVITATION_REMINDER_AFTER_HOURS", 48)

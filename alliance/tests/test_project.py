@@ -108,6 +108,14 @@ def test_production_without_allowed_hosts_refuses_to_start() -> None:
     assert "ALLOWED_HOSTS must be set when DEBUG is false" in result.stderr
 
 
+@pytest.mark.parametrize("days", ["0", "-5"])
+def test_keeping_sweep_records_no_days_refuses_to_start(days: str) -> None:
+    """It would forget the sweeps and catch-ups still running, and break them."""
+    result = _run_manage("check", env={"ALLIANCE_SWEEP_KEEP_DAYS": days})
+    assert result.returncode != 0
+    assert "ALLIANCE_SWEEP_KEEP_DAYS must be 1 or more" in result.stderr
+
+
 def test_deploy_checks_pass_with_a_production_environment() -> None:
     env = {
         "DEBUG": "false",

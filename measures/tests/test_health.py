@@ -4,6 +4,7 @@ detection keeps up (measures/freshness.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 from typing import Any
 
@@ -148,12 +149,28 @@ def test_during_an_outage_the_checks_stay_quiet_and_the_pages_503s_are_logged(
     browser.force_login(therapist)
     caplog.set_level(logging.INFO)
     monkeypatch.setattr(CursorWrapper, "execute", outage)
-    for url in (URL, DETECTION_URL):
-        assert poller.get(url).status_code == 503
+    # A signed-in browser's check fails in a middleware (its user is read) before its URL
+    # is resolved; it is still the check's own answer.
+    for who, url in itertools.product((poller, browser), (URL, DETECTION_URL)):
+        assert who.get(url).status_code == 503
     assert request_log(caplog) == []
     page = reverse("reports:caseload")
     assert browser.get(page).status_code == 503
     assert request_log(caplog) == [(logging.ERROR, f"Service Unavailable: {page}")]
+
+
+def test_a_health_checks_own_error_is_still_logged(
+    monkeypatch: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only its 503 is its answer: a bug in it is news like any other."""
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("measures.views.health.detection_status", broken)
+    caplog.set_level(logging.INFO)
+    assert DjangoClient(raise_request_exception=False).get(URL).status_code == 500
+    assert request_log(caplog) == [(logging.ERROR, f"Internal Server Error: {URL}")]
 
 
 def test_they_only_answer_reads(client: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from clients.tests.factories import ClientFactory
 from measures.detection import sweep_plan, sweep_run, sweeps_forget
 from measures.models import Sweep, SweepChunk
 
@@ -52,6 +53,20 @@ def test_the_latest_finished_sweep_is_kept_however_old() -> None:
     assert sweeps_forget(timezone.now(), keep=last) == 2
     assert list(Sweep.objects.all()) == [last]
     assert not Sweep.objects.filter(pk__in=[older.pk, unfinished.pk]).exists()
+
+
+def test_the_nightly_sweep_keeps_an_old_latest_finished_sweep_and_starts_from_it(
+    therapist: Any,
+) -> None:
+    """Detection stopped for months: the nightly sweep still starts from where the last
+    one finished, not from the beginning (every client)."""
+    untouched = ClientFactory(therapist=therapist)  # nothing changed since the last sweep
+    last = sweep_begun(120)
+    older = sweep_begun(130)
+    tonight = sweep_run()
+    assert set(Sweep.objects.values_list("pk", flat=True)) == {last.pk, tonight.pk}
+    assert not Sweep.objects.filter(pk=older.pk).exists()
+    assert untouched.pk and tonight.clients_evaluated == 0  # from the start, it would be 1
 
 
 def test_the_chunked_nightly_sweep_forgets_too_and_the_catch_up_does_not() -> None:
