@@ -73,7 +73,7 @@ def _view_name(request: Any) -> str | None:
     """The view a request was for: resolved already, or (when it failed in a middleware
     before its URL was resolved, as a poller's request with a session cookie does while
     the database is away) resolved here."""
-    from django.urls import Resolver404, resolve
+    from django.urls import Resolver404, resolve  # here: this module loads before Django
 
     match = getattr(request, "resolver_match", None)
     if match is None:
