@@ -49,45 +49,37 @@ class Workers:
         self.started: list[subprocess.Popen[bytes]] = []
 
     def start(self, *, linger: float = 0.0, **env: str) -> subprocess.Popen[bytes]:
-        log = self.logs / f"worker-{len(self.started)}.log"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "measures.tests.lingering_worker", "worker",
+        return self._spawn(
+            ["-A", "measures.tests.lingering_worker", "worker",
              "--pool", "prefork", "--concurrency", "1", "--queues", self.queue,
-             "--without-mingle", "--without-gossip", "--without-heartbeat",
-             "--loglevel", "info"],
-            cwd=settings.BASE_DIR,
-            env={
-                **os.environ,
-                "DATABASE_URL": worker_database_url(),
-                "CELERY_BROKER_URL": self.broker,
-                "CELERY_TASK_DEFAULT_QUEUE": self.queue,
-                "SWEEP_CHUNK_LINGER": str(linger),
-                **env,
-            },
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: killed with its pool
+             "--without-mingle", "--without-gossip", "--without-heartbeat"],
+            f"worker-{len(self.started)}.log",
+            SWEEP_CHUNK_LINGER=str(linger),
+            **env,
         )  # fmt: skip
-        self.started.append(process)
-        return process
 
     def start_beat(self) -> subprocess.Popen[bytes]:
         """`celery beat` as production runs it, sending to this queue; a new installation's
         (no schedule file yet)."""
+        schedule = str(self.logs / "celerybeat-schedule")
+        return self._spawn(["-A", "alliance", "beat", "--schedule", schedule], "beat.log")
+
+    def _spawn(self, args: list[str], log: str, **env: str) -> subprocess.Popen[bytes]:
+        """`celery …` on this test's database, broker and queue, logging into `log`."""
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "alliance", "beat", "--loglevel", "info",
-             "--schedule", str(self.logs / "celerybeat-schedule")],
+            [sys.executable, "-m", "celery", *args, "--loglevel", "info"],
             cwd=settings.BASE_DIR,
             env={
                 **os.environ,
                 "DATABASE_URL": worker_database_url(),
                 "CELERY_BROKER_URL": self.broker,
                 "CELERY_TASK_DEFAULT_QUEUE": self.queue,
+                **env,
             },
-            stdout=(self.logs / "beat.log").open("wb"),
+            stdout=(self.logs / log).open("wb"),
             stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
+            start_new_session=True,  # its own process group: a worker is killed with its pool
+        )
         self.started.append(process)
         return process
 
