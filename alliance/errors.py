@@ -8,28 +8,53 @@ by itself, because Django drops a connection that failed (and, with
 
 This is the project's `handler500`: Django calls it for an exception from a view or
 from any middleware (the session and user are read in middleware), with the exception
-being handled, so it can tell a database outage from a bug.
+being handled, so it can tell a database outage from a bug. A view may name its own
+answer for an outage (`outage_answer`): the health checks answer in their JSON even when
+the request failed before reaching them (a poller with a session cookie, whose user is
+read in a middleware).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.views import defaults
 
+from alliance.routing import resolver_match
+
 # A connection refused, dropped or timed out; a server starting up or shutting down.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 # Long enough for a restart; a browser or client that honours it comes back then.
 RETRY_AFTER_SECONDS = 10
+OUTAGE_ANSWER = "answer_when_database_unavailable"
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def outage_answer(answer: Callable[[], HttpResponse]) -> Callable[[View], View]:
+    """Mark a view with its own answer for when the database cannot be reached, given
+    even when its request failed in a middleware before reaching it."""
+
+    def mark(view: View) -> View:
+        setattr(view, OUTAGE_ANSWER, answer)
+        return view
+
+    return mark
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """503 while the database is unreachable, Django's 500 for anything else."""
     if not isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
         return defaults.server_error(request)
+    match = resolver_match(request)
+    own_answer = getattr(match.func, OUTAGE_ANSWER, None) if match else None
+    if own_answer is not None:
+        return own_answer()
     # Rendered without the request: its context processors and user would need the database.
     response = HttpResponse(render_to_string("503.html"), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)

@@ -70,18 +70,7 @@ class QuietHealthChecks(logging.Filter):
 
 
 def _view_name(request: Any) -> str | None:
-    """The view a request was for: resolved already, or (when it failed in a middleware
-    before its URL was resolved, as a poller's request with a session cookie does while
-    the database is away) resolved here."""
-    from django.urls import Resolver404, resolve  # here: this module loads before Django
+    from alliance.routing import resolver_match  # here: this module loads before Django
 
-    match = getattr(request, "resolver_match", None)
-    if match is None:
-        path = getattr(request, "path_info", None)
-        if not isinstance(path, str):
-            return None
-        try:
-            match = resolve(path)
-        except Resolver404:
-            return None
-    return match.view_name
+    match = resolver_match(request)
+    return match.view_name if match else None

@@ -103,14 +103,20 @@ def test_no_sweep_ever_finished_is_late(client: Any, scheduled: None) -> None:
     assert client.get(URL).status_code == 200
 
 
+@pytest.mark.parametrize("signed_in", [False, True], ids=["no cookie", "signed in"])
 @pytest.mark.parametrize("error", [OperationalError, InterfaceError])
 def test_an_unreachable_database_is_a_503_on_both_without_details(
-    monkeypatch: Any, error: type[Exception]
+    monkeypatch: Any, error: type[Exception], signed_in: bool, therapist: Any
 ) -> None:
+    """In the checks' own words, even for a poller with a session cookie, whose request
+    fails in a middleware (its user is read) before it reaches the check."""
+
     def outage(*args: Any, **kwargs: Any) -> None:
         raise error("could not connect to server at 10.1.2.3")
 
     browser = DjangoClient(raise_request_exception=False)
+    if signed_in:
+        browser.force_login(therapist)
     monkeypatch.setattr(CursorWrapper, "execute", outage)
     both_answer(
         browser,

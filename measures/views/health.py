@@ -11,6 +11,7 @@ from django.db import Error, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_safe
 
+from alliance.errors import outage_answer
 from measures.freshness import DetectionStatus, detection_status
 
 
@@ -59,11 +60,18 @@ def _detection_word(status: DetectionStatus | None) -> str:
     return "late" if status.late else "ok"
 
 
+def _database_unreachable() -> JsonResponse:
+    """Both checks' answer when the database does not: also given by the project's error
+    handler when a check's request failed before reaching it (alliance/errors.py)."""
+    return Health(database_ok=False, detection=None).answer(ok=False)
+
+
 def _health() -> Health:
     database_ok = _database_answers()
     return Health(database_ok, _detection() if database_ok else None)
 
 
+@outage_answer(_database_unreachable)
 @require_safe
 def serving(request: HttpRequest) -> JsonResponse:
     """For a load balancer: 503 only when the database does not answer. Late detection is
@@ -73,6 +81,7 @@ def serving(request: HttpRequest) -> JsonResponse:
     return health.answer(ok=health.database_ok)
 
 
+@outage_answer(_database_unreachable)
 @require_safe
 def detection(request: HttpRequest) -> JsonResponse:
     """For a monitor: 503 when detection has fallen behind (workers or beat stopped) or
