@@ -15,6 +15,8 @@ import logging
 import re
 from typing import Any
 
+from alliance.routing import resolver_match
+
 TOKEN_IN_PATH = re.compile(r"(/r/)(?!thanks/)[^/\s?]+")
 RESET_TOKEN_IN_PATH = re.compile(
     r"(/(?:accounts/password/reset|staff/welcome)/[^/\s?]+/)(?!set-password/)[^/\s?]+"
@@ -70,7 +72,5 @@ class QuietHealthChecks(logging.Filter):
 
 
 def _view_name(request: Any) -> str | None:
-    from alliance.routing import resolver_match  # here: this module loads before Django
-
     match = resolver_match(request)
     return match.view_name if match else None
