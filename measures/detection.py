@@ -51,6 +51,7 @@ from measures.models import (
     Rating,
     Sweep,
     SweepChunk,
+    copy_evaluated_to_clients,
     instrument_for,
 )
 from measures.rules import MEDIUM, NOT_ON_TRACK, evaluate
@@ -295,7 +296,16 @@ def _evaluate(
     _store(batch, now, outcome)
     if followed:
         outcome.repairs_followed_up = follow_up.repairs_record(followed, now)
+    # Last, from what is stored now: the answers just judged, and any rating or voided
+    # session committed meanwhile (its own evaluation writes them again after). For every
+    # client asked for, not only those with a history left: a client whose one rated
+    # session was voided has no score now.
+    copy_evaluated_to_clients(_ids(clients) if isinstance(clients, QuerySet) else clients)
     return outcome
+
+
+def _ids(clients: QuerySet) -> list[int]:
+    return list(clients.values_list("pk", flat=True))
 
 
 @transaction.atomic

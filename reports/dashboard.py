@@ -48,8 +48,6 @@ from measures.models import (
     Concern,
     ConcernEvent,
     OutcomeAnswer,
-    current_track,
-    latest_client_score,
     severity_rank,
 )
 from measures.scoring import one_decimal
@@ -146,16 +144,20 @@ def _guess_distance() -> ExpressionWrapper:
 def caseload_numbers(team: QuerySet) -> QuerySet:
     """Per therapist of `team` (a queryset of their ids), their active clients: how many,
     the total and count of their latest client scores (for a mean over clients, a row's or
-    the team's), and how many are not on track by their latest outcome answer."""
+    the team's), and how many are not on track by their latest outcome answer.
+
+    The scores and tracks are the clients' copies, as detection last evaluated them
+    (`Client.evaluated_score`): seconds behind a rating, within the catch-up's interval of a
+    voided or re-dated session. Worked out here instead, they searched every active
+    client's sessions twice: 0.35 s of the huge scale's dashboard, against 10 ms."""
     return (
         Client.objects.filter(therapist__in=team, status=Client.Status.ACTIVE)
-        .annotate(latest=latest_client_score("pk"), track=current_track("pk"))
         .values("therapist")
         .annotate(
             active_clients=Count("pk"),
-            latest_total=Sum("latest"),
-            latest_count=Count("latest"),
-            not_on_track=Count("pk", filter=Q(track=OutcomeAnswer.Track.NOT_ON_TRACK)),
+            latest_total=Sum("evaluated_score"),
+            latest_count=Count("evaluated_score"),
+            not_on_track=Count("pk", filter=Q(evaluated_track=OutcomeAnswer.Track.NOT_ON_TRACK)),
         )
         .order_by()
     )

@@ -5,6 +5,7 @@ from measures.models.outcomes import (
     Instrument,
     OutcomeAnswer,
     built_in_check,
+    copy_evaluated_to_clients,
     current_track,
     instrument_for,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "ThresholdChange",
     "alliance_score_expression",
     "built_in_check",
+    "copy_evaluated_to_clients",
     "copy_ratings_to_sessions",
     "current_track",
     "instrument_for",

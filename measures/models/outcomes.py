@@ -10,6 +10,7 @@ session it was given at, and judged on track or not by `measures.tracking`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
+from clients.models import Client
 from clients.scoping import ScopedQuerySet, caseload_q
 from measures import tracking
+from measures.models.ratings import latest_client_score
 
 
 class Scoring(models.TextChoices):
@@ -244,6 +247,25 @@ def current_track(client_ref: str = "pk") -> Subquery:
         .values("track")[:1]
     )
     return Subquery(latest, output_field=models.CharField())
+
+
+# Clients whose copies one statement writes: each statement holds its clients' rows only
+# while it runs, and SQLite takes at most 999 parameters a statement.
+EVALUATED_A_STATEMENT = 500
+
+
+def copy_evaluated_to_clients(client_ids: Iterable[int]) -> int:
+    """Write each client's copies of their latest score and outcome track
+    (`Client.evaluated_score`, `Client.evaluated_track`) from their sessions and answers as
+    they are now: detection calls it once it has evaluated them. In id order, a statement
+    for each 500 clients, each committed on its own."""
+    ids = sorted(set(client_ids))
+    written = 0
+    for start in range(0, len(ids), EVALUATED_A_STATEMENT):
+        written += Client.objects.filter(pk__in=ids[start : start + EVALUATED_A_STATEMENT]).update(
+            evaluated_score=latest_client_score("pk"), evaluated_track=current_track("pk")
+        )
+    return written
 
 
 class ExpectedCourse(models.Model):

@@ -4,12 +4,30 @@ services that normally write them (detection, grouping, review) have their own t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import factory
 from django.utils import timezone
 
-from measures.models import Concern, ConcernEvent, Flag, OutcomeAnswer, Rating, built_in_check
+from clients.models import Client
+from measures.models import (
+    Concern,
+    ConcernEvent,
+    Flag,
+    OutcomeAnswer,
+    Rating,
+    built_in_check,
+    copy_evaluated_to_clients,
+)
 from sessions.tests.factories import SessionFactory
+
+
+def evaluated(clients: Iterable[Client] | None = None) -> None:
+    """The clients' copies of their latest score and outcome track written (every client's
+    when none are named), as detection writes them once it has evaluated them: the
+    supervisor's dashboard reads those (`Client.evaluated_score`)."""
+    chosen = Client.objects.all() if clients is None else clients
+    copy_evaluated_to_clients(client.pk for client in chosen)
 
 
 class RatingFactory(factory.django.DjangoModelFactory):

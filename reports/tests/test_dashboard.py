@@ -24,7 +24,7 @@ from django.utils.html import escape
 from clients.models import Client, Supervision, User
 from clients.tests.factories import ClientFactory, SupervisorFactory, TherapistFactory
 from measures.models import Concern, Flag, OutcomeAnswer, Rating, copy_ratings_to_sessions
-from measures.tests.factories import ConcernFactory, RatingFactory, built_in_check
+from measures.tests.factories import ConcernFactory, RatingFactory, built_in_check, evaluated
 from reports import dashboard
 from sessions.models import Session
 from sessions.tests.factories import SessionFactory
@@ -305,6 +305,7 @@ def team(
         rate(noise, 2)
         concern(noise, status=Concern.Status.DISMISSED, days_old=30)
     concern(noise, days_old=30)  # open a month: would be stale, were it Sue's to see
+    evaluated()  # the latest scores, as detection last saw them
 
     return SimpleNamespace(tara=therapist, wes=wes, a=a, b=b, c=c, d=d, e=e, s4=s4, s2=s2)
 
@@ -910,6 +911,7 @@ def build_clinic(clinic: Any, therapists: int, clients_each: int) -> None:
     copy_ratings_to_sessions(Session.objects.filter(pk__in=[s.pk for s in sessions]))
     Concern.objects.bulk_create(concerns)
     OutcomeAnswer.objects.bulk_create(answers)
+    evaluated()
 
 
 # Measured at the small size: the session and user, the therapists, their counts grouped

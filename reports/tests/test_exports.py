@@ -15,7 +15,12 @@ from django.utils import timezone
 from clients.models import Client, User
 from clients.tests.factories import ClientFactory
 from measures.models import Concern, Flag
-from measures.tests.factories import ConcernFactory, OutcomeAnswerFactory, RatingFactory
+from measures.tests.factories import (
+    ConcernFactory,
+    OutcomeAnswerFactory,
+    RatingFactory,
+    evaluated,
+)
 from reports.exports import LINES_A_CHUNK, csv_lines, spreadsheet_safe
 from sessions.tests.factories import SessionFactory
 
@@ -178,6 +183,7 @@ def test_the_stale_column_is_named_after_the_escalation_delay(
 def test_the_dashboard_export_has_the_hand_counted_numbers(
     client: Any, supervisor: User, caseload: Any
 ) -> None:
+    evaluated()
     client.force_login(supervisor)
     [row] = table(client.get(DASHBOARD))
     today = timezone.localdate()
@@ -552,6 +558,7 @@ def test_the_dashboard_export_costs_the_same_queries_at_any_size(
         RatingFactory(session=session)
         RatingFactory(session=session, rater="therapist", guessed_client_score=8)
         OutcomeAnswerFactory(session=session, track="not_on_track")
+    evaluated()
     client.force_login(clinic_admin)
     # The session, the user, the clinic and its audit entry, the therapists and their counts
     # (clients, sessions, concerns, follow-ups: `dashboard.team_numbers`).

@@ -25,7 +25,7 @@ from clients.tests.factories import (
     TherapistFactory,
 )
 from measures.models import OutcomeAnswer
-from measures.tests.factories import OutcomeAnswerFactory
+from measures.tests.factories import OutcomeAnswerFactory, evaluated
 from reports import dashboard
 from reports.exports import dashboard_header
 from reports.tests.test_exports import table
@@ -317,6 +317,7 @@ def team(
     answered(ClientFactory(therapist=wes), 2, NOT_ON_TRACK)
     answered(colleague_client, 2, NOT_ON_TRACK)
     answered(outsider_client, 2, NOT_ON_TRACK)
+    evaluated()  # the tracks, as detection last saw them
     return {"tara": therapist, "wes": wes}
 
 

@@ -1,0 +1,228 @@
+"""Each client's copies of their latest score and outcome track (Client.evaluated_score,
+evaluated_track), which the supervisor's dashboard reads: written by detection after every
+evaluation, from what is stored then."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from alliance.tests.migrating import latest, migrate
+from clients.models import Client, User
+from clients.tests.factories import ClientFactory
+from measures import detection
+from measures.detection import evaluate_clients, sweep_run
+from measures.models import OutcomeAnswer, copy_evaluated_to_clients, current_track
+from measures.models import outcomes as outcome_models
+from measures.models.ratings import latest_client_score
+from measures.scoring import DIMENSIONS
+from measures.tests.factories import OutcomeAnswerFactory, RatingFactory
+from reports import dashboard
+from sessions import invitations
+from sessions.models import Session
+from sessions.services import session_void
+from sessions.tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def week(client: Client, weeks_ago: int, score: int, outcome: float | None = 6) -> Session:
+    """A session `weeks_ago`, rated `score` on every dimension by the client, with an outcome
+    answer of four items at `outcome` unless None."""
+    session = SessionFactory(
+        client=client, starts_at=timezone.now() - dt.timedelta(weeks=weeks_ago)
+    )
+    RatingFactory(session=session, **dict.fromkeys(DIMENSIONS, score))
+    if outcome is not None:
+        OutcomeAnswerFactory(session=session, answers=[outcome] * 4)
+    return session
+
+
+def copies(client: Client) -> tuple[Decimal | None, str | None]:
+    client.refresh_from_db()
+    return client.evaluated_score, client.evaluated_track
+
+
+def worked_out(client: Client) -> tuple[Decimal | None, str | None]:
+    """The client's latest score and track as the pages work them out from the sessions."""
+    row = (
+        Client.objects.filter(pk=client.pk)
+        .annotate(score=latest_client_score("pk"), track=current_track("pk"))
+        .values_list("score", "track")
+        .get()
+    )
+    return row[0], row[1]
+
+
+def test_evaluating_a_client_writes_their_latest_score_and_judged_track(
+    client_record: Client,
+) -> None:
+    week(client_record, 3, 9)
+    week(client_record, 2, 8)
+    week(client_record, 1, 6, outcome=2)
+    assert copies(client_record) == (None, None)  # nothing has evaluated them yet
+    evaluate_clients([client_record.pk])
+    assert copies(client_record) == worked_out(client_record)
+    score, track = copies(client_record)
+    assert score == Decimal("6.0")
+    # Judged by the evaluation that wrote it: not "" (waiting to be judged).
+    latest = OutcomeAnswer.objects.filter(session__client=client_record).latest_first().first()
+    assert track == latest.track != ""
+
+
+def test_a_client_without_ratings_or_answers_has_none(client_record: Client) -> None:
+    SessionFactory(client=client_record)
+    evaluate_clients([client_record.pk])
+    assert copies(client_record) == (None, None)
+
+
+def test_the_catch_up_after_a_voided_session_goes_back_to_the_one_before(
+    therapist: User, client_record: Client
+) -> None:
+    week(client_record, 2, 9, outcome=None)
+    latest = week(client_record, 1, 4, outcome=None)
+    sweep_run()
+    assert copies(client_record) == (Decimal("4.0"), None)
+    session_void(actor=therapist, session=latest, reason="Logged for the wrong client.")
+    sweep_run(refresh_courses=False)  # the next catch-up finds the voided session
+    assert copies(client_record) == (Decimal("9.0"), None)
+
+
+def test_a_client_whose_only_rated_session_was_voided_has_no_score_again(
+    therapist: User, client_record: Client
+) -> None:
+    """Left with no history at all, the client is still written (as having none)."""
+    only = week(client_record, 1, 7)
+    evaluate_clients([client_record.pk])
+    assert copies(client_record)[0] == Decimal("7.0")
+    session_void(actor=therapist, session=only, reason="Logged for the wrong client.")
+    sweep_run(refresh_courses=False)
+    assert copies(client_record) == (None, None)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["one pass", "in chunks"])
+def test_the_nightly_sweep_mends_a_copy_something_wrote_past_detection(
+    client_record: Client, chunked: bool
+) -> None:
+    week(client_record, 1, 8)
+    other = ClientFactory(therapist=client_record.therapist)
+    week(other, 1, 5)
+    evaluate_clients([client_record.pk, other.pk])
+    right = copies(client_record), copies(other)
+    # A hand-made SQL fix, or a restore of the clients table alone.
+    Client.objects.update(evaluated_score=Decimal("1.0"), evaluated_track=None)
+    sweep_run(chunked=chunked)
+    assert (copies(client_record), copies(other)) == right
+
+
+def test_clients_are_written_a_statement_for_each_slice(
+    clinic: Any, therapist: User, monkeypatch: Any, django_assert_num_queries: Any
+) -> None:
+    clients = [ClientFactory(therapist=therapist) for _ in range(5)]
+    for person in clients:
+        week(person, 1, 7, outcome=None)
+    monkeypatch.setattr(outcome_models, "EVALUATED_A_STATEMENT", 2)
+    with django_assert_num_queries(3):  # 2 + 2 + 1
+        assert copy_evaluated_to_clients(person.pk for person in reversed(clients)) == 5
+    assert {copies(person) for person in clients} == {(Decimal("7.0"), None)}
+
+
+def test_a_rating_through_the_link_reaches_the_dashboard_once_evaluated(
+    client: Any,
+    supervisor: User,
+    client_record: Client,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """End to end, in process (no broker): the client answers, detection evaluates them as
+    the answer commits, and the supervisor's dashboard counts the new score."""
+    Client.objects.filter(pk=client_record.pk).update(asks_outcome=False)
+    session = SessionFactory(client=client_record, starts_at=timezone.now() - dt.timedelta(days=1))
+    _, token = invitations.invitation_create(session=session)
+    answers = {name: "8" for name in DIMENSIONS} | {"rupture": "none", "notice_version": "1"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("measures:client-rating", args=[token]), answers)
+    assert response.status_code == 302
+    assert copies(client_record) == (Decimal("8.0"), None)
+    [row] = dashboard.therapist_rows(supervisor, dashboard.period_of_days(30))
+    assert row.mean_latest == 8
+
+
+def test_detection_writes_them_last_from_what_is_stored_then(
+    client_record: Client, monkeypatch: Any
+) -> None:
+    """A rating committed while an evaluation runs is in the copies it writes (and its own
+    evaluation writes them again)."""
+    week(client_record, 2, 9, outcome=None)
+    evaluate = detection.evaluate
+
+    def meanwhile(*args: Any, **kwargs: Any) -> Any:
+        findings = evaluate(*args, **kwargs)
+        if not Session.objects.filter(client=client_record).count() > 1:
+            week(client_record, 1, 3, outcome=None)
+        return findings
+
+    monkeypatch.setattr(detection, "evaluate", meanwhile)
+    evaluate_clients([client_record.pk])
+    assert copies(client_record)[0] == Decimal("3.0")
+
+
+# --- The migration that adds them -------------------------------------------------------
+
+BEFORE = [
+    ("clients", "0007_redundant_indexes"),
+    ("therapy_sessions", "0005_redundant_indexes"),
+    ("measures", "0016_sweep_last_finished"),
+]
+
+
+@pytest.fixture
+def old_apps(transactional_db: None) -> Any:
+    apps = migrate(BEFORE)
+    yield apps
+    migrate(latest())
+
+
+def test_the_migration_fills_them_from_what_is_stored(old_apps: Any) -> None:
+    Clinic = old_apps.get_model("clients", "Clinic")
+    OldUser = old_apps.get_model("clients", "User")
+    OldClient = old_apps.get_model("clients", "Client")
+    OldSession = old_apps.get_model("therapy_sessions", "Session")
+    Instrument = old_apps.get_model("measures", "Instrument")
+    Answer = old_apps.get_model("measures", "OutcomeAnswer")
+    now = timezone.now()
+    clinic = Clinic.objects.create(name="Riverside", slug="riverside")
+    tara = OldUser.objects.create(username="tara", clinic=clinic, is_therapist=True)
+    rated = OldClient.objects.create(clinic=clinic, therapist=tara, label="R.K.")
+    never = OldClient.objects.create(clinic=clinic, therapist=tara, label="M.P.")
+    check = Instrument.objects.create(
+        clinic=None, name="Check", text={}, cutoff=5, reliable_change=1
+    )
+
+    def session(number: int, score: str | None, track: str | None, **fields: Any) -> None:
+        made = OldSession.objects.create(
+            client=rated,
+            therapist=tara,
+            number=number,
+            starts_at=now - dt.timedelta(weeks=5 - number),
+            client_score=Decimal(score) if score else None,
+            **fields,
+        )
+        if track is not None:
+            Answer.objects.create(
+                session=made, instrument=check, answers=[6, 6, 6, 6], score=6, track=track
+            )
+
+    session(1, "9.0", "starting")
+    session(2, "7.5", "not_on_track")
+    session(3, None, None)  # the latest session: not rated, no answer
+    # The latest of all, voided: counts nowhere.
+    session(4, "2.0", "on_track", voided_at=now, voided_by=tara, void_reason="Wrong client.")
+
+    migrate(latest())
+    assert copies(Client.objects.get(pk=rated.pk)) == (Decimal("7.5"), "not_on_track")
+    assert copies(Client.objects.get(pk=never.pk)) == (None, None)
