@@ -6,6 +6,8 @@ queryset methods in `clients/scoping.py`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -13,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from alliance import links
+from alliance.copies import fields_an_edit_writes
 from clients.scoping import (
     AuditEntryQuerySet,
     AuditIsAppendOnly,
@@ -171,6 +174,11 @@ class ClientStatus(models.TextChoices):
     DISCHARGED = "discharged", "Discharged"
 
 
+# Client fields detection writes (measures.models.copy_evaluated_to_clients), which an
+# edit of the client leaves alone.
+EVALUATED_COPIES = ("evaluated_score", "evaluated_track")
+
+
 class Client(models.Model):
     """A person in therapy, known to Alliance only by a pseudonym label."""
 
@@ -263,6 +271,13 @@ class Client(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Saving a client loaded before detection last evaluated them (their edit form was
+        # open) must not write back the copies as they were then.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = fields_an_edit_writes(self, EVALUATED_COPIES)
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         """The client's page, on the read side (see `alliance.links`)."""

@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from alliance import links
+from alliance.copies import fields_an_edit_writes
 from clients.scoping import ScopedQuerySet, caseload_q, caseload_write_q
 
 
@@ -162,16 +163,8 @@ class Session(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Saving a session loaded before its client answered must not write back the
         # copies as they were then: an edit writes every field but those (RATING_COPIES).
-        # (Fields not loaded stay unwritten, as Django's own save leaves them.)
         if not self._state.adding and kwargs.get("update_fields") is None:
-            deferred = self.get_deferred_fields()
-            kwargs["update_fields"] = [
-                field.name
-                for field in self._meta.concrete_fields
-                if not field.primary_key
-                and field.name not in RATING_COPIES
-                and field.attname not in deferred
-            ]
+            kwargs["update_fields"] = fields_an_edit_writes(self, RATING_COPIES)
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:

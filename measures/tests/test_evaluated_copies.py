@@ -226,3 +226,15 @@ def test_the_migration_fills_them_from_what_is_stored(old_apps: Any) -> None:
     migrate(latest())
     assert copies(Client.objects.get(pk=rated.pk)) == (Decimal("7.5"), "not_on_track")
     assert copies(Client.objects.get(pk=never.pk)) == (None, None)
+
+
+def test_saving_a_client_read_before_an_evaluation_keeps_what_it_wrote(
+    client_record: Client,
+) -> None:
+    week(client_record, 1, 7)
+    open_form = Client.objects.get(pk=client_record.pk)  # the client's edit form is open
+    evaluate_clients([client_record.pk])
+    open_form.label = "R.K.-2"
+    open_form.save()
+    assert copies(client_record) == worked_out(client_record) != (None, None)
+    assert client_record.label == "R.K.-2"

@@ -64,7 +64,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-sweep",
             action="store_true",
-            help="With --scale: leave out the detection sweep, so no signals or concerns yet.",
+            help="With --scale: leave out the detection sweep, so no signals, concerns or "
+            "latest scores on the dashboard yet.",
         )
 
     def handle(
