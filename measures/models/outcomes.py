@@ -258,13 +258,26 @@ def copy_evaluated_to_clients(client_ids: Iterable[int]) -> int:
     """Write each client's copies of their latest score and outcome track
     (`Client.evaluated_score`, `Client.evaluated_track`) from their sessions and answers as
     they are now: detection calls it once it has evaluated them. In id order, a statement
-    for each 500 clients, each committed on its own."""
+    for each 500 clients, each slice committed on its own."""
     ids = sorted(set(client_ids))
     written = 0
     for start in range(0, len(ids), EVALUATED_A_STATEMENT):
-        written += Client.objects.filter(pk__in=ids[start : start + EVALUATED_A_STATEMENT]).update(
-            evaluated_score=latest_client_score("pk"), evaluated_track=current_track("pk")
-        )
+        chunk = ids[start : start + EVALUATED_A_STATEMENT]
+        with transaction.atomic():
+            if len(chunk) > 1:
+                # Held in id order first, as every path that locks clients takes them
+                # (`measures.concerns.lock_clients`): an UPDATE takes its rows in the order
+                # it finds them, and two statements over the same clients taking them in
+                # different orders could each hold what the other waits for.
+                list(
+                    Client.objects.select_for_update()
+                    .filter(pk__in=chunk)
+                    .order_by("pk")
+                    .values_list("pk", flat=True)
+                )
+            written += Client.objects.filter(pk__in=chunk).update(
+                evaluated_score=latest_client_score("pk"), evaluated_track=current_track("pk")
+            )
     return written
 
 

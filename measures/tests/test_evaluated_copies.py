@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -120,15 +122,22 @@ def test_the_nightly_sweep_mends_a_copy_something_wrote_past_detection(
     assert (copies(client_record), copies(other)) == right
 
 
-def test_clients_are_written_a_statement_for_each_slice(
-    clinic: Any, therapist: User, monkeypatch: Any, django_assert_num_queries: Any
+def test_clients_are_written_a_statement_for_each_slice_locked_in_id_order(
+    clinic: Any, therapist: User, monkeypatch: Any
 ) -> None:
     clients = [ClientFactory(therapist=therapist) for _ in range(5)]
     for person in clients:
         week(person, 1, 7, outcome=None)
     monkeypatch.setattr(outcome_models, "EVALUATED_A_STATEMENT", 2)
-    with django_assert_num_queries(3):  # 2 + 2 + 1
+    with CaptureQueriesContext(connection) as captured:
         assert copy_evaluated_to_clients(person.pk for person in reversed(clients)) == 5
+    sent = [query["sql"] for query in captured.captured_queries]
+    updates = [sql for sql in sent if sql.startswith("UPDATE")]
+    locks = [sql for sql in sent if sql.startswith("SELECT") and "ORDER BY" in sql]
+    assert len(updates) == 3  # 2 + 2 + 1
+    # The slices of more than one client are locked first, in id order; one alone is not
+    # (a statement over one row cannot wait on another while holding it).
+    assert len(locks) == 2
     assert {copies(person) for person in clients} == {(Decimal("7.0"), None)}
 
 
