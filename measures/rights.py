@@ -132,7 +132,15 @@ RATING_LINK_FIELDS = (
 AUDIT_FIELDS = ("at", "actor_name", "action", "model", "object_id", "fields", "place")
 # Fields each exported model holds that the document leaves out, with the reason above.
 WITHHELD = {
-    Client: {"clinic", "therapist", "excluded_from_statistics"},  # clinic, therapist: by name
+    # Clinic, therapist: by name. The copies of the latest score and outcome status are in
+    # the ratings and outcome answers.
+    Client: {
+        "clinic",
+        "therapist",
+        "excluded_from_statistics",
+        "evaluated_score",
+        "evaluated_track",
+    },
     # Staff: not the client's data. The copies of the ratings' numbers are in the ratings.
     Session: {
         "id",

@@ -23,6 +23,7 @@ from django.utils.html import escape
 
 from clients.models import Client, Supervision, User
 from clients.tests.factories import ClientFactory, SupervisorFactory, TherapistFactory
+from measures.detection import evaluate_clients
 from measures.models import Concern, Flag, OutcomeAnswer, Rating, copy_ratings_to_sessions
 from measures.tests.factories import ConcernFactory, RatingFactory, built_in_check, evaluated
 from reports import dashboard
@@ -1081,12 +1082,14 @@ def test_a_rating_sent_while_the_dashboard_counts_is_in_all_its_numbers_or_none(
     another request between the clients' count and the sessions' is in neither (the session
     counted as answered while its score was not yet in the mean, on READ COMMITTED)."""
     rate(session(client_record, timezone.now() - dt.timedelta(days=3)), 8)
+    evaluated()
     period = dashboard.period_of_days(30)
     before = _counted(dashboard.team_numbers(supervisor, period))
 
     def another_request() -> None:  # its own connection, committed at once
         try:
             rate(session(client_record, timezone.now() - dt.timedelta(days=1)), 3)
+            evaluate_clients([client_record.pk])  # as the worker does, on commit
         finally:
             connection.close()
 
