@@ -214,11 +214,11 @@ class Client(models.Model):
         "count in the clinic's calibration.",
     )
     # Copies for the supervisor's dashboard, as detection last evaluated the client (it
-    # writes them after every evaluation, and the nightly sweep evaluates everyone): their
-    # alliance score at the latest current session they rated, and the track of their
-    # latest outcome answer (NULL before any answer, "" until it is judged). A team's
-    # numbers then read one column each instead of searching every client's sessions
-    # (a health system's 22,000 active clients: 0.35 s of SQL, README "Speed").
+    # writes them after every evaluation, and for everyone each night): their alliance
+    # score at the latest current session they rated, and the track of their latest
+    # outcome answer (NULL before any answer, "" until it is judged). A team's numbers
+    # then read one column each instead of searching every client's sessions (a health
+    # system's 22,000 active clients: 0.35 s of SQL, README "Speed").
     evaluated_score = models.DecimalField(
         max_digits=3, decimal_places=1, null=True, blank=True, editable=False
     )

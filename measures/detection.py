@@ -633,6 +633,16 @@ def _sweep_start(now: dt.datetime, *, refresh_courses: bool = True) -> tuple[Swe
     return sweep, clients
 
 
+def _copies_mend(refresh_courses: bool) -> None:
+    """The nightly sweep's first step: every client's copies of their latest score and
+    track written again from what is stored (`copy_evaluated_to_clients`), mending any
+    that something wrote past detection (a hand-made SQL fix, the clients' table restored
+    alone). Between sweeps only the clients that changed are evaluated, so nothing else
+    would reach such a copy. A first sweep evaluates, and so writes, every client anyway."""
+    if refresh_courses and Sweep.objects.last_finished() is not None:
+        copy_evaluated_to_clients(Client.objects.values_list("pk", flat=True))
+
+
 def sweeps_forget(now: dt.datetime, *, keep: Sweep | None) -> int:
     """Delete the records of sweeps and catch-ups begun more than ALLIANCE_SWEEP_KEEP_DAYS
     ago, with their chunks; returns how many sweeps. Nothing reads them but the operators'
@@ -685,13 +695,13 @@ def sweep_run(
         sweep.refresh_from_db()
         return sweep
     now = now or timezone.now()
+    _copies_mend(refresh_courses)
     sweep, clients = _sweep_start(now, refresh_courses=refresh_courses)
     on_progress = progress(clients.count()) if progress is not None else None
     _sweep_finish(sweep, _evaluate(clients, now, on_progress))
     return sweep
 
 
-@transaction.atomic
 def sweep_plan(
     now: dt.datetime | None = None,
     *,
@@ -701,7 +711,15 @@ def sweep_plan(
     """Start a sweep whose clients are split into chunks (`SweepChunk`), for workers to
     evaluate side by side; returns it, finished at once if no client needs evaluating.
 
-    All or nothing: a coordinator that dies here leaves no half-planned sweep."""
+    All or nothing: a coordinator that dies while planning leaves no half-planned sweep."""
+    _copies_mend(refresh_courses)
+    return _sweep_plan(now, chunk_clients=chunk_clients, refresh_courses=refresh_courses)
+
+
+@transaction.atomic
+def _sweep_plan(
+    now: dt.datetime | None, *, chunk_clients: int | None, refresh_courses: bool
+) -> Sweep:
     now = now or timezone.now()
     size = chunk_clients or settings.ALLIANCE_SWEEP_CHUNK_CLIENTS
     sweep, clients = _sweep_start(now, refresh_courses=refresh_courses)

@@ -264,17 +264,20 @@ def copy_evaluated_to_clients(client_ids: Iterable[int]) -> int:
     for start in range(0, len(ids), EVALUATED_A_STATEMENT):
         chunk = ids[start : start + EVALUATED_A_STATEMENT]
         with transaction.atomic():
-            if len(chunk) > 1:
-                # Held in id order first, as every path that locks clients takes them
-                # (`measures.concerns.lock_clients`): an UPDATE takes its rows in the order
-                # it finds them, and two statements over the same clients taking them in
-                # different orders could each hold what the other waits for.
-                list(
-                    Client.objects.select_for_update()
-                    .filter(pk__in=chunk)
-                    .order_by("pk")
-                    .values_list("pk", flat=True)
-                )
+            # Held first, in id order, as every path that locks clients takes them
+            # (`measures.concerns.lock_clients`): an UPDATE takes its rows in the order it
+            # finds them, and two statements over the same clients taking them in different
+            # orders could each hold what the other waits for. And the UPDATE, a statement
+            # of its own, then reads what was committed while it waited: one that had
+            # waited on another evaluation's copy would read the sessions as they were when
+            # it began, and write them over the newer one. (NO KEY: a new session or concern
+            # of the client need not wait.)
+            list(
+                Client.objects.select_for_update(no_key=True)
+                .filter(pk__in=chunk)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
             written += Client.objects.filter(pk__in=chunk).update(
                 evaluated_score=latest_client_score("pk"), evaluated_track=current_track("pk")
             )

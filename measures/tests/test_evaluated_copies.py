@@ -5,6 +5,7 @@ evaluation, from what is stored then."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,7 @@ from clients.models import Client, User
 from clients.tests.factories import ClientFactory
 from measures import detection
 from measures.detection import evaluate_clients, sweep_run
-from measures.models import OutcomeAnswer, copy_evaluated_to_clients, current_track
+from measures.models import OutcomeAnswer, Rating, copy_evaluated_to_clients, current_track
 from measures.models import outcomes as outcome_models
 from measures.models.ratings import latest_client_score
 from measures.scoring import DIMENSIONS
@@ -100,7 +101,7 @@ def test_a_client_whose_only_rated_session_was_voided_has_no_score_again(
 ) -> None:
     """Left with no history at all, the client is still written (as having none)."""
     only = week(client_record, 1, 7)
-    evaluate_clients([client_record.pk])
+    sweep_run()
     assert copies(client_record)[0] == Decimal("7.0")
     session_void(actor=therapist, session=only, reason="Logged for the wrong client.")
     sweep_run(refresh_courses=False)
@@ -111,34 +112,56 @@ def test_a_client_whose_only_rated_session_was_voided_has_no_score_again(
 def test_the_nightly_sweep_mends_a_copy_something_wrote_past_detection(
     client_record: Client, chunked: bool
 ) -> None:
-    week(client_record, 1, 8)
+    week(client_record, 1, 8, outcome=None)
     other = ClientFactory(therapist=client_record.therapist)
-    week(other, 1, 5)
-    evaluate_clients([client_record.pk, other.pk])
+    week(other, 1, 5, outcome=None)
+    # Stamped a day ago: the sweeps below find nothing changed since the first.
+    a_day_ago = timezone.now() - dt.timedelta(days=1)
+    Session.objects.update(updated_at=a_day_ago)
+    Rating.objects.update(updated_at=a_day_ago)
+    sweep_run()  # the first sweep: everyone evaluated
     right = copies(client_record), copies(other)
-    # A hand-made SQL fix, or a restore of the clients table alone.
+    # A hand-made SQL fix, or a restore of the clients table alone: nothing of the clients'
+    # stamped as changed, so no catch-up evaluates them.
     Client.objects.update(evaluated_score=Decimal("1.0"), evaluated_track=None)
-    sweep_run(chunked=chunked)
+    later = timezone.now() + dt.timedelta(minutes=10)
+    assert sweep_run(later, refresh_courses=False).clients_evaluated == 0
+    assert copies(client_record) == (Decimal("1.0"), None)
+    nightly = sweep_run(later + dt.timedelta(days=1), chunked=chunked)
     assert (copies(client_record), copies(other)) == right
+    assert nightly.clients_evaluated == 0  # mended, not evaluated again
 
 
-def test_clients_are_written_a_statement_for_each_slice_locked_in_id_order(
+def test_clients_are_written_a_slice_at_a_time_each_locked_in_id_order(
     clinic: Any, therapist: User, monkeypatch: Any
 ) -> None:
     clients = [ClientFactory(therapist=therapist) for _ in range(5)]
     for person in clients:
         week(person, 1, 7, outcome=None)
+    ids = sorted(person.pk for person in clients)
     monkeypatch.setattr(outcome_models, "EVALUATED_A_STATEMENT", 2)
     with CaptureQueriesContext(connection) as captured:
-        assert copy_evaluated_to_clients(person.pk for person in reversed(clients)) == 5
+        assert copy_evaluated_to_clients(reversed(ids)) == 5
     sent = [query["sql"] for query in captured.captured_queries]
     updates = [sql for sql in sent if sql.startswith("UPDATE")]
-    locks = [sql for sql in sent if sql.startswith("SELECT") and "ORDER BY" in sql]
-    assert len(updates) == 3  # 2 + 2 + 1
-    # The slices of more than one client are locked first, in id order; one alone is not
-    # (a statement over one row cannot wait on another while holding it).
-    assert len(locks) == 2
+    locks = [sql for sql in sent if sql.startswith("SELECT")]
+    # Slices of neighbouring ids, however they were given, each locked first (one client
+    # alone too), in id order, then written.
+    assert [_ids_in(sql) for sql in updates] == [ids[0:2], ids[2:4], ids[4:5]]
+    assert [_ids_in(sql) for sql in locks] == [ids[0:2], ids[2:4], ids[4:5]]
+    assert all(
+        sql.startswith('SELECT "clients_client"."id"') and "ORDER BY 1 ASC" in sql for sql in locks
+    )
+    if connection.vendor == "postgresql":
+        assert all(sql.endswith("FOR NO KEY UPDATE") for sql in locks)
     assert {copies(person) for person in clients} == {(Decimal("7.0"), None)}
+
+
+def _ids_in(sql: str) -> list[int]:
+    """The ids a statement names in its `"clients_client"."id" IN (…)`, in that order."""
+    named = re.search(r'"clients_client"\."id" IN \(([^)]*)\)', sql)
+    assert named, sql
+    return [int(number) for number in named.group(1).split(",")]
 
 
 def test_a_rating_through_the_link_reaches_the_dashboard_once_evaluated(

@@ -17,6 +17,7 @@ from hypothesis.extra.django import TestCase as HypothesisTestCase
 
 from clients.models import Client, User
 from clients.tests.factories import ClientFactory
+from measures.detection import evaluate_clients
 from measures.models import Rating, copy_ratings_to_sessions, sessions_with_stale_copies
 from measures.services import client_rating_submit, rating_submit, rating_update
 from measures.tests.factories import RatingFactory
@@ -142,6 +143,20 @@ def test_the_check_finds_copies_written_past_the_models_and_repairs_them(
         (None, None),
     ]
     assert "Every session's copies agree" in rating_copies()
+
+
+def test_the_repair_writes_the_clients_latest_score_again(client_record: Client) -> None:
+    """The dashboard reads the client's copy of their latest score, which detection wrote
+    from the session's wrong copy; no sweep would look at the client again."""
+    rated = SessionFactory(client=client_record)
+    RatingFactory(session=rated)  # 9.0
+    Session.objects.filter(pk=rated.pk).update(client_score=Decimal("4.0"))  # by hand
+    evaluate_clients([client_record.pk])
+    client_record.refresh_from_db()
+    assert client_record.evaluated_score == Decimal("4.0")
+    rating_copies("--repair")
+    client_record.refresh_from_db()
+    assert client_record.evaluated_score == Decimal("9.0")
 
 
 def test_the_check_goes_a_slice_at_a_time_and_shows_its_progress(

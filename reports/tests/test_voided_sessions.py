@@ -69,7 +69,7 @@ def test_the_caseload_counts_only_current_sessions(
 def test_the_dashboard_counts_only_current_sessions(
     supervisor: User, therapist: User, kept: Session, voided: Session
 ) -> None:
-    evaluate_clients([kept.client_id])  # the catch-up after the voiding
+    evaluate_clients([kept.client_id])  # as the catch-up after the voiding does
     period = dashboard.period_of_days(30)
     [row] = dashboard.therapist_rows(supervisor, period)
     assert (row.sessions, row.attended, row.client_ratings, row.mean_latest) == (1, 1, 1, 9)

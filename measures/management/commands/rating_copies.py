@@ -5,7 +5,8 @@ Sessions carry the client's alliance score and the therapist's guess for the tea
 writes past the models — a hand-made SQL fix, a restore of one table — can leave them
 behind. This counts the sessions whose copies disagree with their ratings and fails if
 there are any (for a monitor or a deploy step); `--repair` writes them again from the
-ratings.
+ratings, and the copies their clients carry of their latest score (`Client.evaluated_score`,
+which detection otherwise writes).
 
 The sessions are checked (and repaired) a slice of ids at a time, with a progress bar on
 stderr: a health system's 600,000 sessions take about 7 seconds, and each slice's repair
@@ -21,7 +22,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from alliance.progress import Progress
-from measures.models import copy_ratings_to_sessions, sessions_with_stale_copies
+from measures.models import (
+    copy_evaluated_to_clients,
+    copy_ratings_to_sessions,
+    sessions_with_stale_copies,
+)
 from sessions.models import Session
 
 SLICE = 20_000  # sessions a statement
@@ -46,11 +51,18 @@ class Command(BaseCommand):
                 .values_list("pk", flat=True)[:SLICE]
             ):
                 in_slice = Session.objects.filter(pk__gte=ids[0], pk__lte=ids[-1])
+                clients: list[int] = []
                 with transaction.atomic():
                     stale = sessions_with_stale_copies(in_slice).values("pk")
                     found = stale.count()
                     if repair and found:
+                        clients = list(
+                            Session.objects.filter(pk__in=stale).values_list("client_id", flat=True)
+                        )
                         copy_ratings_to_sessions(Session.objects.filter(pk__in=stale))
+                # Their clients' copies read the sessions' (the dashboard's latest scores),
+                # and no sweep would look at them: nothing of theirs was stamped as changed.
+                copy_evaluated_to_clients(clients)
                 count += found
                 after = ids[-1]
                 bar.advance(len(ids))
