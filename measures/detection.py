@@ -300,12 +300,10 @@ def _evaluate(
     # session committed meanwhile (its own evaluation writes them again after). For every
     # client asked for, not only those with a history left: a client whose one rated
     # session was voided has no score now.
-    copy_evaluated_to_clients(_ids(clients) if isinstance(clients, QuerySet) else clients)
+    if isinstance(clients, QuerySet):
+        clients = clients.values_list("pk", flat=True)
+    copy_evaluated_to_clients(clients)
     return outcome
-
-
-def _ids(clients: QuerySet) -> list[int]:
-    return list(clients.values_list("pk", flat=True))
 
 
 @transaction.atomic

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection
@@ -21,3 +23,12 @@ def migrate(to: Targets) -> Any:
 def latest() -> Targets:
     """Every app's newest migration: where a test leaves the database."""
     return MigrationExecutor(connection).loader.graph.leaf_nodes()
+
+
+@contextmanager
+def migrated_back(to: Targets) -> Iterator[Any]:
+    """The test database at `to` while inside (the historical apps there), back at the
+    newest migrations after: for a fixture that builds data as it was before a migration."""
+    apps = migrate(to)
+    yield apps
+    migrate(latest())

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from alliance.tests.migrating import latest, migrate
+from alliance.tests.migrating import migrate, migrated_back
 
 BEFORE = [("measures", "0002_flag_history_and_sweeps")]
 AFTER = [("measures", "0005_flag_review_moves_to_concerns")]
@@ -16,9 +16,8 @@ AFTER = [("measures", "0005_flag_review_moves_to_concerns")]
 
 @pytest.fixture
 def old_apps(transactional_db: None) -> Any:
-    apps = migrate(BEFORE)
-    yield apps
-    migrate(latest())
+    with migrated_back(BEFORE) as apps:
+        yield apps
 
 
 def test_flags_become_concerns_and_their_reviews_are_kept(old_apps: Any) -> None:

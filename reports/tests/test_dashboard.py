@@ -664,6 +664,7 @@ def test_rows_without_a_value_sort_last_either_way(
     client: Any, supervisor: User, therapist: User, client_record: Client
 ) -> None:
     rate(session(client_record, local(dt.date(2025, 4, 2))), 9)
+    evaluated()
     unrated = TherapistFactory(clinic=therapist.clinic, username="una")
     Supervision.objects.create(supervisor=supervisor, therapist=unrated)
     client.force_login(supervisor)

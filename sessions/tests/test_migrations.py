@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from alliance.tests.migrating import latest, migrate
+from alliance.tests.migrating import migrate, migrated_back
 
 RATINGS = ("measures", "0013_outcome_answer_fillfactor")
 BEFORE = [("therapy_sessions", "0003_void_and_revisions"), RATINGS]
@@ -20,9 +20,8 @@ AFTER = [("therapy_sessions", "0004_rating_copies"), RATINGS]
 
 @pytest.fixture
 def old_apps(transactional_db: None) -> Any:
-    apps = migrate(BEFORE)
-    yield apps
-    migrate(latest())
+    with migrated_back(BEFORE) as apps:
+        yield apps
 
 
 def test_sessions_rated_before_the_migration_get_their_copies(old_apps: Any) -> None:
