@@ -296,14 +296,18 @@ def _evaluate(
     _store(batch, now, outcome)
     if followed:
         outcome.repairs_followed_up = follow_up.repairs_record(followed, now)
-    # Last, from what is stored now: the answers just judged, and any rating or voided
-    # session committed meanwhile (its own evaluation writes them again after). For every
-    # client asked for, not only those with a history left: a client whose one rated
-    # session was voided has no score now.
+    return outcome
+
+
+def _copies_write(clients: QuerySet | Iterable[int]) -> None:
+    """After an evaluation, its clients' copies of their latest score and track, from what
+    is stored now: the answers it judged, and any rating or voided session committed
+    meanwhile (whose own evaluation writes them again after). For every client it was
+    asked for, not only those with a history left: a client whose one rated session was
+    voided has no score now."""
     if isinstance(clients, QuerySet):
         clients = clients.values_list("pk", flat=True)
     copy_evaluated_to_clients(clients)
-    return outcome
 
 
 @transaction.atomic
@@ -580,7 +584,10 @@ def _insert_placed(
 
 def evaluate_clients(client_ids: Iterable[int], now: dt.datetime | None = None) -> Outcome:
     """Evaluate these clients now: their new signals, and the concerns those opened."""
-    return _evaluate(list(client_ids), now or timezone.now())
+    clients = list(client_ids)
+    outcome = _evaluate(clients, now or timezone.now())
+    _copies_write(clients)
+    return outcome
 
 
 def clients_to_sweep(since: dt.datetime | None, now: dt.datetime, grace: dt.timedelta) -> QuerySet:
@@ -697,6 +704,7 @@ def sweep_run(
     sweep, clients = _sweep_start(now, refresh_courses=refresh_courses)
     on_progress = progress(clients.count()) if progress is not None else None
     _sweep_finish(sweep, _evaluate(clients, now, on_progress))
+    _copies_write(clients)
     return sweep
 
 
@@ -743,7 +751,12 @@ def sweep_chunk_run(chunk_id: int) -> Outcome:
     if chunk.finished_at is not None:
         return Outcome()
     outcome = _evaluate(chunk.client_ids, chunk.sweep.started_at)
+    # Recorded done before the copies are written: a second delivery running beside this
+    # one waits on the clients this one holds, so this one, which raised what there was to
+    # raise, records its counts first. (A worker lost in between leaves these clients'
+    # copies to their next evaluation, or the nightly sweep's.)
     _chunk_finish(chunk, outcome)
+    _copies_write(chunk.client_ids)
     return outcome
 
 
