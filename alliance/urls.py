@@ -35,11 +35,13 @@ urlpatterns = [
 ]
 
 if settings.ALLIANCE_BENCH_FLOOR_VIEW:  # the benchmarks' floors; off unless they ask
+    from bench.ceiling import bench_form_statements
     from bench.floor import bench_floor, bench_layout
 
     urlpatterns += [
         path("bench/floor/<str:token>/", bench_floor, name="bench-floor"),
         path("bench/layout/", bench_layout, name="bench-layout"),
+        path("bench/form/<str:token>/", bench_form_statements, name="bench-form-statements"),
     ]
 
 # A database outage answers 503 with a clean page; anything else, Django's 500 (errors.py).

@@ -11,7 +11,10 @@ generator in another process (asyncio, raw HTTP/1.1) at a fixed concurrency:
 
 1. the floor: GET then POST /bench/floor/<token>/ (bench/floor.py: one row inserted) N times;
 2. the client form: GET /r/<token>/ (parses the notice version, the outcome instrument and
-   every question), then POST valid answers, once per link.
+   every question), then POST valid answers, once per link;
+3. the form's database work alone, on N more links: GET then POST /bench/form/<token>/
+   (bench/ceiling.py: the form's statements and its publish, without the ORM, forms or
+   templates), what any implementation of the form could reach on this server.
 
 Then checks that stored ratings equal the answers thanked (302), that none is stored twice,
 and that every other response is counted by status. The last line printed is JSON with the
@@ -331,12 +334,15 @@ def main() -> None:
 
     if redis.Redis.from_url(BROKER).exists(*OWN_KEYS):
         sys.exit(f"{BROKER} holds a Celery queue: set BENCH_REDIS_URL to an unused Redis database.")
-    tokens, session_ids = open_links(args.links)
+    tokens, session_ids = open_links(args.links * 2)
+    tokens, ceiling_tokens = tokens[: args.links], tokens[args.links :]
+    session_ids, ceiling_ids = session_ids[: args.links], session_ids[args.links :]
     server, port = serve(args.database, args.workers, args.threads)
     try:
         bare = [f"/bench/floor/{secrets.token_urlsafe(16)}/" for _ in tokens]
         floor = generate(port, bare, args, False)
         form = generate(port, [f"/r/{token}/" for token in tokens], args, True)
+        ceiling = generate(port, [f"/bench/form/{token}/" for token in ceiling_tokens], args, True)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -344,9 +350,11 @@ def main() -> None:
         cursor.execute(f"SELECT count(*) FROM {TABLE}")
         floor_rows = cursor.fetchone()[0]
     held = check(session_ids, form)
+    ceiling_held = check(ceiling_ids, ceiling)
     waiting = queued_and_purged()
     load_average = " ".join(f"{value:.2f}" for value in os.getloadavg())
     lost = form["answered"] - held["stored"]
+    ceiling_lost = ceiling["answered"] - ceiling_held["stored"]
     ratio = form["rate"] / floor["rate"]
     ok = ratio >= 0.4 and form["p95"] < 100 and floor["p95"] < 50
     lines = [
@@ -360,6 +368,11 @@ def main() -> None:
         f"{'':26} stored {held['stored']} = thanked {form['answered']}: "
         f"{'nothing lost' if lost == 0 else f'{lost} LOST'}; {held['twice']} stored twice; "
         f"{held['links_used']} links used; {form['unsent']} links not reached in time",
+        summary("Form's database work alone", ceiling),
+        f"{'':26} its rate / floor {ceiling['rate'] / floor['rate']:.0%}, the form / it "
+        f"{form['rate'] / ceiling['rate']:.0%} (no ORM, forms or templates: bench/ceiling.py); "
+        f"stored {ceiling_held['stored']} = thanked {ceiling['answered']}"
+        f"{'' if ceiling_lost == 0 else f', {ceiling_lost} LOST'}",
     ]
     for line in lines:
         print(line, file=sys.stderr)
