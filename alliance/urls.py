@@ -36,11 +36,12 @@ urlpatterns = [
 
 if settings.ALLIANCE_BENCH_FLOOR_VIEW:  # the benchmarks' floors; off unless they ask
     from bench.ceiling import bench_form_statements
-    from bench.floor import bench_floor, bench_layout
+    from bench.floor import bench_by_hand, bench_floor, bench_layout
 
     urlpatterns += [
         path("bench/floor/<str:token>/", bench_floor, name="bench-floor"),
         path("bench/layout/", bench_layout, name="bench-layout"),
+        path("bench/by-hand/<str:page>/", bench_by_hand, name="bench-by-hand"),
         path("bench/form/<str:token>/", bench_form_statements, name="bench-form-statements"),
     ]
 

@@ -15,7 +15,9 @@ alone through a cursor (in a transaction rolled back, so its writes leave nothin
 sweep's floor is the same rows streamed into Python through a server-side cursor, with
 no rules. Server times are in-process (Django's test client), so they leave out HTTP.
 Each page is timed again with nothing drawn (`undrawn`), which splits its cost between
-what it reads and writes through Django and what it draws.
+what it reads and writes through Django and what it draws, and as written out by hand
+(`by hand`: its statements as SQL and its HTML as bytes, through the same request), what
+any way of building it could reach here.
 """
 
 from __future__ import annotations
@@ -166,19 +168,20 @@ def browser_for(user: Any) -> Any:
     return browser
 
 
-def fetch(browser: Any, url: str) -> int:
+def fetch(browser: Any, url: str) -> bytes:
     """One request, the whole body read (a streamed CSV is built as it is read)."""
     response = browser.get(url)
     assert response.status_code == 200, (url, response.status_code)
     if response.streaming:
-        return len(b"".join(response.streaming_content))
-    return len(response.content)
+        return b"".join(response.streaming_content)
+    return response.content
 
 
-SNAPSHOT = "SET TRANSACTION"
 UNDRAWN_LEGEND = (
     "undrawn = the same page with every template drawn as an empty string (its reads, "
-    "writes, session and middleware alone), and that against the floor"
+    "writes, session and middleware alone), and that against the floor\n"
+    "by hand = the page written out by hand: signed in through the same middleware, its own "
+    "statements sent as SQL, its HTML as bytes (no ORM, no template), against the floor"
 )
 
 
@@ -196,23 +199,13 @@ class Recorder:
 def replay_ms(statements: list[tuple[str, Any, bool]]) -> float:
     """Milliseconds to send these statements alone, every row fetched; their writes
     are rolled back."""
-    from django.db import connection, transaction
+    from django.db import transaction
+
+    from bench.floor import send_statements
 
     with transaction.atomic():
         started = time.perf_counter()
-        with connection.cursor() as cursor:
-            for sql, params, many in statements:
-                if sql.startswith(SNAPSHOT):
-                    # A snapshot's opening (the dashboard's counts, `one_snapshot`) must be
-                    # its transaction's first statement, which here it is not: left out,
-                    # one round trip (~0.1 ms) the page pays and its floor does not.
-                    continue
-                if many:
-                    cursor.executemany(sql, params)
-                else:
-                    cursor.execute(sql, params)
-                    if cursor.description is not None:
-                        cursor.fetchall()
+        send_statements(statements)
         elapsed = (time.perf_counter() - started) * 1000
         transaction.set_rollback(True)
     return elapsed
@@ -227,6 +220,9 @@ class Row:
     floor: float
     # The same page with nothing drawn (`undrawn`): its reads, writes and request alone.
     undrawn: float = 0.0
+    # The same page written out by hand (bench.floor.bench_by_hand): its statements as SQL
+    # and its body as bytes, through the same request; no ORM, no template.
+    by_hand: float = 0.0
     # A reference, not a page: timed and shown, held to no target.
     reference: bool = False
 
@@ -237,6 +233,10 @@ class Row:
     @property
     def undrawn_ratio(self) -> float:
         return self.undrawn / self.floor if self.floor else float("inf")
+
+    @property
+    def by_hand_ratio(self) -> float:
+        return self.by_hand / self.floor if self.floor else float("inf")
 
     def misses(self) -> list[str]:
         if self.reference:
@@ -279,6 +279,9 @@ def timed_ms(browser: Any, url: str, requests: int) -> tuple[float, float]:
 def time_page(name: str, user: Any, url: str, requests: int = REQUESTS) -> Row:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from bench.floor import BY_HAND
 
     browser = browser_for(user)
     fetch(browser, url)  # warm: templates compiled, connection open
@@ -287,16 +290,39 @@ def time_page(name: str, user: Any, url: str, requests: int = REQUESTS) -> Row:
         without_drawing, _ = timed_ms(browser, url, requests)
     recorder = Recorder()
     with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(recorder):
-        fetch(browser, url)
+        body = fetch(browser, url)
+    # Counted now: the next request empties the connection's log (`reset_queries`).
+    queries = len(captured.captured_queries)
     floors = [replay_ms(recorder.statements) for _ in range(requests)]
+    # The same page written out by hand: its statements but the session's and the user's
+    # (which the middleware sends for that view too) and its body, through the same request.
+    before_view = middleware_statements(browser)
+    key = str(len(BY_HAND))
+    BY_HAND[key] = ([sent for sent in recorder.statements if sent[0] not in before_view], body)
+    by_hand_url = reverse("bench-by-hand", args=[key])
+    fetch(browser, by_hand_url)
+    by_hand, _ = timed_ms(browser, by_hand_url, requests)
     return Row(
         name,
         median,
         p95,
-        len(captured.captured_queries),
+        queries,
         statistics.median(floors),
         without_drawing,
+        by_hand,
     )
+
+
+def middleware_statements(browser: Any) -> set[str]:
+    """The statements every signed-in request sends before its view's own: the session's
+    and the user's (what the layout alone sends)."""
+    from django.db import connection
+    from django.urls import reverse
+
+    recorder = Recorder()
+    with connection.execute_wrapper(recorder):
+        fetch(browser, reverse("bench-layout"))
+    return {sql for sql, _, _ in recorder.statements}
 
 
 def pages(people: dict[str, Any], requests: int = REQUESTS) -> list[Row]:
@@ -450,7 +476,7 @@ def page_lines(rows: list[Row], compared: list[Row] | None = None) -> list[str]:
     other = {row.name: row.queries for row in compared or []}
     lines = [
         f"{'':26} {'median':>8} {'p95':>8} {'queries':>8} {'floor':>8} {'ratio':>6} "
-        f"{'undrawn':>14}  " + ("queries at large" if compared else "target"),
+        f"{'undrawn':>14} {'by hand':>13}  " + ("queries at large" if compared else "target"),
     ]
     for row in rows:
         verdict = "miss: " + ", ".join(row.misses()) if row.misses() else "ok"
@@ -463,7 +489,7 @@ def page_lines(rows: list[Row], compared: list[Row] | None = None) -> list[str]:
         lines.append(
             f"{row.name:26} {row.median:6.0f}ms {row.p95:6.0f}ms {row.queries:>8} "
             f"{row.floor:6.1f}ms {row.ratio:5.1f}× {row.undrawn:6.0f}ms {row.undrawn_ratio:4.1f}×"
-            f"  {verdict}"
+            f" {row.by_hand:5.1f}ms {row.by_hand_ratio:4.1f}×  {verdict}"
         )
     return lines
 
