@@ -4,11 +4,12 @@ Served only when ALLIANCE_BENCH_FLOOR_VIEW=true (bench/submissions.py sets it fo
 gunicorn), beside bench/floor.py's bare insert. A link's GET and POST here send the
 statements the client form sends (the link and its session, client and clinic; the outcome
 instrument; then, in one transaction, the session and the link locked, the rating, the
-session's copy of its score, the outcome answer, the link marked used, the audit entries)
-and queue the evaluation on the broker, as the form does, through Django's request handling
-and middleware. What they leave out is Django's ORM, forms and templates: the SQL is written
-out, the answers are taken as sent, and the page is the form's own HTML, drawn once for each
-clinic, instrument and language and then sent as bytes.
+session's copy of its score, the outcome answer, the link marked used, the audit entries;
+not the savepoint the service keeps around the rating's insert, which a form written by hand
+would not need) and queue the evaluation on the broker, as the form does, through Django's
+request handling and middleware. What they leave out is Django's ORM, forms and templates:
+the SQL is written out, the answers are taken as sent, and the page is the form's own HTML,
+drawn once for each clinic, instrument and language and then sent as bytes.
 
 So its rate is what any implementation of the form doing this work could reach here: the
 form's rate over it is what the ORM, the forms and the templates cost; its rate over the
