@@ -538,6 +538,10 @@ def measure_pages(args: argparse.Namespace) -> dict[str, Any]:
         call_command("migrate", verbosity=0)
     before = machine()
     people = cast()
+    from alliance.memory import keep_loaded_out_of_collections
+
+    # As a server process does once it has loaded the app (alliance/wsgi.py).
+    keep_loaded_out_of_collections()
     rows = pages(people, args.requests)
     return {
         "seeded": seeded,
