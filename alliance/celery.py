@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import beat_init
+from celery.signals import beat_init, worker_process_init, worker_ready
 from kombu.exceptions import OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance.settings")
@@ -22,6 +22,16 @@ app.autodiscover_tasks()
 def ping() -> str:
     """Answer "pong": lets operators and tests prove a worker is consuming."""
     return "pong"
+
+
+@worker_process_init.connect  # each process of the default (prefork) pool, as it starts
+@worker_ready.connect  # the worker's own process, where a solo or threaded pool runs tasks
+def keep_loaded_out_of_collections(**kwargs: Any) -> None:
+    """What the worker loaded (the app, its tasks) stays out of the garbage collector's
+    full collections, which a sweep runs often (alliance/memory.py)."""
+    from alliance.memory import freeze_what_is_loaded
+
+    freeze_what_is_loaded()
 
 
 @beat_init.connect

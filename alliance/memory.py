@@ -7,6 +7,10 @@ whichever request it falls (the caseload's p99 was 66 ms against a median of 15,
 queue's 89 against 31). Frozen (`gc.freeze`), a full collection walks only what requests
 made since: 5–6 ms. Collections of young objects, which find a request's cycles, go on as
 before.
+
+A Celery worker's processes do the same when they start (alliance/celery.py): the sweep,
+which makes many long-lived objects and so many full collections, took 5–6 % less time
+(2.08 → 1.96 s at the large scale, 18.5 → 17.5 s at the huge).
 """
 
 from __future__ import annotations
@@ -17,9 +21,14 @@ from django.urls import get_resolver
 
 
 def keep_loaded_out_of_collections() -> None:
-    """Load every URL module and view now rather than on the first request, then move
-    everything loaded out of the collector's reach. It collects first, so nothing already
-    unreachable is kept for good."""
+    """For a web server's process: load every URL module and view now rather than on the
+    first request, then freeze everything loaded."""
     get_resolver().url_patterns  # noqa: B018 - the property imports the URL modules
+    freeze_what_is_loaded()
+
+
+def freeze_what_is_loaded() -> None:
+    """Move everything loaded so far out of the collector's reach. It collects first, so
+    nothing already unreachable is kept for good."""
     gc.collect()
     gc.freeze()

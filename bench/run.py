@@ -422,7 +422,10 @@ def sweep_in_process() -> dict[str, float]:
         rows = sum(1 for _ in _history_rows(Client.objects.values("pk")))
         answers = sum(1 for _ in answer_rows())
 
+    from alliance.memory import freeze_what_is_loaded
+
     rows = answers = 0
+    freeze_what_is_loaded()  # as a worker's process does when it starts (alliance/celery.py)
     _sweep_reset()
     baseline = peak_rss_mb()
     first: list[float] = []

@@ -1,8 +1,9 @@
-"""The served app keeps what it loaded at start-up out of the garbage collector's full
-collections (alliance/memory.py): each would otherwise walk some 100,000 objects.
+"""The served app and the Celery worker keep what they loaded at start-up out of the garbage
+collector's full collections (alliance/memory.py): each would otherwise walk some 100,000
+objects.
 
-Each case starts a Python process of its own, as gunicorn or an ASGI server would: the
-test process's own collector is left as it is.
+Each case starts a Python process of its own, as gunicorn, an ASGI server or a worker would:
+the test process's own collector is left as it is.
 """
 
 from __future__ import annotations
@@ -18,6 +19,18 @@ LOADED = """
 import gc, sys
 import {entry_point}
 print(gc.get_freeze_count(), len(gc.get_objects()), "reports.views.caseload" in sys.modules)
+"""
+# A worker's process as Celery starts it: the app loaded, then the signal its pool sends.
+WORKER = """
+import gc, os
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance.settings")
+import django
+django.setup()
+from celery import signals
+from alliance.celery import app
+before = gc.get_freeze_count()
+signals.{signal}.send(sender=None)
+print(before, gc.get_freeze_count(), len(gc.get_objects()))
 """
 # A cycle nothing reaches any more, made before the freeze: the collection before it frees
 # it, rather than the freeze keeping it for the life of the process. (The collector's own
@@ -62,6 +75,14 @@ def test_the_served_app_is_loaded_and_frozen_at_start_up(entry_point: str) -> No
     assert views_loaded == "True"
     assert int(frozen) > 50_000
     assert int(tracked) < int(frozen) // 20
+
+
+@pytest.mark.parametrize("signal", ["worker_process_init", "worker_ready"])
+def test_a_worker_process_freezes_what_it_loaded_as_it_starts(signal: str) -> None:
+    before, frozen, tracked = (int(count) for count in python(WORKER.format(signal=signal)))
+    assert before == 0
+    assert frozen > 50_000
+    assert tracked < frozen // 20
 
 
 def test_nothing_already_unreachable_is_frozen_for_good() -> None:
