@@ -120,6 +120,19 @@ def tasks_run_in_process_by_default() -> Iterator[None]:
     app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True, scope="session")
+def test_process_collector_left_alone() -> Iterator[None]:
+    """Workers some tests start inside this process send the signals a worker's processes
+    freeze their memory on (alliance/memory.py): here that would keep every earlier test's
+    leftovers for the rest of the run. Tests of the freeze start processes of their own."""
+    from django.conf import settings
+
+    previous = settings.ALLIANCE_FREEZE_LOADED
+    settings.ALLIANCE_FREEZE_LOADED = False
+    yield
+    settings.ALLIANCE_FREEZE_LOADED = previous
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
     """A "replica" alias mirroring the test database (Django's TEST MIRROR), as

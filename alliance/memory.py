@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 
+from django.conf import settings
 from django.urls import get_resolver
 
 
@@ -29,6 +30,10 @@ def keep_loaded_out_of_collections() -> None:
 
 def freeze_what_is_loaded() -> None:
     """Move everything loaded so far out of the collector's reach. It collects first, so
-    nothing already unreachable is kept for good."""
+    nothing already unreachable is kept for good. Not with ALLIANCE_FREEZE_LOADED off (the
+    test suite, whose process starts workers of its own: freezing it would keep every
+    earlier test's leftovers for the rest of the run)."""
+    if not settings.ALLIANCE_FREEZE_LOADED:
+        return
     gc.collect()
     gc.freeze()

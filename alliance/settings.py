@@ -520,10 +520,23 @@ PERMISSIONS_POLICY = (
 
 # --- Benchmarks -----------------------------------------------------------
 # bench/submissions.py serves a bare view that inserts one row (/bench/floor/<token>/), the
-# floor the client form is measured against, and bench/run.py a page of the layout alone
-# (/bench/layout/). Never on in production: the first writes to a table only the benchmark
-# creates, without any check.
+# floor the client form is measured against, and the form's statements sent by hand
+# (/bench/form/<token>/); bench/run.py a page of the layout alone and each page replayed by
+# hand. Never on in production: they write ratings and rows without the app's checks. So
+# they are refused on any database but a benchmark's own (its name holds "bench", as
+# bench/common.py requires of the databases it seeds).
 ALLIANCE_BENCH_FLOOR_VIEW = env_bool("ALLIANCE_BENCH_FLOOR_VIEW", default=False)
+if ALLIANCE_BENCH_FLOOR_VIEW and "bench" not in str(DATABASES["default"]["NAME"]):
+    raise ImproperlyConfigured(
+        "ALLIANCE_BENCH_FLOOR_VIEW serves the benchmarks' views, which write without the "
+        "app's checks: it is refused on a database whose name does not hold 'bench'."
+    )
+
+# --- Memory ---------------------------------------------------------------
+# Server and worker processes freeze what they loaded at start-up out of Python's full
+# garbage collections (alliance/memory.py). The test suite turns it off for the workers it
+# starts inside its own process.
+ALLIANCE_FREEZE_LOADED = env_bool("ALLIANCE_FREEZE_LOADED", default=True)
 
 # --- Logging --------------------------------------------------------------
 # Plain lines on stderr. Nothing here logs request bodies or client details.

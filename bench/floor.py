@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.db import connection, transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -79,6 +79,8 @@ def bench_by_hand(request: HttpRequest, page: str) -> HttpResponse:
     """A page as a view written out by hand would serve it: signed in through the same
     middleware, the page's own statements sent as SQL, its HTML sent as bytes. No ORM and
     no template: what any way of building that page could reach on this server."""
+    if page not in BY_HAND:
+        raise Http404("No page of that name was replayed here.")
     statements, body = BY_HAND[page]
     with transaction.atomic():
         send_statements(statements)

@@ -2,17 +2,21 @@
 collector's full collections (alliance/memory.py): each would otherwise walk some 100,000
 objects.
 
-Each case starts a Python process of its own, as gunicorn, an ASGI server or a worker would:
-the test process's own collector is left as it is.
+Each case that freezes starts a Python process of its own, as gunicorn, an ASGI server or a
+worker would: the test process's own collector is left as it is (ALLIANCE_FREEZE_LOADED is
+off in the suite, conftest.py, for the workers some tests start in this process).
 """
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from celery import signals
 
 PROJECT = Path(__file__).resolve().parents[2]
 LOADED = """
@@ -87,3 +91,13 @@ def test_a_worker_process_freezes_what_it_loaded_as_it_starts(signal: str) -> No
 
 def test_nothing_already_unreachable_is_frozen_for_good() -> None:
     assert python(UNREACHABLE) == ["True"]
+
+
+def test_with_the_freeze_turned_off_a_worker_signal_freezes_nothing(settings: Any) -> None:
+    """What the suite relies on for the workers it starts in its own process."""
+    import alliance.celery  # noqa: F401 - connects the handlers
+
+    settings.ALLIANCE_FREEZE_LOADED = False
+    before = gc.get_freeze_count()
+    signals.worker_process_init.send(sender=None)
+    assert gc.get_freeze_count() == before
