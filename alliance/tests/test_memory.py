@@ -24,26 +24,31 @@ import gc, sys
 import {entry_point}
 print(gc.get_freeze_count(), len(gc.get_objects()), "reports.views.caseload" in sys.modules)
 """
-# A worker's process as Celery starts it: the app loaded, then the signal its pool sends.
-WORKER = """
+# Django set up as a worker or command does, before each snippet below.
+SET_UP = """
 import gc, os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance.settings")
 import django
 django.setup()
+"""
+# A worker's process as Celery starts it: the app loaded, then the signal its pool sends.
+WORKER = (
+    SET_UP
+    + """
 from celery import signals
 from alliance.celery import app
 before = gc.get_freeze_count()
 signals.{signal}.send(sender=None)
 print(before, gc.get_freeze_count(), len(gc.get_objects()))
 """
+)
 # A cycle nothing reaches any more, made before the freeze: the collection before it frees
 # it, rather than the freeze keeping it for the life of the process. (The collector's own
 # runs are held off, so that only that collection could free it.)
-UNREACHABLE = """
-import gc, os, weakref
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance.settings")
-import django
-django.setup()
+UNREACHABLE = (
+    SET_UP
+    + """
+import weakref
 from alliance.memory import keep_loaded_out_of_collections
 
 class Node:
@@ -57,6 +62,7 @@ del node
 keep_loaded_out_of_collections()
 print(gone() is None)
 """
+)
 
 
 def python(code: str) -> list[str]:

@@ -116,6 +116,21 @@ def test_keeping_sweep_records_no_days_refuses_to_start(days: str) -> None:
     assert "ALLIANCE_SWEEP_KEEP_DAYS must be 1 or more" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("database", "refused"),
+    [("sqlite:////tmp/alliance.sqlite3", True), ("sqlite:////tmp/alliance_bench.sqlite3", False)],
+)
+def test_the_benchmarks_views_are_refused_off_a_benchmarks_database(
+    database: str, refused: bool
+) -> None:
+    """They write ratings without the app's checks (bench/ceiling.py): never on a real one."""
+    result = _run_manage(
+        "check", env={"ALLIANCE_BENCH_FLOOR_VIEW": "true", "DATABASE_URL": database}
+    )
+    assert (result.returncode != 0) is refused, result.stderr
+    assert ("refused on a database whose name does not hold 'bench'" in result.stderr) is refused
+
+
 def test_deploy_checks_pass_with_a_production_environment() -> None:
     env = {
         "DEBUG": "false",
