@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
+import smtplib
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -31,6 +32,32 @@ TOKEN_BYTES = 32
 # A token as it appears in a URL (base64url); anything else is malformed.
 TOKEN_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 TOKEN_MAX_LENGTH = 64
+
+
+class EmailUnsent(Exception):
+    """The client's e-mail was not sent, and nothing changed: their link stays open.
+
+    Its message never holds the address. The mail server's own error may (a refused
+    recipient's names it, a rejection often quotes it), and an error's text and traceback
+    reach the log and the worker's retry lines."""
+
+
+class AddressRefused(EmailUnsent):
+    """The mail server refused the client's address: trying again will not help."""
+
+
+def _mail_the_client(subject: str, body: str, address: str) -> None:
+    """Send one e-mail to a client, raising `EmailUnsent` (without the address) if it fails."""
+    try:
+        send_mail(subject, body, None, [address])
+    except smtplib.SMTPRecipientsRefused:
+        raise AddressRefused("The mail server refused the client's address.") from None
+    except OSError as error:  # smtplib's errors are OSErrors, as a refused connection is
+        code = getattr(error, "smtp_code", None)
+        reply = f", reply {code}" if code else ""
+        raise EmailUnsent(
+            f"The mail server did not take the e-mail ({type(error).__name__}{reply})."
+        ) from None
 
 
 def hash_token(token: str) -> str:
@@ -102,7 +129,7 @@ def invitation_email(*, invitation: RatingInvitation, token: str) -> None:
     with translation.override(client.language):
         subject = render_to_string("sessions/email/rating_link_subject.txt", context).strip()
         body = render_to_string("sessions/email/rating_link.txt", context)
-    send_mail(subject, body, None, [client.email])
+    _mail_the_client(subject, body, client.email)
     RatingInvitation.objects.filter(pk=invitation.pk).update(emailed_at=timezone.now())
 
 
@@ -174,13 +201,18 @@ def invitation_remind(*, invitation: RatingInvitation, now: dt.datetime) -> bool
     """
     # The e-mail goes inside the transaction: if it fails, the claim and the
     # replacement roll back, the client's current link stays, and the next run retries.
-    with transaction.atomic():
-        claimed = RatingInvitation.objects.filter(
-            pk=invitation.pk, reminded_at__isnull=True, used_at__isnull=True, voided_at__isnull=True
-        ).update(reminded_at=now)
-        if not claimed:
-            return False
-        _email_a_replacement(invitation, reminded_at=now)
+    unreminded = RatingInvitation.objects.filter(
+        pk=invitation.pk, reminded_at__isnull=True, used_at__isnull=True, voided_at__isnull=True
+    )
+    try:
+        with transaction.atomic():
+            if not unreminded.update(reminded_at=now):
+                return False
+            _email_a_replacement(invitation, reminded_at=now)
+    except AddressRefused:
+        # Refused for good: the reminder is given up (stamped, unsent), not tried every run.
+        unreminded.update(reminded_at=now)
+        raise
     return True
 
 
@@ -189,9 +221,11 @@ def reminders_send(now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     sent = 0
     for invitation in reminders_due(now):
+        # One failing mailbox must not stop the others; no client details in the log.
         try:
             sent += invitation_remind(invitation=invitation, now=now)
+        except EmailUnsent as error:  # its text names no address; its cause would
+            logger.warning("Rating reminder for invitation %s not sent: %s", invitation.pk, error)
         except Exception:
-            # One failing mailbox must not stop the others; no client details in the log.
             logger.exception("Rating reminder for invitation %s failed", invitation.pk)
     return sent

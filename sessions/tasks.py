@@ -5,11 +5,11 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from sessions.invitations import invitation_send, reminders_send
+from sessions.invitations import AddressRefused, EmailUnsent, invitation_send, reminders_send
 
-# A database blink or an unreachable mail server (SMTPException is an OSError) is worth
-# another try: a failed send changed nothing, so trying again cannot send twice.
-RETRY_ON = (OperationalError, InterfaceError, OSError)
+# A database blink or a mail server down or busy is worth another try: a failed send
+# changed nothing, so trying again cannot send twice. A refused address is not.
+RETRY_ON = (OperationalError, InterfaceError, OSError, EmailUnsent)
 
 
 @shared_task(name="sessions.tasks.send_rating_reminders", acks_late=True)
@@ -22,6 +22,8 @@ def send_rating_reminders() -> int:
     name="sessions.tasks.email_rating_link",
     acks_late=True,
     autoretry_for=RETRY_ON,
+    # The task fails at once, its error naming no address; the client's link stays open.
+    dont_autoretry_for=(AddressRefused,),
     retry_backoff=30,
     max_retries=4,
 )

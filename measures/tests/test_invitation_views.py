@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import smtplib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -220,3 +222,41 @@ def test_no_email_for_a_client_without_an_address(
     response = client.post(email_url(session), follow=True)
     assert "This client has no e-mail address." in response.content.decode()
     assert mail.outbox == []
+
+
+def mail_server_down(*args: Any, **kwargs: Any) -> None:
+    raise ConnectionRefusedError("SMTP down")
+
+
+def mailbox_refuses(subject: str, body: str, sender: Any, to: list[str]) -> None:
+    raise smtplib.SMTPRecipientsRefused({to[0]: (550, b"5.1.1 User unknown")})
+
+
+@pytest.mark.parametrize(
+    ("mailer", "said"),
+    [
+        (mail_server_down, "the mail server is not answering"),
+        (mailbox_refuses, "the mail server refused the client's address"),
+    ],
+)
+def test_with_no_broker_a_failed_email_tells_the_therapist_and_loses_nothing(
+    client: Any,
+    therapist: User,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: Any,
+    mailer: Any,
+    said: str,
+) -> None:
+    # No broker (`make run`, and the suite's default): the task runs within the request.
+    assert celery_app.conf.task_always_eager
+    client.force_login(therapist)
+    shown, token = invitations.invitation_create(session=session)
+    monkeypatch.setattr(invitations, "send_mail", mailer)  # the edge: e-mail delivery
+    response = client.post(email_url(session), follow=True)
+    assert response.redirect_chain == [(reverse("reports:session-detail", args=[session.pk]), 302)]
+    page = html.unescape(response.content.decode())
+    assert f"The e-mail could not be sent: {said}." in page and "on its way" not in page
+    assert list(RatingInvitation.objects.live()) == [shown]
+    assert invitations.invitation_find(token) == shown
+    assert "rk@example.org" not in caplog.text and "R.K." not in caplog.text

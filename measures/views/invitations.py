@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 import segno
+from celery.exceptions import Retry
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -35,6 +36,18 @@ QUEUE_DOWN = (
     "The e-mail could not be sent: the background service is not answering. Nothing was "
     "sent, and any link the client already has still works. Try again in a few minutes, "
     "or give them a link from this page."
+)
+
+# With no broker (`make run`) the task runs in the request: the mail server's answer is heard
+# here. (Its retries cannot wait in a request: Celery raises `Retry` in their place.)
+ADDRESS_REFUSED = (
+    "The e-mail could not be sent: the mail server refused the client's address. Check it "
+    "on the client's details; any link the client already has still works."
+)
+MAIL_DOWN = (
+    "The e-mail could not be sent: the mail server is not answering. Nothing was sent, and "
+    "any link the client already has still works. Try again in a few minutes, or give them "
+    "a link from this page."
 )
 
 
@@ -93,6 +106,12 @@ def invitation_email(request: HttpRequest, session_id: int) -> HttpResponse:
     except BrokerUnreachable:
         logger.warning("Could not queue the rating-link e-mail for session %s", session_id)
         messages.error(request, QUEUE_DOWN)
+    except invitations.AddressRefused:
+        logger.warning("Rating-link e-mail for session %s: address refused", session_id)
+        messages.error(request, ADDRESS_REFUSED)
+    except (invitations.EmailUnsent, Retry):
+        logger.warning("Rating-link e-mail for session %s: mail server down", session_id)
+        messages.error(request, MAIL_DOWN)
     else:
         messages.success(
             request,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import smtplib
+import traceback
 from typing import Any
 
 import pytest
+from celery.exceptions import Retry
 from django.conf import settings
 from django.core import mail
 from django.core.exceptions import ValidationError
@@ -207,14 +210,71 @@ def test_a_failed_email_keeps_the_clients_link_and_the_task_retries(
         raise ConnectionRefusedError("SMTP down")
 
     monkeypatch.setattr(invitations, "send_mail", mail_server_down)  # the edge: e-mail delivery
-    with pytest.raises(ConnectionRefusedError):
+    with pytest.raises(invitations.EmailUnsent):
         invitations.invitation_send(invitation_id=old.pk)
     assert invitations.invitation_find(token) == RatingInvitation.objects.live().get() == old
-    # The task tries again later for a mail server down (or refusing), a database blink.
-    assert issubclass(ConnectionRefusedError, email_rating_link.autoretry_for)
-    assert issubclass(smtplib.SMTPServerDisconnected, email_rating_link.autoretry_for)
+    # With no broker the task runs at once, and asks to be tried again later.
+    with pytest.raises(Retry):
+        email_rating_link.delay(old.pk)
     monkeypatch.undo()
     assert invitations.invitation_send(invitation_id=old.pk) is True
+
+
+def mailbox_refuses(subject: str, body: str, sender: Any, to: list[str]) -> None:
+    """What smtplib raises when the mail server refuses the recipient: it names them."""
+    raise smtplib.SMTPRecipientsRefused({to[0]: (550, b"5.1.1 User unknown")})
+
+
+def mail_server_quotes_the_address(subject: str, body: str, sender: Any, to: list[str]) -> None:
+    """A transient refusal whose reply quotes the address, as many servers' do."""
+    raise smtplib.SMTPDataError(451, f"<{to[0]}>: try again later".encode())
+
+
+def written(records: list[logging.LogRecord]) -> str:
+    """The records as a log file would hold them, tracebacks and their causes included."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("{levelname} {message}", style="{"))
+    return "\n".join(handler.format(record) for record in records)
+
+
+@pytest.mark.parametrize("mailer", [mailbox_refuses, mail_server_quotes_the_address])
+def test_a_failed_reminder_never_writes_the_clients_address_to_the_log(
+    session: Session, monkeypatch: pytest.MonkeyPatch, caplog: Any, mailer: Any
+) -> None:
+    make_link_aged(session, hours=49)
+    monkeypatch.setattr(invitations, "send_mail", mailer)  # the edge: e-mail delivery
+    with caplog.at_level(logging.DEBUG):
+        assert invitations.reminders_send() == 0
+    log = written(caplog.records)
+    assert "not sent" in log and "rk@example.org" not in log
+
+
+def test_a_refused_address_gives_the_reminder_up_and_keeps_the_clients_link(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = make_link_aged(session, hours=49)
+    monkeypatch.setattr(invitations, "send_mail", mailbox_refuses)  # the edge: e-mail delivery
+    assert invitations.reminders_send() == 0
+    old.refresh_from_db()
+    # The link the client has still works; the reminder is not tried again every run.
+    assert list(RatingInvitation.objects.live()) == [old] and old.reminded_at is not None
+    monkeypatch.undo()
+    assert invitations.reminders_send() == 0
+    assert mail.outbox == []
+
+
+def test_a_refused_address_fails_the_emailing_task_at_once_without_naming_it(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sessions.tasks import email_rating_link
+
+    old, token = invitations.invitation_create(session=session)
+    monkeypatch.setattr(invitations, "send_mail", mailbox_refuses)  # the edge: e-mail delivery
+    # Not `Retry`: another try would be refused as well.
+    with pytest.raises(invitations.AddressRefused) as refused:
+        email_rating_link.delay(old.pk)
+    assert "rk@example.org" not in "".join(traceback.format_exception(refused.value))
+    assert invitations.invitation_find(token) == RatingInvitation.objects.live().get() == old
 
 
 def test_beat_sends_reminders_regularly() -> None:
