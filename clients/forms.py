@@ -9,10 +9,7 @@ from django.db.models import QuerySet
 
 from alliance.fields import ParagraphsField, RecordChoiceField, SingleLineField, WholeNumberField
 from alliance.forms import ServiceForm
-from clients.models import NOTICE_MAX_LENGTH, Client, User
-
-# A hundred years: a clinic keeping records longer keeps them until someone erases them.
-RETENTION_MAX_DAYS = 36_500
+from clients.models import NOTICE_MAX_LENGTH, RETENTION_MAX_DAYS, Client, User
 
 
 class ClientForm(ServiceForm):

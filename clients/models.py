@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -25,6 +26,9 @@ from clients.scoping import (
 )
 
 NOTICE_MAX_LENGTH = 1000
+# A hundred years: a clinic keeping records longer keeps them until someone erases them.
+# At least a day: none is anonymised in the hour they are discharged.
+RETENTION_MAX_DAYS = 36_500
 
 
 class Clinic(models.Model):
@@ -51,6 +55,7 @@ class Clinic(models.Model):
         "keep records after discharge (days)",
         null=True,
         blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(RETENTION_MAX_DAYS)],
         help_text="After this many days a discharged client is anonymised; empty keeps "
         "records until someone erases them.",
     )
@@ -66,6 +71,16 @@ class Clinic(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # In the database too: the nightly erasure acts on it, irreversibly.
+            models.CheckConstraint(
+                condition=Q(retention_days_after_discharge__isnull=True)
+                | Q(retention_days_after_discharge__range=(1, RETENTION_MAX_DAYS)),
+                name="clinic_retention_days_in_range",
+                violation_error_message="Keep records between 1 and 36,500 days after "
+                "discharge, or leave it empty to keep them until someone erases them.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -16,7 +16,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 from django.utils import timezone
 
-from clients.models import Client, Clinic, Supervision, User
+from clients.models import AuditAction, AuditEntry, Client, Clinic, Supervision, User
 from clients.tests.factories import SupervisorFactory, TherapistFactory
 
 pytestmark = pytest.mark.django_db
@@ -379,6 +379,43 @@ def test_another_clinics_admin_renames_nothing(
     assert response.status_code == 302  # "does not exist", to the admin's index
     other_clinic.refresh_from_db()
     assert other_clinic.name != "Taken over"
+
+
+@pytest.mark.parametrize("who", ["clinic_admin", "superuser"])
+@pytest.mark.parametrize("days", ["0", "36501", "2147483647"])
+def test_a_retention_the_settings_page_refuses_is_refused_in_the_admin_too(
+    client: Any, clinic: Clinic, clinic_admin: User, who: str, days: str, request: Any
+) -> None:
+    """0 days would anonymise every discharged client at the next nightly run; more than
+    a date can count back would stop the nightly run for every clinic after this one."""
+    client.force_login(request.getfixturevalue(who))
+    form = {"name": clinic.name, "retention_days_after_discharge": days}
+    errors = form_errors(client.post(change_url(clinic), form))
+    assert list(errors) == ["retention_days_after_discharge"]
+    clinic.refresh_from_db()
+    assert (clinic.retention_days_after_discharge, clinic.keep_numbers_after_erasure) == (
+        None,
+        True,
+    )
+
+
+def test_a_clinic_admin_sets_the_retention_in_the_admin_through_the_service(
+    client: Any, clinic: Clinic, clinic_admin: User
+) -> None:
+    client.force_login(clinic_admin)
+    form = {"name": clinic.name, "retention_days_after_discharge": "36500"}
+    assert client.post(change_url(clinic), form).status_code == 302
+    clinic.refresh_from_db()
+    assert (clinic.retention_days_after_discharge, clinic.keep_numbers_after_erasure) == (
+        36_500,
+        False,
+    )
+    entry = AuditEntry.objects.filter(model="clients.clinic").latest("pk")
+    assert (entry.actor_id, entry.action, entry.object_id) == (
+        clinic_admin.pk,
+        AuditAction.CHANGED,
+        str(clinic.pk),
+    )
 
 
 @pytest.mark.parametrize("who", ["clinic_admin", "superuser"])

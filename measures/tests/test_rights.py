@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clients.audit import SYSTEM
@@ -338,8 +339,8 @@ def test_retention_erases_only_discharged_clients_past_their_clinics_period(
 def test_the_retention_task_and_command_say_what_they_did(
     clinic: Clinic, therapist: User, caplog: pytest.LogCaptureFixture
 ) -> None:
-    Clinic.objects.filter(pk=clinic.pk).update(retention_days_after_discharge=0)
-    discharge(ClientFactory(therapist=therapist, label="Gone"), days_ago=1)
+    Clinic.objects.filter(pk=clinic.pk).update(retention_days_after_discharge=1)
+    discharge(ClientFactory(therapist=therapist, label="Gone"), days_ago=2)
     with caplog.at_level("INFO", logger="measures.retention"):
         assert erase_past_retention.delay().get() == {clinic.slug: 1}
     assert "1 client(s) of clinic riverside erased" in caplog.text
@@ -352,9 +353,9 @@ def test_the_retention_task_and_command_say_what_they_did(
 def test_the_command_shows_each_clinics_progress_and_names_no_client(
     clinic: Clinic, therapist: User, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    Clinic.objects.filter(pk=clinic.pk).update(retention_days_after_discharge=0)
+    Clinic.objects.filter(pk=clinic.pk).update(retention_days_after_discharge=1)
     for label in ("Gone", "Left"):
-        discharge(ClientFactory(therapist=therapist, label=label), days_ago=1)
+        discharge(ClientFactory(therapist=therapist, label=label), days_ago=2)
     out = io.StringIO()
     call_command("erase_past_retention", stdout=out)
     assert out.getvalue() == "riverside: 2 client(s) erased.\n"
@@ -389,6 +390,31 @@ def test_a_clinic_admin_sets_the_retention(clinic: Clinic, clinic_admin: User) -
             retention_days_after_discharge=1,
             keep_numbers_after_erasure=True,
         )
+
+
+@pytest.mark.parametrize("days", [0, 36_501, 2_147_483_647])
+def test_a_retention_outside_1_to_36500_days_is_refused_and_nothing_saved(
+    clinic: Clinic, clinic_admin: User, days: int
+) -> None:
+    """0 would anonymise a client in the hour of their discharge; past 36,500 days a date
+    cannot count back (the nightly erasure would fail for every clinic after this one)."""
+    from clients.services import clinic_retention_set
+
+    with pytest.raises(ValidationError) as refused:
+        clinic_retention_set(
+            actor=clinic_admin,
+            clinic=clinic,
+            retention_days_after_discharge=days,
+            keep_numbers_after_erasure=False,
+        )
+    assert list(refused.value.message_dict) == ["retention_days_after_discharge"]
+    stored = Clinic.objects.values_list(
+        "retention_days_after_discharge", "keep_numbers_after_erasure"
+    ).get(pk=clinic.pk)
+    assert stored == (None, True)
+    # The database refuses it too, whatever writes it.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Clinic.objects.filter(pk=clinic.pk).update(retention_days_after_discharge=days)
 
 
 def test_erasure_also_erases_the_notes_an_edit_kept(
