@@ -6,10 +6,13 @@ the colleague chooses their own (a reset link does the same for someone who
 forgot theirs). A colleague's e-mail address, once they have signed in, is
 theirs to change on their own account page, after giving their password again.
 
-A colleague is added with `staff_create` and changed with `staff_update`
-(clients/services.py), which hold these rules; the list's actions call
-accounts/services.py. Nobody is deleted: a colleague who leaves is made inactive,
-and their sessions, ratings and reviews keep their name.
+A colleague is added with `staff_create` (clients/services.py) and changed with
+`staff_change` (accounts/staff.py): roles and access under the staff pages' own rules (no
+one deactivated or stripped of the therapist role while they hold clients, the clinic never
+left without an admin, a leaver's sessions and API tokens ended), the rest through
+`staff_update`. The list's actions call accounts/services.py. Nobody is deleted: a
+colleague who leaves is made inactive, and their sessions, ratings and reviews keep their
+name.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import services
+from accounts import services, staff
 from clients import services as clients_services
 from clients.admin import HardenedAdminMixin, ScopedAdmin, ServiceRefused, same_record
 from clients.models import User
@@ -156,7 +159,7 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
             if change:
                 # Groups and permissions (superusers only) are saved with the form's relations.
                 changed = [name for name in form.changed_data if name not in MANY_TO_MANY]
-                member = clients_services.staff_update(
+                member = staff.staff_change(
                     actor=request.user,
                     member=User.objects.get(pk=obj.pk),
                     data={name: data[name] for name in changed},

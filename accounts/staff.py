@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from smtplib import SMTPException
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
@@ -214,17 +215,21 @@ def staff_roles_set(
     on it: a therapist's clients or supervisors, a supervisor's supervisees, the clinic's
     last active admin."""
     _check_admin(actor, member.clinic_id)
-    if not (is_therapist or is_supervisor or is_clinic_admin):
+    roles = dict(zip(ROLES, (is_therapist, is_supervisor, is_clinic_admin), strict=True))
+    with transaction.atomic():
+        _set_roles(actor, member, roles)
+    return member
+
+
+def _set_roles(actor: User, member: User, roles: dict[str, bool]) -> None:
+    if not any(roles.values()):
         raise ValidationError(
             "A colleague holds at least one role; to stop their access, deactivate them."
         )
-    with transaction.atomic():
-        _roles_check(member, is_therapist, is_supervisor, is_clinic_admin)
-        roles = dict(zip(ROLES, (is_therapist, is_supervisor, is_clinic_admin), strict=True))
-        changed = {name: value for name, value in roles.items() if getattr(member, name) != value}
-        if changed:
-            services.staff_update(actor=actor, member=member, data=changed)
-    return member
+    _roles_check(member, **roles)
+    changed = {name: value for name, value in roles.items() if getattr(member, name) != value}
+    if changed:
+        services.staff_update(actor=actor, member=member, data=changed)
 
 
 def _roles_check(
@@ -264,32 +269,81 @@ def staff_deactivate(*, actor: User, member: User) -> User:
     API tokens, invitation links and supervision links end. Their clients are moved first
     (`clients.moves`); their history (sessions led, ratings given) stays theirs."""
     _check_admin(actor, member.clinic_id)
+    with transaction.atomic():
+        _deactivate(actor, member)
+    return member
+
+
+def _deactivate(actor: User, member: User) -> None:
     if member.pk == actor.pk:
         raise ValidationError("You cannot deactivate yourself; ask another clinic admin.")
     if not member.is_active:
         raise ValidationError(f"{member} is already deactivated.")
     if held := _clients_held(member):
         raise ValidationError(f"{member} still has {held}: move them first.")
-    # (The clinic keeps an active admin: the actor is one, and not the member.)
-    with transaction.atomic():
-        links = Supervision.objects.filter(supervisor=member) | Supervision.objects.filter(
-            therapist=member
-        )
-        for supervision in links.select_related("supervisor"):
-            services.supervision_end(actor=actor, supervision=supervision)
-        services.staff_update(actor=actor, member=member, data={"is_active": False})
-        _void_invitations(member)
-        tokens_revoke_all(actor=actor, user=member)
-        _end_sessions(member)
-    return member
+    # A clinic admin deactivating someone is one the clinic keeps; a superuser may not be.
+    if member.is_clinic_admin and not _other_active_admins(member):
+        raise ValidationError(LAST_ADMIN.format(member=member))
+    links = Supervision.objects.filter(supervisor=member) | Supervision.objects.filter(
+        therapist=member
+    )
+    for supervision in links.select_related("supervisor"):
+        services.supervision_end(actor=actor, supervision=supervision)
+    services.staff_update(actor=actor, member=member, data={"is_active": False})
+    _void_invitations(member)
+    tokens_revoke_all(actor=actor, user=member)
+    _end_sessions(member)
 
 
 def staff_reactivate(*, actor: User, member: User) -> User:
     """A colleague who returns: they sign in again with their password (or, if they never
     chose one, with a new invitation). Supervision links are set again by hand."""
     _check_admin(actor, member.clinic_id)
+    with transaction.atomic():
+        _reactivate(actor, member)
+    return member
+
+
+def _reactivate(actor: User, member: User) -> None:
     if member.is_active:
         raise ValidationError(f"{member} is already active.")
+    _void_invitations(member)  # a link from before they left stays dead
+    services.staff_update(actor=actor, member=member, data={"is_active": True})
+
+
+def staff_change(*, actor: User, member: User, data: dict[str, Any]) -> User:
+    """A colleague's record changed in one form, the Django admin's (`data`: field name →
+    new value), by a superuser or the clinic's admin. A change of access or roles obeys the
+    staff pages' rules (`staff_deactivate`, `staff_reactivate`, `staff_roles_set`), a move
+    to another clinic waits until nothing rests on them in this one, and the rest is as
+    `clients.services.staff_update` allows. All of it, or nothing."""
+    services.check_may_manage_staff(actor, member)
+    rest = dict(data)
+    active = rest.pop("is_active", member.is_active)
+    roles = {name: rest.pop(name, getattr(member, name)) for name in ROLES}
     with transaction.atomic():
-        _void_invitations(member)  # a link from before they left stays dead
-        return services.staff_update(actor=actor, member=member, data={"is_active": True})
+        if active and not member.is_active:
+            _reactivate(actor, member)
+        if any(getattr(member, name) != value for name, value in roles.items()):
+            _set_roles(actor, member, roles)
+        if "clinic" in rest and rest["clinic"] != member.clinic:
+            _moving_check(member)
+        if rest:
+            services.staff_update(actor=actor, member=member, data=rest)
+        if member.is_active and not active:
+            _deactivate(actor, member)
+    return member
+
+
+def _moving_check(member: User) -> None:
+    """A colleague moved to another clinic leaves nothing behind in this one: their clients
+    would be seen from the other clinic, their supervision links would cross clinics."""
+    errors = []
+    if held := _clients_held(member):
+        errors.append(f"{member} still has {held}: move them first.")
+    if member.supervised_by.exists() or member.supervisions.exists():
+        errors.append(f"{member} still has supervision links: end them first.")
+    if member.is_clinic_admin and not _other_active_admins(member):
+        errors.append(LAST_ADMIN.format(member=member))
+    if errors:
+        raise ValidationError({"clinic": errors})

@@ -171,7 +171,7 @@ EMAIL_IS_THE_OWNERS = (
 )
 
 
-def _check_may_manage_staff(actor: User, member: User) -> None:
+def check_may_manage_staff(actor: User, member: User) -> None:
     """A superuser manages anyone; a clinic admin, the people of their clinic (no superuser)."""
     if actor.is_superuser:
         return
@@ -185,7 +185,7 @@ def staff_update(*, actor: User, member: User, data: dict[str, Any]) -> User:
     A clinic admin keeps the colleague in their own clinic and never grants superuser
     powers; an address is changed here only for a colleague who has not yet chosen a
     password (else it is its owner's, and their next reset link would go elsewhere)."""
-    _check_may_manage_staff(actor, member)
+    check_may_manage_staff(actor, member)
     allowed = STAFF_FIELDS | (SUPERUSER_ONLY_FIELDS if actor.is_superuser else frozenset())
     if set(data) - allowed:
         raise PermissionDenied(f"You cannot change {', '.join(sorted(set(data) - allowed))}.")

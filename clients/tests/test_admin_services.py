@@ -16,6 +16,8 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.staff import LAST_ADMIN
+from accounts.tokens import token_create, token_user
 from clients.models import AuditAction, AuditEntry, Client, Clinic, Supervision, User
 from clients.tests.factories import SupervisorFactory, TherapistFactory
 
@@ -238,6 +240,81 @@ def test_a_clinic_admin_changes_a_colleagues_roles_and_deactivates_them(
         False,
         "Okafor",
     )
+
+
+def test_a_colleague_deactivated_in_the_admin_leaves_as_on_the_staff_page(
+    client: Any, clinic_admin: User, colleague: User, supervisor: User, therapist: User
+) -> None:
+    """Their signed-in sessions, API tokens and supervision links end with their access:
+    reactivated, an old token does not work again."""
+    Supervision.objects.create(supervisor=supervisor, therapist=colleague)
+    _token, raw = token_create(user=colleague, name="script")
+    client.force_login(clinic_admin)
+    for active in (False, True):
+        response = client.post(change_url(colleague), user_form(colleague, is_active=active))
+        assert response.status_code == 302
+    colleague.refresh_from_db()
+    assert colleague.is_active and token_user(raw) is None
+    assert list(Supervision.objects.values_list("therapist__username", flat=True)) == ["tara"]
+
+
+HOLDS_CLIENTS = "{} still has 1 client: move them first."
+IS_SUPERVISED = "{} is still supervised: end those supervision links first."
+
+
+@pytest.mark.parametrize(
+    ("changes", "refusals"),
+    [
+        ({"is_active": False}, [HOLDS_CLIENTS]),
+        ({"is_therapist": False, "is_supervisor": True}, [HOLDS_CLIENTS, IS_SUPERVISED]),
+    ],
+    ids=["deactivated", "no longer a therapist"],
+)
+def test_what_rests_on_a_therapist_refuses_their_leaving_or_losing_the_role_in_the_admin(
+    client: Any,
+    clinic_admin: User,
+    therapist: User,
+    client_record: Client,
+    supervisor: User,
+    changes: dict[str, Any],
+    refusals: list[str],
+) -> None:
+    client.force_login(clinic_admin)
+    before = stored(therapist)
+    response = client.post(change_url(therapist), user_form(therapist, **changes))
+    assert form_errors(response) == {"__all__": [text.format(therapist) for text in refusals]}
+    assert stored(therapist) == before
+
+
+@pytest.mark.parametrize(
+    ("who", "change"),
+    [
+        ("clinic_admin", {"is_clinic_admin": False, "is_therapist": True}),
+        ("superuser", {"is_clinic_admin": False, "is_therapist": True}),
+        ("superuser", {"is_active": False}),
+    ],
+)
+def test_the_clinics_only_admin_is_kept_in_the_admin(
+    client: Any, clinic_admin: User, who: str, change: dict[str, bool], request: Any
+) -> None:
+    client.force_login(request.getfixturevalue(who))
+    response = client.post(change_url(clinic_admin), user_form(clinic_admin, **change))
+    assert form_errors(response) == {"__all__": [LAST_ADMIN.format(member=clinic_admin)]}
+    clinic_admin.refresh_from_db()
+    assert clinic_admin.is_clinic_admin and clinic_admin.is_active
+
+
+def test_a_colleague_moved_to_another_clinic_leaves_nothing_behind(
+    client: Any, superuser: User, therapist: User, client_record: Client, other_clinic: Clinic
+) -> None:
+    """Their clients would be read from the other clinic."""
+    client.force_login(superuser)
+    response = client.post(change_url(therapist), user_form(therapist, clinic=other_clinic.pk))
+    assert form_errors(response) == {
+        "clinic": [f"{therapist} still has 1 client: move them first."]
+    }
+    therapist.refresh_from_db()
+    assert therapist.clinic_id == client_record.clinic_id
 
 
 def test_a_clinic_admin_fixes_the_address_of_a_colleague_who_has_no_password_yet(
