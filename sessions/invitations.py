@@ -154,9 +154,17 @@ def invitation_send(*, invitation_id: int, now: dt.datetime | None = None) -> bo
     replaced or expired meanwhile sends nothing.
     """
     now = now or timezone.now()
+    session_id = (
+        RatingInvitation.objects.filter(pk=invitation_id)
+        .values_list("session_id", flat=True)
+        .first()
+    )
+    if session_id is None:
+        return False
     # As for reminders, the e-mail goes inside the transaction: if it fails, the claim and
     # the replacement roll back and the client's current link stays open.
     with transaction.atomic():
+        _lock_session(session_id)
         claimed = RatingInvitation.objects.filter(
             pk=invitation_id, used_at__isnull=True, voided_at__isnull=True, expires_at__gt=now
         ).update(voided_at=now)
@@ -165,6 +173,14 @@ def invitation_send(*, invitation_id: int, now: dt.datetime | None = None) -> bo
         invitation = RatingInvitation.objects.select_related("session").get(pk=invitation_id)
         _email_a_replacement(invitation, reminded_at=invitation.reminded_at)
     return True
+
+
+def _lock_session(session_id: int) -> None:
+    """Lock a link's session before the link itself, in the order a client's answer, a
+    void and an edit take them (`measures.services.client_rating_submit`). Taken the other
+    way round, a reminder going out as the client answered deadlocked with the answer, and
+    PostgreSQL failed one of the two: often the client's, their answers lost."""
+    len(Session.objects.select_for_update().filter(pk=session_id).values_list("pk"))
 
 
 def _email_a_replacement(invitation: RatingInvitation, *, reminded_at: dt.datetime | None) -> None:
@@ -206,6 +222,7 @@ def invitation_remind(*, invitation: RatingInvitation, now: dt.datetime) -> bool
     )
     try:
         with transaction.atomic():
+            _lock_session(invitation.session_id)
             if not unreminded.update(reminded_at=now):
                 return False
             _email_a_replacement(invitation, reminded_at=now)

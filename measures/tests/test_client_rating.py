@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from celery.signals import task_prerun
+from django.core import mail
 from django.db import connection, transaction
 from django.test import Client as Browser
 from django.test import override_settings
@@ -446,6 +447,58 @@ def test_a_session_voided_while_its_client_answers_ends_cleanly_for_both(
     assert problems == []
     session.refresh_from_db()
     assert session.is_voided and not Rating.objects.filter(session=session).exists()
+
+
+def remind(invitation: RatingInvitation) -> None:
+    assert invitations.reminders_send() == 1
+
+
+def email_again(invitation: RatingInvitation) -> None:
+    assert invitations.invitation_send(invitation_id=invitation.pk) is True
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("replace", [remind, email_again], ids=["reminder", "e-mailed link"])
+def test_a_link_replaced_while_its_client_answers_ends_cleanly_for_both(
+    postgresql: None, client_record: Client, replace: Callable[[RatingInvitation], None]
+) -> None:
+    """A reminder, or the link e-mailed at the therapist's asking, replaces the client's
+    link; it takes the session's lock before the link's, as the answer does, so the answer
+    waits and then finds its link replaced by the one just e-mailed. (Claiming the link
+    first, the job and the answer had each waited for the other until PostgreSQL broke the
+    deadlock by failing one: the client got the error page, their answers lost.)"""
+    Client.objects.filter(pk=client_record.pk).update(email="rk@example.org")
+    invitation, token = invitations.invitation_create(session=SessionFactory(client=client_record))
+    a_reminder_is_due = timezone.now() - dt.timedelta(hours=49)
+    RatingInvitation.objects.filter(pk=invitation.pk).update(created_at=a_reminder_is_due)
+    locked, problems = threading.Event(), []
+
+    def pause_once_it_holds_a_lock(execute: Any, sql: str, *args: Any) -> Any:
+        result = execute(sql, *args)
+        if ("FOR UPDATE" in sql or sql.startswith("UPDATE")) and not locked.is_set():
+            locked.set()
+            time.sleep(0.5)  # the client's answer arrives now
+        return result
+
+    def link_replaced() -> None:
+        try:
+            with connection.execute_wrapper(pause_once_it_holds_a_lock):
+                replace(invitation)
+        except Exception as error:  # any, reported below
+            problems.append(error)
+
+    replacing = on_a_connection_of_its_own(link_replaced)
+    try:
+        assert locked.wait(10)
+        with pytest.raises(LinkUnavailable):
+            answer_by_link(token)
+    finally:
+        replacing.join()
+    assert problems == []
+    [message] = mail.outbox
+    assert answer_by_link(message.body.split("/r/")[1].split("/")[0]).session_id == (
+        invitation.session_id
+    )
 
 
 def test_a_phone_gets_no_cookie_and_its_answers_count_with_origin_null(link: Any) -> None:
