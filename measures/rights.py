@@ -310,6 +310,14 @@ def client_erase(*, actor: Any, client: Client, place: str = "") -> Client:
     if client.status != Client.Status.DISCHARGED:
         raise ValidationError("Only a discharged client can be erased: discharge them first.")
     now = timezone.now()
+    # The sessions are locked before anything is erased, and then their open links closed,
+    # in the order an answer through a link takes them (`client_rating_submit`): an answer
+    # being stored is waited for and erased with the rest; a later one finds its link
+    # closed. (Closing the links last, an answer stored meanwhile kept its comment.)
+    len(Session.objects.select_for_update().filter(client=client).order_by("pk").values("pk"))
+    RatingInvitation.objects.filter(
+        session__client=client, used_at__isnull=True, voided_at__isnull=True
+    ).update(voided_at=now)
     client.label = _erasure_label(client, now)
     client.external_id = ""
     client.email = ""
@@ -337,9 +345,6 @@ def client_erase(*, actor: Any, client: Client, place: str = "") -> Client:
     # A closed concern must keep a note (its CHECK constraint): it says "(erased)".
     Concern.objects.filter(client=client).exclude(note="").update(note=ERASED_NOTE)
     ConcernEvent.objects.filter(concern__client=client).exclude(note="").update(note="")
-    RatingInvitation.objects.filter(
-        session__client=client, used_at__isnull=True, voided_at__isnull=True
-    ).update(voided_at=now)
     erased += [
         "measures.rating.comment",
         "measures.concern.note",

@@ -6,13 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from clients.audit import SYSTEM
@@ -21,9 +23,11 @@ from clients.tests.factories import ClientFactory, ClinicAdminFactory, Therapist
 from measures import rights
 from measures.models import Concern, ConcernEvent, Flag, Rating
 from measures.retention import retention_erase
+from measures.scoring import DIMENSIONS
+from measures.services import client_rating_submit
 from measures.tasks import erase_past_retention
 from measures.tests.factories import ConcernEventFactory, RatingFactory, concern_with_signal
-from sessions.invitations import invitation_create
+from sessions.invitations import invitation_create, invitation_find
 from sessions.models import RatingInvitation, Session
 from sessions.tests.factories import SessionFactory
 
@@ -311,6 +315,65 @@ def test_the_commands_are_for_the_clients_clinic_admins(
     assert list(tmp_path.iterdir()) == []
     record.refresh_from_db()
     assert not record.is_erased
+
+
+def answering_in_a_thread(token: str, comment: str, paused: threading.Event) -> Any:
+    """The client answering through their link on a connection of its own, pausing once
+    their rating is written (its session and link locked, nothing committed yet)."""
+    problems: list[Exception] = []
+
+    def pause_once_the_rating_is_written(execute: Any, sql: str, *args: Any) -> Any:
+        result = execute(sql, *args)
+        if sql.startswith("INSERT") and "measures_rating" in sql and not paused.is_set():
+            paused.set()
+            time.sleep(0.5)  # the erasure starts now
+        return result
+
+    def answer() -> None:
+        try:
+            with connection.execute_wrapper(pause_once_the_rating_is_written):
+                client_rating_submit(
+                    invitation=invitation_find(token),
+                    answers={
+                        **dict.fromkeys(DIMENSIONS, 8),
+                        "rupture": "none",
+                        "rupture_resolved": "",
+                        "comment": comment,
+                    },
+                    notice_version=1,
+                    notice_language="en",
+                )
+        except Exception as error:  # any, reported by the caller
+            problems.append(error)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    thread.problems = problems  # type: ignore[attr-defined]
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_stored_while_the_client_is_erased_is_erased_too(
+    client_record: Client, clinic_admin: User
+) -> None:
+    """The erasure waits for an answer already being stored and erases its comment with
+    the rest; closing the links only at the end, it had missed one committed meanwhile."""
+    Client.objects.filter(pk=client_record.pk).update(asks_outcome=False)
+    session = SessionFactory(client=client_record, notes="")
+    token = invitation_create(session=session)[1]
+    discharge(client_record)
+    paused = threading.Event()
+    answering = answering_in_a_thread(token, COMMENT, paused)
+    try:
+        assert paused.wait(10)
+        rights.client_erase(actor=clinic_admin, client=client_record)
+    finally:
+        answering.join()
+    assert answering.problems == []
+    rating = Rating.objects.get(session=session)
+    assert rating.comment == "" and Client.objects.get(pk=client_record.pk).is_erased
 
 
 # --- Retention -----------------------------------------------------------------------------
