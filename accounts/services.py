@@ -107,6 +107,14 @@ def end_sessions(user: Any, *, actor: Any = None) -> None:
         tokens_revoke_all(actor=actor, user=user)
 
 
+def password_chosen(user: Any) -> int:
+    """A new password, chosen by its holder (changed, or reset by e-mailed link), ends what
+    the old one opened. Django's own session check signs out every other browser; this
+    revokes the API tokens made before it, which someone who had the old password could
+    have made. Returns how many."""
+    return tokens_revoke_all(actor=user, user=user)
+
+
 def _end_sessions(user: Any) -> int:
     from django.contrib.sessions.models import Session
 

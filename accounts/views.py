@@ -11,6 +11,7 @@ import segno
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import sessions, two_factor
 from accounts.forms import CodeForm, ConfirmPasswordForm, EmailForm, ThrottledPasswordChangeForm
 from accounts.models import AccessToken
-from accounts.services import base_url_parts, reset_mail_allowed
+from accounts.services import base_url_parts, password_chosen, reset_mail_allowed
 from alliance import links
 
 SHOW_CODES = "alliance_recovery_codes_to_show"
@@ -197,13 +198,44 @@ def two_factor_off(request: HttpRequest) -> HttpResponse:
     return redirect("account")
 
 
+def _tell_of_revoked_tokens(request: HttpRequest, revoked: int) -> None:
+    if revoked:
+        messages.info(
+            request,
+            _(
+                "Your API tokens made before this password were revoked with the old one: "
+                "make new ones on your account page where you still need them."
+            ),
+        )
+
+
 class PasswordChangeView(auth_views.PasswordChangeView):
-    """Django's, with the old password counted by the log-in throttle."""
+    """Django's, with the old password counted by the log-in throttle, and the API tokens
+    made before the new password revoked (`password_chosen`)."""
 
     form_class = ThrottledPasswordChangeForm
 
     def get_form_kwargs(self) -> dict[str, Any]:
         return {**super().get_form_kwargs(), "request": self.request}
+
+    @transaction.atomic
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        _tell_of_revoked_tokens(self.request, password_chosen(form.user))
+        return response
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's, not signing in after, and the API tokens made before the new password
+    revoked (`password_chosen`): whoever asked for the link may have lost the old one."""
+
+    post_reset_login = False
+
+    @transaction.atomic
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        _tell_of_revoked_tokens(self.request, password_chosen(form.user))
+        return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):

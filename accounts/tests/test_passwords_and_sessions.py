@@ -12,7 +12,8 @@ from django.test import Client as Browser
 from django.urls import reverse
 
 from accounts.tests.steps import log_in, signed_in_as
-from clients.models import User
+from accounts.tokens import token_create
+from clients.models import AuditAction, AuditEntry, User
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +51,60 @@ def test_the_e_mailed_link_sets_a_new_password_once(client: Any, therapist: User
     assert log_in(Browser(), "tara", NEW_PASSWORD).status_code == 302
     used = Browser().get(link, follow=True)
     assert b"This link no longer works" in used.content
+
+
+def api_answers(raw: str) -> int:
+    return Browser().get("/api/v1/clients/", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code
+
+
+def test_a_password_reset_revokes_the_api_tokens_made_before_it(
+    client: Any, therapist: User
+) -> None:
+    """Whoever had the old password could have made one."""
+    therapist.email = "tara@clinic.example"
+    therapist.save()
+    _token, raw = token_create(user=therapist, name="made with the old password")
+    assert api_answers(raw) == 200
+    client.post(reverse("password_reset"), {"email": "tara@clinic.example"})
+    form = client.get(_link(mail.outbox[0]), follow=True)
+    done = client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+        follow=True,
+    )
+    assert api_answers(raw) == 401
+    assert "Your API tokens made before this password were revoked" in done.content.decode()
+    entry = AuditEntry.objects.get(action=AuditAction.ENDED, model="accounts.accesstoken")
+    assert entry.actor_id == therapist.pk
+
+
+def test_changing_ones_password_revokes_the_api_tokens_made_before_it(
+    client: Any, therapist: User
+) -> None:
+    _token, raw = token_create(user=therapist, name="made with the old password")
+    client.force_login(therapist)
+    done = client.post(
+        reverse("password_change"),
+        {
+            "old_password": "correct horse battery",
+            "new_password1": NEW_PASSWORD,
+            "new_password2": NEW_PASSWORD,
+        },
+        follow=True,
+    )
+    assert done.redirect_chain[-1][0] == reverse("password_change_done")
+    assert api_answers(raw) == 401
+    assert "Your API tokens made before this password were revoked" in done.content.decode()
+    # A token made with the new password works.
+    assert api_answers(token_create(user=therapist, name="made after")[1]) == 200
+
+
+def test_a_refused_new_password_revokes_nothing(client: Any, therapist: User) -> None:
+    _token, raw = token_create(user=therapist, name="kept")
+    client.force_login(therapist)
+    form = {"old_password": "wrong", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    assert client.post(reverse("password_change"), form).status_code == 200
+    assert api_answers(raw) == 200
 
 
 def test_a_clinic_admin_sends_a_colleague_a_link_but_cannot_set_the_password(
