@@ -31,12 +31,15 @@ BODY_TEMPLATE = "registration/password_reset_email.txt"
 RESET_MAILS_PER_HOUR = 3
 
 
-def reset_mail_allowed(email: str) -> bool:
-    """Count a password-reset request for `email`; False past RESET_MAILS_PER_HOUR.
+def reset_mail_allowed(address: str) -> bool:
+    """Count a password-reset e-mail to `address`, the one stored on the account (not as
+    typed: the search for accounts matches spellings no lower-casing folds together, as
+    "ſ" for "s", each of which would have had three e-mails of its own); False past
+    RESET_MAILS_PER_HOUR.
 
     Keyed by a hash of the address (the cache holds no addresses). If the cache is down
     the request is allowed: a person locked out of their account matters more."""
-    key = "password-reset:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    key = "password-reset:" + hashlib.sha256(address.strip().casefold().encode()).hexdigest()
     try:
         if cache.add(key, 1, timeout=60 * 60):
             return True

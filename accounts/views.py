@@ -247,7 +247,9 @@ class PasswordResetView(auth_views.PasswordResetView):
     subject_template_name = "registration/password_reset_subject.txt"
 
     def form_valid(self, form: Any) -> HttpResponse:
-        if not reset_mail_allowed(form.cleaned_data["email"]):
+        # Counted by the addresses the e-mails would go to, however the request spelled it.
+        addresses = sorted({user.email for user in form.get_users(form.cleaned_data["email"])})
+        if not all([reset_mail_allowed(address) for address in addresses]):
             return HttpResponseRedirect(self.get_success_url())
         scheme, domain = base_url_parts()
         self.extra_email_context = {"protocol": scheme, "domain": domain, "site_name": "Alliance"}

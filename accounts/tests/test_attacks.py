@@ -3,6 +3,7 @@ sign-in and admin hardening (each test names the attack)."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any
 
@@ -181,3 +182,17 @@ def test_the_reset_form_cannot_flood_an_inbox(client: Any, therapist: User) -> N
     }
     assert answers == {reverse("password_reset_done")}  # the same answer every time
     assert len(mail.outbox) == 3
+
+
+def test_spellings_of_one_address_share_its_three_reset_mails(
+    postgresql: None, client: Any, therapist: User
+) -> None:
+    """PostgreSQL finds the account by "teſſ@…" ("ſ", the long s, is an "S" upper-cased),
+    which no lower-casing of what was typed folds into "tess@…": counted as typed, each
+    of the four spellings had three e-mails of its own, all to one inbox."""
+    therapist.email = "tess@clinic.example"
+    therapist.save()
+    for first, second in itertools.product("sſ", repeat=2):
+        for _ in range(3):
+            client.post(reverse("password_reset"), {"email": f"te{first}{second}@clinic.example"})
+    assert [message.to for message in mail.outbox] == [["tess@clinic.example"]] * 3
