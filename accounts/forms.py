@@ -57,8 +57,14 @@ class EmailForm(forms.ModelForm):
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"]
-        if email and User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
-            raise ValidationError(_("Another account uses this address."), code="taken")
+        # Within the clinic, as for a colleague invited (`staff_invite`): asked of every
+        # clinic, the answer told anyone signed in whether an address has an account in
+        # another clinic, of which nothing is to be seen.
+        colleagues = User.objects.filter(clinic_id=self.instance.clinic_id, email__iexact=email)
+        if email and colleagues.exclude(pk=self.instance.pk).exists():
+            raise ValidationError(
+                _("A colleague of this clinic already uses this address."), code="taken"
+            )
         return email
 
 

@@ -183,6 +183,25 @@ def test_a_clinic_admin_cannot_redirect_a_colleagues_links_to_themselves(
     assert therapist.email == "tara@clinic.example"
 
 
+def test_an_address_a_colleague_uses_is_refused_and_another_clinics_is_not_revealed(
+    client: Any, therapist: User, colleague: User, outsider: User
+) -> None:
+    colleague.email = "colin@clinic.example"
+    colleague.save()
+    outsider.email = "otto@hillside.example"
+    outsider.save()
+    log_in(client, "tara")
+    refused = client.post(reverse("account-email"), {"email": "Colin@clinic.example"})
+    assert refused.status_code == 200
+    assert "A colleague of this clinic already uses this address." in refused.content.decode()
+    # Another clinic's address is taken as any new one: nothing says it has an account.
+    known = client.post(reverse("account-email"), {"email": "otto@hillside.example"})
+    unknown = client.post(reverse("account-email"), {"email": "nobody@hillside.example"})
+    assert known.status_code == unknown.status_code == 302
+    therapist.refresh_from_db()
+    assert therapist.email == "nobody@hillside.example"
+
+
 def test_changing_ones_own_e_mail_needs_the_password_again(client: Any, therapist: User) -> None:
     log_in(client, "tara")
     session = client.session
