@@ -27,6 +27,14 @@ class CodeForm(forms.Form):
     )
 
 
+class SetupCodeForm(CodeForm):
+    """The first code of a new authenticator: no recovery code exists yet."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["code"].help_text = _("The 6 digits your authenticator app shows now.")
+
+
 class ConfirmPasswordForm(forms.Form):
     """The password again, counted by the log-in throttle like any other attempt."""
 

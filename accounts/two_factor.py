@@ -57,6 +57,14 @@ def start_setup(user: Any) -> TOTPDevice:
     return TOTPDevice.objects.create(user=user, name=AUTHENTICATOR, confirmed=False)
 
 
+def must_wait(device: Any) -> bool:
+    """Whether django-otp makes the next code for this authenticator wait: after a wrong
+    one, a second, doubling with each further failure. A code sent sooner is refused,
+    right or not, and the person needs to hear why."""
+    allowed, _reason = device.verify_is_allowed()
+    return not allowed
+
+
 def pending_setup(user: Any) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
 

@@ -20,7 +20,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import sessions, two_factor
-from accounts.forms import CodeForm, ConfirmPasswordForm, EmailForm, ThrottledPasswordChangeForm
+from accounts.forms import (
+    CodeForm,
+    ConfirmPasswordForm,
+    EmailForm,
+    SetupCodeForm,
+    ThrottledPasswordChangeForm,
+)
 from accounts.models import AccessToken
 from accounts.services import base_url_parts, password_chosen, reset_mail_allowed
 from alliance import links
@@ -138,18 +144,27 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     if not _setup_allowed(request):
         return _go("reauthenticate", request.get_full_path())
     device = two_factor.pending_setup(request.user)
-    form = CodeForm(_posted(request))
+    form = SetupCodeForm(_posted(request))
     if request.method == "POST" and device is not None and form.is_valid():
-        codes = two_factor.confirm_setup(request, device, form.cleaned_data["code"])
-        if codes is not None:
+        if two_factor.must_wait(device):
+            form.add_error(
+                "code",
+                _(
+                    "Wrong codes in a row make the next one wait: wait a few seconds, then "
+                    "enter the code your app shows."
+                ),
+            )
+        elif codes := two_factor.confirm_setup(request, device, form.cleaned_data["code"]):
             request.session[SHOW_CODES] = codes
             messages.success(request, _("Two-factor sign-in is on."))
             return _go("two-factor-recovery-codes", _next(request, "account"))
-        form.add_error(
-            "code",
-            _("That code did not match. Check the time on your phone and try the next code."),
-        )
-    if device is None or request.method == "GET":
+        else:
+            form.add_error(
+                "code",
+                _("That code did not match. Check the time on your phone and try the next code."),
+            )
+    if device is None:
+        # One key until it is confirmed: reloading the page keeps the one already scanned.
         device = two_factor.start_setup(request.user)
     qr = segno.make(device.config_url, error="m").svg_inline(scale=4, dark="#111", light="#fff")
     return render(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -51,6 +52,33 @@ def test_setting_up_shows_a_qr_code_and_a_key_then_gives_recovery_codes(
     assert client.get(reverse("two-factor-recovery-codes")).status_code == 302  # shown once
     assert client.get("/").status_code == 200
     assert TOTPDevice.objects.get(user=clinic_admin).confirmed
+
+
+def test_a_right_code_sent_too_soon_after_a_wrong_one_is_told_to_wait(
+    client: Any, clinic_admin: User
+) -> None:
+    log_in(client, "ada")
+    client.get(reverse("two-factor-setup"))
+    device = TOTPDevice.objects.get(user=clinic_admin, confirmed=False)
+    client.post(reverse("two-factor-setup"), {"code": "000000"})
+    soon = client.post(reverse("two-factor-setup"), {"code": current_code(device)})
+    assert soon.status_code == 200
+    page = html.unescape(soon.content.decode())
+    assert "wait a few seconds" in page and "did not match" not in page
+    assert not TOTPDevice.objects.get(pk=device.pk).confirmed
+
+
+def test_reloading_the_setup_page_keeps_the_key_already_scanned(
+    client: Any, clinic_admin: User
+) -> None:
+    log_in(client, "ada")
+    first = client.get(reverse("two-factor-setup")).content.decode()
+    again = client.get(reverse("two-factor-setup")).content.decode()
+    key = re.compile(r'id="secret">([A-Z2-7 ]+)<')
+    assert key.search(first).group(1) == key.search(again).group(1)
+    assert TOTPDevice.objects.filter(user=clinic_admin).count() == 1
+    # No recovery code exists before setup: the page does not offer one.
+    assert "recovery code" not in first
 
 
 def test_next_time_the_code_is_asked_after_the_password(client: Any, clinic_admin: User) -> None:
