@@ -9,6 +9,7 @@ the page and falls back to its default.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -72,9 +73,13 @@ class PeriodForm(forms.Form):
             )
 
     @classmethod
-    def showing(cls, period: dashboard.Period) -> PeriodForm:
-        """The form as the page shows it: filled in with the period in use (after a
-        refusal, the default one), so what is on screen is what the numbers are for."""
+    def showing(cls, period: dashboard.Period, asked: Mapping[str, Any]) -> PeriodForm:
+        """The form as the page shows it: filled in with the period in use. A from–to range
+        refused (`asked`, the request's) keeps the dates as typed, to be corrected rather
+        than typed again; the message above and the dates below the form say which period
+        the numbers are for instead."""
+        if asked.get("period") == CUSTOM and period.days is not None:
+            return cls(initial={"period": CUSTOM, "from": asked.get("from"), "to": asked.get("to")})
         return cls(
             initial={
                 "period": str(period.days) if period.days else CUSTOM,

@@ -109,9 +109,16 @@ def test_the_period_form_shows_the_period_in_use(client: Any, supervisor: User, 
         start,
         preset.last_day.isoformat(),
     )
-    # A refused period shows what the numbers are for: the last 30 days.
-    refused = client.get(url, {"period": "custom", "from": "1900-01-01", "to": "1900-01-31"})
-    assert shown_period(refused)[0] == "30"
+    # A refused range keeps the dates typed, to be corrected; what the numbers are for
+    # (the last 30 days) is said above the form and under it.
+    refused = client.get(url, {"period": "custom", "from": "2026-12-01", "to": "2026-11-01"})
+    assert shown_period(refused) == ("custom", "2026-12-01", "2026-11-01")
+    assert "showing the last 30 days" in refused.content.decode()
+    default = client.get(url, {"period": "30"}).context["period"]
+    assert refused.context["period"] == default
+    # A period not offered cannot be shown as asked: the form shows the 30 days in use.
+    unknown = client.get(url, {"period": "week"})
+    assert shown_period(unknown)[0] == "30"
 
 
 def test_the_sort_direction_is_desc_or_else_ascending(client: Any, supervisor: User) -> None:

@@ -49,7 +49,7 @@ def audit_page(request: HttpRequest) -> HttpResponse:
             "page": Paginator(entries, PAGE_SIZE).get_page(form.number()),
             "filters": filters,
             "form": AuditFilterForm.showing(filters, request.user),
-            "period_form": PeriodForm.showing(filters.period),
+            "period_form": PeriodForm.showing(filters.period, request.GET),
             "query": filters.query(),
         },
     )

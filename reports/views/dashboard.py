@@ -82,7 +82,7 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
             "attention": dashboard.clients_needing_attention(request.user),
             "stale_label": dashboard.stale_label(),
             "period": period,
-            "period_form": PeriodForm.showing(period),
+            "period_form": PeriodForm.showing(period, request.GET),
             "sort": sort,
             "descending": descending,
             "query": request.GET.urlencode(),
@@ -124,5 +124,9 @@ def precision(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "reports/precision.html",
-        {"tables": tables, "period": period, "period_form": PeriodForm.showing(period)},
+        {
+            "tables": tables,
+            "period": period,
+            "period_form": PeriodForm.showing(period, request.GET),
+        },
     )
