@@ -21,7 +21,7 @@ class Rule(models.TextChoices):
     RELIABLE_DROP = "reliable_drop", "Reliable drop"
     DIMENSION_DROP = "dimension_drop", "Drop in one dimension"
     DECLINING_TREND = "declining_trend", "Declining trend"
-    RUPTURE_UNRESOLVED = "rupture_unresolved", "Rupture not talked through"
+    RUPTURE_UNRESOLVED = "rupture_unresolved", "Rupture not fully talked through"
     RATER_DISCREPANCY = "rater_discrepancy", "Therapist rated higher than client"
     DISENGAGEMENT = "disengagement", "Disengagement"
     # Outcome beside the alliance (measures.tracking): the client newly not on track.

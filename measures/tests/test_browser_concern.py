@@ -75,7 +75,7 @@ def test_a_low_rating_by_link_opens_one_concern_the_therapist_resolves(
 
     page.get_by_role("link", name="Review the concern for R.K.").click()
     page.get_by_role("heading", name="What happened").wait_for()
-    assert page.get_by_text("Rupture not talked through").first.is_visible()
+    assert page.get_by_text("Rupture not fully talked through").first.is_visible()
     assert page.get_by_text("rupture: a lot; talked through: not at all").is_visible()
     page.get_by_role("button", name="Acknowledge").click()
     page.get_by_text("Concern acknowledged.").wait_for()

@@ -184,7 +184,7 @@ def test_every_signal_in_the_concern_is_told_in_words_never_codes(
     html = response.content.decode()
     assert len(response.context["page"].signals) == 5
     for words in [
-        "Rupture not talked through",
+        "Rupture not fully talked through",
         "The client reported a rupture (a lot); talked through: not at all",
         "rupture: a lot; talked through: not at all",
         "Below the cut-off",

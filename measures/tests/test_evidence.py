@@ -123,7 +123,7 @@ def test_each_rule_reads_as_a_sentence(rule: str, evidence: dict[str, Any], word
         ("dimension_drop", {"dimensions": [{"name": "trust"}]}, "Drop in one dimension"),
         ("declining_trend", {"scores": [9.5, 9.0]}, "Declining trend"),
         ("declining_trend", {"scores": ["high"], "sessions": [1]}, "Declining trend"),
-        ("rupture_unresolved", {"talked_through": "partly"}, "Rupture not talked through"),
+        ("rupture_unresolved", {"talked_through": "partly"}, "Rupture not fully talked through"),
         (
             "rater_discrepancy",
             {"therapist": None, "client": 7.0},

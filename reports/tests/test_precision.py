@@ -307,7 +307,7 @@ def team(
         return local(dt.date(2025, 4, day), hour)
 
     # Tara. Reliable drop: 3 resolved, 1 dismissed. Below the cut-off: 2 dismissed.
-    # Rupture not talked through: 1 resolved.
+    # Rupture not fully talked through: 1 resolved.
     closed(client_record, on(1), RESOLVED, RELIABLE_DROP)
     closed(client_record, on(4), RESOLVED, RELIABLE_DROP)
     closed(b, on(6), RESOLVED, RELIABLE_DROP)
@@ -336,7 +336,7 @@ def test_the_table_by_rule_names_each_rule_in_words(
     assert {label: figures(row)[1:] for label, row in by_rule.items()} == {
         "Reliable drop": (5, 3, 2),
         "Below the cut-off": (2, 0, 2),
-        "Rupture not talked through": (1, 1, 0),
+        "Rupture not fully talked through": (1, 1, 0),
         "Disengagement": (1, 1, 0),
     }
     assert by_rule["Reliable drop"].repair_share == pytest.approx(0.6)
@@ -344,7 +344,7 @@ def test_the_table_by_rule_names_each_rule_in_words(
     assert {tuple(row) for row in shown(response, "By the rule that opened them")} == {
         ("Reliable drop", "5", "3", "2", "60%"),
         ("Below the cut-off", "2", "0", "2", "0%"),
-        ("Rupture not talked through", "1", "1", "0", "100%"),
+        ("Rupture not fully talked through", "1", "1", "0", "100%"),
         ("Disengagement", "1", "1", "0", "100%"),
     }
     html = response.content.decode()
