@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pytest
@@ -63,6 +64,19 @@ def test_the_outcome_check_comes_first_with_nothing_preselected(client: Any, tok
     assert "Since your last session" in html and "Close relationships" in html
     assert html.count('name="outcome_') == 4 * 11
     assert " checked" not in html
+
+
+def test_the_opening_line_does_not_give_the_alliances_ends_to_the_outcome_check(
+    client: Any, client_record: Client, token: str
+) -> None:
+    """The outcome check's 0 and 10 are "very badly" and "very well", not "not at all"
+    and "completely": with it, the opening line leaves the ends to each question."""
+    with_check = html.unescape(client.get(url(token)).content.decode())
+    assert "what 0 and 10 mean is written with it" in with_check
+    assert "0 (not at all) to 10 (completely)" not in with_check
+    Client.objects.filter(pk=client_record.pk).update(asks_outcome=False)
+    without = html.unescape(client.get(url(token)).content.decode())
+    assert "0 (not at all) to 10 (completely) for each sentence" in without
 
 
 def test_it_is_asked_in_the_clients_language(
