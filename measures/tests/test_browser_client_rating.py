@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -19,6 +20,8 @@ from measures.tests.factories import (
     RatingFactory,
 )
 from sessions import invitations
+from sessions.invitations import hash_token
+from sessions.models import RatingInvitation
 from sessions.tests.factories import SessionFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -69,8 +72,15 @@ def test_a_client_answers_on_a_phone_and_the_link_then_closes(
 
     assert problems == []
 
+    # Back to the link at once: the answers are in. Once the while is past, it is closed.
     reopened = page.goto(f"{live_server.url}/r/{token}/")
-    assert reopened.status == 404
+    assert reopened.status == 200
+    assert page.get_by_text("We already have your answers for this session").is_visible()
+    RatingInvitation.objects.filter(token_hash=hash_token(token)).update(
+        used_at=timezone.now() - dt.timedelta(minutes=settings.ALLIANCE_OWN_CHART_MINUTES + 1)
+    )
+    later = page.goto(f"{live_server.url}/r/{token}/")
+    assert later.status == 404
     assert page.get_by_role("heading", name="This link can't be used").is_visible()
     context.close()
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from celery.signals import task_prerun
+from django.conf import settings
 from django.core import mail
 from django.db import connection, transaction
 from django.test import Client as Browser
@@ -174,6 +175,23 @@ def test_a_second_submission_gets_already_answered_and_changes_nothing(
     assert Rating.objects.get().trust == 9
 
 
+def test_going_back_to_the_form_just_after_answering_says_the_answers_are_in(
+    client: Any, link: Any, settings: Any
+) -> None:
+    """Not "this link can't be used, ask for a new one" to the client who has just
+    answered; for as long as the thanks shows their own chart, no longer (the address stays
+    in the phone's history, where someone else may find it)."""
+    client.post(url(link[1]), ANSWERS)
+    back = client.get(url(link[1]))
+    assert back.status_code == 200
+    assert b"We already have your answers for this session" in back.content
+    assert not calm_page(back) and b"R.K." not in back.content
+    RatingInvitation.objects.filter(pk=link[0].pk).update(
+        used_at=timezone.now() - dt.timedelta(minutes=settings.ALLIANCE_OWN_CHART_MINUTES + 1)
+    )
+    assert calm_page(client.get(url(link[1])))
+
+
 def calm_page(response: Any) -> bool:
     return (
         "This link can't be used" in response.content.decode()
@@ -184,8 +202,12 @@ def calm_page(response: Any) -> bool:
 def test_every_unusable_link_gets_the_same_calm_page(
     client: Any, session: Session, client_record: Client
 ) -> None:
-    _used, used_token = invitations.invitation_create(session=session)
+    used, used_token = invitations.invitation_create(session=session)
     client.post(url(used_token), ANSWERS)
+    # Answered longer ago than the client's Back button (below).
+    RatingInvitation.objects.filter(pk=used.pk).update(
+        used_at=timezone.now() - dt.timedelta(minutes=settings.ALLIANCE_OWN_CHART_MINUTES + 1)
+    )
     expired, expired_token = invitations.invitation_create(
         session=SessionFactory(client=client_record)
     )

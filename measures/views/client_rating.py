@@ -7,11 +7,14 @@ calm page, which names nobody.
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -24,7 +27,7 @@ from measures.own_chart import client_own_chart
 from measures.public import is_paused, private_page, record_failure
 from measures.services import AlreadyAnswered, LinkUnavailable, client_rating_submit
 from sessions.invitations import invitation_find
-from sessions.models import Session
+from sessions.models import RatingInvitation, Session
 
 
 def _language(request: HttpRequest, default: str) -> str:
@@ -52,6 +55,15 @@ def _outcome_instrument(request: HttpRequest, session: Session) -> Instrument | 
     return instrument_for(session.client.clinic_id) if session.client.asks_outcome else None
 
 
+def _answered_just_now(invitation: RatingInvitation) -> bool:
+    """Answered through this link in the last few minutes (`ALLIANCE_OWN_CHART_MINUTES`):
+    the client going Back from the thanks hears their answers are in, not that the link
+    cannot be used. Later, whoever finds the address in the phone's history hears nothing
+    of the answer."""
+    window = dt.timedelta(minutes=settings.ALLIANCE_OWN_CHART_MINUTES)
+    return invitation.used_at is not None and timezone.now() - invitation.used_at <= window
+
+
 def _unavailable(request: HttpRequest, status: int = 404) -> HttpResponse:
     return render(request, "measures/client_rating/unavailable.html", status=status)
 
@@ -75,7 +87,9 @@ def client_rating(request: HttpRequest, token: str) -> HttpResponse:
         return _unavailable(request)
     language = _language(request, invitation.session.client.language)
     with translation.override(language):
-        if request.method == "POST" and invitation.used_at is not None:
+        if invitation.used_at is not None and (
+            request.method == "POST" or _answered_just_now(invitation)
+        ):
             return render(request, "measures/client_rating/thanks.html", {"already": True})
         if not invitation.is_open():
             return _unavailable(request)
