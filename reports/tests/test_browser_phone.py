@@ -10,7 +10,7 @@ import pytest
 from clients.models import Client, User
 from clients.tests.factories import ClientFactory
 from conftest import watch_for_problems
-from measures.tests.factories import concern_with_signal
+from measures.tests.factories import ConcernEventFactory, concern_with_signal
 from reports.tests.test_browser_client_chart import open_chart, rated_sessions
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -36,4 +36,23 @@ def test_the_caseload_fits_a_phone(
         "(() => { const box = document.querySelector('.table-responsive');"
         " return box.scrollWidth > box.clientWidth; })()"
     )
+    assert problems == []
+
+
+LONG_ADDRESS = "https://clinic.example/handouts?id=" + "7F3A9C" * 30
+
+
+def test_a_long_address_typed_into_a_note_wraps_on_a_phone(
+    live_server: Any, browser: Any, therapist: User, client_record: Client
+) -> None:
+    """Notes and comments are typed by people, who paste links: one long word must not
+    push the page wider than the screen."""
+    concern = concern_with_signal(client_record)
+    ConcernEventFactory(concern=concern, actor=therapist, note=f"Handout: {LONG_ADDRESS}")
+    page = browser.new_context(viewport=PHONE).new_page()
+    problems = watch_for_problems(page)
+    open_chart(page, live_server, client_record)  # signs the therapist in
+    page.goto(f"{live_server.url}{concern.get_absolute_url()}", wait_until="load")
+    assert page.get_by_text(LONG_ADDRESS, exact=False).is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert problems == []
