@@ -148,3 +148,11 @@ def test_no_registered_admin_offers_a_free_text_field(superuser: User) -> None:
             inline_fields = flatten_fieldsets(inline.get_fieldsets(request))
             assert not inline_text & set(inline_fields), inline
         assert not free_text & shown, (model.__name__, free_text & shown)
+
+
+def test_admin_pages_carry_the_apps_icon(client: Any, clinic_admin: User) -> None:
+    """Else the browser asks for /favicon.ico on every admin page, a 404 in its console."""
+    client.force_login(clinic_admin)
+    page = client.get(reverse("admin:index")).content.decode()
+    assert '<link rel="icon" href="/static/favicon.svg"' in page
+    assert 'id="site-name"' in page  # still Django's own page, extended
