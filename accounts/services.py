@@ -118,16 +118,25 @@ def password_chosen(user: Any) -> int:
     return tokens_revoke_all(actor=user, user=user)
 
 
-def _end_sessions(user: Any) -> int:
+def _end_sessions(user: Any, *, keep: str | None = None) -> int:
+    """End `user`'s signed-in sessions, all but the one whose key is `keep`."""
     from django.contrib.sessions.models import Session
 
     user_id = str(user.pk)
     ended = 0
-    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+    signed_in = Session.objects.filter(expire_date__gt=timezone.now()).exclude(session_key=keep)
+    for session in signed_in.iterator():
         if session.get_decoded().get("_auth_user_id") == user_id:
             session.delete()
             ended += 1
     return ended
+
+
+def end_other_sessions(user: Any, *, keep: str | None) -> int:
+    """Sign `user` out of every browser but this one (session key `keep`): after their
+    second factor changed (replaced, or turned off), a session verified with the old one,
+    perhaps on a lost phone's browser, must not carry on as verified."""
+    return _end_sessions(user, keep=keep)
 
 
 def unlock_sign_in(user: Any, *, actor: Any = None) -> int:

@@ -17,6 +17,8 @@ from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.services import end_other_sessions
+
 PENDING = "alliance_two_factor_pending"
 VERIFIED = django_otp.DEVICE_ID_SESSION_KEY
 RECOVERY_CODE_COUNT = 10
@@ -95,10 +97,12 @@ def confirm_setup(request: HttpRequest, device: TOTPDevice, code: str) -> list[s
     device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
     if not device.verify_token(_normalise(code)):
         return None
-    TOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()
+    replaced = TOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()[0]
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     _mark_verified(request, device)
+    if replaced:
+        end_other_sessions(device.user, keep=request.session.session_key)
     return new_recovery_codes(device.user)
 
 
@@ -132,6 +136,7 @@ def turn_off(request: HttpRequest) -> None:
     StaticDevice.objects.filter(user=user).delete()
     request.session.pop(VERIFIED, None)
     request.session.pop(PENDING, None)
+    end_other_sessions(user, keep=request.session.session_key)
 
 
 def _mark_verified(request: HttpRequest, device: Any) -> None:

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from django.test import Client as Browser
 from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -188,6 +189,41 @@ def test_replacing_the_authenticator_needs_the_current_one_and_the_password(
     new = TOTPDevice.objects.get(user=therapist, confirmed=False)
     client.post(reverse("two-factor-setup"), {"code": current_code(new)})
     assert list(TOTPDevice.objects.filter(user=therapist)) == [new]
+
+
+def verified_elsewhere(device: TOTPDevice) -> Browser:
+    """Another browser of the same person, signed in with the code of `device`."""
+    browser = Browser()
+    log_in(browser, device.user.username)
+    browser.post(reverse("two-factor-verify"), {"code": current_code(device)})
+    TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0, last_t=-1)
+    assert browser.get("/").status_code == 200
+    return browser
+
+
+def test_replacing_the_authenticator_signs_out_every_other_browser(
+    client: Any, therapist: User
+) -> None:
+    """A browser verified with the old one (the lost phone's, say) must not carry on."""
+    old = authenticator_for(therapist)
+    elsewhere = verified_elsewhere(old)
+    log_in(client, "tara")
+    client.post(reverse("two-factor-verify"), {"code": current_code(old)})
+    client.get(reverse("two-factor-setup"))
+    new = TOTPDevice.objects.get(user=therapist, confirmed=False)
+    assert client.post(reverse("two-factor-setup"), {"code": current_code(new)}).status_code == 302
+    assert elsewhere.get("/")["Location"].startswith(reverse("login"))
+    assert client.get("/").status_code == 200
+
+
+def test_turning_it_off_signs_out_every_other_browser(client: Any, therapist: User) -> None:
+    device = authenticator_for(therapist)
+    elsewhere = verified_elsewhere(device)
+    log_in(client, "tara")
+    client.post(reverse("two-factor-verify"), {"code": current_code(device)})
+    assert client.post(reverse("two-factor-off")).status_code == 302
+    assert elsewhere.get("/")["Location"].startswith(reverse("login"))
+    assert client.get("/").status_code == 200
 
 
 def test_wrong_passwords_when_confirming_count_towards_the_lock(
