@@ -178,7 +178,11 @@ def _session_numbers(team: QuerySet, period: Period) -> QuerySet:
         .annotate(
             sessions=Count("pk"),
             attended=Count("pk", filter=Q(attendance=Session.Attendance.ATTENDED)),
-            client_ratings=Count("pk", filter=Q(client_score__isnull=False)),
+            # Of attended sessions, as the rate divides by them: a session rated, then
+            # corrected to a no-show, had counted here and not there (over 100 %).
+            client_ratings=Count(
+                "pk", filter=Q(client_score__isnull=False, attendance=Session.Attendance.ATTENDED)
+            ),
             guesses=Count("pk", filter=GUESSED),
             guess_gap_total=Sum(_guess_distance(), filter=GUESSED),
         )

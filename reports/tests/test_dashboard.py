@@ -28,6 +28,7 @@ from measures.models import Concern, Flag, OutcomeAnswer, Rating, copy_ratings_t
 from measures.tests.factories import ConcernFactory, RatingFactory, built_in_check, evaluated
 from reports import dashboard
 from sessions.models import Session
+from sessions.services import session_update
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -419,6 +420,30 @@ def test_the_response_rate_is_a_dash_without_attended_sessions(
     assert (row.sessions, row.attended, row.response_rate) == (1, 0, None)
     assert response.context["totals"]["response_rate"] is None
     assert cells(row_html(response, therapist))[4] == "—"
+
+
+def test_a_rated_session_corrected_to_a_no_show_counts_in_neither_part_of_the_rate(
+    supervisor: User, therapist: User, client_record: Client
+) -> None:
+    """Client ratings ÷ attended sessions: a rating of a session that turned out not to
+    have been attended had counted above the line and not below it (200 %)."""
+    now = timezone.now()
+    for days_ago in (3, 2):
+        rated = SessionFactory(client=client_record, starts_at=now - dt.timedelta(days=days_ago))
+        RatingFactory(session=rated)
+    session_update(
+        actor=therapist,
+        session=rated,
+        starts_at=rated.starts_at,
+        duration_minutes=rated.duration_minutes,
+        attendance=Session.Attendance.NO_SHOW,
+        modality=rated.modality,
+        notes="",
+    )
+    numbers = dashboard.team_numbers(supervisor, dashboard.period_of_days(30))
+    [row] = numbers.rows
+    assert (row.client_ratings, row.attended, row.response_rate) == (1, 1, 1)
+    assert numbers.totals["response_rate"] == 1
 
 
 def test_the_boundary_sessions_move_with_the_period(
