@@ -223,8 +223,8 @@ def _not_on_track(evidence: dict[str, Any]) -> str:
     if evidence["deteriorated"] and evidence["below_expected"]:
         return (
             _(
-                "Outcome %(score)s: worse than the first score of %(first)s by more than "
-                "%(margin)s, and below the course expected of similar clients"
+                "Outcome %(score)s: worse than the first score of %(first)s by %(margin)s or "
+                "more, and behind the course expected of similar clients"
             )
             % values
         )
@@ -234,8 +234,8 @@ def _not_on_track(evidence: dict[str, Any]) -> str:
             % values
         )
     return _(
-        "Outcome %(score)s: more than %(margin)s below the %(expected)s expected by now "
-        "of clients who started like this one"
+        "Outcome %(score)s: more than %(margin)s worse than the %(expected)s expected by "
+        "now of clients who started like this one"
     ) % {**values, "expected": score(evidence["expected"])}
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from measures import tracking
 from measures.evidence import describe, numbers
 from measures.rules import evaluate
 from measures.tests.test_rules import (
@@ -112,6 +113,26 @@ from measures.tests.test_rules import (
 )
 def test_each_rule_reads_as_a_sentence(rule: str, evidence: dict[str, Any], words: str) -> None:
     assert describe(rule, evidence) == words
+
+
+def test_an_outcome_worse_by_exactly_the_margin_is_not_said_to_be_worse_by_more() -> None:
+    """The rule fires at the margin ("by at least"); the sentence must not claim more."""
+    scale = tracking.Scale(0, 10, True, 6.25, 1.25)
+    course = {tracking.MODERATE: {2: tracking.Expected(1.0, 30)}}  # 7.0 expected by now
+    judged = tracking.judge([(1, 6.0), (2, 4.75)], scale, course, min_clients=20)[-1]
+    assert judged.deteriorated and judged.below_expected
+    told = describe("not_on_track", judged.evidence(6.0, scale))
+    assert "worse than the first score of 6 by 1.25 or more" in told
+
+
+def test_an_outcome_behind_its_course_reads_right_whichever_way_the_scale_runs() -> None:
+    """On a scale where lower is better, a client behind the expected course is above it."""
+    scale = tracking.Scale(0, 12, False, 5.5, 3.0)
+    course = {tracking.MODERATE: {2: tracking.Expected(2.0, 30)}}  # 7 → 5 expected by now
+    judged = tracking.judge([(1, 7.0), (2, 9.0)], scale, course, min_clients=20)[-1]
+    assert judged.below_expected and not judged.deteriorated
+    told = describe("not_on_track", judged.evidence(7.0, scale))
+    assert "Outcome 9: more than 3 worse than the 5 expected by now" in told
 
 
 @pytest.mark.parametrize(

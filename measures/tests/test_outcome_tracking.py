@@ -248,7 +248,7 @@ def test_the_expected_course_comes_from_the_clinics_own_clients(
     assert (answer.track, float(answer.expected)) == ("not_on_track", 6.0)
     flag = Flag.objects.get(client=client_record, rule="not_on_track")
     assert flag.evidence["below_expected"] and not flag.evidence["deteriorated"]
-    assert "more than 1.25 below the 6 expected by now" in flag.description
+    assert "more than 1.25 worse than the 6 expected by now" in flag.description
 
 
 @override_settings(ALLIANCE_OUTCOME_MIN_CLIENTS=5)
