@@ -82,6 +82,8 @@ def test_the_therapist_sees_how_close_their_guesses_were(
     assert "How well I read my clients" in html
     assert "75%" in html and "1 of 2" in html
     assert "M.P." not in html  # the colleague's client
+    # The margin as the rule applies it: a fall of 1.5 is not a drop, scores move in tenths.
+    assert "fell by 1.52 points or more" in html
 
 
 def test_the_table_lists_the_latest_rated_sessions_newest_first(
