@@ -32,7 +32,7 @@ from django.utils import formats, timezone
 from clients.models import Client
 from measures import tracking
 from measures.courses import course_for
-from measures.history import Point
+from measures.history import Point, Thresholds
 from measures.models import (
     Concern,
     Flag,
@@ -54,6 +54,16 @@ SPARKLINE_LENGTH = 10
 
 def cutoff() -> Decimal:
     return Decimal(str(settings.ALLIANCE_CUTOFF))
+
+
+def is_below_cutoff(score: Decimal) -> bool:
+    """As the cut-off rule judges a score (`Thresholds.is_below_cutoff`, with the
+    installation's `ALLIANCE_CUTOFF_OPERATOR`): a badge or a sparkline says "below" exactly
+    when the rule fires, at the cut-off itself included when it is `le`."""
+    rule = Thresholds(
+        cutoff=settings.ALLIANCE_CUTOFF, cutoff_operator=settings.ALLIANCE_CUTOFF_OPERATOR
+    )
+    return rule.is_below_cutoff(float(score))
 
 
 @dataclass(frozen=True)

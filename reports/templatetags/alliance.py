@@ -17,7 +17,7 @@ from django.utils.timezone import localtime
 
 from measures.models import Concern, OutcomeAnswer, Severity
 from measures.scoring import SCORE_MAX, one_decimal
-from reports.selectors import cutoff
+from reports.selectors import cutoff, is_below_cutoff
 
 register = template.Library()
 
@@ -73,7 +73,7 @@ def score_badge(score: Decimal | None) -> str:
     if score is None:
         return NO_SCORE
     score, line = one_decimal(score), cutoff()
-    if score < line:
+    if is_below_cutoff(score):
         return format_html(
             '<span class="badge score-badge score-below">{}<span class="visually-hidden"> '
             "(below the cut-off of {})</span></span>",
@@ -116,7 +116,7 @@ def sparkline(scores: Sequence[Decimal]) -> str:
         else ""
     )
     (last_x, last_y), cutoff_y = points[-1], _y(line_at, low, high)
-    below = " is-below" if scores[-1] < line_at else ""
+    below = " is-below" if is_below_cutoff(scores[-1]) else ""
     # The scores' own text, escaped whatever a caller passes; every other value here is a
     # number made above. Plain formatting: a third of format_html's cost on thirty rows.
     listed = conditional_escape(", ".join(str(score) for score in scores))

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from reports.templatetags.alliance import SPARK_HEIGHT, SPARK_MIN_SPAN, spark_range, sparkline
+from measures.history import Thresholds
+from reports.templatetags.alliance import (
+    SPARK_HEIGHT,
+    SPARK_MIN_SPAN,
+    score_badge,
+    spark_range,
+    sparkline,
+)
 
 pytestmark = pytest.mark.django_db  # the cut-off is the clinic's setting
 
@@ -57,3 +65,17 @@ def test_the_range_spans_the_values_within_the_scale(
     low, high = spark_range(values)
     assert (low, high) == expected
     assert high - low >= SPARK_MIN_SPAN and low >= 0 and high <= 10
+
+
+@pytest.mark.parametrize(("operator", "below"), [("lt", False), ("le", True)])
+def test_a_score_at_the_cut_off_is_shown_below_it_exactly_when_the_rule_fires(
+    settings: Any, operator: str, below: bool
+) -> None:
+    """With `ALLIANCE_CUTOFF_OPERATOR=le` a 9.0 raises the cut-off signal: its badge and
+    sparkline must not show it above the line, in green."""
+    settings.ALLIANCE_CUTOFF_OPERATOR = operator
+    rule = Thresholds.from_settings()
+    assert rule.is_below_cutoff(9.0) is below
+    assert ("score-below" in score_badge(Decimal("9.0"))) is below
+    assert ("is-below" in sparkline([Decimal("9.5"), Decimal("9.0")])) is below
+    assert "score-above" in score_badge(Decimal("9.1"))
