@@ -227,6 +227,12 @@ def _disengagement(signals: list[StorySignal], you: bool) -> str:
     return "; ".join(clauses)
 
 
+def _not_on_track(signals: list[StorySignal], you: bool) -> str:
+    return _("the client's outcome answers were not on track at %(sessions)s") % {
+        "sessions": _at(signals)
+    }
+
+
 def _below_cutoff(signals: list[StorySignal], you: bool) -> str:
     return _("under the cut-off at %(sessions)s") % {"sessions": _at(signals)}
 
@@ -239,5 +245,6 @@ CLAUSES: tuple[tuple[str, Callable[[list[StorySignal], bool], str]], ...] = (
     ("rater_discrepancy", _rater_discrepancy),
     ("declining_trend", _declining_trend),
     ("disengagement", _disengagement),
+    ("not_on_track", _not_on_track),
     ("below_cutoff", _below_cutoff),
 )

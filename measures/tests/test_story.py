@@ -84,6 +84,14 @@ def test_disengagement_has_no_scores_to_tell() -> None:
     )
 
 
+def test_a_concern_opened_by_the_outcome_alone_says_so() -> None:
+    """Not "Signals at session 2.": the queue, the digest and the page tell it."""
+    outcome = {"score": 4.0, "first": 6.0, "margin": 1.25, "deteriorated": True}
+    assert story([StorySignal(2, "not_on_track", outcome)], {1: 9.5, 2: 9.5}) == (
+        "The client's outcome answers were not on track at session 2."
+    )
+
+
 def test_a_slide_with_no_other_signal_tells_the_trend() -> None:
     trend = {"scores": [9.0, 8.0, 7.0], "sessions": [4, 5, 6], "fall": 2.0}
     # No score before the trend and no fall: the movement cannot be told, the trend is.
