@@ -364,9 +364,15 @@ def team_totals(user: Any, period: Period) -> dict[str, Any]:
 def weekly_means(
     therapist_ids: list[int], now: dt.datetime | None = None
 ) -> dict[int, list[Decimal]]:
-    """Each therapist's weekly mean client alliance over the last 12 weeks, in one query."""
-    now = now or timezone.now()
-    since = now - dt.timedelta(weeks=SPARKLINE_WEEKS)
+    """Each therapist's weekly mean client alliance over the last 12 weeks, this one
+    included, in one query: from the Monday (local time) 11 weeks before this week's, as
+    the weeks are grouped. (Twelve weeks back from now began mid-week: a 13th point, of a
+    part of a week.)"""
+    local = timezone.localtime(now or timezone.now())
+    monday = (local - dt.timedelta(days=local.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    since = monday - dt.timedelta(weeks=SPARKLINE_WEEKS - 1)
     rows = (
         Session.objects.current()
         .filter(

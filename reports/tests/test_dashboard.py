@@ -539,6 +539,23 @@ def test_the_sparkline_has_one_value_per_local_week_with_client_ratings(
     assert lines[colleague.pk] == [Decimal("3.0")]
 
 
+def test_the_weekly_line_has_twelve_whole_weeks_this_one_included(
+    therapist: User, client_record: Client
+) -> None:
+    """Twelve weeks back from a Wednesday began mid-week: its part of a week made a 13th
+    point. The line starts on the Monday 11 weeks before this week's."""
+    now = local(dt.date(2025, 6, 18), 15)  # a Wednesday
+    first_monday = local(dt.date(2025, 3, 31), 0)
+    for days in range(0, 7 * 13, 2):  # a rated session every other day for 13 weeks
+        rate(session(client_record, now - dt.timedelta(days=days, hours=1)), 9 if days else 7)
+    before_it = session(client_record, first_monday - dt.timedelta(minutes=1))
+    rate(before_it, 2)  # Sunday 23:59 before that Monday: the week before, left out
+    rate(session(client_record, first_monday), 9)
+    line = dashboard.weekly_means([therapist.pk], now=now)[therapist.pk]
+    assert len(line) == 12
+    assert line[0] == Decimal("9.0") and line[-1] == Decimal("8.0")  # (7 + 9) / 2 this week
+
+
 def test_the_sparkline_shows_on_the_dashboard(
     client: Any, supervisor: User, therapist: User, client_record: Client
 ) -> None:
