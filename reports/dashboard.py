@@ -129,6 +129,10 @@ GUESSED = Q(
     attendance=Session.Attendance.ATTENDED,
     client_score__isnull=False,
     guessed_client_score__isnull=False,
+    # Of clients still with the therapist who guessed: a moved client's sessions leave the
+    # therapist's reading page (they no longer see the client), and so this number too,
+    # which is that page's (a test holds the two equal, a client moved or not).
+    client__therapist=F("therapist"),
 )
 
 

@@ -45,10 +45,11 @@ def compared_sessions(viewer: Any) -> QuerySet[Session]:
 
 
 def _sessions(viewer: Any, therapist: User) -> list[Session]:
-    """The therapist's compared sessions, oldest first, with their clients."""
+    """The therapist's compared sessions, oldest first, with their clients: the sessions
+    they led of the clients who are still theirs (as the dashboard's `GUESSED`)."""
     return list(
         compared_sessions(viewer)
-        .filter(therapist=therapist)
+        .filter(therapist=therapist, client__therapist=therapist)
         .select_related("client")
         .in_history_order()
     )

@@ -13,11 +13,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clients.models import Client, Supervision, User
+from clients.moves import client_move
 from clients.tests.factories import ClientFactory, ClinicAdminFactory, TherapistFactory
 from measures.models import Rating
 from measures.scoring import DIMENSIONS
 from measures.tests.factories import RatingFactory
 from reports import dashboard
+from reports.dashboard import period_of_days
 from reports.reading import reading_page
 from reports.tests.test_dashboard import cells, row_html, rows_of
 from reports.tests.test_exports import table
@@ -149,6 +151,26 @@ def test_the_gap_is_the_reading_pages_over_the_same_sessions(
         reading = reading_page(supervisor, someone).reading
         gap = rows[someone.pk].guess_gap
         assert (gap.typical, gap.guesses) == (reading.mean_absolute_difference, reading.compared)
+
+
+def test_a_moved_clients_guesses_leave_both_numbers_alike(
+    supervisor: User, team: dict[str, User], client_record: Client, clinic_admin: User
+) -> None:
+    """The therapist no longer sees a client moved to a colleague, nor so the guesses they
+    made about them on their reading page: the dashboard's number leaves them too."""
+    wes = team["wes"]
+    client_move(actor=clinic_admin, client=client_record, therapist=wes)
+    rows = {row.pk: row for row in dashboard.team_numbers(supervisor, period_of_days(90)).rows}
+    for someone in (team["tara"], wes):
+        for viewer in (supervisor, someone):
+            reading = reading_page(viewer, someone).reading
+            gap = rows[someone.pk].guess_gap
+            assert (gap.typical, gap.guesses) == (
+                reading.mean_absolute_difference,
+                reading.compared,
+            )
+    # Tara keeps B.B.'s one guess (0.5 off); Wes's sessions are his own, not R.K.'s with Tara.
+    assert (rows[team["tara"].pk].guess_gap.guesses, rows[wes.pk].guess_gap.guesses) == (1, 1)
 
 
 def test_the_page_shows_the_gap_with_its_guesses_and_links_to_the_reading_page(
