@@ -56,11 +56,13 @@ def with_stories(
     by session number, as `client_scores` gives)."""
     concerns = list(concerns)
     signals: dict[int, list[StorySignal]] = defaultdict(list)
+    led_by: dict[int, set[int]] = defaultdict(set)
     rows = Flag.objects.filter(concern__in=[c.pk for c in concerns]).values_list(
-        "concern_id", "session__number", "rule", "evidence"
+        "concern_id", "session__number", "rule", "evidence", "session__therapist_id"
     )
-    for concern_id, number, rule, evidence in rows:
+    for concern_id, number, rule, evidence, therapist_id in rows:
         signals[concern_id].append(StorySignal(number, rule, _evidence(evidence)))
+        led_by[concern_id].add(therapist_id)
     if scores is None:
         scores = client_scores({concern.client_id for concern in concerns})
     for concern in concerns:
@@ -68,9 +70,16 @@ def with_stories(
         concern.story = concern_story(
             signals[concern.pk],
             scores.get(concern.client_id, {}),
-            reader_is_therapist=is_treating_therapist(reader, concern.client),
+            reader_is_therapist=_reads_as_you(reader, concern, led_by[concern.pk]),
         )
     return concerns
+
+
+def _reads_as_you(reader: Any, concern: Concern, led_by: set[int]) -> bool:
+    """Whether the story says "you rated…", "you noticed…": to the treating therapist,
+    of sessions they led themselves. A client moved from a colleague keeps the sessions
+    the colleague led and rated, of which "you" would be untrue."""
+    return is_treating_therapist(reader, concern.client) and led_by <= {reader.pk}
 
 
 def _evidence(evidence: Any) -> dict[str, Any]:
@@ -101,7 +110,9 @@ def concern_page(concern: Concern, reader: Any) -> ConcernPage:
     story = concern_story(
         [StorySignal(f.session.number, f.rule, _evidence(f.evidence)) for f in signals],
         scores,
-        reader_is_therapist=is_treating_therapist(reader, concern.client),
+        reader_is_therapist=_reads_as_you(
+            reader, concern, {flag.session.therapist_id for flag in signals}
+        ),
     )
     earlier = list(
         Concern.objects.filter(client_id=concern.client_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -180,3 +181,41 @@ def test_a_fall_in_two_dimensions_names_both() -> None:
         "Alliance fell from 9.8 to 7.0 at session 4: boundaries fell from 10 to 5 and respect "
         "from 10 to 6 at session 4."
     )
+
+
+@pytest.mark.django_db
+def test_a_moved_clients_new_therapist_is_not_told_they_rated_what_a_colleague_did(
+    client_record: Any, therapist: Any, colleague: Any, clinic_admin: Any
+) -> None:
+    """Sessions keep the therapist who led and rated them: after the client moves, the
+    story says "the therapist rated…" to the new one, on the page and in the queue."""
+    from django.utils import timezone
+
+    from clients.moves import client_move
+    from measures.concern_selectors import concern_page, with_stories
+    from measures.detection import evaluate_clients
+    from measures.models import Concern, Rating
+    from measures.scoring import DIMENSIONS
+    from measures.tests.factories import RatingFactory
+    from sessions.tests.factories import SessionFactory
+
+    for days in (28, 21, 14, 7):
+        rated = SessionFactory(
+            client=client_record, starts_at=timezone.now() - dt.timedelta(days=days)
+        )
+        RatingFactory(session=rated, **dict.fromkeys(DIMENSIONS, 7))
+    RatingFactory(
+        session=rated,
+        rater=Rating.Rater.THERAPIST,
+        submitted_by=therapist,
+        **dict.fromkeys(DIMENSIONS, 9),
+    )
+    evaluate_clients([client_record.pk])
+    concern = Concern.objects.get(client=client_record)
+    assert "You rated session 4 higher" in concern_page(concern, therapist).story
+    client_move(actor=clinic_admin, client=client_record, therapist=colleague)
+    concern = Concern.objects.get(pk=concern.pk)
+    [queued] = with_stories([concern], colleague)
+    for told in (concern_page(concern, colleague).story, queued.story):
+        assert "The therapist rated session 4 higher than the client did" in told
+        assert "you" not in told.lower().split()
