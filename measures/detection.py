@@ -58,7 +58,7 @@ from measures.rules import MEDIUM, NOT_ON_TRACK, evaluate
 from measures.scoring import DIMENSIONS
 from measures.thresholds import thresholds_for_clinics
 from measures.tracking import Course, Scale, judge, newly_not_on_track
-from sessions.models import Session
+from sessions.models import RatingInvitation, Session
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +166,26 @@ def _client_histories(
         yield client_id, rows[0][-1], [_point(row) for row in rows], answers
 
 
+def _open_links(clients: QuerySet | Iterable[int], now: dt.datetime) -> dict[int, set[int]]:
+    """Client → their sessions with a rating link still open at `now`: the client may yet
+    answer, though a link made late outlasts the session's own rating window (which the
+    rules count from its start). Few: a link lives days, and only unanswered ones count."""
+    open_links: dict[int, set[int]] = defaultdict(set)
+    rows = RatingInvitation.objects.filter(
+        session__client_id__in=clients,
+        used_at__isnull=True,
+        voided_at__isnull=True,
+        expires_at__gt=now,
+    ).values_list("session__client_id", "session_id")
+    for client_id, session_id in rows:
+        open_links[client_id].add(session_id)
+    return open_links
+
+
+def _marked(history: list[Point], open_links: set[int]) -> list[Point]:
+    return [p._replace(link_open=True) if p.session_id in open_links else p for p in history]
+
+
 def histories(clients: QuerySet | Iterable[int]) -> Iterator[tuple[int, int, list[Point]]]:
     """(client id, clinic id, ordered history) for each client that has sessions, streamed."""
     for client_id, clinic_id, history, _answers in _client_histories(clients):
@@ -266,7 +286,10 @@ def _evaluate(
     # Repairs followed up on the same histories; judged after this batch's concerns are placed.
     repairs = follow_up.watched(clients)
     followed: list[tuple[int, follow_up.Watched, follow_up.rules.Recovery]] = []
+    open_links = _open_links(clients, now)
     for client_id, clinic_id, history, answers in _client_histories(clients):
+        if client_id in open_links:
+            history = _marked(history, open_links[client_id])
         outcome.clients_evaluated += 1
         if on_progress is not None:
             on_progress(outcome.clients_evaluated)
@@ -592,7 +615,8 @@ def evaluate_clients(client_ids: Iterable[int], now: dt.datetime | None = None) 
 
 def clients_to_sweep(since: dt.datetime | None, now: dt.datetime, grace: dt.timedelta) -> QuerySet:
     """Ids of clients whose history changed since the last sweep, or whose time-based
-    rules may have changed: an attended session's rating window closed since then."""
+    rules may have changed: an attended session's rating window closed since then, or a
+    link made later, which outlasted it, expired unanswered."""
     if since is None:
         return Client.objects.values("pk")
     # Voided sessions included: voiding one changes the history the rules read.
@@ -604,8 +628,18 @@ def clients_to_sweep(since: dt.datetime | None, now: dt.datetime, grace: dt.time
         starts_at__gt=since - grace,
         starts_at__lte=now - grace,
     )
+    link_expired = RatingInvitation.objects.filter(
+        session__client=OuterRef("pk"),
+        used_at__isnull=True,
+        voided_at__isnull=True,
+        expires_at__gt=since,
+        expires_at__lte=now,
+    )
     return Client.objects.filter(
-        Exists(changed_session) | Exists(changed_rating) | Exists(window_closed)
+        Exists(changed_session)
+        | Exists(changed_rating)
+        | Exists(window_closed)
+        | Exists(link_expired)
     ).values("pk")
 
 

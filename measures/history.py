@@ -35,6 +35,9 @@ class _PointValues(NamedTuple):
     # What the therapist said of a rupture ("" when they did not rate the session).
     therapist_rupture: str
     therapist_rupture_resolved: str
+    # The client holds a link to rate it that is still open (made late, it outlasts the
+    # session's own rating window): their answer may yet come.
+    link_open: bool
     client_score: float | None
     therapist_score: float | None
 
@@ -61,6 +64,7 @@ class Point(_PointValues):
         therapist: tuple[int, ...] | None = None,
         therapist_rupture: str = "",
         therapist_rupture_resolved: str = "",
+        link_open: bool = False,
     ) -> Point:
         return tuple.__new__(
             cls,
@@ -75,6 +79,7 @@ class Point(_PointValues):
                 therapist,
                 therapist_rupture,
                 therapist_rupture_resolved,
+                link_open,
                 mean_score(client) if client else None,
                 mean_score(therapist) if therapist else None,
             ),
@@ -93,6 +98,11 @@ class Point(_PointValues):
     @property
     def attended(self) -> bool:
         return self.attendance == ATTENDED
+
+    def awaits_client(self, t: Thresholds, now: dt.datetime) -> bool:
+        """Whether the client may still rate it: inside the session's rating window (a
+        link's lifetime from its start), or holding a link still open, made later."""
+        return self.link_open or self.starts_at + t.rating_grace > now
 
     @property
     def missed(self) -> bool:

@@ -194,7 +194,7 @@ def rupture_unresolved(
         if point.rupture not in RUPTURES and point.therapist_rupture not in RUPTURES:
             continue  # no rupture to report (most sessions: a sweep reads 600,000)
         reports = rupture_reports(point)
-        if point.client is None and now is not None and point.starts_at + t.rating_grace > now:
+        if point.client is None and now is not None and point.awaits_client(t, now):
             continue
         client = reports.get("client")
         if client is not None and client.get("talked_through") == "fully":
@@ -314,14 +314,14 @@ def _missed_in_a_row(history: Sequence[Point], t: Thresholds) -> Iterator[Findin
 
 
 def _unrated_in_a_row(history: Sequence[Point], t: Thresholds, now: datetime) -> Iterator[Finding]:
-    # Missed sessions are skipped; an attended session still inside its rating window is pending.
+    # Missed sessions are skipped; an attended session the client may still rate is pending.
     run: list[Point] = []
     for point in history:
         if not point.attended:
             continue
         if point.client is not None:
             run.clear()
-        elif point.starts_at + t.rating_grace <= now:
+        elif not point.awaits_client(t, now):
             run.append(point)
             if len(run) == t.unrated_in_a_row:
                 yield Finding(

@@ -170,6 +170,37 @@ def test_the_sweep_raises_disengagement_once_rating_windows_close(client_record:
     assert sweep_run(now=later).clients_evaluated == 1
 
 
+def test_a_session_with_a_link_made_late_waits_for_it_to_close(
+    client_record: Client, therapist: Any
+) -> None:
+    """Logged five days after it was held, the session got its link today: it lives four
+    more days, and the client may yet answer it, so neither the rupture only the therapist
+    noticed nor four unrated sessions raise anything until it closes unanswered."""
+    from sessions.invitations import invitation_create
+
+    now = timezone.now()
+    for days_ago in (26, 19, 12):
+        SessionFactory(client=client_record, starts_at=now - dt.timedelta(days=days_ago))
+    late = SessionFactory(client=client_record, starts_at=now - dt.timedelta(days=5))
+    RatingFactory(
+        session=late,
+        rater=Rating.Rater.THERAPIST,
+        submitted_by=therapist,
+        rupture="a_lot",
+        rupture_resolved="not_at_all",
+    )
+    link, _token = invitation_create(session=late)
+    evaluate_clients([client_record.pk], now=now)
+    assert flags(client_record) == set() and not Concern.objects.exists()
+    sweep_run(now=now + dt.timedelta(hours=1))  # after every row above was written
+    assert flags(client_record) == set()
+    # Four days on, the link has expired unanswered (nothing else changed, no session's own
+    # window closed): the next sweep takes the client up for it.
+    later = link.expires_at + dt.timedelta(minutes=1)
+    assert sweep_run(now=later).clients_evaluated == 1
+    assert {rule for _, rule in flags(client_record)} >= {"rupture_unresolved", "disengagement"}
+
+
 def sweep_statements() -> tuple[int, int]:
     """Run a full sweep from scratch; (SQL statements, clients evaluated)."""
     Flag.objects.all().delete()

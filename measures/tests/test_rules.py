@@ -598,6 +598,28 @@ def test_disengagement_a_pending_session_neither_counts_nor_breaks_the_run() -> 
     assert disengaged(history[1:], now=now) == []
 
 
+def test_a_session_whose_link_is_still_open_is_pending_past_its_own_window() -> None:
+    """A link made late (a session logged days after it was held, a link given later)
+    lives its own days: the client may still answer, so the session is not yet unrated."""
+    history = points(None, None, None)  # three unrated sessions make a run (CLASSIC)
+    now = history[-1].starts_at + dt.timedelta(days=10)  # every window has passed
+    assert at(disengaged(history, now=now)) == [3]
+    history[2] = history[2]._replace(link_open=True)
+    assert disengaged(history, now=now) == []
+
+
+def test_a_rupture_only_the_therapist_saw_waits_for_a_link_still_open() -> None:
+    """The client has the last word: while their link is open they may yet say it was
+    fully talked through."""
+    noticed = point(1, None)._replace(
+        therapist=dims(9.0), therapist_rupture="a_lot", therapist_rupture_resolved="not_at_all"
+    )
+    now = noticed.starts_at + dt.timedelta(days=10)
+    [finding] = rules.rupture_unresolved([noticed], CLASSIC, now)
+    assert finding.rule == rules.RUPTURE_UNRESOLVED
+    assert list(rules.rupture_unresolved([noticed._replace(link_open=True)], CLASSIC, now)) == []
+
+
 def test_disengagement_respects_a_non_default_rating_grace() -> None:
     history = points(None, None, None)
     now = history[-1].starts_at + dt.timedelta(days=2)
