@@ -433,6 +433,36 @@ def test_two_clients_of_one_clinic_answering_at_once_do_not_wait_for_each_other(
     assert Rating.objects.filter(session__client=client_record, rater="client").count() == 2
 
 
+def answered_while_it_holds_a_lock(work: Callable[[], None], token: str) -> None:
+    """`work` on a connection of its own, paused once it holds its first row lock; the
+    client answers by `token` then and is refused (their link closed by the work, once it
+    has committed); the work itself must end without an error."""
+    locked, problems = threading.Event(), []
+
+    def pause_once_it_holds_a_lock(execute: Any, sql: str, *args: Any) -> Any:
+        result = execute(sql, *args)
+        if ("FOR UPDATE" in sql or sql.startswith("UPDATE")) and not locked.is_set():
+            locked.set()
+            time.sleep(0.5)  # the client's answer arrives now
+        return result
+
+    def paused_work() -> None:
+        try:
+            with connection.execute_wrapper(pause_once_it_holds_a_lock):
+                work()
+        except Exception as error:  # any, reported below
+            problems.append(error)
+
+    working = on_a_connection_of_its_own(paused_work)
+    try:
+        assert locked.wait(10)
+        with pytest.raises(LinkUnavailable):
+            answer_by_link(token)
+    finally:
+        working.join()
+    assert problems == []
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_session_voided_while_its_client_answers_ends_cleanly_for_both(
     postgresql: None, therapist: Any, client_record: Client
@@ -443,30 +473,11 @@ def test_a_session_voided_while_its_client_answers_ends_cleanly_for_both(
     deadlock by failing one.)"""
     session = SessionFactory(client=client_record)
     token = invitations.invitation_create(session=session)[1]
-    locked, problems = threading.Event(), []
-
-    def pause_once_the_session_is_locked(execute: Any, sql: str, *args: Any) -> Any:
-        result = execute(sql, *args)
-        if "FOR UPDATE" in sql and not locked.is_set():
-            locked.set()
-            time.sleep(0.5)  # the client's answer arrives now
-        return result
 
     def therapist_voids() -> None:
-        try:
-            with connection.execute_wrapper(pause_once_the_session_is_locked):
-                session_void(actor=therapist, session=session, reason="Logged in error")
-        except Exception as error:  # any, reported below
-            problems.append(error)
+        session_void(actor=therapist, session=session, reason="Logged in error")
 
-    voiding = on_a_connection_of_its_own(therapist_voids)
-    try:
-        assert locked.wait(10)
-        with pytest.raises(LinkUnavailable):
-            answer_by_link(token)
-    finally:
-        voiding.join()
-    assert problems == []
+    answered_while_it_holds_a_lock(therapist_voids, token)
     session.refresh_from_db()
     assert session.is_voided and not Rating.objects.filter(session=session).exists()
 
@@ -493,30 +504,7 @@ def test_a_link_replaced_while_its_client_answers_ends_cleanly_for_both(
     invitation, token = invitations.invitation_create(session=SessionFactory(client=client_record))
     a_reminder_is_due = timezone.now() - dt.timedelta(hours=49)
     RatingInvitation.objects.filter(pk=invitation.pk).update(created_at=a_reminder_is_due)
-    locked, problems = threading.Event(), []
-
-    def pause_once_it_holds_a_lock(execute: Any, sql: str, *args: Any) -> Any:
-        result = execute(sql, *args)
-        if ("FOR UPDATE" in sql or sql.startswith("UPDATE")) and not locked.is_set():
-            locked.set()
-            time.sleep(0.5)  # the client's answer arrives now
-        return result
-
-    def link_replaced() -> None:
-        try:
-            with connection.execute_wrapper(pause_once_it_holds_a_lock):
-                replace(invitation)
-        except Exception as error:  # any, reported below
-            problems.append(error)
-
-    replacing = on_a_connection_of_its_own(link_replaced)
-    try:
-        assert locked.wait(10)
-        with pytest.raises(LinkUnavailable):
-            answer_by_link(token)
-    finally:
-        replacing.join()
-    assert problems == []
+    answered_while_it_holds_a_lock(lambda: replace(invitation), token)
     [message] = mail.outbox
     assert answer_by_link(message.body.split("/r/")[1].split("/")[0]).session_id == (
         invitation.session_id
