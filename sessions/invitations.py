@@ -87,7 +87,9 @@ def invitation_create(
     Returns the invitation and the raw token: the only moment it exists in clear.
     """
     # Lock the session so two "create link" clicks cannot both leave a live link.
-    session = Session.objects.select_for_update().select_related("client").get(pk=session.pk)
+    session = (
+        Session.objects.select_for_update(of=("self",)).select_related("client").get(pk=session.pk)
+    )
     if session.is_voided:
         raise ValidationError("This session was voided; it can no longer be rated.")
     if not session.was_attended:
@@ -216,7 +218,8 @@ def invitation_remind(*, invitation: RatingInvitation, now: dt.datetime) -> bool
     The conditional UPDATE claims the reminder, so two sweeps never send twice.
     """
     # The e-mail goes inside the transaction: if it fails, the claim and the
-    # replacement roll back, the client's current link stays, and the next run retries.
+    # replacement roll back, the client's current link stays, and the next run retries
+    # (but for a refused address, below).
     unreminded = RatingInvitation.objects.filter(
         pk=invitation.pk, reminded_at__isnull=True, used_at__isnull=True, voided_at__isnull=True
     )

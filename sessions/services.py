@@ -112,7 +112,9 @@ def session_update(
     """Change a session the actor logged, keeping what the changed fields held before."""
     _check_is_author(actor, session)
     # Locked and read again, so two edits at once each keep the values they replaced.
-    session = Session.objects.select_for_update().select_related("client").get(pk=session.pk)
+    session = (
+        Session.objects.select_for_update(of=("self",)).select_related("client").get(pk=session.pk)
+    )
     if session.is_voided:
         raise ValidationError(VOIDED_MESSAGE)
     _check_when(starts_at)
@@ -171,7 +173,9 @@ def session_void(*, actor: User, session: Session, reason: str) -> Session:
     _check_is_author(actor, session)
     reason = _clean_reason(reason)
     # Locked, so two voids at once find the first one done.
-    session = Session.objects.select_for_update().select_related("client").get(pk=session.pk)
+    session = (
+        Session.objects.select_for_update(of=("self",)).select_related("client").get(pk=session.pk)
+    )
     if session.is_voided:
         raise ValidationError("This session is already voided.")
     now = timezone.now()

@@ -27,6 +27,7 @@ from measures.scoring import DIMENSIONS
 from measures.services import client_rating_submit
 from measures.tasks import erase_past_retention
 from measures.tests.factories import ConcernEventFactory, RatingFactory, concern_with_signal
+from sessions import invitations
 from sessions.invitations import invitation_create, invitation_find
 from sessions.models import RatingInvitation, Session
 from sessions.tests.factories import SessionFactory
@@ -374,6 +375,88 @@ def test_an_answer_stored_while_the_client_is_erased_is_erased_too(
     assert answering.problems == []
     rating = Rating.objects.get(session=session)
     assert rating.comment == "" and Client.objects.get(pk=client_record.pk).is_erased
+
+
+def paused_after_its_first_lock(work: Any, problems: list[Exception]) -> Any:
+    """`work` run with a pause once it has taken its first row lock, its error (if any)
+    kept in `problems`."""
+    locked = threading.Event()
+
+    def pause(execute: Any, sql: str, *args: Any) -> Any:
+        result = execute(sql, *args)
+        if "FOR UPDATE" in sql and not locked.is_set():
+            locked.set()
+            time.sleep(0.5)  # the other one starts now
+        return result
+
+    def run() -> None:
+        try:
+            with connection.execute_wrapper(pause):
+                work()
+        except Exception as error:  # any, reported by the caller
+            problems.append(error)
+
+    return locked, run
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reminder_going_out_as_the_client_is_erased_ends_cleanly_for_both(
+    client_record: Client, clinic_admin: User
+) -> None:
+    """Both lock the session before the client: locking the session's client with it
+    (select_related under FOR UPDATE) the link's replacement had deadlocked the erasure."""
+    Client.objects.filter(pk=client_record.pk).update(email="rk@example.org")
+    invitation = invitation_create(session=SessionFactory(client=client_record, notes=""))[0]
+    discharge(Client.objects.get(pk=client_record.pk))
+    problems: list[Exception] = []
+    locked, send = paused_after_its_first_lock(
+        lambda: invitations.invitation_send(invitation_id=invitation.pk), problems
+    )
+
+    def send_and_close() -> None:
+        try:
+            send()
+        finally:
+            connection.close()
+
+    sending = threading.Thread(target=send_and_close)
+    sending.start()
+    try:
+        assert locked.wait(10)
+        rights.client_erase(actor=clinic_admin, client=Client.objects.get(pk=client_record.pk))
+    finally:
+        sending.join()
+    assert problems == [] and Client.objects.get(pk=client_record.pk).is_erased
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_voided_as_the_client_is_erased_ends_cleanly_for_both(
+    client_record: Client, clinic_admin: User, therapist: User
+) -> None:
+    from sessions.services import session_void
+
+    session = SessionFactory(client=client_record, therapist=therapist, notes="")
+    discharge(Client.objects.get(pk=client_record.pk))
+    voided: list[Exception] = []
+
+    def void() -> None:
+        try:
+            session_void(actor=therapist, session=session, reason="Logged in error")
+        except Exception as error:  # any, reported below
+            voided.append(error)
+        finally:
+            connection.close()
+
+    voiding = threading.Thread(target=void)
+    erasing: list[Exception] = []
+    locked, erase = paused_after_its_first_lock(
+        lambda: rights.client_erase(actor=clinic_admin, client=client_record), erasing
+    )
+    threading.Timer(0.1, voiding.start).start()  # once the erasure holds the client
+    erase()
+    voiding.join()
+    assert locked.is_set() and erasing == [] and voided == []
+    assert Client.objects.get(pk=client_record.pk).is_erased
 
 
 # --- Retention -----------------------------------------------------------------------------
