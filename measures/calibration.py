@@ -349,9 +349,12 @@ def curves(replay: Replay, current: Thresholds, proposed: Thresholds) -> list[di
 # --- Reading the clinic and storing the result ------------------------------------------
 
 
-def clinic_histories(clinic: Clinic, stages: OnStage | None = None) -> list[ClientHistory]:
+def clinic_histories(
+    clinic: Clinic, stages: OnStage | None = None, now: dt.datetime | None = None
+) -> list[ClientHistory]:
     """Every client's history in the clinic, marked stable or not, for calibration;
-    `stages` hears how many have been read."""
+    `stages` hears how many have been read. With `now`, the replay's moment, sessions
+    whose clients still hold an open link are marked, as detection marks them then."""
     from measures.detection import histories  # detection imports thresholds, as we do
 
     # An erased client of a clinic that keeps no numbers no longer counts (README "The
@@ -374,7 +377,7 @@ def clinic_histories(clinic: Clinic, stages: OnStage | None = None) -> list[Clie
     )
     on_progress = stages(READING, len(facts)) if stages is not None else None
     read = []
-    for client_id, _clinic_id, history in histories(clients.values("pk")):
+    for client_id, _clinic_id, history in histories(clients.values("pk"), now):
         if client_id not in facts:
             continue  # added since the facts were read (the histories may come from a replica)
         therapist_id, unstable = facts[client_id]
@@ -509,7 +512,7 @@ def calibration_complete(
     )
     now = now or timezone.now()
     recorded = _recorded(calibration_id, also=stages)
-    clients = clinic_histories(run.clinic, recorded)
+    clients = clinic_histories(run.clinic, recorded, now)
     result = calibration_result(
         clients,
         clinic_thresholds(run.clinic),

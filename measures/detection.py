@@ -186,9 +186,16 @@ def _marked(history: list[Point], open_links: set[int]) -> list[Point]:
     return [p._replace(link_open=True) if p.session_id in open_links else p for p in history]
 
 
-def histories(clients: QuerySet | Iterable[int]) -> Iterator[tuple[int, int, list[Point]]]:
-    """(client id, clinic id, ordered history) for each client that has sessions, streamed."""
+def histories(
+    clients: QuerySet | Iterable[int], now: dt.datetime | None = None
+) -> Iterator[tuple[int, int, list[Point]]]:
+    """(client id, clinic id, ordered history) for each client that has sessions, streamed;
+    with `now`, each session whose client holds a link still open then is marked so, as
+    detection marks it (a replay at `now` then raises what detection would)."""
+    open_links = _open_links(clients, now) if now is not None else {}
     for client_id, clinic_id, history, _answers in _client_histories(clients):
+        if client_id in open_links:
+            history = _marked(history, open_links[client_id])
         yield client_id, clinic_id, history
 
 

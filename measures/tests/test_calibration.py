@@ -24,6 +24,7 @@ from measures.scoring import DIMENSIONS
 from measures.tests.test_rules import point, with_therapist
 from measures.thresholds import clinic_thresholds, thresholds_apply, thresholds_reset
 from sessions.models import Session
+from sessions.tests.factories import SessionFactory
 
 NOW = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -200,6 +201,41 @@ def test_a_calibration_keeps_estimates_proposal_rates_and_curves(
     # Aggregates only: no client's label or id.
     labels = rated_clinic.clients.values_list("label", flat=True)
     assert not any(label in str(result) for label in labels)
+
+
+@pytest.mark.django_db
+def test_the_replay_waits_for_a_link_still_open_as_detection_does(
+    client_record: Client, therapist: User
+) -> None:
+    """A session logged days late whose link was made today: detection holds the rupture
+    only the therapist noticed until the link closes, and so must the replay of the rates
+    a calibration proposes from."""
+    from measures.detection import evaluate_clients
+    from measures.models import Flag
+    from measures.rules import evaluate
+    from measures.tests.factories import RatingFactory
+    from sessions.invitations import invitation_create
+
+    now = timezone.now()
+    late = SessionFactory(client=client_record, starts_at=now - dt.timedelta(days=5))
+    RatingFactory(
+        session=late,
+        rater=Rating.Rater.THERAPIST,
+        submitted_by=therapist,
+        rupture="a_lot",
+        rupture_resolved="not_at_all",
+    )
+    invitation_create(session=late)
+    evaluate_clients([client_record.pk], now=now)
+    assert not Flag.objects.filter(session=late).exists()
+    t = Thresholds.from_settings()
+    [read] = calibration.clinic_histories(client_record.clinic, now=now)
+    assert not list(evaluate(read.history, t, now))
+    assert calibration.Replay([read], now - dt.timedelta(weeks=12), now).rates(t)["all"] == 0
+    # Once the link has expired unanswered, both raise it.
+    later = now + dt.timedelta(days=5)
+    [read] = calibration.clinic_histories(client_record.clinic, now=later)
+    assert {f.rule for f in evaluate(read.history, t, later)} == {"rupture_unresolved"}
 
 
 @pytest.mark.django_db
