@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.utils.formats import date_format, localize
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
@@ -76,8 +77,9 @@ def score_badge(score: Decimal | None) -> str:
     if is_below_cutoff(score):
         return format_html(
             '<span class="badge score-badge score-below">{}<span class="visually-hidden"> '
-            "(below the cut-off of {})</span></span>",
+            "({} the cut-off of {})</span></span>",
             localize(score),
+            "at or below" if settings.ALLIANCE_CUTOFF_OPERATOR == "le" else "below",
             localize(line),
         )
     return format_html('<span class="badge score-badge score-above">{}</span>', localize(score))

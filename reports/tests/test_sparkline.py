@@ -76,6 +76,9 @@ def test_a_score_at_the_cut_off_is_shown_below_it_exactly_when_the_rule_fires(
     settings.ALLIANCE_CUTOFF_OPERATOR = operator
     rule = Thresholds.from_settings()
     assert rule.is_below_cutoff(9.0) is below
-    assert ("score-below" in score_badge(Decimal("9.0"))) is below
+    badge = score_badge(Decimal("9.0"))
+    assert ("score-below" in badge) is below
+    if below:  # said in words as the rule's evidence says it
+        assert "(at or below the cut-off of 9.0)" in badge
     assert ("is-below" in sparkline([Decimal("9.5"), Decimal("9.0")])) is below
     assert "score-above" in score_badge(Decimal("9.1"))
