@@ -171,12 +171,11 @@ def _open_links(clients: QuerySet | Iterable[int], now: dt.datetime) -> dict[int
     answer, though a link made late outlasts the session's own rating window (which the
     rules count from its start). Few: a link lives days, and only unanswered ones count."""
     open_links: dict[int, set[int]] = defaultdict(set)
-    rows = RatingInvitation.objects.filter(
-        session__client_id__in=clients,
-        used_at__isnull=True,
-        voided_at__isnull=True,
-        expires_at__gt=now,
-    ).values_list("session__client_id", "session_id")
+    rows = (
+        RatingInvitation.objects.live(now)
+        .filter(session__client_id__in=clients)
+        .values_list("session__client_id", "session_id")
+    )
     for client_id, session_id in rows:
         open_links[client_id].add(session_id)
     return open_links

@@ -226,10 +226,10 @@ class RatingInvitationQuerySet(ScopedQuerySet):
     def visible_to(self, user: Any) -> RatingInvitationQuerySet:
         return self.scoped(caseload_q(user, "session__client__"))
 
-    def live(self) -> RatingInvitationQuerySet:
-        """Invitations a client could still answer."""
+    def live(self, now: dt.datetime | None = None) -> RatingInvitationQuerySet:
+        """Invitations a client could still answer (at `now`, by default the present)."""
         return self.filter(
-            used_at__isnull=True, voided_at__isnull=True, expires_at__gt=timezone.now()
+            used_at__isnull=True, voided_at__isnull=True, expires_at__gt=now or timezone.now()
         )
 
 
