@@ -40,6 +40,7 @@ LAST_ADMIN = (
     "{member} is the clinic's only active clinic admin: make someone else a clinic admin "
     "first, or nobody could manage the clinic."
 )
+HOLDS_CLIENTS = "{member} still has {held}: move them first."
 ROLES = ("is_therapist", "is_supervisor", "is_clinic_admin")
 USERNAME_TAKEN = "Someone already has this username; choose another."
 
@@ -239,7 +240,7 @@ def _roles_check(
     errors = []
     if member.is_therapist and not is_therapist:
         if held := _clients_held(member):
-            errors.append(f"{member} still has {held}: move them first.")
+            errors.append(HOLDS_CLIENTS.format(member=member, held=held))
         if member.supervised_by.exists():
             errors.append(f"{member} is still supervised: end those supervision links first.")
     if member.is_supervisor and not is_supervisor and member.supervisions.exists():
@@ -280,7 +281,7 @@ def _deactivate(actor: User, member: User) -> None:
     if not member.is_active:
         raise ValidationError(f"{member} is already deactivated.")
     if held := _clients_held(member):
-        raise ValidationError(f"{member} still has {held}: move them first.")
+        raise ValidationError(HOLDS_CLIENTS.format(member=member, held=held))
     # A clinic admin deactivating someone is one the clinic keeps; a superuser may not be.
     if member.is_clinic_admin and not _other_active_admins(member):
         raise ValidationError(LAST_ADMIN.format(member=member))
@@ -340,7 +341,7 @@ def _moving_check(member: User) -> None:
     would be seen from the other clinic, their supervision links would cross clinics."""
     errors = []
     if held := _clients_held(member):
-        errors.append(f"{member} still has {held}: move them first.")
+        errors.append(HOLDS_CLIENTS.format(member=member, held=held))
     if member.supervised_by.exists() or member.supervisions.exists():
         errors.append(f"{member} still has supervision links: end them first.")
     if member.is_clinic_admin and not _other_active_admins(member):

@@ -213,44 +213,40 @@ def two_factor_off(request: HttpRequest) -> HttpResponse:
     return redirect("account")
 
 
-def _tell_of_revoked_tokens(request: HttpRequest, revoked: int) -> None:
-    if revoked:
-        messages.info(
-            request,
-            _(
-                "Your API tokens made before this password were revoked with the old one: "
-                "make new ones on your account page where you still need them."
-            ),
-        )
+class NewPasswordEndsTokens:
+    """For the views where a person chooses a new password: the API tokens made before it
+    are revoked (`password_chosen`), and the page says so when there were any."""
+
+    request: HttpRequest
+
+    @transaction.atomic
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)  # type: ignore[misc]
+        if password_chosen(form.user):
+            messages.info(
+                self.request,
+                _(
+                    "Your API tokens made before this password were revoked with the old one: "
+                    "make new ones on your account page where you still need them."
+                ),
+            )
+        return response
 
 
-class PasswordChangeView(auth_views.PasswordChangeView):
-    """Django's, with the old password counted by the log-in throttle, and the API tokens
-    made before the new password revoked (`password_chosen`)."""
+class PasswordChangeView(NewPasswordEndsTokens, auth_views.PasswordChangeView):
+    """Django's, with the old password counted by the log-in throttle."""
 
     form_class = ThrottledPasswordChangeForm
 
     def get_form_kwargs(self) -> dict[str, Any]:
         return {**super().get_form_kwargs(), "request": self.request}
 
-    @transaction.atomic
-    def form_valid(self, form: Any) -> HttpResponse:
-        response = super().form_valid(form)
-        _tell_of_revoked_tokens(self.request, password_chosen(form.user))
-        return response
 
-
-class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
-    """Django's, not signing in after, and the API tokens made before the new password
-    revoked (`password_chosen`): whoever asked for the link may have lost the old one."""
+class PasswordResetConfirmView(NewPasswordEndsTokens, auth_views.PasswordResetConfirmView):
+    """Django's, not signing in after: whoever asked for the link may have lost the old
+    password, and the tokens made with it end."""
 
     post_reset_login = False
-
-    @transaction.atomic
-    def form_valid(self, form: Any) -> HttpResponse:
-        response = super().form_valid(form)
-        _tell_of_revoked_tokens(self.request, password_chosen(form.user))
-        return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):
