@@ -19,6 +19,7 @@ from measures.models import (
     built_in_check,
     copy_evaluated_to_clients,
 )
+from sessions.models import Session
 from sessions.tests.factories import SessionFactory
 
 
@@ -157,3 +158,17 @@ def instrument_definition(**changes: object) -> dict[str, object]:
         },
     }
     return definition | changes
+
+
+def rupture_only_the_therapist_noticed(client: Client, *, days_ago: float) -> Session:
+    """A session held `days_ago`, rated by its therapist alone: a rupture of "a lot", not
+    talked through at all, which the client has not (yet) answered about."""
+    session = SessionFactory(client=client, starts_at=timezone.now() - dt.timedelta(days=days_ago))
+    RatingFactory(
+        session=session,
+        rater=Rating.Rater.THERAPIST,
+        submitted_by=client.therapist,
+        rupture="a_lot",
+        rupture_resolved="not_at_all",
+    )
+    return session

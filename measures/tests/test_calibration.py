@@ -24,7 +24,6 @@ from measures.scoring import DIMENSIONS
 from measures.tests.test_rules import point, with_therapist
 from measures.thresholds import clinic_thresholds, thresholds_apply, thresholds_reset
 from sessions.models import Session
-from sessions.tests.factories import SessionFactory
 
 NOW = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -204,27 +203,18 @@ def test_a_calibration_keeps_estimates_proposal_rates_and_curves(
 
 
 @pytest.mark.django_db
-def test_the_replay_waits_for_a_link_still_open_as_detection_does(
-    client_record: Client, therapist: User
-) -> None:
+def test_the_replay_waits_for_a_link_still_open_as_detection_does(client_record: Client) -> None:
     """A session logged days late whose link was made today: detection holds the rupture
     only the therapist noticed until the link closes, and so must the replay of the rates
     a calibration proposes from."""
     from measures.detection import evaluate_clients
     from measures.models import Flag
     from measures.rules import evaluate
-    from measures.tests.factories import RatingFactory
+    from measures.tests.factories import rupture_only_the_therapist_noticed
     from sessions.invitations import invitation_create
 
     now = timezone.now()
-    late = SessionFactory(client=client_record, starts_at=now - dt.timedelta(days=5))
-    RatingFactory(
-        session=late,
-        rater=Rating.Rater.THERAPIST,
-        submitted_by=therapist,
-        rupture="a_lot",
-        rupture_resolved="not_at_all",
-    )
+    late = rupture_only_the_therapist_noticed(client_record, days_ago=5)
     invitation_create(session=late)
     evaluate_clients([client_record.pk], now=now)
     assert not Flag.objects.filter(session=late).exists()

@@ -25,6 +25,7 @@ from conftest import celery_broker
 from measures.models import Rating
 from measures.scoring import DIMENSIONS
 from measures.services import LinkUnavailable, client_rating_submit
+from measures.tests.racing import on_a_connection_of_its_own, paused_once, takes_a_lock
 from sessions import invitations
 from sessions.models import RatingInvitation, Session
 from sessions.services import session_void
@@ -53,21 +54,6 @@ SERVICE_ANSWERS = {
     **{name: int(ANSWERS[name]) for name in DIMENSIONS},
     "rupture": "a_little", "rupture_resolved": "partly", "comment": "Felt rushed.",
 }  # fmt: skip
-
-
-def on_a_connection_of_its_own(work: Callable[[], None]) -> threading.Thread:
-    """`work` started in a thread, which Django gives a database connection of its own
-    (closed when the work ends): another request, committing as it goes."""
-
-    def run() -> None:
-        try:
-            work()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
 
 
 def answer_by_link(token: str) -> Rating:
@@ -437,22 +423,8 @@ def answered_while_it_holds_a_lock(work: Callable[[], None], token: str) -> None
     """`work` on a connection of its own, paused once it holds its first row lock; the
     client answers by `token` then and is refused (their link closed by the work, once it
     has committed); the work itself must end without an error."""
-    locked, problems = threading.Event(), []
-
-    def pause_once_it_holds_a_lock(execute: Any, sql: str, *args: Any) -> Any:
-        result = execute(sql, *args)
-        if ("FOR UPDATE" in sql or sql.startswith("UPDATE")) and not locked.is_set():
-            locked.set()
-            time.sleep(0.5)  # the client's answer arrives now
-        return result
-
-    def paused_work() -> None:
-        try:
-            with connection.execute_wrapper(pause_once_it_holds_a_lock):
-                work()
-        except Exception as error:  # any, reported below
-            problems.append(error)
-
+    problems: list[Exception] = []
+    locked, paused_work = paused_once(work, takes_a_lock, problems)
     working = on_a_connection_of_its_own(paused_work)
     try:
         assert locked.wait(10)

@@ -18,7 +18,7 @@ from clients.tests.factories import ClientFactory
 from measures.detection import evaluate_clients, sweep_run
 from measures.models import Concern, Flag, Rating, Sweep
 from measures.scoring import DIMENSIONS
-from measures.tests.factories import RatingFactory
+from measures.tests.factories import RatingFactory, rupture_only_the_therapist_noticed
 from sessions.models import Session
 from sessions.tests.factories import SessionFactory
 
@@ -170,9 +170,7 @@ def test_the_sweep_raises_disengagement_once_rating_windows_close(client_record:
     assert sweep_run(now=later).clients_evaluated == 1
 
 
-def test_a_session_with_a_link_made_late_waits_for_it_to_close(
-    client_record: Client, therapist: Any
-) -> None:
+def test_a_session_with_a_link_made_late_waits_for_it_to_close(client_record: Client) -> None:
     """Logged five days after it was held, the session got its link today: it lives four
     more days, and the client may yet answer it, so neither the rupture only the therapist
     noticed nor four unrated sessions raise anything until it closes unanswered."""
@@ -181,14 +179,7 @@ def test_a_session_with_a_link_made_late_waits_for_it_to_close(
     now = timezone.now()
     for days_ago in (26, 19, 12):
         SessionFactory(client=client_record, starts_at=now - dt.timedelta(days=days_ago))
-    late = SessionFactory(client=client_record, starts_at=now - dt.timedelta(days=5))
-    RatingFactory(
-        session=late,
-        rater=Rating.Rater.THERAPIST,
-        submitted_by=therapist,
-        rupture="a_lot",
-        rupture_resolved="not_at_all",
-    )
+    late = rupture_only_the_therapist_noticed(client_record, days_ago=5)
     link, _token = invitation_create(session=late)
     evaluate_clients([client_record.pk], now=now)
     assert flags(client_record) == set() and not Concern.objects.exists()

@@ -7,14 +7,13 @@ import datetime as dt
 import io
 import json
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clients.audit import SYSTEM
@@ -27,6 +26,7 @@ from measures.scoring import DIMENSIONS
 from measures.services import client_rating_submit
 from measures.tasks import erase_past_retention
 from measures.tests.factories import ConcernEventFactory, RatingFactory, concern_with_signal
+from measures.tests.racing import errors_kept, on_a_connection_of_its_own, paused_once
 from sessions import invitations
 from sessions.invitations import invitation_create, invitation_find
 from sessions.models import RatingInvitation, Session
@@ -318,41 +318,28 @@ def test_the_commands_are_for_the_clients_clinic_admins(
     assert not record.is_erased
 
 
-def answering_in_a_thread(token: str, comment: str, paused: threading.Event) -> Any:
+def answering_in_a_thread(token: str, comment: str, problems: list[Exception]) -> Any:
     """The client answering through their link on a connection of its own, pausing once
     their rating is written (its session and link locked, nothing committed yet)."""
-    problems: list[Exception] = []
-
-    def pause_once_the_rating_is_written(execute: Any, sql: str, *args: Any) -> Any:
-        result = execute(sql, *args)
-        if sql.startswith("INSERT") and "measures_rating" in sql and not paused.is_set():
-            paused.set()
-            time.sleep(0.5)  # the erasure starts now
-        return result
 
     def answer() -> None:
-        try:
-            with connection.execute_wrapper(pause_once_the_rating_is_written):
-                client_rating_submit(
-                    invitation=invitation_find(token),
-                    answers={
-                        **dict.fromkeys(DIMENSIONS, 8),
-                        "rupture": "none",
-                        "rupture_resolved": "",
-                        "comment": comment,
-                    },
-                    notice_version=1,
-                    notice_language="en",
-                )
-        except Exception as error:  # any, reported by the caller
-            problems.append(error)
-        finally:
-            connection.close()
+        client_rating_submit(
+            invitation=invitation_find(token),
+            answers={
+                **dict.fromkeys(DIMENSIONS, 8),
+                "rupture": "none",
+                "rupture_resolved": "",
+                "comment": comment,
+            },
+            notice_version=1,
+            notice_language="en",
+        )
 
-    thread = threading.Thread(target=answer)
-    thread.start()
-    thread.problems = problems  # type: ignore[attr-defined]
-    return thread
+    def rating_written(sql: str) -> bool:
+        return sql.startswith("INSERT") and "measures_rating" in sql
+
+    written, paused_answer = paused_once(answer, rating_written, problems)
+    return written, on_a_connection_of_its_own(paused_answer)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -365,38 +352,20 @@ def test_an_answer_stored_while_the_client_is_erased_is_erased_too(
     session = SessionFactory(client=client_record, notes="")
     token = invitation_create(session=session)[1]
     discharge(client_record)
-    paused = threading.Event()
-    answering = answering_in_a_thread(token, COMMENT, paused)
+    problems: list[Exception] = []
+    written, answering = answering_in_a_thread(token, COMMENT, problems)
     try:
-        assert paused.wait(10)
+        assert written.wait(10)
         rights.client_erase(actor=clinic_admin, client=client_record)
     finally:
         answering.join()
-    assert answering.problems == []
+    assert problems == []
     rating = Rating.objects.get(session=session)
     assert rating.comment == "" and Client.objects.get(pk=client_record.pk).is_erased
 
 
-def paused_after_its_first_lock(work: Any, problems: list[Exception]) -> Any:
-    """`work` run with a pause once it has taken its first row lock, its error (if any)
-    kept in `problems`."""
-    locked = threading.Event()
-
-    def pause(execute: Any, sql: str, *args: Any) -> Any:
-        result = execute(sql, *args)
-        if "FOR UPDATE" in sql and not locked.is_set():
-            locked.set()
-            time.sleep(0.5)  # the other one starts now
-        return result
-
-    def run() -> None:
-        try:
-            with connection.execute_wrapper(pause):
-                work()
-        except Exception as error:  # any, reported by the caller
-            problems.append(error)
-
-    return locked, run
+def locks_a_row(sql: str) -> bool:
+    return "FOR UPDATE" in sql
 
 
 @pytest.mark.django_db(transaction=True)
@@ -409,18 +378,10 @@ def test_a_reminder_going_out_as_the_client_is_erased_ends_cleanly_for_both(
     invitation = invitation_create(session=SessionFactory(client=client_record, notes=""))[0]
     discharge(Client.objects.get(pk=client_record.pk))
     problems: list[Exception] = []
-    locked, send = paused_after_its_first_lock(
-        lambda: invitations.invitation_send(invitation_id=invitation.pk), problems
+    locked, send = paused_once(
+        lambda: invitations.invitation_send(invitation_id=invitation.pk), locks_a_row, problems
     )
-
-    def send_and_close() -> None:
-        try:
-            send()
-        finally:
-            connection.close()
-
-    sending = threading.Thread(target=send_and_close)
-    sending.start()
+    sending = on_a_connection_of_its_own(send)
     try:
         assert locked.wait(10)
         rights.client_erase(actor=clinic_admin, client=Client.objects.get(pk=client_record.pk))
@@ -438,21 +399,18 @@ def test_a_session_voided_as_the_client_is_erased_ends_cleanly_for_both(
     session = SessionFactory(client=client_record, therapist=therapist, notes="")
     discharge(Client.objects.get(pk=client_record.pk))
     voided: list[Exception] = []
-
-    def void() -> None:
-        try:
-            session_void(actor=therapist, session=session, reason="Logged in error")
-        except Exception as error:  # any, reported below
-            voided.append(error)
-        finally:
-            connection.close()
-
-    voiding = threading.Thread(target=void)
-    erasing: list[Exception] = []
-    locked, erase = paused_after_its_first_lock(
-        lambda: rights.client_erase(actor=clinic_admin, client=client_record), erasing
+    void = errors_kept(
+        lambda: session_void(actor=therapist, session=session, reason="Logged in error"), voided
     )
-    threading.Timer(0.1, voiding.start).start()  # once the erasure holds the client
+    erasing: list[Exception] = []
+    locked, erase = paused_once(
+        lambda: rights.client_erase(actor=clinic_admin, client=client_record),
+        locks_a_row,
+        erasing,
+    )
+    # Once the erasure holds the client, the therapist voids a session.
+    voiding = threading.Timer(0.1, lambda: on_a_connection_of_its_own(void).join())
+    voiding.start()
     erase()
     voiding.join()
     assert locked.is_set() and erasing == [] and voided == []

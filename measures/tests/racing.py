@@ -1,0 +1,66 @@
+"""Two writers meeting on PostgreSQL, for the tests of lock order: one runs on a
+connection of its own, paused once it has reached a chosen statement, while the test
+sends the other."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connection
+
+PAUSE_SECONDS = 0.5  # long enough for the other writer to reach its own locks
+
+
+def takes_a_lock(sql: str) -> bool:
+    return "FOR UPDATE" in sql or sql.startswith("UPDATE")
+
+
+def on_a_connection_of_its_own(work: Callable[[], None]) -> threading.Thread:
+    """`work` started in a thread, which Django gives a database connection of its own
+    (closed when the work ends): another request, committing as it goes."""
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def errors_kept(work: Callable[[], Any], problems: list[Exception]) -> Callable[[], None]:
+    """`work`, any error it raises kept in `problems` (a thread's own would be lost)."""
+
+    def run() -> None:
+        try:
+            work()
+        except Exception as error:  # any, reported by the caller
+            problems.append(error)
+
+    return run
+
+
+def paused_once(
+    work: Callable[[], Any], at: Callable[[str], bool], problems: list[Exception]
+) -> tuple[threading.Event, Callable[[], None]]:
+    """`work` to run pausing once, just after its first statement for which `at` holds
+    (the event is set then), any error it raises kept in `problems`."""
+    reached = threading.Event()
+
+    def pause(execute: Any, sql: str, *args: Any) -> Any:
+        result = execute(sql, *args)
+        if at(sql) and not reached.is_set():
+            reached.set()
+            time.sleep(PAUSE_SECONDS)  # the other writer goes now
+        return result
+
+    def run() -> None:
+        with connection.execute_wrapper(pause):
+            work()
+
+    return reached, errors_kept(run, problems)
