@@ -42,7 +42,15 @@ class RatingAdmin(ReadOnlyScopedAdmin):
 
 @admin.register(Flag)
 class FlagAdmin(ReadOnlyScopedAdmin):
-    list_display = ["client", "session", "rule", "severity", "concern", "created_at"]
+    list_display = [
+        "client",
+        "session",
+        "rule",
+        "severity",
+        "concern",
+        "created_at",
+        "withdrawn_at",
+    ]
     list_filter = ["rule", "severity"]
     # Each row names its session and concern, and each of those names the client.
     list_select_related = ["client", "session__client", "concern__client"]

@@ -361,9 +361,10 @@ def clinic_histories(
     # client's rights"): their rows stay, but not in the clinic's statistics.
     clients = Client.objects.filter(clinic=clinic).counted_in_statistics()
     # A concern open, being looked at, or resolved with a repair marks a client whose scores
-    # moved for a reason; one dismissed as needing no repair does not.
+    # moved for a reason; one dismissed as needing no repair does not, nor one Alliance
+    # withdrew when its signals stopped holding.
     repaired = Concern.objects.filter(client=OuterRef("pk")).exclude(
-        status=Concern.Status.DISMISSED
+        status__in=[Concern.Status.DISMISSED, Concern.Status.WITHDRAWN]
     )
     # A rupture reported by either rater.
     ruptured = Rating.objects.of_current_sessions().filter(

@@ -33,6 +33,10 @@ class ConcernStatus(models.TextChoices):
     ACKNOWLEDGED = "acknowledged", "Acknowledged"
     RESOLVED = "resolved", "Resolved with a repair"
     DISMISSED = "dismissed", "Dismissed"
+    # Alliance's own closing: every signal that called for review has stopped holding (a
+    # rating corrected, a rupture later reported talked through, a session voided), so
+    # nothing is left to review. Not a review: it is neither of CLOSED's.
+    WITHDRAWN = "withdrawn", "Withdrawn by Alliance"
 
 
 # A concern waiting for its therapist, and one they have closed.
@@ -50,6 +54,10 @@ class ConcernAction(models.TextChoices):
     RECOVERED = "recovered", "Recovered after the repair"
     REOPENED = "reopened", "Did not recover: re-opened"
     NOT_RECOVERED = "not_recovered", "Did not recover"
+    # Detection's own steps when signals stop holding (measures.withdrawal): the signals
+    # named in the evidence, and the severity if it fell; then the concern itself.
+    SIGNALS_WITHDRAWN = "signal_withdrawn", "Signals withdrawn"
+    WITHDRAWN = "withdrawn", "Withdrawn by Alliance"
 
 
 class Recovery(models.TextChoices):

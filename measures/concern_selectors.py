@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import QuerySet
 
@@ -18,6 +18,8 @@ from measures.concerns import client_scores
 from measures.grouping import RULE_ORDER
 from measures.models import Concern, ConcernEvent, ConcernQuerySet, Flag, severity_rank
 from measures.story import StorySignal, concern_story
+
+T = TypeVar("T")
 
 ALL_NEEDING_REVIEW = "all"
 # Most severe first, then oldest first.
@@ -55,24 +57,33 @@ def with_stories(
     for them all, one when the caller already holds the clients' `scores`: client id → score
     by session number, as `client_scores` gives)."""
     concerns = list(concerns)
-    signals: dict[int, list[StorySignal]] = defaultdict(list)
-    led_by: dict[int, set[int]] = defaultdict(set)
+    signals: dict[int, list[tuple[tuple[StorySignal, int], bool]]] = defaultdict(list)
     rows = Flag.objects.filter(concern__in=[c.pk for c in concerns]).values_list(
-        "concern_id", "session__number", "rule", "evidence", "session__therapist_id"
+        "concern_id", "session__number", "rule", "evidence", "session__therapist_id", "withdrawn_at"
     )
-    for concern_id, number, rule, evidence, therapist_id in rows:
-        signals[concern_id].append(StorySignal(number, rule, _evidence(evidence)))
-        led_by[concern_id].add(therapist_id)
+    for concern_id, number, rule, evidence, therapist_id, withdrawn_at in rows:
+        signal = StorySignal(number, rule, _evidence(evidence))
+        signals[concern_id].append(((signal, therapist_id), withdrawn_at is not None))
     if scores is None:
         scores = client_scores({concern.client_id for concern in concerns})
     for concern in concerns:
-        concern.signal_count = len(signals[concern.pk])
+        told = told_signals(concern, signals[concern.pk])
+        concern.signal_count = len(told)
         concern.story = concern_story(
-            signals[concern.pk],
+            [signal for signal, _therapist in told],
             scores.get(concern.client_id, {}),
-            reader_is_therapist=_reads_as_you(reader, concern, led_by[concern.pk]),
+            reader_is_therapist=_reads_as_you(
+                reader, concern, {therapist for _signal, therapist in told}
+            ),
         )
     return concerns
+
+
+def told_signals(concern: Concern, signals: Iterable[tuple[T, bool]]) -> list[T]:
+    """Of a concern's signals (each with whether it was withdrawn), those its story tells
+    and its count counts: the ones still holding. A concern Alliance withdrew holds none,
+    and tells what it was about (measures.withdrawal)."""
+    return [signal for signal, withdrawn in signals if concern.is_withdrawn or not withdrawn]
 
 
 def _reads_as_you(reader: Any, concern: Concern, led_by: set[int]) -> bool:
@@ -107,11 +118,12 @@ def concern_page(concern: Concern, reader: Any) -> ConcernPage:
         ),
     )
     scores = client_scores([concern.client_id]).get(concern.client_id, {})
+    told = told_signals(concern, ((f, f.withdrawn_at is not None) for f in signals))
     story = concern_story(
-        [StorySignal(f.session.number, f.rule, _evidence(f.evidence)) for f in signals],
+        [StorySignal(f.session.number, f.rule, _evidence(f.evidence)) for f in told],
         scores,
         reader_is_therapist=_reads_as_you(
-            reader, concern, {flag.session.therapist_id for flag in signals}
+            reader, concern, {flag.session.therapist_id for flag in told}
         ),
     )
     earlier = list(

@@ -58,6 +58,7 @@ from measures.rules import MEDIUM, NOT_ON_TRACK, evaluate
 from measures.scoring import DIMENSIONS
 from measures.thresholds import thresholds_for_clinics
 from measures.tracking import Course, Scale, judge, newly_not_on_track
+from measures.withdrawal import open_to_review, signals_withdraw
 from sessions.models import RatingInvitation, Session
 
 logger = logging.getLogger(__name__)
@@ -204,6 +205,7 @@ class Outcome:
     flags_created: int = 0  # signals raised, or updated with new evidence
     concerns_opened: int = 0
     repairs_followed_up: int = 0  # repairs whose follow-up finished (measures.follow_up)
+    signals_withdrawn: int = 0  # stopped holding while open to review (measures.withdrawal)
 
 
 class _Judged(NamedTuple):
@@ -230,6 +232,14 @@ class _Batch:
     judged: list[_Judged] = field(default_factory=list)  # answers judged anew
     # Session → its number, for these clients' sessions (grouping orders by number).
     numbers: dict[int, int] = field(default_factory=dict)
+    # Every client evaluated, findings or not: a stored signal of theirs not found again
+    # has stopped holding (measures.withdrawal). A client's findings are never split
+    # between batches, so `rows` holds all of theirs.
+    evaluated: dict[int, Thresholds] = field(default_factory=dict)
+
+    @property
+    def found(self) -> set[tuple[int, str]]:
+        return {(session_id, rule) for _client, session_id, rule, *_rest in self.rows}
 
 
 class _Tracks:
@@ -302,6 +312,7 @@ def _evaluate(
         if clinic_id not in by_clinic:
             by_clinic.update(thresholds_for_clinics([clinic_id]))
         thresholds = by_clinic[clinic_id]
+        batch.evaluated[client_id] = thresholds
         findings = evaluate(history, thresholds, now)
         if client_id in repairs:
             followed.extend(
@@ -322,10 +333,32 @@ def _evaluate(
         if len(batch.rows) + len(batch.judged) >= INSERT_BATCH:
             _store(batch, now, outcome)
             batch = _Batch([], {}, {})
+    batch.evaluated.update(_without_history(clients, outcome.clients_evaluated, by_clinic))
     _store(batch, now, outcome)
     if followed:
         outcome.repairs_followed_up = follow_up.repairs_record(followed, now)
     return outcome
+
+
+def _without_history(
+    clients: QuerySet | Iterable[int], streamed: int, by_clinic: dict[int, Thresholds]
+) -> dict[int, Thresholds]:
+    """The clients asked for that had no history to stream (every session voided), each
+    with their clinic's thresholds: nothing of theirs holds now (measures.withdrawal). A
+    list asked for costs no query when every client had a history."""
+    if not isinstance(clients, QuerySet):
+        clients = list(clients)
+        if len(set(clients)) == streamed:
+            return {}
+    unseen = Client.objects.filter(pk__in=clients).exclude(
+        Exists(Session.objects.current().filter(client=OuterRef("pk")))
+    )
+    found: dict[int, Thresholds] = {}
+    for client_id, clinic_id in unseen.values_list("pk", "clinic_id"):
+        if clinic_id not in by_clinic:
+            by_clinic.update(thresholds_for_clinics([clinic_id]))
+        found[client_id] = by_clinic[clinic_id]
+    return found
 
 
 def _copies_write(clients: QuerySet | Iterable[int]) -> None:
@@ -341,17 +374,31 @@ def _copies_write(clients: QuerySet | Iterable[int]) -> None:
 
 @transaction.atomic
 def _store(batch: _Batch, now: dt.datetime, outcome: Outcome) -> None:
-    """Store the batch's new signals placed into concerns, and its judged answers, all or
-    nothing. The clients' rows are locked first, by every path (`lock_clients`, in id
-    order): grouping is serialised per client, and no two evaluations meeting here can
-    each hold what the other waits for."""
+    """Store the batch's judged answers, withdraw the signals that stopped holding, and
+    store its new signals placed into concerns, all or nothing. The clients' rows are
+    locked first, once, by every path (`lock_clients`, in id order): grouping is
+    serialised per client, and no two evaluations meeting here can each hold what the
+    other waits for."""
     _judged_update(batch.judged, now)
+    found = batch.found
+    # Read before the locks, so that only the clients with a signal that may have stopped
+    # holding are locked for it (almost never any); read again under them.
+    stale = {s.client_id for s in open_to_review(list(batch.evaluated)) if s.key not in found}
+    if not batch.rows and not stale:
+        return
+    clinic_ids = lock_clients(sorted(set(batch.thresholds) | stale))
+    if stale:
+        outcome.signals_withdrawn += signals_withdraw(
+            {client_id: batch.evaluated[client_id] for client_id in stale},
+            found,
+            now,
+            clinic_ids,
+        )
     if not batch.rows:
         return
     if connection.vendor == "postgresql" and len(batch.rows) >= COPY_FROM:
-        written, opened = _store_placed(batch, now)
+        written, opened = _store_placed(batch, now, clinic_ids)
     else:
-        clinic_ids = lock_clients(sorted(batch.thresholds))
         written = _insert(batch.rows, now)
         opened = concerns_update(
             batch.thresholds, now, batch.scores, batch.not_on_track, clinic_ids=clinic_ids
@@ -474,8 +521,19 @@ def _on_conflict(table: str, *, distinct: str) -> str:
     """The upsert clause both databases share (they spell "is distinct from" differently)."""
     return (
         "ON CONFLICT (session_id, rule) DO UPDATE SET evidence = excluded.evidence, "
-        "severity = excluded.severity, grouped_at = NULL "
+        "severity = excluded.severity, grouped_at = NULL, withdrawn_at = NULL, "
+        f"concern_id = {_kept_concern(table)} "
         f"WHERE {_changed_and_open(table, 'excluded.evidence', 'excluded.severity', distinct)}"
+    )
+
+
+def _kept_concern(flag: str, *, held: str = "", placed: str = "NULL") -> str:
+    """The concern an upserted signal goes to: `held` (its own, by default) while it holds;
+    a withdrawn one that fires again comes back as a new signal, placed afresh (`placed`:
+    where grouping put it, when it has)."""
+    return (
+        f"CASE WHEN {flag}.withdrawn_at IS NULL THEN {held or f'{flag}.concern_id'} "
+        f"ELSE {placed} END"
     )
 
 
@@ -484,12 +542,13 @@ def _changed_and_open(
 ) -> str:
     """A stored signal (`flag`) that this evidence and severity would change, still open to
     review: outside any concern, or in an open one. One in a closed concern stays as the
-    therapist saw it."""
+    therapist saw it. A withdrawn signal found again always is (measures.withdrawal)."""
     concerns = connection.ops.quote_name(Concern._meta.db_table)
     return (
+        f"({flag}.withdrawn_at IS NOT NULL OR "
         f"({flag}.evidence {distinct} {evidence} OR {flag}.severity <> {severity}) "
         f"AND ({flag}.concern_id IS NULL OR {flag}.concern_id IN "
-        f"(SELECT id FROM {concerns} WHERE status IN ('open', 'acknowledged')))"
+        f"(SELECT id FROM {concerns} WHERE status IN ('open', 'acknowledged'))))"
     )
 
 
@@ -513,7 +572,9 @@ def _insert_postgresql(rows: list[tuple[int, int, str, str, str]], now: dt.datet
         return cursor.rowcount
 
 
-def _store_placed(batch: _Batch, now: dt.datetime) -> tuple[int, int]:
+def _store_placed(
+    batch: _Batch, now: dt.datetime, clinic_ids: Mapping[int, int]
+) -> tuple[int, int]:
     """A large batch on PostgreSQL (a sweep's): grouped before it is stored, so each new or
     changed signal is inserted already in its concern, one write instead of two (inserted,
     then placed: 1.3 s of a huge clinic's first sweep went on the second). Returns the
@@ -522,11 +583,11 @@ def _store_placed(batch: _Batch, now: dt.datetime) -> tuple[int, int]:
     The findings are COPYed into a scratch table; under the clients' locks, one statement
     picks those the upsert would write (new, or changed and still open to review), those
     are grouped with any stored signal of the same clients not placed yet, then inserted
-    with their concern by the same upsert, whose condition still guards it."""
+    with their concern by the same upsert, whose condition still guards it. The clients
+    are locked by the caller (`clinic_ids`, what `lock_clients` returned)."""
     client_ids = sorted(batch.thresholds)
     table = connection.ops.quote_name(Flag._meta.db_table)
     with connection.cursor() as cursor:
-        clinic_ids = lock_clients(client_ids)
         cursor.execute(
             "CREATE TEMPORARY TABLE found (c bigint, s bigint, r varchar(24), v varchar(8), "
             "e jsonb)"
@@ -603,9 +664,14 @@ def _insert_placed(
         "FROM found JOIN unnest(%s::bigint[], %s::varchar[], %s::bigint[]) "
         "AS placed (s, r, concern) ON placed.s = found.s AND placed.r = found.r "
         "ON CONFLICT (session_id, rule) DO UPDATE SET evidence = excluded.evidence, "
-        f"severity = excluded.severity, concern_id = COALESCE(excluded.concern_id, "
-        f"{table}.concern_id), grouped_at = excluded.grouped_at "
-        f"WHERE {_changed_and_open(table, 'excluded.evidence', 'excluded.severity')}",
+        "severity = excluded.severity, grouped_at = excluded.grouped_at, withdrawn_at = NULL, "
+        "concern_id = "
+        + _kept_concern(
+            table,
+            held=f"COALESCE(excluded.concern_id, {table}.concern_id)",
+            placed="excluded.concern_id",
+        )
+        + f" WHERE {_changed_and_open(table, 'excluded.evidence', 'excluded.severity')}",
         [now, now, sessions, rules, concerns],
     )
     return cursor.rowcount

@@ -126,6 +126,25 @@ class Grouping:
     severity: str | None = None  # the open concern's severity after this batch
 
 
+def after_withdrawal(
+    holding: Iterable[Signal], *, raised: bool, t: Thresholds
+) -> tuple[str, str] | None:
+    """An open concern's (severity, raised from) after some of its signals were withdrawn,
+    worked out from those still holding in it, as grouping would have set it from them;
+    None when none of them alerts, which leaves nothing to review. A concern raised for
+    the outcome stays raised while an alliance signal holds in it (`outcome_raise`)."""
+    alerting = [signal for signal in holding if t.alerts(signal.rule, signal.severity)]
+    if not alerting:
+        return None
+    base = max((signal.severity for signal in alerting), key=SEVERITY_ORDER.__getitem__)
+    return outcome_raise(
+        base,
+        alliance=any(signal.rule != NOT_ON_TRACK for signal in alerting),
+        not_on_track=False,
+        already_raised=raised,
+    )
+
+
 def group(
     signals: Iterable[Signal],
     *,

@@ -28,6 +28,10 @@ from measures.models import Concern, ConcernEvent, Rating, alliance_score_expres
 from sessions.models import Session
 
 NOTE_MAX_LENGTH = 4000
+WITHDRAWN_MESSAGE = (
+    "Alliance has withdrawn this concern: its signals no longer hold on the ratings as they "
+    "now stand, so there is nothing to review."
+)
 
 
 def _check_is_treating_therapist(actor: User, concern: Concern) -> None:
@@ -51,6 +55,8 @@ def _move(concern: Concern, *, allowed_from: tuple[str, ...], **changes: object)
     moved = Concern.objects.filter(pk=concern.pk, status__in=allowed_from).update(**changes)
     if not moved:
         concern.refresh_from_db(fields=["status"])
+        if concern.is_withdrawn:
+            raise ValidationError(WITHDRAWN_MESSAGE)
         raise ValidationError(f"This concern is already {concern.get_status_display().lower()}.")
     concern.refresh_from_db()
     return concern

@@ -39,7 +39,8 @@ from sessions.models import RatingInvitation, Session, SessionRevision
 
 SCHEMA = "alliance.client-export"
 # 2: outcome answers, the client's outcome switches, a concern's raised_from.
-SCHEMA_VERSION = 2
+# 3: a signal's withdrawn_at; a concern may be "withdrawn" (by Alliance).
+SCHEMA_VERSION = 3
 
 # What each record gives the document. Left out on purpose: ids of other people's
 # accounts (a person appears by name only, and only as the therapist or a reviewer),
@@ -101,7 +102,7 @@ OUTCOME_FIELDS = (
     "lowest_on_track",
     "judged_at",
 )
-SIGNAL_FIELDS = ("rule", "severity", "evidence", "created_at", "grouped_at")
+SIGNAL_FIELDS = ("rule", "severity", "evidence", "created_at", "grouped_at", "withdrawn_at")
 CONCERN_FIELDS = (
     "id",
     "status",

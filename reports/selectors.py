@@ -335,9 +335,13 @@ def client_history(client: Client) -> ClientHistory:
         ratings[rating.session_id][rating.rater] = rating
     thresholds = clinic_thresholds(client.clinic_id)
     flags: dict[int, list[Flag]] = defaultdict(list)
-    # The page shows each signal's rule and standing, never its evidence.
+    # The page shows each signal's rule and standing, never its evidence; a withdrawn one no
+    # longer fires, and is shown on its session's page and its concern's.
     for flag in (
-        Flag.objects.filter(session_id__in=list(shown)).defer("evidence").order_by("created_at")
+        Flag.objects.holding()
+        .filter(session_id__in=list(shown))
+        .defer("evidence")
+        .order_by("created_at")
     ):
         flag.session = shown[flag.session_id]  # already in hand: no query per flag in templates
         # Outside any concern: context, or an alert in a stretch already reviewed.

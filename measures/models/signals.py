@@ -45,6 +45,10 @@ class FlagQuerySet(ScopedQuerySet):
     def visible_to(self, user: Any) -> FlagQuerySet:
         return self.scoped(caseload_q(user, "client__"))
 
+    def holding(self) -> FlagQuerySet:
+        """The signals whose rule still fires: not withdrawn (measures.withdrawal)."""
+        return self.filter(withdrawn_at__isnull=True)
+
 
 class Flag(models.Model):
     """A signal: one rule fired at one session. Reviewed as part of its concern."""
@@ -76,6 +80,15 @@ class Flag(models.Model):
     )
     grouped_at = models.DateTimeField(
         null=True, blank=True, help_text="When grouping placed it (in a concern or outside)."
+    )
+    # Kept, never deleted: the concern it was in still shows what it was about.
+    withdrawn_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=(
+            "When detection found the rule no longer fires at this session, while the "
+            "signal was still open to review (measures.withdrawal)."
+        ),
     )
 
     objects = FlagQuerySet.as_manager()
@@ -238,11 +251,12 @@ class Concern(models.Model):
             models.CheckConstraint(
                 condition=Q(status=ConcernStatus.OPEN)
                 | Q(status=ConcernStatus.ACKNOWLEDGED, acknowledged_at__isnull=False)
+                | Q(status=ConcernStatus.WITHDRAWN, closed_at__isnull=False)
                 | (Q(status__in=list(CLOSED), closed_at__isnull=False) & ~Q(note="")),
                 name="concern_status_has_its_record",
                 violation_error_message=(
                     "A concern's status needs its record: when it was acknowledged, "
-                    "or a note when it is resolved or dismissed."
+                    "a note when it is resolved or dismissed, when it was withdrawn."
                 ),
             ),
         ]
@@ -260,6 +274,10 @@ class Concern(models.Model):
     @property
     def is_closed(self) -> bool:
         return self.status in self.CLOSED
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.status == self.Status.WITHDRAWN
 
     @property
     def raised_words(self) -> str:
@@ -331,10 +349,16 @@ class ConcernEvent(models.Model):
 
     @property
     def numbers(self) -> list[tuple[str, str]]:
-        """A repair's follow-up evidence, or why the severity rose, as (name, value) pairs."""
+        """A repair's follow-up evidence, why the severity rose, or which signals were
+        withdrawn, as (name, value) pairs."""
         found = self.evidence
         if found and found.get("not_on_track"):
             return [("Raised because", "the client is not on track on their outcome")]
+        if found and found.get("signals"):
+            withdrawn = "; ".join(
+                f"{_rule_words(rule)} at session {number}" for number, rule in found["signals"]
+            )
+            return [("No longer firing", withdrawn)]
         if not found or "usual" not in found:
             return []
         ratings = ", ".join(
@@ -346,6 +370,10 @@ class ConcernEvent(models.Model):
             ("Back means within", f"{found['margin']:.2f} of it (reliable change)"),
             ("Client's ratings after the repair", ratings or "none yet"),
         ]
+
+
+def _rule_words(rule: str) -> str:
+    return str(Rule(rule).label) if rule in Rule.values else rule.replace("_", " ")
 
 
 class SweepQuerySet(models.QuerySet["Sweep"]):

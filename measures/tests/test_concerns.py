@@ -70,6 +70,9 @@ def test_a_stored_signal_not_yet_placed_is_grouped_with_the_new_ones(
     with what the next evaluation finds, in session order: here it opens the concern the
     new drop then joins."""
     sessions = history(client_record, [10, 10, 10, 10, 10, 6])
+    Rating.objects.filter(session=sessions[3]).update(
+        rupture="a_lot", rupture_resolved="not_at_all"
+    )
     stored = FlagFactory(
         session=sessions[3],
         rule=Flag.Rule.RUPTURE_UNRESOLVED,

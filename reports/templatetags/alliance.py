@@ -136,12 +136,14 @@ def sparkline(scores: Sequence[Decimal]) -> str:
 
 @register.simple_tag
 def signal_badge(signal: Any) -> str:
-    """A signal's rule, coloured by its severity when it is in a concern; outlined when
-    it is outside any, the title saying why: its session was voided (detection leaves
-    those signals as they are), it is context, or an alert in a stretch already reviewed.
+    """A signal's rule, coloured by its severity when it is in a concern and holds; outlined
+    otherwise, the title saying why: it was withdrawn (its rule no longer fires there), its
+    session was voided, it is context, or an alert in a stretch already reviewed.
     `signal.session` and `signal.is_context` are set by the selectors."""
     colour = "text-bg-light border"
-    if signal.concern_id:
+    if signal.withdrawn_at:
+        standing = "Withdrawn: its rule no longer fires at this session"
+    elif signal.concern_id:
         colour = "text-bg-" + SEVERITY_COLOURS.get(signal.severity, "secondary")
         standing = "In a concern"
     elif signal.session.is_voided:

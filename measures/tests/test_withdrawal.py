@@ -1,0 +1,305 @@
+"""Signals that stop holding while open to review are withdrawn, and their concern follows:
+its severity and span from what still holds, or withdrawn by Alliance when nothing alerts.
+A closed concern's signals stay as the therapist saw them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from clients.models import Client
+from measures.concern_selectors import concern_page, review_queue, with_stories
+from measures.concerns import UPDATE_CHUNK
+from measures.detection import evaluate_clients, sweep_run
+from measures.models import Concern, ConcernEvent, Flag, Rating
+from measures.review import concern_acknowledge, concern_dismiss, concern_resolve
+from measures.scoring import DIMENSIONS
+from measures.tests.test_concerns import concern_of, history, therapist_rates
+from measures.tests.test_detection import week
+from measures.withdrawal import open_to_review
+from reports.dashboard import period_of_days, review_outcomes
+from sessions.services import session_void
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("signals_stored_both_ways")]
+
+
+def _rates_client_as(rating: Rating, score: int) -> None:
+    """The therapist corrects their rating within its window (the service's write, without
+    the service's queueing: the test evaluates when it means to)."""
+    Rating.objects.filter(pk=rating.pk).update(**dict.fromkeys(DIMENSIONS, score))
+
+
+@pytest.fixture
+def discrepancy(client_record: Client) -> tuple[Client, Rating]:
+    """Steady at 8 (no drop), the therapist rating the last session 10: a concern opened by
+    the therapist rating higher than the client, alone (with the cut-off as context)."""
+    sessions = history(client_record, [8, 8, 8, 8, 8])
+    rating = therapist_rates(sessions[-1], 10)
+    evaluate_clients([client_record.pk])
+    concern = concern_of(client_record)
+    assert concern.opening_rule == Flag.Rule.RATER_DISCREPANCY
+    return client_record, rating
+
+
+def test_a_corrected_rating_withdraws_the_concern_it_alone_opened(
+    discrepancy: tuple[Client, Rating], therapist: Any
+) -> None:
+    client, rating = discrepancy
+    concern = concern_of(client)
+    _rates_client_as(rating, 8)
+    outcome = evaluate_clients([client.pk])
+    assert outcome.signals_withdrawn == 1
+    concern.refresh_from_db()
+    assert concern.status == Concern.Status.WITHDRAWN and concern.closed_at is not None
+    assert concern.closed_by is None and concern.note == ""
+    signal = Flag.objects.get(client=client, rule=Flag.Rule.RATER_DISCREPANCY)
+    assert signal.withdrawn_at is not None and signal.concern == concern  # kept, not deleted
+    assert signal.evidence["difference"] == 2.0  # the numbers as they were when it fired
+    # The cut-off's context, which was in the concern, still holds: outside any concern now.
+    context = Flag.objects.get(client=client, rule=Flag.Rule.BELOW_CUTOFF, session=signal.session)
+    assert context.withdrawn_at is None and context.concern is None
+    event = concern.events.get()
+    assert event.action == ConcernEvent.Action.WITHDRAWN and event.actor is None
+    assert event.evidence == {"signals": [[5, "rater_discrepancy"]]}
+    assert event.numbers == [
+        ("No longer firing", "Therapist rated higher than client at session 5")
+    ]
+    assert not review_queue(therapist).exists()
+    # Evaluated again, nothing more happens: the withdrawal is recorded once.
+    assert evaluate_clients([client.pk]).signals_withdrawn == 0
+    assert concern.events.count() == 1
+
+
+def test_a_withdrawn_signal_that_fires_again_comes_back_as_a_new_one(
+    discrepancy: tuple[Client, Rating],
+) -> None:
+    client, rating = discrepancy
+    withdrawn = concern_of(client)
+    _rates_client_as(rating, 8)
+    evaluate_clients([client.pk])
+    _rates_client_as(rating, 10)
+    outcome = evaluate_clients([client.pk])
+    assert outcome.concerns_opened == 1
+    signal = Flag.objects.get(client=client, rule=Flag.Rule.RATER_DISCREPANCY)
+    concern = concern_of(client)
+    assert concern != withdrawn and signal.concern == concern and signal.withdrawn_at is None
+    withdrawn.refresh_from_db()
+    assert withdrawn.status == Concern.Status.WITHDRAWN  # its record unchanged
+    assert withdrawn.events.get().evidence == {"signals": [[5, "rater_discrepancy"]]}
+
+
+def test_context_that_fires_again_after_its_concern_was_withdrawn_stands_outside(
+    discrepancy: tuple[Client, Rating],
+) -> None:
+    """The client's session-5 rating corrected to 10 withdraws both the discrepancy and the
+    cut-off's context with their concern; back at 8 (and the therapist too), the context
+    fires again, with no concern to join: outside any, not in the withdrawn one."""
+    client, rating = discrepancy
+    withdrawn = concern_of(client)
+    client_rating = Rating.objects.get(session=rating.session, rater=Rating.Rater.CLIENT)
+    _rates_client_as(client_rating, 10)
+    assert evaluate_clients([client.pk]).signals_withdrawn == 2
+    _rates_client_as(client_rating, 8)
+    _rates_client_as(rating, 8)
+    evaluate_clients([client.pk])
+    context = Flag.objects.get(session=rating.session, rule=Flag.Rule.BELOW_CUTOFF)
+    assert context.withdrawn_at is None and context.concern is None
+    assert context.grouped_at is not None
+    withdrawn.refresh_from_db()
+    assert withdrawn.status == Concern.Status.WITHDRAWN
+    assert list(withdrawn.signals.holding()) == []
+
+
+def test_a_rupture_later_reported_talked_through_lowers_the_concern(
+    client_record: Client,
+) -> None:
+    """A rupture (high) and the therapist rating higher (medium) at the same session: the
+    client's later answer that it was fully talked through leaves the medium signal."""
+    sessions = history(client_record, [8, 8, 8, 8])
+    last = week(client_record, 1, 8, rupture="a_lot", rupture_resolved="not_at_all")
+    therapist_rates(last, 10)
+    evaluate_clients([client_record.pk])
+    concern = concern_of(client_record)
+    assert (concern.severity, concern.opening_rule) == ("high", Flag.Rule.RUPTURE_UNRESOLVED)
+    Rating.objects.filter(session=last, rater=Rating.Rater.CLIENT).update(rupture_resolved="fully")
+    assert evaluate_clients([client_record.pk]).signals_withdrawn == 1
+    concern.refresh_from_db()
+    assert concern.status == Concern.Status.OPEN and concern.severity == "medium"
+    assert concern.opening_rule == Flag.Rule.RUPTURE_UNRESOLVED  # what opened it, kept
+    event = concern.events.get()
+    assert event.action == ConcernEvent.Action.SIGNALS_WITHDRAWN and event.severity == "medium"
+    assert event.evidence == {"signals": [[len(sessions) + 1, "rupture_unresolved"]]}
+    # The story and the count tell only what still holds.
+    (told,) = with_stories([concern], client_record.therapist)
+    assert told.signal_count == 2  # the discrepancy and the cut-off's context
+    assert "rupture" not in told.story.lower() and "rated session 5 higher" in told.story
+
+
+def test_the_span_follows_the_signals_still_holding(client_record: Client) -> None:
+    """A rupture at session 2 opens the concern; a discrepancy at 5 joins it. The rupture
+    withdrawn, the concern covers session 5 alone."""
+    first = week(client_record, 5, 9, rupture="a_lot", rupture_resolved="not_at_all")
+    history(client_record, [9, 9, 9], start_weeks_ago=4)
+    last = week(client_record, 1, 8)
+    therapist_rates(last, 10)
+    evaluate_clients([client_record.pk])
+    concern = concern_of(client_record)
+    assert concern.first_session == first and concern.last_session == last
+    Rating.objects.filter(session=first, rater=Rating.Rater.CLIENT).update(rupture_resolved="fully")
+    evaluate_clients([client_record.pk])
+    concern.refresh_from_db()
+    assert concern.first_session == last and concern.last_session == last
+    assert concern.severity == "medium"
+
+
+def test_a_raised_concern_stays_raised_while_an_alliance_signal_holds(
+    client_record: Client,
+) -> None:
+    """Once raised for the outcome, a concern is reviewed as raised (grouping's rule); a
+    withdrawal works out the level from what holds and raises it again."""
+    history(client_record, [8, 8, 8, 8])
+    last = week(client_record, 1, 8, rupture="a_lot", rupture_resolved="not_at_all")
+    therapist_rates(last, 10)
+    evaluate_clients([client_record.pk])
+    Concern.objects.filter(client=client_record).update(severity="high", raised_from="medium")
+    Rating.objects.filter(session=last, rater=Rating.Rater.CLIENT).update(rupture_resolved="fully")
+    evaluate_clients([client_record.pk])
+    concern = concern_of(client_record)
+    assert (concern.severity, concern.raised_from) == ("high", "medium")
+    assert concern.events.get().severity == ""  # it did not fall
+
+
+def test_a_closed_concerns_signals_stay_as_the_therapist_saw_them(
+    discrepancy: tuple[Client, Rating], therapist: Any
+) -> None:
+    client, rating = discrepancy
+    concern = concern_dismiss(
+        concern=concern_of(client), actor=therapist, reason="Talked it through."
+    )
+    _rates_client_as(rating, 8)
+    assert evaluate_clients([client.pk]).signals_withdrawn == 0
+    signal = Flag.objects.get(client=client, rule=Flag.Rule.RATER_DISCREPANCY)
+    assert signal.withdrawn_at is None and signal.concern == concern
+    concern.refresh_from_db()
+    assert (
+        concern.status == Concern.Status.DISMISSED
+        and not concern.events.exclude(action=ConcernEvent.Action.DISMISSED).exists()
+    )
+
+
+def test_context_outside_any_concern_is_withdrawn_too(client_record: Client) -> None:
+    sessions = history(client_record, [8, 10, 10])
+    evaluate_clients([client_record.pk])
+    context = Flag.objects.get(client=client_record, rule=Flag.Rule.BELOW_CUTOFF)
+    Rating.objects.filter(session=sessions[0]).update(**dict.fromkeys(DIMENSIONS, 10))
+    assert evaluate_clients([client_record.pk]).signals_withdrawn == 1
+    context.refresh_from_db()
+    assert context.withdrawn_at is not None and context.concern is None
+    assert not Concern.objects.exists()
+
+
+def test_voiding_every_session_withdraws_the_clients_open_signals(
+    client_record: Client, therapist: Any
+) -> None:
+    """A session logged for the wrong client, the only one: voided, nothing holds. The
+    sweep, which takes up clients whose sessions changed, withdraws it."""
+    only = week(client_record, 1, 8, rupture="a_lot", rupture_resolved="not_at_all")
+    evaluate_clients([client_record.pk])
+    concern = concern_of(client_record)
+    sweep_run(timezone.now())
+    session_void(actor=therapist, session=only, reason="Logged for the wrong client.")
+    sweep_run(timezone.now() + dt.timedelta(minutes=1))
+    concern.refresh_from_db()
+    assert concern.status == Concern.Status.WITHDRAWN
+    assert not Flag.objects.holding().filter(client=client_record).exists()
+    assert Flag.objects.filter(client=client_record).count() == 2  # kept for the record
+
+
+def test_a_client_evaluated_alone_with_every_session_voided(
+    client_record: Client, therapist: Any
+) -> None:
+    only = week(client_record, 1, 8, rupture="a_lot", rupture_resolved="not_at_all")
+    evaluate_clients([client_record.pk])
+    session_void(actor=therapist, session=only, reason="Logged for the wrong client.")
+    assert evaluate_clients([client_record.pk]).signals_withdrawn == 2
+    assert Concern.objects.get(client=client_record).status == Concern.Status.WITHDRAWN
+
+
+def test_nothing_withdrawn_costs_one_query(client_record: Client) -> None:
+    """Detection reads the client's signals open to review once; with nothing to withdraw
+    and nothing found it locks nothing."""
+    history(client_record, [10, 10, 10])
+    with CaptureQueriesContext(connection) as queries:
+        evaluate_clients([client_record.pk])
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert not any("FOR UPDATE" in sql for sql in statements)
+    assert sum('"withdrawn_at" IS NULL' in sql for sql in statements) == 1
+
+
+def test_many_clients_are_read_in_chunks(client_record: Client) -> None:
+    """The read of signals open to review splits a batch's clients as the other statements
+    do (UPDATE_CHUNK), however many a sweep evaluates."""
+    history(client_record, [8])
+    evaluate_clients([client_record.pk])
+
+    ids = [client_record.pk, *range(10**9, 10**9 + UPDATE_CHUNK)]
+    with CaptureQueriesContext(connection) as queries:
+        assert [s.client_id for s in open_to_review(ids)] == [client_record.pk]
+    assert len(queries) == 2
+
+
+# --- Where a withdrawn concern shows, and where it does not count ----------------------
+
+
+def test_a_withdrawn_concern_is_no_review_on_the_precision_page(
+    discrepancy: tuple[Client, Rating], supervisor: Any
+) -> None:
+    client, rating = discrepancy
+    _rates_client_as(rating, 8)
+    evaluate_clients([client.pk])
+    outcomes = review_outcomes(supervisor, period_of_days(30))
+    assert outcomes["total"][0].closed == 0 and outcomes["rules"] == []
+
+
+def test_the_therapist_cannot_review_a_withdrawn_concern(
+    discrepancy: tuple[Client, Rating], therapist: Any
+) -> None:
+    client, rating = discrepancy
+    concern = concern_of(client)
+    _rates_client_as(rating, 8)
+    evaluate_clients([client.pk])
+    for review in (
+        lambda: concern_acknowledge(concern=concern, actor=therapist),
+        lambda: concern_resolve(concern=concern, actor=therapist, note="We talked."),
+    ):
+        with pytest.raises(ValidationError, match="Alliance has withdrawn this concern"):
+            review()
+
+
+def test_the_concern_page_says_what_was_withdrawn(
+    discrepancy: tuple[Client, Rating], therapist: Any, client: Any
+) -> None:
+    record, rating = discrepancy
+    concern = concern_of(record)
+    _rates_client_as(rating, 8)
+    evaluate_clients([record.pk])
+    concern.refresh_from_db()
+    page = concern_page(concern, therapist)
+    assert [signal.rule for signal in page.signals] == ["rater_discrepancy"]
+    assert "rated session 5 higher" in page.story  # what it was about
+    client.force_login(therapist)
+    html = client.get(reverse("measures:concern-detail", args=[concern.pk])).content.decode()
+    assert "Alliance withdrew this concern on" in html
+    assert "Nothing to review: Alliance withdrew this concern" in html
+    assert "its rule no longer fires at this session" in html
+    assert "Therapist rated higher than client at session 5" in html
+    assert 'action="' + reverse("measures:concern-resolve", args=[concern.pk]) not in html
+    page = client.get(record.get_absolute_url()).content.decode()
+    assert "Withdrawn by Alliance" in page

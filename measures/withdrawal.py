@@ -1,0 +1,203 @@
+"""Signals that stop holding: withdrawn while they are still open to review.
+
+A signal is stored when a rule fires at a session, and while it is open to review
+(outside any concern, or in an open one) its numbers follow the ratings: detection's
+upsert writes the new evidence. When the rule no longer fires there at all — the
+therapist corrected their rating, the client later said the rupture was fully talked
+through, the session was voided, a link sent late gave the client their rating window
+back — its numbers are no longer true, and the signal is **withdrawn**: kept, with
+when, and no longer part of what its concern asks the therapist to review. A signal in
+a closed concern stays as the therapist saw it: that is the record.
+
+Its concern follows. Its severity and span are worked out again from the signals still
+holding (`measures.grouping.after_withdrawal`), and the step is kept in its history; a
+concern left with no alerting signal has nothing to review and is closed by Alliance as
+withdrawn (`ConcernStatus.WITHDRAWN`), which is no review: it neither counts as a
+dismissal nor marks a stretch as reviewed. Should the rule fire at the session again,
+detection's upsert brings the signal back to be placed like a new one.
+
+Detection calls `signals_withdraw` for every client it evaluated, with the findings it
+made, under the clients' locks and before it stores those findings: one query when
+nothing has stopped holding, whatever the batch's size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Collection, Mapping
+from typing import NamedTuple
+
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
+
+from clients import audit
+from clients.models import AuditAction
+from measures.concerns import UPDATE_CHUNK
+from measures.grouping import Signal, after_withdrawal
+from measures.history import Thresholds
+from measures.models import Concern, ConcernEvent, Flag
+from sessions.models import Session
+
+Key = tuple[int, str]  # (session id, rule): a signal's identity
+
+
+class _Stored(NamedTuple):
+    """A stored signal still open to review, as read to compare with the findings."""
+
+    pk: int
+    client_id: int
+    session_id: int
+    number: int
+    rule: str
+    concern_id: int | None
+
+    @property
+    def key(self) -> Key:
+        return self.session_id, self.rule
+
+
+def signals_withdraw(
+    evaluated: Mapping[int, Thresholds],
+    found: Collection[Key],
+    now: dt.datetime,
+    clinic_ids: Mapping[int, int],
+) -> int:
+    """Withdraw the stored signals of the evaluated clients (client → their thresholds;
+    locked by the caller) that are open to review and not among `found`, and bring their
+    concerns up to date; returns how many signals were withdrawn."""
+    gone = [signal for signal in open_to_review(list(evaluated)) if signal.key not in found]
+    # The therapist closes a concern without the client's lock: lock the concerns, and keep
+    # only the signals of those still open, so a concern closed meanwhile stays as it was.
+    concerns = {
+        concern.pk: concern
+        for concern in Concern.objects.select_for_update(of=("self",)).filter(
+            pk__in={signal.concern_id for signal in gone if signal.concern_id is not None},
+            status__in=Concern.REVIEWABLE,
+        )
+    }
+    gone = [signal for signal in gone if signal.concern_id is None or signal.concern_id in concerns]
+    if not gone:
+        return 0
+    ids = [signal.pk for signal in gone]
+    for start in range(0, len(ids), UPDATE_CHUNK):
+        # A signal not yet placed is placed nowhere now: it leaves the ungrouped index.
+        Flag.objects.filter(pk__in=ids[start : start + UPDATE_CHUNK]).update(
+            withdrawn_at=now, grouped_at=Coalesce("grouped_at", Value(now))
+        )
+    by_concern: dict[int, list[_Stored]] = defaultdict(list)
+    for signal in gone:
+        if signal.concern_id is not None:
+            by_concern[signal.concern_id].append(signal)
+    if by_concern:
+        _concerns_follow(
+            [concerns[pk] for pk in sorted(by_concern)], by_concern, evaluated, now, clinic_ids
+        )
+    return len(gone)
+
+
+def open_to_review(client_ids: list[int]) -> list[_Stored]:
+    """These clients' signals still holding and open to review: outside any concern, or
+    in an open one."""
+    stored: list[_Stored] = []
+    for start in range(0, len(client_ids), UPDATE_CHUNK):
+        rows = (
+            Flag.objects.holding()
+            .filter(client_id__in=client_ids[start : start + UPDATE_CHUNK])
+            .filter(Q(concern__isnull=True) | Q(concern__status__in=list(Concern.REVIEWABLE)))
+            .order_by()
+            .values_list("pk", "client_id", "session_id", "session__number", "rule", "concern_id")
+        )
+        stored.extend(_Stored(*row) for row in rows)
+    return stored
+
+
+def _concerns_follow(
+    concerns: list[Concern],
+    withdrawn: Mapping[int, list[_Stored]],
+    evaluated: Mapping[int, Thresholds],
+    now: dt.datetime,
+    clinic_ids: Mapping[int, int],
+) -> None:
+    """Each open concern (locked) that lost signals (`withdrawn`: concern → the signals
+    withdrawn from it): its severity and span from the signals still holding in it, or
+    withdrawn when none alerts."""
+    holding: dict[int, list[_Stored]] = defaultdict(list)
+    severities: dict[int, str] = {}
+    rows = (
+        Flag.objects.holding()
+        .filter(concern__in=list(withdrawn))
+        .order_by()
+        .values_list(
+            "pk", "client_id", "session_id", "session__number", "rule", "concern_id", "severity"
+        )
+    )
+    for *row, severity in rows:
+        signal = _Stored(*row)
+        holding[signal.concern_id].append(signal)  # type: ignore[index]
+        severities[signal.pk] = severity
+    events: list[ConcernEvent] = []
+    for concern in concerns:
+        signals = holding[concern.pk]
+        gone = sorted(withdrawn[concern.pk], key=lambda s: (s.number, s.rule))
+        evidence = {"signals": [[signal.number, signal.rule] for signal in gone]}
+        outcome = after_withdrawal(
+            [Signal(s.pk, s.number, s.rule, severities[s.pk]) for s in signals],
+            raised=bool(concern.raised_from),
+            t=evaluated[concern.client_id],
+        )
+        if outcome is None:
+            events.append(_withdraw(concern, [s.pk for s in signals], evidence, now))
+            audit.written(
+                audit.SYSTEM,
+                AuditAction.CHANGED,
+                concern,
+                fields=["status"],
+                clinic_id=clinic_ids[concern.client_id],
+            )
+            continue
+        events.append(_lower(concern, outcome, signals, evidence, now))
+    ConcernEvent.objects.bulk_create(events)
+
+
+def _withdraw(
+    concern: Concern, context: list[int], evidence: dict, now: dt.datetime
+) -> ConcernEvent:
+    """Close the concern as withdrawn: what still holds in it is context alone, which is
+    shown outside any concern, as context with nothing to join is."""
+    Flag.objects.filter(pk__in=context).update(concern=None)
+    concern.status = Concern.Status.WITHDRAWN
+    concern.closed_at = concern.updated_at = now
+    concern.save(update_fields=["status", "closed_at", "updated_at"])
+    return ConcernEvent(
+        concern=concern, action=ConcernEvent.Action.WITHDRAWN, evidence=evidence, at=now
+    )
+
+
+def _lower(
+    concern: Concern,
+    outcome: tuple[str, str],
+    holding: list[_Stored],
+    evidence: dict,
+    now: dt.datetime,
+) -> ConcernEvent:
+    """The concern's severity and span from the signals still holding in it; the event
+    names the severity only when it fell."""
+    severity, raised_from = outcome
+    fell = severity != concern.severity
+    first = min(holding, key=lambda s: s.number)
+    last = max(holding, key=lambda s: s.number)
+    concern.severity, concern.raised_from = severity, raised_from
+    concern.first_session = Session(pk=first.session_id, number=first.number)
+    concern.last_session = Session(pk=last.session_id, number=last.number)
+    concern.updated_at = now
+    concern.save(
+        update_fields=["severity", "raised_from", "first_session", "last_session", "updated_at"]
+    )
+    return ConcernEvent(
+        concern=concern,
+        action=ConcernEvent.Action.SIGNALS_WITHDRAWN,
+        severity=severity if fell else "",
+        evidence=evidence,
+        at=now,
+    )
