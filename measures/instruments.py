@@ -11,6 +11,7 @@ messages; the services below are the only writes — from the Instruments page a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -25,6 +26,8 @@ from clients.models import AuditAction, Clinic, User
 from clients.scoping import is_clinic_admin_of
 from measures import tracking
 from measures.models import Instrument
+
+logger = logging.getLogger(__name__)
 
 Problems = dict[str, list[str]]
 
@@ -332,11 +335,13 @@ def instrument_use(
     chosen = rows[instrument.pk] if instrument is not None else None
     if chosen is not None and chosen.retired_at is not None:
         raise ValidationError(RETIRED_NOT_USABLE)
-    for row in rows.values():
-        if row.in_use and row is not chosen:
-            _set_in_use(row, False, actor)
+    changed = [row for row in rows.values() if row.in_use and row is not chosen]
     if chosen is not None and not chosen.in_use:
-        _set_in_use(chosen, True, actor)
+        changed.append(chosen)
+    for row in changed:
+        _set_in_use(row, row is chosen, actor)
+    if changed:
+        _tracks_copy_on_commit(clinic.pk)
     return chosen
 
 
@@ -344,6 +349,23 @@ def _set_in_use(instrument: Instrument, in_use: bool, actor: User | None) -> Non
     instrument.in_use = in_use
     instrument.save(update_fields=["in_use"])
     audit.written(actor, AuditAction.CHANGED, instrument, fields=["in_use"])
+
+
+def _tracks_copy_on_commit(clinic_id: int) -> None:
+    """Once the change commits, have the clinic's clients' copies of their track (which the
+    dashboard counts) follow the instrument now in use, as the caseload and detection do
+    at once. Queued: a clinic of thousands is not written in the admin's request."""
+    transaction.on_commit(lambda: _tracks_copy_enqueue(clinic_id))
+
+
+def _tracks_copy_enqueue(clinic_id: int) -> None:
+    from measures.tasks import clinic_tracks_copy
+
+    try:
+        clinic_tracks_copy.delay(clinic_id)
+    except Exception:
+        # The nightly sweep writes every client's copies again (measures.detection).
+        logger.warning("Could not queue the track copies of clinic %s; the sweep will.", clinic_id)
 
 
 @transaction.atomic
@@ -357,9 +379,12 @@ def instrument_retire(*, instrument: Instrument, actor: User | None = None) -> I
     if instrument.retired_at is not None:
         raise ValidationError(ALREADY_RETIRED)
     fields = ["retired_at", *(["in_use"] if instrument.in_use else [])]
+    was_in_use = instrument.in_use
     instrument.retired_at, instrument.in_use = timezone.now(), False
     instrument.save(update_fields=fields)
     audit.written(actor, AuditAction.CHANGED, instrument, fields=fields)
+    if was_in_use and instrument.clinic_id is not None:
+        _tracks_copy_on_commit(instrument.clinic_id)
     return instrument
 
 

@@ -101,6 +101,26 @@ def catch_up() -> int:
     return sweep_run(refresh_courses=False).concerns_opened
 
 
+@shared_task(
+    name="measures.tasks.clinic_tracks_copy",
+    acks_late=True,
+    autoretry_for=RETRY_ON,
+    retry_backoff=30,
+    max_retries=3,
+    soft_time_limit=5 * 60,
+    time_limit=6 * 60,
+)
+def clinic_tracks_copy(clinic_id: int) -> int:
+    """Write the clinic's clients' copies of their latest score and track again, after the
+    clinic changed the instrument its clients answer (the dashboard reads the copies);
+    returns how many clients. 500 clients a statement: a clinic of 25,000 takes seconds."""
+    from clients.models import Client
+    from measures.models import copy_evaluated_to_clients
+
+    clients = Client.objects.filter(clinic_id=clinic_id).values_list("pk", flat=True)
+    return copy_evaluated_to_clients(clients)
+
+
 @shared_task(name="measures.tasks.send_concern_digests", **NOTIFICATION_TASK)
 def send_concern_digests() -> int:
     """E-mail each therapist the concerns opened (or grown more severe) since their last digest."""

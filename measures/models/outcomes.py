@@ -236,13 +236,18 @@ class OutcomeAnswer(models.Model):
         return f"Outcome answer for {self.session}"
 
 
-def current_track(client_ref: str = "pk") -> Subquery:
-    """The client's outcome status now, for a queryset whose `client_ref` is a client's id:
-    the track of their latest answer on a session that counts (not voided). NULL when they
-    have none; "" while detection has not yet judged the latest one."""
+def current_track(client_ref: str = "pk", clinic_ref: str = "clinic_id") -> Subquery:
+    """The client's outcome status now, for a queryset whose `client_ref` is a client's id
+    and `clinic_ref` their clinic's: the track of their latest answer, on a session that
+    counts (not voided), to the instrument their clinic uses now. NULL when they have none;
+    "" while detection has not yet judged the latest one.
+
+    Only the instrument in use: detection judges no other (an answer to one the clinic has
+    since left keeps the track it had), and neither does the client page."""
+    in_use = Instrument.objects.current_for(OuterRef(OuterRef(clinic_ref))).values("pk")[:1]
     latest = (
         OutcomeAnswer.objects.of_current_sessions()
-        .filter(session__client=OuterRef(client_ref))
+        .filter(session__client=OuterRef(client_ref), instrument=Subquery(in_use))
         .latest_first()
         .values("track")[:1]
     )

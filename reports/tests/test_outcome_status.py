@@ -386,3 +386,69 @@ def test_the_other_clinics_admin_and_a_mislinked_supervisor_see_none_of_them(
     response = client.get(DASHBOARD)
     assert list(response.context["rows"]) == []
     assert response.context["totals"]["not_on_track"] == 0
+
+
+# --- After the clinic changes its instrument ------------------------------------------
+
+
+def test_after_a_switch_only_answers_to_the_instrument_in_use_count(
+    client: Any,
+    therapist: User,
+    supervisor: User,
+    client_record: Client,
+    team: dict[str, User],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Detection judges only the instrument in use; the caseload and the dashboard say no
+    more than it does. Tara's clients not on track on the built-in check count nowhere once
+    the clinic uses its own, until they answer it; the old answers keep their track."""
+    from measures.instruments import instrument_use
+    from measures.tests.test_client_outcome import own_instrument
+
+    own = own_instrument(therapist.clinic, in_use=False)
+    admin = ClinicAdminFactory(clinic=therapist.clinic)
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        instrument_use(clinic=therapist.clinic, instrument=own, actor=admin)
+    assert len(queued) == 1  # one rewrite of the clinic's copies, however many rows changed
+    client.force_login(therapist)
+    tracks = {row.label: row.outcome_track for row in rows(client.get(CASELOAD))}
+    assert set(tracks.values()) == {None}
+    assert rows(client.get(CASELOAD, {"outcome": NOT_ON_TRACK})) == []
+    client.force_login(supervisor)
+    assert client.get(DASHBOARD).context["totals"]["not_on_track"] == 0
+    assert OutcomeAnswer.objects.filter(track=NOT_ON_TRACK).count() == 8  # kept as judged
+    # An answer to the instrument in use counts at once.
+    OutcomeAnswerFactory(
+        session=SessionFactory(client=client_record),
+        instrument=own,
+        answers=(5, 5),
+        track=NOT_ON_TRACK,
+    )
+    client.force_login(therapist)
+    assert len(rows(client.get(CASELOAD, {"outcome": NOT_ON_TRACK}))) == 1
+    # Back to the built-in check, its answers count again.
+    with django_capture_on_commit_callbacks(execute=True):
+        instrument_use(clinic=therapist.clinic, instrument=None, actor=admin)
+    client.force_login(supervisor)
+    assert client.get(DASHBOARD).context["totals"]["not_on_track"] == 3
+
+
+def test_retiring_the_instrument_in_use_rewrites_the_copies(
+    therapist: User, client_record: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    from measures.instruments import instrument_retire
+    from measures.tests.test_client_outcome import own_instrument
+
+    own = own_instrument(therapist.clinic, in_use=True)
+    OutcomeAnswerFactory(
+        session=SessionFactory(client=client_record),
+        instrument=own,
+        answers=(5, 5),
+        track=NOT_ON_TRACK,
+    )
+    evaluated()
+    assert Client.objects.get(pk=client_record.pk).evaluated_track == NOT_ON_TRACK
+    admin = ClinicAdminFactory(clinic=therapist.clinic)
+    with django_capture_on_commit_callbacks(execute=True):
+        instrument_retire(instrument=own, actor=admin)
+    assert Client.objects.get(pk=client_record.pk).evaluated_track is None
