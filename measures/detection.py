@@ -383,7 +383,7 @@ def _store(batch: _Batch, now: dt.datetime, outcome: Outcome) -> None:
     found = batch.found
     # Read before the locks, so that only the clients with a signal that may have stopped
     # holding are locked for it (almost never any); read again under them.
-    stale = {s.client_id for s in open_to_review(list(batch.evaluated)) if s.key not in found}
+    stale = {s.client_id for s in open_to_review(list(batch.evaluated), now) if s.key not in found}
     if not batch.rows and not stale:
         return
     clinic_ids = lock_clients(sorted(set(batch.thresholds) | stale))
@@ -523,7 +523,10 @@ def _on_conflict(table: str, *, distinct: str) -> str:
         "ON CONFLICT (session_id, rule) DO UPDATE SET evidence = excluded.evidence, "
         "severity = excluded.severity, grouped_at = NULL, withdrawn_at = NULL, "
         f"concern_id = {_kept_concern(table)} "
-        f"WHERE {_changed_and_open(table, 'excluded.evidence', 'excluded.severity', distinct)}"
+        "WHERE "
+        + _changed_and_open(
+            table, "excluded.evidence", "excluded.severity", distinct, moment="excluded.created_at"
+        )
     )
 
 
@@ -538,14 +541,16 @@ def _kept_concern(flag: str, *, held: str = "", placed: str = "NULL") -> str:
 
 
 def _changed_and_open(
-    flag: str, evidence: str, severity: str, distinct: str = "IS DISTINCT FROM"
+    flag: str, evidence: str, severity: str, distinct: str = "IS DISTINCT FROM", *, moment: str
 ) -> str:
     """A stored signal (`flag`) that this evidence and severity would change, still open to
     review: outside any concern, or in an open one. One in a closed concern stays as the
-    therapist saw it. A withdrawn signal found again always is (measures.withdrawal)."""
+    therapist saw it. A withdrawn signal found again always is, unless an evaluation begun
+    after this one (`moment`: this one's time, in SQL) withdrew it: that one read the newer
+    history (measures.withdrawal)."""
     concerns = connection.ops.quote_name(Concern._meta.db_table)
     return (
-        f"({flag}.withdrawn_at IS NOT NULL OR "
+        f"({flag}.withdrawn_at IS NOT NULL AND {flag}.withdrawn_at <= {moment} OR "
         f"({flag}.evidence {distinct} {evidence} OR {flag}.severity <> {severity}) "
         f"AND ({flag}.concern_id IS NULL OR {flag}.concern_id IN "
         f"(SELECT id FROM {concerns} WHERE status IN ('open', 'acknowledged'))))"
@@ -595,7 +600,7 @@ def _store_placed(
         with cursor.cursor.copy("COPY found FROM STDIN") as copy:
             for row in batch.rows:
                 copy.write_row(row)
-        pending = _found_to_write(cursor, table, batch.numbers)
+        pending = _found_to_write(cursor, table, batch.numbers, now)
         to_write = {p.key for signals in pending.values() for p in signals}
         for client_id, stored in ungrouped(client_ids).items():
             pending[client_id].extend(p for p in stored if p.key not in to_write)
@@ -623,7 +628,7 @@ def _store_placed(
 
 
 def _found_to_write(
-    cursor: CursorWrapper, table: str, numbers: Mapping[int, int]
+    cursor: CursorWrapper, table: str, numbers: Mapping[int, int], now: dt.datetime
 ) -> dict[int, list[Pending]]:
     """The findings in the scratch table `found` that the upsert would write: new ones,
     and stored ones whose evidence or severity changed while still open to review (the
@@ -638,7 +643,9 @@ def _found_to_write(
         "SELECT found.c, flag.id, found.s, found.r, found.v FROM found "
         f"LEFT JOIN LATERAL (SELECT * FROM {table} AS stored WHERE stored.session_id = found.s "
         "AND stored.rule = found.r LIMIT 1) AS flag ON true "
-        f"WHERE flag.id IS NULL OR ({_changed_and_open('flag', 'found.e', 'found.v')})"
+        "WHERE flag.id IS NULL OR "
+        f"({_changed_and_open('flag', 'found.e', 'found.v', moment='%s')})",
+        [now],
     )
     pending: dict[int, list[Pending]] = defaultdict(list)
     for client_id, flag_id, session_id, rule, severity in cursor.fetchall():
@@ -671,7 +678,10 @@ def _insert_placed(
             held=f"COALESCE(excluded.concern_id, {table}.concern_id)",
             placed="excluded.concern_id",
         )
-        + f" WHERE {_changed_and_open(table, 'excluded.evidence', 'excluded.severity')}",
+        + " WHERE "
+        + _changed_and_open(
+            table, "excluded.evidence", "excluded.severity", moment="excluded.created_at"
+        ),
         [now, now, sessions, rules, concerns],
     )
     return cursor.rowcount

@@ -66,7 +66,8 @@ def signals_withdraw(
     """Withdraw the stored signals of the evaluated clients (client → their thresholds;
     locked by the caller) that are open to review and not among `found`, and bring their
     concerns up to date; returns how many signals were withdrawn."""
-    gone = [signal for signal in open_to_review(list(evaluated)) if signal.key not in found]
+    stored = open_to_review(list(evaluated), now)
+    gone = [signal for signal in stored if signal.key not in found]
     # The therapist closes a concern without the client's lock: lock the concerns, and keep
     # only the signals of those still open, so a concern closed meanwhile stays as it was.
     concerns = {
@@ -96,15 +97,18 @@ def signals_withdraw(
     return len(gone)
 
 
-def open_to_review(client_ids: list[int]) -> list[_Stored]:
-    """These clients' signals still holding and open to review: outside any concern, or
-    in an open one."""
+def open_to_review(client_ids: list[int], now: dt.datetime) -> list[_Stored]:
+    """These clients' signals still holding and open to review (outside any concern, or in
+    an open one) that an evaluation at `now` may judge: not those last written by one begun
+    later, which read a newer history than this one did (two ratings evaluated at once,
+    the later one finishing first), and decides for them."""
     stored: list[_Stored] = []
     for start in range(0, len(client_ids), UPDATE_CHUNK):
         rows = (
             Flag.objects.holding()
             .filter(client_id__in=client_ids[start : start + UPDATE_CHUNK])
             .filter(Q(concern__isnull=True) | Q(concern__status__in=list(Concern.REVIEWABLE)))
+            .filter(Q(grouped_at__isnull=True) | Q(grouped_at__lte=now))
             .order_by()
             .values_list("pk", "client_id", "session_id", "session__number", "rule", "concern_id")
         )

@@ -117,6 +117,31 @@ def test_context_that_fires_again_after_its_concern_was_withdrawn_stands_outside
     assert list(withdrawn.signals.holding()) == []
 
 
+def test_an_evaluation_begun_before_the_signal_was_written_leaves_it_to_the_later_one(
+    client_record: Client,
+) -> None:
+    """Two ratings evaluated at once, the later evaluation finishing first: the earlier one,
+    which read the older history, neither withdraws what the later one wrote nor brings
+    back what the later one withdrew."""
+    now = timezone.now()
+    sessions = history(client_record, [8, 8, 8, 8, 8])
+    rating = therapist_rates(sessions[-1], 10)
+    evaluate_clients([client_record.pk], now)
+    _rates_client_as(rating, 8)
+    earlier = now - dt.timedelta(seconds=1)
+    assert evaluate_clients([client_record.pk], earlier).signals_withdrawn == 0
+    assert concern_of(client_record).status == Concern.Status.OPEN
+    later = now + dt.timedelta(seconds=1)
+    assert evaluate_clients([client_record.pk], later).signals_withdrawn == 1
+    _rates_client_as(rating, 10)
+    evaluate_clients([client_record.pk], now)  # begun before the withdrawal
+    signal = Flag.objects.get(client=client_record, rule=Flag.Rule.RATER_DISCREPANCY)
+    assert signal.withdrawn_at == later
+    evaluate_clients([client_record.pk], later + dt.timedelta(seconds=1))
+    signal.refresh_from_db()
+    assert signal.withdrawn_at is None and signal.concern == concern_of(client_record)
+
+
 def test_a_rupture_later_reported_talked_through_lowers_the_concern(
     client_record: Client,
 ) -> None:
@@ -251,7 +276,7 @@ def test_many_clients_are_read_in_chunks(client_record: Client) -> None:
 
     ids = [client_record.pk, *range(10**9, 10**9 + UPDATE_CHUNK)]
     with CaptureQueriesContext(connection) as queries:
-        assert [s.client_id for s in open_to_review(ids)] == [client_record.pk]
+        assert [s.client_id for s in open_to_review(ids, timezone.now())] == [client_record.pk]
     assert len(queries) == 2
 
 
