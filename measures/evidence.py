@@ -264,20 +264,34 @@ def _reliable_drop_figures(evidence: dict[str, Any]) -> list[tuple[str, str]]:
             % {"usual": one(evidence["usual"]), "count": int(evidence["earlier_ratings"])},
         )
     if "reliable_change" in evidence and "own_sd" in evidence:
-        figures.append(
-            (
-                _("Threshold from"),
-                _(
-                    "the larger of the reliable change (%(change)s) and twice the spread of "
-                    "this client's earlier scores (%(spread)s)"
-                )
-                % {
-                    "change": f"{float(evidence['reliable_change']):.2f}",
-                    "spread": f"{2 * float(evidence['own_sd']):.2f}",
-                },
-            )
-        )
+        figures.append((_("Threshold from"), _threshold_from(evidence)))
     return figures
+
+
+def _threshold_from(evidence: dict[str, Any]) -> str:
+    """Which two numbers the reliable drop's threshold is the larger of, with the multiplier
+    of the client's own spread it was judged by (stored only when not the default, 2)."""
+    multiplier = float(evidence.get("own_sd_multiplier", 2))
+    numbers = {
+        "change": f"{float(evidence['reliable_change']):.2f}",
+        "spread": f"{multiplier * float(evidence['own_sd']):.2f}",
+        "times": f"{multiplier:g}",
+    }
+    if multiplier == 2:
+        return (
+            _(
+                "the larger of the reliable change (%(change)s) and twice the spread of "
+                "this client's earlier scores (%(spread)s)"
+            )
+            % numbers
+        )
+    return (
+        _(
+            "the larger of the reliable change (%(change)s) and %(times)s times the spread of "
+            "this client's earlier scores (%(spread)s)"
+        )
+        % numbers
+    )
 
 
 def _dimension_drop_figures(evidence: dict[str, Any]) -> list[tuple[str, str]]:

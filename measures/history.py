@@ -123,6 +123,11 @@ class Finding:
     evidence: dict[str, Any]
 
 
+# The reliable drop's threshold is at least this many times the spread of the client's own
+# earlier scores (ALLIANCE_OWN_SD_MULTIPLIER); its evidence names any other.
+DEFAULT_OWN_SD_MULTIPLIER = 2.0
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Every number the rules use. The defaults are tuned on the signal benchmark
@@ -134,7 +139,7 @@ class Thresholds:
     sd: float = 1.0  # the scale's population SD, for the reliable-change index
     reliability: float = 0.70  # the scale's test-retest reliability r
     min_earlier_ratings: int = 4
-    own_sd_multiplier: float = 2.0
+    own_sd_multiplier: float = DEFAULT_OWN_SD_MULTIPLIER
     dimension_drop: int = 4
     trend_length: int = 3
     # How far the run must fall in all (first to last) to count.

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from measures.history import Finding, Point, Thresholds
+from measures.history import DEFAULT_OWN_SD_MULTIPLIER, Finding, Point, Thresholds
 from measures.scoring import DIMENSIONS
 
 # The Flag.Rule and Flag.Severity values (measures.models), kept ORM-free here.
@@ -74,20 +74,20 @@ def reliable_drop(history: Sequence[Point], t: Thresholds) -> Iterator[Finding]:
                 own_sd = _sample_sd_tenths(count, total, squares) / 10
                 threshold = max(reliable_change, t.own_sd_multiplier * own_sd)
                 if drop > threshold + TOLERANCE:
-                    yield Finding(
-                        point.session_id,
-                        RELIABLE_DROP,
-                        HIGH,
-                        {
-                            "score": round(score, 1),
-                            "usual": round(total / count / 10, 2),
-                            "drop": round(drop, 2),
-                            "threshold": round(threshold, 2),
-                            "reliable_change": round(reliable_change, 2),
-                            "own_sd": round(own_sd, 2),
-                            "earlier_ratings": count,
-                        },
-                    )
+                    evidence = {
+                        "score": round(score, 1),
+                        "usual": round(total / count / 10, 2),
+                        "drop": round(drop, 2),
+                        "threshold": round(threshold, 2),
+                        "reliable_change": round(reliable_change, 2),
+                        "own_sd": round(own_sd, 2),
+                        "earlier_ratings": count,
+                    }
+                    # Only a multiplier other than the default is kept: the signals stored
+                    # under the default keep their evidence as it was.
+                    if t.own_sd_multiplier != DEFAULT_OWN_SD_MULTIPLIER:
+                        evidence["own_sd_multiplier"] = round(t.own_sd_multiplier, 2)
+                    yield Finding(point.session_id, RELIABLE_DROP, HIGH, evidence)
         count += 1
         total += tenths
         squares += tenths * tenths

@@ -273,6 +273,31 @@ def test_a_rupture_says_who_saw_it(evidence: dict[str, Any], words: str) -> None
             ],
         ),
         (
+            # Judged under ALLIANCE_OWN_SD_MULTIPLIER=1.5: the evidence names it.
+            "reliable_drop",
+            {
+                "score": 6.8,
+                "usual": 9.9,
+                "drop": 3.1,
+                "threshold": 1.52,
+                "reliable_change": 1.52,
+                "own_sd": 0.2,
+                "earlier_ratings": 5,
+                "own_sd_multiplier": 1.5,
+            },
+            [
+                ("Client's score", "6.8"),
+                ("Client's usual level", "9.9 (the mean of 5 earlier ratings)"),
+                ("Fall", "3.1"),
+                ("Threshold", "1.5"),
+                (
+                    "Threshold from",
+                    "the larger of the reliable change (1.52) and 1.5 times the spread of this "
+                    "client's earlier scores (0.30)",
+                ),
+            ],
+        ),
+        (
             "dimension_drop",
             {"dimensions": [{"name": "trust", "from": 10, "to": 5}], "since_session": 4},
             [("Trust and safety", "10 → 5"), ("Compared with", "session 4")],

@@ -320,6 +320,16 @@ def test_reliable_drop_respects_non_default_thresholds(
     assert at(score_rule(rules.reliable_drop, history, t)) == expected
 
 
+def test_the_evidence_names_a_multiplier_other_than_the_default() -> None:
+    """So the figures say "1.5 times the spread", not "twice"; under the default the
+    evidence is as it always was, and no stored signal is rewritten for it."""
+    history = points(10.0, 9.0, 10.0, 9.0, 6.0)
+    [default] = score_rule(rules.reliable_drop, history)
+    assert "own_sd_multiplier" not in default.evidence
+    [other] = score_rule(rules.reliable_drop, history, classic(own_sd_multiplier=1.5))
+    assert other.evidence["own_sd_multiplier"] == 1.5
+
+
 # --- dimension_drop --------------------------------------------------------------------
 
 
