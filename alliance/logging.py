@@ -74,3 +74,16 @@ class QuietHealthChecks(logging.Filter):
 def _view_name(request: Any) -> str | None:
     match = resolver_match(request)
     return match.view_name if match else None
+
+
+class PlainRefusals(logging.Filter):
+    """On `django.request`: a 403 from a refused permission keeps its one WARNING line
+    ("Forbidden (Permission denied): /path") without the traceback Django attaches. A
+    refusal is the app working (a therapist following a colleague's link, a supervisor
+    pressing a therapist's button): dozens of lines of stack each time hid the errors that
+    are news, and told an operator nothing the line does not."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) == 403:
+            record.exc_info = record.exc_text = None
+        return True

@@ -544,13 +544,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "{asctime} {levelname} {name}: {message}", "style": "{"}},
-    "filters": {"quiet_health_checks": {"()": "alliance.logging.QuietHealthChecks"}},
+    "filters": {
+        "quiet_health_checks": {"()": "alliance.logging.QuietHealthChecks"},
+        "plain_refusals": {"()": "alliance.logging.PlainRefusals"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # django-axes narrates every sign-in at INFO; the attempts are in its tables already.
         "axes": {"level": "WARNING"},
-        # A health check's 503 is its answer to a poller, not news (alliance/logging.py).
-        "django.request": {"filters": ["quiet_health_checks"]},
+        # A health check's 503 is its answer to a poller, not news; a refusal's 403 needs no
+        # traceback (alliance/logging.py).
+        "django.request": {"filters": ["quiet_health_checks", "plain_refusals"]},
     },
 }

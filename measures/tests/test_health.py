@@ -198,3 +198,18 @@ def test_the_latest_finished_sweep_is_read_through_its_index(postgresql: None) -
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "sweep_last_finished" in plan, plan
+
+
+def test_a_refusal_is_one_line_without_a_traceback(
+    client: Any, caplog: pytest.LogCaptureFixture, supervisor: Any, concern: Any
+) -> None:
+    """A supervisor pressing the therapist's Acknowledge is refused: one WARNING line, with
+    no stack beneath it."""
+    client.force_login(supervisor)
+    caplog.set_level(logging.INFO)
+    url = reverse("measures:concern-acknowledge", args=[concern.pk])
+    assert client.post(url).status_code == 403
+    refusals = [r for r in caplog.records if r.name == "django.request"]
+    assert [(r.levelno, r.getMessage(), r.exc_info) for r in refusals] == [
+        (logging.WARNING, f"Forbidden (Permission denied): {url}", None)
+    ]
