@@ -102,7 +102,7 @@ def group_into_concerns(
     if not pending:
         return 0, {}, {}
     open_concerns = _open_concerns(pending)
-    closed = _last_closed(set(pending) - set(open_concerns))
+    closed = last_closed(set(pending) - set(open_concerns))
     if scores is None or not set(pending) <= set(scores):
         scores = client_scores(pending)
     placements = {
@@ -159,7 +159,7 @@ def _open_concerns(pending: PendingSignals) -> dict[int, Concern]:
     return {concern.client_id: concern for concern in concerns}
 
 
-def _last_closed(client_ids: set[int]) -> dict[int, Closed]:
+def last_closed(client_ids: set[int]) -> dict[int, Closed]:
     """Each client's most recently closed concern, as the stretch already reviewed."""
     if not client_ids:
         return {}

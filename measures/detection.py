@@ -58,7 +58,7 @@ from measures.rules import MEDIUM, NOT_ON_TRACK, evaluate
 from measures.scoring import DIMENSIONS
 from measures.thresholds import thresholds_for_clinics
 from measures.tracking import Course, Scale, judge, newly_not_on_track
-from measures.withdrawal import open_to_review, signals_withdraw
+from measures.withdrawal import Evaluated, open_to_review, signals_withdraw
 from sessions.models import RatingInvitation, Session
 
 logger = logging.getLogger(__name__)
@@ -236,6 +236,9 @@ class _Batch:
     # has stopped holding (measures.withdrawal). A client's findings are never split
     # between batches, so `rows` holds all of theirs.
     evaluated: dict[int, Thresholds] = field(default_factory=dict)
+    # Signals this evaluation does not judge, so never withdraws: "not on track" at answers
+    # to an instrument other than the clinic's in use (detection judges that one alone).
+    unjudged: set[tuple[int, str]] = field(default_factory=set)
 
     @property
     def found(self) -> set[tuple[int, str]]:
@@ -261,12 +264,18 @@ class _Tracks:
 
 
 def _judge_outcome(
-    client_id: int, clinic_id: int, answers: list[_Answer], tracks: _Tracks
+    client_id: int, clinic_id: int, answers: list[_Answer], tracks: _Tracks, batch: _Batch
 ) -> tuple[list[tuple[int, int, str, str, str]], bool, list[_Judged]]:
     """Judge one client's answers to their clinic's instrument: the "not on track" findings
-    to store, whether the latest answer is off track, and the answers judged anew."""
+    to store, whether the latest answer is off track, and the answers judged anew. The
+    answers to any other instrument are not judged (`batch.unjudged`)."""
     instrument, scale, course = tracks.of(clinic_id)
     mine = [answer for answer in answers if answer.instrument_id == instrument.pk]
+    batch.unjudged.update(
+        (answer.session_id, NOT_ON_TRACK)
+        for answer in answers
+        if answer.instrument_id != instrument.pk
+    )
     judgements = judge(
         [(answer.number, answer.score) for answer in mine],
         scale,
@@ -322,13 +331,16 @@ def _evaluate(
         batch.rows.extend(
             (client_id, f.session_id, f.rule, f.severity, json.dumps(f.evidence)) for f in findings
         )
-        off_track, not_on_track, judged = _judge_outcome(client_id, clinic_id, answers, tracks)
+        off_track, not_on_track, judged = _judge_outcome(
+            client_id, clinic_id, answers, tracks, batch
+        )
         batch.rows.extend(off_track)
         batch.judged.extend(judged)
+        # For every client: a withdrawal works out their concern's level with it too.
+        batch.not_on_track[client_id] = not_on_track
         if findings or off_track:
             batch.thresholds[client_id] = thresholds
             batch.scores[client_id] = {p.number: p.client_score for p in history}
-            batch.not_on_track[client_id] = not_on_track
             batch.numbers.update((p.session_id, p.number) for p in history)
         if len(batch.rows) + len(batch.judged) >= INSERT_BATCH:
             _store(batch, now, outcome)
@@ -380,20 +392,29 @@ def _store(batch: _Batch, now: dt.datetime, outcome: Outcome) -> None:
     serialised per client, and no two evaluations meeting here can each hold what the
     other waits for."""
     _judged_update(batch.judged, now)
-    found = batch.found
-    # Read before the locks, so that only the clients with a signal that may have stopped
-    # holding are locked for it (almost never any); read again under them.
-    stale = {s.client_id for s in open_to_review(list(batch.evaluated), now) if s.key not in found}
+    kept = batch.found | batch.unjudged
+    # The clients with findings are locked anyway, and their signals read under the lock;
+    # the others are read first, and only those with a signal that may have stopped
+    # holding are locked (almost never any), and read again under it.
+    others = [client_id for client_id in batch.evaluated if client_id not in batch.thresholds]
+    stale = {s.client_id for s in open_to_review(others, now)[0] if s.key not in kept}
     if not batch.rows and not stale:
         return
-    clinic_ids = lock_clients(sorted(set(batch.thresholds) | stale))
-    if stale:
-        outcome.signals_withdrawn += signals_withdraw(
-            {client_id: batch.evaluated[client_id] for client_id in stale},
-            found,
-            now,
-            clinic_ids,
-        )
+    judged = sorted(set(batch.thresholds) | stale)
+    clinic_ids = lock_clients(judged)
+    withdrawal = signals_withdraw(
+        Evaluated(
+            {client_id: batch.evaluated[client_id] for client_id in judged},
+            batch.not_on_track,
+            kept,
+        ),
+        now,
+        clinic_ids,
+    )
+    outcome.signals_withdrawn += withdrawal.count
+    # A finding that an evaluation begun later withdrew is that one's to judge: it read the
+    # newer history (two ratings a moment apart, the later evaluation finishing first).
+    batch.rows = [row for row in batch.rows if (row[1], row[2]) not in withdrawal.later]
     if not batch.rows:
         return
     if connection.vendor == "postgresql" and len(batch.rows) >= COPY_FROM:
@@ -518,42 +539,32 @@ _FLAG_COLUMNS = "client_id, session_id, rule, severity, evidence, created_at"
 
 
 def _on_conflict(table: str, *, distinct: str) -> str:
-    """The upsert clause both databases share (they spell "is distinct from" differently)."""
+    """The upsert clause both databases share (they spell "is distinct from" differently).
+    Its target is the holding signal of the session and rule: a withdrawn one is the record
+    of what its concern held, and a finding of its rule there again is a new signal."""
     return (
-        "ON CONFLICT (session_id, rule) DO UPDATE SET evidence = excluded.evidence, "
-        "severity = excluded.severity, grouped_at = NULL, withdrawn_at = NULL, "
-        f"concern_id = {_kept_concern(table)} "
-        "WHERE "
-        + _changed_and_open(
-            table, "excluded.evidence", "excluded.severity", distinct, moment="excluded.created_at"
-        )
+        f"{_CONFLICT} DO UPDATE SET evidence = excluded.evidence, "
+        "severity = excluded.severity, grouped_at = NULL "
+        f"WHERE {_changed_and_open(table, 'excluded.evidence', 'excluded.severity', distinct)}"
     )
 
 
-def _kept_concern(flag: str, *, held: str = "", placed: str = "NULL") -> str:
-    """The concern an upserted signal goes to: `held` (its own, by default) while it holds;
-    a withdrawn one that fires again comes back as a new signal, placed afresh (`placed`:
-    where grouping put it, when it has)."""
-    return (
-        f"CASE WHEN {flag}.withdrawn_at IS NULL THEN {held or f'{flag}.concern_id'} "
-        f"ELSE {placed} END"
-    )
+# The partial unique index `flag_one_per_session_and_rule`, named by its columns and
+# predicate as both databases infer it.
+_CONFLICT = "ON CONFLICT (session_id, rule) WHERE withdrawn_at IS NULL"
 
 
 def _changed_and_open(
-    flag: str, evidence: str, severity: str, distinct: str = "IS DISTINCT FROM", *, moment: str
+    flag: str, evidence: str, severity: str, distinct: str = "IS DISTINCT FROM"
 ) -> str:
     """A stored signal (`flag`) that this evidence and severity would change, still open to
     review: outside any concern, or in an open one. One in a closed concern stays as the
-    therapist saw it. A withdrawn signal found again always is, unless an evaluation begun
-    after this one (`moment`: this one's time, in SQL) withdrew it: that one read the newer
-    history (measures.withdrawal)."""
+    therapist saw it."""
     concerns = connection.ops.quote_name(Concern._meta.db_table)
     return (
-        f"({flag}.withdrawn_at IS NOT NULL AND {flag}.withdrawn_at <= {moment} OR "
         f"({flag}.evidence {distinct} {evidence} OR {flag}.severity <> {severity}) "
         f"AND ({flag}.concern_id IS NULL OR {flag}.concern_id IN "
-        f"(SELECT id FROM {concerns} WHERE status IN ('open', 'acknowledged'))))"
+        f"(SELECT id FROM {concerns} WHERE status IN ('open', 'acknowledged')))"
     )
 
 
@@ -600,7 +611,7 @@ def _store_placed(
         with cursor.cursor.copy("COPY found FROM STDIN") as copy:
             for row in batch.rows:
                 copy.write_row(row)
-        pending = _found_to_write(cursor, table, batch.numbers, now)
+        pending = _found_to_write(cursor, table, batch.numbers)
         to_write = {p.key for signals in pending.values() for p in signals}
         for client_id, stored in ungrouped(client_ids).items():
             pending[client_id].extend(p for p in stored if p.key not in to_write)
@@ -628,7 +639,7 @@ def _store_placed(
 
 
 def _found_to_write(
-    cursor: CursorWrapper, table: str, numbers: Mapping[int, int], now: dt.datetime
+    cursor: CursorWrapper, table: str, numbers: Mapping[int, int]
 ) -> dict[int, list[Pending]]:
     """The findings in the scratch table `found` that the upsert would write: new ones,
     and stored ones whose evidence or severity changed while still open to review (the
@@ -642,10 +653,8 @@ def _found_to_write(
     cursor.execute(
         "SELECT found.c, flag.id, found.s, found.r, found.v FROM found "
         f"LEFT JOIN LATERAL (SELECT * FROM {table} AS stored WHERE stored.session_id = found.s "
-        "AND stored.rule = found.r LIMIT 1) AS flag ON true "
-        "WHERE flag.id IS NULL OR "
-        f"({_changed_and_open('flag', 'found.e', 'found.v', moment='%s')})",
-        [now],
+        "AND stored.rule = found.r AND stored.withdrawn_at IS NULL LIMIT 1) AS flag ON true "
+        f"WHERE flag.id IS NULL OR ({_changed_and_open('flag', 'found.e', 'found.v')})"
     )
     pending: dict[int, list[Pending]] = defaultdict(list)
     for client_id, flag_id, session_id, rule, severity in cursor.fetchall():
@@ -670,18 +679,10 @@ def _insert_placed(
         "SELECT found.c, found.s, found.r, found.v, found.e, %s, placed.concern, %s "
         "FROM found JOIN unnest(%s::bigint[], %s::varchar[], %s::bigint[]) "
         "AS placed (s, r, concern) ON placed.s = found.s AND placed.r = found.r "
-        "ON CONFLICT (session_id, rule) DO UPDATE SET evidence = excluded.evidence, "
-        "severity = excluded.severity, grouped_at = excluded.grouped_at, withdrawn_at = NULL, "
-        "concern_id = "
-        + _kept_concern(
-            table,
-            held=f"COALESCE(excluded.concern_id, {table}.concern_id)",
-            placed="excluded.concern_id",
-        )
-        + " WHERE "
-        + _changed_and_open(
-            table, "excluded.evidence", "excluded.severity", moment="excluded.created_at"
-        ),
+        f"{_CONFLICT} DO UPDATE SET evidence = excluded.evidence, "
+        f"severity = excluded.severity, concern_id = COALESCE(excluded.concern_id, "
+        f"{table}.concern_id), grouped_at = excluded.grouped_at "
+        f"WHERE {_changed_and_open(table, 'excluded.evidence', 'excluded.severity')}",
         [now, now, sessions, rules, concerns],
     )
     return cursor.rowcount

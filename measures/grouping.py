@@ -126,23 +126,40 @@ class Grouping:
     severity: str | None = None  # the open concern's severity after this batch
 
 
+@dataclass(frozen=True)
+class Standing:
+    """An open concern as the signals still holding in it make it, after a withdrawal."""
+
+    severity: str
+    raised_from: str
+    opening_rule: str  # the rule whose signal would have opened it
+
+
 def after_withdrawal(
-    holding: Iterable[Signal], *, raised: bool, t: Thresholds
-) -> tuple[str, str] | None:
-    """An open concern's (severity, raised from) after some of its signals were withdrawn,
-    worked out from those still holding in it, as grouping would have set it from them;
-    None when none of them alerts, which leaves nothing to review. A concern raised for
-    the outcome stays raised while an alliance signal holds in it (`outcome_raise`)."""
-    alerting = [signal for signal in holding if t.alerts(signal.rule, signal.severity)]
-    if not alerting:
+    holding: Iterable[Signal],
+    *,
+    closed: Closed | None,
+    scores: Mapping[int, float | None],
+    t: Thresholds,
+    not_on_track: bool,
+    raised: bool,
+) -> Standing | None:
+    """An open concern once some of its signals were withdrawn: grouped again from those
+    still holding (`holding`), as if they were all it had had, against the client's last
+    closed concern. None when they would open none — context alone, or the stretch that
+    concern already reviewed — which leaves nothing to review. Its severity then as
+    grouping and the outcome set it (`outcome_raise`: a raised concern stays raised)."""
+    regrouped = group(holding, open_severity=None, closed=closed, scores=scores, t=t)
+    if not regrouped.opens or regrouped.severity is None:
         return None
-    base = max((signal.severity for signal in alerting), key=SEVERITY_ORDER.__getitem__)
-    return outcome_raise(
-        base,
+    alerting = [s for s in regrouped.joined if t.alerts(s.rule, s.severity)]
+    severity, raised_from = outcome_raise(
+        regrouped.severity,
         alliance=any(signal.rule != NOT_ON_TRACK for signal in alerting),
-        not_on_track=False,
+        not_on_track=not_on_track,
         already_raised=raised,
     )
+    return Standing(severity, raised_from, regrouped.joined[0].rule)
 
 
 def group(

@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.db.models import Q, Value
@@ -33,8 +34,8 @@ from django.db.models.functions import Coalesce
 
 from clients import audit
 from clients.models import AuditAction
-from measures.concerns import UPDATE_CHUNK
-from measures.grouping import Signal, after_withdrawal
+from measures.concerns import UPDATE_CHUNK, client_scores, last_closed
+from measures.grouping import Signal, Standing, after_withdrawal
 from measures.history import Thresholds
 from measures.models import Concern, ConcernEvent, Flag
 from sessions.models import Session
@@ -57,17 +58,31 @@ class _Stored(NamedTuple):
         return self.session_id, self.rule
 
 
+@dataclass(frozen=True)
+class Evaluated:
+    """What an evaluation judged, for the clients it locked: each one's thresholds, whether
+    their latest outcome answer is off track, and the signals it keeps (the findings, and
+    those it does not judge)."""
+
+    thresholds: Mapping[int, Thresholds]
+    not_on_track: Mapping[int, bool]
+    kept: Collection[Key]
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    count: int = 0  # signals withdrawn
+    # Withdrawn by an evaluation begun after this one: its findings there are not stored.
+    later: frozenset[Key] = frozenset()
+
+
 def signals_withdraw(
-    evaluated: Mapping[int, Thresholds],
-    found: Collection[Key],
-    now: dt.datetime,
-    clinic_ids: Mapping[int, int],
-) -> int:
-    """Withdraw the stored signals of the evaluated clients (client → their thresholds;
-    locked by the caller) that are open to review and not among `found`, and bring their
-    concerns up to date; returns how many signals were withdrawn."""
-    stored = open_to_review(list(evaluated), now)
-    gone = [signal for signal in stored if signal.key not in found]
+    evaluated: Evaluated, now: dt.datetime, clinic_ids: Mapping[int, int]
+) -> Withdrawal:
+    """Withdraw the stored signals of the evaluated clients (locked by the caller) that are
+    open to review and not kept, and bring their concerns up to date."""
+    stored, later = open_to_review(list(evaluated.thresholds), now)
+    gone = [signal for signal in stored if signal.key not in evaluated.kept]
     # The therapist closes a concern without the client's lock: lock the concerns, and keep
     # only the signals of those still open, so a concern closed meanwhile stays as it was.
     concerns = {
@@ -79,7 +94,7 @@ def signals_withdraw(
     }
     gone = [signal for signal in gone if signal.concern_id is None or signal.concern_id in concerns]
     if not gone:
-        return 0
+        return Withdrawal(later=later)
     ids = [signal.pk for signal in gone]
     for start in range(0, len(ids), UPDATE_CHUNK):
         # A signal not yet placed is placed nowhere now: it leaves the ungrouped index.
@@ -94,38 +109,56 @@ def signals_withdraw(
         _concerns_follow(
             [concerns[pk] for pk in sorted(by_concern)], by_concern, evaluated, now, clinic_ids
         )
-    return len(gone)
+    return Withdrawal(len(gone), later)
 
 
-def open_to_review(client_ids: list[int], now: dt.datetime) -> list[_Stored]:
+def open_to_review(client_ids: list[int], now: dt.datetime) -> tuple[list[_Stored], frozenset[Key]]:
     """These clients' signals still holding and open to review (outside any concern, or in
-    an open one) that an evaluation at `now` may judge: not those last written by one begun
-    later, which read a newer history than this one did (two ratings evaluated at once,
-    the later one finishing first), and decides for them."""
+    an open one) that an evaluation at `now` may judge; and the signals it may not bring
+    back. Both leave out what an evaluation begun later wrote or withdrew: that one read a
+    newer history than this one did (two ratings a moment apart, the later one finishing
+    first), and decides for them. One statement per UPDATE_CHUNK clients."""
     stored: list[_Stored] = []
+    later: set[Key] = set()
+    may_judge = (
+        Q(withdrawn_at__isnull=True)
+        & (Q(concern__isnull=True) | Q(concern__status__in=list(Concern.REVIEWABLE)))
+        & (Q(grouped_at__isnull=True) | Q(grouped_at__lte=now))
+    )
     for start in range(0, len(client_ids), UPDATE_CHUNK):
         rows = (
-            Flag.objects.holding()
-            .filter(client_id__in=client_ids[start : start + UPDATE_CHUNK])
-            .filter(Q(concern__isnull=True) | Q(concern__status__in=list(Concern.REVIEWABLE)))
-            .filter(Q(grouped_at__isnull=True) | Q(grouped_at__lte=now))
+            Flag.objects.filter(client_id__in=client_ids[start : start + UPDATE_CHUNK])
+            .filter(may_judge | Q(withdrawn_at__gt=now))
             .order_by()
-            .values_list("pk", "client_id", "session_id", "session__number", "rule", "concern_id")
+            .values_list(
+                "pk",
+                "client_id",
+                "session_id",
+                "session__number",
+                "rule",
+                "concern_id",
+                "withdrawn_at",
+            )
         )
-        stored.extend(_Stored(*row) for row in rows)
-    return stored
+        for *row, withdrawn_at in rows:
+            signal = _Stored(*row)
+            if withdrawn_at is None:
+                stored.append(signal)
+            else:
+                later.add(signal.key)
+    return stored, frozenset(later)
 
 
 def _concerns_follow(
     concerns: list[Concern],
     withdrawn: Mapping[int, list[_Stored]],
-    evaluated: Mapping[int, Thresholds],
+    evaluated: Evaluated,
     now: dt.datetime,
     clinic_ids: Mapping[int, int],
 ) -> None:
     """Each open concern (locked) that lost signals (`withdrawn`: concern → the signals
-    withdrawn from it): its severity and span from the signals still holding in it, or
-    withdrawn when none alerts."""
+    withdrawn from it): grouped again from the signals still holding in it, as if they were
+    all it had had; withdrawn if they would open none."""
     holding: dict[int, list[_Stored]] = defaultdict(list)
     severities: dict[int, str] = {}
     rows = (
@@ -140,17 +173,27 @@ def _concerns_follow(
         signal = _Stored(*row)
         holding[signal.concern_id].append(signal)  # type: ignore[index]
         severities[signal.pk] = severity
+    clients = {concern.client_id for concern in concerns}
+    closed, scores = last_closed(clients), client_scores(clients)
     events: list[ConcernEvent] = []
     for concern in concerns:
         signals = holding[concern.pk]
         gone = sorted(withdrawn[concern.pk], key=lambda s: (s.number, s.rule))
         evidence = {"signals": [[signal.number, signal.rule] for signal in gone]}
-        outcome = after_withdrawal(
+        standing = after_withdrawal(
             [Signal(s.pk, s.number, s.rule, severities[s.pk]) for s in signals],
+            closed=closed.get(concern.client_id),
+            scores=scores.get(concern.client_id, {}),
+            t=evaluated.thresholds[concern.client_id],
+            not_on_track=evaluated.not_on_track.get(concern.client_id, False),
             raised=bool(concern.raised_from),
-            t=evaluated[concern.client_id],
         )
-        if outcome is None:
+        if standing is None and concern.recovery == Concern.Recovery.NOT_RECOVERED:
+            # Re-opened because its repair did not hold (measures.follow_up), not for its
+            # signals: it stays open, as it was, for that review.
+            events.append(_recorded(concern, evidence, now))
+            continue
+        if standing is None:
             events.append(_withdraw(concern, [s.pk for s in signals], evidence, now))
             audit.written(
                 audit.SYSTEM,
@@ -160,16 +203,25 @@ def _concerns_follow(
                 clinic_id=clinic_ids[concern.client_id],
             )
             continue
-        events.append(_lower(concern, outcome, signals, evidence, now))
+        events.append(_lower(concern, standing, signals, evidence, now))
     ConcernEvent.objects.bulk_create(events)
 
 
+def _recorded(concern: Concern, evidence: dict, now: dt.datetime) -> ConcernEvent:
+    concern.updated_at = now
+    concern.save(update_fields=["updated_at"])
+    return ConcernEvent(
+        concern=concern, action=ConcernEvent.Action.SIGNALS_WITHDRAWN, evidence=evidence, at=now
+    )
+
+
 def _withdraw(
-    concern: Concern, context: list[int], evidence: dict, now: dt.datetime
+    concern: Concern, holding: list[int], evidence: dict, now: dt.datetime
 ) -> ConcernEvent:
-    """Close the concern as withdrawn: what still holds in it is context alone, which is
-    shown outside any concern, as context with nothing to join is."""
-    Flag.objects.filter(pk__in=context).update(concern=None)
+    """Close the concern as withdrawn. What still holds in it would open no concern of its
+    own (context, or the stretch a closed concern already reviewed): it stands outside any,
+    as such signals do."""
+    Flag.objects.filter(pk__in=holding).update(concern=None)
     concern.status = Concern.Status.WITHDRAWN
     concern.closed_at = concern.updated_at = now
     concern.save(update_fields=["status", "closed_at", "updated_at"])
@@ -180,28 +232,36 @@ def _withdraw(
 
 def _lower(
     concern: Concern,
-    outcome: tuple[str, str],
+    standing: Standing,
     holding: list[_Stored],
     evidence: dict,
     now: dt.datetime,
 ) -> ConcernEvent:
-    """The concern's severity and span from the signals still holding in it; the event
-    names the severity only when it fell."""
-    severity, raised_from = outcome
-    fell = severity != concern.severity
+    """The concern as its signals still holding make it: severity, the rule that would have
+    opened it (what the precision page counts its review against) and its span; the event
+    names the severity only when it changed."""
+    changed = standing.severity != concern.severity
     first = min(holding, key=lambda s: s.number)
     last = max(holding, key=lambda s: s.number)
-    concern.severity, concern.raised_from = severity, raised_from
+    concern.severity, concern.raised_from = standing.severity, standing.raised_from
+    concern.opening_rule = standing.opening_rule
     concern.first_session = Session(pk=first.session_id, number=first.number)
     concern.last_session = Session(pk=last.session_id, number=last.number)
     concern.updated_at = now
     concern.save(
-        update_fields=["severity", "raised_from", "first_session", "last_session", "updated_at"]
+        update_fields=[
+            "severity",
+            "raised_from",
+            "opening_rule",
+            "first_session",
+            "last_session",
+            "updated_at",
+        ]
     )
     return ConcernEvent(
         concern=concern,
         action=ConcernEvent.Action.SIGNALS_WITHDRAWN,
-        severity=severity if fell else "",
+        severity=standing.severity if changed else "",
         evidence=evidence,
         at=now,
     )

@@ -102,8 +102,11 @@ class Flag(models.Model):
             ),
         ]
         constraints = [
+            # One holding signal per session and rule. A withdrawn one is the record of what
+            # its concern held: if the rule fires there again, that is a new signal.
             models.UniqueConstraint(
                 fields=["session", "rule"],
+                condition=Q(withdrawn_at__isnull=True),
                 name="flag_one_per_session_and_rule",
                 violation_error_message="This rule has already flagged this session.",
             ),

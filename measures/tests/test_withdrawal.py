@@ -15,12 +15,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clients.models import Client
+from clients.tests.factories import ClinicAdminFactory
 from measures.concern_selectors import concern_page, review_queue, with_stories
 from measures.concerns import UPDATE_CHUNK
 from measures.detection import evaluate_clients, sweep_run
+from measures.instruments import instrument_use
 from measures.models import Concern, ConcernEvent, Flag, Rating
 from measures.review import concern_acknowledge, concern_dismiss, concern_resolve
 from measures.scoring import DIMENSIONS
+from measures.tests import test_outcome_tracking as tracking
+from measures.tests.test_client_outcome import own_instrument
 from measures.tests.test_concerns import concern_of, history, therapist_rates
 from measures.tests.test_detection import week
 from measures.withdrawal import open_to_review
@@ -87,11 +91,14 @@ def test_a_withdrawn_signal_that_fires_again_comes_back_as_a_new_one(
     _rates_client_as(rating, 10)
     outcome = evaluate_clients([client.pk])
     assert outcome.concerns_opened == 1
-    signal = Flag.objects.get(client=client, rule=Flag.Rule.RATER_DISCREPANCY)
+    signal = Flag.objects.holding().get(client=client, rule=Flag.Rule.RATER_DISCREPANCY)
     concern = concern_of(client)
-    assert concern != withdrawn and signal.concern == concern and signal.withdrawn_at is None
+    assert concern != withdrawn and signal.concern == concern
+    # The withdrawn concern's record is as it was: the signal it held, withdrawn.
     withdrawn.refresh_from_db()
-    assert withdrawn.status == Concern.Status.WITHDRAWN  # its record unchanged
+    assert withdrawn.status == Concern.Status.WITHDRAWN
+    [kept] = withdrawn.signals.all()
+    assert kept != signal and kept.withdrawn_at is not None and kept.evidence["difference"] == 2.0
     assert withdrawn.events.get().evidence == {"signals": [[5, "rater_discrepancy"]]}
 
 
@@ -109,8 +116,8 @@ def test_context_that_fires_again_after_its_concern_was_withdrawn_stands_outside
     _rates_client_as(client_rating, 8)
     _rates_client_as(rating, 8)
     evaluate_clients([client.pk])
-    context = Flag.objects.get(session=rating.session, rule=Flag.Rule.BELOW_CUTOFF)
-    assert context.withdrawn_at is None and context.concern is None
+    context = Flag.objects.holding().get(session=rating.session, rule=Flag.Rule.BELOW_CUTOFF)
+    assert context.concern is None
     assert context.grouped_at is not None
     withdrawn.refresh_from_db()
     assert withdrawn.status == Concern.Status.WITHDRAWN
@@ -136,10 +143,10 @@ def test_an_evaluation_begun_before_the_signal_was_written_leaves_it_to_the_late
     _rates_client_as(rating, 10)
     evaluate_clients([client_record.pk], now)  # begun before the withdrawal
     signal = Flag.objects.get(client=client_record, rule=Flag.Rule.RATER_DISCREPANCY)
-    assert signal.withdrawn_at == later
+    assert signal.withdrawn_at == later  # and nothing new in its place
     evaluate_clients([client_record.pk], later + dt.timedelta(seconds=1))
-    signal.refresh_from_db()
-    assert signal.withdrawn_at is None and signal.concern == concern_of(client_record)
+    new = Flag.objects.holding().get(client=client_record, rule=Flag.Rule.RATER_DISCREPANCY)
+    assert new != signal and new.concern == concern_of(client_record)
 
 
 def test_a_rupture_later_reported_talked_through_lowers_the_concern(
@@ -157,7 +164,8 @@ def test_a_rupture_later_reported_talked_through_lowers_the_concern(
     assert evaluate_clients([client_record.pk]).signals_withdrawn == 1
     concern.refresh_from_db()
     assert concern.status == Concern.Status.OPEN and concern.severity == "medium"
-    assert concern.opening_rule == Flag.Rule.RUPTURE_UNRESOLVED  # what opened it, kept
+    # The review is counted against what it stands on now (the precision page).
+    assert concern.opening_rule == Flag.Rule.RATER_DISCREPANCY
     event = concern.events.get()
     assert event.action == ConcernEvent.Action.SIGNALS_WITHDRAWN and event.severity == "medium"
     assert event.evidence == {"signals": [[len(sessions) + 1, "rupture_unresolved"]]}
@@ -276,7 +284,8 @@ def test_many_clients_are_read_in_chunks(client_record: Client) -> None:
 
     ids = [client_record.pk, *range(10**9, 10**9 + UPDATE_CHUNK)]
     with CaptureQueriesContext(connection) as queries:
-        assert [s.client_id for s in open_to_review(ids, timezone.now())] == [client_record.pk]
+        stored, _later = open_to_review(ids, timezone.now())
+        assert [s.client_id for s in stored] == [client_record.pk]
     assert len(queries) == 2
 
 
@@ -328,3 +337,190 @@ def test_the_concern_page_says_what_was_withdrawn(
     assert 'action="' + reverse("measures:concern-resolve", args=[concern.pk]) not in html
     page = client.get(record.get_absolute_url()).content.decode()
     assert "Withdrawn by Alliance" in page
+
+
+# --- What the evaluation does not judge, or judged later --------------------------------
+
+
+def test_switching_the_instrument_does_not_withdraw_a_not_on_track_concern(
+    client_record: Client, therapist: Any
+) -> None:
+
+    for weeks_ago, score in [(3, 6), (2, 6), (1, 4.75)]:
+        tracking.week(client_record, weeks_ago, score)
+    evaluate_clients([client_record.pk])
+    concern = concern_of(client_record)
+    assert concern.opening_rule == "not_on_track"
+    own = own_instrument(therapist.clinic, in_use=False)
+    instrument_use(
+        clinic=therapist.clinic, instrument=own, actor=ClinicAdminFactory(clinic=therapist.clinic)
+    )
+    # The client's next rating (or the sweep) evaluates them again.
+    outcome = evaluate_clients([client_record.pk])
+    concern.refresh_from_db()
+    # The client's answers did not change; nothing was corrected, voided or talked through.
+    assert outcome.signals_withdrawn == 0
+    assert concern.status == Concern.Status.OPEN
+
+
+def test_a_lowered_concern_of_a_client_still_off_track_stays_raised(
+    client_record: Client,
+) -> None:
+    """Dimension drop (medium) at 6 opens a medium concern while on track; at 7 a rupture
+    (high) joins as the client goes off track (high has nothing to raise to). The rupture
+    later reported fully talked through: what holds is the dimension drop and the client
+    off track, which grouping raises to high (from medium)."""
+    for weeks_ago in (8, 7, 6, 5, 4):
+        tracking.week(client_record, weeks_ago, 6, 10)
+    tracking.week(client_record, 3, 6, 10, trust=6)
+    evaluate_clients([client_record.pk])
+    concern = concern_of(client_record)
+    assert (concern.severity, concern.raised_from) == ("medium", "")
+    last = tracking.week(client_record, 1, 4, 10, rupture="a_lot", rupture_resolved="not_at_all")
+    evaluate_clients([client_record.pk])
+    concern.refresh_from_db()
+    assert concern.severity == "high"
+    assert Flag.objects.filter(concern=concern, rule="not_on_track").exists()
+    Rating.objects.filter(session=last, rater=Rating.Rater.CLIENT).update(rupture_resolved="fully")
+    assert evaluate_clients([client_record.pk]).signals_withdrawn == 1
+    concern.refresh_from_db()
+    # As grouping would set it from what holds: alliance medium, client not on track.
+    assert (concern.severity, concern.raised_from) == ("high", "medium")
+
+
+def test_a_revived_signal_stays_in_the_dismissed_concerns_record(
+    client_record: Client, therapist: Any
+) -> None:
+    history(client_record, [8, 8, 8, 8])
+    last = week(client_record, 1, 8, rupture="a_lot", rupture_resolved="not_at_all")
+    therapist_rates(last, 10)
+    evaluate_clients([client_record.pk])
+    concern = concern_of(client_record)
+    rupture = Flag.objects.get(client=client_record, rule="rupture_unresolved")
+    assert rupture.concern_id == concern.pk
+    client_rating = Rating.objects.filter(session=last, rater=Rating.Rater.CLIENT)
+    client_rating.update(rupture_resolved="fully")
+    assert evaluate_clients([client_record.pk]).signals_withdrawn == 1
+    concern = concern_dismiss(concern=concern_of(client_record), actor=therapist, reason="Fine.")
+    before = sorted(Flag.objects.filter(concern=concern).values_list("pk", flat=True))
+    assert rupture.pk in before
+    client_rating.update(rupture_resolved="not_at_all")
+    evaluate_clients([client_record.pk])
+    # The dismissed concern's signals are the record of what the therapist reviewed.
+    after = sorted(Flag.objects.filter(concern=concern).values_list("pk", flat=True))
+    assert after == before
+
+
+def test_a_withdrawn_concern_still_shows_what_it_was_about_after_its_signal_fires_again(
+    client_record: Client, therapist: Any, client: Any
+) -> None:
+    sessions = history(client_record, [8, 8, 8, 8, 8])
+    rating = therapist_rates(sessions[-1], 10)
+    evaluate_clients([client_record.pk])
+    withdrawn = concern_of(client_record)
+    _rates_client_as(rating, 8)
+    evaluate_clients([client_record.pk])
+    _rates_client_as(rating, 10)
+    evaluate_clients([client_record.pk])
+    withdrawn.refresh_from_db()
+    assert withdrawn.status == Concern.Status.WITHDRAWN
+    page = concern_page(withdrawn, therapist)
+    client.force_login(therapist)
+    html = client.get(reverse("measures:concern-detail", args=[withdrawn.pk])).content.decode()
+    # README: "Its page says so and shows what it was about".
+    assert [signal.rule for signal in page.signals] == ["rater_discrepancy"]
+    assert "Therapist rated higher than client at session 5" in html
+
+
+def test_an_earlier_evaluation_does_not_bring_back_a_signal_a_later_one_withdrew(
+    client_record: Client,
+) -> None:
+    """README: "The one begun earlier read the older history, so it neither withdraws a
+    signal written by the one begun later nor brings back one that the later one
+    withdrew." Session 1 at 8 (context: below the cut-off, outside any concern); the later
+    evaluation (the rating corrected to 10) withdraws it; the earlier one, which read the
+    rating at 7 in between, finishes last."""
+    now = timezone.now()
+    sessions = history(client_record, [8, 10, 10])
+    evaluate_clients([client_record.pk], now)
+    first = Rating.objects.filter(session=sessions[0], rater=Rating.Rater.CLIENT)
+    first.update(**dict.fromkeys(DIMENSIONS, 10))
+    later = now + dt.timedelta(seconds=2)
+    assert evaluate_clients([client_record.pk], later).signals_withdrawn == 1
+    first.update(**dict.fromkeys(DIMENSIONS, 7))  # what the earlier evaluation read
+    evaluate_clients([client_record.pk], now + dt.timedelta(seconds=1))
+    signal = Flag.objects.get(client=client_record, rule=Flag.Rule.BELOW_CUTOFF)
+    assert signal.withdrawn_at == later
+
+
+def test_a_signal_committed_while_waiting_for_the_lock_is_judged_under_it(
+    client_record: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two ratings a moment apart: E1 (begun earlier, the therapist's 10 at session 3)
+    holds the client's lock while it stores the discrepancy; E2 (begun later, the rating
+    corrected to 8) has read the client's signals before the lock and waits. E1 commits;
+    E2 takes the lock. E2 read the newer history, in which nothing fires at session 3 but
+    the cut-off's context: the discrepancy E1 wrote should not hold."""
+    from measures import detection
+
+    sessions = history(client_record, [8, 8, 8])
+    rating = therapist_rates(sessions[-1], 8)  # as corrected: no discrepancy
+    now = timezone.now()
+    real_lock = detection.lock_clients
+
+    def e1_commits_then_lock(client_ids: list[int]) -> dict[int, int]:
+        if not Flag.objects.filter(rule=Flag.Rule.RATER_DISCREPANCY).exists():
+            earlier = now - dt.timedelta(seconds=1)
+            Flag.objects.create(
+                client=client_record,
+                session=rating.session,
+                rule=Flag.Rule.RATER_DISCREPANCY,
+                severity="medium",
+                evidence={"difference": 2.0},
+                created_at=earlier,
+                grouped_at=earlier,
+            )
+        return real_lock(client_ids)
+
+    monkeypatch.setattr(detection, "lock_clients", e1_commits_then_lock)
+    evaluate_clients([client_record.pk], now)
+    signal = Flag.objects.get(rule=Flag.Rule.RATER_DISCREPANCY)
+    assert signal.withdrawn_at is not None
+
+
+def test_a_concern_left_with_only_the_reviewed_stretch_again_is_withdrawn(
+    client_record: Client, therapist: Any
+) -> None:
+    """Session 5: the therapist rates higher than the client (8): a concern, dismissed.
+    Session 6: a rupture opens a new concern; the same discrepancy at 6 joins it. The
+    rupture later reported talked through: what holds is the discrepancy at the same level
+    as the stretch already reviewed, which alone grouping places outside any concern."""
+    sessions = history(client_record, [8, 8, 8, 8, 8], start_weeks_ago=6)
+    therapist_rates(sessions[-1], 10)
+    evaluate_clients([client_record.pk])
+    concern_dismiss(concern=concern_of(client_record), actor=therapist, reason="Known.")
+    last = week(client_record, 1, 8, rupture="a_lot", rupture_resolved="not_at_all")
+    therapist_rates(last, 10)
+    evaluate_clients([client_record.pk])
+    second = concern_of(client_record)
+    assert second.opening_rule == "rupture_unresolved"
+    assert Flag.objects.filter(concern=second, rule="rater_discrepancy").exists()
+    Rating.objects.filter(session=last, rater=Rating.Rater.CLIENT).update(rupture_resolved="fully")
+    evaluate_clients([client_record.pk])
+    second.refresh_from_db()
+    assert second.status == Concern.Status.WITHDRAWN, (second.status, second.severity)
+
+
+def test_a_concern_reopened_because_its_repair_did_not_hold_stays_open(
+    discrepancy: tuple[Client, Rating],
+) -> None:
+    """Re-opened by the follow-up of its repair, not by its signals: withdrawing them leaves
+    it open for that review, with the withdrawal in its history."""
+    client, rating = discrepancy
+    concern = concern_of(client)
+    Concern.objects.filter(pk=concern.pk).update(recovery=Concern.Recovery.NOT_RECOVERED)
+    _rates_client_as(rating, 8)
+    assert evaluate_clients([client.pk]).signals_withdrawn == 1
+    concern.refresh_from_db()
+    assert concern.status == Concern.Status.OPEN
+    assert concern.events.get().action == ConcernEvent.Action.SIGNALS_WITHDRAWN
