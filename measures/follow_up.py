@@ -113,3 +113,44 @@ def _reopen(still_watching: QuerySet, client_id: int, now: dt.datetime) -> tuple
         except IntegrityError:
             pass  # a concern opened for the client meanwhile: it carries the review
     return still_watching.update(**outcome), ConcernEvent.Action.NOT_RECOVERED
+
+
+def review_handed_back(carrier: Concern, now: dt.datetime) -> int | None:
+    """`carrier` was closed without a review (withdrawn by Alliance) while it carried the
+    review of a repair that did not hold (found while it was open: `_reopen`). That
+    repair's concern re-opens now, as it would have then; returns its id, if any."""
+    handed = (
+        ConcernEvent.objects.filter(
+            concern__client_id=carrier.client_id,
+            concern__status=Concern.Status.RESOLVED,
+            concern__recovery=Concern.Recovery.NOT_RECOVERED,
+            action=ConcernEvent.Action.NOT_RECOVERED,
+            at__gte=carrier.opened_at,
+        )
+        .order_by("-at", "-pk")
+        .first()
+    )
+    if handed is None:
+        return None
+    reopened = Concern.objects.filter(
+        pk=handed.concern_id,
+        status=Concern.Status.RESOLVED,
+        recovery=Concern.Recovery.NOT_RECOVERED,
+    ).update(
+        status=Concern.Status.OPEN,
+        acknowledged_at=None,
+        acknowledged_by=None,
+        closed_at=None,
+        closed_by=None,
+        notified_at=None,
+        updated_at=now,
+    )
+    if not reopened:
+        return None
+    ConcernEvent.objects.create(
+        concern_id=handed.concern_id,
+        action=ConcernEvent.Action.REOPENED,
+        evidence=handed.evidence,
+        at=now,
+    )
+    return handed.concern_id

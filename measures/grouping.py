@@ -133,6 +133,8 @@ class Standing:
     severity: str
     raised_from: str
     opening_rule: str  # the rule whose signal would have opened it
+    joined: tuple[Signal, ...]  # what it holds, from the opening signal on
+    outside: tuple[Signal, ...]  # before that: context, or the stretch already reviewed
 
 
 def after_withdrawal(
@@ -159,7 +161,13 @@ def after_withdrawal(
         not_on_track=not_on_track,
         already_raised=raised,
     )
-    return Standing(severity, raised_from, regrouped.joined[0].rule)
+    return Standing(
+        severity,
+        raised_from,
+        regrouped.joined[0].rule,
+        tuple(regrouped.joined),
+        tuple(regrouped.outside),
+    )
 
 
 def group(

@@ -55,11 +55,23 @@ def _move(concern: Concern, *, allowed_from: tuple[str, ...], **changes: object)
     moved = Concern.objects.filter(pk=concern.pk, status__in=allowed_from).update(**changes)
     if not moved:
         concern.refresh_from_db(fields=["status"])
-        if concern.is_withdrawn:
-            raise ValidationError(WITHDRAWN_MESSAGE)
-        raise ValidationError(f"This concern is already {concern.get_status_display().lower()}.")
+        raise _moved_on(concern)
     concern.refresh_from_db()
     return concern
+
+
+def _moved_on(concern: Concern) -> ValidationError:
+    """The refusal for a step on a concern that is no longer where the step starts from."""
+    if concern.is_withdrawn:
+        return ValidationError(WITHDRAWN_MESSAGE)
+    return ValidationError(f"This concern is already {concern.get_status_display().lower()}.")
+
+
+def _check_still_to_review(concern: Concern) -> None:
+    """Said before a note is checked: a note missing for a concern closed meanwhile is not
+    what the therapist needs to hear (the conditional update decides, `_move`)."""
+    if not concern.needs_review:
+        raise _moved_on(concern)
 
 
 @transaction.atomic
@@ -138,6 +150,7 @@ def concern_resolve(
 ) -> Concern:
     """Close the concern with a repair note: what was talked through or changed."""
     _check_is_treating_therapist(actor, concern)
+    _check_still_to_review(concern)
     note = _clean_note(note, field="note", required="A repair note is needed to resolve a concern.")
     return _close(
         concern,
@@ -155,6 +168,7 @@ def concern_dismiss(
 ) -> Concern:
     """Close the concern as needing no repair, saying why."""
     _check_is_treating_therapist(actor, concern)
+    _check_still_to_review(concern)
     reason = _clean_note(
         reason, field="reason", required="A reason is needed to dismiss a concern."
     )

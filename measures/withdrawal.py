@@ -34,6 +34,7 @@ from django.db.models.functions import Coalesce
 
 from clients import audit
 from clients.models import AuditAction
+from measures import follow_up
 from measures.concerns import UPDATE_CHUNK, client_scores, last_closed
 from measures.grouping import Signal, Standing, after_withdrawal
 from measures.history import Thresholds
@@ -202,8 +203,11 @@ def _concerns_follow(
                 fields=["status"],
                 clinic_id=clinic_ids[concern.client_id],
             )
+            # A repair that did not hold, whose review this one carried, is reviewed again.
+            follow_up.review_handed_back(concern, now)
             continue
-        events.append(_lower(concern, standing, signals, evidence, now))
+        stored = {signal.pk: signal for signal in signals}
+        events.append(_lower(concern, standing, stored, evidence, now))
     ConcernEvent.objects.bulk_create(events)
 
 
@@ -233,16 +237,19 @@ def _withdraw(
 def _lower(
     concern: Concern,
     standing: Standing,
-    holding: list[_Stored],
+    stored: Mapping[int, _Stored],
     evidence: dict,
     now: dt.datetime,
 ) -> ConcernEvent:
     """The concern as its signals still holding make it: severity, the rule that would have
-    opened it (what the precision page counts its review against) and its span; the event
-    names the severity only when it changed."""
+    opened it (what the precision page counts its review against), its span, and the
+    signals before the opening one set outside it, as grouping would have placed them;
+    the event names the severity only when it changed."""
     changed = standing.severity != concern.severity
-    first = min(holding, key=lambda s: s.number)
-    last = max(holding, key=lambda s: s.number)
+    Flag.objects.filter(pk__in=[signal.key for signal in standing.outside]).update(concern=None)
+    joined = [stored[signal.key] for signal in standing.joined]  # type: ignore[index]
+    first = min(joined, key=lambda s: s.number)
+    last = max(joined, key=lambda s: s.number)
     concern.severity, concern.raised_from = standing.severity, standing.raised_from
     concern.opening_rule = standing.opening_rule
     concern.first_session = Session(pk=first.session_id, number=first.number)

@@ -20,8 +20,9 @@ from measures.concern_selectors import concern_page, review_queue, with_stories
 from measures.concerns import UPDATE_CHUNK
 from measures.detection import evaluate_clients, sweep_run
 from measures.instruments import instrument_use
-from measures.models import Concern, ConcernEvent, Flag, Rating
+from measures.models import ClinicThresholds, Concern, ConcernEvent, Flag, Rating
 from measures.review import concern_acknowledge, concern_dismiss, concern_resolve
+from measures.rights import client_export, client_summary_html
 from measures.scoring import DIMENSIONS
 from measures.tests import test_outcome_tracking as tracking
 from measures.tests.test_client_outcome import own_instrument
@@ -524,3 +525,110 @@ def test_a_concern_reopened_because_its_repair_did_not_hold_stays_open(
     concern.refresh_from_db()
     assert concern.status == Concern.Status.OPEN
     assert concern.events.get().action == ConcernEvent.Action.SIGNALS_WITHDRAWN
+
+
+def test_regrouping_places_outside_what_grouping_would_have(client_record: Client) -> None:
+    """Discrepancy at 5 opens the concern; the cut-off's context at 5 joins it. A rupture at
+    6 joins. The discrepancy withdrawn: had it never existed, the context at 5 would stand
+    outside (no concern open then) and the rupture would open the concern at 6."""
+    sessions = history(client_record, [8, 8, 8, 8, 8])
+    rating = therapist_rates(sessions[-1], 10)
+    evaluate_clients([client_record.pk])
+    sixth = week(client_record, 1, 8, rupture="a_lot", rupture_resolved="not_at_all")
+    evaluate_clients([client_record.pk])
+    concern = concern_of(client_record)
+    context5 = Flag.objects.get(session=sessions[-1], rule=Flag.Rule.BELOW_CUTOFF)
+    assert context5.concern_id == concern.pk
+    _rates_client_as(rating, 8)
+    assert evaluate_clients([client_record.pk]).signals_withdrawn == 1
+    concern.refresh_from_db()
+    assert concern.status == Concern.Status.OPEN
+    assert concern.opening_rule == Flag.Rule.RUPTURE_UNRESOLVED
+    context5.refresh_from_db()
+    # As grouping would have placed them:
+    assert (concern.first_session_id, context5.concern_id) == (sixth.pk, None)
+
+
+def test_a_failed_repair_carried_by_a_withdrawn_concern_is_not_lost(
+    client_record: Client, therapist: Any
+) -> None:
+    history(client_record, [8, 8, 8, 8, 8])
+    week(client_record, 15, 5)  # session 6: a reliable drop opens B
+    evaluate_clients([client_record.pk])
+    b = concern_of(client_record)
+    b = concern_resolve(concern=b, actor=therapist, note="Talked the drop through.")
+    assert b.recovery == Concern.Recovery.WATCHING
+    seventh = week(client_record, 14, 5, rupture="a_lot", rupture_resolved="not_at_all")
+    evaluate_clients([client_record.pk])
+    a = concern_of(client_record)  # the rupture opens A
+    assert a.opening_rule == Flag.Rule.RUPTURE_UNRESOLVED
+    week(client_record, 13, 5)  # session 8: B's follow-up ends, not recovered; A carries it
+    evaluate_clients([client_record.pk])
+    b.refresh_from_db()
+    assert (b.status, b.recovery) == (Concern.Status.RESOLVED, Concern.Recovery.NOT_RECOVERED)
+    assert b.events.filter(action=ConcernEvent.Action.NOT_RECOVERED).exists()
+    # The client says the rupture at 7 was fully talked through.
+    Rating.objects.filter(session=seventh, rater=Rating.Rater.CLIENT).update(
+        rupture_resolved="fully"
+    )
+    evaluate_clients([client_record.pk])
+    a.refresh_from_db()
+    b.refresh_from_db()
+    # README: "if the client already has another open concern, that one carries the review".
+    # A no longer carries anything; the repair that did not hold must still be reviewed.
+    assert Concern.objects.needing_review().filter(client=client_record).exists(), (
+        a.status,
+        b.status,
+        b.recovery,
+    )
+
+
+def test_the_export_summary_tells_a_withdrawn_signal_from_the_one_holding(
+    client_record: Client, clinic_admin: Any
+) -> None:
+    sessions = history(client_record, [8, 8, 8, 8, 8])
+    rating = therapist_rates(sessions[-1], 10)
+    evaluate_clients([client_record.pk])
+    _rates_client_as(rating, 8)
+    evaluate_clients([client_record.pk])
+    _rates_client_as(rating, 10)
+    evaluate_clients([client_record.pk])
+    assert Flag.objects.filter(rule=Flag.Rule.RATER_DISCREPANCY).count() == 2
+    document = client_export(actor=clinic_admin, client=client_record)
+    html = client_summary_html(document)
+    lines = [line for line in html.splitlines() if "Session 5: Therapist rated higher" in line]
+    assert len(lines) == 2
+    assert any("withdrawn" in line.lower() for line in lines), lines
+
+
+def test_a_note_typed_for_a_concern_withdrawn_meanwhile_is_kept(
+    client_record: Client, therapist: Any, client: Any
+) -> None:
+    sessions = history(client_record, [8, 8, 8, 8, 8])
+    rating = therapist_rates(sessions[-1], 10)
+    evaluate_clients([client_record.pk])
+    concern = concern_of(client_record)
+    client.force_login(therapist)
+    client.get(reverse("measures:concern-detail", args=[concern.pk]))
+    _rates_client_as(rating, 8)
+    evaluate_clients([client_record.pk])  # withdrawn while the form is open
+    note = "We spent twenty minutes on what felt off last time; agreed a new goal."
+    response = client.post(reverse("measures:concern-resolve", args=[concern.pk]), {"note": note})
+    html = response.content.decode()
+    assert "Alliance has withdrawn this concern" in html
+    assert note in html  # what the therapist wrote is not thrown away
+
+
+def test_new_thresholds_withdraw_an_open_concern_they_would_not_raise(
+    client_record: Client,
+) -> None:
+    """As README says (and the Thresholds page beside its button): a concern still open
+    follows the client's next evaluation under the clinic's new thresholds."""
+    sessions = history(client_record, [8, 8, 8, 8, 8])
+    therapist_rates(sessions[-1], 10)
+    evaluate_clients([client_record.pk])
+    concern = concern_of(client_record)
+    ClinicThresholds.objects.create(clinic=client_record.clinic, discrepancy=3.0)
+    assert evaluate_clients([client_record.pk]).signals_withdrawn == 1
+    concern.refresh_from_db()
+    assert concern.status == Concern.Status.WITHDRAWN

@@ -108,9 +108,15 @@ def _review_step(
         if form is not None and hasattr(error, "error_dict"):
             form.add_service_error(error)
             return _concern_page(request, concern, **{form_name: form})
-        # The concern moved on meanwhile ("already resolved"): say so above the page.
+        # The concern moved on meanwhile ("already resolved", "withdrawn"): say so above
+        # the page, and keep what was typed, in the comment box (still open to it).
         messages.error(request, " ".join(error.messages))
         concern.refresh_from_db()
+        typed = form.text().strip() if form is not None else ""
+        if typed and may_comment_on(request.user, concern.client):
+            messages.info(request, "What you wrote is kept in the comment box below.")
+            kept = ConcernCommentForm(initial={"note": typed})
+            return _concern_page(request, concern, comment_form=kept)
         return _concern_page(request, concern)
     messages.success(request, done)
     return redirect("measures:concern-detail", concern.pk)
