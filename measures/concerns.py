@@ -27,10 +27,16 @@ from django.db.models import OuterRef, Subquery
 
 from clients import audit
 from clients.models import Client
-from measures.grouping import Closed, Grouping, Signal, group, outcome_raise
+from measures.grouping import (
+    Closed,
+    Grouping,
+    Signal,
+    about_the_alliance,
+    group,
+    outcome_raise,
+)
 from measures.history import Thresholds
 from measures.models import Concern, ConcernEvent, Flag, Rating, alliance_score_expression
-from measures.rules import NOT_ON_TRACK
 from sessions.models import Session
 
 UPDATE_CHUNK = 5000
@@ -204,12 +210,13 @@ def _raise(
     raised from ("" when not raised)."""
     if placement.severity is None:
         return None, ""
-    alliance = any(signal.rule != NOT_ON_TRACK for signal in placement.joined) or (
-        concern is not None and (concern.opening_rule != NOT_ON_TRACK or bool(concern.raised_from))
-    )
+    rules = [signal.rule for signal in placement.joined]
+    if concern is not None:
+        rules.append(concern.opening_rule)
+    raised = concern is not None and bool(concern.raised_from)
     return outcome_raise(
         placement.severity,
-        alliance=alliance,
+        alliance=about_the_alliance(rules, raised=raised),
         not_on_track=not_on_track,
         already_raised=concern is not None and bool(concern.raised_from),
     )

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
+from clients import audit
+from clients.models import AuditAction
 from measures import recovery as rules
 from measures.history import Point, Thresholds
 from measures.models import Concern, ConcernEvent
@@ -87,6 +89,8 @@ def repairs_record(
             ConcernEvent.objects.create(
                 concern_id=repair.concern_id, action=action, evidence=outcome.evidence, at=now
             )
+        if claimed and action == ConcernEvent.Action.REOPENED:
+            _reopened_audit(repair.concern_id, client_id)
         changed += claimed
     return changed
 
@@ -113,6 +117,16 @@ def _reopen(still_watching: QuerySet, client_id: int, now: dt.datetime) -> tuple
         except IntegrityError:
             pass  # a concern opened for the client meanwhile: it carries the review
     return still_watching.update(**outcome), ConcernEvent.Action.NOT_RECOVERED
+
+
+def _reopened_audit(concern_id: int, client_id: int) -> None:
+    """Alliance re-opened the concern: in the audit trail, as every change of a record."""
+    audit.written(
+        audit.SYSTEM,
+        AuditAction.CHANGED,
+        Concern(pk=concern_id, client_id=client_id),
+        fields=["status"],
+    )
 
 
 def review_handed_back(carrier: Concern, now: dt.datetime) -> int | None:

@@ -84,6 +84,13 @@ def one_level_up(severity: str) -> str:
     return {LOW: MEDIUM, MEDIUM: HIGH}.get(severity, HIGH)
 
 
+def about_the_alliance(rules: Iterable[str], *, raised: bool) -> bool:
+    """Whether a concern holding signals of these rules (context included) is about the
+    alliance, which the outcome raises, rather than about the outcome alone. One raised
+    already stays so."""
+    return raised or any(rule != NOT_ON_TRACK for rule in rules)
+
+
 def outcome_raise(
     severity: str, *, alliance: bool, not_on_track: bool, already_raised: bool
 ) -> tuple[str, str]:
@@ -154,10 +161,9 @@ def after_withdrawal(
     regrouped = group(holding, open_severity=None, closed=closed, scores=scores, t=t)
     if not regrouped.opens or regrouped.severity is None:
         return None
-    alerting = [s for s in regrouped.joined if t.alerts(s.rule, s.severity)]
     severity, raised_from = outcome_raise(
         regrouped.severity,
-        alliance=any(signal.rule != NOT_ON_TRACK for signal in alerting),
+        alliance=about_the_alliance((s.rule for s in regrouped.joined), raised=raised),
         not_on_track=not_on_track,
         already_raised=raised,
     )

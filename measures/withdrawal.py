@@ -36,7 +36,7 @@ from clients import audit
 from clients.models import AuditAction
 from measures import follow_up
 from measures.concerns import UPDATE_CHUNK, client_scores, last_closed
-from measures.grouping import Signal, Standing, after_withdrawal
+from measures.grouping import SEVERITY_ORDER, Signal, Standing, after_withdrawal
 from measures.history import Thresholds
 from measures.models import Concern, ConcernEvent, Flag
 from sessions.models import Session
@@ -189,9 +189,9 @@ def _concerns_follow(
             not_on_track=evaluated.not_on_track.get(concern.client_id, False),
             raised=bool(concern.raised_from),
         )
-        if standing is None and concern.recovery == Concern.Recovery.NOT_RECOVERED:
+        if concern.recovery == Concern.Recovery.NOT_RECOVERED:
             # Re-opened because its repair did not hold (measures.follow_up), not for its
-            # signals: it stays open, as it was, for that review.
+            # signals: it stays open, as it was, for that review, its reviewed signals in it.
             events.append(_recorded(concern, evidence, now))
             continue
         if standing is None:
@@ -204,7 +204,15 @@ def _concerns_follow(
                 clinic_id=clinic_ids[concern.client_id],
             )
             # A repair that did not hold, whose review this one carried, is reviewed again.
-            follow_up.review_handed_back(concern, now)
+            reopened = follow_up.review_handed_back(concern, now)
+            if reopened is not None:
+                audit.written(
+                    audit.SYSTEM,
+                    AuditAction.CHANGED,
+                    Concern(pk=reopened, client_id=concern.client_id),
+                    fields=["status"],
+                    clinic_id=clinic_ids[concern.client_id],
+                )
             continue
         stored = {signal.pk: signal for signal in signals}
         events.append(_lower(concern, standing, stored, evidence, now))
@@ -246,6 +254,10 @@ def _lower(
     signals before the opening one set outside it, as grouping would have placed them;
     the event names the severity only when it changed."""
     changed = standing.severity != concern.severity
+    if SEVERITY_ORDER[standing.severity] > SEVERITY_ORDER[concern.severity]:
+        # Higher than the therapist last heard (the client went off track meanwhile): the
+        # next digest tells them, as any rise.
+        concern.notified_at = None
     Flag.objects.filter(pk__in=[signal.key for signal in standing.outside]).update(concern=None)
     joined = [stored[signal.key] for signal in standing.joined]  # type: ignore[index]
     first = min(joined, key=lambda s: s.number)
@@ -262,6 +274,7 @@ def _lower(
             "opening_rule",
             "first_session",
             "last_session",
+            "notified_at",
             "updated_at",
         ]
     )

@@ -241,6 +241,7 @@ def test_the_command_runs_a_sweep_or_one_client(drifting: Client, colleague_clie
     out = StringIO()
     call_command("detect_alliance_drops", "--client", str(drifting.pk), stdout=out)
     assert f"Client {drifting.pk} evaluated" in out.getvalue()
+    assert out.getvalue().rstrip().endswith("0 signal(s) withdrawn.")
     assert Flag.objects.filter(client=drifting).exists() and not Sweep.objects.exists()
     call_command("detect_alliance_drops", stdout=out)
     assert Sweep.objects.get().finished_at is not None

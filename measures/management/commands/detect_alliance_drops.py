@@ -29,7 +29,8 @@ class Command(BaseCommand):
             outcome = evaluate_clients([client])
             self.stdout.write(
                 f"Client {client} evaluated: {outcome.flags_created} new signal(s), "
-                f"{outcome.concerns_opened} new concern(s)."
+                f"{outcome.concerns_opened} new concern(s), "
+                f"{outcome.signals_withdrawn} signal(s) withdrawn."
             )
             return
         # On stderr, so what the command prints on stdout stays the result alone.

@@ -1,0 +1,139 @@
+"""Withdrawal beside the follow-up of repairs, the outcome's raise, the digest and the audit
+trail: a concern after a withdrawal is as grouping, the follow-up and the digest would have
+left it had the withdrawn signals never been."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from clients.models import Client
+from measures.detection import evaluate_clients
+from measures.models import Concern, Flag, Rating
+from measures.scoring import DIMENSIONS
+from measures.tests import test_outcome_tracking as tracking
+from measures.tests.test_concerns import concern_of, therapist_rates
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("signals_stored_both_ways")]
+
+
+def test_an_outcome_concern_raised_for_alliance_context_stays_as_grouping_set_it(
+    client_record: Client,
+) -> None:
+    for weeks_ago, score in [(3, 6), (2, 6)]:
+        tracking.week(client_record, weeks_ago, score, 8)
+    last = tracking.week(client_record, 1, 4.75, 8)
+    evaluate_clients([client_record.pk])
+    concern = concern_of(client_record)
+    before = (concern.severity, concern.raised_from, concern.opening_rule)
+    assert before == ("high", "medium", "not_on_track")  # raised: the cut-off's context joined
+    rating = therapist_rates(last, 10)
+    evaluate_clients([client_record.pk])
+    concern.refresh_from_db()
+    Rating.objects.filter(pk=rating.pk).update(**dict.fromkeys(DIMENSIONS, 8))
+    assert evaluate_clients([client_record.pk]).signals_withdrawn == 1
+    concern.refresh_from_db()
+    # Had the discrepancy never existed, the concern is as it was before it came.
+    assert (concern.severity, concern.raised_from, concern.opening_rule) == before
+
+
+def test_a_repair_reopened_keeps_its_reviewed_signals_when_a_later_one_is_withdrawn(
+    client_record: Client, therapist: Any
+) -> None:
+    from measures.review import concern_dismiss, concern_resolve
+    from measures.tests.test_concerns import history
+    from measures.tests.test_detection import week
+
+    history(client_record, [8, 8, 8, 8, 8])
+    week(client_record, 15, 5)  # session 6: a reliable drop opens B
+    evaluate_clients([client_record.pk])
+    b = concern_resolve(concern=concern_of(client_record), actor=therapist, note="Talked.")
+    reviewed = set(Flag.objects.filter(concern=b).values_list("pk", flat=True))
+    week(client_record, 14, 5, rupture="a_lot", rupture_resolved="not_at_all")  # 7: C opens
+    evaluate_clients([client_record.pk])
+    concern_dismiss(concern=concern_of(client_record), actor=therapist, reason="Known.")
+    week(client_record, 13, 5)  # 8: B's follow-up ends, not recovered; no open concern
+    evaluate_clients([client_record.pk])
+    b.refresh_from_db()
+    assert (b.status, b.recovery) == (Concern.Status.OPEN, Concern.Recovery.NOT_RECOVERED)
+    ninth = week(client_record, 12, 5, rupture="a_lot", rupture_resolved="not_at_all")
+    rating = therapist_rates(ninth, 10)
+    evaluate_clients([client_record.pk])
+    assert Flag.objects.filter(concern=b, session=ninth, rule="rater_discrepancy").exists()
+    Rating.objects.filter(pk=rating.pk).update(**dict.fromkeys(DIMENSIONS, 5))  # corrected
+    assert evaluate_clients([client_record.pk]).signals_withdrawn == 1
+    b.refresh_from_db()
+    # The signals the therapist reviewed and resolved stay in B's record, and B is still
+    # about the drop at session 6 (as it was before the discrepancy joined it).
+    assert reviewed <= set(Flag.objects.filter(concern=b).values_list("pk", flat=True))
+    assert (b.first_session.number, b.opening_rule) == (6, "reliable_drop")
+
+
+def _handed_back(client_record: Client, therapist: Any) -> tuple[Concern, Concern]:
+    """test_withdrawal's scenario: A carries B's failed repair, then A is withdrawn and B
+    re-opens (review_handed_back)."""
+    from measures.review import concern_resolve
+    from measures.tests.test_concerns import history
+    from measures.tests.test_detection import week
+
+    history(client_record, [8, 8, 8, 8, 8])
+    week(client_record, 15, 5)
+    evaluate_clients([client_record.pk])
+    b = concern_resolve(concern=concern_of(client_record), actor=therapist, note="Talked.")
+    seventh = week(client_record, 14, 5, rupture="a_lot", rupture_resolved="not_at_all")
+    evaluate_clients([client_record.pk])
+    a = concern_of(client_record)
+    week(client_record, 13, 5)
+    evaluate_clients([client_record.pk])
+    b.refresh_from_db()
+    assert b.recovery == Concern.Recovery.NOT_RECOVERED and b.status == "resolved"
+    Rating.objects.filter(session=seventh, rater=Rating.Rater.CLIENT).update(
+        rupture_resolved="fully"
+    )
+    return a, b
+
+
+def test_a_repair_handed_back_is_in_the_audit_trail(client_record: Client, therapist: Any) -> None:
+    from clients.models import AuditEntry
+
+    a, b = _handed_back(client_record, therapist)
+    evaluate_clients([client_record.pk])
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert a.status == "withdrawn" and b.status == "open"
+    system = AuditEntry.objects.filter(actor_name="system", model="measures.concern")
+    assert system.filter(object_id=str(a.pk), action="changed").exists()  # the withdrawal
+    # B's status changed too, by Alliance: README "Every write is recorded".
+    assert system.filter(object_id=str(b.pk), action="changed").exists()
+
+
+def test_a_concern_raised_in_the_evaluation_that_withdraws_a_signal_is_told_again(
+    client_record: Client, therapist: Any
+) -> None:
+    """Dimension drop (medium) at 6 opens a medium concern while on track; the client's
+    minor rupture at 6 (context) is in it. In one evaluation the client says that rupture
+    was fully talked through and, at session 7, goes off track: the concern rises to high,
+    and the therapist hears of it in the next digest, as any rise."""
+    from django.utils import timezone
+
+    from measures import notifications
+
+    therapist.email = "tara@example.org"
+    therapist.save()
+    for weeks_ago in (8, 7, 6, 5, 4):
+        tracking.week(client_record, weeks_ago, 6, 10)
+    sixth = tracking.week(
+        client_record, 3, 6, 10, trust=6, rupture="a_little", rupture_resolved="not_at_all"
+    )
+    evaluate_clients([client_record.pk])
+    concern = concern_of(client_record)
+    assert (concern.severity, concern.raised_from) == ("medium", "")
+    assert Flag.objects.filter(concern=concern, rule="rupture_unresolved").exists()
+    assert notifications.digests_send(timezone.now()) == 1
+    Rating.objects.filter(session=sixth, rater=Rating.Rater.CLIENT).update(rupture_resolved="fully")
+    tracking.week(client_record, 1, 4, 10)
+    assert evaluate_clients([client_record.pk]).signals_withdrawn == 1
+    concern.refresh_from_db()
+    assert (concern.severity, concern.raised_from) == ("high", "medium")
+    assert concern.notified_at is None  # it got worse: in the next digest
