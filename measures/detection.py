@@ -397,7 +397,7 @@ def _store(batch: _Batch, now: dt.datetime, outcome: Outcome) -> None:
     # the others are read first, and only those with a signal that may have stopped
     # holding are locked (almost never any), and read again under it.
     others = [client_id for client_id in batch.evaluated if client_id not in batch.thresholds]
-    stale = {s.client_id for s in open_to_review(others, now)[0] if s.key not in kept}
+    stale = {signal.client_id for signal in open_to_review(others, now, batch.unjudged)[0]}
     if not batch.rows and not stale:
         return
     judged = sorted(set(batch.thresholds) | stale)

@@ -285,9 +285,10 @@ def test_many_clients_are_read_in_chunks(client_record: Client) -> None:
 
     ids = [client_record.pk, *range(10**9, 10**9 + UPDATE_CHUNK)]
     with CaptureQueriesContext(connection) as queries:
-        stored, _later = open_to_review(ids, timezone.now())
+        stored, _later = open_to_review(ids, timezone.now(), kept=())
         assert [s.client_id for s in stored] == [client_record.pk]
-    assert len(queries) == 2
+    # PostgreSQL takes the clients as one array; elsewhere UPDATE_CHUNK at a time.
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
 
 
 # --- Where a withdrawn concern shows, and where it does not count ----------------------
