@@ -104,19 +104,26 @@ def _reopen(still_watching: QuerySet, client_id: int, now: dt.datetime) -> tuple
     if not Concern.objects.needing_review().filter(client_id=client_id).exists():
         try:
             with transaction.atomic():
-                reopened = still_watching.update(
-                    **outcome,
-                    status=Concern.Status.OPEN,
-                    acknowledged_at=None,
-                    acknowledged_by=None,
-                    closed_at=None,
-                    closed_by=None,
-                    notified_at=None,
-                )
+                reopened = still_watching.update(**outcome, **_reopening(now))
             return reopened, ConcernEvent.Action.REOPENED
         except IntegrityError:
             pass  # a concern opened for the client meanwhile: it carries the review
     return still_watching.update(**outcome), ConcernEvent.Action.NOT_RECOVERED
+
+
+def _reopening(now: dt.datetime) -> dict[str, object]:
+    """What re-opening a concern writes: open, unacknowledged, for the next digest, and
+    due for escalation only once left unacknowledged that long again."""
+    return {
+        "status": Concern.Status.OPEN,
+        "acknowledged_at": None,
+        "acknowledged_by": None,
+        "closed_at": None,
+        "closed_by": None,
+        "notified_at": None,
+        "escalated_at": None,
+        "reopened_at": now,
+    }
 
 
 def _reopened_audit(concern_id: int, client_id: int) -> None:
@@ -150,15 +157,7 @@ def review_handed_back(carrier: Concern, now: dt.datetime) -> int | None:
         pk=handed.concern_id,
         status=Concern.Status.RESOLVED,
         recovery=Concern.Recovery.NOT_RECOVERED,
-    ).update(
-        status=Concern.Status.OPEN,
-        acknowledged_at=None,
-        acknowledged_by=None,
-        closed_at=None,
-        closed_by=None,
-        notified_at=None,
-        updated_at=now,
-    )
+    ).update(**_reopening(now), updated_at=now)
     if not reopened:
         return None
     ConcernEvent.objects.create(

@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -121,14 +121,18 @@ def escalations_send(now: dt.datetime | None = None) -> int:
     """Tell supervisors about concerns their supervisees have left open too long.
 
     A concern is due when it is still open (not even acknowledged) more than
-    ALLIANCE_ESCALATE_AFTER_DAYS after it opened. Each supervisor gets one e-mail
-    listing all their supervisees' due concerns. Returns how many were sent.
+    ALLIANCE_ESCALATE_AFTER_DAYS after it opened, or after Alliance re-opened it. Each
+    supervisor gets one e-mail listing all their supervisees' due concerns. Returns how
+    many were sent.
     """
     now = now or timezone.now()
     cutoff = now - dt.timedelta(days=settings.ALLIANCE_ESCALATE_AFTER_DAYS)
     due = list(
         Concern.objects.filter(
-            status=Concern.Status.OPEN, escalated_at__isnull=True, opened_at__lt=cutoff
+            Q(reopened_at__isnull=True) | Q(reopened_at__lt=cutoff),
+            status=Concern.Status.OPEN,
+            escalated_at__isnull=True,
+            opened_at__lt=cutoff,
         )
         .select_related("client__therapist")
         .order_by("opened_at", "pk")

@@ -39,7 +39,7 @@ from sessions.models import RatingInvitation, Session, SessionRevision
 
 SCHEMA = "alliance.client-export"
 # 2: outcome answers, the client's outcome switches, a concern's raised_from.
-# 3: a signal's withdrawn_at; a concern may be "withdrawn" (by Alliance).
+# 3: a signal's withdrawn_at; a concern may be "withdrawn" (by Alliance); its reopened_at.
 SCHEMA_VERSION = 3
 
 # What each record gives the document. Left out on purpose: ids of other people's
@@ -119,6 +119,7 @@ CONCERN_FIELDS = (
     "raised_from",
     "notified_at",
     "escalated_at",
+    "reopened_at",
     "updated_at",
 )
 CONCERN_EVENT_FIELDS = ("action", "severity", "note", "evidence", "at")

@@ -218,6 +218,14 @@ class Concern(models.Model):
         blank=True,
         help_text="When the supervisors were told it was left unacknowledged.",
     )
+    reopened_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=(
+            "When Alliance last re-opened it, its repair not having held: escalation counts "
+            "the days unacknowledged from then."
+        ),
+    )
     updated_at = models.DateTimeField(default=timezone.now)
 
     objects = ConcernQuerySet.as_manager()

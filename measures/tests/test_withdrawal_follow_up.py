@@ -4,9 +4,11 @@ left it had the withdrawn signals never been."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from clients.models import Client
 from measures.detection import evaluate_clients
@@ -137,3 +139,26 @@ def test_a_concern_raised_in_the_evaluation_that_withdraws_a_signal_is_told_agai
     concern.refresh_from_db()
     assert (concern.severity, concern.raised_from) == ("high", "medium")
     assert concern.notified_at is None  # it got worse: in the next digest
+
+
+def test_a_repair_handed_back_is_not_escalated_the_next_morning(
+    client_record: Client, therapist: Any, supervisor: Any
+) -> None:
+    from measures import notifications
+
+    supervisor.email = "sue@example.org"
+    supervisor.save()
+    _a, b = _handed_back(client_record, therapist)
+    # B first opened three weeks ago and was acknowledged (and resolved) within a day.
+    long_ago = timezone.now() - dt.timedelta(days=21)
+    Concern.objects.filter(pk=b.pk).update(opened_at=long_ago, acknowledged_at=long_ago)
+    evaluate_clients([client_record.pk])  # A withdrawn: B re-opens, unacknowledged now
+    b.refresh_from_db()
+    assert b.status == "open" and b.acknowledged_at is None
+    notifications.digests_send(timezone.now())
+    # The next morning: unacknowledged for less than a day, not 7.
+    assert notifications.escalations_send(timezone.now() + dt.timedelta(hours=20)) == 0
+    # Left unacknowledged for the days again: escalated then, once.
+    later = timezone.now() + dt.timedelta(days=8)
+    assert notifications.escalations_send(later) == 1
+    assert notifications.escalations_send(later) == 0
