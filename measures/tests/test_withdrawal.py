@@ -413,17 +413,21 @@ def test_a_revived_signal_stays_in_the_dismissed_concerns_record(
     assert after == before
 
 
-def test_a_withdrawn_concern_still_shows_what_it_was_about_after_its_signal_fires_again(
-    client_record: Client, therapist: Any, client: Any
-) -> None:
-    sessions = history(client_record, [8, 8, 8, 8, 8])
-    rating = therapist_rates(sessions[-1], 10)
-    evaluate_clients([client_record.pk])
-    withdrawn = concern_of(client_record)
+def _fires_again(record: Client, rating: Rating) -> None:
+    """The therapist's rating corrected to the client's (the discrepancy withdrawn with its
+    concern), then back to 10 (a new signal)."""
     _rates_client_as(rating, 8)
-    evaluate_clients([client_record.pk])
+    evaluate_clients([record.pk])
     _rates_client_as(rating, 10)
-    evaluate_clients([client_record.pk])
+    evaluate_clients([record.pk])
+
+
+def test_a_withdrawn_concern_still_shows_what_it_was_about_after_its_signal_fires_again(
+    discrepancy: tuple[Client, Rating], therapist: Any, client: Any
+) -> None:
+    record, rating = discrepancy
+    withdrawn = concern_of(record)
+    _fires_again(record, rating)
     withdrawn.refresh_from_db()
     assert withdrawn.status == Concern.Status.WITHDRAWN
     page = concern_page(withdrawn, therapist)
@@ -550,52 +554,13 @@ def test_regrouping_places_outside_what_grouping_would_have(client_record: Clien
     assert (concern.first_session_id, context5.concern_id) == (sixth.pk, None)
 
 
-def test_a_failed_repair_carried_by_a_withdrawn_concern_is_not_lost(
-    client_record: Client, therapist: Any
-) -> None:
-    history(client_record, [8, 8, 8, 8, 8])
-    week(client_record, 15, 5)  # session 6: a reliable drop opens B
-    evaluate_clients([client_record.pk])
-    b = concern_of(client_record)
-    b = concern_resolve(concern=b, actor=therapist, note="Talked the drop through.")
-    assert b.recovery == Concern.Recovery.WATCHING
-    seventh = week(client_record, 14, 5, rupture="a_lot", rupture_resolved="not_at_all")
-    evaluate_clients([client_record.pk])
-    a = concern_of(client_record)  # the rupture opens A
-    assert a.opening_rule == Flag.Rule.RUPTURE_UNRESOLVED
-    week(client_record, 13, 5)  # session 8: B's follow-up ends, not recovered; A carries it
-    evaluate_clients([client_record.pk])
-    b.refresh_from_db()
-    assert (b.status, b.recovery) == (Concern.Status.RESOLVED, Concern.Recovery.NOT_RECOVERED)
-    assert b.events.filter(action=ConcernEvent.Action.NOT_RECOVERED).exists()
-    # The client says the rupture at 7 was fully talked through.
-    Rating.objects.filter(session=seventh, rater=Rating.Rater.CLIENT).update(
-        rupture_resolved="fully"
-    )
-    evaluate_clients([client_record.pk])
-    a.refresh_from_db()
-    b.refresh_from_db()
-    # README: "if the client already has another open concern, that one carries the review".
-    # A no longer carries anything; the repair that did not hold must still be reviewed.
-    assert Concern.objects.needing_review().filter(client=client_record).exists(), (
-        a.status,
-        b.status,
-        b.recovery,
-    )
-
-
 def test_the_export_summary_tells_a_withdrawn_signal_from_the_one_holding(
-    client_record: Client, clinic_admin: Any
+    discrepancy: tuple[Client, Rating], clinic_admin: Any
 ) -> None:
-    sessions = history(client_record, [8, 8, 8, 8, 8])
-    rating = therapist_rates(sessions[-1], 10)
-    evaluate_clients([client_record.pk])
-    _rates_client_as(rating, 8)
-    evaluate_clients([client_record.pk])
-    _rates_client_as(rating, 10)
-    evaluate_clients([client_record.pk])
+    record, rating = discrepancy
+    _fires_again(record, rating)
     assert Flag.objects.filter(rule=Flag.Rule.RATER_DISCREPANCY).count() == 2
-    document = client_export(actor=clinic_admin, client=client_record)
+    document = client_export(actor=clinic_admin, client=record)
     html = client_summary_html(document)
     lines = [line for line in html.splitlines() if "Session 5: Therapist rated higher" in line]
     assert len(lines) == 2
@@ -603,16 +568,14 @@ def test_the_export_summary_tells_a_withdrawn_signal_from_the_one_holding(
 
 
 def test_a_note_typed_for_a_concern_withdrawn_meanwhile_is_kept(
-    client_record: Client, therapist: Any, client: Any
+    discrepancy: tuple[Client, Rating], therapist: Any, client: Any
 ) -> None:
-    sessions = history(client_record, [8, 8, 8, 8, 8])
-    rating = therapist_rates(sessions[-1], 10)
-    evaluate_clients([client_record.pk])
-    concern = concern_of(client_record)
+    record, rating = discrepancy
+    concern = concern_of(record)
     client.force_login(therapist)
     client.get(reverse("measures:concern-detail", args=[concern.pk]))
     _rates_client_as(rating, 8)
-    evaluate_clients([client_record.pk])  # withdrawn while the form is open
+    evaluate_clients([record.pk])  # withdrawn while the form is open
     note = "We spent twenty minutes on what felt off last time; agreed a new goal."
     response = client.post(reverse("measures:concern-resolve", args=[concern.pk]), {"note": note})
     html = response.content.decode()
@@ -621,15 +584,13 @@ def test_a_note_typed_for_a_concern_withdrawn_meanwhile_is_kept(
 
 
 def test_new_thresholds_withdraw_an_open_concern_they_would_not_raise(
-    client_record: Client,
+    discrepancy: tuple[Client, Rating],
 ) -> None:
     """As README says (and the Thresholds page beside its button): a concern still open
     follows the client's next evaluation under the clinic's new thresholds."""
-    sessions = history(client_record, [8, 8, 8, 8, 8])
-    therapist_rates(sessions[-1], 10)
-    evaluate_clients([client_record.pk])
-    concern = concern_of(client_record)
-    ClinicThresholds.objects.create(clinic=client_record.clinic, discrepancy=3.0)
-    assert evaluate_clients([client_record.pk]).signals_withdrawn == 1
+    record, _rating = discrepancy
+    concern = concern_of(record)
+    ClinicThresholds.objects.create(clinic=record.clinic, discrepancy=3.0)
+    assert evaluate_clients([record.pk]).signals_withdrawn == 1
     concern.refresh_from_db()
     assert concern.status == Concern.Status.WITHDRAWN

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from clients.models import Client
 from measures.detection import evaluate_clients
-from measures.models import Concern, Flag, Rating
+from measures.models import Concern, ConcernEvent, Flag, Rating
 from measures.scoring import DIMENSIONS
 from measures.tests import test_outcome_tracking as tracking
 from measures.tests.test_concerns import concern_of, therapist_rates
@@ -162,3 +162,17 @@ def test_a_repair_handed_back_is_not_escalated_the_next_morning(
     later = timezone.now() + dt.timedelta(days=8)
     assert notifications.escalations_send(later) == 1
     assert notifications.escalations_send(later) == 0
+
+
+def test_a_failed_repair_carried_by_a_withdrawn_concern_is_reviewed_again(
+    client_record: Client, therapist: Any
+) -> None:
+    """README: with another concern open, "that one carries the review" of a repair that
+    did not hold. Withdrawn, it carries nothing: the repair's concern re-opens."""
+    a, b = _handed_back(client_record, therapist)
+    assert b.events.filter(action=ConcernEvent.Action.NOT_RECOVERED).exists()
+    evaluate_clients([client_record.pk])
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.status, b.status) == (Concern.Status.WITHDRAWN, Concern.Status.OPEN)
+    assert b.events.order_by("at", "pk").last().action == ConcernEvent.Action.REOPENED
