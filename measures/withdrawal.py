@@ -124,9 +124,9 @@ def open_to_review(
     apart, the later one finishing first), and decides for them.
 
     On PostgreSQL the database compares them with the kept (two arrays), so only what
-    stopped holding comes back: a sweep's batch read every client's stored signals into
-    Python, a second a huge clinic once it held 89,000 (one statement per batch, its
-    clients an array too). Elsewhere one statement per UPDATE_CHUNK clients, compared here."""
+    stopped holding comes back, in one statement with the clients as an array too: read
+    into Python to compare, a huge clinic's 89,000 stored signals cost its every-client
+    sweep a second. Elsewhere one statement per UPDATE_CHUNK clients, compared here."""
     stored: list[_Stored] = []
     later: set[Key] = set()
     may_judge = (
