@@ -166,4 +166,5 @@ def review_handed_back(carrier: Concern, now: dt.datetime) -> int | None:
         evidence=handed.evidence,
         at=now,
     )
+    _reopened_audit(handed.concern_id, carrier.client_id)
     return handed.concern_id

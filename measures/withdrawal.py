@@ -235,15 +235,7 @@ def _concerns_follow(
                 clinic_id=clinic_ids[concern.client_id],
             )
             # A repair that did not hold, whose review this one carried, is reviewed again.
-            reopened = follow_up.review_handed_back(concern, now)
-            if reopened is not None:
-                audit.written(
-                    audit.SYSTEM,
-                    AuditAction.CHANGED,
-                    Concern(pk=reopened, client_id=concern.client_id),
-                    fields=["status"],
-                    clinic_id=clinic_ids[concern.client_id],
-                )
+            follow_up.review_handed_back(concern, now)
             continue
         stored = {signal.pk: signal for signal in signals}
         events.append(_lower(concern, standing, stored, evidence, now))

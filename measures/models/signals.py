@@ -367,7 +367,8 @@ class ConcernEvent(models.Model):
             return [("Raised because", "the client is not on track on their outcome")]
         if found and found.get("signals"):
             withdrawn = "; ".join(
-                f"{_rule_words(rule)} at session {number}" for number, rule in found["signals"]
+                f"{evidence.rule_name(rule)} at session {number}"
+                for number, rule in found["signals"]
             )
             return [("No longer firing", withdrawn)]
         if not found or "usual" not in found:
@@ -381,10 +382,6 @@ class ConcernEvent(models.Model):
             ("Back means within", f"{found['margin']:.2f} of it (reliable change)"),
             ("Client's ratings after the repair", ratings or "none yet"),
         ]
-
-
-def _rule_words(rule: str) -> str:
-    return str(Rule(rule).label) if rule in Rule.values else rule.replace("_", " ")
 
 
 class SweepQuerySet(models.QuerySet["Sweep"]):
