@@ -452,3 +452,39 @@ def test_retiring_the_instrument_in_use_rewrites_the_copies(
     with django_capture_on_commit_callbacks(execute=True):
         instrument_retire(instrument=own, actor=admin)
     assert Client.objects.get(pk=client_record.pk).evaluated_track is None
+
+
+def test_a_switch_with_the_broker_away_is_kept_and_the_sweep_mends_the_copies(
+    therapist: User,
+    client_record: Client,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: Any,
+    caplog: Any,
+) -> None:
+    """The copies' rewrite cannot be queued: the switch stands, the failure is logged (by the
+    clinic's id alone), and the nightly sweep's first step writes them from what is stored."""
+    from measures import tasks
+    from measures.detection import sweep_run
+    from measures.instruments import instrument_use
+    from measures.tests.test_client_outcome import own_instrument
+
+    answered(client_record, 7, NOT_ON_TRACK)
+    evaluated()
+    own = own_instrument(therapist.clinic, in_use=False)
+
+    def broker_away(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.clinic_tracks_copy, "delay", broker_away)
+    with django_capture_on_commit_callbacks(execute=True):
+        instrument_use(
+            clinic=therapist.clinic,
+            instrument=own,
+            actor=ClinicAdminFactory(clinic=therapist.clinic),
+        )
+    own.refresh_from_db()
+    assert own.in_use
+    assert f"track copies of clinic {therapist.clinic_id}" in caplog.text
+    assert Client.objects.get(pk=client_record.pk).evaluated_track == NOT_ON_TRACK  # stale
+    sweep_run()
+    assert Client.objects.get(pk=client_record.pk).evaluated_track is None
