@@ -120,6 +120,7 @@ class SweepAdmin(SuperuserOnlyAdmin):
         "clients_evaluated",
         "flags_created",
         "concerns_opened",
+        "signals_withdrawn",
     ]
 
 

@@ -42,7 +42,7 @@ from measures.concerns import (
     ungrouped,
 )
 from measures.courses import course_for, courses_refresh
-from measures.history import Point, Thresholds
+from measures.history import Finding, Point, Thresholds
 from measures.models import (
     Concern,
     Flag,
@@ -237,7 +237,8 @@ class _Batch:
     # between batches, so `rows` holds all of theirs.
     evaluated: dict[int, Thresholds] = field(default_factory=dict)
     # Signals this evaluation does not judge, so never withdraws: "not on track" at answers
-    # to an instrument other than the clinic's in use (detection judges that one alone).
+    # to an instrument other than the clinic's in use (detection judges that one alone), and
+    # a signal held back by a link sent late that the client may still answer.
     unjudged: set[tuple[int, str]] = field(default_factory=set)
 
     @property
@@ -313,6 +314,7 @@ def _evaluate(
     followed: list[tuple[int, follow_up.Watched, follow_up.rules.Recovery]] = []
     open_links = _open_links(clients, now)
     for client_id, clinic_id, history, answers in _client_histories(clients):
+        unanswered = history  # as it stands if no link sent late is answered
         if client_id in open_links:
             history = _marked(history, open_links[client_id])
         outcome.clients_evaluated += 1
@@ -323,6 +325,8 @@ def _evaluate(
         thresholds = by_clinic[clinic_id]
         batch.evaluated[client_id] = thresholds
         findings = evaluate(history, thresholds, now)
+        if history is not unanswered:
+            batch.unjudged.update(_awaiting_answer(unanswered, findings, thresholds, now))
         if client_id in repairs:
             followed.extend(
                 (client_id, repair, result)
@@ -350,6 +354,22 @@ def _evaluate(
     if followed:
         outcome.repairs_followed_up = follow_up.repairs_record(followed, now)
     return outcome
+
+
+def _awaiting_answer(
+    unanswered: list[Point], findings: list[Finding], thresholds: Thresholds, now: dt.datetime
+) -> set[tuple[int, str]]:
+    """The signals a link sent late holds back: found on the history as it stands, but not
+    while the client may still answer that link. Not judged until they answer or it
+    expires, so a signal already raised is not withdrawn meanwhile: only the client's
+    answer can show it no longer holds. (Withdrawn and raised again when the link expired
+    unanswered, it opened a concern, closed it and opened a new one for one fact.)"""
+    found = {(finding.session_id, finding.rule) for finding in findings}
+    return {
+        (finding.session_id, finding.rule)
+        for finding in evaluate(unanswered, thresholds, now)
+        if (finding.session_id, finding.rule) not in found
+    }
 
 
 def _without_history(
@@ -781,19 +801,23 @@ def sweeps_forget(now: dt.datetime, *, keep: Sweep | None) -> int:
     return forgotten
 
 
+# What a sweep and each of its chunks record of what they did (an Outcome's own names).
+_COUNTS = ["clients_evaluated", "flags_created", "concerns_opened", "signals_withdrawn"]
+
+
 def _sweep_finish(sweep: Sweep, outcome: Outcome) -> None:
     sweep.clients_evaluated = outcome.clients_evaluated
     sweep.flags_created = outcome.flags_created
     sweep.concerns_opened = outcome.concerns_opened
+    sweep.signals_withdrawn = outcome.signals_withdrawn
     sweep.finished_at = timezone.now()
-    sweep.save(
-        update_fields=["clients_evaluated", "flags_created", "concerns_opened", "finished_at"]
-    )
+    sweep.save(update_fields=[*_COUNTS, "finished_at"])
     logger.info(
-        "Sweep evaluated %s clients: %s new signals, %s new concerns",
+        "Sweep evaluated %s clients: %s new signals, %s new concerns, %s signals withdrawn",
         outcome.clients_evaluated,
         outcome.flags_created,
         outcome.concerns_opened,
+        outcome.signals_withdrawn,
     )
 
 
@@ -883,18 +907,10 @@ def _chunk_finish(chunk: SweepChunk, outcome: Outcome) -> None:
     # sees no chunk left unfinished.
     sweep = Sweep.objects.select_for_update().get(pk=chunk.sweep_id)
     recorded = SweepChunk.objects.filter(pk=chunk.pk, finished_at__isnull=True).update(
-        finished_at=timezone.now(),
-        clients_evaluated=outcome.clients_evaluated,
-        flags_created=outcome.flags_created,
-        concerns_opened=outcome.concerns_opened,
+        finished_at=timezone.now(), **{count: getattr(outcome, count) for count in _COUNTS}
     )
     if not recorded or sweep.finished_at is not None:
         return  # another delivery of this chunk recorded it first
     if sweep.chunks.filter(finished_at__isnull=True).exists():
         return
-    totals = sweep.chunks.aggregate(
-        clients=Sum("clients_evaluated"),
-        flags=Sum("flags_created"),
-        concerns=Sum("concerns_opened"),
-    )
-    _sweep_finish(sweep, Outcome(totals["clients"], totals["flags"], totals["concerns"]))
+    _sweep_finish(sweep, Outcome(**sweep.chunks.aggregate(**{c: Sum(c) for c in _COUNTS})))

@@ -399,6 +399,7 @@ class Sweep(models.Model):
     clients_evaluated = models.PositiveIntegerField(default=0)
     flags_created = models.PositiveIntegerField(default=0)
     concerns_opened = models.PositiveIntegerField(default=0)
+    signals_withdrawn = models.PositiveIntegerField(default=0)  # stopped holding (withdrawal)
 
     objects = SweepQuerySet.as_manager()
 
@@ -435,6 +436,7 @@ class SweepChunk(models.Model):
     clients_evaluated = models.PositiveIntegerField(default=0)
     flags_created = models.PositiveIntegerField(default=0)
     concerns_opened = models.PositiveIntegerField(default=0)
+    signals_withdrawn = models.PositiveIntegerField(default=0)  # stopped holding (withdrawal)
 
     class Meta:
         ordering = ["sweep", "number"]

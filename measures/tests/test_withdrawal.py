@@ -24,13 +24,19 @@ from measures.models import ClinicThresholds, Concern, ConcernEvent, Flag, Ratin
 from measures.review import concern_acknowledge, concern_dismiss, concern_resolve
 from measures.rights import client_export, client_summary_html
 from measures.scoring import DIMENSIONS
+from measures.services import client_rating_submit
 from measures.tests import test_outcome_tracking as tracking
+from measures.tests.factories import rupture_only_the_therapist_noticed
 from measures.tests.test_client_outcome import own_instrument
 from measures.tests.test_concerns import concern_of, history, therapist_rates
 from measures.tests.test_detection import week
+from measures.tests.test_therapist_guess import ANSWERS as CLIENT_ANSWERS
 from measures.withdrawal import open_to_review
 from reports.dashboard import period_of_days, review_outcomes
+from sessions.invitations import invitation_create
+from sessions.models import Session
 from sessions.services import session_void
+from sessions.tests.factories import SessionFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("signals_stored_both_ways")]
 
@@ -256,6 +262,21 @@ def test_voiding_every_session_withdraws_the_clients_open_signals(
     assert Flag.objects.filter(client=client_record).count() == 2  # kept for the record
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["one pass", "in chunks"])
+def test_the_sweep_records_how_many_signals_it_withdrew(
+    discrepancy: tuple[Client, Rating], chunked: bool
+) -> None:
+    _client, rating = discrepancy
+    sweep_run()
+    Rating.objects.filter(pk=rating.pk).update(
+        **dict.fromkeys(DIMENSIONS, 8), updated_at=timezone.now()
+    )
+    sweep = sweep_run(chunked=chunked)
+    sweep.refresh_from_db()
+    assert (sweep.clients_evaluated, sweep.signals_withdrawn) == (1, 1)
+    assert sweep.finished_at is not None
+
+
 def test_a_client_evaluated_alone_with_every_session_voided(
     client_record: Client, therapist: Any
 ) -> None:
@@ -363,6 +384,78 @@ def test_switching_the_instrument_does_not_withdraw_a_not_on_track_concern(
     # The client's answers did not change; nothing was corrected, voided or talked through.
     assert outcome.signals_withdrawn == 0
     assert concern.status == Concern.Status.OPEN
+
+
+@pytest.fixture
+def unrated(client_record: Client) -> tuple[Client, Session]:
+    """Four attended sessions a week apart, the last 16 days ago, none rated by the client:
+    disengagement raised at the fourth, opening a concern. Returns the fourth."""
+    now = timezone.now()
+    sessions = [
+        SessionFactory(client=client_record, starts_at=now - dt.timedelta(days=days_ago))
+        for days_ago in (37, 30, 23, 16)
+    ]
+    evaluate_clients([client_record.pk])
+    assert concern_of(client_record).opening_rule == Flag.Rule.DISENGAGEMENT
+    return client_record, sessions[-1]
+
+
+def test_a_link_sent_late_keeps_the_signal_while_the_client_may_answer_it(
+    unrated: tuple[Client, Session],
+) -> None:
+    """The therapist sends the fourth session a link after its window closed: the client
+    may yet answer, which does not make the four unanswered forms untrue. Left unanswered
+    until it expires, the signal and its concern are the same ones as before: no concern
+    withdrawn and a new one opened for one fact."""
+    client, fourth = unrated
+    concern = concern_of(client)
+    signal = Flag.objects.get(client=client, rule=Flag.Rule.DISENGAGEMENT)
+    link, _token = invitation_create(session=fourth)
+    assert evaluate_clients([client.pk]).signals_withdrawn == 0
+    expired = link.expires_at + dt.timedelta(minutes=1)
+    outcome = sweep_run(now=expired)
+    assert outcome.clients_evaluated == 1  # the link's expiry takes the client up
+    assert (outcome.signals_withdrawn, outcome.concerns_opened) == (0, 0)
+    assert list(Flag.objects.filter(client=client, rule=Flag.Rule.DISENGAGEMENT)) == [signal]
+    signal.refresh_from_db()
+    assert signal.withdrawn_at is None
+    assert concern_of(client) == concern and not concern.events.exists()
+
+
+def test_the_clients_answer_to_a_link_sent_late_withdraws_what_it_makes_untrue(
+    unrated: tuple[Client, Session],
+) -> None:
+    client, fourth = unrated
+    concern = concern_of(client)
+    invitation, _token = invitation_create(session=fourth)
+    client_rating_submit(
+        invitation=invitation, answers=CLIENT_ANSWERS, notice_version=1, notice_language="en"
+    )
+    assert evaluate_clients([client.pk]).signals_withdrawn == 1
+    concern.refresh_from_db()
+    assert concern.status == Concern.Status.WITHDRAWN
+    assert Flag.objects.get(client=client, rule=Flag.Rule.DISENGAGEMENT).withdrawn_at
+
+
+def test_a_rupture_only_the_therapist_noticed_stays_raised_while_a_late_link_is_open(
+    client_record: Client,
+) -> None:
+    """Raised once the client's window closed unanswered; a link sent then gives the
+    client their word, and only their answer (talked through fully) withdraws it."""
+    session = rupture_only_the_therapist_noticed(client_record, days_ago=5)
+    evaluate_clients([client_record.pk])
+    signal = Flag.objects.get(client=client_record, rule=Flag.Rule.RUPTURE_UNRESOLVED)
+    invitation, _token = invitation_create(session=session)
+    assert evaluate_clients([client_record.pk]).signals_withdrawn == 0
+    signal.refresh_from_db()
+    assert signal.withdrawn_at is None
+    talked_through = {**CLIENT_ANSWERS, "rupture": "a_lot", "rupture_resolved": "fully"}
+    client_rating_submit(
+        invitation=invitation, answers=talked_through, notice_version=1, notice_language="en"
+    )
+    assert evaluate_clients([client_record.pk]).signals_withdrawn == 1
+    signal.refresh_from_db()
+    assert signal.withdrawn_at is not None
 
 
 def test_a_lowered_concern_of_a_client_still_off_track_stays_raised(

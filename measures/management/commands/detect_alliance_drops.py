@@ -38,5 +38,6 @@ class Command(BaseCommand):
             sweep = sweep_run(progress=progress.expecting)
         self.stdout.write(
             f"Sweep evaluated {sweep.clients_evaluated} client(s): "
-            f"{sweep.flags_created} new signal(s), {sweep.concerns_opened} new concern(s)."
+            f"{sweep.flags_created} new signal(s), {sweep.concerns_opened} new concern(s), "
+            f"{sweep.signals_withdrawn} signal(s) withdrawn."
         )
