@@ -21,6 +21,7 @@ from django.db.models import QuerySet
 from clients import audit
 from clients.models import AuditAction
 from measures import recovery as rules
+from measures.concerns import lock_clients
 from measures.history import Point, Thresholds
 from measures.models import Concern, ConcernEvent
 
@@ -68,31 +69,41 @@ def repairs_record(
     """Store each finished follow-up (client id, repair, outcome); returns how many changed."""
     changed = 0
     for client_id, repair, outcome in outcomes:
-        still_watching = Concern.objects.filter(
-            pk=repair.concern_id,
-            status=Concern.Status.RESOLVED,
-            recovery=Concern.Recovery.WATCHING,
-        )
-        if outcome.state == rules.RECOVERED:
-            claimed = still_watching.update(
-                recovery=Concern.Recovery.RECOVERED,
-                recovered_at_session=outcome.at_session,
-                updated_at=now,
-            )
-            action = ConcernEvent.Action.RECOVERED
-        elif outcome.state == rules.NOT_RECOVERED:
-            claimed, action = _reopen(still_watching, client_id, now)
-        else:
-            claimed = still_watching.update(recovery=outcome.state, updated_at=now)
-            action = None
-        if claimed and action:
-            ConcernEvent.objects.create(
-                concern_id=repair.concern_id, action=action, evidence=outcome.evidence, at=now
-            )
-        if claimed and action == ConcernEvent.Action.REOPENED:
-            _reopened_audit(repair.concern_id, client_id)
-        changed += claimed
+        with transaction.atomic():
+            changed += _record(client_id, repair, outcome, now)
     return changed
+
+
+def _record(client_id: int, repair: Watched, outcome: rules.Recovery, now: dt.datetime) -> int:
+    """One follow-up, with its event, in the caller's transaction."""
+    still_watching = Concern.objects.filter(
+        pk=repair.concern_id,
+        status=Concern.Status.RESOLVED,
+        recovery=Concern.Recovery.WATCHING,
+    )
+    if outcome.state == rules.RECOVERED:
+        claimed = still_watching.update(
+            recovery=Concern.Recovery.RECOVERED,
+            recovered_at_session=outcome.at_session,
+            updated_at=now,
+        )
+        action = ConcernEvent.Action.RECOVERED
+    elif outcome.state == rules.NOT_RECOVERED:
+        # Under the client's lock, as grouping and withdrawal are: the open concern that
+        # would carry the review is not one an evaluation is withdrawing at this moment
+        # (its withdrawal, committed first, is seen; or it sees this repair to hand back).
+        lock_clients([client_id])
+        claimed, action = _reopen(still_watching, client_id, now)
+    else:
+        claimed = still_watching.update(recovery=outcome.state, updated_at=now)
+        action = None
+    if claimed and action:
+        ConcernEvent.objects.create(
+            concern_id=repair.concern_id, action=action, evidence=outcome.evidence, at=now
+        )
+    if claimed and action == ConcernEvent.Action.REOPENED:
+        _reopened_audit(repair.concern_id, client_id)
+    return claimed
 
 
 def _reopen(still_watching: QuerySet, client_id: int, now: dt.datetime) -> tuple[int, str]:

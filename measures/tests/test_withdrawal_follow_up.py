@@ -5,9 +5,12 @@ left it had the withdrawn signals never been."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from clients.models import Client
@@ -172,6 +175,73 @@ def test_a_failed_repair_carried_by_a_withdrawn_concern_is_reviewed_again(
     a, b = _handed_back(client_record, therapist)
     assert b.events.filter(action=ConcernEvent.Action.NOT_RECOVERED).exists()
     evaluate_clients([client_record.pk])
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.status, b.status) == (Concern.Status.WITHDRAWN, Concern.Status.OPEN)
+    assert b.events.order_by("at", "pk").last().action == ConcernEvent.Action.REOPENED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_repair_judged_while_its_carrier_is_being_withdrawn_is_reviewed(
+    postgresql: None, client_record: Client, therapist: Any
+) -> None:
+    """Two evaluations at once: one withdraws A (its rupture talked through) and has not
+    committed; the other finds B's repair did not hold. A is the open concern that would
+    carry B's review, but it is on its way out: the follow-up waits for the client's lock,
+    then sees A withdrawn and re-opens B. (Read without the lock, A looked open, B's
+    failure was left to A, and A's withdrawal, which had looked for it first, never
+    handed it back: nobody was asked to review it.)"""
+    from measures import follow_up
+    from measures.concerns import lock_clients
+    from measures.detection import histories
+    from measures.review import concern_resolve
+    from measures.rules import evaluate
+    from measures.tests.test_concerns import history
+    from measures.tests.test_detection import week
+    from measures.thresholds import thresholds_for_clinics
+    from measures.withdrawal import Evaluated, signals_withdraw
+
+    client_id = client_record.pk
+    history(client_record, [8, 8, 8, 8, 8])
+    week(client_record, 15, 5)
+    evaluate_clients([client_id])
+    b = concern_resolve(concern=concern_of(client_record), actor=therapist, note="Talked.")
+    seventh = week(client_record, 14, 5, rupture="a_lot", rupture_resolved="not_at_all")
+    evaluate_clients([client_id])
+    a = concern_of(client_record)
+    week(client_record, 13, 5)  # B's follow-up: the repair did not hold
+    Rating.objects.filter(session=seventh, rater=Rating.Rater.CLIENT).update(
+        rupture_resolved="fully"
+    )  # A's one alert stops holding
+    now = timezone.now()
+    [(_, clinic_id, points)] = histories([client_id], now)
+    t = thresholds_for_clinics([clinic_id])[clinic_id]
+    [(repair, result)] = follow_up.judge(follow_up.watched([client_id])[client_id], points, t)
+    assert result.state == "not_recovered"
+    kept = {(finding.session_id, finding.rule) for finding in evaluate(points, t, now)}
+    withdrawing, errors = threading.Event(), []
+
+    def withdraw_a() -> None:
+        try:
+            with transaction.atomic():
+                clinic_ids = lock_clients([client_id])
+                signals_withdraw(
+                    Evaluated({client_id: t}, {client_id: False}, kept), now, clinic_ids
+                )
+                withdrawing.set()
+                time.sleep(1)  # the other evaluation's follow-up runs now
+        except BaseException as error:
+            errors.append(error)
+            withdrawing.set()
+        finally:
+            connection.close()
+
+    evaluation = threading.Thread(target=withdraw_a)
+    evaluation.start()
+    assert withdrawing.wait(10)
+    follow_up.repairs_record([(client_id, repair, result)], now)
+    evaluation.join()
+    assert errors == []
     a.refresh_from_db()
     b.refresh_from_db()
     assert (a.status, b.status) == (Concern.Status.WITHDRAWN, Concern.Status.OPEN)
