@@ -164,6 +164,12 @@ class Instrument(models.Model):
     def score(self, answers: list[int]) -> float:
         return tracking.instrument_score(answers, self.scoring)
 
+    @property
+    def decimal_places(self) -> int:
+        """How its scores are shown: a mean to two places (as stored), a sum whole. One
+        precision a column, so 7, 6.5 and 6.75 do not stand one above the other."""
+        return 2 if self.scoring == Scoring.MEAN else 0
+
 
 BUILT_IN_DEFINITION = Path(__file__).resolve().parent.parent / "definitions" / "outcome_check.json"
 

@@ -155,15 +155,15 @@ def session_rows(history: Any) -> str:
     client has any, and its signals. Built here, as the caseload's rows are: forty rows of
     template tags and an include a signal cost the page a fifth of its time."""
     session_address = pk_addresses("reports:session-detail")
-    with_outcome = bool(history.outcome.answers)
+    places = history.outcome.instrument.decimal_places if history.outcome.answers else None
     return format_html_join(
         "\n",
         "{}",
-        ((_session_row(row, session_address, with_outcome),) for row in history.sessions),
+        ((_session_row(row, session_address, places),) for row in history.sessions),
     )
 
 
-def _session_row(row: Any, session_address: Callable[[int], str], with_outcome: bool) -> str:
+def _session_row(row: Any, session_address: Callable[[int], str], places: int | None) -> str:
     session = row.session
     address = session_address(session.pk)
     if row.client_rating:
@@ -171,7 +171,9 @@ def _session_row(row: Any, session_address: Callable[[int], str], with_outcome: 
     else:
         client_score = NOT_RATED if session.was_attended else ""
     therapist = row.therapist_rating
-    outcome = format_html("<td>{}</td>", _outcome_cell(row.outcome)) if with_outcome else ""
+    outcome = ""
+    if places is not None:
+        outcome = format_html("<td>{}</td>", _outcome_cell(row.outcome, places))
     signals = format_html_join("", "{}", ((signal_badge(signal),) for signal in row.flags))
     return format_html(
         '<tr>\n  <th scope="row"><a href="{}">{}</a></th>\n  <td><a href="{}">{}</a></td>\n'
@@ -190,12 +192,12 @@ def _session_row(row: Any, session_address: Callable[[int], str], with_outcome: 
     )
 
 
-def _outcome_cell(answer: Any) -> str:
+def _outcome_cell(answer: Any, places: int) -> str:
     if answer is None:
         return ""
     return format_html(
         "{}{}",
-        localize(answer.score.normalize()),
+        floatformat(answer.score, places),
         NOT_ON_TRACK if answer.track == OutcomeAnswer.Track.NOT_ON_TRACK else "",
     )
 

@@ -115,18 +115,61 @@ def test_the_sessions_table_shows_each_session_as_it_stands(
     unrated = SessionFactory(client=client_record, modality="video")
     response = page(client, therapist, client_record)
     html = response.content.decode()
+    body = html[html.index('id="sessions-heading"') :]
+    cells = session_cells(response)
+    assert [row[0] for row in cells] == ["1", "2", "3", "4", "5"]
+    assert [row[6] for row in cells] == ["6.00", "6.00", "4.00 Not on track", "", ""]
+    assert cells[3][2:6] == ["No-show", "In person", "", ""]
+    assert cells[4][2:6] == ["Attended", "Video", "Not rated", ""]
+    assert all(row[4] and row[5] == "" for row in cells[:3])  # the client rated, not the therapist
+    assert f'href="{reverse("reports:session-detail", args=[missed.pk])}"' in body
+    assert html.count(f'href="{reverse("reports:session-detail", args=[unrated.pk])}"') == 2
+
+
+def session_cells(response: Any) -> list[list[str]]:
+    """The sessions table's cells, a row a session, as read."""
+    html = response.content.decode()
     body = html[html.index('id="sessions-heading"') :].split("<tbody>", 1)[1]
-    cells = [
+    return [
         [
             " ".join(visible_text(cell).split())
             for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
         ]
         for row in re.findall(r"<tr>(.*?)</tr>", body.split("</tbody>", 1)[0], re.S)
     ]
-    assert [row[0] for row in cells] == ["1", "2", "3", "4", "5"]
-    assert [row[6] for row in cells] == ["6", "6", "4 Not on track", "", ""]
-    assert cells[3][2:6] == ["No-show", "In person", "", ""]
-    assert cells[4][2:6] == ["Attended", "Video", "Not rated", ""]
-    assert all(row[4] and row[5] == "" for row in cells[:3])  # the client rated, not the therapist
-    assert f'href="{reverse("reports:session-detail", args=[missed.pk])}"' in body
-    assert html.count(f'href="{reverse("reports:session-detail", args=[unrated.pk])}"') == 2
+
+
+def outcome_column(response: Any) -> list[str]:
+    return [row[6] for row in session_cells(response)]
+
+
+def test_a_mean_scored_outcome_is_shown_to_two_places_throughout(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    """Means of 7, 6.5 and 6.75 stand in one column at one precision, as in the status."""
+    for week, items in enumerate([(7, 7, 7, 7), (6, 7, 6, 7), (6, 7, 7, 7)]):
+        session = SessionFactory(
+            client=client_record, starts_at=timezone.now() - dt.timedelta(weeks=3 - week)
+        )
+        RatingFactory(session=session)
+        OutcomeAnswerFactory(session=session, answers=items)
+    response = page(client, therapist, client_record)
+    assert sorted(outcome_column(response)) == ["6.50", "6.75", "7.00"]
+    assert "latest 6.75" in words(response)
+
+
+def test_a_summed_outcome_is_shown_whole(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    from measures.tests.test_client_outcome import own_instrument
+
+    instrument = own_instrument(therapist.clinic)
+    for week, items in enumerate([(4, 5), (3, 3)]):
+        session = SessionFactory(
+            client=client_record, starts_at=timezone.now() - dt.timedelta(weeks=2 - week)
+        )
+        RatingFactory(session=session)
+        OutcomeAnswerFactory(session=session, instrument=instrument, answers=items)
+    response = page(client, therapist, client_record)
+    assert sorted(outcome_column(response)) == ["6", "9"]
+    assert "latest 6" in words(response) and "latest 6." not in words(response)
