@@ -73,6 +73,8 @@ def test_a_clinic_admin_brings_in_a_therapist_and_lets_them_go(
     # The admin links her to Sue, her supervisor.
     admin.reload()
     assert admin.get_by_text("has not chosen a password yet").count() == 0
+    # One choice and its button: no asterisk, as if the page required a supervisor.
+    assert admin.locator("label", has_text="Add a supervisor").inner_text() == "Add a supervisor"
     admin.get_by_label("Add a supervisor").select_option(label=str(supervisor))
     admin.get_by_role("button", name="Add").first.click()
     admin.get_by_text(f"{supervisor} now supervises Nia Okafor.").wait_for()
