@@ -238,8 +238,11 @@ class _Batch:
     evaluated: dict[int, Thresholds] = field(default_factory=dict)
     # Signals this evaluation does not judge, so never withdraws: "not on track" at answers
     # to an instrument other than the clinic's in use (detection judges that one alone), and
-    # a signal held back by a link sent late that the client may still answer.
+    # those a link sent late holds (`held`).
     unjudged: set[tuple[int, str]] = field(default_factory=set)
+    # Findings a link sent late holds (`_with_links_sent_late`): written only over a signal
+    # already holding, never raised.
+    held: list[tuple[int, int, str, str, str]] = field(default_factory=list)
 
     @property
     def found(self) -> set[tuple[int, str]]:
@@ -314,9 +317,6 @@ def _evaluate(
     followed: list[tuple[int, follow_up.Watched, follow_up.rules.Recovery]] = []
     open_links = _open_links(clients, now)
     for client_id, clinic_id, history, answers in _client_histories(clients):
-        unanswered = history  # as it stands if no link sent late is answered
-        if client_id in open_links:
-            history = _marked(history, open_links[client_id])
         outcome.clients_evaluated += 1
         if on_progress is not None:
             on_progress(outcome.clients_evaluated)
@@ -324,17 +324,19 @@ def _evaluate(
             by_clinic.update(thresholds_for_clinics([clinic_id]))
         thresholds = by_clinic[clinic_id]
         batch.evaluated[client_id] = thresholds
-        findings = evaluate(history, thresholds, now)
-        if history is not unanswered:
-            batch.unjudged.update(_awaiting_answer(unanswered, findings, thresholds, now))
+        late = _sent_late(history, open_links.get(client_id, set()), thresholds, now)
+        if late:
+            findings, held = _with_links_sent_late(history, late, thresholds, now)
+            batch.held.extend(_rows(client_id, held))
+            batch.unjudged.update((finding.session_id, finding.rule) for finding in held)
+        else:
+            findings = evaluate(history, thresholds, now)
         if client_id in repairs:
             followed.extend(
                 (client_id, repair, result)
                 for repair, result in follow_up.judge(repairs[client_id], history, thresholds)
             )
-        batch.rows.extend(
-            (client_id, f.session_id, f.rule, f.severity, json.dumps(f.evidence)) for f in findings
-        )
+        batch.rows.extend(_rows(client_id, findings))
         off_track, not_on_track, judged = _judge_outcome(
             client_id, clinic_id, answers, tracks, batch
         )
@@ -342,7 +344,7 @@ def _evaluate(
         batch.judged.extend(judged)
         # For every client: a withdrawal works out their concern's level with it too.
         batch.not_on_track[client_id] = not_on_track
-        if findings or off_track:
+        if findings or off_track or late:
             batch.thresholds[client_id] = thresholds
             batch.scores[client_id] = {p.number: p.client_score for p in history}
             batch.numbers.update((p.session_id, p.number) for p in history)
@@ -356,20 +358,47 @@ def _evaluate(
     return outcome
 
 
-def _awaiting_answer(
-    unanswered: list[Point], findings: list[Finding], thresholds: Thresholds, now: dt.datetime
-) -> set[tuple[int, str]]:
-    """The signals a link sent late holds back: found on the history as it stands, but not
-    while the client may still answer that link. Not judged until they answer or it
-    expires, so a signal already raised is not withdrawn meanwhile: only the client's
-    answer can show it no longer holds. (Withdrawn and raised again when the link expired
-    unanswered, it opened a concern, closed it and opened a new one for one fact.)"""
-    found = {(finding.session_id, finding.rule) for finding in findings}
+def _rows(client_id: int, findings: Iterable[Finding]) -> Iterator[tuple[int, int, str, str, str]]:
+    for f in findings:
+        yield client_id, f.session_id, f.rule, f.severity, json.dumps(f.evidence)
+
+
+def _sent_late(
+    history: list[Point], open_links: set[int], thresholds: Thresholds, now: dt.datetime
+) -> set[int]:
+    """The client's sessions with a link still open that was sent after the session's own
+    rating window closed: the client may yet answer (inside its window, a session waits
+    for their answer anyway)."""
+    if not open_links:
+        return set()
     return {
-        (finding.session_id, finding.rule)
-        for finding in evaluate(unanswered, thresholds, now)
-        if (finding.session_id, finding.rule) not in found
+        point.session_id
+        for point in history
+        if point.session_id in open_links and point.starts_at + thresholds.rating_grace <= now
     }
+
+
+def _with_links_sent_late(
+    history: list[Point], late: set[int], thresholds: Thresholds, now: dt.datetime
+) -> tuple[list[Finding], list[Finding]]:
+    """(findings, held) for a client the rules would judge one way with these links and
+    another without them. A link sent late that the client may still answer neither raises
+    nor withdraws anything: its answer, or its expiry, will. So the findings are those made
+    both ways, with the numbers of the history as it stands; the rest are held: a signal
+    already raised for one of them stays, following the ratings (its numbers are those of
+    the history as it stands, else those made with the links), and none is raised.
+
+    (The link withdrawing a raised signal and its expiry raising it again opened a concern,
+    closed it and opened a new one for one fact; and a session held back shifts a run of
+    unrated sessions to end a session later, which raised a second signal for the run.)"""
+    as_it_stands = evaluate(history, thresholds, now)
+    awaiting = evaluate(_marked(history, late), thresholds, now)
+    stands = {(f.session_id, f.rule) for f in as_it_stands}
+    waits = {(f.session_id, f.rule) for f in awaiting}
+    findings = [f for f in as_it_stands if (f.session_id, f.rule) in waits]
+    held = [f for f in as_it_stands if (f.session_id, f.rule) not in waits]
+    held += [f for f in awaiting if (f.session_id, f.rule) not in stands]
+    return findings, held
 
 
 def _without_history(
@@ -418,10 +447,11 @@ def _store(batch: _Batch, now: dt.datetime, outcome: Outcome) -> None:
     # holding are locked (almost never any), and read again under it.
     others = [client_id for client_id in batch.evaluated if client_id not in batch.thresholds]
     stale = {signal.client_id for signal in open_to_review(others, now, batch.unjudged)[0]}
-    if not batch.rows and not stale:
+    if not batch.rows and not batch.held and not stale:
         return
     judged = sorted(set(batch.thresholds) | stale)
     clinic_ids = lock_clients(judged)
+    batch.rows.extend(_already_raised(batch.held))
     withdrawal = signals_withdraw(
         Evaluated(
             {client_id: batch.evaluated[client_id] for client_id in judged},
@@ -446,6 +476,22 @@ def _store(batch: _Batch, now: dt.datetime, outcome: Outcome) -> None:
         )
     outcome.flags_created += written
     outcome.concerns_opened += opened
+
+
+def _already_raised(
+    held: list[tuple[int, int, str, str, str]],
+) -> list[tuple[int, int, str, str, str]]:
+    """Of the findings a link sent late holds, those of a signal already holding (one query,
+    for the few clients holding such a link): stored again, so its numbers follow."""
+    if not held:
+        return []
+    keys = {(session_id, rule) for _client, session_id, rule, *_rest in held}
+    holding = set(
+        Flag.objects.holding()
+        .filter(session_id__in={session_id for session_id, _rule in keys})
+        .values_list("session_id", "rule")
+    )
+    return [row for row in held if (row[1], row[2]) in holding]
 
 
 _JUDGED = ["track", "expected", "lowest_on_track", "judged_at"]

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from clients import audit
 from clients.models import AuditAction
@@ -81,6 +81,7 @@ def _record(client_id: int, repair: Watched, outcome: rules.Recovery, now: dt.da
         status=Concern.Status.RESOLVED,
         recovery=Concern.Recovery.WATCHING,
     )
+    carrier = None
     if outcome.state == rules.RECOVERED:
         claimed = still_watching.update(
             recovery=Concern.Recovery.RECOVERED,
@@ -93,33 +94,57 @@ def _record(client_id: int, repair: Watched, outcome: rules.Recovery, now: dt.da
         # would carry the review is not one an evaluation is withdrawing at this moment
         # (its withdrawal, committed first, is seen; or it sees this repair to hand back).
         lock_clients([client_id])
-        claimed, action = _reopen(still_watching, client_id, now)
+        claimed, action, carrier = _reopen(still_watching, client_id, now)
     else:
         claimed = still_watching.update(recovery=outcome.state, updated_at=now)
         action = None
     if claimed and action:
+        found = outcome.evidence
+        if action == ConcernEvent.Action.NOT_RECOVERED and carrier is not None:
+            found = {**found, CARRIED_BY: carrier}
         ConcernEvent.objects.create(
-            concern_id=repair.concern_id, action=action, evidence=outcome.evidence, at=now
+            concern_id=repair.concern_id, action=action, evidence=found, at=now
         )
     if claimed and action == ConcernEvent.Action.REOPENED:
         _reopened_audit(repair.concern_id, client_id)
     return claimed
 
 
-def _reopen(still_watching: QuerySet, client_id: int, now: dt.datetime) -> tuple[int, str]:
-    """Re-open a repair that did not hold, unless the client has an open concern already.
+# The open concern that carries the review of a repair that did not hold, named in the
+# "did not recover" event: should Alliance withdraw it, that repair's concern re-opens
+# (`review_handed_back`). Named, not found by time: a sweep's chunk records "as of" the
+# sweep's start, which can be before the carrier opened.
+CARRIED_BY = "carried_by"
+
+
+def _reopen(
+    still_watching: QuerySet, client_id: int, now: dt.datetime
+) -> tuple[int, str, int | None]:
+    """Re-open a repair that did not hold, unless the client has an open concern already:
+    (changed, the event's action, the open concern that carries the review instead).
 
     The digest lists it again (`notified_at` cleared); its first opening stays its `opened_at`.
     """
     outcome = {"recovery": Concern.Recovery.NOT_RECOVERED, "updated_at": now}
-    if not Concern.objects.needing_review().filter(client_id=client_id).exists():
+    carrier = _open_concern(client_id)
+    if carrier is None:
         try:
             with transaction.atomic():
                 reopened = still_watching.update(**outcome, **_reopening(now))
-            return reopened, ConcernEvent.Action.REOPENED
+            return reopened, ConcernEvent.Action.REOPENED, None
         except IntegrityError:
-            pass  # a concern opened for the client meanwhile: it carries the review
-    return still_watching.update(**outcome), ConcernEvent.Action.NOT_RECOVERED
+            # A concern opened for the client meanwhile: it carries the review.
+            carrier = _open_concern(client_id)
+    return still_watching.update(**outcome), ConcernEvent.Action.NOT_RECOVERED, carrier
+
+
+def _open_concern(client_id: int) -> int | None:
+    return (
+        Concern.objects.needing_review()
+        .filter(client_id=client_id)
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 def _reopening(now: dt.datetime) -> dict[str, object]:
@@ -157,7 +182,11 @@ def review_handed_back(carrier: Concern, now: dt.datetime) -> int | None:
             concern__status=Concern.Status.RESOLVED,
             concern__recovery=Concern.Recovery.NOT_RECOVERED,
             action=ConcernEvent.Action.NOT_RECOVERED,
-            at__gte=carrier.opened_at,
+        )
+        # Recorded before the carrier was named: by time, as the carrier was open then.
+        .filter(
+            Q(**{f"evidence__{CARRIED_BY}": carrier.pk})
+            | Q(**{f"evidence__{CARRIED_BY}__isnull": True}, at__gte=carrier.opened_at)
         )
         .order_by("-at", "-pk")
         .first()

@@ -458,6 +458,101 @@ def test_a_rupture_only_the_therapist_noticed_stays_raised_while_a_late_link_is_
     assert signal.withdrawn_at is not None
 
 
+def _sessions(client: Client, *days_ago: float) -> list[Session]:
+    now = timezone.now()
+    return [SessionFactory(client=client, starts_at=now - dt.timedelta(days=d)) for d in days_ago]
+
+
+def _disengagement_holding(client: Client) -> list[int]:
+    return sorted(
+        Flag.objects.holding()
+        .filter(client=client, rule=Flag.Rule.DISENGAGEMENT)
+        .values_list("session__number", flat=True)
+    )
+
+
+def test_a_late_link_in_a_run_of_five_raises_nothing_new_and_its_expiry_withdraws_nothing(
+    client_record: Client,
+) -> None:
+    """Five attended sessions, none rated by the client: the signal is raised at the
+    fourth. A link sent late for the fourth holds that session back, and the run of four
+    would end a session later: no second signal for the same run while it is open, and
+    nothing withdrawn when it expires."""
+    sessions = _sessions(client_record, 37, 30, 23, 16, 9)
+    evaluate_clients([client_record.pk])
+    concern = concern_of(client_record)
+    assert _disengagement_holding(client_record) == [4]
+    link, _token = invitation_create(session=sessions[3])
+    evaluate_clients([client_record.pk])
+    assert _disengagement_holding(client_record) == [4]
+    outcome = sweep_run(now=link.expires_at + dt.timedelta(minutes=1))
+    assert outcome.signals_withdrawn == 0 and _disengagement_holding(client_record) == [4]
+    assert not concern.events.exists()
+
+
+def test_resending_the_last_unanswered_form_as_the_next_sessions_window_closes(
+    client_record: Client,
+) -> None:
+    """The everyday case of the above: four unanswered forms raised a concern at session
+    4; session 5 was two days ago. Session 4's form is sent again today; session 5's window
+    closes while that link is open, and then the link expires unanswered."""
+    sessions = _sessions(client_record, 30, 23, 16, 9)
+    evaluate_clients([client_record.pk])
+    concern = concern_of(client_record)
+    _sessions(client_record, 2)
+    link, _token = invitation_create(session=sessions[3])
+    sweep_run(now=timezone.now() + dt.timedelta(days=3))  # session 5's window has closed
+    assert _disengagement_holding(client_record) == [4]
+    sweep_run(now=link.expires_at + dt.timedelta(minutes=1))
+    assert _disengagement_holding(client_record) == [4]
+    assert not concern.events.exists()
+
+
+def test_a_late_link_after_the_concern_was_dismissed_opens_no_concern(
+    client_record: Client, therapist: Any
+) -> None:
+    """Four unanswered forms raised a concern, which the therapist dismissed; the fifth
+    session's form went unanswered too. A link sent late for the fourth is no new fact: no
+    concern opens for it, to be withdrawn by Alliance when the link expires unanswered."""
+    sessions = _sessions(client_record, 37, 30, 23, 16)
+    evaluate_clients([client_record.pk])
+    concern_dismiss(concern=concern_of(client_record), actor=therapist, reason="On holiday.")
+    _sessions(client_record, 9)
+    evaluate_clients([client_record.pk])
+    link, _token = invitation_create(session=sessions[3])
+    assert evaluate_clients([client_record.pk]).concerns_opened == 0
+    outcome = sweep_run(now=link.expires_at + dt.timedelta(minutes=1))
+    assert outcome.signals_withdrawn == 0
+    statuses = list(Concern.objects.filter(client=client_record).values_list("status", flat=True))
+    assert statuses == [Concern.Status.DISMISSED]
+
+
+def test_a_signal_held_by_a_late_link_follows_the_therapists_corrected_rating(
+    client_record: Client, therapist: Any
+) -> None:
+    """Rated by the therapist five days on: a rupture of "a lot", not talked through,
+    raised at once (the client's window has closed). They send the client a link, then
+    correct their own rating: "a little", partly talked through. The signal's numbers
+    follow the ratings while it is open to review, link or not: now context (low)."""
+    from measures.rules import LOW
+    from measures.services import rating_submit, rating_update
+
+    session = _sessions(client_record, 5)[0]
+    noticed = {**CLIENT_ANSWERS, "rupture": "a_lot", "rupture_resolved": "not_at_all"}
+    rating = rating_submit(
+        session=session, rater="therapist", answers=noticed, submitted_by=therapist
+    )
+    evaluate_clients([client_record.pk])
+    assert concern_of(client_record).severity == "high"
+    invitation_create(session=session)
+    evaluate_clients([client_record.pk])
+    corrected = {**CLIENT_ANSWERS, "rupture": "a_little", "rupture_resolved": "partly"}
+    rating_update(rating=rating, actor=therapist, answers=corrected)
+    evaluate_clients([client_record.pk])
+    signal = Flag.objects.holding().get(client=client_record, rule=Flag.Rule.RUPTURE_UNRESOLVED)
+    assert (signal.severity, signal.evidence["therapist"]["rupture"]) == (LOW, "a_little")
+
+
 def test_a_lowered_concern_of_a_client_still_off_track_stays_raised(
     client_record: Client,
 ) -> None:

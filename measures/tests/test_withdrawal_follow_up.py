@@ -246,3 +246,56 @@ def test_a_failed_repair_judged_while_its_carrier_is_being_withdrawn_is_reviewed
     b.refresh_from_db()
     assert (a.status, b.status) == (Concern.Status.WITHDRAWN, Concern.Status.OPEN)
     assert b.events.order_by("at", "pk").last().action == ConcernEvent.Action.REOPENED
+
+
+def test_a_failed_repair_recorded_by_a_sweep_chunk_is_handed_back_when_its_carrier_goes(
+    client_record: Client, therapist: Any
+) -> None:
+    """B is resolved with a repair; the nightly sweep is planned (its chunks judge as of
+    its start). Session 7's rupture then opens A; session 8's rating ends B's follow-up (not
+    recovered) and its own evaluation is lost (broker down). The chunk runs late: B did not
+    hold, and A carries its review. A is then withdrawn: B re-opens, though the chunk
+    recorded B's outcome as of the sweep's start, before A opened."""
+    from measures.detection import sweep_chunk_run, sweep_plan
+    from measures.review import concern_resolve
+    from measures.tests.test_concerns import history
+    from measures.tests.test_detection import week
+
+    history(client_record, [8, 8, 8, 8, 8])
+    week(client_record, 15, 5)
+    evaluate_clients([client_record.pk])
+    b = concern_resolve(concern=concern_of(client_record), actor=therapist, note="Talked.")
+    sweep = sweep_plan(now=timezone.now())
+    seventh = week(client_record, 14, 5, rupture="a_lot", rupture_resolved="not_at_all")
+    evaluate_clients([client_record.pk])  # after the sweep began: A opens
+    a = concern_of(client_record)
+    week(client_record, 13, 5)
+    [chunk] = sweep.chunks.all()
+    sweep_chunk_run(chunk.pk)
+    b.refresh_from_db()
+    assert (b.status, b.recovery) == (Concern.Status.RESOLVED, Concern.Recovery.NOT_RECOVERED)
+    Rating.objects.filter(session=seventh, rater=Rating.Rater.CLIENT).update(
+        rupture_resolved="fully", updated_at=timezone.now()
+    )
+    evaluate_clients([client_record.pk])
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.status, b.status) == (Concern.Status.WITHDRAWN, Concern.Status.OPEN)
+
+
+def test_the_failed_repair_names_its_carrier_and_one_recorded_before_is_found_by_time(
+    client_record: Client, therapist: Any
+) -> None:
+    """The "did not recover" event names the open concern that carries the review; one
+    recorded before Alliance named it (no carrier in its evidence) is handed back by time,
+    as the carrier was open when it was recorded."""
+    from measures.follow_up import CARRIED_BY
+
+    a, b = _handed_back(client_record, therapist)
+    event = b.events.get(action=ConcernEvent.Action.NOT_RECOVERED)
+    assert event.evidence[CARRIED_BY] == a.pk
+    del event.evidence[CARRIED_BY]
+    event.save(update_fields=["evidence"])
+    evaluate_clients([client_record.pk])
+    b.refresh_from_db()
+    assert b.status == Concern.Status.OPEN
