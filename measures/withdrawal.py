@@ -6,10 +6,10 @@ upsert writes the new evidence. When the rule no longer fires there at all — t
 therapist corrected their rating, the client later said the rupture was fully talked
 through, the session was voided, the client answered a link sent late — its numbers are
 no longer true, and the signal is **withdrawn**: kept, with when, and no longer part of
-what its concern asks the therapist to review. A signal in
-a closed concern stays as the therapist saw it: that is the record. Nor is a signal
-withdrawn while a link sent late may still be answered (`detection._awaiting_answer`):
-the client's answer, not the link, shows whether it still holds.
+what its concern asks the therapist to review. A signal in a closed concern stays as the
+therapist saw it: that is the record. Nor is a signal withdrawn while a link sent late
+may still be answered (`detection._with_links_sent_late`): the client's answer, not the
+link, shows whether it still holds.
 
 Its concern follows. Its severity and span are worked out again from the signals still
 holding (`measures.grouping.after_withdrawal`), and the step is kept in its history; a
