@@ -852,10 +852,8 @@ _COUNTS = ["clients_evaluated", "flags_created", "concerns_opened", "signals_wit
 
 
 def _sweep_finish(sweep: Sweep, outcome: Outcome) -> None:
-    sweep.clients_evaluated = outcome.clients_evaluated
-    sweep.flags_created = outcome.flags_created
-    sweep.concerns_opened = outcome.concerns_opened
-    sweep.signals_withdrawn = outcome.signals_withdrawn
+    for count in _COUNTS:
+        setattr(sweep, count, getattr(outcome, count))
     sweep.finished_at = timezone.now()
     sweep.save(update_fields=[*_COUNTS, "finished_at"])
     logger.info(
