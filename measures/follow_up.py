@@ -183,7 +183,8 @@ def review_handed_back(carrier: Concern, now: dt.datetime) -> int | None:
             concern__recovery=Concern.Recovery.NOT_RECOVERED,
             action=ConcernEvent.Action.NOT_RECOVERED,
         )
-        # Recorded before the carrier was named: by time, as the carrier was open then.
+        # By the carrier the event names; one recorded before events named it, by time (the
+        # carrier was open when it was recorded).
         .filter(
             Q(**{f"evidence__{CARRIED_BY}": carrier.pk})
             | Q(**{f"evidence__{CARRIED_BY}__isnull": True}, at__gte=carrier.opened_at)
