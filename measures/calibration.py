@@ -69,7 +69,18 @@ class ClientHistory:
     client_id: int
     therapist_id: int
     stable: bool
-    history: list[Point]
+    history: list[Point]  # sessions whose link is still open marked so
+    # The history unmarked, for a client holding a link still open at the replay's moment:
+    # detection raises only what the rules find both ways (`detection.histories`).
+    as_it_stands: list[Point] | None = None
+
+    def found(self, rule: Rule, t: Thresholds, now: dt.datetime) -> list[Finding]:
+        """What `rule` raises for this client under `t`, as detection would at `now`."""
+        found = list(rule.find(self.history, t, now))
+        if self.as_it_stands is None or not found:
+            return found
+        stands = {(f.session_id, f.rule) for f in rule.find(self.as_it_stands, t, now)}
+        return [f for f in found if (f.session_id, f.rule) in stands]
 
 
 @dataclass
@@ -256,7 +267,7 @@ class Replay:
             self._found[key] = [
                 [
                     Finding(found.session_id, found.rule, found.severity, NO_EVIDENCE)
-                    for found in rule.find(client.history, t, self.now)
+                    for found in client.found(rule, t, self.now)
                 ]
                 for client in self.clients
             ]
@@ -378,11 +389,11 @@ def clinic_histories(
     )
     on_progress = stages(READING, len(facts)) if stages is not None else None
     read = []
-    for client_id, _clinic_id, history in histories(clients.values("pk"), now):
+    for client_id, _clinic_id, history, as_it_stands in histories(clients.values("pk"), now):
         if client_id not in facts:
             continue  # added since the facts were read (the histories may come from a replica)
         therapist_id, unstable = facts[client_id]
-        read.append(ClientHistory(client_id, therapist_id, not unstable, history))
+        read.append(ClientHistory(client_id, therapist_id, not unstable, history, as_it_stands))
         if on_progress is not None and len(read) % 100 == 0:
             on_progress(len(read))
     if on_progress is not None:

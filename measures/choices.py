@@ -54,6 +54,10 @@ class ConcernAction(models.TextChoices):
     RECOVERED = "recovered", "Recovered after the repair"
     REOPENED = "reopened", "Did not recover: re-opened"
     NOT_RECOVERED = "not_recovered", "Did not recover"
+    # The concern that carried the review of a repair that did not hold was withdrawn by
+    # Alliance: the repair's concern re-opens. Not a follow-up finishing (that one was
+    # counted when it did not recover).
+    HANDED_BACK = "handed_back", "Did not recover: re-opened, the open concern withdrawn"
     # Detection's own steps when signals stop holding (measures.withdrawal): the signals
     # named in the evidence, and the severity if it fell; then the concern itself.
     SIGNALS_WITHDRAWN = "signal_withdrawn", "Signals withdrawn"

@@ -42,6 +42,7 @@ from measures.concerns import (
     ungrouped,
 )
 from measures.courses import course_for, courses_refresh
+from measures.grouping import SEVERITY_ORDER
 from measures.history import Finding, Point, Thresholds
 from measures.models import (
     Concern,
@@ -188,15 +189,18 @@ def _marked(history: list[Point], open_links: set[int]) -> list[Point]:
 
 def histories(
     clients: QuerySet | Iterable[int], now: dt.datetime | None = None
-) -> Iterator[tuple[int, int, list[Point]]]:
-    """(client id, clinic id, ordered history) for each client that has sessions, streamed;
-    with `now`, each session whose client holds a link still open then is marked so, as
-    detection marks it (a replay at `now` then raises what detection would)."""
+) -> Iterator[tuple[int, int, list[Point], list[Point] | None]]:
+    """(client id, clinic id, ordered history, as it stands) for each client that has
+    sessions, streamed. With `now`, each session whose client holds a link still open then
+    is marked so, and the history as it stands, unmarked, comes too (None for a client
+    holding no link): detection raises what the rules find both ways (a replay at `now`
+    then raises what detection would; `_with_links_sent_late`)."""
     open_links = _open_links(clients, now) if now is not None else {}
     for client_id, clinic_id, history, _answers in _client_histories(clients):
         if client_id in open_links:
-            history = _marked(history, open_links[client_id])
-        yield client_id, clinic_id, history
+            yield client_id, clinic_id, _marked(history, open_links[client_id]), history
+        else:
+            yield client_id, clinic_id, history, None
 
 
 @dataclass
@@ -481,17 +485,24 @@ def _store(batch: _Batch, now: dt.datetime, outcome: Outcome) -> None:
 def _already_raised(
     held: list[tuple[int, int, str, str, str]],
 ) -> list[tuple[int, int, str, str, str]]:
-    """Of the findings a link sent late holds, those of a signal already holding (one query,
-    for the few clients holding such a link): stored again, so its numbers follow."""
+    """Of the findings a link sent late holds, those of a signal already holding at no
+    higher severity (one query, for the few clients holding such a link): stored again, so
+    its numbers follow the ratings. One that would rise waits, as a new one does: a context
+    signal turned high would open a concern while the client may still answer."""
     if not held:
         return []
-    keys = {(session_id, rule) for _client, session_id, rule, *_rest in held}
-    holding = set(
-        Flag.objects.holding()
-        .filter(session_id__in={session_id for session_id, _rule in keys})
-        .values_list("session_id", "rule")
+    holding = dict(
+        ((session_id, rule), severity)
+        for session_id, rule, severity in Flag.objects.holding()
+        .filter(session_id__in={session_id for _client, session_id, *_rest in held})
+        .values_list("session_id", "rule", "severity")
     )
-    return [row for row in held if (row[1], row[2]) in holding]
+    return [
+        row
+        for row in held
+        if (row[1], row[2]) in holding
+        and SEVERITY_ORDER[row[3]] <= SEVERITY_ORDER[holding[row[1], row[2]]]
+    ]
 
 
 _JUDGED = ["track", "expected", "lowest_on_track", "judged_at"]

@@ -203,7 +203,7 @@ def review_handed_back(carrier: Concern, now: dt.datetime) -> int | None:
         return None
     ConcernEvent.objects.create(
         concern_id=handed.concern_id,
-        action=ConcernEvent.Action.REOPENED,
+        action=ConcernEvent.Action.HANDED_BACK,
         evidence=handed.evidence,
         at=now,
     )

@@ -228,6 +228,31 @@ def test_the_replay_waits_for_a_link_still_open_as_detection_does(client_record:
     assert {f.rule for f in evaluate(read.history, t, later)} == {"rupture_unresolved"}
 
 
+def test_the_replay_raises_only_what_detection_raises_with_a_link_sent_late(
+    client_record: Client,
+) -> None:
+    """Five attended sessions, none rated by the client, the fourth's form sent again late
+    before detection ran: detection raises only what the rules find both with the link and
+    without it, so nothing (the run ends at 4 without it, at 5 with it); nor may the replay
+    the calibration proposes from."""
+    from measures.detection import evaluate_clients
+    from measures.models import Flag
+    from sessions.invitations import invitation_create
+    from sessions.tests.factories import SessionFactory
+
+    now = timezone.now()
+    sessions = [
+        SessionFactory(client=client_record, starts_at=now - dt.timedelta(days=days))
+        for days in (37, 30, 23, 16, 9)
+    ]
+    invitation_create(session=sessions[3])
+    assert evaluate_clients([client_record.pk], now=now).concerns_opened == 0
+    assert not Flag.objects.filter(client=client_record).exists()
+    t = Thresholds.from_settings()
+    [read] = calibration.clinic_histories(client_record.clinic, now=now)
+    assert calibration.Replay([read], now - dt.timedelta(weeks=12), now).rates(t)["all"] == 0
+
+
 @pytest.mark.django_db
 def test_only_the_clinics_own_admin_may_calibrate_it(
     rated_clinic: Clinic, therapist: User, supervisor: User, outsider: User

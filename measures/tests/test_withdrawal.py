@@ -553,6 +553,37 @@ def test_a_signal_held_by_a_late_link_follows_the_therapists_corrected_rating(
     assert (signal.severity, signal.evidence["therapist"]["rupture"]) == (LOW, "a_little")
 
 
+def test_a_therapists_correction_to_a_rupture_held_by_a_late_link_opens_no_concern(
+    client_record: Client, therapist: Any
+) -> None:
+    """Five days on, the therapist notes a small rupture, partly talked through: context
+    (low), outside any concern. They send the client a link, then correct their rating to
+    "a lot", not talked through. Given so with the link open, it would wait for the
+    client's answer; it waits here too: the stored context is not turned high to open a
+    concern while the client may still say it was talked through. At the link's expiry
+    it rises and opens one."""
+    from measures.services import rating_submit, rating_update
+
+    session = _sessions(client_record, 5)[0]
+    small = {**CLIENT_ANSWERS, "rupture": "a_little", "rupture_resolved": "partly"}
+    rating = rating_submit(
+        session=session, rater="therapist", answers=small, submitted_by=therapist
+    )
+    evaluate_clients([client_record.pk])
+    signal = Flag.objects.holding().get(client=client_record, rule=Flag.Rule.RUPTURE_UNRESOLVED)
+    assert (signal.severity, signal.concern_id) == ("low", None)
+    link, _token = invitation_create(session=session)
+    big = {**CLIENT_ANSWERS, "rupture": "a_lot", "rupture_resolved": "not_at_all"}
+    rating_update(rating=rating, actor=therapist, answers=big)
+    assert evaluate_clients([client_record.pk]).concerns_opened == 0
+    assert not Concern.objects.filter(client=client_record).exists()
+    signal.refresh_from_db()
+    assert signal.severity == "low" and signal.withdrawn_at is None
+    outcome = sweep_run(now=link.expires_at + dt.timedelta(minutes=1))
+    assert outcome.concerns_opened == 1
+    assert concern_of(client_record).severity == "high"
+
+
 def test_a_lowered_concern_of_a_client_still_off_track_stays_raised(
     client_record: Client,
 ) -> None:

@@ -178,7 +178,7 @@ def test_a_failed_repair_carried_by_a_withdrawn_concern_is_reviewed_again(
     a.refresh_from_db()
     b.refresh_from_db()
     assert (a.status, b.status) == (Concern.Status.WITHDRAWN, Concern.Status.OPEN)
-    assert b.events.order_by("at", "pk").last().action == ConcernEvent.Action.REOPENED
+    assert b.events.order_by("at", "pk").last().action == ConcernEvent.Action.HANDED_BACK
 
 
 @pytest.mark.django_db(transaction=True)
@@ -214,7 +214,7 @@ def test_a_failed_repair_judged_while_its_carrier_is_being_withdrawn_is_reviewed
         rupture_resolved="fully"
     )  # A's one alert stops holding
     now = timezone.now()
-    [(_, clinic_id, points)] = histories([client_id], now)
+    [(_, clinic_id, points, _as_it_stands)] = histories([client_id], now)
     t = thresholds_for_clinics([clinic_id])[clinic_id]
     [(repair, result)] = follow_up.judge(follow_up.watched([client_id])[client_id], points, t)
     assert result.state == "not_recovered"
@@ -299,3 +299,21 @@ def test_the_failed_repair_names_its_carrier_and_one_recorded_before_is_found_by
     evaluate_clients([client_record.pk])
     b.refresh_from_db()
     assert b.status == Concern.Status.OPEN
+
+
+def test_a_repair_handed_back_counts_once_on_the_dashboard(
+    client_record: Client, therapist: Any, supervisor: Any
+) -> None:
+    """README "Repairs followed up": the dashboard counts repairs whose follow-up finished.
+    B's did not hold while A was open ("did not recover"); A withdrawn, B re-opens ("handed
+    back"): one repair whose follow-up finished, not two."""
+    from reports import dashboard
+
+    _a, b = _handed_back(client_record, therapist)
+    evaluate_clients([client_record.pk])
+    b.refresh_from_db()
+    assert b.status == Concern.Status.OPEN
+    period = dashboard.period_of_days(30)
+    [row] = [r for r in dashboard.therapist_rows(supervisor, period) if r.pk == therapist.pk]
+    assert (row.repairs_recovered, row.repairs_not_recovered) == (0, 1)
+    assert dashboard.team_totals(supervisor, period)["repairs_not_recovered"] == 1
