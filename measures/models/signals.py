@@ -309,7 +309,8 @@ class Concern(models.Model):
         if self.recovery == Recovery.NOT_RECOVERED:
             if self.needs_review:
                 return "Did not recover: re-opened"
-            return "Did not recover (the client's open concern carries the review)"
+            # Said so for good: that concern may be closed by the time this is read.
+            return "Did not recover (reviewed with the client's concern open at the time)"
         if self.recovery == Recovery.NO_BASELINE:
             return "Not followed up: no ratings before the concern to compare with"
         return ""

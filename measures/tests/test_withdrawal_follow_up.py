@@ -317,3 +317,16 @@ def test_a_repair_handed_back_counts_once_on_the_dashboard(
     [row] = [r for r in dashboard.therapist_rows(supervisor, period) if r.pk == therapist.pk]
     assert (row.repairs_recovered, row.repairs_not_recovered) == (0, 1)
     assert dashboard.team_totals(supervisor, period)["repairs_not_recovered"] == 1
+
+
+def test_a_repair_carried_by_another_concern_says_so_after_that_one_is_closed(
+    client_record: Client, therapist: Any
+) -> None:
+    from measures.review import concern_resolve
+
+    a, b = _handed_back(client_record, therapist)
+    said = "Did not recover (reviewed with the client's concern open at the time)"
+    assert b.recovery_words() == said
+    concern_resolve(concern=a, actor=therapist, note="Talked it through again.")
+    b.refresh_from_db()
+    assert b.recovery_words() == said
