@@ -40,7 +40,10 @@ from sessions.models import RatingInvitation, Session, SessionRevision
 SCHEMA = "alliance.client-export"
 # 2: outcome answers, the client's outcome switches, a concern's raised_from.
 # 3: a signal's withdrawn_at; a concern may be "withdrawn" (by Alliance); its reopened_at.
-SCHEMA_VERSION = 3
+# 4: a concern event may be "handed_back" (its repair's review re-opened when the concern
+#    carrying it was withdrawn); a "not_recovered" event's evidence names that concern
+#    ("carried_by", one of the client's concern ids in the document).
+SCHEMA_VERSION = 4
 
 # What each record gives the document. Left out on purpose: ids of other people's
 # accounts (a person appears by name only, and only as the therapist or a reviewer),
