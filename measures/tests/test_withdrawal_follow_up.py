@@ -330,3 +330,23 @@ def test_a_repair_carried_by_another_concern_says_so_after_that_one_is_closed(
     concern_resolve(concern=a, actor=therapist, note="Talked it through again.")
     b.refresh_from_db()
     assert b.recovery_words() == said
+
+
+def test_the_export_names_the_carrier_and_the_hand_back(
+    client_record: Client, therapist: Any, clinic_admin: Any
+) -> None:
+    """Schema version 4: the "did not recover" event names the concern that carried its
+    review, one of the client's own in the same document, and the re-opening is its own
+    step."""
+    from measures.rights import SCHEMA_VERSION, client_export
+
+    a, b = _handed_back(client_record, therapist)
+    evaluate_clients([client_record.pk])
+    document = client_export(actor=clinic_admin, client=client_record)
+    assert document["schema_version"] == SCHEMA_VERSION == 4
+    [exported] = [concern for concern in document["concerns"] if concern["id"] == b.pk]
+    actions = [event["action"] for event in exported["events"]]
+    assert actions[-2:] == ["not_recovered", "handed_back"]
+    carried_by = exported["events"][-2]["evidence"]["carried_by"]
+    assert carried_by == a.pk
+    assert carried_by in {concern["id"] for concern in document["concerns"]}
