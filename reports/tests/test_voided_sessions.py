@@ -115,7 +115,7 @@ def test_the_csv_exports_leave_the_voided_session_out(
 def test_detection_reads_only_current_sessions(
     client_record: Client, kept: Session, voided: Session
 ) -> None:
-    [(client_id, _clinic, history)] = list(histories([client_record.pk]))
+    [(client_id, _clinic, history, _as_it_stands)] = list(histories([client_record.pk]))
     assert client_id == client_record.pk
     assert [point.session_id for point in history] == [kept.pk]
     before = list(Flag.objects.filter(session=voided).values("pk", "evidence", "concern"))
