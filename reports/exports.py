@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -237,12 +238,18 @@ def client_outcome_rows(client: Client, zone: dt.tzinfo) -> Iterator[list[Any]]:
             _iso_date(starts_at, zone),
             name,
             ";".join(str(value) for value in given),
-            score.normalize(),
+            _plain(score),
             tracks[track],
-            "" if expected is None else expected.normalize(),
-            "" if lowest is None else lowest.normalize(),
+            "" if expected is None else _plain(expected),
+            "" if lowest is None else _plain(lowest),
             timezone.localtime(at, zone).isoformat(timespec="seconds"),
         ]
+
+
+def _plain(number: Decimal) -> str:
+    """A stored decimal as a spreadsheet reads it: no trailing zeros (6.5, 10), and never
+    in exponent form (`Decimal("10.00").normalize()` is 1E+1)."""
+    return format(number.normalize(), "f")
 
 
 def _words_for(choices: Any) -> dict[str, str]:

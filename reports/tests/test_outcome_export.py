@@ -73,3 +73,14 @@ def test_the_client_page_offers_it_once_there_are_answers(
     assert url(client_record) not in client.get(page).content.decode()
     answer(client_record, 7, [5, 5, 5, 5])
     assert url(client_record) in client.get(page).content.decode()
+
+
+def test_round_numbers_are_written_as_numbers(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    """A score of 10 (every item 10), or a course at 20, is 10 and 20 in a spreadsheet,
+    not 1E+1 and 2E+1 (what a normalised Decimal prints)."""
+    answer(client_record, 7, [10, 10, 10, 10], expected=20, lowest_on_track=10)
+    client.force_login(therapist)
+    [row] = table(client.get(url(client_record)))
+    assert (row["score"], row["expected"], row["lowest_on_track"]) == ("10", "20", "10")
