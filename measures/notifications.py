@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -128,12 +128,7 @@ def escalations_send(now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     cutoff = now - dt.timedelta(days=settings.ALLIANCE_ESCALATE_AFTER_DAYS)
     due = list(
-        Concern.objects.filter(
-            Q(reopened_at__isnull=True) | Q(reopened_at__lt=cutoff),
-            status=Concern.Status.OPEN,
-            escalated_at__isnull=True,
-            opened_at__lt=cutoff,
-        )
+        Concern.objects.filter(Concern.left_unacknowledged(cutoff), escalated_at__isnull=True)
         .select_related("client__therapist")
         .order_by("opened_at", "pk")
     )

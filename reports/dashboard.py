@@ -203,9 +203,7 @@ def _concern_numbers(team: QuerySet, stale_before: dt.datetime) -> QuerySet:
         .values(therapist=F("client__therapist"))
         .annotate(
             open_concerns=Count("pk"),
-            stale_concerns=Count(
-                "pk", filter=Q(status=Concern.Status.OPEN, opened_at__lt=stale_before)
-            ),
+            stale_concerns=Count("pk", filter=Concern.left_unacknowledged(stale_before)),
         )
         .order_by()
     )

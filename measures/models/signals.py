@@ -300,6 +300,14 @@ class Concern(models.Model):
             "not on track on their outcome, and feedback matters most for such clients."
         )
 
+    @staticmethod
+    def left_unacknowledged(cutoff: Any) -> Q:
+        """Open, not even acknowledged, since before `cutoff`: opened then, and not
+        re-opened by Alliance since (escalation and the dashboard's stale count agree)."""
+        return Q(status=ConcernStatus.OPEN, opened_at__lt=cutoff) & (
+            Q(reopened_at__isnull=True) | Q(reopened_at__lt=cutoff)
+        )
+
     def recovery_words(self) -> str:
         """How the follow-up of its repair stands, in words (empty when none was made)."""
         if self.recovery == Recovery.RECOVERED:

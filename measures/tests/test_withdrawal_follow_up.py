@@ -350,3 +350,27 @@ def test_the_export_names_the_carrier_and_the_hand_back(
     carried_by = exported["events"][-2]["evidence"]["carried_by"]
     assert carried_by == a.pk
     assert carried_by in {concern["id"] for concern in document["concerns"]}
+
+
+def test_a_repair_handed_back_is_stale_on_the_dashboard_only_as_escalation_counts(
+    client_record: Client, therapist: Any, supervisor: Any
+) -> None:
+    """README "Notifications": a concern Alliance re-opens counts its days from the
+    re-opening; the dashboard's "Unacknowledged > 7 days" counts as escalation does. B,
+    first opened three weeks ago, is handed back now: not stale; a week and more on, it is."""
+    from reports import dashboard
+
+    _a, b = _handed_back(client_record, therapist)
+    long_ago = timezone.now() - dt.timedelta(days=21)
+    Concern.objects.filter(pk=b.pk).update(opened_at=long_ago, acknowledged_at=long_ago)
+    evaluate_clients([client_record.pk])
+    b.refresh_from_db()
+    assert b.status == Concern.Status.OPEN and b.reopened_at is not None
+
+    def stale() -> int:
+        period = dashboard.period_of_days(30)
+        return dashboard.team_totals(supervisor, period)["stale_concerns"]
+
+    assert stale() == 0
+    Concern.objects.filter(pk=b.pk).update(reopened_at=timezone.now() - dt.timedelta(days=8))
+    assert stale() == 1
