@@ -174,9 +174,13 @@ def _reopened_audit(concern_id: int, client_id: int) -> None:
 
 def review_handed_back(carrier: Concern, now: dt.datetime) -> int | None:
     """`carrier` was closed without a review (withdrawn by Alliance) while it carried the
-    review of a repair that did not hold (found while it was open: `_reopen`). That
-    repair's concern re-opens now, as it would have then; returns its id, if any."""
-    handed = (
+    review of repairs that did not hold (found while it was open: `_reopen`). The latest
+    one's concern re-opens now, as it would have then, and carries the others' reviews (a
+    client has one open concern at most: their events name it now); returns its id, if
+    any."""
+    # Each repair's concern → its latest "did not recover" event that the carrier held.
+    handed: dict[int, ConcernEvent] = {}
+    for event in (
         ConcernEvent.objects.filter(
             concern__client_id=carrier.client_id,
             concern__status=Concern.Status.RESOLVED,
@@ -190,22 +194,30 @@ def review_handed_back(carrier: Concern, now: dt.datetime) -> int | None:
             | Q(**{f"evidence__{CARRIED_BY}__isnull": True}, at__gte=carrier.opened_at)
         )
         .order_by("-at", "-pk")
-        .first()
-    )
-    if handed is None:
-        return None
-    reopened = Concern.objects.filter(
-        pk=handed.concern_id,
-        status=Concern.Status.RESOLVED,
-        recovery=Concern.Recovery.NOT_RECOVERED,
-    ).update(**_reopening(now), updated_at=now)
-    if not reopened:
-        return None
-    ConcernEvent.objects.create(
-        concern_id=handed.concern_id,
-        action=ConcernEvent.Action.HANDED_BACK,
-        evidence=handed.evidence,
-        at=now,
-    )
-    _reopened_audit(handed.concern_id, carrier.client_id)
-    return handed.concern_id
+    ):
+        handed.setdefault(event.concern_id, event)
+    for event in handed.values():
+        reopened = Concern.objects.filter(
+            pk=event.concern_id,
+            status=Concern.Status.RESOLVED,
+            recovery=Concern.Recovery.NOT_RECOVERED,
+        ).update(**_reopening(now), updated_at=now)
+        if reopened:
+            ConcernEvent.objects.create(
+                concern_id=event.concern_id,
+                action=ConcernEvent.Action.HANDED_BACK,
+                evidence=event.evidence,
+                at=now,
+            )
+            _reopened_audit(event.concern_id, carrier.client_id)
+            _carried_by(event.concern_id, [other for other in handed.values() if other != event])
+            return event.concern_id
+    return None
+
+
+def _carried_by(concern_id: int, events: list[ConcernEvent]) -> None:
+    """These "did not recover" events' reviews go with `concern_id` now. Only the name of
+    the concern that carries each review changes: what the follow-up found stays."""
+    for event in events:
+        event.evidence = {**event.evidence, CARRIED_BY: concern_id}
+        event.save(update_fields=["evidence"])

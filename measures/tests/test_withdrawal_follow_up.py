@@ -374,3 +374,42 @@ def test_a_repair_handed_back_is_stale_on_the_dashboard_only_as_escalation_count
     assert stale() == 0
     Concern.objects.filter(pk=b.pk).update(reopened_at=timezone.now() - dt.timedelta(days=8))
     assert stale() == 1
+
+
+def test_every_failed_repair_a_withdrawn_concern_carried_is_handed_back(
+    client_record: Client, therapist: Any
+) -> None:
+    """B1 and B2 are resolved with repairs; A (a rupture at session 8) opens and carries
+    the review of both when neither holds. A withdrawn, the later one, B2, re-opens (one
+    open concern a client) and carries B1's review: B1's event names it."""
+    from measures.follow_up import CARRIED_BY
+    from measures.review import concern_resolve
+    from measures.tests.test_concerns import history
+    from measures.tests.test_detection import week
+
+    history(client_record, [8, 8, 8, 8, 8])
+    week(client_record, 15, 5)  # 6: a reliable drop opens B1
+    evaluate_clients([client_record.pk])
+    b1 = concern_resolve(concern=concern_of(client_record), actor=therapist, note="Talked.")
+    week(client_record, 14, 5, rupture="a_lot", rupture_resolved="not_at_all")  # 7: B2
+    evaluate_clients([client_record.pk])
+    b2 = concern_resolve(concern=concern_of(client_record), actor=therapist, note="Again.")
+    eighth = week(client_record, 13, 5, rupture="a_lot", rupture_resolved="not_at_all")
+    evaluate_clients([client_record.pk])  # 8: A opens; B1 did not hold, A carries it
+    a = concern_of(client_record)
+    week(client_record, 12, 5)  # 9: B2 did not hold either
+    evaluate_clients([client_record.pk])
+    for b in (b1, b2):
+        failed = b.events.get(action=ConcernEvent.Action.NOT_RECOVERED)
+        assert failed.evidence[CARRIED_BY] == a.pk
+    Rating.objects.filter(session=eighth, rater=Rating.Rater.CLIENT).update(
+        rupture_resolved="fully"
+    )
+    evaluate_clients([client_record.pk])
+    a.refresh_from_db()
+    b1.refresh_from_db()
+    b2.refresh_from_db()
+    assert (a.status, b1.status, b2.status) == ("withdrawn", "resolved", "open")
+    failed = b1.events.get(action=ConcernEvent.Action.NOT_RECOVERED)
+    assert failed.evidence[CARRIED_BY] == b2.pk
+    assert failed.evidence["scores"]  # what the follow-up found stays
