@@ -3,6 +3,33 @@
 from django.conf import settings
 from django.db import migrations, models
 
+# Before this migration a repair's review handed back (its carrier withdrawn by Alliance)
+# was recorded as "reopened", after the "not_recovered" already counted: the dashboard
+# counted that one repair twice. Such a re-opening is told by what came before it: on
+# its concern, the last follow-up step or review before it is "not_recovered" (a repair
+# that failed with no open concern re-opens at once, after "resolved").
+STEPS = ["resolved", "not_recovered", "reopened", "handed_back"]
+
+
+def hand_backs_named(apps, schema_editor):
+    ConcernEvent = apps.get_model("measures", "ConcernEvent")
+    reopened = ConcernEvent.objects.filter(action="reopened").order_by()
+    for event in reopened.only("pk", "concern_id", "at").iterator():
+        before = (
+            ConcernEvent.objects.filter(concern_id=event.concern_id, action__in=STEPS)
+            .filter(models.Q(at__lt=event.at) | models.Q(at=event.at, pk__lt=event.pk))
+            .order_by("-at", "-pk")
+            .values_list("action", flat=True)
+            .first()
+        )
+        if before == "not_recovered":
+            ConcernEvent.objects.filter(pk=event.pk).update(action="handed_back")
+
+
+def hand_backs_unnamed(apps, schema_editor):
+    ConcernEvent = apps.get_model("measures", "ConcernEvent")
+    ConcernEvent.objects.filter(action="handed_back").update(action="reopened")
+
 
 class Migration(migrations.Migration):
 
@@ -21,6 +48,7 @@ class Migration(migrations.Migration):
             name='action',
             field=models.CharField(choices=[('severity_raised', 'Severity raised'), ('acknowledged', 'Acknowledged'), ('resolved', 'Resolved with a repair'), ('dismissed', 'Dismissed'), ('commented', 'Commented'), ('recovered', 'Recovered after the repair'), ('reopened', 'Did not recover: re-opened'), ('not_recovered', 'Did not recover'), ('handed_back', 'Did not recover: re-opened, the open concern withdrawn'), ('signal_withdrawn', 'Signals withdrawn'), ('withdrawn', 'Withdrawn by Alliance')], max_length=16),
         ),
+        migrations.RunPython(hand_backs_named, hand_backs_unnamed),
         migrations.AddConstraint(
             model_name='concernevent',
             constraint=models.CheckConstraint(condition=models.Q(('action__in', ['severity_raised', 'acknowledged', 'resolved', 'dismissed', 'commented', 'recovered', 'reopened', 'not_recovered', 'handed_back', 'signal_withdrawn', 'withdrawn'])), name='concern_event_action_valid'),

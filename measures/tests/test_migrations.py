@@ -117,3 +117,53 @@ def test_flags_become_concerns_and_their_reviews_are_kept(old_apps: Any) -> None
     assert not Concern.objects.filter(client_id=calm.pk).exists()
     assert NewFlag.objects.get(client_id=calm.pk).concern_id is None
     assert not NewFlag.objects.filter(grouped_at__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hand_back_recorded_before_it_had_its_name_is_named_and_counted_once(
+    client_record: Any, therapist: Any, supervisor: Any
+) -> None:
+    """Before migration 0021 a repair handed back was recorded "reopened", after the
+    "not_recovered" already counted: the dashboard counted one repair twice. The migration
+    names it "handed_back"; a repair that failed with no open concern, re-opened at once,
+    stays "reopened"."""
+    from measures.detection import evaluate_clients
+    from measures.models import ConcernEvent
+    from measures.tests.test_withdrawal_follow_up import _handed_back
+    from reports import dashboard
+
+    _a, b = _handed_back(client_record, therapist)
+    evaluate_clients([client_record.pk])
+    ConcernEvent.objects.filter(concern=b, action="handed_back").update(action="reopened")
+    migrate([("measures", "0020_sweep_signals_withdrawn")])
+    migrate([("measures", "0021_concern_event_handed_back")])
+    actions = list(b.events.order_by("at", "pk").values_list("action", flat=True))
+    assert actions[-2:] == ["not_recovered", "handed_back"]
+    period = dashboard.period_of_days(30)
+    totals = dashboard.team_totals(supervisor, period)
+    assert (totals["repairs_recovered"], totals["repairs_not_recovered"]) == (0, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_repair_reopened_at_once_stays_reopened_through_the_migration(
+    client_record: Any, therapist: Any
+) -> None:
+    from measures.detection import evaluate_clients
+    from measures.models import Concern, ConcernEvent
+    from measures.review import concern_resolve
+    from measures.tests.test_concerns import concern_of, history
+    from measures.tests.test_detection import week
+
+    history(client_record, [8, 8, 8, 8, 8])
+    week(client_record, 15, 5)
+    evaluate_clients([client_record.pk])
+    b = concern_resolve(concern=concern_of(client_record), actor=therapist, note="Talked.")
+    week(client_record, 14, 5)
+    week(client_record, 13, 5)
+    evaluate_clients([client_record.pk])
+    b.refresh_from_db()
+    assert b.status == Concern.Status.OPEN
+    migrate([("measures", "0020_sweep_signals_withdrawn")])
+    migrate([("measures", "0021_concern_event_handed_back")])
+    assert ConcernEvent.objects.filter(concern=b, action="reopened").count() == 1
+    assert not ConcernEvent.objects.filter(action="handed_back").exists()
