@@ -294,7 +294,24 @@ def client_export(*, actor: Any, client: Client, place: str = "") -> dict[str, A
 
 def client_summary_html(document: dict[str, Any]) -> str:
     """The document as a page a person can read (and print)."""
-    return render_to_string("measures/rights/summary.html", {"document": document})
+    opened = {concern["id"]: concern["opened_at"] for concern in document["concerns"]}
+    concerns = [
+        concern | {"events": [_carrier_named(event, opened) for event in concern["events"]]}
+        for concern in document["concerns"]
+    ]
+    return render_to_string(
+        "measures/rights/summary.html", {"document": document | {"concerns": concerns}}
+    )
+
+
+def _carrier_named(event: dict[str, Any], opened: dict[int, str]) -> dict[str, Any]:
+    """The event, with the opening date of the concern that carried its review, if it
+    names one (a repair that did not hold while another concern was open): the page reads
+    no ids."""
+    carrier = (event.get("evidence") or {}).get("carried_by")
+    if carrier not in opened:
+        return event
+    return event | {"carried_by_opened": opened[carrier]}
 
 
 def _erasure_label(client: Client, now: dt.datetime) -> str:

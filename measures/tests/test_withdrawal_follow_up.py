@@ -413,3 +413,21 @@ def test_every_failed_repair_a_withdrawn_concern_carried_is_handed_back(
     failed = b1.events.get(action=ConcernEvent.Action.NOT_RECOVERED)
     assert failed.evidence[CARRIED_BY] == b2.pk
     assert failed.evidence["scores"]  # what the follow-up found stays
+
+
+def test_the_summary_names_the_concern_that_carried_a_failed_repair(
+    client_record: Client, therapist: Any, clinic_admin: Any
+) -> None:
+    """The summary gives what the export gives, as a page: a repair that did not hold
+    while another concern was open names that concern by its opening date."""
+    import re
+
+    from measures.rights import client_export, client_summary_html
+
+    a, _b = _handed_back(client_record, therapist)
+    opened = dt.datetime(2026, 1, 2, 9, 30, tzinfo=dt.UTC)
+    Concern.objects.filter(pk=a.pk).update(opened_at=opened)
+    html = client_summary_html(client_export(actor=clinic_admin, client=client_record))
+    items = [" ".join(item.split()) for item in re.findall(r"<li>(.*?)</li>", html, re.S)]
+    said = "Did not recover (reviewed with the concern opened 2026-01-02)"
+    assert len([item for item in items if item.endswith(said)]) == 1
