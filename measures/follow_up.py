@@ -197,17 +197,21 @@ def review_handed_back(carrier: Concern, now: dt.datetime) -> int | None:
     ):
         handed.setdefault(event.concern_id, event)
     for event in handed.values():
+        # After the failure it hands back, in the concern's history: a sweep's chunk
+        # evaluates as of the sweep's start, which can be before the failure was recorded.
+        at = max(now, event.at)
         reopened = Concern.objects.filter(
             pk=event.concern_id,
             status=Concern.Status.RESOLVED,
             recovery=Concern.Recovery.NOT_RECOVERED,
-        ).update(**_reopening(now), updated_at=now)
+        ).update(**_reopening(at), updated_at=at)
         if reopened:
+            found = {key: value for key, value in event.evidence.items() if key != CARRIED_BY}
             ConcernEvent.objects.create(
                 concern_id=event.concern_id,
                 action=ConcernEvent.Action.HANDED_BACK,
-                evidence=event.evidence,
-                at=now,
+                evidence=found,
+                at=at,
             )
             _reopened_audit(event.concern_id, carrier.client_id)
             _carried_by(event.concern_id, [other for other in handed.values() if other != event])

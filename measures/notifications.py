@@ -215,7 +215,8 @@ def escalation_row(concern: Concern, now: dt.datetime) -> dict[str, Any]:
         "therapist": str(concern.client.therapist),
         "label": concern.client.label,
         "severity": concern.get_severity_display(),
-        "days_open": (now - concern.opened_at).days,
+        # Unacknowledged since: its opening, or Alliance's re-opening (as it fell due).
+        "days_open": (now - (concern.reopened_at or concern.opened_at)).days,
         "url": absolute_url("measures:concern-detail", concern.pk),
     }
 

@@ -294,7 +294,12 @@ def client_export(*, actor: Any, client: Client, place: str = "") -> dict[str, A
 
 def client_summary_html(document: dict[str, Any]) -> str:
     """The document as a page a person can read (and print)."""
-    opened = {concern["id"]: concern["opened_at"] for concern in document["concerns"]}
+    # A concern Alliance withdrew reviewed nothing: its repair's review was handed back.
+    opened = {
+        concern["id"]: concern["opened_at"]
+        for concern in document["concerns"]
+        if concern["status"] != Concern.Status.WITHDRAWN
+    }
     concerns = [
         concern | {"events": [_carrier_named(event, opened) for event in concern["events"]]}
         for concern in document["concerns"]
@@ -306,8 +311,8 @@ def client_summary_html(document: dict[str, Any]) -> str:
 
 def _carrier_named(event: dict[str, Any], opened: dict[int, str]) -> dict[str, Any]:
     """The event, with the opening date of the concern that carried its review, if it
-    names one (a repair that did not hold while another concern was open): the page reads
-    no ids."""
+    names one that did (a repair that did not hold while another concern was open): the
+    page reads no ids."""
     carrier = (event.get("evidence") or {}).get("carried_by")
     if carrier not in opened:
         return event

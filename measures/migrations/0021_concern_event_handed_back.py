@@ -5,25 +5,70 @@ from django.db import migrations, models
 
 # Before this migration a repair's review handed back (its carrier withdrawn by Alliance)
 # was recorded as "reopened", after the "not_recovered" already counted: the dashboard
-# counted that one repair twice. Such a re-opening is told by what came before it: on
-# its concern, the last follow-up step or review before it is "not_recovered" (a repair
-# that failed with no open concern re-opens at once, after "resolved").
-STEPS = ["resolved", "not_recovered", "reopened", "handed_back"]
+# counted that one repair twice. Each follow-up of a repair begins at "resolved" and ends
+# once: "reopened" (no other concern was open), or "not_recovered" (an open concern carried
+# its review), then "reopened" again only if that concern was withdrawn and handed the
+# review back. So a "reopened" in a follow-up that also holds a "not_recovered" is a
+# hand-back. (By follow-up, not by the step just before it: a sweep's chunk stamped a
+# hand-back with the sweep's start, which could be before the failure it handed back.)
+#
+# Those hand-backs named no carrier, and a carrier withdrawn with several failed repairs
+# re-opened only the latest: the others' reviews go with that one now, as Alliance does
+# since (`measures.follow_up.review_handed_back`).
+
+
+def _before(at, pk):
+    return models.Q(at__lt=at) | models.Q(at=at, pk__lt=pk)
+
+
+def _after(at, pk):
+    return models.Q(at__gt=at) | models.Q(at=at, pk__gt=pk)
 
 
 def hand_backs_named(apps, schema_editor):
     ConcernEvent = apps.get_model("measures", "ConcernEvent")
-    reopened = ConcernEvent.objects.filter(action="reopened").order_by()
-    for event in reopened.only("pk", "concern_id", "at").iterator():
-        before = (
-            ConcernEvent.objects.filter(concern_id=event.concern_id, action__in=STEPS)
-            .filter(models.Q(at__lt=event.at) | models.Q(at=event.at, pk__lt=event.pk))
-            .order_by("-at", "-pk")
-            .values_list("action", flat=True)
-            .first()
-        )
-        if before == "not_recovered":
+    for event in ConcernEvent.objects.filter(action="reopened").order_by("at", "pk").iterator():
+        steps = ConcernEvent.objects.filter(concern_id=event.concern_id)
+        resolved = steps.filter(action="resolved")
+        failed = steps.filter(action="not_recovered")
+        began = resolved.filter(_before(event.at, event.pk)).order_by("-at", "-pk").first()
+        ended = resolved.filter(_after(event.at, event.pk)).order_by("at", "pk").first()
+        if began is not None:
+            failed = failed.filter(_after(began.at, began.pk))
+        if ended is not None:
+            failed = failed.filter(_before(ended.at, ended.pk))
+        if failed.exists():
             ConcernEvent.objects.filter(pk=event.pk).update(action="handed_back")
+            _others_carried(apps, event)
+
+
+def _others_carried(apps, handed_back):
+    """The other failed repairs the same withdrawn concern carried (its withdrawal was
+    recorded with the hand-back, at the same moment) are carried by this one now."""
+    Concern = apps.get_model("measures", "Concern")
+    ConcernEvent = apps.get_model("measures", "ConcernEvent")
+    concern = Concern.objects.get(pk=handed_back.concern_id)
+    withdrawal = (
+        ConcernEvent.objects.filter(
+            concern__client_id=concern.client_id, action="withdrawn", at=handed_back.at
+        )
+        .exclude(concern_id=concern.pk)
+        .select_related("concern")
+        .first()
+    )
+    if withdrawal is None:
+        return
+    orphans = ConcernEvent.objects.filter(
+        concern__client_id=concern.client_id,
+        concern__status="resolved",
+        concern__recovery="not_recovered",
+        action="not_recovered",
+        evidence__carried_by__isnull=True,
+        at__gte=withdrawal.concern.opened_at,
+    ).exclude(concern_id=concern.pk)
+    for orphan in orphans:
+        orphan.evidence = {**orphan.evidence, "carried_by": concern.pk}
+        orphan.save(update_fields=["evidence"])
 
 
 def hand_backs_unnamed(apps, schema_editor):

@@ -317,8 +317,9 @@ class Concern(models.Model):
         if self.recovery == Recovery.NOT_RECOVERED:
             if self.needs_review:
                 return "Did not recover: re-opened"
-            # Said so for good: that concern may be closed by the time this is read.
-            return "Did not recover (reviewed with the client's concern open at the time)"
+            # Said so for good: that concern may be closed by the time this is read, or be
+            # one re-opened for its own repair, which took this review over.
+            return "Did not recover (reviewed with another of the client's concerns)"
         if self.recovery == Recovery.NO_BASELINE:
             return "Not followed up: no ratings before the concern to compare with"
         return ""

@@ -167,3 +167,57 @@ def test_a_repair_reopened_at_once_stays_reopened_through_the_migration(
     migrate([("measures", "0021_concern_event_handed_back")])
     assert ConcernEvent.objects.filter(concern=b, action="reopened").count() == 1
     assert not ConcernEvent.objects.filter(action="handed_back").exists()
+
+
+def as_recorded_before_0021(*concerns: Any) -> None:
+    """The events as the code before migration 0021 wrote them: a hand-back "reopened", and
+    no "did not recover" event naming the concern that carried its review."""
+    from measures.models import ConcernEvent
+
+    ConcernEvent.objects.filter(action="handed_back").update(action="reopened")
+    for event in ConcernEvent.objects.filter(action="not_recovered"):
+        event.evidence = {k: v for k, v in event.evidence.items() if k != "carried_by"}
+        event.save(update_fields=["evidence"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hand_back_stamped_before_its_failure_is_named_too(
+    client_record: Any, therapist: Any, supervisor: Any
+) -> None:
+    """A sweep's chunk stamped a hand-back with the sweep's start, before the failure it
+    handed back: it is told by its follow-up, not by the step before it."""
+    from measures.models import ConcernEvent, Sweep
+    from measures.tests.test_withdrawal_follow_up import chunk_hands_back_after_a_failure
+    from reports import dashboard
+
+    b = chunk_hands_back_after_a_failure(client_record, therapist)
+    failed = b.events.get(action="not_recovered")
+    started = Sweep.objects.get().started_at  # the chunk's "now"
+    assert b.events.get(action="resolved").at < started < failed.at
+    ConcernEvent.objects.filter(concern=b, action="handed_back").update(at=started)
+    as_recorded_before_0021(b)
+    migrate([("measures", "0020_sweep_signals_withdrawn")])
+    migrate([("measures", "0021_concern_event_handed_back")])
+    assert b.events.filter(action="handed_back").count() == 1
+    assert not b.events.filter(action="reopened").exists()
+    totals = dashboard.team_totals(supervisor, dashboard.period_of_days(30))
+    assert (totals["repairs_recovered"], totals["repairs_not_recovered"]) == (0, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_other_repairs_a_withdrawn_concern_carried_go_with_the_one_handed_back(
+    client_record: Any, therapist: Any
+) -> None:
+    """Before 0021, a withdrawn concern that carried two failed repairs' reviews re-opened
+    the later one only; the earlier was left carried by nothing. The migration has the
+    one re-opened carry it, as Alliance does since."""
+    from measures.detection import evaluate_clients
+    from measures.tests.test_withdrawal_follow_up import two_carried
+
+    _a, b1, b2 = two_carried(client_record, therapist)
+    evaluate_clients([client_record.pk])
+    as_recorded_before_0021(b1, b2)
+    migrate([("measures", "0020_sweep_signals_withdrawn")])
+    migrate([("measures", "0021_concern_event_handed_back")])
+    assert b2.events.filter(action="handed_back").count() == 1
+    assert b1.events.get(action="not_recovered").evidence["carried_by"] == b2.pk

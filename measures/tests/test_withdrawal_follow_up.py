@@ -325,7 +325,7 @@ def test_a_repair_carried_by_another_concern_says_so_after_that_one_is_closed(
     from measures.review import concern_resolve
 
     a, b = _handed_back(client_record, therapist)
-    said = "Did not recover (reviewed with the client's concern open at the time)"
+    said = "Did not recover (reviewed with another of the client's concerns)"
     assert b.recovery_words() == said
     concern_resolve(concern=a, actor=therapist, note="Talked it through again.")
     b.refresh_from_db()
@@ -376,12 +376,10 @@ def test_a_repair_handed_back_is_stale_on_the_dashboard_only_as_escalation_count
     assert stale() == 1
 
 
-def test_every_failed_repair_a_withdrawn_concern_carried_is_handed_back(
-    client_record: Client, therapist: Any
-) -> None:
+def two_carried(client_record: Client, therapist: Any) -> tuple[Concern, Concern, Concern]:
     """B1 and B2 are resolved with repairs; A (a rupture at session 8) opens and carries
-    the review of both when neither holds. A withdrawn, the later one, B2, re-opens (one
-    open concern a client) and carries B1's review: B1's event names it."""
+    the review of both when neither holds. Then the client says session 8's rupture was
+    fully talked through (not yet evaluated): (A, B1, B2)."""
     from measures.follow_up import CARRIED_BY
     from measures.review import concern_resolve
     from measures.tests.test_concerns import history
@@ -405,6 +403,17 @@ def test_every_failed_repair_a_withdrawn_concern_carried_is_handed_back(
     Rating.objects.filter(session=eighth, rater=Rating.Rater.CLIENT).update(
         rupture_resolved="fully"
     )
+    return a, b1, b2
+
+
+def test_every_failed_repair_a_withdrawn_concern_carried_is_handed_back(
+    client_record: Client, therapist: Any
+) -> None:
+    """A withdrawn, the later repair's concern, B2, re-opens (one open concern a client)
+    and carries B1's review: B1's event names it."""
+    from measures.follow_up import CARRIED_BY
+
+    a, b1, b2 = two_carried(client_record, therapist)
     evaluate_clients([client_record.pk])
     a.refresh_from_db()
     b1.refresh_from_db()
@@ -431,3 +440,83 @@ def test_the_summary_names_the_concern_that_carried_a_failed_repair(
     items = [" ".join(item.split()) for item in re.findall(r"<li>(.*?)</li>", html, re.S)]
     said = "Did not recover (reviewed with the concern opened 2026-01-02)"
     assert len([item for item in items if item.endswith(said)]) == 1
+
+
+def test_the_summary_names_no_withdrawn_concern_as_having_reviewed_a_repair(
+    client_record: Client, therapist: Any, clinic_admin: Any
+) -> None:
+    """A withdrawal is no review: once A is withdrawn and B handed back, neither B's
+    failure nor its re-opening says A reviewed it."""
+    import re
+
+    from measures.rights import client_export, client_summary_html
+
+    _a, b = _handed_back(client_record, therapist)
+    evaluate_clients([client_record.pk])
+    b.refresh_from_db()
+    assert b.status == Concern.Status.OPEN
+    html = client_summary_html(client_export(actor=clinic_admin, client=client_record))
+    items = [" ".join(item.split()) for item in re.findall(r"<li>(.*?)</li>", html, re.S)]
+    assert [item for item in items if "Did not recover" in item]
+    assert not [item for item in items if "reviewed with the concern opened" in item]
+    handed = b.events.get(action=ConcernEvent.Action.HANDED_BACK)
+    assert "carried_by" not in handed.evidence
+
+
+def test_the_escalation_counts_a_reopened_concerns_days_from_the_reopening(
+    client_record: Client, therapist: Any, supervisor: Any
+) -> None:
+    """README "Notifications": a concern Alliance re-opens counts its days from the
+    re-opening, in the supervisor's e-mail too."""
+    from django.core import mail
+
+    from measures import notifications
+
+    supervisor.email = "sue@example.org"
+    supervisor.save()
+    _a, b = _handed_back(client_record, therapist)
+    long_ago = timezone.now() - dt.timedelta(days=60)
+    Concern.objects.filter(pk=b.pk).update(opened_at=long_ago, acknowledged_at=long_ago)
+    evaluate_clients([client_record.pk])
+    b.refresh_from_db()
+    mail.outbox.clear()
+    assert notifications.escalations_send(b.reopened_at + dt.timedelta(days=8, hours=1)) == 1
+    [sent] = mail.outbox
+    assert "open 8 days" in sent.body
+
+
+def chunk_hands_back_after_a_failure(client_record: Client, therapist: Any) -> Concern:
+    """B is resolved and A (a rupture at session 7) open; the nightly sweep is planned.
+    Session 8's rating ends B's follow-up in its own evaluation (not recovered, A carries
+    it); the client then says the rupture was fully talked through, and the sweep's chunk,
+    which evaluates as of the sweep's start, withdraws A and hands B back. Returns B."""
+    from measures.detection import sweep_chunk_run, sweep_plan
+    from measures.review import concern_resolve
+    from measures.tests.test_concerns import history
+    from measures.tests.test_detection import week
+
+    history(client_record, [8, 8, 8, 8, 8])
+    week(client_record, 15, 5)
+    evaluate_clients([client_record.pk])
+    b = concern_resolve(concern=concern_of(client_record), actor=therapist, note="Talked.")
+    seventh = week(client_record, 14, 5, rupture="a_lot", rupture_resolved="not_at_all")
+    evaluate_clients([client_record.pk])
+    sweep = sweep_plan(now=timezone.now())
+    week(client_record, 13, 5)
+    evaluate_clients([client_record.pk])
+    Rating.objects.filter(session=seventh, rater=Rating.Rater.CLIENT).update(
+        rupture_resolved="fully", updated_at=timezone.now()
+    )
+    [chunk] = sweep.chunks.all()
+    sweep_chunk_run(chunk.pk)
+    b.refresh_from_db()
+    assert b.status == Concern.Status.OPEN
+    return b
+
+
+def test_a_hand_back_by_a_sweep_chunk_comes_after_the_failure_in_the_history(
+    client_record: Client, therapist: Any
+) -> None:
+    b = chunk_hands_back_after_a_failure(client_record, therapist)
+    actions = list(b.events.order_by("at", "pk").values_list("action", flat=True))
+    assert actions[-2:] == ["not_recovered", "handed_back"]
