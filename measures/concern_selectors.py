@@ -11,9 +11,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from clients.scoping import is_treating_therapist
+from measures import follow_up
 from measures.concerns import client_scores
 from measures.grouping import RULE_ORDER
 from measures.models import Concern, ConcernEvent, ConcernQuerySet, Flag, severity_rank
@@ -126,10 +127,19 @@ def concern_page(concern: Concern, reader: Any) -> ConcernPage:
             reader, concern, {flag.session.therapist_id for flag in told}
         ),
     )
+    # A repair that did not hold while this concern was open: this one's review covers it.
+    failed_here = ConcernEvent.objects.filter(
+        follow_up.carried_by(concern, until=concern.closed_at),
+        concern=OuterRef("pk"),
+        concern__status=Concern.Status.RESOLVED,
+        concern__recovery=Concern.Recovery.NOT_RECOVERED,
+        action=ConcernEvent.Action.NOT_RECOVERED,
+    )
     earlier = list(
         Concern.objects.filter(client_id=concern.client_id)
         .exclude(pk=concern.pk)
         .select_related("first_session", "last_session")
+        .annotate(carried_here=Exists(failed_here))
         .order_by("-opened_at")[:10]
     )
     return ConcernPage(

@@ -138,6 +138,16 @@ def _reopen(
     return still_watching.update(**outcome), ConcernEvent.Action.NOT_RECOVERED, carrier
 
 
+def carried_by(carrier: Concern, until: dt.datetime | None = None) -> Q:
+    """The "did not recover" events whose review `carrier` carries: by the carrier the
+    event names; one recorded before events named it, by time (recorded while the carrier
+    was open, up to `until`: a client has one open concern at most)."""
+    unnamed = Q(**{f"evidence__{CARRIED_BY}__isnull": True}, at__gte=carrier.opened_at)
+    if until is not None:
+        unnamed &= Q(at__lte=until)
+    return Q(**{f"evidence__{CARRIED_BY}": carrier.pk}) | unnamed
+
+
 def _open_concern(client_id: int) -> int | None:
     return (
         Concern.objects.needing_review()
@@ -187,12 +197,7 @@ def review_handed_back(carrier: Concern, now: dt.datetime) -> int | None:
             concern__recovery=Concern.Recovery.NOT_RECOVERED,
             action=ConcernEvent.Action.NOT_RECOVERED,
         )
-        # By the carrier the event names; one recorded before events named it, by time (the
-        # carrier was open when it was recorded).
-        .filter(
-            Q(**{f"evidence__{CARRIED_BY}": carrier.pk})
-            | Q(**{f"evidence__{CARRIED_BY}__isnull": True}, at__gte=carrier.opened_at)
-        )
+        .filter(carried_by(carrier))
         .order_by("-at", "-pk")
     ):
         handed.setdefault(event.concern_id, event)

@@ -520,3 +520,30 @@ def test_a_hand_back_by_a_sweep_chunk_comes_after_the_failure_in_the_history(
     b = chunk_hands_back_after_a_failure(client_record, therapist)
     actions = list(b.events.order_by("at", "pk").values_list("action", flat=True))
     assert actions[-2:] == ["not_recovered", "handed_back"]
+
+
+def test_the_concern_that_carries_a_failed_repairs_review_says_so(
+    client_record: Client, therapist: Any, client: Any
+) -> None:
+    """README: with another concern open, "that one carries the review" of a repair that
+    did not hold. Its page says so, and links to the repair's concern; once Alliance
+    withdrew it and handed the review back, the concern re-opened carries the others'."""
+    from django.urls import reverse
+
+    def page(concern: Concern) -> str:
+        client.force_login(therapist)
+        html = client.get(reverse("measures:concern-detail", args=[concern.pk])).content
+        return " ".join(html.decode().split())
+
+    a, b1, b2 = two_carried(client_record, therapist)
+    said = "This review also covers the repair of"
+    on_a = page(a)
+    assert on_a.count(said) == 2
+    for b in (b1, b2):
+        assert reverse("measures:concern-detail", args=[b.pk]) in on_a
+    assert said not in page(b1)
+    evaluate_clients([client_record.pk])  # A withdrawn: B2 re-opens, carrying B1's review
+    assert said not in page(a)
+    on_b2 = page(b2)
+    assert on_b2.count(said) == 1
+    assert "its repair's review is carried here" in on_b2
