@@ -109,6 +109,12 @@ def digest_row(concern: Concern) -> dict[str, Any]:
     return {
         "label": concern.client.label,
         "severity": concern.get_severity_display(),
+        # Why it is listed again: its story is the one the therapist read when it opened.
+        "back": (
+            "Re-opened: the repair did not hold."
+            if concern.recovery == Concern.Recovery.NOT_RECOVERED
+            else ""
+        ),
         "story": concern.story,
         "url": absolute_url("measures:concern-detail", concern.pk),
     }

@@ -547,3 +547,24 @@ def test_the_concern_that_carries_a_failed_repairs_review_says_so(
     on_b2 = page(b2)
     assert on_b2.count(said) == 1
     assert "its repair's review is carried here" in on_b2
+
+
+def test_the_digest_says_why_a_concern_is_back(client_record: Client, therapist: Any) -> None:
+    """A concern re-opened because its repair did not hold is listed in the next digest
+    with why, before the story the therapist read when it first opened."""
+    from django.core import mail
+
+    from measures import notifications
+
+    _a, b = _handed_back(client_record, therapist)
+    evaluate_clients([client_record.pk])  # handed back: B open, for the next digest
+    b.refresh_from_db()
+    assert b.status == Concern.Status.OPEN and b.notified_at is None
+    therapist.email = "tara@example.org"
+    therapist.save()
+    mail.outbox.clear()
+    notifications.digests_send()
+    [sent] = mail.outbox
+    listed = f"- {client_record.label}"
+    [line] = [line for line in sent.body.splitlines() if line.startswith(listed)]
+    assert "): Re-opened: the repair did not hold. " in line
