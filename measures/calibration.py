@@ -69,8 +69,8 @@ class ClientHistory:
     client_id: int
     therapist_id: int
     stable: bool
-    history: list[Point]  # sessions whose link is still open marked so
-    # The history unmarked, for a client holding a link still open at the replay's moment:
+    history: list[Point]  # sessions holding a link still open past their window marked so
+    # The history unmarked, for a client holding such a link at the replay's moment:
     # detection raises only what the rules find both ways (`detection.histories`).
     as_it_stands: list[Point] | None = None
 

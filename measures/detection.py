@@ -191,14 +191,16 @@ def histories(
     clients: QuerySet | Iterable[int], now: dt.datetime | None = None
 ) -> Iterator[tuple[int, int, list[Point], list[Point] | None]]:
     """(client id, clinic id, ordered history, as it stands) for each client that has
-    sessions, streamed. With `now`, each session whose client holds a link still open then
-    is marked so, and the history as it stands, unmarked, comes too (None for a client
-    holding no link): detection raises what the rules find both ways (a replay at `now`
-    then raises what detection would; `_with_links_sent_late`)."""
+    sessions, streamed. With `now`, each session holding a link still open then, past its
+    own rating window, is marked so, and the history as it stands, unmarked, comes too
+    (None for a client holding no such link): detection raises what the rules find both
+    ways (a replay at `now` then raises what detection would; `_with_links_sent_late`)."""
     open_links = _open_links(clients, now) if now is not None else {}
+    grace = Thresholds.from_settings().rating_grace  # clinics do not change it
     for client_id, clinic_id, history, _answers in _client_histories(clients):
-        if client_id in open_links:
-            yield client_id, clinic_id, _marked(history, open_links[client_id]), history
+        late = _sent_late(history, open_links.get(client_id, set()), grace, now)
+        if late:
+            yield client_id, clinic_id, _marked(history, late), history
         else:
             yield client_id, clinic_id, history, None
 
@@ -328,7 +330,7 @@ def _evaluate(
             by_clinic.update(thresholds_for_clinics([clinic_id]))
         thresholds = by_clinic[clinic_id]
         batch.evaluated[client_id] = thresholds
-        late = _sent_late(history, open_links.get(client_id, set()), thresholds, now)
+        late = _sent_late(history, open_links.get(client_id, set()), thresholds.rating_grace, now)
         if late:
             findings, held = _with_links_sent_late(history, late, thresholds, now)
             batch.held.extend(_rows(client_id, held))
@@ -368,17 +370,17 @@ def _rows(client_id: int, findings: Iterable[Finding]) -> Iterator[tuple[int, in
 
 
 def _sent_late(
-    history: list[Point], open_links: set[int], thresholds: Thresholds, now: dt.datetime
+    history: list[Point], open_links: set[int], grace: dt.timedelta, now: dt.datetime | None
 ) -> set[int]:
-    """The client's sessions with a link still open that was sent after the session's own
-    rating window closed: the client may yet answer (inside its window, a session waits
-    for their answer anyway)."""
-    if not open_links:
+    """The client's sessions with a link still open past the session's own rating window
+    (`grace` from its start): the client may yet answer (inside its window, a session
+    waits for their answer anyway, link or not)."""
+    if not open_links or now is None:
         return set()
     return {
         point.session_id
         for point in history
-        if point.session_id in open_links and point.starts_at + thresholds.rating_grace <= now
+        if point.session_id in open_links and point.starts_at + grace <= now
     }
 
 
