@@ -75,9 +75,9 @@ def test_a_repair_reopened_keeps_its_reviewed_signals_when_a_later_one_is_withdr
     assert (b.first_session.number, b.opening_rule) == (6, "reliable_drop")
 
 
-def _handed_back(client_record: Client, therapist: Any) -> tuple[Concern, Concern]:
-    """test_withdrawal's scenario: A carries B's failed repair, then A is withdrawn and B
-    re-opens (review_handed_back)."""
+def resolved_then_ruptured(client_record: Client, therapist: Any) -> tuple[Concern, Any]:
+    """Steady at 8, then a drop at session 6 opens B, resolved with a repair; a rupture at
+    session 7 (not talked through) opens A. Returns B and session 7."""
     from measures.review import concern_resolve
     from measures.tests.test_concerns import history
     from measures.tests.test_detection import week
@@ -88,6 +88,15 @@ def _handed_back(client_record: Client, therapist: Any) -> tuple[Concern, Concer
     b = concern_resolve(concern=concern_of(client_record), actor=therapist, note="Talked.")
     seventh = week(client_record, 14, 5, rupture="a_lot", rupture_resolved="not_at_all")
     evaluate_clients([client_record.pk])
+    return b, seventh
+
+
+def _handed_back(client_record: Client, therapist: Any) -> tuple[Concern, Concern]:
+    """test_withdrawal's scenario: A carries B's failed repair, then A is withdrawn and B
+    re-opens (review_handed_back)."""
+    from measures.tests.test_detection import week
+
+    b, seventh = resolved_then_ruptured(client_record, therapist)
     a = concern_of(client_record)
     week(client_record, 13, 5)
     evaluate_clients([client_record.pk])
@@ -491,16 +500,9 @@ def chunk_hands_back_after_a_failure(client_record: Client, therapist: Any) -> C
     it); the client then says the rupture was fully talked through, and the sweep's chunk,
     which evaluates as of the sweep's start, withdraws A and hands B back. Returns B."""
     from measures.detection import sweep_chunk_run, sweep_plan
-    from measures.review import concern_resolve
-    from measures.tests.test_concerns import history
     from measures.tests.test_detection import week
 
-    history(client_record, [8, 8, 8, 8, 8])
-    week(client_record, 15, 5)
-    evaluate_clients([client_record.pk])
-    b = concern_resolve(concern=concern_of(client_record), actor=therapist, note="Talked.")
-    seventh = week(client_record, 14, 5, rupture="a_lot", rupture_resolved="not_at_all")
-    evaluate_clients([client_record.pk])
+    b, seventh = resolved_then_ruptured(client_record, therapist)
     sweep = sweep_plan(now=timezone.now())
     week(client_record, 13, 5)
     evaluate_clients([client_record.pk])
