@@ -375,11 +375,15 @@ ALLIANCE_ESCALATE_AFTER_DAYS = env_int("ALLIANCE_ESCALATE_AFTER_DAYS", 7)
 ALLIANCE_SWEEP_HOUR = env_int("ALLIANCE_SWEEP_HOUR", 2)
 # How many clients each of the sweep's tasks evaluates: chunks spread over the workers.
 ALLIANCE_SWEEP_CHUNK_CLIENTS = env_int("ALLIANCE_SWEEP_CHUNK_CLIENTS", 500)
+if ALLIANCE_SWEEP_CHUNK_CLIENTS < 1:  # 0 fails every plan; fewer plans chunks of nobody
+    raise ImproperlyConfigured("ALLIANCE_SWEEP_CHUNK_CLIENTS must be 1 or more.")
 # Each sweep looks this far back before the last one began: a rating stamped just before
 # that sweep started but committed just after it was invisible to it (and if its own
 # evaluation could not be queued, nothing else would judge it). Longer than any request
 # or import that writes ratings stays open; re-judging a client twice changes nothing.
 ALLIANCE_SWEEP_OVERLAP_SECONDS = env_int("ALLIANCE_SWEEP_OVERLAP_SECONDS", 10 * 60)
+if ALLIANCE_SWEEP_OVERLAP_SECONDS < 0:  # would look past the last sweep's start, not before
+    raise ImproperlyConfigured("ALLIANCE_SWEEP_OVERLAP_SECONDS must be 0 or more.")
 # The record of each sweep and catch-up (a row every 10 minutes, and each chunk's client
 # ids) is kept this long, then forgotten by the nightly sweep; the latest finished one is
 # kept whatever its age, since it bounds the next.

@@ -26,7 +26,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
-from django.db.models import Exists, FilteredRelation, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from alliance.progress import OnProgress
@@ -824,14 +824,39 @@ def _sweep_start(now: dt.datetime, *, refresh_courses: bool = True) -> tuple[Swe
     grace = Thresholds.from_settings().rating_grace
     since = last.started_at - sweep_overlap() if last else None
     clients = clients_to_sweep(since, now, grace)
-    # The clinics' own experience first: where it moved, every answer is judged again.
-    rejudge = courses_refresh(now) if refresh_courses else set()
+    rejudge = _clinics_to_rejudge(sweep, since, now, refresh_courses=refresh_courses)
     if rejudge:
         answered = OutcomeAnswer.objects.filter(session__client_id=OuterRef("pk"))
         clients = Client.objects.filter(
             Q(pk__in=clients) | (Q(clinic_id__in=rejudge) & Exists(answered))
         ).values("pk")
     return sweep, clients
+
+
+def _clinics_to_rejudge(
+    sweep: Sweep, since: dt.datetime | None, now: dt.datetime, *, refresh_courses: bool
+) -> set[int]:
+    """The clinics whose answered clients `sweep` judges again: those whose expected course
+    moved now (the clinics' own experience first: where it moved, every answer is judged
+    again), and those an unfinished sweep begun since `since` was to judge again. A chunk
+    of those lost with its worker, or never queued, would otherwise leave its clients
+    judged against the old course for good: their history did not change, and the course,
+    already stored, does not move again. Recorded on the sweep with the courses stored, so
+    the next sweep carries them on if this one does not finish either."""
+    unfinished = Sweep.objects.filter(finished_at__isnull=True).exclude(pk=sweep.pk)
+    if since is not None:
+        unfinished = unfinished.filter(started_at__gte=since)
+    carried = {
+        clinic
+        for clinics in unfinished.values_list("rejudged_clinics", flat=True)
+        for clinic in clinics
+    }
+    with transaction.atomic():
+        rejudge = carried | (courses_refresh(now) if refresh_courses else set())
+        if rejudge:
+            sweep.rejudged_clinics = sorted(rejudge)
+            sweep.save(update_fields=["rejudged_clinics"])
+    return rejudge
 
 
 def _copies_mend(refresh_courses: bool) -> None:
@@ -926,6 +951,8 @@ def _sweep_plan(
 ) -> Sweep:
     now = now or timezone.now()
     size = chunk_clients or settings.ALLIANCE_SWEEP_CHUNK_CLIENTS
+    if size < 1:
+        raise ValueError(f"A sweep's chunks hold 1 client or more, not {size}.")
     sweep, clients = _sweep_start(now, refresh_courses=refresh_courses)
     # Neighbouring ids: each chunk's histories come from one range of the sessions' index.
     ids = list(clients.order_by("pk").values_list("pk", flat=True))
@@ -944,30 +971,56 @@ def sweep_chunk_run(chunk_id: int) -> Outcome:
 
     Safe to run twice, or twice at once (a chunk delivered again after its worker died):
     the signals are upserted and grouping locks each client, so the second run writes
-    nothing new; a chunk already recorded done is not evaluated again."""
-    chunk = SweepChunk.objects.select_related("sweep").get(pk=chunk_id)
+    nothing new; a chunk already recorded done is not evaluated again. A chunk whose
+    sweep's record was forgotten meanwhile (`sweeps_forget`: its workers away for longer
+    than ALLIANCE_SWEEP_KEEP_DAYS) is skipped: the sweeps since have covered its clients."""
+    chunk = SweepChunk.objects.select_related("sweep").filter(pk=chunk_id).first()
+    if chunk is None:
+        logger.info("Sweep chunk %s skipped: its sweep's record was forgotten", chunk_id)
+        return Outcome()
     if chunk.finished_at is not None:
         return Outcome()
     outcome = _evaluate(chunk.client_ids, chunk.sweep.started_at)
-    # Recorded done before the copies are written: a second delivery running beside this
-    # one waits on the clients this one holds, so this one, which raised what there was to
-    # raise, records its counts first. (A worker lost in between leaves these clients'
-    # copies to their next evaluation, or the nightly sweep's.)
+    # Recorded done before the copies are written (a worker lost in between leaves these
+    # clients' copies to their next evaluation, or the nightly sweep's).
     _chunk_finish(chunk, outcome)
     _copies_write(chunk.client_ids)
     return outcome
+
+
+# What each delivery of a chunk did to the records: two deliveries never do the same thing
+# twice (signals are upserted, concerns opened and signals withdrawn under the client's
+# lock), so what a second delivery did adds to the first's. Both read the same clients.
+_EFFECTS = ["flags_created", "concerns_opened", "signals_withdrawn"]
 
 
 @transaction.atomic
 def _chunk_finish(chunk: SweepChunk, outcome: Outcome) -> None:
     # The sweep's row first: chunks finishing at once take turns, so exactly one of them
     # sees no chunk left unfinished.
-    sweep = Sweep.objects.select_for_update().get(pk=chunk.sweep_id)
+    sweep = Sweep.objects.select_for_update().filter(pk=chunk.sweep_id).first()
+    if sweep is None:
+        return  # forgotten while this chunk ran (`sweeps_forget`)
     recorded = SweepChunk.objects.filter(pk=chunk.pk, finished_at__isnull=True).update(
         finished_at=timezone.now(), **{count: getattr(outcome, count) for count in _COUNTS}
     )
-    if not recorded or sweep.finished_at is not None:
-        return  # another delivery of this chunk recorded it first
+    if not recorded:
+        # Another delivery recorded this chunk first. Which of two deliveries at once raised
+        # what they found depends on which read after the other's writes committed, not on
+        # which records first: add this one's effects, to the sweep's sums too if done.
+        _effects_add(chunk, sweep, outcome)
+        return
+    if sweep.finished_at is not None:
+        return
     if sweep.chunks.filter(finished_at__isnull=True).exists():
         return
     _sweep_finish(sweep, Outcome(**sweep.chunks.aggregate(**{c: Sum(c) for c in _COUNTS})))
+
+
+def _effects_add(chunk: SweepChunk, sweep: Sweep, outcome: Outcome) -> None:
+    added = {name: F(name) + getattr(outcome, name) for name in _EFFECTS if getattr(outcome, name)}
+    if not added:
+        return
+    SweepChunk.objects.filter(pk=chunk.pk).update(**added)
+    if sweep.finished_at is not None:
+        Sweep.objects.filter(pk=sweep.pk).update(**added)

@@ -116,6 +116,22 @@ def test_keeping_sweep_records_no_days_refuses_to_start(days: str) -> None:
     assert "ALLIANCE_SWEEP_KEEP_DAYS must be 1 or more" in result.stderr
 
 
+@pytest.mark.parametrize("size", ["0", "-500"])
+def test_sweep_chunks_of_no_clients_refuse_to_start(size: str) -> None:
+    """0 would fail every nightly plan; fewer would plan a sweep with no chunk to finish it."""
+    result = _run_manage("check", env={"ALLIANCE_SWEEP_CHUNK_CLIENTS": size})
+    assert result.returncode != 0
+    assert "ALLIANCE_SWEEP_CHUNK_CLIENTS must be 1 or more" in result.stderr
+
+
+def test_a_sweep_overlap_that_looks_forward_refuses_to_start() -> None:
+    """A negative overlap starts a sweep after the last one began: what changed in between
+    would be in no sweep."""
+    result = _run_manage("check", env={"ALLIANCE_SWEEP_OVERLAP_SECONDS": "-600"})
+    assert result.returncode != 0
+    assert "ALLIANCE_SWEEP_OVERLAP_SECONDS must be 0 or more" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("database", "refused"),
     [("sqlite:////tmp/alliance.sqlite3", True), ("sqlite:////tmp/alliance_bench.sqlite3", False)],

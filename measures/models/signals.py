@@ -410,6 +410,10 @@ class Sweep(models.Model):
     flags_created = models.PositiveIntegerField(default=0)
     concerns_opened = models.PositiveIntegerField(default=0)
     signals_withdrawn = models.PositiveIntegerField(default=0)  # stopped holding (withdrawal)
+    # The clinics whose answered clients this sweep judges again because their expected
+    # course moved (or an unfinished sweep's did): kept so that, if a chunk of them is lost,
+    # the next sweep judges them again (the course, already stored, no longer "moves").
+    rejudged_clinics = models.JSONField(default=list, blank=True)
 
     objects = SweepQuerySet.as_manager()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -14,10 +15,11 @@ from django.utils import timezone
 from clients.models import Client
 from clients.tests.factories import ClientFactory
 from measures.detection import _evaluate, sweep_chunk_run, sweep_plan, sweep_run
-from measures.models import Concern, Flag, Sweep, SweepChunk
+from measures.models import Concern, Flag, OutcomeAnswer, Rating, Sweep, SweepChunk
 from measures.scoring import DIMENSIONS
-from measures.tasks import sweep
-from measures.tests.factories import RatingFactory
+from measures.tasks import sweep, sweep_chunk
+from measures.tests.factories import OutcomeAnswerFactory, RatingFactory
+from sessions.models import Session
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -157,3 +159,184 @@ def test_chunks_run_twice_and_at_once_raise_each_signal_once(
     planned.refresh_from_db()
     assert planned.finished_at is not None
     assert (planned.clients_evaluated, planned.concerns_opened) == (4, 4)
+
+
+# --- A clinic's course moved, and a chunk of the clients judged again for it was lost ------
+
+
+def _outcome_week(client: Client, weeks_ago: float, outcome: float) -> None:
+    session = SessionFactory(
+        client=client, starts_at=timezone.now() - dt.timedelta(weeks=weeks_ago)
+    )
+    OutcomeAnswerFactory(session=session, answers=[outcome] * 4)
+
+
+def _latest_track(client: Client) -> str:
+    return (
+        OutcomeAnswer.objects.filter(session__client=client)
+        .order_by("session__starts_at")
+        .values_list("track", flat=True)
+        .last()
+    )
+
+
+def _course_about_to_move(therapist: Any, client: Client, settings: Any) -> None:
+    """`client` stays at 4 while two peers improve by 2: on track with no course yet. Their
+    history then rests a day old, and a third peer gives the clinic a course (an improvement
+    of 2) that `client` is below: the next nightly sweep judges them again for it alone."""
+    settings.ALLIANCE_OUTCOME_MIN_CLIENTS = 4
+    settings.ALLIANCE_SWEEP_CHUNK_CLIENTS = 1
+    _outcome_week(client, 3, 4)
+    _outcome_week(client, 2, 4)
+    for _ in range(2):
+        peer = ClientFactory(therapist=therapist)
+        _outcome_week(peer, 3, 4)
+        _outcome_week(peer, 2, 6)
+    sweep_run()
+    assert _latest_track(client) == OutcomeAnswer.Track.ON_TRACK
+    yesterday = timezone.now() - dt.timedelta(days=1)
+    Session.objects.filter(client=client).update(updated_at=yesterday)
+    Rating.objects.filter(session__client=client).update(updated_at=yesterday)
+    peer = ClientFactory(therapist=therapist)
+    _outcome_week(peer, 3, 4)
+    _outcome_week(peer, 2, 6)
+
+
+def test_clients_judged_again_for_a_moved_course_are_judged_though_their_chunk_is_lost(
+    therapist: Any, client_record: Client, settings: Any
+) -> None:
+    """The course is stored with the plan; if the chunk holding a client picked for it never
+    runs, the next sweep must still judge them (their history did not change, and the
+    stored course does not move again). A catch-up carries them on."""
+    _course_about_to_move(therapist, client_record, settings)
+    nightly = sweep_plan()
+    assert nightly.rejudged_clinics == [client_record.clinic_id]
+    for chunk in nightly.chunks.all():
+        if client_record.pk not in chunk.client_ids:
+            sweep_chunk_run(chunk.pk)
+    nightly.refresh_from_db()
+    assert nightly.finished_at is None  # the client's chunk was lost with Redis
+    catch_up = sweep_run(refresh_courses=False)
+    assert _latest_track(client_record) == OutcomeAnswer.Track.NOT_ON_TRACK
+    assert catch_up.rejudged_clinics == [client_record.clinic_id]
+    # Carried until a sweep that carried them finishes (and for the overlap after it, as a
+    # sweep still being planned when that one began was hidden from it).
+    settings.ALLIANCE_SWEEP_OVERLAP_SECONDS = 0
+    assert sweep_run(refresh_courses=False).rejudged_clinics == []
+
+
+def test_clients_of_chunks_never_queued_are_judged_by_the_next_sweep(
+    therapist: Any, client_record: Client, settings: Any
+) -> None:
+    """The plan commits (the new course with it), then the broker drops while its chunks
+    are queued: the clients of the chunks never queued are judged by the next sweep."""
+    from kombu.exceptions import OperationalError as BrokerDown
+
+    from measures import tasks
+
+    _course_about_to_move(therapist, client_record, settings)
+    queue = tasks.sweep_chunk.delay
+
+    def delay(chunk_id: int) -> Any:
+        if client_record.pk in SweepChunk.objects.get(pk=chunk_id).client_ids:
+            raise BrokerDown("Connection refused")
+        return queue(chunk_id)
+
+    with pytest.raises(BrokerDown), mock.patch.object(tasks.sweep_chunk, "delay", delay):
+        tasks.sweep()
+    assert _latest_track(client_record) == OutcomeAnswer.Track.ON_TRACK
+    tasks.sweep()  # the next night, the broker back
+    assert _latest_track(client_record) == OutcomeAnswer.Track.NOT_ON_TRACK
+
+
+def test_a_one_pass_sweep_that_fails_leaves_its_moved_courses_to_the_next(
+    therapist: Any, client_record: Client, settings: Any
+) -> None:
+    _course_about_to_move(therapist, client_record, settings)
+    with (
+        mock.patch("measures.detection._evaluate", side_effect=RuntimeError("worker lost")),
+        pytest.raises(RuntimeError),
+    ):
+        sweep_run()
+    assert Sweep.objects.filter(finished_at__isnull=True).get().rejudged_clinics == [
+        client_record.clinic_id
+    ]
+    sweep_run(refresh_courses=False)
+    assert _latest_track(client_record) == OutcomeAnswer.Track.NOT_ON_TRACK
+
+
+def test_a_plan_of_chunks_of_no_clients_is_refused_and_plans_nothing(therapist: Any) -> None:
+    drifting_clients(therapist, 2)
+    with pytest.raises(ValueError, match="1 client or more"):
+        sweep_plan(chunk_clients=-1)
+    assert not Sweep.objects.exists()
+
+
+# --- Counts, and chunks whose sweep was forgotten ------------------------------------------
+
+
+def test_a_chunk_run_twice_at_once_keeps_the_counts_of_the_run_that_raised_them(
+    therapist: Any,
+) -> None:
+    """Which of two deliveries at once finds the work depends on which reads after the other
+    committed, not on which records first: here the second delivery runs start to end while
+    the first, its signals committed, is about to record. The sweep's log keeps the first's
+    counts, and counts its clients once."""
+    from measures import detection
+
+    drifting_clients(therapist, 2)
+    planned = sweep_plan()
+    chunk = planned.chunks.get()
+    finish = detection._chunk_finish
+    overtaken: list[Any] = []
+
+    def first_delivery_finishes_last(this: SweepChunk, outcome: Any) -> None:
+        if not overtaken:
+            overtaken.append(outcome)
+            with mock.patch.object(detection, "_chunk_finish", finish):
+                assert sweep_chunk_run(chunk.pk).concerns_opened == 0
+        finish(this, outcome)
+
+    with mock.patch.object(detection, "_chunk_finish", first_delivery_finishes_last):
+        sweep_chunk_run(chunk.pk)
+    assert overtaken[0].concerns_opened == 2 == Concern.objects.count()
+    planned.refresh_from_db()
+    assert planned.finished_at is not None
+    counts = (planned.clients_evaluated, planned.flags_created, planned.concerns_opened)
+    assert counts == (2, Flag.objects.count(), 2)
+    chunk.refresh_from_db()
+    assert (chunk.clients_evaluated, chunk.concerns_opened) == (2, 2)
+
+
+def test_a_chunk_delivered_after_its_sweep_was_forgotten_is_skipped(
+    therapist: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its workers away longer than ALLIANCE_SWEEP_KEEP_DAYS: the sweeps since covered its
+    clients, so it does nothing, and says so, without an error."""
+    drifting_clients(therapist, 1)
+    planned = sweep_plan()
+    chunk_id = planned.chunks.get().pk
+    Sweep.objects.filter(pk=planned.pk).delete()  # sweeps_forget, days later
+    caplog.set_level("INFO", logger="measures.detection")
+    assert sweep_chunk.apply(args=[chunk_id]).get() == 0
+    assert not Flag.objects.exists()
+    assert "its sweep's record was forgotten" in caplog.text
+
+
+def test_a_chunk_whose_sweep_is_forgotten_while_it_runs_records_nothing(therapist: Any) -> None:
+    from measures import detection
+
+    drifting_clients(therapist, 1)
+    planned = sweep_plan()
+    chunk = planned.chunks.get()
+    evaluate = detection._evaluate
+
+    def forgotten_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        outcome = evaluate(*args, **kwargs)
+        Sweep.objects.filter(pk=planned.pk).delete()
+        return outcome
+
+    with mock.patch.object(detection, "_evaluate", forgotten_meanwhile):
+        outcome = sweep_chunk_run(chunk.pk)
+    assert outcome.concerns_opened == 1
+    assert not Sweep.objects.exists()
