@@ -16,25 +16,61 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
 logger = logging.getLogger(__name__)
 
 REPLICA = "replica"
 # How often the sweep asks a lagging replica whether it has caught up.
 POLL_SECONDS = 0.05
+# After the replica fails to answer, reads that would go there go to the primary for this
+# long before it is tried again: a host gone from the network costs one connection attempt
+# (`DATABASE_CONNECT_TIMEOUT_SECONDS`) a process every half minute, not one every request.
+RETRY_SECONDS = 30.0
+
+_replica_down_until = 0.0  # this process's: time.monotonic() until which it is not tried
 
 
 def replica_alias() -> str:
-    """The replica's alias when one is configured, else "default": for pages and files,
-    where a replica a moment behind is as good as the primary."""
-    return settings.ALLIANCE_REPLICA_DATABASE or DEFAULT_DB_ALIAS
+    """The replica's alias when one is configured and answers, else "default": for pages
+    and files, where a replica a moment behind is as good as the primary. A replica that
+    cannot be reached is no reason to refuse a page the primary can serve: its readers
+    read the primary meanwhile (which then carries their load), and it is logged."""
+    alias = settings.ALLIANCE_REPLICA_DATABASE
+    if not alias or time.monotonic() < _replica_down_until:
+        return DEFAULT_DB_ALIAS
+    try:
+        # Connects if need be, here rather than at the first row: a file whose 200 and
+        # header line have gone cannot turn into a 503 any more.
+        connections[alias].ensure_connection()
+    except DatabaseError:
+        _replica_unreachable(alias)
+        return DEFAULT_DB_ALIAS
+    return alias
+
+
+def _replica_unreachable(alias: str) -> None:
+    global _replica_down_until
+    _replica_down_until = time.monotonic() + RETRY_SECONDS
+    logger.warning(
+        "The read replica cannot be reached; reading from the primary for %d s", RETRY_SECONDS
+    )
+    connection = connections[alias]
+    if not connection.in_atomic_block:
+        connection.close()  # opened afresh when it is tried again
+
+
+def replica_retry_now() -> None:
+    """Forget that the replica failed to answer (tests, and an operator's shell)."""
+    global _replica_down_until
+    _replica_down_until = 0.0
 
 
 def caught_up_alias() -> str:
     """The replica, once it has replayed everything committed on the primary until now;
-    "default" if it has not within `DATABASE_REPLICA_WAIT_SECONDS`, or when the caller is
-    inside a transaction (the replica cannot see what that transaction wrote).
+    "default" if it has not within `DATABASE_REPLICA_WAIT_SECONDS`, if it cannot be
+    reached or is not the primary's standby, or when the caller is inside a transaction
+    (the replica cannot see what that transaction wrote).
 
     Detection reads through this: a sweep reads "what changed since the last sweep
     began", so a replica behind by even a second would lose those changes for good."""
@@ -45,18 +81,39 @@ def caught_up_alias() -> str:
     if primary.vendor != "postgresql":
         return alias
     with primary.cursor() as cursor:
-        cursor.execute("SELECT pg_current_wal_lsn()::text")
-        (position,) = cursor.fetchone()
+        # Where the primary has inserted WAL up to: at or past every commit visible now,
+        # even one made with synchronous_commit off (visible before its WAL is written).
+        cursor.execute(
+            "SELECT pg_current_wal_insert_lsn()::text, pg_postmaster_start_time(), "
+            "current_database()"
+        )
+        position, started, name = cursor.fetchone()
+    try:
+        return _caught_up(alias, position, started, name)
+    except DatabaseError:  # gone between the look above and this one
+        _replica_unreachable(alias)
+        return DEFAULT_DB_ALIAS
+
+
+def _caught_up(alias: str, position: str, started: Any, name: str) -> str:
     deadline = time.monotonic() + settings.DATABASE_REPLICA_WAIT_SECONDS
     while True:
         with connections[alias].cursor() as cursor:
-            # A server that is not a standby (the primary as its own replica) is caught up.
             cursor.execute(
-                "SELECT NOT pg_is_in_recovery() OR pg_last_wal_replay_lsn() >= %s::pg_lsn",
-                [position],
+                "SELECT pg_is_in_recovery(), "
+                "pg_is_in_recovery() AND pg_last_wal_replay_lsn() >= %s::pg_lsn, "
+                "pg_postmaster_start_time() = %s AND current_database() = %s",
+                [position, started, name],
             )
-            (caught_up,) = cursor.fetchone()
-        if caught_up:
+            standby, replayed, itself = cursor.fetchone()
+        if not standby:
+            if itself:  # the primary as its own replica (tests, a small installation)
+                return alias
+            # A promoted former standby, a logical copy: no replay position says how far
+            # behind it is, so it is not trusted with what changed since the last sweep.
+            logger.warning("The read replica is not a standby of the primary; reading the primary")
+            return DEFAULT_DB_ALIAS
+        if replayed:
             return alias
         if time.monotonic() >= deadline:
             logger.warning("The read replica is behind the primary; reading from the primary")

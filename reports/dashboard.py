@@ -145,8 +145,8 @@ def _guess_distance() -> ExpressionWrapper:
     return Abs(difference)
 
 
-def caseload_numbers(team: QuerySet) -> QuerySet:
-    """Per therapist of `team` (a queryset of their ids), their active clients: how many,
+def caseload_numbers(team: list[int]) -> QuerySet:
+    """Per therapist of `team` (their ids), their active clients: how many,
     the total and count of their latest client scores (for a mean over clients, a row's or
     the team's), and how many are not on track by their latest outcome answer.
 
@@ -167,7 +167,7 @@ def caseload_numbers(team: QuerySet) -> QuerySet:
     )
 
 
-def _session_numbers(team: QuerySet, period: Period) -> QuerySet:
+def _session_numbers(team: list[int], period: Period) -> QuerySet:
     """Per therapist, the sessions they held in the period: how many, attended, with the
     client's rating, and with a guess beside it (and the guesses' total distance)."""
     return (
@@ -194,7 +194,7 @@ def _session_numbers(team: QuerySet, period: Period) -> QuerySet:
     )
 
 
-def _concern_numbers(team: QuerySet, stale_before: dt.datetime) -> QuerySet:
+def _concern_numbers(team: list[int], stale_before: dt.datetime) -> QuerySet:
     """Per therapist, their clients' concerns waiting for review now, and those left open
     since before `stale_before`."""
     return (
@@ -209,7 +209,7 @@ def _concern_numbers(team: QuerySet, stale_before: dt.datetime) -> QuerySet:
     )
 
 
-def _follow_up_numbers(team: QuerySet, period: Period) -> QuerySet:
+def _follow_up_numbers(team: list[int], period: Period) -> QuerySet:
     """Per therapist, their clients' repairs whose follow-up finished in the period:
     recovered, or not."""
     return (
@@ -281,17 +281,29 @@ class TeamNumbers:
         return Paginator(self.sorted_rows(sort, descending), THERAPISTS_A_PAGE).get_page(number)
 
 
+def overseen_team(user: Any) -> list[User]:
+    """The therapists `user` oversees, by surname, read on the primary: who may be seen is
+    decided where access is changed, not on a replica that may lag (a supervision just
+    ended would go on showing that caseload's clients for as long as it lags). The counts
+    beside them may come from the replica, for the ids read here."""
+    return list(
+        User.objects.overseen_by(user)
+        .annotate(surname_rank=Window(DenseRank(), order_by=F("last_name").asc()))
+        .order_by("last_name", "first_name", "pk")
+    )
+
+
 def team_numbers(user: Any, period: Period) -> TeamNumbers:
     """The dashboard's numbers for the therapists `user` oversees, over `period`: the
     therapists, then each table's counts grouped by therapist — five queries for a team of
     two or five hundred. The totals are summed from the same counts (a team's response
     rate and mean are over its sessions and clients, not the mean of its therapists')."""
     replica = replica_alias()
-    team = User.objects.overseen_by(user).using(replica)
-    ids = team.values("pk")
+    therapists = overseen_team(user)
+    ids = [therapist.pk for therapist in therapists]
     stale_before = timezone.now() - dt.timedelta(days=stale_days())
     counts: dict[int, dict[str, Any]] = defaultdict(dict)
-    # One moment for all five: a rating, session or client landing between two counts
+    # One moment for all four: a rating, session or client landing between two counts
     # would otherwise be in one and not the next (its session counted as answered while
     # its score is not yet in the mean), mixing two moments in one row and its totals.
     with one_snapshot(replica):
@@ -303,11 +315,6 @@ def team_numbers(user: Any, period: Period) -> TeamNumbers:
         ):
             for row in grouped.using(replica):
                 counts[row.pop("therapist")].update(row)
-        therapists = list(
-            team.annotate(surname_rank=Window(DenseRank(), order_by=F("last_name").asc())).order_by(
-                "last_name", "first_name", "pk"
-            )
-        )
     for position, therapist in enumerate(therapists):
         therapist.name_order = position
         _fill(therapist, {**COUNTED, **counts.get(therapist.pk, {})})
@@ -396,11 +403,12 @@ def weekly_means(
     return series
 
 
-def clients_needing_attention(user: Any) -> QuerySet[Concern]:
-    """The team's concerns waiting for review, one per client: most severe, then oldest."""
+def clients_needing_attention(therapist_ids: list[int]) -> QuerySet[Concern]:
+    """The concerns waiting for review on these therapists' clients (a team, read by
+    `overseen_team`), one per client: most severe, then oldest."""
     return (
         Concern.objects.needing_review()
-        .filter(client__therapist__in=User.objects.overseen_by(user).values("pk"))
+        .filter(client__therapist__in=therapist_ids)
         .select_related("client", "client__therapist")
         .annotate(rank=severity_rank())
         .order_by("rank", "opened_at", "pk")
@@ -436,12 +444,12 @@ def review_outcomes(user: Any, period: Period) -> dict[str, list[ReviewOutcomes]
     """Concerns closed in `period` on the overseen therapists' clients, by the rule that opened
     them and by therapist: the live measure of whether the alerts are worth their time."""
     replica = replica_alias()
-    team = User.objects.overseen_by(user).using(replica)
+    team = overseen_team(user)
     closed = (
         Concern.objects.closed()
         .filter(
             _counted("client__"),
-            client__therapist__in=team.values("pk"),
+            client__therapist__in=[therapist.pk for therapist in team],
             closed_at__gte=period.start,
             closed_at__lt=period.end,
         )

@@ -39,7 +39,10 @@ WRITES = ("INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "COPY")
 @pytest.fixture
 def replica(settings: Any, postgresql: None) -> None:
     """Reads that may go to the replica go there (as with DATABASE_REPLICA_URL set)."""
+    from alliance.replica import replica_retry_now
+
     settings.ALLIANCE_REPLICA_DATABASE = REPLICA
+    replica_retry_now()  # an earlier test's unreachable replica is this process's memory
 
 
 @contextmanager

@@ -79,7 +79,7 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
             "page": page,
             "page_query": others.urlencode(),
             "totals": {**numbers.totals, "therapists": len(numbers.rows)},
-            "attention": dashboard.clients_needing_attention(request.user),
+            "attention": dashboard.clients_needing_attention([row.pk for row in numbers.rows]),
             "stale_label": dashboard.stale_label(),
             "period": period,
             "period_form": PeriodForm.showing(period, request.GET),
