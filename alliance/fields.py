@@ -12,6 +12,7 @@ date or a record's id uses them; admin pages and model forms can take them throu
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import unicodedata
 from collections.abc import Callable
@@ -44,6 +45,13 @@ def has_other_digits(text: str) -> bool:
 def refuse_other_digits(value: Any) -> None:
     if isinstance(value, str) and has_other_digits(value):
         raise ValidationError(OTHER_DIGITS, code="digits")
+
+
+def record_id_argument(text: str) -> int:
+    """A command's record id (argparse's `type=`): argparse's `int` reads "١٢" as 12."""
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a record id: {OTHER_DIGITS}")
+    return int(text)
 
 
 def spoken_date(day: dt.date) -> str:

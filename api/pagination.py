@@ -55,12 +55,26 @@ def serial_plan(alias: str) -> Iterator[None]:
         yield
 
 
+class ParameterNumberField(WholeNumberField):
+    """A query parameter's whole number: left out, it is None; given empty (`?client=`), it
+    is refused. Read as left out, an empty value would widen the answer: a tool that built
+    `?client={id}` with its id missing would get every client's records."""
+
+    empty_values = [None]  # "" is a value given, and not a whole number
+    default_error_messages = {"empty": "Give a whole number, or leave the parameter out."}
+
+    def to_python(self, value: Any) -> Any:
+        if value == "":
+            raise forms.ValidationError(self.error_messages["empty"], code="empty")
+        return super().to_python(value)
+
+
 class PageChoice(forms.Form):
     """`?after=` and `?page_size=`: whole numbers in range, or the request is refused with
     the reason."""
 
-    after = WholeNumberField(min_value=0, max_value=LARGEST_ID, required=False)
-    page_size = WholeNumberField(min_value=1, max_value=MAX_PAGE_SIZE, required=False)
+    after = ParameterNumberField(min_value=0, max_value=LARGEST_ID, required=False)
+    page_size = ParameterNumberField(min_value=1, max_value=MAX_PAGE_SIZE, required=False)
 
 
 class AfterIdPagination(BasePagination):

@@ -21,9 +21,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alliance.fields import WholeNumberField
 from api import serializers as shapes
-from api.pagination import NO_PAGE_NUMBERS, OTHER_PAGING, AfterIdPagination
+from api.pagination import NO_PAGE_NUMBERS, OTHER_PAGING, AfterIdPagination, ParameterNumberField
 from clients import audit
 from clients.models import Client
 from measures.fhir import client_bundle
@@ -48,7 +47,7 @@ BY_CLIENT = OpenApiParameter(
 class ClientFilter(forms.Form):
     """`?client=<id>`: a whole number, or the request is refused with the reason."""
 
-    client = WholeNumberField(min_value=1, required=False)
+    client = ParameterNumberField(min_value=1, required=False)
 
 
 # DRF's own: `?format=json` picks the renderer.
@@ -74,6 +73,9 @@ class AuditedReadOnly(viewsets.ReadOnlyModelViewSet):
     """List (paginated) and retrieve, each recorded per client shown."""
 
     client_path = "client"  # how a record reaches its client, for `?client=` and the trail
+    # A record's address is its id in the digits 0–9: DRF's default reads any characters
+    # and Django's lookup `int()` then reads "١٢" or "１２" as record 12 (alliance/fields.py).
+    lookup_value_regex = "[0-9]+"
     list_filters: tuple[str, ...] = ("client",)  # the list's own query parameters
 
     def scoped(self) -> QuerySet[Any]:

@@ -162,6 +162,39 @@ def test_a_client_filter_is_checked(client: Any, therapist: User, records: dict)
         assert refused.status_code == 400 and "client" in refused.json(), bad
 
 
+def other_digits(number: int, zero: str) -> str:
+    """`number` written in another script's digits, from its zero ("٠", "０")."""
+    return str(number).translate({ord("0") + n: ord(zero) + n for n in range(10)})
+
+
+def test_an_empty_parameter_is_refused_not_read_as_left_out(
+    client: Any, supervisor: User, records: dict
+) -> None:
+    """A tool that built `?client={id}` with its id missing must not get every client's
+    records; nor an empty `after` the first page, or an empty `page_size` the default."""
+    token = token_for(supervisor)
+    for name in ("client", "after", "page_size"):
+        refused = client.get(f"/api/v1/ratings/?{name}=", HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert refused.status_code == 400, (name, refused.content)
+        assert refused.json() == {name: ["Give a whole number, or leave the parameter out."]}
+
+
+def test_a_record_address_in_other_digits_is_not_that_record(
+    client: Any, therapist: User, records: dict
+) -> None:
+    """ "١٢" is not record 12 (alliance/fields.py), in an address as in a form."""
+    token = token_for(therapist)
+    own = records["R.K."]["session"]
+    for resource, pk in (("clients", own.client_id), ("sessions", own.pk)):
+        assert get(client, f"{resource}/{pk}/", token).status_code == 200
+        for zero in ("٠", "０"):
+            written = other_digits(pk, zero)
+            assert get(client, f"{resource}/{written}/", token).status_code == 404, written
+    assert (
+        get(client, f"clients/{other_digits(own.client_id, '٠')}/fhir/", token).status_code == 404
+    )
+
+
 def test_lists_cost_the_same_queries_at_any_size(
     client: Any, clinic_admin: User, therapist: User, django_assert_num_queries: Any
 ) -> None:

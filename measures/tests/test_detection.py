@@ -249,6 +249,15 @@ def test_the_command_runs_a_sweep_or_one_client(drifting: Client, colleague_clie
         call_command("detect_alliance_drops", "--client", "999999")
 
 
+def test_the_command_reads_a_client_id_in_the_digits_0_to_9_only(drifting: Client) -> None:
+    """ "١٢" is not client 12 (alliance/fields.py), though argparse's `int` reads it so."""
+    for written in ("٠١٢٣٤٥٦٧٨٩", "０１２３４５６７８９"):
+        other = str(drifting.pk).translate(str.maketrans("0123456789", written))
+        with pytest.raises(CommandError, match="is not a record id: Use the digits 0–9"):
+            call_command("detect_alliance_drops", "--client", other)
+    assert not Flag.objects.exists()
+
+
 def test_a_rating_saved_while_the_broker_was_down_is_flagged_by_the_next_sweep(
     client: Any, client_record: Client, django_capture_on_commit_callbacks: Any
 ) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from alliance.fields import record_id_argument
 from alliance.progress import Stages
 from clients.models import Clinic
 from measures.calibration import (
@@ -42,7 +43,7 @@ class Command(BaseCommand):
     help = "Estimate a clinic's thresholds from its own ratings; applying is on the page."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--clinic", type=int, required=True, metavar="ID")
+        parser.add_argument("--clinic", type=record_id_argument, required=True, metavar="ID")
 
     def handle(self, *args: Any, clinic: int, **options: Any) -> None:
         found = Clinic.objects.filter(pk=clinic).first()

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from alliance.fields import record_id_argument
 from alliance.progress import Progress
 from clients.models import Client
 from measures.detection import evaluate_clients, sweep_run
@@ -20,7 +21,9 @@ class Command(BaseCommand):
     help = "Raise the missing signals and concerns: for one client, or a sweep of what changed."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--client", type=int, metavar="ID", help="Evaluate this client only.")
+        parser.add_argument(
+            "--client", type=record_id_argument, metavar="ID", help="Evaluate this client only."
+        )
 
     def handle(self, *args: Any, client: int | None = None, **options: Any) -> None:
         if client is not None:
