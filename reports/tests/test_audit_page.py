@@ -16,6 +16,7 @@ from django.utils import timezone
 from clients import audit
 from clients.models import AuditAction, AuditEntry, Client, User
 from clients.tests.factories import ClientFactory, TherapistFactory
+from reports.views import audit as audit_view
 
 pytestmark = pytest.mark.django_db
 
@@ -176,6 +177,29 @@ def test_a_bad_filter_is_said_and_left_out(
     response = client.get(PAGE, params)
     assert warnings(response) == [said]
     assert len(shown(response)) == 3
+
+
+def test_a_refused_filter_keeps_the_page_asked_for(
+    client: Any, clinic_admin: User, trail: dict[str, AuditEntry], monkeypatch: Any
+) -> None:
+    """Only the mistyped filter is left out: the reader stays on the page they were at."""
+    monkeypatch.setattr(audit_view, "PAGE_SIZE", 2)
+    client.force_login(clinic_admin)
+    response = client.get(PAGE, {"action": "nonsense", "page": "2"})
+    assert warnings(response) == ["That action is not one we know; showing every action."]
+    assert response.context["page"].number == 2
+    assert shown(response) == [trail["therapist_changed"]]
+
+
+@pytest.mark.parametrize("asked", ["3", str(2**31), str(2**63), "9" * 5000])
+def test_a_page_past_the_end_is_the_last_however_large(
+    client: Any, clinic_admin: User, trail: dict[str, AuditEntry], monkeypatch: Any, asked: str
+) -> None:
+    monkeypatch.setattr(audit_view, "PAGE_SIZE", 2)
+    client.force_login(clinic_admin)
+    response = client.get(PAGE, {"page": asked})
+    assert response.context["page"].number == 2
+    assert shown(response) == [trail["therapist_changed"]]
 
 
 def test_another_clinics_colleague_or_client_is_refused_like_an_unknown_one(

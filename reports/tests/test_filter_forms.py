@@ -161,7 +161,8 @@ def test_a_long_search_uses_its_first_40_characters(
 
 # Not named `page`: that is Playwright's fixture, and would make this a browser test.
 @pytest.mark.parametrize(
-    ("asked", "shown"), [("2", 2), ("٢", 1), ("2.0", 2), ("-1", 1), ("9" * 30, 1), ("99", 2)]
+    ("asked", "shown"),
+    [("2", 2), ("٢", 1), ("2.0", 2), ("-1", 1), ("9" * 30, 2), ("99", 2), (str(2**31), 2)],
 )
 def test_the_page_number_is_read_in_the_digits_0_to_9(
     client: Any, therapist: User, asked: str, shown: int
@@ -173,6 +174,17 @@ def test_the_page_number_is_read_in_the_digits_0_to_9(
         response = client.get(url, {"page": asked})
         assert response.status_code == 200
         assert response.context["page"].number == shown, url
+
+
+def test_a_refused_filter_keeps_the_page_number_beside_it(client: Any, therapist: User) -> None:
+    """Only the refused filter is left out (said above the page), not the page asked for."""
+    for number in range(51):
+        concern_with_signal(ClientFactory(therapist=therapist), days_ago=1 + number / 24)
+    client.force_login(therapist)
+    for url in (CASELOAD, QUEUE):
+        response = client.get(url, {"status": "bogus", "page": "2"})
+        assert warnings_of(response), url
+        assert response.context["page"].number == 2, url
 
 
 def test_the_review_queue_filter_takes_only_its_statuses(client: Any, therapist: User) -> None:
