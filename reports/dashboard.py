@@ -36,9 +36,8 @@ from django.db.models import (
     Q,
     QuerySet,
     Sum,
-    Window,
 )
-from django.db.models.functions import Abs, DenseRank, TruncWeek
+from django.db.models.functions import Abs, TruncWeek
 from django.utils import timezone
 
 from alliance.replica import one_snapshot, replica_alias
@@ -257,15 +256,14 @@ class TeamNumbers:
     totals: dict[str, Any]
 
     def sorted_rows(self, sort: str = "therapist", descending: bool = False) -> list[User]:
-        """The rows by a column (SORTS), either way, those without a value last; ties, and
-        the therapist column's own order, by name."""
+        """The rows by a column (SORTS), either way, those without a value last; ties by
+        name. The therapist column is the name order itself, reversed whole when descending
+        (first names too: Bob Smith before Ann Smith), as selecting its heading again
+        promises."""
         if sort not in SORTS or sort == "therapist":
-            # The database's collation ranks the surnames (`surname_rank`), as it orders
-            # them; a Python sort of the strings would put "de Vries" elsewhere.
-            def by_name(row: User) -> tuple[int, ...]:
-                return (-row.surname_rank if descending else row.surname_rank, row.name_order)
-
-            return sorted(self.rows, key=by_name)
+            # `name_order` is the database's (its collation's) order of the names; a Python
+            # sort of the strings would put "de Vries" elsewhere.
+            return sorted(self.rows, key=lambda row: row.name_order, reverse=descending)
         column = SORTS[sort]
 
         def by_column(row: User) -> tuple[Any, ...]:
@@ -286,11 +284,7 @@ def overseen_team(user: Any) -> list[User]:
     decided where access is changed, not on a replica that may lag (a supervision just
     ended would go on showing that caseload's clients for as long as it lags). The counts
     beside them may come from the replica, for the ids read here."""
-    return list(
-        User.objects.overseen_by(user)
-        .annotate(surname_rank=Window(DenseRank(), order_by=F("last_name").asc()))
-        .order_by("last_name", "first_name", "pk")
-    )
+    return list(User.objects.overseen_by(user).order_by("last_name", "first_name", "pk"))
 
 
 def team_numbers(user: Any, period: Period) -> TeamNumbers:

@@ -668,22 +668,47 @@ def test_rows_sort_by_a_column_either_way(
     assert rows_of(client.get(f"{CUSTOM}&sort=therapist&dir=desc")) == [team.tara, team.wes]
 
 
+NAME_ORDER = ("last_name", "first_name", "pk")
+
+
 @pytest.mark.parametrize("descending", [False, True])
 def test_the_therapist_column_sorts_as_the_database_orders_names(
     supervisor: User, therapist: User, descending: bool
 ) -> None:
-    """Rows are sorted in Python, but names in the database's own collation (its rank of
-    each surname), so the page agrees with every other list of staff; a shared surname
-    goes by first name either way."""
+    """Rows are sorted in Python, but names in the database's own collation, so the page
+    agrees with every other list of staff; descending is that order reversed whole."""
     for first, last in [("Ann", "de Vries"), ("Bo", "Dawson"), ("Al", "Dawson"), ("Cy", "abbott")]:
         colleague = TherapistFactory(clinic=therapist.clinic, first_name=first, last_name=last)
         Supervision.objects.create(supervisor=supervisor, therapist=colleague)
-    surname = F("last_name").desc() if descending else F("last_name").asc()
-    expected = list(
-        User.objects.overseen_by(supervisor).order_by(surname, "last_name", "first_name", "pk")
-    )
+    order = [F(name).desc() if descending else F(name).asc() for name in NAME_ORDER]
+    expected = list(User.objects.overseen_by(supervisor).order_by(*order))
     period = dashboard.period_of_days(30)
     assert dashboard.therapist_rows(supervisor, period, "therapist", descending) == expected
+
+
+def test_sorting_by_therapist_again_reverses_first_names_within_a_surname_too(
+    client: Any, clinic: Any
+) -> None:
+    """README: "Every column sorts (select its heading; again to reverse)": Ann and Bob
+    Smith swap places too, on the page and in its CSV."""
+    supervisor = SupervisorFactory(clinic=clinic)
+    for first, last in (("Ann", "Smith"), ("Bob", "Smith"), ("Cy", "Adams")):
+        therapist = TherapistFactory(clinic=clinic, first_name=first, last_name=last)
+        Supervision.objects.create(supervisor=supervisor, therapist=therapist)
+    client.force_login(supervisor)
+
+    def page(query: str) -> list[str]:
+        return [str(row) for row in client.get(f"{URL}{query}").context["rows"]]
+
+    def csv_names(query: str) -> list[str]:
+        response = client.get(f"{reverse('reports:dashboard-csv')}{query}")
+        lines = b"".join(response.streaming_content).decode().splitlines()[1:]
+        return [line.split(",")[0] for line in lines]
+
+    ascending = ["Cy Adams", "Ann Smith", "Bob Smith"]
+    assert page("?sort=therapist") == csv_names("?sort=therapist") == ascending
+    descending = "?sort=therapist&dir=desc"
+    assert page(descending) == csv_names(descending) == ascending[::-1]
 
 
 def test_rows_sort_by_unacknowledged_concerns(
