@@ -35,8 +35,9 @@ class Progress:
     """Counts work done of `total` and shows it on `stream`.
 
     `update(done)` sets the count, `advance(n)` adds to it, `finish()` writes the last
-    line; as a context manager it finishes on the way out. `total` may be None when
-    nobody knows it (no bar and no time left then)."""
+    line; as a context manager it finishes on the way out, or, left by an error, says
+    where the work stopped. `total` may be None when nobody knows it (no bar and no time
+    left then)."""
 
     def __init__(
         self,
@@ -69,8 +70,11 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.finish()
+    def __exit__(self, error_type: type[BaseException] | None, *exc_info: object) -> None:
+        if error_type is None:
+            self.finish()
+        else:
+            self.stop()
 
     def expecting(self, total: int | None) -> Callable[[int], None]:
         """Set the total once it is known; gives `update`, for work that reports its count.
@@ -91,13 +95,22 @@ class Progress:
             self._show(self._line(now))
 
     def finish(self) -> None:
-        if self._finished:
-            return
-        self._finished = True
         now = self._clock()
         line = f"{self.label}: {self._count()} in {duration(now - self._started)}"
         if now > self._counting_since and self.done:
             line += f" ({self._rate(self.done / (now - self._counting_since))})"
+        self._last(line)
+
+    def stop(self) -> None:
+        """The last line of work that failed: how far it got, not a summary that reads
+        as done (the error itself is the caller's to tell)."""
+        duration_so_far = duration(self._clock() - self._started)
+        self._last(f"{self.label}: stopped at {self._count()} after {duration_so_far}")
+
+    def _last(self, line: str) -> None:
+        if self._finished:
+            return
+        self._finished = True
         if self._tty:
             self._draw(line)
             self._stream.write("\n")
@@ -165,7 +178,9 @@ class Stages:
     def __enter__(self) -> Stages:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, error_type: type[BaseException] | None, *exc_info: object) -> None:
+        if error_type is not None and self._current is not None:
+            self._current.stop()
         self._finish()
 
     def __call__(self, label: str, total: int | None) -> OnProgress:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from io import StringIO
 
+import pytest
+
 from alliance.progress import Progress, Stages, duration
 
 
@@ -111,3 +113,26 @@ def test_each_stage_has_its_bar_finished_when_the_next_begins() -> None:
         assert stream.getvalue().startswith("Reading: 3 of 3 clients in 0:00")
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2 and lines[1].startswith("Replaying: 4 of 4 in 0:00")
+
+
+def test_work_that_fails_says_where_it_stopped_rather_than_a_summary_of_it_done() -> None:
+    for stream in (Terminal(), StringIO()):
+        clock = Clock()
+        with (
+            pytest.raises(RuntimeError),
+            Progress("Seeding", 1000, stream=stream, unit="sessions", clock=clock) as bar,
+        ):
+            clock.now += 12
+            bar.update(300)
+            raise RuntimeError("the database went away")
+        last = stream.getvalue().split("\r")[-1].rstrip().splitlines()[-1]
+        assert last == "Seeding: stopped at 300 of 1,000 sessions after 0:12"
+        assert stream.getvalue().endswith("\n")  # the error starts a line of its own
+
+
+def test_a_stage_that_fails_says_where_it_stopped() -> None:
+    stream = StringIO()
+    with pytest.raises(RuntimeError), Stages(stream=stream, unit="clients") as stages:
+        stages("Reading", 10)(4)
+        raise RuntimeError("the database went away")
+    assert stream.getvalue().splitlines()[-1].startswith("Reading: stopped at 4 of 10 clients")
