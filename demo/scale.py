@@ -9,7 +9,8 @@ replayed review of concerns) is left out: the detection sweep afterwards raises 
 signals and concerns a clinic of this size would have waiting.
 
 Deterministic: one seeded random generator draws everything in a fixed order, and every
-date is counted back from the `now` given.
+date is counted back from the start of the day of the `now` given, so seeds the same day
+are the same clinic.
 """
 
 from __future__ import annotations
@@ -133,8 +134,12 @@ def seed_scale_clinic(
     on_sessions: Callable[[int], None] | None = None,
 ) -> Clinic:
     """Create the clinic, its staff and every client's history; `on_sessions` is told how
-    many sessions have been written so far. The caller holds the transaction."""
-    anchor = timezone.localtime(now).replace(hour=9, minute=0, second=0, microsecond=0)
+    many sessions have been written so far. The caller holds the transaction.
+
+    The clinic is as it stood when the day of `now` began (`as_of`), not at `now` itself,
+    which would make two seeds seconds apart differ."""
+    as_of = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    anchor = as_of.replace(hour=9)
     clinic = clinic_create(name=SCALE_CLINIC_NAME, slug=SCALE_CLINIC_SLUG)
     therapists = _staff_create(rng, clinic, scale, password)
     instrument = instrument_for(clinic.pk)
@@ -151,7 +156,7 @@ def seed_scale_clinic(
             _client(clinic, therapists, number, plan)
             for number, plan in zip(batch, plans, strict=True)
         )
-        written += writer.histories(clients, plans, now, instrument)
+        written += writer.histories(clients, plans, as_of, instrument)
         if on_sessions is not None:
             on_sessions(written)
     return clinic
@@ -302,10 +307,10 @@ class _Writer:
         self,
         clients: Sequence[Client],
         plans: Sequence[_Plan],
-        now: dt.datetime,
+        as_of: dt.datetime,
         instrument: Instrument,
     ) -> int:
-        """Write the clients' histories; returns how many sessions."""
+        """Write the clients' histories as they stood at `as_of`; returns how many sessions."""
         ids = iter(self._session_ids(sum(len(plan.history) for plan in plans)))
         sessions: list[tuple[Any, ...]] = []
         ratings: list[tuple[Any, ...]] = []
@@ -316,23 +321,28 @@ class _Writer:
                 session_id = next(ids)
                 starts_at = plan.first_starts_at + dt.timedelta(weeks=week)
                 logged_at = starts_at + dt.timedelta(minutes=SESSION_MINUTES)
-                sessions.append(
-                    (
-                        session_id, client.pk, client.therapist_id, week + 1, starts_at,
-                        SESSION_MINUTES, session["attendance"], session["modality"], "",
-                        logged_at, logged_at, "", *_rating_copies(session),
-                    )
-                )  # fmt: skip
+                given_by: dict[str, Any] = {}
                 for rater in ("client", "therapist"):
                     given = session[rater]  # type: ignore[literal-required]
-                    if given is None:
-                        continue
                     lag = dt.timedelta(hours=session[f"{rater}_lag_hours"])  # type: ignore[literal-required]
-                    at = max(min(now, starts_at + lag), logged_at)
+                    at = max(starts_at + lag, logged_at)
+                    # A rating whose drawn delay runs past `as_of` is not in yet (its form
+                    # still open), rather than stamped at a moment it was not given.
+                    if given is None or at > as_of:
+                        given_by[rater] = None
+                        continue
+                    given_by[rater] = given
                     ratings.append(_rating_row(session_id, client, rater, given, at))
                     if rater == "client" and outcome is not None:
                         score = Decimal(str(round(instrument.score(outcome), 2)))
                         answers.append((session_id, instrument.pk, outcome, score, at, ""))
+                sessions.append(
+                    (
+                        session_id, client.pk, client.therapist_id, week + 1, starts_at,
+                        SESSION_MINUTES, session["attendance"], session["modality"], "",
+                        logged_at, logged_at, "", *_rating_copies(given_by),
+                    )
+                )  # fmt: skip
         self._write(Session, self.SESSION_COLUMNS, sessions)
         self._write(Rating, self.RATING_COLUMNS, ratings)
         self._write(OutcomeAnswer, self.ANSWER_COLUMNS, answers)
@@ -371,10 +381,10 @@ class _Writer:
                 )
 
 
-def _rating_copies(session: Any) -> tuple[Decimal | None, int | None]:
-    """The numbers the session's ratings copy onto it (Session.client_score), as
-    Rating.save would write them."""
-    by_client, by_therapist = session["client"], session["therapist"]
+def _rating_copies(given_by: dict[str, Any]) -> tuple[Decimal | None, int | None]:
+    """The numbers the session's ratings (those given, by rater) copy onto it
+    (Session.client_score), as Rating.save would write them."""
+    by_client, by_therapist = given_by["client"], given_by["therapist"]
     score = alliance_score(by_client[name] for name in DIMENSIONS) if by_client else None
     return score, by_therapist.get("guessed_client_score") if by_therapist else None
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from clients.models import Client, Clinic, Supervision, User
 from clients.services import clinic_create
 from demo.scale import SCALES, Scale, seed_scale_clinic
+from measures.detection import sweep_run
 from measures.models import Concern, Flag, OutcomeAnswer, Rating, sessions_with_stale_copies
 from measures.scoring import DIMENSIONS
 from sessions.models import Session
@@ -116,6 +117,65 @@ def test_the_same_seed_gives_the_same_clinic() -> None:
     assert not Clinic.objects.exists()
     seed()
     assert first and content() == first
+
+
+def ratings() -> list[tuple[Any, ...]]:
+    return list(
+        Rating.objects.order_by("session__client__external_id", "session__number", "rater")
+        .values_list("session__client__external_id", "rater", *DIMENSIONS, "submitted_at")
+    )  # fmt: skip
+
+
+def test_two_seeds_the_same_day_give_the_same_clinic_with_nothing_after_its_start() -> None:
+    """At 01:00, clients seen yesterday afternoon are rated up to 30 hours after their
+    session: those ratings are not in yet, rather than stamped with the moment of seeding,
+    which differs from one seed to the next."""
+    zone = timezone.get_current_timezone()
+    first_run = dt.datetime(2026, 3, 9, 1, 0, tzinfo=zone)
+    day_began = dt.datetime(2026, 3, 9, tzinfo=zone)
+    scale = Scale(therapists=3, clients=100, sessions=1000)
+    with transaction.atomic():
+        seed_scale_clinic(random.Random(7), scale, now=first_run, password=PASSWORD)
+        first = content()
+        transaction.set_rollback(True)
+    seed_scale_clinic(
+        random.Random(7), scale, now=first_run + dt.timedelta(seconds=20), password=PASSWORD
+    )
+
+    assert first and content() == first
+    assert max(when for *_, when in ratings()) <= day_began
+    assert not sessions_with_stale_copies(Session.objects.all()).exists()
+
+
+def detected() -> tuple[int, int, list[str]]:
+    """What the seed's sweep found: signals, concerns, and the clients with a concern."""
+    return (
+        Flag.objects.count(),
+        Concern.objects.count(),
+        sorted(Concern.objects.values_list("client__external_id", flat=True)),
+    )
+
+
+def test_an_earlier_sweeps_record_is_data_the_seed_refuses_unless_flushed(
+    monkeypatch: Any,
+) -> None:
+    """A sweep run on the freshly migrated database (`detect_alliance_drops`, beat) would
+    have the seed's own sweep cover only what changed since it: fewer signals and concerns
+    than the same clinic seeded into an empty database. --flush deletes its record too."""
+    monkeypatch.setitem(SCALES, "large", Scale(therapists=3, clients=100, sessions=1000))
+    with transaction.atomic():
+        call("--scale", "large")
+        clean = detected()
+        transaction.set_rollback(True)
+    assert clean[1] > 0
+
+    sweep_run()  # nothing to evaluate, but a sweep on record
+    with pytest.raises(CommandError, match=r"has data already \(.*sweep's record\).*--flush"):
+        call("--scale", "large")
+    assert not Session.objects.exists()
+
+    call("--scale", "large", "--flush")
+    assert detected() == clean
 
 
 def test_the_command_seeds_a_scale_and_sweeps_it_and_prints_the_log_ins(monkeypatch: Any) -> None:

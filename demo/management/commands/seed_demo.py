@@ -33,7 +33,7 @@ from demo.seed import (
     seed_demo_clinic,
 )
 from measures.detection import sweep_run
-from measures.models import OutcomeAnswer, Rating
+from measures.models import OutcomeAnswer, Rating, Sweep
 from sessions.models import Session
 
 SEED = 2026
@@ -100,13 +100,17 @@ class Command(BaseCommand):
         self._write_logins()
 
     def _seed_at_scale(self, scale: Scale, *, flush: bool, sweep: bool) -> None:
-        if Clinic.objects.exists() or User.objects.exists():
+        # An earlier sweep's record counts as data (a `detect_alliance_drops`, or beat, run on
+        # the freshly migrated database): the seed's own sweep would cover only the clients
+        # changed since it, and skip most histories, dated back before it.
+        if Clinic.objects.exists() or User.objects.exists() or Sweep.objects.exists():
             if not flush:
                 raise CommandError(
-                    "This database has data already; --scale writes only into an empty one. "
+                    "This database has data already (clinics, staff or a detection sweep's "
+                    "record); --scale writes only into an empty one. "
                     "Add --flush to delete everything in it first."
                 )
-            call_command("flush", interactive=False, verbosity=0)
+            call_command("flush", interactive=False, verbosity=0)  # every table, sweeps too
         started = time.monotonic()
         # Progress on stderr, so stdout holds the result alone.
         with (
