@@ -12,6 +12,8 @@ server that cannot be reached at all (a replica down for maintenance, or its hos
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +26,7 @@ from django.utils import timezone
 from alliance import replica
 from alliance.replica import REPLICA, replica_alias, replica_retry_now
 from clients.models import Client
+from conftest import missing_service
 from measures.detection import evaluate_clients, sweep_run
 from measures.models import Flag
 from measures.scoring import DIMENSIONS
@@ -70,14 +73,38 @@ def _stale_name() -> str:
 def replica_copied_now() -> None:
     """The replica becomes a read-only copy of the primary as it is at this moment."""
     default = connections["default"].settings_dict
-    connections.close_all()  # a template database may have no other session
     stale = _stale_name()
     with _admin_connection() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{stale}" TEMPLATE "{default["NAME"]}"')
+        admin.execute(f'CREATE DATABASE "{stale}"')
+    # Dumped and restored, not made from it as a template: that needs the test database to
+    # have no other session, and the suite's servers and workers may hold one.
+    where = ["-h", default["HOST"] or "127.0.0.1", "-p", str(default["PORT"] or 5432)]
+    where += ["-U", default["USER"]]
+    dump = subprocess.run(
+        [_tool("pg_dump"), *where, "--no-owner", default["NAME"]],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    subprocess.run(
+        [_tool("psql"), *where, "-q", "-v", "ON_ERROR_STOP=1", "-d", stale],
+        input=dump.stdout,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    with _admin_connection() as admin:
         admin.execute(f'ALTER DATABASE "{stale}" SET default_transaction_read_only = on')
     connections[REPLICA].close()
     connections[REPLICA].settings_dict = {**default, "NAME": stale}
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        missing_service(f"needs PostgreSQL's {name}")
+    return found
 
 
 def replica_unreachable() -> None:
