@@ -102,6 +102,13 @@ class ParagraphsField(forms.CharField):
 
     default_error_messages = {"control": PARAGRAPH_CONTROL_CHARACTERS}
 
+    def to_python(self, value: Any) -> Any:
+        # A textarea's maxlength counts a line break as one character, but the browser
+        # sends it as CRLF: counted as sent, text the page let someone type would be
+        # refused as too long. One kind of line break before the length is checked.
+        value = super().to_python(value)
+        return value.replace("\r\n", "\n").replace("\r", "\n") if value else value
+
     def validate(self, value: Any) -> None:
         super().validate(value)
         if value and has_control_characters_in_paragraphs(value):

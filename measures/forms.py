@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from alliance.fields import WholeNumberField
+from alliance.fields import ParagraphsField, WholeNumberField
 from alliance.forms import ServiceForm
 from measures.items import (
     CLIENT_ITEMS,
@@ -127,11 +127,16 @@ class ClientRatingForm(ServiceForm):
         widget=forms.RadioSelect,
         required=False,
     )
-    comment = forms.CharField(
+    comment = ParagraphsField(
         label=_("Anything else you would like your therapist to know? (optional)"),
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={
+            "control": _(
+                "This comment holds characters that are not text. Please write plain text."
+            )
+        },
     )
     # Which version of the clinic's privacy notice the page showed: the service checks it
     # against the clinic's versions and records it with the rating.

@@ -19,6 +19,7 @@ from alliance.fields import (
     DateTimeField,
     DecimalNumberField,
     NumberField,
+    ParagraphsField,
     RecordChoiceField,
     SingleLineField,
     WholeNumberField,
@@ -124,6 +125,12 @@ def test_a_single_line_has_no_control_characters(typed: str) -> None:
 @pytest.mark.parametrize("typed", ["李 明", "م.ك.", "R.K. 👩‍⚕️", "می‌خواهم", "<b>R.K.</b>"])
 def test_a_single_line_takes_any_script(typed: str) -> None:
     assert SingleLineField().clean(f"  {typed}\n") == typed
+
+
+@pytest.mark.parametrize("sent", ["One.\r\nTwo.", "One.\rTwo.", "One.\nTwo."])
+def test_paragraphs_count_a_line_break_once_as_the_textarea_did(sent: str) -> None:
+    """A textarea's maxlength counts a line break as one character; browsers send CRLF."""
+    assert ParagraphsField(max_length=9).clean(sent) == "One.\nTwo."
 
 
 @pytest.mark.django_db

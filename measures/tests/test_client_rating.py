@@ -151,6 +151,31 @@ def test_a_reported_rupture_asks_whether_it_was_talked_through(client: Any, link
     assert Rating.objects.get().rupture_resolved == ""
 
 
+def test_a_comment_as_long_as_the_textarea_allows_is_taken_with_its_line_breaks(
+    client: Any, link: Any, session: Session
+) -> None:
+    """The textarea's maxlength counts a line break as one character; the browser sends
+    it as CRLF, two. Ten paragraphs of 2,000 characters as typed are taken, stored with
+    one kind of line break."""
+    page = client.get(url(link[1])).content.decode()
+    assert 'maxlength="2000"' in page
+    paragraph = "word " * 39 + "word"  # 199 characters
+    typed = "\n".join([paragraph] * 10) + "."
+    assert len(typed) == 2000
+    response = client.post(url(link[1]), {**ANSWERS, "comment": typed.replace("\n", "\r\n")})
+    assert response.status_code == 302
+    assert Rating.objects.get(session=session, rater="client").comment == typed
+
+
+def test_a_comment_with_a_control_character_is_refused_and_nothing_is_stored(
+    client: Any, link: Any
+) -> None:
+    response = client.post(url(link[1]), {**ANSWERS, "comment": "Felt \x1b[31mrushed."})
+    assert response.status_code == 200
+    assert "Please write plain text." in response.content.decode()
+    assert not Rating.objects.exists()
+
+
 def test_a_second_submission_gets_already_answered_and_changes_nothing(
     client: Any, link: Any
 ) -> None:
