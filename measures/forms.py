@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from alliance.fields import ParagraphsField, WholeNumberField
@@ -37,6 +38,21 @@ def scale_field(
         widget=forms.RadioSelect,
         error_messages={"required": required, "invalid_choice": required},
     )
+
+
+# Shown above the outcome questions when the page sent answers to others (see below).
+QUESTIONS_CHANGED = _(
+    "These are not the questions your page showed before. Please answer them and send "
+    "your answers again: your answers to the other questions are kept."
+)
+
+
+def _without_outcome_answers(sent: QueryDict | dict[str, Any]) -> QueryDict | dict[str, Any]:
+    """`sent` (a form's data or initial values) without its outcome answers."""
+    kept = sent.copy()
+    for name in [name for name in sent if name.startswith("outcome_")]:
+        del kept[name]
+    return kept
 
 
 class TherapistRatingForm(ServiceForm):
@@ -163,6 +179,19 @@ class ClientRatingForm(ServiceForm):
         self.outcome_instrument = instrument
         self.outcome_words = instrument.wording(language) if instrument else {}
         self.fields = {**self._outcome_fields(), **scales, **self.fields}
+        # A page that named other questions than these (a forged page, or one whose
+        # instrument can no longer be taken): its outcome answers were given to questions
+        # the client did not read here, so none is shown chosen or kept for these.
+        self.questions_changed = self._names_other_questions()
+        if self.questions_changed:
+            self.data = _without_outcome_answers(self.data)
+            self.initial = _without_outcome_answers(self.initial)
+
+    def _names_other_questions(self) -> bool:
+        sent = self.data if self.is_bound else self.initial
+        if self.outcome_instrument is None or not sent:
+            return False
+        return sent.get("instrument") != str(self.outcome_instrument.pk)
 
     def _outcome_fields(self) -> dict[str, forms.Field]:
         if self.outcome_instrument is None:
@@ -224,6 +253,9 @@ class ClientRatingForm(ServiceForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if self.questions_changed:
+            self.errors.pop("instrument", None)
+            self.add_error("instrument", QUESTIONS_CHANGED)
         reported = data.get("rupture") not in (None, "", Rating.Rupture.NONE)
         if reported and not data.get("rupture_resolved"):
             self.add_error("rupture_resolved", _("Please say whether it was talked through."))

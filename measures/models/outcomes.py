@@ -9,6 +9,7 @@ session it was given at, and judged on track or not by `measures.tracking`.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -47,6 +48,14 @@ class InstrumentQuerySet(ScopedQuerySet):
         """What this clinic may ask: its own instruments and the built-in ones (which every
         clinic reads), none retired. A scope of its own: the clinic is the reach."""
         return self.scoped(Q(clinic__isnull=True) | Q(clinic_id=clinic_id)).filter(retired_at=None)
+
+    def offered_since(self, clinic_id: int, moment: dt.datetime) -> InstrumentQuerySet:
+        """What this clinic offered at any time since `moment`: what it offers now, and its
+        own instruments retired since. A link's page opened before a retirement may still
+        show the retired questions, and the client's answers belong to what they read."""
+        return self.scoped(Q(clinic__isnull=True) | Q(clinic_id=clinic_id)).filter(
+            Q(retired_at=None) | Q(retired_at__gt=moment)
+        )
 
     def current_for(self, clinic_id: int) -> InstrumentQuerySet:
         """The instrument this clinic's clients answer first: its own in use, else the

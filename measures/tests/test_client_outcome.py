@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from django.urls import reverse
 
 from clients.models import AuditEntry, Client, User
 from clients.tests.factories import ClinicFactory
+from measures.instruments import instrument_retire
 from measures.models import Instrument, OutcomeAnswer, Rating
 from measures.tests.factories import built_in_check, outcome_form_answers
 from measures.tests.test_client_rating import ANSWERS
@@ -158,20 +160,48 @@ def test_answers_to_a_page_drawn_before_the_clinic_changed_instrument_keep_the_o
     assert OutcomeAnswer.objects.get(session=session).instrument == built_in_check()
 
 
-def test_another_clinics_instrument_is_refused_and_nothing_is_lost(
+def test_answers_to_an_instrument_retired_while_the_page_was_open_keep_the_one_shown(
+    client: Any, client_record: Client, session: Session, token: str, clinic_admin: User
+) -> None:
+    """Retiring the clinic's instrument sends the clinic back to the built-in check, but a
+    page drawn before it asked the retired questions: the answers are theirs."""
+    retired = own_instrument(client_record.clinic, items=4)
+    assert "Licensed item 1" in client.get(url(token)).content.decode()
+    instrument_retire(instrument=retired, actor=clinic_admin)
+    read = {"outcome_1": "1", "outcome_2": "2", "outcome_3": "3", "outcome_4": "4"}
+    posted = {**ANSWERS, "instrument": str(retired.pk), **read}
+    assert client.post(url(token), posted).status_code == 302
+    answer = OutcomeAnswer.objects.get(session=session)
+    assert (answer.instrument, answer.answers) == (retired, [1, 2, 3, 4])
+
+
+def test_an_instrument_retired_before_the_link_was_opened_is_no_page_it_showed(
+    client: Any, client_record: Client, session: Session, clinic_admin: User
+) -> None:
+    retired = own_instrument(client_record.clinic, items=4)
+    instrument_retire(instrument=retired, actor=clinic_admin)
+    token = invitations.invitation_create(session=session)[1]
+    posted = {**ANSWERS, **outcome_form_answers(), "instrument": str(retired.pk)}
+    response = client.post(url(token), posted)
+    assert "These are not the questions your page showed before" in response.content.decode()
+    assert not OutcomeAnswer.objects.exists() and not Rating.objects.exists()
+
+
+def test_answers_to_another_clinics_questions_are_not_carried_into_the_clinics_own(
     client: Any, session: Session, token: str
 ) -> None:
     foreign = own_instrument(ClinicFactory(), items=4)
     posted = {**ANSWERS, **outcome_form_answers(), "instrument": str(foreign.pk)}
     response = client.post(url(token), posted)
-    html = response.content.decode()
+    page = response.content.decode()
     assert response.status_code == 200
-    assert "This page showed questions we do not recognise" in html
+    assert "These are not the questions your page showed before" in page
+    assert "This page showed questions we do not recognise" not in page
     assert not OutcomeAnswer.objects.exists() and not Rating.objects.exists()
-    # Drawn again with the clinic's own questions and the answers still chosen: sent
-    # again as shown, it is kept.
-    assert f'name="instrument" value="{built_in_check().pk}"' in html
-    assert 'value="6" checked' in html
+    # Drawn again with the clinic's own questions, none chosen; the session's answers kept.
+    assert f'name="instrument" value="{built_in_check().pk}"' in page
+    assert not re.search(r'name="outcome_\d" id="[^"]+" value="\d+" checked', page)
+    assert 'name="trust" id="id_trust_9" value="9" checked' in page
     assert client.post(url(token), {**ANSWERS, **outcome_form_answers()}).status_code == 302
     assert OutcomeAnswer.objects.get(session=session).instrument == built_in_check()
 

@@ -27,7 +27,7 @@ from measures.own_chart import client_own_chart
 from measures.public import is_paused, private_page, record_failure
 from measures.services import AlreadyAnswered, LinkUnavailable, client_rating_submit
 from sessions.invitations import invitation_find
-from sessions.models import RatingInvitation, Session
+from sessions.models import RatingInvitation
 
 
 def _language(request: HttpRequest, default: str) -> str:
@@ -44,15 +44,17 @@ def _switched_to(request: HttpRequest) -> str | None:
     return chosen if chosen in Client.Language.values else None
 
 
-def _outcome_instrument(request: HttpRequest, session: Session) -> Instrument | None:
+def _outcome_instrument(request: HttpRequest, invitation: RatingInvitation) -> Instrument | None:
     """The outcome instrument this page asks: on a sent form, the one the page showed (so
-    the answers meet the questions the client read), else the clinic's current one, if
-    the therapist has left the check on for this client."""
-    offered = Instrument.objects.offered_to(session.client.clinic_id)
+    the answers meet the questions the client read) if the clinic offered it since the
+    link was opened — retired meanwhile included —, else the clinic's current one, if the
+    therapist has left the check on for this client."""
+    client = invitation.session.client
     shown = request.POST.get("instrument", "")
     if request.method == "POST" and shown.isascii() and shown.isdigit():
-        return offered.filter(pk=int(shown)).first() or instrument_for(session.client.clinic_id)
-    return instrument_for(session.client.clinic_id) if session.client.asks_outcome else None
+        offered = Instrument.objects.offered_since(client.clinic_id, invitation.created_at)
+        return offered.filter(pk=int(shown)).first() or instrument_for(client.clinic_id)
+    return instrument_for(client.clinic_id) if client.asks_outcome else None
 
 
 def _answered_just_now(invitation: RatingInvitation) -> bool:
@@ -98,7 +100,7 @@ def client_rating(request: HttpRequest, token: str) -> HttpResponse:
             request.POST if request.method == "POST" and not switching else None,
             # Answers carried over a language switch: shown chosen, not yet checked.
             initial=request.POST.dict() if switching else None,
-            instrument=_outcome_instrument(request, invitation.session),
+            instrument=_outcome_instrument(request, invitation),
             language=language,
         )
         if form.is_bound and form.is_valid():
