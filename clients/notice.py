@@ -4,8 +4,9 @@ It must be true to the access rules (`clients/scoping.py`): the therapist sees t
 client's answers; a supervisor of the therapist and the clinic's admins may see them
 too; nobody outside the clinic does. A clinic may write its own wording for each
 language (blank keeps the default below); `clinic_notice_update` bumps the clinic's
-`notice_version` whenever the wording changes, and each client rating records the
-version it was shown (`Rating.notice_version`).
+`notice_version` whenever the wording changes (and `clinic_rename` when a language shows
+the default, which names the clinic), and each client rating records the version it was
+shown (`Rating.notice_version`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ def clinic_notice(clinic: Clinic, language: str) -> str:
     `language` too, for the default's translation)."""
     own = getattr(clinic, NOTICE_FIELDS.get(language, "notice_en"), "")
     return own.strip() or default_notice(clinic.name)
+
+
+def shows_default_notice(clinic: Clinic) -> bool:
+    """Whether a language of the client's form shows the default wording, which names the
+    clinic (a clinic's own wording is its own, whatever the clinic is called)."""
+    return any(not getattr(clinic, field).strip() for field in NOTICE_FIELDS.values())
 
 
 def is_known_version(clinic: Clinic, version: int) -> bool:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from alliance.fields import PARAGRAPH_CONTROL_CHARACTERS, has_control_characters_in_paragraphs
 from clients import audit
 from clients.models import NOTICE_MAX_LENGTH, AuditAction, Client, Clinic, Supervision, User
+from clients.notice import shows_default_notice
 from clients.scoping import is_clinic_admin_of, may_manage_caseload_of, may_move_clients
 
 
@@ -30,16 +31,22 @@ def clinic_create(*, name: str, slug: str, actor: User | None = None) -> Clinic:
     return clinic
 
 
+@transaction.atomic
 def clinic_rename(*, actor: User, clinic: Clinic, name: str) -> Clinic:
-    """A clinic's admins (and superusers) rename it; its slug, which addresses it, stays."""
+    """A clinic's admins (and superusers) rename it; its slug, which addresses it, stays.
+    The default privacy notice names the clinic, so where a language shows it the words
+    clients read change: `notice_version` goes up, as for any change of wording."""
     if not (actor.is_superuser or is_clinic_admin_of(actor, clinic.pk)):
         raise PermissionDenied("Only a clinic admin of this clinic can rename it.")
-    before = {"name": clinic.name}
+    # Locked and read again, so a notice saved meanwhile keeps its own version.
+    clinic = Clinic.objects.select_for_update().get(pk=clinic.pk)
+    before = {"name": clinic.name, "notice_version": clinic.notice_version}
     clinic.name = name.strip()
+    if clinic.name != before["name"] and shows_default_notice(clinic):
+        clinic.notice_version += 1
     clinic.full_clean()
-    with transaction.atomic():
-        clinic.save(update_fields=["name"])
-        _changed(actor, clinic, before)
+    clinic.save(update_fields=["name", "notice_version"])
+    _changed(actor, clinic, before)
     return clinic
 
 

@@ -213,8 +213,9 @@ def test_the_demo_seeder_and_commands_are_recorded_as_the_system(clinic: Clinic)
 
 def test_renaming_a_clinic_names_the_name(clinic: Clinic, clinic_admin: User) -> None:
     services.clinic_rename(actor=clinic_admin, clinic=clinic, name="Riverside North")
+    fields = ["name", "notice_version"]  # the default notice names the clinic
     assert entries() == [
-        ("ada", "changed", "clients.clinic", str(clinic.pk), None, clinic.pk, ["name"])
+        ("ada", "changed", "clients.clinic", str(clinic.pk), None, clinic.pk, fields)
     ]
     assert "North" not in repr(list(AuditEntry.objects.values()))
 

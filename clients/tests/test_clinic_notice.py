@@ -11,7 +11,7 @@ from django.utils import translation
 
 from clients.models import NOTICE_MAX_LENGTH, AuditEntry, Clinic, User
 from clients.notice import clinic_notice, is_known_version
-from clients.services import clinic_notice_update
+from clients.services import clinic_notice_update, clinic_rename
 
 pytestmark = pytest.mark.django_db
 
@@ -88,6 +88,34 @@ def test_going_back_to_the_default_is_a_new_version(clinic: Clinic, clinic_admin
     clinic_notice_update(actor=clinic_admin, clinic=clinic, notice_en="Ours.", notice_es="")
     clinic_notice_update(actor=clinic_admin, clinic=clinic, notice_en="", notice_es="")
     assert stored(clinic) == ("", "", 3)
+
+
+def test_renaming_the_clinic_is_a_new_version_of_the_default_that_names_it(
+    clinic: Clinic, clinic_admin: User
+) -> None:
+    clinic_rename(actor=clinic_admin, clinic=clinic, name="Riverside East")
+    assert stored(clinic) == ("", "", 2)
+    assert "outside Riverside East." in notice(clinic, "en")
+    entry = AuditEntry.objects.get(model="clients.clinic")
+    assert entry.fields == ["name", "notice_version"]
+    clinic_rename(actor=clinic_admin, clinic=clinic, name=" Riverside East ")  # the same name
+    assert stored(clinic)[2] == 2
+
+
+def test_renaming_the_clinic_is_a_new_version_while_one_language_shows_the_default(
+    clinic: Clinic, clinic_admin: User
+) -> None:
+    clinic_notice_update(actor=clinic_admin, clinic=clinic, notice_en="Ours.", notice_es="")
+    clinic_rename(actor=clinic_admin, clinic=clinic, name="Riverside East")
+    assert stored(clinic) == ("Ours.", "", 3)
+
+
+def test_renaming_a_clinic_with_its_own_words_in_every_language_keeps_the_version(
+    clinic: Clinic, clinic_admin: User
+) -> None:
+    clinic_notice_update(actor=clinic_admin, clinic=clinic, notice_en="Ours.", notice_es="Hola.")
+    clinic_rename(actor=clinic_admin, clinic=clinic, name="Riverside East")
+    assert stored(clinic) == ("Ours.", "Hola.", 2)
 
 
 @pytest.mark.parametrize("who", ["therapist", "supervisor", "outsider"])

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from clients.models import Client, Clinic, User
-from clients.services import clinic_notice_update
+from clients.services import clinic_notice_update, clinic_rename
 from conftest import visible_text
 from measures.models import Rating
 from measures.tests.test_client_rating import ANSWERS
@@ -55,6 +55,20 @@ def test_the_form_says_who_sees_the_answers_above_the_questions(client: Any, lin
     assert DEFAULT_EN in text and "only your therapist" not in text
     assert text.index("Who sees your answers") < text.index("I felt safe being open")
     assert 'name="notice_version" value="1"' in html
+
+
+def test_renaming_the_clinic_changes_the_notice_shown_and_so_its_version(
+    client: Any, link: Any, clinic_admin: User
+) -> None:
+    """The default notice names the clinic: after a rename the page shows other words,
+    and a rating sent under them records another version."""
+    before = page_text(client, link[1])
+    clinic_rename(actor=clinic_admin, clinic=link[0].session.client.clinic, name="Eastside")
+    html = client.get(url(link[1])).content.decode()
+    assert DEFAULT_EN in before and "outside Eastside." in visible_text(html)
+    assert 'name="notice_version" value="2"' in html
+    assert client.post(url(link[1]), {**ANSWERS, "notice_version": "2"}).status_code == 302
+    assert Rating.objects.get(rater="client").notice_version == 2
 
 
 def test_the_notice_follows_the_language_switch(
