@@ -20,6 +20,7 @@ from measures.models import Instrument, Rating
 from measures.outcomes import outcome_answer_save
 from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN
 from measures.tasks import evaluate_client
+from sessions import invitations
 from sessions.models import RatingInvitation, Session
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ UNKNOWN_NOTICE = gettext_lazy(
     "and send your answers again: nothing you entered is lost."
 )
 VOIDED_MESSAGE = "This session was voided; it can no longer be rated."
+ALREADY_RATED = "The client has already rated this session."
 
 
 def _check_rater(session: Session, rater: str, submitted_by: User | None) -> None:
@@ -330,3 +332,28 @@ def enqueue_evaluation(client_id: int) -> None:
         evaluate_client.delay(client_id)
     except Exception:
         logger.warning("Could not enqueue evaluation for client %s; the sweep will.", client_id)
+
+
+def _lock_unrated(session: Session) -> None:
+    """Lock the session, then refuse it if its client has rated it. A client's answer takes
+    the same lock (`client_rating_submit`): checked before the lock, a link opened as the
+    client answered stayed open on a rated session for ever, and was reminded about."""
+    locked = Session.objects.select_for_update(of=("self",)).get(pk=session.pk)
+    if locked.ratings.filter(rater=Rating.Rater.CLIENT).exists():
+        raise ValidationError(ALREADY_RATED)
+
+
+@transaction.atomic
+def client_link_open(*, session: Session) -> tuple[RatingInvitation, str]:
+    """A new rating link for a session its client has not rated, replacing any open one:
+    the invitation and its raw token (`sessions.invitations.invitation_create`)."""
+    _lock_unrated(session)
+    return invitations.invitation_create(session=session)
+
+
+@transaction.atomic
+def client_link_for_email(*, session: Session) -> RatingInvitation:
+    """The link a worker is to e-mail, for a session its client has not rated
+    (`sessions.invitations.invitation_for_email`)."""
+    _lock_unrated(session)
+    return invitations.invitation_for_email(session=session)

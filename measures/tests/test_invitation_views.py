@@ -11,12 +11,17 @@ from typing import Any
 import pytest
 from celery.signals import before_task_publish, task_prerun
 from django.core import mail
+from django.db import connection
+from django.test import Client as Browser
 from django.urls import reverse
 
 from alliance.celery import app as celery_app
 from clients.models import Client, User
 from conftest import celery_broker
+from measures.models import Rating
 from measures.tests.factories import RatingFactory
+from measures.tests.racing import on_a_connection_of_its_own
+from measures.tests.test_client_rating import answer_by_link
 from sessions import invitations
 from sessions.models import RatingInvitation, Session
 from sessions.tests.factories import SessionFactory
@@ -102,6 +107,33 @@ def test_no_link_for_a_missed_or_already_rated_session(
     response = client.post(create_url(rated), follow=True)
     assert "The client has already rated this session." in response.content.decode()
     assert not RatingInvitation.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("asked", [create_url, email_url], ids=["shown", "e-mailed"])
+def test_no_link_is_opened_for_a_session_its_client_rated_meanwhile(
+    postgresql: None, therapist: User, session: Session, asked: Any
+) -> None:
+    """The client answers (by the QR code of a link given in the room) just as the therapist
+    asks for another link: after the session is locked, the answer is seen and no link is
+    left open on a rated session, to be reminded about and sent again and again."""
+    token = invitations.invitation_create(session=session)[1]
+    therapist_browser = Browser()
+    therapist_browser.force_login(therapist)
+    answered: list[bool] = []
+
+    def client_answers_just_before_the_lock(execute: Any, sql: str, *args: Any) -> Any:
+        if "FOR UPDATE" in sql and "therapy_sessions_session" in sql and not answered:
+            answered.append(True)
+            on_a_connection_of_its_own(lambda: answer_by_link(token)).join(10)
+        return execute(sql, *args)
+
+    with connection.execute_wrapper(client_answers_just_before_the_lock):
+        response = therapist_browser.post(asked(session), follow=True)
+    assert answered and Rating.objects.filter(session=session, rater="client").count() == 1
+    assert "The client has already rated this session." in response.content.decode()
+    assert not RatingInvitation.objects.filter(session=session).live().exists()
+    assert mail.outbox == []
 
 
 @pytest.fixture

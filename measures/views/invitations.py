@@ -23,9 +23,8 @@ from kombu.exceptions import OperationalError as BrokerUnreachable
 from alliance import links
 from clients.access import get_visible_or_404
 from clients.scoping import led_session
-from measures.models import Rating
 from measures.public import private_page
-from measures.services import VOIDED_MESSAGE
+from measures.services import VOIDED_MESSAGE, client_link_for_email, client_link_open
 from sessions import invitations
 from sessions.models import Session
 from sessions.tasks import email_rating_link
@@ -52,7 +51,8 @@ MAIL_DOWN = (
 
 
 def _session_to_invite(request: HttpRequest, session_id: int) -> Session:
-    """A session the user led, that the client can still rate; else 404, 403 or a message."""
+    """A session the user led, not voided; else 404, 403 or a message. Whether its client
+    has rated it is the service's to check, under the lock their answer takes."""
     session = get_visible_or_404(
         Session.objects.visible_to(request.user).select_related("client"), session_id
     )
@@ -60,8 +60,6 @@ def _session_to_invite(request: HttpRequest, session_id: int) -> Session:
         raise PermissionDenied("Only the therapist who led this session can send its rating link.")
     if session.is_voided:
         raise ValidationError(VOIDED_MESSAGE)
-    if session.ratings.filter(rater=Rating.Rater.CLIENT).exists():
-        raise ValidationError("The client has already rated this session.")
     return session
 
 
@@ -72,7 +70,7 @@ def invitation_create(request: HttpRequest, session_id: int) -> HttpResponse:
     """Open a new link (replacing any earlier one) and show it with its QR code."""
     try:
         session = _session_to_invite(request, session_id)
-        invitation, token = invitations.invitation_create(session=session)
+        invitation, token = client_link_open(session=session)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect(links.session_page(session_id))
@@ -97,8 +95,8 @@ def invitation_email(request: HttpRequest, session_id: int) -> HttpResponse:
     """Have a worker e-mail the client a fresh link (it replaces the open one)."""
     try:
         session = _session_to_invite(request, session_id)
-        invitation = invitations.invitation_for_email(session=session)
-        # Queued at once, not on commit: invitation_for_email has committed and no request
+        invitation = client_link_for_email(session=session)
+        # Queued at once, not on commit: client_link_for_email has committed and no request
         # transaction is open (no ATOMIC_REQUESTS), and so a broker outage is heard here.
         email_rating_link.delay(invitation.pk)
     except ValidationError as error:
