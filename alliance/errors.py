@@ -1,4 +1,4 @@
-"""The answer when the database cannot be reached: 503, "try again shortly".
+"""The answer when the database cannot be reached or takes no writes: 503, "try again shortly".
 
 A restart or a failover of PostgreSQL makes every page fail for a few seconds. Those
 pages answer 503 with a `Retry-After` and a page that says so and nothing else (no error,
@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, InternalError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.views import defaults
@@ -29,6 +29,10 @@ from alliance.routing import resolver_match
 
 # A connection refused, dropped or timed out; a server starting up or shutting down.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# "cannot execute INSERT in a read-only transaction": after a failover the old primary
+# comes back as a standby, or a pooler still points at it. Reads work, every write fails
+# with this SQLSTATE (an InternalError to Django, like many a bug, hence the code).
+READ_ONLY_SQL_TRANSACTION = "25006"
 # Long enough for a restart; a browser or client that honours it comes back then.
 RETRY_AFTER_SECONDS = 10
 OUTAGE_ANSWER = "answer_when_database_unavailable"
@@ -47,9 +51,29 @@ def outage_answer(answer: Callable[[], HttpResponse]) -> Callable[[View], View]:
     return mark
 
 
+def is_read_only_database(error: BaseException | None) -> bool:
+    """Whether `error` is PostgreSQL refusing a write because it is (now) a standby."""
+    cause = getattr(error, "__cause__", None)
+    return isinstance(error, InternalError) and (
+        getattr(cause, "sqlstate", None) == READ_ONLY_SQL_TRANSACTION
+    )
+
+
+def _drop_read_only_connections() -> None:
+    """Close the open connections, so the next request connects afresh (to the new
+    primary). Django keeps a connection that still answers `SELECT 1`, and a standby's
+    does: left open, it would refuse every write until `CONN_MAX_AGE` ran out."""
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
-    """503 while the database is unreachable, Django's 500 for anything else."""
-    if not isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+    """503 while the database is unreachable or read-only, Django's 500 for anything else."""
+    error = sys.exc_info()[1]
+    if is_read_only_database(error):
+        _drop_read_only_connections()
+    elif not isinstance(error, DATABASE_UNAVAILABLE):
         return defaults.server_error(request)
     match = resolver_match(request)
     own_answer = getattr(match.func, OUTAGE_ANSWER, None) if match else None

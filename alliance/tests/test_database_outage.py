@@ -20,13 +20,18 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import OperationalError, connections
+from django.db import InternalError, OperationalError, connection, connections
 from django.db.backends.utils import CursorWrapper
 from django.test import Client as DjangoClient
 from django.urls import reverse
 
 from alliance.errors import RETRY_AFTER_SECONDS
 from alliance.tests.serving import gunicorn, production_environment
+from clients.models import Client
+from measures.models import Rating
+from measures.tests.test_client_rating import ANSWERS
+from sessions import invitations
+from sessions.tests.factories import SessionFactory
 
 DETAIL = "could not connect to server at 10.1.2.3"
 
@@ -76,6 +81,45 @@ def test_any_other_error_is_still_a_500(monkeypatch: pytest.MonkeyPatch, therapi
     page = browser.get(reverse("reports:caseload"))
     assert page.status_code == 500
     assert "Retry-After" not in page.headers
+
+
+@pytest.mark.django_db
+def test_a_database_error_that_is_no_outage_is_still_a_500(
+    monkeypatch: pytest.MonkeyPatch, therapist: Any
+) -> None:
+    def bug(*args: Any, **kwargs: Any) -> None:
+        raise InternalError("current transaction is aborted")
+
+    browser = DjangoClient(raise_request_exception=False)
+    browser.force_login(therapist)
+    monkeypatch.setattr(CursorWrapper, "execute", bug)
+    page = browser.get(reverse("reports:caseload"))
+    assert page.status_code == 500
+    assert "Retry-After" not in page.headers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_refused_by_a_read_only_database_answers_503_and_the_next_one_is_kept(
+    postgresql: None, client_record: Client
+) -> None:
+    """After a failover the old primary comes back as a standby (or a pooler still points
+    at it): reads work, writes fail with SQLSTATE 25006. That is an outage too; and the
+    connection to it is dropped, so the next request connects afresh and writes."""
+    Client.objects.filter(pk=client_record.pk).update(asks_outcome=False)
+    session = SessionFactory(client=client_record)
+    token = invitations.invitation_create(session=session)[1]
+    link = reverse("measures:client-rating", args=[token])
+    browser = DjangoClient(raise_request_exception=False)
+    with connection.cursor() as cursor:  # this connection is now a standby's
+        cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    try:
+        page = browser.post(link, ANSWERS)
+        assert_clean_503(page.status_code, page.headers.get("Retry-After"), page.content.decode())
+        assert not Rating.objects.filter(session=session).exists()
+        assert browser.post(link, ANSWERS).status_code == 302
+    finally:
+        connection.close()
+    assert Rating.objects.filter(session=session, rater="client").count() == 1
 
 
 # --- For real: gunicorn, a proxy, and the proxy cut --------------------------
