@@ -33,6 +33,14 @@ def rating_form(token: str) -> str:
     return reverse("measures:client-rating", args=[token])
 
 
+def is_link_address(path: str) -> bool:
+    """Whether `path` is at a client's link (`/r/<token>/`, its thanks): every answer
+    there carries the token in its address, whoever gave it."""
+    token = "-"
+    prefix = rating_form(token).removesuffix(f"{token}/")  # "/r/", under any script prefix
+    return path.startswith(prefix)
+
+
 def outcome_instruments() -> str:
     """The clinic's outcome instruments, linked from the clinic's settings."""
     return reverse("measures:instruments")

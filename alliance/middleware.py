@@ -8,6 +8,8 @@
   Permissions-Policy.
 - `PrivatePagesMiddleware` marks every page built here `no-store`: they show
   clinical data, and no browser, proxy or shared computer should keep a copy.
+- `LinkAddressesMiddleware`, outermost, makes every answer at a client's link private
+  and Referer-free, whichever layer gave it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+
+from alliance.links import is_link_address
 
 # What a form may declare it is written in; browsers send UTF-8 for our pages.
 READABLE_CHARSETS = {"utf-8", "utf8", "us-ascii", "ascii"}
@@ -148,4 +152,24 @@ class PrivatePagesMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         add_never_cache_headers(response)
+        return response
+
+
+class LinkAddressesMiddleware:
+    """`no-store` and `Referrer-Policy: no-referrer` on every answer at a client's link.
+
+    Its views say so themselves (`private_page`), but a request can be answered above
+    them: the guard's refusals, Django's own 400 for a form of too many fields or a broken
+    multipart body (raised in the guard, which reads the form), a redirect to HTTPS, a
+    503 in an outage. Each is at an address holding the token, so each must be kept by
+    no cache and leak no Referer. Outermost, so nothing answers around it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if is_link_address(request.path):
+            add_never_cache_headers(response)
+            response["Referrer-Policy"] = "no-referrer"
         return response

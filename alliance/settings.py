@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: whatever answers at a client's link (token in the address), privately.
+    "alliance.middleware.LinkAddressesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "alliance.middleware.SecurityHeadersMiddleware",
     # Refuses what no page here can use (NUL bytes, other charsets, big bodies) before

@@ -115,6 +115,7 @@ def test_a_write_refused_by_a_read_only_database_answers_503_and_the_next_one_is
     try:
         page = browser.post(link, ANSWERS)
         assert_clean_503(page.status_code, page.headers.get("Retry-After"), page.content.decode())
+        assert page["Referrer-Policy"] == "no-referrer"  # at the link, token and all
         assert not Rating.objects.filter(session=session).exists()
         assert browser.post(link, ANSWERS).status_code == 302
     finally:

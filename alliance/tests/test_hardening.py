@@ -191,6 +191,35 @@ def test_the_link_page_sends_no_referrer_anywhere(client: Any, token: str) -> No
     assert b'name="referrer"' not in response.content
 
 
+def too_many_fields(browser: Browser, address: str) -> Any:
+    body = "&".join(f"{key}={value}" for key, value in ANSWERS.items())
+    body += "&" + "&".join(f"x{number}=1" for number in range(1100))
+    return browser.post(address, body, content_type="application/x-www-form-urlencoded")
+
+
+def a_broken_multipart_body(browser: Browser, address: str) -> Any:
+    return browser.post(address, b"--x\r\nnot a part", content_type="multipart/form-data")
+
+
+@pytest.mark.parametrize("refused_by_django", [too_many_fields, a_broken_multipart_body])
+def test_djangos_own_refusals_at_a_link_are_private_and_send_no_referrer(
+    token: str, refused_by_django: Any
+) -> None:
+    """Django refuses these while the guard reads the form, above the link's own view and
+    the middleware marking pages no-store; the address still holds the token."""
+    response = refused_by_django(Browser(raise_request_exception=False), f"/r/{token}/")
+    assert response.status_code == 400
+    assert "no-store" in response["Cache-Control"]
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert not Rating.objects.exists()
+
+
+def test_staff_pages_keep_the_same_origin_referrer_policy(client: Any) -> None:
+    response = too_many_fields(Browser(raise_request_exception=False), reverse("login"))
+    assert response.status_code == 400
+    assert response["Referrer-Policy"] == "same-origin"
+
+
 def test_djangos_debug_pages_may_use_their_inline_styles_and_ours_may_not(
     client: Any, settings: Any, therapist: User
 ) -> None:
