@@ -71,6 +71,21 @@ def test_a_page_answers_503_while_the_database_is_unreachable_then_200(
 
 
 @pytest.mark.django_db
+def test_a_client_reads_the_503_in_the_language_their_phone_asks_for(
+    monkeypatch: pytest.MonkeyPatch, client_record: Client
+) -> None:
+    token = invitations.invitation_create(session=SessionFactory(client=client_record))[1]
+    phone = DjangoClient(raise_request_exception=False, HTTP_ACCEPT_LANGUAGE="es")
+    with monkeypatch.context() as down:
+        down.setattr(CursorWrapper, "execute", outage)
+        page = phone.get(reverse("measures:client-rating", args=[token]))
+    text = page.content.decode()
+    assert page.status_code == 503 and page.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    assert '<html lang="es">' in text and "Alliance vuelve en un momento" in text
+    assert "Vuelva a intentarlo en unos segundos." in text and "back in a moment" not in text
+
+
+@pytest.mark.django_db
 def test_any_other_error_is_still_a_500(monkeypatch: pytest.MonkeyPatch, therapist: Any) -> None:
     def bug(*args: Any, **kwargs: Any) -> None:
         raise ZeroDivisionError
