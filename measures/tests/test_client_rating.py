@@ -203,6 +203,21 @@ def test_going_back_to_the_form_just_after_answering_says_the_answers_are_in(
     assert calm_page(client.get(url(link[1])))
 
 
+def test_a_form_sent_to_a_link_answered_long_ago_learns_nothing_of_the_answer(
+    client: Any, link: Any, settings: Any
+) -> None:
+    """Whoever finds the address later and sends a form to it hears what an opened link
+    tells them: that it cannot be used, not that the client answered."""
+    client.post(url(link[1]), ANSWERS)
+    RatingInvitation.objects.filter(pk=link[0].pk).update(
+        used_at=timezone.now() - dt.timedelta(minutes=settings.ALLIANCE_OWN_CHART_MINUTES + 1)
+    )
+    late = client.post(url(link[1]), {**ANSWERS, "trust": "0"})
+    assert late.status_code == 404 and calm_page(late)
+    assert b"already have your answers" not in late.content
+    assert Rating.objects.get().trust == 9
+
+
 def calm_page(response: Any) -> bool:
     return (
         "This link can't be used" in response.content.decode()

@@ -89,9 +89,9 @@ def client_rating(request: HttpRequest, token: str) -> HttpResponse:
         return _unavailable(request)
     language = _language(request, invitation.session.client.language)
     with translation.override(language):
-        if invitation.used_at is not None and (
-            request.method == "POST" or _answered_just_now(invitation)
-        ):
+        # A form sent again, or the client going back, just after answering: their answers
+        # are in. Later, a GET or a POST alike learns nothing of the answer (below).
+        if invitation.used_at is not None and _answered_just_now(invitation):
             return render(request, "measures/client_rating/thanks.html", {"already": True})
         if not invitation.is_open():
             return _unavailable(request)
