@@ -94,20 +94,30 @@ class SingleLineField(forms.CharField):
             raise ValidationError(self.error_messages["control"], code="control")
 
 
-class ParagraphsField(forms.CharField):
-    """Paragraphs of text (a notice, a note): line breaks, but no other control characters.
+def one_kind_of_line_break(value: str) -> str:
+    """A textarea's maxlength counts a line break as one character, but the browser sends it
+    as CRLF: counted as sent, text the page let someone type would be refused as too long.
+    One kind of line break, before a length is checked."""
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+class NoteField(forms.CharField):
+    """Free text a clinician writes in a textarea (a note, a reason), its length counted as
+    the textarea counts it. Pasted tabs are kept: it is their own writing, shown escaped."""
+
+    def to_python(self, value: Any) -> Any:
+        value = super().to_python(value)
+        return one_kind_of_line_break(value) if value else value
+
+
+class ParagraphsField(NoteField):
+    """Paragraphs of text (a notice, a client's comment): line breaks, but no other control
+    characters.
 
     A textarea sends line breaks; a tab, NUL or escape sequence comes only from a crafted
     request or a careless paste, and would reach pages, e-mails and logs as it is."""
 
     default_error_messages = {"control": PARAGRAPH_CONTROL_CHARACTERS}
-
-    def to_python(self, value: Any) -> Any:
-        # A textarea's maxlength counts a line break as one character, but the browser
-        # sends it as CRLF: counted as sent, text the page let someone type would be
-        # refused as too long. One kind of line break before the length is checked.
-        value = super().to_python(value)
-        return value.replace("\r\n", "\n").replace("\r", "\n") if value else value
 
     def validate(self, value: Any) -> None:
         super().validate(value)

@@ -8,7 +8,7 @@ from django import forms
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
-from alliance.fields import ParagraphsField, WholeNumberField
+from alliance.fields import NoteField, ParagraphsField, WholeNumberField
 from alliance.forms import ServiceForm
 from measures.items import (
     CLIENT_ITEMS,
@@ -72,7 +72,7 @@ class TherapistRatingForm(ServiceForm):
         required=False,
         help_text="Only if there was a rupture.",
     )
-    comment = forms.CharField(
+    comment = NoteField(
         label="Note",
         required=False,
         max_length=2000,

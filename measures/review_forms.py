@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from django import forms
 
+from alliance.fields import NoteField
 from alliance.forms import PageForm, ServiceForm, first_error
 from measures.concern_selectors import ALL_NEEDING_REVIEW
 from measures.models import Concern
@@ -20,7 +21,7 @@ from measures.review import NOTE_MAX_LENGTH
 
 def note_field(label: str, help_text: str) -> forms.CharField:
     """A free-text note; the browser asks for it, the service insists on it."""
-    return forms.CharField(
+    return NoteField(
         label=label,
         help_text=help_text,
         required=False,

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from alliance.fields import DateTimeField, WholeNumberField
+from alliance.fields import DateTimeField, NoteField, WholeNumberField
 from alliance.forms import ServiceForm
 from sessions.dates import session_date_bounds
 from sessions.models import Session
@@ -65,7 +65,7 @@ class SessionForm(ServiceForm):
         initial=Session.Modality.IN_PERSON,
         widget=forms.RadioSelect,
     )
-    notes = forms.CharField(
+    notes = NoteField(
         label="Private notes",
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -94,7 +94,7 @@ class SessionForm(ServiceForm):
 class SessionVoidForm(ServiceForm):
     """Why a session is voided; the field name is `session_void`'s keyword argument."""
 
-    reason = forms.CharField(
+    reason = NoteField(
         label="Reason",
         max_length=VOID_REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),

@@ -113,6 +113,19 @@ def test_a_note_of_exactly_the_limit_is_kept(
     assert concern.status == Concern.Status.RESOLVED and len(concern.note) == 4000
 
 
+def test_a_note_as_long_as_the_textarea_allows_is_kept_with_its_line_breaks(
+    client: Any, concern: Concern, therapist: User
+) -> None:
+    """The textarea counts a line break as one character; the browser sends it as CRLF."""
+    typed = "\n".join(["x" * 399] * 10) + "x"
+    assert len(typed) == 4000
+    client.force_login(therapist)
+    response = post(client, "concern-resolve", concern, {"note": typed.replace("\n", "\r\n")})
+    assert response.status_code == 302
+    concern.refresh_from_db()
+    assert concern.status == Concern.Status.RESOLVED and concern.note == typed
+
+
 def test_the_therapist_can_comment_on_their_own_clients_concern(
     client: Any, concern: Concern, therapist: User
 ) -> None:

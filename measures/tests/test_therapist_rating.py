@@ -95,6 +95,19 @@ def test_a_rating_without_the_rupture_answer_is_refused_and_nothing_saved(
     assert not Rating.objects.exists()
 
 
+def test_a_note_as_long_as_the_textarea_allows_is_kept_with_its_line_breaks(
+    client: Any, therapist: User, session: Session
+) -> None:
+    """The textarea counts a line break as one character; the browser sends it as CRLF.
+    A pasted tab stays: it is the therapist's own writing."""
+    typed = "\n".join(["a\tb " * 49 + "wor"] * 10) + "."
+    assert len(typed) == 2000
+    client.force_login(therapist)
+    response = client.post(url(session), {**ANSWERS, "comment": typed.replace("\n", "\r\n")})
+    assert response.status_code == 302
+    assert Rating.objects.get(session=session, rater="therapist").comment == typed
+
+
 def test_the_therapist_rates_the_session(client: Any, therapist: User, session: Session) -> None:
     client.force_login(therapist)
     response = client.post(url(session), ANSWERS)

@@ -499,6 +499,19 @@ def test_voiding_without_a_sensible_reason_is_a_form_error_and_keeps_what_was_ty
     assert void_state(session) == NOT_VOIDED
 
 
+def test_a_reason_as_long_as_the_textarea_allows_is_kept_with_its_line_breaks(
+    client: HttpClient, therapist: User, session: Session
+) -> None:
+    """The textarea counts a line break as one character; the browser sends it as CRLF."""
+    typed = "\n".join(["x" * 99] * 5) + "x"
+    assert len(typed) == 500
+    response = as_user(client, therapist).post(
+        void_url(session), {"reason": typed.replace("\n", "\r\n")}
+    )
+    assert response.status_code == 302
+    assert void_state(session)[2] == typed
+
+
 def test_voiding_a_session_keeps_it_and_closes_its_rating_link(
     client: HttpClient, therapist: User, client_record: Client, session: Session
 ) -> None:
