@@ -137,6 +137,20 @@ def test_switched_off_for_a_client_the_link_asks_only_about_the_session(
     assert not OutcomeAnswer.objects.exists()
 
 
+def test_a_page_drawn_without_the_check_is_taken_after_it_is_switched_on(
+    client: Any, client_record: Client, session: Session, token: str
+) -> None:
+    """The therapist turns the check on while the client's page, drawn without it, is open:
+    the answers the client gave are taken, not refused for questions they never saw."""
+    Client.objects.filter(pk=client_record.pk).update(asks_outcome=False)
+    page = client.get(url(token)).content.decode()
+    assert 'name="instrument"' not in page
+    Client.objects.filter(pk=client_record.pk).update(asks_outcome=True)
+    assert client.post(url(token), ANSWERS).status_code == 302
+    assert Rating.objects.filter(session=session).exists()
+    assert not OutcomeAnswer.objects.exists()
+
+
 def test_the_clinics_own_instrument_is_asked_in_its_range(
     client: Any, client_record: Client, session: Session, token: str
 ) -> None:

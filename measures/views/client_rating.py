@@ -48,8 +48,12 @@ def _outcome_instrument(request: HttpRequest, invitation: RatingInvitation) -> I
     """The outcome instrument this page asks: on a sent form, the one the page showed (so
     the answers meet the questions the client read) if the clinic offered it since the
     link was opened — retired meanwhile included —, else the clinic's current one, if the
-    therapist has left the check on for this client."""
+    therapist has left the check on for this client. A sent form whose page had no check
+    (the therapist turned it on while the page was open) is not asked one: refused, the
+    client would be told answers were missing to questions they never saw."""
     client = invitation.session.client
+    if request.method == "POST" and "instrument" not in request.POST:
+        return None
     shown = request.POST.get("instrument", "")
     if request.method == "POST" and shown.isascii() and shown.isdigit():
         offered = Instrument.objects.offered_since(client.clinic_id, invitation.created_at)
