@@ -403,6 +403,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # An unknown ?format= is a 406 that names the formats, not DRF's 404 (a missing record).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.negotiation.KnownFormats",
     # By id, not page number: constant time at any depth (api/pagination.py).
     "DEFAULT_PAGINATION_CLASS": "api.pagination.AfterIdPagination",
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.OwnerRateThrottle"],

@@ -280,6 +280,18 @@ def test_a_list_takes_only_its_own_parameters_each_once(
     assert get(client, "ratings/", token, client=own, format="json").status_code == 200
 
 
+@pytest.mark.parametrize("path", ["ratings/", "clients/{own}/", "clients/{own}/fhir/"])
+def test_a_format_the_address_does_not_give_is_named_not_a_missing_record(
+    client: Any, therapist: User, records: dict, path: str
+) -> None:
+    token = token_for(therapist)
+    own = Client.objects.get(label="R.K.").pk
+    refused = get(client, path.format(own=own), token, format="xml")
+    assert refused.status_code == 406
+    assert "No format 'xml' here; this address gives: " in refused.json()["detail"]
+    assert "json" in refused.json()["detail"]
+
+
 def test_every_answer_is_in_the_audit_trail(client: Any, clinic_admin: User, records: dict) -> None:
     token = token_for(clinic_admin)
     get(client, "ratings/", token)
