@@ -39,10 +39,14 @@ def replica_alias() -> str:
     alias = settings.ALLIANCE_REPLICA_DATABASE
     if not alias or time.monotonic() < _replica_down_until:
         return DEFAULT_DB_ALIAS
+    connection = connections[alias]
     try:
         # Connects if need be, here rather than at the first row: a file whose 200 and
-        # header line have gone cannot turn into a 503 any more.
-        connections[alias].ensure_connection()
+        # header line have gone cannot turn into a 503 any more. A connection kept open
+        # (CONN_MAX_AGE) is checked first, once a request or task, as its first query
+        # would check it: one the replica ended when it went down is not chosen.
+        connection.close_if_health_check_failed()
+        connection.ensure_connection()
     except DatabaseError:
         _replica_unreachable(alias)
         return DEFAULT_DB_ALIAS
@@ -84,41 +88,51 @@ def caught_up_alias() -> str:
         # Where the primary has inserted WAL up to: at or past every commit visible now,
         # even one made with synchronous_commit off (visible before its WAL is written).
         cursor.execute(
-            "SELECT pg_current_wal_insert_lsn()::text, pg_postmaster_start_time(), "
-            "current_database()"
+            "SELECT pg_current_wal_insert_lsn()::text, system_identifier, "
+            "pg_postmaster_start_time(), current_database() FROM pg_control_system()"
         )
-        position, started, name = cursor.fetchone()
+        position, cluster, started, name = cursor.fetchone()
     try:
-        return _caught_up(alias, position, started, name)
+        return _caught_up(alias, position, cluster, started, name)
     except DatabaseError:  # gone between the look above and this one
         _replica_unreachable(alias)
         return DEFAULT_DB_ALIAS
 
 
-def _caught_up(alias: str, position: str, started: Any, name: str) -> str:
+def _caught_up(alias: str, position: str, cluster: int, started: Any, name: str) -> str:
     deadline = time.monotonic() + settings.DATABASE_REPLICA_WAIT_SECONDS
     while True:
         with connections[alias].cursor() as cursor:
             cursor.execute(
                 "SELECT pg_is_in_recovery(), "
                 "pg_is_in_recovery() AND pg_last_wal_replay_lsn() >= %s::pg_lsn, "
-                "pg_postmaster_start_time() = %s AND current_database() = %s",
-                [position, started, name],
+                "system_identifier = %s, "
+                "pg_postmaster_start_time() = %s AND current_database() = %s "
+                "FROM pg_control_system()",
+                [position, cluster, started, name],
             )
-            standby, replayed, itself = cursor.fetchone()
+            standby, replayed, same_cluster, itself = cursor.fetchone()
+        if not same_cluster:
+            # A standby shares its primary's system identifier: another cluster's replay
+            # position says nothing of this one's.
+            return _not_trusted(alias, "is a copy of another database cluster")
         if not standby:
             if itself:  # the primary as its own replica (tests, a small installation)
                 return alias
             # A promoted former standby, a logical copy: no replay position says how far
             # behind it is, so it is not trusted with what changed since the last sweep.
-            logger.warning("The read replica is not a standby of the primary; reading the primary")
-            return DEFAULT_DB_ALIAS
+            return _not_trusted(alias, "is not a standby of the primary")
         if replayed:
             return alias
         if time.monotonic() >= deadline:
             logger.warning("The read replica is behind the primary; reading from the primary")
             return DEFAULT_DB_ALIAS
         time.sleep(POLL_SECONDS)
+
+
+def _not_trusted(alias: str, why: str) -> str:
+    logger.warning("The read replica %s; detection reads the primary", why)
+    return DEFAULT_DB_ALIAS
 
 
 @contextmanager

@@ -873,12 +873,16 @@ def sweeps_forget(now: dt.datetime, *, keep: Sweep | None) -> int:
     """Delete the records of sweeps and catch-ups begun more than ALLIANCE_SWEEP_KEEP_DAYS
     ago, with their chunks; returns how many sweeps. Nothing reads them but the operators'
     log, and the catch-up alone leaves 52,000 a year. `keep` (the latest finished) stays
-    whatever its age: it bounds the next sweep. They hold no clinical record, only when
+    whatever its age: it bounds the next sweep; so do the unfinished ones begun since it,
+    whose clinics the next sweep carries on. They hold no clinical record, only when
     detection ran and what it found."""
     cutoff = now - dt.timedelta(days=settings.ALLIANCE_SWEEP_KEEP_DAYS)
     old = Sweep.objects.filter(started_at__lt=cutoff)
     if keep is not None:
-        old = old.exclude(pk=keep.pk)
+        # Nor an unfinished sweep the next one carries on (`_clinics_to_rejudge`): nothing
+        # may have finished for longer than the days kept, and its clinics still wait.
+        carried = Q(finished_at__isnull=True, started_at__gte=keep.started_at - sweep_overlap())
+        old = old.exclude(pk=keep.pk).exclude(carried)
     forgotten = old.delete()[1].get(Sweep._meta.label, 0)
     if forgotten:
         logger.info("Forgot %s sweep records older than %s", forgotten, cutoff.date())

@@ -19,12 +19,12 @@ from typing import Any
 
 import psycopg
 import pytest
-from django.db import OperationalError, connections
+from django.db import OperationalError, close_old_connections, connections
 from django.urls import reverse
 from django.utils import timezone
 
 from alliance import replica
-from alliance.replica import REPLICA, replica_alias, replica_retry_now
+from alliance.replica import REPLICA, caught_up_alias, replica_alias, replica_retry_now
 from clients.models import Client
 from conftest import missing_service
 from measures.detection import evaluate_clients, sweep_run
@@ -349,3 +349,114 @@ def test_a_standby_still_behind_after_the_wait_is_not_read(
     assert caught_up_alias() == "default"
     assert replica.time.monotonic() - started >= 1
     assert "behind the primary" in caplog.text
+
+
+# --- A replica gone while this process holds a connection to it ---------------------------
+
+
+def _replica_goes_down_under_an_open_connection() -> None:
+    """A page earlier in this process read the replica (the connection is kept,
+    CONN_MAX_AGE); then the replica goes down: its server ends that connection and takes
+    no new one. Then a new request starts (`close_old_connections`, as request_started)."""
+    assert replica_alias() == REPLICA
+    with connections[REPLICA].cursor() as cursor:
+        cursor.execute("SELECT 1")
+    stale = _stale_name()
+    with _admin_connection() as admin:
+        admin.execute(f'ALTER DATABASE "{stale}" ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            [stale],
+        )
+    close_old_connections()
+
+
+@pytest.mark.django_db(transaction=True, databases=BOTH)
+def test_the_dashboard_reads_the_primary_when_the_replica_went_down_under_its_connection(
+    replica_db: Any,
+    client: Any,
+    supervisor: Any,
+    client_record: Client,
+) -> None:
+    """A connection kept open to the replica (CONN_MAX_AGE), then the replica goes down:
+    the page reads the primary, from its first request on; the open connection is checked
+    before the replica is chosen, not at its first read."""
+    rated(client_record, STEADY)
+    replica_copied_now()
+    _replica_goes_down_under_an_open_connection()
+    client.force_login(supervisor)
+    client.raise_request_exception = False
+    statuses = [client.get(reverse("reports:dashboard")).status_code]
+    close_old_connections()
+    statuses.append(client.get(reverse("reports:dashboard")).status_code)
+    assert statuses == [200, 200], f"dashboard answered {statuses} with the replica down"
+
+
+@pytest.mark.django_db(transaction=True, databases=BOTH)
+def test_an_export_is_whole_or_not_begun_when_the_replica_went_down_under_its_connection(
+    replica_db: Any,
+    client: Any,
+    therapist: Any,
+    client_record: Client,
+) -> None:
+    """The connection is checked before the file's first line is sent: the file is whole
+    (from the primary) or not begun, never a 200 cut off after its header."""
+    rated(client_record, STEADY)
+    replica_copied_now()
+    _replica_goes_down_under_an_open_connection()
+    client.force_login(therapist)
+    client.raise_request_exception = False
+    response = client.get(reverse("reports:client-ratings-csv", args=[client_record.pk]))
+    received: list[bytes] = []
+    if response.status_code == 200:
+        try:
+            for part in response.streaming_content:
+                received.append(part)
+        except OperationalError as error:
+            pytest.fail(
+                f"200 sent, then the file broke off after {b''.join(received)!r}: "
+                f"{str(error).splitlines()[0]}"
+            )
+    else:
+        assert response.status_code == 503
+
+
+# --- A standby of another primary --------------------------------------------------------
+
+
+def _replica_a_standby_of_another_cluster() -> None:
+    """A standby (in recovery, replayed far) whose system identifier — which a standby
+    shares with its own primary — is not the primary's: a standby of another cluster."""
+    replica_a_standby_replayed_to("FFFFFFFF/FFFFFFFF")
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT system_identifier FROM pg_control_system()")
+        (ours,) = cursor.fetchone()
+    default = connections["default"].settings_dict
+    with psycopg.connect(
+        host=default["HOST"] or "127.0.0.1",
+        port=int(default["PORT"] or 5432),
+        user=default["USER"],
+        dbname=_stale_name(),
+        autocommit=True,
+    ) as copy:
+        copy.execute("SET default_transaction_read_only = off")
+        copy.execute(
+            "CREATE FUNCTION standby.pg_control_system(OUT pg_control_version integer, "
+            "OUT catalog_version_no integer, OUT system_identifier bigint, "
+            "OUT pg_control_last_modified timestamptz) LANGUAGE sql AS "
+            f"$$SELECT c.pg_control_version, c.catalog_version_no, {ours + 1}::bigint, "
+            "c.pg_control_last_modified FROM pg_catalog.pg_control_system() c$$"
+        )
+    connections[REPLICA].close()
+
+
+@pytest.mark.django_db(transaction=True, databases=BOTH)
+def test_a_standby_of_another_primary_is_not_taken_as_caught_up(
+    replica_db: Any,
+) -> None:
+    """Replay positions of two clusters are unrelated numbers: a standby of another cluster
+    further along its own WAL is not trusted (a standby shares its primary's system
+    identifier), or the sweep would read another database's "what changed" and move past
+    this one's changes."""
+    _replica_a_standby_of_another_cluster()
+    assert caught_up_alias() == "default"

@@ -249,6 +249,36 @@ def test_clients_of_chunks_never_queued_are_judged_by_the_next_sweep(
     assert _latest_track(client_record) == OutcomeAnswer.Track.NOT_ON_TRACK
 
 
+def test_clinics_of_an_unfinished_sweep_are_carried_though_its_record_is_forgotten_first(
+    therapist: Any, client_record: Client, settings: Any
+) -> None:
+    """Nothing has finished for longer than ALLIANCE_SWEEP_KEEP_DAYS (workers away): the
+    next nightly sweep, which forgets old records as it starts, still carries on the
+    clinics the unfinished one was to judge again, and forgets that one once it has."""
+    _course_about_to_move(therapist, client_record, settings)
+    nightly = sweep_plan()
+    assert nightly.rejudged_clinics == [client_record.clinic_id]
+    for chunk in nightly.chunks.all():
+        if client_record.pk not in chunk.client_ids:
+            sweep_chunk_run(chunk.pk)
+    nightly.refresh_from_db()
+    assert nightly.finished_at is None  # the client's chunk was lost
+
+    # The workers are back KEEP_DAYS + 1 days later; the next nightly sweep runs.
+    later = timezone.now() + dt.timedelta(days=settings.ALLIANCE_SWEEP_KEEP_DAYS + 1)
+    next_sweep = sweep_run(now=later)
+
+    assert (next_sweep.rejudged_clinics, _latest_track(client_record)) == (
+        [client_record.clinic_id],
+        OutcomeAnswer.Track.NOT_ON_TRACK,
+    )
+    # Kept while it was to be carried on; forgotten by the next nightly sweep after one
+    # that carried it finished.
+    assert Sweep.objects.filter(pk=nightly.pk).exists()
+    sweep_run(now=later + dt.timedelta(days=1))
+    assert not Sweep.objects.filter(pk=nightly.pk).exists()
+
+
 def test_a_one_pass_sweep_that_fails_leaves_its_moved_courses_to_the_next(
     therapist: Any, client_record: Client, settings: Any
 ) -> None:

@@ -49,10 +49,13 @@ def test_the_latest_finished_sweep_is_kept_however_old() -> None:
     finished, not from the beginning (that would be every client)."""
     last = sweep_begun(200)
     older = sweep_begun(300)
-    unfinished = sweep_begun(150, finished=False)
+    unfinished_before = sweep_begun(250, finished=False)
+    # Begun after it and never finished: the next sweep carries on the clinics it was to
+    # judge again (`Sweep.rejudged_clinics`), so it is kept too.
+    unfinished_since = sweep_begun(150, finished=False)
     assert sweeps_forget(timezone.now(), keep=last) == 2
-    assert list(Sweep.objects.all()) == [last]
-    assert not Sweep.objects.filter(pk__in=[older.pk, unfinished.pk]).exists()
+    assert list(Sweep.objects.all()) == [unfinished_since, last]
+    assert not Sweep.objects.filter(pk__in=[older.pk, unfinished_before.pk]).exists()
 
 
 def test_the_nightly_sweep_keeps_an_old_latest_finished_sweep_and_starts_from_it(
