@@ -47,7 +47,7 @@ class PageNumberField(WholeNumberField):
 
     def to_python(self, value: Any) -> Any:
         # Read by its length before `int()`, which refuses more than 4,300 digits.
-        digits = value.strip() if isinstance(value, str) else ""
+        digits = value.strip().removeprefix("+") if isinstance(value, str) else ""
         if digits.isascii() and digits.isdigit() and len(digits.lstrip("0")) >= LAST_PAGE_DIGITS:
             return LAST_PAGE
         return super().to_python(value)

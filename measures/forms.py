@@ -21,7 +21,13 @@ from measures.items import (
 from measures.models import Instrument, Rating
 from measures.outcomes import UNKNOWN_INSTRUMENT
 from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN
-from measures.services import GUESS_MESSAGE, GUESS_QUESTION, UNKNOWN_NOTICE
+from measures.services import (
+    COMMENT_MAX_LENGTH,
+    COMMENT_NOT_TEXT,
+    GUESS_MESSAGE,
+    GUESS_QUESTION,
+    UNKNOWN_NOTICE,
+)
 
 SCALE_CHOICES = [(str(value), str(value)) for value in range(SCORE_MIN, SCORE_MAX + 1)]
 
@@ -75,7 +81,7 @@ class TherapistRatingForm(ServiceForm):
     comment = NoteField(
         label="Note",
         required=False,
-        max_length=2000,
+        max_length=COMMENT_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What you noticed; the client never sees this.",
     )
@@ -146,13 +152,9 @@ class ClientRatingForm(ServiceForm):
     comment = ParagraphsField(
         label=_("Anything else you would like your therapist to know? (optional)"),
         required=False,
-        max_length=2000,
+        max_length=COMMENT_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={
-            "control": _(
-                "This comment holds characters that are not text. Please write plain text."
-            )
-        },
+        error_messages={"control": COMMENT_NOT_TEXT},
     )
     # Which version of the clinic's privacy notice the page showed: the service checks it
     # against the clinic's versions and records it with the rating.

@@ -8,6 +8,7 @@ questions the client actually read, even if the clinic changed instrument meanwh
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
@@ -25,10 +26,16 @@ UNKNOWN_INSTRUMENT = gettext_lazy(
 )
 
 
-def instrument_check(session: Session, instrument: Instrument | None) -> Instrument:
-    """The instrument the client's page showed, if it is one their clinic offers: its own
-    or a built-in one. Checked on the row the page was drawn from, not read again."""
+def instrument_check(
+    session: Session, instrument: Instrument | None, *, shown_since: dt.datetime | None = None
+) -> Instrument:
+    """The instrument the client's page showed, if it is one their clinic offered since the
+    page could be drawn (`shown_since`: the link's opening): its own, or a built-in one,
+    not retired before then. Checked on the row the page was drawn from, not read again."""
     if instrument is None or instrument.clinic_id not in (None, session.client.clinic_id):
+        raise ValidationError({"instrument": UNKNOWN_INSTRUMENT}, code="unknown_instrument")
+    retired = instrument.retired_at
+    if retired is not None and (shown_since is None or retired <= shown_since):
         raise ValidationError({"instrument": UNKNOWN_INSTRUMENT}, code="unknown_instrument")
     return instrument
 
@@ -51,12 +58,18 @@ def answers_check(instrument: Instrument, answers: Sequence[object]) -> list[int
 
 
 def outcome_answer_save(
-    *, session: Session, instrument: Instrument | None, answers: Sequence[object], actor: str
+    *,
+    session: Session,
+    instrument: Instrument | None,
+    answers: Sequence[object],
+    actor: str,
+    shown_since: dt.datetime | None = None,
 ) -> OutcomeAnswer:
     """Store one session's outcome answers (inside the caller's transaction), with the
     score the instrument's own scoring gives. `instrument` is the one the page showed
-    (None when the page named one it did not show: refused)."""
-    instrument = instrument_check(session, instrument)
+    (None when the page named one it did not show: refused); one retired since
+    `shown_since` (the link's opening) is taken, as the page may have shown it."""
+    instrument = instrument_check(session, instrument, shown_since=shown_since)
     checked = answers_check(instrument, answers)
     answer = OutcomeAnswer.objects.create(
         session=session,

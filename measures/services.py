@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
+from alliance.fields import has_control_characters_in_paragraphs, one_kind_of_line_break
 from clients import audit
 from clients.models import AuditAction, ClientLanguage, User
 from clients.notice import is_known_version
@@ -68,6 +69,14 @@ def _score(value: Any) -> int | None:
     )
 
 
+# The form's limit, held here too for callers other than the form (an import, a script).
+COMMENT_MAX_LENGTH = 2000
+COMMENT_TOO_LONG = gettext_lazy("Please keep the comment to 2,000 characters or fewer.")
+COMMENT_NOT_TEXT = gettext_lazy(
+    "This comment holds characters that are not text. Please write plain text."
+)
+
+
 def _rating_from_answers(session: Session, rater: str, answers: Mapping[str, Any]) -> Rating:
     """Build the rating, collecting every problem so a form can show them all at once."""
     errors: dict[str, str] = {}
@@ -79,7 +88,13 @@ def _rating_from_answers(session: Session, rater: str, answers: Mapping[str, Any
         setattr(rating, name, score)
     rating.rupture = answers.get("rupture") or Rating.Rupture.NONE
     rating.rupture_resolved = answers.get("rupture_resolved") or ""
-    rating.comment = (answers.get("comment") or "").strip()
+    rating.comment = one_kind_of_line_break((answers.get("comment") or "").strip())
+    if len(rating.comment) > COMMENT_MAX_LENGTH:
+        errors["comment"] = COMMENT_TOO_LONG
+    # The client's words reach the therapist's pages and e-mails: text only. (A therapist's
+    # own note may hold a pasted tab: it is shown only to those who may see it, escaped.)
+    elif rater == Rating.Rater.CLIENT and has_control_characters_in_paragraphs(rating.comment):
+        errors["comment"] = COMMENT_NOT_TEXT
     # Only the therapist is asked to guess the client's score; it may be left blank.
     guess = answers.get("guessed_client_score") if rater == Rating.Rater.THERAPIST else None
     if guess is not None and str(guess).strip() != "":
@@ -307,7 +322,11 @@ def client_rating_submit(
     if outcome is not None:
         instrument, answers = outcome
         outcome_answer_save(
-            session=session, instrument=instrument, answers=answers, actor=audit.CLIENT_LINK
+            session=session,
+            instrument=instrument,
+            answers=answers,
+            actor=audit.CLIENT_LINK,
+            shown_since=invitation.created_at,
         )
     invitation.used_at = rating.submitted_at
     invitation.save(update_fields=["used_at"])

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from clients.models import AuditEntry, Client, User
 from clients.tests.factories import ClinicFactory
 from measures.instruments import instrument_retire
 from measures.models import Instrument, OutcomeAnswer, Rating
+from measures.services import client_rating_submit
 from measures.tests.factories import built_in_check, outcome_form_answers
-from measures.tests.test_client_rating import ANSWERS
+from measures.tests.test_client_rating import ANSWERS, SERVICE_ANSWERS
 from sessions import invitations
 from sessions.models import Session
 from sessions.tests.factories import SessionFactory
@@ -218,6 +222,28 @@ def test_answers_to_another_clinics_questions_are_not_carried_into_the_clinics_o
     assert 'name="trust" id="id_trust_9" value="9" checked' in page
     assert client.post(url(token), {**ANSWERS, **outcome_form_answers()}).status_code == 302
     assert OutcomeAnswer.objects.get(session=session).instrument == built_in_check()
+
+
+def test_the_service_refuses_an_instrument_retired_before_the_link_was_opened(
+    client_record: Client, clinic_admin: User
+) -> None:
+    """Only one retired after the link was opened may have been on the client's page: the
+    service holds to that as the page does, whoever calls it."""
+    retired = own_instrument(client_record.clinic, items=4)
+    instrument_retire(instrument=retired, actor=clinic_admin)
+    Instrument.objects.filter(pk=retired.pk).update(
+        retired_at=timezone.now() - dt.timedelta(days=365)
+    )
+    invitation, _token = invitations.invitation_create(session=SessionFactory(client=client_record))
+    with pytest.raises(ValidationError):
+        client_rating_submit(
+            invitation=invitation,
+            answers=SERVICE_ANSWERS,
+            notice_version=1,
+            notice_language="en",
+            outcome=(Instrument.objects.get(pk=retired.pk), [1, 2, 3, 4]),
+        )
+    assert not OutcomeAnswer.objects.exists() and not Rating.objects.exists()
 
 
 def test_the_service_refuses_an_instrument_the_clinic_does_not_offer(session: Session) -> None:

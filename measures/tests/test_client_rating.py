@@ -13,6 +13,7 @@ import pytest
 from celery.signals import task_prerun
 from django.conf import settings
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.test import Client as Browser
 from django.test import override_settings
@@ -165,6 +166,25 @@ def test_a_comment_as_long_as_the_textarea_allows_is_taken_with_its_line_breaks(
     response = client.post(url(link[1]), {**ANSWERS, "comment": typed.replace("\n", "\r\n")})
     assert response.status_code == 302
     assert Rating.objects.get(session=session, rater="client").comment == typed
+
+
+@pytest.mark.parametrize("comment", ["Fine\x1b[2J\x07 thanks", "x" * 2001])
+def test_the_service_refuses_a_comment_the_form_would_refuse(
+    client_record: Client, comment: str
+) -> None:
+    """Whoever calls it (an import, a script): the client's words are text, within the
+    form's limit."""
+    Client.objects.filter(pk=client_record.pk).update(asks_outcome=False)
+    invitation, _token = invitations.invitation_create(session=SessionFactory(client=client_record))
+    with pytest.raises(ValidationError) as refused:
+        client_rating_submit(
+            invitation=invitation,
+            answers={**SERVICE_ANSWERS, "comment": comment},
+            notice_version=1,
+            notice_language="en",
+        )
+    assert set(refused.value.message_dict) == {"comment"}
+    assert not Rating.objects.exists()
 
 
 def test_a_comment_with_a_control_character_is_refused_and_nothing_is_stored(

@@ -162,7 +162,17 @@ def test_a_long_search_uses_its_first_40_characters(
 # Not named `page`: that is Playwright's fixture, and would make this a browser test.
 @pytest.mark.parametrize(
     ("asked", "shown"),
-    [("2", 2), ("٢", 1), ("2.0", 2), ("-1", 1), ("9" * 30, 2), ("99", 2), (str(2**31), 2)],
+    [
+        ("2", 2),
+        ("٢", 1),
+        ("2.0", 2),
+        ("-1", 1),
+        ("9" * 30, 2),
+        ("99", 2),
+        (str(2**31), 2),
+        ("+2", 2),
+        ("+" + "9" * 30, 2),
+    ],
 )
 def test_the_page_number_is_read_in_the_digits_0_to_9(
     client: Any, therapist: User, asked: str, shown: int
