@@ -134,8 +134,9 @@ def _end_sessions(user: Any, *, keep: str | None = None) -> int:
 
 def end_other_sessions(user: Any, *, keep: str | None) -> int:
     """Sign `user` out of every browser but this one (session key `keep`): after their
-    second factor changed (replaced, or turned off), a session verified with the old one,
-    perhaps on a lost phone's browser, must not carry on as verified."""
+    second factor changed (turned on, replaced, or turned off), a session signed in with
+    the password alone, or verified with the old one (perhaps on a lost phone's browser),
+    must not carry on."""
     return _end_sessions(user, keep=keep)
 
 

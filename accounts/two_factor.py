@@ -4,6 +4,10 @@ Who must use it: clinic admins and superusers always, everyone when
 ALLIANCE_TWO_FACTOR is "all"; anyone else may turn it on. A session that has
 given its second factor carries the device in `otp_device_id` (django-otp's
 key); one that still owes it carries `PENDING`. Checking either costs no query.
+
+A key shown for setting up belongs to the signed-in session that was shown it
+(`SETUP_DEVICE`): someone else signed in with the same password, shown a key of
+their own, cannot have the account holder confirm the key they copied.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.services import end_other_sessions
 
 PENDING = "alliance_two_factor_pending"
+SETUP_DEVICE = "alliance_two_factor_setup_device"
 VERIFIED = django_otp.DEVICE_ID_SESSION_KEY
 RECOVERY_CODE_COUNT = 10
 AUTHENTICATOR = "Authenticator app"
@@ -53,10 +58,15 @@ def step_owed(request: HttpRequest) -> str | None:
     return None
 
 
-def start_setup(user: Any) -> TOTPDevice:
-    """A new, unconfirmed authenticator (the one shown as a QR code until confirmed)."""
+def start_setup(request: HttpRequest) -> TOTPDevice:
+    """A new, unconfirmed authenticator for this session (the one shown as a QR code until
+    confirmed). A key another session was shown stops being confirmable: only the latest
+    one shown is."""
+    user = request.user
     TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-    return TOTPDevice.objects.create(user=user, name=AUTHENTICATOR, confirmed=False)
+    device = TOTPDevice.objects.create(user=user, name=AUTHENTICATOR, confirmed=False)
+    request.session[SETUP_DEVICE] = device.pk
+    return device
 
 
 def must_wait(device: Any) -> bool:
@@ -67,8 +77,12 @@ def must_wait(device: Any) -> bool:
     return not allowed
 
 
-def pending_setup(user: Any) -> TOTPDevice | None:
-    return TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
+def pending_setup(request: HttpRequest) -> TOTPDevice | None:
+    """The unconfirmed authenticator this session was shown, if it is still the one."""
+    shown = request.session.get(SETUP_DEVICE)
+    if shown is None:
+        return None
+    return TOTPDevice.objects.filter(user=request.user, confirmed=False, pk=shown).first()
 
 
 def new_recovery_codes(user: Any) -> list[str]:
@@ -92,17 +106,22 @@ def _normalise(code: str) -> str:
 @transaction.atomic
 def confirm_setup(request: HttpRequest, device: TOTPDevice, code: str) -> list[str] | None:
     """Confirm a new authenticator with its first code: it replaces any earlier one, the
-    session counts as verified, and fresh recovery codes are returned. None if the code
-    is wrong."""
+    session counts as verified, every other session of the person ends, and fresh
+    recovery codes are returned. None if the code is wrong.
+
+    Other sessions end whether an authenticator was replaced (one verified with the old
+    one, perhaps on a lost phone's browser, must not carry on) or this is the first: a
+    session signed in with the password alone before two-factor was on never owes a
+    code, and a stolen password is often why one turns it on."""
     device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
     if not device.verify_token(_normalise(code)):
         return None
-    replaced = TOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()[0]
+    TOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     _mark_verified(request, device)
-    if replaced:
-        end_other_sessions(device.user, keep=request.session.session_key)
+    request.session.pop(SETUP_DEVICE, None)
+    end_other_sessions(device.user, keep=request.session.session_key)
     return new_recovery_codes(device.user)
 
 

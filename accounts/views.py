@@ -143,7 +143,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         return _go("two-factor-verify", request.get_full_path())
     if not _setup_allowed(request):
         return _go("reauthenticate", request.get_full_path())
-    device = two_factor.pending_setup(request.user)
+    device = two_factor.pending_setup(request)
     form = SetupCodeForm(_posted(request))
     if request.method == "POST" and device is not None and form.is_valid():
         if two_factor.must_wait(device):
@@ -164,8 +164,9 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
                 _("That code did not match. Check the time on your phone and try the next code."),
             )
     if device is None:
-        # One key until it is confirmed: reloading the page keeps the one already scanned.
-        device = two_factor.start_setup(request.user)
+        # One key per sign-in until it is confirmed: reloading the page keeps the one
+        # already scanned; another sign-in gets its own.
+        device = two_factor.start_setup(request)
     qr = segno.make(device.config_url, error="m").svg_inline(scale=4, dark="#111", light="#fff")
     return render(
         request,

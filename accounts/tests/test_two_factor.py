@@ -82,6 +82,39 @@ def test_reloading_the_setup_page_keeps_the_key_already_scanned(
     assert "recovery code" not in first
 
 
+def _key_on_setup_page(browser: Browser) -> str:
+    page = browser.get(reverse("two-factor-setup"))
+    assert page.status_code == 200
+    return re.search(r'id="secret">([A-Z2-7 ]+)<', page.content.decode()).group(1)
+
+
+def test_a_key_shown_to_another_sign_in_is_not_the_one_set_up(
+    client: Any, clinic_admin: User
+) -> None:
+    """Mallory has Ada's password before Ada has set up two-factor: she opens the setup
+    page, copies the key and leaves. Ada, signing in, must be shown a key of her own, or
+    Mallory's copy would make valid codes for good."""
+    mallory = Browser()
+    log_in(mallory, "ada")
+    mallorys_key = _key_on_setup_page(mallory)
+    mallory.post(reverse("logout"))
+    log_in(client, "ada")
+    assert _key_on_setup_page(client) != mallorys_key
+
+
+def test_a_key_shown_to_another_sign_in_cannot_be_confirmed_by_it(
+    client: Any, clinic_admin: User
+) -> None:
+    mallory = Browser()
+    log_in(mallory, "ada")
+    _key_on_setup_page(mallory)
+    mallorys = TOTPDevice.objects.get(user=clinic_admin, confirmed=False)
+    log_in(client, "ada")
+    _key_on_setup_page(client)
+    mallory.post(reverse("two-factor-setup"), {"code": current_code(mallorys)})
+    assert not TOTPDevice.objects.filter(user=clinic_admin, confirmed=True).exists()
+
+
 def test_next_time_the_code_is_asked_after_the_password(client: Any, clinic_admin: User) -> None:
     device = authenticator_for(clinic_admin)
     log_in(client, "ada")
@@ -213,6 +246,23 @@ def test_replacing_the_authenticator_signs_out_every_other_browser(
     new = TOTPDevice.objects.get(user=therapist, confirmed=False)
     assert client.post(reverse("two-factor-setup"), {"code": current_code(new)}).status_code == 302
     assert elsewhere.get("/")["Location"].startswith(reverse("login"))
+    assert client.get("/").status_code == 200
+
+
+def test_turning_it_on_signs_out_every_other_browser(client: Any, therapist: User) -> None:
+    """Someone who had Tara's password signed in before she turned two-factor on (often
+    why one turns it on): once it is on, their browser must not carry on with the
+    password alone."""
+    thief = Browser()
+    log_in(thief, "tara")
+    assert thief.get("/").status_code == 200
+    log_in(client, "tara")
+    client.get(reverse("two-factor-setup"))
+    device = TOTPDevice.objects.get(user=therapist, confirmed=False)
+    assert (
+        client.post(reverse("two-factor-setup"), {"code": current_code(device)}).status_code == 302
+    )
+    assert thief.get("/")["Location"].startswith(reverse("login"))
     assert client.get("/").status_code == 200
 
 
