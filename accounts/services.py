@@ -21,7 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.tokens import tokens_revoke_all
 from clients import audit
-from clients.models import AuditAction
+from clients.models import AuditAction, User
 
 logger = logging.getLogger(__name__)
 SUBJECT_TEMPLATE = "registration/password_reset_subject.txt"
@@ -116,6 +116,22 @@ def password_chosen(user: Any) -> int:
     revokes the API tokens made before it, which someone who had the old password could
     have made. Returns how many."""
     return tokens_revoke_all(actor=user, user=user)
+
+
+@transaction.atomic
+def user_email_change(*, user: Any, email: str) -> bool:
+    """A person changes their own e-mail address (after giving their password again).
+    Every reset link goes to it, so the change is recorded, as an admin's change of it is
+    (`staff_update`); never the address itself. False if it was the address already."""
+    stored = User.objects.select_for_update().get(pk=user.pk)
+    if stored.email == email:
+        return False
+    stored.email = email
+    stored.full_clean()
+    stored.save(update_fields=["email"])
+    audit.written(stored, AuditAction.CHANGED, stored, fields=["email"])
+    user.email = email
+    return True
 
 
 def _end_sessions(user: Any, *, keep: str | None = None) -> int:

@@ -22,6 +22,8 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.services import end_other_sessions
+from clients import audit
+from clients.models import AuditAction
 
 PENDING = "alliance_two_factor_pending"
 SETUP_DEVICE = "alliance_two_factor_setup_device"
@@ -121,7 +123,8 @@ def confirm_setup(request: HttpRequest, device: TOTPDevice, code: str) -> list[s
     device.save(update_fields=["confirmed"])
     _mark_verified(request, device)
     request.session.pop(SETUP_DEVICE, None)
-    end_other_sessions(device.user, keep=request.session.session_key)
+    ended = end_other_sessions(device.user, keep=request.session.session_key)
+    _recorded(device.user, ended)
     return new_recovery_codes(device.user)
 
 
@@ -146,6 +149,7 @@ def verify(request: HttpRequest, code: str) -> bool:
     return False
 
 
+@transaction.atomic
 def turn_off(request: HttpRequest) -> None:
     """Remove every second factor of the signed-in user (not allowed where it is required)."""
     user = request.user
@@ -155,7 +159,14 @@ def turn_off(request: HttpRequest) -> None:
     StaticDevice.objects.filter(user=user).delete()
     request.session.pop(VERIFIED, None)
     request.session.pop(PENDING, None)
-    end_other_sessions(user, keep=request.session.session_key)
+    _recorded(user, end_other_sessions(user, keep=request.session.session_key))
+
+
+def _recorded(user: Any, sessions_ended: int) -> None:
+    """In the trail, by the person themself, as an admin's removal is (`remove_two_factor`):
+    whoever holds a session and the password can turn it off or put their own phone in."""
+    fields = ["two_factor", "sessions"] if sessions_ended else ["two_factor"]
+    audit.written(user, AuditAction.CHANGED, user, fields=fields)
 
 
 def _mark_verified(request: HttpRequest, device: Any) -> None:

@@ -28,7 +28,12 @@ from accounts.forms import (
     ThrottledPasswordChangeForm,
 )
 from accounts.models import AccessToken
-from accounts.services import base_url_parts, password_chosen, reset_mail_allowed
+from accounts.services import (
+    base_url_parts,
+    password_chosen,
+    reset_mail_allowed,
+    user_email_change,
+)
 from alliance import links
 
 SHOW_CODES = "alliance_recovery_codes_to_show"
@@ -107,7 +112,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
 def email_change(request: HttpRequest) -> HttpResponse:
     form = EmailForm(_posted(request), instance=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        user_email_change(user=request.user, email=form.cleaned_data["email"])
         messages.success(request, _("Your e-mail address is saved."))
         return redirect("account")
     return render(request, "accounts/email_form.html", {"form": form})

@@ -225,6 +225,24 @@ def test_changing_ones_own_e_mail_needs_the_password_again(client: Any, therapis
     assert therapist.email == "new@clinic.example"
 
 
+def test_changing_ones_own_e_mail_address_is_in_the_audit_trail(
+    client: Any, therapist: User
+) -> None:
+    """Every reset link goes to it: the same change made in the admin (for an invited
+    colleague) is recorded, so the one that can hand an account over must be."""
+    log_in(client, "tara")
+    assert client.post(reverse("account-email"), {"email": "elsewhere@example.org"})[
+        "Location"
+    ] == reverse("account")
+    therapist.refresh_from_db()
+    assert therapist.email == "elsewhere@example.org"
+    entry = AuditEntry.objects.get(model="clients.user", object_id=str(therapist.pk))
+    assert (entry.actor, entry.action, entry.fields) == (therapist, AuditAction.CHANGED, ["email"])
+    # Saved again unchanged: nothing changed, nothing recorded.
+    client.post(reverse("account-email"), {"email": "elsewhere@example.org"})
+    assert AuditEntry.objects.filter(model="clients.user").count() == 1
+
+
 def test_re_authentication_only_returns_to_our_own_pages(client: Any, therapist: User) -> None:
     client.force_login(therapist)
     response = client.post(

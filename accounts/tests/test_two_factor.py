@@ -14,7 +14,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import two_factor
 from accounts.tests.steps import authenticator_for, current_code, log_in
-from clients.models import User
+from clients.models import AuditAction, AuditEntry, User
 
 pytestmark = pytest.mark.django_db
 
@@ -274,6 +274,37 @@ def test_turning_it_off_signs_out_every_other_browser(client: Any, therapist: Us
     assert client.post(reverse("two-factor-off")).status_code == 302
     assert elsewhere.get("/")["Location"].startswith(reverse("login"))
     assert client.get("/").status_code == 200
+
+
+def _entries_about(user: User) -> list[AuditEntry]:
+    return list(AuditEntry.objects.filter(model="clients.user", object_id=str(user.pk)))
+
+
+def test_turning_it_off_is_in_the_audit_trail(client: Any, therapist: User) -> None:
+    """Removed by an admin it is recorded ("two_factor"); removed by whoever holds the
+    session and the password, it must be too."""
+    device = authenticator_for(therapist)
+    verified_elsewhere(device)
+    log_in(client, "tara")
+    client.post(reverse("two-factor-verify"), {"code": current_code(device)})
+    assert client.post(reverse("two-factor-off")).status_code == 302
+    [entry] = _entries_about(therapist)
+    assert (entry.actor, entry.action) == (therapist, AuditAction.CHANGED)
+    assert entry.fields == ["sessions", "two_factor"]
+
+
+def test_turning_it_on_is_in_the_audit_trail(client: Any, therapist: User) -> None:
+    """Whoever holds the session and the password can put their own phone in."""
+    log_in(client, "tara")
+    client.get(reverse("two-factor-setup"))
+    device = TOTPDevice.objects.get(user=therapist, confirmed=False)
+    client.post(reverse("two-factor-setup"), {"code": current_code(device)})
+    [entry] = _entries_about(therapist)
+    assert (entry.actor, entry.action, entry.fields) == (
+        therapist,
+        AuditAction.CHANGED,
+        ["two_factor"],
+    )
 
 
 def test_wrong_passwords_when_confirming_count_towards_the_lock(
