@@ -183,6 +183,13 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
     def _send_link(self, request: HttpRequest, user: User) -> bool:
         try:
             services.send_password_link(user, sent_by=request.user)
+        except services.Deactivated:
+            self.message_user(
+                request,
+                f"{user} is deactivated: reactivate them first, then send a link.",
+                messages.WARNING,
+            )
+            return False
         except services.NoEmailAddress:
             self.message_user(
                 request,

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
-from django.contrib.auth.tokens import default_token_generator
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -21,7 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.tokens import tokens_revoke_all
 from clients import audit
-from clients.models import AuditAction, User
+from clients.models import AuditAction, AuditEntry, User
 
 logger = logging.getLogger(__name__)
 SUBJECT_TEMPLATE = "registration/password_reset_subject.txt"
@@ -55,8 +55,37 @@ def base_url_parts() -> tuple[str, str]:
     return base.scheme or "https", base.netloc
 
 
+class ResetTokens(PasswordResetTokenGenerator):
+    """Django's password-reset tokens, which end with the person's access. Django's hash
+    the password and the last sign-in, which neither a deactivation nor a reactivation
+    changes; these also hash when access last changed, so a link mailed before a
+    deactivation stays dead after the reactivation too (as an invitation does)."""
+
+    def _make_hash_value(self, user: Any, timestamp: int) -> str:
+        return super()._make_hash_value(user, timestamp) + _access_changed_at(user)
+
+
+def _access_changed_at(user: Any) -> str:
+    """When `user` was last deactivated or reactivated ("" if never), from the audit
+    trail: every change of `is_active` goes through `staff_update`, which records it."""
+    entries = AuditEntry.objects.filter(
+        model=User._meta.label_lower, object_id=str(user.pk), action=AuditAction.CHANGED
+    ).order_by("-at", "-pk")
+    for at, fields in entries.values_list("at", "fields"):
+        if "is_active" in fields:
+            return at.isoformat()
+    return ""
+
+
+reset_tokens = ResetTokens()
+
+
 class NoEmailAddress(Exception):
     """The colleague has no e-mail address to send a link to."""
+
+
+class Deactivated(Exception):
+    """The colleague is deactivated: no link to choose a password is sent them."""
 
 
 def send_password_link(user: Any, *, sent_by: Any) -> None:
@@ -64,8 +93,11 @@ def send_password_link(user: Any, *, sent_by: Any) -> None:
 
     Nobody sets another person's password: a clinic admin sends this link (to a
     new colleague, or one who forgot theirs), and only its holder chooses the
-    password. The link expires after PASSWORD_RESET_TIMEOUT and once used.
+    password. The link expires after PASSWORD_RESET_TIMEOUT, once used, and when its
+    holder is deactivated; none is sent to someone deactivated.
     """
+    if not user.is_active:
+        raise Deactivated()
     if not user.email:
         raise NoEmailAddress()
     scheme, domain = base_url_parts()
@@ -75,7 +107,7 @@ def send_password_link(user: Any, *, sent_by: Any) -> None:
         "site_name": "Alliance",
         "uid": urlsafe_base64_encode(force_bytes(user.pk)),
         "user": user,
-        "token": default_token_generator.make_token(user),
+        "token": reset_tokens.make_token(user),
         "protocol": scheme,
         "sent_by": sent_by,
     }

@@ -32,6 +32,7 @@ from accounts.services import (
     base_url_parts,
     password_chosen,
     reset_mail_allowed,
+    reset_tokens,
     user_email_change,
 )
 from alliance import links
@@ -253,6 +254,12 @@ class PasswordResetConfirmView(NewPasswordEndsTokens, auth_views.PasswordResetCo
     password, and the tokens made with it end."""
 
     post_reset_login = False
+    token_generator = reset_tokens
+
+    def get_user(self, uidb64: str) -> Any:
+        user = super().get_user(uidb64)
+        # A deactivated colleague's link chooses no password, as their invitation does not.
+        return user if user is not None and user.is_active else None
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -262,6 +269,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     email_template_name = "registration/password_reset_email.txt"
     subject_template_name = "registration/password_reset_subject.txt"
+    token_generator = reset_tokens
 
     def form_valid(self, form: Any) -> HttpResponse:
         # Counted by the addresses the e-mails would go to, however the request spelled it.

@@ -11,7 +11,8 @@ from django.core import mail
 from django.test import Client as Browser
 from django.urls import reverse
 
-from accounts.tests.steps import log_in, signed_in_as
+from accounts import staff
+from accounts.tests.steps import PASSWORD, log_in, signed_in_as
 from accounts.tokens import token_create
 from clients.models import AuditAction, AuditEntry, User
 
@@ -129,6 +130,67 @@ def test_a_clinic_admin_sends_a_colleague_a_link_but_cannot_set_the_password(
         "Staff" in mail.outbox[-1].body
         and "asked Alliance to send you this link" in mail.outbox[-1].body
     )
+
+
+def _choose_with(client: Any, link: str, password: str = NEW_PASSWORD) -> Any:
+    """Open a reset link and choose `password` on the page it leads to (a link that works
+    redirects to a page without the token; one that does not stays where it is)."""
+    form = client.get(link, follow=True)
+    page = form.redirect_chain[-1][0] if form.redirect_chain else link
+    return client.post(page, {"new_password1": password, "new_password2": password})
+
+
+def test_a_reset_link_from_before_a_deactivation_chooses_no_password(
+    client: Any, therapist: User, clinic_admin: User
+) -> None:
+    """A leaver's links end with their access, as their invitation does: a reset link
+    mailed the day before must not choose the password that works again the day they
+    are reactivated."""
+    therapist.email = "tara@clinic.example"
+    therapist.save()
+    client.post(reverse("password_reset"), {"email": "tara@clinic.example"})
+    link = _link(mail.outbox[0])
+    staff.staff_deactivate(actor=clinic_admin, member=therapist)
+    _choose_with(client, link)
+    staff.staff_reactivate(actor=clinic_admin, member=User.objects.get(pk=therapist.pk))
+    assert log_in(Browser(), "tara", NEW_PASSWORD).status_code != 302
+    therapist.refresh_from_db()
+    assert therapist.check_password(PASSWORD)
+
+
+def test_a_reset_link_from_before_a_deactivation_stays_dead_after_the_reactivation(
+    client: Any, therapist: User, clinic_admin: User
+) -> None:
+    therapist.email = "tara@clinic.example"
+    therapist.save()
+    client.post(reverse("password_reset"), {"email": "tara@clinic.example"})
+    link = _link(mail.outbox[0])
+    staff.staff_deactivate(actor=clinic_admin, member=therapist)
+    staff.staff_reactivate(actor=clinic_admin, member=User.objects.get(pk=therapist.pk))
+    _choose_with(client, link)
+    therapist.refresh_from_db()
+    assert therapist.check_password(PASSWORD)
+    # A link asked for since works: the account is theirs again.
+    client.post(reverse("password_reset"), {"email": "tara@clinic.example"})
+    _choose_with(client, _link(mail.outbox[-1]))
+    therapist.refresh_from_db()
+    assert therapist.check_password(NEW_PASSWORD)
+
+
+def test_no_link_is_sent_from_the_admin_to_a_deactivated_colleague(
+    client: Any, therapist: User, clinic_admin: User
+) -> None:
+    therapist.email = "tara@clinic.example"
+    therapist.save()
+    staff.staff_deactivate(actor=clinic_admin, member=therapist)
+    client.force_login(clinic_admin)
+    answer = client.post(
+        reverse("admin:clients_user_changelist"),
+        {"action": "send_password_links", "_selected_action": [therapist.pk]},
+        follow=True,
+    )
+    assert mail.outbox == []
+    assert "is deactivated: reactivate them first" in answer.content.decode()
 
 
 def test_a_new_colleague_is_created_without_a_password_and_sent_a_link(
