@@ -13,6 +13,11 @@ left without an admin, a leaver's sessions and API tokens ended), the rest throu
 `staff_update`. The list's actions call accounts/services.py. Nobody is deleted: a
 colleague who leaves is made inactive, and their sessions, ratings and reviews keep their
 name.
+
+Django's groups and permissions are not offered: what a person may do follows from their
+roles and clinic (clients/scoping.py), and nothing here asks for a Django permission, so a
+grant would only have opened screens meant for superusers, beside the services and the
+audit trail.
 """
 
 from __future__ import annotations
@@ -48,7 +53,6 @@ NEW_COLLEAGUE_FIELDS = (
     "is_clinic_admin",
     "is_staff",
 )
-MANY_TO_MANY = {"groups", "user_permissions"}
 
 
 @admin.register(User)
@@ -82,7 +86,7 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
         ),
         (
             "Access",
-            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+            {"fields": ("is_active", "is_staff", "is_superuser")},
         ),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
@@ -140,9 +144,8 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
         if request.user.is_superuser:
             return fieldsets
         # A clinic admin manages the clinic's people, never installation-wide powers.
-        hidden = {"is_superuser", "groups", "user_permissions"}
         return [
-            (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+            (name, {**options, "fields": [f for f in options["fields"] if f != "is_superuser"]})
             for name, options in fieldsets
         ]
 
@@ -157,12 +160,10 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
         data = form.cleaned_data
         try:
             if change:
-                # Groups and permissions (superusers only) are saved with the form's relations.
-                changed = [name for name in form.changed_data if name not in MANY_TO_MANY]
                 member = staff.staff_change(
                     actor=request.user,
                     member=User.objects.get(pk=obj.pk),
-                    data={name: data[name] for name in changed},
+                    data={name: data[name] for name in form.changed_data},
                 )
             else:
                 member = clients_services.staff_create(
@@ -252,6 +253,17 @@ def _without_form_data(fieldsets: Any) -> tuple[Any, ...]:
 
 
 class ReadOnlyLogMixin:
+    # Superusers only, whatever Django permission a colleague was granted before the user
+    # form stopped offering them: these screens show every clinic's sign-ins.
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 

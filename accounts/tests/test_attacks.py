@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from axes.models import AccessAttempt
+from django.contrib.auth.models import Group, Permission
 from django.core import mail
 from django.test import Client as Browser
 from django.urls import reverse
@@ -76,6 +77,53 @@ def test_nobody_changes_an_address_in_the_admin_that_their_password_links_go_to(
     client.force_login(clinic_admin)
     page = client.get(reverse("admin:clients_user_change", args=[invited.pk]))
     assert "email" in page.context["adminform"].form.fields  # a mistyped invitation is fixed
+
+
+def test_permissions_posted_in_the_admin_grant_nothing(
+    client: Any, clinic_admin: User, clinic: Any
+) -> None:
+    """A superuser's grant of a Django permission (here: reading every clinic's sign-in
+    lock-outs) would be saved beside the services and the audit trail; nothing in the app
+    needs one, so the form offers none and a posted one is ignored."""
+    root = User.objects.create_superuser(username="root", password="x", email="root@x.example")
+    client.force_login(root)
+    permission = Permission.objects.get(codename="view_accessattempt")
+    group = Group.objects.create(name="Sign-in readers")
+    group.permissions.add(permission)
+    url = reverse("admin:clients_user_change", args=[clinic_admin.pk])
+    assert b'name="user_permissions"' not in client.get(url).content
+    response = client.post(
+        url,
+        {
+            "username": clinic_admin.username,
+            "first_name": clinic_admin.first_name,
+            "last_name": clinic_admin.last_name,
+            "clinic": clinic.pk,
+            "is_clinic_admin": "on",
+            "is_active": "on",
+            "is_staff": "on",
+            "user_permissions": [permission.pk],
+            "groups": [group.pk],
+        },
+    )
+    assert response.status_code == 302
+    assert not clinic_admin.user_permissions.exists() and not clinic_admin.groups.exists()
+
+
+def test_a_django_permission_granted_before_opens_no_sign_in_records(
+    client: Any, clinic_admin: User
+) -> None:
+    """The sign-in records are every clinic's: superusers only, whatever was granted."""
+    clinic_admin.is_staff = True
+    clinic_admin.save()
+    clinic_admin.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="axes", codename__startswith="view_")
+    )
+    AccessAttempt.objects.create(username="otto", ip_address="203.0.113.9", failures_since_start=1)
+    client.force_login(clinic_admin)
+    for name in ("accessattempt", "accesslog", "accessfailurelog"):
+        assert client.get(reverse(f"admin:axes_{name}_changelist")).status_code == 403, name
+    assert b"axes" not in client.get(reverse("admin:index")).content
 
 
 def test_the_old_password_on_the_change_forms_counts_towards_the_lock(
