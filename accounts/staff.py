@@ -27,6 +27,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes
 from django.utils.http import base36_to_int, urlsafe_base64_encode
 
+from accounts import two_factor
 from accounts.services import _end_sessions, base_url_parts
 from accounts.tokens import tokens_revoke_all
 from clients import audit, services
@@ -230,7 +231,18 @@ def _set_roles(actor: User, member: User, roles: dict[str, bool]) -> None:
     _roles_check(member, **roles)
     changed = {name: value for name, value in roles.items() if getattr(member, name) != value}
     if changed:
-        services.staff_update(actor=actor, member=member, data=changed)
+        _update(actor, member, changed)
+
+
+def _update(actor: User, member: User, data: dict[str, Any]) -> None:
+    """`staff_update`, and the API tokens' rule: a change that makes the web app demand a
+    second factor of the person (made a clinic admin or a superuser) revokes their tokens.
+    A token reads what its owner reads now, and one made with the password alone must not
+    gain reach the app gives only after a code; they make new ones, signed in with it."""
+    owed_before = two_factor.is_required(member)
+    services.staff_update(actor=actor, member=member, data=data)
+    if not owed_before and two_factor.is_required(member):
+        tokens_revoke_all(actor=actor, user=member)
 
 
 def _roles_check(
@@ -290,7 +302,7 @@ def _deactivate(actor: User, member: User) -> None:
     )
     for supervision in links.select_related("supervisor"):
         services.supervision_end(actor=actor, supervision=supervision)
-    services.staff_update(actor=actor, member=member, data={"is_active": False})
+    _update(actor, member, {"is_active": False})
     _void_invitations(member)
     tokens_revoke_all(actor=actor, user=member)
     _end_sessions(member)
@@ -309,7 +321,7 @@ def _reactivate(actor: User, member: User) -> None:
     if member.is_active:
         raise ValidationError(f"{member} is already active.")
     _void_invitations(member)  # a link from before they left stays dead
-    services.staff_update(actor=actor, member=member, data={"is_active": True})
+    _update(actor, member, {"is_active": True})
 
 
 def staff_change(*, actor: User, member: User, data: dict[str, Any]) -> User:
@@ -330,7 +342,7 @@ def staff_change(*, actor: User, member: User, data: dict[str, Any]) -> User:
         if "clinic" in rest and rest["clinic"] != member.clinic:
             _moving_check(member)
         if rest:
-            services.staff_update(actor=actor, member=member, data=rest)
+            _update(actor, member, rest)
         if member.is_active and not active:
             _deactivate(actor, member)
     return member

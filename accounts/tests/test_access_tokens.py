@@ -6,9 +6,10 @@ import re
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
-from accounts import sessions, tokens
+from accounts import sessions, staff, tokens
 from accounts.models import AccessToken
 from clients.models import AuditAction, AuditEntry, User
 
@@ -108,3 +109,50 @@ def test_the_make_a_token_address_opened_again_goes_to_the_list(
     response = client.get(CREATE)
     assert response.status_code == 302 and response["Location"] == "/accounts/#api-tokens"
     assert not AccessToken.objects.exists()
+
+
+def _api_reads(raw: str) -> tuple[int, set[int]]:
+    answer = Client().get("/api/v1/clients/", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    shown = {c["id"] for c in answer.json()["results"]} if answer.status_code == 200 else set()
+    return answer.status_code, shown
+
+
+def test_a_token_made_with_the_password_alone_gains_no_clinic_admin_reach(
+    therapist: User, clinic_admin: User, colleague_client: Any, client_record: Any
+) -> None:
+    """Clinic admins read the whole clinic only after a second factor: a therapist's token,
+    made without one, is revoked when they are made a clinic admin, or it (and whoever had
+    their password) would read every client of the clinic, never having given a code."""
+    _token, raw = tokens.token_create(user=therapist, name="made with the password alone")
+    assert _api_reads(raw) == (200, {client_record.pk})
+    staff.staff_roles_set(
+        actor=clinic_admin,
+        member=therapist,
+        is_therapist=True,
+        is_supervisor=False,
+        is_clinic_admin=True,
+    )
+    assert _api_reads(raw) == (401, set())
+    revoked = AuditEntry.objects.get(model="accounts.accesstoken", action=AuditAction.ENDED)
+    assert revoked.actor == clinic_admin
+
+
+def test_a_role_that_asks_no_second_factor_keeps_the_tokens(
+    therapist: User, clinic_admin: User, client_record: Any
+) -> None:
+    _token, raw = tokens.token_create(user=therapist, name="kept")
+    staff.staff_roles_set(
+        actor=clinic_admin,
+        member=therapist,
+        is_therapist=True,
+        is_supervisor=True,
+        is_clinic_admin=False,
+    )
+    assert _api_reads(raw) == (200, {client_record.pk})
+
+
+def test_made_a_superuser_in_the_admin_the_tokens_are_revoked(therapist: User) -> None:
+    root = User.objects.create_superuser(username="root", password="x", email="root@x.example")
+    _token, raw = tokens.token_create(user=therapist, name="made with the password alone")
+    staff.staff_change(actor=root, member=therapist, data={"is_superuser": True})
+    assert _api_reads(raw) == (401, set())
