@@ -128,6 +128,20 @@ def may_see_own_chart(
     return now - answered_at <= dt.timedelta(minutes=settings.ALLIANCE_OWN_CHART_MINUTES)
 
 
+def takes_personal_data(client: Any) -> bool:
+    """Whether a write may add personal details or free text to `client`'s record.
+
+    Erasure (`measures.rights.client_erase`) runs once and overwrites every detail and
+    free text; anything written after it would stay for ever. So an erased record takes
+    none: no details (label, external ID, e-mail), no session edit (its private notes), no
+    rating link (the client's comment), no rating or revision (the therapist's comment), no
+    concern comment, repair note or dismissal reason, no void reason. What writes no words
+    stays open: acknowledging a concern (it leaves the therapist's queue's "open" list),
+    moving the client to another therapist (a leaver's caseload), and Alliance's own steps
+    on the numbers. Services ask through `clients.services.check_takes_personal_data`."""
+    return client.erased_at is None
+
+
 def supervises_therapist_of(user: Any, client: Any) -> bool:
     """`user` supervises the therapist of `client` (and so reads the client's record)."""
     return (

@@ -18,7 +18,12 @@ from alliance.fields import PARAGRAPH_CONTROL_CHARACTERS, has_control_characters
 from clients import audit
 from clients.models import NOTICE_MAX_LENGTH, AuditAction, Client, Clinic, Supervision, User
 from clients.notice import shows_default_notice
-from clients.scoping import is_clinic_admin_of, may_manage_caseload_of, may_move_clients
+from clients.scoping import (
+    is_clinic_admin_of,
+    may_manage_caseload_of,
+    may_move_clients,
+    takes_personal_data,
+)
 
 
 @transaction.atomic
@@ -254,6 +259,19 @@ def _check_may_manage_caseload(actor: User, therapist: User) -> None:
         raise PermissionDenied("You can only manage clients in your own caseload.")
 
 
+ERASED_RECORD = (
+    "This client's record was erased: it takes no new details, notes or comments, "
+    "and nothing was saved."
+)
+
+
+def check_takes_personal_data(client: Client) -> None:
+    """Refuse a write of personal details or free text on an erased client (a form open
+    from before the erasure would put back what it wiped): `takes_personal_data`."""
+    if not takes_personal_data(client):
+        raise ValidationError(ERASED_RECORD)
+
+
 EXTERNAL_ID_TAKEN = "Another client of this clinic has this external ID."
 # What `client_update` may change; the audit names the ones that did ("therapist": moved).
 CLIENT_DETAILS = (
@@ -327,6 +345,7 @@ def client_update(
     """Change a client's details; only a clinic admin may move a client to another therapist.
     The outcome switches stay as they are unless given."""
     _check_may_manage_caseload(actor, client.therapist)
+    check_takes_personal_data(client)
     before = {name: getattr(client, name) for name in CLIENT_DETAILS}
     moving = therapist is not None and therapist.pk != client.therapist_id
     if moving:

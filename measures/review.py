@@ -6,6 +6,9 @@ the concern's current status, so two clicks or two tabs cannot both succeed, and
 each step is kept as a ConcernEvent: who, what, when, and what they wrote. The audit
 trail names the step's fields ("status", "note", "comment"), never what was written.
 
+An erased client's concern takes no new words (`clients.scoping.takes_personal_data`):
+no comment, repair note or reason, so it can be acknowledged but no longer closed.
+
 Closing records the stretch the therapist reviewed — the client's latest session
 and score at that moment — so a later signal opens a new concern only for
 something new (`measures.grouping.is_new`).
@@ -24,6 +27,7 @@ from django.utils import timezone
 from clients import audit
 from clients.models import AuditAction, User
 from clients.scoping import is_treating_therapist, may_comment_on
+from clients.services import check_takes_personal_data
 from measures.models import Concern, ConcernEvent, Rating, alliance_score_expression
 from sessions.models import Session
 
@@ -151,6 +155,7 @@ def concern_resolve(
     """Close the concern with a repair note: what was talked through or changed."""
     _check_is_treating_therapist(actor, concern)
     _check_still_to_review(concern)
+    check_takes_personal_data(concern.client)
     note = _clean_note(note, field="note", required="A repair note is needed to resolve a concern.")
     return _close(
         concern,
@@ -169,6 +174,7 @@ def concern_dismiss(
     """Close the concern as needing no repair, saying why."""
     _check_is_treating_therapist(actor, concern)
     _check_still_to_review(concern)
+    check_takes_personal_data(concern.client)
     reason = _clean_note(
         reason, field="reason", required="A reason is needed to dismiss a concern."
     )
@@ -191,6 +197,7 @@ def concern_comment(*, concern: Concern, actor: User, note: str) -> ConcernEvent
     """
     if not may_comment_on(actor, concern.client):
         raise PermissionDenied("Only the therapist and their supervisors can comment on a concern.")
+    check_takes_personal_data(concern.client)
     note = _clean_note(note, field="note", required="Please write a comment.")
     event = ConcernEvent.objects.create(
         concern=concern, action=ConcernEvent.Action.COMMENTED, actor=actor, note=note

@@ -17,6 +17,8 @@ from alliance.fields import has_control_characters_in_paragraphs, one_kind_of_li
 from clients import audit
 from clients.models import AuditAction, ClientLanguage, User
 from clients.notice import is_known_version
+from clients.scoping import takes_personal_data
+from clients.services import check_takes_personal_data
 from measures.models import Instrument, Rating
 from measures.outcomes import outcome_answer_save
 from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN
@@ -170,6 +172,9 @@ def _rating_save(
     _check_rater(session, rater, submitted_by)
     if session.is_voided:
         raise ValidationError(VOIDED_MESSAGE)
+    # A rating carries a comment; an erased record takes none (a client's link is closed by
+    # the erasure, and `client_rating_submit` refuses it before this).
+    check_takes_personal_data(session.client)
     if not session.was_attended:
         raise ValidationError("Only an attended session can be rated.")
     rating = _rating_from_answers(session, rater, answers)
@@ -225,6 +230,7 @@ def rating_update(*, rating: Rating, actor: User, answers: Mapping[str, Any]) ->
         raise PermissionDenied("Only the therapist who gave this rating can change it.")
     if rating.session.is_voided:
         raise ValidationError(VOIDED_MESSAGE)
+    check_takes_personal_data(rating.session.client)
     if not therapist_rating_is_editable(rating):
         hours = settings.ALLIANCE_THERAPIST_RATING_EDIT_HOURS
         raise PermissionDenied(
@@ -298,9 +304,9 @@ def client_rating_submit(
         raise AlreadyAnswered()
     if not invitation.is_open():
         raise LinkUnavailable()
-    if session.is_voided or not session.was_attended:
-        # Voided, or marked cancelled or a no-show after the link went out: nothing the
-        # client can fix.
+    if session.is_voided or not session.was_attended or not takes_personal_data(session.client):
+        # Voided, or marked cancelled or a no-show after the link went out, or the client
+        # erased (which closes their links): nothing the client can fix.
         raise LinkUnavailable()
     if notice_version is None or not is_known_version(session.client.clinic, notice_version):
         raise ValidationError({"notice_version": UNKNOWN_NOTICE}, code="unknown_notice")

@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from alliance import links
+from clients.services import check_takes_personal_data
 from sessions.models import RatingInvitation, Session
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ def invitation_create(
         raise ValidationError("This session was voided; it can no longer be rated.")
     if not session.was_attended:
         raise ValidationError("Only an attended session can be rated.")
+    # The erasure closed the client's links; a new one would take a comment it never reaches.
+    check_takes_personal_data(session.client)
     now = timezone.now()
     session.invitations.filter(used_at__isnull=True, voided_at__isnull=True).update(voided_at=now)
     token = secrets.token_urlsafe(TOKEN_BYTES)

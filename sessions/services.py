@@ -12,6 +12,7 @@ from django.utils import timezone
 from alliance.fields import spoken_date
 from clients import audit
 from clients.models import AuditAction, Client, User
+from clients.services import check_takes_personal_data
 from sessions.dates import earliest_session_date
 
 # Rating links are written in their own module; the service is named here too,
@@ -117,6 +118,8 @@ def session_update(
     )
     if session.is_voided:
         raise ValidationError(VOIDED_MESSAGE)
+    # Read with the locked session: an erasure committed since the form was drawn counts.
+    check_takes_personal_data(session.client)
     _check_when(starts_at)
     before = {name: getattr(session, name) for name in REVISED_FIELDS}
     session.starts_at = starts_at
@@ -178,6 +181,8 @@ def session_void(*, actor: User, session: Session, reason: str) -> Session:
     )
     if session.is_voided:
         raise ValidationError("This session is already voided.")
+    # Its reason is free text, which the erasure could never reach again.
+    check_takes_personal_data(session.client)
     now = timezone.now()
     session.voided_at = now
     session.voided_by = actor

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from clients import services
 from clients.models import Client, Supervision, User
 from clients.tests.factories import ClientFactory, StaffFactory, SupervisorFactory, TherapistFactory
+from measures.tests.factories import erased
 
 pytestmark = pytest.mark.django_db
 
@@ -239,3 +240,21 @@ def test_a_clinic_is_renamed_by_its_own_admins_only(
             services.clinic_rename(actor=actor, clinic=target, name="Taken over")
     with pytest.raises(ValidationError):
         services.clinic_rename(actor=clinic_admin, clinic=clinic, name="  ")
+
+
+def test_an_edit_saved_after_the_erasure_does_not_write_the_clients_details_back(
+    client_record: Client, therapist: User, clinic_admin: User
+) -> None:
+    """The edit form was open before the erasure; saving it must not undo the erasure."""
+    Client.objects.filter(pk=client_record.pk).update(external_id="RK-0042", email="rk@example.org")
+    gone = erased(client_record, by=clinic_admin)
+    with pytest.raises(ValidationError, match="erased"):
+        services.client_update(
+            actor=therapist,
+            client=gone,
+            label="R.K.",
+            external_id="RK-0042",
+            email="rk@example.org",
+        )
+    stored = Client.objects.get(pk=gone.pk)
+    assert (stored.label, stored.external_id, stored.email) == (gone.label, "", "")

@@ -127,6 +127,17 @@ def concern_with_signal(client: object = None, *, days_ago: float = 3, **fields:
     return concern
 
 
+def erased(client: Client, *, by: object) -> Client:
+    """`client` discharged yesterday and erased by `by` (a clinic admin), read back."""
+    from measures.rights import client_erase
+
+    Client.objects.filter(pk=client.pk).update(
+        status=Client.Status.DISCHARGED, discharged_at=timezone.now() - dt.timedelta(days=1)
+    )
+    client_erase(actor=by, client=client)
+    return Client.objects.get(pk=client.pk)
+
+
 class ConcernEventFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = ConcernEvent

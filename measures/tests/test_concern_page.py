@@ -30,6 +30,7 @@ from measures.tests.factories import (
     ConcernEventFactory,
     FlagFactory,
     concern_with_signal,
+    erased,
 )
 from sessions.tests.factories import SessionFactory
 
@@ -340,3 +341,30 @@ def test_a_signal_on_a_voided_session_stays_in_the_concern_marked_voided(
     signal = page.split('id="signals-heading"')[1].split("</section>")[0]
     assert f"session {concern.last_session.number}</a>" in signal
     assert "voided</span>" in signal
+
+
+@pytest.mark.parametrize("step", ["concern-resolve", "concern-dismiss", "concern-comment"])
+def test_an_erased_clients_concern_takes_no_new_words(
+    client: Any, concern: Concern, therapist: User, clinic_admin: User, step: str
+) -> None:
+    """A note written after the erasure would stay for ever (erasure never runs twice): the
+    page says why, and nothing is kept."""
+    erased(concern.client, by=clinic_admin)
+    concern.refresh_from_db()
+    client.force_login(therapist)
+    response = post(client, step, concern)
+    assert response.status_code == 200
+    assert "record was erased" in response.content.decode()
+    assert "kept in the comment box" not in response.content.decode()
+    assert unchanged(concern)
+
+
+def test_an_erased_clients_concern_is_still_acknowledged(
+    client: Any, concern: Concern, therapist: User, clinic_admin: User
+) -> None:
+    """Acknowledging writes no words: the open concern leaves the list of those unseen."""
+    erased(concern.client, by=clinic_admin)
+    client.force_login(therapist)
+    assert post(client, "concern-acknowledge", concern).status_code == 302
+    concern.refresh_from_db()
+    assert concern.status == Concern.Status.ACKNOWLEDGED

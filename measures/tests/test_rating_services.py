@@ -14,6 +14,7 @@ from django.utils import timezone
 from clients.models import User
 from measures.models import Rating
 from measures.services import rating_submit, rating_update
+from measures.tests.factories import erased
 from sessions.models import Session
 from sessions.tests.factories import SessionFactory
 
@@ -190,3 +191,18 @@ def test_nobody_revises_a_client_rating_or_someone_elses(
     own = rating_submit(session=session, rater="therapist", answers=ANSWERS, submitted_by=therapist)
     with pytest.raises(PermissionDenied):
         rating_update(rating=own, actor=colleague, answers={**ANSWERS, "trust": 1})
+
+
+def test_an_erased_clients_session_takes_no_therapist_rating_and_its_comment(
+    client_record: Any, therapist: User, clinic_admin: User
+) -> None:
+    session = SessionFactory(client=client_record)
+    erased(client_record, by=clinic_admin)
+    with pytest.raises(ValidationError, match="erased"):
+        rating_submit(
+            session=Session.objects.get(pk=session.pk),
+            rater=Rating.Rater.THERAPIST,
+            submitted_by=therapist,
+            answers=ANSWERS,
+        )
+    assert not Rating.objects.filter(session=session).exists()

@@ -22,7 +22,12 @@ from django.views.decorators.http import require_POST, require_safe
 from alliance import links
 from clients import audit
 from clients.access import get_visible_or_404
-from clients.scoping import is_overseer, is_treating_therapist, may_comment_on
+from clients.scoping import (
+    is_overseer,
+    is_treating_therapist,
+    may_comment_on,
+    takes_personal_data,
+)
 from measures import concern_selectors, review
 from measures.freshness import detection_status
 from measures.models import Concern, Flag
@@ -113,7 +118,8 @@ def _review_step(
         messages.error(request, " ".join(error.messages))
         concern.refresh_from_db()
         typed = form.text().strip() if form is not None else ""
-        if typed and may_comment_on(request.user, concern.client):
+        client = concern.client
+        if typed and may_comment_on(request.user, client) and takes_personal_data(client):
             messages.info(request, "What you wrote is kept in the comment box below.")
             kept = ConcernCommentForm(initial={"note": typed})
             return _concern_page(request, concern, comment_form=kept)

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clients.models import Client
+from measures.tests.factories import erased
 from sessions import invitations
 from sessions.models import RatingInvitation, Session
 from sessions.tests.factories import SessionFactory
@@ -283,3 +284,15 @@ def test_beat_sends_reminders_regularly() -> None:
     from sessions.tasks import send_rating_reminders
 
     assert send_rating_reminders.name == schedule["task"]
+
+
+def test_no_rating_link_opens_for_an_erased_client(
+    client_record: Client, clinic_admin: Any
+) -> None:
+    """The erasure closed the client's links; a new one would take a comment into a record
+    no erasure reaches again."""
+    session = SessionFactory(client=client_record)
+    erased(client_record, by=clinic_admin)
+    with pytest.raises(ValidationError, match="erased"):
+        invitations.invitation_create(session=Session.objects.get(pk=session.pk))
+    assert not RatingInvitation.objects.filter(session=session, voided_at__isnull=True).exists()

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from clients.models import AuditAction, AuditEntry, Client, User
 from clients.services import client_discharge
+from measures.tests.factories import erased
 from sessions.invitations import invitation_create
 from sessions.models import RatingInvitation, Session, SessionRevision
 from sessions.services import session_log, session_update, session_void
@@ -309,3 +310,37 @@ def test_sessions_logged_at_once_get_distinct_numbers(postgresql: None, client_r
         thread.join()
     assert errors == []
     assert sorted(numbers) == [1, 2, 3, 4]
+
+
+def test_an_edit_saved_after_the_erasure_does_not_write_private_notes_back(
+    client_record: Client, therapist: User, clinic_admin: User
+) -> None:
+    """The session form was open before the erasure (which never runs twice)."""
+    session = SessionFactory(client=client_record, notes="Mentions her sister's illness.")
+    erased(client_record, by=clinic_admin)
+    with pytest.raises(ValidationError, match="erased"):
+        session_update(
+            actor=therapist,
+            session=Session.objects.get(pk=session.pk),
+            starts_at=session.starts_at,
+            duration_minutes=session.duration_minutes,
+            attendance=session.attendance,
+            modality=session.modality,
+            notes="Mentions her sister's illness.",
+        )
+    assert Session.objects.get(pk=session.pk).notes == ""
+    assert not SessionRevision.objects.filter(session=session).exists()
+
+
+def test_an_erased_clients_session_is_not_voided_with_a_reason_no_erasure_reaches(
+    client_record: Client, therapist: User, clinic_admin: User
+) -> None:
+    session = SessionFactory(client=client_record)
+    erased(client_record, by=clinic_admin)
+    with pytest.raises(ValidationError, match="erased"):
+        session_void(
+            actor=therapist,
+            session=Session.objects.get(pk=session.pk),
+            reason="Her sister's visit.",
+        )
+    assert Session.objects.get(pk=session.pk).voided_at is None
