@@ -6,6 +6,11 @@ run sends nothing new, two runs at once never send the same concern twice, and a
 failed mail rolls the claim back for the next run to retry ("due and not done").
 A concern that grows more severe is due again in the digest (grouping clears its
 `notified_at`), so the therapist hears that it got worse.
+
+Neither job mails about a discharged (or erased) client's concern: there is no next
+session to repair the alliance in, and an erased client's record is closed for good. The
+concern is not closed for them (a dismissal would count as a false alarm on the precision
+page); it stays unclaimed in the review queue, and is due again if the client is re-opened.
 """
 
 from __future__ import annotations
@@ -62,7 +67,8 @@ def digests_send(now: dt.datetime | None = None) -> int:
     """
     now = now or timezone.now()
     pending = (
-        Concern.objects.filter(notified_at__isnull=True, client__therapist__is_active=True)
+        Concern.objects.of_clients_in_therapy()
+        .filter(notified_at__isnull=True, client__therapist__is_active=True)
         .exclude(client__therapist__email="")
         .select_related("client__therapist")
         .order_by("client__label", "client_id", "opened_at")
@@ -89,7 +95,10 @@ def digest_send(*, therapist: User, concerns: list[Concern], now: dt.datetime) -
     """
     with transaction.atomic():
         claimed = concerns_claim(
-            Concern.objects.filter(pk__in=[c.pk for c in concerns]), field="notified_at", now=now
+            # Discharged meanwhile: left unclaimed, as if it had not been listed.
+            Concern.objects.of_clients_in_therapy().filter(pk__in=[c.pk for c in concerns]),
+            field="notified_at",
+            now=now,
         )
         listed = [c for c in concerns if c.pk in claimed and c.needs_review]
         if not listed:
@@ -134,7 +143,8 @@ def escalations_send(now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     cutoff = now - dt.timedelta(days=settings.ALLIANCE_ESCALATE_AFTER_DAYS)
     due = list(
-        Concern.objects.filter(Concern.left_unacknowledged(cutoff), escalated_at__isnull=True)
+        Concern.objects.of_clients_in_therapy()
+        .filter(Concern.left_unacknowledged(cutoff), escalated_at__isnull=True)
         .select_related("client__therapist")
         .order_by("opened_at", "pk")
     )
@@ -192,7 +202,9 @@ def escalation_send(
     sent = 0
     with transaction.atomic():
         claimed = concerns_claim(
-            Concern.objects.filter(pk__in=[c.pk for c in concerns], status=Concern.Status.OPEN),
+            Concern.objects.of_clients_in_therapy().filter(
+                pk__in=[c.pk for c in concerns], status=Concern.Status.OPEN
+            ),
             field="escalated_at",
             now=now,
         )

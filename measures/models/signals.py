@@ -17,6 +17,7 @@ from django.db.models import Q, Value
 from django.urls import reverse
 from django.utils import timezone
 
+from clients.models import ClientStatus
 from clients.scoping import ScopedQuerySet, caseload_q
 from measures import evidence
 from measures.choices import (
@@ -139,6 +140,11 @@ class ConcernQuerySet(ScopedQuerySet):
 
     def closed(self) -> ConcernQuerySet:
         return self.filter(status__in=Concern.CLOSED)
+
+    def of_clients_in_therapy(self) -> ConcernQuerySet:
+        """Concerns of clients still seen: not discharged (nor erased, which needs a
+        discharge first). The e-mails chase only these (`measures.notifications`)."""
+        return self.filter(client__status=ClientStatus.ACTIVE)
 
 
 class Concern(models.Model):

@@ -27,6 +27,7 @@ from measures.tests.factories import (
     ConcernFactory,
     FlagFactory,
     RatingFactory,
+    erased,
 )
 from sessions.tests.factories import SessionFactory
 
@@ -647,3 +648,22 @@ def test_the_links_open_the_review_queue_and_the_concern(
     assert f"{BASE}/review/\n" in digest.body
     assert f"{link_to(concern)}\n" in digest.body
     assert f"{link_to(concern)}\n" in escalation.body
+
+
+@pytest.mark.parametrize("erasing", [False, True], ids=["discharged", "erased"])
+def test_no_mail_goes_out_about_a_discharged_or_erased_clients_concern(
+    client_record: Client, therapist: User, supervisor: User, clinic_admin: User, erasing: bool
+) -> None:
+    """No next session to repair it in, and an erased record is closed for good: the
+    concern stays in the review queue, unclaimed, and nobody is chased about it."""
+    concern = opened_ago(client_record, dt.timedelta(days=10))
+    if erasing:
+        erased(client_record, by=clinic_admin)
+    else:
+        Client.objects.filter(pk=client_record.pk).update(status=Client.Status.DISCHARGED)
+    assert notifications.digests_send(now=NOW) == 0
+    assert notifications.escalations_send(now=NOW) == 0
+    assert mail.outbox == []
+    concern.refresh_from_db()
+    assert (concern.notified_at, concern.escalated_at) == (None, None)
+    assert concern.needs_review
