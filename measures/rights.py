@@ -43,7 +43,8 @@ SCHEMA = "alliance.client-export"
 # 4: a concern event may be "handed_back" (its repair's review re-opened when the concern
 #    carrying it was withdrawn); a "not_recovered" event's evidence names that concern
 #    ("carried_by", one of the client's concern ids in the document).
-SCHEMA_VERSION = 4
+# 5: an audit entry says who acted in "by" (a name or a role), not "actor_name" (a log-in).
+SCHEMA_VERSION = 5
 
 # What each record gives the document. Left out on purpose: ids of other people's
 # accounts (a person appears by name only, and only as the therapist or a reviewer),
@@ -134,7 +135,8 @@ RATING_LINK_FIELDS = (
     "emailed_at",
     "reminded_at",
 )
-AUDIT_FIELDS = ("at", "actor_name", "action", "model", "object_id", "fields", "place")
+# Who acted is given as "by" (`_audit_row`), never `actor_name`: that is a log-in.
+AUDIT_FIELDS = ("at", "action", "model", "object_id", "fields", "place")
 # Fields each exported model holds that the document leaves out, with the reason above.
 WITHHELD = {
     # Clinic, therapist: by name. The copies of the latest score and outcome status are in
@@ -162,7 +164,7 @@ WITHHELD = {
     Concern: {"client", "first_session", "last_session", "acknowledged_by", "closed_by"},
     ConcernEvent: {"id", "concern", "actor"},
     RatingInvitation: {"id", "session", "token_hash"},
-    AuditEntry: {"id", "clinic", "actor", "client", "address"},
+    AuditEntry: {"id", "clinic", "actor", "actor_name", "client", "address"},
 }
 EXPORTED = {
     Client: CLIENT_FIELDS,
@@ -218,7 +220,41 @@ def _row(record: models.Model, names: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _name(user: User | None) -> str:
-    return str(user) if user is not None else ""
+    """A person by name; one with no name given, by role: never their log-in, which
+    `str(user)` falls back on."""
+    if user is None:
+        return ""
+    return user.get_full_name() or _role(user)
+
+
+def _role(user: User | None) -> str:
+    """A member of staff the document does not name, by what they do in the clinic."""
+    roles = user.roles if user is not None else []
+    return f"a {roles[-1]}" if roles else "a member of staff"
+
+
+def _audit_row(entry: AuditEntry, named: dict[int, User]) -> dict[str, Any]:
+    """An entry, saying who acted: the therapist or a reviewer by name, any other
+    colleague by role (a person appears by name only as one of those), and who acted
+    without an account in its own word ("system", "client link")."""
+    if entry.actor_id is None:
+        by = entry.actor_name
+    elif entry.actor_id in named:
+        by = _name(named[entry.actor_id])
+    else:
+        by = _role(entry.actor)
+    return _row(entry, AUDIT_FIELDS) | {"by": by}
+
+
+def _named_people(
+    client: Client, sessions: list[Session], concerns: list[Concern]
+) -> dict[int, User]:
+    """The people the document names: the client's therapists and the concerns' reviewers."""
+    people = [client.therapist, *(session.therapist for session in sessions)]
+    for concern in concerns:
+        people += [concern.acknowledged_by, concern.closed_by]
+        people += [event.actor for event in concern.events.all()]
+    return {person.pk: person for person in people if person is not None}
 
 
 def client_export(*, actor: Any, client: Client, place: str = "") -> dict[str, Any]:
@@ -233,14 +269,17 @@ def client_export(*, actor: Any, client: Client, place: str = "") -> dict[str, A
         .order_by("session__starts_at")
     )
     signals = Flag.objects.filter(client=client).order_by("created_at", "pk")
-    concerns = (
+    concerns = list(
         Concern.objects.filter(client=client)
         .select_related("acknowledged_by", "closed_by")
         .prefetch_related("events__actor")
         .order_by("opened_at", "pk")
     )
     links = RatingInvitation.objects.filter(session__client=client).order_by("created_at")
-    entries = AuditEntry.objects.filter(client_id=client.pk).order_by("at", "pk")
+    entries = (
+        AuditEntry.objects.filter(client_id=client.pk).select_related("actor").order_by("at", "pk")
+    )
+    named = _named_people(client, sessions, concerns)
     document = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -285,7 +324,7 @@ def client_export(*, actor: Any, client: Client, place: str = "") -> dict[str, A
         "rating_links": [
             {"session": numbers[link.session_id]} | _row(link, RATING_LINK_FIELDS) for link in links
         ],
-        "audit": [_row(entry, AUDIT_FIELDS) for entry in entries],
+        "audit": [_audit_row(entry, named) for entry in entries],
         "withheld": NOTES_WITHHELD,
     }
     audit.written(actor, AuditAction.EXPORTED, client, place=place)

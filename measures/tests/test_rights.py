@@ -16,8 +16,10 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from clients import audit
 from clients.audit import SYSTEM
 from clients.models import AuditAction, AuditEntry, Client, Clinic, User
+from clients.services import client_update
 from clients.tests.factories import ClientFactory, ClinicAdminFactory, TherapistFactory
 from measures import rights
 from measures.models import Concern, ConcernEvent, Flag, Rating
@@ -112,6 +114,22 @@ def test_the_export_holds_nothing_of_other_clients_tokens_or_private_notes(
     assert record.therapist.username not in text  # a name, never a log-in
     sessions = rights.client_export(actor=clinic_admin, client=record)["sessions"]
     assert any(s["private_notes_held"] for s in sessions)
+
+
+def test_the_exports_audit_names_the_therapist_and_any_other_colleague_by_role_never_by_log_in(
+    record: Client, therapist: User, supervisor: User, clinic_admin: User
+) -> None:
+    """A person appears by name only as the therapist or a reviewer; `actor_name` is a
+    log-in, and a colleague who read the record is neither."""
+    client_update(actor=therapist, client=record, label="R.K.", language="es")
+    audit.written(supervisor, AuditAction.VIEWED, record, place="client page")
+    document = rights.client_export(actor=clinic_admin, client=record)
+    text = everything_in(document)
+    assert f'"{therapist.username}"' not in text and f'"{supervisor.username}"' not in text
+    assert str(supervisor) not in text
+    by = [entry["by"] for entry in document["audit"]]
+    assert by[-2:] == [str(therapist), "a supervisor"]
+    assert all("actor_name" not in entry for entry in document["audit"])
 
 
 def test_every_field_of_an_exported_model_is_exported_or_withheld_on_purpose() -> None:
