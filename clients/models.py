@@ -331,7 +331,8 @@ class AuditAction(models.TextChoices):
 class AuditEntry(models.Model):
     """One read or write of a clinical record: who, when, from where, what — never the
     values. Append-only: written by `clients.audit`, never changed or deleted (the model,
-    its queryset and, on PostgreSQL, a trigger refuse it).
+    its queryset and, on PostgreSQL, a trigger refuse it); a save is always an INSERT, and
+    a bulk insert never updates or skips a conflicting row.
 
     The record is named by its model and id; `client`, `clinic` and `actor` are foreign
     keys without a database constraint (`db_constraint=False`), for the clinic admin's
@@ -383,8 +384,12 @@ class AuditEntry(models.Model):
         return f"{self.actor_name} {self.action} {self.model} {self.object_id}"
 
     def save(self, *args: object, **kwargs: object) -> None:
-        if not self._state.adding:
+        if not self._state.adding or kwargs.get("force_update") or kwargs.get("update_fields"):
             raise AuditIsAppendOnly("An audit entry is never changed.")
+        # Always an INSERT: a new instance given an existing entry's id is "adding", and
+        # Django's save() would UPDATE that row (SQLite has no trigger to refuse it). Forced,
+        # the database's primary key refuses it instead.
+        kwargs["force_insert"] = True
         super().save(*args, **kwargs)  # type: ignore[arg-type]
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:

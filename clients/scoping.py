@@ -304,6 +304,21 @@ class AuditEntryQuerySet(ScopedQuerySet):
     def update(self, **kwargs: Any) -> int:
         raise AuditIsAppendOnly("Audit entries are never changed.")
 
+    def bulk_create(
+        self,
+        objs: Any,
+        batch_size: int | None = None,
+        ignore_conflicts: bool = False,
+        update_conflicts: bool = False,
+        update_fields: Any = None,
+        unique_fields: Any = None,
+    ) -> list[Any]:
+        # INSERT … ON CONFLICT DO UPDATE rewrites an entry without save() or update();
+        # DO NOTHING would drop a new entry without a word. Plain inserts only.
+        if ignore_conflicts or update_conflicts:
+            raise AuditIsAppendOnly("Audit entries are inserted, never merged into others.")
+        return super().bulk_create(objs, batch_size=batch_size)
+
     def delete(self) -> tuple[int, dict[str, int]]:
         raise AuditIsAppendOnly("Audit entries are never deleted.")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from django.db import connection, transaction
-from django.db.utils import DatabaseError
+from django.db.utils import DatabaseError, IntegrityError
 from django.test import RequestFactory
 
 from clients import audit
@@ -67,6 +67,53 @@ def test_an_entry_is_never_changed_or_deleted_through_django(
     with pytest.raises(AuditIsAppendOnly):
         AuditEntry.objects.all().delete()
     assert AuditEntry.objects.get(pk=entry.pk).fields == ["label"]
+
+
+def forged_copy_of(entry: AuditEntry) -> AuditEntry:
+    """A new instance carrying an existing entry's id, saying something else."""
+    return AuditEntry(
+        pk=entry.pk,
+        at=entry.at,
+        clinic_id=entry.clinic_id,
+        actor_name="nobody",
+        action=AuditAction.VIEWED,
+        model=entry.model,
+        object_id=entry.object_id,
+        client_id=entry.client_id,
+        fields=[],
+    )
+
+
+def test_a_new_instance_with_an_entrys_id_does_not_overwrite_it(
+    therapist: User, client_record: Client
+) -> None:
+    """Django's save() UPDATEs a row whose id a new instance carries; SQLite has no trigger."""
+    entry = audit.written(therapist, AuditAction.CHANGED, client_record, fields=["label"])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        forged_copy_of(entry).save()
+    with pytest.raises(AuditIsAppendOnly):
+        forged_copy_of(entry).save(force_update=True)
+    stored = AuditEntry.objects.values_list("actor_name", "action", "fields").get(pk=entry.pk)
+    assert stored == (therapist.username, AuditAction.CHANGED, ["label"])
+
+
+@pytest.mark.parametrize(
+    "conflicts",
+    [
+        {"update_conflicts": True, "unique_fields": ["id"], "update_fields": ["actor_name"]},
+        {"ignore_conflicts": True},
+    ],
+    ids=["upsert", "ignored"],
+)
+def test_an_entry_is_never_merged_into_by_a_bulk_insert(
+    therapist: User, client_record: Client, conflicts: dict[str, Any]
+) -> None:
+    """INSERT … ON CONFLICT DO UPDATE goes round save() and update(); DO NOTHING would drop
+    an entry without a word."""
+    entry = audit.written(therapist, AuditAction.CHANGED, client_record, fields=["label"])
+    with pytest.raises(AuditIsAppendOnly):
+        AuditEntry.objects.bulk_create([forged_copy_of(entry)], **conflicts)
+    assert AuditEntry.objects.get(pk=entry.pk).actor_name == therapist.username
 
 
 @pytest.mark.parametrize(
