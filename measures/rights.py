@@ -25,6 +25,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.template.loader import render_to_string
@@ -358,6 +360,18 @@ def _carrier_named(event: dict[str, Any], opened: dict[int, str]) -> dict[str, A
     return event | {"carried_by_opened": opened[carrier]}
 
 
+def _admin_log_renamed(client: Client) -> None:
+    """Name the client by their erased label in Django's admin change log (not our audit
+    trail), which kept `str(client)`, the label, for each add and change in the admin
+    ("Recent actions"). Its messages name changed fields, never values (the client's admin
+    has no inlines, the only way a message names another record), so they stay. Only the
+    client's admin writes there: the admin of every record belonging to a client is
+    read-only, so no other row names them."""
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Client), object_id=str(client.pk)
+    ).update(object_repr=str(client))
+
+
 def _erasure_label(client: Client, now: dt.datetime) -> str:
     return f"Erased {timezone.localdate(now):%Y-%m-%d} #{client.pk}"
 
@@ -393,6 +407,8 @@ def client_erase(*, actor: Any, client: Client, place: str = "") -> Client:
         update_fields=["label", "external_id", "email", "erased_at", "excluded_from_statistics"]
     )
     erased = ["label", "external_id", "email", "erased_at", "excluded_from_statistics"]
+    _admin_log_renamed(client)
+    erased.append("admin.logentry.object_repr")
     sessions = Session.objects.filter(client=client)
     sessions.exclude(notes="").update(notes="")
     erased.append("therapy_sessions.session.notes")

@@ -9,10 +9,12 @@ have no service refused with 403.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,6 +22,7 @@ from accounts.staff import LAST_ADMIN
 from accounts.tokens import token_create, token_user
 from clients.models import AuditAction, AuditEntry, Client, Clinic, Supervision, User
 from clients.tests.factories import SupervisorFactory, TherapistFactory
+from measures import rights
 
 pytestmark = pytest.mark.django_db
 
@@ -131,6 +134,25 @@ def test_a_client_added_in_the_admin_joins_the_therapists_clinic_active(
         "es",
         "A-7",
     )
+
+
+def test_erasure_leaves_no_label_in_the_admins_own_change_log(
+    client: Any, clinic_admin: User, therapist: User
+) -> None:
+    """Django's log of admin actions (its "Recent actions", not our audit trail) named the
+    client by `str(client)`, the label, for every add and change made there."""
+    client.force_login(clinic_admin)
+    details = {"therapist": therapist.pk, "label": "Jane Roe", "language": "en"}
+    client.post(reverse("admin:clients_client_add"), details, follow=True)
+    added = Client.objects.get(label="Jane Roe")
+    discharge = client_form(added, external_id="NHS-123", status="discharged")
+    client.post(change_url(added), discharge, follow=True)  # its message shown and gone
+    assert LogEntry.objects.filter(object_repr="Jane Roe").count() == 2
+    rights.client_erase(actor=clinic_admin, client=added)
+    added.refresh_from_db()
+    kept = json.dumps(list(LogEntry.objects.values("object_repr", "change_message")))
+    assert "Jane Roe" not in kept and added.label in kept
+    assert "Jane Roe" not in client.get(reverse("admin:index")).content.decode()
 
 
 def test_a_client_added_for_someone_who_is_not_a_therapist_is_refused_on_the_form(
