@@ -202,20 +202,27 @@ def _course_about_to_move(therapist: Any, client: Client, settings: Any) -> None
     _outcome_week(peer, 2, 6)
 
 
+def _planned_with_the_chunk_of_lost(therapist: Any, client: Client, settings: Any) -> Sweep:
+    """A nightly sweep planned as the clinic's course moves, every chunk run but the one
+    holding `client` (lost with Redis): it stays unfinished."""
+    _course_about_to_move(therapist, client, settings)
+    nightly = sweep_plan()
+    assert nightly.rejudged_clinics == [client.clinic_id]
+    for chunk in nightly.chunks.all():
+        if client.pk not in chunk.client_ids:
+            sweep_chunk_run(chunk.pk)
+    nightly.refresh_from_db()
+    assert nightly.finished_at is None
+    return nightly
+
+
 def test_clients_judged_again_for_a_moved_course_are_judged_though_their_chunk_is_lost(
     therapist: Any, client_record: Client, settings: Any
 ) -> None:
     """The course is stored with the plan; if the chunk holding a client picked for it never
     runs, the next sweep must still judge them (their history did not change, and the
     stored course does not move again). A catch-up carries them on."""
-    _course_about_to_move(therapist, client_record, settings)
-    nightly = sweep_plan()
-    assert nightly.rejudged_clinics == [client_record.clinic_id]
-    for chunk in nightly.chunks.all():
-        if client_record.pk not in chunk.client_ids:
-            sweep_chunk_run(chunk.pk)
-    nightly.refresh_from_db()
-    assert nightly.finished_at is None  # the client's chunk was lost with Redis
+    _planned_with_the_chunk_of_lost(therapist, client_record, settings)
     catch_up = sweep_run(refresh_courses=False)
     assert _latest_track(client_record) == OutcomeAnswer.Track.NOT_ON_TRACK
     assert catch_up.rejudged_clinics == [client_record.clinic_id]
@@ -255,14 +262,7 @@ def test_clinics_of_an_unfinished_sweep_are_carried_though_its_record_is_forgott
     """Nothing has finished for longer than ALLIANCE_SWEEP_KEEP_DAYS (workers away): the
     next nightly sweep, which forgets old records as it starts, still carries on the
     clinics the unfinished one was to judge again, and forgets that one once it has."""
-    _course_about_to_move(therapist, client_record, settings)
-    nightly = sweep_plan()
-    assert nightly.rejudged_clinics == [client_record.clinic_id]
-    for chunk in nightly.chunks.all():
-        if client_record.pk not in chunk.client_ids:
-            sweep_chunk_run(chunk.pk)
-    nightly.refresh_from_db()
-    assert nightly.finished_at is None  # the client's chunk was lost
+    nightly = _planned_with_the_chunk_of_lost(therapist, client_record, settings)
 
     # The workers are back KEEP_DAYS + 1 days later; the next nightly sweep runs.
     later = timezone.now() + dt.timedelta(days=settings.ALLIANCE_SWEEP_KEEP_DAYS + 1)
