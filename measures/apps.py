@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class MeasuresConfig(AppConfig):
     name = "measures"
-    verbose_name = "Alliance measures and flags"
+    verbose_name = "Alliance measures and signals"

@@ -234,7 +234,9 @@ class ClientRatingForm(ServiceForm):
 
     def answers_missing(self) -> bool:
         """Whether an answer needs the client's attention (the notice has its own message)."""
-        return any(name not in ("notice_version", "instrument") for name in self.errors)
+        # The comment is optional: its only refusals (too long, not text) are not a
+        # missing answer, and the page says them as they are.
+        return any(name not in ("notice_version", "instrument", "comment") for name in self.errors)
 
     def answers(self) -> dict[str, Any]:
         return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -192,7 +193,12 @@ def test_a_comment_with_a_control_character_is_refused_and_nothing_is_stored(
 ) -> None:
     response = client.post(url(link[1]), {**ANSWERS, "comment": "Felt \x1b[31mrushed."})
     assert response.status_code == 200
-    assert "Please write plain text." in response.content.decode()
+    html = response.content.decode()
+    assert "Please write plain text." in html
+    # Said above the form as it is: nothing is missing.
+    banner = re.search(r'id="form-errors">([^<]*)<', html)
+    assert banner and "Please write plain text." in banner.group(1)
+    assert "Some answers are missing" not in html
     assert not Rating.objects.exists()
 
 

@@ -130,7 +130,10 @@ def test_the_therapists_overseers_see_the_same_numbers(
     assert response.status_code == 200
     reading = response.context["page"].reading
     assert (reading.compared, reading.drops, reading.missed_drops) == (4, 2, 1)
-    assert f"How well {therapist} reads their clients" in response.content.decode()
+    html = response.content.decode()
+    assert f"How well {therapist} reads their clients" in html
+    # It names everyone who may see it: the page is theirs too.
+    assert f"only {therapist}, their supervisors and the clinic's admins see it" in html
 
 
 def test_the_drill_down_links_to_the_page(client: Any, therapist: User, supervisor: User) -> None:
