@@ -155,11 +155,12 @@ def turn_off(request: HttpRequest) -> None:
     user = request.user
     if is_required(user):
         raise PermissionError("Two-factor sign-in is required for this account.")
-    TOTPDevice.objects.filter(user=user).delete()
-    StaticDevice.objects.filter(user=user).delete()
+    removed = TOTPDevice.objects.filter(user=user).delete()[0]
+    removed += StaticDevice.objects.filter(user=user).delete()[0]
     request.session.pop(VERIFIED, None)
     request.session.pop(PENDING, None)
-    _recorded(user, end_other_sessions(user, keep=request.session.session_key))
+    if removed:  # nothing was on: nothing happened to record
+        _recorded(user, end_other_sessions(user, keep=request.session.session_key))
 
 
 def _recorded(user: Any, sessions_ended: int) -> None:

@@ -345,7 +345,11 @@ def client_update(
     """Change a client's details; only a clinic admin may move a client to another therapist.
     The outcome switches stay as they are unless given."""
     _check_may_manage_caseload(actor, client.therapist)
-    check_takes_personal_data(client)
+    words = {"label": label.strip(), "external_id": external_id.strip(), "email": email.strip()}
+    if any(getattr(client, name) != value for name, value in words.items()):
+        # Only new words are refused on an erased client: a move, as the admin's form
+        # sends it (with the erased label as it stands), writes none.
+        check_takes_personal_data(client)
     before = {name: getattr(client, name) for name in CLIENT_DETAILS}
     moving = therapist is not None and therapist.pk != client.therapist_id
     if moving:
@@ -353,9 +357,11 @@ def client_update(
             raise PermissionDenied("Only a clinic admin can move a client to another therapist.")
         _check_may_manage_caseload(actor, therapist)
         client.therapist = therapist
-    client.label = label.strip()
-    client.external_id = external_id.strip()
-    client.email = email.strip()
+    client.label, client.external_id, client.email = (
+        words["label"],
+        words["external_id"],
+        words["email"],
+    )
     client.language = language
     if asks_outcome is not None:
         client.asks_outcome = asks_outcome

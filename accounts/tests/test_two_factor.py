@@ -293,6 +293,13 @@ def test_turning_it_off_is_in_the_audit_trail(client: Any, therapist: User) -> N
     assert entry.fields == ["sessions", "two_factor"]
 
 
+def test_turning_it_off_when_it_was_never_on_records_nothing(client: Any, therapist: User) -> None:
+    """The trail says what happened: a POST by someone who never had it on changes nothing."""
+    log_in(client, "tara")
+    assert client.post(reverse("two-factor-off")).status_code == 302
+    assert _entries_about(therapist) == []
+
+
 def test_turning_it_on_is_in_the_audit_trail(client: Any, therapist: User) -> None:
     """Whoever holds the session and the password can put their own phone in."""
     log_in(client, "tara")

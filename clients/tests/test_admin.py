@@ -117,6 +117,36 @@ def test_a_clinic_admin_manages_the_clinics_clients(
     assert (client_record.therapist, client_record.language) == (colleague, "es")
 
 
+def test_a_clinic_admin_moves_an_erased_client_but_writes_no_words_back(
+    client: Any, clinic_admin: User, colleague: User, client_record: Client
+) -> None:
+    """An erased record takes no new words; a move writes none, here as on the move page."""
+    from clients import services
+    from measures import rights
+
+    services.client_discharge(actor=clinic_admin, client=client_record)
+    rights.client_erase(actor=clinic_admin, client=client_record)
+    client_record.refresh_from_db()
+    client.force_login(clinic_admin)
+    url = reverse("admin:clients_client_change", args=[client_record.pk])
+    form = {
+        "label": client_record.label,
+        "therapist": colleague.pk,
+        "external_id": "",
+        "email": "",
+        "language": client_record.language,
+        "status": client_record.status,
+    }
+    moved = client.post(url, form)
+    assert "record was erased" not in moved.content.decode()
+    client_record.refresh_from_db()
+    assert client_record.therapist == colleague
+    refused = client.post(url, {**form, "label": "Jane Roe"})
+    assert "record was erased" in refused.content.decode()
+    client_record.refresh_from_db()
+    assert client_record.label != "Jane Roe"
+
+
 def test_a_clinic_admin_cannot_assign_to_another_clinics_therapist(
     client: Any, clinic_admin: User, outsider: User, client_record: Client
 ) -> None:
