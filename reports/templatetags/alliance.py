@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import template
+from django.apps import apps
 from django.conf import settings
 from django.utils.formats import date_format, localize
 from django.utils.html import conditional_escape, format_html
@@ -269,3 +270,23 @@ def sort_header(context: Any, column: str, label: str) -> str:
         label,
         arrow,
     )
+
+
+@register.filter
+def place_words(place: str) -> str:
+    """Where an audit entry's write came from, as the audit page says it: a page's route
+    name ("sessions:session-log") as words ("session log"); a place already in words stays.
+    The CSV keeps the stored value, for tools."""
+    if ":" not in place:
+        return place
+    return place.rsplit(":", 1)[1].replace("-", " ")
+
+
+@register.filter
+def record_words(label: str) -> str:
+    """An audit entry's kind of record ("therapy_sessions.session") by its model's name
+    ("session"); a model no longer known stays as stored."""
+    try:
+        return str(apps.get_model(label)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return label

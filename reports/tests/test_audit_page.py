@@ -107,6 +107,18 @@ def test_the_clinic_admin_sees_the_clinics_entries_newest_first(
     assert f'href="{link}"' in html
 
 
+def test_the_page_says_where_and_what_in_words_and_the_csv_keeps_the_stored_values(
+    client: Any, clinic_admin: User, client_record: Client
+) -> None:
+    entry(clinic_admin, AuditAction.CHANGED, client_record, place="sessions:session-log")
+    client.force_login(clinic_admin)
+    html = client.get(PAGE).content.decode()
+    assert f"<td>client {client_record.pk}</td>" in html
+    assert "<td>session log</td>" in html and "sessions:session-log" not in html
+    rows = list(csv.DictReader(io.StringIO(b"".join(client.get(CSV).streaming_content).decode())))
+    assert "sessions:session-log" in {row["place"] for row in rows}
+
+
 def test_another_clinics_admin_sees_only_their_own(
     client: Any, other_clinic: Any, trail: dict[str, AuditEntry]
 ) -> None:
