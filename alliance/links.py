@@ -10,9 +10,11 @@ in one place besides their own app.
 
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
 from django.shortcuts import resolve_url
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 
 def home() -> str:
@@ -36,9 +38,16 @@ def rating_form(token: str) -> str:
 def is_link_address(path: str) -> bool:
     """Whether `path` is at a client's link (`/r/<token>/`, its thanks): every answer
     there carries the token in its address, whoever gave it."""
+    urlconf = get_urlconf() or settings.ROOT_URLCONF
+    return path.startswith(_link_prefix(get_script_prefix(), urlconf))
+
+
+@functools.cache
+def _link_prefix(script_prefix: str, urlconf: str) -> str:
+    """ "/r/" under the script prefix: asked on every request (the outermost middleware),
+    so reversed once per prefix and URL conf, not each time (20 µs a request)."""
     token = "-"
-    prefix = rating_form(token).removesuffix(f"{token}/")  # "/r/", under any script prefix
-    return path.startswith(prefix)
+    return rating_form(token).removesuffix(f"{token}/")
 
 
 def outcome_instruments() -> str:

@@ -14,7 +14,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from alliance.fields import PARAGRAPH_CONTROL_CHARACTERS, has_control_characters_in_paragraphs
+from alliance.fields import (
+    PARAGRAPH_CONTROL_CHARACTERS,
+    has_control_characters_in_paragraphs,
+    one_kind_of_line_break,
+)
 from clients import audit
 from clients.models import NOTICE_MAX_LENGTH, AuditAction, Client, Clinic, Supervision, User
 from clients.notice import shows_default_notice
@@ -61,7 +65,7 @@ NOTICE_TOO_LONG = f"Keep the notice to {NOTICE_MAX_LENGTH} characters."
 
 def _paragraphs(text: str) -> str:
     """One kind of line break (browsers send CRLF), no space around the whole."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return one_kind_of_line_break(text).strip()
 
 
 def _notice_problem(text: str) -> str:
