@@ -136,7 +136,8 @@ def takes_personal_data(client: Any) -> bool:
     none: no details (label, external ID, e-mail), no session edit (its private notes), no
     rating link (the client's comment), no rating or revision (the therapist's comment), no
     concern comment, repair note or dismissal reason, no void reason. What writes no words
-    stays open: acknowledging a concern (it leaves the therapist's queue's "open" list),
+    stays open: acknowledging a concern (it leaves the therapist's queue's "open" list) or
+    dismissing it without a reason (`measures.review.concern_dismiss`),
     moving the client to another therapist (a leaver's caseload), and Alliance's own steps
     on the numbers. Services ask through `clients.services.check_takes_personal_data`."""
     return client.erased_at is None

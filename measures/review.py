@@ -26,15 +26,20 @@ from django.utils import timezone
 
 from clients import audit
 from clients.models import AuditAction, User
-from clients.scoping import is_treating_therapist, may_comment_on
+from clients.scoping import is_treating_therapist, may_comment_on, takes_personal_data
 from clients.services import check_takes_personal_data
 from measures.models import Concern, ConcernEvent, Rating, alliance_score_expression
+from measures.rights import ERASED_NOTE
 from sessions.models import Session
 
 NOTE_MAX_LENGTH = 4000
 WITHDRAWN_MESSAGE = (
     "Alliance has withdrawn this concern: its signals no longer hold on the ratings as they "
     "now stand, so there is nothing to review."
+)
+ERASED_DISMISSAL = (
+    "This client's record was erased: it keeps no new words, so the concern is dismissed "
+    "without a reason, and nothing was saved."
 )
 
 
@@ -171,13 +176,22 @@ def concern_resolve(
 def concern_dismiss(
     *, concern: Concern, actor: User, reason: str, now: dt.datetime | None = None
 ) -> Concern:
-    """Close the concern as needing no repair, saying why."""
+    """Close the concern as needing no repair, saying why.
+
+    An erased client's concern is dismissed without a reason: their record takes no new
+    words, and without this it would wait in the therapist's queue for ever (the nightly
+    retention erases discharged clients whose concerns nobody closed). Its note reads as
+    erasure leaves every note, "(erased)"."""
     _check_is_treating_therapist(actor, concern)
     _check_still_to_review(concern)
-    check_takes_personal_data(concern.client)
-    reason = _clean_note(
-        reason, field="reason", required="A reason is needed to dismiss a concern."
-    )
+    if takes_personal_data(concern.client):
+        reason = _clean_note(
+            reason, field="reason", required="A reason is needed to dismiss a concern."
+        )
+    elif (reason or "").strip():
+        raise ValidationError({"reason": ERASED_DISMISSAL})
+    else:
+        reason = ERASED_NOTE
     return _close(
         concern,
         actor,

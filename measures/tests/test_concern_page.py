@@ -368,3 +368,64 @@ def test_an_erased_clients_concern_is_still_acknowledged(
     assert post(client, "concern-acknowledge", concern).status_code == 302
     concern.refresh_from_db()
     assert concern.status == Concern.Status.ACKNOWLEDGED
+
+
+def test_an_erased_clients_concern_is_dismissed_without_a_reason(
+    client: Any, concern: Concern, therapist: User, clinic_admin: User
+) -> None:
+    """Without this the concern would wait in the queue for ever: a reason is words, which
+    an erased record takes no more of, so the therapist dismisses it with none, and its
+    note reads as erasure leaves every note."""
+    from measures.rights import ERASED_NOTE
+
+    erased(concern.client, by=clinic_admin)
+    client.force_login(therapist)
+    page = client.get(page_of(concern)).content.decode()
+    assert "concern-dismiss-erased" in page
+    assert 'name="reason"' not in page  # nothing to type that could not be kept
+    assert url("concern-resolve", concern) not in page  # a repair note is words too
+
+    assert post(client, "concern-dismiss", concern, {}).status_code == 302
+    concern.refresh_from_db()
+    assert (concern.status, concern.note, concern.closed_by) == (
+        Concern.Status.DISMISSED,
+        ERASED_NOTE,
+        therapist,
+    )
+    event = concern.events.get()
+    assert (event.action, event.actor, event.note) == (
+        ConcernEvent.Action.DISMISSED,
+        therapist,
+        ERASED_NOTE,
+    )
+    assert concern.pk not in [
+        row.pk for row in client.get(reverse("measures:review-queue")).context["page"]
+    ]
+
+
+def test_a_reason_typed_for_an_erased_clients_concern_says_why_it_was_refused(
+    client: Any, concern: Concern, therapist: User, clinic_admin: User
+) -> None:
+    """A dismissal typed on a page opened before the erasure: the words cannot be kept,
+    and the page now offers the dismissal without them."""
+    erased(concern.client, by=clinic_admin)
+    concern.refresh_from_db()
+    client.force_login(therapist)
+    response = post(client, "concern-dismiss", concern, {"reason": "  A hard week.  "})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "the concern is dismissed without a reason, and nothing was saved" in body
+    assert "concern-dismiss-erased" in body
+    assert "A hard week." not in body
+    assert unchanged(concern)
+
+
+def test_a_living_clients_concern_still_needs_a_reason_to_be_dismissed(
+    client: Any, concern: Concern, therapist: User
+) -> None:
+    client.force_login(therapist)
+    response = post(client, "concern-dismiss", concern, {"reason": "   "})
+    assert response.status_code == 200
+    assert "A reason is needed to dismiss a concern." in response.content.decode()
+    assert "concern-dismiss-erased" not in response.content.decode()
+    assert unchanged(concern)
