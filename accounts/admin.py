@@ -29,6 +29,7 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef
@@ -227,6 +228,13 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
             f"Two-factor removed for {queryset.count()} colleague(s); those whose role requires "
             "it set it up again at their next sign-in.",
         )
+
+
+# Django's groups give permissions, and nobody is given those: a role says what a person
+# may do, and the person form has neither field. A group screen would only make records
+# that change nothing.
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
 
 
 # django-otp's screens would show each person's authenticator key and QR code: people set

@@ -244,3 +244,13 @@ def test_spellings_of_one_address_share_its_three_reset_mails(
         for _ in range(3):
             client.post(reverse("password_reset"), {"email": f"te{first}{second}@clinic.example"})
     assert [message.to for message in mail.outbox] == [["tess@clinic.example"]] * 3
+
+
+def test_django_groups_have_no_admin_screen(client: Any) -> None:
+    """A group gives permissions nobody is given: its screen would make records that
+    change nothing, so it is not in the admin, for a superuser either."""
+    root = User.objects.create_superuser(username="root", password="x", email="root@x.example")
+    client.force_login(root)
+    assert client.get(reverse("admin:index")).status_code == 200
+    assert client.get("/admin/auth/group/").status_code == 404
+    assert b"/admin/auth/" not in client.get(reverse("admin:index")).content

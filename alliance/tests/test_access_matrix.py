@@ -466,8 +466,6 @@ CLINIC_RECORD = {
     "delete": {OWN: (NOBODY, NOBODY), OTHER: (NOBODY, NOBODY)},
     "history": {OWN: (ADMIN_OWN_CLINIC,) * 2, OTHER: (ADMIN_SEES_OTHER,) * 2},
 }
-# Django's own groups: by model permission, which no member of staff holds.
-PERMISSION_BASED = {view: {OWN: (SUPERUSER, SUPERUSER)} for view in CLINIC_RECORD}
 # django-axes' sign-in records: superusers read them and may delete (unlock); nobody edits.
 SIGN_IN_RECORDS = {
     "changelist": {OWN: (SUPERUSER, SUPERUSER)},
@@ -480,7 +478,6 @@ SIGN_IN_RECORDS = {
 SIGN_IN_LOGS = SIGN_IN_RECORDS | {"delete": {OWN: (NOBODY, NOBODY)}}
 
 ADMIN_MODELS = {
-    "auth.group": PERMISSION_BASED,
     "clients.clinic": CLINIC_RECORD,
     "clients.user": PEOPLE,
     "clients.supervision": SUPERVISION_LINKS,
@@ -500,7 +497,6 @@ ADMIN_MODELS = {
 }
 # Records that belong to no clinic: there is no other clinic's to try.
 NO_CLINIC = {
-    "auth.group",
     "measures.sweep",
     "axes.accessattempt",
     "axes.accesslog",

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
-from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.test import Client as Browser
@@ -158,7 +157,6 @@ class Records:
             "measures.calibration": lambda: self.calibration,
             "measures.thresholdchange": lambda: self.threshold_change,
             # Records of no clinic.
-            "auth.group": lambda: Group.objects.create(name="Auditors"),
             "measures.sweep": lambda: Sweep.objects.create(),
             "axes.accessattempt": lambda: AccessAttempt.objects.create(
                 username="tara", ip_address="203.0.113.9", failures_since_start=1
