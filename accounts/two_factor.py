@@ -12,6 +12,7 @@ their own, cannot have the account holder confirm the key they copied.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import django_otp
@@ -22,6 +23,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.services import end_other_sessions
+from accounts.tokens import tokens_revoke_all
 from clients import audit
 from clients.models import AuditAction
 
@@ -105,16 +107,27 @@ def _normalise(code: str) -> str:
     return "".join(code.split()).replace("-", "").lower()
 
 
+@dataclass(frozen=True)
+class SetUp:
+    """A confirmed authenticator: the fresh recovery codes to show once, and how many API
+    tokens stopped working."""
+
+    recovery_codes: list[str]
+    tokens_revoked: int
+
+
 @transaction.atomic
-def confirm_setup(request: HttpRequest, device: TOTPDevice, code: str) -> list[str] | None:
+def confirm_setup(request: HttpRequest, device: TOTPDevice, code: str) -> SetUp | None:
     """Confirm a new authenticator with its first code: it replaces any earlier one, the
-    session counts as verified, every other session of the person ends, and fresh
-    recovery codes are returned. None if the code is wrong.
+    session counts as verified, every other session of the person ends, their API tokens
+    are revoked, and fresh recovery codes are returned. None if the code is wrong.
 
     Other sessions end whether an authenticator was replaced (one verified with the old
     one, perhaps on a lost phone's browser, must not carry on) or this is the first: a
     session signed in with the password alone before two-factor was on never owes a
-    code, and a stolen password is often why one turns it on."""
+    code, and a stolen password is often why one turns it on. A token is such a session
+    that never ends by itself: one made with the password alone, or by a browser that
+    held the old phone's code, would carry on reading the caseload."""
     device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
     if not device.verify_token(_normalise(code)):
         return None
@@ -125,7 +138,8 @@ def confirm_setup(request: HttpRequest, device: TOTPDevice, code: str) -> list[s
     request.session.pop(SETUP_DEVICE, None)
     ended = end_other_sessions(device.user, keep=request.session.session_key)
     _recorded(device.user, ended)
-    return new_recovery_codes(device.user)
+    revoked = tokens_revoke_all(actor=device.user, user=device.user)
+    return SetUp(new_recovery_codes(device.user), revoked)
 
 
 def verify(request: HttpRequest, code: str) -> bool:

@@ -160,9 +160,17 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
                     "enter the code your app shows."
                 ),
             )
-        elif codes := two_factor.confirm_setup(request, device, form.cleaned_data["code"]):
-            request.session[SHOW_CODES] = codes
+        elif setup := two_factor.confirm_setup(request, device, form.cleaned_data["code"]):
+            request.session[SHOW_CODES] = setup.recovery_codes
             messages.success(request, _("Two-factor sign-in is on."))
+            if setup.tokens_revoked:
+                messages.info(
+                    request,
+                    _(
+                        "Your API tokens were revoked, as your other sign-ins were ended: "
+                        "make new ones on your account page."
+                    ),
+                )
             return _go("two-factor-recovery-codes", _next(request, "account"))
         else:
             form.add_error(

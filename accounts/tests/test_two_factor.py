@@ -377,3 +377,57 @@ def test_a_code_in_other_digits_is_refused_not_read_as_0_to_9(
     response = client.post(reverse("two-factor-verify"), {"code": code})
     assert response.status_code == 200 and "Use the digits 0–9." in response.content.decode()
     assert client.get("/").status_code == 302
+
+
+def _reads_the_api(raw: str) -> int:
+    return Browser().get("/api/v1/clients/", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code
+
+
+def test_turning_it_on_revokes_the_tokens_made_with_the_password_alone(
+    client: Any, therapist: User
+) -> None:
+    """A token is a sign-in that never ends by itself: one made by whoever had Tara's
+    password would outlive every browser two-factor signs out."""
+    from accounts.models import AccessToken
+    from accounts.tokens import token_create
+
+    token, raw = token_create(user=therapist, name="Made with the password alone")
+    assert _reads_the_api(raw) == 200
+    log_in(client, "tara")
+    client.get(reverse("two-factor-setup"))
+    device = TOTPDevice.objects.get(user=therapist, confirmed=False)
+    done = client.post(reverse("two-factor-setup"), {"code": current_code(device)}, follow=True)
+    assert "Your API tokens were revoked" in done.content.decode()
+    assert _reads_the_api(raw) == 401
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert AuditEntry.objects.filter(
+        action=AuditAction.ENDED, model="accounts.accesstoken", object_id=str(token.pk)
+    ).exists()
+    # One made now, signed in with the code, works.
+    _, fresh = token_create(user=therapist, name="Made with the code")
+    assert _reads_the_api(fresh) == 200
+    assert AccessToken.objects.live().count() == 1
+
+
+def test_replacing_the_authenticator_revokes_the_tokens_too(client: Any, therapist: User) -> None:
+    """One made by a browser that held the lost phone's code must not carry on."""
+    old = authenticator_for(therapist)
+    from accounts.tokens import token_create
+
+    _, raw = token_create(user=therapist, name="Made on the lost phone's sign-in")
+    log_in(client, "tara")
+    client.post(reverse("two-factor-verify"), {"code": current_code(old)})
+    client.get(reverse("two-factor-setup"))
+    new = TOTPDevice.objects.get(user=therapist, confirmed=False)
+    assert client.post(reverse("two-factor-setup"), {"code": current_code(new)}).status_code == 302
+    assert _reads_the_api(raw) == 401
+
+
+def test_turning_it_on_without_tokens_says_nothing_of_them(client: Any, therapist: User) -> None:
+    log_in(client, "tara")
+    client.get(reverse("two-factor-setup"))
+    device = TOTPDevice.objects.get(user=therapist, confirmed=False)
+    done = client.post(reverse("two-factor-setup"), {"code": current_code(device)}, follow=True)
+    assert "Two-factor sign-in is on." in done.content.decode()
+    assert "API tokens" not in done.content.decode()
