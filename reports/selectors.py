@@ -204,6 +204,8 @@ class OutcomeStatus:
     # and how many it needs (the setting).
     course_clients: int = 0
     min_clients: int = 0
+    # The last answer the expected course reaches (the setting): none is expected past it.
+    course_length: int = 0
 
     @property
     def latest(self) -> OutcomeAnswer | None:
@@ -226,9 +228,16 @@ class OutcomeStatus:
 
     @property
     def course_words(self) -> str:
-        """Why there is no expected band yet, if there is none."""
-        if len(self.answers) < 2 or self.has_expected_course:
+        """Why there is no expected band yet, if there is none (nothing while the latest
+        answer waits to be judged: its expected score is not written yet)."""
+        if len(self.answers) < 2 or self.has_expected_course or not self.latest.track:
             return ""
+        if len(self.answers) > self.course_length:
+            return (
+                f"The expected course runs to a client's answer {self.course_length}; this is "
+                f"answer {len(self.answers)}, so not on track means a reliable fall from the "
+                "client's first score."
+            )
         return (
             f"No expected course yet at this client's answer {len(self.answers)}: it needs "
             f"{self.min_clients} clients of this clinic who started in the same band and gave "
@@ -391,7 +400,12 @@ def _outcome_status(
     """The client's outcome answers in order; one query for the course's size, when the
     latest answer has no expected score yet."""
     answers = [row.outcome for row in rows if row.outcome is not None]
-    status = OutcomeStatus(instrument, answers, min_clients=settings.ALLIANCE_OUTCOME_MIN_CLIENTS)
+    status = OutcomeStatus(
+        instrument,
+        answers,
+        min_clients=settings.ALLIANCE_OUTCOME_MIN_CLIENTS,
+        course_length=settings.ALLIANCE_OUTCOME_COURSE_LENGTH,
+    )
     if len(answers) >= 2 and answers[-1].expected is None:
         band = tracking.starting_band(float(answers[0].score), instrument.scale())
         point = course_for(client.clinic_id, instrument.pk).get(band, {}).get(len(answers))

@@ -15,6 +15,7 @@ from clients.models import Client, User
 from clients.tests.factories import ClientFactory
 from conftest import visible_text
 from measures.detection import sweep_run
+from measures.models import OutcomeAnswer
 from measures.tests.factories import OutcomeAnswerFactory, RatingFactory
 from reports.tests.test_client_page import chart, url
 from sessions.tests.factories import SessionFactory
@@ -93,6 +94,48 @@ def test_with_the_check_switched_off_the_page_says_so(
     Client.objects.filter(pk=client_record.pk).update(asks_outcome=False)
     text = words(page(client, therapist, client_record))
     assert "The outcome check is switched off for this client" in text
+
+
+def test_with_the_check_switched_off_after_answers_the_page_still_says_so(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    """The answers already given stay on the page, and the therapist is not left to think
+    the link still asks the check."""
+    answers(client_record, 6, 6)
+    sweep_run()
+    Client.objects.filter(pk=client_record.pk).update(asks_outcome=False)
+    text = words(page(client, therapist, client_record))
+    assert "Outcome · Outcome check (built in): On track" in text
+    assert "The outcome check is switched off for this client" in text
+
+
+def test_a_latest_answer_not_yet_judged_is_not_called_the_first(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    """With the broker away, an answer waits for the sweep: the page says it waits, not that
+    the course starts from it."""
+    answers(client_record, 6, 6, 4, 4)
+    sweep_run()
+    latest = OutcomeAnswer.objects.order_by("-session__starts_at").first()
+    OutcomeAnswer.objects.filter(pk=latest.pk).update(track="")
+    text = words(page(client, therapist, client_record))
+    assert "first answer" not in text
+    assert "Outcome · Outcome check (built in): latest answer, at session 4, not judged yet" in text
+
+
+@override_settings(ALLIANCE_OUTCOME_COURSE_LENGTH=3)
+def test_past_the_end_of_the_expected_course_the_page_does_not_wait_for_one(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    """The course stops at its last answer: past it no number of clients brings one."""
+    answers(client_record, 6, 6, 6, 6)
+    sweep_run()
+    text = words(page(client, therapist, client_record))
+    assert "No expected course yet" not in text
+    assert (
+        "The expected course runs to a client's answer 3; this is answer 4, so not on track "
+        "means a reliable fall from the client's first score." in text
+    )
 
 
 def test_another_therapists_client_is_not_found(
