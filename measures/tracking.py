@@ -191,7 +191,10 @@ def judge(
         # The margin is taken from the expected score kept inside the scale: a course
         # beyond the best score expects the best score, never more.
         usual = min(high, max(low, first + sign * point.improvement))
-        lowest = min(high, max(low, usual - sign * margin))
+        # The line is where either test bites first: where the clinic's clients usually
+        # get worse, a reliable fall from the first score comes before the course's margin.
+        line_from = usual if sign * (usual - first) > 0 else first
+        lowest = min(high, max(low, line_from - sign * margin))
         below = sign * (score - usual) < -margin - TOLERANCE
         status = NOT_ON_TRACK if deteriorated or below else ON_TRACK
         expected = (round(usual, 2), round(lowest, 2), point.clients)
@@ -238,11 +241,13 @@ def expected_band(
         if point is None:
             continue
         usual = scale.moved(first, point.improvement)
+        # As `judge` draws it: never below the reliable fall from the first score.
+        line_from = usual if scale.improvement(first, usual) > 0 else first
         points.append(
             BandPoint(
                 index,
                 round(usual, 2),
-                round(scale.moved(usual, -scale.reliable_change), 2),
+                round(scale.moved(line_from, -scale.reliable_change), 2),
                 point.clients,
             )
         )

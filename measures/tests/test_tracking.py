@@ -296,6 +296,29 @@ def test_deterioration_still_counts_when_the_clinic_s_clients_usually_get_worse(
     assert judgement.status == NOT_ON_TRACK
 
 
+@pytest.mark.parametrize(
+    ("scale", "first", "course", "expected", "lowest"),
+    [
+        # Peers fall 0.5 from 9.0: expected 8.5, but 7.75 (a reliable fall from the first
+        # score) is already not on track, so the line is there, not at 8.5 − 1.25.
+        (CHECK, 9.0, {MILD: {2: Expected(-0.5, 5)}}, 8.5, 7.75),
+        # Lower is better: peers worsen 2 from 3, expected 5; not on track from 3 + 6.
+        (PHQ, 3, {MILD: {2: Expected(-2.0, 5)}}, 5, 9),
+    ],
+)
+def test_when_the_clinic_s_clients_usually_get_worse_the_line_is_the_first_score_s(
+    scale: Scale, first: float, course, expected: float, lowest: float
+) -> None:
+    """The band's line is where the client stops being on track, by either test: a score
+    between the two lines is not on track, and must not be drawn inside the band."""
+    judgement = last(first, first, scale=scale, course=course)
+    assert (judgement.expected, judgement.lowest_on_track) == (expected, lowest)
+    [_, point] = expected_band(first, scale, course, min_clients=MIN_CLIENTS, longest=2)
+    assert (point.expected, point.lowest_on_track) == (expected, lowest)
+    assert last(first, scale.moved(lowest, -0.25), scale=scale, course=course).not_on_track
+    assert not last(first, scale.moved(lowest, 0.25), scale=scale, course=course).not_on_track
+
+
 def test_the_evidence_of_a_judgement() -> None:
     judgement = last(5.0, 5.0, course=CHECK_COURSE)
     assert judgement.evidence(5.0, CHECK) == {
