@@ -246,10 +246,12 @@ def client_outcome_rows(client: Client, zone: dt.tzinfo) -> Iterator[list[Any]]:
         ]
 
 
-def _plain(number: Decimal) -> str:
+def _plain(number: Decimal) -> int | float:
     """A stored decimal as a spreadsheet reads it: no trailing zeros (6.5, 10), and never
-    in exponent form (`Decimal("10.00").normalize()` is 1E+1)."""
-    return format(number.normalize(), "f")
+    in exponent form (`Decimal("10.00").normalize()` is 1E+1). A number, not text: text
+    starting "-" (an instrument's score below zero) would be taken for a formula and
+    written behind an apostrophe (`spreadsheet_safe`). Two places print exactly as a float."""
+    return int(number) if number == number.to_integral_value() else float(number)
 
 
 def _words_for(choices: Any) -> dict[str, str]:

@@ -84,3 +84,14 @@ def test_round_numbers_are_written_as_numbers(
     client.force_login(therapist)
     [row] = table(client.get(url(client_record)))
     assert (row["score"], row["expected"], row["lowest_on_track"]) == ("10", "20", "10")
+
+
+def test_negative_scores_are_written_as_numbers_not_text(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    """An instrument may answer below zero (−100 is allowed): its scores reach the
+    spreadsheet as numbers, not as text behind the apostrophe that disarms formulas."""
+    answer(client_record, 7, [-2, -1], expected=-0.5, lowest_on_track=-1.75)
+    client.force_login(therapist)
+    [row] = table(client.get(url(client_record)))
+    assert (row["score"], row["expected"], row["lowest_on_track"]) == ("-1.5", "-0.5", "-1.75")
