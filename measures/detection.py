@@ -45,6 +45,7 @@ from measures.courses import course_for, courses_refresh
 from measures.grouping import SEVERITY_ORDER
 from measures.history import Finding, Point, Thresholds
 from measures.models import (
+    ClinicThresholds,
     Concern,
     Flag,
     Instrument,
@@ -778,7 +779,8 @@ def evaluate_clients(client_ids: Iterable[int], now: dt.datetime | None = None) 
 def clients_to_sweep(since: dt.datetime | None, now: dt.datetime, grace: dt.timedelta) -> QuerySet:
     """Ids of clients whose history changed since the last sweep, or whose time-based
     rules may have changed: an attended session's rating window closed since then, or a
-    link made later, which outlasted it, expired unanswered."""
+    link made later, which outlasted it, expired unanswered; and every client of a clinic
+    whose thresholds changed since then."""
     if since is None:
         return Client.objects.values("pk")
     # Voided sessions included: voiding one changes the history the rules read.
@@ -797,11 +799,18 @@ def clients_to_sweep(since: dt.datetime | None, now: dt.datetime, grace: dt.time
         expires_at__gt=since,
         expires_at__lte=now,
     )
+    # A calibration applied, or the defaults taken back: a concern open under the old
+    # thresholds that the new ones would not raise is withdrawn now, not at a next rating
+    # that a client who has stopped coming never gives (README "Signals that stop holding").
+    thresholds_changed = ClinicThresholds.objects.filter(
+        clinic=OuterRef("clinic"), updated_at__gte=since
+    )
     return Client.objects.filter(
         Exists(changed_session)
         | Exists(changed_rating)
         | Exists(window_closed)
         | Exists(link_expired)
+        | Exists(thresholds_changed)
     ).values("pk")
 
 

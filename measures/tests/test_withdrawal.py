@@ -20,7 +20,7 @@ from measures.concern_selectors import concern_page, review_queue, with_stories
 from measures.concerns import UPDATE_CHUNK
 from measures.detection import evaluate_clients, sweep_run
 from measures.instruments import instrument_use
-from measures.models import ClinicThresholds, Concern, ConcernEvent, Flag, Rating
+from measures.models import Calibration, ClinicThresholds, Concern, ConcernEvent, Flag, Rating
 from measures.review import concern_acknowledge, concern_dismiss, concern_resolve
 from measures.rights import client_export, client_summary_html
 from measures.scoring import DIMENSIONS
@@ -31,6 +31,7 @@ from measures.tests.test_client_outcome import own_instrument
 from measures.tests.test_concerns import concern_of, history, therapist_rates
 from measures.tests.test_detection import week
 from measures.tests.test_therapist_guess import ANSWERS as CLIENT_ANSWERS
+from measures.thresholds import thresholds_apply
 from measures.withdrawal import open_to_review
 from reports.dashboard import period_of_days, review_outcomes
 from sessions.invitations import invitation_create
@@ -813,3 +814,25 @@ def test_new_thresholds_withdraw_an_open_concern_they_would_not_raise(
     assert evaluate_clients([record.pk]).signals_withdrawn == 1
     concern.refresh_from_db()
     assert concern.status == Concern.Status.WITHDRAWN
+
+
+def test_the_catch_up_judges_a_clinic_again_once_its_thresholds_change(
+    discrepancy: tuple[Client, Rating], settings: Any
+) -> None:
+    """A client who rates no more (one who has stopped coming) has no next rating to be
+    evaluated after: the catch-up takes up the clinic's new thresholds, so a concern they
+    would not raise leaves the queue, as the Thresholds page says beside its button."""
+    settings.ALLIANCE_SWEEP_OVERLAP_SECONDS = 0  # the look-back is tested in test_detection
+    record, _rating = discrepancy
+    concern = concern_of(record)
+    sweep_run(refresh_courses=False)
+    assert sweep_run(refresh_courses=False).clients_evaluated == 0  # nothing changed
+    proposal = Calibration.objects.create(
+        clinic=record.clinic, result={"enough_data": True, "proposed": {"discrepancy": 3.0}}
+    )
+    thresholds_apply(calibration=proposal, actor=ClinicAdminFactory(clinic=record.clinic))
+    catch_up = sweep_run(refresh_courses=False)
+    assert (catch_up.clients_evaluated, catch_up.signals_withdrawn) == (1, 1)
+    concern.refresh_from_db()
+    assert concern.status == Concern.Status.WITHDRAWN
+    assert sweep_run(refresh_courses=False).clients_evaluated == 0  # judged once
