@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from clients import audit
@@ -53,15 +54,58 @@ def current_values(thresholds: Thresholds) -> dict[str, float]:
     return {name: getattr(thresholds, name) for name in CLINIC_THRESHOLDS}
 
 
+NEWER_CALIBRATION = (
+    "A newer calibration has been worked out since this page was opened: look at its "
+    "proposal before applying one."
+)
+THRESHOLDS_CHANGED = (
+    "The thresholds in use have changed since this calibration was worked out, so its "
+    "comparison with them no longer holds: calibrate again for a proposal against them."
+)
+
+
+def proposal_outdated(calibration: Calibration, in_use: Thresholds | None = None) -> str | None:
+    """Why a finished calibration's proposal may no longer be applied, or None.
+
+    The page offers the latest calibration's proposal beside what it would raise compared
+    with the thresholds in use when it was worked out. An older one, or one whose thresholds
+    in use have changed since (another admin applied one or went back to the defaults, the
+    installation's settings changed), can only be posted from a page left open: applying it
+    would be a decision taken on numbers nobody is shown any more. `in_use`: the clinic's
+    thresholds now, if already read."""
+    newer = Calibration.objects.filter(
+        Q(created_at__gt=calibration.created_at)
+        | Q(created_at=calibration.created_at, pk__gt=calibration.pk),
+        clinic_id=calibration.clinic_id,
+        status=Calibration.Status.DONE,
+    )
+    if newer.exists():
+        return NEWER_CALIBRATION
+    compared_with = calibration.result.get("current")
+    if compared_with is None:
+        return None  # kept before calibrations said what they compared with
+    now = current_values(in_use or clinic_thresholds(calibration.clinic_id))
+    if any(compared_with.get(name) != value for name, value in now.items()):
+        return THRESHOLDS_CHANGED
+    return None
+
+
 def _check_clinic_admin(actor: User, clinic_id: int) -> None:
     if not is_clinic_admin_of(actor, clinic_id):
         raise PermissionDenied("Only a clinic admin of this clinic can change its thresholds.")
+
+
+def _lock_clinic(clinic_id: int) -> None:
+    """Two admins changing the thresholds at once take turns, so the second judges (and
+    records its 'before') after the first's change."""
+    Clinic.objects.select_for_update().filter(pk=clinic_id).first()
 
 
 @transaction.atomic
 def thresholds_apply(*, calibration: Calibration, actor: User) -> ThresholdChange:
     """Make a calibration's proposal the clinic's thresholds, recording who and when."""
     _check_clinic_admin(actor, calibration.clinic_id)
+    _lock_clinic(calibration.clinic_id)
     calibration = Calibration.objects.select_for_update().get(pk=calibration.pk)
     if calibration.status != Calibration.Status.DONE:
         raise ValidationError("This calibration has not finished: it has nothing to apply.")
@@ -70,6 +114,8 @@ def thresholds_apply(*, calibration: Calibration, actor: User) -> ThresholdChang
         raise ValidationError("This calibration had too few ratings to propose thresholds.")
     if calibration.applied_at is not None:
         raise ValidationError("This proposal has already been applied.")
+    if (outdated := proposal_outdated(calibration)) is not None:
+        raise ValidationError(f"{outdated} Nothing was changed.")
     now = timezone.now()
     change = _thresholds_set(calibration.clinic_id, proposed, actor=actor, now=now)
     change.calibration = calibration
@@ -83,6 +129,7 @@ def thresholds_apply(*, calibration: Calibration, actor: User) -> ThresholdChang
 def thresholds_reset(*, clinic: Clinic, actor: User) -> ThresholdChange:
     """Go back to the installation's settings for every threshold."""
     _check_clinic_admin(actor, clinic.pk)
+    _lock_clinic(clinic.pk)
     return _thresholds_set(clinic.pk, {}, actor=actor, now=timezone.now(), replace=True)
 
 

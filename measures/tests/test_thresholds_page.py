@@ -158,3 +158,41 @@ def test_no_stored_code_reaches_the_page(client: Any, clinic_admin: User, rated:
     assert "Fall in one dimension" in text
     for code in ("reliable_drop", "dimension_drop", "below_cutoff", "trend_min_fall", "[{", "_"):
         assert code not in text
+
+
+def test_an_older_proposal_posted_from_a_page_left_open_is_refused(
+    client: Any, clinic_admin: User, rated: Clinic
+) -> None:
+    """Two admins: one calibrates again while the other's page shows the first proposal.
+    The page offers only the latest; the old one, posted, would set thresholds nobody
+    was shown against the ones in use."""
+    older = calibration_run(clinic=rated, actor=clinic_admin)
+    calibration_run(clinic=rated, actor=ClinicAdminFactory(clinic=rated))
+    client.force_login(clinic_admin)
+    response = client.post(apply_url(older), follow=True)
+    assert "A newer calibration has been worked out" in response.content.decode()
+    assert not ClinicThresholds.objects.exists() and not ThresholdChange.objects.exists()
+    older.refresh_from_db()
+    assert older.applied_at is None
+
+
+def test_a_proposal_is_refused_once_the_thresholds_it_was_compared_with_changed(
+    client: Any, clinic_admin: User, rated: Clinic
+) -> None:
+    """The proposal's table compares it with the thresholds in use when it was worked out;
+    once another admin has changed them, applying it is a decision taken on numbers that no
+    longer hold, so the page asks for a new calibration instead of offering the button."""
+    client.force_login(clinic_admin)
+    client.post(apply_url(calibration_run(clinic=rated, actor=clinic_admin)))
+    latest = calibration_run(clinic=rated, actor=clinic_admin)  # compared with the applied
+    page_left_open = client.get(PAGE).content.decode()
+    assert "Apply the proposal" in page_left_open
+    client.post(RESET)  # another admin goes back to the defaults
+    html = client.get(PAGE).content.decode()
+    assert "Apply the proposal" not in html and "calibrate again" in html
+    response = client.post(apply_url(latest), follow=True)
+    assert "calibrate again" in response.content.decode()
+    assert ClinicThresholds.objects.get().overrides() == {}
+    assert ThresholdChange.objects.count() == 2  # the first applied, then the reset
+    latest.refresh_from_db()
+    assert latest.applied_at is None

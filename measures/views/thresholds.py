@@ -95,6 +95,10 @@ def thresholds_page(request: HttpRequest) -> HttpResponse:
     proposed = dict(result.get("proposed") or {})
     if proposed:
         proposed["reliable_change"] = result.get("proposed_reliable_change")
+    # The button only where applying would be accepted (`thresholds_apply` asks the same).
+    outdated = None
+    if proposed and latest.applied_at is None:
+        outdated = thresholds.proposal_outdated(latest, in_use)
     return render(
         request,
         "measures/thresholds.html",
@@ -106,6 +110,7 @@ def thresholds_page(request: HttpRequest) -> HttpResponse:
             "running": attempt is not None and calibration.is_running(attempt),
             "estimates": result.get("estimates", {}),
             "proposed": _shown(proposed),
+            "outdated": outdated,
             "rate_rows": _rate_rows(result) if result else [],
             "curves": result.get("curves", []),
             "changes": ThresholdChange.objects.visible_to(request.user).select_related(
