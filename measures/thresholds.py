@@ -63,6 +63,8 @@ THRESHOLDS_CHANGED = (
     "comparison with them no longer holds: calibrate again for a proposal against them."
 )
 
+ALREADY_DEFAULTS = "Your clinic already follows the installation's default thresholds."
+
 
 def proposal_outdated(calibration: Calibration, in_use: Thresholds | None = None) -> str | None:
     """Why a finished calibration's proposal may no longer be applied, or None.
@@ -130,6 +132,11 @@ def thresholds_reset(*, clinic: Clinic, actor: User) -> ThresholdChange:
     """Go back to the installation's settings for every threshold."""
     _check_clinic_admin(actor, clinic.pk)
     _lock_clinic(clinic.pk)
+    own = ClinicThresholds.objects.filter(clinic_id=clinic.pk).first()
+    if own is None or not own.overrides():
+        # A double click, or a page left open after another admin went back: nothing of
+        # the clinic's own to go back from, so nothing is recorded as changed.
+        raise ValidationError(ALREADY_DEFAULTS)
     return _thresholds_set(clinic.pk, {}, actor=actor, now=timezone.now(), replace=True)
 
 

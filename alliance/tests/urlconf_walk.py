@@ -137,6 +137,10 @@ class Records:
 
     @functools.cached_property
     def threshold_change(self) -> ThresholdChange:
+        # A value of the clinic's own to go back from (a reset with none records nothing).
+        ClinicThresholds.objects.update_or_create(
+            clinic=self.client.clinic, defaults={"discrepancy": 2.0}
+        )
         return thresholds_reset(clinic=self.client.clinic, actor=self.clinic_admin)
 
     def of_model(self, label: str) -> models.Model:

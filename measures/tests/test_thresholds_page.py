@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from clients.models import Clinic, User
+from clients.models import AuditEntry, Clinic, User
 from clients.tests.factories import ClinicAdminFactory
 from conftest import visible_text
 from measures.calibration import calibration_run
@@ -196,3 +196,30 @@ def test_a_proposal_is_refused_once_the_thresholds_it_was_compared_with_changed(
     assert ThresholdChange.objects.count() == 2  # the first applied, then the reset
     latest.refresh_from_db()
     assert latest.applied_at is None
+
+
+def test_going_back_to_the_defaults_twice_records_it_once(
+    client: Any, clinic_admin: User, rated: Clinic
+) -> None:
+    """A double click, or a second admin's page left open: the second finds nothing of the
+    clinic's own to go back from, says so, and records nothing (README "Who sees what": a
+    save that changed nothing records nothing)."""
+    client.force_login(clinic_admin)
+    client.post(apply_url(calibration_run(clinic=rated, actor=clinic_admin)))
+    client.post(RESET)
+    entries = AuditEntry.objects.count()
+    response = client.post(RESET, follow=True)
+    assert "already follows the installation's default thresholds" in visible_text(
+        response.content.decode()
+    )
+    assert ThresholdChange.objects.count() == 2  # applied, then reset once
+    assert AuditEntry.objects.count() == entries
+
+
+def test_going_back_to_the_defaults_before_any_change_records_nothing(
+    client: Any, clinic_admin: User
+) -> None:
+    client.force_login(clinic_admin)
+    client.post(RESET)
+    assert not ClinicThresholds.objects.exists() and not ThresholdChange.objects.exists()
+    assert not AuditEntry.objects.exists()

@@ -197,6 +197,10 @@ def apply_proposal(request: HttpRequest, calibration_id: int) -> HttpResponse:
 def reset(request: HttpRequest) -> HttpResponse:
     """Go back to the installation's settings."""
     _require_clinic_admin(request.user)
-    thresholds.thresholds_reset(clinic=request.user.clinic, actor=request.user)
-    messages.success(request, "Your clinic now follows the installation's default thresholds.")
+    try:
+        thresholds.thresholds_reset(clinic=request.user.clinic, actor=request.user)
+    except ValidationError as error:
+        messages.info(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Your clinic now follows the installation's default thresholds.")
     return redirect("measures:thresholds")
