@@ -435,12 +435,13 @@ def _outcomes(rows: QuerySet) -> QuerySet:
 
 
 def review_outcomes(user: Any, period: Period) -> dict[str, list[ReviewOutcomes]]:
-    """Concerns closed in `period` on the overseen therapists' clients, by the rule that opened
-    them and by therapist: the live measure of whether the alerts are worth their time."""
+    """Concerns reviewed (`ConcernQuerySet.reviewed`) in `period` on the overseen therapists'
+    clients, by the rule that opened them and by therapist: the live measure of whether the
+    alerts are worth their time."""
     replica = replica_alias()
     team = overseen_team(user)
     closed = (
-        Concern.objects.closed()
+        Concern.objects.reviewed()
         .filter(
             _counted("client__"),
             client__therapist__in=[therapist.pk for therapist in team],

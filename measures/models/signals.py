@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q, Value
+from django.db.models import F, Q, Value
 from django.urls import reverse
 from django.utils import timezone
 
@@ -140,6 +140,15 @@ class ConcernQuerySet(ScopedQuerySet):
 
     def closed(self) -> ConcernQuerySet:
         return self.filter(status__in=Concern.CLOSED)
+
+    def reviewed(self) -> ConcernQuerySet:
+        """Closed by a review: resolved with a repair, or dismissed with a reason. Not one
+        dismissed after its client was erased: that record takes no more words, so its
+        concern is closed without a reason (`measures.review.concern_dismiss`) because it
+        cannot be reviewed, not because the alert needed no repair."""
+        return self.closed().exclude(
+            status=ConcernStatus.DISMISSED, client__erased_at__lte=F("closed_at")
+        )
 
     def of_clients_in_therapy(self) -> ConcernQuerySet:
         """Concerns of clients still seen: not discharged (nor erased, which needs a

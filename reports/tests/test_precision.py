@@ -25,7 +25,8 @@ from clients.tests.factories import (
     TherapistFactory,
 )
 from measures.models import Concern, Flag
-from measures.tests.factories import ConcernFactory
+from measures.review import concern_dismiss
+from measures.tests.factories import ConcernFactory, erased
 from reports import dashboard
 from sessions.tests.factories import SessionFactory
 
@@ -284,6 +285,27 @@ def test_the_share_repaired_is_resolved_over_closed(
     assert total.repair_share == pytest.approx(0.75)
     assert shown(response, "All concerns") == [["All concerns", "4", "3", "1", "75%"]]
     assert shown(response, "By therapist") == [[str(therapist), "4", "3", "1", "75%"]]
+
+
+def test_a_concern_closed_because_its_client_was_erased_is_not_a_dismissal(
+    client: Any, supervisor: User, therapist: User, client_record: Client, clinic_admin: User
+) -> None:
+    """Erasure leaves a concern nobody reviewed to be dismissed without a reason (README
+    "The client's rights"): closed because the record takes no more words, not judged an
+    alert that needed no repair. Counted as a dismissal it would pull the share repaired
+    down for every discharged client the retention erases. One reviewed before still counts."""
+    closed(client_record, ago(5), RESOLVED)
+    closed(client_record, ago(4), DISMISSED)
+    unreviewed = waiting(client_record, ago(3))
+    erased(client_record, by=clinic_admin)
+    unreviewed = Concern.objects.get(pk=unreviewed.pk)  # its client as erased
+    concern_dismiss(concern=unreviewed, actor=therapist, reason="")
+    client.force_login(supervisor)
+    response = client.get(URL)
+    [total] = tables(response)["All concerns"]
+    # 1 resolved, 1 dismissed with a reason: 2 closed, 50% repaired.
+    assert figures(total) == ("All concerns", 2, 1, 1)
+    assert [figures(row) for row in tables(response)["By therapist"]] == [(str(therapist), 2, 1, 1)]
 
 
 @pytest.fixture
