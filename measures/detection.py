@@ -779,8 +779,8 @@ def evaluate_clients(client_ids: Iterable[int], now: dt.datetime | None = None) 
 def clients_to_sweep(since: dt.datetime | None, now: dt.datetime, grace: dt.timedelta) -> QuerySet:
     """Ids of clients whose history changed since the last sweep, or whose time-based
     rules may have changed: an attended session's rating window closed since then, or a
-    link made later, which outlasted it, expired unanswered; and every client of a clinic
-    whose thresholds changed since then."""
+    link made later, which outlasted it, expired unanswered; and every client in therapy
+    at a clinic whose thresholds changed since then."""
     if since is None:
         return Client.objects.values("pk")
     # Voided sessions included: voiding one changes the history the rules read.
@@ -802,15 +802,17 @@ def clients_to_sweep(since: dt.datetime | None, now: dt.datetime, grace: dt.time
     # A calibration applied, or the defaults taken back: a concern open under the old
     # thresholds that the new ones would not raise is withdrawn now, not at a next rating
     # that a client who has stopped coming never gives (README "Signals that stop holding").
-    thresholds_changed = ClinicThresholds.objects.filter(
-        clinic=OuterRef("clinic"), updated_at__gte=since
+    # Clients still in therapy only: lower thresholds would otherwise open concerns on the
+    # old sessions of clients long discharged, whom nobody will see again.
+    thresholds_changed = Q(status=Client.Status.ACTIVE) & Exists(
+        ClinicThresholds.objects.filter(clinic=OuterRef("clinic"), updated_at__gte=since)
     )
     return Client.objects.filter(
         Exists(changed_session)
         | Exists(changed_rating)
         | Exists(window_closed)
         | Exists(link_expired)
-        | Exists(thresholds_changed)
+        | thresholds_changed
     ).values("pk")
 
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clients.models import Client
-from clients.tests.factories import ClinicAdminFactory
+from clients.tests.factories import ClientFactory, ClinicAdminFactory
 from measures.concern_selectors import concern_page, review_queue, with_stories
 from measures.concerns import UPDATE_CHUNK
 from measures.detection import evaluate_clients, sweep_run
@@ -825,6 +825,11 @@ def test_the_catch_up_judges_a_clinic_again_once_its_thresholds_change(
     settings.ALLIANCE_SWEEP_OVERLAP_SECONDS = 0  # the look-back is tested in test_detection
     record, _rating = discrepancy
     concern = concern_of(record)
+    discharged = ClientFactory(therapist=record.therapist)
+    history(discharged, [9, 9, 9])
+    Client.objects.filter(pk=discharged.pk).update(
+        status=Client.Status.DISCHARGED, discharged_at=timezone.now()
+    )
     sweep_run(refresh_courses=False)
     assert sweep_run(refresh_courses=False).clients_evaluated == 0  # nothing changed
     proposal = Calibration.objects.create(
@@ -832,6 +837,7 @@ def test_the_catch_up_judges_a_clinic_again_once_its_thresholds_change(
     )
     thresholds_apply(calibration=proposal, actor=ClinicAdminFactory(clinic=record.clinic))
     catch_up = sweep_run(refresh_courses=False)
+    # The client in therapy; not the one discharged, whom nobody will see again.
     assert (catch_up.clients_evaluated, catch_up.signals_withdrawn) == (1, 1)
     concern.refresh_from_db()
     assert concern.status == Concern.Status.WITHDRAWN
