@@ -21,6 +21,7 @@ from alliance.fields import (
 )
 from clients import audit
 from clients.models import NOTICE_MAX_LENGTH, AuditAction, Client, Clinic, Supervision, User
+from clients.moves import NOT_A_RECEIVER
 from clients.notice import shows_default_notice
 from clients.scoping import (
     is_clinic_admin_of,
@@ -276,6 +277,17 @@ def check_takes_personal_data(client: Client) -> None:
         raise ValidationError(ERASED_RECORD)
 
 
+DEACTIVATED_THERAPIST = "{therapist} is deactivated: a client joins an active therapist's caseload."
+
+
+def _check_treats_clients(therapist: User, message: str) -> None:
+    """A client is given only to a therapist who can sign in: a deactivated one would
+    treat nobody, and their concerns would reach no digest (`digests_send` skips them).
+    The staff pages offer only active therapists; the admin's list offers everyone."""
+    if not therapist.is_active:
+        raise ValidationError({"therapist": message.format(therapist=therapist)})
+
+
 EXTERNAL_ID_TAKEN = "Another client of this clinic has this external ID."
 # What `client_update` may change; the audit names the ones that did ("therapist": moved).
 CLIENT_DETAILS = (
@@ -318,6 +330,7 @@ def client_create(
 ) -> Client:
     """Add a client to `therapist`'s caseload in the therapist's clinic."""
     _check_may_manage_caseload(actor, therapist)
+    _check_treats_clients(therapist, DEACTIVATED_THERAPIST)
     client = Client(
         clinic_id=therapist.clinic_id,
         therapist=therapist,
@@ -360,6 +373,7 @@ def client_update(
         if not may_move_clients(actor):
             raise PermissionDenied("Only a clinic admin can move a client to another therapist.")
         _check_may_manage_caseload(actor, therapist)
+        _check_treats_clients(therapist, NOT_A_RECEIVER)
         client.therapist = therapist
     client.label, client.external_id, client.email = (
         words["label"],

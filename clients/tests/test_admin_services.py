@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.staff import LAST_ADMIN
 from accounts.tokens import token_create, token_user
 from clients.models import AuditAction, AuditEntry, Client, Clinic, Supervision, User
+from clients.moves import NOT_A_RECEIVER
 from clients.tests.factories import SupervisorFactory, TherapistFactory
 from measures import rights
 
@@ -200,6 +201,48 @@ def test_a_client_is_moved_to_another_therapist_through_client_update(
         "R.K.",
         "active",
     )
+
+
+def test_a_client_is_not_moved_to_a_deactivated_colleague_in_the_admin(
+    client: Any, clinic_admin: User, client_record: Client
+) -> None:
+    # The staff pages move clients only to active therapists; the admin, through
+    # client_update, gave one to a colleague who can no longer sign in, and nobody then
+    # treated them or heard of their concerns.
+    gone = TherapistFactory(clinic=client_record.clinic, is_active=False)
+    before = stored(client_record)
+    client.force_login(clinic_admin)
+    response = client.post(change_url(client_record), client_form(client_record, therapist=gone.pk))
+    assert form_errors(response) == {"therapist": [NOT_A_RECEIVER]}
+    assert stored(client_record) == before
+    assert not AuditEntry.objects.filter(action=AuditAction.CHANGED).exists()
+
+
+def test_a_client_is_not_added_for_a_deactivated_colleague_in_the_admin(
+    client: Any, clinic_admin: User
+) -> None:
+    gone = TherapistFactory(clinic=clinic_admin.clinic, is_active=False)
+    client.force_login(clinic_admin)
+    response = client.post(
+        reverse("admin:clients_client_add"),
+        {"therapist": gone.pk, "label": "J.D.", "language": "en"},
+    )
+    assert form_errors(response) == {
+        "therapist": [f"{gone} is deactivated: a client joins an active therapist's caseload."]
+    }
+    assert not Client.objects.exists()
+
+
+def test_a_client_of_a_deactivated_colleague_still_has_details_changed_in_the_admin(
+    client: Any, clinic_admin: User, client_record: Client
+) -> None:
+    # Staying with the therapist they have is no move: an older record keeps working.
+    User.objects.filter(pk=client_record.therapist_id).update(is_active=False)
+    client.force_login(clinic_admin)
+    response = client.post(change_url(client_record), client_form(client_record, label="R.K.2"))
+    assert response.status_code == 302
+    client_record.refresh_from_db()
+    assert client_record.label == "R.K.2"
 
 
 @pytest.mark.parametrize("who", ["clinic_admin", "superuser"])
