@@ -223,6 +223,9 @@ def staff_update(*, actor: User, member: User, data: dict[str, Any]) -> User:
     return member
 
 
+SUPERVISION_TAKEN = "This supervisor already supervises this therapist."
+
+
 @transaction.atomic
 def supervision_create(
     *, supervisor: User, therapist: User, actor: User | None = None
@@ -231,7 +234,13 @@ def supervision_create(
     the demo seeder)."""
     supervision = Supervision(supervisor=supervisor, therapist=therapist)
     supervision.full_clean()
-    supervision.save()
+    try:
+        with transaction.atomic():
+            supervision.save()
+    except IntegrityError:
+        # The same link, added by a request at the same moment (a double click on "Add"),
+        # which full_clean could not yet see: the link is there, so say so.
+        raise ValidationError(SUPERVISION_TAKEN) from None
     audit.written(actor, AuditAction.CREATED, supervision, clinic_id=therapist.clinic_id)
     return supervision
 

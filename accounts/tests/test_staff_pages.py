@@ -11,9 +11,11 @@ from django.contrib.messages import get_messages
 from django.core import mail
 from django.urls import reverse
 
-from clients.models import Client, Supervision, User
+from accounts import staff
+from clients.models import AuditEntry, Client, Supervision, User
 from clients.tests.factories import ClientFactory, SupervisorFactory, TherapistFactory
 from conftest import visible_text
+from measures.tests.racing import on_a_connection_of_its_own, paused_once
 
 pytestmark = pytest.mark.django_db
 
@@ -205,6 +207,40 @@ def test_a_clinic_admin_links_a_supervisor_and_ends_the_link(
     ended = client.post(reverse("staff:supervision-end", args=[link.pk]), {"from": "therapist"})
     assert ended["Location"] == colleague_url(colleague)
     assert not Supervision.objects.filter(therapist=colleague).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgresql")
+def test_a_supervisor_added_twice_at_once_is_one_link_and_a_message(
+    client: Any, clinic_admin: User, colleague: User, supervisor: User
+) -> None:
+    """A double click on "Add": the second request read no link yet, and its insert met the
+    first's; it answered 500 though the link was made."""
+    problems: list[Exception] = []
+    inserted, first = paused_once(
+        lambda: staff.supervision_add(
+            actor=clinic_admin, supervisor=supervisor, therapist=colleague
+        ),
+        lambda sql: sql.startswith("INSERT") and "clients_supervision" in sql,
+        problems,
+    )
+    adding = on_a_connection_of_its_own(first)
+    try:
+        assert inserted.wait(10)
+        client.force_login(clinic_admin)
+        response = client.post(
+            colleague_url(colleague),
+            {"part": "add-supervisor", "supervisor-colleague": supervisor.pk},
+        )
+    finally:
+        adding.join()
+    assert problems == []
+    assert response.status_code == 200
+    assert "This supervisor already supervises this therapist." in visible_text(
+        response.content.decode()
+    )
+    assert Supervision.objects.filter(supervisor=supervisor, therapist=colleague).count() == 1
+    assert AuditEntry.objects.filter(model="clients.supervision").count() == 1
 
 
 def test_a_crafted_supervisor_who_is_not_one_is_refused(
