@@ -176,7 +176,11 @@ def invitation_send(*, actor: User, member: User) -> bool:
         "url": invitation_url(member),
         "days": settings.ALLIANCE_STAFF_INVITATION_DAYS,
     }
-    subject = render_to_string("accounts/email/staff_invitation_subject.txt", context).strip()
+    # One line, as Django's own password e-mail makes its subject: a clinic name stored
+    # with a line break (before names were checked) must not stop every invitation.
+    subject = "".join(
+        render_to_string("accounts/email/staff_invitation_subject.txt", context).splitlines()
+    ).strip()
     body = render_to_string("accounts/email/staff_invitation.txt", context)
     try:
         send_mail(subject, body, None, [member.email])

@@ -15,7 +15,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from alliance.fields import (
+    CONTROL_CHARACTERS,
     PARAGRAPH_CONTROL_CHARACTERS,
+    has_control_characters,
     has_control_characters_in_paragraphs,
     one_kind_of_line_break,
 )
@@ -31,9 +33,18 @@ from clients.scoping import (
 )
 
 
+def _check_clinic_name(name: str) -> None:
+    """A clinic's name is one line: it is the subject of a colleague's invitation, where a
+    line break is refused by the mail library (no invitation could be sent), and it heads
+    pages and exports. The admin's text box sends what a crafted request puts in it."""
+    if has_control_characters(name):
+        raise ValidationError({"name": CONTROL_CHARACTERS})
+
+
 @transaction.atomic
 def clinic_create(*, name: str, slug: str, actor: User | None = None) -> Clinic:
     """Add a clinic; `actor` is the superuser who did (None from the demo seeder)."""
+    _check_clinic_name(name)
     clinic = Clinic(name=name, slug=slug)
     clinic.full_clean()
     clinic.save()
@@ -52,6 +63,7 @@ def clinic_rename(*, actor: User, clinic: Clinic, name: str) -> Clinic:
     clinic = Clinic.objects.select_for_update().get(pk=clinic.pk)
     before = {"name": clinic.name, "notice_version": clinic.notice_version}
     clinic.name = name.strip()
+    _check_clinic_name(clinic.name)
     if clinic.name != before["name"] and shows_default_notice(clinic):
         clinic.notice_version += 1
     clinic.full_clean()

@@ -15,7 +15,7 @@ from accounts import staff
 from accounts.services import reset_tokens
 from accounts.tests.steps import log_in, signed_in_as
 from clients import moves
-from clients.models import AuditAction, AuditEntry, Client, Supervision, User
+from clients.models import AuditAction, AuditEntry, Client, Clinic, Supervision, User
 from clients.tests.factories import ClientFactory, ClinicAdminFactory, TherapistFactory
 
 pytestmark = pytest.mark.django_db
@@ -67,6 +67,19 @@ def test_the_invitation_email_names_the_clinic_and_holds_a_welcome_link(
     assert "has invited you to Alliance, as therapist." in message.body
     assert "https://alliance.example.org/staff/welcome/" in message.body
     assert "expires in 7 days" in message.body and "Your username is nia." in message.body
+
+
+def test_a_clinic_name_with_a_line_break_still_makes_a_one_line_subject(
+    clinic_admin: User,
+) -> None:
+    """A name stored before names were checked: the subject with it broke the mail's
+    headers, and Django refused to send (a 500, the colleague without an invitation)."""
+    Clinic.objects.filter(pk=clinic_admin.clinic_id).update(name="River\r\nBcc: x@example.org")
+    member = invite(User.objects.get(pk=clinic_admin.pk))
+    assert staff.invitation_send(actor=clinic_admin, member=member) is True
+    [message] = mail.outbox
+    assert message.subject == "You are invited to RiverBcc: x@example.org on Alliance"
+    assert message.to == ["nia@example.org"] and not message.bcc
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.staff import LAST_ADMIN
 from accounts.tokens import token_create, token_user
+from alliance.fields import CONTROL_CHARACTERS
 from clients.models import AuditAction, AuditEntry, Client, Clinic, Supervision, User
 from clients.moves import NOT_A_RECEIVER
 from clients.tests.factories import SupervisorFactory, TherapistFactory
@@ -511,6 +512,30 @@ def test_a_clinic_renamed_to_nothing_is_refused_on_the_form(
     assert errors == {"name": ["This field is required."]}
     clinic.refresh_from_db()
     assert clinic.name == "Riverside"
+
+
+@pytest.mark.parametrize("who", ["clinic_admin", "superuser"])
+def test_a_clinic_name_with_a_line_break_is_refused_on_the_form(
+    client: Any, clinic: Clinic, clinic_admin: User, who: str, request: Any
+) -> None:
+    """A name is one line: it is an e-mail's subject (a colleague's invitation), and a line
+    break there made every invitation fail."""
+    client.force_login(request.getfixturevalue(who))
+    errors = form_errors(client.post(change_url(clinic), {"name": "River\r\nBcc: x@example.org"}))
+    assert errors == {"name": [CONTROL_CHARACTERS]}
+    clinic.refresh_from_db()
+    assert clinic.name == "Riverside"
+
+
+def test_a_clinic_added_with_a_tab_in_its_name_is_refused_on_the_form(
+    client: Any, superuser: User
+) -> None:
+    client.force_login(superuser)
+    response = client.post(
+        reverse("admin:clients_clinic_add"), {"name": "Lake\tside", "slug": "lakeside"}
+    )
+    assert form_errors(response) == {"name": [CONTROL_CHARACTERS]}
+    assert not Clinic.objects.filter(slug="lakeside").exists()
 
 
 def test_another_clinics_admin_renames_nothing(
