@@ -175,6 +175,25 @@ def test_a_mail_server_that_refuses_loses_no_colleague(
     assert len(mail.outbox) == 1
 
 
+def test_an_invitation_to_a_colleague_without_an_address_says_so_and_sends_nothing(
+    client: Any, clinic_admin: User
+) -> None:
+    """Added in the admin, where the address is optional: the page said "Invitation sent
+    to ." while no e-mail left (nobody to send it to), and recorded a sending."""
+    member = User.objects.create(
+        clinic=clinic_admin.clinic, username="nomail", is_therapist=True, password="!"
+    )
+    client.force_login(clinic_admin)
+    response = client.post(reverse("staff:invitation", args=[member.pk]))
+    assert response["Location"] == colleague_url(member)
+    assert messages_of(response) == [
+        f"{member} has no e-mail address to send the invitation to: add one in "
+        "Administration, then send it."
+    ]
+    assert mail.outbox == []
+    assert not AuditEntry.objects.filter(object_id=str(member.pk)).exists()
+
+
 def test_the_supervision_choices_offer_only_supervisors_and_only_therapists(
     client: Any,
     clinic_admin: User,
