@@ -93,6 +93,18 @@ def _other_active_admins(member: User) -> bool:
     return len(able) > 0
 
 
+def _lock_people(member: User) -> None:
+    """Lock `member`'s row till the caller's transaction ends, before counting what rests
+    on them: a move of clients to them (`clients.moves`) locks the same row, so it either
+    committed first and its clients are counted, or waits and finds them deactivated. The
+    clinic's active admins are locked in the same statement, in id order, as
+    `_other_active_admins` locks them: two admins deactivating two admins at once take the
+    rows in one order and cannot deadlock."""
+    admins = Q(clinic_id=member.clinic_id, is_clinic_admin=True, is_active=True)
+    people = User.objects.select_for_update().filter(Q(pk=member.pk) | admins).order_by("pk")
+    len(people.values_list("pk"))
+
+
 def _clients_held(member: User) -> str:
     """ "3 clients (1 discharged)", "1 client", or "" for none: a discharged client needs a
     therapist too, and the staff list counts only the active ones."""
@@ -239,6 +251,7 @@ def _set_roles(actor: User, member: User, roles: dict[str, bool]) -> None:
         raise ValidationError(
             "A colleague holds at least one role; to stop their access, deactivate them."
         )
+    _lock_people(member)
     _roles_check(member, **roles)
     changed = {name: value for name, value in roles.items() if getattr(member, name) != value}
     if changed:
@@ -303,6 +316,7 @@ def _deactivate(actor: User, member: User) -> None:
         raise ValidationError("You cannot deactivate yourself; ask another clinic admin.")
     if not member.is_active:
         raise ValidationError(f"{member} is already deactivated.")
+    _lock_people(member)
     if held := _clients_held(member):
         raise ValidationError(HOLDS_CLIENTS.format(member=member, held=held))
     # A clinic admin deactivating someone is one the clinic keeps; a superuser may not be.

@@ -28,12 +28,23 @@ def _check_move(actor: User, receiver: User, clinic_id: int) -> None:
         raise ValidationError({"therapist": NOT_A_RECEIVER})
 
 
+def _receiver_locked(actor: User, therapist: User, clinic_id: int) -> User:
+    """The receiving therapist read again and locked till the move commits, then checked.
+    A colleague deactivated (or no longer a therapist) by another admin meanwhile receives
+    nothing; one being deactivated now waits for the move, then finds the clients it gave
+    them (`accounts.staff` locks the same row before counting them)."""
+    receiver = User.objects.select_for_update().filter(pk=therapist.pk).first()
+    _check_move(actor, receiver or therapist, clinic_id)
+    return receiver or therapist
+
+
 def client_move(*, actor: User, client: Client, therapist: User) -> Client:
     """Give one client to another therapist of their clinic."""
     _check_move(actor, therapist, client.clinic_id)
     if therapist.pk == client.therapist_id:
         raise ValidationError({"therapist": f"{client.label} is already {therapist}'s client."})
     with transaction.atomic():
+        _receiver_locked(actor, therapist, client.clinic_id)
         # Locked, so two admins moving the same client at once leave one trail that adds up.
         locked = Client.objects.select_for_update().get(pk=client.pk)
         locked.therapist = therapist
@@ -54,6 +65,7 @@ def caseload_move(
     if therapist.pk == leaver.pk:
         raise ValidationError({"therapist": "Choose a therapist other than the one leaving."})
     with transaction.atomic():
+        _receiver_locked(actor, therapist, leaver.clinic_id)
         moving = list(
             Client.objects.select_for_update()
             .filter(therapist=leaver, clinic_id=leaver.clinic_id, pk__in=list(client_ids))

@@ -17,6 +17,7 @@ from accounts.tests.steps import log_in, signed_in_as
 from clients import moves
 from clients.models import AuditAction, AuditEntry, Client, Clinic, Supervision, User
 from clients.tests.factories import ClientFactory, ClinicAdminFactory, TherapistFactory
+from measures.tests.racing import on_a_connection_of_its_own, paused_once, takes_a_lock
 
 pytestmark = pytest.mark.django_db
 
@@ -266,6 +267,86 @@ def test_a_caseload_moves_only_to_an_active_therapist_of_the_clinic(
     assert client_record.therapist == therapist
 
 
+def moving_in_a_thread(
+    actor: User, leaver: User, receiver: User, problems: list[Exception]
+) -> tuple[Any, Any]:
+    """A leaver's caseload moving to `receiver` on a connection of its own, paused once it
+    holds its first lock (another admin's request, at the same moment)."""
+    client_ids = list(leaver.caseload.values_list("pk", flat=True))
+    receiver = User.objects.get(pk=receiver.pk)  # its own copy, as that request reads it
+    locked, move = paused_once(
+        lambda: moves.caseload_move(
+            actor=actor, leaver=leaver, therapist=receiver, client_ids=client_ids
+        ),
+        takes_a_lock,
+        problems,
+    )
+    return locked, on_a_connection_of_its_own(move)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgresql")
+@pytest.mark.parametrize("change", ["deactivate", "therapist role"])
+def test_a_colleague_receiving_clients_is_not_deactivated_at_the_same_moment(
+    clinic: Clinic, change: str
+) -> None:
+    """One admin moves a leaver's clients to Colin while another deactivates Colin (or
+    takes his therapist role), who held none when the page was drawn: both went through,
+    and the clients were left with a therapist who could not sign in."""
+    admin, other_admin = ClinicAdminFactory(clinic=clinic), ClinicAdminFactory(clinic=clinic)
+    leaver = TherapistFactory(clinic=clinic)
+    receiver = TherapistFactory(clinic=clinic, is_supervisor=True)
+    ClientFactory.create_batch(2, therapist=leaver)
+    problems: list[Exception] = []
+    locked, moving = moving_in_a_thread(admin, leaver, receiver, problems)
+    try:
+        assert locked.wait(10)
+        with pytest.raises(ValidationError, match="still has 2 clients"):
+            if change == "deactivate":
+                staff.staff_deactivate(actor=other_admin, member=receiver)
+            else:
+                staff.staff_roles_set(
+                    actor=other_admin, member=receiver, **roles(is_supervisor=True)
+                )
+    finally:
+        moving.join()
+    assert problems == []
+    receiver.refresh_from_db()
+    assert (receiver.is_active, receiver.is_therapist) == (True, True)
+    assert receiver.caseload.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgresql")
+def test_clients_are_not_moved_to_a_colleague_deactivated_at_the_same_moment(
+    clinic: Clinic,
+) -> None:
+    admin, other_admin = ClinicAdminFactory(clinic=clinic), ClinicAdminFactory(clinic=clinic)
+    leaver, receiver = TherapistFactory(clinic=clinic), TherapistFactory(clinic=clinic)
+    ClientFactory.create_batch(2, therapist=leaver)
+    problems: list[Exception] = []
+    deactivated, deactivating = paused_once(
+        # Its own copy, as the other admin's request reads it.
+        lambda: staff.staff_deactivate(actor=other_admin, member=User.objects.get(pk=receiver.pk)),
+        lambda sql: sql.startswith("UPDATE") and '"is_active"' in sql,
+        problems,
+    )
+    thread = on_a_connection_of_its_own(deactivating)
+    try:
+        assert deactivated.wait(10)
+        with pytest.raises(ValidationError, match=moves.NOT_A_RECEIVER):
+            moves.caseload_move(
+                actor=admin,
+                leaver=leaver,
+                therapist=receiver,
+                client_ids=list(leaver.caseload.values_list("pk", flat=True)),
+            )
+    finally:
+        thread.join()
+    assert problems == []
+    assert leaver.caseload.count() == 2
+
+
 def test_a_therapist_cannot_move_their_own_caseload(
     therapist: User, colleague: User, client_record: Client
 ) -> None:
@@ -387,7 +468,8 @@ def test_a_caseload_moves_in_the_same_queries_at_any_size(
 ) -> None:
     def move(count: int, receiver: User, leaver: User) -> Any:
         ids = [ClientFactory(therapist=leaver).pk for _ in range(count)]
-        with django_assert_num_queries(5) as done:  # savepoint, lock, update, trail, release
+        # savepoint, the receiver locked, the clients locked, update, trail, release
+        with django_assert_num_queries(6) as done:
             moves.caseload_move(
                 actor=clinic_admin, leaver=leaver, therapist=receiver, client_ids=ids
             )
