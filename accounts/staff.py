@@ -125,6 +125,13 @@ def _void_invitations(member: User) -> None:
         member.save(update_fields=["password"])
 
 
+def username_as_stored(username: str) -> str:
+    """The username as saving stores it: Django folds compatibility forms (NFKC), so
+    "ＮＩＡ" is saved as "NIA". Compared before folding, it passed the check for a taken
+    username beside "nia"."""
+    return User.normalize_username(username.strip())
+
+
 def staff_invite(
     *,
     actor: User,
@@ -142,8 +149,9 @@ def staff_invite(
     _check_admin(actor, actor.clinic_id)
     if not (is_therapist or is_supervisor or is_clinic_admin):
         raise ValidationError("Give the colleague at least one role.")
+    username = username_as_stored(username)
     errors = {}
-    if User.objects.filter(username__iexact=username.strip()).exists():
+    if User.objects.filter(username__iexact=username).exists():
         errors["username"] = USERNAME_TAKEN
     if User.objects.filter(clinic_id=actor.clinic_id, email__iexact=email.strip()).exists():
         errors["email"] = "A colleague of this clinic already has this e-mail address."
@@ -154,7 +162,7 @@ def staff_invite(
             return services.staff_create(
                 actor=actor,
                 clinic=actor.clinic,
-                username=username.strip(),
+                username=username,
                 password=None,
                 first_name=first_name.strip(),
                 last_name=last_name.strip(),

@@ -8,7 +8,7 @@ from django import forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db.models import QuerySet
 
-from accounts.staff import USERNAME_TAKEN
+from accounts.staff import USERNAME_TAKEN, username_as_stored
 from alliance.fields import RecordChoiceField, SingleLineField
 from alliance.forms import ServiceForm
 from clients.models import User
@@ -65,7 +65,7 @@ class InviteForm(RolesForm):
     def clean_username(self) -> str:
         # Here as well as in the service, so a taken username is said beside any other
         # mistake in the form, not on the next try.
-        username = self.cleaned_data["username"].strip()
+        username = username_as_stored(self.cleaned_data["username"])
         if User.objects.filter(username__iexact=username).exists():
             raise forms.ValidationError(USERNAME_TAKEN)
         return username

@@ -390,11 +390,12 @@ def test_a_large_clinics_people_come_fifty_to_a_page(client: Any, clinic_admin: 
     )  # a bad page: the first
 
 
+@pytest.mark.parametrize("username", ["TARA", "ｔａｒａ"])
 def test_a_taken_username_is_said_beside_a_bad_address(
-    client: Any, clinic_admin: User, therapist: User
+    client: Any, clinic_admin: User, therapist: User, username: str
 ) -> None:
     client.force_login(clinic_admin)
-    html = client.post(INVITE, {**NEW, "email": "nia@", "username": "TARA"}).content.decode()
+    html = client.post(INVITE, {**NEW, "email": "nia@", "username": username}).content.decode()
     assert "Enter a valid email address." in html and "Someone already has this username" in html
 
 

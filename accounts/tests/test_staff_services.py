@@ -87,6 +87,9 @@ def test_a_clinic_name_with_a_line_break_still_makes_a_one_line_subject(
     ("changes", "field", "message"),
     [
         ({"username": "TARA"}, "username", "Someone already has this username"),
+        # Full-width letters: stored as "TARA" (Django folds them, NFKC), which the check
+        # made before folding let through beside "tara".
+        ({"username": "ＴＡＲＡ"}, "username", "Someone already has this username"),
         ({"email": "Tara@Example.org"}, "email", "already has this e-mail address"),
     ],
 )
