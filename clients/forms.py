@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from alliance.fields import ParagraphsField, RecordChoiceField, SingleLineField, WholeNumberField
 from alliance.forms import ServiceForm
-from clients.models import NOTICE_MAX_LENGTH, RETENTION_MAX_DAYS, Client, User
+from clients.models import NOTICE_MAX_LENGTH, RETENTION_MAX_DAYS, Client, Clinic, User
 
 
 class ClientForm(ServiceForm):
@@ -58,6 +58,18 @@ class ClientForm(ServiceForm):
                 help_text="The therapist whose caseload the client joins.",
             )
             self.order_fields(["therapist"])
+
+
+class ClinicNameForm(ServiceForm):
+    """The clinic's name, as its pages, exports, invitations and default notice say it; its
+    address (slug) stays."""
+
+    name = forms.CharField(
+        label="Clinic name",
+        max_length=Clinic._meta.get_field("name").max_length,
+        help_text="Shown on every page, in colleagues' invitations and in the default "
+        "privacy notice clients read.",
+    )
 
 
 class ClinicRetentionForm(ServiceForm):

@@ -16,7 +16,13 @@ from django.utils import translation
 from alliance import links
 from clients import moves, services
 from clients.access import get_visible_or_404, require_editable
-from clients.forms import ClientForm, ClinicNoticeForm, ClinicRetentionForm, MoveForm
+from clients.forms import (
+    ClientForm,
+    ClinicNameForm,
+    ClinicNoticeForm,
+    ClinicRetentionForm,
+    MoveForm,
+)
 from clients.models import Client, User
 from clients.notice import default_notice
 from clients.scoping import is_clinic_admin_of, may_add_clients, may_move_clients
@@ -177,19 +183,21 @@ def client_reopen(request: HttpRequest, client_id: int) -> HttpResponse:
     )
 
 
-SETTINGS_PARTS = ("notice", "retention")
+SETTINGS_PARTS = ("name", "notice", "retention")
 
 
 @login_required
 def clinic_settings(request: HttpRequest) -> HttpResponse:
-    """The clinic's own wording of the privacy notice on the client's rating form, and how
-    long its records are kept after discharge. Each part is its own form; a post names it."""
+    """The clinic's name, its own wording of the privacy notice on the client's rating form,
+    and how long its records are kept after discharge. Each part is its own form; a post
+    names it."""
     user = request.user
     if not is_clinic_admin_of(user, user.clinic_id):
         raise PermissionDenied(SETTINGS_NOT_FOR_YOU)
     clinic = user.clinic
     posted = _posted(request)
     part = request.POST.get("part", "notice") if posted is not None else ""
+    name_form = ClinicNameForm(posted if part == "name" else None, initial={"name": clinic.name})
     notice_form = ClinicNoticeForm(
         posted if part == "notice" else None,
         initial={"notice_en": clinic.notice_en, "notice_es": clinic.notice_es},
@@ -203,6 +211,14 @@ def clinic_settings(request: HttpRequest) -> HttpResponse:
     )
     if posted is not None and part not in SETTINGS_PARTS:
         messages.error(request, "That is not a part of the clinic's settings; nothing was saved.")
+    elif part == "name" and name_form.is_valid():
+        try:
+            clinic = services.clinic_rename(actor=user, clinic=clinic, **name_form.cleaned_data)
+        except ValidationError as error:
+            name_form.add_service_error(error)
+        else:
+            messages.success(request, f"The clinic is now called {clinic.name}.")
+            return redirect("clients:clinic-settings")
     elif part == "notice" and notice_form.is_valid():
         if (done := _save_notice(request, clinic, notice_form)) is not None:
             return done
@@ -219,6 +235,7 @@ def clinic_settings(request: HttpRequest) -> HttpResponse:
     with translation.override("es"):
         default_es = default_notice(clinic.name)
     context = {
+        "name_form": name_form,
         "form": notice_form,
         "retention_form": retention_form,
         "clinic": clinic,

@@ -132,3 +132,65 @@ def test_an_unknown_part_of_the_settings_saves_nothing(client: Any, clinic_admin
     response = client.post(URL, {"part": "everything", "notice_en": "Hello"}, follow=True)
     assert "nothing was saved" in response.content.decode()
     assert Clinic.objects.get(pk=clinic_admin.clinic_id).notice_en == ""
+
+
+def test_a_clinic_admin_renames_the_clinic_in_the_app(
+    client: Any, clinic: Clinic, clinic_admin: User
+) -> None:
+    """A clinic admin invited in the app has no Django admin: the name is on this page.
+    The default notice names the clinic, so clients read new words: a new version."""
+    client.force_login(clinic_admin)
+    response = client.post(URL, {"part": "name", "name": "  Riverside Family Practice "})
+    assert response.status_code == 302 and response["Location"] == URL
+    clinic.refresh_from_db()
+    assert (clinic.name, clinic.slug, clinic.notice_version) == (
+        "Riverside Family Practice",
+        "riverside",
+        2,
+    )
+    [entry] = AuditEntry.objects.filter(model="clients.clinic", action=AuditAction.CHANGED)
+    assert (entry.actor, entry.fields) == (clinic_admin, ["name", "notice_version"])
+    page = client.get(URL).content.decode()
+    assert "The clinic is now called Riverside Family Practice." in page
+    assert "At Riverside Family Practice" in page  # the default notice says it
+
+
+def test_the_same_name_saved_again_records_nothing(
+    client: Any, clinic: Clinic, clinic_admin: User
+) -> None:
+    client.force_login(clinic_admin)
+    assert client.post(URL, {"part": "name", "name": clinic.name}).status_code == 302
+    clinic.refresh_from_db()
+    assert clinic.notice_version == 1
+    assert not AuditEntry.objects.filter(model="clients.clinic").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "This field is required."),
+        ("   ", "This field is required."),
+        ("R" * 121, "at most 120 characters"),
+        ("Riverside\r\nBcc: all@example.com", "control characters"),
+    ],
+)
+def test_a_bad_name_is_refused_with_what_was_typed_and_nothing_is_saved(
+    client: Any, clinic: Clinic, clinic_admin: User, name: str, message: str
+) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(URL, {"part": "name", "name": name})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    clinic.refresh_from_db()
+    assert (clinic.name, clinic.notice_version) == ("Riverside", 1)
+    assert not AuditEntry.objects.filter(model="clients.clinic").exists()
+
+
+@pytest.mark.parametrize("who", ["therapist", "supervisor", "outsider"])
+def test_nobody_but_its_admins_renames_the_clinic(
+    client: Any, clinic: Clinic, who: str, request: pytest.FixtureRequest
+) -> None:
+    client.force_login(request.getfixturevalue(who))
+    assert client.post(URL, {"part": "name", "name": "Taken over"}).status_code == 403
+    clinic.refresh_from_db()
+    assert clinic.name == "Riverside"
