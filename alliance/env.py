@@ -7,6 +7,7 @@ silently fall back to a development default.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
 
@@ -45,13 +46,18 @@ def env_int(name: str, default: int) -> int:
 
 
 def env_float(name: str, default: float) -> float:
+    """A finite number: `float()` also reads "nan" and "inf", and a cut-off of nan
+    compares false with every score, so nothing would ever be flagged, without a word."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
         if not raw.strip().isascii():
             raise ValueError
-        return float(raw)
+        value = float(raw)
+        if not math.isfinite(value):
+            raise ValueError
+        return value
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}.") from None
 

@@ -338,6 +338,13 @@ if ALLIANCE_CUTOFF_OPERATOR not in ("lt", "le"):
 # Reliable change: 1.96 × SD × √(2 × (1 − r)); with these defaults, 1.5 points.
 ALLIANCE_SD = env_float("ALLIANCE_SD", 1.0)
 ALLIANCE_RELIABILITY = env_float("ALLIANCE_RELIABILITY", 0.70)
+# √(2 × (1 − r)) has no value for r above 1 (every evaluation, and the reading page, failed
+# with a math error) and is 0 at 1, which calibration divides by; an SD of 0 or less makes
+# every fall, however small, a reliable drop.
+if not 0 <= ALLIANCE_RELIABILITY < 1:
+    raise ImproperlyConfigured("ALLIANCE_RELIABILITY must be 0 or more and below 1.")
+if ALLIANCE_SD <= 0:
+    raise ImproperlyConfigured("ALLIANCE_SD must be more than 0.")
 # The defaults below are tuned on the signal benchmark (bench/signal.py); README says why.
 ALLIANCE_MIN_EARLIER_RATINGS = env_int("ALLIANCE_MIN_EARLIER_RATINGS", 4)
 ALLIANCE_OWN_SD_MULTIPLIER = env_float("ALLIANCE_OWN_SD_MULTIPLIER", 2.0)

@@ -80,6 +80,14 @@ def test_numeric_and_list_readers_refuse_nonsense(monkeypatch: pytest.MonkeyPatc
     assert env_list("HOSTS", []) == ["a.example", "b.example"]
 
 
+@pytest.mark.parametrize("raw", ["nan", "inf", "-Infinity"])
+def test_a_number_in_the_environment_is_finite(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    """A cut-off of nan compares false with every score: nothing would ever be flagged."""
+    monkeypatch.setenv("ALLIANCE_CUTOFF", raw)
+    with pytest.raises(ImproperlyConfigured, match="ALLIANCE_CUTOFF must be a number"):
+        env_float("ALLIANCE_CUTOFF", 9.0)
+
+
 # Variables a production shell would not carry over from the test run.
 _PRODUCTION_OVERRIDES = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
 
@@ -122,6 +130,26 @@ def test_sweep_chunks_of_no_clients_refuse_to_start(size: str) -> None:
     result = _run_manage("check", env={"ALLIANCE_SWEEP_CHUNK_CLIENTS": size})
     assert result.returncode != 0
     assert "ALLIANCE_SWEEP_CHUNK_CLIENTS must be 1 or more" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("ALLIANCE_RELIABILITY", "1.5", "ALLIANCE_RELIABILITY must be 0 or more and below 1"),
+        ("ALLIANCE_RELIABILITY", "1", "ALLIANCE_RELIABILITY must be 0 or more and below 1"),
+        ("ALLIANCE_RELIABILITY", "-0.2", "ALLIANCE_RELIABILITY must be 0 or more and below 1"),
+        ("ALLIANCE_SD", "0", "ALLIANCE_SD must be more than 0"),
+        ("ALLIANCE_SD", "-1", "ALLIANCE_SD must be more than 0"),
+    ],
+)
+def test_a_reliable_change_that_cannot_be_worked_out_refuses_to_start(
+    variable: str, value: str, message: str
+) -> None:
+    """r above 1 made every evaluation and the reading page fail (√ of a negative number),
+    r of 1 made calibration divide by 0, and an SD of 0 or less flags every fall."""
+    result = _run_manage("check", env={variable: value})
+    assert result.returncode != 0
+    assert message in result.stderr
 
 
 def test_a_sweep_overlap_that_looks_forward_refuses_to_start() -> None:
