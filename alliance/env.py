@@ -82,3 +82,18 @@ def env_date(name: str, default: dt.date) -> dt.date:
         return dt.date.fromisoformat(raw.strip())
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a date as YYYY-MM-DD, not {raw!r}.") from None
+
+
+def env_rate(name: str, default: str) -> str:
+    """A request rate as Django REST framework reads it, e.g. "600/hour": a whole number
+    from 1, "/", and a period it knows by its first letter (second, minute, hour, day).
+    REST framework parses the rate on every request, so a typo ("600 per hour") would
+    otherwise have answered every API request with a 500."""
+    raw = env_str(name, default).strip()
+    match = re.fullmatch(r"([0-9]+)/([smhd][a-z]*)", raw)
+    if match is None or int(match[1]) < 1:
+        raise ImproperlyConfigured(
+            f"{name} must be a number of requests per second, minute, hour or day, "
+            f"such as 600/hour, not {raw!r}."
+        )
+    return raw

@@ -15,7 +15,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from alliance.env import env_bool, env_date, env_float, env_int, env_list, env_str
+from alliance.env import env_bool, env_date, env_float, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -415,7 +415,7 @@ REST_FRAMEWORK = {
     # By id, not page number: constant time at any depth (api/pagination.py).
     "DEFAULT_PAGINATION_CLASS": "api.pagination.AfterIdPagination",
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.OwnerRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env_str("ALLIANCE_API_RATE", "600/hour")},
+    "DEFAULT_THROTTLE_RATES": {"user": env_rate("ALLIANCE_API_RATE", "600/hour")},
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

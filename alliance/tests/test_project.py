@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
-from alliance.env import env_bool, env_float, env_int, env_list, env_str
+from alliance.env import env_bool, env_float, env_int, env_list, env_rate, env_str
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -150,6 +150,23 @@ def test_a_reliable_change_that_cannot_be_worked_out_refuses_to_start(
     result = _run_manage("check", env={variable: value})
     assert result.returncode != 0
     assert message in result.stderr
+
+
+@pytest.mark.parametrize("rate", ["600 per hour", "600/Hour", "600", "0/hour", "/hour", "x/day"])
+def test_an_api_rate_rest_framework_cannot_read_refuses_to_start(rate: str) -> None:
+    """REST framework reads the rate on every request: a typo answered every API request
+    with a 500 (and 0 refused them all with 429)."""
+    result = _run_manage("check", env={"ALLIANCE_API_RATE": rate})
+    assert result.returncode != 0
+    assert "ALLIANCE_API_RATE must be a number of requests per" in result.stderr
+
+
+@pytest.mark.parametrize("rate", ["600/hour", "10/m", "5000/day", " 20/second "])
+def test_an_api_rate_as_rest_framework_reads_it_is_taken(
+    monkeypatch: pytest.MonkeyPatch, rate: str
+) -> None:
+    monkeypatch.setenv("ALLIANCE_API_RATE", rate)
+    assert env_rate("ALLIANCE_API_RATE", "600/hour") == rate.strip()
 
 
 def test_a_sweep_overlap_that_looks_forward_refuses_to_start() -> None:
