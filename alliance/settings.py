@@ -14,6 +14,7 @@ from typing import Any
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from alliance.env import env_bool, env_date, env_float, env_int, env_list, env_rate, env_str
 
@@ -266,6 +267,15 @@ CACHES = {"default": cache(CACHE_URL)}
 
 # --- E-mail ---------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Django loads the backend only when an e-mail is sent: a typo in its path started fine and
+# then answered every staff invitation with a 500, and failed every reminder and digest.
+try:
+    import_string(EMAIL_BACKEND)
+except ImportError as error:
+    raise ImproperlyConfigured(
+        f"EMAIL_BACKEND must name an e-mail backend, such as "
+        f"django.core.mail.backends.smtp.EmailBackend, not {EMAIL_BACKEND!r} ({error})."
+    ) from None
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")

@@ -169,6 +169,24 @@ def test_an_api_rate_as_rest_framework_reads_it_is_taken(
     assert env_rate("ALLIANCE_API_RATE", "600/hour") == rate.strip()
 
 
+@pytest.mark.parametrize(
+    "backend",
+    ["django.core.mail.backends.smtp.EmailBackEnd", "django.core.mail.backends.smtp", "smtp"],
+)
+def test_an_email_backend_that_cannot_be_loaded_refuses_to_start(backend: str) -> None:
+    """Django loads it only to send: a typo answered every staff invitation with a 500."""
+    result = _run_manage("check", env={"EMAIL_BACKEND": backend})
+    assert result.returncode != 0
+    assert "EMAIL_BACKEND must name an e-mail backend" in result.stderr
+
+
+def test_the_smtp_email_backend_is_taken() -> None:
+    result = _run_manage(
+        "check", env={"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend"}
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def test_a_sweep_overlap_that_looks_forward_refuses_to_start() -> None:
     """A negative overlap starts a sweep after the last one began: what changed in between
     would be in no sweep."""
