@@ -118,6 +118,13 @@ POSTGRES_OPTIONS = ["-c jit=off"]
 # worker and its core rather than running on for a request already abandoned. Workers,
 # migrations and commands run as long as their work needs. 0 turns it off.
 DATABASE_WEB_STATEMENT_TIMEOUT_SECONDS = env_int("DATABASE_WEB_STATEMENT_TIMEOUT_SECONDS", 25)
+# PostgreSQL refuses a connection whose statement_timeout is out of its range (0 to
+# 2147483647 ms): every page of the web tier answered 503 and /health/ "unreachable",
+# with the database up.
+if not 0 <= DATABASE_WEB_STATEMENT_TIMEOUT_SECONDS <= 2_147_483:
+    raise ImproperlyConfigured(
+        "DATABASE_WEB_STATEMENT_TIMEOUT_SECONDS must be from 0 (no limit) to 2147483."
+    )
 if env_bool("ALLIANCE_WEB_TIER", False) and DATABASE_WEB_STATEMENT_TIMEOUT_SECONDS:
     POSTGRES_OPTIONS.append(f"-c statement_timeout={DATABASE_WEB_STATEMENT_TIMEOUT_SECONDS}s")
 
@@ -128,6 +135,8 @@ if env_bool("ALLIANCE_WEB_TIER", False) and DATABASE_WEB_STATEMENT_TIMEOUT_SECON
 # it a page waited for the operating system's TCP timeout, past gunicorn's 30 s, which
 # killed the worker and sent no page at all; now it answers the clean 503 after this long.
 DATABASE_CONNECT_TIMEOUT_SECONDS = env_int("DATABASE_CONNECT_TIMEOUT_SECONDS", 5)
+if DATABASE_CONNECT_TIMEOUT_SECONDS < 0:  # libpq reads it as 0: wait for ever
+    raise ImproperlyConfigured("DATABASE_CONNECT_TIMEOUT_SECONDS must be 0 or more.")
 
 
 def database(url: str) -> dict[str, Any]:

@@ -187,6 +187,25 @@ def test_the_smtp_email_backend_is_taken() -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DATABASE_WEB_STATEMENT_TIMEOUT_SECONDS", "-5", "must be from 0 (no limit) to 2147483"),
+        ("DATABASE_WEB_STATEMENT_TIMEOUT_SECONDS", "2147484", "must be from 0 (no limit)"),
+        ("DATABASE_CONNECT_TIMEOUT_SECONDS", "-1", "DATABASE_CONNECT_TIMEOUT_SECONDS must be 0"),
+    ],
+)
+def test_a_database_timeout_postgresql_cannot_take_refuses_to_start(
+    variable: str, value: str, message: str
+) -> None:
+    """PostgreSQL refused every web connection with the statement timeout out of its range,
+    so every page answered 503 with the database up; libpq waits for ever on a negative
+    connect timeout."""
+    result = _run_manage("check", env={variable: value, "ALLIANCE_WEB_TIER": "true"})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
 def test_a_sweep_overlap_that_looks_forward_refuses_to_start() -> None:
     """A negative overlap starts a sweep after the last one began: what changed in between
     would be in no sweep."""
