@@ -146,3 +146,21 @@ class MoveForm(ServiceForm):
                 "check the list again."
             )
         return cleaned
+
+
+class ClientMoveForm(MoveForm):
+    """Moving one client: the confirmation page also sends the therapist it named as the
+    client's, so a client another admin moved meanwhile is not moved on from where they
+    now are (`moves.client_move` compares it under the client's lock)."""
+
+    from_therapist = WholeNumberField(required=False, widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "from_therapist" in self._errors or (
+            cleaned.get("confirmed") and cleaned.get("from_therapist") is None
+        ):
+            raise forms.ValidationError(
+                "The confirmation page was out of date: choose the therapist and confirm again."
+            )
+        return cleaned

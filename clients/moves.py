@@ -18,6 +18,10 @@ from clients.models import AuditAction, Client, User
 from clients.scoping import may_move_clients
 
 NOT_A_RECEIVER = "Clients can only move to an active therapist of this clinic."
+MOVED_MEANWHILE = (
+    "{label} was moved to another therapist after the confirmation page was shown: nothing "
+    "changed. Check who they are with now and choose again."
+)
 
 
 def _check_move(actor: User, receiver: User, clinic_id: int) -> None:
@@ -38,15 +42,21 @@ def _receiver_locked(actor: User, therapist: User, clinic_id: int) -> User:
     return receiver or therapist
 
 
-def client_move(*, actor: User, client: Client, therapist: User) -> Client:
-    """Give one client to another therapist of their clinic."""
+def client_move(*, actor: User, client: Client, therapist: User, from_therapist_id: int) -> Client:
+    """Give one client to another therapist of their clinic, from `from_therapist_id`, the
+    therapist the confirmation page named as theirs. A client another admin moved after
+    that page was drawn stays where that admin put them (as `caseload_move` moves only the
+    clients still with the leaver)."""
     _check_move(actor, therapist, client.clinic_id)
-    if therapist.pk == client.therapist_id:
+    if therapist.pk in (client.therapist_id, from_therapist_id):
         raise ValidationError({"therapist": f"{client.label} is already {therapist}'s client."})
     with transaction.atomic():
         _receiver_locked(actor, therapist, client.clinic_id)
-        # Locked, so two admins moving the same client at once leave one trail that adds up.
+        # Locked, so two admins moving the same client at once leave one trail that adds up,
+        # and the second finds the client gone from the therapist their page named.
         locked = Client.objects.select_for_update().get(pk=client.pk)
+        if locked.therapist_id != from_therapist_id:
+            raise ValidationError(MOVED_MEANWHILE.format(label=locked.label))
         locked.therapist = therapist
         locked.save(update_fields=["therapist"])
         audit.written(actor, AuditAction.CHANGED, locked, fields=["therapist"])

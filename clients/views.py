@@ -18,10 +18,10 @@ from clients import moves, services
 from clients.access import get_visible_or_404, require_editable
 from clients.forms import (
     ClientForm,
+    ClientMoveForm,
     ClinicNameForm,
     ClinicNoticeForm,
     ClinicRetentionForm,
-    MoveForm,
 )
 from clients.models import Client, User
 from clients.notice import default_notice
@@ -122,16 +122,22 @@ def client_move(request: HttpRequest, client_id: int) -> HttpResponse:
     if not may_move_clients(request.user):
         raise PermissionDenied("Only a clinic admin can move a client to another therapist.")
     therapists = User.objects.assignable_by(request.user).exclude(pk=client.therapist_id)
-    form = MoveForm(_posted(request), therapists=therapists)
+    form = ClientMoveForm(_posted(request), therapists=therapists)
     if request.method == "POST" and form.is_valid():
         receiver = form.cleaned_data["therapist"]
         if not form.cleaned_data["confirmed"]:
             context = {"form": form, "client": client, "receiver": receiver}
             return render(request, "clients/client_move_confirm.html", context)
         try:
-            moves.client_move(actor=request.user, client=client, therapist=receiver)
+            moves.client_move(
+                actor=request.user,
+                client=client,
+                therapist=receiver,
+                from_therapist_id=form.cleaned_data["from_therapist"],
+            )
         except ValidationError as error:
             form.add_service_error(error)
+            client.refresh_from_db()  # the page names the therapist they are with now
         else:
             messages.success(request, f"{client.label} moved to {receiver}.")
             return redirect(_client_page(client))

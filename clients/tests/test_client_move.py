@@ -10,7 +10,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from clients.models import AuditAction, AuditEntry, Client, User
-from clients.tests.factories import SupervisorFactory, TherapistFactory
+from clients.tests.factories import ClinicAdminFactory, SupervisorFactory, TherapistFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +71,7 @@ def test_choosing_asks_for_confirmation_and_changes_nothing_yet(
     html = response.content.decode()
     assert f"Move R.K. to {colleague}?" in html
     assert 'name="confirmed" value="True"' in html
+    assert f'name="from_therapist" value="{client_record.therapist_id}"' in html
     assert therapist_of(client_record).username == "tara"
     assert not AuditEntry.objects.filter(action=AuditAction.CHANGED).exists()
 
@@ -79,7 +80,8 @@ def test_confirming_moves_the_client_and_records_it(
     client: Any, clinic_admin: User, client_record: Client, colleague: User, therapist: User
 ) -> None:
     client.force_login(clinic_admin)
-    response = client.post(url(client_record), {"therapist": colleague.pk, "confirmed": "True"})
+    data = {"therapist": colleague.pk, "confirmed": "True", "from_therapist": therapist.pk}
+    response = client.post(url(client_record), data)
     assert response.status_code == 302
     assert response["Location"] == client_record.get_absolute_url()
     assert therapist_of(client_record) == colleague
@@ -119,6 +121,73 @@ def test_a_confirmed_move_to_another_clinics_therapist_is_refused(
     assert therapist_of(client_record).username == "tara"
 
 
+def confirmation_page_fields(response: Any) -> dict[str, str]:
+    """The hidden fields the confirmation page sends back, as the browser would."""
+    html = response.content.decode()
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', html))
+
+
+def test_a_client_moved_by_another_admin_meanwhile_stays_where_they_were_put(
+    client: Any, clinic_admin: User, client_record: Client, colleague: User
+) -> None:
+    """Two admins: one has the confirmation page open (R.K. from tara to colin) while the
+    other moves R.K. to wes. Confirming moves nothing and says why."""
+    from clients import moves
+
+    wes = TherapistFactory(clinic=clinic_admin.clinic, username="wes")
+    client.force_login(clinic_admin)
+    page = client.post(url(client_record), {"therapist": colleague.pk})
+    other_admin = ClinicAdminFactory(clinic=clinic_admin.clinic, username="abe")
+    moves.client_move(
+        actor=other_admin,
+        client=client_record,
+        therapist=wes,
+        from_therapist_id=client_record.therapist_id,
+    )
+    response = client.post(url(client_record), confirmation_page_fields(page))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "R.K. was moved to another therapist after the confirmation page was shown" in html
+    assert f"R.K. is in {wes}'s caseload" in html
+    assert therapist_of(client_record) == wes
+    assert AuditEntry.objects.filter(action=AuditAction.CHANGED, actor=clinic_admin).count() == 0
+
+
+def test_the_service_moves_only_from_the_therapist_the_admin_confirmed(
+    clinic_admin: User, therapist: User, colleague: User, client_record: Client
+) -> None:
+    """The client read before another admin's move: checked again under the client's lock."""
+    from django.core.exceptions import ValidationError
+
+    from clients import moves
+
+    wes = TherapistFactory(clinic=clinic_admin.clinic, username="wes")
+    stale = Client.objects.get(pk=client_record.pk)
+    moves.client_move(
+        actor=clinic_admin, client=client_record, therapist=wes, from_therapist_id=therapist.pk
+    )
+    with pytest.raises(ValidationError, match="was moved to another therapist"):
+        moves.client_move(
+            actor=clinic_admin, client=stale, therapist=colleague, from_therapist_id=therapist.pk
+        )
+    assert therapist_of(client_record) == wes
+    assert AuditEntry.objects.filter(action=AuditAction.CHANGED).count() == 1
+
+
+@pytest.mark.parametrize("from_therapist", [None, "", "abc"])
+def test_a_confirmation_without_the_therapist_it_named_moves_nothing(
+    client: Any, clinic_admin: User, client_record: Client, colleague: User, from_therapist: Any
+) -> None:
+    client.force_login(clinic_admin)
+    data = {"therapist": colleague.pk, "confirmed": "True"}
+    if from_therapist is not None:
+        data["from_therapist"] = from_therapist
+    response = client.post(url(client_record), data)
+    assert response.status_code == 200
+    assert b"The confirmation page was out of date" in response.content
+    assert therapist_of(client_record).username == "tara"
+
+
 def test_the_client_page_offers_the_move_to_clinic_admins_only(
     client: Any, clinic_admin: User, therapist: User, client_record: Client
 ) -> None:
@@ -136,7 +205,12 @@ def test_an_edit_read_before_a_move_does_not_undo_it(
     from clients import moves, services
 
     stale = Client.objects.get(pk=client_record.pk)
-    moves.client_move(actor=clinic_admin, client=client_record, therapist=colleague)
+    moves.client_move(
+        actor=clinic_admin,
+        client=client_record,
+        therapist=colleague,
+        from_therapist_id=therapist.pk,
+    )
     services.client_update(actor=therapist, client=stale, label="R.K.2")
     client_record.refresh_from_db()
     assert (client_record.label, client_record.therapist) == ("R.K.2", colleague)

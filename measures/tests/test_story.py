@@ -213,7 +213,12 @@ def test_a_moved_clients_new_therapist_is_not_told_they_rated_what_a_colleague_d
     evaluate_clients([client_record.pk])
     concern = Concern.objects.get(client=client_record)
     assert "You rated session 4 higher" in concern_page(concern, therapist).story
-    client_move(actor=clinic_admin, client=client_record, therapist=colleague)
+    client_move(
+        actor=clinic_admin,
+        client=client_record,
+        therapist=colleague,
+        from_therapist_id=client_record.therapist_id,
+    )
     concern = Concern.objects.get(pk=concern.pk)
     [queued] = with_stories([concern], colleague)
     for told in (concern_page(concern, colleague).story, queued.story):

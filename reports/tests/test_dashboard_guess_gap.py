@@ -159,7 +159,12 @@ def test_a_moved_clients_guesses_leave_both_numbers_alike(
     """The therapist no longer sees a client moved to a colleague, nor so the guesses they
     made about them on their reading page: the dashboard's number leaves them too."""
     wes = team["wes"]
-    client_move(actor=clinic_admin, client=client_record, therapist=wes)
+    client_move(
+        actor=clinic_admin,
+        client=client_record,
+        therapist=wes,
+        from_therapist_id=client_record.therapist_id,
+    )
     rows = {row.pk: row for row in dashboard.team_numbers(supervisor, period_of_days(90)).rows}
     for someone in (team["tara"], wes):
         for viewer in (supervisor, someone):
