@@ -309,6 +309,17 @@ def _check_treats_clients(therapist: User, message: str) -> None:
         raise ValidationError({"therapist": message.format(therapist=therapist)})
 
 
+def _therapist_locked(therapist: User) -> User:
+    """The therapist read again and locked till the new client commits, then checked, as
+    `clients.moves` does for a receiving therapist: a colleague another admin deactivated
+    (or took the therapist role from: `Client.clean` reads the row given here) meanwhile
+    is given no client; one being deactivated now waits for the client, then finds it
+    (`accounts.staff` locks the same row before counting their clients)."""
+    locked = User.objects.select_for_update().filter(pk=therapist.pk).first() or therapist
+    _check_treats_clients(locked, DEACTIVATED_THERAPIST)
+    return locked
+
+
 EXTERNAL_ID_TAKEN = "Another client of this clinic has this external ID."
 # What `client_update` may change; the audit names the ones that did ("therapist": moved).
 CLIENT_DETAILS = (
@@ -363,6 +374,7 @@ def client_create(
         shows_own_chart=shows_own_chart,
     )
     with transaction.atomic():
+        client.therapist = _therapist_locked(therapist)
         _client_save(client)
         audit.written(actor, AuditAction.CREATED, client)
     return client

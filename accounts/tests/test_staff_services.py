@@ -14,7 +14,7 @@ from django.test import Client as Browser
 from accounts import staff
 from accounts.services import reset_tokens
 from accounts.tests.steps import log_in, signed_in_as
-from clients import moves
+from clients import moves, services
 from clients.models import AuditAction, AuditEntry, Client, Clinic, Supervision, User
 from clients.tests.factories import ClientFactory, ClinicAdminFactory, TherapistFactory
 from measures.tests.racing import on_a_connection_of_its_own, paused_once, takes_a_lock
@@ -348,6 +348,77 @@ def test_clients_are_not_moved_to_a_colleague_deactivated_at_the_same_moment(
         thread.join()
     assert problems == []
     assert leaver.caseload.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgresql")
+@pytest.mark.parametrize("change", ["deactivate", "therapist role"])
+def test_a_client_is_not_added_for_a_colleague_deactivated_at_the_same_moment(
+    clinic: Clinic, change: str
+) -> None:
+    """One admin adds a client for Colin while another deactivates him (or takes his
+    therapist role): both went through, leaving a client with a therapist who could not
+    sign in. Now the new client finds Colin changed and is not added."""
+    admin, other_admin = ClinicAdminFactory(clinic=clinic), ClinicAdminFactory(clinic=clinic)
+    colin = TherapistFactory(clinic=clinic, is_supervisor=True)
+    problems: list[Exception] = []
+
+    def other_admins_change() -> None:
+        # Its own copy, as the other admin's request reads it.
+        member = User.objects.get(pk=colin.pk)
+        if change == "deactivate":
+            staff.staff_deactivate(actor=other_admin, member=member)
+        else:
+            staff.staff_roles_set(actor=other_admin, member=member, **roles(is_supervisor=True))
+
+    changed, changing = paused_once(
+        other_admins_change,
+        lambda sql: sql.startswith("UPDATE") and '"is_active"' in sql,
+        problems,
+    )
+    thread = on_a_connection_of_its_own(changing)
+    try:
+        assert changed.wait(10)
+        refusal = "is deactivated" if change == "deactivate" else "does not hold the therapist role"
+        with pytest.raises(ValidationError, match=refusal):
+            services.client_create(actor=admin, therapist=colin, label="J.D.")
+    finally:
+        thread.join()
+    assert problems == []
+    colin.refresh_from_db()
+    assert (colin.is_active, colin.is_therapist) == (
+        (False, True) if change == "deactivate" else (True, False)
+    )
+    assert not Client.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgresql")
+def test_a_colleague_being_given_a_client_is_not_deactivated_at_the_same_moment(
+    clinic: Clinic,
+) -> None:
+    """The other way round: the client is being added when the deactivation starts. It
+    waits for the client, then finds him holding one."""
+    admin, other_admin = ClinicAdminFactory(clinic=clinic), ClinicAdminFactory(clinic=clinic)
+    colin = TherapistFactory(clinic=clinic)
+    problems: list[Exception] = []
+    locked, adding = paused_once(
+        lambda: services.client_create(
+            actor=admin, therapist=User.objects.get(pk=colin.pk), label="J.D."
+        ),
+        takes_a_lock,
+        problems,
+    )
+    thread = on_a_connection_of_its_own(adding)
+    try:
+        assert locked.wait(10)
+        with pytest.raises(ValidationError, match="still has 1 client"):
+            staff.staff_deactivate(actor=other_admin, member=colin)
+    finally:
+        thread.join()
+    assert problems == []
+    colin.refresh_from_db()
+    assert colin.is_active and colin.caseload.count() == 1
 
 
 def test_a_therapist_cannot_move_their_own_caseload(

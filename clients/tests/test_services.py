@@ -43,6 +43,24 @@ def test_a_clinic_admin_assigns_a_client_to_any_therapist_of_the_clinic(
     assert client.therapist == colleague
 
 
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ({"is_active": False}, "is deactivated"),
+        ({"is_therapist": False, "is_supervisor": True}, "does not hold the therapist role"),
+    ],
+)
+def test_a_client_is_not_added_for_a_colleague_changed_since_the_form_was_read(
+    clinic_admin: User, colleague: User, change: dict[str, bool], refusal: str
+) -> None:
+    """The admin's form read Colin as an active therapist; another admin has since
+    deactivated him (or taken his therapist role): his row is read again, locked."""
+    User.objects.filter(pk=colleague.pk).update(**change)
+    with pytest.raises(ValidationError, match=refusal):
+        services.client_create(actor=clinic_admin, therapist=colleague, label="J.D.")
+    assert not Client.objects.exists()
+
+
 def test_nobody_adds_a_client_in_another_clinic(clinic_admin: User, outsider: User) -> None:
     with pytest.raises(PermissionDenied, match="your own clinic"):
         services.client_create(actor=clinic_admin, therapist=outsider, label="J.D.")
