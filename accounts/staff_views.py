@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from accounts import staff
 from accounts.staff_forms import ColleagueChoiceForm, InviteForm, RolesForm
+from alliance import links
 from alliance.forms import PageForm
 from clients import moves
 from clients.access import get_visible_or_404
@@ -173,6 +174,9 @@ def colleague(request: HttpRequest, member_id: int) -> HttpResponse:
             member.refresh_from_db()
         else:
             messages.success(request, f"{member}'s roles saved.")
+            if member.pk == request.user.pk and not may_manage_staff(member):
+                # An admin who gave up the role: the staff pages are no longer theirs.
+                return redirect(links.home())
             return _back(member)
     elif part in ("add-supervisor", "add-supervisee"):
         form = supervisor_form if part == "add-supervisor" else supervisee_form

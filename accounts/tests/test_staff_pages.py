@@ -13,7 +13,12 @@ from django.urls import reverse
 
 from accounts import staff
 from clients.models import AuditEntry, Client, Supervision, User
-from clients.tests.factories import ClientFactory, SupervisorFactory, TherapistFactory
+from clients.tests.factories import (
+    ClientFactory,
+    ClinicAdminFactory,
+    SupervisorFactory,
+    TherapistFactory,
+)
 from conftest import visible_text
 from measures.tests.racing import on_a_connection_of_its_own, paused_once
 
@@ -288,6 +293,32 @@ def test_roles_are_saved_and_a_refusal_is_shown_with_nothing_changed(
     assert "still has 1 client: move them first." in refused.content.decode()
     therapist.refresh_from_db()
     assert therapist.is_therapist
+
+
+def test_an_admin_who_gives_up_the_role_lands_on_their_caseload_with_the_message(
+    client: Any, clinic_admin: User
+) -> None:
+    """Their colleague page is for clinic admins: sent back to it, they met a 403."""
+    ClinicAdminFactory(clinic=clinic_admin.clinic, username="abe")
+    client.force_login(clinic_admin)
+    response = client.post(colleague_url(clinic_admin), {"part": "roles", "is_therapist": "on"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("reports:caseload")
+    landed = client.get(response["Location"])
+    assert landed.status_code == 200
+    assert messages_of(landed) == [f"{clinic_admin}'s roles saved."]
+    clinic_admin.refresh_from_db()
+    assert (clinic_admin.is_clinic_admin, clinic_admin.is_therapist) == (False, True)
+
+
+def test_an_admin_who_keeps_the_role_returns_to_their_page(client: Any, clinic_admin: User) -> None:
+    client.force_login(clinic_admin)
+    response = client.post(
+        colleague_url(clinic_admin),
+        {"part": "roles", "is_clinic_admin": "on", "is_therapist": "on"},
+    )
+    assert response["Location"] == colleague_url(clinic_admin)
+    assert client.get(response["Location"]).status_code == 200
 
 
 def test_an_unknown_part_saves_nothing(client: Any, clinic_admin: User, therapist: User) -> None:
