@@ -72,6 +72,20 @@ def test_the_outcome_check_comes_first_with_nothing_preselected(client: Any, tok
     assert " checked" not in html
 
 
+@pytest.mark.parametrize(
+    ("language", "since"), [("en", "Since your last session"), ("es", "Desde su última sesión")]
+)
+def test_it_says_since_your_last_session_once_in_the_question_not_again_above_it(
+    client: Any, client_record: Client, token: str, language: str, since: str
+) -> None:
+    """The heading said it, then the built-in check's question opened with it."""
+    Client.objects.filter(pk=client_record.pk).update(language=language)
+    page = html.unescape(client.get(url(token)).content.decode())
+    assert page.count(since) == 1
+    heading = re.search(r'<h2 class="h5" id="outcome-check-title">(.*?)</h2>', page)
+    assert heading and heading.group(1) == {"en": "About you", "es": "Sobre usted"}[language]
+
+
 def test_the_opening_line_does_not_give_the_alliances_ends_to_the_outcome_check(
     client: Any, client_record: Client, token: str
 ) -> None:

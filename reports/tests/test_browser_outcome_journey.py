@@ -62,7 +62,7 @@ def answer_on_phone(
     phone = browser.new_context(viewport=PHONE).new_page()
     problems = watch_for_problems(phone)
     phone.goto(f"{live_server.url}/r/{token}/")
-    assert phone.get_by_role("heading", name="Since your last session").is_visible()
+    assert phone.get_by_role("heading", name="About you").is_visible()
     for item in range(1, 5):
         phone.locator(f"label[for='id_outcome_{item}_{outcome}']").click()
     for dimension in DIMENSIONS:
