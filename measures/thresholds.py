@@ -83,13 +83,22 @@ def proposal_outdated(calibration: Calibration, in_use: Thresholds | None = None
     )
     if newer.exists():
         return NEWER_CALIBRATION
-    compared_with = calibration.result.get("current")
-    if compared_with is None:
-        return None  # kept before calibrations said what they compared with
-    now = current_values(in_use or clinic_thresholds(calibration.clinic_id))
-    if any(compared_with.get(name) != value for name, value in now.items()):
+    if compared_with_changed(calibration, in_use):  # None: not known, so not refused
         return THRESHOLDS_CHANGED
     return None
+
+
+def compared_with_changed(
+    calibration: Calibration, in_use: Thresholds | None = None
+) -> bool | None:
+    """Whether the thresholds in use now differ from those `calibration` compared its
+    proposal with (its "in use" numbers); None for one kept before calibrations said what
+    they compared with. `in_use`: the clinic's thresholds now, if already read."""
+    compared_with = calibration.result.get("current")
+    if compared_with is None:
+        return None
+    now = current_values(in_use or clinic_thresholds(calibration.clinic_id))
+    return any(compared_with.get(name) != value for name, value in now.items())
 
 
 def _check_clinic_admin(actor: User, clinic_id: int) -> None:

@@ -223,3 +223,49 @@ def test_going_back_to_the_defaults_before_any_change_records_nothing(
     client.post(RESET)
     assert not ClinicThresholds.objects.exists() and not ThresholdChange.objects.exists()
     assert not AuditEntry.objects.exists()
+
+
+def rates_header(html: str) -> str:
+    """The calibration's table's column of the thresholds its replay used."""
+    head = html.split('class="table table-sm calibration-rates">')[1].split("</thead>")[0]
+    return head.split('<th scope="col">')[2].split("</th>")[0]
+
+
+def curve_labels(html: str) -> set[str]:
+    curves = json.loads(
+        html.split('id="threshold-curves" type="application/json">')[1].split("</script>")[0]
+    )
+    return {curve["current_label"] for curve in curves}
+
+
+def test_the_replays_thresholds_are_in_use_now_only_while_they_still_are(
+    client: Any, clinic_admin: User, rated: Clinic
+) -> None:
+    """The table and curves keep the counts under the thresholds of when the calibration
+    was worked out: once it is applied (or the thresholds change), those are not the ones
+    in use now."""
+    run = calibration_run(clinic=rated, actor=clinic_admin)
+    client.force_login(clinic_admin)
+    fresh = client.get(PAGE).content.decode()
+    assert rates_header(fresh) == "In use now"
+    assert curve_labels(fresh) == {"In use now"}
+    assert "The grey point marks the value in use now" in fresh
+    client.post(apply_url(run))
+    applied = client.get(PAGE).content.decode()
+    assert rates_header(applied) == "In use when calibrated"
+    assert curve_labels(applied) == {"In use when calibrated"}
+    assert "The grey point marks the value in use when calibrated" in applied
+    client.post(RESET)  # back to the thresholds it was compared with
+    assert rates_header(client.get(PAGE).content.decode()) == "In use now"
+
+
+def test_a_calibration_that_kept_no_record_of_its_thresholds_says_when_calibrated(
+    client: Any, clinic_admin: User, rated: Clinic
+) -> None:
+    """One kept before calibrations said what they compared with: not known to be now's."""
+    run = calibration_run(clinic=rated, actor=clinic_admin)
+    Calibration.objects.filter(pk=run.pk).update(
+        result={name: value for name, value in run.result.items() if name != "current"}
+    )
+    client.force_login(clinic_admin)
+    assert rates_header(client.get(PAGE).content.decode()) == "In use when calibrated"

@@ -99,6 +99,12 @@ def thresholds_page(request: HttpRequest) -> HttpResponse:
     outdated = None
     if proposed and latest.applied_at is None:
         outdated = thresholds.proposal_outdated(latest, in_use)
+    # The calibration's replay and curves keep the thresholds of when it was worked out:
+    # "in use now" only while they still are (not once applied, reset or changed since).
+    compared_in_use = (
+        latest is not None and thresholds.compared_with_changed(latest, in_use) is False
+    )
+    compared_label = "In use now" if compared_in_use else "In use when calibrated"
     return render(
         request,
         "measures/thresholds.html",
@@ -112,7 +118,10 @@ def thresholds_page(request: HttpRequest) -> HttpResponse:
             "proposed": _shown(proposed),
             "outdated": outdated,
             "rate_rows": _rate_rows(result) if result else [],
-            "curves": result.get("curves", []),
+            "compared_label": compared_label,
+            "curves": [
+                curve | {"current_label": compared_label} for curve in result.get("curves", [])
+            ],
             "changes": ThresholdChange.objects.visible_to(request.user).select_related(
                 "changed_by"
             )[:20],

@@ -1,5 +1,6 @@
 // The calibration page's charts: concerns per therapist-week against each main threshold,
-// with the value in use now and the proposed value marked. Data comes via json_script.
+// with the value in use (now, or when it was calibrated) and the proposed value marked.
+// Data comes via json_script.
 (function () {
   "use strict";
 
@@ -34,7 +35,7 @@
             pointRadius: 2,
           },
           {
-            label: "In use now (" + curve.current + ")",
+            label: (curve.current_label || "In use now") + " (" + curve.current + ")",
             data: pointAt(curve, curve.current),
             pointRadius: 7,
             pointStyle: "rectRot",
