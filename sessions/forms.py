@@ -11,13 +11,12 @@ from django.utils import timezone
 from alliance.fields import DateTimeField, NoteField, WholeNumberField
 from alliance.forms import ServiceForm
 from sessions.dates import session_date_bounds
-from sessions.models import Session
+from sessions.models import MAX_DURATION_MINUTES, Session
 from sessions.services import VOID_REASON_MAX_LENGTH
 
 # The database's `session_duration_sensible` check, repeated here so a bad
 # duration is reported on its own field rather than as a form-wide error.
 MIN_DURATION_MINUTES = 1
-MAX_DURATION_MINUTES = 600
 
 
 def default_starts_at() -> dt.datetime:

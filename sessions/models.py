@@ -59,6 +59,10 @@ class Modality(models.TextChoices):
     PHONE = "phone", "Phone"
 
 
+# A session lasts this long at most (the database's `session_duration_sensible`); the form
+# and the check for a session logged twice read it here.
+MAX_DURATION_MINUTES = 600
+
 # The fields of a session that only its ratings write (see Session.client_score).
 RATING_COPIES = ("client_score", "guessed_client_score")
 
@@ -135,7 +139,8 @@ class Session(models.Model):
                 name="session_number_positive",
             ),
             models.CheckConstraint(
-                condition=Q(duration_minutes__gte=1) & Q(duration_minutes__lte=600),
+                condition=Q(duration_minutes__gte=1)
+                & Q(duration_minutes__lte=MAX_DURATION_MINUTES),
                 name="session_duration_sensible",
                 violation_error_message="A session lasts between 1 and 600 minutes.",
             ),

@@ -7,7 +7,7 @@ import datetime as dt
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from alliance.fields import spoken_date
 from clients import audit
@@ -18,7 +18,7 @@ from sessions.dates import earliest_session_date
 # Rating links are written in their own module; the service is named here too,
 # beside the other session writes.
 from sessions.invitations import invitation_create
-from sessions.models import Session, SessionRevision
+from sessions.models import MAX_DURATION_MINUTES, Session, SessionRevision
 
 __all__ = ["invitation_create", "session_log", "session_update", "session_void"]
 
@@ -53,6 +53,43 @@ def _check_when(starts_at: dt.datetime) -> None:
         raise ValidationError({"starts_at": "A session can't be logged more than a day ahead."})
 
 
+ALREADY_LOGGED = (
+    "Session {number} with {label} is already logged at this time ({start}–{end}): a session "
+    "is logged once. Change that session, or enter the time this one began."
+)
+
+
+def _ends_at(session: Session) -> dt.datetime:
+    return session.starts_at + dt.timedelta(minutes=session.duration_minutes)
+
+
+def _check_not_logged_already(session: Session) -> None:
+    """A client is in one session at a time: another current session of theirs in the same
+    time is this one logged twice (a double click on "Log session", a post the browser sent
+    again, a second tab), which would count twice on the pages and in detection (a form
+    never answered, a session missed). Voided sessions are out of the way."""
+    ends_at = _ends_at(session)
+    # A session that began longer ago than the longest one has ended: the index on
+    # (client, starts_at) finds the few in between.
+    earliest = session.starts_at - dt.timedelta(minutes=MAX_DURATION_MINUTES)
+    nearby = (
+        Session.objects.current()
+        .filter(client_id=session.client_id, starts_at__gt=earliest, starts_at__lt=ends_at)
+        .exclude(pk=session.pk)
+        .order_by("starts_at", "number")
+    )
+    for other in nearby:
+        if _ends_at(other) > session.starts_at:
+            start = timezone.localtime(other.starts_at)
+            message = ALREADY_LOGGED.format(
+                number=other.number,
+                label=session.client.label,
+                start=formats.date_format(start, "j M Y, H:i"),
+                end=formats.time_format(timezone.localtime(_ends_at(other)), "H:i"),
+            )
+            raise ValidationError({"starts_at": message})
+
+
 @transaction.atomic
 def session_log(
     *,
@@ -84,6 +121,8 @@ def session_log(
         notes=notes,
     )
     session.full_clean()
+    # Under the client's lock: a second post of the same form waits here, then finds the first.
+    _check_not_logged_already(session)
     session.save()
     audit.written(therapist, AuditAction.CREATED, session, clinic_id=client.clinic_id)
     return session
@@ -132,6 +171,8 @@ def session_update(
         return session
     session.updated_at = timezone.now()
     session.full_clean()
+    if {"starts_at", "duration_minutes"} & set(changed):
+        _check_not_logged_already(session)
     session.save()
     SessionRevision.objects.create(
         session=session,

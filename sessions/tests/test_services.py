@@ -26,10 +26,15 @@ def an_hour_ago() -> dt.datetime:
     return timezone.now() - dt.timedelta(hours=1)
 
 
+def weeks_ago(weeks: int) -> dt.datetime:
+    """Another session of the client's, an hour ago that many weeks back."""
+    return an_hour_ago() - dt.timedelta(weeks=weeks)
+
+
 def test_logging_numbers_a_clients_sessions_in_order(
     therapist: User, client_record: Client
 ) -> None:
-    first = session_log(client=client_record, therapist=therapist, starts_at=an_hour_ago())
+    first = session_log(client=client_record, therapist=therapist, starts_at=weeks_ago(1))
     second = session_log(
         client=client_record,
         therapist=therapist,
@@ -194,7 +199,7 @@ def test_voiding_is_audited_by_field_without_the_reason(
 def test_a_voided_session_keeps_its_number_and_the_next_one_does_not_reuse_it(
     therapist: User, client_record: Client
 ) -> None:
-    first = session_log(client=client_record, therapist=therapist, starts_at=an_hour_ago())
+    first = session_log(client=client_record, therapist=therapist, starts_at=weeks_ago(1))
     second = session_log(client=client_record, therapist=therapist, starts_at=an_hour_ago())
     session_void(actor=therapist, session=second, reason="Logged twice")
     third = session_log(client=client_record, therapist=therapist, starts_at=an_hour_ago())
@@ -291,11 +296,13 @@ def test_sessions_logged_at_once_get_distinct_numbers(postgresql: None, client_r
     numbers: list[int] = []
     errors: list[BaseException] = []
 
-    def log() -> None:
+    def log(weeks: int) -> None:
         try:
             barrier.wait()
             session = session_log(
-                client=client_record, therapist=client_record.therapist, starts_at=an_hour_ago()
+                client=client_record,
+                therapist=client_record.therapist,
+                starts_at=weeks_ago(weeks),
             )
             numbers.append(session.number)
         except BaseException as error:
@@ -303,13 +310,74 @@ def test_sessions_logged_at_once_get_distinct_numbers(postgresql: None, client_r
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=log) for _ in range(4)]
+    threads = [threading.Thread(target=log, args=(weeks,)) for weeks in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert errors == []
     assert sorted(numbers) == [1, 2, 3, 4]
+
+
+def test_the_same_session_logged_twice_is_refused_naming_the_first(
+    therapist: User, client_record: Client
+) -> None:
+    starts_at = an_hour_ago()
+    session_log(client=client_record, therapist=therapist, starts_at=starts_at)
+    with pytest.raises(ValidationError) as error:
+        session_log(client=client_record, therapist=therapist, starts_at=starts_at, notes="Again")
+    assert "Session 1 with R.K. is already logged at this time" in str(
+        error.value.message_dict["starts_at"]
+    )
+    assert client_record.sessions.count() == 1
+    logged = AuditEntry.objects.filter(model="therapy_sessions.session", action=AuditAction.CREATED)
+    assert logged.count() == 1
+
+
+def test_sessions_of_different_clients_at_the_same_time_are_both_logged(
+    therapist: User, client_record: Client
+) -> None:
+    """A couple seen together are two clients, each with their own session."""
+    from clients.tests.factories import ClientFactory
+
+    partner = ClientFactory(therapist=therapist, clinic=therapist.clinic, label="J.K.")
+    starts_at = an_hour_ago()
+    session_log(client=client_record, therapist=therapist, starts_at=starts_at)
+    session_log(client=partner, therapist=therapist, starts_at=starts_at)
+    assert Session.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_session_posted_twice_at_once_is_logged_once(
+    postgresql: None, client_record: Any
+) -> None:
+    """A double click: both posts arrive together; the client row lock lets one through."""
+    barrier = threading.Barrier(2)
+    starts_at = an_hour_ago()
+    refused: list[ValidationError] = []
+    errors: list[BaseException] = []
+
+    def log() -> None:
+        try:
+            barrier.wait()
+            session_log(
+                client=client_record, therapist=client_record.therapist, starts_at=starts_at
+            )
+        except ValidationError as error:
+            refused.append(error)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=log) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(refused) == 1
+    assert Session.objects.filter(client=client_record).count() == 1
 
 
 def test_an_edit_saved_after_the_erasure_does_not_write_private_notes_back(

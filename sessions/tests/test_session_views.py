@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clients.models import Client, User
-from sessions.models import RatingInvitation, Session
+from sessions.models import RatingInvitation, Session, SessionRevision
 from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -201,7 +201,8 @@ def test_each_session_logged_gets_the_next_number(
     client: HttpClient, therapist: User, client_record: Client
 ) -> None:
     as_user(client, therapist)
-    client.post(log_url(client_record), session_data())
+    last_week = local_input(timezone.now() - dt.timedelta(days=7))
+    client.post(log_url(client_record), session_data(starts_at=last_week))
     response = client.post(log_url(client_record), session_data(attendance="no_show"))
     second = Session.objects.get(number=2)
     assert response["Location"] == reverse("reports:session-detail", args=[second.pk])
@@ -254,6 +255,52 @@ def test_logging_refuses_a_session_three_days_ahead(
     assert f'value="{three_days_ahead}"' in html
     assert "Planned." in html
     assert not Session.objects.exists()
+
+
+def test_the_same_session_posted_twice_is_logged_once(
+    client: HttpClient, therapist: User, client_record: Client
+) -> None:
+    """A double click on "Log session" (or a post the browser sends again) is one session;
+    the second post names the first and keeps what was typed."""
+    as_user(client, therapist)
+    data = session_data(notes="Worked on the sleep diary.")
+    client.post(log_url(client_record), data)
+    response = client.post(log_url(client_record), data)
+    assert response.status_code == 200
+    assert field_errors(response) == {"starts_at"}
+    html = response.content.decode()
+    assert "Session 1 with R.K. is already logged at this time" in html
+    assert f'value="{data["starts_at"]}"' in html
+    assert "Worked on the sleep diary." in html
+    assert list(client_record.sessions.values_list("number", flat=True)) == [1]
+
+
+def test_a_session_overlapping_another_of_the_clients_is_refused_but_one_after_it_is_not(
+    client: HttpClient, therapist: User, client_record: Client, session: Session
+) -> None:
+    """Session 1 is 10:00–10:50 on 12 Nov 2025."""
+    as_user(client, therapist)
+    during = client.post(log_url(client_record), session_data(starts_at="2025-11-12T10:30"))
+    assert field_errors(during) == {"starts_at"}
+    assert "(12 Nov 2025, 10:00–10:50)" in during.content.decode()
+    before = client.post(
+        log_url(client_record), session_data(starts_at="2025-11-12T09:30", duration_minutes="45")
+    )
+    assert field_errors(before) == {"starts_at"}
+    assert client_record.sessions.count() == 1
+    after = client.post(log_url(client_record), session_data(starts_at="2025-11-12T10:50"))
+    assert after.status_code == 302
+    assert client_record.sessions.count() == 2
+
+
+def test_a_voided_session_leaves_its_time_free(
+    client: HttpClient, therapist: User, client_record: Client, session: Session
+) -> None:
+    as_user(client, therapist)
+    client.post(void_url(session), {"reason": "Logged for the wrong client."})
+    response = client.post(log_url(client_record), session_data(starts_at="2025-11-12T10:00"))
+    assert response.status_code == 302
+    assert list(client_record.sessions.current().values_list("number", flat=True)) == [2]
 
 
 def test_the_log_page_of_a_discharged_client_says_to_reopen_them_first(
@@ -400,6 +447,34 @@ def test_editing_refuses_bad_input_and_changes_nothing(
     assert response.status_code == 200
     assert field_errors(response) == {field}
     assert snapshot(session) == before
+
+
+def test_editing_refuses_to_move_a_session_onto_another_of_the_clients(
+    client: HttpClient, therapist: User, client_record: Client, session: Session
+) -> None:
+    later = SessionFactory(
+        client=client_record, starts_at=dt.datetime(2025, 11, 19, 10, 0, tzinfo=LONDON)
+    )
+    before = snapshot(later)
+    response = as_user(client, therapist).post(
+        edit_url(later), session_data(starts_at="2025-11-12T10:15", notes="Kept as typed.")
+    )
+    assert field_errors(response) == {"starts_at"}
+    assert "Session 1 with R.K. is already logged at this time" in response.content.decode()
+    assert "Kept as typed." in response.content.decode()
+    assert snapshot(later) == before
+    assert not SessionRevision.objects.exists()
+
+
+def test_editing_a_session_within_its_own_time_is_not_an_overlap(
+    client: HttpClient, therapist: User, session: Session
+) -> None:
+    response = as_user(client, therapist).post(
+        edit_url(session), session_data(starts_at="2025-11-12T10:10", duration_minutes="60")
+    )
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert session.duration_minutes == 60
 
 
 def test_editing_refuses_to_move_a_session_three_days_ahead(
