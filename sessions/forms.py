@@ -90,6 +90,31 @@ class SessionForm(ServiceForm):
         return {name: getattr(session, name) for name in cls.base_fields}
 
 
+class SessionEditForm(SessionForm):
+    """An existing session's form, which also carries when the session was last changed as
+    the form was drawn (`session_update`'s `last_changed`): an edit saved from a second tab,
+    or from a form left open, must not silently undo a change saved since."""
+
+    last_changed = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_last_changed(self) -> dt.datetime | None:
+        # Only a guard against undoing a change unawares, not a permission: a value that is
+        # not a moment (a crafted post, an old page without it) leaves the edit unguarded.
+        try:
+            moment = dt.datetime.fromisoformat(self.cleaned_data.get("last_changed") or "")
+        except ValueError:
+            return None
+        return moment if timezone.is_aware(moment) else None
+
+    @classmethod
+    def initial_for(cls, session: Session) -> dict[str, Any]:
+        return {
+            **{name: getattr(session, name) for name in SessionForm.base_fields},
+            # Its whole ISO form, microseconds and offset: compared exactly when saved.
+            "last_changed": session.updated_at.isoformat(),
+        }
+
+
 class SessionVoidForm(ServiceForm):
     """Why a session is voided; the field name is `session_void`'s keyword argument."""
 

@@ -32,6 +32,11 @@ REVISED_FIELDS = ("starts_at", "duration_minutes", "attendance", "modality", "no
 # A reason says why in a sentence or a short paragraph, not a case note.
 VOID_REASON_MAX_LENGTH = 500
 VOIDED_MESSAGE = "This session was voided; it can no longer be changed or rated."
+CHANGED_MEANWHILE = (
+    "This session was changed after this form was opened (in another tab or window?), so "
+    "nothing was saved. What you typed is below: check it against the session's page, then "
+    "save again to replace what is there now."
+)
 
 
 def _check_may_log_for(client: Client, therapist: User) -> None:
@@ -148,8 +153,13 @@ def session_update(
     attendance: str,
     modality: str,
     notes: str,
+    last_changed: dt.datetime | None = None,
 ) -> Session:
-    """Change a session the actor logged, keeping what the changed fields held before."""
+    """Change a session the actor logged, keeping what the changed fields held before.
+
+    `last_changed` is the session's `updated_at` as the form showed it: when it has changed
+    since (a second tab saved first), the edit is refused, since saving it would put back,
+    unseen, what that change replaced (the form sends every field, changed or not)."""
     _check_is_author(actor, session)
     # Locked and read again, so two edits at once each keep the values they replaced.
     session = (
@@ -168,7 +178,10 @@ def session_update(
     session.notes = notes
     changed = audit.changed_fields(before, session)
     if not changed:
+        # The same form saved twice (a double click on "Save changes") changes nothing.
         return session
+    if last_changed is not None and last_changed != session.updated_at:
+        raise ValidationError(CHANGED_MEANWHILE, code="changed_meanwhile")
     session.updated_at = timezone.now()
     session.full_clean()
     if {"starts_at", "duration_minutes"} & set(changed):

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 from clients.access import get_visible_or_404, require_editable
 from clients.models import Client
 from sessions import services
-from sessions.forms import SessionForm, SessionVoidForm, default_starts_at
+from sessions.forms import SessionEditForm, SessionForm, SessionVoidForm, default_starts_at
 from sessions.models import Session
 
 NOT_YOUR_CLIENT = "You can only log sessions for clients in your own caseload."
@@ -70,12 +70,17 @@ def session_edit(request: HttpRequest, session_id: int) -> HttpResponse:
     if (back := _voided(request, session)) is not None:
         return back
     data = request.POST if request.method == "POST" else None
-    form = SessionForm(data, initial=SessionForm.initial_for(session))
+    form = SessionEditForm(data, initial=SessionEditForm.initial_for(session))
     if form.is_bound and form.is_valid():
         try:
             services.session_update(actor=request.user, session=session, **form.cleaned_data)
         except ValidationError as error:
             form.add_service_error(error)
+            # The message said what happened: saving this form again replaces what is there
+            # now, the session as it stands (a change saved meanwhile) having been told.
+            session.refresh_from_db(fields=["updated_at"])
+            form.data = form.data.copy()
+            form.data["last_changed"] = session.updated_at.isoformat()
         else:
             label = session.client.label
             messages.success(request, f"Session {session.number} with {label} updated.")

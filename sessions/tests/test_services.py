@@ -412,3 +412,21 @@ def test_an_erased_clients_session_is_not_voided_with_a_reason_no_erasure_reache
             reason="Her sister's visit.",
         )
     assert Session.objects.get(pk=session.pk).voided_at is None
+
+
+def test_an_edit_from_a_form_drawn_before_another_change_is_refused(
+    therapist: User, client_record: Client
+) -> None:
+    session = session_log(client=client_record, therapist=therapist, starts_at=an_hour_ago())
+    drawn = Session.objects.get(pk=session.pk).updated_at
+    fields = dict(
+        starts_at=session.starts_at,
+        duration_minutes=50,
+        attendance="attended",
+        modality="in_person",
+    )
+    session_update(actor=therapist, session=session, notes="Sleep.", last_changed=drawn, **fields)
+    with pytest.raises(ValidationError, match="changed after this form was opened"):
+        session_update(actor=therapist, session=session, notes="", last_changed=drawn, **fields)
+    assert Session.objects.get(pk=session.pk).notes == "Sleep."
+    assert SessionRevision.objects.count() == 1

@@ -477,6 +477,68 @@ def test_editing_a_session_within_its_own_time_is_not_an_overlap(
     assert session.duration_minutes == 60
 
 
+def edit_form_data(client: HttpClient, session: Session) -> dict[str, str]:
+    """The edit form as the page draws it, hidden fields included."""
+    form = client.get(edit_url(session)).context["form"]
+    return {name: str(form[name].value() or "") for name in form.fields} | {
+        "starts_at": local_input(session.starts_at),
+    }
+
+
+def test_an_edit_from_a_second_tab_does_not_undo_a_change_saved_since(
+    client: HttpClient, therapist: User, session: Session
+) -> None:
+    """Two tabs open on the edit form: the first saves new notes, then the second, showing
+    the notes as they were, changes the duration. Saved, it would put the old notes back."""
+    as_user(client, therapist)
+    first_tab, second_tab = edit_form_data(client, session), edit_form_data(client, session)
+    client.post(edit_url(session), {**first_tab, "notes": "Talked about the move; and sleep."})
+    response = client.post(edit_url(session), {**second_tab, "duration_minutes": "60"})
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors() == [
+        "This session was changed after this form was opened (in another tab or window?), so "
+        "nothing was saved. What you typed is below: check it against the session's page, then "
+        "save again to replace what is there now."
+    ]
+    assert 'value="60"' in response.content.decode()
+    session.refresh_from_db()
+    assert (session.notes, session.duration_minutes) == ("Talked about the move; and sleep.", 50)
+    assert SessionRevision.objects.count() == 1
+    # Told, the therapist saves again: this time it is their choice.
+    again = edit_form_data(client, session) | {
+        "last_changed": response.context["form"]["last_changed"].value(),
+        "notes": "Talked about the move.",
+        "duration_minutes": "60",
+    }
+    assert client.post(edit_url(session), again).status_code == 302
+    session.refresh_from_db()
+    assert (session.notes, session.duration_minutes) == ("Talked about the move.", 60)
+
+
+def test_a_double_click_on_save_changes_the_session_once(
+    client: HttpClient, therapist: User, session: Session
+) -> None:
+    as_user(client, therapist)
+    data = edit_form_data(client, session) | {"duration_minutes": "45"}
+    assert client.post(edit_url(session), data).status_code == 302
+    assert client.post(edit_url(session), data).status_code == 302
+    session.refresh_from_db()
+    assert session.duration_minutes == 45
+    assert SessionRevision.objects.count() == 1
+
+
+def test_an_edit_form_saved_again_with_other_changes_is_refused(
+    client: HttpClient, therapist: User, session: Session
+) -> None:
+    """The form was saved, then the browser's Back button brought it back to be changed."""
+    as_user(client, therapist)
+    data = edit_form_data(client, session) | {"duration_minutes": "45"}
+    assert client.post(edit_url(session), data).status_code == 302
+    assert client.post(edit_url(session), {**data, "modality": "phone"}).status_code == 200
+    session.refresh_from_db()
+    assert (session.duration_minutes, session.modality) == (45, "in_person")
+
+
 def test_editing_refuses_to_move_a_session_three_days_ahead(
     client: HttpClient, therapist: User, session: Session
 ) -> None:
