@@ -213,9 +213,22 @@ def led_session(user: Any, session: Any) -> bool:
 
 
 def may_change_session(user: Any, session: Any) -> bool:
-    """Only the therapist who led a session edits, voids or rates it, and only while it is
-    not voided: a voided session is kept as it was, for the record."""
-    return led_session(user, session) and session.voided_at is None
+    """Only the therapist who led a session edits or voids it, while they may still change
+    the client (`SessionQuerySet.editable_by`), and only while it is not voided: a voided
+    session is kept as it was, for the record."""
+    return (
+        led_session(user, session)
+        and may_change_client(user, session.client)
+        and session.voided_at is None
+    )
+
+
+def may_rate_session(user: Any, session: Any) -> bool:
+    """Only the therapist who led a session rates it and sends its rating link, and only
+    while the client is theirs: once the client has moved to a colleague, their former
+    therapist may still read the session (as the colleague's supervisor, or a clinic admin),
+    read-only, and the link would reach someone else's client."""
+    return led_session(user, session) and is_treating_therapist(user, session.client)
 
 
 class ScopedQuerySet(models.QuerySet):

@@ -17,7 +17,7 @@ from alliance.fields import has_control_characters_in_paragraphs, one_kind_of_li
 from clients import audit
 from clients.models import AuditAction, ClientLanguage, User
 from clients.notice import is_known_version
-from clients.scoping import takes_personal_data
+from clients.scoping import may_rate_session, takes_personal_data
 from clients.services import check_takes_personal_data
 from measures.models import Instrument, Rating
 from measures.outcomes import outcome_answer_save
@@ -40,9 +40,10 @@ ALREADY_RATED = "The client has already rated this session."
 
 def _check_rater(session: Session, rater: str, submitted_by: User | None) -> None:
     if rater == Rating.Rater.THERAPIST:
-        if submitted_by is None or submitted_by.pk != session.therapist_id:
+        if not may_rate_session(submitted_by, session):
             raise PermissionDenied(
-                "Only the therapist who led this session can rate it as therapist."
+                "Only the therapist who led this session can rate it as therapist, while "
+                "the client is theirs."
             )
         if submitted_by.clinic_id != session.client.clinic_id:
             raise PermissionDenied("This session belongs to another clinic.")
@@ -226,7 +227,11 @@ RATING_ANSWERS = (*DIMENSIONS, "rupture", "rupture_resolved", "comment", "guesse
 @transaction.atomic
 def rating_update(*, rating: Rating, actor: User, answers: Mapping[str, Any]) -> Rating:
     """Revise a therapist's own rating within the edit window; client ratings never change."""
-    if rating.rater != Rating.Rater.THERAPIST or actor.pk != rating.submitted_by_id:
+    if (
+        rating.rater != Rating.Rater.THERAPIST
+        or actor.pk != rating.submitted_by_id
+        or not may_rate_session(actor, rating.session)
+    ):
         raise PermissionDenied("Only the therapist who gave this rating can change it.")
     if rating.session.is_voided:
         raise ValidationError(VOIDED_MESSAGE)

@@ -71,6 +71,23 @@ def test_read_only_roles_cannot_make_links(
     assert not RatingInvitation.objects.exists()
 
 
+def test_a_former_therapist_who_still_reads_the_session_cannot_make_its_link(
+    client: Any, therapist: User, colleague: User, clinic_admin: User, session: Session
+) -> None:
+    """Handed to a colleague they supervise, the client is no longer theirs to send links to."""
+    from clients.models import Supervision
+    from clients.moves import client_move
+
+    therapist.is_supervisor = True
+    therapist.save()
+    Supervision.objects.create(supervisor=therapist, therapist=colleague)
+    client_move(actor=clinic_admin, client=session.client, therapist=colleague)
+    client.force_login(therapist)
+    assert client.post(create_url(session)).status_code == 403
+    assert client.post(email_url(session)).status_code == 403
+    assert not RatingInvitation.objects.exists()
+
+
 def test_a_link_is_only_made_by_post(client: Any, therapist: User, session: Session) -> None:
     client.force_login(therapist)
     assert client.get(create_url(session)).status_code == 405

@@ -68,6 +68,17 @@ def test_only_the_sessions_therapist_rates_as_therapist(
     assert not Rating.objects.exists()
 
 
+def test_a_therapist_no_longer_treating_the_client_does_not_rate_their_session(
+    session: Session, therapist: User, colleague: User, clinic_admin: User
+) -> None:
+    from clients.moves import client_move
+
+    client_move(actor=clinic_admin, client=session.client, therapist=colleague)
+    with pytest.raises(PermissionDenied):
+        rating_submit(session=session, rater="therapist", answers=ANSWERS, submitted_by=therapist)
+    assert not Rating.objects.exists()
+
+
 @pytest.mark.parametrize("value", [-1, 11, "ten", "9.5", True, None, ""])
 def test_a_score_outside_0_to_10_is_refused_with_a_clear_message(
     session: Session, value: Any

@@ -49,6 +49,54 @@ def test_someone_elses_session_is_not_found(
     assert not Rating.objects.exists()
 
 
+@pytest.fixture
+def moved_to_a_supervisee(
+    therapist: User, colleague: User, client_record: Client, clinic_admin: User
+) -> User:
+    """The therapist, also a supervisor, handed R.K. to the colleague they supervise: they
+    still read R.K.'s sessions, their own among them, read-only."""
+    from clients.models import Supervision
+    from clients.moves import client_move
+
+    therapist.is_supervisor = True
+    therapist.save()
+    Supervision.objects.create(supervisor=therapist, therapist=colleague)
+    client_move(actor=clinic_admin, client=client_record, therapist=colleague)
+    return therapist
+
+
+def test_a_former_therapist_who_still_reads_the_session_cannot_rate_it(
+    client: Any, session: Session, moved_to_a_supervisee: User
+) -> None:
+    client.force_login(moved_to_a_supervisee)
+    assert client.get(url(session)).status_code == 403
+    assert client.post(url(session), ANSWERS).status_code == 403
+    assert not Rating.objects.exists()
+
+
+def test_a_former_therapist_cannot_revise_their_rating_either(
+    client: Any, therapist: User, session: Session, moved_to_a_supervisee: User
+) -> None:
+    RatingFactory(session=session, rater="therapist", submitted_by=therapist)
+    client.force_login(therapist)
+    assert client.post(url(session), {**ANSWERS, "trust": "4"}).status_code == 403
+    assert Rating.objects.get(session=session, rater="therapist").trust == 9
+
+
+def test_the_former_therapists_session_page_offers_no_write(
+    client: Any, session: Session, moved_to_a_supervisee: User
+) -> None:
+    client.force_login(moved_to_a_supervisee)
+    page = client.get(reverse("reports:session-detail", args=[session.pk])).content.decode()
+    for write in (
+        reverse("sessions:session-edit", args=[session.pk]),
+        reverse("sessions:session-void", args=[session.pk]),
+        url(session),
+        reverse("measures:invitation-create", args=[session.pk]),
+    ):
+        assert write not in page
+
+
 @pytest.mark.parametrize("reader", ["supervisor", "clinic_admin"])
 def test_read_only_roles_cannot_rate(
     client: Any, session: Session, reader: str, request: Any

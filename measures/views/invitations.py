@@ -22,7 +22,7 @@ from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from alliance import links
 from clients.access import get_visible_or_404
-from clients.scoping import led_session
+from clients.scoping import may_rate_session
 from measures.public import private_page
 from measures.services import VOIDED_MESSAGE, client_link_for_email, client_link_open
 from sessions import invitations
@@ -56,7 +56,7 @@ def _session_to_invite(request: HttpRequest, session_id: int) -> Session:
     session = get_visible_or_404(
         Session.objects.visible_to(request.user).select_related("client"), session_id
     )
-    if not led_session(request.user, session):
+    if not may_rate_session(request.user, session):
         raise PermissionDenied("Only the therapist who led this session can send its rating link.")
     if session.is_voided:
         raise ValidationError(VOIDED_MESSAGE)

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from clients.access import get_visible_or_404
-from clients.scoping import led_session
+from clients.scoping import may_rate_session
 from measures.forms import TherapistRatingForm
 from measures.models import Rating
 from measures.services import (
@@ -29,7 +29,7 @@ def therapist_rating(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_visible_or_404(
         Session.objects.visible_to(request.user).select_related("client"), session_id
     )
-    if not led_session(request.user, session):
+    if not may_rate_session(request.user, session):
         raise PermissionDenied("Only the therapist who led this session can rate it as therapist.")
     if session.is_voided:
         messages.info(request, VOIDED_MESSAGE)

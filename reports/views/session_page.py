@@ -8,7 +8,7 @@ from django.shortcuts import render
 
 from clients import audit
 from clients.access import get_visible_or_404
-from clients.scoping import led_session, may_change_session
+from clients.scoping import led_session, may_change_session, may_rate_session
 from measures.items import DIMENSION_NAMES
 from measures.models import Rating
 from measures.services import therapist_rating_edit_window, therapist_rating_is_editable
@@ -30,6 +30,8 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     therapist_rating = ratings.get(Rating.Rater.THERAPIST)
     is_author = led_session(request.user, session)
     may_change = may_change_session(request.user, session)
+    # Rating it and sending its link: the treating therapist's, of a session not voided.
+    may_invite = may_rate_session(request.user, session) and not session.is_voided
     return render(
         request,
         "reports/session_detail.html",
@@ -43,9 +45,10 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
             "dimensions": list(DIMENSION_NAMES.items()),
             "is_author": is_author,
             "may_change": may_change,
+            "may_invite": may_invite,
             "changes": session_changes(request.user, session, with_notes=is_author),
             "edit_window": therapist_rating_edit_window(),
-            "may_rate": may_change
+            "may_rate": may_invite
             and session.was_attended
             and (therapist_rating is None or therapist_rating_is_editable(therapist_rating)),
         },
