@@ -81,7 +81,12 @@ def test_a_former_therapist_who_still_reads_the_session_cannot_make_its_link(
     therapist.is_supervisor = True
     therapist.save()
     Supervision.objects.create(supervisor=therapist, therapist=colleague)
-    client_move(actor=clinic_admin, client=session.client, therapist=colleague)
+    client_move(
+        actor=clinic_admin,
+        client=session.client,
+        therapist=colleague,
+        from_therapist_id=therapist.pk,
+    )
     client.force_login(therapist)
     assert client.post(create_url(session)).status_code == 403
     assert client.post(email_url(session)).status_code == 403

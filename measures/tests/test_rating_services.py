@@ -73,7 +73,12 @@ def test_a_therapist_no_longer_treating_the_client_does_not_rate_their_session(
 ) -> None:
     from clients.moves import client_move
 
-    client_move(actor=clinic_admin, client=session.client, therapist=colleague)
+    client_move(
+        actor=clinic_admin,
+        client=session.client,
+        therapist=colleague,
+        from_therapist_id=therapist.pk,
+    )
     with pytest.raises(PermissionDenied):
         rating_submit(session=session, rater="therapist", answers=ANSWERS, submitted_by=therapist)
     assert not Rating.objects.exists()

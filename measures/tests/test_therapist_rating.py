@@ -61,7 +61,12 @@ def moved_to_a_supervisee(
     therapist.is_supervisor = True
     therapist.save()
     Supervision.objects.create(supervisor=therapist, therapist=colleague)
-    client_move(actor=clinic_admin, client=client_record, therapist=colleague)
+    client_move(
+        actor=clinic_admin,
+        client=client_record,
+        therapist=colleague,
+        from_therapist_id=therapist.pk,
+    )
     return therapist
 
 
