@@ -67,8 +67,8 @@ class ClinicNameForm(ServiceForm):
     name = forms.CharField(
         label="Clinic name",
         max_length=Clinic._meta.get_field("name").max_length,
-        help_text="Shown on every page, in colleagues' invitations and in the default "
-        "privacy notice clients read.",
+        help_text="Clients read it on their rating form and in its default privacy notice; "
+        "colleagues, in their invitations and e-mails.",
     )
 
 

@@ -197,6 +197,19 @@ def test_the_client_page_offers_the_move_to_clinic_admins_only(
     assert url(client_record) not in client.get(client_record.get_absolute_url()).content.decode()
 
 
+def test_an_erased_clients_page_still_offers_the_move(
+    client: Any, clinic_admin: User, client_record: Client
+) -> None:
+    """Moving writes no words, so it stays open after an erasure (a leaver's caseload
+    holds erased clients too): the page offers it as the move page allows it."""
+    from measures.tests.factories import erased
+
+    erased(client_record, by=clinic_admin)
+    client.force_login(clinic_admin)
+    assert url(client_record) in client.get(client_record.get_absolute_url()).content.decode()
+    assert client.get(url(client_record)).status_code == 200
+
+
 def test_an_edit_read_before_a_move_does_not_undo_it(
     clinic_admin: User, therapist: User, colleague: User, client_record: Client
 ) -> None:

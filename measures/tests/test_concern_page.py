@@ -385,7 +385,10 @@ def test_an_erased_clients_concern_is_dismissed_without_a_reason(
     assert 'name="reason"' not in page  # nothing to type that could not be kept
     assert url("concern-resolve", concern) not in page  # a repair note is words too
 
-    assert post(client, "concern-dismiss", concern, {}).status_code == 302
+    assert "Add a comment" not in page  # an erased record takes no comment: no box for one
+    done = client.post(url("concern-dismiss", concern), {}, follow=True).content.decode()
+    assert "The client&#x27;s record was erased, so it keeps no reason." in done
+    assert "your reason is in its history" not in done
     concern.refresh_from_db()
     assert (concern.status, concern.note, concern.closed_by) == (
         Concern.Status.DISMISSED,

@@ -88,7 +88,8 @@ def _concern_page(request: HttpRequest, concern: Concern, **forms: NoteForm) -> 
         "client": concern.client,
         "page": concern_selectors.concern_page(concern, user),
         "may_review": may_review,
-        "may_comment": may_comment_on(user, concern.client),
+        # An erased record takes no comment (`takes_personal_data`): no box that refuses.
+        "may_comment": may_comment_on(user, concern.client) and takes_personal_data(concern.client),
         "resolve_form": ConcernResolveForm(),
         "dismiss_form": ConcernDismissForm(),
         "comment_form": ConcernCommentForm(),
@@ -165,6 +166,8 @@ def concern_dismiss(request: HttpRequest, concern_id: int) -> HttpResponse:
     form = ConcernDismissForm(request.POST)
     step = partial(review.concern_dismiss, concern=concern, actor=request.user, reason=form.text())
     done = "Concern dismissed; your reason is in its history."
+    if not takes_personal_data(concern.client):
+        done = "Concern dismissed. The client's record was erased, so it keeps no reason."
     return _review_step(request, concern, step, done=done, form_name="dismiss_form", form=form)
 
 

@@ -4,6 +4,7 @@ rows that use them are built in `table_rows`."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from decimal import Decimal
@@ -272,14 +273,19 @@ def sort_header(context: Any, column: str, label: str) -> str:
     )
 
 
+# A page's route name, with its namespace or without ("two-factor-setup"): lower-case
+# words joined by hyphens. A place written in words has spaces.
+ROUTE_NAME = re.compile(r"(?:[a-z_]+:)?[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
 @register.filter
 def place_words(place: str) -> str:
     """Where an audit entry's write came from, as the audit page says it: a page's route
     name ("sessions:session-log") as words ("session log"); a place already in words stays.
     The CSV keeps the stored value, for tools."""
-    if ":" not in place:
-        return place
-    return place.rsplit(":", 1)[1].replace("-", " ")
+    if not ROUTE_NAME.fullmatch(place):
+        return place  # already in words ("concern page", "api")
+    return place.rsplit(":", 1)[-1].replace("-", " ")
 
 
 @register.filter
