@@ -20,7 +20,9 @@ from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpRequest, HttpResponse, QueryDict
+from django.middleware.locale import LocaleMiddleware
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 
@@ -173,3 +175,27 @@ class LinkAddressesMiddleware:
             add_never_cache_headers(response)
             response["Referrer-Policy"] = "no-referrer"
         return response
+
+
+class ClientLanguageMiddleware(LocaleMiddleware):
+    """The client's pages speak the client's language; every other page speaks English.
+
+    Only the client's link is written in two languages (README "Client ratings by link").
+    Django's own LocaleMiddleware followed the browser everywhere: a therapist whose
+    browser asks for Spanish got the app's English pages with Django's words in Spanish
+    (the log-in form, the password rules), decimal commas and Spanish month names beside
+    English ones. At a link address the browser's language still answers where no client
+    is known (a bad token); a known client's page overrides it with theirs."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        if is_link_address(request.path):
+            super().process_request(request)
+            return
+        translation.activate(settings.LANGUAGE_CODE)
+        request.LANGUAGE_CODE = settings.LANGUAGE_CODE
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        # The language the page was written in: a client's page sets it to the client's
+        # (`measures.views.client_rating`), which the browser's may not be.
+        response.headers.setdefault("Content-Language", request.LANGUAGE_CODE)
+        return super().process_response(request, response)

@@ -72,7 +72,8 @@ MIDDLEWARE = [
     # Below WhiteNoise, so it marks every page built here (not the static files) no-store.
     "alliance.middleware.PrivatePagesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # Django's LocaleMiddleware at the client's link only; English everywhere else.
+    "alliance.middleware.ClientLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

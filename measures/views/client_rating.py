@@ -91,7 +91,7 @@ def client_rating(request: HttpRequest, token: str) -> HttpResponse:
             return _unavailable(request, status=429)
         record_failure(request)
         return _unavailable(request)
-    language = _language(request, invitation.session.client.language)
+    language = request.LANGUAGE_CODE = _language(request, invitation.session.client.language)
     with translation.override(language):
         # A form sent again, or the client going back, just after answering: their answers
         # are in. Later, a GET or a POST alike learns nothing of the answer (below).
@@ -150,6 +150,7 @@ def client_rating_thanks(request: HttpRequest, token: str = "") -> HttpResponse:
         record_failure(request)  # guessing here is counted as on the form
     client = invitation.session.client if invitation is not None else None
     language = _language(request, client.language if client else translation.get_language())
+    request.LANGUAGE_CODE = language  # the page's, for its Content-Language
     with translation.override(language):
         context: dict[str, object] = {"already": False}
         if client is not None and may_see_own_chart(client, answered_at=invitation.used_at):
