@@ -76,11 +76,14 @@ def session_edit(request: HttpRequest, session_id: int) -> HttpResponse:
             services.session_update(actor=request.user, session=session, **form.cleaned_data)
         except ValidationError as error:
             form.add_service_error(error)
-            # The message said what happened: saving this form again replaces what is there
-            # now, the session as it stands (a change saved meanwhile) having been told.
-            session.refresh_from_db(fields=["updated_at"])
-            form.data = form.data.copy()
-            form.data["last_changed"] = session.updated_at.isoformat()
+            if getattr(error, "code", None) == "changed_meanwhile":
+                # The message said what happened: saving this form again replaces what is
+                # there now, the session as it stands (a change saved meanwhile) having been
+                # told. Any other refusal (a time overlapping another session) keeps the
+                # guard as the form was drawn.
+                session.refresh_from_db(fields=["updated_at"])
+                form.data = form.data.copy()
+                form.data["last_changed"] = session.updated_at.isoformat()
         else:
             label = session.client.label
             messages.success(request, f"Session {session.number} with {label} updated.")
