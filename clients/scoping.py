@@ -207,8 +207,8 @@ def may_log_session(user: Any, client: Any) -> bool:
 
 
 def led_session(user: Any, session: Any) -> bool:
-    """`user` is the therapist who led `session`: only they rate it and send its link,
-    and only they read its private note."""
+    """`user` is the therapist who led `session`: only they read its private note, and
+    only they rate it and send its link while the client is theirs (`may_rate_session`)."""
     return _is_staff_member(user) and user.pk == session.therapist_id
 
 

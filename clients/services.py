@@ -362,7 +362,6 @@ def client_create(
 ) -> Client:
     """Add a client to `therapist`'s caseload in the therapist's clinic."""
     _check_may_manage_caseload(actor, therapist)
-    _check_treats_clients(therapist, DEACTIVATED_THERAPIST)
     client = Client(
         clinic_id=therapist.clinic_id,
         therapist=therapist,
