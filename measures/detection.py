@@ -820,6 +820,28 @@ def sweep_overlap() -> dt.timedelta:
     return dt.timedelta(seconds=settings.ALLIANCE_SWEEP_OVERLAP_SECONDS)
 
 
+# Longer than any one task of a sweep may run (`measures.tasks`: a chunk 5 minutes, a
+# catch-up 9): a sweep whose last sign of work is older than this has stopped, not slowed.
+SWEEP_STALLED_AFTER = dt.timedelta(minutes=10)
+
+
+def sweep_at_work(now: dt.datetime) -> Sweep | None:
+    """An unfinished sweep or catch-up still at work: begun, or one of its chunks done,
+    within SWEEP_STALLED_AFTER. A catch-up begun beside it would read what it is reading
+    (every client, before any sweep has finished) and judge again the clinics it judges
+    again (`_clinics_to_rejudge` carries an unfinished sweep's), so it would do the
+    sweep's work a second time, beside it; one whose workers are lost is left to the
+    next catch-up once it has stalled."""
+    cutoff = now - SWEEP_STALLED_AFTER
+    chunk_done = SweepChunk.objects.filter(sweep=OuterRef("pk"), finished_at__gte=cutoff)
+    return (
+        Sweep.objects.filter(finished_at__isnull=True, started_at__lte=now)
+        .filter(Q(started_at__gte=cutoff) | Exists(chunk_done))
+        .order_by("-started_at")
+        .first()
+    )
+
+
 def _sweep_start(now: dt.datetime, *, refresh_courses: bool = True) -> tuple[Sweep, QuerySet]:
     """Record a new sweep and pick its clients: everything changed since a little before
     the last finished sweep began (`ALLIANCE_SWEEP_OVERLAP_SECONDS`: a change stamped

@@ -11,6 +11,7 @@ from typing import Any
 
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 
 # Database hiccups (a restart, a failover) are worth retrying; logic errors are not.
 RETRY_ON = (OperationalError, InterfaceError)
@@ -95,9 +96,16 @@ def catch_up() -> int:
     """Between nightly sweeps, evaluate whatever changed since the last sweep or catch-up:
     above all the ratings whose own evaluation could not be queued (the broker was down),
     so they are judged minutes after it returns, not the next night. Only what changed in
-    those minutes is read, so it costs little however often it runs."""
-    from measures.detection import sweep_run
+    those minutes is read, so it costs little however often it runs.
 
+    Not beside a sweep still at work (the nightly one, a first one, a long catch-up): it
+    would do that sweep's work again. The next catch-up after it finishes starts from it."""
+    from measures.detection import sweep_at_work, sweep_run
+
+    at_work = sweep_at_work(timezone.now())
+    if at_work is not None:
+        logger.info("Catch-up skipped: sweep %s is still at work", at_work.pk)
+        return 0
     return sweep_run(refresh_courses=False).concerns_opened
 
 
