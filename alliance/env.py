@@ -10,8 +10,11 @@ import datetime as dt
 import math
 import os
 import re
+from typing import TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
+
+N = TypeVar("N", int, float)
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -33,21 +36,30 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """A whole number, from `minimum` and to `maximum` (both included) where given: a value
+    out of its range starts fine and misbehaves later (0 idle minutes signs everyone out at
+    their next page), so it is refused here, naming the range."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
         if not raw.strip().isascii():  # int() reads every script's digits
             raise ValueError
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
+    return _within(name, raw, value, minimum, maximum)
 
 
-def env_float(name: str, default: float) -> float:
-    """A finite number: `float()` also reads "nan" and "inf", and a cut-off of nan
-    compares false with every score, so nothing would ever be flagged, without a word."""
+def env_float(
+    name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
+) -> float:
+    """A finite number, in its range (as `env_int`): `float()` also reads "nan" and "inf",
+    and a cut-off of nan compares false with every score, so nothing would ever be flagged,
+    without a word."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -57,9 +69,21 @@ def env_float(name: str, default: float) -> float:
         value = float(raw)
         if not math.isfinite(value):
             raise ValueError
-        return value
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}.") from None
+    return _within(name, raw, value, minimum, maximum)
+
+
+def _within(name: str, raw: str, value: N, minimum: N | None, maximum: N | None) -> N:
+    if (minimum is None or value >= minimum) and (maximum is None or value <= maximum):
+        return value
+    if maximum is None:
+        allowed = f"{minimum} or more"
+    elif minimum is None:
+        allowed = f"{maximum} or less"
+    else:
+        allowed = f"from {minimum} to {maximum}"
+    raise ImproperlyConfigured(f"{name} must be {allowed}, not {raw.strip()!r}.")
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

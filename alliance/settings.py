@@ -8,6 +8,7 @@ must then provide SECRET_KEY and ALLOWED_HOSTS, or start-up fails loudly.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -188,9 +189,11 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- Sign-in: throttling, two-factor, sessions (see SECURITY.md) -----------
 # After this many wrong passwords in a row for one username from one address, that
-# pair is locked out until the time below passes or a clinic admin unlocks it.
-AXES_FAILURE_LIMIT = env_int("ALLIANCE_LOGIN_FAILURES_ALLOWED", 5)
-AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("ALLIANCE_LOGIN_LOCKOUT_MINUTES", 15))
+# pair is locked out until the time below passes or a clinic admin unlocks it. A limit of 0
+# or less refused everyone's right password at the first try; a pause of 0 minutes or less
+# locked nobody out, however many passwords were guessed.
+AXES_FAILURE_LIMIT = env_int("ALLIANCE_LOGIN_FAILURES_ALLOWED", 5, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("ALLIANCE_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
@@ -204,14 +207,16 @@ ALLIANCE_TWO_FACTOR = env_str("ALLIANCE_TWO_FACTOR", "admins")
 if ALLIANCE_TWO_FACTOR not in ("admins", "all"):
     raise ImproperlyConfigured("ALLIANCE_TWO_FACTOR must be admins or all.")
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Alliance")
-# A signed-in session ends after this many idle minutes, and its cookie ends with the browser.
-ALLIANCE_IDLE_MINUTES = env_int("ALLIANCE_IDLE_MINUTES", 30)
+# A signed-in session ends after this many idle minutes, and its cookie ends with the browser
+# (0 or less signed everyone out at their next page).
+ALLIANCE_IDLE_MINUTES = env_int("ALLIANCE_IDLE_MINUTES", 30, minimum=1)
 SESSION_COOKIE_AGE = ALLIANCE_IDLE_MINUTES * 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-# Changing one's e-mail or two-factor needs the password again if the last one is older.
-ALLIANCE_REAUTHENTICATE_MINUTES = env_int("ALLIANCE_REAUTHENTICATE_MINUTES", 10)
-# How long an e-mailed password-reset link stays valid.
-PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_HOURS", 24) * 60 * 60
+# Changing one's e-mail or two-factor needs the password again if the last one is older (0
+# or less asked for it again and again, for ever: no admin could set up two-factor).
+ALLIANCE_REAUTHENTICATE_MINUTES = env_int("ALLIANCE_REAUTHENTICATE_MINUTES", 10, minimum=1)
+# How long an e-mailed password-reset link stays valid (0 or less: dead on arrival).
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_HOURS", 24, minimum=1) * 60 * 60
 
 # --- Languages and time ---------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -252,6 +257,17 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # Rate limits live here. One process: memory. Several web processes or hosts:
 # point CACHE_URL at Redis so they share one count.
 CACHE_URL = env_str("CACHE_URL")
+# Django's Redis cache (one address, or several with commas) reads its address only when first
+# used, and every limit here lets requests through while the cache fails: a mistyped address
+# (`redis:/cache`, `cache:6379`) turned off every rate limit, with a warning per request. Not
+# echoed: an address may hold a password.
+if CACHE_URL and not all(
+    re.match(r"(redis|rediss|unix)://", address.strip()) for address in re.split("[;,]", CACHE_URL)
+):
+    raise ImproperlyConfigured(
+        "CACHE_URL must be a Redis address starting redis://, rediss:// or unix:// "
+        "(each of them, if several)."
+    )
 # How long a cache call may wait for Redis (to connect, then for each answer) before it
 # counts as down. It holds only counts, answered in well under a millisecond on the same
 # network; redis-py's own wait, 5 s, held every rating link and every API request that long
@@ -450,19 +466,23 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
 }
 # A new colleague's invitation (the link to choose their first password) lasts this long.
-ALLIANCE_STAFF_INVITATION_DAYS = env_int("ALLIANCE_STAFF_INVITATION_DAYS", 7)
+ALLIANCE_STAFF_INVITATION_DAYS = env_int("ALLIANCE_STAFF_INVITATION_DAYS", 7, minimum=1)
 # After answering, a client whose therapist turned on "show the client their own chart"
 # sees it on their link for this long (the link's address stays in the phone's history).
 ALLIANCE_OWN_CHART_MINUTES = env_int("ALLIANCE_OWN_CHART_MINUTES", 60)
 ALLIANCE_BASE_URL = env_str("ALLIANCE_BASE_URL", "http://127.0.0.1:8000")
-# Failed rating-link look-ups allowed per client address in a window, before a pause.
-ALLIANCE_LINK_FAILURES_ALLOWED = env_int("ALLIANCE_LINK_FAILURES_ALLOWED", 10)
-ALLIANCE_LINK_FAILURE_WINDOW_SECONDS = env_int("ALLIANCE_LINK_FAILURE_WINDOW_SECONDS", 15 * 60)
+# Failed rating-link look-ups allowed per client address in a window, before a pause. 0
+# paused every client's link before its first look-up; a window of 0 or less is a count the
+# cache forgets at once, so guessing went unlimited.
+ALLIANCE_LINK_FAILURES_ALLOWED = env_int("ALLIANCE_LINK_FAILURES_ALLOWED", 10, minimum=1)
+ALLIANCE_LINK_FAILURE_WINDOW_SECONDS = env_int(
+    "ALLIANCE_LINK_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1
+)
 # How many proxies in front of Alliance append the address they saw to X-Forwarded-For
 # (0: none, the connection's address is the client's). Each counts rate limits and
 # lock-outs per real client address; trusting more hops than exist lets a client choose
 # its own address, fewer puts everyone behind the proxy under one address.
-ALLIANCE_TRUSTED_PROXY_HOPS = env_int("ALLIANCE_TRUSTED_PROXY_HOPS", 0)
+ALLIANCE_TRUSTED_PROXY_HOPS = env_int("ALLIANCE_TRUSTED_PROXY_HOPS", 0, minimum=0)
 if env_str("USE_X_FORWARDED_FOR"):
     raise ImproperlyConfigured(
         "USE_X_FORWARDED_FOR is replaced by ALLIANCE_TRUSTED_PROXY_HOPS: the number of "
@@ -523,8 +543,10 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # No page here takes files, and no form is bigger than a few kilobytes: anything larger
-# is refused (413) before it is read. Files inside a small body are refused too.
-ALLIANCE_MAX_REQUEST_BYTES = env_int("ALLIANCE_MAX_REQUEST_BYTES", 256 * 1024)
+# is refused (413) before it is read. Files inside a small body are refused too. Not below
+# 64 KiB: a concern's note of 4,000 characters takes up to 48 KB as a browser sends it (a
+# character of 4 bytes, each written %XX), and 0 or less refused every form, the log-in too.
+ALLIANCE_MAX_REQUEST_BYTES = env_int("ALLIANCE_MAX_REQUEST_BYTES", 256 * 1024, minimum=64 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = ALLIANCE_MAX_REQUEST_BYTES
 FILE_UPLOAD_HANDLERS = ["alliance.middleware.RefuseFilesHandler"]
 if not DEBUG:
@@ -535,7 +557,9 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
+    # A negative max-age is a header browsers ignore, and Django's deploy check counts it as
+    # set: HSTS was off without a word. 0 sends none (and the deploy check says so).
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
     if not SECURE_HSTS_PRELOAD:

@@ -1,0 +1,117 @@
+"""A setting out of its range stops start-up, naming the variable and the range.
+
+Each of these had started fine and then misbehaved: everyone signed out at their next page,
+nobody ever locked out, every rating link paused. The settings module is run afresh for each
+value, in this process (`manage.py check` costs a second or two, and the table is long); one
+test starts `manage.py check` to show the refusal is at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+PROJECT = Path(__file__).resolve().parents[2]
+SETTINGS = PROJECT / "alliance" / "settings.py"
+
+REFUSED = [
+    # Sign-in, links and the site's protections.
+    ("ALLIANCE_LOGIN_FAILURES_ALLOWED", "0", "must be 1 or more, not '0'"),
+    ("ALLIANCE_LOGIN_FAILURES_ALLOWED", "-3", "must be 1 or more, not '-3'"),
+    ("ALLIANCE_LOGIN_LOCKOUT_MINUTES", "0", "must be 1 or more"),
+    ("ALLIANCE_LOGIN_LOCKOUT_MINUTES", "-15", "must be 1 or more"),
+    ("ALLIANCE_IDLE_MINUTES", "0", "must be 1 or more"),
+    ("ALLIANCE_IDLE_MINUTES", "-30", "must be 1 or more"),
+    ("ALLIANCE_REAUTHENTICATE_MINUTES", "0", "must be 1 or more"),
+    ("PASSWORD_RESET_TIMEOUT_HOURS", "0", "must be 1 or more"),
+    ("ALLIANCE_STAFF_INVITATION_DAYS", "0", "must be 1 or more"),
+    ("ALLIANCE_LINK_FAILURES_ALLOWED", "0", "must be 1 or more"),
+    ("ALLIANCE_LINK_FAILURE_WINDOW_SECONDS", "0", "must be 1 or more"),
+    ("ALLIANCE_TRUSTED_PROXY_HOPS", "-1", "must be 0 or more"),
+    ("ALLIANCE_MAX_REQUEST_BYTES", "0", "must be 65536 or more"),
+    ("ALLIANCE_MAX_REQUEST_BYTES", "16384", "must be 65536 or more"),
+    ("CACHE_URL", "redis:/cache.internal:6379/1", "CACHE_URL must be a Redis address"),
+    ("CACHE_URL", "cache.internal:6379", "CACHE_URL must be a Redis address"),
+    ("CACHE_URL", "redis://a:6379/1,b:6379/1", "CACHE_URL must be a Redis address"),
+]
+
+# Production only (SECURE_HSTS_SECONDS is read when DEBUG is false).
+PRODUCTION = {"DEBUG": "false", "SECRET_KEY": "x" * 60, "ALLOWED_HOSTS": "alliance.example"}
+REFUSED_IN_PRODUCTION = [
+    ("SECURE_HSTS_SECONDS", "-1", "must be 0 or more"),
+]
+
+TAKEN = [
+    ("ALLIANCE_LOGIN_FAILURES_ALLOWED", "1", "AXES_FAILURE_LIMIT", 1),
+    ("ALLIANCE_IDLE_MINUTES", "1", "SESSION_COOKIE_AGE", 60),
+    ("ALLIANCE_TRUSTED_PROXY_HOPS", "0", "ALLIANCE_TRUSTED_PROXY_HOPS", 0),
+    ("ALLIANCE_MAX_REQUEST_BYTES", "65536", "DATA_UPLOAD_MAX_MEMORY_SIZE", 65536),
+    ("CACHE_URL", "rediss://:secret@cache.internal:6380/1", "CACHE_URL", None),
+    ("CACHE_URL", "redis://a:6379/1,redis://b:6379/1", "CACHE_URL", None),
+    ("CACHE_URL", "unix:///run/redis.sock", "CACHE_URL", None),
+]
+
+
+def _settings(monkeypatch: pytest.MonkeyPatch, **variables: str) -> dict[str, Any]:
+    """The settings module run afresh with these variables set (and the others as they are)."""
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(SETTINGS))
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), REFUSED)
+def test_a_setting_out_of_its_range_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    with pytest.raises(ImproperlyConfigured, match=re.escape(message)) as refusal:
+        _settings(monkeypatch, **{variable: value})
+    assert variable in str(refusal.value)
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), REFUSED_IN_PRODUCTION)
+def test_a_production_setting_out_of_its_range_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    with pytest.raises(ImproperlyConfigured, match=re.escape(f"{variable} {message}")):
+        _settings(monkeypatch, **PRODUCTION, **{variable: value})
+
+
+def test_the_defaults_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable, *_ in REFUSED + REFUSED_IN_PRODUCTION:
+        monkeypatch.delenv(variable, raising=False)
+    assert _settings(monkeypatch)["SESSION_COOKIE_AGE"] == 30 * 60
+    assert _settings(monkeypatch, **PRODUCTION)["SECURE_HSTS_SECONDS"] == 60 * 60 * 24 * 365
+
+
+@pytest.mark.parametrize(("variable", "value", "setting", "expected"), TAKEN)
+def test_a_setting_at_the_edge_of_its_range_is_taken(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, setting: str, expected: Any
+) -> None:
+    taken = _settings(monkeypatch, **{variable: value})[setting]
+    assert taken == (value if expected is None else expected)
+
+
+def test_no_hsts_is_still_allowed_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    """0 sends no header (the deploy check warns); it is how a site withdraws HSTS."""
+    assert _settings(monkeypatch, **PRODUCTION, SECURE_HSTS_SECONDS="0")["SECURE_HSTS_SECONDS"] == 0
+
+
+def test_manage_py_refuses_to_start_naming_the_variable_and_its_range() -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=PROJECT,
+        env={**os.environ, "ALLIANCE_IDLE_MINUTES": "0"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "ALLIANCE_IDLE_MINUTES must be 1 or more, not '0'" in result.stderr
