@@ -366,7 +366,9 @@ CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2  # the same for a Redis result backend, 
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- Clinical thresholds (see README "How flags are raised") --------------
-ALLIANCE_CUTOFF = env_float("ALLIANCE_CUTOFF", 9.0)
+# Every alliance score and dimension is from 0 to 10: a cut-off above it (36, the Session
+# Rating Scale's out of 40) flagged every rating, one below it none.
+ALLIANCE_CUTOFF = env_float("ALLIANCE_CUTOFF", 9.0, minimum=0, maximum=10)
 # "lt": a score below the cut-off is flagged; "le": at or below it.
 ALLIANCE_CUTOFF_OPERATOR = env_str("ALLIANCE_CUTOFF_OPERATOR", "lt")
 if ALLIANCE_CUTOFF_OPERATOR not in ("lt", "le"):
@@ -376,21 +378,29 @@ ALLIANCE_SD = env_float("ALLIANCE_SD", 1.0)
 ALLIANCE_RELIABILITY = env_float("ALLIANCE_RELIABILITY", 0.70)
 # √(2 × (1 − r)) has no value for r above 1 (every evaluation, and the reading page, failed
 # with a math error) and is 0 at 1, which calibration divides by; an SD of 0 or less makes
-# every fall, however small, a reliable drop.
+# every fall, however small, a reliable drop. The ranges are a clinic's own thresholds'
+# (measures/models/thresholds.py), which take the installation's place.
 if not 0 <= ALLIANCE_RELIABILITY < 1:
     raise ImproperlyConfigured("ALLIANCE_RELIABILITY must be 0 or more and below 1.")
-if ALLIANCE_SD <= 0:
-    raise ImproperlyConfigured("ALLIANCE_SD must be more than 0.")
+if not 0 < ALLIANCE_SD <= 10:
+    raise ImproperlyConfigured("ALLIANCE_SD must be more than 0 and at most 10.")
 # The defaults below are tuned on the signal benchmark (bench/signal.py); README says why.
-ALLIANCE_MIN_EARLIER_RATINGS = env_int("ALLIANCE_MIN_EARLIER_RATINGS", 4)
-ALLIANCE_OWN_SD_MULTIPLIER = env_float("ALLIANCE_OWN_SD_MULTIPLIER", 2.0)
-ALLIANCE_DIMENSION_DROP = env_int("ALLIANCE_DIMENSION_DROP", 4)
-ALLIANCE_TREND_LENGTH = env_int("ALLIANCE_TREND_LENGTH", 3)
-ALLIANCE_TREND_MIN_FALL = env_float("ALLIANCE_TREND_MIN_FALL", 2.0)
-ALLIANCE_TREND_BELOW_USUAL = env_float("ALLIANCE_TREND_BELOW_USUAL", 1.0)
+# Out of their ranges the rules said nothing wrong but quietly did something else: a
+# dimension drop of 0 (or a discrepancy of 0) fired at every steady rating, a run of 0
+# missed sessions never fired, a trend of 1 rating or a mean of 0 earlier ones was read as
+# 2 and 1.
+ALLIANCE_MIN_EARLIER_RATINGS = env_int("ALLIANCE_MIN_EARLIER_RATINGS", 4, minimum=1)
+ALLIANCE_OWN_SD_MULTIPLIER = env_float("ALLIANCE_OWN_SD_MULTIPLIER", 2.0, minimum=0)
+ALLIANCE_DIMENSION_DROP = env_int("ALLIANCE_DIMENSION_DROP", 4, minimum=1, maximum=10)
+ALLIANCE_TREND_LENGTH = env_int("ALLIANCE_TREND_LENGTH", 3, minimum=2)
+ALLIANCE_TREND_MIN_FALL = env_float("ALLIANCE_TREND_MIN_FALL", 2.0, minimum=0, maximum=10)
+# 0: the run need not end below the client's usual level.
+ALLIANCE_TREND_BELOW_USUAL = env_float("ALLIANCE_TREND_BELOW_USUAL", 1.0, minimum=0, maximum=10)
 ALLIANCE_DISCREPANCY = env_float("ALLIANCE_DISCREPANCY", 1.5)
-ALLIANCE_MISSED_IN_A_ROW = env_int("ALLIANCE_MISSED_IN_A_ROW", 2)
-ALLIANCE_UNRATED_IN_A_ROW = env_int("ALLIANCE_UNRATED_IN_A_ROW", 4)
+if not 0 < ALLIANCE_DISCREPANCY <= 10:
+    raise ImproperlyConfigured("ALLIANCE_DISCREPANCY must be more than 0 and at most 10.")
+ALLIANCE_MISSED_IN_A_ROW = env_int("ALLIANCE_MISSED_IN_A_ROW", 2, minimum=1)
+ALLIANCE_UNRATED_IN_A_ROW = env_int("ALLIANCE_UNRATED_IN_A_ROW", 4, minimum=1)
 # Context rules are shown (on the chart, the caseload, inside a concern) but never open a
 # concern by themselves; every other rule alerts. See README "Signals and concerns".
 ALLIANCE_CONTEXT_RULES = env_list("ALLIANCE_CONTEXT_RULES", ["below_cutoff"])
@@ -408,9 +418,10 @@ if not set(ALLIANCE_CONTEXT_RULES) <= _RULES:
     raise ImproperlyConfigured(f"ALLIANCE_CONTEXT_RULES names unknown rules: {unknown}.")
 # Outcome beside the alliance (README "On track or not"): how many of the clinic's clients
 # an expected course must rest on, per starting band and answer, before it is used; and
-# how many answers it follows.
-ALLIANCE_OUTCOME_MIN_CLIENTS = env_int("ALLIANCE_OUTCOME_MIN_CLIENTS", 20)
-ALLIANCE_OUTCOME_COURSE_LENGTH = env_int("ALLIANCE_OUTCOME_COURSE_LENGTH", 20)
+# how many answers it follows: from the second (the first is where each client starts; a
+# negative length cut the latest answers off every course).
+ALLIANCE_OUTCOME_MIN_CLIENTS = env_int("ALLIANCE_OUTCOME_MIN_CLIENTS", 20, minimum=1)
+ALLIANCE_OUTCOME_COURSE_LENGTH = env_int("ALLIANCE_OUTCOME_COURSE_LENGTH", 20, minimum=2)
 # Whether a small rupture ("a little"), partly talked through, opens a concern.
 ALLIANCE_MINOR_RUPTURE_ALERTS = env_bool("ALLIANCE_MINOR_RUPTURE_ALERTS", default=False)
 # Notifications: the therapist's daily digest, and escalation of concerns left unacknowledged.

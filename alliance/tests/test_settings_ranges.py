@@ -1,9 +1,10 @@
 """A setting out of its range stops start-up, naming the variable and the range.
 
 Each of these had started fine and then misbehaved: everyone signed out at their next page,
-nobody ever locked out, every rating link paused. The settings module is run afresh for each
-value, in this process (`manage.py check` costs a second or two, and the table is long); one
-test starts `manage.py check` to show the refusal is at start-up.
+nobody ever locked out, every rating link paused, every steady rating flagged. The settings
+module is run afresh for each value, in this process (`manage.py check` costs a second or
+two, and the table is long); one test starts `manage.py check` to show the refusal is at
+start-up.
 """
 
 from __future__ import annotations
@@ -41,6 +42,25 @@ REFUSED = [
     ("CACHE_URL", "redis:/cache.internal:6379/1", "CACHE_URL must be a Redis address"),
     ("CACHE_URL", "cache.internal:6379", "CACHE_URL must be a Redis address"),
     ("CACHE_URL", "redis://a:6379/1,b:6379/1", "CACHE_URL must be a Redis address"),
+    # The rules' thresholds, on scores from 0 to 10.
+    ("ALLIANCE_CUTOFF", "36", "must be from 0 to 10, not '36'"),
+    ("ALLIANCE_CUTOFF", "-1", "must be from 0 to 10"),
+    ("ALLIANCE_SD", "12", "ALLIANCE_SD must be more than 0 and at most 10"),
+    ("ALLIANCE_MIN_EARLIER_RATINGS", "0", "must be 1 or more"),
+    ("ALLIANCE_OWN_SD_MULTIPLIER", "-2", "must be 0 or more"),
+    ("ALLIANCE_DIMENSION_DROP", "0", "must be from 1 to 10"),
+    ("ALLIANCE_DIMENSION_DROP", "11", "must be from 1 to 10"),
+    ("ALLIANCE_TREND_LENGTH", "1", "must be 2 or more"),
+    ("ALLIANCE_TREND_MIN_FALL", "-1", "must be from 0 to 10"),
+    ("ALLIANCE_TREND_MIN_FALL", "12", "must be from 0 to 10"),
+    ("ALLIANCE_TREND_BELOW_USUAL", "-0.5", "must be from 0 to 10"),
+    ("ALLIANCE_DISCREPANCY", "0", "ALLIANCE_DISCREPANCY must be more than 0 and at most 10"),
+    ("ALLIANCE_DISCREPANCY", "-1.5", "ALLIANCE_DISCREPANCY must be more than 0"),
+    ("ALLIANCE_MISSED_IN_A_ROW", "0", "must be 1 or more"),
+    ("ALLIANCE_UNRATED_IN_A_ROW", "0", "must be 1 or more"),
+    ("ALLIANCE_OUTCOME_MIN_CLIENTS", "0", "must be 1 or more"),
+    ("ALLIANCE_OUTCOME_COURSE_LENGTH", "1", "must be 2 or more"),
+    ("ALLIANCE_OUTCOME_COURSE_LENGTH", "-3", "must be 2 or more"),
 ]
 
 # Production only (SECURE_HSTS_SECONDS is read when DEBUG is false).
@@ -57,6 +77,15 @@ TAKEN = [
     ("CACHE_URL", "rediss://:secret@cache.internal:6380/1", "CACHE_URL", None),
     ("CACHE_URL", "redis://a:6379/1,redis://b:6379/1", "CACHE_URL", None),
     ("CACHE_URL", "unix:///run/redis.sock", "CACHE_URL", None),
+    ("ALLIANCE_CUTOFF", "0", "ALLIANCE_CUTOFF", 0.0),
+    ("ALLIANCE_CUTOFF", "10", "ALLIANCE_CUTOFF", 10.0),
+    ("ALLIANCE_SD", "10", "ALLIANCE_SD", 10.0),
+    ("ALLIANCE_DIMENSION_DROP", "10", "ALLIANCE_DIMENSION_DROP", 10),
+    ("ALLIANCE_TREND_LENGTH", "2", "ALLIANCE_TREND_LENGTH", 2),
+    ("ALLIANCE_TREND_BELOW_USUAL", "0", "ALLIANCE_TREND_BELOW_USUAL", 0.0),
+    ("ALLIANCE_DISCREPANCY", "0.5", "ALLIANCE_DISCREPANCY", 0.5),
+    ("ALLIANCE_MISSED_IN_A_ROW", "1", "ALLIANCE_MISSED_IN_A_ROW", 1),
+    ("ALLIANCE_OUTCOME_COURSE_LENGTH", "2", "ALLIANCE_OUTCOME_COURSE_LENGTH", 2),
 ]
 
 
