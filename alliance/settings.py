@@ -424,31 +424,41 @@ ALLIANCE_OUTCOME_MIN_CLIENTS = env_int("ALLIANCE_OUTCOME_MIN_CLIENTS", 20, minim
 ALLIANCE_OUTCOME_COURSE_LENGTH = env_int("ALLIANCE_OUTCOME_COURSE_LENGTH", 20, minimum=2)
 # Whether a small rupture ("a little"), partly talked through, opens a concern.
 ALLIANCE_MINOR_RUPTURE_ALERTS = env_bool("ALLIANCE_MINOR_RUPTURE_ALERTS", default=False)
-# Notifications: the therapist's daily digest, and escalation of concerns left unacknowledged.
-ALLIANCE_DIGEST_HOUR = env_int("ALLIANCE_DIGEST_HOUR", 7)
-ALLIANCE_ESCALATE_AFTER_DAYS = env_int("ALLIANCE_ESCALATE_AFTER_DAYS", 7)
+# Notifications: the therapist's daily digest, and escalation of concerns left unacknowledged
+# (after 0 days or fewer, every concern went to the supervisors a quarter of an hour after
+# the therapist's digest named it). Hours are of the day, 0 to 23: Celery's crontab refused
+# others with a message naming neither the variable nor the job.
+ALLIANCE_DIGEST_HOUR = env_int("ALLIANCE_DIGEST_HOUR", 7, minimum=0, maximum=23)
+ALLIANCE_ESCALATE_AFTER_DAYS = env_int("ALLIANCE_ESCALATE_AFTER_DAYS", 7, minimum=1)
 # The periodic sweep (nightly by default).
-ALLIANCE_SWEEP_HOUR = env_int("ALLIANCE_SWEEP_HOUR", 2)
-# How many clients each of the sweep's tasks evaluates: chunks spread over the workers.
-ALLIANCE_SWEEP_CHUNK_CLIENTS = env_int("ALLIANCE_SWEEP_CHUNK_CLIENTS", 500)
-if ALLIANCE_SWEEP_CHUNK_CLIENTS < 1:  # 0 fails every plan; fewer plans chunks of nobody
-    raise ImproperlyConfigured("ALLIANCE_SWEEP_CHUNK_CLIENTS must be 1 or more.")
+ALLIANCE_SWEEP_HOUR = env_int("ALLIANCE_SWEEP_HOUR", 2, minimum=0, maximum=23)
+# How many clients each of the sweep's tasks evaluates: chunks spread over the workers
+# (0 fails every plan; fewer plans chunks of nobody).
+ALLIANCE_SWEEP_CHUNK_CLIENTS = env_int("ALLIANCE_SWEEP_CHUNK_CLIENTS", 500, minimum=1)
 # Each sweep looks this far back before the last one began: a rating stamped just before
 # that sweep started but committed just after it was invisible to it (and if its own
 # evaluation could not be queued, nothing else would judge it). Longer than any request
 # or import that writes ratings stays open; re-judging a client twice changes nothing.
-ALLIANCE_SWEEP_OVERLAP_SECONDS = env_int("ALLIANCE_SWEEP_OVERLAP_SECONDS", 10 * 60)
-if ALLIANCE_SWEEP_OVERLAP_SECONDS < 0:  # would look past the last sweep's start, not before
-    raise ImproperlyConfigured("ALLIANCE_SWEEP_OVERLAP_SECONDS must be 0 or more.")
+# (Negative would look past the last sweep's start, not before.)
+ALLIANCE_SWEEP_OVERLAP_SECONDS = env_int("ALLIANCE_SWEEP_OVERLAP_SECONDS", 10 * 60, minimum=0)
 # The record of each sweep and catch-up (a row every 10 minutes, and each chunk's client
 # ids) is kept this long, then forgotten by the nightly sweep; the latest finished one is
-# kept whatever its age, since it bounds the next.
-ALLIANCE_SWEEP_KEEP_DAYS = env_int("ALLIANCE_SWEEP_KEEP_DAYS", 90)
-if ALLIANCE_SWEEP_KEEP_DAYS < 1:  # 0 would forget the sweeps and catch-ups still running
-    raise ImproperlyConfigured("ALLIANCE_SWEEP_KEEP_DAYS must be 1 or more.")
-# Client rating links: lifetime, reminder delay, and the address used in e-mails.
-ALLIANCE_INVITATION_LIFETIME_DAYS = env_int("ALLIANCE_INVITATION_LIFETIME_DAYS", 4)
-ALLIANCE_INVITATION_REMINDER_AFTER_HOURS = env_int("ALLIANCE_INVITATION_REMINDER_AFTER_HOURS", 48)
+# kept whatever its age, since it bounds the next (0 would forget the sweeps and catch-ups
+# still running).
+ALLIANCE_SWEEP_KEEP_DAYS = env_int("ALLIANCE_SWEEP_KEEP_DAYS", 90, minimum=1)
+# Client rating links: lifetime, reminder delay, and the address used in e-mails. A link of
+# 0 days was dead when e-mailed. The one reminder replaces the link: due at once (0 hours
+# or fewer) it sent a second e-mail minutes after the first, whose link then no longer
+# worked; due once the link has expired it was never sent.
+ALLIANCE_INVITATION_LIFETIME_DAYS = env_int("ALLIANCE_INVITATION_LIFETIME_DAYS", 4, minimum=1)
+ALLIANCE_INVITATION_REMINDER_AFTER_HOURS = env_int(
+    "ALLIANCE_INVITATION_REMINDER_AFTER_HOURS", 48, minimum=1
+)
+if ALLIANCE_INVITATION_REMINDER_AFTER_HOURS >= ALLIANCE_INVITATION_LIFETIME_DAYS * 24:
+    raise ImproperlyConfigured(
+        "ALLIANCE_INVITATION_REMINDER_AFTER_HOURS must be below the links' lifetime, "
+        f"ALLIANCE_INVITATION_LIFETIME_DAYS in hours ({ALLIANCE_INVITATION_LIFETIME_DAYS * 24})."
+    )
 # The read-only API (api/): personal access tokens only, JSON only, 100 records a page, and
 # a rate per token's owner (counted in CACHE_URL's cache: set it when several web processes
 # serve).
@@ -480,7 +490,9 @@ SPECTACULAR_SETTINGS = {
 ALLIANCE_STAFF_INVITATION_DAYS = env_int("ALLIANCE_STAFF_INVITATION_DAYS", 7, minimum=1)
 # After answering, a client whose therapist turned on "show the client their own chart"
 # sees it on their link for this long (the link's address stays in the phone's history).
-ALLIANCE_OWN_CHART_MINUTES = env_int("ALLIANCE_OWN_CHART_MINUTES", 60)
+# (0 showed it to nobody, and a client going Back from the thanks heard their link was
+# used up rather than that their answers were in.)
+ALLIANCE_OWN_CHART_MINUTES = env_int("ALLIANCE_OWN_CHART_MINUTES", 60, minimum=1)
 ALLIANCE_BASE_URL = env_str("ALLIANCE_BASE_URL", "http://127.0.0.1:8000")
 # Failed rating-link look-ups allowed per client address in a window, before a pause. 0
 # paused every client's link before its first look-up; a window of 0 or less is a count the
@@ -502,21 +514,34 @@ if env_str("USE_X_FORWARDED_FOR"):
 # The first date a session (or a dashboard period) may fall on: older dates are typing
 # slips ("0025" for "2025"); the last is a year from today.
 ALLIANCE_EARLIEST_SESSION_DATE = env_date("ALLIANCE_EARLIEST_SESSION_DATE", dt.date(2000, 1, 1))
-# How long a therapist may revise their own rating before it becomes the record.
-ALLIANCE_THERAPIST_RATING_EDIT_HOURS = env_int("ALLIANCE_THERAPIST_RATING_EDIT_HOURS", 24)
+# How long a therapist may revise their own rating before it becomes the record (0 locked
+# every rating as it was given, the page saying it "can be changed for 0 days").
+ALLIANCE_THERAPIST_RATING_EDIT_HOURS = env_int(
+    "ALLIANCE_THERAPIST_RATING_EDIT_HOURS", 24, minimum=1
+)
 
 # --- Schedules (Celery beat) ------------------------------------------------
-ALLIANCE_CATCH_UP_SECONDS = env_int("ALLIANCE_CATCH_UP_SECONDS", 10 * 60)
+# Every interval is 1 second or more: beat takes 0 or less as due on every tick, and queued
+# the job without pause.
+ALLIANCE_CATCH_UP_SECONDS = env_int("ALLIANCE_CATCH_UP_SECONDS", 10 * 60, minimum=1)
 # With a worker and beat expected (a broker set), detection that has not finished a sweep or
 # catch-up for this long is late: the pages that list concerns say so (an empty queue is
 # then no sign that all is well) and /health/detection/ answers 503. Six catch-ups missed.
+# Not as short as one catch-up's interval: detection working as it should was late between
+# every two, and the monitor was paged each time.
 ALLIANCE_DETECTION_LATE_MINUTES = env_int(
     "ALLIANCE_DETECTION_LATE_MINUTES", max(60, 6 * ALLIANCE_CATCH_UP_SECONDS // 60)
 )
+if ALLIANCE_DETECTION_LATE_MINUTES * 60 <= ALLIANCE_CATCH_UP_SECONDS:
+    raise ImproperlyConfigured(
+        "ALLIANCE_DETECTION_LATE_MINUTES must be longer than the catch-up's interval, "
+        f"ALLIANCE_CATCH_UP_SECONDS ({ALLIANCE_CATCH_UP_SECONDS} s): "
+        f"{ALLIANCE_CATCH_UP_SECONDS // 60 + 1} or more."
+    )
 CELERY_BEAT_SCHEDULE = {
     "send-rating-reminders": {
         "task": "sessions.tasks.send_rating_reminders",
-        "schedule": env_int("ALLIANCE_REMINDER_SWEEP_SECONDS", 15 * 60),
+        "schedule": env_int("ALLIANCE_REMINDER_SWEEP_SECONDS", 15 * 60, minimum=1),
     },
     "sweep-for-alliance-drops": {
         "task": "measures.tasks.sweep",

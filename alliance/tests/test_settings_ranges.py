@@ -61,6 +61,24 @@ REFUSED = [
     ("ALLIANCE_OUTCOME_MIN_CLIENTS", "0", "must be 1 or more"),
     ("ALLIANCE_OUTCOME_COURSE_LENGTH", "1", "must be 2 or more"),
     ("ALLIANCE_OUTCOME_COURSE_LENGTH", "-3", "must be 2 or more"),
+    # Schedules, and how long links and windows last.
+    ("ALLIANCE_DIGEST_HOUR", "24", "ALLIANCE_DIGEST_HOUR must be from 0 to 23, not '24'"),
+    ("ALLIANCE_DIGEST_HOUR", "-1", "ALLIANCE_DIGEST_HOUR must be from 0 to 23"),
+    ("ALLIANCE_SWEEP_HOUR", "24", "ALLIANCE_SWEEP_HOUR must be from 0 to 23"),
+    ("ALLIANCE_SWEEP_HOUR", "-1", "ALLIANCE_SWEEP_HOUR must be from 0 to 23"),
+    ("ALLIANCE_ESCALATE_AFTER_DAYS", "0", "must be 1 or more"),
+    ("ALLIANCE_ESCALATE_AFTER_DAYS", "-7", "must be 1 or more"),
+    ("ALLIANCE_CATCH_UP_SECONDS", "0", "must be 1 or more"),
+    ("ALLIANCE_REMINDER_SWEEP_SECONDS", "0", "must be 1 or more"),
+    ("ALLIANCE_REMINDER_SWEEP_SECONDS", "-900", "must be 1 or more"),
+    ("ALLIANCE_DETECTION_LATE_MINUTES", "0", "longer than the catch-up's interval"),
+    ("ALLIANCE_DETECTION_LATE_MINUTES", "10", "(600 s): 11 or more"),
+    ("ALLIANCE_INVITATION_LIFETIME_DAYS", "0", "must be 1 or more"),
+    ("ALLIANCE_INVITATION_REMINDER_AFTER_HOURS", "0", "must be 1 or more"),
+    ("ALLIANCE_INVITATION_REMINDER_AFTER_HOURS", "96", "below the links' lifetime"),
+    ("ALLIANCE_OWN_CHART_MINUTES", "0", "must be 1 or more"),
+    ("ALLIANCE_THERAPIST_RATING_EDIT_HOURS", "0", "must be 1 or more"),
+    ("ALLIANCE_THERAPIST_RATING_EDIT_HOURS", "-24", "must be 1 or more"),
 ]
 
 # Production only (SECURE_HSTS_SECONDS is read when DEBUG is false).
@@ -86,6 +104,17 @@ TAKEN = [
     ("ALLIANCE_DISCREPANCY", "0.5", "ALLIANCE_DISCREPANCY", 0.5),
     ("ALLIANCE_MISSED_IN_A_ROW", "1", "ALLIANCE_MISSED_IN_A_ROW", 1),
     ("ALLIANCE_OUTCOME_COURSE_LENGTH", "2", "ALLIANCE_OUTCOME_COURSE_LENGTH", 2),
+    ("ALLIANCE_DIGEST_HOUR", "0", "ALLIANCE_DIGEST_HOUR", 0),
+    ("ALLIANCE_SWEEP_HOUR", "23", "ALLIANCE_SWEEP_HOUR", 23),
+    ("ALLIANCE_ESCALATE_AFTER_DAYS", "1", "ALLIANCE_ESCALATE_AFTER_DAYS", 1),
+    ("ALLIANCE_DETECTION_LATE_MINUTES", "11", "ALLIANCE_DETECTION_LATE_MINUTES", 11),
+    (
+        "ALLIANCE_INVITATION_REMINDER_AFTER_HOURS",
+        "95",
+        "ALLIANCE_INVITATION_REMINDER_AFTER_HOURS",
+        95,
+    ),
+    ("ALLIANCE_THERAPIST_RATING_EDIT_HOURS", "1", "ALLIANCE_THERAPIST_RATING_EDIT_HOURS", 1),
 ]
 
 
@@ -133,14 +162,25 @@ def test_no_hsts_is_still_allowed_in_production(monkeypatch: pytest.MonkeyPatch)
     assert _settings(monkeypatch, **PRODUCTION, SECURE_HSTS_SECONDS="0")["SECURE_HSTS_SECONDS"] == 0
 
 
-def test_manage_py_refuses_to_start_naming_the_variable_and_its_range() -> None:
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("ALLIANCE_IDLE_MINUTES", "0", "ALLIANCE_IDLE_MINUTES must be 1 or more, not '0'"),
+        # Celery's crontab had refused it here too, saying only "Valid range is 0-23. '24'
+        # was found", of no variable and no job.
+        ("ALLIANCE_DIGEST_HOUR", "24", "ALLIANCE_DIGEST_HOUR must be from 0 to 23, not '24'"),
+    ],
+)
+def test_manage_py_refuses_to_start_naming_the_variable_and_its_range(
+    variable: str, value: str, message: str
+) -> None:
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=PROJECT,
-        env={**os.environ, "ALLIANCE_IDLE_MINUTES": "0"},
+        env={**os.environ, variable: value},
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode != 0
-    assert "ALLIANCE_IDLE_MINUTES must be 1 or more, not '0'" in result.stderr
+    assert message in result.stderr
