@@ -136,15 +136,17 @@ if env_bool("ALLIANCE_WEB_TIER", False) and DATABASE_WEB_STATEMENT_TIMEOUT_SECON
 # network (a failover, a crashed machine) neither takes nor refuses a connection: without
 # it a page waited for the operating system's TCP timeout, past gunicorn's 30 s, which
 # killed the worker and sent no page at all; now it answers the clean 503 after this long.
-DATABASE_CONNECT_TIMEOUT_SECONDS = env_int("DATABASE_CONNECT_TIMEOUT_SECONDS", 5)
-if DATABASE_CONNECT_TIMEOUT_SECONDS < 0:  # libpq reads it as 0: wait for ever
-    raise ImproperlyConfigured("DATABASE_CONNECT_TIMEOUT_SECONDS must be 0 or more.")
+# (libpq reads a negative one as 0: wait for ever.)
+DATABASE_CONNECT_TIMEOUT_SECONDS = env_int("DATABASE_CONNECT_TIMEOUT_SECONDS", 5, minimum=0)
 
 
 def database(url: str) -> dict[str, Any]:
-    """A connection from a URL, kept for a minute and checked before reuse."""
+    """A connection from a URL, kept for a minute and checked before reuse (0: closed after
+    each request; a negative age Django would have read as 0)."""
     config = dj_database_url.parse(
-        url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
+        url,
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        conn_health_checks=True,
     )
     if config["ENGINE"] == "django.db.backends.postgresql":
         options = config.setdefault("OPTIONS", {})
@@ -165,7 +167,7 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"] = {**database(DATABASE_REPLICA_URL), "TEST": {"MIRROR": "default"}}
 ALLIANCE_REPLICA_DATABASE = "replica" if DATABASE_REPLICA_URL else None
 # How long the sweep waits for a lagging replica to catch up before reading the primary.
-DATABASE_REPLICA_WAIT_SECONDS = env_int("DATABASE_REPLICA_WAIT_SECONDS", 30)
+DATABASE_REPLICA_WAIT_SECONDS = env_int("DATABASE_REPLICA_WAIT_SECONDS", 30, minimum=0)
 DATABASE_ROUTERS = ["alliance.replica.PrimaryReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -303,7 +305,8 @@ except ImportError as error:
         f"django.core.mail.backends.smtp.EmailBackend, not {EMAIL_BACKEND!r} ({error})."
     ) from None
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
+# A port past 65535 failed every e-mail as it was sent (0 quietly meant 25).
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
@@ -327,8 +330,16 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
-CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
+# For the tasks that set none of their own (reminders, e-mailed rating links, sign-in
+# clean-up): a negative limit stopped each of them as it began, 0 none of them ever; a soft
+# limit not below the hard one never warned a task before it was killed.
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimum=1)
+if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CELERY_TASK_SOFT_TIME_LIMIT must be below CELERY_TASK_TIME_LIMIT "
+        f"({CELERY_TASK_TIME_LIMIT})."
+    )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A broker that is down must not hold up a page. Queuing a task (a rating's evaluation,
 # on commit) gives up within about a second when the broker refuses, or a few seconds when
@@ -355,10 +366,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # waiting that long. It must exceed the longest task that should not run twice at once
     # (a sweep's chunk: 5 minutes) and the longest retry countdown (10 minutes). Only the
     # retention erase may run longer (limit 35 minutes); it skips clients already erased.
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 15 * 60),
-    # How often (seconds) a worker looks for such tasks: every 10 × 10 s by default.
-    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
-    "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
+    # 0 or less handed every task a worker had taken to another at the next look, while the
+    # first still ran it.
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 15 * 60, minimum=1),
+    # How often (seconds) a worker looks for such tasks: every 10 × 10 s by default. (Kombu
+    # reads an interval of 0 or less as 10, and a throttle of 0 as 1.)
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10, minimum=1),
+    "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10, minimum=1),
 }
 # One queue unless an operator (or a test) names another, shared by producers and workers.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE") or "celery"
@@ -636,6 +650,13 @@ if ALLIANCE_BENCH_FLOOR_VIEW and "bench" not in str(DATABASES["default"]["NAME"]
 ALLIANCE_FREEZE_LOADED = env_bool("ALLIANCE_FREEZE_LOADED", default=True)
 
 # --- Logging --------------------------------------------------------------
+# Any case, as the other variables' words. Python's logging knows only the upper-case names,
+# and refused others at start-up as "Unable to configure root logger", naming no variable.
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").strip().upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {env_str('LOG_LEVEL')!r}."
+    )
 # Plain lines on stderr. Nothing here logs request bodies or client details.
 LOGGING = {
     "version": 1,
@@ -646,7 +667,7 @@ LOGGING = {
         "plain_refusals": {"()": "alliance.logging.PlainRefusals"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # django-axes narrates every sign-in at INFO; the attempts are in its tables already.
         "axes": {"level": "WARNING"},

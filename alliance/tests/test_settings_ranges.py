@@ -79,6 +79,19 @@ REFUSED = [
     ("ALLIANCE_OWN_CHART_MINUTES", "0", "must be 1 or more"),
     ("ALLIANCE_THERAPIST_RATING_EDIT_HOURS", "0", "must be 1 or more"),
     ("ALLIANCE_THERAPIST_RATING_EDIT_HOURS", "-24", "must be 1 or more"),
+    # Workers, the database, e-mail and logs.
+    ("CELERY_TASK_TIME_LIMIT", "-1", "CELERY_TASK_TIME_LIMIT must be 1 or more"),
+    ("CELERY_TASK_TIME_LIMIT", "0", "CELERY_TASK_TIME_LIMIT must be 1 or more"),
+    ("CELERY_TASK_SOFT_TIME_LIMIT", "0", "CELERY_TASK_SOFT_TIME_LIMIT must be 1 or more"),
+    ("CELERY_TASK_SOFT_TIME_LIMIT", "300", "must be below CELERY_TASK_TIME_LIMIT (300)"),
+    ("CELERY_VISIBILITY_TIMEOUT", "0", "CELERY_VISIBILITY_TIMEOUT must be 1 or more"),
+    ("CELERY_UNACKED_RESTORE_INTERVAL", "0", "must be 1 or more"),
+    ("CELERY_UNACKED_RESTORE_THROTTLE", "-10", "must be 1 or more"),
+    ("DATABASE_CONN_MAX_AGE", "-60", "DATABASE_CONN_MAX_AGE must be 0 or more"),
+    ("DATABASE_REPLICA_WAIT_SECONDS", "-1", "must be 0 or more"),
+    ("EMAIL_PORT", "70000", "EMAIL_PORT must be from 1 to 65535, not '70000'"),
+    ("EMAIL_PORT", "0", "EMAIL_PORT must be from 1 to 65535"),
+    ("LOG_LEVEL", "verbose", "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL"),
 ]
 
 # Production only (SECURE_HSTS_SECONDS is read when DEBUG is false).
@@ -92,9 +105,14 @@ TAKEN = [
     ("ALLIANCE_IDLE_MINUTES", "1", "SESSION_COOKIE_AGE", 60),
     ("ALLIANCE_TRUSTED_PROXY_HOPS", "0", "ALLIANCE_TRUSTED_PROXY_HOPS", 0),
     ("ALLIANCE_MAX_REQUEST_BYTES", "65536", "DATA_UPLOAD_MAX_MEMORY_SIZE", 65536),
-    ("CACHE_URL", "rediss://:secret@cache.internal:6380/1", "CACHE_URL", None),
-    ("CACHE_URL", "redis://a:6379/1,redis://b:6379/1", "CACHE_URL", None),
-    ("CACHE_URL", "unix:///run/redis.sock", "CACHE_URL", None),
+    *[
+        ("CACHE_URL", url, "CACHES.default.LOCATION", url)
+        for url in (
+            "rediss://:secret@cache.internal:6380/1",
+            "redis://a:6379/1,redis://b:6379/1",
+            "unix:///run/redis.sock",
+        )
+    ],
     ("ALLIANCE_CUTOFF", "0", "ALLIANCE_CUTOFF", 0.0),
     ("ALLIANCE_CUTOFF", "10", "ALLIANCE_CUTOFF", 10.0),
     ("ALLIANCE_SD", "10", "ALLIANCE_SD", 10.0),
@@ -115,6 +133,11 @@ TAKEN = [
         95,
     ),
     ("ALLIANCE_THERAPIST_RATING_EDIT_HOURS", "1", "ALLIANCE_THERAPIST_RATING_EDIT_HOURS", 1),
+    ("CELERY_TASK_SOFT_TIME_LIMIT", "299", "CELERY_TASK_SOFT_TIME_LIMIT", 299),
+    ("CELERY_VISIBILITY_TIMEOUT", "5", "CELERY_BROKER_TRANSPORT_OPTIONS.visibility_timeout", 5),
+    ("DATABASE_CONN_MAX_AGE", "0", "DATABASES.default.CONN_MAX_AGE", 0),
+    ("EMAIL_PORT", "587", "EMAIL_PORT", 587),
+    ("LOG_LEVEL", "warning", "LOG_LEVEL", "WARNING"),
 ]
 
 
@@ -153,8 +176,10 @@ def test_the_defaults_start(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_setting_at_the_edge_of_its_range_is_taken(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str, setting: str, expected: Any
 ) -> None:
-    taken = _settings(monkeypatch, **{variable: value})[setting]
-    assert taken == (value if expected is None else expected)
+    taken: Any = _settings(monkeypatch, **{variable: value})
+    for key in setting.split("."):
+        taken = taken[key]
+    assert taken == expected
 
 
 def test_no_hsts_is_still_allowed_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
