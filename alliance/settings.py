@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import validate_email
 from django.utils.module_loading import import_string
 
 from alliance.env import env_bool, env_date, env_float, env_int, env_list, env_rate, env_str
@@ -311,6 +314,16 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Alliance <alliance@localhost>")
+# Read only as each e-mail is sent: an address Django cannot write ("alliance@") failed every
+# invitation, reminder and digest, one it passes on unread ("Alliance alliance.example.org")
+# the mail server refuses.
+try:
+    validate_email(parseaddr(DEFAULT_FROM_EMAIL)[1])
+except ValidationError:
+    raise ImproperlyConfigured(
+        "DEFAULT_FROM_EMAIL must be an e-mail address, alone or as Name <address>, such as "
+        f"Alliance <alliance@clinic.example>, not {DEFAULT_FROM_EMAIL!r}."
+    ) from None
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Celery ---------------------------------------------------------------
@@ -508,6 +521,22 @@ ALLIANCE_STAFF_INVITATION_DAYS = env_int("ALLIANCE_STAFF_INVITATION_DAYS", 7, mi
 # used up rather than that their answers were in.)
 ALLIANCE_OWN_CHART_MINUTES = env_int("ALLIANCE_OWN_CHART_MINUTES", 60, minimum=1)
 ALLIANCE_BASE_URL = env_str("ALLIANCE_BASE_URL", "http://127.0.0.1:8000")
+# The links in e-mails start with it. Without its scheme ("alliance.example.org") a client's
+# rating link was no link in their mail, and a colleague's invitation and every password
+# reset pointed at "https:///…", no host at all; a path ("…/alliance") went into some links
+# and not others (none is served under a path).
+_base = urlsplit(ALLIANCE_BASE_URL)
+if (
+    _base.scheme not in ("http", "https")
+    or not _base.hostname
+    or _base.path not in ("", "/")
+    or _base.query
+    or _base.fragment
+):
+    raise ImproperlyConfigured(
+        "ALLIANCE_BASE_URL must be the site's address: http:// or https:// and the host, with "
+        f"no path, such as https://alliance.example.org, not {ALLIANCE_BASE_URL!r}."
+    )
 # Failed rating-link look-ups allowed per client address in a window, before a pause. 0
 # paused every client's link before its first look-up; a window of 0 or less is a count the
 # cache forgets at once, so guessing went unlimited.

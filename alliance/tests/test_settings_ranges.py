@@ -92,6 +92,14 @@ REFUSED = [
     ("EMAIL_PORT", "70000", "EMAIL_PORT must be from 1 to 65535, not '70000'"),
     ("EMAIL_PORT", "0", "EMAIL_PORT must be from 1 to 65535"),
     ("LOG_LEVEL", "verbose", "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+    # The addresses e-mails are sent from and link to.
+    ("DEFAULT_FROM_EMAIL", "alliance@", "DEFAULT_FROM_EMAIL must be an e-mail address"),
+    ("DEFAULT_FROM_EMAIL", "Alliance alliance.example.org", "must be an e-mail address"),
+    ("ALLIANCE_BASE_URL", "alliance.example.org", "ALLIANCE_BASE_URL must be the site's"),
+    ("ALLIANCE_BASE_URL", "https://", "ALLIANCE_BASE_URL must be the site's address"),
+    ("ALLIANCE_BASE_URL", "ftp://alliance.example.org", "must be the site's address"),
+    ("ALLIANCE_BASE_URL", "https://clinic.example/alliance", "with no path"),
+    ("ALLIANCE_BASE_URL", "https://alliance.example.org/?x=1", "with no path"),
 ]
 
 # Production only (SECURE_HSTS_SECONDS is read when DEBUG is false).
@@ -138,6 +146,18 @@ TAKEN = [
     ("DATABASE_CONN_MAX_AGE", "0", "DATABASES.default.CONN_MAX_AGE", 0),
     ("EMAIL_PORT", "587", "EMAIL_PORT", 587),
     ("LOG_LEVEL", "warning", "LOG_LEVEL", "WARNING"),
+    *[
+        ("DEFAULT_FROM_EMAIL", sender, "DEFAULT_FROM_EMAIL", sender)
+        for sender in ("alliance@clinic.example", "Clínica Norte <alliance@clinic.example>")
+    ],
+    *[
+        ("ALLIANCE_BASE_URL", url, "ALLIANCE_BASE_URL", url)
+        for url in (
+            "https://alliance.example.org/",
+            "http://192.168.1.20:8000",
+            "http://[::1]:8000",
+        )
+    ],
 ]
 
 
