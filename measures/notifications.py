@@ -5,7 +5,12 @@ Both jobs claim their concerns with a conditional UPDATE (`notified_at` /
 run sends nothing new, two runs at once never send the same concern twice, and a
 failed mail rolls the claim back for the next run to retry ("due and not done").
 A concern that grows more severe is due again in the digest (grouping clears its
-`notified_at`), so the therapist hears that it got worse.
+`notified_at`), so the therapist hears that it changed.
+
+The digest tells no concern's story, scores or severity: an e-mail is read outside
+Alliance (on a phone, a shared screen, a forwarded thread) and kept beyond the clinic's
+reach. It names each client by their pseudonym label, with a link to the concern, whose
+story the therapist reads in Alliance behind their sign-in.
 
 Neither job mails about a discharged (or erased) client's concern: there is no next
 session to repair the alliance in, and an erased client's record is closed for good. The
@@ -23,16 +28,18 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from clients.models import Supervision, User
-from measures.concern_selectors import with_stories
-from measures.models import Concern
+from measures.models import Concern, ConcernEvent
 
 logger = logging.getLogger(__name__)
+
+# The steps that change a concern's severity (a rise lists it again in the digest).
+CHANGES = [ConcernEvent.Action.SEVERITY_RAISED, ConcernEvent.Action.SIGNALS_WITHDRAWN]
 
 
 def absolute_url(name: str, *args: Any) -> str:
@@ -71,6 +78,9 @@ def digests_send(now: dt.datetime | None = None) -> int:
         .filter(notified_at__isnull=True, client__therapist__is_active=True)
         .exclude(client__therapist__email="")
         .select_related("client__therapist")
+        .annotate(
+            changed=Exists(ConcernEvent.objects.filter(concern=OuterRef("pk"), action__in=CHANGES))
+        )
         .order_by("client__label", "client_id", "opened_at")
     )
     by_therapist: dict[int, list[Concern]] = defaultdict(list)
@@ -91,7 +101,8 @@ def digest_send(*, therapist: User, concerns: list[Concern], now: dt.datetime) -
     """Claim `concerns` (all this therapist's) and mail the ones still needing review.
 
     A concern closed before its digest is marked notified but not listed: the
-    therapist has already dealt with it. Returns whether a mail went out.
+    therapist has already dealt with it. Each of `concerns` carries `changed` (as
+    `digests_send` annotates it). Returns whether a mail went out.
     """
     with transaction.atomic():
         claimed = concerns_claim(
@@ -105,28 +116,34 @@ def digest_send(*, therapist: User, concerns: list[Concern], now: dt.datetime) -
             return False
         context = {
             "therapist": therapist,
-            "concerns": [digest_row(concern) for concern in with_stories(listed, therapist)],
+            "concerns": [digest_row(concern) for concern in listed],
             "review_url": absolute_url("measures:review-queue"),
         }
         send_templated_mail("digest", context, therapist.email)
     return True
 
 
-def digest_row(concern: Concern) -> dict[str, Any]:
-    """What the digest may say about a concern. The template gets these values and no
-    model, so no client detail beyond the pseudonym label can slip into an e-mail."""
+def digest_row(concern: Concern) -> dict[str, str]:
+    """What the digest may say about a concern: its client's pseudonym label, where the
+    concern stands in the therapist's work (new, changed since it opened, or re-opened) and
+    its link. The template gets these values and no model, so no client detail beyond the
+    label (no story, score or severity) can slip into an e-mail."""
     return {
         "label": concern.client.label,
-        "severity": concern.get_severity_display(),
-        # Why it is listed again: its story is the one the therapist read when it opened.
-        "back": (
-            "Re-opened: the repair did not hold."
-            if concern.recovery == Concern.Recovery.NOT_RECOVERED
-            else ""
-        ),
-        "story": concern.story,
+        "state": digest_state(concern),
         "url": absolute_url("measures:concern-detail", concern.pk),
     }
+
+
+def digest_state(concern: Concern) -> str:
+    """Why the concern is in this digest, in a word: the therapist may have read it before."""
+    if concern.recovery == Concern.Recovery.NOT_RECOVERED:
+        return "re-opened"  # by Alliance: the repair did not hold
+    if concern.changed:
+        # Grown more severe since a digest listed it (or since it opened, if a rise came
+        # before its first digest): still true to say it changed.
+        return "changed"
+    return "new"
 
 
 # --- Escalation to supervisors --------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 from typing import Any
@@ -18,6 +19,7 @@ from django.utils import timezone
 from clients.models import Client, Supervision, User
 from clients.tests.factories import ClientFactory, SupervisorFactory
 from measures import notifications, tasks
+from measures.concern_selectors import with_stories
 from measures.concerns import concerns_update
 from measures.history import Thresholds
 from measures.models import Concern, Flag
@@ -97,12 +99,35 @@ def concern_for(
     return concern
 
 
+def slid(client: Client, **fields: Any) -> Concern:
+    """A concern whose story tells the client's scores: a rating of 9.0 at one session,
+    then a reliable drop to 6.2 at the next, the concern's. Returns it with its `story`
+    as Alliance's pages tell it to the therapist."""
+    RatingFactory(session=SessionFactory(client=client))
+    concern = concern_for(client, **fields)
+    RatingFactory(session=concern.first_session, trust=7, **dict.fromkeys(FALLEN, 6))
+    [told] = with_stories([concern], client.therapist)
+    assert "9.0" in told.story and "6.2" in told.story, told.story
+    return told
+
+
+# The dimensions of the fallen rating other than trust.
+FALLEN = ["empathy", "collaboration", "boundaries", "growth", "respect"]
+# What no e-mail tells of a concern: its severity, in any case.
+SEVERITY_WORDS = ["severity", "high", "medium", "low"]
+
+
+def assert_tells_no_clinical_detail(body: str, concern: Concern) -> None:
+    """The story, each score in it and the severity are for Alliance's pages, not e-mail."""
+    assert concern.story not in body
+    for told in ["9.0", "6.2", "reliable drop", "session"]:
+        assert told not in body.lower(), told
+    for word in SEVERITY_WORDS:
+        assert not re.search(rf"\b{word}\b", body, re.IGNORECASE), word
+
+
 def opened_ago(client: Client, age: dt.timedelta, **fields: Any) -> Concern:
     return concern_for(client, opened_at=NOW - age, **fields)
-
-
-def story_of(concern: Concern) -> str:
-    return f"A reliable drop at session {concern.first_session.number}."
 
 
 def link_to(concern: Concern) -> str:
@@ -144,14 +169,26 @@ def test_each_therapist_gets_one_digest_with_their_own_concerns_only(
     [digest] = mails_to("tara@example.org")
     assert digest.subject == "Alliance: 2 concerns to review"
     assert "M.P." not in digest.body
-    assert f"- R.K. (high severity): {story_of(high)}\n  {link_to(high)}\n" in digest.body
-    assert f"- A.B. (medium severity): {story_of(medium)}\n  {link_to(medium)}\n" in digest.body
+    assert f"- A.B. (new)\n  {link_to(medium)}\n\n- R.K. (new)\n  {link_to(high)}\n" in digest.body
     assert f"{BASE}/review/" in digest.body
     [other] = mails_to("colin@example.org")
     assert other.subject == "Alliance: 1 concern to review"
-    assert f"- M.P. (low severity): {story_of(colleagues)}\n  {link_to(colleagues)}\n" in other.body
+    assert f"- M.P. (new)\n  {link_to(colleagues)}\n" in other.body
     assert "R.K." not in other.body and "A.B." not in other.body
     assert set(Concern.objects.values_list("notified_at", flat=True)) == {NOW}
+
+
+def test_the_digest_names_each_client_by_label_with_a_link_and_tells_no_story(
+    client_record: Client, therapist: User
+) -> None:
+    """No client detail in an e-mail beyond the pseudonym label: the story (the scores, the
+    rules that fired) and the severity are read in Alliance, behind the therapist's sign-in."""
+    concern = slid(client_record)
+    assert notifications.digests_send(NOW) == 1
+    [digest] = mail.outbox
+    assert f"- R.K. (new)\n  {link_to(concern)}\n" in digest.body
+    assert "open a concern's link in Alliance to read its story" in digest.body
+    assert_tells_no_clinical_detail(digest.subject + digest.body, concern)
 
 
 def test_no_digest_without_concerns_due(client_record: Client, therapist: User) -> None:
@@ -191,11 +228,12 @@ def test_a_concern_whose_severity_was_raised_is_listed_again(
     assert (concern.severity, concern.notified_at) == (Concern.Severity.HIGH, None)
     assert notifications.digests_send(NOW + dt.timedelta(days=1)) == 1
     first, second = mail.outbox
-    assert "R.K. (medium severity)" in first.body
+    assert f"- R.K. (new)\n  {link_to(concern)}\n" in first.body
     assert second.subject == "Alliance: 1 concern to review"
-    assert "R.K. (high severity)" in second.body
-    assert "the client reported a rupture at session 2 that was not fully talked" in second.body
-    assert link_to(concern) in second.body
+    # Listed again as changed: how (a rupture, the severity it rose to) is in Alliance.
+    assert f"- R.K. (changed)\n  {link_to(concern)}\n" in second.body
+    for told in ["rupture", "severity", "high", "medium"]:
+        assert told not in second.body.lower()
     concern.refresh_from_db()
     assert concern.notified_at == NOW + dt.timedelta(days=1)
 
@@ -302,10 +340,8 @@ def test_no_stored_code_reaches_a_mail(
     assert notifications.digests_send(NOW) == 1
     assert notifications.escalations_send(NOW) == 1
     digest, escalation = mail.outbox
-    # The story is told to the treating therapist, in words.
-    assert "the client reported a rupture at session 2 that was not fully talked" in digest.body
-    assert "you rated session 3 higher than the client did" in digest.body
-    assert "two missed sessions in a row (sessions 4 and 5)" in digest.body
+    # The story is told to the treating therapist in Alliance, not by e-mail.
+    assert "rupture" not in digest.body and "missed" not in digest.body
     for message in [digest, escalation]:
         text = message.subject + message.body
         for code in STORED_CODES:
@@ -383,14 +419,18 @@ def test_a_clients_concerns_go_to_their_current_therapist(
 
 
 def test_the_digest_costs_the_same_queries_for_one_concern_or_many(therapist: User) -> None:
+    """The concerns due with whether each changed; the claim (a savepoint around a lock and
+    an update). No story is told, so no signal or score is read."""
+
     def queries_for(concern_count: int, now: dt.datetime) -> int:
         for _ in range(concern_count):
-            concern_for(ClientFactory(therapist=therapist))
+            slid(ClientFactory(therapist=therapist))
         with CaptureQueriesContext(connection) as queries:
             assert notifications.digests_send(now) == 1
         return len(queries)
 
-    assert queries_for(1, NOW) == queries_for(5, NOW + dt.timedelta(days=1))
+    assert queries_for(1, NOW) == 5
+    assert queries_for(5, NOW + dt.timedelta(days=1)) == 5
 
 
 @pytest.mark.django_db(transaction=True)

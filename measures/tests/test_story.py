@@ -86,7 +86,7 @@ def test_disengagement_has_no_scores_to_tell() -> None:
 
 
 def test_a_concern_opened_by_the_outcome_alone_says_so() -> None:
-    """Not "Signals at session 2.": the queue, the digest and the page tell it."""
+    """Not "Signals at session 2.": the queue and the page tell it."""
     outcome = {"score": 4.0, "first": 6.0, "margin": 1.25, "deteriorated": True}
     assert story([StorySignal(2, "not_on_track", outcome)], {1: 9.5, 2: 9.5}) == (
         "The client's outcome answers were not on track at session 2."

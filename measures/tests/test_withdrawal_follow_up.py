@@ -552,8 +552,8 @@ def test_the_concern_that_carries_a_failed_repairs_review_says_so(
 
 
 def test_the_digest_says_why_a_concern_is_back(client_record: Client, therapist: Any) -> None:
-    """A concern re-opened because its repair did not hold is listed in the next digest
-    with why, before the story the therapist read when it first opened."""
+    """A concern re-opened because its repair did not hold is listed in the next digest as
+    re-opened: the therapist may have read it before, and reads why in Alliance."""
     from django.core import mail
 
     from measures import notifications
@@ -569,4 +569,4 @@ def test_the_digest_says_why_a_concern_is_back(client_record: Client, therapist:
     [sent] = mail.outbox
     listed = f"- {client_record.label}"
     [line] = [line for line in sent.body.splitlines() if line.startswith(listed)]
-    assert "): Re-opened: the repair did not hold. " in line
+    assert line == f"{listed} (re-opened)"
