@@ -7,10 +7,10 @@ failed mail rolls the claim back for the next run to retry ("due and not done").
 A concern that grows more severe is due again in the digest (grouping clears its
 `notified_at`), so the therapist hears that it changed.
 
-The digest tells no concern's story, scores or severity: an e-mail is read outside
+Neither e-mail tells a concern's story, scores or severity: an e-mail is read outside
 Alliance (on a phone, a shared screen, a forwarded thread) and kept beyond the clinic's
-reach. It names each client by their pseudonym label, with a link to the concern, whose
-story the therapist reads in Alliance behind their sign-in.
+reach. Each names the client by their pseudonym label, with a link to the concern, whose
+story the reader opens in Alliance behind their sign-in.
 
 Neither job mails about a discharged (or erased) client's concern: there is no next
 session to repair the alliance in, and an erased client's record is closed for good. The
@@ -245,11 +245,12 @@ def escalation_send(
 
 
 def escalation_row(concern: Concern, now: dt.datetime) -> dict[str, Any]:
-    """What the escalation may say about a concern: no client detail beyond the label."""
+    """What the escalation may say about a concern: the therapist, the client's pseudonym
+    label, how many days it has waited for them and its link. No client detail beyond the
+    label (no story, score or severity): the template gets these values and no model."""
     return {
         "therapist": str(concern.client.therapist),
         "label": concern.client.label,
-        "severity": concern.get_severity_display(),
         # Unacknowledged since: its opening, or Alliance's re-opening (as it fell due).
         "days_open": (now - (concern.reopened_at or concern.opened_at)).days,
         "url": absolute_url("measures:concern-detail", concern.pk),

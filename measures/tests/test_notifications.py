@@ -524,9 +524,24 @@ def test_the_escalation_lists_the_concerns_with_a_link_to_each(
     [message] = mail.outbox
     assert message.to == ["sue@example.org"]
     assert message.subject == "Alliance: 2 concerns left unacknowledged in your team"
-    assert f"- Tara Quinn: R.K. (medium severity), open 12 days\n  {link_to(old)}\n" in message.body
-    assert f"- Tara Quinn: A.B. (low severity), open 8 days\n  {link_to(newer)}\n" in message.body
+    assert f"- Tara Quinn: R.K., open 12 days\n  {link_to(old)}\n" in message.body
+    assert f"- Tara Quinn: A.B., open 8 days\n  {link_to(newer)}\n" in message.body
     assert "more than 7 days" in message.body
+
+
+def test_the_escalation_names_each_client_by_label_with_a_link_and_tells_no_severity(
+    client_record: Client, therapist: User, supervisor: User
+) -> None:
+    """The therapist, the label, the days open (the therapist's follow-up) and the link:
+    the story, its scores and the severity are read in Alliance, behind a sign-in."""
+    therapist.first_name, therapist.last_name = "Tara", "Quinn"
+    therapist.save()
+    concern = slid(client_record, opened_at=NOW - dt.timedelta(days=9))
+    assert notifications.escalations_send(NOW) == 1
+    [message] = mail.outbox
+    assert f"- Tara Quinn: R.K., open 9 days\n  {link_to(concern)}\n" in message.body
+    assert "open a concern's link in Alliance to read its story" in message.body
+    assert_tells_no_clinical_detail(message.subject + message.body, concern)
 
 
 def test_acknowledged_or_closed_concerns_never_escalate(
