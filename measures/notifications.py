@@ -88,10 +88,14 @@ def digests_send(now: dt.datetime | None = None) -> int:
         by_therapist[concern.client.therapist_id].append(concern)
     sent = 0
     for therapist_id, concerns in by_therapist.items():
+        # One failing mailbox must not hold up the others; its concerns wait for the next run.
         try:
             sent += digest_send(therapist=concerns[0].client.therapist, concerns=concerns, now=now)
+        except OSError as error:  # smtplib's errors are OSErrors, as a refused connection is
+            logger.warning(
+                "Concern digest for therapist %s not sent: %s", therapist_id, mail_failure(error)
+            )
         except Exception:
-            # One failing mailbox must not hold up the others; its concerns wait for the next run.
             logger.exception("Concern digest for therapist %s failed", therapist_id)
     logger.info("Sent %d concern digests to %d therapists", sent, len(by_therapist))
     return sent
@@ -178,6 +182,12 @@ def escalations_send(now: dt.datetime | None = None) -> int:
         team_concerns = [c for c in due if c.client.therapist_id in supervisees]
         try:
             sent += escalation_send(team=team, concerns=team_concerns, now=now)
+        except OSError as error:
+            logger.warning(
+                "Concern escalation to supervisors %s not sent: %s",
+                sorted(s.pk for s in team),
+                mail_failure(error),
+            )
         except Exception:
             logger.exception(
                 "Concern escalation to supervisors %s failed", sorted(s.pk for s in team)
@@ -255,6 +265,14 @@ def escalation_row(concern: Concern, now: dt.datetime) -> dict[str, Any]:
         "days_open": (now - (concern.reopened_at or concern.opened_at)).days,
         "url": absolute_url("measures:concern-detail", concern.pk),
     }
+
+
+def mail_failure(error: OSError) -> str:
+    """A failed send as the log may tell it: the error's kind and the server's reply code.
+    Not its text, nor a traceback: smtplib's refusal names the address, and a server's
+    reply often quotes it."""
+    code = getattr(error, "smtp_code", None)
+    return type(error).__name__ + (f", reply {code}" if code else "")
 
 
 def send_templated_mail(name: str, context: dict[str, Any], to: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import smtplib
 import threading
 import time
 from typing import Any
@@ -636,6 +637,30 @@ def test_a_failed_escalation_leaves_its_concerns_for_the_next_run(
     assert concern.escalated_at is None
     monkeypatch.undo()
     assert notifications.escalations_send(NOW) == 1
+
+
+def address_refused(subject: str, body: str, sender: Any, to: list[str]) -> None:
+    """The mail server refuses the address, and smtplib's error names it (as servers do)."""
+    raise smtplib.SMTPRecipientsRefused({to[0]: (550, f"5.1.1 <{to[0]}>: unknown".encode())})
+
+
+@pytest.mark.parametrize("job", ["digests_send", "escalations_send"])
+def test_a_refused_address_is_logged_by_id_without_the_address(
+    client_record: Client,
+    therapist: User,
+    supervisor: User,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    job: str,
+) -> None:
+    """The log names the therapist or supervisors by id, with the error's kind: smtplib's
+    error (and so a traceback) would put their e-mail address in it."""
+    opened_ago(client_record, dt.timedelta(days=8))
+    monkeypatch.setattr(notifications, "send_mail", address_refused)  # the edge: delivery
+    assert getattr(notifications, job)(NOW) == 0
+    reader = therapist if job == "digests_send" else supervisor
+    assert f"{reader.pk}" in caplog.text and "SMTPRecipientsRefused" in caplog.text
+    assert "example.org" not in caplog.text and "R.K." not in caplog.text
 
 
 def test_the_escalation_costs_the_same_queries_for_one_concern_or_many(
