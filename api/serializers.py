@@ -42,6 +42,10 @@ class SessionSerializer(serializers.ModelSerializer):
 class RatingSerializer(serializers.ModelSerializer):
     client = serializers.IntegerField(source="session.client_id", read_only=True)
     alliance_score = serializers.DecimalField(max_digits=4, decimal_places=1, read_only=True)
+    # Only for the therapist who guessed and those who oversee them (`with_guess_shown_to`).
+    guessed_client_score = serializers.IntegerField(
+        source="shown_guess", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Rating

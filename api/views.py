@@ -160,6 +160,7 @@ class RatingViewSet(SessionClientMixin, AuditedReadOnly):
         return (
             Rating.objects.visible_to(self.request.user)
             .of_current_sessions()
+            .with_guess_shown_to(self.request.user)
             .select_related("session__client")
         )
 

@@ -62,6 +62,22 @@ def caseload_q(user: Any, path: str = "") -> Q:
     return same_clinic & reach
 
 
+def practice_q(user: Any, path: str = "") -> Q:
+    """Rows about how a therapist practises (their guesses of their clients' scores), the
+    therapist reached through `path` (e.g. "session__"), that `user` may read: their own,
+    their supervisees', and every therapist's of their clinic for a clinic admin, as the
+    reading page's readers (`is_practising_therapist`, `overseen_therapists_q`). A colleague
+    who took a client over reads the client's record, not how the former therapist read
+    them."""
+    if not _is_staff_member(user):
+        return NOTHING
+    if user.is_clinic_admin:
+        return Q(**{f"{path}therapist__clinic_id": user.clinic_id})
+    return Q(**{f"{path}therapist_id": user.pk}) | Q(
+        **{f"{path}therapist_id__in": supervisee_ids(user)}
+    )
+
+
 def clinic_admin_q(user: Any, path: str = "") -> Q:
     """Rows of a clinic (reached through `path`) that `user` administers: their own clinic,
     for a clinic admin; nothing for anyone else."""

@@ -349,3 +349,38 @@ def test_a_voided_sessions_ratings_and_answers_are_not_counted(
         s for s in get(client, "sessions/", token).json()["results"] if s["id"] == session.pk
     ]
     assert listed["voided_at"] is not None
+
+
+def test_a_therapists_guesses_are_shown_only_to_them_and_those_who_oversee_them(
+    client: Any,
+    therapist: User,
+    colleague: User,
+    supervisor: User,
+    clinic_admin: User,
+    client_record: Client,
+) -> None:
+    """How well a therapist reads their clients is theirs, their supervisors' and the clinic
+    admins' (the reading page's readers; the ratings CSV leaves it out): a colleague who took
+    the client over reads the former therapist's ratings, but not their guesses."""
+    from clients.moves import client_move
+
+    session = SessionFactory(client=client_record, therapist=therapist)
+    RatingFactory(session=session)
+    RatingFactory(session=session, rater="therapist", guessed_client_score=7)
+
+    def guesses(user: User) -> list[int | None]:
+        rows = get(client, "ratings/", token_for(user)).json()["results"]
+        [guess] = [row["guessed_client_score"] for row in rows if row["rater"] == "therapist"]
+        one = get(client, f"ratings/{rows[-1]['id']}/", token_for(user)).json()
+        return [guess, one["guessed_client_score"]]
+
+    for reader in (therapist, supervisor, clinic_admin):
+        assert guesses(reader) == [7, 7], reader
+    client_move(
+        actor=clinic_admin,
+        client=client_record,
+        therapist=colleague,
+        from_therapist_id=therapist.pk,
+    )
+    assert guesses(colleague) == [None, None]
+    assert guesses(clinic_admin) == [7, 7]

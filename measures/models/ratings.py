@@ -9,12 +9,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Cast, Round
 from django.utils import timezone
 
 from clients.models import ClientLanguage
-from clients.scoping import ScopedQuerySet, caseload_q
+from clients.scoping import ScopedQuerySet, caseload_q, practice_q
 from measures.scoring import DIMENSIONS, SCORE_MAX, SCORE_MIN, alliance_score
 from sessions.models import RATING_COPIES, Session
 
@@ -86,6 +86,18 @@ def alliance_score_expression() -> models.Expression:
 class RatingQuerySet(ScopedQuerySet):
     def visible_to(self, user: Any) -> RatingQuerySet:
         return self.scoped(caseload_q(user, "session__client__"))
+
+    def with_guess_shown_to(self, user: Any) -> RatingQuerySet:
+        """`shown_guess`: the therapist's guess of the client's score where `user` may read
+        how that therapist reads their clients (`practice_q`), else None. The guess is
+        feedback for the therapist and those who oversee them, not part of the record."""
+        return self.annotate(
+            shown_guess=Case(
+                When(practice_q(user, "session__"), then=F("guessed_client_score")),
+                default=Value(None),
+                output_field=models.PositiveSmallIntegerField(),
+            )
+        )
 
     def with_alliance_score(self) -> RatingQuerySet:
         return self.annotate(score=alliance_score_expression())
