@@ -374,6 +374,10 @@ def staff_change(*, actor: User, member: User, data: dict[str, Any]) -> User:
             _set_roles(actor, member, roles)
         if "clinic" in rest and rest["clinic"] != member.clinic:
             _moving_check(member)
+            # Their tokens serve the tools of the clinic they leave (its admin's nightly
+            # pull): kept, they would read the new clinic's records into those tools. Ended
+            # as a leaver's are, in the trail of the clinic they were made in.
+            tokens_revoke_all(actor=actor, user=member)
         if rest:
             _update(actor, member, rest)
         if member.is_active and not active:

@@ -12,6 +12,7 @@ from django.urls import reverse
 from accounts import sessions, staff, tokens
 from accounts.models import AccessToken
 from clients.models import AuditAction, AuditEntry, User
+from clients.tests.factories import ClinicAdminFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -156,3 +157,22 @@ def test_made_a_superuser_in_the_admin_the_tokens_are_revoked(therapist: User) -
     _token, raw = tokens.token_create(user=therapist, name="made with the password alone")
     staff.staff_change(actor=root, member=therapist, data={"is_superuser": True})
     assert _api_reads(raw) == (401, set())
+
+
+def test_moved_to_another_clinic_the_tokens_are_revoked(
+    clinic_admin: User, client_record: Any, other_clinic: Any, outsider_client: Any
+) -> None:
+    """A token serves the tools of the clinic its owner was in: moved on (here, a clinic
+    admin, who stays one), they would read the new clinic's records into the old clinic's
+    tools. As when someone leaves a clinic by deactivation, the tokens end, in the old
+    clinic's trail."""
+    root = User.objects.create_superuser(username="root", password="x", email="root@x.example")
+    leaver = ClinicAdminFactory(clinic=clinic_admin.clinic)
+    _token, raw = tokens.token_create(user=leaver, name="the clinic's nightly report")
+    assert _api_reads(raw) == (200, {client_record.pk})
+    staff.staff_change(actor=root, member=leaver, data={"clinic": other_clinic})
+    leaver.refresh_from_db()
+    assert leaver.clinic_id == other_clinic.pk and leaver.is_clinic_admin
+    assert _api_reads(raw) == (401, set())
+    revoked = AuditEntry.objects.get(model="accounts.accesstoken", action=AuditAction.ENDED)
+    assert (revoked.actor, revoked.clinic_id) == (root, clinic_admin.clinic_id)
