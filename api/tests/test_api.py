@@ -384,3 +384,21 @@ def test_a_therapists_guesses_are_shown_only_to_them_and_those_who_oversee_them(
     )
     assert guesses(colleague) == [None, None]
     assert guesses(clinic_admin) == [7, 7]
+
+
+def test_the_schemas_rate_counts_the_address_the_proxies_vouch_for(
+    client: Any, monkeypatch: Any, settings: Any
+) -> None:
+    """Anonymous, the schema is counted per address (building it costs 0.1–0.2 s), the
+    address read as every limit here reads it (`ALLIANCE_TRUSTED_PROXY_HOPS`): an
+    X-Forwarded-For the client wrote itself is no new address."""
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "1/minute"})
+    assert client.get("/api/schema/").status_code == 200
+    forged = client.get("/api/schema/", HTTP_X_FORWARDED_FOR="10.9.9.9")
+    assert forged.status_code == 429 and forged["Retry-After"]
+    # Behind one proxy, the address it appended is the client's, whatever came before it.
+    settings.ALLIANCE_TRUSTED_PROXY_HOPS = 1
+    assert client.get("/api/schema/", HTTP_X_FORWARDED_FOR="10.0.0.1").status_code == 200
+    again = client.get("/api/schema/", HTTP_X_FORWARDED_FOR="10.9.9.9, 10.0.0.1")
+    assert again.status_code == 429
+    assert client.get("/api/schema/", HTTP_X_FORWARDED_FOR="10.0.0.2").status_code == 200
