@@ -215,6 +215,37 @@ def test_lists_cost_the_same_queries_at_any_size(
         assert len(get(client, "clients/", token).json()["results"]) == 80
 
 
+def caseload_with_records(therapist: User, clients: int) -> None:
+    """`clients` more clients of `therapist`, each with a session, both ratings, an outcome
+    answer and an open concern."""
+    for person in ClientFactory.create_batch(clients, therapist=therapist):
+        session = SessionFactory(client=person)
+        RatingFactory(session=session)
+        RatingFactory(session=session, rater="therapist", guessed_client_score=6)
+        OutcomeAnswerFactory(session=session)
+        concern_with_signal(person)
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("who", ["therapist", "supervisor", "clinic_admin"])
+def test_every_list_costs_the_same_queries_at_two_sizes(
+    client: Any,
+    therapist: User,
+    who: str,
+    resource: str,
+    request: Any,
+    django_assert_num_queries: Any,
+) -> None:
+    token = token_for(request.getfixturevalue(who))
+    caseload_with_records(therapist, 2)
+    get(client, f"{resource}/", token)
+    with CaptureQueriesContext(connection) as small:
+        assert len(get(client, f"{resource}/", token).json()["results"]) >= 2
+    caseload_with_records(therapist, 8)
+    with django_assert_num_queries(len(small.captured_queries)):
+        assert len(get(client, f"{resource}/", token).json()["results"]) >= 10
+
+
 def test_lists_are_paged_by_id(client: Any, clinic_admin: User, therapist: User) -> None:
     token = token_for(clinic_admin)
     ClientFactory.create_batch(101, therapist=therapist)
