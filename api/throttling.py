@@ -27,6 +27,15 @@ class OwnerRateThrottle(UserRateThrottle):
         was a new address each time, and the schema (0.1–0.2 s to build) unlimited."""
         return client_address(request)
 
+    def wait(self) -> float | None:
+        """Seconds until the next request is taken, for `Retry-After`: until enough of those
+        counted fall out of the window. DRF's own gives none (and no `Retry-After`) while
+        more are counted than the rate allows, as after a rate raised for a bulk reader was
+        lowered again, until the window has passed."""
+        if len(self.history) < self.num_requests:
+            return None
+        return self.duration - (self.now - self.history[self.num_requests - 1])
+
     def allow_request(self, request: Request, view: Any) -> bool:
         try:
             return super().allow_request(request, view)

@@ -433,3 +433,18 @@ def test_the_schemas_rate_counts_the_address_the_proxies_vouch_for(
     again = client.get("/api/schema/", HTTP_X_FORWARDED_FOR="10.9.9.9, 10.0.0.1")
     assert again.status_code == 429
     assert client.get("/api/schema/", HTTP_X_FORWARDED_FOR="10.0.0.2").status_code == 200
+
+
+def test_a_refusal_says_when_to_come_back_after_the_rate_was_lowered(
+    client: Any, therapist: User, monkeypatch: Any
+) -> None:
+    """A rate raised for a bulk reader and lowered again leaves more requests counted than
+    the new rate allows: each refusal still says when the next request will be taken."""
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "5/minute"})
+    token = token_for(therapist)
+    assert [get(client, "clients/", token).status_code for _ in range(5)] == [200] * 5
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "2/minute"})
+    refused = get(client, "clients/", token)
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 60
+    assert "Expected available in" in refused.json()["detail"]
