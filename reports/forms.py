@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.http import QueryDict
@@ -116,6 +117,20 @@ class PeriodForm(forms.Form):
     @staticmethod
     def _default() -> dashboard.Period:
         return dashboard.period_of_days(DEFAULT_DAYS)
+
+
+def dashboard_query(period: dashboard.Period, sort: str, descending: bool) -> str:
+    """The address's query for `period` in `sort`'s order, as PeriodForm and SortForm read
+    it: the dashboard's Export CSV asks for what the page shows."""
+    if period.days:
+        params = {"period": str(period.days)}
+    else:
+        first = timezone.localtime(period.start).date().isoformat()
+        params = {"period": CUSTOM, "from": first, "to": period.last_day.isoformat()}
+    params["sort"] = sort
+    if descending:
+        params["dir"] = "desc"
+    return urlencode(params)
 
 
 class SortForm(forms.Form):

@@ -264,6 +264,34 @@ def test_the_export_holds_the_filtered_rows_and_is_itself_recorded(
     assert (export.model, export.clinic_id) == ("clients.clinic", clinic_admin.clinic_id)
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"user": "999999"},
+        {"client": "abc"},
+        {"action": "nonsense"},
+        {"period": "custom", "from": "2025-02-01", "to": "2025-01-01"},
+    ],
+)
+def test_an_export_asking_for_a_filter_the_page_cannot_use_downloads_nothing_and_says_why(
+    client: Any,
+    clinic_admin: User,
+    outsider: User,
+    trail: dict[str, AuditEntry],
+    params: dict,
+) -> None:
+    """Asked for one colleague's entries by a mistyped id, the file held everyone's under a
+    name that did not say so: the address opens the page instead, which names the filter."""
+    client.force_login(clinic_admin)
+    before = AuditEntry.objects.count()
+    response = client.get(CSV, params, follow=True)
+    assert not response.streaming
+    [(address, status)] = response.redirect_chain
+    assert (status, address.split("?")[0]) == (302, PAGE)
+    assert len(warnings(response)) == 1
+    assert AuditEntry.objects.count() == before  # nothing exported, nothing recorded
+
+
 # --- The client page's link, the page's cost --------------------------------------------
 
 

@@ -9,10 +9,11 @@ import re
 from typing import Any
 
 import pytest
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
-from clients.models import Client, User
+from clients.models import AuditAction, AuditEntry, Client, User
 from clients.tests.factories import ClientFactory
 from measures.models import Concern, Flag
 from measures.tests.factories import (
@@ -597,17 +598,64 @@ def test_the_client_page_links_to_the_ratings_export(
     assert f'href="{ratings_url(rated)}">Export ratings (CSV)</a>' in page
 
 
-def test_a_download_with_odd_parameters_leaves_no_warning_for_the_next_page(
-    client: Any, supervisor: User
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("period=custom&from=2025-02-01&to=2025-01-01", "The start date is after the end date"),
+        ("period=custom&from=2024-01-01&to=2025-06-30", "Choose at most a year"),
+        ("period=custom&from=2025-01-01&to=2025-13-01", "Enter both dates as YYYY-MM-DD"),
+        ("period=365", "That period is not one we know"),
+        ("sort=password", "That column cannot be sorted"),
+    ],
+)
+def test_an_export_asking_for_what_the_dashboard_cannot_use_downloads_nothing_and_says_why(
+    client: Any, supervisor: User, caseload: Any, query: str, said: str
 ) -> None:
-    """The export falls back to 30 days and the therapist sort, as the page does, but a file
-    has nowhere to say so: the warning must not wait for whatever page comes next."""
+    """A file of the last 30 days (or another order) named only by its file name passed for
+    the period asked: the address opens the dashboard instead, which says what it could not
+    use and keeps the dates as typed. Nothing was exported, so nothing is recorded."""
     client.force_login(supervisor)
-    response = client.get(f"{reverse('reports:dashboard-csv')}?period=foo&sort=xx")
-    assert response.status_code == 200
-    b"".join(response.streaming_content)
-    page = client.get(reverse("reports:caseload"))
-    assert list(page.context["messages"]) == []
+    before = AuditEntry.objects.filter(action=AuditAction.EXPORTED).count()
+    response = client.get(f"{DASHBOARD}?{query}", follow=True)
+    assert not response.streaming
+    [(address, status)] = response.redirect_chain
+    assert status == 302
+    assert address.startswith(f"{reverse('reports:dashboard')}?")
+    assert QueryDict(address.split("?", 1)[1]) == QueryDict(query)
+    [message] = response.context["messages"]
+    assert str(message).startswith(said)
+    for typed in QueryDict(query).getlist("from") + QueryDict(query).getlist("to"):
+        assert f'value="{typed}"' in response.content.decode()
+    assert AuditEntry.objects.filter(action=AuditAction.EXPORTED).count() == before
+    # The warning was the dashboard's, said on it: none waits for the next page.
+    assert list(client.get(reverse("reports:caseload")).context["messages"]) == []
+
+
+def test_the_dashboards_export_link_asks_for_the_period_and_order_shown(
+    client: Any, supervisor: User, caseload: Any
+) -> None:
+    """Where the dashboard fell back to the last 30 days, its Export CSV downloads those 30
+    days (as shown), not the address the export would refuse."""
+    client.force_login(supervisor)
+    page = client.get(
+        reverse("reports:dashboard"),
+        {"period": "custom", "from": "2025-02-01", "to": "2025-01-01", "sort": "sessions"},
+    )
+    [link] = re.findall(r'href="([^"]*)">Export CSV</a>', page.content.decode())
+    assert link == f"{DASHBOARD}?period=30&amp;sort=sessions"
+    response = client.get(link.replace("&amp;", "&"))
+    period = page.context["period"]
+    first, last = timezone.localtime(period.start).date(), period.last_day
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="alliance-dashboard-{first}-{last}.csv"'
+    )
+    custom = {"period": "custom", "from": "2025-01-01", "to": "2025-01-31", "sort": "sessions"}
+    page = client.get(reverse("reports:dashboard"), {**custom, "dir": "desc", "page": "1"})
+    [link] = re.findall(r'href="([^"]*)">Export CSV</a>', page.content.decode())
+    assert link == (
+        f"{DASHBOARD}?period=custom&amp;from=2025-01-01&amp;to=2025-01-31"
+        "&amp;sort=sessions&amp;dir=desc"
+    )
 
 
 def test_a_long_export_is_sent_a_chunk_of_lines_at_a_time_and_loses_none() -> None:

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
@@ -19,7 +19,7 @@ from clients.scoping import may_read_audit_trail
 from reports import audit_trail
 from reports.forms import AuditFilterForm, PeriodForm
 from reports.views.dashboard import stale_dates_dropped
-from reports.views.exports import csv_response
+from reports.views.exports import csv_response, refused_on
 
 NOT_FOR_YOU = "The audit trail is for clinic admins."
 PAGE_SIZE = 50
@@ -57,12 +57,13 @@ def audit_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_safe
-def audit_csv(request: HttpRequest) -> StreamingHttpResponse:
+def audit_csv(request: HttpRequest) -> HttpResponse:
     """The same entries as the page, every one of them, as a CSV file; the export is itself
-    an entry of the trail."""
+    an entry of the trail. A filter the page would leave out refuses the export (`refused_on`)."""
     require_audit_reader(request.user)
-    # A download has no page to show a warning on; a refused filter is left out.
-    filters, _ = AuditFilterForm(request.GET, viewer=request.user).chosen()
+    filters, problems = AuditFilterForm(request.GET, viewer=request.user).chosen()
+    if problems:
+        return refused_on("reports:audit", request)
     audit.exported(request, request.user.clinic, place="audit CSV")
     return csv_response(
         audit_trail.filename(filters),

@@ -17,7 +17,13 @@ from clients.models import User
 from clients.scoping import is_overseer
 from measures.freshness import detection_status
 from reports import dashboard, selectors
-from reports.forms import DEFAULT_DAYS, PeriodForm, SortForm, without_stale_dates
+from reports.forms import (
+    DEFAULT_DAYS,
+    PeriodForm,
+    SortForm,
+    dashboard_query,
+    without_stale_dates,
+)
 
 NOT_FOR_YOU = "The dashboard is for supervisors and clinic admins."
 
@@ -27,11 +33,11 @@ def require_overseer(user: Any) -> None:
         raise PermissionDenied(NOT_FOR_YOU)
 
 
-def period_from(request: HttpRequest, *, warn: bool = True) -> dashboard.Period:
-    """The period asked for (7/30/90 days or from–to dates); if not valid, say so (unless
-    `warn` is off: a download has no page to say it on): the last 30 days."""
+def period_from(request: HttpRequest) -> dashboard.Period:
+    """The period asked for (7/30/90 days or from–to dates); if not valid, say so: the
+    last 30 days."""
     period, problem = PeriodForm(request.GET).chosen()
-    if problem and warn:
+    if problem:
         messages.warning(request, f"{problem}; showing the last {DEFAULT_DAYS} days.")
     return period
 
@@ -45,9 +51,9 @@ def stale_dates_dropped(request: HttpRequest) -> HttpResponse | None:
     return redirect(f"{request.path}?{kept.urlencode()}" if kept else request.path)
 
 
-def sort_from(request: HttpRequest, *, warn: bool = True) -> tuple[str, bool]:
+def sort_from(request: HttpRequest) -> tuple[str, bool]:
     sort, descending, problem = SortForm(request.GET).chosen()
-    if problem and warn:
+    if problem:
         messages.warning(request, problem)
     return sort, descending
 
@@ -86,6 +92,9 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
             "sort": sort,
             "descending": descending,
             "query": request.GET.urlencode(),
+            # What the page shows, not what was asked: the export refuses what the page
+            # could not use, and the page fell back from it.
+            "export_query": dashboard_query(period, sort, descending),
             "detection": detection_status(),
         },
     )

@@ -10,7 +10,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_safe
@@ -19,7 +21,8 @@ from clients import audit
 from clients.access import get_visible_or_404
 from clients.models import Client
 from reports import dashboard, exports
-from reports.views.dashboard import period_from, require_overseer, sort_from
+from reports.forms import PeriodForm, SortForm
+from reports.views.dashboard import require_overseer
 
 
 def csv_response(
@@ -34,14 +37,23 @@ def csv_response(
     return response
 
 
+def refused_on(page: str, request: HttpRequest) -> HttpResponse:
+    """An export asking for what its page cannot use downloads nothing: it opens the page at
+    the same address, which says what was wrong and keeps what was typed. The file would
+    have held the page's fallback (the last 30 days, every colleague's entries) under a name
+    that alone told it from what was asked, and passed for it."""
+    return redirect(f"{reverse(page)}?{request.GET.urlencode()}")
+
+
 @login_required
 @require_safe
-def dashboard_csv(request: HttpRequest) -> StreamingHttpResponse:
+def dashboard_csv(request: HttpRequest) -> HttpResponse:
     """The dashboard's rows for the same period and sort, one line per therapist."""
     require_overseer(request.user)
-    # A download has no page to show a warning on; the file name carries its dates.
-    period = period_from(request, warn=False)
-    sort, descending = sort_from(request, warn=False)
+    period, period_problem = PeriodForm(request.GET).chosen()
+    sort, descending, sort_problem = SortForm(request.GET).chosen()
+    if period_problem or sort_problem:
+        return refused_on("reports:dashboard", request)
     rows = dashboard.therapist_rows(request.user, period, sort, descending)
     # The file names therapists, not clients (counts and means per caseload); it is still
     # the clinic's data leaving the app, so the export is recorded against the clinic.
