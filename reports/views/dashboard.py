@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
@@ -24,6 +25,7 @@ from reports.forms import (
     dashboard_query,
     without_stale_dates,
 )
+from reports.views.caseload import PAGE_SIZE
 
 NOT_FOR_YOU = "The dashboard is for supervisors and clinic admins."
 
@@ -103,16 +105,22 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 def therapist_caseload(request: HttpRequest, therapist_id: int) -> HttpResponse:
-    """One overseen therapist's active caseload, read-only, flagged clients first."""
+    """One overseen therapist's active caseload, read-only, flagged clients first, a page
+    of clients at a time as on the therapist's own caseload."""
     require_overseer(request.user)
     therapist = get_visible_or_404(User.objects.overseen_by(request.user), therapist_id)
-    clients = selectors.with_sparklines(
-        selectors.caseload(request.user).filter(therapist=therapist)
-    )
+    clients = selectors.caseload(request.user).filter(therapist=therapist)
+    page = Paginator(clients, PAGE_SIZE).get_page(PageForm(request.GET).number())
+    page.object_list = selectors.with_sparklines(page)
     return render(
         request,
         "reports/therapist_caseload.html",
-        {"therapist": therapist, "clients": clients, "detection": detection_status()},
+        {
+            "therapist": therapist,
+            "page": page,
+            "clients": page.object_list,
+            "detection": detection_status(),
+        },
     )
 
 
