@@ -397,17 +397,20 @@ def weekly_means(
     return series
 
 
-def clients_needing_attention(therapist_ids: list[int]) -> QuerySet[Concern]:
-    """The concerns waiting for review on these therapists' clients (a team, read by
-    `overseen_team`), one per client: most severe, then oldest."""
-    return (
+def clients_needing_attention(therapist_ids: list[int]) -> tuple[list[Concern], bool]:
+    """The first ATTENTION_LIMIT concerns waiting for review on these therapists' clients (a
+    team, read by `overseen_team`), one per client: most severe, then oldest; and whether
+    more are waiting past them (read in the same query, one row more), which the page says:
+    a list cut short without a word passed for the team's every concern."""
+    concerns = list(
         Concern.objects.needing_review()
         .filter(client__therapist__in=therapist_ids)
         .select_related("client", "client__therapist")
         .annotate(rank=severity_rank())
         .order_by("rank", "opened_at", "pk")
-        .using(replica_alias())[:ATTENTION_LIMIT]
+        .using(replica_alias())[: ATTENTION_LIMIT + 1]
     )
+    return concerns[:ATTENTION_LIMIT], len(concerns) > ATTENTION_LIMIT
 
 
 @dataclass

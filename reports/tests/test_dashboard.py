@@ -639,6 +639,29 @@ def test_the_attention_list_stops_at_twenty_keeping_the_most_severe_and_oldest(
     assert attention == [high, *(lows[days] for days in range(21, 2, -1))]
 
 
+def test_a_cut_attention_list_says_more_are_waiting(
+    client: Any, supervisor: User, therapist: User
+) -> None:
+    """Twenty listed of thirty waiting read as the team's every concern: the list says when
+    it stops short, and only then."""
+    for days_old in range(1, dashboard.ATTENTION_LIMIT + 1):
+        record = ClientFactory(therapist=therapist)
+        concern(session(record, timezone.now() - dt.timedelta(days=days_old)), days_old=days_old)
+    client.force_login(supervisor)
+    response = client.get(URL)
+    assert len(response.context["attention"]) == 20
+    assert not says(response, "more are waiting")
+    record = ClientFactory(therapist=therapist)
+    concern(session(record, timezone.now()), days_old=0.5)
+    response = client.get(URL)
+    assert len(response.context["attention"]) == 20
+    assert says(
+        response,
+        "Only the 20 most severe, then oldest, are listed: more are waiting. Each "
+        "therapist’s row counts theirs under Concerns to review.",
+    )
+
+
 def test_with_nothing_waiting_the_attention_list_says_so(
     client: Any, supervisor: User, therapist: User, client_record: Client
 ) -> None:

@@ -75,6 +75,7 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
     lines = dashboard.weekly_means([row.pk for row in rows])
     for row in rows:
         row.sparkline = lines.get(row.pk, [])
+    attention, more_waiting = dashboard.clients_needing_attention([row.pk for row in numbers.rows])
     others = request.GET.copy()
     others.pop("page", None)
     return render(
@@ -87,7 +88,9 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
             "page": page,
             "page_query": others.urlencode(),
             "totals": {**numbers.totals, "therapists": len(numbers.rows)},
-            "attention": dashboard.clients_needing_attention([row.pk for row in numbers.rows]),
+            "attention": attention,
+            "more_waiting": more_waiting,
+            "attention_limit": dashboard.ATTENTION_LIMIT,
             "stale_label": dashboard.stale_label(),
             "period": period,
             "period_form": PeriodForm.showing(period, request.GET),
