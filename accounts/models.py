@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from alliance.fields import validate_visible_line
+
 
 class AccessTokenQuerySet(models.QuerySet):
     def live(self) -> AccessTokenQuerySet:
@@ -26,7 +28,11 @@ class AccessToken(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_tokens"
     )
-    name = models.CharField(max_length=60, help_text="What it is for, so you know it later.")
+    name = models.CharField(
+        max_length=60,
+        help_text="What it is for, so you know it later.",
+        validators=[validate_visible_line],
+    )
     token_hash = models.CharField(max_length=64, unique=True)
     # The first characters of the token, to recognise it in the list (never enough to use).
     prefix = models.CharField(max_length=16)

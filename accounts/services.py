@@ -159,7 +159,9 @@ def user_email_change(*, user: Any, email: str) -> bool:
     if stored.email == email:
         return False
     stored.email = email
-    stored.full_clean()
+    # Only the address is checked: a name stored before names were checked
+    # (`validate_visible_line`) is the admin's to correct and must not stop this change.
+    stored.full_clean(exclude=["username", "first_name", "last_name"])
     stored.save(update_fields=["email"])
     audit.written(stored, AuditAction.CHANGED, stored, fields=["email"])
     user.email = email

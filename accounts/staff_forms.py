@@ -9,7 +9,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db.models import QuerySet
 
 from accounts.staff import USERNAME_TAKEN, username_as_stored
-from alliance.fields import RecordChoiceField, SingleLineField
+from alliance.fields import NameField, RecordChoiceField
 from alliance.forms import ServiceForm
 from clients.models import User
 
@@ -48,13 +48,13 @@ class RolesForm(ServiceForm):
 class InviteForm(RolesForm):
     """A new colleague: who they are, how they sign in, and what they do here."""
 
-    first_name = SingleLineField(label="First name", max_length=150)
-    last_name = SingleLineField(label="Last name", max_length=150)
+    first_name = NameField(label="First name", max_length=150)
+    last_name = NameField(label="Last name", max_length=150)
     email = forms.EmailField(
         label="E-mail",
         help_text="The invitation goes here: a link to choose their own password.",
     )
-    username = SingleLineField(
+    username = NameField(
         label="Username",
         max_length=150,
         validators=[UnicodeUsernameValidator()],

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import tokens
 from accounts.models import AccessToken
 from accounts.views import account_page, password_recently_required
-from alliance.fields import SingleLineField
+from alliance.fields import NameField
 from clients.access import get_visible_or_404
 
 
@@ -25,7 +25,7 @@ def _token_list() -> HttpResponse:
 
 
 class TokenForm(forms.Form):
-    name = SingleLineField(label="Name", max_length=60, help_text="What it is for.")
+    name = NameField(label="Name", max_length=60, help_text="What it is for.")
 
 
 @login_required

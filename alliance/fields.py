@@ -67,6 +67,86 @@ def has_control_characters(text: str, *, allowed: frozenset[str] = frozenset()) 
     )
 
 
+# --- Labels and names: one line that reads as it shows ------------------------------------
+
+INVISIBLE_CHARACTER = (
+    "Remove the invisible character %(character)s: it shows as nothing or turns the text "
+    "around, so others would not read what was typed."
+)
+NOTHING_VISIBLE = "Enter at least one visible character."
+# Line and paragraph separators (Zl, Zp) end a line as a line break does.
+_LINE_ENDS = frozenset({"Zl", "Zp"})
+ZERO_WIDTH_JOINERS = frozenset("\u200c\u200d")
+# Letters that draw nothing: the Hangul fillers and the blank Braille pattern, which a label
+# made of them alone would show as an empty cell.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5")
+
+
+def _joins(text: str, index: int) -> bool:
+    """Whether the zero-width (non-)joiner at `index` joins two characters of a script
+    that writes with it: Persian and Indic words (after a virama, a mark) and emoji
+    sequences (👩‍⚕️) need one, between two characters that are not ASCII. Anywhere else
+    (at an end, beside a space, in Latin text) it only hides a difference."""
+    if index == 0 or index == len(text) - 1:
+        return False
+    return all(
+        not neighbour.isascii() and unicodedata.category(neighbour)[0] in "LMNS"
+        for neighbour in (text[index - 1], text[index + 1])
+    )
+
+
+def invisible_character(text: str) -> str | None:
+    """The first format character (Unicode's Cf) of `text` that is not a joiner joining:
+    a zero-width space or a byte order mark that makes two labels look alike, a direction
+    mark, embedding, override or isolate that turns what follows around (the "Trojan
+    Source" characters), a soft hyphen, a tag; None when there is none."""
+    for index, character in enumerate(text):
+        if unicodedata.category(character) != "Cf":
+            continue
+        if character in ZERO_WIDTH_JOINERS and _joins(text, index):
+            continue
+        return character
+    return None
+
+
+def _shows(character: str) -> bool:
+    return unicodedata.category(character)[0] in "LNPS" and character not in _BLANK_LETTERS
+
+
+def character_name(character: str) -> str:
+    """An invisible character as a message can name it: "U+200B ZERO WIDTH SPACE"."""
+    return f"U+{ord(character):04X} {unicodedata.name(character, '')}".rstrip()
+
+
+def validate_visible_line(value: Any) -> None:
+    """A label or a name (a client's label, a clinic's, an instrument's, a colleague's name
+    or username): one line, shown to other people in lists, pages, CSV files and e-mails,
+    that must read as it shows. Refuses control characters and line separators, invisible
+    format characters (`invisible_character`), and text with nothing visible in it. The
+    models' own validator, so a form, the admin, a service and a command all refuse alike;
+    strip the text first (forms do, services do)."""
+    if not isinstance(value, str) or not value:
+        return
+    if has_control_characters(value) or any(
+        unicodedata.category(character) in _LINE_ENDS for character in value
+    ):
+        raise ValidationError(CONTROL_CHARACTERS, code="control")
+    if (found := invisible_character(value)) is not None:
+        params = {"character": character_name(found)}
+        raise ValidationError(INVISIBLE_CHARACTER, code="invisible", params=params)
+    if not any(_shows(character) for character in value):
+        raise ValidationError(NOTHING_VISIBLE, code="blank")
+
+
+def visible_line_problem(value: str) -> str:
+    """What `validate_visible_line` says of `value`, or "" (for code judging plain values)."""
+    try:
+        validate_visible_line(value)
+    except ValidationError as error:
+        return error.messages[0]
+    return ""
+
+
 LINE_BREAKS = frozenset("\r\n")
 PARAGRAPH_CONTROL_CHARACTERS = (
     "Use plain text: line breaks are fine, other control characters are not."
@@ -79,11 +159,10 @@ def has_control_characters_in_paragraphs(text: str) -> bool:
 
 
 class SingleLineField(forms.CharField):
-    """A line of text (a label, a search) with no control characters.
+    """A line of text (a search) with no control characters.
 
     A browser's one-line input never sends them; a crafted request can, and a line
     break or an escape sequence in a label would reach CSV files, logs and e-mails.
-    Other scripts, emoji and joiners are welcome: they are how names are written.
     """
 
     default_error_messages = {"control": CONTROL_CHARACTERS}
@@ -92,6 +171,14 @@ class SingleLineField(forms.CharField):
         super().validate(value)
         if value and has_control_characters(value):
             raise ValidationError(self.error_messages["control"], code="control")
+
+
+class NameField(forms.CharField):
+    """A label or a name, shown to other people: `validate_visible_line`, the models' own
+    check, said on the form before a service says it. Other scripts, emoji and the joiners
+    they are written with are welcome: they are how names are written."""
+
+    default_validators = [validate_visible_line]
 
 
 def one_kind_of_line_break(value: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
-from alliance.fields import ParagraphsField, RecordChoiceField, SingleLineField, WholeNumberField
+from alliance.fields import NameField, ParagraphsField, RecordChoiceField, WholeNumberField
 from alliance.forms import ServiceForm
 from clients.models import NOTICE_MAX_LENGTH, RETENTION_MAX_DAYS, Client, Clinic, User
 
@@ -15,11 +15,11 @@ from clients.models import NOTICE_MAX_LENGTH, RETENTION_MAX_DAYS, Client, Clinic
 class ClientForm(ServiceForm):
     """A client's details; the therapist select is added only for clinic admins."""
 
-    label = SingleLineField(
+    label = NameField(
         max_length=40,
         help_text="A pseudonym or initials, never a legal name.",
     )
-    external_id = SingleLineField(
+    external_id = NameField(
         label="External ID",
         max_length=64,
         required=False,
@@ -64,7 +64,7 @@ class ClinicNameForm(ServiceForm):
     """The clinic's name, as its pages, exports, invitations and default notice say it; its
     address (slug) stays."""
 
-    name = forms.CharField(
+    name = NameField(
         label="Clinic name",
         max_length=Clinic._meta.get_field("name").max_length,
         help_text="Clients read it on their rating form and in its default privacy notice; "

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from alliance import links
 from alliance.copies import fields_an_edit_writes
+from alliance.fields import validate_visible_line
 from clients.scoping import (
     AuditEntryQuerySet,
     AuditIsAppendOnly,
@@ -32,7 +33,10 @@ RETENTION_MAX_DAYS = 36_500
 
 
 class Clinic(models.Model):
-    name = models.CharField(max_length=120)
+    # One visible line: the subject of a colleague's invitation (where a line break is
+    # refused by the mail library, and no invitation could be sent), the head of pages and
+    # exports (where an invisible or direction-changing character would mislead).
+    name = models.CharField(max_length=120, validators=[validate_visible_line])
     slug = models.SlugField(max_length=60, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
     # The privacy notice on the client's rating form, in the clinic's own words; blank
@@ -100,6 +104,22 @@ class User(AbstractUser):
         blank=True,
         related_name="staff",
         help_text="Every member of staff belongs to one clinic; only superusers may have none.",
+    )
+    # Names are shown to colleagues (lists, pages, CSV files, e-mails): each one visible
+    # line, as a client's label. The username keeps Django's own check too.
+    username = models.CharField(
+        "username",
+        max_length=150,
+        unique=True,
+        help_text="Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.",
+        validators=[AbstractUser.username_validator, validate_visible_line],
+        error_messages={"unique": "A user with that username already exists."},
+    )
+    first_name = models.CharField(
+        "first name", max_length=150, blank=True, validators=[validate_visible_line]
+    )
+    last_name = models.CharField(
+        "last name", max_length=150, blank=True, validators=[validate_visible_line]
     )
     is_therapist = models.BooleanField("therapist", default=False)
     is_supervisor = models.BooleanField("supervisor", default=False)
@@ -204,15 +224,19 @@ class Client(models.Model):
     therapist = models.ForeignKey(
         User, on_delete=models.PROTECT, related_name="caseload", db_index=False
     )  # indexed with the status (Meta)
+    # Shown to colleagues in lists, pages, CSV files and e-mails: each must read as it
+    # shows ("R.K." and "R.K." with a zero-width space are two clients that look one).
     label = models.CharField(
         max_length=40,
         help_text="A pseudonym or initials, never a legal name.",
+        validators=[validate_visible_line],
     )
     external_id = models.CharField(
         "external ID",
         max_length=64,
         blank=True,
         help_text="Optional reference in the clinic's own records system.",
+        validators=[validate_visible_line],
     )
     email = models.EmailField(blank=True, help_text="Optional: used only to send rating links.")
     language = models.CharField(max_length=5, choices=Language.choices, default=Language.ENGLISH)

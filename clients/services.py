@@ -15,9 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from alliance.fields import (
-    CONTROL_CHARACTERS,
     PARAGRAPH_CONTROL_CHARACTERS,
-    has_control_characters,
     has_control_characters_in_paragraphs,
     one_kind_of_line_break,
 )
@@ -32,20 +30,18 @@ from clients.scoping import (
     takes_personal_data,
 )
 
-
-def _check_clinic_name(name: str) -> None:
-    """A clinic's name is one line: it is the subject of a colleague's invitation, where a
-    line break is refused by the mail library (no invitation could be sent), and it heads
-    pages and exports. The admin's text box sends what a crafted request puts in it."""
-    if has_control_characters(name):
-        raise ValidationError({"name": CONTROL_CHARACTERS})
+# A name stored before names were checked (`validate_visible_line`) does not stop a change
+# of something else (a notice, a role, a deactivation, an e-mail address): only a name the
+# change writes is checked.
+NAME_UNCHANGED = ["name"]
 
 
 @transaction.atomic
 def clinic_create(*, name: str, slug: str, actor: User | None = None) -> Clinic:
     """Add a clinic; `actor` is the superuser who did (None from the demo seeder)."""
-    _check_clinic_name(name)
-    clinic = Clinic(name=name, slug=slug)
+    # Its name is one visible line (`Clinic.name`'s validator, run by full_clean): the
+    # admin's text box sends what a crafted request puts in it.
+    clinic = Clinic(name=name.strip(), slug=slug)
     clinic.full_clean()
     clinic.save()
     audit.written(actor, AuditAction.CREATED, clinic)
@@ -63,7 +59,6 @@ def clinic_rename(*, actor: User, clinic: Clinic, name: str) -> Clinic:
     clinic = Clinic.objects.select_for_update().get(pk=clinic.pk)
     before = {"name": clinic.name, "notice_version": clinic.notice_version}
     clinic.name = name.strip()
-    _check_clinic_name(clinic.name)
     if clinic.name != before["name"] and shows_default_notice(clinic):
         clinic.notice_version += 1
     clinic.full_clean()
@@ -111,7 +106,7 @@ def clinic_notice_update(*, actor: User, clinic: Clinic, notice_en: str, notice_
     for name, text in wording.items():
         setattr(clinic, name, text)
     clinic.notice_version += 1
-    clinic.full_clean()
+    clinic.full_clean(exclude=NAME_UNCHANGED)
     clinic.save(update_fields=[*fields, "notice_version"])
     audit.written(actor, AuditAction.CHANGED, clinic, fields=[*fields, "notice_version"])
     return clinic
@@ -137,7 +132,7 @@ def clinic_retention_set(
     changed = audit.changed_fields(before, clinic)
     if not changed:
         return clinic
-    clinic.full_clean()
+    clinic.full_clean(exclude=NAME_UNCHANGED)
     clinic.save(update_fields=changed)
     audit.written(actor, AuditAction.CHANGED, clinic, fields=changed)
     return clinic
@@ -162,8 +157,8 @@ def staff_create(
     user = User(
         clinic=clinic,
         username=username,
-        first_name=first_name,
-        last_name=last_name,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
         email=email,
         is_therapist=is_therapist,
         is_supervisor=is_supervisor,
@@ -194,6 +189,7 @@ STAFF_FIELDS = frozenset(
     }
 )
 SUPERUSER_ONLY_FIELDS = frozenset({"is_superuser"})
+STAFF_NAMES = frozenset({"first_name", "last_name", "username"})
 EMAIL_IS_THE_OWNERS = (
     "An e-mail address is its owner's to change, on their account page, once they have "
     "chosen a password."
@@ -225,10 +221,15 @@ def staff_update(*, actor: User, member: User, data: dict[str, Any]) -> User:
         member.pk == actor.pk or member.has_usable_password()
     ):
         raise ValidationError({"email": EMAIL_IS_THE_OWNERS})
+    # Names as a form sends them, without space around: the admin's do, a command may not.
+    data = {
+        name: value.strip() if name in STAFF_NAMES and isinstance(value, str) else value
+        for name, value in data.items()
+    }
     before = {name: getattr(member, name) for name in data}
     for name, value in data.items():
         setattr(member, name, value)
-    member.full_clean()
+    member.full_clean(exclude=[name for name in STAFF_NAMES if name not in data])
     with transaction.atomic():
         member.save()
         _changed(actor, member, before)

@@ -20,7 +20,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, Validatio
 from django.db import transaction
 from django.utils import timezone
 
-from alliance.fields import has_control_characters
+from alliance.fields import has_control_characters, visible_line_problem
 from clients import audit
 from clients.models import AuditAction, Clinic, User
 from clients.scoping import is_clinic_admin_of
@@ -141,6 +141,10 @@ def _line_problem(value: Any, missing: str) -> str | None:
         return missing
     if not isinstance(value, str) or has_control_characters(value):
         return NOT_PLAIN_TEXT
+    # Clients read the wording and everyone the name: an invisible or direction-changing
+    # character, or a line of nothing visible, is refused as in every label.
+    if problem := visible_line_problem(value.strip()):
+        return problem
     return WORDING_TOO_LONG if len(value.strip()) > MAX_WORDING else None
 
 

@@ -47,7 +47,7 @@ def test_a_token_is_shown_once_and_only_its_hash_is_kept(client: Any, therapist:
     assert (entry.action, entry.actor) == (AuditAction.CREATED, therapist)
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 61, "two\nlines"])
+@pytest.mark.parametrize("name", ["", "   ", "x" * 61, "two\nlines", "\u200b", "a\u202eb"])
 def test_a_bad_name_makes_no_token(client: Any, therapist: User, name: str) -> None:
     client.force_login(therapist)
     response = client.post(CREATE, {"name": name}, follow=True)

@@ -146,6 +146,9 @@ def test_a_clinic_admin_invites_a_colleague(client: Any, clinic_admin: User) -> 
         ({"username": "tara"}, "Someone already has this username"),
         ({"is_therapist": ""}, "Choose at least one role."),
         ({"last_name": "Ok\x07"}, "without control characters"),
+        ({"last_name": "Ok\u200b"}, "Remove the invisible character U+200B ZERO WIDTH SPACE"),
+        ({"first_name": "\u2066Nia\u2069"}, "Remove the invisible character U+2066"),
+        ({"first_name": "\u3164"}, "Enter at least one visible character."),
     ],
 )
 def test_bad_input_is_shown_with_what_was_typed_and_nobody_is_added(

@@ -120,6 +120,28 @@ def welcome_text(min_size: int = 0, max_size: int = 60) -> st.SearchStrategy[str
     )
 
 
+def welcome_line(min_size: int = 0, max_size: int = 60) -> st.SearchStrategy[str]:
+    """A label or a name a form should take: `welcome_text` without the characters no
+    label holds (`alliance.fields.validate_visible_line`: format characters such as
+    zero-width spaces and direction overrides, line separators), with something visible."""
+    return (
+        welcome_text(min_size, max_size)
+        .map(_without_invisible)
+        .filter(lambda text: min_size <= len(text) and (not text or _has_visible(text)))
+    )
+
+
+def _without_invisible(text: str) -> str:
+    kept = "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Zl", "Zp"))
+    return kept.strip()
+
+
+def _has_visible(text: str) -> bool:
+    return any(unicodedata.category(c)[0] in "LNPS" and not c.isspace() for c in text) and not (
+        set(text) <= set("\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5 ")
+    )
+
+
 def _has_control(text: str) -> bool:
     return any(unicodedata.category(character) == "Cc" for character in text)
 

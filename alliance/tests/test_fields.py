@@ -18,12 +18,14 @@ from alliance.fields import (
     DateField,
     DateTimeField,
     DecimalNumberField,
+    NameField,
     NumberField,
     ParagraphsField,
     RecordChoiceField,
     SingleLineField,
     WholeNumberField,
     formfield_for,
+    validate_visible_line,
 )
 from clients.models import Client
 
@@ -125,6 +127,62 @@ def test_a_single_line_has_no_control_characters(typed: str) -> None:
 @pytest.mark.parametrize("typed", ["李 明", "م.ك.", "R.K. 👩‍⚕️", "می‌خواهم", "<b>R.K.</b>"])
 def test_a_single_line_takes_any_script(typed: str) -> None:
     assert SingleLineField().clean(f"  {typed}\n") == typed
+
+
+@pytest.mark.parametrize(
+    ("typed", "named"),
+    [
+        ("R.K.\u200b", "U+200B ZERO WIDTH SPACE"),
+        ("\ufeffR.K.", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+        ("\u202eK.R", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("R.\u202aK.\u202c", "U+202A LEFT-TO-RIGHT EMBEDDING"),
+        ("\u2067R.K.\u2069", "U+2067 RIGHT-TO-LEFT ISOLATE"),
+        ("R.K.\u200f", "U+200F RIGHT-TO-LEFT MARK"),
+        ("R.\u200dK.", "U+200D ZERO WIDTH JOINER"),  # joins nothing in Latin text
+        ("R.\u200cK.", "U+200C ZERO WIDTH NON-JOINER"),
+        ("\u200dمی", "U+200D ZERO WIDTH JOINER"),  # at an end, it joins nothing
+        ("R.\u00adK.", "U+00AD SOFT HYPHEN"),
+        ("R.K.\U000e0041", "U+E0041 TAG LATIN CAPITAL LETTER A"),
+    ],
+)
+def test_a_name_refuses_invisible_and_direction_changing_characters_naming_them(
+    typed: str, named: str
+) -> None:
+    """A label or a name is shown to others: "R.K." and "R.K.\u200b" look the same in a
+    list, and an override turns what follows around on every page, CSV and e-mail."""
+    for check in (NameField().clean, validate_visible_line):
+        with pytest.raises(ValidationError) as refused:
+            check(typed)
+        assert [error.code for error in refused.value.error_list] == ["invisible"]
+        assert refused.value.messages == [
+            f"Remove the invisible character {named}: it shows as nothing or turns the text "
+            "around, so others would not read what was typed."
+        ]
+
+
+@pytest.mark.parametrize("typed", ["R.\u2028K.", "R.\u2029K.", "R.\x85K.", "R.\x00K."])
+def test_a_name_is_one_line_without_control_characters(typed: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        validate_visible_line(typed)
+    assert refused.value.messages == ["Use one line of text, without control characters."]
+
+
+@pytest.mark.parametrize(
+    "typed", ["\u200b", "\u200b\u200b", "\ufeff", "\u3164", "\u2800", "\u0301"]
+)
+def test_a_name_of_only_invisible_characters_is_not_a_name(typed: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        NameField().clean(f" {typed} ")
+    assert refused.value.error_list[0].code in ("invisible", "blank")
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["李 明", "م.ك.", "R.K. 👩‍⚕️", "❤️‍🔥", "می‌خواهم", "क्‍ष", "José", "Zoë", "<b>R.K.</b>"],
+)
+def test_a_name_takes_any_script_and_the_joiners_it_is_written_with(typed: str) -> None:
+    assert NameField().clean(f"  {typed}\n") == typed
+    validate_visible_line(typed)
 
 
 @pytest.mark.parametrize("sent", ["One.\r\nTwo.", "One.\rTwo.", "One.\nTwo."])

@@ -527,6 +527,22 @@ def test_a_clinic_name_with_a_line_break_is_refused_on_the_form(
     assert clinic.name == "Riverside"
 
 
+@pytest.mark.parametrize("who", ["clinic_admin", "superuser"])
+def test_a_clinic_name_with_a_direction_override_is_refused_on_the_admins_form(
+    client: Any, clinic: Clinic, clinic_admin: User, who: str, request: Any
+) -> None:
+    client.force_login(request.getfixturevalue(who))
+    errors = form_errors(client.post(change_url(clinic), {"name": "\u202eedisreviR"}))
+    assert errors == {
+        "name": [
+            "Remove the invisible character U+202E RIGHT-TO-LEFT OVERRIDE: it shows as nothing "
+            "or turns the text around, so others would not read what was typed."
+        ]
+    }
+    clinic.refresh_from_db()
+    assert clinic.name == "Riverside"
+
+
 def test_a_clinic_added_with_a_tab_in_its_name_is_refused_on_the_form(
     client: Any, superuser: User
 ) -> None:

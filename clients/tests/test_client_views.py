@@ -189,6 +189,33 @@ def test_a_blank_label_is_refused_and_what_was_typed_stays(client: Any, therapis
     assert not Client.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("label", "said"),
+    [
+        ("R.K.\u200b", "Remove the invisible character U+200B ZERO WIDTH SPACE"),
+        ("\u202eK.R", "Remove the invisible character U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("\u3164", "Enter at least one visible character."),
+    ],
+)
+def test_a_label_that_would_not_read_as_it_shows_is_refused_and_what_was_typed_stays(
+    client: Any, therapist: User, client_record: Client, label: str, said: str
+) -> None:
+    before = snapshot(client_record)
+    client.force_login(therapist)
+    typed = {"label": label, "external_id": "A-17", "email": "", "language": "en"}
+    for url in (
+        reverse("clients:client-create"),
+        reverse("clients:client-edit", args=[client_record.pk]),
+    ):
+        response = client.post(url, typed)
+        assert response.status_code == 200
+        content = response.content.decode()
+        assert said in content
+        assert f'value="{label}"' in content and 'value="A-17"' in content
+    assert snapshot(client_record) == before
+    assert Client.objects.count() == 1
+
+
 def test_an_empty_submission_shows_errors_rather_than_a_blank_form(
     client: Any, therapist: User
 ) -> None:

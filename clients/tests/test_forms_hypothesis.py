@@ -26,7 +26,7 @@ from alliance.tests.hostile import (
     row_counts,
     stored_whole_or_not_at_all,
     submission,
-    welcome_text,
+    welcome_line,
     with_examples,
 )
 from clients.models import Client, Supervision
@@ -41,8 +41,8 @@ from clients.tests.factories import (
 LANGUAGES = [value for value, _label in Client.Language.choices]
 emails = st.one_of(st.just(""), st.emails().filter(lambda email: len(email) <= 254))
 CLIENT_FIELDS = {
-    "label": welcome_text(min_size=1, max_size=40),
-    "external_id": welcome_text(max_size=64),
+    "label": welcome_line(min_size=1, max_size=40),
+    "external_id": welcome_line(max_size=64),
     "email": emails,
     "language": st.sampled_from(LANGUAGES),
 }

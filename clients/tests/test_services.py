@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
 from clients import services
-from clients.models import Client, Supervision, User
+from clients.models import Client, Clinic, Supervision, User
 from clients.tests.factories import ClientFactory, StaffFactory, SupervisorFactory, TherapistFactory
 from measures.tests.factories import erased
 
@@ -77,6 +77,23 @@ def test_a_client_needs_a_label_and_a_valid_language(therapist: User) -> None:
         services.client_create(actor=therapist, therapist=therapist, label="  ", language="fr")
     assert set(error.value.message_dict) == {"label", "language"}
     assert not Client.objects.exists()
+
+
+@pytest.mark.parametrize("label", ["R.K.\u200b", "\u202eK.R", "\u3164", "R.\u2028K."])
+def test_a_label_that_would_not_read_as_it_shows_is_refused_and_nothing_saved(
+    therapist: User, client_record: Client, label: str
+) -> None:
+    """Whoever calls the service (a page, the admin, a command): a zero-width space makes
+    two clients look one in every list, an override turns the label around."""
+    with pytest.raises(ValidationError) as refused:
+        services.client_create(actor=therapist, therapist=therapist, label=label)
+    assert set(refused.value.message_dict) == {"label"}
+    for details in ({"label": label}, {"label": "R.K.", "external_id": "A-1\u200b"}):
+        with pytest.raises(ValidationError):
+            services.client_update(actor=therapist, client=client_record, **details)
+    client_record.refresh_from_db()
+    assert (client_record.label, client_record.external_id) == ("R.K.", "")
+    assert Client.objects.count() == 1
 
 
 def test_an_external_id_is_unique_within_a_clinic(therapist: User, colleague: User) -> None:
@@ -260,6 +277,34 @@ def test_a_clinic_is_renamed_by_its_own_admins_only(
         services.clinic_rename(actor=clinic_admin, clinic=clinic, name="  ")
 
 
+@pytest.mark.parametrize("name", ["\u2067Riverside\u2069", "River\u200bside", "\ufeff"])
+def test_a_clinic_name_that_would_not_read_as_it_shows_is_refused(
+    clinic: Any, clinic_admin: User, name: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        services.clinic_rename(actor=clinic_admin, clinic=clinic, name=name)
+    assert set(refused.value.message_dict) == {"name"}
+    with pytest.raises(ValidationError):
+        services.clinic_create(name=name, slug="lakeside")
+    clinic.refresh_from_db()
+    assert clinic.name == "Riverside"
+    assert not Clinic.objects.filter(slug="lakeside").exists()
+
+
+@pytest.mark.parametrize("name", ["Ann\u200b", "\u202eSmith", "\u3164"])
+def test_a_colleagues_name_that_would_not_read_as_it_shows_is_refused(
+    clinic: Any, clinic_admin: User, colleague: User, name: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        services.staff_create(clinic=clinic, username="nia", password=None, first_name=name)
+    assert set(refused.value.message_dict) == {"first_name"}
+    with pytest.raises(ValidationError):
+        services.staff_update(actor=clinic_admin, member=colleague, data={"last_name": name})
+    colleague.refresh_from_db()
+    assert colleague.last_name != name
+    assert not User.objects.filter(username="nia").exists()
+
+
 def test_an_edit_saved_after_the_erasure_does_not_write_the_clients_details_back(
     client_record: Client, therapist: User, clinic_admin: User
 ) -> None:
@@ -276,3 +321,35 @@ def test_an_edit_saved_after_the_erasure_does_not_write_the_clients_details_back
         )
     stored = Client.objects.get(pk=gone.pk)
     assert (stored.label, stored.external_id, stored.email) == (gone.label, "", "")
+
+
+def test_a_name_stored_before_names_were_checked_stops_no_other_change(
+    clinic: Any, clinic_admin: User, colleague: User
+) -> None:
+    """A role, a deactivation, the notice, the time records are kept, one's own address: each
+    still changes; the name is refused only when a change writes it."""
+    from accounts.services import user_email_change
+
+    Clinic.objects.filter(pk=clinic.pk).update(name="River\u200bside")
+    User.objects.filter(pk=colleague.pk).update(first_name="Colin\u200b")
+    clinic.refresh_from_db()
+    colleague.refresh_from_db()
+    services.staff_update(actor=clinic_admin, member=colleague, data={"is_supervisor": True})
+    services.clinic_notice_update(
+        actor=clinic_admin, clinic=clinic, notice_en="Our own words.", notice_es=""
+    )
+    services.clinic_retention_set(
+        actor=clinic_admin,
+        clinic=clinic,
+        retention_days_after_discharge=30,
+        keep_numbers_after_erasure=False,
+    )
+    assert user_email_change(user=colleague, email="colin@example.org")
+    colleague.refresh_from_db()
+    clinic.refresh_from_db()
+    assert (colleague.is_supervisor, colleague.email) == (True, "colin@example.org")
+    assert (clinic.notice_en, clinic.retention_days_after_discharge) == ("Our own words.", 30)
+    with pytest.raises(ValidationError):
+        services.staff_update(
+            actor=clinic_admin, member=colleague, data={"first_name": "Colin\u200b"}
+        )

@@ -20,6 +20,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
+from alliance.fields import validate_visible_line
 from clients.models import Client
 from clients.scoping import ScopedQuerySet, caseload_q
 from measures import tracking
@@ -83,7 +84,9 @@ class Instrument(models.Model):
         related_name="instruments",
         help_text="Empty for an instrument built into Alliance, offered to every clinic.",
     )
-    name = models.CharField(max_length=120)
+    # Shown to clients and staff; its wording (`text`) is checked line by line, as the
+    # name is here, by `measures.instruments.definition_problems`.
+    name = models.CharField(max_length=120, validators=[validate_visible_line])
     text = models.JSONField()
     minimum = models.SmallIntegerField("lowest answer", default=0)
     maximum = models.SmallIntegerField("highest answer", default=10)

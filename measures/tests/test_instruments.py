@@ -17,6 +17,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from alliance.fields import NOTHING_VISIBLE
 from clients.models import AuditEntry, Clinic, User
 from conftest import visible_text
 from measures import instruments as m
@@ -82,6 +83,21 @@ REFUSED = [
         m.NOT_PLAIN_TEXT,
     ),
     ("a line too long", {"text": english(intro="x" * 501)}, "intro_en", m.WORDING_TOO_LONG),
+    (
+        "a name with a zero-width space",
+        {"name": "CORE\u200b-10"},
+        "name",
+        "Remove the invisible character U+200B ZERO WIDTH SPACE: it shows as nothing or turns "
+        "the text around, so others would not read what was typed.",
+    ),
+    ("a name of nothing visible", {"name": "\u3164"}, "name", NOTHING_VISIBLE),
+    (
+        "an item turned around",
+        {"text": english(items=["felt on edge", "\u202ewol tlef"])},
+        "items_en",
+        "Remove the invisible character U+202E RIGHT-TO-LEFT OVERRIDE: it shows as nothing or "
+        "turns the text around, so others would not read what was typed.",
+    ),
     (
         "no English question",
         {"text": english(intro="")},
