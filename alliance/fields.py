@@ -147,6 +147,35 @@ def visible_line_problem(value: str) -> str:
     return ""
 
 
+# --- Long text: notes, comments, reasons, notices -------------------------------------------
+
+# The bidirectional embeddings, overrides and isolates: each turns the text after it around
+# up to its end, so a note or comment can read on the page otherwise than it was written
+# ("Trojan Source", CVE-2021-42574), and a reader (a supervisor, the therapist reading a
+# client's comment) cannot see why. The direction marks U+200E and U+200F, which only place
+# punctuation in right-to-left writing, and the joiners stay welcome in long text.
+DIRECTION_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+DIRECTION_CONTROL = (
+    "Remove the direction control %(character)s: it turns the text after it around, so "
+    "others would not read what was written."
+)
+
+
+def direction_control_problem(text: str) -> str:
+    """What is wrong with long text holding a direction control, naming it; or ""."""
+    for character in text:
+        if character in DIRECTION_CONTROLS:
+            return DIRECTION_CONTROL % {"character": character_name(character)}
+    return ""
+
+
+def refuse_direction_controls(text: str, *, field: str) -> None:
+    """For a service's long text (a note, a reason, a comment, a notice): the form's
+    refusal, so a form, the admin and a command refuse alike."""
+    if problem := direction_control_problem(text):
+        raise ValidationError({field: problem})
+
+
 LINE_BREAKS = frozenset("\r\n")
 PARAGRAPH_CONTROL_CHARACTERS = (
     "Use plain text: line breaks are fine, other control characters are not."
@@ -190,7 +219,9 @@ def one_kind_of_line_break(value: str) -> str:
 
 class NoteField(forms.CharField):
     """Free text a clinician writes in a textarea (a note, a reason), its length counted as
-    the textarea counts it. Pasted tabs are kept: it is their own writing, shown escaped."""
+    the textarea counts it. Pasted tabs are kept: it is their own writing, shown escaped.
+    Direction controls are not: the service that takes the text refuses them
+    (`refuse_direction_controls`), and its message is shown on the field."""
 
     def to_python(self, value: Any) -> Any:
         value = super().to_python(value)
@@ -204,12 +235,19 @@ class ParagraphsField(NoteField):
     A textarea sends line breaks; a tab, NUL or escape sequence comes only from a crafted
     request or a careless paste, and would reach pages, e-mails and logs as it is."""
 
-    default_error_messages = {"control": PARAGRAPH_CONTROL_CHARACTERS}
+    default_error_messages = {
+        "control": PARAGRAPH_CONTROL_CHARACTERS,
+        "direction": DIRECTION_CONTROL,
+    }
 
     def validate(self, value: Any) -> None:
         super().validate(value)
         if value and has_control_characters_in_paragraphs(value):
             raise ValidationError(self.error_messages["control"], code="control")
+        found = next((c for c in value or "" if c in DIRECTION_CONTROLS), None)
+        if found is not None:
+            params = {"character": character_name(found)}
+            raise ValidationError(self.error_messages["direction"], code="direction", params=params)
 
 
 class AsciiDigitsMixin:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from alliance.fields import (
     PARAGRAPH_CONTROL_CHARACTERS,
+    direction_control_problem,
     has_control_characters_in_paragraphs,
     one_kind_of_line_break,
 )
@@ -82,7 +83,7 @@ def _notice_problem(text: str) -> str:
         return NOTICE_TOO_LONG
     if has_control_characters_in_paragraphs(text):
         return PARAGRAPH_CONTROL_CHARACTERS
-    return ""
+    return direction_control_problem(text)
 
 
 @transaction.atomic

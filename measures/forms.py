@@ -154,7 +154,8 @@ class ClientRatingForm(ServiceForm):
         required=False,
         max_length=COMMENT_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={"control": COMMENT_NOT_TEXT},
+        # In the client's language, as the service says it: no code point names for them.
+        error_messages={"control": COMMENT_NOT_TEXT, "direction": COMMENT_NOT_TEXT},
     )
     # Which version of the clinic's privacy notice the page showed: the service checks it
     # against the clinic's versions and records it with the rating.

@@ -20,7 +20,11 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, Validatio
 from django.db import transaction
 from django.utils import timezone
 
-from alliance.fields import has_control_characters, visible_line_problem
+from alliance.fields import (
+    direction_control_problem,
+    has_control_characters,
+    visible_line_problem,
+)
 from clients import audit
 from clients.models import AuditAction, Clinic, User
 from clients.scoping import is_clinic_admin_of
@@ -114,6 +118,8 @@ def definition_problems(definition: Mapping[str, Any], *, needs_licence: bool = 
     found += _scale_problems(definition, items)
     if needs_licence and not _text(definition.get("licence")):
         found.append(("licence", LICENCE_MISSING))
+    elif problem := direction_control_problem(_text(definition.get("licence"))):
+        found.append(("licence", problem))
     problems: Problems = {}
     for field, message in found:
         problems.setdefault(field, []).append(message)

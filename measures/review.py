@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from alliance.fields import refuse_direction_controls
 from clients import audit
 from clients.models import AuditAction, User
 from clients.scoping import is_treating_therapist, may_comment_on, takes_personal_data
@@ -56,6 +57,7 @@ def _clean_note(note: str, *, field: str, required: str) -> str:
         raise ValidationError(
             {field: f"Please keep it to {NOTE_MAX_LENGTH:,} characters or fewer."}
         )
+    refuse_direction_controls(note, field=field)
     return note
 
 

@@ -13,7 +13,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from alliance.fields import has_control_characters_in_paragraphs, one_kind_of_line_break
+from alliance.fields import (
+    direction_control_problem,
+    has_control_characters_in_paragraphs,
+    one_kind_of_line_break,
+)
 from clients import audit
 from clients.models import AuditAction, ClientLanguage, User
 from clients.notice import is_known_version
@@ -96,8 +100,14 @@ def _rating_from_answers(session: Session, rater: str, answers: Mapping[str, Any
         errors["comment"] = COMMENT_TOO_LONG
     # The client's words reach the therapist's pages and e-mails: text only. (A therapist's
     # own note may hold a pasted tab: it is shown only to those who may see it, escaped.)
-    elif rater == Rating.Rater.CLIENT and has_control_characters_in_paragraphs(rating.comment):
+    elif rater == Rating.Rater.CLIENT and (
+        has_control_characters_in_paragraphs(rating.comment)
+        or direction_control_problem(rating.comment)
+    ):
         errors["comment"] = COMMENT_NOT_TEXT
+    elif problem := direction_control_problem(rating.comment):
+        # A therapist's note is read by their supervisors too: it reads as written.
+        errors["comment"] = problem
     # Only the therapist is asked to guess the client's score; it may be left blank.
     guess = answers.get("guessed_client_score") if rater == Rating.Rater.THERAPIST else None
     if guess is not None and str(guess).strip() != "":

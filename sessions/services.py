@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import formats, timezone
 
-from alliance.fields import spoken_date
+from alliance.fields import refuse_direction_controls, spoken_date
 from clients import audit
 from clients.models import AuditAction, Client, User
 from clients.services import check_takes_personal_data
@@ -113,6 +113,7 @@ def session_log(
     if client.status != Client.Status.ACTIVE:
         raise ValidationError("This client is discharged; re-open them before logging a session.")
     _check_when(starts_at)
+    refuse_direction_controls(notes, field="notes")
     # Voided sessions included: a voided session keeps its number and none is reused.
     last = client.sessions.aggregate(last=Max("number"))["last"] or 0
     session = Session(
@@ -170,6 +171,7 @@ def session_update(
     # Read with the locked session: an erasure committed since the form was drawn counts.
     check_takes_personal_data(session.client)
     _check_when(starts_at)
+    refuse_direction_controls(notes, field="notes")
     before = {name: getattr(session, name) for name in REVISED_FIELDS}
     session.starts_at = starts_at
     session.duration_minutes = duration_minutes
@@ -217,6 +219,7 @@ def _clean_reason(reason: str) -> str:
         raise ValidationError(
             {"reason": f"Keep the reason to {VOID_REASON_MAX_LENGTH} characters or fewer."}
         )
+    refuse_direction_controls(reason, field="reason")
     return reason
 
 

@@ -19,6 +19,7 @@ from alliance.fields import (
     DateTimeField,
     DecimalNumberField,
     NameField,
+    NoteField,
     NumberField,
     ParagraphsField,
     RecordChoiceField,
@@ -183,6 +184,34 @@ def test_a_name_of_only_invisible_characters_is_not_a_name(typed: str) -> None:
 def test_a_name_takes_any_script_and_the_joiners_it_is_written_with(typed: str) -> None:
     assert NameField().clean(f"  {typed}\n") == typed
     validate_visible_line(typed)
+
+
+@pytest.mark.parametrize(
+    ("typed", "named"),
+    [
+        ("We agreed \u202eecap rewols a\u202c.", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("Line one.\n\u2066Line two.\u2069", "U+2066 LEFT-TO-RIGHT ISOLATE"),
+        ("\u202bשלום\u202c", "U+202B RIGHT-TO-LEFT EMBEDDING"),
+    ],
+)
+def test_paragraphs_refuse_direction_controls_naming_them(typed: str, named: str) -> None:
+    """A comment or notice turned around reads otherwise than written, to the therapist or
+    the client, who cannot see why. (A clinician's note is judged by its service.)"""
+    with pytest.raises(ValidationError) as refused:
+        ParagraphsField().clean(typed)
+    assert [error.code for error in refused.value.error_list] == ["direction"]
+    assert refused.value.messages == [
+        f"Remove the direction control {named}: it turns the text after it around, so "
+        "others would not read what was written."
+    ]
+
+
+@pytest.mark.parametrize("field", [NoteField, ParagraphsField])
+def test_long_text_keeps_line_breaks_direction_marks_and_joiners(
+    field: type[forms.Field],
+) -> None:
+    typed = "שלום, R.K.\u200f!\nمی‌خواهم\n👩‍⚕️ ok\u200b"
+    assert field().clean(typed) == typed
 
 
 @pytest.mark.parametrize("sent", ["One.\r\nTwo.", "One.\rTwo.", "One.\nTwo."])

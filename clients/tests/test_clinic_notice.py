@@ -146,6 +146,11 @@ def test_another_clinics_admin_is_refused(clinic: Clinic, other_clinic: Clinic) 
             "Escape\x1b[31m",
             "Use plain text: line breaks are fine, other control characters are not.",
         ),
+        (
+            "Sus respuestas \u202eon\u202c se comparten.",
+            "Remove the direction control U+202E RIGHT-TO-LEFT OVERRIDE: it turns the text "
+            "after it around, so others would not read what was written.",
+        ),
     ],
 )
 def test_bad_wording_is_refused_with_a_clear_message(

@@ -169,7 +169,9 @@ def test_a_comment_as_long_as_the_textarea_allows_is_taken_with_its_line_breaks(
     assert Rating.objects.get(session=session, rater="client").comment == typed
 
 
-@pytest.mark.parametrize("comment", ["Fine\x1b[2J\x07 thanks", "x" * 2001])
+@pytest.mark.parametrize(
+    "comment", ["Fine\x1b[2J\x07 thanks", "x" * 2001, "Fine \u202eskcuf on\u202c thanks"]
+)
 def test_the_service_refuses_a_comment_the_form_would_refuse(
     client_record: Client, comment: str
 ) -> None:
@@ -188,10 +190,13 @@ def test_the_service_refuses_a_comment_the_form_would_refuse(
     assert not Rating.objects.exists()
 
 
+@pytest.mark.parametrize("comment", ["Felt \x1b[31mrushed.", "Felt \u202edehsur\u202c."])
 def test_a_comment_with_a_control_character_is_refused_and_nothing_is_stored(
-    client: Any, link: Any
+    client: Any, link: Any, comment: str
 ) -> None:
-    response = client.post(url(link[1]), {**ANSWERS, "comment": "Felt \x1b[31mrushed."})
+    """An escape sequence, or an override that turns the comment around on the therapist's
+    page: said in the client's words, not in code points."""
+    response = client.post(url(link[1]), {**ANSWERS, "comment": comment})
     assert response.status_code == 200
     html = response.content.decode()
     assert "Please write plain text." in html

@@ -10,8 +10,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from clients.models import User
+from measures import review
 from measures.models import Concern, ConcernEvent
 from measures.tests.concern_steps import (
     COMMENT,
@@ -209,6 +211,43 @@ def test_a_missing_or_overlong_note_is_a_form_error_and_nothing_changes(
     [error] = response.context[form].errors[field]
     assert message in error
     assert message in response.content.decode()
+    assert unchanged(concern)
+
+
+@pytest.mark.parametrize(
+    ("name", "form", "field"),
+    [
+        ("concern-resolve", "resolve_form", "note"),
+        ("concern-dismiss", "dismiss_form", "reason"),
+        ("concern-comment", "comment_form", "note"),
+    ],
+)
+def test_a_note_with_a_direction_override_is_a_form_error_and_nothing_changes(
+    client: Any, concern: Concern, therapist: User, name: str, form: str, field: str
+) -> None:
+    """A repair note that reads, on the page, otherwise than it was written."""
+    client.force_login(therapist)
+    response = post(client, name, concern, {field: "We \u202eeergasid\u202c now."})
+    assert response.status_code == 200
+    [error] = response.context[form].errors[field]
+    assert error.startswith("Remove the direction control U+202E RIGHT-TO-LEFT OVERRIDE")
+    assert unchanged(concern)
+
+
+def test_the_review_services_refuse_a_note_with_a_direction_override(
+    concern: Concern, therapist: User
+) -> None:
+    """Whoever calls them (a script, the admin): the form's refusal."""
+    note = "We \u2067agreed\u2069."
+    with pytest.raises(ValidationError) as refused:
+        review.concern_resolve(concern=concern, actor=therapist, note=note)
+    assert set(refused.value.message_dict) == {"note"}
+    with pytest.raises(ValidationError) as refused:
+        review.concern_dismiss(concern=concern, actor=therapist, reason=note)
+    assert set(refused.value.message_dict) == {"reason"}
+    with pytest.raises(ValidationError) as refused:
+        review.concern_comment(concern=concern, actor=therapist, note=note)
+    assert set(refused.value.message_dict) == {"note"}
     assert unchanged(concern)
 
 

@@ -196,6 +196,13 @@ REFUSED = [
     ),
     ("no licence", {"licence": " "}, "licence", m.LICENCE_MISSING),
     (
+        "a licence turned around",
+        {"licence": "Licensed \u2067until 2030\u2069."},
+        "licence",
+        "Remove the direction control U+2067 RIGHT-TO-LEFT ISOLATE: it turns the text after it "
+        "around, so others would not read what was written.",
+    ),
+    (
         "a misspelt field",
         {"cut_off": "5"},
         NON_FIELD_ERRORS,

@@ -167,6 +167,34 @@ def test_voiding_needs_a_reason_of_sensible_length(
     assert (session.voided_at, session.void_reason) == (None, "")
 
 
+def test_notes_and_a_reason_with_a_direction_control_are_refused_and_nothing_changes(
+    therapist: User, client_record: Client
+) -> None:
+    """Whoever calls the services: notes and reasons read as they were written."""
+    turned = "Talked \u202eabout\u202c work."
+    with pytest.raises(ValidationError) as refused:
+        session_log(client=client_record, therapist=therapist, starts_at=weeks_ago(2), notes=turned)
+    assert set(refused.value.message_dict) == {"notes"}
+    session = session_log(client=client_record, therapist=therapist, starts_at=an_hour_ago())
+    with pytest.raises(ValidationError) as refused:
+        session_update(
+            actor=therapist,
+            session=session,
+            starts_at=session.starts_at,
+            duration_minutes=session.duration_minutes,
+            attendance=session.attendance,
+            modality=session.modality,
+            notes=turned,
+        )
+    assert set(refused.value.message_dict) == {"notes"}
+    with pytest.raises(ValidationError) as refused:
+        session_void(actor=therapist, session=session, reason=turned)
+    assert set(refused.value.message_dict) == {"reason"}
+    session.refresh_from_db()
+    assert (session.notes, session.voided_at) == ("", None)
+    assert Session.objects.count() == 1
+
+
 def test_voiding_twice_is_refused_and_keeps_the_first_reason(
     therapist: User, client_record: Client
 ) -> None:

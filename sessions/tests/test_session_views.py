@@ -241,6 +241,19 @@ def test_logging_refuses_bad_input_and_saves_nothing(
     assert not Session.objects.exists()
 
 
+def test_notes_with_a_direction_override_are_refused_on_the_form_and_kept_as_typed(
+    client: HttpClient, therapist: User, client_record: Client
+) -> None:
+    typed = "Talked about \u202ekrow\u202c."
+    response = as_user(client, therapist).post(log_url(client_record), session_data(notes=typed))
+    assert response.status_code == 200
+    assert field_errors(response) == {"notes"}
+    html = response.content.decode()
+    assert "Remove the direction control U+202E RIGHT-TO-LEFT OVERRIDE" in html
+    assert typed in html
+    assert not Session.objects.exists()
+
+
 def test_logging_refuses_a_session_three_days_ahead(
     client: HttpClient, therapist: User, client_record: Client
 ) -> None:
