@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from clients import audit
 from clients.access import get_visible_or_404, require_editable
 from clients.models import Client
 from sessions import services
@@ -70,6 +71,10 @@ def session_edit(request: HttpRequest, session_id: int) -> HttpResponse:
     if (back := _voided(request, session)) is not None:
         return back
     data = request.POST if request.method == "POST" else None
+    if data is None:
+        # The form shows the session as stored, private notes and all: a read of the record,
+        # as its page is. A refused save shows back what was typed, not the record.
+        audit.viewed(request, session, place="session edit form")
     form = SessionEditForm(data, initial=SessionEditForm.initial_for(session))
     if form.is_bound and form.is_valid():
         try:

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from clients import audit
 from clients.access import get_visible_or_404
 from clients.scoping import may_rate_session
 from measures.forms import TherapistRatingForm
@@ -42,6 +43,9 @@ def therapist_rating(request: HttpRequest, session_id: int) -> HttpResponse:
             f"{therapist_rating_edit_window()} after it is given.",
         )
         return redirect(session)
+    if rating is not None and request.method != "POST":
+        # The form shows the rating as given, to revise it: a read of the record.
+        audit.viewed(request, rating, place="therapist rating form")
     initial = TherapistRatingForm.initial_from(rating) if rating else None
     form = TherapistRatingForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

@@ -98,6 +98,46 @@ def test_opening_a_concern_page_is_recorded_against_its_client(
     assert entry.place == "concern page"
 
 
+def test_opening_a_sessions_edit_form_which_shows_its_private_notes_is_recorded(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    """The form holds the session as stored, its private notes included: a read of the
+    record as much as its page is. A refused save shows what was typed, and reads nothing."""
+    session = SessionFactory(client=client_record, therapist=therapist, notes="Private.")
+    client.force_login(therapist)
+    url = reverse("sessions:session-edit", args=[session.pk])
+    response = client.get(url, REMOTE_ADDR=ADDRESS)
+    assert "Private." in response.content.decode()
+    entry = only_entry()
+    assert entry_fields(entry) == (
+        therapist.pk,
+        AuditAction.VIEWED,
+        "therapy_sessions.session",
+        str(session.pk),
+        client_record.pk,
+    )
+    assert (entry.address, entry.place) == (ADDRESS, "session edit form")
+
+
+def test_opening_the_therapists_rating_form_of_a_rated_session_is_recorded(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    """The form holds the therapist's rating as given, to revise it."""
+    session = SessionFactory(client=client_record, therapist=therapist)
+    rating = RatingFactory(session=session, rater="therapist")
+    client.force_login(therapist)
+    assert client.get(reverse("measures:therapist-rating", args=[session.pk])).status_code == 200
+    entry = only_entry()
+    assert entry_fields(entry) == (
+        therapist.pk,
+        AuditAction.VIEWED,
+        "measures.rating",
+        str(rating.pk),
+        client_record.pk,
+    )
+    assert entry.place == "therapist rating form"
+
+
 def test_downloading_a_clients_ratings_is_recorded_as_an_export(
     client: Any, supervisor: User, client_record: Client
 ) -> None:
