@@ -243,6 +243,15 @@ class Client(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now)
     discharged_at = models.DateTimeField(null=True, blank=True)
+    # A concern's e-mails follow the therapist who holds it (`measures.notifications`): one
+    # the previous therapist was told of reaches the new one's digest, and one left
+    # unacknowledged counts its days, for escalation, from the move.
+    therapist_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the client last moved to their current therapist; blank if never moved.",
+    )
     # Set when the client's personal data was erased (`measures.rights.client_erase`);
     # the rows stay, so nothing clinical is ever hard-deleted.
     erased_at = models.DateTimeField(null=True, blank=True)

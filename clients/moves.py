@@ -2,8 +2,10 @@
 
 Both are a clinic admin's decision, confirmed on a page that names who moves where, and
 recorded in each client's audit trail. The receiving therapist reads the whole history
-from then on; the previous one no longer sees the client. Nothing else changes: sessions
-keep the therapist who led them.
+from then on; the previous one no longer sees the client. The client's `therapist_since`
+says when: the concerns they bring are the receiver's to hear of in their next digest, and
+escalate only once the receiver has left them unacknowledged as long as anyone may
+(`measures.notifications`). Nothing else changes: sessions keep the therapist who led them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Collection
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from clients import audit
 from clients.models import AuditAction, Client, User
@@ -57,10 +60,10 @@ def client_move(*, actor: User, client: Client, therapist: User, from_therapist_
         locked = Client.objects.select_for_update().get(pk=client.pk)
         if locked.therapist_id != from_therapist_id:
             raise ValidationError(MOVED_MEANWHILE.format(label=locked.label))
-        locked.therapist = therapist
-        locked.save(update_fields=["therapist"])
+        locked.therapist, locked.therapist_since = therapist, timezone.now()
+        locked.save(update_fields=["therapist", "therapist_since"])
         audit.written(actor, AuditAction.CHANGED, locked, fields=["therapist"])
-    client.therapist = therapist
+    client.therapist, client.therapist_since = therapist, locked.therapist_since
     return client
 
 
@@ -81,9 +84,10 @@ def caseload_move(
             .filter(therapist=leaver, clinic_id=leaver.clinic_id, pk__in=list(client_ids))
             .order_by("pk")
         )
+        now = timezone.now()
         for client in moving:
-            client.therapist = therapist
-        Client.objects.bulk_update(moving, ["therapist"])
+            client.therapist, client.therapist_since = therapist, now
+        Client.objects.bulk_update(moving, ["therapist", "therapist_since"])
         audit.written_for_clients(
             actor,
             AuditAction.CHANGED,

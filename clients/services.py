@@ -408,7 +408,7 @@ def client_update(
             raise PermissionDenied("Only a clinic admin can move a client to another therapist.")
         _check_may_manage_caseload(actor, therapist)
         _check_treats_clients(therapist, NOT_A_RECEIVER)
-        client.therapist = therapist
+        client.therapist, client.therapist_since = therapist, timezone.now()
     client.label, client.external_id, client.email = (
         words["label"],
         words["external_id"],
@@ -422,6 +422,7 @@ def client_update(
     # Only the fields this edit may change: a move committed by an admin meanwhile
     # (clients.moves) is not written back with the therapist this request first read.
     fields = [name for name in CLIENT_DETAILS if moving or name != "therapist"]
+    fields += ["therapist_since"] if moving else []
     with transaction.atomic():
         _client_save(client, fields)
         _changed(actor, client, before)

@@ -5,7 +5,11 @@ Both jobs claim their concerns with a conditional UPDATE (`notified_at` /
 run sends nothing new, two runs at once never send the same concern twice, and a
 failed mail rolls the claim back for the next run to retry ("due and not done").
 A concern that grows more severe is due again in the digest (grouping clears its
-`notified_at`), so the therapist hears that it changed.
+`notified_at`), so the therapist hears that it changed. A concern follows its client to
+another therapist (`clients.moves`): told to the previous one (`notified_at` before the
+client's `therapist_since`), it is due in the receiver's digest; and it escalates once the
+receiver has left it unacknowledged too long, counted from the move, to the receiver's
+supervisors (once again if the previous one's heard of it).
 
 Neither e-mail tells a concern's story, scores or severity: an e-mail is read outside
 Alliance (on a phone, a shared screen, a forwarded thread) and kept beyond the clinic's
@@ -48,14 +52,15 @@ def absolute_url(name: str, *args: Any) -> str:
 
 
 def concerns_claim(concerns: QuerySet[Concern], *, field: str, now: dt.datetime) -> set[int]:
-    """Mark `field` = now on the concerns still unclaimed; returns their ids.
+    """Mark `field` = now on the concerns still unclaimed (`Concern.unclaimed`: never
+    claimed, or only before the client moved to their therapist); returns their ids.
 
     Call inside a transaction. On PostgreSQL the rows are locked first and rows
     another run holds are skipped, so that run alone mails them. SQLite has no
     row locks: there the count check refuses a claim another run got to first,
     and the rollback leaves those concerns for the next run.
     """
-    unclaimed = concerns.filter(**{f"{field}__isnull": True})
+    unclaimed = concerns.filter(Concern.unclaimed(field))
     ids = set(unclaimed.select_for_update(skip_locked=True).values_list("pk", flat=True))
     if unclaimed.filter(pk__in=ids).update(**{field: now}) != len(ids):
         raise RuntimeError("Another run claimed some of these concerns first.")
@@ -75,7 +80,7 @@ def digests_send(now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     pending = (
         Concern.objects.of_clients_in_therapy()
-        .filter(notified_at__isnull=True, client__therapist__is_active=True)
+        .filter(Concern.unclaimed("notified_at"), client__therapist__is_active=True)
         .exclude(client__therapist__email="")
         .select_related("client__therapist")
         .annotate(
@@ -110,8 +115,11 @@ def digest_send(*, therapist: User, concerns: list[Concern], now: dt.datetime) -
     """
     with transaction.atomic():
         claimed = concerns_claim(
-            # Discharged meanwhile: left unclaimed, as if it had not been listed.
-            Concern.objects.of_clients_in_therapy().filter(pk__in=[c.pk for c in concerns]),
+            # Discharged meanwhile: left unclaimed, as if it had not been listed. Moved to
+            # another therapist meanwhile: left for theirs.
+            Concern.objects.of_clients_in_therapy().filter(
+                pk__in=[c.pk for c in concerns], client__therapist=therapist
+            ),
             field="notified_at",
             now=now,
         )
@@ -141,6 +149,8 @@ def digest_row(concern: Concern) -> dict[str, str]:
 
 def digest_state(concern: Concern) -> str:
     """Why the concern is in this digest, in a word: the therapist may have read it before."""
+    if _came_back(concern) is not None:
+        return "moved to you with the client"  # opened before: new to this therapist
     if concern.recovery == Concern.Recovery.NOT_RECOVERED:
         return "re-opened"  # by Alliance: the repair did not hold
     if concern.changed:
@@ -150,6 +160,15 @@ def digest_state(concern: Concern) -> str:
     return "new"
 
 
+def _came_back(concern: Concern) -> dt.datetime | None:
+    """When the concern, opened (or re-opened by Alliance) before, became its therapist's
+    anew: its client moved to them since; None when not."""
+    moved = concern.client.therapist_since
+    if moved is not None and moved > (concern.reopened_at or concern.opened_at):
+        return moved
+    return None
+
+
 # --- Escalation to supervisors --------------------------------------------
 
 
@@ -157,17 +176,13 @@ def escalations_send(now: dt.datetime | None = None) -> int:
     """Tell supervisors about concerns their supervisees have left open too long.
 
     A concern is due when it is still open (not even acknowledged) more than
-    ALLIANCE_ESCALATE_AFTER_DAYS after it opened, or after Alliance re-opened it. Each
-    supervisor gets one e-mail listing all their supervisees' due concerns. Returns how
-    many were sent.
+    ALLIANCE_ESCALATE_AFTER_DAYS after it opened, after Alliance re-opened it, or after its
+    client moved to their therapist (`Concern.left_unacknowledged`). Each supervisor gets
+    one e-mail listing all their supervisees' due concerns. Returns how many were sent.
     """
     now = now or timezone.now()
-    cutoff = now - dt.timedelta(days=settings.ALLIANCE_ESCALATE_AFTER_DAYS)
     due = list(
-        Concern.objects.of_clients_in_therapy()
-        .filter(Concern.left_unacknowledged(cutoff), escalated_at__isnull=True)
-        .select_related("client__therapist")
-        .order_by("opened_at", "pk")
+        _due_for_escalation(now).select_related("client__therapist").order_by("opened_at", "pk")
     )
     if not due:
         return 0
@@ -217,6 +232,13 @@ def supervision_teams(supervisions: QuerySet[Supervision]) -> list[dict[User, se
     return teams
 
 
+def _due_for_escalation(now: dt.datetime) -> QuerySet[Concern]:
+    cutoff = now - dt.timedelta(days=settings.ALLIANCE_ESCALATE_AFTER_DAYS)
+    return Concern.objects.of_clients_in_therapy().filter(
+        Concern.left_unacknowledged(cutoff), Concern.unclaimed("escalated_at")
+    )
+
+
 def escalation_send(
     *, team: dict[User, set[int]], concerns: list[Concern], now: dt.datetime
 ) -> int:
@@ -228,9 +250,13 @@ def escalation_send(
     """
     sent = 0
     with transaction.atomic():
+        supervisees = set().union(*team.values())
         claimed = concerns_claim(
-            Concern.objects.of_clients_in_therapy().filter(
-                pk__in=[c.pk for c in concerns], status=Concern.Status.OPEN
+            # Still due, and still with one of this team's therapists: one acknowledged
+            # meanwhile is not, nor one whose client moved to another team's therapist,
+            # who has only just received it.
+            _due_for_escalation(now).filter(
+                pk__in=[c.pk for c in concerns], client__therapist__in=supervisees
             ),
             field="escalated_at",
             now=now,
@@ -263,8 +289,15 @@ def escalation_row(concern: Concern, now: dt.datetime) -> dict[str, Any]:
         "label": concern.client.label,
         # Unacknowledged since: its opening, or Alliance's re-opening (as it fell due).
         "days_open": (now - (concern.reopened_at or concern.opened_at)).days,
+        # Since a move: the days with this therapist, which made it due.
+        "since": _since_words(concern, now),
         "url": absolute_url("measures:concern-detail", concern.pk),
     }
+
+
+def _since_words(concern: Concern, now: dt.datetime) -> str:
+    moved = _came_back(concern)
+    return "" if moved is None else f"{(now - moved).days} since the client moved to them"
 
 
 def mail_failure(error: OSError) -> str:

@@ -8,8 +8,11 @@ from typing import Any
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils import timezone
 
 from clients.models import AuditAction, AuditEntry, Client, User
+from clients.moves import caseload_move, client_move
+from clients.services import client_update
 from clients.tests.factories import ClinicAdminFactory, SupervisorFactory, TherapistFactory
 
 pytestmark = pytest.mark.django_db
@@ -227,3 +230,31 @@ def test_an_edit_read_before_a_move_does_not_undo_it(
     services.client_update(actor=therapist, client=stale, label="R.K.2")
     client_record.refresh_from_db()
     assert (client_record.label, client_record.therapist) == ("R.K.2", colleague)
+
+
+@pytest.mark.parametrize("way", ["one client", "a leaver's caseload", "the edit (admin)"])
+def test_every_way_a_client_moves_says_when_they_came_to_their_therapist(
+    client_record: Client, clinic_admin: User, therapist: User, colleague: User, way: str
+) -> None:
+    """The concerns they bring follow the date (README "Notifications"); an edit that
+    does not move them leaves it."""
+    before = timezone.now()
+    client_update(actor=clinic_admin, client=client_record, label="R.K.", therapist=therapist)
+    client_record.refresh_from_db()
+    assert client_record.therapist_since is None
+    if way == "one client":
+        client_move(
+            actor=clinic_admin,
+            client=client_record,
+            therapist=colleague,
+            from_therapist_id=therapist.pk,
+        )
+    elif way == "a leaver's caseload":
+        caseload_move(
+            actor=clinic_admin, leaver=therapist, therapist=colleague, client_ids=[client_record.pk]
+        )
+    else:
+        client_update(actor=clinic_admin, client=client_record, label="R.K.", therapist=colleague)
+    client_record.refresh_from_db()
+    assert client_record.therapist == colleague
+    assert before <= client_record.therapist_since <= timezone.now()

@@ -3,6 +3,7 @@ where the Django admin had stored periods outside it."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -31,3 +32,49 @@ def test_periods_outside_the_range_are_brought_to_the_nearest_allowed(old_apps: 
         )
     )
     assert stored == {"none": None, "zero": 1, "week": 7, "century": 36_500, "beyond": 36_500}
+
+
+MOVES_BEFORE = [("clients", "0010_names_show_as_they_read")]
+MOVES_AFTER = [("clients", "0011_client_therapist_since")]
+
+
+@pytest.fixture
+def apps_before_moves_were_dated(transactional_db: None) -> Any:
+    with migrated_back(MOVES_BEFORE) as apps:
+        yield apps
+
+
+def test_clients_moved_before_are_dated_from_their_latest_move_in_the_audit_trail(
+    apps_before_moves_were_dated: Any,
+) -> None:
+    apps = apps_before_moves_were_dated
+    Clinic = apps.get_model("clients", "Clinic")
+    User = apps.get_model("clients", "User")
+    Client = apps.get_model("clients", "Client")
+    AuditEntry = apps.get_model("clients", "AuditEntry")
+    clinic = Clinic.objects.create(name="Riverside", slug="riverside")
+    tara = User.objects.create(username="tara", clinic=clinic, is_therapist=True)
+    moved_twice = Client.objects.create(clinic=clinic, therapist=tara, label="R.K.")
+    renamed = Client.objects.create(clinic=clinic, therapist=tara, label="M.P.")
+    first, second = dt.datetime(2025, 1, 6, tzinfo=dt.UTC), dt.datetime(2025, 2, 3, tzinfo=dt.UTC)
+
+    def written(client: Any, at: dt.datetime, fields: list[str]) -> None:
+        AuditEntry.objects.create(
+            at=at,
+            clinic=clinic,
+            actor_name="ada",
+            action="changed",
+            model="clients.client",
+            object_id=str(client.pk),
+            client=client,
+            fields=fields,
+        )
+
+    written(moved_twice, second, ["therapist"])
+    written(moved_twice, first, ["label", "therapist"])
+    written(moved_twice, second + dt.timedelta(days=1), ["label"])
+    written(renamed, first, ["label"])
+    new_apps = migrate(MOVES_AFTER)
+    moved = new_apps.get_model("clients", "Client").objects
+    since = dict(moved.values_list("label", "therapist_since"))
+    assert since == {"R.K.": second, "M.P.": None}

@@ -18,6 +18,7 @@ from django.urls import resolve
 from django.utils import timezone
 
 from clients.models import Client, Supervision, User
+from clients.moves import client_move
 from clients.tests.factories import ClientFactory, SupervisorFactory
 from measures import notifications, tasks
 from measures.concern_selectors import with_stories
@@ -747,3 +748,131 @@ def test_no_mail_goes_out_about_a_discharged_or_erased_clients_concern(
     concern.refresh_from_db()
     assert (concern.notified_at, concern.escalated_at) == (None, None)
     assert concern.needs_review
+
+
+# --- A client moved to another therapist ---------------------------------------
+
+
+def moved(client: Client, *, to: User, by: User) -> dt.datetime:
+    """`client` moved by the clinic admin `by` to `to`, now; returns when."""
+    client_move(actor=by, client=client, therapist=to, from_therapist_id=client.therapist_id)
+    client.refresh_from_db()
+    return client.therapist_since
+
+
+@pytest.fixture
+def colleagues_supervisor(colleague: User) -> User:
+    sam = SupervisorFactory(clinic=colleague.clinic, email="sam@example.org")
+    Supervision.objects.create(supervisor=sam, therapist=colleague)
+    return sam
+
+
+def test_a_concern_the_previous_therapist_was_told_of_is_in_the_new_therapists_digest(
+    client_record: Client, therapist: User, colleague: User, clinic_admin: User
+) -> None:
+    now = timezone.now()
+    concern = concern_for(client_record, opened_at=now - dt.timedelta(days=3))
+    closed = concern_for(
+        client_record,
+        opened_at=now - dt.timedelta(days=20),
+        status=Concern.Status.DISMISSED,
+        closed_at=now - dt.timedelta(days=10),
+        note="Noise.",
+    )
+    assert notifications.digests_send(now - dt.timedelta(days=2)) == 1  # to Tara
+    moved_at = moved(client_record, to=colleague, by=clinic_admin)
+    assert notifications.digests_send(moved_at + dt.timedelta(hours=1)) == 1
+    [to_tara, to_colin] = mail.outbox
+    assert (to_tara.to, to_colin.to) == (["tara@example.org"], ["colin@example.org"])
+    assert f"- R.K. (moved to you with the client)\n  {link_to(concern)}\n" in to_colin.body
+    assert link_to(closed) not in to_colin.body
+    # Told once: the next morning sends nothing.
+    assert notifications.digests_send(moved_at + dt.timedelta(days=1)) == 0
+    concern.refresh_from_db()
+    assert concern.notified_at == moved_at + dt.timedelta(hours=1)
+
+
+def test_a_concern_left_unacknowledged_before_a_move_escalates_a_week_after_the_move(
+    client_record: Client,
+    therapist: User,
+    colleague: User,
+    supervisor: User,
+    colleagues_supervisor: User,
+    clinic_admin: User,
+) -> None:
+    """Six days unacknowledged with Tara: Colin, receiving it, has his own week before his
+    supervisor hears of it, and Tara's never does (the client is no longer hers)."""
+    now = timezone.now()
+    concern = concern_for(client_record, opened_at=now - dt.timedelta(days=6))
+    moved_at = moved(client_record, to=colleague, by=clinic_admin)
+    assert notifications.escalations_send(moved_at + dt.timedelta(days=1)) == 0
+    assert notifications.escalations_send(moved_at + dt.timedelta(days=7)) == 0
+    later = moved_at + dt.timedelta(days=7, minutes=1)
+    assert notifications.escalations_send(later) == 1
+    [message] = mail.outbox
+    assert message.to == ["sam@example.org"]
+    assert "R.K., open 13 days, 7 since the client moved to them\n" in message.body
+    concern.refresh_from_db()
+    assert concern.escalated_at == later
+
+
+def test_a_concern_escalated_before_a_move_may_go_once_to_the_new_therapists_supervisors(
+    client_record: Client,
+    therapist: User,
+    colleague: User,
+    supervisor: User,
+    colleagues_supervisor: User,
+    clinic_admin: User,
+) -> None:
+    now = timezone.now()
+    concern_for(client_record, opened_at=now - dt.timedelta(days=10))
+    assert notifications.escalations_send(now - dt.timedelta(days=1)) == 1  # to Sue
+    moved_at = moved(client_record, to=colleague, by=clinic_admin)
+    assert notifications.escalations_send(moved_at + dt.timedelta(days=3)) == 0
+    assert notifications.escalations_send(moved_at + dt.timedelta(days=8)) == 1
+    assert notifications.escalations_send(moved_at + dt.timedelta(days=9)) == 0
+    assert [message.to for message in mail.outbox] == [["sue@example.org"], ["sam@example.org"]]
+
+
+def test_the_dashboards_stale_count_starts_again_with_the_new_therapist(
+    client_record: Client, colleague: User, clinic_admin: User
+) -> None:
+    """The dashboard's "Unacknowledged > 7 days" and escalation read the same rule."""
+    now = timezone.now()
+    concern = concern_for(client_record, opened_at=now - dt.timedelta(days=10))
+    stale = Concern.objects.filter(Concern.left_unacknowledged(now - dt.timedelta(days=7)))
+    assert list(stale) == [concern]
+    moved(client_record, to=colleague, by=clinic_admin)
+    assert list(stale.all()) == []
+
+
+def test_a_client_moved_while_the_digests_are_sent_is_left_for_the_new_therapist(
+    client_record: Client, therapist: User, colleague: User, clinic_admin: User
+) -> None:
+    """Tara's digest read the concern as hers; the client moved before it was claimed."""
+    concern = concern_for(client_record, opened_at=timezone.now() - dt.timedelta(days=1))
+    read_as_taras = list(Concern.objects.select_related("client__therapist"))
+    moved_at = moved(client_record, to=colleague, by=clinic_admin)
+    later = moved_at + dt.timedelta(minutes=1)
+    assert not notifications.digest_send(therapist=therapist, concerns=read_as_taras, now=later)
+    assert notifications.digests_send(later) == 1
+    [message] = mail.outbox
+    assert message.to == ["colin@example.org"] and link_to(concern) in message.body
+
+
+def test_a_client_moved_while_the_escalations_are_sent_is_left_for_the_new_team(
+    client_record: Client,
+    therapist: User,
+    colleague: User,
+    supervisor: User,
+    colleagues_supervisor: User,
+    clinic_admin: User,
+) -> None:
+    concern = concern_for(client_record, opened_at=timezone.now() - dt.timedelta(days=9))
+    read_as_taras = list(Concern.objects.select_related("client__therapist"))
+    moved_at = moved(client_record, to=colleague, by=clinic_admin)
+    team = {supervisor: {therapist.pk}}
+    later = moved_at + dt.timedelta(minutes=1)
+    assert notifications.escalation_send(team=team, concerns=read_as_taras, now=later) == 0
+    concern.refresh_from_db()
+    assert concern.escalated_at is None and mail.outbox == []
