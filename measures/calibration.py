@@ -8,8 +8,8 @@ From the clinic's client ratings this estimates:
   observation of a client is one draw from the clinic's population of scores);
 - the session-to-session reliability of stable clients: the correlation between a
   client's successive scores, over clients with no reported rupture and no concern other
-  than ones dismissed as needing no repair (test-retest reliability, Jacobson & Truax
-  1991);
+  than ones dismissed as needing no repair (by a review, `Concern.dismissed_without_review`)
+  or withdrawn by Alliance (test-retest reliability, Jacobson & Truax 1991);
 - the reliable change, 1.96 × SD × √(2 × (1 − r)), that these give;
 - the size of a fall in one dimension, and of a therapist-over-client difference,
   that stable clients reach by chance in fewer than 1 in 100 sessions.
@@ -36,7 +36,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -372,10 +372,12 @@ def clinic_histories(
     # client's rights"): their rows stay, but not in the clinic's statistics.
     clients = Client.objects.filter(clinic=clinic).counted_in_statistics()
     # A concern open, being looked at, or resolved with a repair marks a client whose scores
-    # moved for a reason; one dismissed as needing no repair does not, nor one Alliance
-    # withdrew when its signals stopped holding.
-    repaired = Concern.objects.filter(client=OuterRef("pk")).exclude(
-        status__in=[Concern.Status.DISMISSED, Concern.Status.WITHDRAWN]
+    # moved for a reason, and so does one still waiting when the client was erased and then
+    # dismissed without a reason (never reviewed); one dismissed as needing no repair does
+    # not, nor one Alliance withdrew when its signals stopped holding.
+    repaired = Concern.objects.filter(client=OuterRef("pk")).filter(
+        Q(status__in=[*Concern.REVIEWABLE, Concern.Status.RESOLVED])
+        | Concern.dismissed_without_review()
     )
     # A rupture reported by either rater.
     ruptured = Rating.objects.of_current_sessions().filter(

@@ -146,9 +146,7 @@ class ConcernQuerySet(ScopedQuerySet):
         dismissed after its client was erased: that record takes no more words, so its
         concern is closed without a reason (`measures.review.concern_dismiss`) because it
         cannot be reviewed, not because the alert needed no repair."""
-        return self.closed().exclude(
-            status=ConcernStatus.DISMISSED, client__erased_at__lte=F("closed_at")
-        )
+        return self.closed().exclude(Concern.dismissed_without_review())
 
     def of_clients_in_therapy(self) -> ConcernQuerySet:
         """Concerns of clients still seen: not discharged (nor erased, which needs a
@@ -314,6 +312,13 @@ class Concern(models.Model):
             f"Raised one level (from {self.get_raised_from_display().lower()}): the client is "
             "not on track on their outcome, and feedback matters most for such clients."
         )
+
+    @staticmethod
+    def dismissed_without_review() -> Q:
+        """Dismissed after its client was erased, without a reason (the record takes no
+        more words): closed because it could not be reviewed, not judged to need no repair.
+        Whatever counts reviews or dismissals leaves it out (`ConcernQuerySet.reviewed`)."""
+        return Q(status=ConcernStatus.DISMISSED, client__erased_at__lte=F("closed_at"))
 
     @staticmethod
     def left_unacknowledged(cutoff: Any) -> Q:

@@ -354,3 +354,38 @@ def test_a_proposal_at_the_top_of_its_range_says_so() -> None:
     result = calibration.calibration_result(clients, Thresholds(), NOW)
     assert result["proposed"]["discrepancy"] == 3.0
     assert any("top of its range (3.0)" in note for note in result["estimates"]["notes"])
+
+
+@pytest.mark.django_db
+def test_a_concern_dismissed_because_the_client_was_erased_does_not_make_them_stable(
+    therapist: User, clinic_admin: User
+) -> None:
+    """A concern dismissed as needing no repair marks a stable client; one still waiting
+    for review when the client was erased, then closed without a reason because the record
+    takes none, was never judged so: it marks scores that moved, as it did while open. One
+    dismissed with a reason before the erasure still counts as reviewed."""
+    from measures.review import concern_dismiss
+    from measures.tests.factories import concern_with_signal, erased
+
+    dismissed, dismissed_then_erased, erased_then_dismissed = clinic_of_ratings(
+        therapist, clients=3
+    )
+    concern_dismiss(
+        concern=concern_with_signal(dismissed), actor=therapist, reason="A hard week at work."
+    )
+    concern_dismiss(
+        concern=concern_with_signal(dismissed_then_erased), actor=therapist, reason="Noise."
+    )
+    erased(dismissed_then_erased, by=clinic_admin)
+    waiting = concern_with_signal(erased_then_dismissed)
+    erased(erased_then_dismissed, by=clinic_admin)
+    waiting.refresh_from_db()
+    concern_dismiss(concern=waiting, actor=therapist, reason="")
+    read = {
+        client.client_id: client.stable for client in calibration.clinic_histories(therapist.clinic)
+    }
+    assert read == {
+        dismissed.pk: True,
+        dismissed_then_erased.pk: True,
+        erased_then_dismissed.pk: False,
+    }
