@@ -149,7 +149,7 @@ def rating_submit(
     """
     with transaction.atomic():
         rating = _rating_save(
-            session=session,
+            session=_session_locked(session.pk),
             rater=rater,
             answers=answers,
             submitted_by=submitted_by,
@@ -158,6 +158,18 @@ def rating_submit(
         )
         _rating_created(submitted_by, rating)
     return rating
+
+
+def _session_locked(session_id: int) -> Session:
+    """The session read again and locked till the rating commits, as a client's answer takes
+    it (`client_rating_submit`): a void, an erasure or a move committed since the page was
+    drawn counts, and one under way (each locks the session) waits for the rating, then
+    finds it. Only the session's row (`of`), and NO KEY, as the client's answer locks it."""
+    return (
+        Session.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("client__clinic")
+        .get(pk=session_id)
+    )
 
 
 def _rating_created(actor: Any, rating: Rating) -> None:
@@ -236,7 +248,14 @@ RATING_ANSWERS = (*DIMENSIONS, "rupture", "rupture_resolved", "comment", "guesse
 
 @transaction.atomic
 def rating_update(*, rating: Rating, actor: User, answers: Mapping[str, Any]) -> Rating:
-    """Revise a therapist's own rating within the edit window; client ratings never change."""
+    """Revise a therapist's own rating within the edit window; client ratings never change.
+
+    The rating is read again under its session's lock (`_session_locked`): two revisions at
+    once each compare with what the other stored, so the audit names every field each one
+    changed, and a void or an erasure committed since the form was drawn refuses it."""
+    session = _session_locked(rating.session_id)
+    rating = Rating.objects.select_related("submitted_by").get(pk=rating.pk)
+    rating.session = session
     if (
         rating.rater != Rating.Rater.THERAPIST
         or actor.pk != rating.submitted_by_id

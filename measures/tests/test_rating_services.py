@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -11,10 +12,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from clients.models import User
+from clients.models import AuditAction, AuditEntry, Client, User
+from measures import services
 from measures.models import Rating
 from measures.services import rating_submit, rating_update
 from measures.tests.factories import erased
+from measures.tests.racing import PAUSE_SECONDS, errors_kept, on_a_connection_of_its_own
 from sessions.models import Session
 from sessions.tests.factories import SessionFactory
 
@@ -222,3 +225,146 @@ def test_an_erased_clients_session_takes_no_therapist_rating_and_its_comment(
             answers=ANSWERS,
         )
     assert not Rating.objects.filter(session=session).exists()
+
+
+# --- A rating given or revised while something else changes the session ---------------
+
+
+def paused_before_the_answers_are_read(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """The therapist's rating or revision, once its checks have passed, pauses once (the
+    event is set then) so that another writer goes first."""
+    real = services._rating_from_answers
+    reached = threading.Event()
+
+    def pause(*args: Any) -> Any:
+        if not reached.is_set():
+            reached.set()
+            time.sleep(PAUSE_SECONDS)
+        return real(*args)
+
+    monkeypatch.setattr(services, "_rating_from_answers", pause)
+    return reached
+
+
+def given_by(therapist: User, session: Session) -> Rating:
+    return rating_submit(
+        session=session, rater=Rating.Rater.THERAPIST, answers=ANSWERS, submitted_by=therapist
+    )
+
+
+def read(rating: Rating) -> Rating:
+    """The rating as a request reads it before revising it."""
+    return Rating.objects.select_related("session__client").get(pk=rating.pk)
+
+
+def in_a_thread_while(
+    work: Any, reached: threading.Event, other: Any, problems: list[Exception]
+) -> None:
+    """`work` on a connection of its own; `other` (here) once it has paused."""
+    thread = on_a_connection_of_its_own(errors_kept(work, problems))
+    try:
+        assert reached.wait(10)
+        other()
+    finally:
+        thread.join()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("revising", [False, True], ids=["giving", "revising"])
+def test_a_rating_given_or_revised_as_the_session_is_voided_comes_before_the_void(
+    postgresql: None,
+    session: Session,
+    therapist: User,
+    monkeypatch: pytest.MonkeyPatch,
+    revising: bool,
+) -> None:
+    """A voided session is kept as it was: the rating under way is stored first and the
+    void waits for it (or the rating finds the session voided and is refused), never the
+    rating after the void."""
+    from sessions.services import session_void
+
+    rating = given_by(therapist, session) if revising else None
+    reached = paused_before_the_answers_are_read(monkeypatch)
+    problems: list[Exception] = []
+
+    def rate() -> None:
+        if rating is not None:
+            rating_update(rating=read(rating), actor=therapist, answers={**ANSWERS, "trust": 3})
+        else:
+            given_by(therapist, Session.objects.select_related("client").get(pk=session.pk))
+
+    def void() -> None:
+        session_void(actor=therapist, session=session, reason="Logged in error")
+
+    in_a_thread_while(rate, reached, void, problems)
+    assert problems == []
+    session.refresh_from_db()
+    stored = Rating.objects.get(session=session, rater=Rating.Rater.THERAPIST)
+    assert max(stored.submitted_at, stored.updated_at) < session.voided_at
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("revising", [False, True], ids=["giving", "revising"])
+def test_a_note_written_as_the_client_is_erased_is_erased_with_the_rest(
+    postgresql: None,
+    session: Session,
+    therapist: User,
+    clinic_admin: User,
+    monkeypatch: pytest.MonkeyPatch,
+    revising: bool,
+) -> None:
+    """The erasure waits for a rating under way and erases its note; stored after the
+    erasure, the note stayed on the record for ever."""
+    from measures.rights import client_erase
+
+    rating = given_by(therapist, session) if revising else None
+    Client.objects.filter(pk=session.client_id).update(status=Client.Status.DISCHARGED)
+    reached = paused_before_the_answers_are_read(monkeypatch)
+    problems: list[Exception] = []
+    written = {**ANSWERS, "comment": "Tense about the fees."}
+
+    def rate() -> None:
+        if rating is not None:
+            rating_update(rating=read(rating), actor=therapist, answers=written)
+        else:
+            rating_submit(
+                session=Session.objects.select_related("client").get(pk=session.pk),
+                rater=Rating.Rater.THERAPIST,
+                answers=written,
+                submitted_by=therapist,
+            )
+
+    def erase() -> None:
+        client_erase(actor=clinic_admin, client=Client.objects.get(pk=session.client_id))
+
+    in_a_thread_while(rate, reached, erase, problems)
+    assert problems == []
+    assert Client.objects.get(pk=session.client_id).is_erased
+    assert not Rating.objects.filter(session=session).exclude(comment="").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_revisions_at_once_each_record_every_field_they_changed(
+    postgresql: None, session: Session, therapist: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two tabs revise the rating as it was (trust 9, empathy 8): one lowers trust, the
+    other empathy. The one saved last puts back the other's field too; its audit entry
+    must say so, or the trail shows a change the rating no longer holds and none undoing
+    it."""
+    rating = given_by(therapist, session)
+    first_tab, second_tab = read(rating), read(rating)
+    reached = paused_before_the_answers_are_read(monkeypatch)
+    problems: list[Exception] = []
+
+    def lower_trust() -> None:
+        rating_update(rating=first_tab, actor=therapist, answers={**ANSWERS, "trust": 3})
+
+    def lower_empathy() -> None:
+        rating_update(rating=second_tab, actor=therapist, answers={**ANSWERS, "empathy": 2})
+
+    in_a_thread_while(lower_trust, reached, lower_empathy, problems)
+    assert problems == []
+    revisions = AuditEntry.objects.filter(
+        model="measures.rating", action=AuditAction.CHANGED
+    ).order_by("pk")
+    assert [sorted(entry.fields) for entry in revisions][-1] == ["empathy", "trust"]
