@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from alliance.fields import refuse_direction_controls
 from clients import audit
-from clients.models import AuditAction, User
+from clients.models import AuditAction, Client, User
 from clients.scoping import is_treating_therapist, may_comment_on, takes_personal_data
 from clients.services import check_takes_personal_data
 from measures.models import Concern, ConcernEvent, Rating, alliance_score_expression
@@ -42,6 +42,18 @@ ERASED_DISMISSAL = (
     "This client's record was erased: it keeps no new words, so the concern is dismissed "
     "without a reason, and nothing was saved."
 )
+
+
+def _locked(concern: Concern) -> Concern:
+    """The concern's row locked till the step commits, then read again with its client: an
+    erasure or a move committed since the page was drawn counts. An erasure under way
+    (which locks the client's concerns, `measures.rights.client_erase`) waits for the step
+    and erases its words with the rest; checked before it and written after, a note stayed
+    on the erased record for ever. The client is read after the lock, in a statement of its
+    own: read with the locked row, it would be as it stood before the wait."""
+    locked = Concern.objects.select_for_update(of=("self",)).get(pk=concern.pk)
+    locked.client = Client.objects.get(pk=locked.client_id)
+    return locked
 
 
 def _check_is_treating_therapist(actor: User, concern: Concern) -> None:
@@ -90,6 +102,7 @@ def concern_acknowledge(
     *, concern: Concern, actor: User, now: dt.datetime | None = None
 ) -> Concern:
     """The therapist has seen the concern and will look into it with the client."""
+    concern = _locked(concern)
     _check_is_treating_therapist(actor, concern)
     clinic_id = concern.client.clinic_id  # before _move's refresh forgets the client
     now = now or timezone.now()
@@ -160,6 +173,7 @@ def concern_resolve(
     *, concern: Concern, actor: User, note: str, now: dt.datetime | None = None
 ) -> Concern:
     """Close the concern with a repair note: what was talked through or changed."""
+    concern = _locked(concern)
     _check_is_treating_therapist(actor, concern)
     _check_still_to_review(concern)
     check_takes_personal_data(concern.client)
@@ -184,6 +198,7 @@ def concern_dismiss(
     words, and without this it would wait in the therapist's queue for ever (the nightly
     retention erases discharged clients whose concerns nobody closed). Its note reads as
     erasure leaves every note, "(erased)"."""
+    concern = _locked(concern)
     _check_is_treating_therapist(actor, concern)
     _check_still_to_review(concern)
     if takes_personal_data(concern.client):
@@ -211,6 +226,7 @@ def concern_comment(*, concern: Concern, actor: User, note: str) -> ConcernEvent
     Supervision is read-only for the concern's status, but a supervisor's comment
     belongs in its history.
     """
+    concern = _locked(concern)
     if not may_comment_on(actor, concern.client):
         raise PermissionDenied("Only the therapist and their supervisors can comment on a concern.")
     check_takes_personal_data(concern.client)

@@ -397,6 +397,10 @@ def client_erase(*, actor: Any, client: Client, place: str = "") -> Client:
     # being stored is waited for and erased with the rest; a later one finds its link
     # closed. (Closing the links last, an answer stored meanwhile kept its comment.)
     len(Session.objects.select_for_update().filter(client=client).order_by("pk").values("pk"))
+    # Then the concerns, each of which a review step locks before it reads the client
+    # (`measures.review`): a repair note, reason or comment being written is waited for and
+    # erased with the rest; a later one finds the record erased.
+    len(Concern.objects.select_for_update().filter(client=client).order_by("pk").values("pk"))
     RatingInvitation.objects.filter(
         session__client=client, used_at__isnull=True, voided_at__isnull=True
     ).update(voided_at=now)

@@ -6,15 +6,18 @@ Who may reach each step (log-in, 404, 403, 405) is in test_concern_page.py.
 
 from __future__ import annotations
 
+import threading
+import time
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from clients.models import User
-from measures import review
+from clients.models import Client, User
+from measures import review, rights
 from measures.models import Concern, ConcernEvent
+from measures.rights import ERASED_NOTE
 from measures.tests.concern_steps import (
     COMMENT,
     NOTE,
@@ -25,6 +28,7 @@ from measures.tests.concern_steps import (
     unchanged,
     url,
 )
+from measures.tests.racing import PAUSE_SECONDS, errors_kept, on_a_connection_of_its_own
 
 pytestmark = pytest.mark.django_db
 
@@ -335,3 +339,64 @@ def test_a_comment_on_a_closed_concern_is_still_kept(
     ]
     concern.refresh_from_db()
     assert concern.status == Concern.Status.RESOLVED
+
+
+# --- A note written as the client is erased ----------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("step", "who"),
+    [
+        ("resolve", "therapist"),
+        ("dismiss", "therapist"),
+        ("comment", "therapist"),
+        ("comment", "supervisor"),
+    ],
+)
+def test_a_note_written_as_the_client_is_erased_is_erased_with_the_rest(
+    postgresql: None,
+    concern: Concern,
+    clinic_admin: User,
+    supervisor: User,
+    monkeypatch: pytest.MonkeyPatch,
+    step: str,
+    who: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The step's checks passed before the erasure; its note written after it stayed on
+    the record for ever (erasure runs once). The erasure waits for the step under way and
+    erases its words with the rest, or the step finds the record erased."""
+    actor = request.getfixturevalue(who)
+    Client.objects.filter(pk=concern.client_id).update(status=Client.Status.DISCHARGED)
+    real = review._clean_note
+    reached = threading.Event()
+
+    def pause(*args: Any, **kwargs: Any) -> str:
+        if not reached.is_set():
+            reached.set()
+            time.sleep(PAUSE_SECONDS)  # the erasure goes now
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(review, "_clean_note", pause)
+    services = {
+        "resolve": lambda c: review.concern_resolve(concern=c, actor=actor, note=NOTE),
+        "dismiss": lambda c: review.concern_dismiss(concern=c, actor=actor, reason=REASON),
+        "comment": lambda c: review.concern_comment(concern=c, actor=actor, note=COMMENT),
+    }
+    problems: list[Exception] = []
+
+    def take_the_step() -> None:
+        services[step](Concern.objects.select_related("client").get(pk=concern.pk))
+
+    reviewing = on_a_connection_of_its_own(errors_kept(take_the_step, problems))
+    try:
+        assert reached.wait(10)
+        rights.client_erase(actor=clinic_admin, client=Client.objects.get(pk=concern.client_id))
+    finally:
+        reviewing.join()
+    assert all(isinstance(problem, ValidationError) for problem in problems)
+    assert Client.objects.get(pk=concern.client_id).is_erased
+    concern.refresh_from_db()
+    assert concern.note in ("", ERASED_NOTE)
+    assert list(concern.events.exclude(note="").values_list("note", flat=True)) == []
