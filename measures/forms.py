@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
 from django.http import QueryDict
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from alliance.fields import NoteField, ParagraphsField, WholeNumberField
@@ -26,6 +28,7 @@ from measures.services import (
     COMMENT_NOT_TEXT,
     GUESS_MESSAGE,
     GUESS_QUESTION,
+    NOT_RATED_YET,
     UNKNOWN_NOTICE,
 )
 
@@ -106,12 +109,35 @@ class TherapistRatingForm(ServiceForm):
                 **self.fields,
             }
 
+    # When the rating was last saved as the page was drawn, "" before there was one
+    # (`rating_update`'s `last_changed`): a revision from a second tab, or from a page left
+    # open, must not silently undo a rating saved since.
+    last_changed = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_last_changed(self) -> dt.datetime | None:
+        # Only a guard against undoing a rating unawares, not a permission: a page drawn
+        # without it, or a value that is not a moment (a crafted post), leaves it unguarded.
+        if "last_changed" not in self.data:
+            return None
+        text = self.cleaned_data.get("last_changed") or ""
+        if not text:
+            return NOT_RATED_YET
+        try:
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return moment if timezone.is_aware(moment) else None
+
     def scale_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in DIMENSIONS]
 
     @classmethod
-    def initial_from(cls, rating: Rating) -> dict[str, Any]:
+    def initial_from(cls, rating: Rating | None) -> dict[str, Any]:
+        if rating is None:
+            return {"last_changed": ""}
         return {
+            # Its whole ISO form, microseconds and offset: compared exactly when saved.
+            "last_changed": rating.updated_at.isoformat(),
             **{name: str(getattr(rating, name)) for name in DIMENSIONS},
             "rupture": rating.rupture,
             "rupture_resolved": rating.rupture_resolved,

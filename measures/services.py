@@ -39,6 +39,14 @@ UNKNOWN_NOTICE = gettext_lazy(
     "and send your answers again: nothing you entered is lost."
 )
 VOIDED_MESSAGE = "This session was voided; it can no longer be rated."
+CHANGED_MEANWHILE = (
+    "Your rating of this session was saved from another tab or window after this page was "
+    "opened, so nothing was saved here. What you chose is below: check it against the "
+    "session's page, then save again to replace it."
+)
+# `rating_update`'s `last_changed` for a page drawn before there was any rating: whatever
+# rating stands now was saved from elsewhere since.
+NOT_RATED_YET = dt.datetime.min.replace(tzinfo=dt.UTC)
 ALREADY_RATED = "The client has already rated this session."
 
 
@@ -247,12 +255,23 @@ RATING_ANSWERS = (*DIMENSIONS, "rupture", "rupture_resolved", "comment", "guesse
 
 
 @transaction.atomic
-def rating_update(*, rating: Rating, actor: User, answers: Mapping[str, Any]) -> Rating:
+def rating_update(
+    *,
+    rating: Rating,
+    actor: User,
+    answers: Mapping[str, Any],
+    last_changed: dt.datetime | None = None,
+) -> Rating:
     """Revise a therapist's own rating within the edit window; client ratings never change.
 
     The rating is read again under its session's lock (`_session_locked`): two revisions at
     once each compare with what the other stored, so the audit names every field each one
-    changed, and a void or an erasure committed since the form was drawn refuses it."""
+    changed, and a void or an erasure committed since the form was drawn refuses it.
+
+    `last_changed` is the rating's `updated_at` as the form showed it (`NOT_RATED_YET` for a
+    form drawn before it was given): when it has changed since (a second tab saved first),
+    the revision is refused, since saving it would put back, unseen, what that one replaced
+    (the form sends every answer, changed or not). The same answers again change nothing."""
     session = _session_locked(rating.session_id)
     rating = Rating.objects.select_related("submitted_by").get(pk=rating.pk)
     rating.session = session
@@ -274,19 +293,23 @@ def rating_update(*, rating: Rating, actor: User, answers: Mapping[str, Any]) ->
     before = {name: getattr(rating, name) for name in RATING_ANSWERS}
     for name in RATING_ANSWERS:
         setattr(rating, name, getattr(revised, name))
+    changed = audit.changed_fields(before, rating)
+    if not changed:
+        # The same form saved twice (a double click on "Save your rating") changes nothing.
+        return rating
+    if last_changed is not None and last_changed != rating.updated_at:
+        raise ValidationError(CHANGED_MEANWHILE, code="changed_meanwhile")
     rating.updated_at = timezone.now()
     rating.full_clean(exclude=["session"], validate_constraints=False)
     rating.save()
-    changed = audit.changed_fields(before, rating)
-    if changed:
-        audit.written(
-            actor,
-            AuditAction.CHANGED,
-            rating,
-            fields=changed,
-            client_id=rating.session.client_id,
-            clinic_id=rating.session.client.clinic_id,
-        )
+    audit.written(
+        actor,
+        AuditAction.CHANGED,
+        rating,
+        fields=changed,
+        client_id=rating.session.client_id,
+        clinic_id=rating.session.client.clinic_id,
+    )
     evaluate_on_commit(rating.session.client_id)
     return rating
 

@@ -268,3 +268,63 @@ def test_saving_a_rating_evaluates_the_client_at_once(
         client.post(url(session), {**ANSWERS, "rupture": "none", "rupture_resolved": ""})
     concern = Concern.objects.get(client=client_record)
     assert concern.signals.filter(rule="rater_discrepancy", session=session).exists()
+
+
+# --- A second tab, or a page left open --------------------------------------------
+
+
+def drawn(client: Any, session: Session) -> dict[str, str]:
+    """The page's hidden guard as it was drawn, to post back with the answers."""
+    return {"last_changed": guard_in(client.get(url(session)).content.decode())}
+
+
+def guard_in(html: str) -> str:
+    found = re.findall(r'<input type="hidden" name="last_changed"(?: value="([^"]*)")?', html)
+    return found[0] if found else ""
+
+
+def test_a_revision_from_a_page_opened_before_another_revision_is_refused_and_kept(
+    client: Any, therapist: User, session: Session
+) -> None:
+    """Tab A and tab B open the rating (trust 9, empathy 8); B lowers trust to 4. A, which
+    still shows trust 9, lowers empathy: saved, it would silently put trust back to 9."""
+    RatingFactory(session=session, rater="therapist", submitted_by=therapist)
+    client.force_login(therapist)
+    tab_a, tab_b = drawn(client, session), drawn(client, session)
+    client.post(url(session), {**ANSWERS, "trust": "4", **tab_b})
+    response = client.post(url(session), {**ANSWERS, "empathy": "3", **tab_a})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "saved from another tab or window after this page was opened" in page
+    # What was chosen is kept, to be checked and saved again.
+    assert re.search(r'name="empathy" id="[^"]*" value="3" checked', page)
+    stored = Rating.objects.get(session=session, rater="therapist")
+    assert (stored.trust, stored.empathy) == (4, 8)
+    # Saved again from the page that said so, it replaces what is there now.
+    client.post(url(session), {**ANSWERS, "empathy": "3", "last_changed": guard_in(page)})
+    stored.refresh_from_db()
+    assert (stored.trust, stored.empathy) == (9, 3)
+
+
+def test_a_first_rating_from_a_page_opened_before_another_tab_rated_is_refused(
+    client: Any, therapist: User, session: Session
+) -> None:
+    client.force_login(therapist)
+    tab_a, tab_b = drawn(client, session), drawn(client, session)
+    client.post(url(session), {**ANSWERS, "trust": "4", **tab_b})
+    response = client.post(url(session), {**ANSWERS, **tab_a})
+    assert response.status_code == 200
+    assert "saved from another tab or window" in response.content.decode()
+    assert Rating.objects.get(session=session, rater="therapist").trust == 4
+
+
+def test_the_same_rating_posted_twice_is_saved_once_without_a_refusal(
+    client: Any, therapist: User, session: Session
+) -> None:
+    """A double click on "Save your rating": the second post changes nothing."""
+    client.force_login(therapist)
+    page = drawn(client, session)
+    first = client.post(url(session), {**ANSWERS, **page})
+    second = client.post(url(session), {**ANSWERS, **page})
+    assert first.status_code == second.status_code == 302
+    assert Rating.objects.filter(session=session, rater="therapist").count() == 1

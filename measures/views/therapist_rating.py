@@ -46,7 +46,7 @@ def therapist_rating(request: HttpRequest, session_id: int) -> HttpResponse:
     if rating is not None and request.method != "POST":
         # The form shows the rating as given, to revise it: a read of the record.
         audit.viewed(request, rating, place="therapist rating form")
-    initial = TherapistRatingForm.initial_from(rating) if rating else None
+    initial = TherapistRatingForm.initial_from(rating)
     form = TherapistRatingForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -58,9 +58,20 @@ def therapist_rating(request: HttpRequest, session_id: int) -> HttpResponse:
                     submitted_by=request.user,
                 )
             else:
-                rating_update(rating=rating, actor=request.user, answers=form.cleaned_data)
+                rating_update(
+                    rating=rating,
+                    actor=request.user,
+                    answers=form.cleaned_data,
+                    last_changed=form.cleaned_data["last_changed"],
+                )
         except ValidationError as error:
             form.add_service_error(error)
+            if getattr(error, "code", None) == "changed_meanwhile":
+                # The message said what happened: saving this page again replaces the
+                # rating as it stands now, which the therapist has been told of.
+                rating.refresh_from_db(fields=["updated_at"])
+                form.data = form.data.copy()
+                form.data["last_changed"] = rating.updated_at.isoformat()
         else:
             messages.success(request, f"Your rating of session {session.number} is saved.")
             return redirect(session)
