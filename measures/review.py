@@ -17,6 +17,7 @@ something new (`measures.grouping.is_new`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -37,6 +38,11 @@ NOTE_MAX_LENGTH = 4000
 WITHDRAWN_MESSAGE = (
     "Alliance has withdrawn this concern: its signals no longer hold on the ratings as they "
     "now stand, so there is nothing to review."
+)
+NEW_SIGNALS = (
+    'A new signal joined this concern after this page was opened (it is under "Signals in '
+    'this concern"), so nothing was saved: closing the concern closes every signal in it. '
+    "Read it, then send this again; what you wrote is kept."
 )
 ERASED_DISMISSAL = (
     "This client's record was erased: it keeps no new words, so the concern is dismissed "
@@ -88,6 +94,16 @@ def _moved_on(concern: Concern) -> ValidationError:
     if concern.is_withdrawn:
         return ValidationError(WITHDRAWN_MESSAGE)
     return ValidationError(f"This concern is already {concern.get_status_display().lower()}.")
+
+
+def _check_nothing_new(concern: Concern, seen: Collection[int] | None, field: str) -> None:
+    """Closing marks every signal in the concern reviewed (a later one opens a concern only
+    for something new): one that joined after the page was drawn (`seen`, the signals it
+    showed) would be closed unread, a rupture reported since under a note about a fall."""
+    if seen is None:
+        return
+    if concern.signals.filter(withdrawn_at__isnull=True).exclude(pk__in=list(seen)).exists():
+        raise ValidationError({field: ValidationError(NEW_SIGNALS, code="new_signals")})
 
 
 def _check_still_to_review(concern: Concern) -> None:
@@ -170,12 +186,19 @@ def _close(
 
 @transaction.atomic
 def concern_resolve(
-    *, concern: Concern, actor: User, note: str, now: dt.datetime | None = None
+    *,
+    concern: Concern,
+    actor: User,
+    note: str,
+    signals_seen: Collection[int] | None = None,
+    now: dt.datetime | None = None,
 ) -> Concern:
-    """Close the concern with a repair note: what was talked through or changed."""
+    """Close the concern with a repair note: what was talked through or changed.
+    `signals_seen`: the signals the page showed, when it says (`_check_nothing_new`)."""
     concern = _locked(concern)
     _check_is_treating_therapist(actor, concern)
     _check_still_to_review(concern)
+    _check_nothing_new(concern, signals_seen, "note")
     check_takes_personal_data(concern.client)
     note = _clean_note(note, field="note", required="A repair note is needed to resolve a concern.")
     return _close(
@@ -190,7 +213,12 @@ def concern_resolve(
 
 @transaction.atomic
 def concern_dismiss(
-    *, concern: Concern, actor: User, reason: str, now: dt.datetime | None = None
+    *,
+    concern: Concern,
+    actor: User,
+    reason: str,
+    signals_seen: Collection[int] | None = None,
+    now: dt.datetime | None = None,
 ) -> Concern:
     """Close the concern as needing no repair, saying why.
 
@@ -201,6 +229,7 @@ def concern_dismiss(
     concern = _locked(concern)
     _check_is_treating_therapist(actor, concern)
     _check_still_to_review(concern)
+    _check_nothing_new(concern, signals_seen, "reason")
     if takes_personal_data(concern.client):
         reason = _clean_note(
             reason, field="reason", required="A reason is needed to dismiss a concern."

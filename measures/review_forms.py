@@ -45,7 +45,37 @@ class NoteForm(ServiceForm):
         return self.cleaned_data.get(self.field_name, "")
 
 
-class ConcernResolveForm(NoteForm):
+class ClosingForm(NoteForm):
+    """A note that closes the concern, with the signals the page showed (`signals_seen`, ids
+    joined by commas): closing marks every signal in the concern reviewed, so one that
+    joined after the page was drawn must not be closed unread (`measures.review`)."""
+
+    signals_seen = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def seen(self) -> set[int] | None:
+        """The signals the page showed; None when the post says nothing readable of them (a
+        page drawn before the guard, a crafted post): only a guard, not a permission."""
+        self.is_valid()
+        text = self.data.get("signals_seen")
+        if text is None:
+            return None
+        ids = [part.strip() for part in text.split(",") if part.strip()]
+        if not all(part.isascii() and part.isdigit() and len(part) <= 18 for part in ids):
+            return None
+        return {int(part) for part in ids}
+
+    def showing(self, signal_ids: list[int]) -> None:
+        """Say the page shows these signals: as drawn blank, or bound (drawn again after a
+        refusal, the page showing the concern as it stands now)."""
+        seen = ",".join(str(pk) for pk in signal_ids)
+        if self.is_bound:
+            self.data = self.data.copy()
+            self.data["signals_seen"] = seen
+        else:
+            self.initial = {**self.initial, "signals_seen": seen}
+
+
+class ConcernResolveForm(ClosingForm):
     id_prefix = "resolve"
 
     note = note_field(
@@ -55,7 +85,7 @@ class ConcernResolveForm(NoteForm):
     )
 
 
-class ConcernDismissForm(NoteForm):
+class ConcernDismissForm(ClosingForm):
     field_name = "reason"
     id_prefix = "dismiss"
 

@@ -6,6 +6,7 @@ Who may reach each step (log-in, 404, 403, 405) is in test_concern_page.py.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from decimal import Decimal
@@ -13,10 +14,13 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from clients.models import Client, User
 from measures import review, rights
-from measures.models import Concern, ConcernEvent
+from measures.concerns import concerns_update
+from measures.history import Thresholds
+from measures.models import Concern, ConcernEvent, Flag
 from measures.rights import ERASED_NOTE
 from measures.tests.concern_steps import (
     COMMENT,
@@ -28,7 +32,9 @@ from measures.tests.concern_steps import (
     unchanged,
     url,
 )
+from measures.tests.factories import FlagFactory
 from measures.tests.racing import PAUSE_SECONDS, errors_kept, on_a_connection_of_its_own
+from sessions.tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -400,3 +406,69 @@ def test_a_note_written_as_the_client_is_erased_is_erased_with_the_rest(
     concern.refresh_from_db()
     assert concern.note in ("", ERASED_NOTE)
     assert list(concern.events.exclude(note="").values_list("note", flat=True)) == []
+
+
+# --- A page drawn before a new signal joined ------------------------------------------
+
+
+def signals_seen_on(html: str) -> str:
+    """The page's hidden note of the signals it showed ("" when there is none)."""
+    found = re.findall(r'name="signals_seen" value="([^"]*)"', html)
+    return found[0] if found else ""
+
+
+def a_rupture_joins(concern: Concern) -> Flag:
+    """The client reports a rupture not talked through at their next session: grouping puts
+    its signal into the open concern and raises it to high."""
+    signal = FlagFactory(
+        session=SessionFactory(client=concern.client),
+        rule=Flag.Rule.RUPTURE_UNRESOLVED,
+        severity=Flag.Severity.HIGH,
+        evidence={"client": {"rupture": "a_lot", "talked_through": "not_at_all"}},
+        grouped_at=None,
+    )
+    concerns_update({concern.client_id: Thresholds()}, timezone.now())
+    signal.refresh_from_db()
+    assert signal.concern_id == concern.pk
+    return signal
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "text"),
+    [("concern-resolve", "note", NOTE), ("concern-dismiss", "reason", REASON)],
+)
+def test_closing_from_a_page_drawn_before_a_new_signal_joined_is_refused_and_kept(
+    client: Any, concern: Concern, therapist: User, name: str, field: str, text: str
+) -> None:
+    """The therapist wrote about the fall the page showed; meanwhile the client reported a
+    rupture, which joined the concern. Closed from that page, the rupture would be closed
+    unread, as reviewed."""
+    client.force_login(therapist)
+    seen = signals_seen_on(client.get(page_of(concern)).content.decode())
+    a_rupture_joins(concern)
+    response = post(client, name, concern, {field: text, "signals_seen": seen})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "A new signal joined this concern after this page was opened" in page
+    assert text in page  # kept in its box
+    assert "Rupture not fully talked through" in page  # the page as it now stands
+    concern.refresh_from_db()
+    assert concern.needs_review and not concern.events.exclude(action="severity_raised")
+    # Sent again from the page that showed it, it closes the concern.
+    again = post(client, name, concern, {field: text, "signals_seen": signals_seen_on(page)})
+    assert again.status_code == 302
+    concern.refresh_from_db()
+    assert concern.is_closed and concern.note == text
+
+
+def test_a_signal_withdrawn_since_the_page_was_drawn_does_not_hold_up_closing(
+    client: Any, concern: Concern, therapist: User
+) -> None:
+    client.force_login(therapist)
+    joined = a_rupture_joins(concern)
+    seen = signals_seen_on(client.get(page_of(concern)).content.decode())
+    Flag.objects.filter(pk=joined.pk).update(withdrawn_at=timezone.now())
+    assert (
+        post(client, "concern-resolve", concern, {"note": NOTE, "signals_seen": seen}).status_code
+        == 302
+    )

@@ -83,16 +83,25 @@ def _concern_page(request: HttpRequest, concern: Concern, **forms: NoteForm) -> 
     """The concern page; a bound form passed in replaces its blank one and shows its errors."""
     user = request.user
     may_review = is_treating_therapist(user, concern.client)
-    context = {
-        "concern": concern,
-        "client": concern.client,
-        "page": concern_selectors.concern_page(concern, user),
-        "may_review": may_review,
-        # An erased record takes no comment (`takes_personal_data`): no box that refuses.
-        "may_comment": may_comment_on(user, concern.client) and takes_personal_data(concern.client),
+    page = concern_selectors.concern_page(concern, user)
+    forms = {
         "resolve_form": ConcernResolveForm(),
         "dismiss_form": ConcernDismissForm(),
         "comment_form": ConcernCommentForm(),
+        **forms,
+    }
+    # Closing is of the signals this page shows (a form drawn again shows them as they
+    # stand now): one joining after it is not closed unread (`measures.review`).
+    showing = [signal.pk for signal in page.signals if signal.withdrawn_at is None]
+    for name in ("resolve_form", "dismiss_form"):
+        forms[name].showing(showing)  # type: ignore[attr-defined]
+    context = {
+        "concern": concern,
+        "client": concern.client,
+        "page": page,
+        "may_review": may_review,
+        # An erased record takes no comment (`takes_personal_data`): no box that refuses.
+        "may_comment": may_comment_on(user, concern.client) and takes_personal_data(concern.client),
         **forms,
     }
     return render(request, "measures/review/concern_detail.html", context)
@@ -153,7 +162,13 @@ def concern_resolve(request: HttpRequest, concern_id: int) -> HttpResponse:
     """Close the concern with a repair note: what was talked through or changed."""
     concern = _visible_concern(request, concern_id)
     form = ConcernResolveForm(request.POST)
-    step = partial(review.concern_resolve, concern=concern, actor=request.user, note=form.text())
+    step = partial(
+        review.concern_resolve,
+        concern=concern,
+        actor=request.user,
+        note=form.text(),
+        signals_seen=form.seen(),
+    )
     done = "Concern resolved; your repair note is in its history."
     return _review_step(request, concern, step, done=done, form_name="resolve_form", form=form)
 
@@ -164,7 +179,13 @@ def concern_dismiss(request: HttpRequest, concern_id: int) -> HttpResponse:
     """Close the concern as needing no repair, with the reason why."""
     concern = _visible_concern(request, concern_id)
     form = ConcernDismissForm(request.POST)
-    step = partial(review.concern_dismiss, concern=concern, actor=request.user, reason=form.text())
+    step = partial(
+        review.concern_dismiss,
+        concern=concern,
+        actor=request.user,
+        reason=form.text(),
+        signals_seen=form.seen(),
+    )
     done = "Concern dismissed; your reason is in its history."
     if not takes_personal_data(concern.client):
         done = "Concern dismissed. The client's record was erased, so it keeps no reason."
