@@ -245,12 +245,19 @@ class Client(models.Model):
     discharged_at = models.DateTimeField(null=True, blank=True)
     # A concern's e-mails follow the therapist who holds it (`measures.notifications`): one
     # the previous therapist was told of reaches the new one's digest, and one left
-    # unacknowledged counts its days, for escalation, from the move.
+    # unacknowledged counts its days, for escalation, from the move. Likewise from a
+    # re-opening: nobody is chased about a discharged client's concern meanwhile.
     therapist_since = models.DateTimeField(
         null=True,
         blank=True,
         editable=False,
         help_text="When the client last moved to their current therapist; blank if never moved.",
+    )
+    reopened_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the client was last re-opened after a discharge; blank if never.",
     )
     # Set when the client's personal data was erased (`measures.rights.client_erase`);
     # the rows stay, so nothing clinical is ever hard-deleted.

@@ -450,6 +450,9 @@ def client_reopen(*, actor: User, client: Client) -> Client:
         raise ValidationError("An erased client cannot be re-opened: add them as a new client.")
     client.status = Client.Status.ACTIVE
     client.discharged_at = None
-    client.save(update_fields=["status", "discharged_at"])
+    # The concerns still open are the therapist's to hear of again, and to escalate only a
+    # full `ALLIANCE_ESCALATE_AFTER_DAYS` from now (`measures.notifications`).
+    client.reopened_at = timezone.now()
+    client.save(update_fields=["status", "discharged_at", "reopened_at"])
     audit.written(actor, AuditAction.CHANGED, client, fields=["status", "discharged_at"])
     return client

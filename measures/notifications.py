@@ -9,7 +9,9 @@ A concern that grows more severe is due again in the digest (grouping clears its
 another therapist (`clients.moves`): told to the previous one (`notified_at` before the
 client's `therapist_since`), it is due in the receiver's digest; and it escalates once the
 receiver has left it unacknowledged too long, counted from the move, to the receiver's
-supervisors (once again if the previous one's heard of it).
+supervisors (once again if the previous one's heard of it). A client re-opened after a
+discharge (`Client.reopened_at`) likewise: their therapist hears again of what is still
+open, and has a full period from the re-opening before their supervisors do.
 
 Neither e-mail tells a concern's story, scores or severity: an e-mail is read outside
 Alliance (on a phone, a shared screen, a forwarded thread) and kept beyond the clinic's
@@ -53,7 +55,8 @@ def absolute_url(name: str, *args: Any) -> str:
 
 def concerns_claim(concerns: QuerySet[Concern], *, field: str, now: dt.datetime) -> set[int]:
     """Mark `field` = now on the concerns still unclaimed (`Concern.unclaimed`: never
-    claimed, or only before the client moved to their therapist); returns their ids.
+    claimed, or only before the client moved to their therapist or was re-opened); returns
+    their ids.
 
     Call inside a transaction. On PostgreSQL the rows are locked first and rows
     another run holds are skipped, so that run alone mails them. SQLite has no
@@ -149,8 +152,13 @@ def digest_row(concern: Concern) -> dict[str, str]:
 
 def digest_state(concern: Concern) -> str:
     """Why the concern is in this digest, in a word: the therapist may have read it before."""
-    if _came_back(concern) is not None:
-        return "moved to you with the client"  # opened before: new to this therapist
+    came = _came_back(concern)
+    if came is not None:
+        # Opened before: new to this therapist, or not heard of since the discharge.
+        return {
+            "moved": "moved to you with the client",
+            "reopened": "still open from before the discharge",
+        }[came[1]]
     if concern.recovery == Concern.Recovery.NOT_RECOVERED:
         return "re-opened"  # by Alliance: the repair did not hold
     if concern.changed:
@@ -160,13 +168,18 @@ def digest_state(concern: Concern) -> str:
     return "new"
 
 
-def _came_back(concern: Concern) -> dt.datetime | None:
-    """When the concern, opened (or re-opened by Alliance) before, became its therapist's
-    anew: its client moved to them since; None when not."""
-    moved = concern.client.therapist_since
-    if moved is not None and moved > (concern.reopened_at or concern.opened_at):
-        return moved
-    return None
+def _came_back(concern: Concern) -> tuple[dt.datetime, str] | None:
+    """When, and how, a concern opened (or re-opened by Alliance) before became its client's
+    therapist's anew: "moved" (the client moved to them) or "reopened" (the client was
+    re-opened after a discharge), the later; None when neither happened since."""
+    since = concern.reopened_at or concern.opened_at
+    client = concern.client
+    came = [
+        (moment, how)
+        for moment, how in ((client.therapist_since, "moved"), (client.reopened_at, "reopened"))
+        if moment is not None and moment > since
+    ]
+    return max(came) if came else None
 
 
 # --- Escalation to supervisors --------------------------------------------
@@ -177,8 +190,9 @@ def escalations_send(now: dt.datetime | None = None) -> int:
 
     A concern is due when it is still open (not even acknowledged) more than
     ALLIANCE_ESCALATE_AFTER_DAYS after it opened, after Alliance re-opened it, or after its
-    client moved to their therapist (`Concern.left_unacknowledged`). Each supervisor gets
-    one e-mail listing all their supervisees' due concerns. Returns how many were sent.
+    client moved to their therapist or was re-opened (`Concern.left_unacknowledged`). Each
+    supervisor gets one e-mail listing all their supervisees' due concerns. Returns how many
+    were sent.
     """
     now = now or timezone.now()
     due = list(
@@ -289,15 +303,19 @@ def escalation_row(concern: Concern, now: dt.datetime) -> dict[str, Any]:
         "label": concern.client.label,
         # Unacknowledged since: its opening, or Alliance's re-opening (as it fell due).
         "days_open": (now - (concern.reopened_at or concern.opened_at)).days,
-        # Since a move: the days with this therapist, which made it due.
+        # Since a move or the client's re-opening: the days that made it due.
         "since": _since_words(concern, now),
         "url": absolute_url("measures:concern-detail", concern.pk),
     }
 
 
 def _since_words(concern: Concern, now: dt.datetime) -> str:
-    moved = _came_back(concern)
-    return "" if moved is None else f"{(now - moved).days} since the client moved to them"
+    came = _came_back(concern)
+    if came is None:
+        return ""
+    moment, how = came
+    event = {"moved": "the client moved to them", "reopened": "the client was re-opened"}[how]
+    return f"{(now - moment).days} since {event}"
 
 
 def mail_failure(error: OSError) -> str:

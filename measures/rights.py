@@ -142,12 +142,13 @@ AUDIT_FIELDS = ("at", "action", "model", "object_id", "fields", "place")
 # Fields each exported model holds that the document leaves out, with the reason above.
 WITHHELD = {
     # Clinic, therapist: by name. The copies of the latest score and outcome status are in
-    # the ratings and outcome answers. When they moved to their therapist: the audit trail
-    # has each move.
+    # the ratings and outcome answers. When they moved to their therapist, or were last
+    # re-opened: the audit trail has each move and re-opening.
     Client: {
         "clinic",
         "therapist",
         "therapist_since",
+        "reopened_at",
         "excluded_from_statistics",
         "evaluated_score",
         "evaluated_track",

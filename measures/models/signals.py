@@ -323,22 +323,28 @@ class Concern(models.Model):
     @staticmethod
     def left_unacknowledged(cutoff: Any) -> Q:
         """Open, not even acknowledged, since before `cutoff` by the client's therapist:
-        opened then, not re-opened by Alliance since, and the client with that therapist
-        since then (a concern brought by a move is the receiver's from the move; escalation
+        opened then, not re-opened by Alliance since, and the client with that therapist, in
+        therapy, since then (a concern brought by a move is the receiver's from the move, one
+        of a client re-opened after a discharge is chased from the re-opening; escalation
         and the dashboard's stale count agree)."""
         return (
             Q(status=ConcernStatus.OPEN, opened_at__lt=cutoff)
             & (Q(reopened_at__isnull=True) | Q(reopened_at__lt=cutoff))
             & (Q(client__therapist_since__isnull=True) | Q(client__therapist_since__lt=cutoff))
+            & (Q(client__reopened_at__isnull=True) | Q(client__reopened_at__lt=cutoff))
         )
 
     @staticmethod
     def unclaimed(field: str) -> Q:
         """Not yet told to the client's current therapist (`notified_at`) or to their
-        supervisors (`escalated_at`): never, or only before the client moved to them. A
-        concern closed before the move stays as it was told."""
-        return Q(**{f"{field}__isnull": True}) | Q(
-            status__in=list(REVIEWABLE), **{f"{field}__lt": F("client__therapist_since")}
+        supervisors (`escalated_at`): never, or only before the client moved to them or was
+        re-opened after a discharge. A concern closed before stays as it was told."""
+        return Q(**{f"{field}__isnull": True}) | (
+            Q(status__in=list(REVIEWABLE))
+            & (
+                Q(**{f"{field}__lt": F("client__therapist_since")})
+                | Q(**{f"{field}__lt": F("client__reopened_at")})
+            )
         )
 
     def recovery_words(self) -> str:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from clients.models import Client, Supervision, User
 from clients.moves import client_move
+from clients.services import client_discharge, client_reopen
 from clients.tests.factories import ClientFactory, SupervisorFactory
 from measures import notifications, tasks
 from measures.concern_selectors import with_stories
@@ -876,3 +877,65 @@ def test_a_client_moved_while_the_escalations_are_sent_is_left_for_the_new_team(
     assert notifications.escalation_send(team=team, concerns=read_as_taras, now=later) == 0
     concern.refresh_from_db()
     assert concern.escalated_at is None and mail.outbox == []
+
+
+# --- A client re-opened after a discharge -----------------------------------------------
+
+
+def reopened(client: Client, *, by: User) -> dt.datetime:
+    """`client` discharged by `by` and re-opened, now; returns when they were re-opened."""
+    client_discharge(actor=by, client=client)
+    client_reopen(actor=by, client=Client.objects.get(pk=client.pk))
+    client.refresh_from_db()
+    return client.reopened_at
+
+
+def test_a_concern_still_open_when_the_client_is_reopened_is_in_the_next_digest_again(
+    client_record: Client, therapist: User
+) -> None:
+    """Nobody was chased about it while they were discharged, months perhaps: back in
+    therapy, their therapist is reminded of it."""
+    now = timezone.now()
+    concern = concern_for(client_record, opened_at=now - dt.timedelta(days=40))
+    closed = concern_for(
+        client_record,
+        opened_at=now - dt.timedelta(days=60),
+        status=Concern.Status.DISMISSED,
+        closed_at=now - dt.timedelta(days=50),
+        note="Noise.",
+    )
+    assert notifications.digests_send(now - dt.timedelta(days=39)) == 1
+    reopened_at = reopened(client_record, by=therapist)
+    assert notifications.digests_send(reopened_at + dt.timedelta(hours=1)) == 1
+    message = mail.outbox[-1]
+    assert f"- R.K. (still open from before the discharge)\n  {link_to(concern)}\n" in message.body
+    assert link_to(closed) not in message.body
+    assert notifications.digests_send(reopened_at + dt.timedelta(days=1)) == 0
+
+
+def test_a_reopened_clients_concern_escalates_only_a_week_after_the_reopening(
+    client_record: Client, therapist: User, supervisor: User
+) -> None:
+    """Time discharged is not time left unacknowledged: escalated the morning after the
+    re-opening, the therapist had not even had the digest reminding them of it. One
+    escalated before the discharge may go to the supervisors once again."""
+    now = timezone.now()
+    concern_for(client_record, opened_at=now - dt.timedelta(days=40))
+    assert notifications.escalations_send(now - dt.timedelta(days=30)) == 1
+    reopened_at = reopened(client_record, by=therapist)
+    assert notifications.escalations_send(reopened_at + dt.timedelta(days=1)) == 0
+    assert notifications.escalations_send(reopened_at + dt.timedelta(days=7)) == 0
+    assert notifications.escalations_send(reopened_at + dt.timedelta(days=7, minutes=1)) == 1
+    assert "open 47 days, 7 since the client was re-opened\n" in mail.outbox[-1].body
+    assert len(mail.outbox) == 2
+
+
+def test_the_dashboards_stale_count_starts_again_when_the_client_is_reopened(
+    client_record: Client, therapist: User
+) -> None:
+    now = timezone.now()
+    concern = concern_for(client_record, opened_at=now - dt.timedelta(days=10))
+    stale = Concern.objects.filter(Concern.left_unacknowledged(now - dt.timedelta(days=7)))
+    assert list(stale) == [concern]
+    reopened(client_record, by=therapist)
+    assert list(stale.all()) == []
