@@ -44,6 +44,8 @@ LAST_ADMIN = (
 HOLDS_CLIENTS = "{member} still has {held}: move them first."
 ROLES = ("is_therapist", "is_supervisor", "is_clinic_admin")
 USERNAME_TAKEN = "Someone already has this username; choose another."
+EMAIL_TAKEN = "A colleague of this clinic already has this e-mail address."
+NO_EMAIL = "Enter the address the invitation goes to."
 
 
 class InvitationTokens(PasswordResetTokenGenerator):
@@ -153,8 +155,8 @@ def staff_invite(
     errors = {}
     if User.objects.filter(username__iexact=username).exists():
         errors["username"] = USERNAME_TAKEN
-    if User.objects.filter(clinic_id=actor.clinic_id, email__iexact=email.strip()).exists():
-        errors["email"] = "A colleague of this clinic already has this e-mail address."
+    if _email_taken(actor.clinic_id, email.strip()):
+        errors["email"] = EMAIL_TAKEN
     if errors:
         raise ValidationError(errors)
     try:
@@ -175,6 +177,45 @@ def staff_invite(
         raise ValidationError({"username": USERNAME_TAKEN}) from None
 
 
+def _email_taken(clinic_id: int | None, email: str, *, besides: User | None = None) -> bool:
+    """Whether a colleague of the clinic (other than `besides`) has `email`, in any case.
+    Within the clinic only: asked of every clinic, the answer would tell an admin whether
+    an address has an account in another clinic, of which nothing is to be seen."""
+    others = User.objects.filter(clinic_id=clinic_id, email__iexact=email)
+    return (others.exclude(pk=besides.pk) if besides is not None else others).exists()
+
+
+def staff_email_set(*, actor: User, member: User, email: str) -> bool:
+    """Set or correct the address of a colleague still to accept their invitation (a typo
+    in it, or none given in the admin), so the invitation can reach them. Every link sent
+    before stops working, as each hashes the address: one sent astray opens nothing.
+
+    Once they have chosen a password the address is theirs, changed on their account page
+    after their password: changed by someone else, their next reset link would go to
+    whoever changed it. False when it was the address already (nothing recorded)."""
+    _check_admin(actor, member.clinic_id)
+    email = email.strip()
+    with transaction.atomic():
+        # Locked and read again: the colleague may be choosing their password right now.
+        stored = User.objects.select_for_update().get(pk=member.pk)
+        if not stored.is_active:
+            raise ValidationError(f"{stored} is deactivated: reactivate them first.")
+        if not is_invited(stored):
+            raise ValidationError(
+                f"{stored} has signed in: their e-mail address is theirs to change, on their "
+                "own account page."
+            )
+        if not email:
+            raise ValidationError({"email": NO_EMAIL})
+        if stored.email == email:
+            return False
+        if _email_taken(stored.clinic_id, email, besides=stored):
+            raise ValidationError({"email": EMAIL_TAKEN})
+        _update(actor, stored, {"email": email})
+    member.email = email
+    return True
+
+
 def is_invited(member: User) -> bool:
     """Invited and has not yet chosen a password."""
     return member.is_active and not member.has_usable_password()
@@ -190,8 +231,8 @@ def invitation_send(*, actor: User, member: User) -> bool:
         # Added in the admin, where the address is optional. The mail library sends nothing
         # to no one and says it went: refused here, before any earlier link is ended.
         raise ValidationError(
-            f"{member} has no e-mail address to send the invitation to: add one in "
-            "Administration, then send it."
+            f"{member} has no e-mail address to send the invitation to: enter one under "
+            "E-mail address on this page, then send it."
         )
     with transaction.atomic():
         _void_invitations(member)  # a link sent before (perhaps astray) no longer works

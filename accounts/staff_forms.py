@@ -75,6 +75,17 @@ class InviteForm(RolesForm):
         return {name: self.cleaned_data[name] for name in names} | self.roles()
 
 
+class InvitationEmailForm(ServiceForm):
+    """The address of a colleague still to accept their invitation, set or corrected."""
+
+    email = forms.EmailField(
+        label="E-mail address",
+        max_length=254,
+        help_text="Where the invitation goes. Once they have chosen a password, the address "
+        "is theirs to change.",
+    )
+
+
 class ColleagueChoiceForm(ServiceForm):
     """One colleague chosen from those the page offers (a supervisor, a therapist)."""
 

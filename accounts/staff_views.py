@@ -23,7 +23,7 @@ from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts import staff
-from accounts.staff_forms import ColleagueChoiceForm, InviteForm, RolesForm
+from accounts.staff_forms import ColleagueChoiceForm, InvitationEmailForm, InviteForm, RolesForm
 from alliance import links
 from alliance.forms import PageForm
 from clients import moves
@@ -138,7 +138,7 @@ def _supervisee_choices(request: HttpRequest, member: User) -> QuerySet[User]:
     )
 
 
-COLLEAGUE_PARTS = ("roles", "add-supervisor", "add-supervisee")
+COLLEAGUE_PARTS = ("roles", "add-supervisor", "add-supervisee", "email")
 
 
 @login_required
@@ -164,8 +164,15 @@ def colleague(request: HttpRequest, member_id: int) -> HttpResponse:
         label="Add a therapist they supervise",
         prefix="supervisee",
     )
+    email_form = InvitationEmailForm(
+        posted if part == "email" else None, initial={"email": member.email}, prefix="invitation"
+    )
     if posted is not None and part not in COLLEAGUE_PARTS:
         messages.error(request, "That is not a part of this page; nothing was saved.")
+    elif part == "email":
+        saved = _email_set(request, member, email_form)
+        if saved is not None:
+            return saved
     elif part == "roles" and roles_form.is_valid():
         try:
             staff.staff_roles_set(actor=request.user, member=member, **roles_form.roles())
@@ -196,6 +203,7 @@ def colleague(request: HttpRequest, member_id: int) -> HttpResponse:
         {
             "member": member,
             "invited": staff.is_invited(member),
+            "email_form": email_form,
             "roles_form": roles_form,
             "supervisor_form": supervisor_form,
             "supervisee_form": supervisee_form,
@@ -211,6 +219,40 @@ def colleague(request: HttpRequest, member_id: int) -> HttpResponse:
             ),
         },
     )
+
+
+def _email_set(
+    request: HttpRequest, member: User, form: InvitationEmailForm
+) -> HttpResponse | None:
+    """The colleague page's address part: saved, back to the page; refused, None (the
+    page is drawn again, the address as typed)."""
+    if not form.is_valid():
+        return None
+    had_address = bool(member.email)
+    try:
+        changed = staff.staff_email_set(
+            actor=request.user, member=member, email=form.cleaned_data["email"]
+        )
+    except ValidationError as error:
+        member.refresh_from_db()
+        if staff.is_invited(member):
+            form.add_service_error(error)
+        else:  # a post the page no longer offers (they signed in meanwhile, or crafted)
+            messages.error(request, " ".join(error.messages))
+        return None
+    if not changed:
+        messages.info(request, f"{member}'s e-mail address was already {member.email}.")
+    elif had_address:
+        messages.success(
+            request,
+            f"{member}'s e-mail address is now {member.email}. A link sent to the old one no "
+            "longer works: send the invitation again.",
+        )
+    else:
+        messages.success(
+            request, f"{member}'s e-mail address is now {member.email}: send the invitation."
+        )
+    return _back(member)
 
 
 @login_required

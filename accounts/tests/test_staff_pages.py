@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.contrib.messages import get_messages
 from django.core import mail
+from django.test import Client as Browser
 from django.urls import reverse
 
 from accounts import staff
@@ -195,11 +196,140 @@ def test_an_invitation_to_a_colleague_without_an_address_says_so_and_sends_nothi
     response = client.post(reverse("staff:invitation", args=[member.pk]))
     assert response["Location"] == colleague_url(member)
     assert messages_of(response) == [
-        f"{member} has no e-mail address to send the invitation to: add one in "
-        "Administration, then send it."
+        f"{member} has no e-mail address to send the invitation to: enter one under "
+        "E-mail address on this page, then send it."
     ]
     assert mail.outbox == []
     assert not AuditEntry.objects.filter(object_id=str(member.pk)).exists()
+    # The field it names is on the page (a clinic admin invited in the app has no Django
+    # admin, where the message used to send them).
+    page = client.get(response["Location"]).content.decode()
+    assert 'name="invitation-email"' in page and "E-mail address" in visible_text(page)
+
+
+def welcome_link(message: Any) -> str:
+    return "/staff/welcome/" + message.body.split("/staff/welcome/")[1].split()[0]
+
+
+def test_an_invited_colleagues_mistyped_address_is_corrected_and_the_old_link_dies(
+    client: Any, clinic_admin: User
+) -> None:
+    client.force_login(clinic_admin)
+    client.post(INVITE, {**NEW, "email": "nia@exmaple.org"})
+    member = User.objects.get(username="nia")
+    astray = welcome_link(mail.outbox[0])
+    response = client.post(
+        colleague_url(member), {"part": "email", "invitation-email": " nia@example.org "}
+    )
+    assert response.status_code == 302 and response["Location"] == colleague_url(member)
+    assert messages_of(response)[-1] == (
+        f"{member}'s e-mail address is now nia@example.org. A link sent to the old one no "
+        "longer works: send the invitation again."
+    )
+    member.refresh_from_db()
+    assert member.email == "nia@example.org" and staff.is_invited(member)
+    entry = AuditEntry.objects.filter(object_id=str(member.pk)).latest("pk")
+    assert (entry.actor, entry.fields) == (clinic_admin, ["email"])
+    # Whoever got the e-mail sent astray cannot choose the password.
+    assert b"Choose your password" not in Browser().get(astray, follow=True).content
+    client.post(reverse("staff:invitation", args=[member.pk]))
+    assert mail.outbox[-1].to == ["nia@example.org"]
+    opened = Browser().get(welcome_link(mail.outbox[-1]), follow=True)
+    assert b"Choose your password" in opened.content
+
+
+def test_an_address_given_to_a_colleague_added_without_one_lets_the_invitation_go(
+    client: Any, clinic_admin: User
+) -> None:
+    member = User.objects.create(
+        clinic=clinic_admin.clinic, username="nomail", is_therapist=True, password="!"
+    )
+    client.force_login(clinic_admin)
+    response = client.post(
+        colleague_url(member), {"part": "email", "invitation-email": "no@example.org"}
+    )
+    assert messages_of(response) == [
+        f"{member}'s e-mail address is now no@example.org: send the invitation."
+    ]
+    sent = client.post(reverse("staff:invitation", args=[member.pk]))
+    assert messages_of(sent)[-1] == "Invitation sent to no@example.org."
+    assert mail.outbox[-1].to == ["no@example.org"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("not an address", "Enter a valid email address."),
+        ("TARA@example.org", "A colleague of this clinic already has this e-mail address."),
+        ("", "This field is required."),
+        ("a" * 250 + "@example.org", "Ensure this value has at most 254 characters"),
+    ],
+)
+def test_a_bad_or_taken_address_is_said_with_what_was_typed_and_nothing_changes(
+    client: Any, clinic_admin: User, therapist: User, typed: str, message: str
+) -> None:
+    therapist.email = "tara@example.org"
+    therapist.save()
+    member = staff.staff_invite(
+        actor=clinic_admin,
+        first_name="Nia",
+        last_name="Okafor",
+        email="nia@exmaple.org",
+        username="nia",
+        is_therapist=True,
+    )
+    trail = AuditEntry.objects.count()
+    client.force_login(clinic_admin)
+    response = client.post(colleague_url(member), {"part": "email", "invitation-email": typed})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert message in html
+    assert f'value="{typed}"' in html or not typed
+    assert "Username nia · nia@exmaple.org" in visible_text(html)
+    member.refresh_from_db()
+    assert member.email == "nia@exmaple.org" and AuditEntry.objects.count() == trail
+
+
+def test_a_signed_in_colleagues_address_is_not_offered_and_a_crafted_post_changes_nothing(
+    client: Any, clinic_admin: User, therapist: User
+) -> None:
+    therapist.email = "tara@example.org"
+    therapist.save()
+    trail = AuditEntry.objects.count()
+    client.force_login(clinic_admin)
+    assert 'name="invitation-email"' not in client.get(colleague_url(therapist)).content.decode()
+    response = client.post(
+        colleague_url(therapist), {"part": "email", "invitation-email": "me@elsewhere.org"}
+    )
+    assert response.status_code == 200
+    assert messages_of(response) == [
+        f"{therapist} has signed in: their e-mail address is theirs to change, on their own "
+        "account page."
+    ]
+    assert 'name="invitation-email"' not in response.content.decode()
+    therapist.refresh_from_db()
+    assert therapist.email == "tara@example.org" and AuditEntry.objects.count() == trail
+
+
+@pytest.mark.parametrize("who", ["therapist", "supervisor"])
+def test_only_a_clinic_admin_sets_an_invited_colleagues_address(
+    client: Any, clinic_admin: User, who: str, request: Any
+) -> None:
+    member = staff.staff_invite(
+        actor=clinic_admin,
+        first_name="Nia",
+        last_name="Okafor",
+        email="nia@exmaple.org",
+        username="nia",
+        is_therapist=True,
+    )
+    client.force_login(request.getfixturevalue(who))
+    response = client.post(
+        colleague_url(member), {"part": "email", "invitation-email": "me@elsewhere.org"}
+    )
+    assert response.status_code == 403
+    member.refresh_from_db()
+    assert member.email == "nia@exmaple.org"
 
 
 def test_the_supervision_choices_offer_only_supervisors_and_only_therapists(

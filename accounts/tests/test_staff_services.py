@@ -163,6 +163,45 @@ def test_an_invitation_is_not_sent_to_someone_with_a_password(
     assert mail.outbox == []
 
 
+def test_an_invited_colleagues_address_is_corrected_and_recorded_and_only_theirs(
+    clinic_admin: User, other_clinic: Clinic
+) -> None:
+    member = invite(clinic_admin, email="nia@exmaple.org")
+    earlier = staff.invitation_tokens.make_token(member)
+    assert staff.staff_email_set(actor=clinic_admin, member=member, email="nia@example.org")
+    assert not invitation_works(member, earlier)
+    entry = AuditEntry.objects.filter(object_id=str(member.pk)).latest("pk")
+    assert (entry.actor, entry.action, entry.fields) == (
+        clinic_admin,
+        AuditAction.CHANGED,
+        ["email"],
+    )
+    # The same address again changes and records nothing.
+    trail = AuditEntry.objects.count()
+    assert not staff.staff_email_set(actor=clinic_admin, member=member, email="nia@example.org")
+    assert AuditEntry.objects.count() == trail
+    # Another clinic's admin sets nothing.
+    stranger = ClinicAdminFactory(clinic=other_clinic, username="stan")
+    with pytest.raises(PermissionDenied):
+        staff.staff_email_set(actor=stranger, member=member, email="stan@example.org")
+
+
+def test_a_deactivated_or_signed_in_colleagues_address_is_not_set_by_an_admin(
+    clinic_admin: User, therapist: User
+) -> None:
+    member = invite(clinic_admin)
+    staff.staff_deactivate(actor=clinic_admin, member=member)
+    trail = AuditEntry.objects.count()
+    with pytest.raises(ValidationError, match="is deactivated: reactivate them first"):
+        staff.staff_email_set(actor=clinic_admin, member=member, email="new@example.org")
+    with pytest.raises(ValidationError, match="theirs to change, on their own account page"):
+        staff.staff_email_set(actor=clinic_admin, member=therapist, email="new@example.org")
+    with pytest.raises(ValidationError, match="theirs to change"):
+        staff.staff_email_set(actor=clinic_admin, member=clinic_admin, email="new@example.org")
+    assert AuditEntry.objects.count() == trail
+    assert not User.objects.filter(email="new@example.org").exists()
+
+
 # --- Roles and supervision ---------------------------------------------------------------
 
 
