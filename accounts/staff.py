@@ -9,6 +9,7 @@ with which the new colleague chooses their own.
 
 from __future__ import annotations
 
+import enum
 import logging
 from smtplib import SMTPException
 from typing import Any
@@ -23,7 +24,7 @@ from django.db.models import Count, Q
 from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.crypto import constant_time_compare
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.encoding import force_bytes
 from django.utils.http import base36_to_int, urlsafe_base64_encode
 
@@ -48,27 +49,71 @@ EMAIL_TAKEN = "A colleague of this clinic already has this e-mail address."
 NO_EMAIL = "Enter the address the invitation goes to."
 
 
+class LinkState(enum.Enum):
+    """What an invitation link can do, for its page to say."""
+
+    OPEN = "open"
+    USED = "used"  # a password was chosen for the colleague: they log in
+    EXPIRED = "expired"
+    REPLACED = "replaced"  # sent again, the address changed, or access ended meanwhile
+    UNKNOWN = "unknown"  # not a link we made: mistyped, cut short, or forged
+
+
 class InvitationTokens(PasswordResetTokenGenerator):
     """Tokens for a new colleague's first password. Django's reset tokens, with a salt of
     their own (a reset link is no invitation, nor the reverse) and a lifetime of days, not
     hours: a colleague invited on Friday may first look on Monday. Single-use as a reset
-    link is: the token hashes the password, which choosing one changes."""
+    link is: the token hashes the password, which choosing one changes (as sending again,
+    deactivating or reactivating replaces the unusable one), and the address.
+
+    A second hash, of what stays when the first one dies (the colleague, when they joined,
+    when the link was made), tells a link we made, now used, expired or replaced, from one
+    mistyped or forged: its page can then say which and what to do, and say nothing of
+    anyone to a guessed address. A token of the first hash alone (made before the second
+    one was) opens as it did."""
 
     key_salt = "alliance.accounts.staff.InvitationTokens"
+    issued_salt = "alliance.accounts.staff.InvitationTokens.issued"
+
+    def make_token(self, user: User) -> str:
+        token = super().make_token(user)
+        return f"{token}-{self._issued_hash(user, token.split('-')[0], self.secret)}"
 
     def check_token(self, user: User | None, token: str | None) -> bool:
-        if not (user and token):
-            return False
+        return self.link_state(user, token) is LinkState.OPEN
+
+    def link_state(self, user: User | None, token: str | None) -> LinkState:
+        if not (user and token) or len(token) > 100:
+            return LinkState.UNKNOWN
+        stamp, *hashes = token.split("-")
         try:
-            timestamp = base36_to_int(token.split("-")[0])
+            timestamp = base36_to_int(stamp)
         except ValueError:
-            return False
-        if self._num_seconds(self._now()) - timestamp > lifetime_seconds():
-            return False
-        return any(
-            constant_time_compare(self._make_token_with_timestamp(user, timestamp, secret), token)
-            for secret in [self.secret, *self.secret_fallbacks]
-        )
+            return LinkState.UNKNOWN
+        expired = self._num_seconds(self._now()) - timestamp > lifetime_seconds()
+        secrets = [self.secret, *self.secret_fallbacks]
+        if len(hashes) in (1, 2) and any(
+            constant_time_compare(
+                self._make_token_with_timestamp(user, timestamp, secret), f"{stamp}-{hashes[0]}"
+            )
+            for secret in secrets
+        ):
+            return LinkState.EXPIRED if expired else LinkState.OPEN
+        if len(hashes) != 2 or not any(
+            constant_time_compare(self._issued_hash(user, stamp, secret), hashes[1])
+            for secret in secrets
+        ):
+            return LinkState.UNKNOWN
+        if user.has_usable_password():
+            return LinkState.USED
+        return LinkState.EXPIRED if expired else LinkState.REPLACED
+
+    def _issued_hash(self, user: User, stamp: str, secret: Any) -> str:
+        joined = user.date_joined.replace(microsecond=0, tzinfo=None)
+        value = f"{user.pk}{joined}{stamp}"
+        return salted_hmac(
+            self.issued_salt, value, secret=secret, algorithm=self.algorithm
+        ).hexdigest()[::2]
 
 
 invitation_tokens = InvitationTokens()

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -349,8 +350,20 @@ def reactivate(request: HttpRequest, member_id: int) -> HttpResponse:
     return _back(member)
 
 
+# A link we made that no longer opens is gone (410): used, expired or replaced. One we
+# cannot tell from a mistyped or forged one is not found (404).
+LINK_STATUS = {
+    staff.LinkState.USED: 410,
+    staff.LinkState.EXPIRED: 410,
+    staff.LinkState.REPLACED: 410,
+    staff.LinkState.UNKNOWN: 404,
+}
+
+
 class WelcomeView(auth_views.PasswordResetConfirmView):
-    """A new colleague's invitation: they choose their password, then log in."""
+    """A new colleague's invitation: they choose their password, then log in. A link that
+    no longer opens says why and what to do: used (log in), expired or replaced (ask for
+    it again), or unknown; never whose it was."""
 
     token_generator = staff.invitation_tokens
     template_name = "staff/welcome.html"
@@ -362,7 +375,28 @@ class WelcomeView(auth_views.PasswordResetConfirmView):
         # A deactivated colleague's old invitation opens nothing.
         return user if user is not None and user.is_active else None
 
+    def _link_state(self) -> staff.LinkState:
+        token = self.kwargs["token"]
+        if token == self.reset_url_token:  # the page the link redirected to
+            token = self.request.session.get(INTERNAL_RESET_SESSION_TOKEN)
+        return staff.invitation_tokens.link_state(self.user, token)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        if not self.validlink:
+            context["link"] = self._link_state().value
+            context["invitation_days"] = settings.ALLIANCE_STAFF_INVITATION_DAYS
+        return context
+
+    def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        if not self.validlink:
+            kwargs["status"] = LINK_STATUS[staff.LinkState(context["link"])]
+        return super().render_to_response(context, **kwargs)
+
     def form_valid(self, form: Any) -> HttpResponse:
+        token = self.request.session[INTERNAL_RESET_SESSION_TOKEN]
         response = super().form_valid(form)
         staff.invitation_accepted(member=form.user)
+        # Kept (now used), so going Back to the form says the invitation was used.
+        self.request.session[INTERNAL_RESET_SESSION_TOKEN] = token
         return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from smtplib import SMTPException
 from typing import Any
@@ -11,6 +12,7 @@ from django.contrib.messages import get_messages
 from django.core import mail
 from django.test import Client as Browser
 from django.urls import reverse
+from django.utils.http import urlsafe_base64_encode
 
 from accounts import staff
 from clients.models import AuditEntry, Client, Supervision, User
@@ -580,3 +582,124 @@ def test_a_role_refusal_counts_discharged_clients_apart(
     client.force_login(clinic_admin)
     refused = client.post(colleague_url(therapist), {"part": "roles", "is_supervisor": "on"})
     assert "still has 2 clients (1 discharged): move them first." in refused.content.decode()
+
+
+# --- The invitation's own page ------------------------------------------------------------
+
+
+def invited(admin: User, username: str = "okafor7") -> User:
+    return staff.staff_invite(
+        actor=admin,
+        first_name="Nia",
+        last_name="Okafor",
+        email=f"{username}@example.org",
+        username=username,
+        is_therapist=True,
+    )
+
+
+def link_of(member: User) -> str:
+    return "/" + staff.invitation_url(member).split("://", 1)[1].split("/", 1)[1]
+
+
+def choose_password(browser: Any, link: str) -> str:
+    """Open the link and choose a password; the address of the form it redirected to."""
+    opened = browser.get(link, follow=True)
+    form = opened.redirect_chain[-1][0]
+    password = "a long fresh passphrase"
+    done = browser.post(form, {"new_password1": password, "new_password2": password})
+    assert done.status_code == 302
+    return form
+
+
+def told(response: Any) -> str:
+    return visible_text(response.content.decode())
+
+
+def test_a_used_invitation_says_so_and_offers_to_log_in_naming_nobody(
+    client: Any, clinic_admin: User
+) -> None:
+    """It answered 200 "It was used already or it expired. Ask your clinic admin to send it
+    again", which the admin could not do (the colleague has a password)."""
+    member = invited(clinic_admin)
+    link = link_of(member)
+    form = choose_password(client, link)
+    # The link opened again (from the e-mail), and the colleague going Back to the form.
+    for response in (Browser().get(link), client.get(form)):
+        assert response.status_code == 410
+        text = told(response)
+        assert "This invitation was used" in text
+        assert "Log in with your username and that password." in text
+        assert f'href="{reverse("login")}"' in response.content.decode()
+        assert "okafor7" not in text and "Okafor" not in text and "Nia" not in text
+        assert "ask your clinic admin" not in text.lower()
+    refused = Browser().post(link, {"new_password1": "x" * 20, "new_password2": "x" * 20})
+    assert refused.status_code == 410
+    member.refresh_from_db()
+    assert member.check_password("a long fresh passphrase")
+
+
+def test_an_expired_invitation_says_so(
+    client: Any, clinic_admin: User, monkeypatch: Any, settings: Any
+) -> None:
+    link = link_of(invited(clinic_admin))
+    later = dt.datetime.now() + dt.timedelta(days=settings.ALLIANCE_STAFF_INVITATION_DAYS, hours=1)
+    monkeypatch.setattr(staff.invitation_tokens, "_now", lambda: later)
+    response = client.get(link)
+    assert response.status_code == 410
+    text = told(response)
+    assert "This invitation expired" in text and "An invitation works for 7 days." in text
+    assert "Ask your clinic admin to send it again" in text and "okafor7" not in text
+
+
+def test_an_invitation_sent_again_says_the_earlier_link_was_replaced(
+    client: Any, clinic_admin: User
+) -> None:
+    member = invited(clinic_admin)
+    earlier = link_of(member)
+    staff.invitation_send(actor=clinic_admin, member=member)
+    response = client.get(earlier)
+    assert response.status_code == 410
+    assert "This invitation was replaced" in told(response)
+    assert "Choose your password" in told(client.get(welcome_link(mail.outbox[-1]), follow=True))
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        "garbage",
+        "cut short",
+        "nobody",
+        "another's",
+        "password chosen",
+        "deactivated",
+        "no session",
+    ],
+)
+def test_a_link_we_did_not_make_or_that_cannot_open_says_it_does_not_work(
+    client: Any, clinic_admin: User, therapist: User, forge: str
+) -> None:
+    """A guessed address says nothing of anyone: not even that someone has chosen a
+    password (only a link made for them says it was used)."""
+    member = invited(clinic_admin)
+    link = link_of(member)
+    uid = link.split("/")[3]
+    other = link_of(invited(clinic_admin, "lee"))
+    paths = {
+        "garbage": f"/staff/welcome/{uid}/abc-def/",
+        "cut short": link[: link.index("-") + 10] + "/",
+        "nobody": link.replace(f"/{uid}/", "/OTk5OTk5/"),
+        "another's": link.replace(f"/{uid}/", f"/{other.split('/')[3]}/"),
+        "password chosen": link.replace(
+            f"/{uid}/", f"/{urlsafe_base64_encode(str(therapist.pk).encode())}/"
+        ),
+        "deactivated": link,
+        "no session": f"/staff/welcome/{uid}/set-password/",
+    }
+    if forge == "deactivated":
+        staff.staff_deactivate(actor=clinic_admin, member=member)
+    response = client.get(paths[forge])
+    assert response.status_code == 404
+    text = told(response)
+    assert "This invitation link does not work" in text and "was used" not in text
+    assert "okafor7" not in text and "tara" not in text

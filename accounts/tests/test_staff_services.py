@@ -135,7 +135,7 @@ def test_the_welcome_link_sets_the_password_once(clinic_admin: User, client: Any
     assert (accepted.actor, accepted.object_id) == (member, str(member.pk))
     # Used: the same link no longer works.
     again = Browser().get(f"/{link}", follow=True)
-    assert b"This invitation no longer works" in again.content
+    assert b"This invitation was used" in again.content
 
 
 def test_the_welcome_link_expires(clinic_admin: User, monkeypatch: Any, settings: Any) -> None:
@@ -145,6 +145,31 @@ def test_the_welcome_link_expires(clinic_admin: User, monkeypatch: Any, settings
     assert staff.invitation_tokens.check_token(member, token)
     monkeypatch.setattr(staff.invitation_tokens, "_now", lambda: later)
     assert not staff.invitation_tokens.check_token(member, token)
+
+
+def test_a_link_tells_used_expired_and_replaced_apart_only_when_we_made_it(
+    clinic_admin: User, therapist: User, monkeypatch: Any, settings: Any
+) -> None:
+    member = invite(clinic_admin)
+    tokens = staff.invitation_tokens
+    first = tokens.make_token(member)
+    # A link made before links carried their second hash still opens.
+    assert tokens.link_state(member, first.rsplit("-", 1)[0]) is staff.LinkState.OPEN
+    staff.invitation_send(actor=clinic_admin, member=member)
+    member.refresh_from_db()
+    assert tokens.link_state(member, first) is staff.LinkState.REPLACED
+    latest = tokens.make_token(member)
+    later = dt.datetime.now() + dt.timedelta(days=settings.ALLIANCE_STAFF_INVITATION_DAYS, hours=1)
+    with monkeypatch.context() as patched:
+        patched.setattr(tokens, "_now", lambda: later)
+        assert tokens.link_state(member, latest) is staff.LinkState.EXPIRED
+    member.set_password("a long fresh passphrase")
+    member.save()
+    assert tokens.link_state(member, latest) is staff.LinkState.USED
+    assert tokens.link_state(member, first) is staff.LinkState.USED
+    # Made for someone else, it says nothing of the one whose address it is put on.
+    assert tokens.link_state(therapist, latest) is staff.LinkState.UNKNOWN
+    assert tokens.link_state(member, latest + "0" * 200) is staff.LinkState.UNKNOWN
 
 
 def test_a_password_reset_token_is_no_invitation_nor_the_reverse(clinic_admin: User) -> None:
