@@ -146,10 +146,15 @@ def _lock_people(member: User) -> None:
     committed first and its clients are counted, or waits and finds them deactivated. The
     clinic's active admins are locked in the same statement, in id order, as
     `_other_active_admins` locks them: two admins deactivating two admins at once take the
-    rows in one order and cannot deadlock."""
+    rows in one order and cannot deadlock.
+
+    `member` is then read again: the caller checks and saves the row as it is now, not as
+    its request read it before another admin's change committed (a change of roles saved
+    over a deactivation made the colleague active again)."""
     admins = Q(clinic_id=member.clinic_id, is_clinic_admin=True, is_active=True)
     people = User.objects.select_for_update().filter(Q(pk=member.pk) | admins).order_by("pk")
     len(people.values_list("pk"))
+    member.refresh_from_db()
 
 
 def _clients_held(member: User) -> str:
@@ -408,9 +413,9 @@ def staff_deactivate(*, actor: User, member: User) -> User:
 def _deactivate(actor: User, member: User) -> None:
     if member.pk == actor.pk:
         raise ValidationError("You cannot deactivate yourself; ask another clinic admin.")
+    _lock_people(member)
     if not member.is_active:
         raise ValidationError(f"{member} is already deactivated.")
-    _lock_people(member)
     if held := _clients_held(member):
         raise ValidationError(HOLDS_CLIENTS.format(member=member, held=held))
     # A clinic admin deactivating someone is one the clinic keeps; a superuser may not be.
@@ -437,6 +442,7 @@ def staff_reactivate(*, actor: User, member: User) -> User:
 
 
 def _reactivate(actor: User, member: User) -> None:
+    _lock_people(member)
     if member.is_active:
         raise ValidationError(f"{member} is already active.")
     _void_invitations(member)  # a link from before they left stays dead
@@ -450,10 +456,11 @@ def staff_change(*, actor: User, member: User, data: dict[str, Any]) -> User:
     to another clinic waits until nothing rests on them in this one, and the rest is as
     `clients.services.staff_update` allows. All of it, or nothing."""
     services.check_may_manage_staff(actor, member)
-    rest = dict(data)
-    active = rest.pop("is_active", member.is_active)
-    roles = {name: rest.pop(name, getattr(member, name)) for name in ROLES}
     with transaction.atomic():
+        _lock_people(member)
+        rest = dict(data)
+        active = rest.pop("is_active", member.is_active)
+        roles = {name: rest.pop(name, getattr(member, name)) for name in ROLES}
         if active and not member.is_active:
             _reactivate(actor, member)
         if any(getattr(member, name) != value for name, value in roles.items()):

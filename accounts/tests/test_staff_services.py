@@ -485,6 +485,62 @@ def test_a_colleague_being_given_a_client_is_not_deactivated_at_the_same_moment(
     assert colin.is_active and colin.caseload.count() == 1
 
 
+def deactivating_in_a_thread(
+    actor: User, member: User, problems: list[Exception]
+) -> tuple[Any, Any]:
+    """`member` deactivated on a connection of its own, paused once it has written the
+    deactivation (another admin's request at the same moment, not yet committed)."""
+    member = User.objects.get(pk=member.pk)  # its own copy, as that request reads it
+    written, deactivate = paused_once(
+        lambda: staff.staff_deactivate(actor=actor, member=member),
+        lambda sql: sql.startswith("UPDATE") and "is_active" in sql,
+        problems,
+    )
+    return written, on_a_connection_of_its_own(deactivate)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgresql")
+@pytest.mark.parametrize("second", ["roles", "deactivate", "admin's form"])
+def test_a_colleague_deactivated_while_another_admin_acts_on_them_stays_deactivated(
+    clinic: Clinic, second: str
+) -> None:
+    """The second admin's request read the colleague before the deactivation committed,
+    waited for its lock, then saved the whole row as it had read it: a change of roles
+    made the colleague active again (signed out, links ended, yet able to sign in: their
+    old invitation link opened again), and a second "Deactivate" (a double click) recorded
+    a second deactivation."""
+    admin, other_admin = ClinicAdminFactory(clinic=clinic), ClinicAdminFactory(clinic=clinic)
+    member = invite(admin)
+    link = staff.invitation_tokens.make_token(member)
+    read_before = User.objects.get(pk=member.pk)
+    problems: list[Exception] = []
+    written, deactivating = deactivating_in_a_thread(admin, member, problems)
+    try:
+        assert written.wait(10)
+        if second == "roles":
+            staff.staff_roles_set(
+                actor=other_admin,
+                member=read_before,
+                **roles(is_therapist=True, is_supervisor=True),
+            )
+        elif second == "admin's form":
+            staff.staff_change(actor=other_admin, member=read_before, data={"last_name": "Oka"})
+        else:
+            with pytest.raises(ValidationError, match="is already deactivated"):
+                staff.staff_deactivate(actor=other_admin, member=read_before)
+    finally:
+        deactivating.join()
+    assert problems == []
+    member.refresh_from_db()
+    assert not member.is_active
+    assert not staff.invitation_tokens.check_token(member, link)
+    deactivations = AuditEntry.objects.filter(
+        object_id=str(member.pk), fields__contains="is_active"
+    )
+    assert deactivations.count() == 1
+
+
 def test_a_therapist_cannot_move_their_own_caseload(
     therapist: User, colleague: User, client_record: Client
 ) -> None:
