@@ -202,6 +202,8 @@ def staff_invite(
     if not (is_therapist or is_supervisor or is_clinic_admin):
         raise ValidationError("Give the colleague at least one role.")
     username = username_as_stored(username)
+    if (member := invited_already(actor=actor, username=username, email=email)) is not None:
+        raise InvitedAlready(member)
     errors = {}
     if User.objects.filter(username__iexact=username).exists():
         errors["username"] = USERNAME_TAKEN
@@ -224,7 +226,36 @@ def staff_invite(
                 is_clinic_admin=is_clinic_admin,
             )
     except IntegrityError:  # the same username, taken by a request at the same moment
+        if (member := invited_already(actor=actor, username=username, email=email)) is not None:
+            raise InvitedAlready(member) from None  # that request was this one, sent twice
         raise ValidationError({"username": USERNAME_TAKEN}) from None
+
+
+class InvitedAlready(Exception):
+    """The invitation was made already: "Send the invitation" clicked twice, or the same
+    form sent again. Not a mistake to correct on the form: the colleague is there."""
+
+    def __init__(self, member: User) -> None:
+        super().__init__(f"{member} is invited already.")
+        self.member = member
+
+
+def invited_already(*, actor: User, username: str, email: str) -> User | None:
+    """The colleague an invitation with this username and address would make again: of the
+    actor's clinic, and still to choose a password. (A username is anyone's once; refused
+    as taken, the second click of a double click had the admin choose another, and invite
+    the same person twice.)"""
+    return (
+        User.objects.filter(
+            clinic_id=actor.clinic_id,
+            username__iexact=username_as_stored(username),
+            email__iexact=email.strip(),
+            is_active=True,
+            password__startswith=UNUSABLE_PASSWORD_PREFIX,
+        )
+        .order_by("pk")
+        .first()
+    )
 
 
 def _email_taken(clinic_id: int | None, email: str, *, besides: User | None = None) -> bool:

@@ -8,7 +8,7 @@ from django import forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db.models import QuerySet
 
-from accounts.staff import USERNAME_TAKEN, username_as_stored
+from accounts.staff import USERNAME_TAKEN, invited_already, username_as_stored
 from alliance.fields import NameField, RecordChoiceField
 from alliance.forms import ServiceForm
 from clients.models import User
@@ -62,11 +62,19 @@ class InviteForm(RolesForm):
     )
     field_order = ["first_name", "last_name", "email", "username"]
 
+    def __init__(self, *args: Any, actor: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+
     def clean_username(self) -> str:
         # Here as well as in the service, so a taken username is said beside any other
-        # mistake in the form, not on the next try.
+        # mistake in the form, not on the next try. Taken by the very colleague this
+        # invites (the form sent twice), it is the service's to say so.
         username = username_as_stored(self.cleaned_data["username"])
-        if User.objects.filter(username__iexact=username).exists():
+        email = self.cleaned_data.get("email", "")  # the field before this one
+        if User.objects.filter(username__iexact=username).exists() and not (
+            email and invited_already(actor=self.actor, username=username, email=email)
+        ):
             raise forms.ValidationError(USERNAME_TAKEN)
         return username
 

@@ -80,10 +80,18 @@ def staff_list(request: HttpRequest) -> HttpResponse:
 def staff_invite(request: HttpRequest) -> HttpResponse:
     """Invite a colleague: they get an e-mail with a link to choose their password."""
     _require_admin(request)
-    form = InviteForm(request.POST if request.method == "POST" else None)
+    form = InviteForm(request.POST if request.method == "POST" else None, actor=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             member = staff.staff_invite(actor=request.user, **form.details())
+        except staff.InvitedAlready as already:
+            # A double click: the first click's answer, not an error about the username.
+            messages.info(
+                request,
+                f"{already.member} is invited already, with this username and address: "
+                "no second invitation was sent.",
+            )
+            return _back(already.member)
         except ValidationError as error:
             form.add_service_error(error)
         else:

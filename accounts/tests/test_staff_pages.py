@@ -168,6 +168,65 @@ def test_bad_input_is_shown_with_what_was_typed_and_nobody_is_added(
     assert User.objects.count() == before and mail.outbox == []
 
 
+def test_an_invitation_sent_twice_lands_on_the_colleague_and_sends_one_e_mail(
+    client: Any, clinic_admin: User
+) -> None:
+    """The second click of a double click (or the form sent again from the browser's
+    history) was told "Someone already has this username; choose another.", beside the
+    colleague the first click had invited: choosing another invited them twice."""
+    client.force_login(clinic_admin)
+    first = client.post(INVITE, NEW)
+    member = User.objects.get(username="nia")
+    second = client.post(INVITE, {**NEW, "username": "NIA", "email": " Nia@Example.org"})
+    assert second.status_code == 302 and second["Location"] == colleague_url(member)
+    assert messages_of(second)[-1] == (
+        "Nia Okafor is invited already, with this username and address: no second "
+        "invitation was sent."
+    )
+    assert first["Location"] == second["Location"]
+    assert User.objects.filter(email__iexact="nia@example.org").count() == 1
+    assert len(mail.outbox) == 1
+
+
+def test_a_taken_username_with_another_address_or_a_signed_in_owner_is_still_refused(
+    client: Any, clinic_admin: User, therapist: User
+) -> None:
+    client.force_login(clinic_admin)
+    client.post(INVITE, NEW)
+    for data in ({**NEW, "email": "other@example.org"}, {**NEW, "username": "tara"}):
+        response = client.post(INVITE, data)
+        assert response.status_code == 200
+        assert "Someone already has this username" in response.content.decode()
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgresql")
+def test_an_invitation_sent_twice_at_once_is_one_colleague_and_a_message(
+    client: Any, clinic_admin: User
+) -> None:
+    """Both clicks passed the checks before either was saved; the second met the first's
+    row and said the username was taken."""
+    problems: list[Exception] = []
+    inserted, first = paused_once(
+        lambda: staff.staff_invite(actor=clinic_admin, **{**NEW, "is_therapist": True}),
+        lambda sql: sql.startswith("INSERT") and "clients_user" in sql,
+        problems,
+    )
+    inviting = on_a_connection_of_its_own(first)
+    try:
+        assert inserted.wait(10)
+        client.force_login(clinic_admin)
+        response = client.post(INVITE, NEW)
+    finally:
+        inviting.join()
+    assert problems == []
+    member = User.objects.get(username="nia")
+    assert response.status_code == 302 and response["Location"] == colleague_url(member)
+    assert "is invited already" in messages_of(response)[-1]
+    assert mail.outbox == []  # the first request sends its own, after this test's service
+
+
 def test_a_mail_server_that_refuses_loses_no_colleague(
     client: Any, clinic_admin: User, monkeypatch: Any
 ) -> None:
