@@ -306,16 +306,23 @@ def invitation_send(*, actor: User, member: User) -> bool:
     """E-mail `member` the link to choose their first password. False when the mail server
     refused it (the colleague stays invited; the admin can send it again)."""
     _check_admin(actor, member.clinic_id)
-    if not is_invited(member):
-        raise ValidationError(f"{member} has already chosen a password.")
-    if not member.email:
-        # Added in the admin, where the address is optional. The mail library sends nothing
-        # to no one and says it went: refused here, before any earlier link is ended.
-        raise ValidationError(
-            f"{member} has no e-mail address to send the invitation to: enter one under "
-            "E-mail address on this page, then send it."
-        )
     with transaction.atomic():
+        # Locked and read again: the colleague may have chosen their password a moment ago
+        # (ending the links here would have wiped it), or another admin corrected the
+        # address or deactivated them.
+        len(User.objects.select_for_update().filter(pk=member.pk).values_list("pk"))
+        member.refresh_from_db()
+        if not member.is_active:
+            raise ValidationError(f"{member} is deactivated: reactivate them, then send it.")
+        if not is_invited(member):
+            raise ValidationError(f"{member} has already chosen a password.")
+        if not member.email:
+            # Added in the admin, where the address is optional. The mail library sends
+            # nothing to no one and says it went: refused here, before any link is ended.
+            raise ValidationError(
+                f"{member} has no e-mail address to send the invitation to: enter one under "
+                "E-mail address on this page, then send it."
+            )
         _void_invitations(member)  # a link sent before (perhaps astray) no longer works
         audit.written(actor, AuditAction.CHANGED, member, fields=["invitation"])
     context = {

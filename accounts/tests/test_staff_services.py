@@ -9,6 +9,7 @@ import pytest
 from django.contrib.sessions.models import Session as SignedInSession
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.test import Client as Browser
 
 from accounts import staff
@@ -624,6 +625,50 @@ def test_sending_the_invitation_again_ends_the_earlier_link(clinic_admin: User) 
     assert invitation_works(member, latest)
     entry = AuditEntry.objects.get(action=AuditAction.CHANGED, object_id=str(member.pk))
     assert entry.fields == ["invitation"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgresql")
+def test_an_invitation_sent_again_as_the_colleague_chooses_their_password_keeps_it(
+    clinic_admin: User,
+) -> None:
+    """The admin's page was read while the colleague was still invited; "Send the
+    invitation again" then ended the links by replacing the password, the one the colleague
+    had chosen a moment before: they could not sign in with it."""
+    member = invite(clinic_admin)
+    read_before = User.objects.get(pk=member.pk)
+
+    def choose() -> None:
+        with transaction.atomic():
+            member.set_password("a long fresh passphrase")
+            member.save(update_fields=["password"])
+
+    problems: list[Exception] = []
+    saved, choosing = paused_once(
+        choose, lambda sql: sql.startswith("UPDATE") and "password" in sql, problems
+    )
+    thread = on_a_connection_of_its_own(choosing)
+    try:
+        assert saved.wait(10)
+        with pytest.raises(ValidationError, match="has already chosen a password"):
+            staff.invitation_send(actor=clinic_admin, member=read_before)
+    finally:
+        thread.join()
+    assert problems == []
+    member.refresh_from_db()
+    assert member.check_password("a long fresh passphrase")
+    assert mail.outbox == []
+
+
+def test_an_invitation_is_not_sent_to_a_deactivated_colleague_and_says_why(
+    clinic_admin: User,
+) -> None:
+    """A crafted post (the page offers no button): it said they had chosen a password."""
+    member = invite(clinic_admin)
+    staff.staff_deactivate(actor=clinic_admin, member=member)
+    with pytest.raises(ValidationError, match="is deactivated: reactivate them, then send it"):
+        staff.invitation_send(actor=clinic_admin, member=member)
+    assert mail.outbox == []
 
 
 def test_a_link_from_before_a_deactivation_stays_dead_after_reactivation(
