@@ -433,9 +433,10 @@ def supervision_add(*, actor: User, supervisor: User, therapist: User) -> Superv
     return services.supervision_create(actor=actor, supervisor=supervisor, therapist=therapist)
 
 
-def supervision_remove(*, actor: User, supervision: Supervision) -> None:
+def supervision_remove(*, actor: User, supervision: Supervision) -> bool:
+    """End a supervision link; False if it had ended already."""
     _check_admin(actor, supervision.supervisor.clinic_id)
-    services.supervision_end(actor=actor, supervision=supervision)
+    return services.supervision_end(actor=actor, supervision=supervision)
 
 
 def staff_deactivate(*, actor: User, member: User) -> User:

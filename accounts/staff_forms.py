@@ -102,3 +102,14 @@ class ColleagueChoiceForm(ServiceForm):
         self.fields["colleague"] = RecordChoiceField(
             queryset=choices, label=label, empty_label="Choose a colleague"
         )
+
+
+class BackToColleagueForm(ServiceForm):
+    """The colleague whose page a button was on (a hidden field), to go back to."""
+
+    def __init__(self, *args: Any, colleagues: QuerySet[User], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["member"] = RecordChoiceField(queryset=colleagues)
+
+    def colleague(self) -> User | None:
+        return self.cleaned_data["member"] if self.is_valid() else None

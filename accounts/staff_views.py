@@ -17,14 +17,20 @@ from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts import staff
-from accounts.staff_forms import ColleagueChoiceForm, InvitationEmailForm, InviteForm, RolesForm
+from accounts.staff_forms import (
+    BackToColleagueForm,
+    ColleagueChoiceForm,
+    InvitationEmailForm,
+    InviteForm,
+    RolesForm,
+)
 from alliance import links
 from alliance.forms import PageForm
 from clients import moves
@@ -264,18 +270,31 @@ def _email_set(
     return _back(member)
 
 
+ENDED_ALREADY = "That supervision link had ended already."
+
+
 @login_required
 @require_POST
 def supervision_end(request: HttpRequest, supervision_id: int) -> HttpResponse:
     _require_admin(request)
-    supervision = get_visible_or_404(
-        Supervision.objects.visible_to(request.user).select_related("supervisor", "therapist"),
-        supervision_id,
-    )
-    staff.supervision_remove(actor=request.user, supervision=supervision)
-    messages.success(
-        request, f"{supervision.supervisor} no longer supervises {supervision.therapist}."
-    )
+    links = Supervision.objects.visible_to(request.user).select_related("supervisor", "therapist")
+    supervision = links.filter(pk=supervision_id).first()
+    if supervision is None:
+        # "End" clicked twice: the first click ended it. Back to the page the button was on
+        # (a link never seen, or another clinic's, is not found: both are just gone).
+        back_to = BackToColleagueForm(
+            request.POST, colleagues=User.objects.visible_to(request.user)
+        ).colleague()
+        if back_to is None:
+            raise Http404("Not found.")
+        messages.info(request, ENDED_ALREADY)
+        return _back(back_to)
+    if staff.supervision_remove(actor=request.user, supervision=supervision):
+        messages.success(
+            request, f"{supervision.supervisor} no longer supervises {supervision.therapist}."
+        )
+    else:
+        messages.info(request, ENDED_ALREADY)
     back = request.POST.get("from") == "therapist"
     return _back(supervision.therapist if back else supervision.supervisor)
 

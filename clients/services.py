@@ -259,16 +259,22 @@ def supervision_create(
     return supervision
 
 
-def supervision_end(*, actor: User, supervision: Supervision) -> None:
-    """End a supervision link: the supervisor no longer reads the therapist's caseload."""
+def supervision_end(*, actor: User, supervision: Supervision) -> bool:
+    """End a supervision link: the supervisor no longer reads the therapist's caseload.
+    False when it had ended already (another admin, or the same "End" clicked twice, at
+    the same moment): nothing more is deleted or recorded."""
     if not (actor.is_superuser or is_clinic_admin_of(actor, supervision.supervisor.clinic_id)):
         raise PermissionDenied("Only the clinic's admins end its supervision links.")
     # Ending a link deletes it (nothing of it is left), so the trail says "erased" rather
     # than inventing an "ended" action and a migration for it.
     ended = Supervision(pk=supervision.pk)
     with transaction.atomic():
-        supervision.delete()
-        audit.written(actor, AuditAction.ENDED, ended, clinic_id=supervision.supervisor.clinic_id)
+        deleted, _ = Supervision.objects.filter(pk=supervision.pk).delete()
+        if deleted:
+            audit.written(
+                actor, AuditAction.ENDED, ended, clinic_id=supervision.supervisor.clinic_id
+            )
+    return bool(deleted)
 
 
 def _changed(actor: User, record: Any, before: dict[str, Any]) -> None:

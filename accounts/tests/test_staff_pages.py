@@ -427,6 +427,37 @@ def test_a_clinic_admin_links_a_supervisor_and_ends_the_link(
     assert not Supervision.objects.filter(therapist=colleague).exists()
 
 
+def test_end_clicked_twice_returns_to_the_page_saying_the_link_had_ended(
+    client: Any, clinic_admin: User, therapist: User, supervisor: User, outsider: User
+) -> None:
+    """The second click of a double click on "End" met a "Not found" page."""
+    link = Supervision.objects.get(supervisor=supervisor, therapist=therapist)
+    url = reverse("staff:supervision-end", args=[link.pk])
+    client.force_login(clinic_admin)
+    page = client.get(colleague_url(therapist)).content.decode()
+    fields = dict(re.findall(r'<input type="hidden" name="(from|member)" value="(\w+)">', page))
+    assert fields == {"from": "therapist", "member": str(therapist.pk)}
+    client.post(url, fields)
+    again = client.post(url, fields)
+    assert again.status_code == 302 and again["Location"] == colleague_url(therapist)
+    assert messages_of(again)[-1] == "That supervision link had ended already."
+    assert AuditEntry.objects.filter(model="clients.supervision").count() == 1
+    # Without the page it came from, or from another clinic's page, it is not found.
+    assert client.post(url).status_code == 404
+    assert client.post(url, {"member": outsider.pk}).status_code == 404
+
+
+def test_a_link_ended_twice_at_the_same_moment_is_recorded_once(
+    clinic_admin: User, therapist: User, supervisor: User
+) -> None:
+    """Both requests had read the link: each deleted it and recorded ending it."""
+    link = Supervision.objects.get(supervisor=supervisor, therapist=therapist)
+    read_twice = Supervision.objects.get(pk=link.pk)
+    assert staff.supervision_remove(actor=clinic_admin, supervision=link) is True
+    assert staff.supervision_remove(actor=clinic_admin, supervision=read_twice) is False
+    assert AuditEntry.objects.filter(model="clients.supervision").count() == 1
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("postgresql")
 def test_a_supervisor_added_twice_at_once_is_one_link_and_a_message(
