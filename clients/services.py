@@ -155,6 +155,7 @@ def staff_create(
 ) -> User:
     """Add a member of staff to a clinic; `password=None` leaves it unusable. `actor` is
     who added them (None from the demo seeder)."""
+    _check_email_free(clinic_id=getattr(clinic, "pk", None), email=email)
     user = User(
         clinic=clinic,
         username=username,
@@ -172,6 +173,29 @@ def staff_create(
         user.save()
         audit.written(actor, AuditAction.CREATED, user)
     return user
+
+
+EMAIL_TAKEN = "A colleague of this clinic already has this e-mail address."
+
+
+def email_taken(*, clinic_id: int | None, email: str, besides: User | None = None) -> bool:
+    """Whether a colleague of the clinic (other than `besides`) has `email`, in any case.
+    Within the clinic only: asked of every clinic, the answer would tell an admin whether
+    an address has an account in another clinic, of which nothing is to be seen."""
+    others = User.objects.filter(clinic_id=clinic_id, email__iexact=email.strip())
+    return (others.exclude(pk=besides.pk) if besides is not None else others).exists()
+
+
+def _check_email_free(*, clinic_id: int | None, email: str, besides: User | None = None) -> None:
+    """One address, one colleague of a clinic: a second would be sent the first's reset
+    links, and the invitation form and the colleague page refuse it. The admin's forms
+    send any address they are given."""
+    if (
+        email
+        and clinic_id is not None
+        and email_taken(clinic_id=clinic_id, email=email, besides=besides)
+    ):
+        raise ValidationError({"email": EMAIL_TAKEN})
 
 
 # What a colleague's details may change to, here; the password is theirs to choose, by link.
@@ -227,6 +251,9 @@ def staff_update(*, actor: User, member: User, data: dict[str, Any]) -> User:
         name: value.strip() if name in STAFF_NAMES and isinstance(value, str) else value
         for name, value in data.items()
     }
+    if "email" in data or "clinic" in data:
+        email = data.get("email", member.email)
+        _check_email_free(clinic_id=getattr(clinic, "pk", None), email=email, besides=member)
     before = {name: getattr(member, name) for name in data}
     for name, value in data.items():
         setattr(member, name, value)

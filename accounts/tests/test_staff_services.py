@@ -106,6 +106,44 @@ def test_a_taken_username_or_address_is_refused(
     assert User.objects.count() == before
 
 
+def test_a_colleagues_address_is_refused_in_the_django_admins_forms_too(
+    clinic_admin: User, therapist: User, other_clinic: Clinic
+) -> None:
+    """Adding or correcting a colleague there took an address already a colleague's, which
+    the invitation form refuses: both were sent the other's password-reset links."""
+    therapist.email = "tara@example.org"
+    therapist.save()
+    member = invite(clinic_admin)
+    with pytest.raises(ValidationError) as refused:
+        staff.staff_change(actor=clinic_admin, member=member, data={"email": "TARA@example.org"})
+    assert refused.value.message_dict["email"] == [staff.EMAIL_TAKEN]
+    with pytest.raises(ValidationError, match="already has this e-mail address"):
+        services.staff_create(
+            actor=clinic_admin,
+            clinic=clinic_admin.clinic,
+            username="lee",
+            password=None,
+            email="tara@example.org",
+        )
+    # Moved to a clinic where a colleague has the address.
+    TherapistFactory(clinic=other_clinic, username="odo", email="nia@example.org")
+    superuser = User.objects.create_superuser(username="root", password="x")
+    with pytest.raises(ValidationError, match="already has this e-mail address"):
+        staff.staff_change(actor=superuser, member=member, data={"clinic": other_clinic})
+    member.refresh_from_db()
+    assert (member.email, member.clinic) == ("nia@example.org", clinic_admin.clinic)
+    assert not User.objects.filter(username="lee").exists()
+    # Another clinic's colleague may have it: nothing of that clinic is to be seen here.
+    TherapistFactory(clinic=other_clinic, username="oli", email="lee@example.org")
+    services.staff_create(
+        actor=clinic_admin,
+        clinic=clinic_admin.clinic,
+        username="lee",
+        password=None,
+        email="lee@example.org",
+    )
+
+
 def test_an_invitation_without_a_role_is_refused(clinic_admin: User) -> None:
     with pytest.raises(ValidationError, match="at least one role"):
         invite(clinic_admin, is_therapist=False)
