@@ -337,10 +337,27 @@ def invitation_send(*, actor: User, member: User) -> bool:
     return True
 
 
-def invitation_accepted(*, member: User) -> None:
-    """The colleague chose their first password with their invitation: in the trail, by
-    them (the password itself, as every value, never)."""
-    audit.written(member, AuditAction.CHANGED, member, fields=["password"])
+def invitation_accept(*, member: User, token: str, password: str) -> bool:
+    """The colleague chooses their first password with their invitation link: in the trail,
+    by them (the password itself, as every value, never).
+
+    Locked and read again, as the page checked the link when the request began: a
+    deactivation, an invitation sent again, or this same form sent twice may have
+    committed since. Then nothing is saved (False). Only the password is written, so
+    nothing an admin changed meanwhile is put back as the page had read it."""
+    with transaction.atomic():
+        stored = User.objects.select_for_update().filter(pk=member.pk).first()
+        if (
+            stored is None
+            or not stored.is_active
+            or not invitation_tokens.check_token(stored, token)
+        ):
+            return False
+        stored.set_password(password)
+        stored.save(update_fields=["password"])
+        audit.written(stored, AuditAction.CHANGED, stored, fields=["password"])
+    member.password = stored.password
+    return True
 
 
 def invitation_url(member: User) -> str:

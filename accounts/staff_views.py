@@ -422,8 +422,12 @@ class WelcomeView(auth_views.PasswordResetConfirmView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         token = self.request.session[INTERNAL_RESET_SESSION_TOKEN]
-        response = super().form_valid(form)
-        staff.invitation_accepted(member=form.user)
-        # Kept (now used), so going Back to the form says the invitation was used.
-        self.request.session[INTERNAL_RESET_SESSION_TOKEN] = token
-        return response
+        if not staff.invitation_accept(
+            member=self.user, token=token, password=form.cleaned_data["new_password1"]
+        ):
+            # Used, replaced or ended since the page opened: the page says which.
+            self.user = self.get_user(self.kwargs["uidb64"])
+            self.validlink = False
+            return self.render_to_response(self.get_context_data())
+        # The token stays (now used), so going Back to the form says the invitation was used.
+        return redirect(self.get_success_url())

@@ -793,3 +793,50 @@ def test_a_link_we_did_not_make_or_that_cannot_open_says_it_does_not_work(
     text = told(response)
     assert "This invitation link does not work" in text and "was used" not in text
     assert "okafor7" not in text and "tara" not in text
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgresql")
+def test_a_colleague_deactivated_as_they_choose_their_password_stays_deactivated(
+    client: Any, clinic_admin: User
+) -> None:
+    """The page read the colleague (active) before the deactivation committed, then saved
+    the whole row as read: the colleague was active again, with the password they chose."""
+    member = invited(clinic_admin)
+    form = client.get(link_of(member), follow=True).redirect_chain[-1][0]
+    problems: list[Exception] = []
+    written, deactivate = paused_once(
+        lambda: staff.staff_deactivate(actor=clinic_admin, member=User.objects.get(pk=member.pk)),
+        lambda sql: sql.startswith("UPDATE") and "is_active" in sql,
+        problems,
+    )
+    deactivating = on_a_connection_of_its_own(deactivate)
+    try:
+        assert written.wait(10)
+        password = "a long fresh passphrase"
+        response = client.post(form, {"new_password1": password, "new_password2": password})
+    finally:
+        deactivating.join()
+    assert problems == []
+    assert response.status_code == 404
+    assert "This invitation link does not work" in told(response)
+    member.refresh_from_db()
+    assert not member.is_active and not member.has_usable_password()
+    assert not AuditEntry.objects.filter(object_id=str(member.pk), fields=["password"]).exists()
+
+
+def test_the_password_form_sent_twice_chooses_it_once_and_says_the_invitation_was_used(
+    client: Any, clinic_admin: User
+) -> None:
+    member = invited(clinic_admin)
+    form = client.get(link_of(member), follow=True).redirect_chain[-1][0]
+    password = "a long fresh passphrase"
+    first = client.post(form, {"new_password1": password, "new_password2": password})
+    assert first.status_code == 302 and first["Location"] == reverse("password_reset_complete")
+    again = client.post(
+        form, {"new_password1": "another passphrase", "new_password2": "another passphrase"}
+    )
+    assert again.status_code == 410 and "This invitation was used" in told(again)
+    member.refresh_from_db()
+    assert member.check_password(password)
+    assert AuditEntry.objects.filter(object_id=str(member.pk), fields=["password"]).count() == 1
