@@ -413,7 +413,17 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["-at", "-pk"]
         verbose_name_plural = "audit entries"
-        indexes = [models.Index(fields=["clinic", "-at"], name="audit_clinic_at")]
+        indexes = [
+            models.Index(fields=["clinic", "-at"], name="audit_clinic_at"),
+            # A colleague's changes: every password-reset link checked reads when their access
+            # last changed (`accounts.services.ResetTokens`), and anyone may open one. By key,
+            # not a scan of a trail that grows with every record read; only these rows.
+            models.Index(
+                fields=["object_id", "-at"],
+                condition=Q(model=User._meta.label_lower, action=AuditAction.CHANGED),
+                name="audit_colleague_changes",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(action__in=AuditAction.values), name="audit_action_valid"

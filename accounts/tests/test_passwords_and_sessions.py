@@ -366,3 +366,27 @@ def test_expired_sessions_are_cleared_hourly(client: Any, therapist: User) -> No
     assert Session.objects.filter(session_key=client.session.session_key).exists()
     schedule = settings.CELERY_BEAT_SCHEDULE["clear-expired-sessions"]
     assert schedule["task"] == "accounts.tasks.clear_expired_sessions"
+
+
+def test_a_reset_link_reads_the_colleagues_access_changes_by_key(
+    postgresql: None, therapist: User, clinic_admin: User
+) -> None:
+    """Anyone may open a reset link, and each one checked reads when the colleague's access
+    last changed from the audit trail, which grows with every record read: by an index of
+    colleagues' changes, not a scan. Sequential scans are off for the look, so the plan
+    shows whether an index can serve it at all."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.services import reset_tokens
+
+    staff.staff_deactivate(actor=clinic_admin, member=therapist)
+    staff.staff_reactivate(actor=clinic_admin, member=User.objects.get(pk=therapist.pk))
+    with CaptureQueriesContext(connection) as read:
+        reset_tokens.make_token(therapist)
+    [statement] = [q["sql"] for q in read.captured_queries if "clients_auditentry" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {statement}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "audit_colleague_changes" in plan, plan
