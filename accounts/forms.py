@@ -6,11 +6,12 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import authenticate
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from accounts.services import password_save
 from alliance.fields import refuse_other_digits
 from clients.models import User
 
@@ -76,7 +77,30 @@ class EmailForm(forms.ModelForm):
         return email
 
 
-class ThrottledPasswordChangeForm(PasswordChangeForm):
+class AccessEnded(Exception):
+    """The account was deactivated, or the reset link ended, while the form was filled in."""
+
+
+class PasswordAloneSaved:
+    """A password form that writes the password alone, the row locked and read again
+    (`password_save`), never the whole row as it was read when the request began."""
+
+    user: Any
+    cleaned_data: dict[str, Any]
+    link_token: str | None = None  # a reset link's, checked again under the lock
+
+    def save(self, commit: bool = True) -> Any:
+        password = self.cleaned_data["new_password1"]
+        if not password_save(user=self.user, password=password, link_token=self.link_token):
+            raise AccessEnded
+        return self.user
+
+
+class ResetPasswordForm(PasswordAloneSaved, SetPasswordForm):
+    """The new password chosen with an e-mailed reset link."""
+
+
+class ThrottledPasswordChangeForm(PasswordAloneSaved, PasswordChangeForm):
     """The old password is checked through the log-in throttle, so a borrowed session
     cannot guess it here without limit."""
 

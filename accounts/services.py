@@ -142,6 +142,26 @@ def end_sessions(user: Any, *, actor: Any = None) -> None:
         tokens_revoke_all(actor=actor, user=user)
 
 
+def password_save(*, user: Any, password: str, link_token: str | None = None) -> bool:
+    """Write `user`'s new password and nothing else, their row locked and read again.
+
+    Django's password forms save the whole row as the page read it when the request
+    began, so a deactivation (or a change of roles) an admin committed meanwhile was put
+    back: the leaver active again, with the password just chosen. Refused (False, nothing
+    saved) when the account is no longer active, or, for a reset (`link_token`), when the
+    link no longer opens (a deactivation ends it, as a password chosen meanwhile does)."""
+    with transaction.atomic():
+        stored = User.objects.select_for_update().filter(pk=user.pk).first()
+        if stored is None or not stored.is_active:
+            return False
+        if link_token is not None and not reset_tokens.check_token(stored, link_token):
+            return False
+        stored.set_password(password)
+        stored.save(update_fields=["password"])
+    user.password = stored.password
+    return True
+
+
 def password_chosen(user: Any) -> int:
     """A new password, chosen by its holder (changed, or reset by e-mailed link), ends what
     the old one opened. Django's own session check signs out every other browser; this

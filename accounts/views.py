@@ -11,6 +11,8 @@ import segno
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -21,9 +23,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import sessions, two_factor
 from accounts.forms import (
+    AccessEnded,
     CodeForm,
     ConfirmPasswordForm,
     EmailForm,
+    ResetPasswordForm,
     SetupCodeForm,
     ThrottledPasswordChangeForm,
 )
@@ -256,6 +260,12 @@ class PasswordChangeView(NewPasswordEndsTokens, auth_views.PasswordChangeView):
     def get_form_kwargs(self) -> dict[str, Any]:
         return {**super().get_form_kwargs(), "request": self.request}
 
+    def form_valid(self, form: Any) -> HttpResponse:
+        try:
+            return super().form_valid(form)
+        except AccessEnded:  # deactivated as they typed: their sessions are ending too
+            raise PermissionDenied("Your access to Alliance has ended.") from None
+
 
 class PasswordResetConfirmView(NewPasswordEndsTokens, auth_views.PasswordResetConfirmView):
     """Django's, not signing in after: whoever asked for the link may have lost the old
@@ -263,11 +273,26 @@ class PasswordResetConfirmView(NewPasswordEndsTokens, auth_views.PasswordResetCo
 
     post_reset_login = False
     token_generator = reset_tokens
+    form_class = ResetPasswordForm
 
     def get_user(self, uidb64: str) -> Any:
         user = super().get_user(uidb64)
         # A deactivated colleague's link chooses no password, as their invitation does not.
         return user if user is not None and user.is_active else None
+
+    def get_form(self, form_class: Any = None) -> Any:
+        form = super().get_form(form_class)
+        # Checked again as the password is written: the link was checked as the request
+        # began, and a deactivation may have committed since.
+        form.link_token = self.request.session.get(INTERNAL_RESET_SESSION_TOKEN)
+        return form
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        try:
+            return super().form_valid(form)
+        except AccessEnded:  # the page says the link no longer works
+            self.validlink = False
+            return self.render_to_response(self.get_context_data())
 
 
 class PasswordResetView(auth_views.PasswordResetView):

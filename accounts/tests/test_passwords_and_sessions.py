@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from accounts import staff
 from accounts.tests.steps import PASSWORD, log_in, signed_in_as
 from accounts.tokens import token_create
 from clients.models import AuditAction, AuditEntry, User
+from measures.tests.racing import on_a_connection_of_its_own, paused_once
 
 pytestmark = pytest.mark.django_db
 
@@ -390,3 +392,69 @@ def test_a_reset_link_reads_the_colleagues_access_changes_by_key(
         cursor.execute(f"EXPLAIN {statement}")
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "audit_colleague_changes" in plan, plan
+
+
+def _deactivated_as_the_form_is_sent(
+    clinic_admin: User, member: User, send: Callable[[], Any]
+) -> Any:
+    """`send` posted while an admin's deactivation of `member` is written, not committed:
+    the page reads the colleague active as it begins, and the deactivation commits while
+    it is under way."""
+    problems: list[Exception] = []
+    written, deactivate = paused_once(
+        lambda: staff.staff_deactivate(actor=clinic_admin, member=User.objects.get(pk=member.pk)),
+        lambda sql: sql.startswith("UPDATE") and "is_active" in sql,
+        problems,
+    )
+    deactivating = on_a_connection_of_its_own(deactivate)
+    try:
+        assert written.wait(10)
+        response = send()
+    finally:
+        deactivating.join()
+    assert problems == []
+    return response
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgresql")
+def test_a_colleague_deactivated_as_they_reset_their_password_stays_deactivated(
+    client: Any, therapist: User, clinic_admin: User
+) -> None:
+    """Django's form saved the whole row as the page read it, active: the leaver was active
+    again, with the password they had just chosen."""
+    therapist.email = "tara@clinic.example"
+    therapist.save()
+    client.post(reverse("password_reset"), {"email": "tara@clinic.example"})
+    page = client.get(_link(mail.outbox[0]), follow=True).redirect_chain[-1][0]
+    response = _deactivated_as_the_form_is_sent(
+        clinic_admin,
+        therapist,
+        lambda: client.post(page, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}),
+    )
+    assert response.status_code == 200 and b"This link no longer works" in response.content
+    therapist.refresh_from_db()
+    assert not therapist.is_active and therapist.check_password(PASSWORD)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgresql")
+def test_a_colleague_deactivated_as_they_change_their_password_stays_deactivated(
+    client: Any, therapist: User, clinic_admin: User
+) -> None:
+    client.force_login(therapist)
+    response = _deactivated_as_the_form_is_sent(
+        clinic_admin,
+        therapist,
+        lambda: client.post(
+            reverse("password_change"),
+            {
+                "old_password": PASSWORD,
+                "new_password1": NEW_PASSWORD,
+                "new_password2": NEW_PASSWORD,
+            },
+        ),
+    )
+    assert response.status_code == 403
+    therapist.refresh_from_db()
+    assert not therapist.is_active and therapist.check_password(PASSWORD)
