@@ -457,6 +457,13 @@ def client_update(
     fields = [name for name in CLIENT_DETAILS if moving or name != "therapist"]
     fields += ["therapist_since"] if moving else []
     with transaction.atomic():
+        if moving:
+            # The receiver read again under their lock, before the client's row, as
+            # `clients.moves` takes them: one another admin deactivated meanwhile is given
+            # no client; one being deactivated now waits, then finds the client.
+            # (Or took their therapist role: `Client.clean` reads the row given here.)
+            client.therapist = User.objects.select_for_update().filter(pk=therapist.pk).first()
+            _check_treats_clients(client.therapist, NOT_A_RECEIVER)
         _client_save(client, fields)
         _changed(actor, client, before)
     return client

@@ -755,3 +755,44 @@ def test_a_caseload_moves_in_the_same_queries_at_any_size(
     small = move(2, colleague, therapist)
     large = move(20, therapist, colleague)  # and back, with more
     assert len(small.captured_queries) == len(large.captured_queries)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgresql")
+@pytest.mark.parametrize("change", ["deactivate", "therapist role"])
+def test_a_client_is_not_moved_in_the_admin_to_a_colleague_deactivated_at_the_same_moment(
+    clinic: Clinic, change: str
+) -> None:
+    """The Django admin's edit of a client (`client_update`) gave them to Colin while another
+    admin deactivated him (or took his therapist role): the client was left with a
+    therapist who could not sign in, as the moves and adding a client no longer allow."""
+    admin, other_admin = ClinicAdminFactory(clinic=clinic), ClinicAdminFactory(clinic=clinic)
+    colin = TherapistFactory(clinic=clinic, is_supervisor=True)
+    someone = ClientFactory(clinic=clinic, therapist=TherapistFactory(clinic=clinic))
+    problems: list[Exception] = []
+
+    def other_admins_change() -> None:
+        member = User.objects.get(pk=colin.pk)
+        if change == "deactivate":
+            staff.staff_deactivate(actor=other_admin, member=member)
+        else:
+            staff.staff_roles_set(actor=other_admin, member=member, **roles(is_supervisor=True))
+
+    changed, changing = paused_once(
+        other_admins_change,
+        lambda sql: sql.startswith("UPDATE") and '"is_active"' in sql,
+        problems,
+    )
+    thread = on_a_connection_of_its_own(changing)
+    try:
+        assert changed.wait(10)
+        with pytest.raises(ValidationError):
+            services.client_update(
+                actor=admin, client=Client.objects.get(pk=someone.pk), label=someone.label,
+                therapist=colin,
+            )  # fmt: skip
+    finally:
+        thread.join()
+    assert problems == []
+    someone.refresh_from_db()
+    assert someone.therapist_id != colin.pk
