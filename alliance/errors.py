@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from django.db import InterfaceError, InternalError, OperationalError, connections
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.views import defaults
 
@@ -68,18 +68,47 @@ def _drop_read_only_connections() -> None:
             connection.close()
 
 
+# Where REST framework answers in JSON. What fails before it (no route, a guard in
+# middleware, an outage, a bug) answers in JSON there too: an integrator's script reads
+# the status and `detail`, and an HTML page is nothing it can parse.
+API_PATH = "/api/"
+NOT_FOUND = "Not found."
+SERVER_ERROR = "The server met an error; it has been logged."
+UNAVAILABLE = "Alliance is briefly unavailable; try again in a few seconds."
+
+
+def is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith(API_PATH)
+
+
+def api_error(status: int, detail: str) -> JsonResponse:
+    """REST framework's shape for an error: {"detail": "…"}."""
+    return JsonResponse({"detail": str(detail)}, status=status)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 page; in the API, its JSON."""
+    if is_api(request):
+        return api_error(404, NOT_FOUND)
+    return defaults.page_not_found(request, exception)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
-    """503 while the database is unreachable or read-only, Django's 500 for anything else."""
+    """503 while the database is unreachable or read-only, Django's 500 for anything else
+    (in the API, both in JSON)."""
     error = sys.exc_info()[1]
     if is_read_only_database(error):
         _drop_read_only_connections()
     elif not isinstance(error, DATABASE_UNAVAILABLE):
-        return defaults.server_error(request)
+        return api_error(500, SERVER_ERROR) if is_api(request) else defaults.server_error(request)
     match = resolver_match(request)
     own_answer = getattr(match.func, OUTAGE_ANSWER, None) if match else None
     if own_answer is not None:
         return own_answer()
-    # Rendered without the request: its context processors and user would need the database.
-    response = HttpResponse(render_to_string("503.html"), status=503)
+    if is_api(request):
+        response: HttpResponse = api_error(503, UNAVAILABLE)
+    else:
+        # Rendered without the request: its context processors and user need the database.
+        response = HttpResponse(render_to_string("503.html"), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

@@ -26,6 +26,7 @@ from django.utils import translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 
+from alliance.errors import api_error, is_api
 from alliance.links import is_link_address
 
 # What a form may declare it is written in; browsers send UTF-8 for our pages.
@@ -56,8 +57,11 @@ class RefuseFilesHandler(FileUploadHandler):
 
 def _refuse(request: HttpRequest, status: int, reason: str) -> HttpResponse:
     """The refusal page: private, unframeable, and sending no Referer (it may answer a
-    link's address, token and all)."""
-    response = render(request, "400.html", {"reason": reason}, status=status)
+    link's address, token and all). In the API, its JSON."""
+    if is_api(request):
+        response: HttpResponse = api_error(status, reason)
+    else:
+        response = render(request, "400.html", {"reason": reason}, status=status)
     add_never_cache_headers(response)
     response["Referrer-Policy"] = "no-referrer"
     response["X-Frame-Options"] = "DENY"

@@ -47,3 +47,5 @@ if settings.ALLIANCE_BENCH_FLOOR_VIEW:  # the benchmarks' floors; off unless the
 
 # A database outage answers 503 with a clean page; anything else, Django's 500 (errors.py).
 handler500 = "alliance.errors.server_error"
+# Django's 404 page, or in the API its JSON.
+handler404 = "alliance.errors.page_not_found"
