@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import AccessToken
 from clients import audit
-from clients.models import AuditAction
+from clients.models import AuditAction, User
 
 PREFIX = "alliance_"
 TOKEN_BYTES = 32
@@ -36,12 +36,15 @@ def token_create(*, user: Any, name: str) -> tuple[AccessToken, str]:
     name = name.strip()
     if not name:
         raise ValidationError({"name": "Name the token, so you know it later."})
-    if AccessToken.objects.owned_by(user).live().count() >= MAX_LIVE_TOKENS:
-        raise ValidationError(f"You have {MAX_LIVE_TOKENS} tokens: revoke one first.")
     raw = PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
     token = AccessToken(user=user, name=name, token_hash=hash_token(raw), prefix=raw[:SHOWN])
     token.full_clean()
     with transaction.atomic():
+        # Counted under the owner's lock: two made at once (a double click) each counted
+        # the other's as not there yet, and passed the limit together.
+        User.objects.select_for_update().filter(pk=user.pk).exists()
+        if AccessToken.objects.owned_by(user).live().count() >= MAX_LIVE_TOKENS:
+            raise ValidationError(f"You have {MAX_LIVE_TOKENS} tokens: revoke one first.")
         token.save()
         audit.written(user, AuditAction.CREATED, token, clinic_id=user.clinic_id)
     return token, raw

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
@@ -176,3 +177,28 @@ def test_moved_to_another_clinic_the_tokens_are_revoked(
     assert _api_reads(raw) == (401, set())
     revoked = AuditEntry.objects.get(model="accounts.accesstoken", action=AuditAction.ENDED)
     assert (revoked.actor, revoked.clinic_id) == (root, clinic_admin.clinic_id)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgresql")
+def test_two_tokens_made_at_once_do_not_pass_the_limit_together(therapist: User) -> None:
+    """A double click on 'Make a token' with nine live: each counted nine, both were made."""
+    from measures.tests.racing import on_a_connection_of_its_own, paused_once
+
+    for number in range(tokens.MAX_LIVE_TOKENS - 1):
+        tokens.token_create(user=therapist, name=f"Tool {number}")
+    problems: list[Exception] = []
+    made, making = paused_once(
+        lambda: tokens.token_create(user=User.objects.get(pk=therapist.pk), name="First click"),
+        lambda sql: sql.startswith("INSERT") and "accounts_accesstoken" in sql,
+        problems,
+    )
+    thread = on_a_connection_of_its_own(making)
+    try:
+        assert made.wait(10)
+        with pytest.raises(ValidationError, match="revoke one first"):
+            tokens.token_create(user=therapist, name="Second click")
+    finally:
+        thread.join()
+    assert problems == []
+    assert AccessToken.objects.count() == tokens.MAX_LIVE_TOKENS
