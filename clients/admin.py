@@ -27,7 +27,7 @@ from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 
-from alliance.fields import FORMFIELD_OVERRIDES
+from alliance.fields import FORMFIELD_OVERRIDES, validate_visible_line
 from clients import audit, services
 from clients.models import Client, Clinic, Supervision
 
@@ -135,7 +135,7 @@ class ServiceWritesMixin:
             return super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
 
     def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
-        form_class = super().get_form(request, obj, **kwargs)  # type: ignore[misc]
+        form_class = names_as_stored(super().get_form(request, obj, **kwargs))  # type: ignore[misc]
         refusal = getattr(request, "service_refusal", None)
         if refusal is None:
             return form_class
@@ -147,6 +147,29 @@ class ServiceWritesMixin:
                 return cleaned
 
         return RefusedForm
+
+
+def names_as_stored(form_class: Any) -> Any:
+    """The change form checking a label or name (`validate_visible_line`) only when it is
+    changed, as the services do: one stored before names were checked must not stop a
+    discharge, a role or a deactivation made on the same form (it is refused when written
+    again)."""
+
+    class NamesAsStored(form_class):  # type: ignore[misc, valid-type]
+        def _get_validation_exclusions(self) -> set[str]:
+            exclude = super()._get_validation_exclusions()
+            if self.instance._state.adding:
+                return exclude
+            changed = set(self.changed_data)
+            return exclude | {
+                field.name
+                for field in self.instance._meta.fields
+                if field.name in self.fields
+                and field.name not in changed
+                and validate_visible_line in field.validators
+            }
+
+    return NamesAsStored
 
 
 def same_record(obj: models.Model, saved: models.Model) -> None:

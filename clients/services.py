@@ -8,6 +8,7 @@ admin pages and the demo seeder all come through here.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -368,14 +369,18 @@ CLIENT_DETAILS = (
 )
 
 
-def _client_save(client: Client, fields: list[str] | None = None) -> Client:
+def _client_save(
+    client: Client, fields: list[str] | None = None, *, as_stored: Collection[str] = ()
+) -> Client:
     """Validate and save (only `fields` when given); an external ID taken meanwhile is a
-    form error, not a crash. The caller records the write, in the same transaction."""
+    form error, not a crash. The caller records the write, in the same transaction.
+    `as_stored`: the words the edit leaves as they were, not checked again (a label stored
+    before labels were checked stops no move)."""
     if client.external_id:
         taken = Client.objects.filter(clinic_id=client.clinic_id, external_id=client.external_id)
         if taken.exclude(pk=client.pk).exists():
             raise ValidationError({"external_id": EXTERNAL_ID_TAKEN})
-    client.full_clean()
+    client.full_clean(exclude=list(as_stored))
     try:
         with transaction.atomic():
             client.save(update_fields=fields)
@@ -456,6 +461,8 @@ def client_update(
     # (clients.moves) is not written back with the therapist this request first read.
     fields = [name for name in CLIENT_DETAILS if moving or name != "therapist"]
     fields += ["therapist_since"] if moving else []
+    # A label or external ID left as it was is not checked again (`_client_save`).
+    as_stored = [name for name in ("label", "external_id") if words[name] == before[name]]
     with transaction.atomic():
         if moving:
             # The receiver read again under their lock, before the client's row, as
@@ -464,7 +471,7 @@ def client_update(
             # (Or took their therapist role: `Client.clean` reads the row given here.)
             client.therapist = User.objects.select_for_update().filter(pk=therapist.pk).first()
             _check_treats_clients(client.therapist, NOT_A_RECEIVER)
-        _client_save(client, fields)
+        _client_save(client, fields, as_stored=as_stored)
         _changed(actor, client, before)
     return client
 

@@ -370,6 +370,33 @@ def test_the_clinics_only_admin_is_kept_in_the_admin(
     assert clinic_admin.is_clinic_admin and clinic_admin.is_active
 
 
+def test_a_name_stored_before_names_were_checked_stops_no_other_change_in_the_admin(
+    client: Any, clinic_admin: User, colleague: User, therapist: User, client_record: Client
+) -> None:
+    """A label or name holding a zero-width space from before (which the admin shows as it
+    stands, invisible) did not stop a discharge, a move or a role on the same form; a change
+    that writes it is still refused."""
+    Client.objects.filter(pk=client_record.pk).update(label="R.K.\u200b")
+    User.objects.filter(pk=colleague.pk).update(last_name="Ok\u200bafor")
+    client_record.refresh_from_db()
+    colleague.refresh_from_db()
+    client.force_login(clinic_admin)
+    for changes in ({"therapist": colleague.pk}, {"status": "discharged"}):
+        response = client.post(change_url(client_record), client_form(client_record, **changes))
+        assert response.status_code == 302
+        client_record.refresh_from_db()
+    assert (client_record.therapist, client_record.status) == (colleague, "discharged")
+    assert client_record.label == "R.K.\u200b"
+    response = client.post(change_url(colleague), user_form(colleague, is_supervisor=True))
+    assert response.status_code == 302
+    colleague.refresh_from_db()
+    assert (colleague.is_supervisor, colleague.last_name) == (True, "Ok\u200bafor")
+    errors = form_errors(
+        client.post(change_url(therapist), user_form(therapist, last_name="Ok\u200bafor"))
+    )
+    assert list(errors) == ["last_name"]
+
+
 def test_a_colleague_moved_to_another_clinic_leaves_nothing_behind(
     client: Any, superuser: User, therapist: User, client_record: Client, other_clinic: Clinic
 ) -> None:
