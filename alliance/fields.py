@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 import unicodedata
 from collections.abc import Callable
 from typing import Any
@@ -100,13 +101,30 @@ def invisible_character(text: str) -> str | None:
     a zero-width space or a byte order mark that makes two labels look alike, a direction
     mark, embedding, override or isolate that turns what follows around (the "Trojan
     Source" characters), a soft hyphen, a tag; None when there is none."""
+    flag_tags = _flag_tags(text)
     for index, character in enumerate(text):
-        if unicodedata.category(character) != "Cf":
+        if unicodedata.category(character) != "Cf" or index in flag_tags:
             continue
         if character in ZERO_WIDTH_JOINERS and _joins(text, index):
             continue
         return character
     return None
+
+
+BLACK_FLAG = "\U0001f3f4"
+CANCEL_TAG = "\U000e007f"
+_FLAG_TAG_LETTERS = re.compile(f"{BLACK_FLAG}([\U000e0020-\U000e007e]+){CANCEL_TAG}")
+
+
+def _flag_tags(text: str) -> set[int]:
+    """Where `text` writes a flag of a country's part (🏴 then tag letters and the cancel
+    tag: Scotland's, Wales's, England's): those tags draw the flag, as a joiner draws 👩‍⚕️.
+    A tag anywhere else shows as nothing."""
+    return {
+        index
+        for found in _FLAG_TAG_LETTERS.finditer(text)
+        for index in range(found.start(1), found.end())
+    }
 
 
 def _shows(character: str) -> bool:

@@ -144,6 +144,8 @@ def test_a_single_line_takes_any_script(typed: str) -> None:
         ("\u200dمی", "U+200D ZERO WIDTH JOINER"),  # at an end, it joins nothing
         ("R.\u00adK.", "U+00AD SOFT HYPHEN"),
         ("R.K.\U000e0041", "U+E0041 TAG LATIN CAPITAL LETTER A"),
+        # Tags draw a flag only after the black flag, up to the cancel tag.
+        ("R.K.\U000e0073\U000e0063\U000e0074\U000e007f", "U+E0073 TAG LATIN SMALL LETTER S"),
     ],
 )
 def test_a_name_refuses_invisible_and_direction_changing_characters_naming_them(
@@ -179,7 +181,12 @@ def test_a_name_of_only_invisible_characters_is_not_a_name(typed: str) -> None:
 
 @pytest.mark.parametrize(
     "typed",
-    ["李 明", "م.ك.", "R.K. 👩‍⚕️", "❤️‍🔥", "می‌خواهم", "क्‍ष", "José", "Zoë", "<b>R.K.</b>"],
+    [
+        *["李 明", "م.ك.", "R.K. 👩‍⚕️", "❤️‍🔥", "می‌خواهم", "क्‍ष", "José", "Zoë", "<b>R.K.</b>"],
+        # Scotland's and Wales's flags: the black flag, tag letters, the cancel tag.
+        "R.K. \U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",
+        "\U0001f3f4\U000e0067\U000e0062\U000e0077\U000e006c\U000e0073\U000e007f",
+    ],
 )
 def test_a_name_takes_any_script_and_the_joiners_it_is_written_with(typed: str) -> None:
     assert NameField().clean(f"  {typed}\n") == typed
