@@ -167,6 +167,16 @@ def visible_line_problem(value: str) -> str:
 
 # --- Long text: notes, comments, reasons, notices -------------------------------------------
 
+
+def written(text: str | None) -> str:
+    """Long text as it is kept: without space around it, and empty when nothing in it shows
+    (spaces, zero-width and blank characters alone). Such a reason, note or notice passed
+    for written and was kept as one nobody can read: a session voided "because" nothing, a
+    client's notice box empty on their phone."""
+    text = (text or "").strip()
+    return text if any(_shows(character) for character in text) else ""
+
+
 # The bidirectional embeddings, overrides and isolates: each turns the text after it around
 # up to its end, so a note or comment can read on the page otherwise than it was written
 # ("Trojan Source", CVE-2021-42574), and a reader (a supervisor, the therapist reading a
@@ -242,7 +252,7 @@ class NoteField(forms.CharField):
     (`refuse_direction_controls`), and its message is shown on the field."""
 
     def to_python(self, value: Any) -> Any:
-        value = super().to_python(value)
+        value = written(super().to_python(value))  # nothing showing is nothing written
         return one_kind_of_line_break(value) if value else value
 
 

@@ -20,6 +20,7 @@ from alliance.fields import (
     direction_control_problem,
     has_control_characters_in_paragraphs,
     one_kind_of_line_break,
+    written,
 )
 from clients import audit
 from clients.models import NOTICE_MAX_LENGTH, AuditAction, Client, Clinic, Supervision, User
@@ -75,7 +76,7 @@ NOTICE_TOO_LONG = f"Keep the notice to {NOTICE_MAX_LENGTH} characters."
 
 def _paragraphs(text: str) -> str:
     """One kind of line break (browsers send CRLF), no space around the whole."""
-    return one_kind_of_line_break(text).strip()
+    return one_kind_of_line_break(written(text))
 
 
 def _notice_problem(text: str) -> str:

@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from alliance.fields import refuse_direction_controls
+from alliance.fields import refuse_direction_controls, written
 from clients import audit
 from clients.models import AuditAction, Client, User
 from clients.scoping import is_treating_therapist, may_comment_on, takes_personal_data
@@ -68,7 +68,7 @@ def _check_is_treating_therapist(actor: User, concern: Concern) -> None:
 
 
 def _clean_note(note: str, *, field: str, required: str) -> str:
-    note = (note or "").strip()
+    note = written(note)
     if not note:
         raise ValidationError({field: required})
     if len(note) > NOTE_MAX_LENGTH:
@@ -234,7 +234,7 @@ def concern_dismiss(
         reason = _clean_note(
             reason, field="reason", required="A reason is needed to dismiss a concern."
         )
-    elif (reason or "").strip():
+    elif written(reason):
         raise ValidationError({"reason": ERASED_DISMISSAL})
     else:
         reason = ERASED_NOTE

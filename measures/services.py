@@ -17,6 +17,7 @@ from alliance.fields import (
     direction_control_problem,
     has_control_characters_in_paragraphs,
     one_kind_of_line_break,
+    written,
 )
 from clients import audit
 from clients.models import AuditAction, ClientLanguage, User
@@ -103,7 +104,7 @@ def _rating_from_answers(session: Session, rater: str, answers: Mapping[str, Any
         setattr(rating, name, score)
     rating.rupture = answers.get("rupture") or Rating.Rupture.NONE
     rating.rupture_resolved = answers.get("rupture_resolved") or ""
-    rating.comment = one_kind_of_line_break((answers.get("comment") or "").strip())
+    rating.comment = one_kind_of_line_break(written(answers.get("comment")))
     if len(rating.comment) > COMMENT_MAX_LENGTH:
         errors["comment"] = COMMENT_TOO_LONG
     # The client's words reach the therapist's pages and e-mails: text only. (A therapist's

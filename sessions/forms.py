@@ -12,7 +12,7 @@ from alliance.fields import DateTimeField, NoteField, WholeNumberField
 from alliance.forms import ServiceForm
 from sessions.dates import session_date_bounds
 from sessions.models import MAX_DURATION_MINUTES, Session
-from sessions.services import VOID_REASON_MAX_LENGTH
+from sessions.services import NOTES_MAX_LENGTH, VOID_REASON_MAX_LENGTH
 
 # The database's `session_duration_sensible` check, repeated here so a bad
 # duration is reported on its own field rather than as a form-wide error.
@@ -67,6 +67,7 @@ class SessionForm(ServiceForm):
     notes = NoteField(
         label="Private notes",
         required=False,
+        max_length=NOTES_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Only you can read these.",
     )

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import formats, timezone
 
-from alliance.fields import refuse_direction_controls, spoken_date
+from alliance.fields import refuse_direction_controls, spoken_date, written
 from clients import audit
 from clients.models import AuditAction, Client, User
 from clients.services import check_takes_personal_data
@@ -113,7 +113,7 @@ def session_log(
     if client.status != Client.Status.ACTIVE:
         raise ValidationError("This client is discharged; re-open them before logging a session.")
     _check_when(starts_at)
-    refuse_direction_controls(notes, field="notes")
+    notes = _clean_notes(notes)
     # Voided sessions included: a voided session keeps its number and none is reused.
     last = client.sessions.aggregate(last=Max("number"))["last"] or 0
     session = Session(
@@ -171,7 +171,7 @@ def session_update(
     # Read with the locked session: an erasure committed since the form was drawn counts.
     check_takes_personal_data(session.client)
     _check_when(starts_at)
-    refuse_direction_controls(notes, field="notes")
+    notes = _clean_notes(notes)
     before = {name: getattr(session, name) for name in REVISED_FIELDS}
     session.starts_at = starts_at
     session.duration_minutes = duration_minutes
@@ -211,8 +211,22 @@ def _close_links(session: Session) -> None:
     )
 
 
+NOTES_MAX_LENGTH = 10_000
+NOTES_TOO_LONG = f"Keep the private notes to {NOTES_MAX_LENGTH:,} characters or fewer."
+
+
+def _clean_notes(notes: str) -> str:
+    """Private notes as kept: nothing showing is no notes, no direction controls, and a cap
+    (a 200,000-character paste drew a session page tens of thousands of pixels tall)."""
+    notes = written(notes)
+    refuse_direction_controls(notes, field="notes")
+    if len(notes) > NOTES_MAX_LENGTH:
+        raise ValidationError({"notes": NOTES_TOO_LONG})
+    return notes
+
+
 def _clean_reason(reason: str) -> str:
-    reason = (reason or "").strip()
+    reason = written(reason)
     if not reason:
         raise ValidationError({"reason": "Say why this session is voided."})
     if len(reason) > VOID_REASON_MAX_LENGTH:

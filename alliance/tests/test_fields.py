@@ -297,3 +297,19 @@ def test_a_whole_number_is_digits_not_pythons_underscored_literal() -> None:
     assert field.clean("50") == 50
     with pytest.raises(ValidationError):
         field.clean("5_0")
+
+
+NOTHING_SHOWING = ["\u200b", "\ufeff\u200b", " \u200b\n\u2800 ", "\u3164"]
+
+
+@pytest.mark.parametrize("typed", NOTHING_SHOWING)
+@pytest.mark.parametrize("field", [NoteField, ParagraphsField])
+def test_long_text_of_nothing_showing_is_nothing_written(
+    field: type[forms.Field], typed: str
+) -> None:
+    """A reason or note of zero-width or blank characters alone passed for written, and was
+    kept as one nobody could read."""
+    with pytest.raises(ValidationError) as refused:
+        field().clean(typed)
+    assert [error.code for error in refused.value.error_list] == ["required"]
+    assert field(required=False).clean(typed) == ""

@@ -90,6 +90,14 @@ def test_going_back_to_the_default_is_a_new_version(clinic: Clinic, clinic_admin
     assert stored(clinic) == ("", "", 3)
 
 
+def test_a_notice_of_nothing_showing_is_the_default(clinic: Clinic, clinic_admin: User) -> None:
+    """A zero-width space saved as the notice left the client's 'Who sees your answers' box
+    empty on their phone, and each rating named that version as the one consented to."""
+    clinic_notice_update(actor=clinic_admin, clinic=clinic, notice_en="\u200b", notice_es="")
+    assert stored(clinic) == ("", "", 1)
+    assert "Your therapist sees your answers" in notice(clinic, "en")
+
+
 def test_renaming_the_clinic_is_a_new_version_of_the_default_that_names_it(
     clinic: Clinic, clinic_admin: User
 ) -> None:

@@ -207,6 +207,15 @@ def test_a_comment_with_a_control_character_is_refused_and_nothing_is_stored(
     assert not Rating.objects.exists()
 
 
+def test_a_comment_of_nothing_showing_is_no_comment(
+    client: Any, link: Any, session: Session
+) -> None:
+    """Shown to the therapist as "Client's comment:" and nothing."""
+    response = client.post(url(link[1]), {**ANSWERS, "comment": "\u200b\u200b"})
+    assert response.status_code == 302
+    assert Rating.objects.get(session=session).comment == ""
+
+
 def test_a_second_submission_gets_already_answered_and_changes_nothing(
     client: Any, link: Any
 ) -> None:

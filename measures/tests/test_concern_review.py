@@ -261,6 +261,22 @@ def test_the_review_services_refuse_a_note_with_a_direction_override(
     assert unchanged(concern)
 
 
+def test_a_note_of_nothing_showing_is_no_note(concern: Concern, therapist: User) -> None:
+    """A dismissal 'with a reason' of a zero-width space read as a blank in its history,
+    and counted among the concerns dismissed with a reason."""
+    nothing = "\u200b\ufeff"
+    with pytest.raises(ValidationError) as refused:
+        review.concern_resolve(concern=concern, actor=therapist, note=nothing)
+    assert set(refused.value.message_dict) == {"note"}
+    with pytest.raises(ValidationError) as refused:
+        review.concern_dismiss(concern=concern, actor=therapist, reason=nothing)
+    assert set(refused.value.message_dict) == {"reason"}
+    with pytest.raises(ValidationError) as refused:
+        review.concern_comment(concern=concern, actor=therapist, note=nothing)
+    assert set(refused.value.message_dict) == {"note"}
+    assert unchanged(concern)
+
+
 def test_a_supervisors_empty_comment_is_a_form_error(
     client: Any, concern: Concern, supervisor: User
 ) -> None:

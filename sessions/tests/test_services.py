@@ -458,3 +458,39 @@ def test_an_edit_from_a_form_drawn_before_another_change_is_refused(
         session_update(actor=therapist, session=session, notes="", last_changed=drawn, **fields)
     assert Session.objects.get(pk=session.pk).notes == "Sleep."
     assert SessionRevision.objects.count() == 1
+
+
+def test_a_reason_or_notes_of_nothing_showing_are_nothing_written(
+    therapist: User, client_record: Client
+) -> None:
+    """A session voided 'because' a zero-width space read 'Voided on … by …:' and nothing."""
+    session = session_log(
+        client=client_record, therapist=therapist, starts_at=an_hour_ago(), notes="\u200b\ufeff"
+    )
+    assert session.notes == ""
+    with pytest.raises(ValidationError) as refused:
+        session_void(actor=therapist, session=session, reason="\u200b\ufeff")
+    assert set(refused.value.message_dict) == {"reason"}
+    session.refresh_from_db()
+    assert (session.voided_at, session.void_reason) == (None, "")
+
+
+def test_private_notes_are_kept_to_a_length_a_page_can_show(
+    therapist: User, client_record: Client
+) -> None:
+    """A 200,000-character paste drew a session page tens of thousands of pixels tall."""
+    from sessions.services import NOTES_MAX_LENGTH
+
+    with pytest.raises(ValidationError) as refused:
+        session_log(
+            client=client_record,
+            therapist=therapist,
+            starts_at=weeks_ago(2),
+            notes="x" * (NOTES_MAX_LENGTH + 1),
+        )
+    assert set(refused.value.message_dict) == {"notes"}
+    assert not Session.objects.exists()
+    session = session_log(
+        client=client_record, therapist=therapist, starts_at=weeks_ago(2), notes="x" * 10_000
+    )
+    assert len(session.notes) == NOTES_MAX_LENGTH
