@@ -183,22 +183,16 @@ def test_moved_to_another_clinic_the_tokens_are_revoked(
 @pytest.mark.usefixtures("postgresql")
 def test_two_tokens_made_at_once_do_not_pass_the_limit_together(therapist: User) -> None:
     """A double click on 'Make a token' with nine live: each counted nine, both were made."""
-    from measures.tests.racing import on_a_connection_of_its_own, paused_once
+    from measures.tests.racing import meanwhile
 
     for number in range(tokens.MAX_LIVE_TOKENS - 1):
         tokens.token_create(user=therapist, name=f"Tool {number}")
-    problems: list[Exception] = []
-    made, making = paused_once(
-        lambda: tokens.token_create(user=User.objects.get(pk=therapist.pk), name="First click"),
-        lambda sql: sql.startswith("INSERT") and "accounts_accesstoken" in sql,
-        problems,
-    )
-    thread = on_a_connection_of_its_own(making)
-    try:
-        assert made.wait(10)
-        with pytest.raises(ValidationError, match="revoke one first"):
-            tokens.token_create(user=therapist, name="Second click")
-    finally:
-        thread.join()
-    assert problems == []
+    with (
+        meanwhile(
+            lambda: tokens.token_create(user=User.objects.get(pk=therapist.pk), name="First click"),
+            lambda sql: sql.startswith("INSERT") and "accounts_accesstoken" in sql,
+        ),
+        pytest.raises(ValidationError, match="revoke one first"),
+    ):
+        tokens.token_create(user=therapist, name="Second click")
     assert AccessToken.objects.count() == tokens.MAX_LIVE_TOKENS

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from accounts import staff
 from accounts.tests.steps import PASSWORD, log_in, signed_in_as
 from accounts.tokens import token_create
 from clients.models import AuditAction, AuditEntry, User
-from measures.tests.racing import on_a_connection_of_its_own, paused_once
+from measures.tests.racing import is_active_written, meanwhile
 
 pytestmark = pytest.mark.django_db
 
@@ -400,20 +401,11 @@ def _deactivated_as_the_form_is_sent(
     """`send` posted while an admin's deactivation of `member` is written, not committed:
     the page reads the colleague active as it begins, and the deactivation commits while
     it is under way."""
-    problems: list[Exception] = []
-    written, deactivate = paused_once(
-        lambda: staff.staff_deactivate(actor=clinic_admin, member=User.objects.get(pk=member.pk)),
-        lambda sql: sql.startswith("UPDATE") and "is_active" in sql,
-        problems,
+    deactivate = partial(
+        staff.staff_deactivate, actor=clinic_admin, member=User.objects.get(pk=member.pk)
     )
-    deactivating = on_a_connection_of_its_own(deactivate)
-    try:
-        assert written.wait(10)
-        response = send()
-    finally:
-        deactivating.join()
-    assert problems == []
-    return response
+    with meanwhile(deactivate, is_active_written):
+        return send()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -23,7 +23,12 @@ from clients.tests.factories import (
     TherapistFactory,
 )
 from conftest import visible_text
-from measures.tests.racing import on_a_connection_of_its_own, paused_once
+from measures.tests.racing import (
+    is_active_written,
+    meanwhile,
+    on_a_connection_of_its_own,
+    paused_once,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -804,20 +809,12 @@ def test_a_colleague_deactivated_as_they_choose_their_password_stays_deactivated
     the whole row as read: the colleague was active again, with the password they chose."""
     member = invited(clinic_admin)
     form = client.get(link_of(member), follow=True).redirect_chain[-1][0]
-    problems: list[Exception] = []
-    written, deactivate = paused_once(
+    password = "a long fresh passphrase"
+    with meanwhile(
         lambda: staff.staff_deactivate(actor=clinic_admin, member=User.objects.get(pk=member.pk)),
-        lambda sql: sql.startswith("UPDATE") and "is_active" in sql,
-        problems,
-    )
-    deactivating = on_a_connection_of_its_own(deactivate)
-    try:
-        assert written.wait(10)
-        password = "a long fresh passphrase"
+        is_active_written,
+    ):
         response = client.post(form, {"new_password1": password, "new_password2": password})
-    finally:
-        deactivating.join()
-    assert problems == []
     assert response.status_code == 404
     assert "This invitation link does not work" in told(response)
     member.refresh_from_db()

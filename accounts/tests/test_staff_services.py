@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Any
 
 import pytest
@@ -18,7 +19,13 @@ from accounts.tests.steps import log_in, signed_in_as
 from clients import moves, services
 from clients.models import AuditAction, AuditEntry, Client, Clinic, Supervision, User
 from clients.tests.factories import ClientFactory, ClinicAdminFactory, TherapistFactory
-from measures.tests.racing import on_a_connection_of_its_own, paused_once, takes_a_lock
+from measures.tests.racing import (
+    is_active_written,
+    meanwhile,
+    on_a_connection_of_its_own,
+    paused_once,
+    takes_a_lock,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -453,6 +460,16 @@ def test_clients_are_not_moved_to_a_colleague_deactivated_at_the_same_moment(
     assert leaver.caseload.count() == 2
 
 
+def _another_admin_changes(colin: User, other_admin: User, change: str) -> None:
+    """Another admin deactivates Colin, or takes his therapist role, from a copy of his row
+    of their own, as their request reads it."""
+    member = User.objects.get(pk=colin.pk)
+    if change == "deactivate":
+        staff.staff_deactivate(actor=other_admin, member=member)
+    else:
+        staff.staff_roles_set(actor=other_admin, member=member, **roles(is_supervisor=True))
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("postgresql")
 @pytest.mark.parametrize("change", ["deactivate", "therapist role"])
@@ -464,30 +481,13 @@ def test_a_client_is_not_added_for_a_colleague_deactivated_at_the_same_moment(
     sign in. Now the new client finds Colin changed and is not added."""
     admin, other_admin = ClinicAdminFactory(clinic=clinic), ClinicAdminFactory(clinic=clinic)
     colin = TherapistFactory(clinic=clinic, is_supervisor=True)
-    problems: list[Exception] = []
-
-    def other_admins_change() -> None:
-        # Its own copy, as the other admin's request reads it.
-        member = User.objects.get(pk=colin.pk)
-        if change == "deactivate":
-            staff.staff_deactivate(actor=other_admin, member=member)
-        else:
-            staff.staff_roles_set(actor=other_admin, member=member, **roles(is_supervisor=True))
-
-    changed, changing = paused_once(
-        other_admins_change,
-        lambda sql: sql.startswith("UPDATE") and '"is_active"' in sql,
-        problems,
-    )
-    thread = on_a_connection_of_its_own(changing)
-    try:
-        assert changed.wait(10)
-        refusal = "is deactivated" if change == "deactivate" else "does not hold the therapist role"
-        with pytest.raises(ValidationError, match=refusal):
-            services.client_create(actor=admin, therapist=colin, label="J.D.")
-    finally:
-        thread.join()
-    assert problems == []
+    refusal = "is deactivated" if change == "deactivate" else "does not hold the therapist role"
+    other_admins_change = partial(_another_admin_changes, colin, other_admin, change)
+    with (
+        meanwhile(other_admins_change, is_active_written),
+        pytest.raises(ValidationError, match=refusal),
+    ):
+        services.client_create(actor=admin, therapist=colin, label="J.D.")
     colin.refresh_from_db()
     assert (colin.is_active, colin.is_therapist) == (
         (False, True) if change == "deactivate" else (True, False)
@@ -769,30 +769,11 @@ def test_a_client_is_not_moved_in_the_admin_to_a_colleague_deactivated_at_the_sa
     admin, other_admin = ClinicAdminFactory(clinic=clinic), ClinicAdminFactory(clinic=clinic)
     colin = TherapistFactory(clinic=clinic, is_supervisor=True)
     someone = ClientFactory(clinic=clinic, therapist=TherapistFactory(clinic=clinic))
-    problems: list[Exception] = []
-
-    def other_admins_change() -> None:
-        member = User.objects.get(pk=colin.pk)
-        if change == "deactivate":
-            staff.staff_deactivate(actor=other_admin, member=member)
-        else:
-            staff.staff_roles_set(actor=other_admin, member=member, **roles(is_supervisor=True))
-
-    changed, changing = paused_once(
-        other_admins_change,
-        lambda sql: sql.startswith("UPDATE") and '"is_active"' in sql,
-        problems,
-    )
-    thread = on_a_connection_of_its_own(changing)
-    try:
-        assert changed.wait(10)
-        with pytest.raises(ValidationError):
-            services.client_update(
-                actor=admin, client=Client.objects.get(pk=someone.pk), label=someone.label,
-                therapist=colin,
-            )  # fmt: skip
-    finally:
-        thread.join()
-    assert problems == []
+    other_admins_change = partial(_another_admin_changes, colin, other_admin, change)
+    with meanwhile(other_admins_change, is_active_written), pytest.raises(ValidationError):
+        services.client_update(
+            actor=admin, client=Client.objects.get(pk=someone.pk), label=someone.label,
+            therapist=colin,
+        )  # fmt: skip
     someone.refresh_from_db()
     assert someone.therapist_id != colin.pk

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection
@@ -64,3 +65,24 @@ def paused_once(
             work()
 
     return reached, errors_kept(run, problems)
+
+
+def is_active_written(sql: str) -> bool:
+    """A colleague's deactivation (or change of roles) writing their row."""
+    return sql.startswith("UPDATE") and '"is_active"' in sql
+
+
+@contextmanager
+def meanwhile(work: Callable[[], Any], at: Callable[[str], bool]) -> Iterator[None]:
+    """Another request's `work`, on a connection of its own, written up to its first
+    statement for which `at` holds and not yet committed: the body runs then (the work
+    commits while it waits on the locks); the work must end without error."""
+    problems: list[Exception] = []
+    reached, run = paused_once(work, at, problems)
+    thread = on_a_connection_of_its_own(run)
+    try:
+        assert reached.wait(10)
+        yield
+    finally:
+        thread.join()
+    assert problems == []
