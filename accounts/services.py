@@ -142,19 +142,27 @@ def end_sessions(user: Any, *, actor: Any = None) -> None:
         tokens_revoke_all(actor=actor, user=user)
 
 
-def password_save(*, user: Any, password: str, link_token: str | None = None) -> bool:
+def password_save(
+    *,
+    user: Any,
+    password: str,
+    link_token: str | None = None,
+    link_tokens: PasswordResetTokenGenerator | None = None,
+) -> bool:
     """Write `user`'s new password and nothing else, their row locked and read again.
 
     Django's password forms save the whole row as the page read it when the request
     began, so a deactivation (or a change of roles) an admin committed meanwhile was put
     back: the leaver active again, with the password just chosen. Refused (False, nothing
-    saved) when the account is no longer active, or, for a reset (`link_token`), when the
-    link no longer opens (a deactivation ends it, as a password chosen meanwhile does)."""
+    saved) when the account is no longer active, or, when chosen with a link (`link_token`,
+    a reset link's unless `link_tokens` says whose), when the link no longer opens: a
+    deactivation ends it, as a password chosen meanwhile does (the same form sent twice)."""
     with transaction.atomic():
         stored = User.objects.select_for_update().filter(pk=user.pk).first()
         if stored is None or not stored.is_active:
             return False
-        if link_token is not None and not reset_tokens.check_token(stored, link_token):
+        checker = link_tokens or reset_tokens
+        if link_token is not None and not checker.check_token(stored, link_token):
             return False
         stored.set_password(password)
         stored.save(update_fields=["password"])

@@ -29,7 +29,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import base36_to_int, urlsafe_base64_encode
 
 from accounts import two_factor
-from accounts.services import _end_sessions, base_url_parts
+from accounts.services import _end_sessions, base_url_parts, password_save
 from accounts.tokens import tokens_revoke_all
 from clients import audit, services
 from clients.models import AuditAction, Client, Supervision, User
@@ -346,18 +346,12 @@ def invitation_accept(*, member: User, token: str, password: str) -> bool:
     committed since. Then nothing is saved (False). Only the password is written, so
     nothing an admin changed meanwhile is put back as the page had read it."""
     with transaction.atomic():
-        stored = User.objects.select_for_update().filter(pk=member.pk).first()
-        if (
-            stored is None
-            or not stored.is_active
-            or not invitation_tokens.check_token(stored, token)
-        ):
-            return False
-        stored.set_password(password)
-        stored.save(update_fields=["password"])
-        audit.written(stored, AuditAction.CHANGED, stored, fields=["password"])
-    member.password = stored.password
-    return True
+        saved = password_save(
+            user=member, password=password, link_token=token, link_tokens=invitation_tokens
+        )
+        if saved:
+            audit.written(member, AuditAction.CHANGED, member, fields=["password"])
+    return saved
 
 
 def invitation_url(member: User) -> str:
