@@ -37,7 +37,7 @@ from django.db.models import (
     QuerySet,
     Sum,
 )
-from django.db.models.functions import Abs, TruncWeek
+from django.db.models.functions import Abs, Coalesce, TruncWeek
 from django.utils import timezone
 
 from alliance.replica import one_snapshot, replica_alias
@@ -166,6 +166,12 @@ def caseload_numbers(team: list[int]) -> QuerySet:
     )
 
 
+# A session counts for the therapist who held it, in the clinic of its client: a colleague a
+# superuser moved to another clinic brings no numbers of the one they left (whose clients
+# nobody here may see) to the new one's dashboard.
+HELD_HERE = Q(client__clinic=F("therapist__clinic"))
+
+
 def _session_numbers(team: list[int], period: Period) -> QuerySet:
     """Per therapist, the sessions they held in the period: how many, attended, with the
     client's rating, and with a guess beside it (and the guesses' total distance)."""
@@ -173,6 +179,7 @@ def _session_numbers(team: list[int], period: Period) -> QuerySet:
         Session.objects.current()
         .filter(
             _counted("client__"),
+            HELD_HERE,
             therapist__in=team,
             starts_at__gte=period.start,
             starts_at__lt=period.end,
@@ -380,6 +387,7 @@ def weekly_means(
         Session.objects.current()
         .filter(
             _counted("client__"),
+            HELD_HERE,
             therapist_id__in=therapist_ids,
             starts_at__gte=since,
             client_score__isnull=False,
@@ -437,17 +445,30 @@ def _outcomes(rows: QuerySet) -> QuerySet:
     )
 
 
+# Who reviewed a closed concern (`review_outcomes`).
+REVIEWER = Coalesce("closed_by", "client__therapist")
+
+
 def review_outcomes(user: Any, period: Period) -> dict[str, list[ReviewOutcomes]]:
-    """Concerns reviewed (`ConcernQuerySet.reviewed`) in `period` on the overseen therapists'
-    clients, by the rule that opened them and by therapist: the live measure of whether the
-    alerts are worth their time."""
+    """Concerns reviewed (`ConcernQuerySet.reviewed`) in `period` by the overseen
+    therapists, by the rule that opened them and by therapist: the live measure of whether
+    the alerts are worth their time.
+
+    A review counts for whoever closed it, as a session counts for whoever held it: a
+    client moved on afterwards takes their concerns' history along, not the review, which
+    stays the work of the therapist who did it (and of their supervisor's team). A concern
+    closed before Alliance kept who closed it counts for the client's therapist."""
     replica = replica_alias()
     team = overseen_team(user)
     closed = (
         Concern.objects.reviewed()
+        .alias(reviewer=REVIEWER)
         .filter(
             _counted("client__"),
-            client__therapist__in=[therapist.pk for therapist in team],
+            reviewer__in=[therapist.pk for therapist in team],
+            # The team's clinic only: a colleague moved to another clinic brings no count
+            # of the one they left (whose clients this user cannot see).
+            client__clinic__in={therapist.clinic_id for therapist in team},
             closed_at__gte=period.start,
             closed_at__lt=period.end,
         )
@@ -455,9 +476,9 @@ def review_outcomes(user: Any, period: Period) -> dict[str, list[ReviewOutcomes]
     )
     by_rule = _outcomes(closed.order_by().values("opening_rule")).order_by("opening_rule")
     names = {therapist.pk: str(therapist) for therapist in team}
-    by_therapist = _outcomes(closed.order_by().values("client__therapist")).order_by()
+    by_therapist = _outcomes(closed.order_by().values(reviewer=REVIEWER)).order_by()
     therapists = [
-        ReviewOutcomes(names.get(row["client__therapist"], "—"), row["resolved"], row["dismissed"])
+        ReviewOutcomes(names.get(row["reviewer"], "—"), row["resolved"], row["dismissed"])
         for row in by_therapist
     ]
     totals = closed.aggregate(

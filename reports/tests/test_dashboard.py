@@ -1204,3 +1204,23 @@ def test_a_rating_sent_while_the_dashboard_counts_is_in_all_its_numbers_or_none(
     [row] = after[0]
     assert (row["attended"], row["client_ratings"]) == (2, 2)
     assert row["latest_total"] == Decimal(3)  # the new session's score is the latest
+
+
+def test_a_colleague_moved_to_another_clinic_brings_no_numbers_of_the_one_they_left(
+    therapist: User, client_record: Client, colleague: User, other_clinic: Any
+) -> None:
+    """Tara held rated sessions at Riverside; her client went to Colin and a superuser
+    moved her to the other clinic. Its dashboard shows her, with none of Riverside's
+    sessions, ratings or weekly means: nothing of another clinic's clients is seen."""
+    from clients.tests.factories import ClinicAdminFactory
+
+    now = timezone.now()
+    rate(session(client_record, now - dt.timedelta(days=3)), 4)
+    Client.objects.filter(pk=client_record.pk).update(therapist=colleague)
+    User.objects.filter(pk=therapist.pk).update(clinic=other_clinic)
+    admin = ClinicAdminFactory(clinic=other_clinic, username="hilda")
+    numbers = dashboard.team_numbers(admin, dashboard.period_of_days(30))
+    [row] = [row for row in numbers.rows if row.pk == therapist.pk]
+    assert (row.sessions, row.attended, row.client_ratings) == (0, 0, 0)
+    assert numbers.totals["sessions"] == 0
+    assert dashboard.weekly_means([therapist.pk], now=now) == {}

@@ -547,3 +547,44 @@ def test_the_page_costs_the_same_queries_at_any_size(
     assert total.closed == therapists * concerns_each
     assert len(found["By therapist"]) == therapists
     assert sum(row.closed for row in found["By the rule that opened them"]) == total.closed
+
+
+# --- Whose review it was -------------------------------------------------------------
+
+
+def test_a_review_counts_for_the_therapist_who_closed_it_after_the_client_moves_on(
+    client: Any,
+    supervisor: User,
+    clinic_admin: User,
+    therapist: User,
+    colleague: User,
+    client_record: Client,
+) -> None:
+    """Tara resolved a concern, then her client moved to Colin, whom Sue does not
+    supervise: the repair is still Tara's work, in Sue's team; not Colin's, whose
+    supervisors would otherwise be shown a review he never did."""
+    concern = closed(client_record, ago(10))
+    Concern.objects.filter(pk=concern.pk).update(closed_by=therapist)
+    Client.objects.filter(pk=client_record.pk).update(therapist=colleague)
+    client.force_login(supervisor)
+    found = tables(client.get(URL))
+    assert [figures(row) for row in found["All concerns"]] == [("All concerns", 1, 1, 0)]
+    assert [figures(row) for row in found["By therapist"]] == [(str(therapist), 1, 1, 0)]
+    client.force_login(clinic_admin)
+    found = tables(client.get(URL))
+    assert [figures(row) for row in found["By therapist"]] == [(str(therapist), 1, 1, 0)]
+
+
+def test_a_colleague_moved_to_another_clinic_brings_no_count_of_the_one_they_left(
+    client: Any,
+    other_clinic: Any,
+    therapist: User,
+    client_record: Client,
+) -> None:
+    """Tara closed a concern at Riverside, then a superuser moved her to the other
+    clinic: its admin is shown nothing of Riverside's clients, counts included."""
+    concern = closed(client_record, ago(10))
+    Concern.objects.filter(pk=concern.pk).update(closed_by=therapist)
+    User.objects.filter(pk=therapist.pk).update(clinic=other_clinic)
+    client.force_login(ClinicAdminFactory(clinic=other_clinic, username="hilda"))
+    assert all(rows == [] for rows in tables(client.get(URL)).values())
