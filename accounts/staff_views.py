@@ -2,7 +2,8 @@
 and supervision links, moving a leaver's clients and deactivating them.
 
 Every page is for the clinic's admins (403 for anyone else); a colleague of another clinic
-is a 404. Writes go through `accounts.staff` and `clients.moves`, which record them.
+is a 404. Writes go through `accounts.staff`, `accounts.staff_invitations` and
+`clients.moves`, which record them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.template.defaultfilters import pluralize
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST, require_safe
 
-from accounts import staff
+from accounts import staff, staff_invitations
 from accounts.staff_forms import (
     BackToColleagueForm,
     ColleagueChoiceForm,
@@ -102,7 +103,9 @@ def staff_invite(request: HttpRequest) -> HttpResponse:
             form.add_service_error(error)
         else:
             _report_invitation(
-                request, member, staff.invitation_send(actor=request.user, member=member)
+                request,
+                member,
+                staff_invitations.invitation_send(actor=request.user, member=member),
             )
             return _back(member)
     context = {"form": form, "invitation_days": settings.ALLIANCE_STAFF_INVITATION_DAYS}
@@ -125,7 +128,7 @@ def _report_invitation(request: HttpRequest, member: User, sent: bool) -> None:
 def invitation_resend(request: HttpRequest, member_id: int) -> HttpResponse:
     member = _colleague(request, member_id)
     try:
-        sent = staff.invitation_send(actor=request.user, member=member)
+        sent = staff_invitations.invitation_send(actor=request.user, member=member)
     except ValidationError as error:
         messages.info(request, " ".join(error.messages))
     else:
@@ -380,10 +383,10 @@ def reactivate(request: HttpRequest, member_id: int) -> HttpResponse:
 # A link we made that no longer opens is gone (410): used, expired or replaced. One we
 # cannot tell from a mistyped or forged one is not found (404).
 LINK_STATUS = {
-    staff.LinkState.USED: 410,
-    staff.LinkState.EXPIRED: 410,
-    staff.LinkState.REPLACED: 410,
-    staff.LinkState.UNKNOWN: 404,
+    staff_invitations.LinkState.USED: 410,
+    staff_invitations.LinkState.EXPIRED: 410,
+    staff_invitations.LinkState.REPLACED: 410,
+    staff_invitations.LinkState.UNKNOWN: 404,
 }
 
 
@@ -392,7 +395,7 @@ class WelcomeView(auth_views.PasswordResetConfirmView):
     no longer opens says why and what to do: used (log in), expired or replaced (ask for
     it again), or unknown; never whose it was."""
 
-    token_generator = staff.invitation_tokens
+    token_generator = staff_invitations.invitation_tokens
     template_name = "staff/welcome.html"
     success_url = reverse_lazy("password_reset_complete")
     post_reset_login = False
@@ -402,11 +405,11 @@ class WelcomeView(auth_views.PasswordResetConfirmView):
         # A deactivated colleague's old invitation opens nothing.
         return user if user is not None and user.is_active else None
 
-    def _link_state(self) -> staff.LinkState:
+    def _link_state(self) -> staff_invitations.LinkState:
         token = self.kwargs["token"]
         if token == self.reset_url_token:  # the page the link redirected to
             token = self.request.session.get(INTERNAL_RESET_SESSION_TOKEN)
-        return staff.invitation_tokens.link_state(self.user, token)
+        return staff_invitations.invitation_tokens.link_state(self.user, token)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -417,12 +420,12 @@ class WelcomeView(auth_views.PasswordResetConfirmView):
 
     def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
         if not self.validlink:
-            kwargs["status"] = LINK_STATUS[staff.LinkState(context["link"])]
+            kwargs["status"] = LINK_STATUS[staff_invitations.LinkState(context["link"])]
         return super().render_to_response(context, **kwargs)
 
     def form_valid(self, form: Any) -> HttpResponse:
         token = self.request.session[INTERNAL_RESET_SESSION_TOKEN]
-        if not staff.invitation_accept(
+        if not staff_invitations.invitation_accept(
             member=self.user, token=token, password=form.cleaned_data["new_password1"]
         ):
             # Used, replaced or ended since the page opened: the page says which.

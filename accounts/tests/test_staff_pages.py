@@ -14,7 +14,7 @@ from django.test import Client as Browser
 from django.urls import reverse
 from django.utils.http import urlsafe_base64_encode
 
-from accounts import staff
+from accounts import staff, staff_invitations
 from clients.models import AuditEntry, Client, Supervision, User
 from clients.tests.factories import (
     ClientFactory,
@@ -238,7 +238,7 @@ def test_a_mail_server_that_refuses_loses_no_colleague(
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise SMTPException("down")
 
-    monkeypatch.setattr("accounts.staff.send_mail", refuse)
+    monkeypatch.setattr("accounts.staff_invitations.send_mail", refuse)
     client.force_login(clinic_admin)
     response = client.post(INVITE, NEW)
     member = User.objects.get(username="nia")
@@ -694,7 +694,7 @@ def invited(admin: User, username: str = "okafor7") -> User:
 
 
 def link_of(member: User) -> str:
-    return "/" + staff.invitation_url(member).split("://", 1)[1].split("/", 1)[1]
+    return "/" + staff_invitations.invitation_url(member).split("://", 1)[1].split("/", 1)[1]
 
 
 def choose_password(browser: Any, link: str) -> str:
@@ -739,7 +739,7 @@ def test_an_expired_invitation_says_so(
 ) -> None:
     link = link_of(invited(clinic_admin))
     later = dt.datetime.now() + dt.timedelta(days=settings.ALLIANCE_STAFF_INVITATION_DAYS, hours=1)
-    monkeypatch.setattr(staff.invitation_tokens, "_now", lambda: later)
+    monkeypatch.setattr(staff_invitations.invitation_tokens, "_now", lambda: later)
     response = client.get(link)
     assert response.status_code == 410
     text = told(response)
@@ -752,7 +752,7 @@ def test_an_invitation_sent_again_says_the_earlier_link_was_replaced(
 ) -> None:
     member = invited(clinic_admin)
     earlier = link_of(member)
-    staff.invitation_send(actor=clinic_admin, member=member)
+    staff_invitations.invitation_send(actor=clinic_admin, member=member)
     response = client.get(earlier)
     assert response.status_code == 410
     assert "This invitation was replaced" in told(response)

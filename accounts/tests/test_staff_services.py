@@ -1,4 +1,5 @@
-"""accounts.staff and clients.moves: the writes behind the clinic admin's staff pages."""
+"""accounts.staff, accounts.staff_invitations and clients.moves: the writes behind the
+clinic admin's staff pages."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.test import Client as Browser
 
-from accounts import staff
+from accounts import staff, staff_invitations
 from accounts.services import reset_tokens
 from accounts.tests.steps import log_in, signed_in_as
 from clients import moves, services
@@ -69,7 +70,7 @@ def test_the_invitation_email_names_the_clinic_and_holds_a_welcome_link(
 ) -> None:
     settings.ALLIANCE_BASE_URL = "https://alliance.example.org"
     member = invite(clinic_admin)
-    assert staff.invitation_send(actor=clinic_admin, member=member) is True
+    assert staff_invitations.invitation_send(actor=clinic_admin, member=member) is True
     [message] = mail.outbox
     assert message.to == ["nia@example.org"]
     assert message.subject == "You are invited to Riverside on Alliance"
@@ -85,7 +86,7 @@ def test_a_clinic_name_with_a_line_break_still_makes_a_one_line_subject(
     headers, and Django refused to send (a 500, the colleague without an invitation)."""
     Clinic.objects.filter(pk=clinic_admin.clinic_id).update(name="River\r\nBcc: x@example.org")
     member = invite(User.objects.get(pk=clinic_admin.pk))
-    assert staff.invitation_send(actor=clinic_admin, member=member) is True
+    assert staff_invitations.invitation_send(actor=clinic_admin, member=member) is True
     [message] = mail.outbox
     assert message.subject == "You are invited to RiverBcc: x@example.org on Alliance"
     assert message.to == ["nia@example.org"] and not message.bcc
@@ -166,7 +167,7 @@ def test_only_a_clinic_admin_invites(who: str, request: Any) -> None:
 
 def test_the_welcome_link_sets_the_password_once(clinic_admin: User, client: Any) -> None:
     member = invite(clinic_admin)
-    link = staff.invitation_url(member).split("://", 1)[1].split("/", 1)[1]
+    link = staff_invitations.invitation_url(member).split("://", 1)[1].split("/", 1)[1]
     opened = client.get(f"/{link}", follow=True)
     assert b"Welcome to Alliance" in opened.content and b"nia" in opened.content
     set_password = opened.redirect_chain[-1][0]
@@ -186,51 +187,52 @@ def test_the_welcome_link_sets_the_password_once(clinic_admin: User, client: Any
 
 def test_the_welcome_link_expires(clinic_admin: User, monkeypatch: Any, settings: Any) -> None:
     member = invite(clinic_admin)
-    token = staff.invitation_tokens.make_token(member)
+    token = staff_invitations.invitation_tokens.make_token(member)
     later = dt.datetime.now() + dt.timedelta(days=settings.ALLIANCE_STAFF_INVITATION_DAYS, hours=1)
-    assert staff.invitation_tokens.check_token(member, token)
-    monkeypatch.setattr(staff.invitation_tokens, "_now", lambda: later)
-    assert not staff.invitation_tokens.check_token(member, token)
+    assert staff_invitations.invitation_tokens.check_token(member, token)
+    monkeypatch.setattr(staff_invitations.invitation_tokens, "_now", lambda: later)
+    assert not staff_invitations.invitation_tokens.check_token(member, token)
 
 
 def test_a_link_tells_used_expired_and_replaced_apart_only_when_we_made_it(
     clinic_admin: User, therapist: User, monkeypatch: Any, settings: Any
 ) -> None:
     member = invite(clinic_admin)
-    tokens = staff.invitation_tokens
+    tokens = staff_invitations.invitation_tokens
     first = tokens.make_token(member)
     # A link made before links carried their second hash still opens.
-    assert tokens.link_state(member, first.rsplit("-", 1)[0]) is staff.LinkState.OPEN
-    staff.invitation_send(actor=clinic_admin, member=member)
+    assert tokens.link_state(member, first.rsplit("-", 1)[0]) is staff_invitations.LinkState.OPEN
+    staff_invitations.invitation_send(actor=clinic_admin, member=member)
     member.refresh_from_db()
-    assert tokens.link_state(member, first) is staff.LinkState.REPLACED
+    assert tokens.link_state(member, first) is staff_invitations.LinkState.REPLACED
     latest = tokens.make_token(member)
     later = dt.datetime.now() + dt.timedelta(days=settings.ALLIANCE_STAFF_INVITATION_DAYS, hours=1)
     with monkeypatch.context() as patched:
         patched.setattr(tokens, "_now", lambda: later)
-        assert tokens.link_state(member, latest) is staff.LinkState.EXPIRED
+        assert tokens.link_state(member, latest) is staff_invitations.LinkState.EXPIRED
     member.set_password("a long fresh passphrase")
     member.save()
-    assert tokens.link_state(member, latest) is staff.LinkState.USED
-    assert tokens.link_state(member, first) is staff.LinkState.USED
+    assert tokens.link_state(member, latest) is staff_invitations.LinkState.USED
+    assert tokens.link_state(member, first) is staff_invitations.LinkState.USED
     # Made for someone else, it says nothing of the one whose address it is put on.
-    assert tokens.link_state(therapist, latest) is staff.LinkState.UNKNOWN
-    assert tokens.link_state(member, latest + "0" * 200) is staff.LinkState.UNKNOWN
+    assert tokens.link_state(therapist, latest) is staff_invitations.LinkState.UNKNOWN
+    assert tokens.link_state(member, latest + "0" * 200) is staff_invitations.LinkState.UNKNOWN
 
 
 def test_a_password_reset_token_is_no_invitation_nor_the_reverse(clinic_admin: User) -> None:
     member = invite(clinic_admin)
-    assert not staff.invitation_tokens.check_token(member, reset_tokens.make_token(member))
-    assert not reset_tokens.check_token(member, staff.invitation_tokens.make_token(member))
-    assert not staff.invitation_tokens.check_token(member, "garbage")
-    assert not staff.invitation_tokens.check_token(member, "zz-abc")
+    tokens = staff_invitations.invitation_tokens
+    assert not tokens.check_token(member, reset_tokens.make_token(member))
+    assert not reset_tokens.check_token(member, tokens.make_token(member))
+    assert not tokens.check_token(member, "garbage")
+    assert not tokens.check_token(member, "zz-abc")
 
 
 def test_an_invitation_is_not_sent_to_someone_with_a_password(
     clinic_admin: User, therapist: User
 ) -> None:
     with pytest.raises(ValidationError, match="already chosen a password"):
-        staff.invitation_send(actor=clinic_admin, member=therapist)
+        staff_invitations.invitation_send(actor=clinic_admin, member=therapist)
     assert mail.outbox == []
 
 
@@ -238,7 +240,7 @@ def test_an_invited_colleagues_address_is_corrected_and_recorded_and_only_theirs
     clinic_admin: User, other_clinic: Clinic
 ) -> None:
     member = invite(clinic_admin, email="nia@exmaple.org")
-    earlier = staff.invitation_tokens.make_token(member)
+    earlier = staff_invitations.invitation_tokens.make_token(member)
     assert staff.staff_email_set(actor=clinic_admin, member=member, email="nia@example.org")
     assert not invitation_works(member, earlier)
     entry = AuditEntry.objects.filter(object_id=str(member.pk)).latest("pk")
@@ -551,7 +553,7 @@ def test_a_colleague_deactivated_while_another_admin_acts_on_them_stays_deactiva
     a second deactivation."""
     admin, other_admin = ClinicAdminFactory(clinic=clinic), ClinicAdminFactory(clinic=clinic)
     member = invite(admin)
-    link = staff.invitation_tokens.make_token(member)
+    link = staff_invitations.invitation_tokens.make_token(member)
     read_before = User.objects.get(pk=member.pk)
     problems: list[Exception] = []
     written, deactivating = deactivating_in_a_thread(admin, member, problems)
@@ -573,7 +575,7 @@ def test_a_colleague_deactivated_while_another_admin_acts_on_them_stays_deactiva
     assert problems == []
     member.refresh_from_db()
     assert not member.is_active
-    assert not staff.invitation_tokens.check_token(member, link)
+    assert not staff_invitations.invitation_tokens.check_token(member, link)
     deactivations = AuditEntry.objects.filter(
         object_id=str(member.pk), fields__contains="is_active"
     )
@@ -650,13 +652,13 @@ def test_a_deactivated_colleague_is_reactivated(clinic_admin: User, colleague: U
 
 def invitation_works(member: User, token: str) -> bool:
     member.refresh_from_db()
-    return staff.invitation_tokens.check_token(member, token)
+    return staff_invitations.invitation_tokens.check_token(member, token)
 
 
 def test_sending_the_invitation_again_ends_the_earlier_link(clinic_admin: User) -> None:
     member = invite(clinic_admin)
-    earlier = staff.invitation_tokens.make_token(member)
-    staff.invitation_send(actor=clinic_admin, member=member)
+    earlier = staff_invitations.invitation_tokens.make_token(member)
+    staff_invitations.invitation_send(actor=clinic_admin, member=member)
     assert not invitation_works(member, earlier)
     [message] = mail.outbox
     latest = message.body.split("/staff/welcome/")[1].split("/")[1]
@@ -689,7 +691,7 @@ def test_an_invitation_sent_again_as_the_colleague_chooses_their_password_keeps_
     try:
         assert saved.wait(10)
         with pytest.raises(ValidationError, match="has already chosen a password"):
-            staff.invitation_send(actor=clinic_admin, member=read_before)
+            staff_invitations.invitation_send(actor=clinic_admin, member=read_before)
     finally:
         thread.join()
     assert problems == []
@@ -705,7 +707,7 @@ def test_an_invitation_is_not_sent_to_a_deactivated_colleague_and_says_why(
     member = invite(clinic_admin)
     staff.staff_deactivate(actor=clinic_admin, member=member)
     with pytest.raises(ValidationError, match="is deactivated: reactivate them, then send it"):
-        staff.invitation_send(actor=clinic_admin, member=member)
+        staff_invitations.invitation_send(actor=clinic_admin, member=member)
     assert mail.outbox == []
 
 
@@ -713,7 +715,7 @@ def test_a_link_from_before_a_deactivation_stays_dead_after_reactivation(
     clinic_admin: User,
 ) -> None:
     member = invite(clinic_admin)
-    token = staff.invitation_tokens.make_token(member)
+    token = staff_invitations.invitation_tokens.make_token(member)
     staff.staff_deactivate(actor=clinic_admin, member=member)
     staff.staff_reactivate(actor=clinic_admin, member=member)
     assert not invitation_works(member, token)
