@@ -111,7 +111,7 @@ def main() -> None:
         sys.exit("The benchmark targets PostgreSQL: pass --database postgres://…")
     create_database(args.database)
     setup_django(args.database)
-    from measures.detection import sweep_run
+    from measures.sweeps import sweep_run
 
     started = time.perf_counter()
     seed(args.therapists * args.clients, args.sessions, random.Random(2026), args.therapists)

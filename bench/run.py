@@ -411,7 +411,8 @@ def sweep_in_process() -> dict[str, float]:
 
     from clients.models import Client
     from measures.courses import answer_rows
-    from measures.detection import _history_rows, sweep_run
+    from measures.detection import _history_rows
+    from measures.sweeps import sweep_run
 
     def forget_sweeps() -> None:
         with connection.cursor() as cursor:

@@ -75,7 +75,7 @@ def run_sweep() -> dict[str, float]:
     """In its own process: one full sweep, timed, with statements counted and peak memory."""
     from django.db import connection
 
-    from measures.detection import sweep_run
+    from measures.sweeps import sweep_run
 
     with connection.cursor() as cursor:  # a clean slate, without loading rows to delete them
         cursor.execute(

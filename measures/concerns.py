@@ -6,7 +6,7 @@ reviewed). The decisions are `measures.grouping.group`'s; this module reads what
 needs and writes them in a fixed handful of statements per batch of clients, whatever
 the batch's size. After detection stores a few signals (one client after a rating),
 `concerns_update` groups and places them; a sweep's batch is grouped first
-(`group_into_concerns`) and its signals inserted already placed (`measures.detection`).
+(`group_into_concerns`) and its signals inserted already placed (`measures.findings_store`).
 
 Grouping for a client is serialised by locking the client's row (PostgreSQL), so a
 per-rating task and the sweep meeting here cannot open two concerns; the database's
@@ -47,7 +47,7 @@ Scores = Mapping[int, float | None]
 @dataclass
 class Pending:
     """A signal waiting to be placed: stored (`flag_id`), or found by detection and not
-    stored yet (None: it is inserted already placed, `measures.detection`)."""
+    stored yet (None: it is inserted already placed, `measures.findings_store`)."""
 
     flag_id: int | None
     session_id: int

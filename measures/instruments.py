@@ -374,7 +374,7 @@ def _tracks_copy_enqueue(clinic_id: int) -> None:
     try:
         clinic_tracks_copy.delay(clinic_id)
     except Exception:
-        # The nightly sweep writes every client's copies again (measures.detection).
+        # The nightly sweep writes every client's copies again (measures.sweeps).
         logger.warning("Could not queue the track copies of clinic %s; the sweep will.", clinic_id)
 
 

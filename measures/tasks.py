@@ -64,7 +64,7 @@ def sweep() -> int:
 
     Without a broker (tests, `make run`) each chunk runs here, one after another. The
     chunks record their own completion, so no result backend (or chord) is needed."""
-    from measures.detection import sweep_plan
+    from measures.sweeps import sweep_plan
 
     planned = sweep_plan()
     chunk_ids = list(planned.chunks.values_list("pk", flat=True))
@@ -78,7 +78,7 @@ def sweep() -> int:
 def sweep_chunk(chunk_id: int) -> int:
     """Evaluate one chunk of a sweep's clients; the last chunk done finishes the sweep.
     Returns how many concerns it opened."""
-    from measures.detection import sweep_chunk_run
+    from measures.sweeps import sweep_chunk_run
 
     return sweep_chunk_run(chunk_id).concerns_opened
 
@@ -100,7 +100,7 @@ def catch_up() -> int:
 
     Not beside a sweep still at work (the nightly one, a first one, a long catch-up): it
     would do that sweep's work again. The next catch-up after it finishes starts from it."""
-    from measures.detection import sweep_at_work, sweep_run
+    from measures.sweeps import sweep_at_work, sweep_run
 
     at_work = sweep_at_work(timezone.now())
     if at_work is not None:

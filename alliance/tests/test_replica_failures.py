@@ -27,9 +27,10 @@ from alliance import replica
 from alliance.replica import REPLICA, caught_up_alias, replica_alias, replica_retry_now
 from clients.models import Client
 from conftest import missing_service
-from measures.detection import evaluate_clients, sweep_run
+from measures.detection import evaluate_clients
 from measures.models import Flag
 from measures.scoring import DIMENSIONS
+from measures.sweeps import sweep_run
 from measures.tests.factories import RatingFactory
 from sessions.tests.factories import SessionFactory
 

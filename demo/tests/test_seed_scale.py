@@ -17,9 +17,9 @@ from django.utils import timezone
 from clients.models import Client, Clinic, Supervision, User
 from clients.services import clinic_create
 from demo.scale import SCALES, Scale, seed_scale_clinic
-from measures.detection import sweep_run
 from measures.models import Concern, Flag, OutcomeAnswer, Rating, sessions_with_stale_copies
 from measures.scoring import DIMENSIONS
+from measures.sweeps import sweep_run
 from sessions.models import Session
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from clients.models import Client, Clinic, User
-from measures import detection
+from measures import findings_store
 from measures.models import Concern
 from measures.tests.concern_steps import rate
 from measures.tests.factories import concern_with_signal
@@ -43,4 +43,4 @@ def signals_stored_both_ways(
     batch on PostgreSQL grouped first and inserted already placed (a sweep's)."""
     if request.param == "placed":
         request.getfixturevalue("postgresql")
-        monkeypatch.setattr(detection, "COPY_FROM", 0)
+        monkeypatch.setattr(findings_store, "COPY_FROM", 0)

@@ -28,11 +28,11 @@ def linger_in_each_chunk(**kwargs: Any) -> None:
     from measures import detection
 
     seconds = float(os.environ.get("SWEEP_CHUNK_LINGER", "0"))
-    evaluate = detection._evaluate
+    evaluate = detection.evaluation_run
 
     def lingering(clients: Any, now: dt.datetime, *args: Any) -> detection.Outcome:
         outcome = evaluate(clients, now, *args)  # a catch-up's too
         time.sleep(seconds)
         return outcome
 
-    detection._evaluate = lingering
+    detection.evaluation_run = lingering

@@ -11,8 +11,8 @@ import pytest
 from django.utils import timezone
 
 from measures import tasks
-from measures.detection import SWEEP_STALLED_AFTER, sweep_at_work, sweep_chunk_run, sweep_plan
 from measures.models import Concern, Sweep, SweepChunk
+from measures.sweeps import SWEEP_STALLED_AFTER, sweep_at_work, sweep_chunk_run, sweep_plan
 from measures.tests.test_sweep_chunks import drifting_clients
 
 pytestmark = pytest.mark.django_db

@@ -15,9 +15,10 @@ from django.utils import timezone
 
 from clients.models import Client
 from clients.tests.factories import ClientFactory
-from measures.detection import evaluate_clients, sweep_run
+from measures.detection import evaluate_clients
 from measures.models import Concern, Flag, Rating, Sweep
 from measures.scoring import DIMENSIONS
+from measures.sweeps import sweep_run
 from measures.tests.factories import RatingFactory, rupture_only_the_therapist_noticed
 from sessions.models import Session
 from sessions.tests.factories import SessionFactory
@@ -325,9 +326,9 @@ def test_both_ways_of_storing_signals_write_and_update_alike(
     """PostgreSQL stores a large batch through COPY, grouped first and inserted already
     placed, and a small one in one statement, then placed; SQLite has the second way.
     Whichever runs, a finding is stored once and changed evidence is updated."""
-    import measures.detection
+    import measures.findings_store
 
-    monkeypatch.setattr(measures.detection, "COPY_FROM", copy_from)
+    monkeypatch.setattr(measures.findings_store, "COPY_FROM", copy_from)
     first = evaluate_clients([drifting.pk])
     assert first.flags_created == 6 and first.concerns_opened == 1
     assert evaluate_clients([drifting.pk]).flags_created == 0

@@ -19,11 +19,12 @@ from alliance.tests.migrating import latest, migrate, migrated_back
 from clients.models import Client, User
 from clients.tests.factories import ClientFactory
 from measures import detection
-from measures.detection import evaluate_clients, sweep_run
+from measures.detection import evaluate_clients
 from measures.models import OutcomeAnswer, Rating, copy_evaluated_to_clients, current_track
 from measures.models import outcomes as outcome_models
 from measures.models.ratings import latest_client_score
 from measures.scoring import DIMENSIONS
+from measures.sweeps import sweep_run
 from measures.tests.factories import OutcomeAnswerFactory, RatingFactory
 from reports import dashboard
 from sessions import invitations

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from clients.models import Client
-from measures.detection import evaluate_clients, sweep_run
+from measures.detection import evaluate_clients
 from measures.models import Concern, ConcernEvent
 from measures.review import concern_dismiss, concern_resolve
+from measures.sweeps import sweep_run
 from measures.tests.test_detection import drifting, week  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db

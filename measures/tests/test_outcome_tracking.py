@@ -13,11 +13,12 @@ from django.utils import timezone
 
 from clients.models import Client, User
 from clients.tests.factories import ClientFactory
-from measures import detection
+from measures import findings_store
 from measures.courses import course_for
-from measures.detection import evaluate_clients, sweep_run
+from measures.detection import evaluate_clients
 from measures.models import Concern, ConcernEvent, ExpectedCourse, Flag, OutcomeAnswer
 from measures.scoring import DIMENSIONS
+from measures.sweeps import sweep_run
 from measures.tests.factories import OutcomeAnswerFactory, RatingFactory, built_in_check
 from sessions.models import Session
 from sessions.tests.factories import SessionFactory
@@ -87,8 +88,8 @@ def test_judgements_written_a_few_at_a_time_are_all_stored(
     """A sweep's many judged answers are COPYed (on PostgreSQL), then stored in
     statements of JUDGED_A_STATEMENT (so the planner looks each up by index): split
     across statements, every one is stored. One client's few go in one statement."""
-    monkeypatch.setattr(detection, "JUDGED_A_STATEMENT", 2)
-    monkeypatch.setattr(detection, "COPY_FROM", copy_from)
+    monkeypatch.setattr(findings_store, "JUDGED_A_STATEMENT", 2)
+    monkeypatch.setattr(findings_store, "COPY_FROM", copy_from)
     for weeks_ago, score in [(5, 6), (4, 6), (3, 5.5), (2, 4.75), (1, 4.5)]:
         week(client_record, weeks_ago, score)
     evaluate_clients([client_record.pk])
@@ -115,7 +116,7 @@ def test_both_ways_of_storing_judgements_store_the_same_values(
     answers = OutcomeAnswer.objects.order_by("pk")
     stored = []
     for copy_from in (0, 10_000):
-        monkeypatch.setattr(detection, "COPY_FROM", copy_from)
+        monkeypatch.setattr(findings_store, "COPY_FROM", copy_from)
         answers.update(track="", expected=None, lowest_on_track=None, judged_at=None)
         evaluate_clients(Client.objects.values_list("pk", flat=True))
         stored.append(list(answers.values_list("track", "expected", "lowest_on_track")))
@@ -130,7 +131,7 @@ def test_an_answer_judged_as_it_is_stored_is_not_written_again(
 ) -> None:
     """The stored judgement (two places, read back as a number) meets the new one as equal
     when nothing changed, so evaluating again writes no answer: not even the time judged."""
-    monkeypatch.setattr(detection, "COPY_FROM", copy_from)
+    monkeypatch.setattr(findings_store, "COPY_FROM", copy_from)
     # An expected course (the median improvement 2.1) whose numbers no float holds exactly.
     for _ in range(3):
         for first, second in [(4, 5.9), (4, 6.1), (4, 6.7)]:

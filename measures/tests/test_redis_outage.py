@@ -24,9 +24,9 @@ from clients.models import Client
 from clients.tests.factories import ClientFactory
 from conftest import RedisServer, celery_broker
 from measures import tasks
-from measures.detection import sweep_run
 from measures.models import Concern, Flag, Rating, Sweep
 from measures.scoring import DIMENSIONS
+from measures.sweeps import sweep_run
 from measures.tests.factories import RatingFactory, outcome_form_answers
 from sessions.invitations import invitation_create
 from sessions.tests.factories import SessionFactory

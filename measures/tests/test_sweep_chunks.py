@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from clients.models import Client
 from clients.tests.factories import ClientFactory
-from measures.detection import _evaluate, sweep_chunk_run, sweep_plan, sweep_run
+from measures.detection import evaluation_run
 from measures.models import Concern, Flag, OutcomeAnswer, Rating, Sweep, SweepChunk
 from measures.scoring import DIMENSIONS
+from measures.sweeps import sweep_chunk_run, sweep_plan, sweep_run
 from measures.tasks import sweep, sweep_chunk
 from measures.tests.factories import OutcomeAnswerFactory, RatingFactory
 from sessions.models import Session
@@ -102,7 +103,7 @@ def test_a_chunk_delivered_again_after_a_lost_worker_writes_nothing_twice(
     planned = sweep_plan()
     chunk = planned.chunks.get()
     # The first delivery stored its signals and died before recording the chunk done.
-    _evaluate(chunk.client_ids, planned.started_at)
+    evaluation_run(chunk.client_ids, planned.started_at)
     stored = signals()
     again = sweep_chunk_run(chunk.pk)
     assert (again.clients_evaluated, again.flags_created, again.concerns_opened) == (2, 0, 0)
@@ -284,7 +285,7 @@ def test_a_one_pass_sweep_that_fails_leaves_its_moved_courses_to_the_next(
 ) -> None:
     _course_about_to_move(therapist, client_record, settings)
     with (
-        mock.patch("measures.detection._evaluate", side_effect=RuntimeError("worker lost")),
+        mock.patch("measures.detection.evaluation_run", side_effect=RuntimeError("worker lost")),
         pytest.raises(RuntimeError),
     ):
         sweep_run()
@@ -312,22 +313,22 @@ def test_a_chunk_run_twice_at_once_keeps_the_counts_of_the_run_that_raised_them(
     committed, not on which records first: here the second delivery runs start to end while
     the first, its signals committed, is about to record. The sweep's log keeps the first's
     counts, and counts its clients once."""
-    from measures import detection
+    from measures import sweeps
 
     drifting_clients(therapist, 2)
     planned = sweep_plan()
     chunk = planned.chunks.get()
-    finish = detection._chunk_finish
+    finish = sweeps._chunk_finish
     overtaken: list[Any] = []
 
     def first_delivery_finishes_last(this: SweepChunk, outcome: Any) -> None:
         if not overtaken:
             overtaken.append(outcome)
-            with mock.patch.object(detection, "_chunk_finish", finish):
+            with mock.patch.object(sweeps, "_chunk_finish", finish):
                 assert sweep_chunk_run(chunk.pk).concerns_opened == 0
         finish(this, outcome)
 
-    with mock.patch.object(detection, "_chunk_finish", first_delivery_finishes_last):
+    with mock.patch.object(sweeps, "_chunk_finish", first_delivery_finishes_last):
         sweep_chunk_run(chunk.pk)
     assert overtaken[0].concerns_opened == 2 == Concern.objects.count()
     planned.refresh_from_db()
@@ -347,7 +348,7 @@ def test_a_chunk_delivered_after_its_sweep_was_forgotten_is_skipped(
     planned = sweep_plan()
     chunk_id = planned.chunks.get().pk
     Sweep.objects.filter(pk=planned.pk).delete()  # sweeps_forget, days later
-    caplog.set_level("INFO", logger="measures.detection")
+    caplog.set_level("INFO", logger="measures.sweeps")
     assert sweep_chunk.apply(args=[chunk_id]).get() == 0
     assert not Flag.objects.exists()
     assert "its sweep's record was forgotten" in caplog.text
@@ -359,14 +360,14 @@ def test_a_chunk_whose_sweep_is_forgotten_while_it_runs_records_nothing(therapis
     drifting_clients(therapist, 1)
     planned = sweep_plan()
     chunk = planned.chunks.get()
-    evaluate = detection._evaluate
+    evaluate = detection.evaluation_run
 
     def forgotten_meanwhile(*args: Any, **kwargs: Any) -> Any:
         outcome = evaluate(*args, **kwargs)
         Sweep.objects.filter(pk=planned.pk).delete()
         return outcome
 
-    with mock.patch.object(detection, "_evaluate", forgotten_meanwhile):
+    with mock.patch.object(detection, "evaluation_run", forgotten_meanwhile):
         outcome = sweep_chunk_run(chunk.pk)
     assert outcome.concerns_opened == 1
     assert not Sweep.objects.exists()

@@ -11,8 +11,8 @@ import pytest
 from django.utils import timezone
 
 from clients.tests.factories import ClientFactory
-from measures.detection import sweep_plan, sweep_run, sweeps_forget
 from measures.models import Sweep, SweepChunk
+from measures.sweeps import sweep_plan, sweep_run, sweeps_forget
 
 pytestmark = pytest.mark.django_db
 DAY = dt.timedelta(days=1)

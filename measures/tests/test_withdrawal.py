@@ -18,13 +18,14 @@ from clients.models import Client
 from clients.tests.factories import ClientFactory, ClinicAdminFactory
 from measures.concern_selectors import concern_page, review_queue, with_stories
 from measures.concerns import UPDATE_CHUNK
-from measures.detection import evaluate_clients, sweep_run
+from measures.detection import evaluate_clients
 from measures.instruments import instrument_use
 from measures.models import Calibration, ClinicThresholds, Concern, ConcernEvent, Flag, Rating
 from measures.review import concern_acknowledge, concern_dismiss, concern_resolve
 from measures.rights import client_export, client_summary_html
 from measures.scoring import DIMENSIONS
 from measures.services import client_rating_submit
+from measures.sweeps import sweep_run
 from measures.tests import test_outcome_tracking as tracking
 from measures.tests.factories import rupture_only_the_therapist_noticed
 from measures.tests.test_client_outcome import own_instrument
@@ -687,12 +688,12 @@ def test_a_signal_committed_while_waiting_for_the_lock_is_judged_under_it(
     corrected to 8) has read the client's signals before the lock and waits. E1 commits;
     E2 takes the lock. E2 read the newer history, in which nothing fires at session 3 but
     the cut-off's context: the discrepancy E1 wrote should not hold."""
-    from measures import detection
+    from measures import findings_store
 
     sessions = history(client_record, [8, 8, 8])
     rating = therapist_rates(sessions[-1], 8)  # as corrected: no discrepancy
     now = timezone.now()
-    real_lock = detection.lock_clients
+    real_lock = findings_store.lock_clients
 
     def e1_commits_then_lock(client_ids: list[int]) -> dict[int, int]:
         if not Flag.objects.filter(rule=Flag.Rule.RATER_DISCREPANCY).exists():
@@ -708,7 +709,7 @@ def test_a_signal_committed_while_waiting_for_the_lock_is_judged_under_it(
             )
         return real_lock(client_ids)
 
-    monkeypatch.setattr(detection, "lock_clients", e1_commits_then_lock)
+    monkeypatch.setattr(findings_store, "lock_clients", e1_commits_then_lock)
     evaluate_clients([client_record.pk], now)
     signal = Flag.objects.get(rule=Flag.Rule.RATER_DISCREPANCY)
     assert signal.withdrawn_at is not None

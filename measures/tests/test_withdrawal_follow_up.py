@@ -265,8 +265,8 @@ def test_a_failed_repair_recorded_by_a_sweep_chunk_is_handed_back_when_its_carri
     recovered) and its own evaluation is lost (broker down). The chunk runs late: B did not
     hold, and A carries its review. A is then withdrawn: B re-opens, though the chunk
     recorded B's outcome as of the sweep's start, before A opened."""
-    from measures.detection import sweep_chunk_run, sweep_plan
     from measures.review import concern_resolve
+    from measures.sweeps import sweep_chunk_run, sweep_plan
     from measures.tests.test_concerns import history
     from measures.tests.test_detection import week
 
@@ -499,7 +499,7 @@ def chunk_hands_back_after_a_failure(client_record: Client, therapist: Any) -> C
     Session 8's rating ends B's follow-up in its own evaluation (not recovered, A carries
     it); the client then says the rupture was fully talked through, and the sweep's chunk,
     which evaluates as of the sweep's start, withdraws A and hands B back. Returns B."""
-    from measures.detection import sweep_chunk_run, sweep_plan
+    from measures.sweeps import sweep_chunk_run, sweep_plan
     from measures.tests.test_detection import week
 
     b, seventh = resolved_then_ruptured(client_record, therapist)

@@ -20,9 +20,9 @@ from django.utils import timezone
 from clients.models import Client, User
 from clients.tests.factories import ClientFactory
 from conftest import watch_for_problems
-from measures.detection import sweep_run
 from measures.models import Concern, OutcomeAnswer
 from measures.scoring import DIMENSIONS
+from measures.sweeps import sweep_run
 from measures.tests.factories import OutcomeAnswerFactory, RatingFactory
 from sessions import invitations
 from sessions.models import Session

@@ -14,8 +14,8 @@ from django.utils import timezone
 from clients.models import Client, User
 from clients.tests.factories import ClientFactory
 from conftest import visible_text
-from measures.detection import sweep_run
 from measures.models import OutcomeAnswer
+from measures.sweeps import sweep_run
 from measures.tests.factories import OutcomeAnswerFactory, RatingFactory
 from reports.tests.test_client_page import chart, url
 from sessions.tests.factories import SessionFactory

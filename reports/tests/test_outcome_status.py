@@ -464,8 +464,8 @@ def test_a_switch_with_the_broker_away_is_kept_and_the_sweep_mends_the_copies(
     """The copies' rewrite cannot be queued: the switch stands, the failure is logged (by the
     clinic's id alone), and the nightly sweep's first step writes them from what is stored."""
     from measures import tasks
-    from measures.detection import sweep_run
     from measures.instruments import instrument_use
+    from measures.sweeps import sweep_run
     from measures.tests.test_client_outcome import own_instrument
 
     answered(client_record, 7, NOT_ON_TRACK)

@@ -25,9 +25,9 @@ from django.utils import timezone
 
 from alliance.replica import REPLICA, PrimaryReplicaRouter
 from clients.models import AuditEntry, Client
-from measures.detection import sweep_run
 from measures.models import Concern, Flag
 from measures.scoring import DIMENSIONS
+from measures.sweeps import sweep_run
 from measures.tests.factories import RatingFactory
 from sessions.tests.factories import SessionFactory
 

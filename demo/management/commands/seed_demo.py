@@ -32,8 +32,8 @@ from demo.seed import (
     demo_counts,
     seed_demo_clinic,
 )
-from measures.detection import sweep_run
 from measures.models import OutcomeAnswer, Rating, Sweep
+from measures.sweeps import sweep_run
 from sessions.models import Session
 
 SEED = 2026

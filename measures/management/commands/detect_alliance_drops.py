@@ -14,7 +14,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from alliance.fields import record_id_argument
 from alliance.progress import Progress
 from clients.models import Client
-from measures.detection import evaluate_clients, sweep_run
+from measures.detection import evaluate_clients
+from measures.sweeps import sweep_run
 
 
 class Command(BaseCommand):
