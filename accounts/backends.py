@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from axes.backends import AxesStandaloneBackend
+from django.conf import settings
 from django.http import HttpRequest
 
 
@@ -26,3 +27,28 @@ class ThrottledBackend(AxesStandaloneBackend):
         if request is None:
             return None
         return super().authenticate(request, username, password, **kwargs)
+
+
+def throttled_username(request: HttpRequest | None, credentials: dict[str, Any] | None) -> Any:
+    """The username the throttle counts a password check against (AXES_USERNAME_CALLABLE).
+
+    A username signs in in any case (`StaffManager.get_by_natural_key`), so it is counted
+    in one: as stored, for the person who signs in as it ("ANN" and "ann" are Ann's five
+    tries together, and the admin's unlock, which lifts the stored one's, lifts them); in
+    small letters, for a name nobody has, so that trying it in other capitals tells no
+    guesser whether someone has it (each would have five tries of its own)."""
+    field = settings.AXES_USERNAME_FORM_FIELD
+    if credentials:
+        typed = credentials.get(field)
+    else:
+        typed = getattr(request, "data", getattr(request, "POST", {})).get(field)
+    if not isinstance(typed, str) or not typed:
+        return typed
+    # Asked several times for one password check: looked up once.
+    known = request.__dict__.setdefault("_alliance_throttled_usernames", {}) if request else {}
+    if typed not in known:
+        from clients.models import User
+
+        stored = User.objects.signing_in_as(typed).values_list("username", flat=True).first()
+        known[typed] = stored if stored is not None else typed.lower()
+    return known[typed]

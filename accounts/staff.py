@@ -22,7 +22,7 @@ from accounts import two_factor
 from accounts.services import _end_sessions
 from accounts.tokens import tokens_revoke_all
 from clients import services
-from clients.models import Client, Supervision, User
+from clients.models import Client, Supervision, User, username_taken
 from clients.scoping import is_clinic_admin_of
 
 NOT_YOURS = "Only the clinic's admins manage its people."
@@ -32,7 +32,6 @@ LAST_ADMIN = (
 )
 HOLDS_CLIENTS = "{member} still has {held}: move them first."
 ROLES = ("is_therapist", "is_supervisor", "is_clinic_admin")
-USERNAME_TAKEN = "Someone already has this username; choose another."
 EMAIL_TAKEN = services.EMAIL_TAKEN
 NO_EMAIL = "Enter the address the invitation goes to."
 
@@ -119,8 +118,8 @@ def staff_invite(
     if (member := invited_already(actor=actor, username=username, email=email)) is not None:
         raise InvitedAlready(member)
     errors = {}
-    if User.objects.filter(username__iexact=username).exists():
-        errors["username"] = USERNAME_TAKEN
+    if (taken := User.objects.username_clash(username)) is not None:
+        errors["username"] = username_taken(taken, username)
     if services.email_taken(clinic_id=actor.clinic_id, email=email):
         errors["email"] = EMAIL_TAKEN
     if errors:
@@ -139,10 +138,12 @@ def staff_invite(
                 is_supervisor=is_supervisor,
                 is_clinic_admin=is_clinic_admin,
             )
-    except IntegrityError:  # the same username, taken by a request at the same moment
+    except (IntegrityError, ValidationError):
+        # The same username in any case, taken by a request at the same moment (said on
+        # the username by `staff_create`), or another mistake.
         if (member := invited_already(actor=actor, username=username, email=email)) is not None:
             raise InvitedAlready(member) from None  # that request was this one, sent twice
-        raise ValidationError({"username": USERNAME_TAKEN}) from None
+        raise
 
 
 class InvitedAlready(Exception):
@@ -160,9 +161,9 @@ def invited_already(*, actor: User, username: str, email: str) -> User | None:
     as taken, the second click of a double click had the admin choose another, and invite
     the same person twice.)"""
     return (
-        User.objects.filter(
+        User.objects.signing_in_as(username_as_stored(username))
+        .filter(
             clinic_id=actor.clinic_id,
-            username__iexact=username_as_stored(username),
             email__iexact=email.strip(),
             is_active=True,
             password__startswith=UNUSABLE_PASSWORD_PREFIX,

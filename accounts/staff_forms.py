@@ -8,10 +8,10 @@ from django import forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db.models import QuerySet
 
-from accounts.staff import USERNAME_TAKEN, invited_already, username_as_stored
+from accounts.staff import invited_already, username_as_stored
 from alliance.fields import NameField, RecordChoiceField
 from alliance.forms import ServiceForm
-from clients.models import User
+from clients.models import User, username_taken
 
 
 class RolesForm(ServiceForm):
@@ -72,10 +72,11 @@ class InviteForm(RolesForm):
         # invites (the form sent twice), it is the service's to say so.
         username = username_as_stored(self.cleaned_data["username"])
         email = self.cleaned_data.get("email", "")  # the field before this one
-        if User.objects.filter(username__iexact=username).exists() and not (
+        taken = User.objects.username_clash(username)
+        if taken is not None and not (
             email and invited_already(actor=self.actor, username=username, email=email)
         ):
-            raise forms.ValidationError(USERNAME_TAKEN)
+            raise forms.ValidationError(username_taken(taken, username))
         return username
 
     def details(self) -> dict[str, Any]:

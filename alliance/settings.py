@@ -205,6 +205,8 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "alliance.net.client_address"
 AXES_USERNAME_FORM_FIELD = "username"
+# A username is counted in one case, whatever case it was typed in (accounts/backends.py).
+AXES_USERNAME_CALLABLE = "accounts.backends.throttled_username"
 AXES_ENABLE_ADMIN = False  # accounts/admin.py registers its screens, without form data
 # Staff who must confirm a code from an authenticator app after their password:
 # "admins" (clinic admins and superusers; others may opt in) or "all".

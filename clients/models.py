@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from alliance import links
@@ -90,8 +92,47 @@ class Clinic(models.Model):
         return self.name
 
 
+# A username is the same in capitals and small letters: "Ann" and "ann" would be two
+# colleagues whom nobody tells apart, and the log-in would refuse one of them the password
+# she typed in the other's case. The database refuses a second one in any case (the
+# constraint below), and the log-in finds the one there is (`get_by_natural_key`).
+USERNAME_IN_ANY_CASE = "user_username_unique_in_any_case"
+USERNAME_TAKEN = "Someone already has this username; choose another."
+
+
+def username_taken(taken: str, wanted: str) -> str:
+    """What a form says of `wanted` when `taken` is already someone's username."""
+    if taken == wanted:
+        return USERNAME_TAKEN
+    return (
+        f"Someone already has this username, as \u201c{taken}\u201d (capitals and small "
+        "letters count as the same); choose another."
+    )
+
+
+def _same_username_q(username: str) -> Exact:
+    """Matches a username in any case, as the database's unique index on LOWER(username)
+    compares them (so what it refuses and what this finds are the same)."""
+    return Exact(Lower("username"), Lower(Value(username, output_field=models.CharField())))
+
+
 class StaffManager(UserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
-    pass
+    def get_by_natural_key(self, username: str | None) -> User:
+        """The one person who signs in as `username`, in any case: Django's log-in backend,
+        `createsuperuser`'s check for a taken username and natural keys all look people
+        up here."""
+        return self.get(_same_username_q(username or ""))
+
+    def signing_in_as(self, username: str) -> models.QuerySet[User]:
+        """The person (at most one) whose username is `username` in any case."""
+        return self.filter(_same_username_q(username))
+
+    def username_clash(self, username: str, besides: User | None = None) -> str | None:
+        """The username someone else already has that is `username` in any case, or None."""
+        others = self.signing_in_as(username)
+        if besides is not None and besides.pk is not None:
+            others = others.exclude(pk=besides.pk)
+        return others.values_list("username", flat=True).first()
 
 
 class User(AbstractUser):
@@ -135,10 +176,39 @@ class User(AbstractUser):
                 name="user_staff_belongs_to_a_clinic",
                 violation_error_message="Every member of staff must belong to a clinic.",
             ),
+            # Against two invitations (or an invitation and the admin) at the same moment,
+            # which each checked before the other's row was there.
+            models.UniqueConstraint(
+                Lower("username"),
+                name=USERNAME_IN_ANY_CASE,
+                violation_error_code="username_taken",
+                violation_error_message=USERNAME_TAKEN,
+            ),
         ]
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+    def validate_constraints(self, exclude: Any = None) -> None:
+        """The constraints, a username taken in another case said beside the username (the
+        constraint alone says it above the form, without saying whose it is). The same
+        username in the same case is said by the field's own check (`validate_unique`)."""
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as refused:
+            errors = refused.update_error_dict({})
+            others = errors.pop(NON_FIELD_ERRORS, [])
+            kept = [error for error in others if error.code != "username_taken"]
+            if kept:
+                errors[NON_FIELD_ERRORS] = kept
+            if len(kept) < len(others):
+                taken = User.objects.username_clash(self.username, besides=self)
+                if taken is not None and taken != self.username:
+                    errors.setdefault("username", []).append(
+                        ValidationError(username_taken(taken, self.username), code="unique")
+                    )
+            if errors:
+                raise ValidationError(errors) from None
 
     @property
     def roles(self) -> list[str]:

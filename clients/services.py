@@ -8,7 +8,8 @@ admin pages and the demo seeder all come through here.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,7 +24,15 @@ from alliance.fields import (
     written,
 )
 from clients import audit
-from clients.models import NOTICE_MAX_LENGTH, AuditAction, Client, Clinic, Supervision, User
+from clients.models import (
+    NOTICE_MAX_LENGTH,
+    AuditAction,
+    Client,
+    Clinic,
+    Supervision,
+    User,
+    username_taken,
+)
 from clients.moves import NOT_A_RECEIVER
 from clients.notice import shows_default_notice
 from clients.scoping import (
@@ -171,10 +180,26 @@ def staff_create(
     )
     user.set_password(password)
     user.full_clean()
-    with transaction.atomic():
+    with _username_kept(user):
         user.save()
         audit.written(actor, AuditAction.CREATED, user)
     return user
+
+
+@contextmanager
+def _username_kept(user: User) -> Iterator[None]:
+    """A transaction for saving `user`, in which a username someone took a moment ago (their
+    row committed after `full_clean` looked, as two invitations sent at the same instant,
+    one "Ann" and one "ann") is said on the username, not a server error. The database's
+    unique index on LOWER(username) is what refuses it."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        taken = User.objects.username_clash(user.username, besides=user)
+        if taken is None:
+            raise
+        raise ValidationError({"username": username_taken(taken, user.username)}) from None
 
 
 EMAIL_TAKEN = "A colleague of this clinic already has this e-mail address."
@@ -260,7 +285,7 @@ def staff_update(*, actor: User, member: User, data: dict[str, Any]) -> User:
     for name, value in data.items():
         setattr(member, name, value)
     member.full_clean(exclude=[name for name in STAFF_NAMES if name not in data])
-    with transaction.atomic():
+    with _username_kept(member):
         member.save()
         _changed(actor, member, before)
     return member

@@ -38,7 +38,8 @@ def add_arguments(parser: CommandParser) -> None:
 def actor_and_client(username: str, client_id: int) -> tuple[User, Client]:
     """The acting clinic admin and the client in their scope, or a clear refusal (the same
     for a client that does not exist and one out of reach)."""
-    actor = User.objects.filter(username=username).select_related("clinic").first()
+    # In any case, as the log-in takes it (a username is the same in capitals).
+    actor = User.objects.signing_in_as(username).select_related("clinic").first()
     if actor is None:
         raise CommandError(f"No member of staff is called {username}.")
     client = (

@@ -315,6 +315,15 @@ def test_client_erase_with_yes_does_not_ask(record: Client, clinic_admin: User) 
     assert "R.K." not in out.getvalue()
 
 
+def test_the_commands_take_the_admins_username_in_any_case(
+    record: Client, clinic_admin: User
+) -> None:
+    discharge(record)
+    out = io.StringIO()
+    call_command("client_erase", str(record.pk), "--as", "ADA", "--yes", stdout=out)
+    assert "Erased client" in out.getvalue()
+
+
 def test_client_erase_refuses_an_active_client(record: Client, clinic_admin: User) -> None:
     with pytest.raises(CommandError, match="discharged"):
         call_command("client_erase", str(record.pk), "--as", "ada", "--yes")
