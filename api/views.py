@@ -3,7 +3,8 @@ reached through its scoped queryset (`visible_to`), so a token reads exactly wha
 owner reads in the app: another clinic's record, or one outside their caseload, is a 404.
 
 Each answer that shows clients' records is in the audit trail: one "exported" entry per
-client it showed, as a CSV download is.
+client it showed, as a CSV download is (not a HEAD request's, which sends none:
+`clients.audit.READS`).
 """
 
 from __future__ import annotations

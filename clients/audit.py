@@ -31,10 +31,18 @@ CLIENT_LINK = "client link"
 
 @dataclass(frozen=True)
 class Origin:
-    """Where the current request came from: the address, and the page or tool."""
+    """Where the current request came from: the address, the page or tool, and its method."""
 
     address: str | None
     place: str
+    method: str = ""
+
+
+# A HEAD request is answered with the headers alone: the page, file or API answer is
+# built but never sent, so nobody viewed or exported anything (a tool checking that an
+# address answers, a link preview, a proxy). Recording it as an export put data leaving
+# the clinic in the trail that never left.
+READS = frozenset({AuditAction.VIEWED, AuditAction.EXPORTED})
 
 
 _origin: contextvars.ContextVar[Origin | None] = contextvars.ContextVar(
@@ -49,7 +57,8 @@ class AuditMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        token = _origin.set(Origin(address=client_address(request) or None, place=""))
+        origin = Origin(address=client_address(request) or None, place="", method=request.method)
+        token = _origin.set(origin)
         try:
             return self.get_response(request)
         finally:
@@ -61,7 +70,19 @@ class AuditMiddleware:
             "admin" if match and match.namespace == "admin" else (match.view_name if match else "")
         )
         current = _origin.get()
-        _origin.set(Origin(address=current.address if current else None, place=place or ""))
+        _origin.set(
+            Origin(
+                address=current.address if current else None,
+                place=place or "",
+                method=current.method if current else request.method or "",
+            )
+        )
+
+
+def _nothing_sent(action: str) -> bool:
+    """Whether `action` is a read (`READS`) made for a HEAD request, which sends no body."""
+    origin = _origin.get()
+    return action in READS and origin is not None and origin.method == "HEAD"
 
 
 def _client_id(record: models.Model) -> int | None:
@@ -131,19 +152,22 @@ def _entry(
     )
 
 
-def _record(**entry: Any) -> AuditEntry:
+def _record(**entry: Any) -> AuditEntry | None:
+    if _nothing_sent(entry["action"]):
+        return None
     saved = _entry(**entry)
     saved.save()
     return saved
 
 
-def viewed(request: HttpRequest, record: models.Model, *, place: str = "") -> AuditEntry:
-    """`request.user` opened a page showing `record`."""
+def viewed(request: HttpRequest, record: models.Model, *, place: str = "") -> AuditEntry | None:
+    """`request.user` opened a page showing `record` (not for a HEAD request: `READS`)."""
     return _record(actor=request.user, action=AuditAction.VIEWED, record=record, place=place)
 
 
-def exported(request: HttpRequest, record: models.Model, *, place: str = "") -> AuditEntry:
-    """`request.user` downloaded `record`'s data (a CSV, an export)."""
+def exported(request: HttpRequest, record: models.Model, *, place: str = "") -> AuditEntry | None:
+    """`request.user` downloaded `record`'s data (a CSV, an export; not for a HEAD
+    request: `READS`)."""
     return _record(actor=request.user, action=AuditAction.EXPORTED, record=record, place=place)
 
 
@@ -156,12 +180,13 @@ def written(
     place: str = "",
     client_id: int | None = None,
     clinic_id: int | None = None,
-) -> AuditEntry:
+) -> AuditEntry | None:
     """A service created, changed, voided or erased `record`. `actor` is a member of
     staff, or a word for who acted without an account (`CLIENT_LINK`, `SYSTEM`).
 
     `clinic_id` is for a record that names no clinic or client of its own (a
-    supervision link), or to save the query that would look it up."""
+    supervision link), or to save the query that would look it up. (Nothing for a read
+    made for a HEAD request: `READS`.)"""
     return _record(
         actor=actor,
         action=action,
@@ -182,7 +207,10 @@ def written_for_clients(
     place: str = "",
 ) -> None:
     """One entry per client (client id → clinic id) for the same act on each — several
-    clients moved, or sent by the API — written in one insert, not one per client."""
+    clients moved, or sent by the API — written in one insert, not one per client. (Nothing
+    for a read made for a HEAD request: `READS`.)"""
+    if _nothing_sent(action):
+        return
     entries = [
         _entry(
             actor=actor,

@@ -332,6 +332,26 @@ def test_every_answer_is_in_the_audit_trail(client: Any, clinic_admin: User, rec
     assert set(entries.values_list("place", flat=True)) == {"api"}
 
 
+def test_a_head_request_sends_no_records_and_records_no_export(
+    client: Any, clinic_admin: User, records: dict, client_record: Client
+) -> None:
+    """The headers alone were sent: nothing left the clinic, though the trail said it had."""
+    token = token_for(clinic_admin)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    session = records["R.K."]["session"]
+    for path in (
+        *(f"{resource}/" for resource in RESOURCES),
+        f"clients/{client_record.pk}/",
+        f"sessions/{session.pk}/",
+        f"clients/{client_record.pk}/fhir/",
+    ):
+        response = client.head(f"/api/v1/{path}", **headers)
+        assert response.status_code == 200 and response.content == b"", path
+    assert not AuditEntry.objects.filter(action=AuditAction.EXPORTED).exists()
+    get(client, "sessions/", token)  # a GET still is one
+    assert AuditEntry.objects.filter(action=AuditAction.EXPORTED, place="api").count() == 2
+
+
 def test_requests_past_the_rate_are_refused(client: Any, therapist: User, monkeypatch: Any) -> None:
     monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "3/minute"})
     token = token_for(therapist)

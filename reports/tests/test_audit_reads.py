@@ -173,6 +173,28 @@ def test_downloading_the_dashboard_is_recorded_against_the_clinic(
     assert (entry.clinic_id, entry.place) == (supervisor.clinic_id, "dashboard CSV")
 
 
+def test_a_head_request_for_a_page_or_an_export_records_nothing(
+    client: Any, clinic_admin: User, client_record: Client
+) -> None:
+    """The headers alone are sent: nothing was viewed or exported."""
+    session = SessionFactory(client=client_record)
+    RatingFactory(session=session)
+    client.force_login(clinic_admin)
+    addresses = [
+        reverse("reports:client-detail", args=[client_record.pk]),
+        reverse("reports:session-detail", args=[session.pk]),
+        reverse("reports:client-ratings-csv", args=[client_record.pk]),
+        reverse("reports:dashboard-csv"),
+        reverse("reports:audit-csv"),
+        reverse("measures:client-fhir", args=[client_record.pk]),
+    ]
+    for address in addresses:
+        assert client.head(address).status_code == 200, address
+    assert not AuditEntry.objects.exists()
+    client.get(addresses[0])
+    assert only_entry().action == AuditAction.VIEWED
+
+
 def staff(user: User) -> User:
     user.is_staff = True
     user.save()
