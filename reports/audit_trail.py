@@ -2,7 +2,8 @@
 
 Entries are read through `AuditEntry.objects.visible_to(user)` (a clinic's own, for its
 clinic admins) with one query per page whatever the trail's length: the client's label
-comes in the same query, and who acted is the name the entry kept.
+comes in the same query, as does who acted (named on the page as the colleague filter names
+them; the CSV keeps the username the entry kept).
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def audit_entries(user: Any, filters: AuditFilters) -> QuerySet[AuditEntry]:
         entries = entries.filter(client_id=filters.client.pk)
     if filters.action:
         entries = entries.filter(action=filters.action)
-    return entries.select_related("client").order_by("-at", "-pk")
+    # The actor too, for the page to name them as its filter does (`actor_words`).
+    return entries.select_related("client", "actor").order_by("-at", "-pk")
 
 
 def filename(filters: AuditFilters) -> str:

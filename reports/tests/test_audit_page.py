@@ -125,6 +125,35 @@ def test_the_page_says_where_and_what_in_words_and_the_csv_keeps_the_stored_valu
     assert "sessions:session-log" in {row["place"] for row in rows}
 
 
+def test_who_acted_is_named_as_the_colleague_filter_names_them_and_the_csv_keeps_usernames(
+    client: Any, clinic_admin: User, therapist: User, client_record: Client, other_clinic: Any
+) -> None:
+    """The page said "tara" where its filter offered "Tara Young": the same person, found
+    under two names."""
+    therapist.first_name, therapist.last_name = "Tara", "Young"
+    therapist.save()
+    nameless = TherapistFactory(
+        clinic=clinic_admin.clinic, username="nn", first_name="", last_name=""
+    )
+    root = User.objects.create_superuser(username="root", password="x", first_name="Rosa")
+    moved = TherapistFactory(clinic=clinic_admin.clinic, username="mover", first_name="Mo")
+    for actor in (therapist, nameless, moved, root):
+        audit.written(actor, AuditAction.CHANGED, client_record)
+    User.objects.filter(pk=moved.pk).update(clinic=other_clinic)  # since moved away
+    audit.written(None, AuditAction.CHANGED, client_record)  # "system"
+    client.force_login(clinic_admin)
+    response = client.get(PAGE)
+    html = response.content.decode()
+    cells = [row.split("<td>")[2].split("</td>")[0] for row in html.split("<tr>")[2:]]
+    # Newest first: the system, then root, mover, nn and Tara. A colleague of the clinic by
+    # their name (their username without one), anyone else by the username the entry kept.
+    assert cells == ["system", "root", "mover", "nn", "Tara Young"]
+    options = [label for _value, label in response.context["form"].fields["user"].choices]
+    assert {"Tara Young", "nn"} <= set(options)
+    rows = list(csv.DictReader(io.StringIO(b"".join(client.get(CSV).streaming_content).decode())))
+    assert [row["who"] for row in rows[1:]] == ["system", "root", "mover", "nn", "tara"]
+
+
 def test_another_clinics_admin_sees_only_their_own(
     client: Any, other_clinic: Any, trail: dict[str, AuditEntry]
 ) -> None:
