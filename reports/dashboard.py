@@ -29,12 +29,15 @@ from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import (
     Avg,
+    BigIntegerField,
     Count,
     DecimalField,
     ExpressionWrapper,
     F,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
 )
 from django.db.models.functions import Abs, Coalesce, TruncWeek
@@ -215,18 +218,42 @@ def _concern_numbers(team: list[int], stale_before: dt.datetime) -> QuerySet:
     )
 
 
-def _follow_up_numbers(team: list[int], period: Period) -> QuerySet:
-    """Per therapist, their clients' repairs whose follow-up finished in the period:
-    recovered, or not."""
-    return (
+def _repairer() -> Coalesce:
+    """Who made the repair a follow-up step judged: whoever resolved its concern in the
+    last "resolved" step recorded before it. Not the concern's `closed_by`, which a
+    re-opening clears and the next closing rewrites (a repair that did not hold would count
+    for whoever closed the concern again); not the client's therapist, who may have taken
+    the client over since. A concern resolved with no step of it kept counts for the
+    client's therapist."""
+    resolved = (
         ConcernEvent.objects.filter(
+            concern=OuterRef("concern"), action=ConcernEvent.Action.RESOLVED, pk__lt=OuterRef("pk")
+        )
+        .order_by("-pk")
+        .values("actor")[:1]
+    )
+    return Coalesce(
+        Subquery(resolved), "concern__client__therapist", output_field=BigIntegerField()
+    )
+
+
+def _follow_up_numbers(team: list[int], period: Period) -> QuerySet:
+    """Per therapist, the repairs they made whose follow-up finished in the period:
+    recovered, or not. A repair counts for the therapist who made it, as the review does
+    (`review_outcomes`): a client moved on afterwards leaves it with them. Only repairs of
+    the team's clinic's clients: a colleague moved to another clinic brings none of the one
+    they left."""
+    return (
+        ConcernEvent.objects.alias(repairer=_repairer())
+        .filter(
             _counted("concern__client__"),
-            concern__client__therapist__in=team,
+            repairer__in=team,
+            concern__client__clinic__in=User.objects.filter(pk__in=team).values("clinic"),
             at__gte=period.start,
             at__lt=period.end,
             action__in=RECOVERED + NOT_RECOVERED,
         )
-        .values(therapist=F("concern__client__therapist"))
+        .values(therapist=F("repairer"))
         .annotate(
             repairs_recovered=Count("pk", filter=Q(action__in=RECOVERED)),
             repairs_not_recovered=Count("pk", filter=Q(action__in=NOT_RECOVERED)),

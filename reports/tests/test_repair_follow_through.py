@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from clients.models import Client, Supervision, User
-from clients.tests.factories import ClientFactory, TherapistFactory
+from clients.tests.factories import ClientFactory, ClinicAdminFactory, TherapistFactory
 from measures.models import Concern, ConcernEvent
 from measures.tests.factories import ConcernEventFactory
 from reports import dashboard
@@ -106,3 +106,76 @@ def test_the_page_shows_the_column_and_the_total_and_sorts_by_it(
     assert rows_of(descending) == [team["tara"], team["wes"]]
     ascending = client.get(URL, {"sort": "repair_follow_through"})
     assert rows_of(ascending) == [team["wes"], team["tara"]]
+
+
+# --- Whose repair it was ---------------------------------------------------------------
+
+
+def repaired_by(client: Client, therapist: User, days_ago: float) -> Concern:
+    """A concern of `client` that `therapist` resolved with a repair `days_ago`, as the
+    review does it: the concern closed by them and the step in its history."""
+    resolved = concern(session(client, timezone.now()), status=Concern.Status.RESOLVED)
+    at = timezone.now() - dt.timedelta(days=days_ago)
+    Concern.objects.filter(pk=resolved.pk).update(closed_by=therapist, closed_at=at)
+    ConcernEventFactory(
+        concern=resolved, action=ConcernEvent.Action.RESOLVED, actor=therapist, at=at
+    )
+    return resolved
+
+
+def followed_up(repaired: Concern, action: str, days_ago: float) -> None:
+    ConcernEventFactory(
+        concern=repaired,
+        action=action,
+        note="",
+        evidence={"usual": 9.0, "margin": 1.52, "scores": [9.0], "sessions": [7]},
+        at=timezone.now() - dt.timedelta(days=days_ago),
+    )
+
+
+def test_a_repair_follows_the_therapist_who_made_it_when_the_client_moves_on(
+    supervisor: User,
+    clinic_admin: User,
+    therapist: User,
+    colleague: User,
+    client_record: Client,
+) -> None:
+    """Tara repaired twice, then her client moved to Colin, whom Sue does not supervise:
+    one repair held, the other did not (its concern re-opened, and Colin closed it again).
+    Both follow-ups are Tara's, as the precision page counts her repairs, not Colin's,
+    whose supervisors would otherwise read of repairs he never made."""
+    held = repaired_by(client_record, therapist, days_ago=10)
+    failed = repaired_by(client_record, therapist, days_ago=9)
+    Client.objects.filter(pk=client_record.pk).update(therapist=colleague)
+    followed_up(held, ConcernEvent.Action.RECOVERED, days_ago=3)
+    followed_up(failed, ConcernEvent.Action.REOPENED, days_ago=3)
+    ConcernEventFactory(
+        concern=failed,
+        action=ConcernEvent.Action.RESOLVED,
+        actor=colleague,
+        at=timezone.now() - dt.timedelta(days=1),
+    )
+    Concern.objects.filter(pk=failed.pk).update(closed_by=colleague)
+    period = dashboard.period_of_days(30)
+    [tara] = dashboard.therapist_rows(supervisor, period)
+    assert (tara.repairs_recovered, tara.repairs_not_recovered) == (1, 1)
+    rows = {row.pk: row for row in dashboard.therapist_rows(clinic_admin, period)}
+    colin = rows[colleague.pk]
+    assert (colin.repairs_recovered, colin.repairs_not_recovered) == (0, 0)
+    assert colin.repair_follow_through is None
+    totals = dashboard.team_totals(clinic_admin, period)
+    assert (totals["repairs_recovered"], totals["repairs_not_recovered"]) == (1, 1)
+
+
+def test_a_colleague_moved_to_another_clinic_brings_no_repair_of_the_one_they_left(
+    therapist: User, colleague: User, client_record: Client, other_clinic: Any
+) -> None:
+    """Tara repaired at Riverside; her client went to Colin, a superuser moved her to the
+    other clinic, and the repair held there after: its dashboard shows none of it."""
+    held = repaired_by(client_record, therapist, days_ago=10)
+    Client.objects.filter(pk=client_record.pk).update(therapist=colleague)
+    User.objects.filter(pk=therapist.pk).update(clinic=other_clinic)
+    followed_up(held, ConcernEvent.Action.RECOVERED, days_ago=3)
+    admin = ClinicAdminFactory(clinic=other_clinic, username="hilda")
+    [tara] = dashboard.therapist_rows(admin, dashboard.period_of_days(30))
+    assert (tara.repairs_recovered, tara.repairs_not_recovered) == (0, 0)
