@@ -501,17 +501,21 @@ def review_outcomes(user: Any, period: Period) -> dict[str, list[ReviewOutcomes]
         )
         .using(replica)
     )
-    by_rule = _outcomes(closed.order_by().values("opening_rule")).order_by("opening_rule")
+    # One moment for the three tables, as for the dashboard's counts (`team_numbers`): a
+    # concern closed between two of them would be in one and not the next, the total
+    # beneath rules that do not add up to it.
+    with one_snapshot(replica):
+        by_rule = list(_outcomes(closed.order_by().values("opening_rule")).order_by("opening_rule"))
+        by_therapist = list(_outcomes(closed.order_by().values(reviewer=REVIEWER)).order_by())
+        totals = closed.aggregate(
+            resolved=Count("pk", filter=Q(status=Concern.Status.RESOLVED)),
+            dismissed=Count("pk", filter=Q(status=Concern.Status.DISMISSED)),
+        )
     names = {therapist.pk: str(therapist) for therapist in team}
-    by_therapist = _outcomes(closed.order_by().values(reviewer=REVIEWER)).order_by()
     therapists = [
         ReviewOutcomes(names.get(row["reviewer"], "—"), row["resolved"], row["dismissed"])
         for row in by_therapist
     ]
-    totals = closed.aggregate(
-        resolved=Count("pk", filter=Q(status=Concern.Status.RESOLVED)),
-        dismissed=Count("pk", filter=Q(status=Concern.Status.DISMISSED)),
-    )
     return {
         "rules": [
             ReviewOutcomes(rule_name(row["opening_rule"]), row["resolved"], row["dismissed"])

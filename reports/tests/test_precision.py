@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -588,3 +590,46 @@ def test_a_colleague_moved_to_another_clinic_brings_no_count_of_the_one_they_lef
     User.objects.filter(pk=therapist.pk).update(clinic=other_clinic)
     client.force_login(ClinicAdminFactory(clinic=other_clinic, username="hilda"))
     assert all(rows == [] for rows in tables(client.get(URL)).values())
+
+
+# --- One moment ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_concern_closed_while_the_page_counts_is_in_all_its_tables_or_none(
+    postgresql: None, supervisor: User, therapist: User, client_record: Client
+) -> None:
+    """The three tables read the database as the first found it: a concern another
+    request closes between the count by rule and the total is in neither (on READ
+    COMMITTED the total said 2 beneath rules adding up to 1)."""
+    closed(client_record, ago(10))
+    later = waiting(ClientFactory(therapist=therapist), ago(5), Concern.Status.ACKNOWLEDGED)
+    period = dashboard.period_of_days(30)
+
+    def another_request() -> None:  # its own connection, committed at once
+        try:
+            Concern.objects.filter(pk=later.pk).update(
+                status=RESOLVED, closed_at=ago(1), closed_by=therapist, note="Talked it through."
+            )
+        finally:
+            connection.close()
+
+    landed: list[str] = []
+
+    def after_the_first_count(execute: Any, sql: str, *args: Any) -> Any:
+        result = execute(sql, *args)
+        if not landed and "GROUP BY" in sql:
+            writer = threading.Thread(target=another_request)
+            writer.start()
+            writer.join()
+            landed.append(sql)
+        return result
+
+    with connection.execute_wrapper(after_the_first_count):
+        during = dashboard.review_outcomes(supervisor, period)
+    after = dashboard.review_outcomes(supervisor, period)
+
+    assert landed  # it landed after the first count
+    counted = [sum(row.closed for row in during[table]) for table in during]
+    assert counted == [1, 1, 1]  # by rule, by therapist, in all
+    assert after["total"][0].closed == 2
