@@ -17,8 +17,10 @@ From the clinic's client ratings this estimates:
 Then it replays detection (rules and concern grouping, `simulate_concerns`) over
 the last 12 weeks with the current and the proposed thresholds, and for the main
 thresholds over a range of values, counting concerns per therapist per week.
-Pure functions on plain values at the core; `calibration_run` reads the database
-and stores a `Calibration` for the clinic admin to look at and apply.
+Pure functions on plain values at the core; `clinic_histories` reads the clinic's
+histories and `calibration_result` works out all a calibration shows. A calibration asked
+for, worked out by a worker and kept for the clinic admin to look at and apply is
+`measures.calibration_runs`.
 """
 
 from __future__ import annotations
@@ -28,27 +30,20 @@ import datetime as dt
 import itertools
 import math
 import statistics
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
-from django.db.models.functions import Greatest
-from django.utils import timezone
+from django.db.models import Exists, OuterRef, Q
 
 from alliance.progress import OnProgress, OnStage
-from clients import audit
-from clients.models import AuditAction, Client, Clinic, User
-from clients.scoping import is_clinic_admin_of
+from clients.models import Client, Clinic
 from measures.grouping import simulate_concerns
 from measures.history import Finding, Point, Thresholds
-from measures.models import Calibration, Concern, Rating
+from measures.models import Concern, Rating
 from measures.rules import RULES, RUPTURES, Rule
-from measures.thresholds import clinic_thresholds, current_values
+from measures.thresholds import current_values
 
 WINDOW_WEEKS = 12
 # Enough to estimate an SD and a correlation: at least 20 stable clients, 100 successive pairs.
@@ -450,170 +445,6 @@ def calibration_result(
         result["rates"]["proposed"] = replay.rates(proposed)
         result["curves"] = curves(replay, current, proposed)
     return result
-
-
-# A running calibration not heard from for this long was lost (its worker died past its
-# retries, or its task never reached one): it no longer holds its clinic's place, and shows
-# as failed. It is heard from when asked for, when a worker takes it up and as it
-# progresses (every few seconds); longer than an attempt may run (12 minutes).
-STALE_AFTER = dt.timedelta(minutes=30)
-# A calibration whose worker is lost this many times (killed for its memory, say) fails,
-# rather than being handed to the next worker for ever.
-MAX_ATTEMPTS = 3
-
-
-class CalibrationRunning(Exception):
-    """A calibration of the clinic is already running (the one in `running`)."""
-
-    def __init__(self, running: Calibration) -> None:
-        asked = timezone.localtime(running.created_at)
-        super().__init__(
-            f"A calibration of this clinic is already running (asked for at {asked:%H:%M})."
-        )
-        self.running = running
-
-
-def calibration_request(
-    *, clinic: Clinic, actor: User | None = None, now: dt.datetime | None = None
-) -> Calibration:
-    """Ask for a calibration of `clinic`: recorded as running, for `calibration_complete`
-    (a worker's task, or the command) to work out. Raises CalibrationRunning while one of
-    the clinic's is running; one lost long ago (`STALE_AFTER`) is marked failed instead.
-
-    `actor` is the clinic admin who asked (None from the command line)."""
-    if actor is not None and not is_clinic_admin_of(actor, clinic.pk):
-        raise PermissionDenied("Only a clinic admin of this clinic can calibrate its thresholds.")
-    now = now or timezone.now()
-    with transaction.atomic():
-        # Two admins asking at once wait here for each other; the database's one running
-        # calibration per clinic is the backstop.
-        Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
-        running = Calibration.objects.filter(
-            clinic=clinic, status=Calibration.Status.RUNNING
-        ).first()
-        if running is not None:
-            if is_running(running, now):
-                raise CalibrationRunning(running)
-            _finish(running.pk, Calibration.Status.FAILED, now)
-        run = Calibration.objects.create(
-            clinic=clinic,
-            created_by=actor,
-            created_at=now,
-            updated_at=now,
-            status=Calibration.Status.RUNNING,
-        )
-        audit.written(actor, AuditAction.CREATED, run)
-    return run
-
-
-def calibration_complete(
-    calibration_id: int, *, stages: OnStage | None = None, now: dt.datetime | None = None
-) -> Calibration:
-    """Work out a requested calibration and keep its result for the clinic's admins. Safe
-    to run twice (a task delivered again): one that is no longer running is left as it
-    is, and one lost or taken up `MAX_ATTEMPTS` times already fails. Its row hears of its
-    progress every few seconds, for its page; so does `stages`, if given, at every step."""
-    run = Calibration.objects.select_related("clinic").get(pk=calibration_id)
-    if run.status != Calibration.Status.RUNNING:
-        return run
-    if not is_running(run) or run.attempts >= MAX_ATTEMPTS:
-        # Lost (another may have been asked for since), or its worker lost too often.
-        calibration_failed(run.pk)
-        run.refresh_from_db()
-        return run
-    Calibration.objects.filter(pk=run.pk, status=Calibration.Status.RUNNING).update(
-        attempts=F("attempts") + 1, updated_at=timezone.now()
-    )
-    now = now or timezone.now()
-    recorded = _recorded(calibration_id, also=stages)
-    clients = clinic_histories(run.clinic, recorded, now)
-    result = calibration_result(
-        clients,
-        clinic_thresholds(run.clinic),
-        now,
-        progress=lambda total: recorded(REPLAYING, total),
-    )
-    Calibration.objects.filter(pk=run.pk, status=Calibration.Status.RUNNING).update(
-        result=result, status=Calibration.Status.DONE, progress=100, finished_at=timezone.now()
-    )
-    run.refresh_from_db()
-    return run
-
-
-def is_running(run: Calibration, now: dt.datetime | None = None) -> bool:
-    """Still being worked out: running, and heard from lately (`STALE_AFTER`)."""
-    now = now or timezone.now()
-    return run.status == Calibration.Status.RUNNING and run.updated_at > now - STALE_AFTER
-
-
-def status_of(run: Calibration, now: dt.datetime | None = None) -> str:
-    """Running, done or failed, as its clinic's admins are told: one lost is failed."""
-    if run.status == Calibration.Status.RUNNING and not is_running(run, now):
-        return Calibration.Status.FAILED
-    return run.status
-
-
-def calibration_failed(calibration_id: int) -> None:
-    """Mark a running calibration failed (its task gave up), so its clinic may ask again."""
-    _finish(calibration_id, Calibration.Status.FAILED, timezone.now())
-
-
-def calibration_run(
-    *,
-    clinic: Clinic,
-    actor: User | None = None,
-    now: dt.datetime | None = None,
-    stages: OnStage | None = None,
-) -> Calibration:
-    """Calibrate `clinic` at once, in this process (the command, tests): asked for and
-    worked out. A failure leaves it failed, not running."""
-    run = calibration_request(clinic=clinic, actor=actor, now=now)
-    try:
-        return calibration_complete(run.pk, stages=stages, now=now)
-    except BaseException:
-        calibration_failed(run.pk)
-        raise
-
-
-def _finish(calibration_id: int, status: str, now: dt.datetime) -> None:
-    Calibration.objects.filter(pk=calibration_id, status=Calibration.Status.RUNNING).update(
-        status=status, finished_at=now
-    )
-
-
-PROGRESS_EVERY = 2.0  # seconds between a running calibration's progress writes
-
-
-def _recorded(
-    calibration_id: int,
-    clock: Callable[[], float] = time.monotonic,
-    also: OnStage | None = None,
-) -> OnStage:
-    """Stages that write the calibration's progress, in per cent, to its row at most every
-    `PROGRESS_EVERY` seconds (reading the histories is its first 40 %, replaying them the
-    rest), each write a sign of life; and tell `also` of every step. The bar never goes back
-    (another attempt starts again from nothing) and a calibration that has ended is left
-    alone."""
-    written_at = [clock()]
-
-    def stage(name: str, total: int) -> OnProgress:
-        told = also(name, total) if also is not None else None
-        start = 0 if name == READING else SHARE[READING]
-
-        def update(done: int) -> None:
-            if told is not None:
-                told(done)
-            if clock() - written_at[0] < PROGRESS_EVERY:
-                return
-            percent = min(99, start + SHARE[name] * done // max(total, 1))
-            Calibration.objects.filter(pk=calibration_id, status=Calibration.Status.RUNNING).update(
-                progress=Greatest(F("progress"), percent), updated_at=timezone.now()
-            )
-            written_at[0] = clock()
-
-        return update
-
-    return stage
 
 
 def rules_in(rates: Iterable[dict[str, float]]) -> list[str]:

@@ -164,10 +164,10 @@ def erase_past_retention() -> dict[str, int]:
 class CalibrationTask(Task):
     """A calibration whose retries are spent (the database away for minutes) is marked
     failed as the task gives up, if the database is back by then; else its page calls it
-    failed once it has been running too long (`measures.calibration.STALE_AFTER`)."""
+    failed once it has been running too long (`measures.calibration_runs.STALE_AFTER`)."""
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        from measures.calibration import calibration_failed
+        from measures.calibration_runs import calibration_failed
 
         try:
             calibration_failed(kwargs.get("calibration_id", args[0] if args else 0))
@@ -190,7 +190,7 @@ class CalibrationTask(Task):
 def calibrate(calibration_id: int) -> str:
     """Work out the calibration a clinic admin asked for; returns how it ended. An error
     other than the database's (which is retried) fails it, so its page says so."""
-    from measures.calibration import calibration_complete, calibration_failed
+    from measures.calibration_runs import calibration_complete, calibration_failed
 
     try:
         return calibration_complete(calibration_id).status

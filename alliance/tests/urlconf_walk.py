@@ -22,7 +22,7 @@ from django.utils.http import urlsafe_base64_encode
 from accounts.models import AccessToken
 from accounts.tokens import token_create
 from clients.models import Client, Supervision, User
-from measures.calibration import calibration_run
+from measures.calibration_runs import calibration_run
 from measures.instruments import instrument_add
 from measures.models import (
     Calibration,

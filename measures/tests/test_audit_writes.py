@@ -12,7 +12,7 @@ from django.core.management import call_command
 
 from clients import audit
 from clients.models import AuditEntry, Client, Clinic, User
-from measures import calibration
+from measures import calibration_runs
 from measures.detection import evaluate_clients
 from measures.models import Calibration, ClinicThresholds, Concern, Rating
 from measures.review import concern_acknowledge, concern_comment, concern_dismiss, concern_resolve
@@ -171,7 +171,7 @@ def test_applying_and_resetting_thresholds_name_the_thresholds_that_moved(
 def test_a_calibration_run_is_recorded_as_its_admin_or_the_system(
     clinic: Clinic, clinic_admin: User
 ) -> None:
-    run = calibration.calibration_run(clinic=clinic, actor=clinic_admin)
+    run = calibration_runs.calibration_run(clinic=clinic, actor=clinic_admin)
     call_command("calibrate_thresholds", "--clinic", str(clinic.pk), stdout=StringIO())
     command_run = Calibration.objects.exclude(pk=run.pk).get()
     assert entries() == [

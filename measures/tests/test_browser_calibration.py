@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from accounts.tests.steps import authenticator_for, current_code
 from clients.models import User
 from conftest import watch_for_problems
-from measures.calibration import calibration_complete, calibration_request
+from measures.calibration_runs import calibration_complete, calibration_request
 from measures.models import Calibration
 from measures.tests.test_calibration import clinic_of_ratings
 from reports.tests.test_browser_audit import log_in

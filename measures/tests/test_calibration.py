@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from clients.models import Client, Clinic, User
 from clients.tests.factories import ClientFactory
-from measures import calibration
+from measures import calibration, calibration_runs
 from measures.calibration import ClientHistory, estimate, proposal
 from measures.history import Point, Thresholds
 from measures.models import Calibration, ClinicThresholds, Rating, ThresholdChange
@@ -183,7 +183,7 @@ def rated_clinic(therapist: User) -> Clinic:
 def test_a_calibration_keeps_estimates_proposal_rates_and_curves(
     rated_clinic: Clinic, clinic_admin: User
 ) -> None:
-    run = calibration.calibration_run(clinic=rated_clinic, actor=clinic_admin)
+    run = calibration_runs.calibration_run(clinic=rated_clinic, actor=clinic_admin)
     result = Calibration.objects.get(pk=run.pk).result
     assert run.created_by == clinic_admin and run.applied_at is None
     assert result["enough_data"] and result["estimates"]["stable_clients"] == 25
@@ -259,7 +259,7 @@ def test_only_the_clinics_own_admin_may_calibrate_it(
 ) -> None:
     for someone in (therapist, supervisor, outsider):
         with pytest.raises(PermissionDenied):
-            calibration.calibration_run(clinic=rated_clinic, actor=someone)
+            calibration_runs.calibration_run(clinic=rated_clinic, actor=someone)
     assert not Calibration.objects.exists()
 
 
@@ -267,7 +267,7 @@ def test_only_the_clinics_own_admin_may_calibrate_it(
 def test_applying_a_proposal_records_who_when_and_the_values(
     rated_clinic: Clinic, clinic_admin: User
 ) -> None:
-    run = calibration.calibration_run(clinic=rated_clinic, actor=clinic_admin)
+    run = calibration_runs.calibration_run(clinic=rated_clinic, actor=clinic_admin)
     before = clinic_thresholds(rated_clinic)
     change = thresholds_apply(calibration=run, actor=clinic_admin)
     after = clinic_thresholds(rated_clinic)
@@ -286,7 +286,7 @@ def test_applying_a_proposal_records_who_when_and_the_values(
 def test_nobody_else_applies_or_resets_and_nothing_changes(
     rated_clinic: Clinic, clinic_admin: User, supervisor: User, outsider: User
 ) -> None:
-    run = calibration.calibration_run(clinic=rated_clinic, actor=clinic_admin)
+    run = calibration_runs.calibration_run(clinic=rated_clinic, actor=clinic_admin)
     for someone in (supervisor, outsider):
         with pytest.raises(PermissionDenied):
             thresholds_apply(calibration=run, actor=someone)
@@ -300,7 +300,7 @@ def test_a_calibration_without_enough_data_cannot_be_applied(
     therapist: User, clinic_admin: User
 ) -> None:
     clinic_of_ratings(therapist, clients=5)
-    run = calibration.calibration_run(clinic=therapist.clinic, actor=clinic_admin)
+    run = calibration_runs.calibration_run(clinic=therapist.clinic, actor=clinic_admin)
     assert not run.result["enough_data"]
     with pytest.raises(ValidationError, match="too few ratings"):
         thresholds_apply(calibration=run, actor=clinic_admin)
@@ -308,7 +308,7 @@ def test_a_calibration_without_enough_data_cannot_be_applied(
 
 @pytest.mark.django_db
 def test_resetting_goes_back_to_the_settings(rated_clinic: Clinic, clinic_admin: User) -> None:
-    run = calibration.calibration_run(clinic=rated_clinic, actor=clinic_admin)
+    run = calibration_runs.calibration_run(clinic=rated_clinic, actor=clinic_admin)
     thresholds_apply(calibration=run, actor=clinic_admin)
     thresholds_reset(clinic=rated_clinic, actor=clinic_admin)
     assert clinic_thresholds(rated_clinic) == Thresholds.from_settings()

@@ -19,10 +19,9 @@ from django.utils import timezone
 from alliance.celery import app as celery_app
 from clients.models import AuditEntry, Clinic, User
 from conftest import celery_broker, visible_text
-from measures import calibration
-from measures.calibration import (
-    READING,
-    REPLAYING,
+from measures import calibration, calibration_runs
+from measures.calibration import READING, REPLAYING
+from measures.calibration_runs import (
     STALE_AFTER,
     CalibrationRunning,
     calibration_complete,
@@ -74,7 +73,7 @@ def test_a_calibration_lost_long_ago_is_failed_and_another_starts(
 ) -> None:
     asked = timezone.now() - STALE_AFTER - dt.timedelta(minutes=1)
     lost = calibration_request(clinic=rated, actor=clinic_admin, now=asked)
-    assert not calibration.is_running(lost)
+    assert not calibration_runs.is_running(lost)
     run = calibration_request(clinic=rated, actor=clinic_admin)
     lost.refresh_from_db()
     assert lost.status == Calibration.Status.FAILED and lost.finished_at is not None
@@ -95,7 +94,7 @@ def test_working_it_out_keeps_the_result_and_twice_changes_nothing(
 
 def test_a_failed_calibration_is_left_as_it_is(rated: Clinic, clinic_admin: User) -> None:
     run = calibration_request(clinic=rated, actor=clinic_admin)
-    calibration.calibration_failed(run.pk)
+    calibration_runs.calibration_failed(run.pk)
     assert calibration_complete(run.pk).status == Calibration.Status.FAILED
     assert Calibration.objects.get().result == {}
 
@@ -105,7 +104,7 @@ def test_a_running_calibration_writes_its_progress_every_few_seconds(
 ) -> None:
     run = calibration_request(clinic=rated, actor=clinic_admin)
     now = [0.0]
-    stages = calibration._recorded(run.pk, clock=lambda: now[0])
+    stages = calibration_runs._recorded(run.pk, clock=lambda: now[0])
 
     def progress() -> int:
         return Calibration.objects.values_list("progress", flat=True).get(pk=run.pk)
@@ -114,22 +113,22 @@ def test_a_running_calibration_writes_its_progress_every_few_seconds(
     reading = stages(READING, 1000)
     reading(500)
     assert progress() == 0  # not yet: at most one write every PROGRESS_EVERY seconds
-    now[0] += calibration.PROGRESS_EVERY
+    now[0] += calibration_runs.PROGRESS_EVERY
     reading(500)
     assert progress() == 20  # half of the reading, which is the first 40 %
     assert Calibration.objects.get(pk=run.pk).updated_at > asked  # a sign of life
     replaying = stages(REPLAYING, 1000)
-    now[0] += calibration.PROGRESS_EVERY
+    now[0] += calibration_runs.PROGRESS_EVERY
     replaying(1000)
     assert progress() == 99  # 100 only once the result is kept
     # Another attempt starts again from nothing: the bar never moves back.
-    again = calibration._recorded(run.pk, clock=lambda: now[0])
-    now[0] += calibration.PROGRESS_EVERY
+    again = calibration_runs._recorded(run.pk, clock=lambda: now[0])
+    now[0] += calibration_runs.PROGRESS_EVERY
     again(READING, 1000)(10)
     assert progress() == 99
     # One that has ended is left alone by an attempt still at work.
     calibration_complete(run.pk)
-    now[0] += calibration.PROGRESS_EVERY
+    now[0] += calibration_runs.PROGRESS_EVERY
     again(REPLAYING, 1000)(10)
     assert progress() == 100
 
@@ -194,7 +193,7 @@ def test_lost_is_counted_from_the_last_sign_of_life_not_from_the_asking(
     run = calibration_request(clinic=rated, actor=clinic_admin, now=long_ago)
     Calibration.objects.filter(pk=run.pk).update(updated_at=timezone.now())
     run.refresh_from_db()
-    assert calibration.is_running(run)
+    assert calibration_runs.is_running(run)
     with pytest.raises(CalibrationRunning):
         calibration_request(clinic=rated, actor=clinic_admin)
     assert calibration_complete(run.pk).status == Calibration.Status.DONE
@@ -205,7 +204,7 @@ def test_a_calibration_whose_worker_is_lost_again_and_again_fails(
 ) -> None:
     run = calibration_request(clinic=rated, actor=clinic_admin)
     # Taken up this many times already, each time its worker killed (for its memory, say).
-    Calibration.objects.filter(pk=run.pk).update(attempts=calibration.MAX_ATTEMPTS)
+    Calibration.objects.filter(pk=run.pk).update(attempts=calibration_runs.MAX_ATTEMPTS)
     done = calibration_complete(run.pk)
     assert done.status == Calibration.Status.FAILED and done.result == {}
 
@@ -250,7 +249,7 @@ def test_a_worker_that_fails_it_at_once_is_said_plainly(
     from measures import tasks
 
     with celery_broker("memory://"):
-        monkeypatch.setattr(tasks.calibrate, "delay", calibration.calibration_failed)
+        monkeypatch.setattr(tasks.calibrate, "delay", calibration_runs.calibration_failed)
         client.force_login(clinic_admin)
         text = visible_text(client.post(CALIBRATE, follow=True).content.decode())
     assert "The calibration did not finish. Try again" in text
@@ -287,7 +286,7 @@ def test_the_command_shows_each_stages_progress_on_stderr(
 def test_a_calibration_from_the_command_line_shows_its_progress_on_the_page_too(
     rated: Clinic, clinic_admin: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(calibration, "PROGRESS_EVERY", 0.0)
+    monkeypatch.setattr(calibration_runs, "PROGRESS_EVERY", 0.0)
     seen: list[int] = []
     original = calibration.calibration_result
 
@@ -342,7 +341,7 @@ def test_a_calibration_not_done_has_nothing_to_apply(
 ) -> None:
     run = calibration_request(clinic=rated, actor=clinic_admin)
     if ended:
-        calibration.calibration_failed(run.pk)
+        calibration_runs.calibration_failed(run.pk)
     client.force_login(clinic_admin)
     apply = reverse("measures:thresholds-apply", args=[run.pk])
     text = visible_text(client.post(apply, follow=True).content.decode())

@@ -11,7 +11,7 @@ from django.urls import reverse
 from clients.models import AuditEntry, Clinic, User
 from clients.tests.factories import ClinicAdminFactory
 from conftest import visible_text
-from measures.calibration import calibration_run
+from measures.calibration_runs import calibration_run
 from measures.models import Calibration, ClinicThresholds, ThresholdChange
 from measures.tests.test_calibration import clinic_of_ratings
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from clients.models import Client
 from conftest import visible_text
-from measures.calibration import calibration_run
+from measures.calibration_runs import calibration_run
 from measures.models import Concern
 from measures.notifications import digests_send, escalations_send
 from sessions.models import Session

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from clients.access import get_visible_or_404
 from clients.scoping import is_clinic_admin_of
-from measures import calibration, tasks, thresholds
+from measures import calibration, calibration_runs, tasks, thresholds
 from measures.evidence import rule_name
 from measures.models import Calibration, ClinicThresholds, ThresholdChange
 
@@ -113,7 +113,7 @@ def thresholds_page(request: HttpRequest) -> HttpResponse:
             "current": _shown(current),
             "calibration": latest,
             "attempt": attempt,
-            "running": attempt is not None and calibration.is_running(attempt),
+            "running": attempt is not None and calibration_runs.is_running(attempt),
             "estimates": result.get("estimates", {}),
             "proposed": _shown(proposed),
             "outdated": outdated,
@@ -139,12 +139,12 @@ def calibrate(request: HttpRequest) -> HttpResponse:
     until applied): a large clinic's calibration takes longer than a request may last."""
     _require_clinic_admin(request.user)
     try:
-        run = calibration.calibration_request(clinic=request.user.clinic, actor=request.user)
-    except calibration.CalibrationRunning as running:
+        run = calibration_runs.calibration_request(clinic=request.user.clinic, actor=request.user)
+    except calibration_runs.CalibrationRunning as running:
         messages.info(request, f"{running} Its result will appear here when it is done.")
         return redirect("measures:thresholds")
     if not _queued(run.pk):
-        calibration.calibration_failed(run.pk)
+        calibration_runs.calibration_failed(run.pk)
         logger.warning("Could not queue calibration %s", run.pk)
         messages.error(request, QUEUE_DOWN)
         return redirect("measures:thresholds")
@@ -179,7 +179,7 @@ def calibration_progress(request: HttpRequest, calibration_id: int) -> JsonRespo
     _require_clinic_admin(request.user)
     run = get_visible_or_404(Calibration.objects.visible_to(request.user), calibration_id)
     return JsonResponse(
-        {"status": calibration.status_of(run), "progress": run.progress},
+        {"status": calibration_runs.status_of(run), "progress": run.progress},
         headers={"Cache-Control": "no-store"},
     )
 

@@ -19,13 +19,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from alliance.fields import record_id_argument
 from alliance.progress import Stages
 from clients.models import Clinic
-from measures.calibration import (
-    READING,
-    REPLAYING,
-    CalibrationRunning,
-    calibration_run,
-    rules_in,
-)
+from measures.calibration import READING, REPLAYING, rules_in
+from measures.calibration_runs import CalibrationRunning, calibration_run
 from measures.evidence import rule_name
 
 UNITS = {READING: "clients", REPLAYING: "client histories"}
