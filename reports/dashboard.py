@@ -121,6 +121,7 @@ def stale_label() -> str:
 
 # An erased client of a clinic that keeps no numbers after erasure counts in no statistic
 # (README "The client's rights"); these conditions keep them out, by the path to the client.
+# Not out of the concerns waiting for review (`_concern_numbers`): those are work to do.
 def _counted(path: str) -> Q:
     return Q(**{f"{path}excluded_from_statistics": False})
 
@@ -205,10 +206,13 @@ def _session_numbers(team: list[int], period: Period) -> QuerySet:
 
 def _concern_numbers(team: list[int], stale_before: dt.datetime) -> QuerySet:
     """Per therapist, their clients' concerns waiting for review now, and those left open
-    since before `stale_before`."""
+    since before `stale_before`: those of the review queue and of `clients_needing_attention`.
+    An erased client's count too, whatever the clinic keeps of their numbers: a concern
+    still open at the erasure waits for the therapist to dismiss it (`measures.review`),
+    work still to do rather than a statistic of the client's scores and dates."""
     return (
         Concern.objects.needing_review()
-        .filter(_counted("client__"), client__therapist__in=team)
+        .filter(client__therapist__in=team)
         .values(therapist=F("client__therapist"))
         .annotate(
             open_concerns=Count("pk"),

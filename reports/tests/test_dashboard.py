@@ -1047,8 +1047,9 @@ def test_the_dashboard_costs_the_same_queries_at_any_size(
 def test_an_erased_clients_numbers_count_only_if_the_clinic_keeps_them(
     supervisor: User, therapist: User, client_record: Client, counted: bool
 ) -> None:
-    """An erased client is discharged; whether their sessions, ratings and concerns still
-    count in the team's numbers is the clinic's setting (keep_numbers_after_erasure)."""
+    """An erased client is discharged; whether their sessions and ratings still count in
+    the team's numbers is the clinic's setting (keep_numbers_after_erasure). Their concern
+    waiting for review counts either way (below)."""
     session = SessionFactory(client=client_record, starts_at=timezone.now() - dt.timedelta(days=3))
     rate(session, 8)
     ConcernFactory(client=client_record)
@@ -1058,11 +1059,49 @@ def test_an_erased_clients_numbers_count_only_if_the_clinic_keeps_them(
     period = dashboard.period_of_days(30)
     [row] = dashboard.therapist_rows(supervisor, period)
     totals = dashboard.team_totals(supervisor, period)
-    expected = (1, 1, 1) if counted else (0, 0, 0)
+    expected = (1, 1, 1) if counted else (0, 0, 1)
     assert (row.sessions, row.client_ratings, row.open_concerns) == expected
     assert (totals["sessions"], totals["client_ratings"], totals["open_concerns"]) == expected
     weeks = dashboard.weekly_means([therapist.pk])
     assert bool(weeks.get(therapist.pk)) is counted
+
+
+def test_an_erased_clients_concern_still_waiting_is_counted_as_it_is_listed(
+    client: Any, supervisor: User, clinic_admin: User, client_record: Client
+) -> None:
+    """Erasure leaves a concern still open for the treating therapist to dismiss (README
+    "The client's rights"): it waits in their review queue, so the dashboard's count, its
+    list of clients needing attention and its CSV all have it, whether or not the clinic
+    keeps an erased client's numbers. Those numbers are scores and dates (the sessions, the
+    ratings, the weekly means); a concern waiting is work still to do, not a statistic."""
+    from measures.rights import client_erase
+
+    clinic_admin.clinic.keep_numbers_after_erasure = False
+    clinic_admin.clinic.save(update_fields=["keep_numbers_after_erasure"])
+    rated = session(client_record, timezone.now() - dt.timedelta(days=10))
+    rate(rated, 4)
+    waiting = concern(rated, days_old=10)
+    Client.objects.filter(pk=client_record.pk).update(status=Client.Status.DISCHARGED)
+    erased = client_erase(actor=clinic_admin, client=client_record)
+    assert erased.excluded_from_statistics
+
+    client.force_login(supervisor)
+    response = client.get(URL)
+    [row] = response.context["rows"]
+    assert [item.pk for item in response.context["attention"]] == [waiting.pk]
+    assert (row.open_concerns, row.stale_concerns) == (1, 1)
+    totals = response.context["totals"]
+    assert (totals["open_concerns"], totals["stale_concerns"]) == (1, 1)
+    # Its scores and dates are still left out, as the clinic chose.
+    assert (row.sessions, row.client_ratings, row.active_clients) == (0, 0, 0)
+    assert row.sparkline == []
+    from measures.concern_selectors import review_queue
+
+    assert list(review_queue(supervisor)) == [waiting]  # as their review queue has it
+    export = client.get(reverse("reports:dashboard-csv"))
+    header, line = b"".join(export.streaming_content).decode().splitlines()
+    named = dict(zip(header.split(","), line.split(","), strict=True))
+    assert (named["concerns_to_review"], named["sessions"]) == ("1", "0")
 
 
 # --- A team of hundreds: a page of therapists at a time ---------------------
