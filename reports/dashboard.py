@@ -436,6 +436,35 @@ def weekly_means(
     return series
 
 
+@dataclass
+class DashboardPage:
+    """What the dashboard page shows: the team's numbers, a page of its rows (each with
+    its `sparkline`), and the clients needing attention."""
+
+    numbers: TeamNumbers
+    page: Page
+    attention: list[Concern]
+    more_waiting: bool
+
+
+def dashboard_page(
+    user: Any, period: Period, sort: str = "therapist", descending: bool = False, number: int = 1
+) -> DashboardPage:
+    """The dashboard as shown, every read in the counts' one snapshot (`team_numbers`'s):
+    a rating or concern landing while the page is read is in all of it or none. Read after
+    the counts, the list of clients needing attention showed a concern "Concerns to review"
+    did not count, and a sparkline a rating the mean left out. The same queries: the
+    snapshot only lasts two more."""
+    with one_snapshot(replica_alias()):
+        numbers = team_numbers(user, period)
+        page = numbers.page(sort, descending, number)
+        lines = weekly_means([row.pk for row in page.object_list])
+        attention, more_waiting = clients_needing_attention([row.pk for row in numbers.rows])
+    for row in page.object_list:
+        row.sparkline = lines.get(row.pk, [])
+    return DashboardPage(numbers, page, attention, more_waiting)
+
+
 def clients_needing_attention(therapist_ids: list[int]) -> tuple[list[Concern], bool]:
     """The first ATTENTION_LIMIT concerns waiting for review on these therapists' clients (a
     team, read by `overseen_team`), one per client: most severe, then oldest; and whether

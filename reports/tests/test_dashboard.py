@@ -1245,6 +1245,57 @@ def test_a_rating_sent_while_the_dashboard_counts_is_in_all_its_numbers_or_none(
     assert row["latest_total"] == Decimal(3)  # the new session's score is the latest
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_list_and_sparklines_are_read_in_the_moment_of_the_counts(
+    postgresql: None, client: Any, supervisor: User, therapist: User, client_record: Client
+) -> None:
+    """A rating and a concern committed by another request while the page is read, after
+    its first count: in none of the page, neither counted nor listed nor drawn. Read after
+    the counts' snapshot, the list showed a concern "Concerns to review" did not count, and
+    the sparkline a rating the mean left out."""
+    now = timezone.now()
+    rate(session(client_record, now - dt.timedelta(days=15)), 8)
+    concern(session(client_record, now - dt.timedelta(days=14)), days_old=14)
+    evaluated()
+    other = ClientFactory(therapist=therapist, label="N.W.")
+    client.force_login(supervisor)
+
+    def shown() -> tuple[int, list[int], list[Decimal]]:
+        response = client.get(URL)
+        [row] = response.context["rows"]
+        attention = [item.pk for item in response.context["attention"]]
+        return response.context["totals"]["open_concerns"], attention, row.sparkline
+
+    before = shown()
+
+    def another_request() -> None:  # its own connection, committed at once
+        try:
+            rate(session(client_record, now - dt.timedelta(minutes=30)), 3)
+            concern(session(other, now - dt.timedelta(hours=1)), severity="high", days_old=0)
+        finally:
+            connection.close()
+
+    landed: list[str] = []
+
+    def after_the_first_count(execute: Any, sql: str, *args: Any) -> Any:
+        result = execute(sql, *args)
+        if not landed and "GROUP BY" in sql:
+            writer = threading.Thread(target=another_request)
+            writer.start()
+            writer.join()
+            landed.append(sql)
+        return result
+
+    with connection.execute_wrapper(after_the_first_count):
+        during = shown()
+    after = shown()
+
+    assert landed
+    assert before[0] == len(before[1]) == 1
+    assert during == before
+    assert after[0] == len(after[1]) == 2 and after[2] != before[2]
+
+
 def test_a_colleague_moved_to_another_clinic_brings_no_numbers_of_the_one_they_left(
     therapist: User, client_record: Client, colleague: User, other_clinic: Any
 ) -> None:

@@ -69,13 +69,10 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
         return canonical
     period = period_from(request)
     sort, descending = sort_from(request)
-    numbers = dashboard.team_numbers(request.user, period)
-    page = numbers.page(sort, descending, PageForm(request.GET).number())
-    rows = page.object_list
-    lines = dashboard.weekly_means([row.pk for row in rows])
-    for row in rows:
-        row.sparkline = lines.get(row.pk, [])
-    attention, more_waiting = dashboard.clients_needing_attention([row.pk for row in numbers.rows])
+    shown = dashboard.dashboard_page(
+        request.user, period, sort, descending, PageForm(request.GET).number()
+    )
+    numbers, page = shown.numbers, shown.page
     others = request.GET.copy()
     others.pop("page", None)
     return render(
@@ -84,12 +81,12 @@ def team_dashboard(request: HttpRequest) -> HttpResponse:
         {
             # Every row is a therapist `overseen_by` the viewer, the scope the reading page
             # (reports:therapist-reading) admits: each row links to it.
-            "rows": rows,
+            "rows": page.object_list,
             "page": page,
             "page_query": others.urlencode(),
             "totals": {**numbers.totals, "therapists": len(numbers.rows)},
-            "attention": attention,
-            "more_waiting": more_waiting,
+            "attention": shown.attention,
+            "more_waiting": shown.more_waiting,
             "attention_limit": dashboard.ATTENTION_LIMIT,
             "stale_label": dashboard.stale_label(),
             "period": period,
