@@ -206,7 +206,11 @@ class AuditFilterForm(PageForm):
     def __init__(self, *args: Any, viewer: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "%s")
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = User.objects.visible_to(viewer).order_by("username")
+        # Listed by the names they show, as every other list of staff (the dashboard, the
+        # staff page), in the database's collation; not by usernames nobody sees here.
+        self.fields["user"].queryset = User.objects.visible_to(viewer).order_by(
+            "last_name", "first_name", "username"
+        )
         self.fields["client"].queryset = Client.objects.visible_to(viewer)
         self.period_form = PeriodForm(*args)
 

@@ -154,6 +154,32 @@ def test_who_acted_is_named_as_the_colleague_filter_names_them_and_the_csv_keeps
     assert [row["who"] for row in rows[1:]] == ["system", "root", "mover", "nn", "tara"]
 
 
+def test_the_colleague_filter_lists_colleagues_by_name_as_every_list_of_staff(
+    client: Any, clinic_admin: User
+) -> None:
+    """The filter shows names ("Zoe Young"), so it is sorted by them, last name then first,
+    in the database's collation, as the dashboard and the staff page sort them; sorted by
+    the usernames it does not show, "amy" (Zoe Young) came before "bob" (Bo Dawson)."""
+    for username, first, last in [
+        ("zed", "Ann", "de Vries"),
+        ("amy", "Zoe", "Young"),
+        ("bob", "Bo", "Dawson"),
+        ("al", "Al", "Dawson"),
+        ("cy", "Cy", "abbott"),
+    ]:
+        TherapistFactory(
+            clinic=clinic_admin.clinic, username=username, first_name=first, last_name=last
+        )
+    client.force_login(clinic_admin)
+    response = client.get(PAGE)
+    [anyone, *choices] = response.context["form"].fields["user"].choices
+    assert anyone[1] == "Anyone"
+    options = [label for _value, label in choices]
+    by_name = User.objects.visible_to(clinic_admin).order_by("last_name", "first_name", "username")
+    assert options == [str(colleague) for colleague in by_name]
+    assert options.index("Al Dawson") < options.index("Bo Dawson") < options.index("Zoe Young")
+
+
 def test_another_clinics_admin_sees_only_their_own(
     client: Any, other_clinic: Any, trail: dict[str, AuditEntry]
 ) -> None:
