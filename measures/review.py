@@ -7,7 +7,8 @@ each step is kept as a ConcernEvent: who, what, when, and what they wrote. The a
 trail names the step's fields ("status", "note", "comment"), never what was written.
 
 An erased client's concern takes no new words (`clients.scoping.takes_personal_data`):
-no comment, repair note or reason, so it can be acknowledged but no longer closed.
+no comment, repair note or reason. It can be acknowledged, and dismissed without a reason
+(its note reads "(erased)"), but not resolved: a repair note would be new words.
 
 Closing records the stretch the therapist reviewed — the client's latest session
 and score at that moment — so a later signal opens a new concern only for
