@@ -544,16 +544,19 @@ def review_outcomes(user: Any, period: Period) -> dict[str, list[ReviewOutcomes]
             resolved=Count("pk", filter=Q(status=Concern.Status.RESOLVED)),
             dismissed=Count("pk", filter=Q(status=Concern.Status.DISMISSED)),
         )
-    names = {therapist.pk: str(therapist) for therapist in team}
+    # In the team's order (surname, first name, in the database's collation), as every
+    # other list of staff; every reviewer counted is one of the team (the filter above).
+    counted = {row["reviewer"]: row for row in by_therapist}
     therapists = [
-        ReviewOutcomes(names.get(row["reviewer"], "—"), row["resolved"], row["dismissed"])
-        for row in by_therapist
+        ReviewOutcomes(str(therapist), row["resolved"], row["dismissed"])
+        for therapist in team
+        if (row := counted.get(therapist.pk)) is not None
     ]
     return {
         "rules": [
             ReviewOutcomes(rule_name(row["opening_rule"]), row["resolved"], row["dismissed"])
             for row in by_rule
         ],
-        "therapists": sorted(therapists, key=lambda row: row.label),
+        "therapists": therapists,
         "total": [ReviewOutcomes("All concerns", totals["resolved"], totals["dismissed"])],
     }
