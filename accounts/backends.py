@@ -6,6 +6,8 @@ from typing import Any
 
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
+from django.db.models import CharField, Max, Value
+from django.db.models.functions import Coalesce, Lower
 from django.http import HttpRequest
 
 
@@ -36,7 +38,14 @@ def throttled_username(request: HttpRequest | None, credentials: dict[str, Any] 
     in one: as stored, for the person who signs in as it ("ANN" and "ann" are Ann's five
     tries together, and the admin's unlock, which lifts the stored one's, lifts them); in
     small letters, for a name nobody has, so that trying it in other capitals tells no
-    guesser whether someone has it (each would have five tries of its own)."""
+    guesser whether someone has it (each would have five tries of its own).
+
+    Small letters as the database makes them, by the LOWER its unique index and the log-in
+    compare with, not Python's: they differ beyond A-Z (SQLite folds those alone; Python
+    ends a word's "Σ" as "ς" and makes "İ" "i" and a combining dot), and where they did,
+    spellings that would sign in one person were counted apart for a name nobody has, or
+    together where they sign in nobody, so trying them told a guesser whether someone has
+    it all the same."""
     field = settings.AXES_USERNAME_FORM_FIELD
     if credentials:
         typed = credentials.get(field)
@@ -49,6 +58,8 @@ def throttled_username(request: HttpRequest | None, credentials: dict[str, Any] 
     if typed not in known:
         from clients.models import User
 
-        stored = User.objects.signing_in_as(typed).values_list("username", flat=True).first()
-        known[typed] = stored if stored is not None else typed.lower()
+        # One query: the username as stored, else the one typed in the database's small letters.
+        known[typed] = User.objects.signing_in_as(typed).aggregate(
+            counted=Coalesce(Max("username"), Lower(Value(typed, output_field=CharField())))
+        )["counted"]
     return known[typed]

@@ -21,7 +21,7 @@ from accounts.tests.steps import log_in, signed_in_as
 from alliance.tests.migrating import migrate, migrated_back
 from clients import services
 from clients.models import User
-from clients.tests.factories import ClinicAdminFactory
+from clients.tests.factories import ClinicAdminFactory, TherapistFactory
 from clients.tests.test_admin_services import change_url, form_errors, user_form
 from measures.tests.racing import meanwhile
 
@@ -186,6 +186,37 @@ def test_a_username_nobody_has_is_counted_in_one_case_too(client: Any, settings:
         log_in(client, typed, "guess")
     assert log_in(client, "noBody", "guess").status_code == 429
     assert list(AccessAttempt.objects.values_list("username", flat=True)) == ["nobody"]
+
+
+# Spellings of one username the database's LOWER folds together, or not, beyond A-Z: the
+# final sigma (Python folds "Σ" at a word's end to "ς"), the Turkish dotted capital (Python
+# makes "i" and a combining dot of it), and letters with accents (SQLite folds A-Z alone).
+SPELLINGS = [
+    ("σοφοσ", ["ΣΟΦΟΣ", "σοφοσ", "Σοφοσ"]),
+    ("istanbul", ["İSTANBUL", "istanbul", "Istanbul"]),
+    ("Ärzte", ["ÄRZTE", "ärzte", "Ärzte"]),
+]
+
+
+@pytest.mark.parametrize(("username", "spellings"), SPELLINGS)
+def test_a_username_nobody_has_is_counted_as_one_someone_has_would_be(
+    client: Any, settings: Any, clinic: Any, username: str, spellings: list[str]
+) -> None:
+    """Counted in Python's small letters, a name nobody has had its tries split where the
+    database (whose LOWER finds the person signing in) joins them, or joined where it
+    splits them: trying its spellings told a guesser whether someone has it."""
+    settings.AXES_FAILURE_LIMIT = 10
+
+    def tries_counted() -> list[int]:
+        for typed in spellings:
+            log_in(client, typed, "guess")
+        counted = sorted(AccessAttempt.objects.values_list("failures_since_start", flat=True))
+        AccessAttempt.objects.all().delete()
+        return counted
+
+    nobodys = tries_counted()
+    TherapistFactory(clinic=clinic, username=username)
+    assert nobodys == tries_counted()
 
 
 def test_the_password_asked_again_counts_with_the_log_in(
