@@ -1,4 +1,4 @@
-"""Forms for one's own account: a code, the password again, a new e-mail address."""
+"""Forms for one's own account: the log-in, a code, the password again, a new e-mail address."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import authenticate
-from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -14,6 +14,19 @@ from django.utils.translation import gettext_lazy as _
 from accounts.services import password_save
 from alliance.fields import refuse_other_digits
 from clients.models import User
+
+
+class LogInForm(AuthenticationForm):
+    """Django's log-in form, saying which field is exact: a username signs in in any case
+    (`StaffManager.get_by_natural_key`), where Django's message says both "may be"."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _(
+            "Please enter a correct username and password. "
+            "The password is case-sensitive; the username is not."
+        ),
+    }
 
 
 class CodeForm(forms.Form):

@@ -165,6 +165,16 @@ def test_a_wrong_password_in_any_case_is_still_wrong(client: Any, therapist: Use
     assert signed_in_as(client) is None
 
 
+def test_a_wrong_password_says_the_password_is_exact_and_the_username_is_not(
+    client: Any, therapist: User
+) -> None:
+    """Django's own message said both fields "may be case-sensitive": a colleague who typed
+    "TARA" went looking for the capitals of a username that has none that count."""
+    page = log_in(client, "TARA", "not it").content.decode()
+    assert "both fields may be case-sensitive" not in page
+    assert "The password is case-sensitive; the username is not." in page
+
+
 def test_wrong_passwords_in_any_case_count_against_the_one_username(
     client: Any, therapist: User, settings: Any
 ) -> None:
