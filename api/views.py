@@ -15,6 +15,7 @@ from django import forms
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -38,6 +39,20 @@ class FhirJSONRenderer(JSONRenderer):
 
     media_type = "application/fhir+json"
     format = "fhir"
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI description (YAML, or JSON when asked), whose refusals — the rate's 429,
+    an unknown `?format=`'s 406 — answer in JSON, `{"detail": "…"}`, as every other error
+    under /api/ does. In the description's own YAML, `detail` read `{string: …, code: …}`."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        # `finalize_response` renders with the request's renderer, chosen before the
+        # refusal (or, for a 406, chosen afterwards as the first: YAML) unless set here.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
 
 
 BY_CLIENT = OpenApiParameter(

@@ -9,6 +9,7 @@ import pytest
 from django.db import OperationalError
 from django.db.backends.utils import CursorWrapper
 from django.test import Client as DjangoClient
+from rest_framework.throttling import UserRateThrottle
 
 from accounts import tokens
 from alliance.errors import NOT_FOUND, RETRY_AFTER_SECONDS, SERVER_ERROR, UNAVAILABLE
@@ -71,3 +72,23 @@ def test_an_outage_answers_the_api_503_in_json_and_a_bug_500(
         failed = browser.get("/api/v1/clients/", **headers)
     assert (failed.status_code, detail(failed)) == (500, SERVER_ERROR)
     assert "Retry-After" not in failed
+
+
+def test_the_schemas_refusals_answer_in_json_too(client: Any, monkeypatch: Any) -> None:
+    """The OpenAPI description is YAML unless JSON is asked for, and its refusals were
+    too, `detail` turned into `{string: …, code: …}`: a tool reading `detail` from every
+    error under /api/ could not read why the schema was refused."""
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "1/minute"})
+    unknown = client.get("/api/schema/", {"format": "xml"})
+    assert unknown.status_code == 406
+    assert detail(unknown) == "No format 'xml' here; this address gives: json, yaml."
+    assert client.get("/api/schema/").status_code == 200
+    refused = client.get("/api/schema/")
+    assert refused.status_code == 429 and refused["Retry-After"]
+    assert detail(refused).startswith("Request was throttled.")
+    # What it serves is unchanged: YAML by default, JSON when asked.
+    served = client.get("/api/schema/", REMOTE_ADDR="10.0.0.7")
+    assert served["Content-Type"].startswith("application/vnd.oai.openapi")
+    assert served.content.startswith(b"openapi:")
+    asked = client.get("/api/schema/", HTTP_ACCEPT="application/json", REMOTE_ADDR="10.0.0.8")
+    assert "openapi" in asked.json()
