@@ -22,7 +22,7 @@ from alliance.forms import PageForm, first_error
 from clients.models import AuditAction, Client, User
 from measures.models import OutcomeAnswer
 from reports import dashboard
-from reports.audit_trail import AuditFilters
+from reports.audit_trail import AuditFilters, colleague_names
 from reports.selectors import CaseloadFilters
 from sessions.dates import session_date_bounds
 
@@ -219,6 +219,13 @@ class AuditFilterForm(PageForm):
         """The form filled in with the filters in use (a refused one left out)."""
         initial = {"user": filters.actor, "client": filters.client, "action": filters.action}
         return cls(viewer=viewer, initial=initial)
+
+    def colleague_names(self) -> dict[int, str]:
+        """The colleagues the filter lists, by id, as the page names them
+        (`reports.audit_trail.colleague_names`), read once for the filter and the Who column."""
+        names = colleague_names(self.fields["user"].queryset)
+        self.fields["user"].choices = [("", self.fields["user"].empty_label), *names.items()]
+        return names
 
     def chosen(self) -> tuple[AuditFilters, list[str]]:
         """The filters asked for, and what was wrong with any (one sentence each); a

@@ -289,15 +289,16 @@ def place_words(place: str) -> str:
 
 
 @register.filter
-def actor_words(entry: Any) -> str:
+def actor_words(entry: Any, names: dict[int, str] | None = None) -> str:
     """Who made an audit entry, as the audit page's "Who" filter lists them: a colleague of
-    the entry's clinic by their name (their username if they have none). Anyone else — a
-    superuser, someone since moved to another clinic, "system", "client link" — by the name
-    the entry kept. The CSV keeps that stored username, for tools. The actor comes with the
-    entries (`select_related`), so no row costs a query."""
+    the entry's clinic by the name the filter gives them (`names`: their name, their
+    username if they have none, and after a name two colleagues share, their username).
+    Anyone else — a superuser, someone since moved to another clinic, "system", "client
+    link" — by the name the entry kept. The CSV keeps that stored username, for tools. The
+    actor comes with the entries (`select_related`), so no row costs a query."""
     actor = entry.actor if entry.actor_id is not None else None
     if actor is not None and actor.clinic_id == entry.clinic_id:
-        return str(actor)
+        return (names or {}).get(actor.pk, str(actor))
     return entry.actor_name
 
 

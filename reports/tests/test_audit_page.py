@@ -180,6 +180,32 @@ def test_the_colleague_filter_lists_colleagues_by_name_as_every_list_of_staff(
     assert options.index("Al Dawson") < options.index("Bo Dawson") < options.index("Zoe Young")
 
 
+def test_two_colleagues_of_one_name_are_told_apart_by_username_in_the_column_and_filter(
+    client: Any, clinic_admin: User, client_record: Client
+) -> None:
+    """Named as the filter names them, two "José Ortega" were one person twice in the Who
+    column (the usernames it showed before told them apart) and twice in the filter."""
+    first = TherapistFactory(
+        clinic=clinic_admin.clinic, username="jortega", first_name="José", last_name="Ortega"
+    )
+    second = TherapistFactory(
+        clinic=clinic_admin.clinic, username="jose.o", first_name="José", last_name="Ortega"
+    )
+    audit.written(first, AuditAction.CHANGED, client_record)
+    audit.written(second, AuditAction.CHANGED, client_record)
+    client.force_login(clinic_admin)
+    response = client.get(PAGE)
+    html = response.content.decode()
+    cells = [row.split("<td>")[2].split("</td>")[0] for row in html.split("<tr>")[2:]]
+    assert cells == ["José Ortega (jose.o)", "José Ortega (jortega)"]
+    options = [label for _value, label in response.context["form"].fields["user"].choices]
+    assert {"José Ortega (jose.o)", "José Ortega (jortega)", str(clinic_admin)} <= set(options)
+    assert "José Ortega" not in options
+    # The colleague chosen stays chosen in the filter.
+    chosen = client.get(PAGE, {"user": second.pk}).content.decode()
+    assert f'<option value="{second.pk}" selected>José Ortega (jose.o)</option>' in chosen
+
+
 def test_another_clinics_admin_sees_only_their_own(
     client: Any, other_clinic: Any, trail: dict[str, AuditEntry]
 ) -> None:

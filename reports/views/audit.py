@@ -42,13 +42,15 @@ def audit_page(request: HttpRequest) -> HttpResponse:
     for problem in problems:
         messages.warning(request, problem)
     entries = audit_trail.audit_entries(request.user, filters)
+    shown = AuditFilterForm.showing(filters, request.user)
     return render(
         request,
         "reports/audit.html",
         {
             "page": Paginator(entries, PAGE_SIZE).get_page(form.number()),
             "filters": filters,
-            "form": AuditFilterForm.showing(filters, request.user),
+            "form": shown,
+            "names": shown.colleague_names(),
             "period_form": PeriodForm.showing(filters.period, request.GET),
             "query": filters.query(),
         },
