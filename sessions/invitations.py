@@ -79,6 +79,9 @@ def rating_url(token: str) -> str:
     return settings.ALLIANCE_BASE_URL.rstrip("/") + rating_path(token)
 
 
+NOT_BEGUN = "This session has not begun yet: open its rating link once it has."
+
+
 @transaction.atomic
 def invitation_create(
     *, session: Session, expires_at: dt.datetime | None = None
@@ -98,6 +101,11 @@ def invitation_create(
     # The erasure closed the client's links; a new one would take a comment it never reaches.
     check_takes_personal_data(session.client)
     now = timezone.now()
+    # A session may be logged up to a day ahead (`sessions.services.LOG_AHEAD_LIMIT`); its
+    # client can rate it once it has begun, not before: an answer given before the session
+    # would be counted as the alliance of a session that had not happened.
+    if session.starts_at > now:
+        raise ValidationError(NOT_BEGUN)
     session.invitations.filter(used_at__isnull=True, voided_at__isnull=True).update(voided_at=now)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     lifetime = dt.timedelta(days=settings.ALLIANCE_INVITATION_LIFETIME_DAYS)

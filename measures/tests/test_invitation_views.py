@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import smtplib
 import time
@@ -14,6 +15,7 @@ from django.core import mail
 from django.db import connection
 from django.test import Client as Browser
 from django.urls import reverse
+from django.utils import timezone
 
 from alliance.celery import app as celery_app
 from clients.models import Client, User
@@ -129,6 +131,30 @@ def test_no_link_for_a_missed_or_already_rated_session(
     response = client.post(create_url(rated), follow=True)
     assert "The client has already rated this session." in response.content.decode()
     assert not RatingInvitation.objects.exists()
+
+
+@pytest.mark.parametrize("asked", [create_url, email_url], ids=["shown", "e-mailed"])
+def test_no_link_for_a_session_that_has_not_begun(
+    client: Any, therapist: User, client_record: Client, asked: Any
+) -> None:
+    """A session may be logged up to a day ahead; rated before it began, its client's
+    answer would stand for a session that had not happened. Once it has begun, the link
+    opens."""
+    client_record.email = "client@example.org"
+    client_record.save()
+    client.force_login(therapist)
+    ahead = SessionFactory(client=client_record, starts_at=timezone.now() + dt.timedelta(minutes=9))
+    response = client.post(asked(ahead), follow=True)
+    assert invitations.NOT_BEGUN in html.unescape(response.content.decode())
+    assert not RatingInvitation.objects.exists() and not mail.outbox
+    # Its page says when, rather than offer buttons that refuse.
+    page = client.get(reverse("reports:session-detail", args=[ahead.pk])).content.decode()
+    assert "once it has begun" in page and create_url(ahead) not in page
+    Session.objects.filter(pk=ahead.pk).update(starts_at=timezone.now() - dt.timedelta(minutes=1))
+    page = client.get(reverse("reports:session-detail", args=[ahead.pk])).content.decode()
+    assert "once it has begun" not in page and create_url(ahead) in page
+    response = client.post(create_url(ahead))
+    assert response.status_code == 200 and RatingInvitation.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from clients import audit
 from clients.access import get_visible_or_404
@@ -46,6 +47,8 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
             "is_author": is_author,
             "may_change": may_change,
             "may_invite": may_invite,
+            # Its client rates it once it has begun (`sessions.invitations.NOT_BEGUN`).
+            "has_begun": session.starts_at <= timezone.now(),
             "changes": session_changes(request.user, session, with_notes=is_author),
             "edit_window": therapist_rating_edit_window(),
             "may_rate": may_invite
