@@ -288,6 +288,13 @@ def staff_update(*, actor: User, member: User, data: dict[str, Any]) -> User:
     with _username_kept(member):
         member.save()
         _changed(actor, member, before)
+        if "clinic" in before and before["clinic"] != member.clinic and before["clinic"]:
+            # The move in the trail of the clinic they left too: its admins see the
+            # colleague leave their Staff page, and read there who moved them, and when.
+            fields = ["clinic"]
+            audit.written(
+                actor, AuditAction.CHANGED, member, fields=fields, clinic_id=before["clinic"].pk
+            )
     return member
 
 

@@ -410,6 +410,23 @@ def test_a_colleague_moved_to_another_clinic_leaves_nothing_behind(
     assert therapist.clinic_id == client_record.clinic_id
 
 
+def test_a_colleague_moved_to_another_clinic_is_in_both_clinics_trails(
+    client: Any, superuser: User, clinic: Clinic, other_clinic: Clinic
+) -> None:
+    """The clinic they left sees them leave its Staff page: its trail says who moved them,
+    and when, as the new clinic's does."""
+    mover = TherapistFactory(clinic=clinic, username="mover")
+    client.force_login(superuser)
+    response = client.post(change_url(mover), user_form(mover, clinic=other_clinic.pk))
+    assert response.status_code == 302
+    moved = AuditEntry.objects.filter(
+        action=AuditAction.CHANGED, model="clients.user", object_id=str(mover.pk)
+    )
+    assert sorted(entry.clinic_id for entry in moved) == sorted([clinic.pk, other_clinic.pk])
+    for entry in moved:
+        assert "clinic" in entry.fields and entry.actor_id == superuser.pk
+
+
 def test_a_clinic_admin_fixes_the_address_of_a_colleague_who_has_no_password_yet(
     client: Any, clinic_admin: User, clinic: Clinic
 ) -> None:
