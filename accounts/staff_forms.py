@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from accounts.staff import invited_already, username_as_stored
 from alliance.fields import NameField, RecordChoiceField
 from alliance.forms import ServiceForm
+from clients.colleagues import ColleagueChoiceField
 from clients.models import User, username_taken
 
 
@@ -100,7 +101,7 @@ class ColleagueChoiceForm(ServiceForm):
 
     def __init__(self, *args: Any, choices: QuerySet[User], label: str, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["colleague"] = RecordChoiceField(
+        self.fields["colleague"] = ColleagueChoiceField(
             queryset=choices, label=label, empty_label="Choose a colleague"
         )
 

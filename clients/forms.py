@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 
 from alliance.fields import NameField, ParagraphsField, RecordChoiceField, WholeNumberField
 from alliance.forms import ServiceForm
+from clients.colleagues import ColleagueChoiceField
 from clients.models import NOTICE_MAX_LENGTH, RETENTION_MAX_DAYS, Client, Clinic, User
 
 
@@ -124,7 +125,7 @@ class MoveForm(ServiceForm):
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
-        self.fields["therapist"] = RecordChoiceField(
+        self.fields["therapist"] = ColleagueChoiceField(
             queryset=therapists,
             label="Move to",
             empty_label="Choose a therapist",

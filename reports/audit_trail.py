@@ -3,14 +3,13 @@
 Entries are read through `AuditEntry.objects.visible_to(user)` (a clinic's own, for its
 clinic admins) with one query per page whatever the trail's length: the client's label
 comes in the same query, as does who acted (named on the page as the colleague filter names
-them, `colleague_names`; the CSV keeps the username the entry kept).
+them, `clients.colleagues.colleague_names`; the CSV keeps the username the entry kept).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -61,19 +60,6 @@ class AuditFilters:
             first, last = period_dates(self.period)
             params |= {"period": "custom", "from": first, "to": last}
         return urlencode(params)
-
-
-def colleague_names(colleagues: Iterable[User]) -> dict[int, str]:
-    """Each colleague as the page names them, in its filter and its Who column: by name
-    (their username if they have none), and where two share that name, with their username
-    after it, "José Ortega (jortega)": the filter and the column would otherwise name two
-    people as one."""
-    names = {colleague.pk: (str(colleague), colleague.username) for colleague in colleagues}
-    shared = Counter(name for name, _username in names.values())
-    return {
-        pk: f"{name} ({username})" if shared[name] > 1 else name
-        for pk, (name, username) in names.items()
-    }
 
 
 def audit_entries(user: Any, filters: AuditFilters) -> QuerySet[AuditEntry]:

@@ -44,6 +44,7 @@ from django.db.models.functions import Abs, Coalesce, TruncWeek
 from django.utils import timezone
 
 from alliance.replica import one_snapshot, replica_alias
+from clients.colleagues import name_colleagues
 from clients.models import Client, User
 from measures.evidence import rule_name
 from measures.models import (
@@ -318,11 +319,15 @@ class TeamNumbers:
 
 
 def overseen_team(user: Any) -> list[User]:
-    """The therapists `user` oversees, by surname, read on the primary: who may be seen is
+    """The therapists `user` oversees, by surname (each with its `colleague_name`), read on
+    the primary: who may be seen is
     decided where access is changed, not on a replica that may lag (a supervision just
     ended would go on showing that caseload's clients for as long as it lags). The counts
     beside them may come from the replica, for the ids read here."""
-    return list(User.objects.overseen_by(user).order_by("last_name", "first_name", "pk"))
+    team = list(User.objects.overseen_by(user).order_by("last_name", "first_name", "pk"))
+    # Named as every list of staff names them: two of one name, with their usernames.
+    name_colleagues(team)
+    return team
 
 
 def team_numbers(user: Any, period: Period) -> TeamNumbers:
@@ -462,6 +467,10 @@ def dashboard_page(
         attention, more_waiting = clients_needing_attention([row.pk for row in numbers.rows])
     for row in page.object_list:
         row.sparkline = lines.get(row.pk, [])
+    names = {row.pk: row.colleague_name for row in numbers.rows}
+    for concern in attention:
+        therapist = concern.client.therapist
+        therapist.colleague_name = names.get(therapist.pk, str(therapist))
     return DashboardPage(numbers, page, attention, more_waiting)
 
 
@@ -548,7 +557,7 @@ def review_outcomes(user: Any, period: Period) -> dict[str, list[ReviewOutcomes]
     # other list of staff; every reviewer counted is one of the team (the filter above).
     counted = {row["reviewer"]: row for row in by_therapist}
     therapists = [
-        ReviewOutcomes(str(therapist), row["resolved"], row["dismissed"])
+        ReviewOutcomes(therapist.colleague_name, row["resolved"], row["dismissed"])
         for therapist in team
         if (row := counted.get(therapist.pk)) is not None
     ]

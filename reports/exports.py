@@ -146,7 +146,7 @@ def dashboard_rows_for_csv(rows: Iterable[Any], period: Period) -> Iterator[list
     start, end = period_dates(period)
     for row in rows:
         yield [
-            str(row),
+            row.colleague_name,
             row.active_clients,
             row.not_on_track,
             row.sessions,

@@ -19,10 +19,11 @@ from django.utils import timezone
 
 from alliance.fields import DateField, RecordChoiceField, SingleLineField
 from alliance.forms import PageForm, first_error
+from clients.colleagues import colleague_names
 from clients.models import AuditAction, Client, User
 from measures.models import OutcomeAnswer
 from reports import dashboard
-from reports.audit_trail import AuditFilters, colleague_names
+from reports.audit_trail import AuditFilters
 from reports.selectors import CaseloadFilters
 from sessions.dates import session_date_bounds
 
@@ -222,7 +223,7 @@ class AuditFilterForm(PageForm):
 
     def colleague_names(self) -> dict[int, str]:
         """The colleagues the filter lists, by id, as the page names them
-        (`reports.audit_trail.colleague_names`), read once for the filter and the Who column."""
+        (`clients.colleagues.colleague_names`), read once for the filter and the Who column."""
         names = colleague_names(self.fields["user"].queryset)
         self.fields["user"].choices = [("", self.fields["user"].empty_label), *names.items()]
         return names

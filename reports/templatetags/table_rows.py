@@ -232,7 +232,7 @@ def _therapist_row(
         "  <td>{}</td>\n  <td>{}</td>\n  <td>{}</td>\n  <td>{}</td>\n  <td>{}</td>\n"
         "  <td>{}{}</td>\n  <td>{}</td>\n  <td>{}</td>\n</tr>",
         caseload_address(row.pk),
-        row,
+        row.colleague_name,
         localize(row.active_clients),
         _count_badge(row.not_on_track, "danger"),
         localize(row.sessions),
