@@ -205,19 +205,26 @@ def _session_numbers(team: list[int], period: Period) -> QuerySet:
     )
 
 
+# A concern counts as unacknowledged too long only as escalation chases it
+# (`measures.notifications`): of a client still in therapy. A discharged or erased client's
+# has no next session to repair the alliance in; it still waits for review.
+STALE = Q(client__status=Client.Status.ACTIVE)
+
+
 def _concern_numbers(team: list[int], stale_before: dt.datetime) -> QuerySet:
-    """Per therapist, their clients' concerns waiting for review now, and those left open
-    since before `stale_before`: those of the review queue and of `clients_needing_attention`.
-    An erased client's count too, whatever the clinic keeps of their numbers: a concern
-    still open at the erasure waits for the therapist to dismiss it (`measures.review`),
-    work still to do rather than a statistic of the client's scores and dates."""
+    """Per therapist, their clients' concerns waiting for review now, and those of them left
+    unacknowledged since before `stale_before` as escalation counts them (`STALE`): those of
+    the review queue and of `clients_needing_attention`. An erased client's count among
+    those waiting, whatever the clinic keeps of their numbers: a concern still open at the
+    erasure waits for the therapist to dismiss it (`measures.review`), work still to do
+    rather than a statistic of the client's scores and dates."""
     return (
         Concern.objects.needing_review()
         .filter(client__therapist__in=team)
         .values(therapist=F("client__therapist"))
         .annotate(
             open_concerns=Count("pk"),
-            stale_concerns=Count("pk", filter=Concern.left_unacknowledged(stale_before)),
+            stale_concerns=Count("pk", filter=STALE & Concern.left_unacknowledged(stale_before)),
         )
         .order_by()
     )

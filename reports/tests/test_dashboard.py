@@ -1089,9 +1089,11 @@ def test_an_erased_clients_concern_still_waiting_is_counted_as_it_is_listed(
     response = client.get(URL)
     [row] = response.context["rows"]
     assert [item.pk for item in response.context["attention"]] == [waiting.pk]
-    assert (row.open_concerns, row.stale_concerns) == (1, 1)
+    # Waiting, but not unacknowledged too long: escalation chases no discharged or erased
+    # client's concern, and the column counts as escalation does.
+    assert (row.open_concerns, row.stale_concerns) == (1, 0)
     totals = response.context["totals"]
-    assert (totals["open_concerns"], totals["stale_concerns"]) == (1, 1)
+    assert (totals["open_concerns"], totals["stale_concerns"]) == (1, 0)
     # Its scores and dates are still left out, as the clinic chose.
     assert (row.sessions, row.client_ratings, row.active_clients) == (0, 0, 0)
     assert row.sparkline == []
@@ -1314,3 +1316,21 @@ def test_a_colleague_moved_to_another_clinic_brings_no_numbers_of_the_one_they_l
     assert (row.sessions, row.attended, row.client_ratings) == (0, 0, 0)
     assert numbers.totals["sessions"] == 0
     assert dashboard.weekly_means([therapist.pk], now=now) == {}
+
+
+def test_a_discharged_clients_concern_waits_for_review_but_is_not_stale_as_escalation_skips_it(
+    supervisor: User, therapist: User
+) -> None:
+    """Escalation chases no discharged (or erased) client's concern — there is no next
+    session to repair in (`measures.notifications`) — and the column says it counts as
+    escalation does: the concern waits for review, and is not unacknowledged too long."""
+    from measures.notifications import _due_for_escalation
+
+    seen = ClientFactory(therapist=therapist)
+    concern(session(seen, timezone.now() - dt.timedelta(days=10)), days_old=10)
+    gone = ClientFactory(therapist=therapist)
+    concern(session(gone, timezone.now() - dt.timedelta(days=10)), days_old=10)
+    Client.objects.filter(pk=gone.pk).update(status=Client.Status.DISCHARGED)
+    [row] = dashboard.therapist_rows(supervisor, dashboard.period_of_days(30))
+    assert (row.open_concerns, row.stale_concerns) == (2, 1)
+    assert _due_for_escalation(timezone.now()).count() == row.stale_concerns
