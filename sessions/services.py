@@ -198,9 +198,11 @@ def session_update(
     audit.written(
         actor, AuditAction.CHANGED, session, fields=changed, clinic_id=session.client.clinic_id
     )
-    if not session.was_attended:
-        # Only an attended session can be rated: close its link, so neither the client nor
-        # a reminder reaches a form whose answer would be refused.
+    if not session.was_attended or session.starts_at > session.updated_at:
+        # Only an attended session can be rated, and once it has begun
+        # (`sessions.invitations.NOT_BEGUN`): close its link, so neither the client nor a
+        # reminder reaches a form whose answer would be refused, or would stand for a
+        # session that has not happened. Once it has begun, a new link can be made.
         _close_links(session)
     return session
 

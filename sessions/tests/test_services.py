@@ -494,3 +494,53 @@ def test_private_notes_are_kept_to_a_length_a_page_can_show(
         client=client_record, therapist=therapist, starts_at=weeks_ago(2), notes="x" * 10_000
     )
     assert len(session.notes) == NOTES_MAX_LENGTH
+
+
+def test_a_session_moved_to_a_time_not_yet_begun_closes_its_open_rating_link(
+    therapist: User, client_record: Client
+) -> None:
+    """A link opens once its session has begun (`invitations.NOT_BEGUN`). A session moved
+    later, to a time still ahead, had its open link left open: its client could rate a
+    session that had not happened, and its reminder, making a fresh link, was refused
+    every sweep till it began. Its link is closed; once it has begun, a new one opens."""
+    client_record.email = "client@example.org"
+    client_record.save()
+    session = session_log(client=client_record, therapist=therapist, starts_at=an_hour_ago())
+    invitation, _token = invitation_create(session=session)
+    later = timezone.now() + dt.timedelta(hours=2)
+    session_update(
+        actor=therapist,
+        session=session,
+        starts_at=later,
+        duration_minutes=50,
+        attendance="attended",
+        modality="in_person",
+        notes="",
+    )
+    invitation.refresh_from_db()
+    assert not invitation.is_open()
+    assert not RatingInvitation.objects.live().exists()
+    # Moved again, still in the past: nothing to close, and the link it opens stays open.
+    session.refresh_from_db()
+    session_update(
+        actor=therapist,
+        session=session,
+        starts_at=an_hour_ago(),
+        duration_minutes=50,
+        attendance="attended",
+        modality="in_person",
+        notes="",
+    )
+    reopened, _token = invitation_create(session=session)
+    session.refresh_from_db()
+    session_update(
+        actor=therapist,
+        session=session,
+        starts_at=an_hour_ago() - dt.timedelta(hours=1),
+        duration_minutes=50,
+        attendance="attended",
+        modality="in_person",
+        notes="",
+    )
+    reopened.refresh_from_db()
+    assert reopened.is_open()
