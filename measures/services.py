@@ -209,6 +209,11 @@ def _rating_save(
     check_takes_personal_data(session.client)
     if not session.was_attended:
         raise ValidationError("Only an attended session can be rated.")
+    # As its client's link opens (`sessions.invitations.NOT_BEGUN`): a session may be logged
+    # up to a day ahead, and a view of it given before it began would stand for a session
+    # that had not happened, compared with the client's as if it had.
+    if session.starts_at > timezone.now():
+        raise ValidationError(NOT_BEGUN)
     rating = _rating_from_answers(session, rater, answers)
     rating.submitted_by = submitted_by
     if notice is not None:
@@ -232,6 +237,9 @@ def _rating_save(
     if evaluate:
         evaluate_on_commit(session.client_id)
     return rating
+
+
+NOT_BEGUN = "This session has not begun yet: rate it once it has."
 
 
 def therapist_rating_is_editable(rating: Rating, *, now: dt.datetime | None = None) -> bool:

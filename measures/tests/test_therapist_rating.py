@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from typing import Any
 
@@ -196,6 +197,28 @@ def test_a_missed_session_cannot_be_rated(
     assert response.status_code == 200
     assert "Only an attended session can be rated." in response.content.decode()
     assert not Rating.objects.exists()
+
+
+def test_a_session_that_has_not_begun_cannot_be_rated_until_it_has(
+    client: Any, therapist: User, client_record: Client
+) -> None:
+    """A session may be logged up to a day ahead; as with its client's link
+    (`sessions.invitations.NOT_BEGUN`), a view of it given before it began would stand for a
+    session that had not happened, and would be compared with the client's
+    (`rater_discrepancy`). Its page offers no rating until then."""
+    ahead = SessionFactory(client=client_record, starts_at=timezone.now() + dt.timedelta(hours=2))
+    client.force_login(therapist)
+    response = client.post(url(ahead), ANSWERS)
+    assert response.status_code == 200
+    assert "has not begun yet" in html.unescape(response.content.decode())
+    assert not Rating.objects.exists()
+    page = client.get(reverse("reports:session-detail", args=[ahead.pk])).content.decode()
+    assert url(ahead) not in page
+    Session.objects.filter(pk=ahead.pk).update(starts_at=timezone.now() - dt.timedelta(minutes=1))
+    page = client.get(reverse("reports:session-detail", args=[ahead.pk])).content.decode()
+    assert url(ahead) in page
+    assert client.post(url(ahead), ANSWERS).status_code == 302
+    assert Rating.objects.filter(session=ahead, rater="therapist").exists()
 
 
 def test_the_therapist_revises_their_rating_within_a_day(

@@ -33,6 +33,8 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     may_change = may_change_session(request.user, session)
     # Rating it and sending its link: the treating therapist's, of a session not voided.
     may_invite = may_rate_session(request.user, session) and not session.is_voided
+    # Either rater rates it once it has begun (`sessions.invitations.NOT_BEGUN`).
+    has_begun = session.starts_at <= timezone.now()
     return render(
         request,
         "reports/session_detail.html",
@@ -47,12 +49,15 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
             "is_author": is_author,
             "may_change": may_change,
             "may_invite": may_invite,
-            # Its client rates it once it has begun (`sessions.invitations.NOT_BEGUN`).
-            "has_begun": session.starts_at <= timezone.now(),
+            "has_begun": has_begun,
             "changes": session_changes(request.user, session, with_notes=is_author),
             "edit_window": therapist_rating_edit_window(),
             "may_rate": may_invite
             and session.was_attended
-            and (therapist_rating is None or therapist_rating_is_editable(therapist_rating)),
+            and (
+                has_begun
+                if therapist_rating is None
+                else therapist_rating_is_editable(therapist_rating)
+            ),
         },
     )
