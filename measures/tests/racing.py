@@ -86,3 +86,31 @@ def meanwhile(work: Callable[[], Any], at: Callable[[str], bool]) -> Iterator[No
     finally:
         thread.join()
     assert problems == []
+
+
+def is_grouped_count(sql: str) -> bool:
+    """One of a page's counts, grouped by therapist or rule."""
+    return "GROUP BY" in sql
+
+
+@contextmanager
+def committed_after_first(
+    work: Callable[[], Any], at: Callable[[str], bool]
+) -> Iterator[list[str]]:
+    """Inside, just after the first statement for which `at` holds, another request's
+    `work` runs on a connection of its own and commits, then the body goes on: a write
+    landing between a page's reads. Yields the statement it landed after (a list, empty
+    if it never ran); the work must end without error."""
+    landed: list[str] = []
+    problems: list[Exception] = []
+
+    def after_it(execute: Any, sql: str, *args: Any) -> Any:
+        result = execute(sql, *args)
+        if not landed and at(sql):
+            on_a_connection_of_its_own(errors_kept(work, problems)).join()
+            landed.append(sql)
+        return result
+
+    with connection.execute_wrapper(after_it):
+        yield landed
+    assert problems == []

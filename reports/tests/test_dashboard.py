@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -26,6 +24,7 @@ from clients.tests.factories import ClientFactory, SupervisorFactory, TherapistF
 from measures.detection import evaluate_clients
 from measures.models import Concern, Flag, OutcomeAnswer, Rating, copy_ratings_to_sessions
 from measures.tests.factories import ConcernFactory, RatingFactory, built_in_check, evaluated
+from measures.tests.racing import committed_after_first, is_grouped_count
 from reports import dashboard
 from sessions.models import Session
 from sessions.services import session_update
@@ -1218,25 +1217,11 @@ def test_a_rating_sent_while_the_dashboard_counts_is_in_all_its_numbers_or_none(
     period = dashboard.period_of_days(30)
     before = _counted(dashboard.team_numbers(supervisor, period))
 
-    def another_request() -> None:  # its own connection, committed at once
-        try:
-            rate(session(client_record, timezone.now() - dt.timedelta(days=1)), 3)
-            evaluate_clients([client_record.pk])  # as the worker does, on commit
-        finally:
-            connection.close()
+    def another_request() -> None:  # committed at once
+        rate(session(client_record, timezone.now() - dt.timedelta(days=1)), 3)
+        evaluate_clients([client_record.pk])  # as the worker does, on commit
 
-    landed: list[str] = []
-
-    def after_the_first_count(execute: Any, sql: str, *args: Any) -> Any:
-        result = execute(sql, *args)
-        if not landed and "GROUP BY" in sql:
-            writer = threading.Thread(target=another_request)
-            writer.start()
-            writer.join()
-            landed.append(sql)
-        return result
-
-    with connection.execute_wrapper(after_the_first_count):
+    with committed_after_first(another_request, is_grouped_count) as landed:
         during = _counted(dashboard.team_numbers(supervisor, period))
     after = _counted(dashboard.team_numbers(supervisor, period))
 
@@ -1270,25 +1255,11 @@ def test_the_list_and_sparklines_are_read_in_the_moment_of_the_counts(
 
     before = shown()
 
-    def another_request() -> None:  # its own connection, committed at once
-        try:
-            rate(session(client_record, now - dt.timedelta(minutes=30)), 3)
-            concern(session(other, now - dt.timedelta(hours=1)), severity="high", days_old=0)
-        finally:
-            connection.close()
+    def another_request() -> None:  # committed at once
+        rate(session(client_record, now - dt.timedelta(minutes=30)), 3)
+        concern(session(other, now - dt.timedelta(hours=1)), severity="high", days_old=0)
 
-    landed: list[str] = []
-
-    def after_the_first_count(execute: Any, sql: str, *args: Any) -> Any:
-        result = execute(sql, *args)
-        if not landed and "GROUP BY" in sql:
-            writer = threading.Thread(target=another_request)
-            writer.start()
-            writer.join()
-            landed.append(sql)
-        return result
-
-    with connection.execute_wrapper(after_the_first_count):
+    with committed_after_first(another_request, is_grouped_count) as landed:
         during = shown()
     after = shown()
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,6 +27,7 @@ from clients.tests.factories import (
 from measures.models import Concern, Flag
 from measures.review import concern_dismiss
 from measures.tests.factories import ConcernFactory, erased
+from measures.tests.racing import committed_after_first, is_grouped_count
 from reports import dashboard
 from sessions.tests.factories import SessionFactory
 
@@ -607,26 +606,12 @@ def test_a_concern_closed_while_the_page_counts_is_in_all_its_tables_or_none(
     later = waiting(ClientFactory(therapist=therapist), ago(5), Concern.Status.ACKNOWLEDGED)
     period = dashboard.period_of_days(30)
 
-    def another_request() -> None:  # its own connection, committed at once
-        try:
-            Concern.objects.filter(pk=later.pk).update(
-                status=RESOLVED, closed_at=ago(1), closed_by=therapist, note="Talked it through."
-            )
-        finally:
-            connection.close()
+    def another_request() -> None:  # committed at once
+        Concern.objects.filter(pk=later.pk).update(
+            status=RESOLVED, closed_at=ago(1), closed_by=therapist, note="Talked it through."
+        )
 
-    landed: list[str] = []
-
-    def after_the_first_count(execute: Any, sql: str, *args: Any) -> Any:
-        result = execute(sql, *args)
-        if not landed and "GROUP BY" in sql:
-            writer = threading.Thread(target=another_request)
-            writer.start()
-            writer.join()
-            landed.append(sql)
-        return result
-
-    with connection.execute_wrapper(after_the_first_count):
+    with committed_after_first(another_request, is_grouped_count) as landed:
         during = dashboard.review_outcomes(supervisor, period)
     after = dashboard.review_outcomes(supervisor, period)
 
